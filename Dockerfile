@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+# Build stage: full dependencies, compile TypeScript.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build && npm prune --omit=dev --omit=optional
+
+# Runtime stage: production dependencies and compiled code only, as a non-root user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+COPY --chown=node:node package.json ./
+USER node
+EXPOSE 3000
+# `docker run IMAGE` serves the API; `docker run IMAGE dist/src/worker.js` runs the worker.
+ENTRYPOINT ["node"]
+CMD ["dist/src/main.js", "--api-only"]

@@ -1,0 +1,36 @@
+/** Two tiers: unit specs beside the code, e2e specs against real Postgres (and Redis) in test/. */
+const transform = {
+  '^.+\\.(t|j)s$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
+      module: { type: 'commonjs' },
+    },
+  ],
+};
+const shared = {
+  transform,
+  // NestJS 12 and several of its dependencies ship ESM only, which Jest's CommonJS runtime on Node 20
+  // cannot require: swc compiles whatever gets loaded (cached after the first run).
+  transformIgnorePatterns: [],
+  testEnvironment: 'node',
+};
+
+module.exports = {
+  // Per-project testTimeout is ignored by Jest: e2e tests boot whole apps, so allow them a minute.
+  testTimeout: 60_000,
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,57 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { AuditModule } from './audit/audit.module';
+import { AccessTokenGuard } from './auth/auth.guard';
+import { AuthModule } from './auth/auth.module';
+import { ProblemFilter } from './common/errors/problem.filter';
+import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
+import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { rateLimitModule } from './common/rate-limit/rate-limit.module';
+import { createValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { DemoModule } from './demo/demo.module';
+import { EnterprisesModule } from './enterprises/enterprises.module';
+import { HealthModule } from './health/health.module';
+import { MaintenanceModule } from './queue/maintenance.module';
+import { QueueModule } from './queue/queue.module';
+import type { QueueConnection } from './queue/queue-backend';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  databaseUrl: string;
+  queue: QueueConnection;
+  /** Run the queue processors in this process (worker or all-in-one). */
+  worker: boolean;
+}
+
+/** The whole application; main.ts serves it over HTTP, worker.ts runs only its processors. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    const { config } = options;
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(options.databaseUrl),
+        QueueModule.forRoot({ connection: options.queue, worker: options.worker }),
+        rateLimitModule(config),
+        AuditModule,
+        AuthModule,
+        EnterprisesModule,
+        HealthModule,
+        MaintenanceModule,
+        DemoModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_GUARD, useClass: AccessTokenGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      ],
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiOperation,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { Problem } from '../common/errors/problem';
+import { contextOf } from '../common/context/context-of';
+import type { Scope } from './scopes';
+
+export const PUBLIC_KEY = 'fuli:public';
+export const SCOPES_KEY = 'fuli:scopes';
+
+/** No token needed (token endpoint, JWKS, health, docs); documented as `security: []`. */
+export const Public = () =>
+  applyDecorators(
+    SetMetadata(PUBLIC_KEY, true),
+    // `summary: undefined` stops ApiOperation's default summary from replacing the handler's own when merged.
+    ApiOperation({ summary: undefined, security: [] }),
+  );
+
+/**
+ * The caller's token must carry every listed scope (none: any valid token);
+ * documents the bearer requirement and its errors.
+ */
+export function RequireScopes(...scopes: Scope[]) {
+  return applyDecorators(
+    SetMetadata(SCOPES_KEY, scopes),
+    ApiBearerAuth('bearer'),
+    ApiUnauthorizedResponse({ type: Problem, description: 'Missing, expired or invalid access token' }),
+    ...(scopes.length > 0
+      ? [
+          ApiForbiddenResponse({
+            type: Problem,
+            description: `insufficient_scope: the token lacks ${scopes.join(', ')}`,
+          }),
+        ]
+      : []),
+    ApiTooManyRequestsResponse({ type: Problem, description: 'Rate limit exceeded; see Retry-After' }),
+  );
+}
+
+/** Injects the RequestContext of the current request. */
+export const Ctx = createParamDecorator((_: unknown, host: ExecutionContext) =>
+  contextOf(host.switchToHttp().getRequest<FastifyRequest>()),
+);

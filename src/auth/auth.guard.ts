@@ -1,0 +1,45 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { Actor } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
+import { PUBLIC_KEY, SCOPES_KEY } from './auth.decorators';
+import type { Scope } from './scopes';
+
+/**
+ * Global guard: every route needs a valid bearer token unless marked @Public(),
+ * and the token must carry the scopes the route names with @RequireScopes().
+ */
+@Injectable()
+export class AccessTokenGuard extends AuthGuard('jwt') {
+  constructor(private readonly reflector: Reflector) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    await super.canActivate(context);
+    const actor = context.switchToHttp().getRequest<{ user?: Actor }>().user;
+    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [];
+    const missing = required.filter((scope) => !actor?.scopes.has(scope));
+    if (missing.length > 0) {
+      throw ApiError.forbidden('insufficient_scope', `This call needs the scope ${missing.join(' ')}`);
+    }
+    return true;
+  }
+
+  override handleRequest<T>(error: unknown, actor: T, info: unknown): T {
+    if (error instanceof Error) throw error;
+    if (error) throw new Error('authentication failed');
+    if (!actor) {
+      const name = (info as { name?: string } | undefined)?.name;
+      if (name === 'TokenExpiredError') throw ApiError.unauthorized('token_expired', 'The access token has expired');
+      if (info instanceof Error && info.message === 'No auth token') {
+        throw ApiError.unauthorized('missing_token', 'Send an access token as Authorization: Bearer <token>');
+      }
+      throw ApiError.unauthorized('invalid_token', 'The access token is invalid or its client is no longer active');
+    }
+    return actor;
+  }
+}

@@ -1,0 +1,33 @@
+/** Scopes from DESIGN.md §1; an access token carries a subset of its client's. */
+export const SCOPES = [
+  'products:read',
+  'orders:read',
+  'orders:write',
+  'orders:approve',
+  'distributions:write',
+  'cards:read',
+  'cards:write',
+  'cards:secrets',
+  'invoices:read',
+  'invoices:write',
+  'reconciliation:read',
+  'webhooks:manage',
+  'events:read',
+  'redemptions:write',
+  'admin',
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+/** Scopes an operator client may hold; every other scope belongs to an enterprise client. */
+export const OPERATOR_SCOPES: readonly Scope[] = ['admin', 'redemptions:write'];
+
+export const ROLE_SCOPES = {
+  hr: ['products:read', 'orders:read', 'orders:write', 'distributions:write', 'cards:read', 'cards:write'],
+  finance: ['orders:read', 'orders:approve', 'invoices:read', 'invoices:write', 'reconciliation:read'],
+  integrator: ['webhooks:manage', 'events:read'],
+} as const satisfies Record<string, readonly Scope[]>;
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,109 @@
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Logger as Pino } from 'pino';
+import { AppModule } from './app.module';
+import { newId } from './common/ids';
+import { createLogger, PinoNestLogger } from './common/logging/logger';
+import { AppConfig, describeConfig, loadConfig } from './config/app-config';
+import { resolveDatabase, type DatabaseHandle } from './database/database-url';
+import { runMigrations } from './database/migrations';
+import { setupDocs } from './docs/openapi';
+import { MetricsService } from './health/metrics.service';
+import { prepareQueueBackend, type QueueConnection } from './queue/queue-backend';
+
+/** Everything a process needs before Nest starts: config, database (embedded or not), schema, queue backend. */
+export interface Runtime {
+  config: AppConfig;
+  logger: Pino;
+  database: DatabaseHandle;
+  queue: QueueConnection;
+}
+
+export async function prepareRuntime(config: AppConfig = loadConfig()): Promise<Runtime> {
+  const logger = createLogger(config.LOG_LEVEL);
+  logger.info({ config: describeConfig(config) }, 'configuration loaded');
+  const database = await resolveDatabase(config, (line) => logger.info(line));
+  const applied = await runMigrations(database.url);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  const queue = await prepareQueueBackend(config, database.url);
+  logger.info({ backend: queue.backend }, 'queue backend ready');
+  return { config, logger, database, queue };
+}
+
+export async function closeRuntime(runtime: Runtime): Promise<void> {
+  await runtime.queue.close();
+  await runtime.database.embedded?.stop();
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Keeps a caller's X-Request-Id when it is sane, so logs join up across systems. */
+function requestIdOf(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId('request');
+}
+
+/** The HTTP application; with `worker`, the queue processors run in the same process (`npm start`). */
+export async function createHttpApp(runtime: Runtime, options: { worker: boolean }): Promise<NestFastifyApplication> {
+  const { config, logger } = runtime;
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    logger: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({ config, databaseUrl: runtime.database.url, queue: runtime.queue, worker: options.worker }),
+    adapter,
+    { logger: new PinoNestLogger(logger), bufferLogs: false },
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+    hsts: config.isProduction,
+  });
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeHttp(request.method, route, reply.statusCode, seconds);
+    logger.info(
+      {
+        reqId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
+  });
+  setupDocs(app, config.publicUrl);
+  await app.init();
+  await fastify.ready();
+  return app;
+}
+
+/** A worker process: the same modules, no HTTP server. */
+export async function createWorkerApp(runtime: Runtime) {
+  const { config } = runtime;
+  const app = await NestFactory.createApplicationContext(
+    AppModule.forRoot({ config, databaseUrl: runtime.database.url, queue: runtime.queue, worker: true }),
+    { logger: new PinoNestLogger(runtime.logger) },
+  );
+  await app.init();
+  return app;
+}

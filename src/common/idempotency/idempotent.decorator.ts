@@ -1,0 +1,23 @@
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { Problem } from '../errors/problem';
+
+export const IDEMPOTENT_KEY = 'fuli:idempotent';
+
+/**
+ * The POST accepts an Idempotency-Key: its handler, its writes and the stored
+ * response commit in one transaction, so a retry replays the first outcome.
+ */
+export function Idempotent() {
+  return applyDecorators(
+    SetMetadata(IDEMPOTENT_KEY, true),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description:
+        'Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422.',
+    }),
+    ApiConflictResponse({ type: Problem, description: 'A request with this Idempotency-Key is still in flight' }),
+    ApiUnprocessableEntityResponse({ type: Problem, description: 'The Idempotency-Key was used with another request' }),
+  );
+}

@@ -1,0 +1,75 @@
+import { Type as ClassType } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+
+export const MAX_PAGE_SIZE = 100;
+
+/** `limit` and `starting_after` of every list endpoint; extend it with the list's filters. */
+export class ListQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Id of the last object of the previous page; the next page follows it' })
+  @IsOptional()
+  @Matches(/^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'starting_after must be an object id' })
+  starting_after?: string;
+}
+
+export interface Page<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+/**
+ * Newest first by id (ids are time-sortable ULIDs), so pages are stable while
+ * objects are added: a cursor is the last id seen.
+ */
+export async function paginate<T extends ObjectLiteral & { id: string }, R>(
+  query: SelectQueryBuilder<T>,
+  list: ListQueryDto,
+  toResponse: (row: T) => R,
+): Promise<Page<R>> {
+  const alias = query.alias;
+  const limit = list.limit ?? 20;
+  if (list.starting_after) query.andWhere(`${alias}.id < :cursor`, { cursor: list.starting_after });
+  const rows = await query
+    .orderBy(`${alias}.id`, 'DESC')
+    .limit(limit + 1)
+    .getMany();
+  const hasMore = rows.length > limit;
+  const data = rows.slice(0, limit);
+  return {
+    object: 'list',
+    data: data.map(toResponse),
+    has_more: hasMore,
+    next_cursor: hasMore ? data[data.length - 1].id : null,
+  };
+}
+
+/** The OpenAPI schema of a page of `item`, named `<Item>List`. */
+export function PageOf<T>(item: ClassType<T>): ClassType<Page<T>> {
+  class PageDto {
+    @ApiProperty({ enum: ['list'] })
+    object: 'list';
+
+    @ApiProperty({ type: [item] })
+    data: T[];
+
+    @ApiProperty()
+    has_more: boolean;
+
+    @ApiProperty({ type: String, nullable: true, description: 'Pass as starting_after to get the next page' })
+    next_cursor: string | null;
+  }
+  Object.defineProperty(PageDto, 'name', { value: `${item.name.replace(/Dto$/, '')}List` });
+  return PageDto;
+}

@@ -1,0 +1,34 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
+import type { AppConfig } from '../../config/app-config';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
+
+const STORAGE = Symbol('RateLimitStorage');
+
+@Module({})
+class RateLimitStorageModule {
+  static forRoot(redisUrl: string | undefined): DynamicModule {
+    return {
+      module: RateLimitStorageModule,
+      providers: [{ provide: STORAGE, useFactory: () => (redisUrl ? new RedisThrottlerStorage(redisUrl) : null) }],
+      exports: [STORAGE],
+    };
+  }
+}
+
+/**
+ * Rate-limit counters live in Redis when REDIS_URL is set (shared by every API
+ * process), else in each process's memory (one budget per process).
+ */
+export function rateLimitModule(config: AppConfig): DynamicModule {
+  return ThrottlerModule.forRootAsync({
+    imports: [RateLimitStorageModule.forRoot(config.REDIS_URL)],
+    inject: [STORAGE],
+    useFactory: (storage: ThrottlerStorage | null) => ({
+      throttlers: [
+        { name: 'default', ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_REQUESTS },
+      ],
+      ...(storage ? { storage } : {}),
+    }),
+  });
+}

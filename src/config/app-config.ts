@@ -1,0 +1,214 @@
+import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+
+export type QueueBackend = 'postgres' | 'redis';
+export type NodeEnv = 'development' | 'test' | 'production';
+
+const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+
+/**
+ * The whole environment of the service, typed and validated once at boot.
+ * Every field has a default or fails boot with a message naming the variable.
+ * Secret fields are listed in SECRET_FIELDS and never printed.
+ */
+export class AppConfig {
+  @IsIn(['development', 'test', 'production'])
+  NODE_ENV: NodeEnv = 'development';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  /** Public base URL, used in printed links and the OpenAPI servers list. */
+  @IsOptional()
+  @IsString()
+  PUBLIC_URL?: string;
+
+  /** Unset: `npm start` boots an embedded PostgreSQL under DATA_DIR/postgres. */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** Defaults to redis when REDIS_URL is set, else postgres. */
+  @IsIn(['postgres', 'redis'])
+  QUEUE_BACKEND: QueueBackend = 'postgres';
+
+  @IsString()
+  DATA_DIR = '.data';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(65535)
+  EMBEDDED_POSTGRES_PORT = 54329;
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  /** HMAC pepper for the card-code blind index (base64, ≥ 32 bytes). */
+  @IsString()
+  @MinLength(43, { message: 'CODE_PEPPER must be at least 32 bytes of base64' })
+  CODE_PEPPER: string;
+
+  /** Data-encryption keys as `id:base64key` pairs, comma separated; the first encrypts new data. */
+  @Matches(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,44}(,[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,44})*$/, {
+    message: 'DATA_ENCRYPTION_KEYS must be id:base64(32 bytes) pairs separated by commas',
+  })
+  DATA_ENCRYPTION_KEYS: string;
+
+  /** PEM EC P-256 private key that signs access tokens (ES256). */
+  @Matches(/-----BEGIN (EC )?PRIVATE KEY-----/, { message: 'JWT_SIGNING_KEY must be a PEM private key' })
+  JWT_SIGNING_KEY: string;
+
+  @IsString()
+  JWT_ISSUER = 'https://fuli.local';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(3600)
+  ACCESS_TOKEN_TTL_SECONDS = 900;
+
+  /** Bootstrap operator client (scope `admin`), upserted at boot. */
+  @Matches(/^cli_[A-Za-z0-9]{6,64}$/, { message: 'ADMIN_CLIENT_ID must look like cli_<6-64 letters or digits>' })
+  ADMIN_CLIENT_ID: string;
+
+  @IsString()
+  @MinLength(24, { message: 'ADMIN_CLIENT_SECRET must be at least 24 characters' })
+  ADMIN_CLIENT_SECRET: string;
+
+  /** Seed a demo enterprise with an HR client at boot (on by default outside production). */
+  @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : value === 'true' || value === '1'))
+  @IsOptional()
+  SEED_DEMO?: boolean;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  BODY_LIMIT_BYTES = 1_048_576;
+
+  /** Requests per client per window, and the window length. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_REQUESTS = 600;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_WINDOW_SECONDS = 60;
+
+  /** Trust X-Forwarded-For from a load balancer. */
+  @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
+  TRUST_PROXY = false;
+
+  get isProduction(): boolean {
+    return this.NODE_ENV === 'production';
+  }
+
+  get seedDemo(): boolean {
+    return this.SEED_DEMO ?? !this.isProduction;
+  }
+
+  get publicUrl(): string {
+    return this.PUBLIC_URL ?? `http://localhost:${this.PORT}`;
+  }
+
+  get dataDir(): string {
+    return resolve(this.DATA_DIR);
+  }
+}
+
+/** Fields whose values never reach a log line. */
+export const SECRET_FIELDS = [
+  'CODE_PEPPER',
+  'DATA_ENCRYPTION_KEYS',
+  'JWT_SIGNING_KEY',
+  'ADMIN_CLIENT_SECRET',
+] as const satisfies readonly (keyof AppConfig)[];
+
+type GeneratedSecrets = Pick<AppConfig, (typeof SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
+
+function generateSecrets(): GeneratedSecrets {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    CODE_PEPPER: randomBytes(32).toString('base64'),
+    DATA_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    JWT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    ADMIN_CLIENT_ID: 'cli_operator',
+    ADMIN_CLIENT_SECRET: randomBytes(24).toString('base64url'),
+  };
+}
+
+/**
+ * Outside production, keys the environment does not give are generated once and
+ * kept in DATA_DIR/secrets.json so that restarts keep tokens and ciphertexts valid.
+ */
+function developmentSecrets(dataDir: string): GeneratedSecrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets;
+  const secrets = generateSecrets();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Only the variables AppConfig declares: the rest of the environment is none of its business (nor of its log line).
+  const declared = new Set(Object.keys(new AppConfig()));
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(env)) if (declared.has(key) && value !== '') raw[key] = value;
+  if (raw.QUEUE_BACKEND === undefined) raw.QUEUE_BACKEND = raw.REDIS_URL ? 'redis' : 'postgres';
+  const production = raw.NODE_ENV === 'production';
+  if (!production) {
+    const dataDir = resolve(typeof raw.DATA_DIR === 'string' ? raw.DATA_DIR : '.data');
+    const missing = [...SECRET_FIELDS, 'ADMIN_CLIENT_ID'].filter((key) => raw[key] === undefined);
+    if (missing.length > 0) {
+      const generated = developmentSecrets(dataDir);
+      for (const key of missing) raw[key] = generated[key as keyof GeneratedSecrets];
+    }
+  }
+  const config = plainToInstance(AppConfig, raw, { excludeExtraneousValues: false, exposeDefaultValues: true });
+  const errors = validateSync(config, { whitelist: false, forbidUnknownValues: false });
+  if (config.QUEUE_BACKEND === 'redis' && !config.REDIS_URL) {
+    throw new ConfigError('Invalid configuration: QUEUE_BACKEND=redis needs REDIS_URL');
+  }
+  if (errors.length > 0) {
+    const lines = errors.map((error) => {
+      const messages = Object.values(error.constraints ?? {});
+      const given = error.value === undefined ? 'is missing' : 'is invalid';
+      return `  ${error.property} ${given}: ${messages.join('; ')}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return config;
+}
+
+/** The configuration as it may be logged: secrets replaced by a fixed mask. */
+export function describeConfig(config: AppConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    shown[key] = (SECRET_FIELDS as readonly string[]).includes(key) ? '********' : maskUrl(value);
+  }
+  return shown;
+}
+
+function maskUrl(value: unknown): unknown {
+  if (typeof value !== 'string' || !/^[a-z]+:\/\/[^/]*@/.test(value)) return value;
+  return value.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:********@');
+}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { EnterprisesModule } from '../enterprises/enterprises.module';
+import { DemoSeedService } from './demo-seed.service';
+
+@Module({
+  imports: [AuthModule, EnterprisesModule],
+  providers: [DemoSeedService],
+  exports: [DemoSeedService],
+})
+export class DemoModule {}

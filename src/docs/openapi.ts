@@ -1,0 +1,48 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { canonicalJson } from '../common/canonical-json';
+import { SCOPES } from '../auth/scopes';
+
+const DESCRIPTION = `Fuli is the issuer-side API for prepaid employee-benefit e-cards: enterprises order cards in bulk,
+distribute them to employees, and follow every change through signed webhooks.
+
+Authenticate with OAuth 2.0 client credentials at \`POST /v1/oauth/token\`, then send
+\`Authorization: Bearer <token>\`. Errors are RFC 9457 problem+json with a stable \`code\`.
+Money is integer fen (CNY minor units). Lists are cursor-paginated (\`limit\`, \`starting_after\`).`;
+
+/** The OpenAPI document, generated from the controllers' decorators: served at /docs and committed as openapi/openapi.json. */
+export function buildOpenApiDocument(app: INestApplication, serverUrl?: string): OpenAPIObject {
+  const builder = new DocumentBuilder()
+    .setTitle('Fuli API')
+    .setDescription(DESCRIPTION)
+    .setVersion('1.0.0')
+    .setLicense('Proprietary', 'https://fuli.example/terms')
+    .addServer(serverUrl ?? 'http://localhost:3000', 'This server')
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: `Scopes: ${SCOPES.join(', ')}` },
+      'bearer',
+    )
+    .addTag('auth', 'Access tokens and signing keys')
+    .addTag('admin', 'Platform operator endpoints (scope admin)')
+    .addTag('enterprises', "An enterprise client's view of its own tenant")
+    .addTag('health', 'Liveness, readiness');
+  return SwaggerModule.createDocument(app, builder.build(), {
+    // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback
+    // is deliberately not camelCase: `npm run openapi` rejects it, naming the handler that lacks an operationId.
+    operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
+  });
+}
+
+/** Deterministic text of the document: sorted keys, two-space indent, final newline. */
+export function serialiseOpenApi(document: OpenAPIObject): string {
+  return `${JSON.stringify(JSON.parse(canonicalJson(document)), null, 2)}\n`;
+}
+
+export function setupDocs(app: INestApplication, serverUrl: string): void {
+  const document = buildOpenApiDocument(app, serverUrl);
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs/openapi.json',
+    yamlDocumentUrl: 'docs/openapi.yaml',
+    customSiteTitle: 'Fuli API',
+  });
+}

@@ -1,0 +1,190 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { RequestContext } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
+import { newId } from '../common/ids';
+import { type Page, paginate } from '../common/pagination/pagination';
+import { TransactionService } from '../database/transaction.service';
+import { isValidCreditCode, normaliseCreditCode } from './credit-code';
+import type { CreateEnterpriseDto } from './dto/create-enterprise.dto';
+import { EnterpriseDto } from './dto/enterprise.dto';
+import type { ListEnterprisesQueryDto } from './dto/list-enterprises-query.dto';
+import type { UpdateEnterpriseDto } from './dto/update-enterprise.dto';
+import { Enterprise } from './enterprise.entity';
+
+/** PATCH fields and the entity properties they set. */
+const UPDATABLE = {
+  name: 'name',
+  invoice_title: 'invoiceTitle',
+  registered_address: 'registeredAddress',
+  phone: 'phone',
+  bank_name: 'bankName',
+  bank_account: 'bankAccount',
+  contact_email: 'contactEmail',
+  discount_bps: 'discountBps',
+  credit_limit: 'creditLimit',
+  status: 'status',
+} as const satisfies Record<keyof UpdateEnterpriseDto, keyof Enterprise>;
+
+/** Fields whose old and new values the audit summary shows: pricing, credit and status, nothing personal. */
+const SUMMARISED = new Set<keyof UpdateEnterpriseDto>(['discount_bps', 'credit_limit', 'status']);
+
+export interface FindActiveOptions {
+  /** SELECT … FOR UPDATE: hold the row until the transaction ends (e.g. while using the credit line). */
+  lock?: boolean;
+}
+
+@Injectable()
+export class EnterprisesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async create(ctx: RequestContext, dto: CreateEnterpriseDto): Promise<EnterpriseDto> {
+    const creditCode = normaliseCreditCode(dto.credit_code);
+    if (!isValidCreditCode(creditCode)) {
+      throw ApiError.unprocessable(
+        'invalid_credit_code',
+        `credit_code '${creditCode}' has a wrong check character (GB 32100-2015); check it against the business licence`,
+      );
+    }
+    return this.transactions.run(ctx, async (manager) => {
+      const id = newId('enterprise');
+      // ON CONFLICT DO NOTHING instead of catching the unique violation: the
+      // transaction (possibly the request's idempotency transaction) stays usable,
+      // and a concurrent insert of the same code waits for the other to commit.
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Enterprise)
+        .values({
+          id,
+          name: dto.name,
+          creditCode,
+          status: 'active',
+          invoiceTitle: dto.invoice_title ?? dto.name,
+          registeredAddress: dto.registered_address ?? null,
+          phone: dto.phone ?? null,
+          bankName: dto.bank_name ?? null,
+          bankAccount: dto.bank_account ?? null,
+          contactEmail: dto.contact_email ?? null,
+          discountBps: dto.discount_bps ?? 0,
+          creditLimit: dto.credit_limit ?? 0,
+        })
+        .orIgnore()
+        .returning(['id'])
+        .updateEntity(false)
+        .execute();
+      if ((inserted.raw as unknown[]).length === 0) {
+        const existing = await manager.findOne(Enterprise, { where: { creditCode }, select: { id: true } });
+        throw ApiError.conflict('enterprise_exists', `An enterprise with credit_code '${creditCode}' already exists`, {
+          existing_id: existing?.id ?? null,
+        });
+      }
+      const created = EnterpriseDto.from(await manager.findOneByOrFail(Enterprise, { id }));
+      await this.audit.record(ctx, {
+        action: 'enterprise.created',
+        objectType: 'enterprise',
+        objectId: id,
+        enterpriseId: id,
+        after: created,
+        summary: {
+          name: created.name,
+          credit_code: created.credit_code,
+          discount_bps: created.discount_bps,
+          credit_limit: created.credit_limit,
+        },
+      });
+      return created;
+    });
+  }
+
+  async list(ctx: RequestContext, query: ListEnterprisesQueryDto): Promise<Page<EnterpriseDto>> {
+    const builder = this.visibleTo(ctx, this.reader(ctx).createQueryBuilder(Enterprise, 'enterprise'));
+    if (query.status) builder.andWhere('enterprise.status = :status', { status: query.status });
+    if (query.credit_code) {
+      builder.andWhere('enterprise.creditCode = :creditCode', { creditCode: normaliseCreditCode(query.credit_code) });
+    }
+    return paginate(builder, query, EnterpriseDto.from);
+  }
+
+  /** One enterprise as the caller may see it: operators and system contexts see all, an enterprise client only its own. */
+  async get(ctx: RequestContext, id: string): Promise<EnterpriseDto> {
+    const enterprise = await this.visibleTo(ctx, this.reader(ctx).createQueryBuilder(Enterprise, 'enterprise'))
+      .andWhere('enterprise.id = :id', { id })
+      .getOne();
+    if (!enterprise) throw ApiError.notFound('enterprise', id);
+    return EnterpriseDto.from(enterprise);
+  }
+
+  async update(ctx: RequestContext, id: string, dto: UpdateEnterpriseDto): Promise<EnterpriseDto> {
+    return this.transactions.run(ctx, async (manager) => {
+      const current = await this.visibleTo(ctx, manager.createQueryBuilder(Enterprise, 'enterprise'))
+        .andWhere('enterprise.id = :id', { id })
+        .setLock('pessimistic_write')
+        .getOne();
+      if (!current) throw ApiError.notFound('enterprise', id);
+      const before = EnterpriseDto.from(current);
+
+      const changes: Partial<Enterprise> = {};
+      const changed: Array<keyof UpdateEnterpriseDto> = [];
+      const summary: Record<string, unknown> = {};
+      for (const field of Object.keys(UPDATABLE) as Array<keyof UpdateEnterpriseDto>) {
+        const value = dto[field];
+        if (value === undefined || value === before[field]) continue;
+        Object.assign(changes, { [UPDATABLE[field]]: value });
+        changed.push(field);
+        if (SUMMARISED.has(field)) summary[field] = { from: before[field], to: value };
+      }
+      // Nothing to change: no write, no audit record.
+      if (changed.length === 0) return before;
+
+      await manager.update(Enterprise, { id }, changes);
+      const after = EnterpriseDto.from(await manager.findOneByOrFail(Enterprise, { id }));
+      await this.audit.record(ctx, {
+        action: 'enterprise.updated',
+        objectType: 'enterprise',
+        objectId: id,
+        enterpriseId: id,
+        before,
+        after,
+        summary: { changed, ...summary },
+      });
+      return after;
+    });
+  }
+
+  /**
+   * For other modules acting on a tenant inside their transaction: the enterprise,
+   * or 404 resource_not_found when it does not exist, or 403 enterprise_suspended.
+   * Does not check who asks: callers pass an id they already trust (ctx.enterpriseId).
+   */
+  async findActive(manager: EntityManager, id: string, options: FindActiveOptions = {}): Promise<Enterprise> {
+    const builder = manager.createQueryBuilder(Enterprise, 'enterprise').where('enterprise.id = :id', { id });
+    if (options.lock) builder.setLock('pessimistic_write');
+    const enterprise = await builder.getOne();
+    if (!enterprise) throw ApiError.notFound('enterprise', id);
+    if (enterprise.status !== 'active') {
+      throw ApiError.forbidden('enterprise_suspended', `Enterprise '${id}' is suspended`);
+    }
+    return enterprise;
+  }
+
+  /** Reads join the request's open transaction, so they see its own uncommitted writes. */
+  private reader(ctx: RequestContext): EntityManager {
+    return ctx.transaction?.manager ?? this.dataSource.manager;
+  }
+
+  /**
+   * Tenant isolation: an enterprise client only ever sees its own enterprise (and
+   * a 404 for any other, never a 403). Operators and contexts without an actor
+   * (jobs, boot) see every enterprise.
+   */
+  private visibleTo(ctx: RequestContext, builder: SelectQueryBuilder<Enterprise>): SelectQueryBuilder<Enterprise> {
+    if (ctx.actor === null || ctx.isOperator) return builder;
+    return builder.andWhere('enterprise.id = :ownEnterpriseId', { ownEnterpriseId: ctx.actor.enterpriseId ?? '' });
+  }
+}

@@ -1,0 +1,23 @@
+import { closeRuntime, createHttpApp, prepareRuntime } from './bootstrap';
+import { DemoSeedService } from './demo/demo-seed.service';
+import { onShutdown } from './shutdown';
+
+/** HTTP API; also runs the queue processors unless started with --api-only (see src/worker.ts). */
+async function main(): Promise<void> {
+  const apiOnly = process.argv.includes('--api-only');
+  const runtime = await prepareRuntime();
+  const { config, logger } = runtime;
+  const app = await createHttpApp(runtime, { worker: !apiOnly });
+  onShutdown(logger, async () => {
+    await app.close();
+    await closeRuntime(runtime);
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ url: config.publicUrl, worker: !apiOnly }, 'Fuli API listening');
+  if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint();
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import { DataSource } from 'typeorm';
+import { closeRuntime, createHttpApp, prepareRuntime, type Runtime } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config/app-config';
+
+export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
+export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  runtime: Runtime;
+  http: TestAgent;
+  url: string;
+  dataSource: DataSource;
+  /** Bearer token of the bootstrap operator client (scope admin). */
+  operatorToken(): Promise<string>;
+  /** Client-credentials token for any client. */
+  tokenFor(clientId: string, clientSecret: string, scope?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole app (HTTP + worker in-process) on the per-run test database, listening
+ * on a random loopback port. Environment overrides win over the test defaults.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const databaseUrl = process.env.TEST_DATABASE_URL;
+  if (!databaseUrl) throw new Error('TEST_DATABASE_URL is not set: run the e2e tests through jest (global setup)');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'fuli-test-data-')),
+    DATABASE_URL: databaseUrl,
+    QUEUE_BACKEND: 'postgres',
+    ADMIN_CLIENT_ID: TEST_ADMIN_CLIENT_ID,
+    ADMIN_CLIENT_SECRET: TEST_ADMIN_CLIENT_SECRET,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    ...env,
+  });
+  const runtime = await prepareRuntime(config);
+  let app: NestFastifyApplication;
+  try {
+    app = await createHttpApp(runtime, { worker: true });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+  } catch (error) {
+    await closeRuntime(runtime);
+    throw error;
+  }
+  const url = await app.getUrl();
+  const http = request(url);
+  let operator: { token: string; expires: number } | null = null;
+
+  const tokenFor = async (clientId: string, clientSecret: string, scope?: string) => {
+    const response = await request(url)
+      .post('/v1/oauth/token')
+      .type('form')
+      .send({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        ...(scope ? { scope } : {}),
+      });
+    if (response.status !== 200)
+      throw new Error(`token request failed: ${response.status} ${JSON.stringify(response.body)}`);
+    return (response.body as { access_token: string }).access_token;
+  };
+
+  return {
+    app,
+    runtime,
+    http,
+    url,
+    dataSource: app.get(DataSource),
+    tokenFor,
+    async operatorToken() {
+      if (!operator || operator.expires < Date.now()) {
+        operator = {
+          token: await tokenFor(TEST_ADMIN_CLIENT_ID, TEST_ADMIN_CLIENT_SECRET),
+          expires: Date.now() + 600_000,
+        };
+      }
+      return operator.token;
+    },
+    async close() {
+      await app.close();
+      await closeRuntime(runtime);
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { randomInt } from 'node:crypto';
+import type { Scope } from '../../src/auth/scopes';
+import { CREDIT_CODE_ALPHABET, creditCodeCheckCharacter } from '../../src/enterprises/credit-code';
+import type { TestApp } from './app';
+
+/** A fresh, valid unified social credit code (the e2e database is shared: never reuse one). */
+export function newCreditCode(): string {
+  let body = '91' + String(110000 + randomInt(0, 800000)).padStart(6, '0');
+  for (let i = 0; i < 9; i++) body += CREDIT_CODE_ALPHABET[randomInt(0, CREDIT_CODE_ALPHABET.length)];
+  return body + creditCodeCheckCharacter(body);
+}
+
+export interface EnterpriseFixture {
+  id: string;
+  name: string;
+}
+
+export async function createEnterprise(
+  app: TestApp,
+  overrides: Record<string, unknown> = {},
+): Promise<EnterpriseFixture> {
+  const response = await app.http
+    .post('/v1/admin/enterprises')
+    .auth(await app.operatorToken(), { type: 'bearer' })
+    .send({ name: `Test Co ${randomInt(1e9)}`, credit_code: newCreditCode(), ...overrides });
+  if (response.status !== 201)
+    throw new Error(`create enterprise: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body as EnterpriseFixture;
+}
+
+export interface ClientFixture {
+  id: string;
+  client_secret: string;
+  enterprise_id: string | null;
+  scopes: Scope[];
+}
+
+export async function createClient(
+  app: TestApp,
+  body: { enterprise_id?: string; scopes: Scope[]; ip_allowlist?: string[]; name?: string },
+): Promise<ClientFixture> {
+  const response = await app.http
+    .post('/v1/admin/api-clients')
+    .auth(await app.operatorToken(), { type: 'bearer' })
+    .send({ name: 'test client', ...body });
+  if (response.status !== 201) throw new Error(`create client: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body as ClientFixture;
+}
+
+/** An enterprise with a client holding `scopes`, and that client's token. */
+export async function enterpriseWithClient(app: TestApp, scopes: Scope[]) {
+  const enterprise = await createEnterprise(app);
+  const client = await createClient(app, { enterprise_id: enterprise.id, scopes });
+  const token = await app.tokenFor(client.id, client.client_secret);
+  return { enterprise, client, token };
+}
