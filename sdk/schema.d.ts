@@ -217,6 +217,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the access token belongs to */
+        get: operations["getIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/oauth/token": {
         parameters: {
             query?: never;
@@ -482,6 +499,16 @@ export interface components {
             next_cursor: string | null;
             /** @enum {string} */
             object: "list";
+        };
+        IdentityDto: {
+            /** @example cli_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            client_id: string;
+            /** @description null for platform (operator) clients */
+            enterprise_id?: string | null;
+            /** @enum {string} */
+            object: "identity";
+            /** @description Scopes this token grants now */
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
         };
         JwkDto: {
             /** @example ES256 */
@@ -1455,6 +1482,43 @@ export interface operations {
             };
             /** @description resource_not_found, also for another tenant's id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -163,6 +163,36 @@ describe('OAuth2 client credentials and access tokens', () => {
       expect((await call(`Bearer ${expired}`).expect(401)).body.code).toBe('token_expired');
     });
 
+    it('tells a token holder who it is, with the scopes the token grants', async () => {
+      const { enterprise, client } = await enterpriseWithClient(app, ['orders:read', 'products:read']);
+      const narrow = await app.tokenFor(client.id, client.client_secret, 'orders:read');
+      for (let i = 0; i < 2; i++) {
+        // The second call takes the verified-token path: same answer.
+        const me = await app.http.get('/v1/me').auth(narrow, { type: 'bearer' }).expect(200);
+        expect(me.body).toEqual({
+          object: 'identity',
+          client_id: client.id,
+          enterprise_id: enterprise.id,
+          scopes: ['orders:read'],
+        });
+      }
+    });
+
+    it('re-checks a remembered token against its client every time (revocation, allow-list)', async () => {
+      const { enterprise, client, token } = await enterpriseWithClient(app, ['orders:read']);
+      await app.http.get('/v1/me').auth(token, { type: 'bearer' }).expect(200);
+      await app.http.get('/v1/me').auth(token, { type: 'bearer' }).expect(200);
+      await app.http
+        .post(`/v1/admin/api-clients/${client.id}/revoke`)
+        .auth(await app.operatorToken(), { type: 'bearer' })
+        .expect(200);
+      const refused = await app.http
+        .get(`/v1/enterprises/${enterprise.id}`)
+        .auth(token, { type: 'bearer' })
+        .expect(401);
+      expect(refused.body.code).toBe('invalid_token');
+    });
+
     it('refuses a token without the scope a route needs with 403 insufficient_scope', async () => {
       const { token } = await enterpriseWithClient(app, ['orders:read']);
       const response = await app.http.get('/v1/admin/enterprises').auth(token, { type: 'bearer' }).expect(403);

@@ -4,7 +4,13 @@ import { AuthGuard } from '@nestjs/passport';
 import type { Actor } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { PUBLIC_KEY, SCOPES_KEY } from './auth.decorators';
+import type { FastifyRequest } from 'fastify';
+import { ApiClientsService } from './api-clients.service';
+import { bearerToken } from './jwt.strategy';
 import type { Scope } from './scopes';
+import { VerifiedTokens } from './verified-tokens';
+
+const INVALID_TOKEN = 'The access token is invalid or its client is no longer active';
 
 /**
  * Global guard: every route needs a valid bearer token unless marked @Public(),
@@ -12,15 +18,29 @@ import type { Scope } from './scopes';
  */
 @Injectable()
 export class AccessTokenGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly verified: VerifiedTokens,
+    private readonly clients: ApiClientsService,
+  ) {
     super();
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
-    await super.canActivate(context);
-    const actor = context.switchToHttp().getRequest<{ user?: Actor }>().user;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Actor }>();
+    const token = bearerToken(request);
+    const known = token ? this.verified.lookup(token) : null;
+    if (known) {
+      // Signature checked before: only the client's current state is looked at again.
+      const actor = await this.clients.actorFor(known.clientId, known.scopes, request.ip);
+      if (!actor) throw ApiError.unauthorized('invalid_token', INVALID_TOKEN);
+      request.user = actor;
+    } else {
+      await super.canActivate(context);
+    }
+    const actor = request.user;
     const required = this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [];
     const missing = required.filter((scope) => !actor?.scopes.has(scope));
     if (missing.length > 0) {
@@ -38,7 +58,7 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
       if (info instanceof Error && info.message === 'No auth token') {
         throw ApiError.unauthorized('missing_token', 'Send an access token as Authorization: Bearer <token>');
       }
-      throw ApiError.unauthorized('invalid_token', 'The access token is invalid or its client is no longer active');
+      throw ApiError.unauthorized('invalid_token', INVALID_TOKEN);
     }
     return actor;
   }

@@ -2,16 +2,18 @@ import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AdminApiClientsController } from './admin-api-clients.controller';
 import { ApiClientsService } from './api-clients.service';
+import { IdentityController } from './identity.controller';
 import { JwtStrategy } from './jwt.strategy';
 import { SigningKeyService } from './signing-key.service';
 import { TokenController } from './token.controller';
 import { TokenService } from './token.service';
 import { OperatorBootstrap } from './operator-bootstrap';
+import { VerifiedTokens } from './verified-tokens';
 
 @Module({
   imports: [PassportModule],
-  controllers: [TokenController, AdminApiClientsController],
-  providers: [ApiClientsService, SigningKeyService, TokenService, JwtStrategy, OperatorBootstrap],
-  exports: [ApiClientsService],
+  controllers: [TokenController, AdminApiClientsController, IdentityController],
+  providers: [ApiClientsService, SigningKeyService, TokenService, JwtStrategy, OperatorBootstrap, VerifiedTokens],
+  exports: [ApiClientsService, VerifiedTokens],
 })
 export class AuthModule {}

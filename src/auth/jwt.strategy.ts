@@ -8,10 +8,12 @@ import type { Actor } from '../common/context/request-context';
 import { ApiClientsService } from './api-clients.service';
 import { isScope } from './scopes';
 import { SigningKeyService, TOKEN_AUDIENCE } from './signing-key.service';
+import { VerifiedTokens } from './verified-tokens';
 
 interface AccessTokenPayload {
   sub: string;
   scope?: string;
+  exp: number;
 }
 
 /** Verifies the bearer JWT against the key its `kid` names, then maps it to a live actor. */
@@ -21,6 +23,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     keys: SigningKeyService,
     config: AppConfig,
     private readonly clients: ApiClientsService,
+    private readonly verified: VerifiedTokens,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -28,17 +31,23 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       issuer: config.JWT_ISSUER,
       audience: TOKEN_AUDIENCE,
       passReqToCallback: true,
+      // jsonwebtoken takes the KeyObject as it is: no PEM round trip per request.
       secretOrKeyProvider: (_request: unknown, rawToken: string, done: (error: unknown, key?: string) => void) => {
         const decoded = jwt.decode(rawToken, { complete: true });
-        const key = keys.publicKeyFor(decoded?.header.kid);
-        if (!key) done(null, undefined);
-        else done(null, key.export({ type: 'spki', format: 'pem' }).toString());
+        done(null, (keys.publicKeyFor(decoded?.header.kid) ?? undefined) as string | undefined);
       },
     });
   }
 
   async validate(request: FastifyRequest, payload: AccessTokenPayload): Promise<Actor | false> {
     const scopes = (payload.scope ?? '').split(' ').filter(isScope);
+    const token = bearerToken(request);
+    if (token) this.verified.remember(token, { clientId: payload.sub, scopes, expiresAt: payload.exp * 1000 });
     return (await this.clients.actorFor(payload.sub, scopes, request.ip)) ?? false;
   }
+}
+
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7) : null;
 }

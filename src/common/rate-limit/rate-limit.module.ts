@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import type { AppConfig } from '../../config/app-config';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
 const STORAGE = Symbol('RateLimitStorage');
@@ -10,7 +11,12 @@ class RateLimitStorageModule {
   static forRoot(redisUrl: string | undefined): DynamicModule {
     return {
       module: RateLimitStorageModule,
-      providers: [{ provide: STORAGE, useFactory: () => (redisUrl ? new RedisThrottlerStorage(redisUrl) : null) }],
+      providers: [
+        {
+          provide: STORAGE,
+          useFactory: () => (redisUrl ? new RedisThrottlerStorage(redisUrl) : new MemoryThrottlerStorage()),
+        },
+      ],
       exports: [STORAGE],
     };
   }
@@ -24,11 +30,11 @@ export function rateLimitModule(config: AppConfig): DynamicModule {
   return ThrottlerModule.forRootAsync({
     imports: [RateLimitStorageModule.forRoot(config.REDIS_URL)],
     inject: [STORAGE],
-    useFactory: (storage: ThrottlerStorage | null) => ({
+    useFactory: (storage: ThrottlerStorage) => ({
       throttlers: [
         { name: 'default', ttl: config.RATE_LIMIT_WINDOW_SECONDS * 1000, limit: config.RATE_LIMIT_REQUESTS },
       ],
-      ...(storage ? { storage } : {}),
+      storage,
     }),
   });
 }
