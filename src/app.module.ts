@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from './audit/audit.module';
 import { AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
+import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
@@ -38,6 +39,7 @@ export class AppModule {
         DatabaseModule.forRoot(options.databaseUrl),
         QueueModule.forRoot({ connection: options.queue, worker: options.worker }),
         rateLimitModule(config),
+        CryptoModule,
         AuditModule,
         AuthModule,
         EnterprisesModule,

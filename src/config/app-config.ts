@@ -110,12 +110,51 @@ export class AppConfig {
   @Min(1)
   RATE_LIMIT_WINDOW_SECONDS = 60;
 
+  /** PRC prepaid-card rules (DESIGN.md §7), on by default; the limits below are in fen. */
+  @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : value === 'true' || value === '1'))
+  @IsOptional()
+  COMPLIANCE_ENFORCED?: boolean;
+
+  /** Highest face value of one anonymous (不记名) card: 1,000 CNY. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  ANONYMOUS_CARD_MAX_FEN = 100_000;
+
+  /** Highest face value of one registered (记名) card: 5,000 CNY. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REGISTERED_CARD_MAX_FEN = 500_000;
+
+  /** Anonymous orders from this face total need the purchaser's identity (registered ones always do): 10,000 CNY. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REAL_NAME_THRESHOLD_FEN = 1_000_000;
+
+  /** Orders from this payable amount must be paid from the corporate account (对公转账): 5,000 CNY. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  BANK_TRANSFER_THRESHOLD_FEN = 500_000;
+
+  /** Shortest validity of an anonymous card product, in months (3 years). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  ANONYMOUS_MIN_VALIDITY_MONTHS = 36;
+
   /** Trust X-Forwarded-For from a load balancer. */
   @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
   TRUST_PROXY = false;
 
   get isProduction(): boolean {
     return this.NODE_ENV === 'production';
+  }
+
+  get complianceEnforced(): boolean {
+    return this.COMPLIANCE_ENFORCED ?? true;
   }
 
   get seedDemo(): boolean {

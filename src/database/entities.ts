@@ -1,7 +1,25 @@
 import { AuditRecord } from '../audit/audit-record.entity';
 import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
+import { Product } from '../catalog/product.entity';
 import { Enterprise } from '../enterprises/enterprise.entity';
+import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
+import { Order, OrderLine } from '../orders/order.entity';
+import { Payment } from '../orders/payment.entity';
+import { Event } from '../webhooks/event.entity';
 
 /** Every entity, listed (not globbed) so tests, the CLI and the build load the same set. */
-export const entities = [Enterprise, ApiClient, ApiClientSecret, IdempotencyKey, AuditRecord];
+export const entities = [
+  Enterprise,
+  ApiClient,
+  ApiClientSecret,
+  IdempotencyKey,
+  AuditRecord,
+  Product,
+  Order,
+  OrderLine,
+  Payment,
+  LedgerEntry,
+  LedgerLine,
+  Event,
+];

@@ -46,6 +46,10 @@ export class Enterprise {
   @Column('bigint', { default: 0, transformer: bigintNumber })
   creditLimit: number;
 
+  /** Orders whose payable exceeds this (fen) wait for approval by another client; null: no approval step. */
+  @Column('bigint', { nullable: true, transformer: bigintNumber })
+  approvalThreshold: number | null;
+
   @Column('char', { length: 3, default: 'CNY' })
   currency: string;
 
