@@ -52,9 +52,17 @@ export class OrdersLedgerCatalog1795825360833 implements MigrationInterface {
     await queryRunner.query(
       'CREATE TRIGGER ledger_lines_append_only BEFORE UPDATE OR DELETE ON "ledger_lines" FOR EACH ROW EXECUTE FUNCTION ledger_append_only()',
     );
+    await queryRunner.query(
+      'CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON "ledger_entries" FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()',
+    );
+    await queryRunner.query(
+      'CREATE TRIGGER ledger_lines_no_truncate BEFORE TRUNCATE ON "ledger_lines" FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()',
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TRIGGER ledger_lines_no_truncate ON "ledger_lines"');
+    await queryRunner.query('DROP TRIGGER ledger_entries_no_truncate ON "ledger_entries"');
     await queryRunner.query('DROP TRIGGER ledger_lines_append_only ON "ledger_lines"');
     await queryRunner.query('DROP TRIGGER ledger_entries_append_only ON "ledger_entries"');
     await queryRunner.query('DROP FUNCTION ledger_append_only()');

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: runs every benchmark (each bench/*.ts, compiled to dist/bench/) one after the other, never in
- * parallel (they would measure each other), and fails when any of them misses its target.
+ * `npm run bench`: runs every benchmark (each bench/*.ts, compiled to dist/bench/; not the folders below bench/, such
+ * as bench/support/ with the shared harness) one after the other, never in parallel (they would measure each other),
+ * and fails when any of them exits non-zero: a missed target or a failed check.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -9,9 +10,9 @@ import { repoRoot } from './paths';
 
 function main(): number {
   const root = repoRoot();
-  const names = readdirSync(join(root, 'bench'))
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
-    .map((file) => file.slice(0, -'.ts'.length))
+  const names = readdirSync(join(root, 'bench'), { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
+    .map((entry) => entry.name.slice(0, -'.ts'.length))
     .sort();
   const failed: string[] = [];
   for (const name of names) {
@@ -22,9 +23,7 @@ function main(): number {
     });
     if (result.status !== 0) failed.push(`${name} (exit ${result.status ?? result.signal})`);
   }
-  console.log(
-    failed.length === 0 ? `\nall ${names.length} benchmarks met their targets` : `\nfailed: ${failed.join(', ')}`,
-  );
+  console.log(failed.length === 0 ? `\nall ${names.length} benchmarks passed` : `\nfailed: ${failed.join(', ')}`);
   return failed.length === 0 ? 0 : 1;
 }
 

@@ -200,6 +200,114 @@ export interface paths {
         patch: operations["updateEnterprise"];
         trace?: never;
     };
+    "/v1/admin/ledger/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List journal entries with their lines, newest first */
+        get: operations["listLedgerEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Check the ledger's invariants and report the first violation */
+        get: operations["verifyLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List recorded payments */
+        get: operations["listAllPayments"];
+        put?: never;
+        /**
+         * Record a bank transfer received from an enterprise
+         * @description deposit: to the prepaid balance; order_transfer: for one bank_transfer order, which becomes paid once its transfers cover it (any excess goes to the prepaid balance); credit_repayment: reduces credit used (any excess goes to the prepaid balance).
+         */
+        post: operations["recordPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List card products, newest first */
+        get: operations["listProducts"];
+        put?: never;
+        /** Create a card product */
+        post: operations["createProduct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/products/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a card product, active or not */
+        get: operations["getProduct"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Update a card product: name, terms, designs, greeting, active; the result must stay compliant */
+        patch: operations["updateProduct"];
+        trace?: never;
+    };
+    "/v1/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the caller's prepaid balance and credit line, derived from the ledger */
+        get: operations["getBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/enterprises/{id}": {
         parameters: {
             query?: never;
@@ -248,6 +356,163 @@ export interface paths {
          * @description Send the client id and secret in HTTP Basic (RFC 6749 §2.3.1) or as `client_id` and `client_secret` fields. Tokens are short-lived: request a new one when `expires_in` runs out.
          */
         post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List orders, newest first */
+        get: operations["listOrders"];
+        put?: never;
+        /**
+         * Place a bulk order
+         * @description Prices the lines with the enterprise discount (discount = round half up of face total × discount_bps / 10000, on the whole order), applies the prepaid-card rules, and waits for approval when the payable amount is above the enterprise approval threshold.
+         */
+        post: operations["createOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an order */
+        get: operations["getOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve an order waiting for approval (not by the client that placed it) */
+        post: operations["approveOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel an order before issuance starts; a paid order is refunded to its funding source */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/pay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pay an order from the prepaid balance or the credit line */
+        post: operations["payOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject an order waiting for approval */
+        post: operations["rejectOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the enterprise's bank transfers as booked */
+        get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the products on sale, with the caller's price for each face value */
+        get: operations["listCatalogProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a product on sale, with the caller's price for each face value */
+        get: operations["getCatalogProduct"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -403,6 +668,32 @@ export interface components {
             /** @description Records read, up to and including the first failure */
             records_checked: number;
         };
+        BalanceDto: {
+            /**
+             * @description credit_limit − credit_used, or 0 when the limit was lowered below what is used; in fen
+             * @example 4200000
+             */
+            credit_available: number;
+            /**
+             * @description Credit line granted, in fen
+             * @example 5000000
+             */
+            credit_limit: number;
+            /**
+             * @description Credit drawn for orders and not yet repaid, in fen
+             * @example 800000
+             */
+            credit_used: number;
+            /** @enum {string} */
+            currency: "CNY";
+            /** @enum {string} */
+            object: "balance";
+            /**
+             * @description Prepaid funds received and not yet spent on orders, in fen
+             * @example 1250000
+             */
+            prepaid_balance: number;
+        };
         CreateApiClientDto: {
             /**
              * @description Tenant the client acts for; omit for a platform (operator) client
@@ -428,6 +719,11 @@ export interface components {
             scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
         };
         CreateEnterpriseDto: {
+            /**
+             * @description Orders whose payable amount (fen) is above this wait for approval by another client; null: no approval
+             * @example 10000000
+             */
+            approval_threshold?: number | null;
             /** @example 1402 0210 0920 0012 345 */
             bank_account?: string | null;
             /** @example 中国工商银行福州分行 */
@@ -459,7 +755,63 @@ export interface components {
             /** @description Registered address, printed on invoices */
             registered_address?: string | null;
         };
+        CreateOrderDto: {
+            lines: components["schemas"]["OrderLineInputDto"][];
+            /** @enum {string} */
+            payment_method: "prepaid_balance" | "credit_line" | "bank_transfer";
+            /**
+             * @description Your purchase-order number, unique per enterprise
+             * @example PO-2026-0042
+             */
+            po_number: string;
+            /** @description Required for registered cards and for anonymous orders from 10,000 CNY (real-name purchase rules) */
+            purchaser?: components["schemas"]["PurchaserIdentityDto"];
+        };
+        CreateProductDto: {
+            /**
+             * @description Only active products are listed to enterprises and can be ordered
+             * @default true
+             */
+            active?: boolean;
+            /**
+             * @description anonymous (不记名): at most 1,000 CNY per card, valid at least 3 years; registered (记名): at most 5,000 CNY per card, sold by real name
+             * @enum {string}
+             */
+            card_type: "anonymous" | "registered";
+            description?: string | null;
+            /**
+             * @description Card design codes an order may pick; the first is the default
+             * @example [
+             *       "classic",
+             *       "spring_festival"
+             *     ]
+             */
+            designs: string[];
+            /**
+             * @description Face values on offer, in fen (50–5,000 CNY), no duplicates; stored ascending. Each must be within the card type's single-card limit (422 card_limit_exceeded)
+             * @example [
+             *       5000,
+             *       10000,
+             *       50000
+             *     ]
+             */
+            face_values: number[];
+            /**
+             * @description Orders may print a greeting on these cards
+             * @default false
+             */
+            greeting_allowed?: boolean;
+            /** @example 福利电子卡 (不记名) */
+            name: string;
+            /**
+             * @description Months a card stays valid after issuance; null: no expiry. Anonymous products need at least 36 months or null (422 validity_too_short)
+             * @example 36
+             */
+            validity_months: number | null;
+        };
         EnterpriseDto: {
+            /** @description Orders whose payable amount (fen) is above this wait for approval; null: no approval step */
+            approval_threshold: number | null;
             bank_account: string | null;
             bank_name: string | null;
             /** Format: email */
@@ -526,12 +878,257 @@ export interface components {
         JwksDto: {
             keys: components["schemas"]["JwkDto"][];
         };
+        LedgerEntryDto: {
+            /** Format: date-time */
+            created_at: string;
+            /** @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            enterprise_id: string | null;
+            /** @example jrn_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /**
+             * @description What happened
+             * @example order_payment
+             */
+            kind: string;
+            /** @description In the order they were posted */
+            lines: components["schemas"]["LedgerLineDto"][];
+            /** @example Order ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB paid from the prepaid balance */
+            memo: string;
+            /** @enum {string} */
+            object: "ledger_entry";
+            /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            order_id: string | null;
+            /** @example pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            payment_id: string | null;
+            /** @description The request that posted the entry */
+            request_id: string | null;
+        };
+        LedgerEntryList: {
+            data: components["schemas"]["LedgerEntryDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        LedgerLineDto: {
+            /** @enum {string} */
+            account: "bank" | "prepaid" | "order_deposits" | "receivable" | "unissued_orders" | "card_float" | "sales_discount" | "revenue_redeemed" | "breakage";
+            /**
+             * @description Signed fen: debit positive, credit negative
+             * @example -100000
+             */
+            amount: number;
+            /**
+             * @description Set for the per-enterprise accounts prepaid and receivable
+             * @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB
+             */
+            enterprise_id: string | null;
+        };
+        LedgerVerificationDto: {
+            /** @description Journal entries in the ledger, all of them checked */
+            entries_checked: number;
+            /** @description The first violation of the first failing invariant, in the order listed for `invariant` */
+            first_violation: components["schemas"]["LedgerViolationDto"] | null;
+            /** @enum {string} */
+            object: "ledger_verification";
+            /** @description True when no invariant is broken. Card balances against card_float are not checked yet (they need the cards of the issuance release) */
+            ok: boolean;
+        };
+        LedgerViolationDto: {
+            /** @example prepaid */
+            account?: string;
+            /** @example Enterprise ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB has a prepaid balance of -100 fen */
+            detail: string;
+            /** @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            enterprise_id?: string;
+            /** @example jrn_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            entry_id?: string;
+            /**
+             * @description entry_sums_to_zero; entry_has_two_lines; line_has_entry: no line without its entry; account_known; account_enterprise_scope: prepaid and receivable lines carry an enterprise, platform accounts none; prepaid_not_negative; receivable_not_negative; order_account_has_order: unissued_orders and order_deposits lines belong to an existing order; order_deposits_not_negative: an order never applies or releases more transfers than it received; unissued_matches_order: an order's unissued_orders balance is −face_total while paid, 0 before payment or once rejected or cancelled, and between −face_total and 0 from issuing on
+             * @enum {string}
+             */
+            invariant: "entry_sums_to_zero" | "entry_has_two_lines" | "line_has_entry" | "account_known" | "account_enterprise_scope" | "prepaid_not_negative" | "receivable_not_negative" | "order_account_has_order" | "order_deposits_not_negative" | "unissued_matches_order";
+            /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            order_id?: string;
+        };
         LivenessDto: {
             /**
              * @example ok
              * @enum {string}
              */
             status: "ok";
+        };
+        MaskedPurchaserDto: {
+            /** @example 110***********1234 */
+            id_number: string;
+            /** @example resident_id */
+            id_type: string;
+            /** @example 张* */
+            name: string;
+            /** @example 138****5678 */
+            phone: string;
+        };
+        OrderDto: {
+            /** @description Bank transfers received for this order so far, fen (bank_transfer orders) */
+            amount_transferred: number;
+            cancellation_reason: string | null;
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by_client_id: string;
+            /** @example CNY */
+            currency: string;
+            /** Format: date-time */
+            decided_at: string | null;
+            /** @description Client that approved or rejected the order */
+            decided_by_client_id: string | null;
+            /** @description Enterprise discount applied, basis points */
+            discount_bps: number;
+            /** @description round half up (face_total × discount_bps / 10000), fen */
+            discount_total: number;
+            enterprise_id: string;
+            /** @description Σ face value × quantity, fen */
+            face_total: number;
+            /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            lines: components["schemas"]["OrderLineDto"][];
+            /** @enum {string} */
+            object: "order";
+            /** Format: date-time */
+            paid_at: string | null;
+            /** @description face_total − discount_total, fen */
+            payable: number;
+            /** @enum {string} */
+            payment_method: "prepaid_balance" | "credit_line" | "bank_transfer";
+            po_number: string;
+            purchaser?: components["schemas"]["MaskedPurchaserDto"] | null;
+            rejection_reason: string | null;
+            /** @enum {string} */
+            status: "pending_approval" | "pending_payment" | "paid" | "issuing" | "issued" | "completed" | "rejected" | "cancelled" | "partially_refunded" | "refunded";
+            /** Format: date-time */
+            updated_at: string;
+        };
+        OrderLineDto: {
+            design: string;
+            /** @description face_value × quantity, fen */
+            face_total: number;
+            /** @description fen per card */
+            face_value: number;
+            greeting: string | null;
+            /** @example 1 */
+            line_no: number;
+            product_id: string;
+            quantity: number;
+        };
+        OrderLineInputDto: {
+            /**
+             * @description One of the product's designs; default its first
+             * @example classic
+             */
+            design?: string;
+            /**
+             * @description Face value of each card in fen; one the product offers
+             * @example 50000
+             */
+            face_value: number;
+            /** @description Printed on each card, if the product allows greetings */
+            greeting?: string;
+            /** @example prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            product_id: string;
+            /** @example 200 */
+            quantity: number;
+        };
+        OrderList: {
+            data: components["schemas"]["OrderDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        PaymentDto: {
+            /** @description fen */
+            amount: number;
+            bank_reference: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @example CNY */
+            currency: string;
+            enterprise_id: string;
+            /** @example pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            kind: "deposit" | "order_transfer" | "credit_repayment";
+            /** @enum {string} */
+            object: "payment";
+            order_id: string | null;
+            payer_account_name: string;
+            /**
+             * @description Last four digits only
+             * @example ****3456
+             */
+            payer_account_number: string;
+            /** Format: date-time */
+            received_at: string;
+        };
+        PaymentList: {
+            data: components["schemas"]["PaymentDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        PricedProductDto: {
+            /**
+             * @description anonymous (不记名) or registered (记名: needs the purchaser identity)
+             * @enum {string}
+             */
+            card_type: "anonymous" | "registered";
+            /** @example CNY */
+            currency: string;
+            description: string | null;
+            /**
+             * @description Design codes an order may pick; the first is the default
+             * @example [
+             *       "classic"
+             *     ]
+             */
+            designs: string[];
+            /** @description The enterprise's discount in basis points */
+            discount_bps: number;
+            /**
+             * @description Face values in fen, ascending
+             * @example [
+             *       5000,
+             *       10000
+             *     ]
+             */
+            face_values: number[];
+            /** @description Orders may print a greeting on these cards */
+            greeting_allowed: boolean;
+            /** @example prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @example 福利电子卡 (不记名) */
+            name: string;
+            /** @enum {string} */
+            object: "product";
+            /** @description One per face value, in the same order */
+            prices: components["schemas"]["ProductPriceDto"][];
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Months a card stays valid after issuance; null: no expiry */
+            validity_months: number | null;
+        };
+        PricedProductList: {
+            data: components["schemas"]["PricedProductDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         Problem: {
             /**
@@ -556,6 +1153,86 @@ export interface components {
             field: string;
             /** @example name must be shorter than or equal to 200 characters */
             message: string;
+        };
+        ProductDto: {
+            /** @description Listed to enterprises and orderable */
+            active: boolean;
+            /**
+             * @description anonymous (不记名) or registered (记名)
+             * @enum {string}
+             */
+            card_type: "anonymous" | "registered";
+            /** Format: date-time */
+            created_at: string;
+            description: string | null;
+            /**
+             * @description Design codes; the first is the default
+             * @example [
+             *       "classic"
+             *     ]
+             */
+            designs: string[];
+            /**
+             * @description Face values in fen, ascending
+             * @example [
+             *       5000,
+             *       10000
+             *     ]
+             */
+            face_values: number[];
+            greeting_allowed: boolean;
+            /** @example prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @example 福利电子卡 (不记名) */
+            name: string;
+            /** @enum {string} */
+            object: "product";
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Months a card stays valid after issuance; null: no expiry */
+            validity_months: number | null;
+        };
+        ProductList: {
+            data: components["schemas"]["ProductDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        ProductPriceDto: {
+            /**
+             * @description Face value of one card, fen
+             * @example 10000
+             */
+            face_value: number;
+            /**
+             * @description What one card costs this enterprise, fen: face value minus its discount, rounded half up
+             * @example 9750
+             */
+            price: number;
+        };
+        PurchaserIdentityDto: {
+            /**
+             * @description Document number. resident_id: 18 characters with a valid birth date and GB 11643 check character; passport: 5–20 letters or digits; hk_macao_permit: H or M and 8 or 10 digits; taiwan_permit: 8 digits, or 10 digits and a letter. Spaces and hyphens are ignored.
+             * @example 11010519491231002X
+             */
+            id_number: string;
+            /**
+             * @example resident_id
+             * @enum {string}
+             */
+            id_type: "resident_id" | "passport" | "hk_macao_permit" | "taiwan_permit";
+            /**
+             * @description Full name as on the identity document
+             * @example 张三
+             */
+            name: string;
+            /**
+             * @description Mainland China mobile number, optionally after +86; stored as its 11 digits
+             * @example 13800138000
+             */
+            phone: string;
         };
         ReadinessDto: {
             /**
@@ -611,6 +1288,36 @@ export interface components {
              */
             status: "ok" | "error";
         };
+        ReasonDto: {
+            reason?: string;
+        };
+        RecordPaymentDto: {
+            /**
+             * @description fen, a positive integer
+             * @example 1000000
+             */
+            amount: number;
+            /**
+             * @description The bank's reference of the transfer; a transfer is booked once
+             * @example CMB20261127000123
+             */
+            bank_reference: string;
+            /** @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            enterprise_id: string;
+            /** @enum {string} */
+            kind: "deposit" | "order_transfer" | "credit_repayment";
+            /** @description Required for order_transfer */
+            order_id?: string;
+            /** @description Name on the paying account: the enterprise's own corporate account */
+            payer_account_name: string;
+            /** @example 1001 2345 6789 0123 456 */
+            payer_account_number: string;
+            /**
+             * Format: date-time
+             * @description When the money arrived; default now
+             */
+            received_at?: string;
+        };
         RotateSecretDto: {
             /**
              * @description How long the current secret keeps working beside the new one, in seconds (0 revokes it now)
@@ -645,6 +1352,8 @@ export interface components {
             token_type: "Bearer";
         };
         UpdateEnterpriseDto: {
+            /** @description Orders whose payable amount (fen) is above this wait for approval; null: no approval step */
+            approval_threshold?: number | null;
             bank_account?: string | null;
             bank_name?: string | null;
             /** Format: email */
@@ -663,6 +1372,21 @@ export interface components {
              * @enum {string}
              */
             status?: "active" | "suspended";
+        };
+        UpdateProductDto: {
+            /** @description false: withdrawn from the catalogue (existing orders and cards are unaffected) */
+            active?: boolean;
+            /** @enum {string} */
+            card_type?: "anonymous" | "registered";
+            description?: string | null;
+            /** @description Replaces the design codes; the first is the default */
+            designs?: string[];
+            /** @description Replaces the face values on offer (fen, 50–5,000 CNY, no duplicates); stored ascending */
+            face_values?: number[];
+            greeting_allowed?: boolean;
+            name?: string;
+            /** @description Months a card stays valid after issuance; null: no expiry. Applies to cards issued from now on */
+            validity_months?: number | null;
         };
     };
     responses: never;
@@ -1452,6 +2176,576 @@ export interface operations {
             };
         };
     };
+    listLedgerEntries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description Only entries of this enterprise */
+                enterprise_id?: string;
+                /** @description Only entries of this order */
+                order_id?: string;
+                /** @description Only entries of this kind */
+                kind?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerEntryList"];
+                };
+            };
+            /** @description Invalid filter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyLedger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerVerificationDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAllPayments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                enterprise_id?: string;
+                order_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordPaymentDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description payment_already_recorded (with existing_payment_id), invalid_state
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description corporate_payer_required, payment_method_mismatch
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                card_type?: "anonymous" | "registered";
+                /** @description true: on sale; false: withdrawn */
+                active?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductList"];
+                };
+            };
+            /** @description Invalid filter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateProductDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductDto"];
+                };
+            };
+            /** @description validation_failed: a field is missing, malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description card_limit_exceeded: a face value is above the card type's single-card limit (anonymous 1,000 CNY, registered 5,000 CNY); validity_too_short: an anonymous product must be valid for at least 36 months, or not expire
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateProductDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_limit_exceeded: a face value is above the card type's single-card limit (anonymous 1,000 CNY, registered 5,000 CNY); validity_too_short: an anonymous product must be valid for at least 36 months, or not expire */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalanceDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_client_required: the caller is not an enterprise client */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getOwnEnterprise: {
         parameters: {
             query?: never;
@@ -1578,6 +2872,654 @@ export interface operations {
                 };
             };
             /** @description Rate limit of the caller's IP address exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOrders: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                status?: "pending_approval" | "pending_payment" | "paid" | "issuing" | "issued" | "completed" | "rejected" | "cancelled" | "partially_refunded" | "refunded";
+                po_number?: string;
+                /** @description Created at or after */
+                created_gte?: string;
+                /** @description Created before */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateOrderDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description po_number_exists (with existing_order_id), or a key in flight
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description product_not_found, face_value_not_offered, design_not_offered, greeting_not_allowed, card_limit_exceeded, real_name_required, bank_transfer_required, idempotency_key_reused
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approveOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:approve */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:approve */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_state, awaiting_bank_transfer
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description insufficient_prepaid_balance, credit_limit_exceeded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rejectOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:approve */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                enterprise_id?: string;
+                order_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCatalogProducts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                card_type?: "anonymous" | "registered";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricedProductList"];
+                };
+            };
+            /** @description Invalid filter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks products:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCatalogProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricedProductDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks products:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found, also for a product no longer on sale */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from './audit/audit.module';
 import { AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
+import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
@@ -15,8 +16,11 @@ import { DatabaseModule } from './database/database.module';
 import { DemoModule } from './demo/demo.module';
 import { EnterprisesModule } from './enterprises/enterprises.module';
 import { HealthModule } from './health/health.module';
+import { LedgerModule } from './ledger/ledger.module';
+import { OrdersModule } from './orders/orders.module';
 import { MaintenanceModule } from './queue/maintenance.module';
 import { QueueModule } from './queue/queue.module';
+import { EventsModule } from './webhooks/events.module';
 import type { QueueConnection } from './queue/queue-backend';
 
 export interface AppModuleOptions {
@@ -40,9 +44,13 @@ export class AppModule {
         QueueModule.forRoot({ connection: options.queue, worker: options.worker }),
         rateLimitModule(config),
         CryptoModule,
+        EventsModule,
         AuditModule,
         AuthModule,
         EnterprisesModule,
+        CatalogModule,
+        OrdersModule,
+        LedgerModule,
         HealthModule,
         MaintenanceModule,
         DemoModule,

@@ -87,6 +87,7 @@ describe('admin enterprises', () => {
         contact_email: null,
         discount_bps: 0,
         credit_limit: 0,
+        approval_threshold: null,
         currency: 'CNY',
         created_at: expect.stringMatching(ISO),
         updated_at: expect.stringMatching(ISO),

@@ -25,6 +25,9 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
     .addTag('auth', 'Access tokens and signing keys')
     .addTag('admin', 'Platform operator endpoints (scope admin)')
     .addTag('enterprises', "An enterprise client's view of its own tenant")
+    .addTag('products', 'Card products on sale, at the enterprise price')
+    .addTag('orders', 'Bulk orders: placing, approving, paying, cancelling; bank transfers booked')
+    .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
     .addTag('health', 'Liveness, readiness');
   return SwaggerModule.createDocument(app, builder.build(), {
     // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback

@@ -24,11 +24,12 @@ const UPDATABLE = {
   contact_email: 'contactEmail',
   discount_bps: 'discountBps',
   credit_limit: 'creditLimit',
+  approval_threshold: 'approvalThreshold',
   status: 'status',
 } as const satisfies Record<keyof UpdateEnterpriseDto, keyof Enterprise>;
 
 /** Fields whose old and new values the audit summary shows: pricing, credit and status, nothing personal. */
-const SUMMARISED = new Set<keyof UpdateEnterpriseDto>(['discount_bps', 'credit_limit', 'status']);
+const SUMMARISED = new Set<keyof UpdateEnterpriseDto>(['discount_bps', 'credit_limit', 'approval_threshold', 'status']);
 
 export interface FindActiveOptions {
   /** SELECT … FOR UPDATE: hold the row until the transaction ends (e.g. while using the credit line). */
@@ -73,6 +74,7 @@ export class EnterprisesService {
           contactEmail: dto.contact_email ?? null,
           discountBps: dto.discount_bps ?? 0,
           creditLimit: dto.credit_limit ?? 0,
+          approvalThreshold: dto.approval_threshold ?? null,
         })
         .orIgnore()
         .returning(['id'])

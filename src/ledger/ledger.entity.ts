@@ -11,6 +11,13 @@ export enum LedgerAccount {
   Bank = 'bank',
   /** An enterprise's prepaid funds not yet spent (liability, credit-normal). */
   Prepaid = 'prepaid',
+  /**
+   * Bank transfers received for one bank_transfer order and not applied yet
+   * (liability, credit-normal, per enterprise; each entry carries the order id).
+   * Applied when the order is paid (the excess moves to prepaid) or released to
+   * prepaid when it is cancelled.
+   */
+  OrderDeposits = 'order_deposits',
   /** Credit line an enterprise has drawn and not repaid (asset, debit-normal). */
   Receivable = 'receivable',
   /** Face value of paid orders whose cards are not issued yet (liability, credit-normal). */
@@ -24,8 +31,10 @@ export enum LedgerAccount {
   Breakage = 'breakage',
 }
 
+/** Accounts kept per enterprise: their lines carry the enterprise id; all others are platform-wide. */
 export const ENTERPRISE_ACCOUNTS: ReadonlySet<LedgerAccount> = new Set([
   LedgerAccount.Prepaid,
+  LedgerAccount.OrderDeposits,
   LedgerAccount.Receivable,
 ]);
 

@@ -54,3 +54,52 @@ export async function enterpriseWithClient(app: TestApp, scopes: Scope[]) {
   const token = await app.tokenFor(client.id, client.client_secret);
   return { enterprise, client, token };
 }
+
+export interface ProductFixture {
+  id: string;
+  card_type: 'anonymous' | 'registered';
+  face_values: number[];
+  designs: string[];
+}
+
+/** An active product (default: anonymous, 100/500/1,000 CNY, 36 months, greetings allowed). */
+export async function createProduct(app: TestApp, overrides: Record<string, unknown> = {}): Promise<ProductFixture> {
+  const response = await app.http
+    .post('/v1/admin/products')
+    .auth(await app.operatorToken(), { type: 'bearer' })
+    .send({
+      name: `Welfare card ${randomInt(1e9)}`,
+      card_type: 'anonymous',
+      face_values: [10_000, 50_000, 100_000],
+      validity_months: 36,
+      designs: ['classic', 'spring'],
+      greeting_allowed: true,
+      ...overrides,
+    });
+  if (response.status !== 201) throw new Error(`create product: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body as ProductFixture;
+}
+
+/** Records a bank transfer as the operator would, from the enterprise's own account (a supertest request). */
+export function recordTransfer(
+  app: TestApp,
+  operatorToken: string,
+  body: {
+    enterprise_id: string;
+    payer_account_name: string;
+    amount: number;
+    kind?: string;
+    order_id?: string;
+    bank_reference?: string;
+  },
+) {
+  return app.http
+    .post('/v1/admin/payments')
+    .auth(operatorToken, { type: 'bearer' })
+    .send({
+      kind: 'deposit',
+      payer_account_number: '6222 0000 1111 2345',
+      bank_reference: `REF${Date.now()}${randomInt(1e9)}`,
+      ...body,
+    });
+}

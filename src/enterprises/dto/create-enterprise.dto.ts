@@ -106,4 +106,18 @@ export class CreateEnterpriseDto {
   @Min(0)
   @Max(MAX_FEN)
   credit_limit?: number;
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    description:
+      'Orders whose payable amount (fen) is above this wait for approval by another client; null: no approval',
+    minimum: 0,
+    example: 10_000_000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_FEN)
+  approval_threshold?: number | null;
 }

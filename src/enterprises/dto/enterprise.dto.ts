@@ -48,6 +48,13 @@ export class EnterpriseDto {
   @ApiProperty({ type: 'integer', description: 'Credit line in fen', minimum: 0 })
   credit_limit: number;
 
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Orders whose payable amount (fen) is above this wait for approval; null: no approval step',
+  })
+  approval_threshold: number | null;
+
   @ApiProperty({ example: 'CNY' })
   currency: string;
 
@@ -72,6 +79,7 @@ export class EnterpriseDto {
       contact_email: enterprise.contactEmail,
       discount_bps: enterprise.discountBps,
       credit_limit: enterprise.creditLimit,
+      approval_threshold: enterprise.approvalThreshold,
       currency: enterprise.currency,
       created_at: enterprise.createdAt.toISOString(),
       updated_at: enterprise.updatedAt.toISOString(),

@@ -83,6 +83,18 @@ export class UpdateEnterpriseDto {
   @Max(MAX_FEN)
   credit_limit?: number;
 
+  @ApiPropertyOptional({
+    type: 'integer',
+    nullable: true,
+    minimum: 0,
+    description: 'Orders whose payable amount (fen) is above this wait for approval; null: no approval step',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_FEN)
+  approval_threshold?: number | null;
+
   @ApiPropertyOptional({ enum: ENTERPRISE_STATUSES, description: 'suspended: its API clients can no longer order' })
   @OmittableNotNull()
   @IsIn(ENTERPRISE_STATUSES)

@@ -1,0 +1,193 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { RequestContext } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
+import { newId } from '../common/ids';
+import { type Page, paginate } from '../common/pagination/pagination';
+import { TransactionService } from '../database/transaction.service';
+import { EnterprisesService } from '../enterprises/enterprises.service';
+import { CompliancePolicy } from '../orders/compliance.policy';
+import type { CreateProductDto } from './dto/create-product.dto';
+import type { ListCatalogQueryDto, ListProductsQueryDto } from './dto/list-products-query.dto';
+import { PricedProductDto } from './dto/priced-product.dto';
+import { ProductDto } from './dto/product.dto';
+import { ascending } from './dto/product-fields';
+import type { UpdateProductDto } from './dto/update-product.dto';
+import { Product } from './product.entity';
+
+/** PATCH fields and the entity properties they set. */
+const UPDATABLE = {
+  name: 'name',
+  description: 'description',
+  card_type: 'cardType',
+  face_values: 'faceValues',
+  validity_months: 'validityMonths',
+  designs: 'designs',
+  greeting_allowed: 'greetingAllowed',
+  active: 'active',
+} as const satisfies Record<keyof UpdateProductDto, keyof Product>;
+
+/** Changing any of these re-runs the compliance rules on the result. */
+const TERMS = new Set<keyof UpdateProductDto>(['card_type', 'face_values', 'validity_months']);
+
+export interface FindForOrderOptions {
+  /**
+   * SELECT … FOR SHARE (default true): a concurrent PATCH of these products waits until the order's
+   * transaction ends, so the order is placed on the terms it checked. Needs an open transaction.
+   */
+  lock?: boolean;
+}
+
+/**
+ * Card products: the operator's catalogue (create, list, update, all audited) and the enterprise's view
+ * of it with its own prices. Product terms are checked by the compliance policy (card limits, validity).
+ */
+@Injectable()
+export class CatalogService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionService,
+    private readonly audit: AuditService,
+    private readonly compliance: CompliancePolicy,
+    private readonly enterprises: EnterprisesService,
+  ) {}
+
+  async create(ctx: RequestContext, dto: CreateProductDto): Promise<ProductDto> {
+    const values = {
+      name: dto.name,
+      description: dto.description ?? null,
+      cardType: dto.card_type,
+      faceValues: ascending(dto.face_values),
+      validityMonths: dto.validity_months,
+      designs: dto.designs,
+      greetingAllowed: dto.greeting_allowed ?? false,
+      active: dto.active ?? true,
+    };
+    this.compliance.checkProduct(values);
+    return this.transactions.run(ctx, async (manager) => {
+      const id = newId('product');
+      await manager.insert(Product, { id, ...values });
+      const created = ProductDto.from(await manager.findOneByOrFail(Product, { id }));
+      await this.audit.record(ctx, {
+        action: 'product.created',
+        objectType: 'product',
+        objectId: id,
+        after: created,
+        summary: {
+          name: created.name,
+          card_type: created.card_type,
+          face_values: created.face_values,
+          validity_months: created.validity_months,
+          active: created.active,
+        },
+      });
+      return created;
+    });
+  }
+
+  /** Operator list: every product, newest first, filtered by card_type and active. */
+  async list(ctx: RequestContext, query: ListProductsQueryDto): Promise<Page<ProductDto>> {
+    const builder = this.reader(ctx).createQueryBuilder(Product, 'product');
+    if (query.card_type) builder.andWhere('product.cardType = :cardType', { cardType: query.card_type });
+    if (query.active !== undefined) builder.andWhere('product.active = :active', { active: query.active });
+    return paginate(builder, query, ProductDto.from);
+  }
+
+  /** Operator view of one product, active or not. */
+  async get(ctx: RequestContext, id: string): Promise<ProductDto> {
+    const product = await this.reader(ctx).findOneBy(Product, { id });
+    if (!product) throw ApiError.notFound('product', id);
+    return ProductDto.from(product);
+  }
+
+  async update(ctx: RequestContext, id: string, dto: UpdateProductDto): Promise<ProductDto> {
+    return this.transactions.run(ctx, async (manager) => {
+      const current = await manager
+        .createQueryBuilder(Product, 'product')
+        .where('product.id = :id', { id })
+        .setLock('pessimistic_write')
+        .getOne();
+      if (!current) throw ApiError.notFound('product', id);
+      const before = ProductDto.from(current);
+
+      const changes: Partial<Product> = {};
+      const changed: Array<keyof UpdateProductDto> = [];
+      const summary: Record<string, unknown> = {};
+      for (const field of Object.keys(UPDATABLE) as Array<keyof UpdateProductDto>) {
+        let value = dto[field];
+        if (value === undefined) continue;
+        if (field === 'face_values') value = ascending(value as number[]);
+        if (JSON.stringify(value) === JSON.stringify(before[field])) continue;
+        Object.assign(changes, { [UPDATABLE[field]]: value });
+        changed.push(field);
+        // The description may be long: its change shows in the digests, not the summary.
+        if (field !== 'description') summary[field] = { from: before[field], to: value };
+      }
+      // Nothing to change: no write, no audit record.
+      if (changed.length === 0) return before;
+
+      const next = { ...current, ...changes };
+      const activated = changes.active === true;
+      if (activated || changed.some((field) => TERMS.has(field))) this.compliance.checkProduct(next);
+
+      await manager.update(Product, { id }, changes);
+      const after = ProductDto.from(await manager.findOneByOrFail(Product, { id }));
+      await this.audit.record(ctx, {
+        action: 'product.updated',
+        objectType: 'product',
+        objectId: id,
+        before,
+        after,
+        summary: { changed, ...summary },
+      });
+      return after;
+    });
+  }
+
+  /** The calling enterprise's catalogue: active products, each face value with its own price. */
+  async listForEnterprise(ctx: RequestContext, query: ListCatalogQueryDto): Promise<Page<PricedProductDto>> {
+    const pricing = await this.pricingOf(ctx);
+    const builder = this.reader(ctx).createQueryBuilder(Product, 'product').where('product.active = true');
+    if (query.card_type) builder.andWhere('product.cardType = :cardType', { cardType: query.card_type });
+    return paginate(builder, query, (product) => PricedProductDto.from(product, pricing.discountBps, pricing.currency));
+  }
+
+  /** One active product with the calling enterprise's prices; inactive or unknown: 404. */
+  async getForEnterprise(ctx: RequestContext, id: string): Promise<PricedProductDto> {
+    const pricing = await this.pricingOf(ctx);
+    const product = await this.reader(ctx).findOneBy(Product, { id, active: true });
+    if (!product) throw ApiError.notFound('product', id);
+    return PricedProductDto.from(product, pricing.discountBps, pricing.currency);
+  }
+
+  /**
+   * For the orders module, inside its transaction: the ACTIVE products among `productIds`, by id.
+   * Unknown and inactive ids are simply absent from the map (the caller turns that into its own error).
+   * Locks the rows FOR SHARE unless `{ lock: false }` (see FindForOrderOptions).
+   */
+  async findForOrder(
+    manager: EntityManager,
+    productIds: readonly string[],
+    options: FindForOrderOptions = {},
+  ): Promise<Map<string, Product>> {
+    const ids = [...new Set(productIds)];
+    if (ids.length === 0) return new Map();
+    const products = await manager.find(Product, {
+      where: { id: In(ids), active: true },
+      ...(options.lock === false ? {} : { lock: { mode: 'pessimistic_read' as const } }),
+    });
+    return new Map(products.map((product) => [product.id, product]));
+  }
+
+  /** The caller's own discount (ctx.enterpriseId: 403 enterprise_client_required for other callers). */
+  private async pricingOf(ctx: RequestContext): Promise<{ discountBps: number; currency: string }> {
+    const enterprise = await this.enterprises.get(ctx, ctx.enterpriseId);
+    return { discountBps: enterprise.discount_bps, currency: enterprise.currency };
+  }
+
+  /** Reads join the request's open transaction, so they see its own uncommitted writes. */
+  private reader(ctx: RequestContext): EntityManager {
+    return ctx.transaction?.manager ?? this.dataSource.manager;
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { AdminLedgerController } from './admin-ledger.controller';
+import { BalanceController } from './balance.controller';
+import { LedgerService } from './ledger.service';
+
+/**
+ * The double-entry ledger. Global so that orders, payments and later issuance
+ * and redemptions can post in their own transactions; LedgerService needs
+ * DataSource (TypeOrmModule.forRoot) from the app's database module.
+ */
+@Global()
+@Module({
+  controllers: [BalanceController, AdminLedgerController],
+  providers: [LedgerService],
+  exports: [LedgerService],
+})
+export class LedgerModule {}

@@ -1,0 +1,831 @@
+import fc from 'fast-check';
+import type { EntityManager } from 'typeorm';
+import { RequestContext } from '../src/common/context/request-context';
+import { newId } from '../src/common/ids';
+import { type LedgerLineInput, LedgerPostingError } from '../src/ledger/ledger-posting';
+import { ENTERPRISE_ACCOUNTS, LedgerAccount, LedgerEntry, LedgerLine } from '../src/ledger/ledger.entity';
+import { LedgerService } from '../src/ledger/ledger.service';
+import { Order, type PaymentMethod } from '../src/orders/order.entity';
+import type { OrderStatus } from '../src/orders/order-state';
+import { startTestApp, type TestApp } from './support/app';
+import { createClient, createEnterprise, enterpriseWithClient } from './support/fixtures';
+
+/**
+ * The e2e database is shared with test files running in parallel, and verify must
+ * stay ok for all of them: every entry committed here is balanced and matches its
+ * order; broken states exist only inside transactions that are rolled back.
+ */
+describe('ledger', () => {
+  let app: TestApp;
+  let operator: string;
+  let ledger: LedgerService;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    operator = await app.operatorToken();
+    ledger = app.app.get(LedgerService);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const asOperator = (path: string) => app.http.get(path).auth(operator, { type: 'bearer' });
+
+  /** Work in a committed transaction, as a flow outside HTTP (a job) would do it. */
+  function inTransaction<T>(work: (manager: EntityManager, ctx: RequestContext) => Promise<T>): Promise<T> {
+    return app.dataSource.transaction((manager) => work(manager, RequestContext.system()));
+  }
+
+  /** Work in a transaction that is always rolled back, with a context bound to it (as a request's would be). */
+  async function inRolledBackTransaction(
+    work: (manager: EntityManager, ctx: RequestContext) => Promise<void>,
+  ): Promise<void> {
+    const runner = app.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const ctx = RequestContext.system();
+      ctx.bindTransaction({ manager: runner.manager, afterCommit: [] });
+      await work(runner.manager, ctx);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  }
+
+  async function insertOrder(
+    manager: EntityManager,
+    enterpriseId: string,
+    order: { face: number; discount?: number; status: OrderStatus; method?: PaymentMethod },
+  ): Promise<string> {
+    const id = newId('order');
+    const discount = order.discount ?? 0;
+    await manager.insert(Order, {
+      id,
+      enterpriseId,
+      poNumber: `PO-${id}`,
+      status: order.status,
+      faceTotal: order.face,
+      discountBps: Math.round((discount * 10_000) / order.face),
+      discountTotal: discount,
+      payable: order.face - discount,
+      paymentMethod: order.method ?? 'prepaid_balance',
+      createdByClientId: 'cli_ledgertest',
+    });
+    return id;
+  }
+
+  const depositLines = (enterpriseId: string, amount: number): LedgerLineInput[] => [
+    { account: LedgerAccount.Bank, amount },
+    { account: LedgerAccount.Prepaid, amount: -amount, enterpriseId },
+  ];
+  const repaymentLines = (enterpriseId: string, amount: number): LedgerLineInput[] => [
+    { account: LedgerAccount.Bank, amount },
+    { account: LedgerAccount.Receivable, amount: -amount, enterpriseId },
+  ];
+  /** Dr prepaid or receivable P, Dr sales_discount D (when any), Cr unissued_orders F. */
+  const paymentLines = (
+    enterpriseId: string,
+    source: LedgerAccount.Prepaid | LedgerAccount.Receivable,
+    face: number,
+    discount: number,
+  ): LedgerLineInput[] => [
+    { account: source, amount: face - discount, enterpriseId },
+    ...(discount > 0 ? [{ account: LedgerAccount.SalesDiscount, amount: discount }] : []),
+    { account: LedgerAccount.UnissuedOrders, amount: -face },
+  ];
+  const reversed = (lines: LedgerLineInput[]): LedgerLineInput[] =>
+    lines.map((line) => ({ ...line, amount: -line.amount }));
+
+  const deposit = (enterpriseId: string, amount: number) =>
+    inTransaction((manager, ctx) =>
+      ledger.post(manager, ctx, {
+        kind: 'deposit',
+        memo: 'Bank transfer received',
+        enterpriseId,
+        lines: depositLines(enterpriseId, amount),
+      }),
+    );
+
+  /** A paid order and its payment entry, committed together. */
+  const paidOrder = (
+    enterpriseId: string,
+    source: LedgerAccount.Prepaid | LedgerAccount.Receivable,
+    face: number,
+    discount = 0,
+  ) =>
+    inTransaction(async (manager, ctx) => {
+      await ledger.lockEnterpriseFunds(manager, enterpriseId);
+      const method = source === LedgerAccount.Prepaid ? 'prepaid_balance' : 'credit_line';
+      const orderId = await insertOrder(manager, enterpriseId, { face, discount, status: 'paid', method });
+      const entry = await ledger.post(manager, ctx, {
+        kind: 'order_payment',
+        memo: `Order ${orderId} paid`,
+        enterpriseId,
+        orderId,
+        lines: paymentLines(enterpriseId, source, face, discount),
+      });
+      return { orderId, entry };
+    });
+
+  async function linesOf(entryId: string): Promise<LedgerLine[]> {
+    return app.dataSource.manager.find(LedgerLine, { where: { entryId }, order: { id: 'ASC' } });
+  }
+
+  describe('LedgerService.post', () => {
+    it("writes the entry and its lines in the caller's transaction, with the request id", async () => {
+      const enterprise = await createEnterprise(app);
+      const ctx = RequestContext.system();
+      const entry = await app.dataSource.transaction((manager) =>
+        ledger.post(manager, ctx, {
+          kind: 'deposit',
+          memo: 'Transfer 2025-001',
+          enterpriseId: enterprise.id,
+          paymentId: 'pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
+          lines: depositLines(enterprise.id, 12_345),
+        }),
+      );
+      expect(entry.id).toMatch(/^jrn_[0-9A-Z]{26}$/);
+      expect(entry.createdAt).toBeInstanceOf(Date);
+      const stored = await app.dataSource.manager.findOneByOrFail(LedgerEntry, { id: entry.id });
+      expect(stored).toMatchObject({
+        kind: 'deposit',
+        memo: 'Transfer 2025-001',
+        enterpriseId: enterprise.id,
+        orderId: null,
+        paymentId: 'pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
+        requestId: ctx.requestId,
+      });
+      expect(
+        (await linesOf(entry.id)).map(({ account, enterpriseId, amount }) => ({ account, enterpriseId, amount })),
+      ).toEqual([
+        { account: 'bank', enterpriseId: null, amount: 12_345 },
+        { account: 'prepaid', enterpriseId: enterprise.id, amount: -12_345 },
+      ]);
+    });
+
+    it('refuses an invalid posting with a plain Error that rolls the whole transaction back', async () => {
+      const enterprise = await createEnterprise(app);
+      const attempt = inTransaction(async (manager, ctx) => {
+        await ledger.post(manager, ctx, { kind: 'deposit', memo: 'ok', lines: depositLines(enterprise.id, 500) });
+        await ledger.post(manager, ctx, {
+          kind: 'deposit',
+          memo: 'unbalanced',
+          lines: [
+            { account: LedgerAccount.Bank, amount: 100 },
+            { account: LedgerAccount.Prepaid, amount: -99, enterpriseId: enterprise.id },
+          ],
+        });
+      });
+      await expect(attempt).rejects.toThrow(LedgerPostingError);
+      await expect(attempt).rejects.toThrow(/sum to 1 fen, not zero/);
+      const rows = await app.dataSource.query(`SELECT count(*)::int AS n FROM ledger_lines WHERE enterprise_id = $1`, [
+        enterprise.id,
+      ]);
+      expect(rows[0].n).toBe(0);
+      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+    });
+
+    it('rolls back with the caller when the caller fails after posting', async () => {
+      const enterprise = await createEnterprise(app);
+      await expect(
+        inTransaction(async (manager, ctx) => {
+          await ledger.post(manager, ctx, { kind: 'deposit', memo: 'x', lines: depositLines(enterprise.id, 700) });
+          expect(await ledger.prepaidBalance(manager, enterprise.id)).toBe(700);
+          throw new Error('the state change failed');
+        }),
+      ).rejects.toThrow('the state change failed');
+      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+    });
+
+    it('refuses to post or lock outside a transaction, or in another than the context is bound to', async () => {
+      const enterprise = await createEnterprise(app);
+      const entry = { kind: 'deposit', memo: 'x', lines: depositLines(enterprise.id, 100) };
+      await expect(ledger.post(app.dataSource.manager, RequestContext.system(), entry)).rejects.toThrow(
+        /needs the caller's transaction/,
+      );
+      await expect(ledger.lockEnterpriseFunds(app.dataSource.manager, enterprise.id)).rejects.toThrow(
+        /needs the caller's transaction/,
+      );
+      await inRolledBackTransaction(async (_manager, ctx) => {
+        await expect(app.dataSource.transaction((other) => ledger.post(other, ctx, entry))).rejects.toThrow(
+          /another transaction/,
+        );
+      });
+      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+    });
+
+    it('keeps entries and lines append-only: UPDATE and DELETE fail', async () => {
+      const enterprise = await createEnterprise(app);
+      const entry = await deposit(enterprise.id, 1_000);
+      const refused = /the ledger is append-only: (UPDATE|DELETE) on ledger_(entries|lines) refused/;
+      await expect(
+        app.dataSource.query('UPDATE ledger_lines SET amount = amount * 2 WHERE entry_id = $1', [entry.id]),
+      ).rejects.toThrow(refused);
+      await expect(app.dataSource.query('DELETE FROM ledger_lines WHERE entry_id = $1', [entry.id])).rejects.toThrow(
+        refused,
+      );
+      await expect(
+        app.dataSource.query(`UPDATE ledger_entries SET memo = 'edited' WHERE id = $1`, [entry.id]),
+      ).rejects.toThrow(refused);
+      await expect(app.dataSource.query('DELETE FROM ledger_entries WHERE id = $1', [entry.id])).rejects.toThrow(
+        refused,
+      );
+      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(1_000);
+      expect((await app.dataSource.manager.findOneByOrFail(LedgerEntry, { id: entry.id })).memo).toBe(
+        'Bank transfer received',
+      );
+    });
+  });
+
+  describe('balances', () => {
+    it('derives prepaid, credit used, account and order balances from the lines', async () => {
+      const enterprise = await createEnterprise(app, { credit_limit: 1_000_000 });
+      const manager = app.dataSource.manager;
+      await deposit(enterprise.id, 300_000);
+      await deposit(enterprise.id, 50_000);
+      const prepaidOrder = await paidOrder(enterprise.id, LedgerAccount.Prepaid, 200_000, 6_000);
+      const creditOrder = await paidOrder(enterprise.id, LedgerAccount.Receivable, 100_000);
+      await inTransaction((m, ctx) =>
+        ledger.post(m, ctx, { kind: 'credit_repayment', memo: 'x', lines: repaymentLines(enterprise.id, 30_000) }),
+      );
+
+      expect(await ledger.prepaidBalance(manager, enterprise.id)).toBe(350_000 - 194_000);
+      expect(await ledger.creditUsed(manager, enterprise.id)).toBe(100_000 - 30_000);
+      expect(await ledger.accountBalance(manager, LedgerAccount.Prepaid, enterprise.id)).toBe(-156_000);
+      expect(await ledger.accountBalance(manager, LedgerAccount.Receivable, enterprise.id)).toBe(70_000);
+      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-200_000);
+      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.SalesDiscount)).toBe(6_000);
+      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.Prepaid)).toBe(194_000);
+      expect(await ledger.orderBalance(manager, creditOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-100_000);
+      expect(await ledger.orderBalance(manager, newId('order'), LedgerAccount.UnissuedOrders)).toBe(0);
+      expect(await ledger.fundsOf(manager, enterprise.id)).toEqual({
+        prepaidBalance: 156_000,
+        creditLimit: 1_000_000,
+        creditUsed: 70_000,
+        creditAvailable: 930_000,
+      });
+      expect(await ledger.fundsOf(manager, newId('enterprise'))).toBeNull();
+      // Platform-wide totals include every enterprise's lines (other files post too), so only their sign is known.
+      expect(await ledger.accountBalance(manager, LedgerAccount.Bank)).toBeGreaterThanOrEqual(380_000);
+      expect(await ledger.accountBalance(manager, LedgerAccount.Prepaid)).toBeLessThanOrEqual(-156_000);
+      await expect(ledger.accountBalance(manager, LedgerAccount.Bank, enterprise.id)).rejects.toThrow(
+        /platform account/,
+      );
+    });
+
+    it('serialises spenders on the funds lock: of racing payments that each fit alone, one wins', async () => {
+      const enterprise = await createEnterprise(app);
+      await deposit(enterprise.id, 10_000);
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          inTransaction(async (manager, ctx) => {
+            await ledger.lockEnterpriseFunds(manager, enterprise.id);
+            const balance = await ledger.prepaidBalance(manager, enterprise.id);
+            await manager.query('SELECT pg_sleep(0.05)'); // widen the window a missing lock would leave open
+            if (balance < 6_000) return 'refused';
+            const orderId = await insertOrder(manager, enterprise.id, { face: 6_000, status: 'paid' });
+            await ledger.post(manager, ctx, {
+              kind: 'order_payment',
+              memo: 'race',
+              enterpriseId: enterprise.id,
+              orderId,
+              lines: paymentLines(enterprise.id, LedgerAccount.Prepaid, 6_000, 0),
+            });
+            return 'paid';
+          }),
+        ),
+      );
+      expect(outcomes.filter((outcome) => outcome === 'paid')).toHaveLength(1);
+      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(4_000);
+    });
+  });
+
+  describe('GET /v1/balance', () => {
+    it("answers the enterprise client's own prepaid balance and credit line", async () => {
+      const { enterprise, token } = await enterpriseWithClient(app, ['orders:read']);
+      const get = () => app.http.get('/v1/balance').auth(token, { type: 'bearer' }).expect(200);
+      expect((await get()).body).toEqual({
+        object: 'balance',
+        currency: 'CNY',
+        prepaid_balance: 0,
+        credit_limit: 0,
+        credit_used: 0,
+        credit_available: 0,
+      });
+
+      await app.http
+        .patch(`/v1/admin/enterprises/${enterprise.id}`)
+        .auth(operator, { type: 'bearer' })
+        .send({ credit_limit: 500_000 })
+        .expect(200);
+      await deposit(enterprise.id, 80_000);
+      await paidOrder(enterprise.id, LedgerAccount.Prepaid, 50_000, 1_500);
+      await paidOrder(enterprise.id, LedgerAccount.Receivable, 200_000, 6_000);
+      expect((await get()).body).toEqual({
+        object: 'balance',
+        currency: 'CNY',
+        prepaid_balance: 80_000 - 48_500,
+        credit_limit: 500_000,
+        credit_used: 194_000,
+        credit_available: 306_000,
+      });
+
+      // A limit lowered below what is used leaves nothing available, never a negative amount.
+      await app.http
+        .patch(`/v1/admin/enterprises/${enterprise.id}`)
+        .auth(operator, { type: 'bearer' })
+        .send({ credit_limit: 100_000 })
+        .expect(200);
+      expect((await get()).body).toMatchObject({ credit_limit: 100_000, credit_used: 194_000, credit_available: 0 });
+    });
+
+    it('needs orders:read, an enterprise client and a token', async () => {
+      const { enterprise } = await enterpriseWithClient(app, ['orders:read']);
+      const other = await createClient(app, { enterprise_id: enterprise.id, scopes: ['products:read'] });
+      const otherToken = await app.tokenFor(other.id, other.client_secret);
+      const scope = await app.http.get('/v1/balance').auth(otherToken, { type: 'bearer' }).expect(403);
+      expect(scope.body.code).toBe('insufficient_scope');
+      await app.http.get('/v1/balance').expect(401);
+    });
+
+    it('refuses operator tokens with enterprise_client_required', async () => {
+      const operatorClient = await createClient(app, { scopes: ['admin'] });
+      const token = await app.tokenFor(operatorClient.id, operatorClient.client_secret);
+      // Operator clients cannot hold orders:read, so their calls stop at the scope check.
+      const response = await app.http.get('/v1/balance').auth(token, { type: 'bearer' }).expect(403);
+      expect(['insufficient_scope', 'enterprise_client_required']).toContain(response.body.code);
+      // Past the scope check, the service itself refuses a caller without an enterprise.
+      const operatorCtx = new RequestContext('req_test', {
+        clientId: operatorClient.id,
+        enterpriseId: null,
+        scopes: new Set(['admin', 'orders:read']),
+      });
+      await expect(ledger.balance(operatorCtx)).rejects.toMatchObject({ code: 'enterprise_client_required' });
+    });
+  });
+
+  describe('GET /v1/admin/ledger/verify', () => {
+    it('reports ok for the shared ledger', async () => {
+      const enterprise = await createEnterprise(app);
+      await deposit(enterprise.id, 1_000);
+      const response = await asOperator('/v1/admin/ledger/verify').expect(200);
+      expect(response.body).toEqual({
+        object: 'ledger_verification',
+        ok: true,
+        entries_checked: expect.any(Number),
+        first_violation: null,
+      });
+      expect(response.body.entries_checked).toBeGreaterThanOrEqual(1);
+    });
+
+    it('is for operators only', async () => {
+      await app.http.get('/v1/admin/ledger/verify').expect(401);
+      const { token } = await enterpriseWithClient(app, ['orders:read']);
+      const response = await app.http.get('/v1/admin/ledger/verify').auth(token, { type: 'bearer' }).expect(403);
+      expect(response.body.code).toBe('insufficient_scope');
+    });
+  });
+
+  describe('violations, each inside a transaction that is rolled back', () => {
+    /** A raw entry with raw lines: bypasses post(), as corrupt data would. */
+    async function rawEntry(
+      manager: EntityManager,
+      lines: Array<{ account: string; amount: number; enterpriseId?: string; entryId?: string }>,
+      orderId: string | null = null,
+    ): Promise<string> {
+      const id = newId('journalEntry');
+      await manager.query(`INSERT INTO ledger_entries (id, kind, order_id, memo) VALUES ($1, 'corrupt', $2, 'test')`, [
+        id,
+        orderId,
+      ]);
+      for (const line of lines) {
+        await manager.query(
+          'INSERT INTO ledger_lines (entry_id, account, enterprise_id, amount) VALUES ($1, $2, $3, $4)',
+          [line.entryId ?? id, line.account, line.enterpriseId ?? null, line.amount],
+        );
+      }
+      return id;
+    }
+
+    async function expectViolation(ctx: RequestContext, violation: Record<string, unknown>): Promise<void> {
+      const result = await ledger.verify(ctx);
+      expect(result).toMatchObject({ object: 'ledger_verification', ok: false });
+      expect(result.first_violation).toEqual({ ...violation, detail: expect.any(String) });
+      if (violation.detail instanceof RegExp) expect(result.first_violation?.detail).toMatch(violation.detail);
+      // Nobody outside the transaction sees it.
+      expect((await asOperator('/v1/admin/ledger/verify').expect(200)).body.ok).toBe(true);
+    }
+
+    it('an entry whose lines do not sum to zero', async () => {
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const id = await rawEntry(manager, [
+          { account: 'bank', amount: 100 },
+          { account: 'card_float', amount: -99 },
+        ]);
+        await expectViolation(ctx, { invariant: 'entry_sums_to_zero', entry_id: id });
+        expect((await ledger.verify(ctx)).first_violation?.detail).toBe(
+          `The lines of entry ${id} sum to 1 fen, not zero`,
+        );
+      });
+    });
+
+    it('an entry with fewer than two lines', async () => {
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const id = await rawEntry(manager, []);
+        await expectViolation(ctx, { invariant: 'entry_has_two_lines', entry_id: id });
+      });
+    });
+
+    it('lines of an entry that does not exist', async () => {
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const ghost = newId('journalEntry');
+        for (const amount of [100, -100]) {
+          await manager.query(`INSERT INTO ledger_lines (entry_id, account, amount) VALUES ($1, 'bank', $2)`, [
+            ghost,
+            amount,
+          ]);
+        }
+        await expectViolation(ctx, { invariant: 'line_has_entry', entry_id: ghost, account: 'bank' });
+      });
+    });
+
+    it('a line on an unknown account', async () => {
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const id = await rawEntry(manager, [
+          { account: 'bank', amount: 100 },
+          { account: 'petty_cash', amount: -100 },
+        ]);
+        await expectViolation(ctx, { invariant: 'account_known', entry_id: id, account: 'petty_cash' });
+      });
+    });
+
+    it('a prepaid line without an enterprise, a platform line with one', async () => {
+      const enterprise = await createEnterprise(app);
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const id = await rawEntry(manager, [
+          { account: 'bank', amount: 100 },
+          { account: 'prepaid', amount: -100 },
+        ]);
+        await expectViolation(ctx, { invariant: 'account_enterprise_scope', entry_id: id, account: 'prepaid' });
+      });
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const id = await rawEntry(manager, [
+          { account: 'bank', amount: 100, enterpriseId: enterprise.id },
+          { account: 'prepaid', amount: -100, enterpriseId: enterprise.id },
+        ]);
+        await expectViolation(ctx, {
+          invariant: 'account_enterprise_scope',
+          entry_id: id,
+          account: 'bank',
+          enterprise_id: enterprise.id,
+        });
+      });
+    });
+
+    it('a negative prepaid balance', async () => {
+      const enterprise = await createEnterprise(app);
+      await deposit(enterprise.id, 500);
+      await inRolledBackTransaction(async (manager, ctx) => {
+        // A valid posting, but no real flow would make it: it spends 600 of 500.
+        await ledger.post(manager, ctx, {
+          kind: 'overdraw',
+          memo: 'x',
+          lines: reversed(depositLines(enterprise.id, 600)),
+        });
+        await expectViolation(ctx, {
+          invariant: 'prepaid_not_negative',
+          account: 'prepaid',
+          enterprise_id: enterprise.id,
+        });
+        expect((await ledger.verify(ctx)).first_violation?.detail).toBe(
+          `Enterprise ${enterprise.id} has a prepaid balance of -100 fen`,
+        );
+      });
+    });
+
+    it('a negative receivable balance', async () => {
+      const enterprise = await createEnterprise(app);
+      await inRolledBackTransaction(async (manager, ctx) => {
+        await ledger.post(manager, ctx, { kind: 'over_repay', memo: 'x', lines: repaymentLines(enterprise.id, 1) });
+        await expectViolation(ctx, {
+          invariant: 'receivable_not_negative',
+          account: 'receivable',
+          enterprise_id: enterprise.id,
+        });
+      });
+    });
+
+    it('unissued_orders moved without an order, or for an order that does not exist', async () => {
+      const enterprise = await createEnterprise(app);
+      await deposit(enterprise.id, 10_000);
+      for (const orderId of [null, newId('order')]) {
+        await inRolledBackTransaction(async (manager, ctx) => {
+          const entry = await ledger.post(manager, ctx, {
+            kind: 'order_payment',
+            memo: 'x',
+            enterpriseId: enterprise.id,
+            orderId,
+            lines: paymentLines(enterprise.id, LedgerAccount.Prepaid, 10_000, 0),
+          });
+          await expectViolation(ctx, {
+            invariant: 'order_account_has_order',
+            entry_id: entry.id,
+            account: 'unissued_orders',
+            ...(orderId ? { order_id: orderId } : {}),
+          });
+        });
+      }
+    });
+
+    it('an order that applied more transfers than it received', async () => {
+      const enterprise = await createEnterprise(app);
+      const scoped = ENTERPRISE_ACCOUNTS.has(LedgerAccount.OrderDeposits) ? { enterpriseId: enterprise.id } : {};
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const orderId = await insertOrder(manager, enterprise.id, { face: 1_000, status: 'pending_payment' });
+        await ledger.post(manager, ctx, {
+          kind: 'order_deposit_release',
+          memo: 'x',
+          enterpriseId: enterprise.id,
+          orderId,
+          lines: [
+            { account: LedgerAccount.OrderDeposits, amount: 300, ...scoped },
+            { account: LedgerAccount.Bank, amount: -300 },
+          ],
+        });
+        await expectViolation(ctx, {
+          invariant: 'order_deposits_not_negative',
+          account: 'order_deposits',
+          order_id: orderId,
+        });
+      });
+    });
+
+    it('an order whose unissued_orders balance does not match its status', async () => {
+      const enterprise = await createEnterprise(app);
+      await deposit(enterprise.id, 100_000);
+      const cases: Array<{ status: OrderStatus; paid: boolean; extra?: number; expected: string }> = [
+        { status: 'paid', paid: false, expected: 'expected -5000' },
+        { status: 'pending_payment', paid: true, expected: 'expected 0' },
+        { status: 'cancelled', paid: true, expected: 'expected 0' },
+        { status: 'issuing', paid: true, extra: 1, expected: 'expected between -5000 and 0' },
+      ];
+      for (const { status, paid, extra, expected } of cases) {
+        await inRolledBackTransaction(async (manager, ctx) => {
+          const orderId = await insertOrder(manager, enterprise.id, { face: 5_000, status });
+          if (paid) {
+            await ledger.post(manager, ctx, {
+              kind: 'order_payment',
+              memo: 'x',
+              enterpriseId: enterprise.id,
+              orderId,
+              lines: paymentLines(enterprise.id, LedgerAccount.Prepaid, 5_000 + (extra ?? 0), 0),
+            });
+          }
+          await expectViolation(ctx, {
+            invariant: 'unissued_matches_order',
+            account: 'unissued_orders',
+            enterprise_id: enterprise.id,
+            order_id: orderId,
+          });
+          expect((await ledger.verify(ctx)).first_violation?.detail).toContain(expected);
+        });
+      }
+      // Issuing orders may hold any part of their face value: from −face to 0.
+      await inRolledBackTransaction(async (manager, ctx) => {
+        const orderId = await insertOrder(manager, enterprise.id, { face: 5_000, status: 'issuing' });
+        await ledger.post(manager, ctx, {
+          kind: 'order_payment',
+          memo: 'x',
+          enterpriseId: enterprise.id,
+          orderId,
+          lines: paymentLines(enterprise.id, LedgerAccount.Prepaid, 5_000, 0),
+        });
+        await ledger.post(manager, ctx, {
+          kind: 'cards_issued',
+          memo: 'x',
+          orderId,
+          lines: [
+            { account: LedgerAccount.UnissuedOrders, amount: 2_000 },
+            { account: LedgerAccount.CardFloat, amount: -2_000 },
+          ],
+        });
+        expect(await ledger.verify(ctx)).toMatchObject({ ok: true, first_violation: null });
+      });
+    });
+  });
+
+  describe('GET /v1/admin/ledger/entries', () => {
+    it('lists entries newest first with their lines, filtered, in cursor pages', async () => {
+      const enterprise = await createEnterprise(app, { credit_limit: 100_000 });
+      const first = await deposit(enterprise.id, 9_000);
+      const { orderId, entry: second } = await paidOrder(enterprise.id, LedgerAccount.Prepaid, 8_000, 400);
+      const third = await deposit(enterprise.id, 1);
+
+      const page1 = await asOperator(`/v1/admin/ledger/entries?enterprise_id=${enterprise.id}&limit=2`).expect(200);
+      expect(page1.body).toMatchObject({ object: 'list', has_more: true, next_cursor: second.id });
+      expect(page1.body.data.map((entry: { id: string }) => entry.id)).toEqual([third.id, second.id]);
+      expect(page1.body.data[1]).toEqual({
+        object: 'ledger_entry',
+        id: second.id,
+        kind: 'order_payment',
+        enterprise_id: enterprise.id,
+        order_id: orderId,
+        payment_id: null,
+        memo: `Order ${orderId} paid`,
+        request_id: expect.stringMatching(/^req_/),
+        created_at: expect.stringMatching(/Z$/),
+        lines: [
+          { account: 'prepaid', enterprise_id: enterprise.id, amount: 7_600 },
+          { account: 'sales_discount', enterprise_id: null, amount: 400 },
+          { account: 'unissued_orders', enterprise_id: null, amount: -8_000 },
+        ],
+      });
+      const page2 = await asOperator(
+        `/v1/admin/ledger/entries?enterprise_id=${enterprise.id}&limit=2&starting_after=${page1.body.next_cursor}`,
+      ).expect(200);
+      expect(page2.body).toMatchObject({ has_more: false, next_cursor: null });
+      expect(page2.body.data.map((entry: { id: string }) => entry.id)).toEqual([first.id]);
+
+      const byOrder = await asOperator(`/v1/admin/ledger/entries?order_id=${orderId}`).expect(200);
+      expect(byOrder.body.data.map((entry: { id: string }) => entry.id)).toEqual([second.id]);
+      const byKind = await asOperator(`/v1/admin/ledger/entries?enterprise_id=${enterprise.id}&kind=deposit`).expect(
+        200,
+      );
+      expect(byKind.body.data.map((entry: { id: string }) => entry.id)).toEqual([third.id, first.id]);
+    });
+
+    it('refuses unknown filters and non-operators', async () => {
+      expect((await asOperator('/v1/admin/ledger/entries?account=bank').expect(400)).body.code).toBe(
+        'validation_failed',
+      );
+      await app.http.get('/v1/admin/ledger/entries').expect(401);
+    });
+  });
+
+  describe('property: random flows keep the ledger balanced and the balances derivable', () => {
+    type Op =
+      | { type: 'deposit'; amount: number }
+      | { type: 'pay_prepaid'; face: number; discountBps: number }
+      | { type: 'draw_credit'; face: number; discountBps: number }
+      | { type: 'cancel'; pick: number }
+      | { type: 'repay'; amount: number };
+
+    const face = fc.integer({ min: 1, max: 100 }).map((n) => n * 5_000);
+    const discountBps = fc.constantFrom(0, 0, 150, 300, 1_250);
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ type: fc.constant('deposit' as const), amount: fc.integer({ min: 1, max: 2_000_000 }) }),
+      fc.record({ type: fc.constant('pay_prepaid' as const), face, discountBps }),
+      fc.record({ type: fc.constant('draw_credit' as const), face, discountBps }),
+      fc.record({ type: fc.constant('cancel' as const), pick: fc.nat() }),
+      fc.record({ type: fc.constant('repay' as const), amount: fc.integer({ min: 1, max: 2_000_000 }) }),
+    );
+
+    interface ModelOrder {
+      id: string;
+      source: LedgerAccount.Prepaid | LedgerAccount.Receivable;
+      face: number;
+      payable: number;
+      lines: LedgerLineInput[];
+      status: 'paid' | 'cancelled';
+    }
+
+    it('holds for ~30 sequences of deposits, payments, cancellations, drawdowns and repayments', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: 3_000_000 }),
+          fc.array(op, { minLength: 5, maxLength: 25 }),
+          async (limit, ops) => {
+            const { id: enterpriseId } = await createEnterprise(app, { credit_limit: limit });
+            // The expected figures, computed independently of the ledger.
+            let deposits = 0;
+            let prepaidPayments = 0;
+            let prepaidReversals = 0;
+            let drawn = 0;
+            let repaid = 0;
+            let creditReversals = 0;
+            let posted = 0;
+            const orders: ModelOrder[] = [];
+            const prepaid = () => deposits - prepaidPayments + prepaidReversals;
+            const used = () => drawn - repaid - creditReversals;
+
+            for (const step of ops) {
+              await inTransaction(async (manager, ctx) => {
+                // Like every real flow: lock, then read the balance being checked.
+                await ledger.lockEnterpriseFunds(manager, enterpriseId);
+                expect(await ledger.prepaidBalance(manager, enterpriseId)).toBe(prepaid());
+                expect(await ledger.creditUsed(manager, enterpriseId)).toBe(used());
+                switch (step.type) {
+                  case 'deposit': {
+                    await ledger.post(manager, ctx, {
+                      kind: 'deposit',
+                      memo: 'deposit',
+                      enterpriseId,
+                      lines: depositLines(enterpriseId, step.amount),
+                    });
+                    deposits += step.amount;
+                    break;
+                  }
+                  case 'pay_prepaid':
+                  case 'draw_credit': {
+                    const discount = Math.floor((step.face * step.discountBps) / 10_000);
+                    const payable = step.face - discount;
+                    const fromPrepaid = step.type === 'pay_prepaid';
+                    // A real flow refuses what the balance or the credit line does not cover.
+                    if (fromPrepaid ? payable > prepaid() : used() + payable > limit) return;
+                    const source = fromPrepaid ? LedgerAccount.Prepaid : LedgerAccount.Receivable;
+                    const id = await insertOrder(manager, enterpriseId, {
+                      face: step.face,
+                      discount,
+                      status: 'paid',
+                      method: fromPrepaid ? 'prepaid_balance' : 'credit_line',
+                    });
+                    const lines = paymentLines(enterpriseId, source, step.face, discount);
+                    await ledger.post(manager, ctx, {
+                      kind: 'order_payment',
+                      memo: 'pay',
+                      enterpriseId,
+                      orderId: id,
+                      lines,
+                    });
+                    orders.push({ id, source, face: step.face, payable, lines, status: 'paid' });
+                    if (fromPrepaid) prepaidPayments += payable;
+                    else drawn += payable;
+                    break;
+                  }
+                  case 'cancel': {
+                    // Only a paid order can be cancelled; a credit order only while its payable is still owed
+                    // (refunding it after repayment would be the orders flow's concern, not an exact reversal).
+                    const candidates = orders.filter(
+                      (order) =>
+                        order.status === 'paid' && (order.source === LedgerAccount.Prepaid || order.payable <= used()),
+                    );
+                    if (candidates.length === 0) return;
+                    const order = candidates[step.pick % candidates.length];
+                    await ledger.post(manager, ctx, {
+                      kind: 'order_refund',
+                      memo: 'cancel',
+                      enterpriseId,
+                      orderId: order.id,
+                      lines: reversed(order.lines),
+                    });
+                    await manager.update(Order, { id: order.id }, { status: 'cancelled' });
+                    order.status = 'cancelled';
+                    if (order.source === LedgerAccount.Prepaid) prepaidReversals += order.payable;
+                    else creditReversals += order.payable;
+                    break;
+                  }
+                  case 'repay': {
+                    if (used() === 0) return;
+                    const amount = 1 + ((step.amount - 1) % used()); // never more than is owed
+                    await ledger.post(manager, ctx, {
+                      kind: 'credit_repayment',
+                      memo: 'repay',
+                      enterpriseId,
+                      lines: repaymentLines(enterpriseId, amount),
+                    });
+                    repaid += amount;
+                    break;
+                  }
+                }
+                posted += 1;
+              });
+            }
+
+            const manager = app.dataSource.manager;
+            const entries = await manager.query(
+              `SELECT e.id, COUNT(l.id)::int AS lines, COALESCE(SUM(l.amount), 0)::text AS total
+             FROM ledger_entries e LEFT JOIN ledger_lines l ON l.entry_id = e.id
+             WHERE e.enterprise_id = $1 GROUP BY e.id`,
+              [enterpriseId],
+            );
+            expect(entries).toHaveLength(posted);
+            for (const entry of entries) {
+              expect(entry.total).toBe('0');
+              expect(entry.lines).toBeGreaterThanOrEqual(2);
+            }
+            expect(prepaid()).toBeGreaterThanOrEqual(0);
+            expect(used()).toBeGreaterThanOrEqual(0);
+            expect(await ledger.prepaidBalance(manager, enterpriseId)).toBe(prepaid());
+            expect(await ledger.creditUsed(manager, enterpriseId)).toBe(used());
+            expect(await ledger.fundsOf(manager, enterpriseId)).toEqual({
+              prepaidBalance: prepaid(),
+              creditLimit: limit,
+              creditUsed: used(),
+              creditAvailable: Math.max(0, limit - used()),
+            });
+            for (const order of orders) {
+              expect(await ledger.orderBalance(manager, order.id, LedgerAccount.UnissuedOrders)).toBe(
+                order.status === 'paid' ? -order.face : 0,
+              );
+            }
+            const verification = await ledger.verify(RequestContext.system());
+            expect(verification.first_violation).toBeNull();
+            expect(verification.ok).toBe(true);
+          },
+        ),
+        { numRuns: 30, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+      );
+    }, 180_000);
+  });
+});
