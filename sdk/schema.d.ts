@@ -322,7 +322,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Set the enterprise's own approval threshold for orders */
+        patch: operations["updateOwnEnterpriseSettings"];
         trace?: never;
     };
     "/v1/me": {
@@ -686,6 +687,11 @@ export interface components {
             credit_used: number;
             /** @enum {string} */
             currency: "CNY";
+            /**
+             * @description Bank transfers received for bank_transfer orders not paid yet, in fen: applied when the order is paid, released to the prepaid balance if it is cancelled or rejected
+             * @example 0
+             */
+            held_for_orders: number;
             /** @enum {string} */
             object: "balance";
             /**
@@ -851,6 +857,13 @@ export interface components {
             next_cursor: string | null;
             /** @enum {string} */
             object: "list";
+        };
+        EnterpriseSettingsDto: {
+            /**
+             * @description Orders whose payable amount (fen) is above this wait for approval by another client; null: none
+             * @example 5000000
+             */
+            approval_threshold: number | null;
         };
         IdentityDto: {
             /** @example cli_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
@@ -2767,6 +2780,67 @@ export interface operations {
             };
             /** @description Missing, expired or invalid access token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found, also for another tenant's id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateOwnEnterpriseSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnterpriseSettingsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnterpriseDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:approve */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

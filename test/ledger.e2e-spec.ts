@@ -261,6 +261,7 @@ describe('ledger', () => {
       expect(await ledger.orderBalance(manager, newId('order'), LedgerAccount.UnissuedOrders)).toBe(0);
       expect(await ledger.fundsOf(manager, enterprise.id)).toEqual({
         prepaidBalance: 156_000,
+        heldForOrders: 0,
         creditLimit: 1_000_000,
         creditUsed: 70_000,
         creditAvailable: 930_000,
@@ -309,6 +310,7 @@ describe('ledger', () => {
         object: 'balance',
         currency: 'CNY',
         prepaid_balance: 0,
+        held_for_orders: 0,
         credit_limit: 0,
         credit_used: 0,
         credit_available: 0,
@@ -326,6 +328,7 @@ describe('ledger', () => {
         object: 'balance',
         currency: 'CNY',
         prepaid_balance: 80_000 - 48_500,
+        held_for_orders: 0,
         credit_limit: 500_000,
         credit_used: 194_000,
         credit_available: 306_000,
@@ -810,6 +813,7 @@ describe('ledger', () => {
             expect(await ledger.creditUsed(manager, enterpriseId)).toBe(used());
             expect(await ledger.fundsOf(manager, enterpriseId)).toEqual({
               prepaidBalance: prepaid(),
+              heldForOrders: 0,
               creditLimit: limit,
               creditUsed: used(),
               creditAvailable: Math.max(0, limit - used()),

@@ -134,6 +134,22 @@ describe('orders, payments and the ledger', () => {
     expect(verify.body.ok).toBe(true);
   });
 
+  it("lets the enterprise's finance set its own approval threshold", async () => {
+    const t = await tenant();
+    const other = await tenant();
+    const settings = (token: string, id: string, body: object) =>
+      app.http.patch(`/v1/enterprises/${id}`).auth(token, { type: 'bearer' }).send(body);
+    await settings(t.hrToken, t.enterprise.id, { approval_threshold: 50_000 }).expect(403);
+    await settings(t.financeToken, other.enterprise.id, { approval_threshold: 50_000 }).expect(404);
+    await settings(t.financeToken, t.enterprise.id, { approval_threshold: 50_000, credit_limit: 1 }).expect(400);
+    const updated = await settings(t.financeToken, t.enterprise.id, { approval_threshold: 50_000 }).expect(200);
+    expect(updated.body.approval_threshold).toBe(50_000);
+    expect((await t.order({ lines: [line(anonymous, 10_000, 6)] }).expect(201)).body.status).toBe('pending_approval');
+    expect((await t.order({ lines: [line(anonymous, 10_000, 1)] }).expect(201)).body.status).toBe('pending_payment');
+    await settings(t.financeToken, t.enterprise.id, { approval_threshold: null }).expect(200);
+    expect((await t.order({ lines: [line(anonymous, 10_000, 5)] }).expect(201)).body.status).toBe('pending_payment');
+  });
+
   it('refuses an approval by the client that placed the order', async () => {
     const t = await tenant({ approval_threshold: 0 });
     const both = await createClient(app, {
@@ -291,12 +307,12 @@ describe('orders, payments and the ledger', () => {
       await t.deposit(200_000, { kind: 'order_transfer', order_id: id }).expect(201);
       let order = await app.http.get(`/v1/orders/${id}`).auth(t.hrToken, { type: 'bearer' }).expect(200);
       expect(order.body).toMatchObject({ status: 'pending_payment', amount_transferred: 200_000 });
-      expect((await t.balance()).prepaid_balance).toBe(0);
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 0, held_for_orders: 200_000 });
 
       await t.deposit(300_000, { kind: 'order_transfer', order_id: id }).expect(201);
       order = await app.http.get(`/v1/orders/${id}`).auth(t.hrToken, { type: 'bearer' }).expect(200);
       expect(order.body).toMatchObject({ status: 'paid', amount_transferred: 500_000 });
-      expect((await t.balance()).prepaid_balance).toBe(10_000);
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 10_000, held_for_orders: 0 });
       expect((await t.events('payment.received')).length).toBe(2);
 
       const late = await t.deposit(1_000, { kind: 'order_transfer', order_id: id }).expect(409);

@@ -21,6 +21,8 @@ export const LEDGER_FUNDS_LOCK = 7_302;
 /** An enterprise's funds, read in one statement (one snapshot). Fen. */
 export interface EnterpriseFunds {
   prepaidBalance: number;
+  /** Transfers received for bank_transfer orders that are not paid yet. */
+  heldForOrders: number;
   creditLimit: number;
   creditUsed: number;
   /** max(0, creditLimit − creditUsed). */
@@ -166,18 +168,20 @@ export class LedgerService {
    * null when the enterprise does not exist. Lock first if you will spend.
    */
   async fundsOf(manager: EntityManager, enterpriseId: string): Promise<EnterpriseFunds | null> {
-    const rows = await manager.query<{ credit_limit: string; prepaid: string; receivable: string }[]>(
+    const rows = await manager.query<{ credit_limit: string; prepaid: string; receivable: string; held: string }[]>(
       `SELECT e.credit_limit::text AS credit_limit,
          (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $2 AND enterprise_id = e.id)::text AS prepaid,
-         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $3 AND enterprise_id = e.id)::text AS receivable
+         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $3 AND enterprise_id = e.id)::text AS receivable,
+         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $4 AND enterprise_id = e.id)::text AS held
        FROM enterprises e WHERE e.id = $1`,
-      [enterpriseId, LedgerAccount.Prepaid, LedgerAccount.Receivable],
+      [enterpriseId, LedgerAccount.Prepaid, LedgerAccount.Receivable, LedgerAccount.OrderDeposits],
     );
     if (rows.length === 0) return null;
     const creditLimit = fen(rows[0].credit_limit);
     const creditUsed = fen(rows[0].receivable);
     return {
       prepaidBalance: fen(-fen(rows[0].prepaid)),
+      heldForOrders: fen(-fen(rows[0].held)),
       creditLimit,
       creditUsed,
       creditAvailable: Math.max(0, creditLimit - creditUsed),
@@ -193,6 +197,7 @@ export class LedgerService {
       object: 'balance',
       currency: 'CNY',
       prepaid_balance: funds.prepaidBalance,
+      held_for_orders: funds.heldForOrders,
       credit_limit: funds.creditLimit,
       credit_used: funds.creditUsed,
       credit_available: funds.creditAvailable,

@@ -15,6 +15,15 @@ export class BalanceDto {
   })
   prepaid_balance: number;
 
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description:
+      'Bank transfers received for bank_transfer orders not paid yet, in fen: applied when the order is paid, released to the prepaid balance if it is cancelled or rejected',
+    example: 0,
+  })
+  held_for_orders: number;
+
   @ApiProperty({ type: 'integer', minimum: 0, description: 'Credit line granted, in fen', example: 5_000_000 })
   credit_limit: number;
 

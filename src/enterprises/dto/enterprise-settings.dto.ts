@@ -1,0 +1,19 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, Max, Min, ValidateIf } from 'class-validator';
+import { MAX_FEN } from './fields';
+
+/** What an enterprise decides for itself (its finance team, scope orders:approve). */
+export class EnterpriseSettingsDto {
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    minimum: 0,
+    description: 'Orders whose payable amount (fen) is above this wait for approval by another client; null: none',
+    example: 5_000_000,
+  })
+  @ValidateIf((_dto, value) => value !== null)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_FEN)
+  approval_threshold: number | null;
+}
