@@ -115,29 +115,40 @@ export class OrdersService {
       const id = newId('order');
       const needsApproval = enterprise.approvalThreshold !== null && price.payable > enterprise.approvalThreshold;
       const status: OrderStatus = needsApproval ? 'pending_approval' : 'pending_payment';
+      const now = new Date();
+      // Built here and inserted as is: the response needs no read-back of what this transaction wrote.
+      const order = manager.create(Order, {
+        id,
+        enterpriseId,
+        poNumber: dto.po_number,
+        status,
+        currency: 'CNY',
+        faceTotal: price.faceTotal,
+        discountBps: enterprise.discountBps,
+        discountTotal: price.discountTotal,
+        payable: price.payable,
+        paymentMethod: dto.payment_method,
+        purchaserCiphertext: dto.purchaser
+          ? this.cipher.encrypt(serialisePurchaser(dto.purchaser), `orders.purchaser:${id}`)
+          : null,
+        purchaserMasked: dto.purchaser ? maskPurchaser(dto.purchaser) : null,
+        createdByClientId: ctx.clientId!,
+        decidedByClientId: null,
+        decidedAt: null,
+        rejectionReason: null,
+        cancellationReason: null,
+        paidAt: null,
+        cancelledAt: null,
+        createdAt: now,
+        updatedAt: now,
+      });
       // ON CONFLICT keeps the transaction usable (it may be the Idempotency-Key one) and makes a
       // concurrent insert of the same PO number wait for the first to commit.
       const inserted = await manager
         .createQueryBuilder()
         .insert()
         .into(Order)
-        .values({
-          id,
-          enterpriseId,
-          poNumber: dto.po_number,
-          status,
-          currency: 'CNY',
-          faceTotal: price.faceTotal,
-          discountBps: enterprise.discountBps,
-          discountTotal: price.discountTotal,
-          payable: price.payable,
-          paymentMethod: dto.payment_method,
-          purchaserCiphertext: dto.purchaser
-            ? this.cipher.encrypt(serialisePurchaser(dto.purchaser), `orders.purchaser:${id}`)
-            : null,
-          purchaserMasked: dto.purchaser ? maskPurchaser(dto.purchaser) : null,
-          createdByClientId: ctx.clientId!,
-        })
+        .values(order)
         .orIgnore()
         .returning(['id'])
         .updateEntity(false)
@@ -152,9 +163,8 @@ export class OrdersService {
           },
         );
       }
-      await manager.insert(
-        OrderLine,
-        lines.map(({ input, design }, index) => ({
+      const orderLines = lines.map(({ input, design }, index) =>
+        manager.create(OrderLine, {
           id: newId('orderLine'),
           orderId: id,
           lineNo: index + 1,
@@ -164,9 +174,9 @@ export class OrdersService {
           faceTotal: price.lines[index].faceTotal,
           greeting: input.greeting ?? null,
           design,
-        })),
+        }),
       );
-      const order = await manager.findOneByOrFail(Order, { id });
+      await manager.insert(OrderLine, orderLines);
       await this.events.record(manager, { enterpriseId, type: 'order.created', data: orderEventData(order) });
       if (needsApproval) {
         await this.events.record(manager, {
@@ -175,7 +185,7 @@ export class OrdersService {
           data: { ...orderEventData(order), approval_threshold: enterprise.approvalThreshold },
         });
       }
-      return this.toDto(manager, order);
+      return OrderDto.from(order, orderLines, 0);
     });
   }
 
