@@ -3,6 +3,8 @@ import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Product } from '../catalog/product.entity';
 import { Enterprise } from '../enterprises/enterprise.entity';
+import { CardExport } from '../issuance/card-export.entity';
+import { Card, CardSerialAllocator, IssuanceBatch, IssuanceChunk } from '../issuance/issuance.entity';
 import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
 import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
@@ -22,4 +24,9 @@ export const entities = [
   LedgerEntry,
   LedgerLine,
   Event,
+  IssuanceBatch,
+  IssuanceChunk,
+  CardSerialAllocator,
+  Card,
+  CardExport,
 ];

@@ -1,0 +1,230 @@
+import 'reflect-metadata';
+import { createHmac, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { AppConfig } from '../config/app-config';
+import { DataCipher } from '../common/crypto/data-cipher.service';
+import { codeFromRandom, formatCode, generateCodes, generatePins, serialFromSequence } from './card-code';
+import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets } from './card-secrets';
+
+const key = () => randomBytes(32);
+const configWith = (pepper: Buffer, keys: string) =>
+  Object.assign(new AppConfig(), { CODE_PEPPER: pepper.toString('base64'), DATA_ENCRYPTION_KEYS: keys });
+const secretsWith = (pepper: Buffer, keys: string) => {
+  const config = configWith(pepper, keys);
+  return new CardSecrets(config, new DataCipher(config));
+};
+
+/** Every spelling of a secret that could leak into a log line. */
+const spellings = (secret: Buffer) => [
+  secret.toString('base64'),
+  secret.toString('base64url'),
+  secret.toString('hex'),
+  secret.subarray(0, 12).toString('hex'),
+];
+
+/** Everything an error carries to a log: message, stack, and the same for its cause chain. */
+function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return `${error.name} ${error.message} ${error.stack ?? ''} ${error.cause === undefined ? '' : errorText(error.cause)}`;
+}
+
+function thrown(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+const code = fc.uint8Array({ minLength: 10, maxLength: 10 }).map((b) => codeFromRandom(b, 0));
+const pin = fc.nat(999_999).map((n) => String(n).padStart(6, '0'));
+const serial = fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }).map(serialFromSequence);
+
+describe('CardSecrets', () => {
+  const pepper = key();
+  const dataKey = key();
+  const secrets = secretsWith(pepper, `k1:${dataKey.toString('base64')}`);
+  const [aCode] = generateCodes(1);
+  const [aPin] = generatePins(1);
+  const aSerial = serialFromSequence(10_000_000_001n);
+
+  it('is injectable with AppConfig and DataCipher', () => {
+    // What Nest's injector reads: the constructor's parameter types, emitted by the decorator.
+    expect(Reflect.getMetadata('design:paramtypes', CardSecrets)).toEqual([AppConfig, DataCipher]);
+  });
+
+  describe('blindIndex', () => {
+    it('is HMAC-SHA256 of the normalised code under the pepper: 32 bytes, stable, code- and pepper-specific', () => {
+      fc.assert(
+        fc.property(code, (c) => {
+          const index = secrets.blindIndex(c);
+          expect(index).toHaveLength(BLIND_INDEX_BYTES);
+          expect(index.equals(createHmac('sha256', pepper).update(c).digest())).toBe(true);
+          expect(index.equals(secrets.blindIndex(c))).toBe(true);
+        }),
+        { numRuns: 500 },
+      );
+      const [other] = generateCodes(1);
+      expect(secrets.blindIndex(aCode).equals(secrets.blindIndex(other))).toBe(aCode === other);
+      const otherPepper = secretsWith(key(), `k1:${dataKey.toString('base64')}`);
+      expect(otherPepper.blindIndex(aCode).equals(secrets.blindIndex(aCode))).toBe(false);
+    });
+
+    it('matches a fixed known answer (RFC 2104 HMAC-SHA256, computed with openssl)', () => {
+      // printf 000G40R40M30E20V | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf '0b%.0s' {1..32})
+      const fixed = secretsWith(Buffer.alloc(32, 0x0b), `k1:${dataKey.toString('base64')}`);
+      expect(fixed.blindIndex('000G40R40M30E20V').toString('hex')).toBe(KNOWN_BLIND_INDEX);
+    });
+
+    it('refuses input that is not a normalised, valid code, without echoing it', () => {
+      const wrongCheck = aCode.slice(0, 15) + (aCode[15] === '0' ? '1' : '0');
+      for (const bad of [formatCode(aCode), aCode.toLowerCase(), wrongCheck, aCode.slice(1), '']) {
+        if (bad === aCode) continue;
+        const error = thrown(() => secrets.blindIndex(bad));
+        expect(error).toBeInstanceOf(CardSecretError);
+        expect(errorText(error)).not.toContain(aCode.slice(0, 8));
+      }
+    });
+  });
+
+  describe('seal and open', () => {
+    it('round-trips code and PIN, bound to the serial, never showing them', () => {
+      fc.assert(
+        fc.property(serial, code, pin, (s, c, p) => {
+          const envelope = secrets.seal(s, c, p);
+          expect(envelope).toMatch(/^v1\.k1\.[A-Za-z0-9_-]+$/);
+          expect(envelope).not.toContain(c);
+          expect(envelope).not.toContain(p);
+          expect(secrets.open(s, envelope)).toEqual({ code: c, pin: p });
+        }),
+        { numRuns: 300 },
+      );
+      // A fresh IV every time: the same secret sealed twice gives two envelopes.
+      expect(secrets.seal(aSerial, aCode, aPin)).not.toBe(secrets.seal(aSerial, aCode, aPin));
+    });
+
+    it('stores `code|pin` under the context `cards.code:<serial>` (changing either orphans stored envelopes)', () => {
+      const config = configWith(pepper, `k1:${dataKey.toString('base64')}`);
+      const cipher = new DataCipher(config);
+      expect(cipher.decrypt(secrets.seal(aSerial, aCode, aPin), `cards.code:${aSerial}`)).toBe(`${aCode}|${aPin}`);
+      // Authentic but not a code and PIN (only a bug could seal that): still refused rather than handed out.
+      for (const plaintext of ['', 'no separator', `${aCode}|12345`, `${aCode.slice(1)}|${aPin}`]) {
+        const envelope = cipher.encrypt(plaintext, `cards.code:${aSerial}`);
+        expect(() => secrets.open(aSerial, envelope)).toThrow(CardSecretError);
+      }
+    });
+
+    it('does not open for another card (serial)', () => {
+      const envelope = secrets.seal(aSerial, aCode, aPin);
+      fc.assert(
+        fc.property(serial, (other) => {
+          fc.pre(other !== aSerial);
+          expect(() => secrets.open(other, envelope)).toThrow(CardSecretError);
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+    it('does not open when any byte of the envelope is altered, or the key id is', () => {
+      const envelope = secrets.seal(aSerial, aCode, aPin);
+      const [, , payload] = envelope.split('.');
+      const bytes = Buffer.from(payload, 'base64url');
+      for (let i = 0; i < bytes.length; i++) {
+        for (const flip of [0x01, 0x80]) {
+          const altered = Buffer.from(bytes);
+          altered[i] ^= flip;
+          expect(() => secrets.open(aSerial, `v1.k1.${altered.toString('base64url')}`)).toThrow(CardSecretError);
+        }
+      }
+      expect(() => secrets.open(aSerial, `v1.k1.${bytes.subarray(0, -1).toString('base64url')}`)).toThrow(
+        CardSecretError,
+      );
+      expect(() => secrets.open(aSerial, envelope.replace('v1.k1.', 'v1.k9.'))).toThrow(CardSecretError);
+      expect(() => secrets.open(aSerial, envelope.replace('v1.', 'v2.'))).toThrow(CardSecretError);
+      expect(() => secrets.open(aSerial, '')).toThrow(CardSecretError);
+      // Same key id, other key (another environment's envelope): refused by the tag, not decrypted to garbage.
+      const stranger = secretsWith(pepper, `k1:${key().toString('base64')}`);
+      expect(() => stranger.open(aSerial, envelope)).toThrow(CardSecretError);
+    });
+
+    it('rotates keys: old envelopes open with the older key listed second, new ones use the first', () => {
+      const [oldKey, newKey] = [dataKey, key()];
+      const before = secrets.seal(aSerial, aCode, aPin);
+      const rotated = secretsWith(pepper, `k2:${newKey.toString('base64')},k1:${oldKey.toString('base64')}`);
+      expect(rotated.open(aSerial, before)).toEqual({ code: aCode, pin: aPin });
+      expect(rotated.needsReseal(before)).toBe(true);
+      const after = rotated.seal(aSerial, aCode, aPin);
+      expect(after).toMatch(/^v1\.k2\./);
+      expect(rotated.needsReseal(after)).toBe(false);
+      expect(rotated.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
+      // The blind index does not depend on data keys: lookups keep working across a rotation.
+      expect(rotated.blindIndex(aCode).equals(secrets.blindIndex(aCode))).toBe(true);
+      // Once k1 is dropped, its envelopes no longer open (re-seal them first).
+      const k2Only = secretsWith(pepper, `k2:${newKey.toString('base64')}`);
+      expect(() => k2Only.open(aSerial, before)).toThrow(CardSecretError);
+      expect(k2Only.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
+    });
+
+    it('seals only a valid serial, a normalised valid code and a 6-digit PIN, without echoing them', () => {
+      const cases: [string, string, string][] = [
+        ['79927398710', aCode, aPin], // wrong check digit
+        [aSerial, formatCode(aCode), aPin],
+        [aSerial, aCode.toLowerCase() === aCode ? 'U'.repeat(16) : aCode.toLowerCase(), aPin],
+        [aSerial, aCode, '12345'],
+        [aSerial, aCode, '12345|'],
+        [aSerial, `${aCode.slice(0, 8)}|${aCode.slice(9)}`, aPin],
+      ];
+      for (const [s, c, p] of cases) {
+        const error = thrown(() => secrets.seal(s, c, p));
+        expect(error).toBeInstanceOf(CardSecretError);
+        expect(errorText(error)).not.toContain(aCode.slice(0, 8));
+        expect(errorText(error)).not.toContain(aPin);
+      }
+    });
+  });
+
+  describe('keeps keys out of logs and errors', () => {
+    const secretTexts = [...spellings(pepper), ...spellings(dataKey)];
+
+    it('shows no pepper or key when the service is inspected or serialised', () => {
+      const shown = [
+        inspect(secrets, { depth: Infinity, showHidden: true }),
+        JSON.stringify(secrets),
+        `${inspect({ provider: secrets }, { depth: Infinity })}`,
+      ].join('\n');
+      for (const text of secretTexts) expect(shown).not.toContain(text);
+    });
+
+    it('shows no pepper, key, code or PIN in any error', () => {
+      const envelope = secrets.seal(aSerial, aCode, aPin);
+      const errors = [
+        thrown(() => secrets.open(serialFromSequence(1), envelope)),
+        thrown(() => secrets.open(aSerial, `${envelope.slice(0, -4)}AAAA`)),
+        thrown(() => secrets.open(aSerial, envelope.replace('k1', 'kX'))),
+        thrown(() => secrets.blindIndex(formatCode(aCode))),
+        thrown(() => secrets.seal(aSerial, aCode, 'abcdef')),
+      ];
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(CardSecretError);
+        const text = errorText(error);
+        for (const secret of [...secretTexts, aCode, aPin]) expect(text).not.toContain(secret);
+      }
+    });
+
+    it('refuses a short pepper at construction, without quoting it', () => {
+      const short = randomBytes(16);
+      const config = configWith(short, `k1:${dataKey.toString('base64')}`);
+      const error = thrown(() => new CardSecrets(config, new DataCipher(config)));
+      expect(error).toBeInstanceOf(CardSecretError);
+      for (const text of spellings(short)) expect(errorText(error)).not.toContain(text);
+      // Characters outside base64 are skipped by the decoder: 44 characters of which few decode are refused too.
+      const garbled = Object.assign(new AppConfig(), { CODE_PEPPER: '!'.repeat(40) + 'AAAA' });
+      expect(() => new CardSecrets(garbled, new DataCipher(config))).toThrow(CardSecretError);
+    });
+  });
+});
+
+/** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E20V"), from openssl (see the test). */
+const KNOWN_BLIND_INDEX = '60c46f40a14c01e6134603d45dde966864dac37148dc3ffcca92ed99a83570eb';

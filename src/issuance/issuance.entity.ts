@@ -1,0 +1,148 @@
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { bigintNumber } from '../database/transformers';
+import type { CardType } from '../catalog/product.entity';
+
+export type BatchStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The cards of one order line, minted in chunks; serials are reserved for the whole batch up front. */
+@Entity('issuance_batches')
+export class IssuanceBatch {
+  @PrimaryColumn('text')
+  id: string;
+
+  @Index()
+  @Column('text')
+  orderId: string;
+
+  @Column('text')
+  enterpriseId: string;
+
+  @Column('integer')
+  lineNo: number;
+
+  @Column('text')
+  productId: string;
+
+  @Column('text')
+  cardType: CardType;
+
+  /** fen per card */
+  @Column('integer')
+  faceValue: number;
+
+  @Column('integer')
+  count: number;
+
+  @Column('integer')
+  chunkSize: number;
+
+  /** Sequence number of the first card; card i gets serial of (serialStart + i). */
+  @Column('bigint', { transformer: bigintNumber })
+  serialStart: number;
+
+  /** Cards committed so far (checkpointed with each chunk). */
+  @Column('integer', { default: 0 })
+  issuedCount: number;
+
+  @Column('text')
+  status: BatchStatus;
+
+  @Column('text', { nullable: true })
+  failureReason: string | null;
+
+  /** When the cards expire (product validity from issuance); null: no expiry. */
+  @Column('timestamptz', { nullable: true })
+  expiresAt: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  startedAt: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  completedAt: Date | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}
+
+/** Checkpoint of one chunk: done in the same transaction as its cards, so a chunk is minted exactly once. */
+@Entity('issuance_chunks')
+export class IssuanceChunk {
+  @PrimaryColumn('text')
+  batchId: string;
+
+  @PrimaryColumn('integer')
+  chunkNo: number;
+
+  @Column('integer')
+  count: number;
+
+  @Column('timestamptz', { nullable: true })
+  doneAt: Date | null;
+}
+
+/** Hands out ranges of card sequence numbers; one row, locked for the instant of a reservation. */
+@Entity('card_serial_allocator')
+export class CardSerialAllocator {
+  @PrimaryColumn('smallint')
+  id: number;
+
+  @Column('bigint', { transformer: bigintNumber })
+  nextValue: number;
+}
+
+export type CardStatus =
+  | 'issued'
+  | 'delivered'
+  | 'active'
+  | 'exhausted'
+  | 'frozen'
+  | 'lost'
+  | 'replaced'
+  | 'voided'
+  | 'refunded'
+  | 'expired';
+
+/**
+ * A card. The serial is public (digits + Luhn check, safe in an ERP); the code is
+ * only ever stored as an HMAC blind index (the lookup path) and inside an AES-GCM
+ * envelope with the PIN. Kept lean: a million rows are written per large order.
+ */
+@Entity('cards')
+@Index('cards_order_serial', ['orderId', 'serial'])
+@Check('cards_balance_range', '"balance" >= 0 AND "balance" <= "face_value"')
+export class Card {
+  @PrimaryColumn('bigint', { transformer: bigintNumber })
+  serial: number;
+
+  @Column('text')
+  orderId: string;
+
+  @Column('text')
+  batchId: string;
+
+  @Column('integer')
+  faceValue: number;
+
+  @Column('bigint', { transformer: bigintNumber })
+  balance: number;
+
+  @Column('text', { default: 'issued' })
+  status: CardStatus;
+
+  @Column('timestamptz', { nullable: true })
+  expiresAt: Date | null;
+
+  @Index({ unique: true })
+  @Column('bytea')
+  codeHash: Buffer;
+
+  /** `code|pin` envelope; null once purged (anonymous cards after export: the code can never be shown again). */
+  @Column('text', { nullable: true })
+  secretCiphertext: string | null;
+
+  @Column('timestamptz', { default: () => 'now()' })
+  issuedAt: Date;
+}
