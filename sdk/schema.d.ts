@@ -164,6 +164,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/batches/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry a failed issuance batch from its unminted chunks */
+        post: operations["retryBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/enterprises": {
         parameters: {
             query?: never;
@@ -308,6 +325,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Progress of an issuance batch: issued count, rate, ETA */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A card by its serial */
+        get: operations["getCard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/enterprises/{id}": {
         parameters: {
             query?: never;
@@ -324,6 +375,46 @@ export interface paths {
         head?: never;
         /** Set the enterprise's own approval threshold for orders */
         patch: operations["updateOwnEnterpriseSettings"];
+        trace?: never;
+    };
+    "/v1/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an export: status, manifest and, while ready, a one-time download link
+         * @description While the export is `ready`, every call issues a new download link valid 15 minutes and revokes the previous one (only a hash of the token is kept, so a token is shown once). The link works for one complete download; the file is deleted after it, or 7 days after it was built if nobody downloads it.
+         */
+        get: operations["getCardExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exports/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an export file (one-time link, no bearer token)
+         * @description Authorised by the one-time `token` of the link alone. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
+         */
+        get: operations["downloadCardExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/me": {
@@ -429,6 +520,43 @@ export interface paths {
         put?: never;
         /** Cancel an order before issuance starts; a paid order is refunded to its funding source */
         post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/cards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's cards in serial order (never their codes) */
+        get: operations["listOrderCards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Export an issued order's card codes and PINs, encrypted to your OpenPGP key
+         * @description Starts building, in the background, a CSV of every card of the order (serial, code, PIN, face value in fen, expiry) encrypted to `recipient_public_key`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then download once with the link it returns. Decrypt with `gpg --decrypt` and compare `sha256sum` of the CSV with `manifest.plaintext_sha256`.
+         */
+        post: operations["createCardExport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -700,6 +828,90 @@ export interface components {
              */
             prepaid_balance: number;
         };
+        BatchDto: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Cards in the batch */
+            count: number;
+            /** @description Seconds to completion at the current rate */
+            eta_seconds: number | null;
+            /** @description fen per card */
+            face_value: number;
+            failure_reason: string | null;
+            /** @example bat_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @description Cards minted so far */
+            issued_count: number;
+            line_no: number;
+            /** @enum {string} */
+            object: "batch";
+            order_id: string;
+            /** @description Cards per second since the batch started */
+            rate: number | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed" | "cancelled";
+        };
+        CardDto: {
+            /** @description fen */
+            balance: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** @description fen */
+            face_value: number;
+            /** Format: date-time */
+            issued_at: string;
+            /** @enum {string} */
+            object: "card";
+            order_id: string;
+            /**
+             * @description Public serial: digits with a Luhn check digit
+             * @example 100000000017
+             */
+            serial: string;
+            status: string;
+        };
+        CardExportDto: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description While the export is ready: a fresh one-time link, issued by this request. Only a hash of the token is stored, so each GET of a ready export issues a new link and revokes the previous one */
+            download: components["schemas"]["ExportDownloadDto"] | null;
+            /** Format: date-time */
+            downloaded_at: string | null;
+            encryption: components["schemas"]["ExportEncryptionDto"];
+            /** @example card_secrets_purged: card 100000000018 has no stored code any more */
+            failure_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When an undownloaded file is deleted
+             */
+            file_expires_at: string | null;
+            /** @example exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @description Once built */
+            manifest: components["schemas"]["ExportManifestDto"] | null;
+            /** @enum {string} */
+            object: "card_export";
+            order_id: string;
+            purge_anonymous_after_export: boolean;
+            requested_by_client_id: string;
+            /**
+             * @description pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason
+             * @enum {string}
+             */
+            status: "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
+        };
+        CardPageDto: {
+            data: components["schemas"]["CardDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after for the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
         CreateApiClientDto: {
             /**
              * @description Tenant the client acts for; omit for a platform (operator) client
@@ -760,6 +972,21 @@ export interface components {
             phone?: string | null;
             /** @description Registered address, printed on invoices */
             registered_address?: string | null;
+        };
+        CreateExportDto: {
+            /**
+             * @description Once the file is built, erase the stored code and PIN of the order's anonymous (不记名) cards: only their blind index remains, so they still redeem, but no later export or lookup can show their codes again. The file is then the only copy: download it before it expires. Registered cards are never purged.
+             * @default false
+             */
+            purge_anonymous_after_export?: boolean;
+            /**
+             * @description ASCII-armored OpenPGP public key the file is encrypted to (`gpg --armor --export <you>`). It needs a valid, unexpired encryption (sub)key: RSA ≥ 2048 bits, or ECDH (Curve25519, NIST P-256/384/521). Only the holder of the matching private key can read the export; the server never can.
+             * @example -----BEGIN PGP PUBLIC KEY BLOCK-----
+             *
+             *     mDMEZ…
+             *     -----END PGP PUBLIC KEY BLOCK-----
+             */
+            recipient_public_key: string;
         };
         CreateOrderDto: {
             lines: components["schemas"]["OrderLineInputDto"][];
@@ -865,6 +1092,76 @@ export interface components {
              */
             approval_threshold: number | null;
         };
+        ExportDownloadDto: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @example m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA */
+            token: string;
+            /**
+             * @description Download URL with the token; works once (a complete download), until expires_at
+             * @example https://api.fuli.example/v1/exports/exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/download?token=m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA
+             */
+            url: string;
+        };
+        ExportEncryptionDto: {
+            /** @example rsaEncryptSign 3072 */
+            algorithm: string;
+            /**
+             * @description Key id of the (sub)key the file is encrypted to
+             * @example 8d1ab07d48d93ef0
+             */
+            encryption_key_id: string;
+            /** @enum {string} */
+            format: "openpgp";
+            /**
+             * @description Fingerprint of the recipient's primary key
+             * @example 008482d4482c8d75900613fc82b6e5b24669647c
+             */
+            recipient_fingerprint: string;
+            /**
+             * @example [
+             *       "ERP Export <erp@example.com>"
+             *     ]
+             */
+            user_ids: string[];
+        };
+        ExportManifestDto: {
+            /**
+             * @description CSV columns: serial, code (XXXX-XXXX-XXXX-XXXX), 6-digit PIN, face_value in fen, expires_at (ISO-8601 UTC, empty: no expiry). ASCII, LF line ends, one header line, no quoting
+             * @example [
+             *       "serial",
+             *       "code",
+             *       "pin",
+             *       "face_value",
+             *       "expires_at"
+             *     ]
+             */
+            columns: string[];
+            /** @example application/pgp-encrypted */
+            content_type: string;
+            /**
+             * Format: date-time
+             * @description When the file was built
+             */
+            created_at: string;
+            /** @example fuli-cards-ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB.csv.pgp */
+            file_name: string;
+            /**
+             * @description SHA-256 of the decrypted CSV, header included (compare with `sha256sum` of what gpg writes)
+             * @example b11cdb3e9cb02c2c021a4b58588f0b7de1bccd5a9a6fa8445f0663990a8d8db5
+             */
+            plaintext_sha256: string;
+            /**
+             * @description Data rows in the CSV (the header line not counted)
+             * @example 1000
+             */
+            row_count: number;
+            /**
+             * @description Bytes of the encrypted file
+             * @example 71002467
+             */
+            size_bytes: number;
+        };
         IdentityDto: {
             /** @example cli_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             client_id: string;
@@ -961,7 +1258,7 @@ export interface components {
              * @description entry_sums_to_zero; entry_has_two_lines; line_has_entry: no line without its entry; account_known; account_enterprise_scope: prepaid and receivable lines carry an enterprise, platform accounts none; prepaid_not_negative; receivable_not_negative; order_account_has_order: unissued_orders and order_deposits lines belong to an existing order; order_deposits_not_negative: an order never applies or releases more transfers than it received; unissued_matches_order: an order's unissued_orders balance is −face_total while paid, 0 before payment or once rejected or cancelled, and between −face_total and 0 from issuing on
              * @enum {string}
              */
-            invariant: "entry_sums_to_zero" | "entry_has_two_lines" | "line_has_entry" | "account_known" | "account_enterprise_scope" | "prepaid_not_negative" | "receivable_not_negative" | "order_account_has_order" | "order_deposits_not_negative" | "unissued_matches_order";
+            invariant: "entry_sums_to_zero" | "entry_has_two_lines" | "line_has_entry" | "account_known" | "account_enterprise_scope" | "prepaid_not_negative" | "receivable_not_negative" | "order_account_has_order" | "order_deposits_not_negative" | "unissued_matches_order" | "card_float_matches_cards";
             /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             order_id?: string;
         };
@@ -1006,6 +1303,8 @@ export interface components {
             face_total: number;
             /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             id: string;
+            /** @description Issuance progress, one batch per line once the order is paid */
+            issuance: components["schemas"]["BatchDto"][];
             lines: components["schemas"]["OrderLineDto"][];
             /** @enum {string} */
             object: "order";
@@ -1912,6 +2211,71 @@ export interface operations {
             };
         };
     };
+    retryBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_state: the batch has not failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listEnterprises: {
         parameters: {
             query?: {
@@ -2759,6 +3123,118 @@ export interface operations {
             };
         };
     };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getOwnEnterprise: {
         parameters: {
             query?: never;
@@ -2864,6 +3340,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCardExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardExportDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:secrets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    downloadCardExport: {
+        parameters: {
+            query: {
+                /** @description One-time token from the `download` object of `GET /v1/exports/{id}` (43 base64url characters) */
+                token: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The encrypted file (binary OpenPGP message) */
+            200: {
+                headers: {
+                    /** @description attachment; filename="fuli-cards-<order id>.csv.pgp" */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pgp-encrypted": string;
+                };
+            };
+            /** @description validation_failed: the token is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pgp-encrypted": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No export with this link (unknown, or a revoked token) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pgp-encrypted": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description export_link_used, export_link_expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pgp-encrypted": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pgp-encrypted": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3263,6 +3862,157 @@ export interface operations {
             };
             /** @description invalid_state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOrderCards: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Serial of the last card of the previous page */
+                starting_after?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardPageDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createCardExport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateExportDto"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the export is pending */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardExportDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:secrets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order in your enterprise */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_state: the order is not issued; export_in_progress: another export of the order is being built; card_secrets_purged: an export purging its anonymous codes exists
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_recipient_key, private_key_given
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

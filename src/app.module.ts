@@ -15,6 +15,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DemoModule } from './demo/demo.module';
 import { EnterprisesModule } from './enterprises/enterprises.module';
+import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { OrdersModule } from './orders/orders.module';
@@ -50,6 +51,7 @@ export class AppModule {
         EnterprisesModule,
         CatalogModule,
         OrdersModule,
+        ExportsModule,
         LedgerModule,
         HealthModule,
         MaintenanceModule,

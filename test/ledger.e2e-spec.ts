@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { EntityManager } from 'typeorm';
 import { RequestContext } from '../src/common/context/request-context';
@@ -571,7 +572,12 @@ describe('ledger', () => {
         { status: 'paid', paid: false, expected: 'expected -5000' },
         { status: 'pending_payment', paid: true, expected: 'expected 0' },
         { status: 'cancelled', paid: true, expected: 'expected 0' },
-        { status: 'issuing', paid: true, extra: 1, expected: 'expected between -5000 and 0' },
+        {
+          status: 'issuing',
+          paid: true,
+          extra: 1,
+          expected: 'expected -5000 (face value of the cards not minted yet)',
+        },
       ];
       for (const { status, paid, extra, expected } of cases) {
         await inRolledBackTransaction(async (manager, ctx) => {
@@ -594,9 +600,22 @@ describe('ledger', () => {
           expect((await ledger.verify(ctx)).first_violation?.detail).toContain(expected);
         });
       }
-      // Issuing orders may hold any part of their face value: from −face to 0.
+      // An issuing order holds the face value of the cards not minted yet; the float holds the minted ones.
       await inRolledBackTransaction(async (manager, ctx) => {
         const orderId = await insertOrder(manager, enterprise.id, { face: 5_000, status: 'issuing' });
+        await manager.query(
+          `INSERT INTO issuance_batches (id, order_id, enterprise_id, line_no, product_id, card_type, face_value, count,
+             chunk_size, serial_start, issued_count, status)
+           VALUES ($1, $2, $3, 1, 'prd_x', 'anonymous', 1000, 5, 5, 1, 2, 'running')`,
+          [newId('batch'), orderId, enterprise.id],
+        );
+        for (const serial of [90000000001, 90000000002]) {
+          await manager.query(
+            `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, code_hash)
+             VALUES ($1, $2, 'bat_x', 1000, 1000, $3)`,
+            [serial, orderId, randomBytes(32)],
+          );
+        }
         await ledger.post(manager, ctx, {
           kind: 'order_payment',
           memo: 'x',
@@ -614,6 +633,19 @@ describe('ledger', () => {
           ],
         });
         expect(await ledger.verify(ctx)).toMatchObject({ ok: true, first_violation: null });
+      });
+    });
+    it('card_float that the cards do not hold', async () => {
+      await inRolledBackTransaction(async (manager, ctx) => {
+        await ledger.post(manager, ctx, {
+          kind: 'correction',
+          memo: 'float without cards',
+          lines: [
+            { account: LedgerAccount.RevenueRedeemed, amount: 100 },
+            { account: LedgerAccount.CardFloat, amount: -100 },
+          ],
+        });
+        await expectViolation(ctx, { invariant: 'card_float_matches_cards', account: 'card_float' });
       });
     });
   });

@@ -17,7 +17,8 @@ describe('orders, payments and the ledger', () => {
   let registered: ProductFixture;
 
   beforeAll(async () => {
-    app = await startTestApp();
+    // Paid orders wait before minting here, so that these tests see them paid (issuance has its own tests).
+    app = await startTestApp({ ISSUANCE_DELAY_SECONDS: '3600' });
     anonymous = await createProduct(app);
     registered = await createProduct(app, {
       card_type: 'registered',

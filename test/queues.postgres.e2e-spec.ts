@@ -10,7 +10,7 @@ import {
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { MaintenanceModule } from '../src/queue/maintenance.module';
 import { prepareQueueBackend } from '../src/queue/queue-backend';
-import { JobName, QueueName } from '../src/queue/queue.constants';
+import { JOB_QUEUE, JobName, QueueName } from '../src/queue/queue.constants';
 import { QueueModule } from '../src/queue/queue.module';
 import { QueueService } from '../src/queue/queue.service';
 import { queueSuite } from './queue-suite';
@@ -26,13 +26,21 @@ describe('the maintenance queue (production job catalog)', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, 2)),
-        QueueModule.forRoot({ connection, worker: true }),
+        // The maintenance job of production, on its production queue (the full catalog, with every feature
+        // module, boots in every app-level e2e test: startTestApp refuses to start if a job lacks its handler).
+        QueueModule.forRoot({
+          connection,
+          worker: true,
+          catalog: {
+            jobs: { [JobName.PurgeIdempotencyKeys]: JOB_QUEUE[JobName.PurgeIdempotencyKeys] },
+            concurrency: { [QueueName.Maintenance]: 1 },
+          },
+        }),
         MaintenanceModule,
       ],
     }).compile();
     // The refused purge below logs an error on purpose.
     moduleRef.useLogger(false);
-    // Boots: every production job has its handler.
     app = await moduleRef.init();
   });
 

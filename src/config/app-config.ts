@@ -145,6 +145,19 @@ export class AppConfig {
   @Min(1)
   ANONYMOUS_MIN_VALIDITY_MONTHS = 36;
 
+  /** Cards minted per chunk job (one transaction, one COPY). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(1_000_000)
+  ISSUANCE_CHUNK_SIZE = 10_000;
+
+  /** Seconds a paid order waits before minting starts: the window in which it can still be cancelled. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  ISSUANCE_DELAY_SECONDS = 0;
+
   /** Trust X-Forwarded-For from a load balancer. */
   @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
   TRUST_PROXY = false;

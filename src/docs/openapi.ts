@@ -27,6 +27,11 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
     .addTag('enterprises', "An enterprise client's view of its own tenant")
     .addTag('products', 'Card products on sale, at the enterprise price')
     .addTag('orders', 'Bulk orders: placing, approving, paying, cancelling; bank transfers booked')
+    .addTag('cards', 'Issuance progress and the cards of an order (serials, never codes)')
+    .addTag(
+      'exports',
+      "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",
+    )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
     .addTag('health', 'Liveness, readiness');
   return SwaggerModule.createDocument(app, builder.build(), {

@@ -4,7 +4,7 @@
  * - Code (卡密): 16 Crockford base-32 characters, 15 random (75 bits, each character exactly 5 bits of
  *   `crypto` randomness, so exactly uniform) and one Luhn mod-32 check character, shown as `K7QD-9XMA-2HJR-5WPT`.
  *   The check character lets callers reject a mistyped code before any database read. Luhn mod 32 catches every
- *   single-character substitution and every adjacent transposition except `0Z` ↔ `Z0` (see `codeCheckValue`).
+ *   single-character substitution and every adjacent transposition except `0Z` ↔ `Z0` (see `luhn32`).
  * - PIN: 6 decimal digits by rejection sampling (no modulo bias), compared in constant time.
  * - Serial: the decimal card sequence number and a Luhn mod-10 check digit; the only card identifier an ERP,
  *   a log line, an event or an error may show.

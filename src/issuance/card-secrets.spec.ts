@@ -21,6 +21,8 @@ const spellings = (secret: Buffer) => [
   secret.toString('base64url'),
   secret.toString('hex'),
   secret.subarray(0, 12).toString('hex'),
+  // How util.inspect prints a Buffer: `<Buffer 60 67 00 f5 …>`.
+  [...secret.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' '),
 ];
 
 /** Everything an error carries to a log: message, stack, and the same for its cause chain. */

@@ -94,16 +94,7 @@ export class CardSerialAllocator {
 }
 
 export type CardStatus =
-  | 'issued'
-  | 'delivered'
-  | 'active'
-  | 'exhausted'
-  | 'frozen'
-  | 'lost'
-  | 'replaced'
-  | 'voided'
-  | 'refunded'
-  | 'expired';
+  'issued' | 'delivered' | 'active' | 'exhausted' | 'frozen' | 'lost' | 'replaced' | 'voided' | 'refunded' | 'expired';
 
 /**
  * A card. The serial is public (digits + Luhn check, safe in an ERP); the code is

@@ -29,6 +29,7 @@ export const LEDGER_INVARIANTS = [
   'order_account_has_order',
   'order_deposits_not_negative',
   'unissued_matches_order',
+  'card_float_matches_cards',
 ] as const;
 
 export type LedgerInvariant = (typeof LEDGER_INVARIANTS)[number];
@@ -41,8 +42,8 @@ const UNPAID_STATUSES = [
   'cancelled',
 ] as const satisfies readonly OrderStatus[];
 /**
- * Issuance moves value out of unissued_orders into card_float; the exact amount
- * belongs to the issuance issue. Until then only its range is checked.
+ * Issuance moves value out of unissued_orders into card_float chunk by chunk:
+ * what remains is the face value of the cards not minted yet.
  */
 const ISSUING_STATUSES = [
   'issuing',
@@ -66,12 +67,6 @@ async function first<T>(manager: EntityManager, sql: string, parameters: unknown
  * Every invariant the ledger can check today, in the order verify() runs them
  * (it reports the first violation of the first failing check). Sums come back
  * as text: they are numeric in SQL and only shown in the detail.
- *
- * EXTENSION POINT — card_float: "card balances equal the card_float account"
- * (DESIGN.md §6) needs the cards table, which the issuance issue adds. It is
- * deliberately not checked (nor pretended) here: that issue adds a
- * `card_float_matches_cards` entry to LEDGER_INVARIANTS and its check to this
- * list, comparing −Σ card_float lines with Σ balances of live cards in one SQL.
  */
 export const LEDGER_INVARIANT_CHECKS: readonly LedgerInvariantCheck[] = [
   {
@@ -263,11 +258,14 @@ export const LEDGER_INVARIANT_CHECKS: readonly LedgerInvariantCheck[] = [
         status: string;
         face_total: string;
         balance: string;
+        minted: string;
       }>(
         manager,
-        `SELECT o.id, o.enterprise_id, o.status, o.face_total::text AS face_total, o.balance::text AS balance
+        `SELECT o.id, o.enterprise_id, o.status, o.face_total::text AS face_total, o.balance::text AS balance,
+                o.minted::text AS minted
          FROM (
-           SELECT o.id, o.enterprise_id, o.status, o.face_total, COALESCE(u.balance, 0) AS balance
+           SELECT o.id, o.enterprise_id, o.status, o.face_total, COALESCE(u.balance, 0) AS balance,
+                  COALESCE(m.minted, 0) AS minted
            FROM orders o
            LEFT JOIN (
              SELECT e.order_id, SUM(l.amount) AS balance
@@ -275,11 +273,14 @@ export const LEDGER_INVARIANT_CHECKS: readonly LedgerInvariantCheck[] = [
              WHERE l.account = $1 AND e.order_id IS NOT NULL
              GROUP BY e.order_id
            ) u ON u.order_id = o.id
+           LEFT JOIN (
+             SELECT order_id, SUM(issued_count::bigint * face_value) AS minted FROM issuance_batches GROUP BY order_id
+           ) m ON m.order_id = o.id
          ) o
          WHERE CASE
            WHEN o.status = 'paid' THEN o.balance <> -o.face_total
            WHEN o.status = ANY($2::text[]) THEN o.balance <> 0
-           WHEN o.status = ANY($3::text[]) THEN o.balance > 0 OR o.balance < -o.face_total
+           WHEN o.status = ANY($3::text[]) THEN o.balance <> o.minted - o.face_total
            ELSE true
          END
          ORDER BY o.id LIMIT 1`,
@@ -294,7 +295,7 @@ export const LEDGER_INVARIANT_CHECKS: readonly LedgerInvariantCheck[] = [
           : (UNPAID_STATUSES as readonly string[]).includes(row.status)
             ? '0'
             : (ISSUING_STATUSES as readonly string[]).includes(row.status)
-              ? `between ${-face} and 0`
+              ? `${BigInt(row.minted) - face} (face value of the cards not minted yet)`
               : `nothing: '${row.status}' is not an order status`;
       return {
         invariant: 'unissued_matches_order',
@@ -302,6 +303,23 @@ export const LEDGER_INVARIANT_CHECKS: readonly LedgerInvariantCheck[] = [
         enterpriseId: row.enterprise_id,
         orderId: row.id,
         detail: `Order ${row.id} is ${row.status} with face total ${face} fen: its unissued_orders balance is ${balance} fen, expected ${expected}`,
+      };
+    },
+  },
+  {
+    invariant: 'card_float_matches_cards',
+    async firstViolation(manager) {
+      const row = await first<{ float: string; balances: string }>(
+        manager,
+        `SELECT (SELECT -COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $1)::text AS float,
+                (SELECT COALESCE(SUM(balance), 0) FROM cards)::text AS balances`,
+        [LedgerAccount.CardFloat],
+      );
+      if (!row || row.float === row.balances) return null;
+      return {
+        invariant: 'card_float_matches_cards',
+        account: LedgerAccount.CardFloat,
+        detail: `card_float holds ${row.float} fen but the cards' balances add up to ${row.balances} fen`,
       };
     },
   },

@@ -9,6 +9,9 @@ import { newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
+import { BatchDto } from '../issuance/dto/issuance.dto';
+import { IssuanceBatch } from '../issuance/issuance.entity';
+import { IssuanceService } from '../issuance/issuance.service';
 import { ENTERPRISE_ACCOUNTS, LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
 import { EventsService } from '../webhooks/events.service';
@@ -52,6 +55,7 @@ export class OrdersService {
     private readonly events: EventsService,
     private readonly audit: AuditService,
     private readonly cipher: DataCipher,
+    private readonly issuance: IssuanceService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateOrderDto): Promise<OrderDto> {
@@ -276,8 +280,10 @@ export class OrdersService {
       const wasPaid = order.status === 'paid';
       Object.assign(order, { status: 'cancelled', cancelledAt: new Date(), cancellationReason: dto.reason ?? null });
       await manager.save(order);
-      if (wasPaid) await this.refundPayment(manager, ctx, order);
-      else await this.releaseDeposits(manager, ctx, order);
+      if (wasPaid) {
+        await this.issuance.cancelQueued(manager, order.id);
+        await this.refundPayment(manager, ctx, order);
+      } else await this.releaseDeposits(manager, ctx, order);
       await this.events.record(manager, {
         enterpriseId: order.enterpriseId,
         type: 'order.cancelled',
@@ -360,6 +366,8 @@ export class OrdersService {
     Object.assign(order, { status: 'paid', paidAt: new Date() });
     await manager.save(order);
     await this.events.record(manager, { enterpriseId, type: 'order.paid', data: orderEventData(order) });
+    // Minting is planned in the same transaction; its jobs start once this commits.
+    await this.issuance.planForOrder(manager, ctx, order);
     await this.audit.record(ctx, {
       action: 'order.paid',
       objectType: 'order',
@@ -463,11 +471,13 @@ export class OrdersService {
       .groupBy('payment.orderId')
       .getRawMany<{ order_id: string; total: string }>();
     const transferred = new Map(transfers.map((row) => [row.order_id, Number(row.total)]));
+    const batches = await manager.find(IssuanceBatch, { where: { orderId: In(ids) }, order: { lineNo: 'ASC' } });
     return orders.map((order) =>
       OrderDto.from(
         order,
         lines.filter((line) => line.orderId === order.id),
         transferred.get(order.id) ?? 0,
+        batches.filter((batch) => batch.orderId === order.id).map((batch) => BatchDto.from(batch)),
       ),
     );
   }

@@ -48,6 +48,11 @@ export class QueueWorkerService implements OnModuleInit, OnApplicationBootstrap,
         connection: connection.connection,
         prefix: connection.backend === 'redis' ? connection.prefix : undefined,
         concurrency: this.options.catalog.concurrency?.[queue] ?? 1,
+        // A worker killed mid-job: its jobs are taken back within ~15 s instead of ~60 s, and a job may stall
+        // several times (crash loops, restarts) before BullMQ gives up on it; handlers are idempotent.
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+        maxStalledCount: 5,
       });
       worker.on('error', (err) => this.logger.error({ msg: 'queue worker error', queue, err }));
       worker.on('failed', (job, err) => {

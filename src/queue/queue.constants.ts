@@ -1,26 +1,44 @@
 /** Every BullMQ queue of the service. A queue groups jobs that share a worker and its concurrency. */
 export enum QueueName {
   Maintenance = 'maintenance',
+  Issuance = 'issuance',
+  Exports = 'exports',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
 export enum JobName {
   PurgeIdempotencyKeys = 'purge-idempotency-keys',
+  /** Mint one chunk of an issuance batch (generate, seal, COPY, checkpoint). */
+  MintChunk = 'mint-chunk',
+  /** Enqueue every unminted chunk of unfinished batches: the relay from committed state to the queue. */
+  ResumeIssuance = 'resume-issuance',
+  /** Build one card-secrets export file (COPY, decrypt, CSV, OpenPGP-encrypt) and optionally purge. */
+  BuildExport = 'build-export',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
 export interface JobPayloads {
   [JobName.PurgeIdempotencyKeys]: { olderThanHours: number };
+  [JobName.MintChunk]: { batchId: string; chunkNo: number };
+  [JobName.ResumeIssuance]: Record<string, never>;
+  [JobName.BuildExport]: { exportId: string };
 }
 
 /** Which queue each job runs on. */
 export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.PurgeIdempotencyKeys]: QueueName.Maintenance,
+  [JobName.MintChunk]: QueueName.Issuance,
+  [JobName.ResumeIssuance]: QueueName.Maintenance,
+  [JobName.BuildExport]: QueueName.Exports,
 };
 
 /** Jobs one worker process runs at once on each queue. */
 export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Maintenance]: 1,
+  // Two at once: one chunk's generation and sealing (CPU here) overlaps another's COPY (CPU in Postgres).
+  [QueueName.Issuance]: 2,
+  // One at a time: an export is CPU-bound (decryption) for seconds per million cards; a second would only halve both.
+  [QueueName.Exports]: 1,
 };
 
 /**

@@ -10,7 +10,9 @@ export type EventType =
   | 'order.rejected'
   | 'order.paid'
   | 'order.cancelled'
-  | 'payment.received';
+  | 'payment.received'
+  | 'batch.completed'
+  | 'order.issued';
 
 /** Payloads stay small: they are delivered to ERPs and listed for 30 days. */
 const MAX_PAYLOAD_BYTES = 20_000;

@@ -24,11 +24,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Run the queue processors in-process too (default true); false: HTTP only, another process consumes the jobs. */
+  worker?: boolean;
+}
+
 /**
- * The whole app (HTTP + worker in-process) on the per-run test database, listening
+ * The whole app (HTTP + worker in-process, unless `worker: false`) on the per-run test database, listening
  * on a random loopback port. Environment overrides win over the test defaults.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = process.env.TEST_DATABASE_URL;
   if (!databaseUrl) throw new Error('TEST_DATABASE_URL is not set: run the e2e tests through jest (global setup)');
   const config = loadConfig({
@@ -46,7 +51,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const runtime = await prepareRuntime(config);
   let app: NestFastifyApplication;
   try {
-    app = await createHttpApp(runtime, { worker: true });
+    app = await createHttpApp(runtime, { worker: options.worker ?? true });
     await app.listen({ port: 0, host: '127.0.0.1' });
   } catch (error) {
     await closeRuntime(runtime);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { AppConfig } from '../../config/app-config';
 import { DataCipher } from './data-cipher.service';
 
@@ -31,5 +32,21 @@ describe('DataCipher', () => {
     expect(rotated.isStale(before)).toBe(true);
     expect(rotated.encrypt('v', 'c')).toMatch(/^v1\.k2\./);
     expect(() => cipherWith(`k2:${newKey}`).decrypt(before, 'c')).toThrow(/key id/);
+  });
+});
+
+describe('DataCipher hygiene', () => {
+  it('never shows key bytes when inspected, and never repeats an IV', () => {
+    const raw = randomBytes(32);
+    const cipher = cipherWith(`k1:${raw.toString('base64')}`);
+    const shown = inspect(cipher, { depth: 5, showHidden: true });
+    const spacedHex = [...raw.subarray(0, 8)].map((byte) => byte.toString(16).padStart(2, '0')).join(' ');
+    expect(shown).not.toContain(spacedHex);
+    expect(shown).not.toContain(raw.toString('hex').slice(0, 16));
+    expect(shown).not.toContain(raw.toString('base64').slice(0, 16));
+    const ivs = new Set<string>();
+    for (let i = 0; i < 10_000; i++)
+      ivs.add(Buffer.from(cipher.encrypt('x', 'c').split('.')[2], 'base64url').subarray(0, 12).toString('hex'));
+    expect(ivs.size).toBe(10_000);
   });
 });

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
+import { BatchDto } from '../../issuance/dto/issuance.dto';
 import type { Order, OrderLine } from '../order.entity';
 import { ORDER_STATUSES, type OrderStatus } from '../order-state';
 import { PAYMENT_METHODS } from './create-order.dto';
@@ -87,6 +88,9 @@ export class OrderDto {
   @ApiProperty({ type: [OrderLineDto] })
   lines: OrderLineDto[];
 
+  @ApiProperty({ type: [BatchDto], description: 'Issuance progress, one batch per line once the order is paid' })
+  issuance: BatchDto[];
+
   @ApiPropertyOptional({ type: MaskedPurchaserDto, nullable: true })
   purchaser: MaskedPurchaserDto | null;
 
@@ -117,7 +121,7 @@ export class OrderDto {
   @ApiProperty({ format: 'date-time' })
   updated_at: string;
 
-  static from(order: Order, lines: OrderLine[], amountTransferred: number): OrderDto {
+  static from(order: Order, lines: OrderLine[], amountTransferred: number, issuance: BatchDto[] = []): OrderDto {
     return {
       object: 'order',
       id: order.id,
@@ -132,6 +136,7 @@ export class OrderDto {
       payment_method: order.paymentMethod,
       amount_transferred: amountTransferred,
       lines: lines.map((line) => OrderLineDto.from(line)),
+      issuance,
       purchaser: order.purchaserMasked,
       created_by_client_id: order.createdByClientId,
       decided_by_client_id: order.decidedByClientId,

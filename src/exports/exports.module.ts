@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { IssuanceModule } from '../issuance/issuance.module';
+import { ExportBuilder } from './export-builder';
+import { ExportStorage } from './export-storage';
+import { ExportsController } from './exports.controller';
+import { ExportsService } from './exports.service';
+
+/**
+ * Card-secrets exports: the API (request, status and link, download) and the `build-export` job. Import it in
+ * every process: the handler runs only where QueueModule has `worker: true`, and a worker refuses to boot
+ * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
+ */
+@Module({
+  imports: [IssuanceModule],
+  controllers: [ExportsController],
+  providers: [ExportsService, ExportBuilder, ExportStorage],
+})
+export class ExportsModule {}

@@ -1,0 +1,60 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import type { RequestContext } from '../common/context/request-context';
+import { Problem } from '../common/errors/problem';
+import { CardsService } from './cards.service';
+import { BatchDto, CardDto, CardPageDto, ListCardsQueryDto } from './dto/issuance.dto';
+import { IssuanceService } from './issuance.service';
+
+@ApiTags('cards')
+@Controller()
+export class IssuanceController {
+  constructor(
+    private readonly cards: CardsService,
+    private readonly issuance: IssuanceService,
+  ) {}
+
+  @Get('v1/batches/:id')
+  @RequireScopes('orders:read')
+  @ApiOperation({ summary: 'Progress of an issuance batch: issued count, rate, ETA', operationId: 'getBatch' })
+  @ApiOkResponse({ type: BatchDto })
+  @ApiNotFoundResponse({ type: Problem })
+  batch(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<BatchDto> {
+    return this.cards.batch(ctx, id);
+  }
+
+  @Get('v1/orders/:id/cards')
+  @RequireScopes('cards:read')
+  @ApiOperation({ summary: "An order's cards in serial order (never their codes)", operationId: 'listOrderCards' })
+  @ApiOkResponse({ type: CardPageDto })
+  @ApiNotFoundResponse({ type: Problem })
+  cardsOf(
+    @Ctx() ctx: RequestContext,
+    @Param('id') id: string,
+    @Query() query: ListCardsQueryDto,
+  ): Promise<CardPageDto> {
+    return this.cards.cardsOf(ctx, id, query);
+  }
+
+  @Get('v1/cards/:serial')
+  @RequireScopes('cards:read')
+  @ApiOperation({ summary: 'A card by its serial', operationId: 'getCard' })
+  @ApiOkResponse({ type: CardDto })
+  @ApiNotFoundResponse({ type: Problem })
+  card(@Ctx() ctx: RequestContext, @Param('serial') serial: string): Promise<CardDto> {
+    return this.cards.card(ctx, serial);
+  }
+
+  @Post('v1/admin/batches/:id/retry')
+  @HttpCode(200)
+  @RequireScopes('admin')
+  @ApiTags('admin')
+  @ApiOperation({ summary: 'Retry a failed issuance batch from its unminted chunks', operationId: 'retryBatch' })
+  @ApiOkResponse({ type: BatchDto })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: 'invalid_state: the batch has not failed' })
+  async retry(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<BatchDto> {
+    return BatchDto.from(await this.issuance.retryBatch(ctx, id));
+  }
+}

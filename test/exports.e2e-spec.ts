@@ -1,0 +1,657 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomInt } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
+import type { PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { RequestContext } from '../src/common/context/request-context';
+import { newId } from '../src/common/ids';
+import { ExportBuilder } from '../src/exports/export-builder';
+import { exportCopySql } from '../src/exports/export-csv';
+import { ExportsService } from '../src/exports/exports.service';
+import { formatCode, generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
+import { CardSecrets } from '../src/issuance/card-secrets';
+import type { JobContext } from '../src/queue/on-job.decorator';
+import { startTestApp, type TestApp } from './support/app';
+import { createClient, createEnterprise } from './support/fixtures';
+
+interface TestCard {
+  serial: string;
+  code: string;
+  pin: string;
+  faceValue: number;
+  expiresAt: Date | null;
+  anonymous: boolean;
+}
+
+/** `gpg` on this machine (the README's decryption command is checked with it when present). */
+const GPG = spawnSync('gpg', ['--version']).status === 0;
+
+/** Collects a binary response body (supertest buffers JSON and text only). */
+function binary(
+  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
+  callback: (err: Error | null, body: Buffer) => void,
+) {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('end', () => callback(null, Buffer.concat(chunks)));
+}
+
+/** The CSV an export of these cards must decrypt to. */
+function expectedCsv(cards: TestCard[]): string {
+  const rows = [...cards]
+    .sort((a, b) => (BigInt(a.serial) < BigInt(b.serial) ? -1 : 1))
+    .map(
+      (card) =>
+        `${card.serial},${formatCode(card.code)},${card.pin},${card.faceValue},${card.expiresAt?.toISOString() ?? ''}\n`,
+    );
+  return `serial,code,pin,face_value,expires_at\n${rows.join('')}`;
+}
+
+describe('card-secrets exports', () => {
+  let app: TestApp;
+  let secrets: CardSecrets;
+  let publicKey: string;
+  let privateKey: PrivateKey;
+  let privateArmored: string;
+  let enterpriseId: string;
+  let secretsToken: string;
+  let readerToken: string;
+  let otherToken: string;
+  let otherEnterpriseId: string;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    secrets = app.app.get(CardSecrets);
+    const pair = await generateKey({ userIDs: [{ name: 'ERP Export', email: 'erp@example.com' }], format: 'object' });
+    publicKey = pair.publicKey.armor();
+    privateKey = pair.privateKey;
+    privateArmored = pair.privateKey.armor();
+
+    const enterprise = await createEnterprise(app);
+    enterpriseId = enterprise.id;
+    const holder = await createClient(app, { enterprise_id: enterpriseId, scopes: ['cards:secrets', 'orders:read'] });
+    secretsToken = await app.tokenFor(holder.id, holder.client_secret);
+    const reader = await createClient(app, { enterprise_id: enterpriseId, scopes: ['orders:read', 'cards:read'] });
+    readerToken = await app.tokenFor(reader.id, reader.client_secret);
+    const other = await createEnterprise(app);
+    otherEnterpriseId = other.id;
+    const otherHolder = await createClient(app, { enterprise_id: other.id, scopes: ['cards:secrets'] });
+    otherToken = await app.tokenFor(otherHolder.id, otherHolder.client_secret);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Reserves `count` card sequence numbers from the allocator the issuance worker uses too. */
+  async function reserveSerials(count: number): Promise<number> {
+    // For UPDATE, TypeORM answers [rows, affected].
+    const [[row]] = await app.dataSource.query<[Array<{ start: string }>, number]>(
+      'UPDATE card_serial_allocator SET next_value = next_value + $1 WHERE id = 1 RETURNING next_value - $1 AS start',
+      [count],
+    );
+    return Number(row.start);
+  }
+
+  /**
+   * An order as issuance leaves it, written with SQL (the issuance worker has its own tests): the order in
+   * `status`, one completed batch per line, and cards with real blind indexes and envelopes. Ledger-neutral,
+   * because the e2e teardown verifies the ledger and nobody paid for these: no journal entries, every batch fully
+   * minted (so the order owes nothing to unissued_orders) and card balances of 0 (so card_float stays equal to
+   * the cards' balances). An export shows no balance.
+   */
+  async function issuedOrder(
+    lines: Array<{ anonymous: boolean; count: number; faceValue?: number }>,
+    status = 'issued',
+    owner = enterpriseId,
+  ): Promise<{ orderId: string; cards: TestCard[] }> {
+    const orderId = newId('order');
+    const faceTotal = lines.reduce((sum, line) => sum + line.count * (line.faceValue ?? 10_000), 0);
+    await app.dataSource.query(
+      `INSERT INTO orders (id, enterprise_id, po_number, status, currency, face_total, discount_bps, discount_total,
+                           payable, payment_method, created_by_client_id)
+       VALUES ($1, $2, $3, $4, 'CNY', $5, 0, 0, $5, 'bank_transfer', 'cli_test')`,
+      [orderId, owner, `EXP-${randomInt(1e12)}`, status, faceTotal],
+    );
+    const cards: TestCard[] = [];
+    for (const [index, line] of lines.entries()) {
+      const batchId = newId('batch');
+      const faceValue = line.faceValue ?? 10_000;
+      const expiresAt = line.anonymous ? new Date(Date.UTC(2029, 10, 28, 15, 59, 59, 123)) : null;
+      const start = await reserveSerials(line.count);
+      await app.dataSource.query(
+        `INSERT INTO issuance_batches (id, order_id, enterprise_id, line_no, product_id, card_type, face_value, count,
+                                       chunk_size, serial_start, issued_count, status, expires_at, completed_at)
+         VALUES ($1, $2, $3, $4, 'prd_test', $5, $6, $7, $7, $8, $7, 'completed', $9, now())`,
+        [
+          batchId,
+          orderId,
+          owner,
+          index + 1,
+          line.anonymous ? 'anonymous' : 'registered',
+          faceValue,
+          line.count,
+          start,
+          expiresAt,
+        ],
+      );
+      const codes = generateCodes(line.count);
+      const pins = generatePins(line.count);
+      const batchCards = codes.map((code, i) => ({
+        serial: serialFromSequence(start + i),
+        code,
+        pin: pins[i],
+        faceValue,
+        expiresAt,
+        anonymous: line.anonymous,
+      }));
+      await app.dataSource.query(
+        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext)
+         SELECT serial, $1, $2, $3, 0, 'issued', $4, code_hash, envelope
+           FROM unnest($5::bigint[], $6::bytea[], $7::text[]) AS card(serial, code_hash, envelope)`,
+        [
+          orderId,
+          batchId,
+          faceValue,
+          expiresAt,
+          batchCards.map((card) => card.serial),
+          batchCards.map((card) => secrets.blindIndex(card.code)),
+          batchCards.map((card) => secrets.seal(card.serial, card.code, card.pin)),
+        ],
+      );
+      cards.push(...batchCards);
+    }
+    return { orderId, cards };
+  }
+
+  const requestExport = (orderId: string, body: Record<string, unknown> = {}, token = secretsToken) =>
+    app.http
+      .post(`/v1/orders/${orderId}/exports`)
+      .auth(token, { type: 'bearer' })
+      .send({ recipient_public_key: publicKey, ...body });
+
+  const getExport = (id: string, token = secretsToken) =>
+    app.http.get(`/v1/exports/${id}`).auth(token, { type: 'bearer' });
+
+  async function waitUntilReady(id: string) {
+    return waitFor(
+      async () => (await getExport(id).expect(200)).body,
+      (body) => body.status !== 'pending' && body.status !== 'running',
+    );
+  }
+
+  /** The path and query of a download URL (PUBLIC_URL is not this test server's address). */
+  const pathOf = (url: string) => {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  };
+
+  const download = (url: string) => app.http.get(pathOf(url)).buffer(true).parse(binary);
+
+  async function decryptWithLibrary(file: Buffer): Promise<string> {
+    const message = await readMessage({ binaryMessage: file });
+    const { data } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
+    return Buffer.from(data).toString('utf8');
+  }
+
+  async function auditActions(objectId: string): Promise<string[]> {
+    const rows = await app.dataSource.query<Array<{ action: string }>>(
+      'SELECT action FROM audit_records WHERE object_id = $1 ORDER BY seq',
+      [objectId],
+    );
+    return rows.map((row) => row.action);
+  }
+
+  const exportsDir = () => join(app.runtime.config.dataDir, 'exports');
+
+  it('exports an issued order to a file that decrypts to its cards, once', async () => {
+    const { orderId, cards } = await issuedOrder([
+      { anonymous: true, count: 180, faceValue: 10_000 },
+      { anonymous: false, count: 120, faceValue: 200_000 },
+    ]);
+    const key = `export-${randomInt(1e12)}`;
+    const created = await requestExport(orderId).set('Idempotency-Key', key).expect(202);
+    expect(created.body).toMatchObject({
+      object: 'card_export',
+      order_id: orderId,
+      status: 'pending',
+      purge_anonymous_after_export: false,
+      encryption: { format: 'openpgp', recipient_fingerprint: expect.stringMatching(/^[0-9a-f]{40}$/) },
+      manifest: null,
+      download: null,
+    });
+    expect(JSON.stringify(created.body)).not.toContain('PUBLIC KEY BLOCK');
+    const replay = await requestExport(orderId).set('Idempotency-Key', key).expect(202);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body.id).toBe(created.body.id);
+
+    const ready = await waitUntilReady(created.body.id);
+    expect(ready.status).toBe('ready');
+    const csv = expectedCsv(cards);
+    expect(ready.manifest).toEqual({
+      row_count: 300,
+      plaintext_sha256: createHash('sha256').update(csv).digest('hex'),
+      size_bytes: expect.any(Number),
+      columns: ['serial', 'code', 'pin', 'face_value', 'expires_at'],
+      file_name: `fuli-cards-${orderId}.csv.pgp`,
+      content_type: 'application/pgp-encrypted',
+      created_at: expect.any(String),
+    });
+    expect(ready.download).toEqual({
+      url: expect.stringContaining(`/v1/exports/${created.body.id}/download?token=`),
+      token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expires_at: expect.any(String),
+    });
+
+    // HEAD checks the link without using it.
+    const head = await app.http.head(pathOf(ready.download.url)).expect(200);
+    expect(head.headers['content-length']).toBe(String(ready.manifest.size_bytes));
+
+    const file = await download(ready.download.url).expect(200);
+    expect(file.headers['content-type']).toBe('application/pgp-encrypted');
+    expect(file.headers['content-disposition']).toBe(`attachment; filename="fuli-cards-${orderId}.csv.pgp"`);
+    expect(file.headers['cache-control']).toBe('no-store');
+    const body = file.body as Buffer;
+    expect(body.length).toBe(ready.manifest.size_bytes);
+    const plaintext = await decryptWithLibrary(body);
+    expect(plaintext).toBe(csv);
+    expect(createHash('sha256').update(plaintext).digest('hex')).toBe(ready.manifest.plaintext_sha256);
+
+    if (GPG) {
+      // The README's command: gpg --decrypt with the recipient's private key.
+      const home = mkdtempSync(join(tmpdir(), 'fuli-gpg-'));
+      try {
+        execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', '--import'], {
+          input: privateArmored,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        writeFileSync(join(home, 'export.csv.pgp'), body);
+        const decrypted = execFileSync('gpg', [
+          '--homedir',
+          home,
+          '--batch',
+          '--quiet',
+          '--decrypt',
+          join(home, 'export.csv.pgp'),
+        ]);
+        expect(decrypted.toString('utf8')).toBe(csv);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    } else {
+      console.warn('gpg is not installed: the export was decrypted with OpenPGP.js only');
+    }
+
+    // Once the response has completed, the download is recorded, the file deleted and the link used up.
+    const after = await waitFor(
+      async () => (await getExport(created.body.id).expect(200)).body,
+      (value) => value.status === 'downloaded' && !existsSync(join(exportsDir(), `${created.body.id}.pgp`)),
+    );
+    expect(after.download).toBeNull();
+    expect(after.downloaded_at).toEqual(expect.any(String));
+    await waitFor(
+      () => auditActions(created.body.id),
+      (actions) => actions.includes('card_export.downloaded'),
+    );
+    const again = await app.http.get(pathOf(ready.download.url)).expect(410);
+    expect(again.body).toMatchObject({ code: 'export_link_used', status: 410 });
+    expect(await auditActions(created.body.id)).toEqual([
+      'card_export.requested',
+      'card_export.ready',
+      'card_export.link_issued',
+      'card_export.download_started',
+      'card_export.downloaded',
+    ]);
+    const [started] = await app.dataSource.query<Array<{ actor_client_id: string | null; data: { summary: object } }>>(
+      "SELECT actor_client_id, data FROM audit_records WHERE object_id = $1 AND action = 'card_export.download_started'",
+      [created.body.id],
+    );
+    expect(started.data.summary).toMatchObject({ order_id: orderId, ip: '127.0.0.1' });
+    // Nothing of the secrets in the audit trail.
+    const trail = JSON.stringify(
+      await app.dataSource.query('SELECT data FROM audit_records WHERE object_id = $1', [created.body.id]),
+    );
+    for (const card of cards) expect(trail).not.toContain(card.code);
+  });
+
+  it('answers 410 for an expired link and 404 for a revoked or unknown token; a new GET issues a new link', async () => {
+    const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 20 }]);
+    const created = await requestExport(orderId).expect(202);
+    const first = await waitUntilReady(created.body.id);
+    await app.dataSource.query(
+      "UPDATE card_exports SET download_expires_at = now() - interval '1 minute' WHERE id = $1",
+      [created.body.id],
+    );
+    const expired = await app.http.get(pathOf(first.download.url)).expect(410);
+    expect(expired.body).toMatchObject({ code: 'export_link_expired' });
+
+    const second = (await getExport(created.body.id).expect(200)).body;
+    expect(second.status).toBe('ready');
+    expect(second.download.token).not.toBe(first.download.token);
+    // The earlier link was revoked by the new one; a made-up token is unknown alike.
+    await app.http.get(pathOf(first.download.url)).expect(404);
+    await app.http
+      .get(`/v1/exports/${created.body.id}/download`)
+      .query({ token: 'A'.repeat(43) })
+      .expect(404);
+    await app.http.get(`/v1/exports/${created.body.id}/download`).query({ token: 'short' }).expect(400);
+    const file = await download(second.download.url).expect(200);
+    expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+  });
+
+  it('deletes a file nobody downloaded once its retention has passed', async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 3 }]);
+    const created = await requestExport(orderId).expect(202);
+    const ready = await waitUntilReady(created.body.id);
+    await app.dataSource.query("UPDATE card_exports SET completed_at = now() - interval '8 days' WHERE id = $1", [
+      created.body.id,
+    ]);
+    const expired = (await getExport(created.body.id).expect(200)).body;
+    expect(expired).toMatchObject({ status: 'expired', download: null });
+    expect((await app.http.get(pathOf(ready.download.url)).expect(410)).body.code).toBe('export_link_expired');
+    // The sweep records the deletion, then deletes the file.
+    await waitFor(
+      async () => ({
+        actions: await auditActions(created.body.id),
+        file: existsSync(join(exportsDir(), `${created.body.id}.pgp`)),
+      }),
+      ({ actions, file }) => actions.includes('card_export.file_deleted') && !file,
+    );
+  });
+
+  it('keeps the link usable after an interrupted download', async () => {
+    const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 50 }]);
+    const created = await requestExport(orderId).expect(202);
+    const ready = await waitUntilReady(created.body.id);
+    // What the controller does when the client hangs up mid-way ('close' before 'finish'), driven directly: over
+    // loopback the kernel buffers would often take the whole file before a test client could hang up.
+    const service = app.app.get(ExportsService);
+    const ctx = new RequestContext('req_interrupted', null, '127.0.0.1');
+    const opened = await service.openDownload(ctx, created.body.id, ready.download.token);
+    // Claimed: a second download meanwhile is refused.
+    expect((await app.http.get(pathOf(ready.download.url)).expect(410)).body.code).toBe('export_link_used');
+    opened.stream!.destroy();
+    await opened.finish(false);
+    expect((await auditActions(created.body.id)).slice(-2)).toEqual([
+      'card_export.download_started',
+      'card_export.download_interrupted',
+    ]);
+    // (Read with SQL: a GET would issue a new link and revoke this one.)
+    const [row] = await app.dataSource.query<Array<{ downloaded_at: Date | null; storage_path: string | null }>>(
+      'SELECT downloaded_at, storage_path FROM card_exports WHERE id = $1',
+      [created.body.id],
+    );
+    expect(row).toEqual({ downloaded_at: null, storage_path: expect.any(String) });
+    const file = await download(ready.download.url).expect(200);
+    expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+  });
+
+  it('refuses an order that is not issued yet (409 invalid_state)', async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 1 }], 'pending_payment');
+    const refused = await requestExport(orderId).expect(409);
+    expect(refused.body).toMatchObject({
+      code: 'invalid_state',
+      status: 409,
+      order_id: orderId,
+      order_status: 'pending_payment',
+    });
+  });
+
+  it('needs the cards:secrets scope (403)', async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 1 }]);
+    const refused = await requestExport(orderId, {}, readerToken).expect(403);
+    expect(refused.body.code).toBe('insufficient_scope');
+    const created = await requestExport(orderId).expect(202);
+    await getExport(created.body.id, readerToken).expect(403);
+    await waitUntilReady(created.body.id);
+  });
+
+  it('builds one export of an order at a time (409 export_in_progress)', async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 1 }]);
+    const created = await requestExport(orderId).expect(202);
+    await waitUntilReady(created.body.id);
+    // Held in `running` (as while a large one builds); ready again afterwards.
+    await app.dataSource.query("UPDATE card_exports SET status = 'running' WHERE id = $1", [created.body.id]);
+    const busy = await requestExport(orderId).expect(409);
+    expect(busy.body).toMatchObject({ code: 'export_in_progress', export_id: created.body.id });
+    await app.dataSource.query("UPDATE card_exports SET status = 'ready' WHERE id = $1", [created.body.id]);
+    await requestExport(orderId).expect(202);
+  });
+
+  it("hides another tenant's orders and exports (404)", async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 2 }]);
+    const foreign = await requestExport(orderId, {}, otherToken).expect(404);
+    expect(foreign.body.code).toBe('resource_not_found');
+    const created = await requestExport(orderId).expect(202);
+    await getExport(created.body.id, otherToken).expect(404);
+    await waitUntilReady(created.body.id);
+    // And the other tenant's own order is exportable by it.
+    const theirs = await issuedOrder([{ anonymous: true, count: 1 }], 'issued', otherEnterpriseId);
+    await requestExport(theirs.orderId, {}, otherToken).expect(202);
+    await requestExport(theirs.orderId).expect(404);
+  });
+
+  it('refuses keys it cannot encrypt to (422)', async () => {
+    const { orderId } = await issuedOrder([{ anonymous: true, count: 1 }]);
+    const garbage = await requestExport(orderId, { recipient_public_key: 'not a key' }).expect(422);
+    expect(garbage.body.code).toBe('invalid_recipient_key');
+    const secret = await requestExport(orderId, { recipient_public_key: privateArmored }).expect(422);
+    expect(secret.body.code).toBe('private_key_given');
+    expect(JSON.stringify(secret.body)).not.toContain('PRIVATE KEY BLOCK');
+    await requestExport(orderId, { recipient_public_key: publicKey, unknown: true }).expect(400);
+  });
+
+  it("purges the anonymous cards' ciphertexts after the export when asked, keeping their blind index", async () => {
+    const { orderId, cards } = await issuedOrder([
+      { anonymous: true, count: 150 },
+      { anonymous: false, count: 50, faceValue: 200_000 },
+    ]);
+    const created = await requestExport(orderId, { purge_anonymous_after_export: true }).expect(202);
+    const ready = await waitUntilReady(created.body.id);
+    expect(ready).toMatchObject({ status: 'ready', purge_anonymous_after_export: true });
+
+    const counts = await app.dataSource.query<Array<{ card_type: string; purged: number; kept: number }>>(
+      `SELECT b.card_type, count(*) FILTER (WHERE c.secret_ciphertext IS NULL)::int AS purged,
+              count(*) FILTER (WHERE c.secret_ciphertext IS NOT NULL)::int AS kept
+         FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+        WHERE c.order_id = $1 GROUP BY b.card_type ORDER BY b.card_type`,
+      [orderId],
+    );
+    expect(counts).toEqual([
+      { card_type: 'anonymous', purged: 150, kept: 0 },
+      { card_type: 'registered', purged: 0, kept: 50 },
+    ]);
+    const anonymous = cards.find((card) => card.anonymous)!;
+    const [lookup] = await app.dataSource.query<Array<{ serial: string }>>(
+      'SELECT serial::text FROM cards WHERE code_hash = $1',
+      [secrets.blindIndex(anonymous.code)],
+    );
+    expect(lookup.serial).toBe(anonymous.serial);
+    const [purge] = await app.dataSource.query<Array<{ data: { summary: Record<string, unknown> } }>>(
+      "SELECT data FROM audit_records WHERE object_id = $1 AND action = 'cards.secrets_purged'",
+      [orderId],
+    );
+    expect(purge.data.summary).toEqual({ export_id: created.body.id, card_type: 'anonymous', cards: 150 });
+
+    // The file still holds every code: it is now their only copy.
+    const file = await download(ready.download.url).expect(200);
+    expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+    const again = await requestExport(orderId).expect(409);
+    expect(again.body.code).toBe('card_secrets_purged');
+  });
+
+  describe('the build-export job', () => {
+    const job = { attemptsMade: 0, opts: { attempts: 1 } } as unknown as JobContext;
+
+    it('rebuilds a half-written file, resumes a finished one and leaves a ready export alone', async () => {
+      const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 60 }]);
+      const created = await requestExport(orderId).expect(202);
+      const ready = await waitUntilReady(created.body.id);
+      const builder = app.app.get(ExportBuilder);
+      const path = join(exportsDir(), `${created.body.id}.pgp`);
+
+      // Re-running a built export does nothing.
+      const built = statSync(path);
+      await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
+      expect(statSync(path).mtimeMs).toBe(built.mtimeMs);
+
+      // A crash after the file was complete but before `ready`: the file is kept, the export finished.
+      await app.dataSource.query("UPDATE card_exports SET status = 'running', completed_at = NULL WHERE id = $1", [
+        created.body.id,
+      ]);
+      await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
+      expect(statSync(path).mtimeMs).toBe(built.mtimeMs);
+
+      // A crash mid-write: a .part file, no manifest. The next run writes the file afresh.
+      await app.dataSource.query(
+        `UPDATE card_exports SET status = 'running', completed_at = NULL, storage_path = NULL, row_count = NULL,
+                plaintext_sha256 = NULL, size_bytes = NULL WHERE id = $1`,
+        [created.body.id],
+      );
+      rmSync(path);
+      writeFileSync(`${path}.part`, 'half a file');
+      await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
+      expect(existsSync(`${path}.part`)).toBe(false);
+      const rebuilt = (await getExport(created.body.id).expect(200)).body;
+      expect(rebuilt.manifest.plaintext_sha256).toBe(ready.manifest.plaintext_sha256);
+      const file = await download(rebuilt.download.url).expect(200);
+      expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+    });
+
+    it('fails an export whose cards cannot be opened, for good and without a file', async () => {
+      const { orderId } = await issuedOrder([{ anonymous: true, count: 5 }]);
+      // An envelope copied onto another card does not open (the serial is bound to it).
+      await app.dataSource.query(
+        `UPDATE cards SET secret_ciphertext = (SELECT secret_ciphertext FROM cards c2 WHERE c2.order_id = $1
+                                                ORDER BY serial LIMIT 1)
+          WHERE order_id = $1 AND serial = (SELECT max(serial) FROM cards WHERE order_id = $1)`,
+        [orderId],
+      );
+      const created = await requestExport(orderId).expect(202);
+      const failed = await waitUntilReady(created.body.id);
+      expect(failed).toMatchObject({ status: 'failed', manifest: null, download: null });
+      expect(failed.failure_reason).toMatch(/^card_secret_unreadable: card \d+: /);
+      expect(readdirSync(exportsDir()).filter((name) => name.startsWith(created.body.id))).toEqual([]);
+      expect(await auditActions(created.body.id)).toEqual(['card_export.requested', 'card_export.failed']);
+    });
+  });
+
+  /**
+   * Throughput, not a test: EXPORT_BENCH_ROWS=100000 npx jest test/exports --selectProjects e2e -t throughput
+   * times an export of that many cards against a plain COPY of the same rows drained by Node.
+   */
+  const benchRows = Number(process.env.EXPORT_BENCH_ROWS ?? 0);
+  (benchRows > 0 ? it : it.skip)(
+    'throughput: export vs raw COPY TO STDOUT',
+    async () => {
+      const orderId = newId('order');
+      await app.dataSource.query(
+        `INSERT INTO orders (id, enterprise_id, po_number, status, currency, face_total, discount_bps, discount_total,
+                             payable, payment_method, created_by_client_id)
+         VALUES ($1, $2, $3, 'issued', 'CNY', $4, 0, 0, $4, 'bank_transfer', 'cli_test')`,
+        [orderId, enterpriseId, `BENCH-${randomInt(1e12)}`, benchRows * 10_000],
+      );
+      const start = await reserveSerials(benchRows);
+      const batchId = newId('batch');
+      await app.dataSource.query(
+        `INSERT INTO issuance_batches (id, order_id, enterprise_id, line_no, product_id, card_type, face_value, count,
+                                       chunk_size, serial_start, issued_count, status, completed_at)
+         VALUES ($1, $2, $3, 1, 'prd_bench', 'anonymous', 10000, $4, 10000, $5, $4, 'completed', now())`,
+        [batchId, orderId, enterpriseId, benchRows, start],
+      );
+      const driver = app.dataSource.driver as PostgresDriver;
+      const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, () => void];
+      try {
+        const t0 = Date.now();
+        const chunk = 10_000;
+        for (let at = 0; at < benchRows; at += chunk) {
+          const n = Math.min(chunk, benchRows - at);
+          const codes = generateCodes(n);
+          const pins = generatePins(n);
+          let rows = '';
+          for (let i = 0; i < n; i++) {
+            const serial = serialFromSequence(start + at + i);
+            rows +=
+              `${serial}\t${orderId}\t${batchId}\t10000\t0\tissued\t2029-11-28 15:59:59+00\t` +
+              `\\\\x${secrets.blindIndex(codes[i]).toString('hex')}\t${secrets.seal(serial, codes[i], pins[i])}\n`;
+          }
+          const copy = client.query(
+            copyFrom(
+              'COPY cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext) FROM STDIN',
+            ),
+          );
+          await new Promise<void>((resolve, reject) => {
+            copy.on('error', reject);
+            copy.on('finish', resolve);
+            copy.end(rows);
+          });
+        }
+        await client.query('ANALYZE cards');
+        console.log(`inserted ${benchRows} cards in ${Date.now() - t0} ms`);
+
+        const rawCopy = async () => {
+          const began = process.hrtime.bigint();
+          let bytes = 0;
+          await pipeline(
+            client.query(copyTo(exportCopySql(orderId))),
+            new Writable({
+              write(data: Buffer, _encoding, done) {
+                bytes += data.length;
+                done();
+              },
+            }),
+          );
+          return { seconds: Number(process.hrtime.bigint() - began) / 1e9, bytes };
+        };
+        const builder = app.app.get(ExportBuilder);
+        const exportOnce = async () => {
+          const created = await requestExport(orderId).expect(202);
+          // The queue may pick it up first; either way time a build from pending to ready.
+          await waitUntilReady(created.body.id).catch(() => undefined);
+          const [row] = await app.dataSource.query<Array<{ seconds: number }>>(
+            'SELECT extract(epoch FROM completed_at - created_at)::float8 AS seconds FROM card_exports WHERE id = $1',
+            [created.body.id],
+          );
+          await app.dataSource.query(
+            `UPDATE card_exports SET status = 'running', completed_at = NULL, storage_path = NULL WHERE id = $1`,
+            [created.body.id],
+          );
+          const began = process.hrtime.bigint();
+          await builder.build({ exportId: created.body.id }, job);
+          const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+          return { queued: row.seconds, seconds, rss: process.memoryUsage().rss };
+        };
+        const job = { attemptsMade: 0, opts: { attempts: 1 } } as unknown as JobContext;
+        await rawCopy(); // warm the cache
+        const results: string[] = [];
+        for (let round = 0; round < 3; round++) {
+          const raw = await rawCopy();
+          const exported = await exportOnce();
+          results.push(
+            `round ${round + 1}: raw COPY ${raw.seconds.toFixed(3)} s (${raw.bytes} bytes), export ${exported.seconds.toFixed(3)} s ` +
+              `(via queue ${exported.queued.toFixed(3)} s), ratio ${(exported.seconds / raw.seconds).toFixed(2)}×, rss ${Math.round(exported.rss / 1e6)} MB`,
+          );
+        }
+        console.log(`${benchRows} cards\n${results.join('\n')}`);
+      } finally {
+        release();
+      }
+    },
+    600_000,
+  );
+});
