@@ -108,6 +108,26 @@ describe('API conventions', () => {
       expect(rows[0].n).toBe(1);
     });
 
+    it('keeps stored responses encrypted: a replayed client secret never sits in the table in clear', async () => {
+      const enterprise = (await createEnterprise({ name: 'Sealed Co', credit_code: newCreditCode() }).expect(201)).body;
+      const key = `idem-secret-${Date.now()}`;
+      const create = () =>
+        app.http
+          .post('/v1/admin/api-clients')
+          .auth(operator, { type: 'bearer' })
+          .set('idempotency-key', key)
+          .send({ name: 'hr', enterprise_id: enterprise.id, scopes: ['orders:read'] });
+      const first = await create().expect(201);
+      const replay = await create().expect(201);
+      expect(replay.body.client_secret).toBe(first.body.client_secret);
+      const [row] = await app.dataSource.query(
+        'SELECT response_body::text AS body FROM idempotency_keys WHERE key = $1',
+        [key],
+      );
+      expect(row.body).not.toContain(first.body.client_secret);
+      expect(row.body).toContain('"sealed"');
+    });
+
     it('refuses the same key with another body with 422 idempotency_key_reused', async () => {
       const key = `idem-other-${Date.now()}`;
       await createEnterprise({ name: 'First', credit_code: newCreditCode() }, { 'idempotency-key': key }).expect(201);

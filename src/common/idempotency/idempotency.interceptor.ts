@@ -5,6 +5,7 @@ import { from, lastValueFrom, type Observable } from 'rxjs';
 import { TransactionService } from '../../database/transaction.service';
 import { canonicalJson, sha256Hex } from '../canonical-json';
 import { contextOf } from '../context/context-of';
+import { DataCipher } from '../crypto/data-cipher.service';
 import { ApiError } from '../errors/api-error';
 import { IdempotencyKey } from './idempotency-key.entity';
 import { IDEMPOTENT_KEY } from './idempotent.decorator';
@@ -28,6 +29,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly transactions: TransactionService,
+    private readonly cipher: DataCipher,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -65,7 +67,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
             );
           }
           void reply.header('idempotent-replayed', 'true');
-          return stored.responseBody;
+          return this.open(stored.responseBody, clientId, header);
         }
         const body = await lastValueFrom(next.handle() as Observable<object | null | undefined>, {
           defaultValue: undefined,
@@ -75,11 +77,25 @@ export class IdempotencyInterceptor implements NestInterceptor {
           key: header,
           fingerprint,
           responseStatus: this.statusOf(context),
-          responseBody: body ?? null,
+          responseBody: this.seal(body ?? null, clientId, header),
         });
         return body;
       }),
     );
+  }
+
+  /**
+   * Stored responses can hold secrets shown once (a new client secret): they are
+   * kept encrypted, bound to the client and key, never as plain JSON at rest.
+   */
+  private seal(body: object | null, clientId: string, key: string): object {
+    return { sealed: this.cipher.encrypt(JSON.stringify(body), `idempotency:${clientId}:${key}`) };
+  }
+
+  private open(stored: object | null, clientId: string, key: string): unknown {
+    const sealed = (stored as { sealed?: unknown } | null)?.sealed;
+    if (typeof sealed !== 'string') return stored;
+    return JSON.parse(this.cipher.decrypt(sealed, `idempotency:${clientId}:${key}`)) as unknown;
   }
 
   private statusOf(context: ExecutionContext): number {
