@@ -1,10 +1,9 @@
 import pg from 'pg';
 import { serialFromSequence } from '../src/issuance/card-code';
 import { startTestApp, type TestApp } from './support/app';
-import { createClient, createEnterprise, createProduct, recordTransfer } from './support/fixtures';
+import { createProduct, placePaidOrder } from './support/fixtures';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 /** Cards in the order: 20,000 by default (40 chunks of 500); FAULT_N raises it. */
 const N = Number(process.env.FAULT_N ?? 20_000);
 const CHUNK_SIZE = 500;
@@ -56,27 +55,10 @@ describe('card issuance under worker crashes', () => {
     'mints exactly N cards with contiguous serials when the worker is SIGKILLed twice mid-batch',
     async () => {
       const product = await createProduct(app);
-      const enterprise = await createEnterprise(app);
-      const client = await createClient(app, { enterprise_id: enterprise.id, scopes: ['orders:write', 'orders:read'] });
-      const token = await app.tokenFor(client.id, client.client_secret);
-      const placed = await app.http
-        .post('/v1/orders')
-        .auth(token, { type: 'bearer' })
-        .send({
-          po_number: 'FAULT-1',
-          payment_method: 'bank_transfer',
-          purchaser: PURCHASER,
-          lines: [{ product_id: product.id, face_value: 10_000, quantity: N }],
-        })
-        .expect(201);
-      const orderId = placed.body.id as string;
-      await recordTransfer(app, await app.operatorToken(), {
-        enterprise_id: enterprise.id,
-        payer_account_name: enterprise.name,
-        amount: placed.body.payable,
-        kind: 'order_transfer',
-        order_id: orderId,
-      }).expect(201);
+      const { enterprise, order } = await placePaidOrder(app, 'FAULT-1', [
+        { product_id: product.id, face_value: 10_000, quantity: N },
+      ]);
+      const orderId = order.id;
 
       const issued = async () => {
         const [row] = await app.dataSource.query<Array<{ issued: number; status: string }>>(

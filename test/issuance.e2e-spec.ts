@@ -1,9 +1,7 @@
 import { isValidSerial, serialFromSequence } from '../src/issuance/card-code';
 import { IssuanceService } from '../src/issuance/issuance.service';
 import { startTestApp, type TestApp } from './support/app';
-import { createClient, createEnterprise, createProduct, recordTransfer } from './support/fixtures';
-
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
+import { createProduct, placePaidOrder } from './support/fixtures';
 
 /** Orders minted by the worker running in-process, in small chunks so that every batch has several. */
 describe('card issuance', () => {
@@ -28,33 +26,16 @@ describe('card issuance', () => {
 
   it('mints every card of a paid order once, with contiguous serials, and books the float', async () => {
     const product = await createProduct(app);
-    const enterprise = await createEnterprise(app);
-    const client = await createClient(app, {
-      enterprise_id: enterprise.id,
-      scopes: ['orders:write', 'orders:read', 'cards:read'],
-    });
-    const token = await app.tokenFor(client.id, client.client_secret);
-    const placed = await app.http
-      .post('/v1/orders')
-      .auth(token, { type: 'bearer' })
-      .send({
-        po_number: 'ISSUE-1',
-        payment_method: 'bank_transfer',
-        purchaser: PURCHASER,
-        lines: [
-          { product_id: product.id, face_value: 10_000, quantity: 250 },
-          { product_id: product.id, face_value: 50_000, quantity: 120 },
-        ],
-      })
-      .expect(201);
-    const orderId = placed.body.id as string;
-    await recordTransfer(app, await app.operatorToken(), {
-      enterprise_id: enterprise.id,
-      payer_account_name: enterprise.name,
-      amount: placed.body.payable,
-      kind: 'order_transfer',
-      order_id: orderId,
-    }).expect(201);
+    const { enterprise, token, order } = await placePaidOrder(
+      app,
+      'ISSUE-1',
+      [
+        { product_id: product.id, face_value: 10_000, quantity: 250 },
+        { product_id: product.id, face_value: 50_000, quantity: 120 },
+      ],
+      ['orders:write', 'orders:read', 'cards:read'],
+    );
+    const orderId = order.id;
 
     const issued = await waitFor(
       async () => (await app.http.get(`/v1/orders/${orderId}`).auth(token, { type: 'bearer' }).expect(200)).body,
@@ -129,32 +110,15 @@ describe('card issuance', () => {
 
   it('mints a chunk once however often its job runs', async () => {
     const product = await createProduct(app);
-    const enterprise = await createEnterprise(app);
-    const client = await createClient(app, { enterprise_id: enterprise.id, scopes: ['orders:write', 'orders:read'] });
-    const token = await app.tokenFor(client.id, client.client_secret);
-    const placed = await app.http
-      .post('/v1/orders')
-      .auth(token, { type: 'bearer' })
-      .send({
-        po_number: 'ISSUE-2',
-        payment_method: 'bank_transfer',
-        purchaser: PURCHASER,
-        lines: [{ product_id: product.id, face_value: 10_000, quantity: 150 }],
-      })
-      .expect(201);
-    await recordTransfer(app, await app.operatorToken(), {
-      enterprise_id: enterprise.id,
-      payer_account_name: enterprise.name,
-      amount: placed.body.payable,
-      kind: 'order_transfer',
-      order_id: placed.body.id,
-    }).expect(201);
+    const { token, order: placed } = await placePaidOrder(app, 'ISSUE-2', [
+      { product_id: product.id, face_value: 10_000, quantity: 150 },
+    ]);
     await waitFor(
-      async () => (await app.http.get(`/v1/orders/${placed.body.id}`).auth(token, { type: 'bearer' }).expect(200)).body,
+      async () => (await app.http.get(`/v1/orders/${placed.id}`).auth(token, { type: 'bearer' }).expect(200)).body,
       (order) => order.status === 'issued',
     );
     const service = app.app.get(IssuanceService);
-    const [batch] = await app.dataSource.query('SELECT id FROM issuance_batches WHERE order_id = $1', [placed.body.id]);
+    const [batch] = await app.dataSource.query('SELECT id FROM issuance_batches WHERE order_id = $1', [placed.id]);
     const job = { attemptsMade: 0, opts: { attempts: 5 } } as never;
     // Delivered again, twice at once: nothing more is minted.
     const again = await Promise.all([
@@ -162,9 +126,7 @@ describe('card issuance', () => {
       service.mintChunk({ batchId: batch.id, chunkNo: 1 }, job),
     ]);
     expect(again).toEqual([{ minted: 0 }, { minted: 0 }]);
-    const [{ n }] = await app.dataSource.query('SELECT count(*)::int AS n FROM cards WHERE order_id = $1', [
-      placed.body.id,
-    ]);
+    const [{ n }] = await app.dataSource.query('SELECT count(*)::int AS n FROM cards WHERE order_id = $1', [placed.id]);
     expect(n).toBe(150);
   });
 });

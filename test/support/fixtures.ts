@@ -103,3 +103,40 @@ export function recordTransfer(
       ...body,
     });
 }
+
+/** A purchaser identity with a valid resident ID (GB 11643's own example), for real-name orders. */
+export const TEST_PURCHASER = {
+  name: '张三',
+  id_type: 'resident_id',
+  id_number: '11010519491231002X',
+  phone: '13812345678',
+};
+
+/**
+ * A fresh enterprise's client places a bank_transfer order of `lines` and the
+ * operator books a transfer covering it: the order is paid, and minting starts.
+ */
+export async function placePaidOrder(
+  app: TestApp,
+  poNumber: string,
+  lines: Array<{ product_id: string; face_value: number; quantity: number }>,
+  scopes: Scope[] = ['orders:write', 'orders:read'],
+) {
+  const enterprise = await createEnterprise(app);
+  const client = await createClient(app, { enterprise_id: enterprise.id, scopes });
+  const token = await app.tokenFor(client.id, client.client_secret);
+  const placed = await app.http
+    .post('/v1/orders')
+    .auth(token, { type: 'bearer' })
+    .send({ po_number: poNumber, payment_method: 'bank_transfer', purchaser: TEST_PURCHASER, lines });
+  if (placed.status !== 201) throw new Error(`place order: ${placed.status} ${JSON.stringify(placed.body)}`);
+  const order = placed.body as { id: string; payable: number };
+  await recordTransfer(app, await app.operatorToken(), {
+    enterprise_id: enterprise.id,
+    payer_account_name: enterprise.name,
+    amount: order.payable,
+    kind: 'order_transfer',
+    order_id: order.id,
+  }).expect(201);
+  return { enterprise, token, order };
+}
