@@ -47,6 +47,16 @@ export function newId(kind: IdKind): string {
   return `${ID_PREFIXES[kind]}_${nextUlid()}`;
 }
 
+const ULID_BODY = '[0-9A-HJKMNP-TV-Z]{26}';
+
+/** Any object id (for cursors that may point at any kind). */
+export const ANY_ID_PATTERN = new RegExp(`^[a-z]{3}_${ULID_BODY}$`);
+
+/** The shape of one kind's ids, for validation decorators and checks alike. */
+export function idPattern(kind: IdKind): RegExp {
+  return new RegExp(`^${ID_PREFIXES[kind]}_${ULID_BODY}$`);
+}
+
 export function isId(kind: IdKind, value: string): boolean {
-  return new RegExp(`^${ID_PREFIXES[kind]}_[0-9A-HJKMNP-TV-Z]{26}$`).test(value);
+  return idPattern(kind).test(value);
 }

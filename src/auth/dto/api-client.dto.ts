@@ -16,6 +16,7 @@ import {
 import { ListQueryDto } from '../../common/pagination/pagination';
 import { ApiClient, ApiClientSecret } from '../api-client.entity';
 import { SCOPES, type Scope } from '../scopes';
+import { idPattern } from '../../common/ids';
 
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/;
 
@@ -30,7 +31,7 @@ export class CreateApiClientDto {
     example: 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
   })
   @IsOptional()
-  @Matches(/^ent_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'enterprise_id must be an enterprise id' })
+  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
   enterprise_id?: string;
 
   @ApiProperty({ enum: SCOPES, isArray: true, example: ['products:read', 'orders:read', 'orders:write'] })
@@ -67,7 +68,7 @@ export class RotateSecretDto {
 export class ListApiClientsQueryDto extends ListQueryDto {
   @ApiPropertyOptional()
   @IsOptional()
-  @Matches(/^ent_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'enterprise_id must be an enterprise id' })
+  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
   enterprise_id?: string;
 
   @ApiPropertyOptional({ enum: ['active', 'revoked'] })

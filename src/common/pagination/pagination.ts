@@ -3,6 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { ANY_ID_PATTERN } from '../ids';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -18,7 +19,7 @@ export class ListQueryDto {
 
   @ApiPropertyOptional({ description: 'Id of the last object of the previous page; the next page follows it' })
   @IsOptional()
-  @Matches(/^[a-z]{3}_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'starting_after must be an object id' })
+  @Matches(ANY_ID_PATTERN, { message: 'starting_after must be an object id' })
   starting_after?: string;
 }
 

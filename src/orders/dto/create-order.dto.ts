@@ -16,6 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PurchaserIdentityDto } from '../purchaser-identity';
+import { idPattern } from '../../common/ids';
 
 export const PAYMENT_METHODS = ['prepaid_balance', 'credit_line', 'bank_transfer'] as const;
 export const MAX_LINES = 100;
@@ -23,7 +24,7 @@ export const MAX_QUANTITY = 1_000_000;
 
 export class OrderLineInputDto {
   @ApiProperty({ example: 'prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' })
-  @Matches(/^prd_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'product_id must be a product id' })
+  @Matches(idPattern('product'), { message: 'product_id must be a product id' })
   product_id: string;
 
   @ApiProperty({ description: 'Face value of each card in fen; one the product offers', example: 50000 })

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
 import type { Payment, PaymentKind } from '../payment.entity';
+import { idPattern } from '../../common/ids';
 
 export const PAYMENT_KINDS = [
   'deposit',
@@ -12,7 +13,7 @@ export const PAYMENT_KINDS = [
 /** A bank transfer the operator saw arrive on the platform's account. */
 export class RecordPaymentDto {
   @ApiProperty({ example: 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' })
-  @Matches(/^ent_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'enterprise_id must be an enterprise id' })
+  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
   enterprise_id: string;
 
   @ApiProperty({ enum: PAYMENT_KINDS })
@@ -21,7 +22,7 @@ export class RecordPaymentDto {
 
   @ApiPropertyOptional({ description: 'Required for order_transfer' })
   @ValidateIf((dto: RecordPaymentDto) => dto.kind === 'order_transfer' || dto.order_id !== undefined)
-  @Matches(/^ord_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'order_id must be an order id' })
+  @Matches(idPattern('order'), { message: 'order_id must be an order id' })
   order_id?: string;
 
   @ApiProperty({ description: 'fen, a positive integer', example: 1_000_000 })
@@ -89,11 +90,11 @@ export class PaymentDto {
 export class ListPaymentsQueryDto extends ListQueryDto {
   @ApiPropertyOptional()
   @IsOptional()
-  @Matches(/^ent_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'enterprise_id must be an enterprise id' })
+  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
   enterprise_id?: string;
 
   @ApiPropertyOptional()
   @IsOptional()
-  @Matches(/^ord_[0-9A-HJKMNP-TV-Z]{26}$/, { message: 'order_id must be an order id' })
+  @Matches(idPattern('order'), { message: 'order_id must be an order id' })
   order_id?: string;
 }
