@@ -3,16 +3,10 @@ import { createHash, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
-import type { PoolClient } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { RequestContext } from '../src/common/context/request-context';
 import { newId } from '../src/common/ids';
 import { ExportBuilder } from '../src/exports/export-builder';
-import { exportCopySql } from '../src/exports/export-csv';
 import { ExportsService } from '../src/exports/exports.service';
 import { formatCode, generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
 import { CardSecrets } from '../src/issuance/card-secrets';
@@ -550,108 +544,4 @@ describe('card-secrets exports', () => {
       expect(await auditActions(created.body.id)).toEqual(['card_export.requested', 'card_export.failed']);
     });
   });
-
-  /**
-   * Throughput, not a test: EXPORT_BENCH_ROWS=100000 npx jest test/exports --selectProjects e2e -t throughput
-   * times an export of that many cards against a plain COPY of the same rows drained by Node.
-   */
-  const benchRows = Number(process.env.EXPORT_BENCH_ROWS ?? 0);
-  (benchRows > 0 ? it : it.skip)(
-    'throughput: export vs raw COPY TO STDOUT',
-    async () => {
-      const orderId = newId('order');
-      await app.dataSource.query(
-        `INSERT INTO orders (id, enterprise_id, po_number, status, currency, face_total, discount_bps, discount_total,
-                             payable, payment_method, created_by_client_id)
-         VALUES ($1, $2, $3, 'issued', 'CNY', $4, 0, 0, $4, 'bank_transfer', 'cli_test')`,
-        [orderId, enterpriseId, `BENCH-${randomInt(1e12)}`, benchRows * 10_000],
-      );
-      const start = await reserveSerials(benchRows);
-      const batchId = newId('batch');
-      await app.dataSource.query(
-        `INSERT INTO issuance_batches (id, order_id, enterprise_id, line_no, product_id, card_type, face_value, count,
-                                       chunk_size, serial_start, issued_count, status, completed_at)
-         VALUES ($1, $2, $3, 1, 'prd_bench', 'anonymous', 10000, $4, 10000, $5, $4, 'completed', now())`,
-        [batchId, orderId, enterpriseId, benchRows, start],
-      );
-      const driver = app.dataSource.driver as PostgresDriver;
-      const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, () => void];
-      try {
-        const t0 = Date.now();
-        const chunk = 10_000;
-        for (let at = 0; at < benchRows; at += chunk) {
-          const n = Math.min(chunk, benchRows - at);
-          const codes = generateCodes(n);
-          const pins = generatePins(n);
-          let rows = '';
-          for (let i = 0; i < n; i++) {
-            const serial = serialFromSequence(start + at + i);
-            rows +=
-              `${serial}\t${orderId}\t${batchId}\t10000\t0\tissued\t2029-11-28 15:59:59+00\t` +
-              `\\\\x${secrets.blindIndex(codes[i]).toString('hex')}\t${secrets.seal(serial, codes[i], pins[i])}\n`;
-          }
-          const copy = client.query(
-            copyFrom(
-              'COPY cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext) FROM STDIN',
-            ),
-          );
-          await new Promise<void>((resolve, reject) => {
-            copy.on('error', reject);
-            copy.on('finish', resolve);
-            copy.end(rows);
-          });
-        }
-        await client.query('ANALYZE cards');
-        console.log(`inserted ${benchRows} cards in ${Date.now() - t0} ms`);
-
-        const rawCopy = async () => {
-          const began = process.hrtime.bigint();
-          let bytes = 0;
-          await pipeline(
-            client.query(copyTo(exportCopySql(orderId))),
-            new Writable({
-              write(data: Buffer, _encoding, done) {
-                bytes += data.length;
-                done();
-              },
-            }),
-          );
-          return { seconds: Number(process.hrtime.bigint() - began) / 1e9, bytes };
-        };
-        const builder = app.app.get(ExportBuilder);
-        const exportOnce = async () => {
-          const created = await requestExport(orderId).expect(202);
-          // The queue may pick it up first; either way time a build from pending to ready.
-          await waitUntilReady(created.body.id).catch(() => undefined);
-          const [row] = await app.dataSource.query<Array<{ seconds: number }>>(
-            'SELECT extract(epoch FROM completed_at - created_at)::float8 AS seconds FROM card_exports WHERE id = $1',
-            [created.body.id],
-          );
-          await app.dataSource.query(
-            `UPDATE card_exports SET status = 'running', completed_at = NULL, storage_path = NULL WHERE id = $1`,
-            [created.body.id],
-          );
-          const began = process.hrtime.bigint();
-          await builder.build({ exportId: created.body.id }, job);
-          const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-          return { queued: row.seconds, seconds, rss: process.memoryUsage().rss };
-        };
-        const job = { attemptsMade: 0, opts: { attempts: 1 } } as unknown as JobContext;
-        await rawCopy(); // warm the cache
-        const results: string[] = [];
-        for (let round = 0; round < 3; round++) {
-          const raw = await rawCopy();
-          const exported = await exportOnce();
-          results.push(
-            `round ${round + 1}: raw COPY ${raw.seconds.toFixed(3)} s (${raw.bytes} bytes), export ${exported.seconds.toFixed(3)} s ` +
-              `(via queue ${exported.queued.toFixed(3)} s), ratio ${(exported.seconds / raw.seconds).toFixed(2)}×, rss ${Math.round(exported.rss / 1e6)} MB`,
-          );
-        }
-        console.log(`${benchRows} cards\n${results.join('\n')}`);
-      } finally {
-        release();
-      }
-    },
-    600_000,
-  );
 });

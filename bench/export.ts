@@ -1,0 +1,590 @@
+/**
+ * `npm run bench:export`: exports an order of N cards (BENCH_N, default 1,000,000) through the real job path and,
+ * in the same run on the same Postgres, times the limit, a raw `COPY … TO STDOUT` of the same rows.
+ *
+ * - Setup (not timed): the full app (API, worker off) in one child process; one order of N anonymous 100 CNY cards
+ *   placed, paid and minted by the real issuance worker in a second child, which is then stopped. The cards are
+ *   exactly what issuance writes: real blind indexes, real AES-256-GCM envelopes. An OpenPGP key pair
+ *   (OpenPGP.js defaults, as a client's `gpg --quick-generate-key … default` gives: Curve25519) is the recipient.
+ * - A fresh worker process (prepareRuntime + createWorkerApp, the production `start:worker`) runs the exports.
+ * - Each round (BENCH_ROUNDS, default 3, after one untimed COPY that warms the cache) times, back to back:
+ *   (a) the limit: exportCopySql(order), the very statement the export runs (serial, secret_ciphertext,
+ *       face_value, expires_at of the order's cards in serial order), in a read-only transaction with the export's
+ *       session settings, drained by pg-copy-streams in this process and thrown away;
+ *   (b) the export: `POST /v1/orders/{id}/exports` through the API, the BuildExport job in the worker, until the
+ *       export reads `ready` (polled every 20 ms): COPY, decryption, CSV, OpenPGP encryption, fsync'd file.
+ *   The worker's peak RSS is reset before each export (/proc/<pid>/clear_refs) and read after it (VmHWM).
+ * - Verification of the last export: manifest row count = N; the file downloaded through its one-time link,
+ *   decrypted with `gpg --decrypt` (OpenPGP.js when gpg is missing), its SHA-256 equal to the manifest's, N rows in
+ *   strictly increasing serial order, every serial a card of the order.
+ *
+ * Target: export ≤ 2 × the raw COPY (median of the rounds' ratios); exit 1 if missed or if verification fails.
+ *
+ * Environment: BENCH_N, BENCH_ROUNDS, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL (default: an embedded
+ * Postgres in a temporary directory, removed afterwards), BENCH_PROFILE=1 (the export worker runs with --cpu-prof:
+ * one profile per thread, the decryption workers' included, in $TMPDIR/fuli-bench-profiles/export-<time>/; read
+ * them with `node dist/scripts/cpuprofile.js <file>`; use BENCH_ROUNDS=1 for a profile of one export).
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decrypt, generateKey, readMessage, readPrivateKey } from 'openpgp';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
+import { loadConfig } from '../src/config/app-config';
+import { EXPORT_CSV_HEADER, exportCopySql } from '../src/exports/export-csv';
+import { serialFromSequence } from '../src/issuance/card-code';
+import {
+  api,
+  creditCode,
+  fullEnv,
+  positiveInt,
+  postgresCpuMicros,
+  runBenchmark,
+  startServer,
+  token,
+  type Api,
+  type Operator,
+} from './support/harness';
+
+const N = positiveInt('BENCH_N', 1_000_000);
+const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
+const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const FACE_VALUE = 10_000;
+const TARGET_VS_COPY = 2;
+const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
+/** `gpg` on this machine: the export is then decrypted with the README's command. */
+const GPG = spawnSync('gpg', ['--version']).status === 0;
+
+// ---------------------------------------------------------------- child: a worker process
+
+type ToParent = { type: 'ready' } | { type: 'cpu'; micros: number };
+type ToChild = { type: 'cpu' } | { type: 'stop' };
+
+async function serveWorker(): Promise<void> {
+  const runtime = await prepareRuntime(loadConfig(process.env));
+  const app = await createWorkerApp(runtime);
+  const send = (message: ToParent) => process.send?.(message);
+  process.on('message', (message: ToChild) => {
+    if (message.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'cpu', micros: user + system });
+      return;
+    }
+    app
+      .close()
+      .then(() => closeRuntime(runtime))
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  });
+  send({ type: 'ready' });
+}
+
+// ---------------------------------------------------------------- parent: processes
+
+function nextMessage<T extends ToParent['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<ToParent, { type: T }>> {
+  return new Promise((resolvePromise, reject) => {
+    const onMessage = (message: ToParent) => {
+      if (message.type !== type) return;
+      cleanup();
+      resolvePromise(message as Extract<ToParent, { type: T }>);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`the worker exited with ${code} before sending '${type}'`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  /** CPU time of the whole process (all its threads) so far, µs. */
+  cpuMicros(): Promise<number>;
+  /** Peak resident set (VmHWM) since start or the last resetPeak, in MB; undefined off Linux. */
+  peakRssMb(): number | undefined;
+  /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when that is not possible. */
+  resetPeak(): boolean;
+  stop(): Promise<void>;
+}
+
+async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<WorkerProcess> {
+  const child = fork(__filename, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await nextMessage(child, 'ready');
+  return {
+    child,
+    async cpuMicros() {
+      const reply = nextMessage(child, 'cpu');
+      child.send({ type: 'cpu' } satisfies ToChild);
+      return (await reply).micros;
+    },
+    peakRssMb() {
+      try {
+        const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) / 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    resetPeak() {
+      try {
+        writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.send({ type: 'stop' } satisfies ToChild);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not done after ${TIMEOUT_MS / 1000} s`);
+    await sleep(20);
+  }
+}
+
+const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
+
+// ---------------------------------------------------------------- setup: an issued order of N cards
+
+interface Setup {
+  orderId: string;
+  hr: Api;
+}
+
+/** An enterprise, a client with the export scope, a product, an order of N cards paid and issued by a worker. */
+async function issuedOrder(baseUrl: string, operator: Operator, env: NodeJS.ProcessEnv, db: Client): Promise<Setup> {
+  const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
+  const enterpriseName = `Bench Export Co ${randomBytes(3).toString('hex')}`;
+  const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
+    name: enterpriseName,
+    credit_code: creditCode(),
+  });
+  const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
+    name: 'bench:export client',
+    enterprise_id: enterprise.id,
+    scopes: ['orders:write', 'orders:read', 'cards:secrets'],
+  });
+  const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
+    name: 'Bench anonymous card',
+    card_type: 'anonymous',
+    face_values: [FACE_VALUE],
+    validity_months: 36,
+    designs: ['classic'],
+    greeting_allowed: false,
+  });
+  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
+  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
+    po_number: `BENCH-EXPORT-${N}`,
+    payment_method: 'bank_transfer',
+    purchaser: PURCHASER,
+    lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
+  });
+  const issuer = await startWorker(env);
+  try {
+    const started = process.hrtime.bigint();
+    await operatorApi.post('/v1/admin/payments', {
+      kind: 'order_transfer',
+      enterprise_id: enterprise.id,
+      order_id: order.id,
+      amount: order.payable,
+      payer_account_name: enterpriseName,
+      payer_account_number: '6222 0000 1111 2345',
+      bank_reference: `BENCH${Date.now()}`,
+    });
+    await waitUntil(
+      'issuance',
+      async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],
+      (row) => row.status === 'issued',
+    );
+    console.log(`  issued ${N.toLocaleString('en')} cards in ${seconds(started).toFixed(1)} s (setup, not timed)`);
+  } finally {
+    await issuer.stop();
+  }
+  await db.query('VACUUM ANALYZE cards');
+  return { orderId: order.id, hr };
+}
+
+// ---------------------------------------------------------------- (a) and (b)
+
+interface Cpu {
+  /** Seconds of CPU of the process that did the Node side (this one for (a), the worker for (b)). */
+  node: number;
+  /** Seconds of CPU of the embedded Postgres (undefined with DATABASE_URL). */
+  postgres: number | undefined;
+}
+
+/** (a): the export's own COPY statement, drained and discarded in this process. */
+async function rawCopy(
+  db: Client,
+  orderId: string,
+  pgDir: string | undefined,
+): Promise<{ s: number; bytes: number; cpu: Cpu }> {
+  const pgBefore = pgDir ? postgresCpuMicros(pgDir) : undefined;
+  const cpuBefore = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await db.query('BEGIN READ ONLY');
+  await db.query("SET LOCAL TimeZone = 'UTC'");
+  await db.query("SET LOCAL DateStyle = 'ISO, YMD'");
+  let bytes = 0;
+  await pipeline(
+    db.query(copyTo(exportCopySql(orderId))),
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        bytes += chunk.length;
+        done();
+      },
+    }),
+  );
+  await db.query('COMMIT');
+  const s = seconds(started);
+  const used = process.cpuUsage(cpuBefore);
+  const pgAfter = pgDir ? postgresCpuMicros(pgDir) : undefined;
+  return {
+    s,
+    bytes,
+    cpu: {
+      node: (used.user + used.system) / 1e6,
+      postgres: pgBefore !== undefined && pgAfter !== undefined ? (pgAfter - pgBefore) / 1e6 : undefined,
+    },
+  };
+}
+
+interface ExportView {
+  id: string;
+  status: string;
+  failure_reason: string | null;
+  manifest: { row_count: number; plaintext_sha256: string; size_bytes: number } | null;
+  download: { url: string } | null;
+}
+
+/** (b): one export through the API and the worker's BuildExport job, from the request to `ready`. */
+async function exportOnce(
+  setup: Setup,
+  publicKey: string,
+  worker: WorkerProcess,
+  db: Client,
+  pgDir: string | undefined,
+): Promise<{ s: number; id: string; peakRssMb: number | undefined; cpu: Cpu; fileBytes: number }> {
+  const reset = worker.resetPeak();
+  const pgBefore = pgDir ? postgresCpuMicros(pgDir) : undefined;
+  const cpuBefore = await worker.cpuMicros();
+  const started = process.hrtime.bigint();
+  const created = await setup.hr.post<ExportView>(`/v1/orders/${setup.orderId}/exports`, {
+    recipient_public_key: publicKey,
+  });
+  const row = await waitUntil(
+    'export',
+    async () =>
+      (
+        await db.query<{ status: string; size_bytes: string | null; failure_reason: string | null }>(
+          'SELECT status, size_bytes, failure_reason FROM card_exports WHERE id = $1',
+          [created.id],
+        )
+      ).rows[0],
+    (value) => value.status === 'ready' || value.status === 'failed',
+  );
+  const s = seconds(started);
+  const cpuAfter = await worker.cpuMicros();
+  const pgAfter = pgDir ? postgresCpuMicros(pgDir) : undefined;
+  if (row.status !== 'ready') throw new Error(`export ${created.id} failed: ${row.failure_reason}`);
+  return {
+    s,
+    id: created.id,
+    peakRssMb: reset ? worker.peakRssMb() : undefined,
+    fileBytes: Number(row.size_bytes),
+    cpu: {
+      node: (cpuAfter - cpuBefore) / 1e6,
+      postgres: pgBefore !== undefined && pgAfter !== undefined ? (pgAfter - pgBefore) / 1e6 : undefined,
+    },
+  };
+}
+
+// ---------------------------------------------------------------- verification
+
+/**
+ * Checks the decrypted CSV as it streams by and hashes it: the header, then one row per card in serial order, the
+ * i-th row's serial being the i-th of the order's one batch (serialFromSequence(serial_start + i)).
+ */
+class CsvCheck extends Writable {
+  readonly hash = createHash('sha256');
+  rows = 0;
+  readonly problems: string[] = [];
+  private headerSeen = false;
+  private tail = '';
+
+  constructor(private readonly firstSequence: number) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.hash.update(chunk);
+    let text = this.tail + chunk.toString('latin1');
+    if (!this.headerSeen) {
+      const end = text.indexOf('\n');
+      if (end < 0) {
+        this.tail = text;
+        return done();
+      }
+      if (text.slice(0, end + 1) !== EXPORT_CSV_HEADER) this.problem('unexpected CSV header');
+      this.headerSeen = true;
+      text = text.slice(end + 1);
+    }
+    const cut = text.lastIndexOf('\n') + 1;
+    this.tail = text.slice(cut);
+    for (let start = 0; start < cut;) {
+      const end = text.indexOf('\n', start);
+      const fields = text.slice(start, end).split(',');
+      const expected = serialFromSequence(this.firstSequence + this.rows);
+      if (fields.length !== 5 || fields[0] !== expected) this.problem(`row ${this.rows + 1} is not card ${expected}`);
+      this.rows++;
+      start = end + 1;
+    }
+    done();
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    if (this.tail.length > 0) this.problem('the CSV does not end with a line break');
+    done();
+  }
+
+  private problem(text: string): void {
+    if (this.problems.length < 5) this.problems.push(text);
+  }
+}
+
+/** The plaintext of an export file, decrypted by gpg (the README's command) or, without gpg, by OpenPGP.js. */
+async function decryptInto(file: string, privateArmored: string, sink: Writable): Promise<string> {
+  if (!GPG) {
+    const message = await readMessage({ binaryMessage: Readable.toWeb(createReadStream(file)) });
+    const privateKey = await readPrivateKey({ armoredKey: privateArmored });
+    const { data } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
+    await pipeline(Readable.fromWeb(data as unknown as WebReadableStream<Uint8Array>), sink);
+    return 'OpenPGP.js (gpg is not installed)';
+  }
+  const home = mkdtempSync(join(tmpdir(), 'fuli-bench-gpg-'));
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      const imported = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--import'], { stdio: 'pipe' });
+      imported.on('error', reject);
+      imported.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`gpg --import: ${code}`))));
+      imported.stdin.end(privateArmored);
+    });
+    const gpg = spawn('gpg', ['--homedir', home, '--batch', '--quiet', '--decrypt', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((done) => gpg.on('exit', done));
+    await pipeline(gpg.stdout, sink);
+    const code = await exited;
+    if (code !== 0) throw new Error(`gpg --decrypt exited with ${code}`);
+    return 'gpg --decrypt';
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function verify(
+  baseUrl: string,
+  setup: Setup,
+  exportId: string,
+  privateArmored: string,
+  db: Client,
+  workDir: string,
+): Promise<{ checks: string[]; problems: string[] }> {
+  const problems: string[] = [];
+  const checks: string[] = [];
+  const view = await setup.hr.get<ExportView>(`/v1/exports/${exportId}`);
+  if (view.status !== 'ready' || !view.manifest || !view.download) {
+    return { checks, problems: [`export ${exportId} reads ${view.status}, without a manifest or link`] };
+  }
+  if (view.manifest.row_count !== N) problems.push(`manifest row_count ${view.manifest.row_count}, not ${N}`);
+  // The link names PUBLIC_URL; the file is fetched from this server.
+  const link = new URL(view.download.url);
+  const response = await fetch(new URL(`${link.pathname}${link.search}`, baseUrl));
+  if (!response.ok || !response.body) return { checks, problems: [...problems, `download: ${response.status}`] };
+  const file = join(workDir, 'export.csv.pgp');
+  await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
+  const { rows: batches } = await db.query<{ serial_start: string }>(
+    'SELECT serial_start::text FROM issuance_batches WHERE order_id = $1',
+    [setup.orderId],
+  );
+  if (batches.length !== 1) return { checks, problems: [...problems, `${batches.length} batches, not one`] };
+  const csv = new CsvCheck(Number(batches[0].serial_start));
+  const tool = await decryptInto(file, privateArmored, csv);
+  const sha256 = csv.hash.digest('hex');
+  if (sha256 !== view.manifest.plaintext_sha256) problems.push('SHA-256 of the decrypted CSV ≠ the manifest');
+  if (csv.rows !== N) problems.push(`the decrypted CSV has ${csv.rows} rows, not ${N}`);
+  problems.push(...csv.problems);
+  checks.push(
+    `verified ${exportId}: downloaded ${view.manifest.size_bytes.toLocaleString('en')} bytes, decrypted with ${tool}: ` +
+      `${csv.rows.toLocaleString('en')} rows, the order's serials in order, SHA-256 ${sha256 === view.manifest.plaintext_sha256 ? '= manifest' : '≠ manifest'}`,
+  );
+  return { checks, problems };
+}
+
+// ---------------------------------------------------------------- main
+
+function line(cells: string[]): string {
+  return cells.map((cell, index) => (index === 0 ? cell.padEnd(30) : cell.padStart(11))).join(' ');
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+async function main(): Promise<number> {
+  console.log(
+    `bench:export: ${N.toLocaleString('en')} cards, ${ROUNDS} round(s), ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}`,
+  );
+  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  chmodSync(dataDir, 0o755);
+  const operator: Operator = {
+    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
+    clientSecret: randomBytes(24).toString('base64url'),
+  };
+  const env = fullEnv(dataDir, operator);
+  const server = await startServer('full', env);
+  let exporter: WorkerProcess | undefined;
+  const db = new Client({ connectionString: server.databaseUrl ?? process.env.DATABASE_URL });
+  try {
+    const databaseUrl = server.databaseUrl ?? process.env.DATABASE_URL;
+    if (!databaseUrl) throw new Error('the full server did not say which database it uses');
+    await db.connect();
+    const workerEnv = { ...env, DATABASE_URL: databaseUrl };
+    const pgDir = process.env.DATABASE_URL ? undefined : join(dataDir, 'postgres');
+
+    const setup = await issuedOrder(server.url, operator, workerEnv, db);
+    const pair = await generateKey({
+      userIDs: [{ name: 'Bench ERP exports', email: 'erp@bench.example' }],
+      format: 'armored',
+    });
+
+    const profileDir = join(tmpdir(), 'fuli-bench-profiles', `export-${Date.now()}`);
+    if (PROFILE) mkdirSync(profileDir, { recursive: true });
+    exporter = await startWorker(workerEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+
+    await rawCopy(db, setup.orderId, pgDir);
+    console.log(`\n${line(['round', '(a) COPY s', '(b) export s', 'ratio', 'rows/s (b)', 'peak RSS'])}`);
+    const rounds: Array<{
+      copy: Awaited<ReturnType<typeof rawCopy>>;
+      exported: Awaited<ReturnType<typeof exportOnce>>;
+    }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const copy = await rawCopy(db, setup.orderId, pgDir);
+      const exported = await exportOnce(setup, pair.publicKey, exporter, db, pgDir);
+      rounds.push({ copy, exported });
+      console.log(
+        line([
+          String(round),
+          copy.s.toFixed(2),
+          exported.s.toFixed(2),
+          `${(exported.s / copy.s).toFixed(2)}×`,
+          Math.round(N / exported.s).toLocaleString('en'),
+          exported.peakRssMb === undefined ? 'n/a' : `${exported.peakRssMb.toFixed(0)} MB`,
+        ]),
+      );
+    }
+    const ratio = median(rounds.map(({ copy, exported }) => exported.s / copy.s));
+    const copyS = median(rounds.map(({ copy }) => copy.s));
+    const exportS = median(rounds.map(({ exported }) => exported.s));
+    const last = rounds[rounds.length - 1];
+    const perCard = (s: number) => `${((s * 1e6) / N).toFixed(2)} µs/card`;
+    const pg = (cpu: Cpu) => (cpu.postgres === undefined ? 'n/a' : `${cpu.postgres.toFixed(1)} s`);
+    console.log(
+      `\nmedian: (a) raw COPY ${copyS.toFixed(2)} s (${Math.round(N / copyS).toLocaleString('en')} rows/s, ${perCard(copyS)}), ` +
+        `(b) export ${exportS.toFixed(2)} s (${Math.round(N / exportS).toLocaleString('en')} rows/s, ${perCard(exportS)}), ratio ${ratio.toFixed(2)}×`,
+    );
+    console.log(
+      `last round CPU: (a) Node ${last.copy.cpu.node.toFixed(1)} s + Postgres ${pg(last.copy.cpu)} over ${last.copy.s.toFixed(1)} s; ` +
+        `(b) worker ${last.exported.cpu.node.toFixed(1)} s (all threads) + Postgres ${pg(last.exported.cpu)} over ${last.exported.s.toFixed(1)} s`,
+    );
+    console.log(
+      `COPY text ${(last.copy.bytes / 1e6).toFixed(1)} MB (${(last.copy.bytes / N).toFixed(0)} B/row); export file ${(last.exported.fileBytes / 1e6).toFixed(1)} MB`,
+    );
+
+    // Stop the worker first: its CPU profiles are written on exit.
+    await exporter.stop();
+    exporter = undefined;
+    if (PROFILE) {
+      for (const name of readdirSync(profileDir)) console.log(`export worker CPU profile: ${join(profileDir, name)}`);
+    }
+
+    const workDir = mkdtempSync(join(tmpdir(), 'fuli-bench-export-'));
+    let verified: { checks: string[]; problems: string[] };
+    try {
+      verified = await verify(server.url, setup, last.exported.id, pair.privateKey, db, workDir);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+    for (const check of verified.checks) console.log(check);
+
+    const peaks = rounds.map(({ exported }) => exported.peakRssMb).filter((peak): peak is number => peak !== undefined);
+    const targets: Array<[string, boolean]> = [
+      [`export ≤ ${TARGET_VS_COPY}× raw COPY TO STDOUT (median): ${ratio.toFixed(2)}×`, ratio <= TARGET_VS_COPY],
+      [`export file verified (${N.toLocaleString('en')} rows, SHA-256 = manifest)`, verified.problems.length === 0],
+    ];
+    console.log('');
+    for (const [text, pass] of targets) console.log(`${pass ? 'PASS' : 'FAIL'}  ${text}`);
+    console.log(
+      `info  worker peak RSS during an export: ${peaks.length ? `${Math.max(...peaks).toFixed(0)} MB` : 'unknown (no /proc/<pid>/clear_refs)'}`,
+    );
+    for (const problem of verified.problems) console.log(`problem: ${problem}`);
+    return targets.every(([, pass]) => pass) ? 0 : 1;
+  } finally {
+    await exporter?.stop();
+    await db.end().catch(() => undefined);
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--worker') {
+  serveWorker().catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  runBenchmark('bench:export', main);
+}
