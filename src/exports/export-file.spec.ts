@@ -78,7 +78,7 @@ describe('writeExportFile', () => {
   });
 
   it('keeps the rows in order when chunks are converted concurrently and finish out of order', async () => {
-    const { pieces, csv } = copyOutput(5_000, 4_096);
+    const { pieces, csv } = copyOutput(20_000, 4_096);
     const inline = new InlineConverter(open);
     let active = 0;
     let most = 0;
@@ -105,7 +105,7 @@ describe('writeExportFile', () => {
       date: new Date(),
     });
     expect((await decryptFile(path)).text).toBe(csv);
-    expect(result.rowCount).toBe(5_000);
+    expect(result.rowCount).toBe(20_000);
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
   });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppConfig } from '../../config/app-config';
 import { DataCipher } from './data-cipher.service';
@@ -20,8 +20,36 @@ describe('DataCipher', () => {
     const cipher = cipherWith(`k1:${key()}`);
     const envelope = cipher.encrypt('secret', 'orders.purchaser:ord_1');
     expect(() => cipher.decrypt(envelope, 'orders.purchaser:ord_2')).toThrow();
-    const tampered = envelope.slice(0, -2) + (envelope.endsWith('A') ? 'BB' : 'AA');
-    expect(() => cipher.decrypt(tampered, 'orders.purchaser:ord_1')).toThrow();
+    // Flip one bit of the decoded payload (editing the last base64 characters may touch only ignored padding bits).
+    const [version, keyId, payload] = envelope.split('.');
+    for (const at of [0, 12, 27, 28]) {
+      const bytes = Buffer.from(payload, 'base64url');
+      bytes[at] ^= 0x01;
+      const tampered = `${version}.${keyId}.${bytes.toString('base64url')}`;
+      expect(() => cipher.decrypt(tampered, 'orders.purchaser:ord_1')).toThrow();
+    }
+  });
+
+  it('refuses an envelope whose authentication tag is shorter than 16 bytes', () => {
+    const raw = randomBytes(32);
+    const cipher = cipherWith(`k1:${raw.toString('base64')}`);
+    // An empty plaintext under an 8-byte tag: the payload ends inside the tag's 16 bytes, and GCM would check the
+    // 8 bytes there (a 2^-64 forgery instead of 2^-128) unless the tag length is pinned.
+    const iv = randomBytes(12);
+    const sealer = createCipheriv('aes-256-gcm', raw, iv, { authTagLength: 8 });
+    sealer.setAAD(Buffer.from('c', 'utf8'));
+    const body = Buffer.concat([sealer.update('', 'utf8'), sealer.final()]);
+    const short = `v1.k1.${Buffer.concat([iv, sealer.getAuthTag(), body]).toString('base64url')}`;
+    expect(() => cipher.decrypt(short, 'c')).toThrow();
+    expect(cipher.decrypt(cipher.encrypt('secret', 'c'), 'c')).toBe('secret');
+  });
+
+  it('refuses envelopes of another version, without a key id or without a payload', () => {
+    const cipher = cipherWith(`k1:${key()}`);
+    const payload = cipher.encrypt('secret', 'c').split('.')[2];
+    for (const envelope of [`v2.k1.${payload}`, `k1.${payload}`, 'v1.k1.', 'v1.k1', 'v1..', `v1.k9.${payload}`, '']) {
+      expect(() => cipher.decrypt(envelope, 'c')).toThrow('unknown encryption envelope or key id');
+    }
   });
 
   it('rotates: old envelopes still decrypt, new ones use the first key', () => {
