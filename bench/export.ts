@@ -18,6 +18,10 @@
  *   decrypted with `gpg --decrypt` (OpenPGP.js when gpg is missing), its SHA-256 equal to the manifest's, N rows in
  *   strictly increasing serial order, every serial a card of the order.
  *
+ * - Where the time goes: the CPU per card of each stage (Postgres and Node for the COPY as measured in (a); opening the
+ *   envelope, formatting the CSV row, SHA-256 + OpenPGP + write, each timed alone on one thread over the first
+ *   100,000 cards), their sum, and what that sum allows at best on this machine's cores against the raw COPY.
+ *
  * Target: export ≤ 2 × the raw COPY (median of the rounds' ratios); exit 1 if missed or if verification fails.
  *
  * Environment: BENCH_N, BENCH_ROUNDS, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL (default: an embedded
@@ -38,19 +42,21 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decrypt, generateKey, readMessage, readPrivateKey } from 'openpgp';
+import { createMessage, decrypt, encrypt, enums, generateKey, readKey, readMessage, readPrivateKey } from 'openpgp';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
+import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
-import { EXPORT_CSV_HEADER, exportCopySql } from '../src/exports/export-csv';
+import { CardCsvConverter, EXPORT_CSV_HEADER, exportCopySql } from '../src/exports/export-csv';
 import { serialFromSequence } from '../src/issuance/card-code';
+import { CardSecrets } from '../src/issuance/card-secrets';
 import {
   api,
   creditCode,
@@ -70,6 +76,8 @@ const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const FACE_VALUE = 10_000;
 const TARGET_VS_COPY = 2;
+/** Cards of the single-threaded stage breakdown (the first ones of the order). */
+const STAGE_SAMPLE = Math.min(N, 100_000);
 const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 /** `gpg` on this machine: the export is then decrypted with the README's command. */
 const GPG = spawnSync('gpg', ['--version']).status === 0;
@@ -462,6 +470,90 @@ async function verify(
   return { checks, problems };
 }
 
+// ---------------------------------------------------------------- where the time goes
+
+interface StageCosts {
+  /** CPU µs per card on one thread, measured in this process on the first STAGE_SAMPLE cards. */
+  open: number;
+  csv: number;
+  sealAndHash: number;
+}
+
+/** CPU time (this process, µs) of `fn`, which runs on this thread alone. */
+async function cpuOf(fn: () => unknown): Promise<number> {
+  const before = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(before);
+  return used.user + used.system;
+}
+
+/**
+ * The export's per-card stages, each timed alone on one thread over the first STAGE_SAMPLE cards of the order (best
+ * of three): opening the envelope (CardSecrets.open, what the decryption workers spend most on), the rest of the
+ * CSV conversion, and what the main thread adds per card besides receiving the COPY (SHA-256 of the CSV, OpenPGP
+ * encryption, the file write). With the COPY's own costs from (a) they add up to the CPU an export needs per card.
+ */
+async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, publicKey: string): Promise<StageCosts> {
+  // The worker's keys: the generated DATA_DIR/secrets.json of this run.
+  const config = loadConfig(env);
+  const secrets = new CardSecrets(config, new DataCipher(config));
+  await db.query('BEGIN READ ONLY');
+  await db.query("SET LOCAL TimeZone = 'UTC'");
+  await db.query("SET LOCAL DateStyle = 'ISO, YMD'");
+  const pieces: Buffer[] = [];
+  await pipeline(
+    db.query(copyTo(exportCopySql(orderId).replace('ORDER BY serial)', `ORDER BY serial LIMIT ${STAGE_SAMPLE})`))),
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        pieces.push(chunk);
+        done();
+      },
+    }),
+  );
+  await db.query('COMMIT');
+  const copyText = Buffer.concat(pieces);
+  const text = copyText.toString('latin1');
+  const rows = text
+    .slice(0, -1)
+    .split('\n')
+    .map((row) => row.split('\t'));
+  const csv = Buffer.from(new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope)).convert(text));
+  const recipient = await readKey({ armoredKey: publicKey });
+  const best = async (fn: () => unknown) => Math.min(await cpuOf(fn), await cpuOf(fn), await cpuOf(fn)) / rows.length;
+  const open = await best(() => {
+    for (const [serial, envelope] of rows) secrets.open(serial, envelope);
+  });
+  const convert = await best(() => {
+    // In 256 KiB slices of whole lines, as the workers get them (export-file's CHUNK_BYTES).
+    const converter = new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope));
+    for (let at = 0; at < text.length;) {
+      const cut = text.lastIndexOf('\n', Math.min(text.length, at + 256 * 1024) - 1) + 1;
+      Buffer.from(converter.convert(text.slice(at, cut)), 'latin1');
+      at = cut;
+    }
+  });
+  const sealAndHash = await best(async () => {
+    const hash = createHash('sha256');
+    const slices = function* () {
+      for (let at = 0; at < csv.length; at += 160 * 1024) {
+        const slice = csv.subarray(at, at + 160 * 1024);
+        hash.update(slice);
+        yield slice;
+      }
+    };
+    const message = await createMessage({ binary: Readable.toWeb(Readable.from(slices())) as never, format: 'binary' });
+    const sealed = (await encrypt({
+      message,
+      encryptionKeys: recipient,
+      format: 'binary',
+      config: { preferredCompressionAlgorithm: enums.compression.uncompressed },
+    })) as unknown as WebReadableStream<Uint8Array>;
+    await pipeline(Readable.fromWeb(sealed), createWriteStream('/dev/null'));
+    hash.digest();
+  });
+  return { open, csv: convert - open, sealAndHash };
+}
+
 // ---------------------------------------------------------------- main
 
 function line(cells: string[]): string {
@@ -544,9 +636,34 @@ async function main(): Promise<number> {
       `COPY text ${(last.copy.bytes / 1e6).toFixed(1)} MB (${(last.copy.bytes / N).toFixed(0)} B/row); export file ${(last.exported.fileBytes / 1e6).toFixed(1)} MB`,
     );
 
+    const cores = (cpu: Cpu, wall: number) => (cpu.node + (cpu.postgres ?? 0)) / wall;
+    console.log(
+      `cores busy: (a) ${cores(last.copy.cpu, last.copy.s).toFixed(2)}, (b) ${cores(last.exported.cpu, last.exported.s).toFixed(2)} ` +
+        `of ${availableParallelism()} (less than all: other processes took the rest)`,
+    );
+
     // Stop the worker first: its CPU profiles are written on exit.
     await exporter.stop();
     exporter = undefined;
+
+    // Where an export's CPU goes, per card: the COPY's two sides as measured in (a), the rest stage by stage.
+    const stages = await stageCosts(db, setup.orderId, workerEnv, pair.publicKey);
+    const perCardCpu = (seconds: number | undefined) => (seconds === undefined ? NaN : (seconds * 1e6) / N);
+    const breakdown: Array<[string, number]> = [
+      ['Postgres: COPY … TO STDOUT (a)', perCardCpu(last.copy.cpu.postgres)],
+      ['Node: receive the COPY (a)', perCardCpu(last.copy.cpu.node)],
+      ['open the AES-256-GCM envelope', stages.open],
+      ['format the CSV row', stages.csv],
+      ['SHA-256, OpenPGP, file write', stages.sealAndHash],
+    ];
+    const total = breakdown.reduce((sum, [, micros]) => sum + micros, 0);
+    const copyMicros = (copyS * 1e6) / N;
+    console.log(`\nCPU per card, each stage on one thread (${STAGE_SAMPLE.toLocaleString('en')}-card sample):`);
+    for (const [stage, micros] of breakdown) console.log(`  ${stage.padEnd(32)} ${micros.toFixed(2).padStart(6)} µs`);
+    console.log(
+      `  ${'total'.padEnd(32)} ${total.toFixed(2).padStart(6)} µs: on ${availableParallelism()} cores at best ` +
+        `${(total / availableParallelism()).toFixed(2)} µs/card, ${(total / availableParallelism() / copyMicros).toFixed(2)}× the raw COPY's ${copyMicros.toFixed(2)} µs/card`,
+    );
     if (PROFILE) {
       for (const name of readdirSync(profileDir)) console.log(`export worker CPU profile: ${join(profileDir, name)}`);
     }
