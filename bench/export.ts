@@ -517,15 +517,21 @@ async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, p
     .slice(0, -1)
     .split('\n')
     .map((row) => row.split('\t'));
-  const csv = Buffer.from(new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope)).convert(text));
+  const csv = Buffer.from(
+    new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope)).convert(text),
+    'latin1',
+  );
   const recipient = await readKey({ armoredKey: publicKey });
   const best = async (fn: () => unknown) => Math.min(await cpuOf(fn), await cpuOf(fn), await cpuOf(fn)) / rows.length;
   const open = await best(() => {
     for (const [serial, envelope] of rows) secrets.open(serial, envelope);
   });
-  const convert = await best(() => {
-    // In 256 KiB slices of whole lines, as the workers get them (export-file's CHUNK_BYTES).
-    const converter = new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope));
+  // The CSV conversion around the envelopes, with each card's secret handed over ready (opened above): in 256 KiB
+  // slices of whole lines, as the workers get them (export-file's CHUNK_BYTES).
+  const opened = rows.map(([serial, envelope]) => secrets.open(serial, envelope));
+  const csvOnly = await best(() => {
+    let next = 0;
+    const converter = new CardCsvConverter(() => opened[next++]);
     for (let at = 0; at < text.length;) {
       const cut = text.lastIndexOf('\n', Math.min(text.length, at + 256 * 1024) - 1) + 1;
       Buffer.from(converter.convert(text.slice(at, cut)), 'latin1');
@@ -551,7 +557,7 @@ async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, p
     await pipeline(Readable.fromWeb(sealed), createWriteStream('/dev/null'));
     hash.digest();
   });
-  return { open, csv: convert - open, sealAndHash };
+  return { open, csv: csvOnly, sealAndHash };
 }
 
 // ---------------------------------------------------------------- main
