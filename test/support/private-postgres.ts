@@ -39,9 +39,9 @@ const START_TIMEOUT_S = 60;
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const asRoot = process.getuid?.() === 0;
+  const bin = join(embeddedPostgresBinaries(), '..', 'native', 'bin');
   const root = mkdtempSync(join(tmpdir(), 'fuli-private-pg-'));
   const dataDir = join(root, 'data');
-  const bin = join(embeddedPostgresBinaries(), '..', 'native', 'bin');
   // Root: the postgres user must reach the binaries and the data directory (which itself stays 0700).
   chmodSync(root, 0o711);
   letPostgresUserReach([root, bin]);
