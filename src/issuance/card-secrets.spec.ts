@@ -169,6 +169,19 @@ describe('CardSecrets', () => {
       expect(k2Only.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
     });
 
+    it('reseals under the active key, still bound to the serial, and refuses what does not open for that card', () => {
+      const before = secrets.seal(aSerial, aCode, aPin);
+      const rotated = secretsWith(pepper, `k2:${key().toString('base64')},k1:${dataKey.toString('base64')}`);
+      const after = rotated.reseal(aSerial, before);
+      expect(after).toMatch(/^v1\.k2\./);
+      expect(rotated.needsReseal(after)).toBe(false);
+      expect(rotated.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
+      expect(() => rotated.open(serialFromSequence(1), after)).toThrow(CardSecretError);
+      // Another card's envelope, or one whose key is gone, is never turned into a valid one.
+      expect(() => rotated.reseal(serialFromSequence(1), before)).toThrow(CardSecretError);
+      expect(() => rotated.reseal(aSerial, before.replace('v1.k1.', 'v1.k7.'))).toThrow(CardSecretError);
+    });
+
     it('seals only a valid serial, a normalised valid code and a 6-digit PIN, without echoing them', () => {
       const cases: [string, string, string][] = [
         ['79927398710', aCode, aPin], // wrong check digit

@@ -97,4 +97,14 @@ export class CardSecrets {
   needsReseal(envelope: string): boolean {
     return this.#cipher.isStale(envelope);
   }
+
+  /**
+   * The card's code and PIN sealed again under the active key, still bound to `serial` (key rotation). Opens
+   * and checks the envelope as `open` does, so a re-seal never turns a damaged or foreign envelope into a
+   * valid one; throws CardSecretError when it does not open for this card.
+   */
+  reseal(serial: string, envelope: string): string {
+    const { code, pin } = this.open(serial, envelope);
+    return this.seal(serial, code, pin);
+  }
 }
