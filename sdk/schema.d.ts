@@ -217,6 +217,64 @@ export interface paths {
         patch: operations["updateEnterprise"];
         trace?: never;
     };
+    "/v1/admin/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Data-encryption keys and how many encrypted rows each one still seals
+         * @description Counts every envelope by its key id (one pass over each encrypted table: about a second per few million cards). A key that is configured, not active and seals no row is `removable` from DATA_ENCRYPTION_KEYS. Key ids only: key material is never shown.
+         */
+        get: operations["getDataKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/re-encryptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List re-encryption runs, newest first */
+        get: operations["listReencryptions"];
+        put?: never;
+        /**
+         * Re-encrypt every encrypted row under the active key (after adding a new first key)
+         * @description Starts, in the background, a walk over every encrypted column (card codes and PINs, purchaser identities, stored Idempotency-Key responses) that opens each envelope not sealed with the active key and seals it again with it, in short transactions, never overwriting a row changed meanwhile. Poll `GET /v1/admin/keys/re-encryptions/{id}` for progress. Restart every API and worker process with the new DATA_ENCRYPTION_KEYS first: a worker whose active key differs refuses the run. Safe to repeat: a run with nothing left to move only counts.
+         */
+        post: operations["startReencryption"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/re-encryptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A re-encryption run: status and progress per column and key id */
+        get: operations["getReencryption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/ledger/entries": {
         parameters: {
             query?: never;
@@ -912,6 +970,15 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        ColumnRowsDto: {
+            /**
+             * @example cards.secret_ciphertext
+             * @enum {string}
+             */
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body";
+            /** @example 100000 */
+            rows: number;
+        };
         CreateApiClientDto: {
             /**
              * @description Tenant the client acts for; omit for a platform (operator) client
@@ -1041,6 +1108,36 @@ export interface components {
              * @example 36
              */
             validity_months: number | null;
+        };
+        DataKeyDto: {
+            /** @description New data is sealed with this key (the first of DATA_ENCRYPTION_KEYS) */
+            active: boolean;
+            /** @description Envelopes under this key per encrypted column */
+            columns: components["schemas"]["ColumnRowsDto"][];
+            /** @description Listed in DATA_ENCRYPTION_KEYS. A key id the data names but the configuration does not: those rows cannot be decrypted */
+            configured: boolean;
+            /** @example k1 */
+            key_id: string;
+            /** @description Configured, not active, and no row uses it: it can be taken out of DATA_ENCRYPTION_KEYS (keep it archived while backups sealed with it are kept) */
+            removable: boolean;
+            /**
+             * @description Envelopes under this key, all columns together
+             * @example 0
+             */
+            rows: number;
+        };
+        DataKeysDto: {
+            /** @example k2 */
+            active_key_id: string;
+            /**
+             * Format: date-time
+             * @description When the rows were counted
+             */
+            counted_at: string;
+            /** @description The configured keys in DATA_ENCRYPTION_KEYS order, then any other key id found in the data */
+            keys: components["schemas"]["DataKeyDto"][];
+            /** @enum {string} */
+            object: "data_keys";
         };
         EnterpriseDto: {
             /** @description Orders whose payable amount (fen) is above this wait for approval; null: no approval step */
@@ -1630,12 +1727,130 @@ export interface components {
              */
             received_at?: string;
         };
+        ReencryptionColumnDto: {
+            /**
+             * @example cards.secret_ciphertext
+             * @enum {string}
+             */
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body";
+            /** @description By key id, the target key first */
+            keys: components["schemas"]["ReencryptionKeyProgressDto"][];
+            rows_changed_concurrently: number;
+            /** @example 60000 */
+            rows_reencrypted: number;
+            /** @description Envelopes not under the target key still to reach (estimate while running) */
+            rows_remaining: number;
+            /**
+             * @description Rows walked so far
+             * @example 60000
+             */
+            rows_scanned: number;
+            /**
+             * @description Rows of the table when the run counted it (0 before)
+             * @example 100000
+             */
+            rows_total: number;
+            rows_unreadable: number;
+            /** @enum {string} */
+            state: "pending" | "running" | "done";
+            /**
+             * @description Primary keys of up to 10 unreadable rows (a card serial, an order id, `client id/key`)
+             * @example []
+             */
+            unreadable_samples: string[];
+        };
+        ReencryptionDto: {
+            /** @example 5000 */
+            batch_size: number;
+            /** @description Every encrypted column, in the order they are walked */
+            columns: components["schemas"]["ReencryptionColumnDto"][];
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @example null */
+            failure_reason: string | null;
+            /** @example rek_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            object: "reencryption";
+            requested_by_client_id: string | null;
+            rows_changed_concurrently: number;
+            /** @example 60000 */
+            rows_reencrypted: number;
+            /**
+             * @description Sum of the columns’ rows_remaining
+             * @example 40000
+             */
+            rows_remaining: number;
+            /** @example 60000 */
+            rows_scanned: number;
+            rows_unreadable: number;
+            /** Format: date-time */
+            started_at: string | null;
+            /**
+             * @description queued → running → completed; failed: the run stopped (see failure_reason; what it re-encrypted stays so, a new run finishes the work)
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed";
+            /**
+             * @description The active key when the run was started: everything moves under it
+             * @example k2
+             */
+            target_key_id: string;
+        };
+        ReencryptionKeyProgressDto: {
+            /** @description Purged or rewritten by someone else while the run read them: left as they are */
+            changed_concurrently: number;
+            /**
+             * @description A key id from DATA_ENCRYPTION_KEYS (or one the data names)
+             * @example k1
+             */
+            key_id: string;
+            /**
+             * @description Moved from this key to the target key
+             * @example 60000
+             */
+            reencrypted: number;
+            /**
+             * @description Envelopes under this key the run has still to reach (an estimate while it runs; 0 when done)
+             * @example 40000
+             */
+            remaining: number;
+            /**
+             * @description Envelopes under this key once the column was done (counted again: exact); null before
+             * @example null
+             */
+            rows_after: number | null;
+            /**
+             * @description Envelopes under this key when the run counted the column
+             * @example 100000
+             */
+            rows_at_start: number;
+            /** @description Did not open (key not configured, or the envelope is damaged): left as they are */
+            unreadable: number;
+        };
+        ReencryptionList: {
+            data: components["schemas"]["ReencryptionDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
         RotateSecretDto: {
             /**
              * @description How long the current secret keeps working beside the new one, in seconds (0 revokes it now)
              * @default 86400
              */
             previous_secret_expires_in?: number;
+        };
+        StartReencryptionDto: {
+            /**
+             * @description Rows read and re-sealed per transaction. Smaller batches hold row locks for less time (and go slower); the default suits a live system.
+             * @default 5000
+             */
+            batch_size?: number;
         };
         TokenErrorDto: {
             code: string;
@@ -2534,6 +2749,252 @@ export interface operations {
                 };
             };
             /** @description resource_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDataKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataKeysDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReencryptions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReencryptionList"];
+                };
+            };
+            /** @description Invalid cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startReencryption: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartReencryptionDto"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the run is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReencryptionDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description reencryption_in_progress: another run is queued or running (`reencryption_id` names it)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReencryption: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReencryptionDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;

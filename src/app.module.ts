@@ -5,6 +5,7 @@ import { AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
+import { DataKeysModule } from './data-keys/data-keys.module';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
@@ -52,6 +53,7 @@ export class AppModule {
         CatalogModule,
         OrdersModule,
         ExportsModule,
+        DataKeysModule,
         LedgerModule,
         HealthModule,
         MaintenanceModule,

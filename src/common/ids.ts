@@ -20,6 +20,7 @@ export const ID_PREFIXES = {
   statement: 'stm',
   export: 'exp',
   audit: 'aud',
+  reencryption: 'rek',
   request: 'req',
 } as const;
 

@@ -2,6 +2,7 @@ import { AuditRecord } from '../audit/audit-record.entity';
 import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Product } from '../catalog/product.entity';
+import { ReencryptionRun } from '../data-keys/reencryption-run.entity';
 import { Enterprise } from '../enterprises/enterprise.entity';
 import { CardExport } from '../issuance/card-export.entity';
 import { Card, CardSerialAllocator, IssuanceBatch, IssuanceChunk } from '../issuance/issuance.entity';
@@ -29,4 +30,5 @@ export const entities = [
   CardSerialAllocator,
   Card,
   CardExport,
+  ReencryptionRun,
 ];

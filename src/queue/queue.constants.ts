@@ -3,6 +3,8 @@ export enum QueueName {
   Maintenance = 'maintenance',
   Issuance = 'issuance',
   Exports = 'exports',
+  /** Re-encryption of data at rest after a key rotation: long, one at a time, apart from the short housekeeping jobs. */
+  DataKeys = 'data-keys',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -14,6 +16,8 @@ export enum JobName {
   ResumeIssuance = 'resume-issuance',
   /** Build one card-secrets export file (COPY, decrypt, CSV, OpenPGP-encrypt) and optionally purge. */
   BuildExport = 'build-export',
+  /** Walk every encrypted column and seal what an older data key sealed again under the active key. */
+  ReencryptData = 're-encrypt-data',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -22,6 +26,7 @@ export interface JobPayloads {
   [JobName.MintChunk]: { batchId: string; chunkNo: number };
   [JobName.ResumeIssuance]: Record<string, never>;
   [JobName.BuildExport]: { exportId: string };
+  [JobName.ReencryptData]: { runId: string };
 }
 
 /** Which queue each job runs on. */
@@ -30,6 +35,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.MintChunk]: QueueName.Issuance,
   [JobName.ResumeIssuance]: QueueName.Maintenance,
   [JobName.BuildExport]: QueueName.Exports,
+  [JobName.ReencryptData]: QueueName.DataKeys,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -39,6 +45,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Issuance]: 2,
   // One at a time: an export is CPU-bound (decryption) for seconds per million cards; a second would only halve both.
   [QueueName.Exports]: 1,
+  // One: a run walks every table in order under a lock; a second job could only wait for it.
+  [QueueName.DataKeys]: 1,
 };
 
 /**
