@@ -16,6 +16,8 @@ export const ID_PREFIXES = {
   distribution: 'dst',
   event: 'evt',
   webhookEndpoint: 'whe',
+  webhookDelivery: 'whd',
+  webhookAttempt: 'wha',
   invoice: 'inv',
   statement: 'stm',
   export: 'exp',

@@ -10,6 +10,7 @@ import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
 import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
 import { Event } from '../webhooks/event.entity';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../webhooks/webhook.entity';
 
 /** Every entity, listed (not globbed) so tests, the CLI and the build load the same set. */
 export const entities = [
@@ -31,4 +32,7 @@ export const entities = [
   Card,
   CardExport,
   ReencryptionRun,
+  WebhookEndpoint,
+  WebhookDelivery,
+  WebhookAttempt,
 ];

@@ -33,6 +33,11 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",
     )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
+    .addTag(
+      'webhooks',
+      'Webhook endpoints, signed to the Standard Webhooks spec: register, rotate secrets, test, attempts, recovery',
+    )
+    .addTag('events', 'Everything that happened to your orders and cards, as delivered to your webhook endpoints')
     .addTag('health', 'Liveness, readiness');
   return SwaggerModule.createDocument(app, builder.build(), {
     // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback

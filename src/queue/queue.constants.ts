@@ -5,6 +5,7 @@ export enum QueueName {
   Exports = 'exports',
   /** Re-encryption of data at rest after a key rotation: long, one at a time, apart from the short housekeeping jobs. */
   DataKeys = 'data-keys',
+  Webhooks = 'webhooks',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -18,6 +19,10 @@ export enum JobName {
   BuildExport = 'build-export',
   /** Walk every encrypted column and seal what an older data key sealed again under the active key. */
   ReencryptData = 're-encrypt-data',
+  /** One HTTP attempt of one webhook delivery (an event for an endpoint); the next attempt is a new job. */
+  DeliverWebhook = 'deliver-webhook',
+  /** Enqueue webhook deliveries that are due but have no job (lost enqueue, crashed worker, flushed Redis). */
+  SweepWebhookDeliveries = 'sweep-webhook-deliveries',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -27,6 +32,8 @@ export interface JobPayloads {
   [JobName.ResumeIssuance]: Record<string, never>;
   [JobName.BuildExport]: { exportId: string };
   [JobName.ReencryptData]: { runId: string };
+  [JobName.DeliverWebhook]: { deliveryId: string; attempt: number };
+  [JobName.SweepWebhookDeliveries]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -36,6 +43,8 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.ResumeIssuance]: QueueName.Maintenance,
   [JobName.BuildExport]: QueueName.Exports,
   [JobName.ReencryptData]: QueueName.DataKeys,
+  [JobName.DeliverWebhook]: QueueName.Webhooks,
+  [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -47,6 +56,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Exports]: 1,
   // One: a run walks every table in order under a lock; a second job could only wait for it.
   [QueueName.DataKeys]: 1,
+  // Deliveries wait on receivers (up to WEBHOOK_TIMEOUT_MS each), not on this CPU: many at once.
+  [QueueName.Webhooks]: 32,
 };
 
 /**
