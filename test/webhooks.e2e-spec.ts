@@ -1,4 +1,4 @@
-import { Webhook } from 'standardwebhooks';
+import { verifyWebhook, WebhookVerificationError } from '../sdk';
 import type { Scope } from '../src/auth/scopes';
 import { startTestApp, type TestApp } from './support/app';
 import {
@@ -37,13 +37,9 @@ async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) => boolea
   }
 }
 
-/** Verifies a received request with the standardwebhooks library, as a receiver would; returns the payload. */
+/** Verifies a received request as a receiver would, with the SDK helper (standardwebhooks underneath). */
 function verify(secret: string, request: ReceivedWebhook): Record<string, unknown> {
-  return new Webhook(secret).verify(request.body, {
-    'webhook-id': String(request.headers['webhook-id']),
-    'webhook-timestamp': String(request.headers['webhook-timestamp']),
-    'webhook-signature': String(request.headers['webhook-signature']),
-  }) as Record<string, unknown>;
+  return verifyWebhook(secret, request.body, request.headers);
 }
 
 /**
@@ -277,6 +273,8 @@ describe('webhooks', () => {
       expect(new Set(requests.map((request) => request.headers['webhook-id']))).toEqual(new Set([delivery.event_id]));
       expect(new Set(requests.map((request) => request.body)).size).toBe(1);
       for (const request of requests) verify(endpoint.secret, request);
+      const tampered = { ...requests[0], body: requests[0].body.replace('"ping"', '"order.paid"') };
+      expect(() => verify(endpoint.secret, tampered)).toThrow(WebhookVerificationError);
       // ~200 ms apart, as the (shrunk) schedule says.
       for (let i = 1; i < requests.length; i++) {
         expect(requests[i].receivedAt - requests[i - 1].receivedAt).toBeGreaterThanOrEqual(150);
@@ -452,7 +450,11 @@ describe('webhooks', () => {
         () => receiver.at(first.path),
         (requests) => requests.length === 2,
       );
-      const recorded = await attempts(first.id);
+      // The receiver has answered; the attempt is recorded right after that.
+      const recorded = await waitFor(
+        () => attempts(first.id),
+        (list) => list.length === 2,
+      );
       expect(recorded.map((attempt) => attempt.attempt)).toEqual([2, 1]);
     });
 
@@ -485,9 +487,14 @@ describe('webhooks', () => {
       expect(new Set(replayed.map((request) => request.headers['webhook-id']))).toEqual(
         new Set(deliveries.map((delivery) => delivery.event_id)),
       );
-      const delivered = await app.dataSource.query<Array<{ id: string }>>(
-        "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'delivered' ORDER BY id",
-        [endpoint.id],
+      // The receiver has answered; the deliveries are marked right after that.
+      const delivered = await waitFor(
+        () =>
+          app.dataSource.query<Array<{ id: string }>>(
+            "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'delivered' ORDER BY id",
+            [endpoint.id],
+          ),
+        (rows) => rows.length === 3,
       );
       expect(delivered.map((row) => row.id)).toEqual(deliveries.map((delivery) => delivery.id).sort());
       // A fresh schedule: attempt 6 (after the five failed ones) is the one that succeeded.

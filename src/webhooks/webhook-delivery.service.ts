@@ -31,6 +31,11 @@ const EARLY_TOLERANCE_MS = 2_000;
 /** last_success_at is refreshed at most this often, so that a busy endpoint's row is not written per delivery. */
 const SUCCESS_STAMP_RESOLUTION_S = 10;
 
+const INSERT_ATTEMPT = `INSERT INTO webhook_attempts
+    (id, delivery_id, endpoint_id, event_id, attempt_no, response_status, response_body, error, latency_ms, succeeded,
+     next_attempt_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11 * interval '1 millisecond')`;
+
 /** The secret-name prefix of DataCipher contexts: a sealed secret cannot be moved to another endpoint. */
 export const secretContext = (endpointId: string) => `webhook_endpoints.secret:${endpointId}`;
 
@@ -292,42 +297,41 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
     const delayMs = succeeded
       ? null
       : nextAttemptDelay(this.config.webhookRetrySchedule, claimed.attempts - claimed.retry_base, retryAfter);
+    const attempt = [
+      newId('webhookAttempt'),
+      claimed.id,
+      claimed.endpoint_id,
+      claimed.event_id,
+      claimed.attempts,
+      status,
+      'status' in result ? result.body : null,
+      'error' in result ? result.error : null,
+      result.latencyMs,
+      succeeded,
+      delayMs,
+    ];
+    if (succeeded) {
+      // The common case in one statement (one round trip, one commit): the attempt, the delivery, and the
+      // endpoint's health, which is written only when it changes or its stamp is stale (a busy endpoint's row is
+      // not locked by every delivery).
+      await this.dataSource.query(
+        `WITH attempt AS (${INSERT_ATTEMPT}),
+         delivery AS (
+           UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), next_attempt_at = NULL
+           WHERE id = $2 AND attempts = $5
+         )
+         UPDATE webhook_endpoints SET last_success_at = now(), failing_since = NULL
+         WHERE id = $3 AND (failing_since IS NOT NULL OR last_success_at IS NULL
+           OR last_success_at < now() - $12 * interval '1 second')`,
+        [...attempt, SUCCESS_STAMP_RESOLUTION_S],
+      );
+      this.metrics.attempted(true, claimed.event_created_at);
+      return;
+    }
     let disabled: DisabledReason | null = null;
     const ctx = RequestContext.system();
     await this.transactions.run(ctx, async (manager) => {
-      await manager.query(
-        `INSERT INTO webhook_attempts
-           (id, delivery_id, endpoint_id, event_id, attempt_no, response_status, response_body, error, latency_ms,
-            succeeded, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11 * interval '1 millisecond')`,
-        [
-          newId('webhookAttempt'),
-          claimed.id,
-          claimed.endpoint_id,
-          claimed.event_id,
-          claimed.attempts,
-          status,
-          'status' in result ? result.body : null,
-          'error' in result ? result.error : null,
-          result.latencyMs,
-          succeeded,
-          delayMs,
-        ],
-      );
-      if (succeeded) {
-        await manager.query(
-          `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), next_attempt_at = NULL
-           WHERE id = $1 AND attempts = $2`,
-          [claimed.id, claimed.attempts],
-        );
-        await manager.query(
-          `UPDATE webhook_endpoints SET last_success_at = now(), failing_since = NULL
-           WHERE id = $1 AND (failing_since IS NOT NULL OR last_success_at IS NULL
-             OR last_success_at < now() - $2 * interval '1 second')`,
-          [claimed.endpoint_id, SUCCESS_STAMP_RESOLUTION_S],
-        );
-        return;
-      }
+      await manager.query(INSERT_ATTEMPT, attempt);
       await manager.query(
         `UPDATE webhook_deliveries
          SET status = CASE WHEN $3::integer IS NULL THEN 'failed' ELSE 'pending' END,
@@ -345,12 +349,11 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
       const reason: DisabledReason | null = status === 410 ? 'gone' : endpoint?.failing_too_long ? 'failing' : null;
       if (reason && (await this.disable(ctx, manager, claimed, reason))) disabled = reason;
     });
-    this.metrics.attempted(succeeded, claimed.event_created_at);
+    this.metrics.attempted(false, claimed.event_created_at);
     if (disabled) {
       this.logger.warn({ msg: 'webhook endpoint disabled', endpointId: claimed.endpoint_id, reason: disabled });
       return;
     }
-    if (succeeded) return;
     if (delayMs === null) this.metrics.exhausted();
     else await this.schedule([{ id: claimed.id, attempt: claimed.attempts + 1, delayMs }]);
   }
