@@ -1155,7 +1155,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
             /** @example 100000 */
             rows: number;
         };
@@ -1986,7 +1986,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;

@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { generateCodes, generatePins, serialFromSequence } from '../issuance/card-code';
 import { CardSecrets } from '../issuance/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
+import { secretContext } from '../webhooks/webhook-delivery.service';
 import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';
 
 const pepper = randomBytes(32).toString('base64');
@@ -56,6 +57,14 @@ describe('SealedColumns', () => {
         expected: '{"id":"ord_1"}',
         otherRow: ['cli_abc123', 'po-43'],
       },
+      ...(['webhook_endpoints.secret_sealed', 'webhook_endpoints.previous_secret_sealed'] as const).map((name) => ({
+        column: column(name),
+        key: ['whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB'],
+        envelope: old.cipher.encrypt('whsec_c2VjcmV0', secretContext('whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        open: (envelope: string) => rotated.cipher.decrypt(envelope, secretContext('whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        expected: 'whsec_c2VjcmV0',
+        otherRow: ['whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAC'],
+      })),
     ];
     for (const { column: c, key, envelope, open, expected, otherRow } of cases) {
       const fresh = c.reseal(key, envelope);

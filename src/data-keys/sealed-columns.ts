@@ -2,18 +2,21 @@
  * Every column that holds DataCipher envelopes, described once for the key-rotation code: how to count its
  * envelopes by key id, walk it in primary-key order, and store a re-sealed envelope only where the old one is
  * still in place. Each column re-seals with its own associated data (the card's serial, the order id, the
- * client and Idempotency-Key), defined beside the code that seals it in the first place.
+ * client and Idempotency-Key, the webhook endpoint), defined beside the code that seals it in the first place.
  */
 import { Injectable } from '@nestjs/common';
 import { DataCipher, EnvelopeError } from '../common/crypto/data-cipher.service';
 import { storedResponseContext } from '../common/idempotency/idempotency.interceptor';
 import { CardSecretError, CardSecrets } from '../issuance/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
+import { secretContext } from '../webhooks/webhook-delivery.service';
 
 export const SEALED_COLUMN_NAMES = [
   'cards.secret_ciphertext',
   'orders.purchaser_ciphertext',
   'idempotency_keys.response_body',
+  'webhook_endpoints.secret_sealed',
+  'webhook_endpoints.previous_secret_sealed',
 ] as const;
 export type SealedColumnName = (typeof SEALED_COLUMN_NAMES)[number];
 
@@ -124,6 +127,23 @@ export class SealedColumns {
         envelopeOf: (alias) => `(${alias}.response_body ->> 'sealed')`,
         store: (fresh) => `response_body = jsonb_build_object('sealed', ${fresh}::text)`,
         reseal: ([clientId, key], envelope) => cipher.reseal(envelope, storedResponseContext(clientId, key)),
+      },
+      // Webhook signing secrets (and, during a rotation's grace period, the previous one): readable to sign with.
+      {
+        name: 'webhook_endpoints.secret_sealed',
+        table: 'webhook_endpoints',
+        key: [{ name: 'id', type: 'text' }],
+        envelopeOf: (alias) => `${alias}.secret_sealed`,
+        store: (fresh) => `secret_sealed = ${fresh}`,
+        reseal: ([endpointId], envelope) => cipher.reseal(envelope, secretContext(endpointId)),
+      },
+      {
+        name: 'webhook_endpoints.previous_secret_sealed',
+        table: 'webhook_endpoints',
+        key: [{ name: 'id', type: 'text' }],
+        envelopeOf: (alias) => `${alias}.previous_secret_sealed`,
+        store: (fresh) => `previous_secret_sealed = ${fresh}`,
+        reseal: ([endpointId], envelope) => cipher.reseal(envelope, secretContext(endpointId)),
       },
     ];
   }
