@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
-import pg from 'pg';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { AppConfig } from '../src/config/app-config';
 import { ReencryptionJob } from '../src/data-keys/reencryption.job';
@@ -10,8 +9,10 @@ import { generateCodes, generatePins, serialFromSequence } from '../src/issuance
 import { CardSecrets } from '../src/issuance/card-secrets';
 import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchaser-identity';
 import type { JobContext } from '../src/queue/on-job.decorator';
+import { secretContext } from '../src/webhooks/webhook-delivery.service';
 import { startTestApp, type TestApp } from './support/app';
-import { createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
 /** Key ids of this file: unique, so that nothing else ever sealed under them. */
@@ -51,27 +52,6 @@ function binary(
   const chunks: Buffer[] = [];
   res.on('data', (chunk: Buffer) => chunks.push(chunk));
   res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
-
-/** A database of this file's own: its counts are exact, and no other file's worker (other keys) takes its jobs. */
-async function privateDatabase(name: string) {
-  const serverUrl = process.env.TEST_SERVER_URL;
-  if (!serverUrl) throw new Error('TEST_SERVER_URL is not set: run the e2e tests through jest (global setup)');
-  const database = `${process.env.TEST_DATABASE_NAME ?? 'fuli_test'}_${name}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      if (process.env.KEEP_TEST_DATABASE !== '1')
-        await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.end();
-    },
-  };
 }
 
 interface ColumnBody {
@@ -117,7 +97,13 @@ interface KeysBody {
   }>;
 }
 
-const COLUMNS = ['cards.secret_ciphertext', 'orders.purchaser_ciphertext', 'idempotency_keys.response_body'];
+const COLUMNS = [
+  'cards.secret_ciphertext',
+  'orders.purchaser_ciphertext',
+  'idempotency_keys.response_body',
+  'webhook_endpoints.secret_sealed',
+  'webhook_endpoints.previous_secret_sealed',
+];
 
 /**
  * The issue's key rotation: data sealed under k1, the app restarted with `k2,k1` (old rows still open, new ones
@@ -125,7 +111,7 @@ const COLUMNS = ['cards.secret_ciphertext', 'orders.purchaser_ciphertext', 'idem
  * alone every secret still opens, unchanged. On a database of its own.
  */
 describe('data-key rotation', () => {
-  let database: Awaited<ReturnType<typeof privateDatabase>>;
+  let database: ScratchDatabase;
   let app: TestApp | undefined;
   let recipientKey: string;
   let privateKey: PrivateKey;
@@ -143,6 +129,9 @@ describe('data-key rotation', () => {
   let exportBody: Record<string, unknown>;
   let csvBefore: string;
   let secretsBefore: Map<string, { code: string; pin: string }>;
+  let endpointId: string;
+  let webhookSecret: string;
+  let previousWebhookSecret: string;
 
   const envWith = (keys: string) => ({
     DATABASE_URL: database.url,
@@ -201,7 +190,13 @@ describe('data-key rotation', () => {
          FROM orders WHERE purchaser_ciphertext IS NOT NULL GROUP BY 2
        UNION ALL
        SELECT 'idempotency_keys.response_body', split_part(response_body ->> 'sealed', '.', 2), count(*)::int
-         FROM idempotency_keys WHERE response_body ? 'sealed' GROUP BY 2`,
+         FROM idempotency_keys WHERE response_body ? 'sealed' GROUP BY 2
+       UNION ALL
+       SELECT 'webhook_endpoints.secret_sealed', split_part(secret_sealed, '.', 2), count(*)::int
+         FROM webhook_endpoints GROUP BY 2
+       UNION ALL
+       SELECT 'webhook_endpoints.previous_secret_sealed', split_part(previous_secret_sealed, '.', 2), count(*)::int
+         FROM webhook_endpoints WHERE previous_secret_sealed IS NOT NULL GROUP BY 2`,
     );
     const result: Record<string, Record<string, number>> = Object.fromEntries(COLUMNS.map((c) => [c, {}]));
     for (const row of rows) result[row.col][row.key_id] = row.rows;
@@ -214,6 +209,7 @@ describe('data-key rotation', () => {
       `SELECT 'card ' || serial AS row, secret_ciphertext AS envelope FROM cards
        UNION ALL SELECT 'order ' || id, purchaser_ciphertext FROM orders
        UNION ALL SELECT 'idem ' || client_id || '/' || key, response_body ->> 'sealed' FROM idempotency_keys
+       UNION ALL SELECT 'webhook ' || id, secret_sealed || ' ' || coalesce(previous_secret_sealed, '') FROM webhook_endpoints
        ORDER BY 1`,
     );
     return rows.map((row) => `${row.row} ${row.envelope ?? 'NULL'}`);
@@ -290,7 +286,7 @@ describe('data-key rotation', () => {
   }
 
   beforeAll(async () => {
-    database = await privateDatabase('rotation');
+    database = await createScratchDatabase('rotation');
     const pair = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }], format: 'object' });
     recipientKey = pair.publicKey.armor();
     privateKey = pair.privateKey;
@@ -345,6 +341,23 @@ describe('data-key rotation', () => {
     secretsBefore = await openCards(orderA);
     expect(secretsBefore.size).toBe(50);
 
+    // A webhook endpoint whose secret was rotated once: both signing secrets are sealed.
+    const integrator = await createClient(app, { enterprise_id: placedA.enterprise.id, scopes: ['webhooks:manage'] });
+    const integratorToken = await app.tokenFor(integrator.id, integrator.client_secret);
+    const endpoint = await app.http
+      .post('/v1/webhook-endpoints')
+      .auth(integratorToken, { type: 'bearer' })
+      .send({ url: 'http://127.0.0.1:9/hooks', event_types: ['order.issued'] })
+      .expect(201);
+    endpointId = endpoint.body.id as string;
+    previousWebhookSecret = endpoint.body.secret as string;
+    const rotated = await app.http
+      .post(`/v1/webhook-endpoints/${endpointId}/rotate-secret`)
+      .auth(integratorToken, { type: 'bearer' })
+      .send({ previous_secret_expires_in: 86_400 })
+      .expect(200);
+    webhookSecret = rotated.body.secret as string;
+
     for (const { envelope } of await cardEnvelopes(orderA)) expect(envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
     expect((await purchaserOf(orderA)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
     expect((await purchaserOf(orderB)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
@@ -353,6 +366,8 @@ describe('data-key rotation', () => {
       'cards.secret_ciphertext': { [K1]: 50 },
       'orders.purchaser_ciphertext': { [K1]: 2 },
       'idempotency_keys.response_body': { [K1]: 1 },
+      'webhook_endpoints.secret_sealed': { [K1]: 1 },
+      'webhook_endpoints.previous_secret_sealed': { [K1]: 1 },
     });
   });
 
@@ -393,18 +408,22 @@ describe('data-key rotation', () => {
           { column: 'cards.secret_ciphertext', rows: 5 },
           { column: 'orders.purchaser_ciphertext', rows: 1 },
           { column: 'idempotency_keys.response_body', rows: 0 },
+          { column: 'webhook_endpoints.secret_sealed', rows: 0 },
+          { column: 'webhook_endpoints.previous_secret_sealed', rows: 0 },
         ],
       },
       {
         key_id: K1,
         active: false,
         configured: true,
-        rows: 53,
+        rows: 55,
         removable: false,
         columns: [
           { column: 'cards.secret_ciphertext', rows: 50 },
           { column: 'orders.purchaser_ciphertext', rows: 2 },
           { column: 'idempotency_keys.response_body', rows: 1 },
+          { column: 'webhook_endpoints.secret_sealed', rows: 1 },
+          { column: 'webhook_endpoints.previous_secret_sealed', rows: 1 },
         ],
       },
     ]);
@@ -418,7 +437,7 @@ describe('data-key rotation', () => {
     expect(run).toMatchObject({
       status: 'completed',
       target_key_id: K2,
-      rows_reencrypted: 53,
+      rows_reencrypted: 55,
       rows_unreadable: 0,
       rows_changed_concurrently: 0,
       rows_remaining: 0,
@@ -453,20 +472,32 @@ describe('data-key rotation', () => {
     ]);
     expect(byColumn['orders.purchaser_ciphertext']).toMatchObject({ state: 'done', rows_reencrypted: 2 });
     expect(byColumn['idempotency_keys.response_body']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
+    expect(byColumn['webhook_endpoints.secret_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
+    expect(byColumn['webhook_endpoints.previous_secret_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
 
     // Every envelope is under k2 now (counted with SQL); the purged cards stayed NULL.
     expect(await keyIdsInUse()).toEqual({
       'cards.secret_ciphertext': { [K2]: 55 },
       'orders.purchaser_ciphertext': { [K2]: 3 },
       'idempotency_keys.response_body': { [K2]: 1 },
+      'webhook_endpoints.secret_sealed': { [K2]: 1 },
+      'webhook_endpoints.previous_secret_sealed': { [K2]: 1 },
     });
+    // The endpoint signs with the same two secrets as before.
+    const [sealed] = await current().dataSource.query<Array<{ current: string; previous: string }>>(
+      'SELECT secret_sealed AS current, previous_secret_sealed AS previous FROM webhook_endpoints WHERE id = $1',
+      [endpointId],
+    );
+    const cipher = current().app.get(DataCipher);
+    expect(cipher.decrypt(sealed.current, secretContext(endpointId))).toBe(webhookSecret);
+    expect(cipher.decrypt(sealed.previous, secretContext(endpointId))).toBe(previousWebhookSecret);
     expect((await cardEnvelopes(orderB)).map((card) => card.envelope)).toEqual(new Array(10).fill(null));
     // Same codes and PINs, still bound to their serials.
     expect(await openCards(orderA)).toEqual(secretsBefore);
 
     const usage = await keyUsage();
     expect(usage.keys.find((k) => k.key_id === K1)).toMatchObject({ rows: 0, removable: true, configured: true });
-    expect(usage.keys.find((k) => k.key_id === K2)).toMatchObject({ rows: 59, removable: false });
+    expect(usage.keys.find((k) => k.key_id === K2)).toMatchObject({ rows: 61, removable: false });
 
     const audit = await current().dataSource.query<Array<{ action: string; actor_client_id: string | null }>>(
       'SELECT action, actor_client_id FROM audit_records WHERE object_id = $1 ORDER BY seq',
@@ -635,12 +666,12 @@ const CRASH_BATCH = 100;
  * every envelope moved exactly once. On a database of its own.
  */
 describe('data-key rotation under a worker crash', () => {
-  let database: Awaited<ReturnType<typeof privateDatabase>>;
+  let database: ScratchDatabase;
   let app: TestApp;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    database = await privateDatabase('rotation_crash');
+    database = await createScratchDatabase('rotation_crash');
     app = await startTestApp(
       { DATABASE_URL: database.url, CODE_PEPPER: PEPPER, DATA_ENCRYPTION_KEYS: K2_THEN_K1 },
       { worker: false },
