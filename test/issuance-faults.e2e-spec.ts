@@ -1,7 +1,7 @@
-import pg from 'pg';
 import { embeddedPostgresBinaries } from '../src/database/embedded-postgres';
 import { startTestApp, type TestApp } from './support/app';
 import { runIssuanceWithFaults } from './support/issuance-faults';
+import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { startPrivatePostgres, type PrivatePostgres } from './support/private-postgres';
 import { IN_CI } from './support/services';
 import { startWorkerProcess, workerEnv } from './support/worker-process';
@@ -21,31 +21,19 @@ const ISSUE_TIMEOUT_MS = Number(process.env.FAULT_TIMEOUT_MS ?? 150_000);
  */
 describe('card issuance under worker crashes', () => {
   let app: TestApp;
-  let admin: pg.Client;
-  let databaseName: string;
+  let database: ScratchDatabase;
 
   beforeAll(async () => {
-    const serverUrl = process.env.TEST_SERVER_URL;
-    if (!serverUrl) throw new Error('TEST_SERVER_URL is not set: run the e2e tests through jest (global setup)');
-    databaseName = `${process.env.TEST_DATABASE_NAME ?? 'fuli_test'}_faults`;
-    admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${databaseName}"`);
-    const url = new URL(serverUrl);
-    url.pathname = `/${databaseName}`;
+    database = await createScratchDatabase('faults');
     app = await startTestApp(
-      { DATABASE_URL: url.toString(), ISSUANCE_CHUNK_SIZE: String(CHUNK_SIZE) },
+      { DATABASE_URL: database.url, ISSUANCE_CHUNK_SIZE: String(CHUNK_SIZE) },
       { worker: false },
     );
   });
 
   afterAll(async () => {
     await app?.close();
-    if (admin && process.env.KEEP_TEST_DATABASE !== '1') {
-      await admin.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
-    }
-    await admin?.end();
+    await database?.drop();
   });
 
   it(
