@@ -2,5 +2,11 @@
 import { Foundation1795822357562 } from './1795822357562-Foundation';
 import { OrdersLedgerCatalog1795825360833 } from './1795825360833-OrdersLedgerCatalog';
 import { Issuance1795827174318 } from './1795827174318-Issuance';
+import { Redemption1795832263455 } from './1795832263455-Redemption';
 
-export const migrations = [Foundation1795822357562, OrdersLedgerCatalog1795825360833, Issuance1795827174318];
+export const migrations = [
+  Foundation1795822357562,
+  OrdersLedgerCatalog1795825360833,
+  Issuance1795827174318,
+  Redemption1795832263455,
+];

@@ -21,6 +21,7 @@ export const ID_PREFIXES = {
   export: 'exp',
   audit: 'aud',
   request: 'req',
+  redemption: 'rdm',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -9,6 +9,8 @@ import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
 import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
 import { Event } from '../webhooks/event.entity';
+import { CardTransaction } from '../cards/card-transaction.entity';
+import { Redemption, RedemptionAttemptCounter } from '../redemption/redemption.entity';
 
 /** Every entity, listed (not globbed) so tests, the CLI and the build load the same set. */
 export const entities = [
@@ -29,4 +31,7 @@ export const entities = [
   CardSerialAllocator,
   Card,
   CardExport,
+  CardTransaction,
+  Redemption,
+  RedemptionAttemptCounter,
 ];
