@@ -14,6 +14,8 @@ export enum JobName {
   ResumeIssuance = 'resume-issuance',
   /** Build one card-secrets export file (COPY, decrypt, CSV, OpenPGP-encrypt) and optionally purge. */
   BuildExport = 'build-export',
+  /** Expire the cards past expires_at and book their balances as breakage (scheduled). */
+  ExpireCards = 'expire-cards',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -22,6 +24,7 @@ export interface JobPayloads {
   [JobName.MintChunk]: { batchId: string; chunkNo: number };
   [JobName.ResumeIssuance]: Record<string, never>;
   [JobName.BuildExport]: { exportId: string };
+  [JobName.ExpireCards]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -30,6 +33,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.MintChunk]: QueueName.Issuance,
   [JobName.ResumeIssuance]: QueueName.Maintenance,
   [JobName.BuildExport]: QueueName.Exports,
+  [JobName.ExpireCards]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */

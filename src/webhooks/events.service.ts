@@ -12,7 +12,18 @@ export type EventType =
   | 'order.cancelled'
   | 'payment.received'
   | 'batch.completed'
-  | 'order.issued';
+  | 'order.issued'
+  | 'card.bound'
+  | 'card.debited'
+  | 'card.reversed'
+  | 'card.frozen'
+  | 'card.unfrozen'
+  | 'card.lost'
+  | 'card.replaced'
+  | 'card.voided'
+  | 'card.refunded'
+  | 'card.expired'
+  | 'card.reactivated';
 
 /** Payloads stay small: they are delivered to ERPs and listed for 30 days. */
 const MAX_PAYLOAD_BYTES = 20_000;
