@@ -30,7 +30,7 @@ import type { RedemptionKind } from './redemption.entity';
 export const REDEMPTION_REFERENCE_LOCK = 7_303;
 
 interface Leg {
-  card: CardRow;
+  card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
   amount: number;
   balanceAfter: number;
   status: CardStatus;
@@ -306,19 +306,31 @@ export class RedemptionService {
 
   /** One card: a single conditional update spends it or changes nothing; then the refusal is worked out. */
   private async debitCard(manager: EntityManager, serial: string, holderRef: string | null, amount: number) {
-    const [spent] = await manager.query<Array<{ balance: string; status: CardStatus }>>(
+    // The update answers with what the movement records (enterprise, holder): no read-back on the hot path.
+    const [spent] = await manager.query<
+      Array<{ balance: string; status: CardStatus; holder_ref: string; enterprise_id: string }>
+    >(
       `WITH u AS (
-         UPDATE cards SET balance = balance - $2,
-           status = CASE WHEN balance = $2 THEN 'exhausted' ELSE status END
-         WHERE serial = $1 AND status = 'active' AND balance >= $2
-           AND (expires_at IS NULL OR expires_at > now()) AND ($3::text IS NULL OR holder_ref = $3)
-         RETURNING balance, status)
-       SELECT balance::text AS balance, status FROM u`,
+         UPDATE cards c SET balance = c.balance - $2,
+           status = CASE WHEN c.balance = $2 THEN 'exhausted' ELSE c.status END
+         FROM issuance_batches b
+         WHERE c.serial = $1 AND b.id = c.batch_id AND c.status = 'active' AND c.balance >= $2
+           AND (c.expires_at IS NULL OR c.expires_at > now()) AND ($3::text IS NULL OR c.holder_ref = $3)
+         RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
+       SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u`,
       [serial, amount, holderRef],
     );
+    if (spent) {
+      return {
+        card: { serial, enterpriseId: spent.enterprise_id, holderRef: spent.holder_ref },
+        amount,
+        balanceAfter: Number(spent.balance),
+        status: spent.status,
+      };
+    }
+    // Refused: find out why, for an answer with its own code.
     const card = await this.cards.bySerial(manager, serial);
     if (!card) throw CardErrors.notFound(serial);
-    if (spent) return { card, amount, balanceAfter: Number(spent.balance), status: spent.status };
     if (holderRef !== null && card.holderRef !== holderRef) throw CardErrors.holderMismatch(serial);
     this.assertUsable(card);
     if (card.status === 'issued' || card.status === 'delivered') throw CardErrors.notBound(serial);
