@@ -212,6 +212,12 @@ describe('card lifecycle', () => {
       .expect(422);
     expect(bindVoided.body).toMatchObject({ code: 'card_voided', serial: unused1.serial });
     expect(await eventsOf(unused2.serial)).toEqual(['card.voided']);
+    // The operator voids any enterprise's unused cards; the money goes to that enterprise.
+    const byOperator = await as(await app.operatorToken())
+      .post('/v1/admin/cards/void', { serials: [anonymous[7].serial] })
+      .expect(200);
+    expect(byOperator.body).toMatchObject({ voided: 1, refunded_to_prepaid: 10_000 });
+    expect(await prepaid()).toBe(before + 30_000);
     expect(await ledgerOk()).toMatchObject({ ok: true });
   });
 

@@ -151,6 +151,52 @@ export class AdminCardsController {
     return this.lifecycle.unfreeze(ctx, serial);
   }
 
+  @Post(':serial/report-loss')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({ summary: 'Report any registered card lost (挂失)', operationId: 'adminReportCardLost' })
+  @ApiOkResponse({ type: ReplacementDto })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: STATE })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: `anonymous_card_not_reportable, ${GONE}` })
+  reportLoss(
+    @Ctx() ctx: RequestContext,
+    @Param('serial') serial: string,
+    @Body() _dto: CardActionDto,
+  ): Promise<ReplacementDto> {
+    return this.lifecycle.reportLoss(ctx, serial);
+  }
+
+  @Post(':serial/refund')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({ summary: "Refund any registered card's balance (赎回)", operationId: 'adminRefundCard' })
+  @ApiOkResponse({ type: CardDto })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: STATE })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description: `anonymous_card_not_refundable, card_has_no_value, ${GONE}`,
+  })
+  refund(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.refund(ctx, serial);
+  }
+
+  @Post('void')
+  @HttpCode(200)
+  @Idempotent()
+  @ApiOperation({
+    summary: "Void unused cards of any enterprise; what they cost returns to each enterprise's prepaid balance",
+    operationId: 'adminVoidCards',
+  })
+  @ApiOkResponse({ type: VoidResultDto })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({ type: Problem, description: `card_not_unused, ${STATE}` })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
+  voidCards(@Ctx() ctx: RequestContext, @Body() dto: VoidCardsDto): Promise<VoidResultDto> {
+    return this.lifecycle.voidCards(ctx, dto.serials);
+  }
+
   @Post(':serial/reactivate')
   @HttpCode(200)
   @Idempotent()
