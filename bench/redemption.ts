@@ -6,9 +6,9 @@
  *   minted beforehand by a worker in the benchmark's process, stopped before measuring) answering `POST /v1/redemptions/debit` from a redemption-channel client. Each
  *   autocannon connection spends 1 fen per request from a card of its own (so that connections do not queue behind
  *   one card's row lock), every request with its own reference. That is the whole debit path: bearer token, scope
- *   and rate-limit guards, validation, and in one transaction the advisory lock on the reference, the reference
- *   lookup, the conditional UPDATE of the card, the card read, the ledger entry and its two lines, the
- *   card_transactions row, the card.debited event and the stored redemption.
+ *   and rate-limit guards, validation, and in one transaction of 8 round trips: START, the claim of the reference
+ *   (the redemption row inserted first), the conditional UPDATE of the card, the ledger entry with its two lines,
+ *   the card_transactions row, the card.debited event, the redemption's answer, COMMIT.
  * - pgbench: `pgbench -n -M extended -c 64 -j 2` running those same statements as one transaction (the script below,
  *   values of the same shape and size), each client on a card of its own (a second set of cards), with the same
  *   warm-up and duration. Its p99 comes from the per-transaction log (--log).
@@ -69,8 +69,11 @@ function pgbenchScript(cards: readonly string[]): string {
     `\\set card case ${choose} end`,
     '\\set r random(1, 999999999999999999)',
     'BEGIN;',
-    `SELECT pg_advisory_xact_lock(7303, hashtext('cli_pgbench:' || ${ref}));`,
-    `SELECT id, fingerprint, response FROM redemptions WHERE client_id = 'cli_pgbench' AND reference = ${ref};`,
+    `WITH c AS (
+       INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, amount, response)
+       VALUES (${id('rdm')}, 'cli_pgbench', ${ref}, 'debit', md5(${ref}) || md5(${ref}), '', 0, '{}')
+       ON CONFLICT (client_id, reference) DO NOTHING RETURNING id)
+     SELECT id FROM c;`,
     `WITH u AS (UPDATE cards c SET balance = c.balance - 1,
          status = CASE WHEN c.balance = 1 THEN 'exhausted' ELSE c.status END
        FROM issuance_batches b
@@ -78,12 +81,15 @@ function pgbenchScript(cards: readonly string[]): string {
          AND (c.expires_at IS NULL OR c.expires_at > now()) AND (NULL::text IS NULL OR c.holder_ref = NULL::text)
        RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
      SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u;`,
-    `INSERT INTO ledger_entries (id, kind, enterprise_id, order_id, payment_id, memo, request_id)
-       VALUES (${id('jrn')}, 'card_debit', :ent, NULL, NULL,
-               'Redemption rdm_01KAXXXXXXXXXXXXXXXXXXXXXX: 1 fen spent (reference ' || ${ref} || ')', 'req_pgbench')
-       RETURNING created_at;`,
-    `INSERT INTO ledger_lines (entry_id, account, enterprise_id, amount)
-       VALUES (${id('jrn')}, 'card_float', NULL, 1), (${id('jrn')}, 'revenue_redeemed', NULL, -1);`,
+    `WITH e AS (
+       INSERT INTO ledger_entries (id, kind, memo, enterprise_id, order_id, payment_id, request_id)
+       VALUES (${id('jrn')}, 'card_debit',
+               'Redemption rdm_01KAXXXXXXXXXXXXXXXXXXXXXX: 1 fen spent (reference ' || ${ref} || ')', :ent, NULL, NULL,
+               'req_pgbench')
+       RETURNING created_at),
+     l AS (INSERT INTO ledger_lines (entry_id, account, enterprise_id, amount)
+           VALUES (${id('jrn')}, 'card_float', NULL, 1), (${id('jrn')}, 'revenue_redeemed', NULL, -1))
+     SELECT created_at FROM e;`,
     `INSERT INTO card_transactions
        (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
        VALUES (:card, :ent, 'debit', -1, 99999, ${id('rdm')}, 'bench-holder', 'cli_pgbench', NULL);`,
@@ -92,14 +98,13 @@ function pgbenchScript(cards: readonly string[]): string {
                'balance_after', 99999, 'currency', 'CNY', 'holder_ref', 'bench-holder', 'redemption_id', ${id('rdm')},
                'reference', ${ref}), NULL)
        RETURNING created_at;`,
-    `INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, holder_ref, amount,
-       reverses_id, response)
-       VALUES (${id('rdm')}, 'cli_pgbench', ${ref}, 'debit', md5(${ref}) || md5(${ref}), :ent, NULL, 1, NULL,
-               jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
+    `UPDATE redemptions SET enterprise_id = :ent, holder_ref = NULL, amount = 1, reverses_id = NULL,
+       response = jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
                  'holder_ref', 'bench-holder', 'amount', 1, 'reversed_amount', 0, 'reverses_id', NULL,
                  'cards', jsonb_build_array(jsonb_build_object('serial', :card::text, 'amount', -1,
                    'balance_after', 99999, 'status', 'active')),
-                 'created_at', now()));`,
+                 'created_at', now())
+     WHERE id = ${id('rdm')};`,
     'END;',
     '',
   ].join('\n');

@@ -235,6 +235,26 @@ describe('redemption channel', () => {
     expect(await ledgerOk()).toMatchObject({ ok: true });
   });
 
+  it('concurrent retries of one reference debit once and all get the same answer', async () => {
+    const card = anonymous[6];
+    await post('/v1/redemptions/bind', {
+      code: card.code,
+      pin: card.pin,
+      holder_ref: 'retrier',
+      reference: nextRef(),
+    }).expect(200);
+    const body = { serial: card.serial, amount: 1_234, reference: nextRef('retry') };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post('/v1/redemptions/debit', body)));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
+    expect(new Set(answers.map((answer) => answer.body.id as string)).size).toBe(1);
+    expect((await cardRow(card.serial)).balance).toBe(String(10_000 - 1_234));
+    const [{ n }] = await app.dataSource.query<Array<{ n: number }>>(
+      "SELECT count(*)::int AS n FROM card_transactions WHERE serial = $1 AND kind = 'debit'",
+      [card.serial],
+    );
+    expect(n).toBe(1);
+  });
+
   it("debits a holder's cards, soonest expiry first, and lists each card's transactions", async () => {
     const [first, second] = [anonymous[3], anonymous[4]];
     for (const card of [first, second]) {

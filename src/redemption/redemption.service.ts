@@ -26,9 +26,6 @@ import type {
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
 
-/** Namespace of the advisory locks on (client, reference); 7301 idempotency keys, 7302 enterprise funds. */
-export const REDEMPTION_REFERENCE_LOCK = 7_303;
-
 interface Leg {
   card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
   amount: number;
@@ -38,10 +35,10 @@ interface Leg {
 
 /**
  * The redemption channel (DESIGN.md §4): verify a code, bind a card to a holder, debit and reverse. Every call is
- * idempotent by the channel's reference (unique per client, serialised by an advisory lock): a retry gets the
- * stored answer, another request under a used reference is refused. Balances change only through conditional
- * updates of locked rows (the CHECK keeps 0 ≤ balance ≤ face value whatever happens), and each movement writes its
- * card_transactions row, its ledger entry and its event in the same transaction.
+ * idempotent by the channel's reference (unique per client, claimed by inserting the redemption first): a retry
+ * gets the stored answer, another request under a used reference is refused. Balances change only through
+ * conditional updates of locked rows (the CHECK keeps 0 ≤ balance ≤ face value whatever happens), and each movement
+ * writes its card_transactions row, its ledger entry and its event in the same transaction.
  */
 @Injectable()
 export class RedemptionService {
@@ -108,8 +105,8 @@ export class RedemptionService {
     }
 
     return this.transactions.run(ctx, async (manager) => {
-      await this.lockReference(manager, clientId, dto.reference);
-      const again = await this.replay(manager, clientId, dto.reference, fingerprint);
+      const id = newId('redemption');
+      const again = await this.claim(manager, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
       // First bind wins: only an unbound, unexpired card changes; every later bind finds it taken.
       const [bound] = await manager.query<Array<{ balance: string }>>(
@@ -120,7 +117,6 @@ export class RedemptionService {
          SELECT balance::text AS balance FROM u`,
         [card.serial, dto.holder_ref],
       );
-      const id = newId('redemption');
       if (!bound) {
         const current = await this.cards.bySerial(manager, card.serial, true);
         if (!current) throw CardErrors.invalidCredentials();
@@ -175,14 +171,13 @@ export class RedemptionService {
     const clientId = this.clientOf(ctx);
     const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref ?? ''}\n${dto.amount}`);
     return this.transactions.run(ctx, async (manager) => {
-      await this.lockReference(manager, clientId, dto.reference);
-      const replayed = await this.replay(manager, clientId, dto.reference, fingerprint);
+      const id = newId('redemption');
+      const replayed = await this.claim(manager, id, clientId, dto.reference, 'debit', fingerprint);
       if (replayed) return replayed;
       const legs =
         dto.serial !== undefined
           ? [await this.debitCard(manager, dto.serial, dto.holder_ref ?? null, dto.amount)]
           : await this.debitHolder(manager, dto.holder_ref!, dto.amount);
-      const id = newId('redemption');
       await this.cards.record(
         manager,
         ctx,
@@ -221,8 +216,8 @@ export class RedemptionService {
     const clientId = this.clientOf(ctx);
     const fingerprint = sha256Hex(`reverse\n${debitId}\n${dto.amount ?? ''}`);
     return this.transactions.run(ctx, async (manager) => {
-      await this.lockReference(manager, clientId, dto.reference);
-      const replayed = await this.replay(manager, clientId, dto.reference, fingerprint);
+      const id = newId('redemption');
+      const replayed = await this.claim(manager, id, clientId, dto.reference, 'reverse', fingerprint);
       if (replayed) return replayed;
       // The debit row is the lock that serialises reversals of one debit.
       const [debit] = await manager.query<Array<{ amount: string; reversed_amount: string; holder_ref: string }>>(
@@ -242,7 +237,6 @@ export class RedemptionService {
          GROUP BY serial HAVING SUM(amount) < 0 ORDER BY MIN(id) DESC`,
         [debitId],
       );
-      const id = newId('redemption');
       const legs: Leg[] = [];
       let left = amount;
       for (const { serial, out } of outstanding) {
@@ -400,15 +394,10 @@ export class RedemptionService {
       created_at: new Date().toISOString(),
     };
     await manager.query(
-      `INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, holder_ref, amount,
-         reverses_id, response)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `UPDATE redemptions SET enterprise_id = $2, holder_ref = $3, amount = $4, reverses_id = $5, response = $6
+       WHERE id = $1`,
       [
         redemption.id,
-        this.clientOf(ctx),
-        redemption.reference,
-        redemption.kind,
-        redemption.fingerprint,
         redemption.enterpriseId,
         redemption.holderRef,
         redemption.amount,
@@ -441,11 +430,30 @@ export class RedemptionService {
     return { ...row.response, reversed_amount: Number(current.reversed) };
   }
 
-  private async lockReference(manager: EntityManager, clientId: string, reference: string): Promise<void> {
-    await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-      REDEMPTION_REFERENCE_LOCK,
-      `${clientId}:${reference}`,
-    ]);
+  /**
+   * Claims the client's reference for this request by inserting its redemption row first (completed by `store`
+   * before the commit): null when claimed. A second request with the reference waits on the unique index until the
+   * first commits (then it gets the stored answer, or 422 for another request) or rolls back (then it claims it).
+   */
+  private async claim(
+    manager: EntityManager,
+    id: string,
+    clientId: string,
+    reference: string,
+    kind: RedemptionKind,
+    fingerprint: string,
+  ): Promise<RedemptionDto | null> {
+    const claimed = await manager.query<Array<{ id: string }>>(
+      `WITH c AS (
+         INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, amount, response)
+         VALUES ($1, $2, $3, $4, $5, '', 0, '{}') ON CONFLICT (client_id, reference) DO NOTHING RETURNING id)
+       SELECT id FROM c`,
+      [id, clientId, reference, kind, fingerprint],
+    );
+    if (claimed.length > 0) return null;
+    const replayed = await this.replay(manager, clientId, reference, fingerprint);
+    if (!replayed) throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
+    return replayed;
   }
 
   private clientOf(ctx: RequestContext): string {
