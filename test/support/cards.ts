@@ -40,7 +40,7 @@ export async function cardsWithSecrets(app: TestApp, orderId: string): Promise<C
   }));
 }
 
-/** Another valid code than `code` (its first character changed, the check character recomputed). */
+/** A well-formed PIN that is not `pin`. */
 export function wrongPin(pin: string): string {
   return pin === '000000' ? '000001' : '000000';
 }
