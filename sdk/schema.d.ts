@@ -181,6 +181,145 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/cards/expire-due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run the expiry job now: expire cards past expires_at and book breakage */
+        post: operations["expireDueCards"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Void unused cards of any enterprise; what they cost returns to each enterprise's prepaid balance */
+        post: operations["adminVoidCards"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Freeze any card */
+        post: operations["adminFreezeCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/reactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-activate an expired anonymous card that held value (激活)
+         * @description The value booked as breakage returns to the card, valid again for the anonymous minimum validity.
+         */
+        post: operations["reactivateCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refund any registered card's balance (赎回) */
+        post: operations["adminRefundCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/replace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace an expired anonymous card that held value with a new card carrying it (换卡) */
+        post: operations["replaceExpiredCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/report-loss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report any registered card lost (挂失) */
+        post: operations["adminReportCardLost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/cards/{serial}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze any card */
+        post: operations["adminUnfreezeCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/enterprises": {
         parameters: {
             query?: never;
@@ -400,6 +539,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cards/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void unused cards; what they cost returns to the prepaid balance
+         * @description All or none: every card must be unused (never bound, full balance) and not expired. The enterprise gets back face value less its order discount; the discount part goes back to sales_discount.
+         */
+        post: operations["voidCards"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/cards/{serial}": {
         parameters: {
             query?: never;
@@ -411,6 +570,94 @@ export interface paths {
         get: operations["getCard"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Freeze a card: no bind or spend until it is unfrozen */
+        post: operations["freezeCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refund a registered card's remaining balance to its holder (赎回) */
+        post: operations["refundCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/report-loss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a registered card lost (挂失): a replacement for the same holder carries its balance */
+        post: operations["reportCardLost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A card's movements and changes, oldest first
+         * @description Enterprise clients with cards:read see their own cards'; redemption channels and the operator any.
+         */
+        get: operations["listCardTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze a card: back to the status it was frozen in */
+        post: operations["unfreezeCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -763,6 +1010,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/redemptions/bind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a card to a holder account with its code and PIN
+         * @description The first bind wins; a bind by another holder is 409 card_already_bound, the same holder's again is answered with the card. Registered (记名) cards need holder_identity matching the real-name data. An unknown code and a wrong PIN get the same 422 invalid_card_credentials, and count as failed attempts per client, holder account and IP. Idempotent by reference.
+         */
+        post: operations["bindCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemptions/debit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Spend from a card, or from all active cards of a holder account
+         * @description Partial spends; never below zero. With holder_ref only, the holder's active cards are spent soonest expiry first. Idempotent by reference.
+         */
+        post: operations["debitCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemptions/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look a card up by its code: serial, type, status, balance and expiry
+         * @description A code with a wrong length, character or check character is refused (400 invalid_card_code) before any lookup. An unknown code counts as a failed attempt against the client and the IP; past the limit, 429 too_many_failed_attempts for the cool-down.
+         */
+        post: operations["verifyCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemptions/{id}/reverse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give (part of) a debit back to its cards
+         * @description At most what is left of the debit; only the client that made the debit. Idempotent by reference.
+         */
+        post: operations["reverseDebit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -1091,6 +1418,31 @@ export interface components {
             /** @enum {string} */
             status: "queued" | "running" | "completed" | "failed" | "cancelled";
         };
+        BindCardDto: {
+            /**
+             * @description The 16-character card code
+             * @example K7QD-9XMA-2HJR-5WPT
+             */
+            code: string;
+            /** @description Required for registered (记名) cards: must match the real-name data on record */
+            holder_identity?: components["schemas"]["HolderIdentityDto"];
+            /**
+             * @description The holder's account at the channel
+             * @example user-8843
+             */
+            holder_ref: string;
+            /**
+             * @description The 6-digit PIN
+             * @example 123456
+             */
+            pin: string;
+            /** @description The channel's unique reference of this request: a retry with it is answered again */
+            reference: string;
+        };
+        CardActionDto: {
+            /** @description Why, for the record (kept in the audit trail of the change) */
+            reason?: string;
+        };
         CardDto: {
             /** @description fen */
             balance: number;
@@ -1098,11 +1450,17 @@ export interface components {
             expires_at: string | null;
             /** @description fen */
             face_value: number;
+            /** @description The channel's holder account the card is bound to */
+            holder_ref: string | null;
             /** Format: date-time */
             issued_at: string;
             /** @enum {string} */
             object: "card";
             order_id: string;
+            /** @description The card that replaced this one */
+            replaced_by: string | null;
+            /** @description The card this one replaces */
+            replaces: string | null;
             /**
              * @description Public serial: digits with a Luhn check digit
              * @example 100000000017
@@ -1149,6 +1507,50 @@ export interface components {
             next_cursor: string | null;
             /** @enum {string} */
             object: "list";
+        };
+        CardTransactionDto: {
+            /** @description Signed change of the balance, fen */
+            amount: number;
+            /** @description fen */
+            balance_after: number;
+            /** Format: date-time */
+            created_at: string;
+            holder_ref: string | null;
+            id: string;
+            /** @enum {string} */
+            kind: "bind" | "debit" | "reverse" | "freeze" | "unfreeze" | "lost" | "replacement" | "replaced" | "void" | "refund" | "expire" | "reactivate";
+            /** @enum {string} */
+            object: "card_transaction";
+            redemption_id: string | null;
+            /** @description The other card of a replacement */
+            related_serial: string | null;
+            serial: string;
+        };
+        CardTransactionPageDto: {
+            data: components["schemas"]["CardTransactionDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after for the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        CardVerificationDto: {
+            /** @description fen */
+            balance: number;
+            /** @description Whether the card is bound to a holder */
+            bound: boolean;
+            /** @enum {string} */
+            card_type: "anonymous" | "registered";
+            /** @enum {string} */
+            currency: "CNY";
+            /** Format: date-time */
+            expires_at: string | null;
+            /** @description fen */
+            face_value: number;
+            /** @enum {string} */
+            object: "card_verification";
+            serial: string;
+            status: string;
         };
         ColumnRowsDto: {
             /**
@@ -1341,6 +1743,16 @@ export interface components {
             /** @enum {string} */
             object: "data_keys";
         };
+        DebitDto: {
+            /** @description fen */
+            amount: number;
+            /** @description The holder's account: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it */
+            holder_ref?: string;
+            /** @description The channel's unique reference (e.g. its order number) */
+            reference: string;
+            /** @description The card to spend; or give holder_ref to spend from all of its cards */
+            serial?: string;
+        };
         DeletedWebhookEndpointDto: {
             /** @enum {boolean} */
             deleted: true;
@@ -1416,7 +1828,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -1425,6 +1837,11 @@ export interface components {
             next_cursor: string | null;
             /** @enum {string} */
             object: "list";
+        };
+        ExpiryRunDto: {
+            /** @description fen booked as breakage */
+            breakage: number;
+            expired: number;
         };
         ExportDownloadDto: {
             /** Format: date-time */
@@ -1496,6 +1913,23 @@ export interface components {
              */
             size_bytes: number;
         };
+        HolderIdentityDto: {
+            /**
+             * @description Identity document number
+             * @example 11010519491231002X
+             */
+            id_number: string;
+            /**
+             * @example resident_id
+             * @enum {string}
+             */
+            id_type: "resident_id" | "passport" | "hk_macao_permit" | "taiwan_permit";
+            /**
+             * @description Full name as on the identity document
+             * @example 张三
+             */
+            name: string;
+        };
         IdentityDto: {
             /** @example cli_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             client_id: string;
@@ -1557,7 +1991,7 @@ export interface components {
         };
         LedgerLineDto: {
             /** @enum {string} */
-            account: "bank" | "prepaid" | "order_deposits" | "receivable" | "unissued_orders" | "card_float" | "sales_discount" | "revenue_redeemed" | "breakage";
+            account: "bank" | "prepaid" | "order_deposits" | "receivable" | "unissued_orders" | "card_float" | "sales_discount" | "revenue_redeemed" | "breakage" | "card_refunds_payable";
             /**
              * @description Signed fen: debit positive, credit negative
              * @example -100000
@@ -1981,6 +2415,33 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        RedemptionCardDto: {
+            /** @description Signed change of this card’s balance, fen */
+            amount: number;
+            /** @description fen */
+            balance_after: number;
+            serial: string;
+            status: string;
+        };
+        RedemptionDto: {
+            /** @description fen: debited or given back; 0 for a bind */
+            amount: number;
+            cards: components["schemas"]["RedemptionCardDto"][];
+            /** Format: date-time */
+            created_at: string;
+            holder_ref: string | null;
+            /** @example rdm_01JD3Q0X5V6T8W9Y2Z3A4B5C6D */
+            id: string;
+            /** @enum {string} */
+            kind: "bind" | "debit" | "reverse";
+            /** @enum {string} */
+            object: "redemption";
+            reference: string;
+            /** @description Debits: fen given back by reversals so far */
+            reversed_amount: number;
+            /** @description Reversals: the debit reversed */
+            reverses_id: string | null;
+        };
         ReencryptionColumnDto: {
             /**
              * @example cards.secret_ciphertext
@@ -2092,6 +2553,20 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        ReplacementDto: {
+            /** @description The old card, now lost or replaced */
+            card: components["schemas"]["CardDto"];
+            /** @enum {string} */
+            object: "card_replacement";
+            /** @description The new card, carrying the balance */
+            replacement: components["schemas"]["CardDto"];
+        };
+        ReverseDto: {
+            /** @description fen; default: all of the debit not reversed yet */
+            amount?: number;
+            /** @description The channel's unique reference of this reversal */
+            reference: string;
+        };
         RotateSecretDto: {
             /**
              * @description How long the current secret keeps working beside the new one, in seconds (0 revokes it now)
@@ -2188,6 +2663,27 @@ export interface components {
              */
             event_types?: string[];
             url?: string;
+        };
+        VerifyCardDto: {
+            /**
+             * @description The 16-character card code, in any case, with or without separators
+             * @example K7QD-9XMA-2HJR-5WPT
+             */
+            code: string;
+        };
+        VoidCardsDto: {
+            /** @description Why, for the record (kept in the audit trail of the change) */
+            reason?: string;
+            /** @description Serials of unused cards (never bound, full balance), 1 to 1,000 */
+            serials: string[];
+        };
+        VoidResultDto: {
+            cards: components["schemas"]["CardDto"][];
+            /** @enum {string} */
+            object: "card_void";
+            /** @description fen credited to the enterprises' prepaid balance (what the cards cost them) */
+            refunded_to_prepaid: number;
+            voided: number;
         };
         WebhookAttemptDto: {
             /** @description 1 for the first attempt of the delivery */
@@ -2903,6 +3399,633 @@ export interface operations {
                 };
             };
             /** @description invalid_state: the batch has not failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    expireDueCards: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpiryRunDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminVoidCards: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidCardsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoidResultDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description card_not_unused, invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminFreezeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_state, card_frozen (each with the serial and status) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reactivateCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state: the card has not expired
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description registered_card_not_reactivatable, card_has_no_value
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRefundCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description anonymous_card_not_refundable, card_has_no_value, card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replaceExpiredCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplacementDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state: the card has not expired
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description registered_card_not_reactivatable, card_has_no_value
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminReportCardLost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplacementDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description anonymous_card_not_reportable, card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminUnfreezeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_state, card_frozen (each with the serial and status) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4071,6 +5194,93 @@ export interface operations {
             };
         };
     };
+    voidCards: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidCardsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoidResultDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description card_not_unused, invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCard: {
         parameters: {
             query?: never;
@@ -4109,6 +5319,391 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    freezeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_state, card_frozen (each with the serial and status) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_voided, card_expired, card_lost, card_replaced, card_refunded */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refundCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description anonymous_card_not_refundable, card_has_no_value, card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reportCardLost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplacementDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_card_state, card_frozen (each with the serial and status)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description anonymous_card_not_reportable, card_voided, card_expired, card_lost, card_replaced, card_refunded
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCardTransactions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last transaction of the previous page */
+                starting_after?: string;
+            };
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardTransactionPageDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unfreezeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CardActionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_state, card_frozen (each with the serial and status) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_expired */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4242,7 +5837,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -5429,6 +7024,307 @@ export interface operations {
             };
             /** @description resource_not_found, also for a product no longer on sale */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bindCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BindCardDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionDto"];
+                };
+            };
+            /** @description invalid_card_code, validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_already_bound, card_frozen */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_credentials, holder_identity_required, holder_identity_mismatch, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too_many_failed_attempts (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    debitCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DebitDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No card with this serial */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_frozen */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_balance, card_not_bound, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyCardDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardVerificationDto"];
+                };
+            };
+            /** @description invalid_card_code, validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_card_credentials, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too_many_failed_attempts (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reverseDebit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReverseDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No debit with this id made by this client */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_not_reversible: a card of the debit is no longer live */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description reversal_exceeds_debit, reference_reused */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

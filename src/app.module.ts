@@ -24,6 +24,8 @@ import { MaintenanceModule } from './queue/maintenance.module';
 import { QueueModule } from './queue/queue.module';
 import { EventsModule } from './webhooks/events.module';
 import type { QueueConnection } from './queue/queue-backend';
+import { CardsModule } from './cards/cards.module';
+import { RedemptionModule } from './redemption/redemption.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -58,6 +60,8 @@ export class AppModule {
         HealthModule,
         MaintenanceModule,
         DemoModule,
+        CardsModule,
+        RedemptionModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -24,6 +24,7 @@ export const ID_PREFIXES = {
   audit: 'aud',
   reencryption: 'rek',
   request: 'req',
+  redemption: 'rdm',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -202,6 +202,42 @@ export class AppConfig {
   @Transform(optionalBoolean)
   WEBHOOK_REQUIRE_HTTPS?: boolean;
 
+  /**
+   * Guessing resistance of the redemption channel: failed verify/bind attempts allowed per holder account, per
+   * channel client and per IP in one window before that key is refused (429) for the cool-down. A channel client
+   * (and its IP) fronts many holders, so their budgets are larger than one holder's.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_HOLDER_FAILURE_LIMIT = 10;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_CLIENT_FAILURE_LIMIT = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_IP_FAILURE_LIMIT = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_FAILURE_WINDOW_SECONDS = 600;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_LOCKOUT_SECONDS = 600;
+
+  /** How often the expiry job looks for cards past expires_at (it books their balance as breakage). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CARD_EXPIRY_INTERVAL_SECONDS = 3_600;
+
   /** Trust X-Forwarded-For from a load balancer. */
   @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
   TRUST_PROXY = false;

@@ -11,6 +11,8 @@ import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
 import { Event } from '../webhooks/event.entity';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../webhooks/webhook.entity';
+import { CardTransaction } from '../cards/card-transaction.entity';
+import { Redemption, RedemptionAttemptCounter } from '../redemption/redemption.entity';
 
 /** Every entity, listed (not globbed) so tests, the CLI and the build load the same set. */
 export const entities = [
@@ -35,4 +37,7 @@ export const entities = [
   WebhookEndpoint,
   WebhookDelivery,
   WebhookAttempt,
+  CardTransaction,
+  Redemption,
+  RedemptionAttemptCounter,
 ];

@@ -243,3 +243,26 @@ describe('CardSecrets', () => {
 
 /** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E200"), from openssl (see the test). */
 const KNOWN_BLIND_INDEX = '8c8b8997b6663da951497129ca71552f330f708cc6ba27699a98df8d02cf2c1f';
+
+describe('CardSecrets PIN digest', () => {
+  const secrets = secretsWith(key(), `k1:${key().toString('base64')}`);
+  const serial = serialFromSequence(1_000_123);
+
+  it('matches the PIN it was made from, and no other PIN, card or pepper', () => {
+    const digest = secrets.pinDigest(serial, '042917');
+    expect(digest).toHaveLength(BLIND_INDEX_BYTES);
+    expect(secrets.pinDigestMatches(serial, '042917', digest)).toBe(true);
+    expect(secrets.pinDigestMatches(serial, '042918', digest)).toBe(false);
+    expect(secrets.pinDigestMatches(serialFromSequence(1_000_124), '042917', digest)).toBe(false);
+    const other = secretsWith(key(), `k1:${key().toString('base64')}`);
+    expect(other.pinDigestMatches(serial, '042917', digest)).toBe(false);
+  });
+
+  it('refuses malformed PINs and digests without throwing, and never digests a malformed PIN', () => {
+    const digest = secrets.pinDigest(serial, '123456');
+    expect(secrets.pinDigestMatches(serial, '12345', digest)).toBe(false);
+    expect(secrets.pinDigestMatches(serial, '123456', digest.subarray(1))).toBe(false);
+    expect(() => secrets.pinDigest(serial, '12a456')).toThrow(CardSecretError);
+    expect(() => secrets.pinDigest('123', '123456')).toThrow(CardSecretError);
+  });
+});

@@ -3,7 +3,7 @@
  * only lookup path (unique index), and the sealed code and PIN, an AES-256-GCM envelope from DataCipher with
  * the card's serial bound as associated data.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DataCipher } from '../common/crypto/data-cipher.service';
@@ -58,6 +58,22 @@ export class CardSecrets {
   blindIndex(normalisedCode: string): Buffer {
     if (!isValidCode(normalisedCode)) throw new CardSecretError('blind index: not a normalised, valid card code');
     return createHmac('sha256', this.#pepper).update(normalisedCode, 'latin1').digest();
+  }
+
+  /**
+   * HMAC-SHA256(pepper, `pin:<serial>:<pin>`): the stored PIN check (cards.pin_hash). Bound to the serial, so equal
+   * PINs of two cards differ, and keyed, so the digest alone does not give the PIN away.
+   */
+  pinDigest(serial: string, pin: string): Buffer {
+    if (!isValidSerial(serial)) throw new CardSecretError('pin digest: not a card serial');
+    if (!isValidPin(pin)) throw new CardSecretError('pin digest: a PIN is 6 digits');
+    return createHmac('sha256', this.#pepper).update(`pin:${serial}:${pin}`, 'latin1').digest();
+  }
+
+  /** Whether `pin` is the card's PIN by its stored digest, compared in constant time; false for a malformed PIN. */
+  pinDigestMatches(serial: string, pin: string, digest: Buffer): boolean {
+    if (!isValidPin(pin) || digest.length !== BLIND_INDEX_BYTES) return false;
+    return timingSafeEqual(this.pinDigest(serial, pin), digest);
   }
 
   /**

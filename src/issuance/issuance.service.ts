@@ -21,7 +21,7 @@ import { CardSecrets } from './card-secrets';
 import { IssuanceBatch } from './issuance.entity';
 
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext';
+  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext, pin_hash';
 const UNIQUE_VIOLATION = '23505';
 const MAX_COLLISION_RETRIES = 3;
 const COPY_SLICE = 1_000;
@@ -330,7 +330,8 @@ export class IssuanceService implements OnApplicationBootstrap {
           const serial = serialFromSequence(firstSequence + i);
           const hash = this.secrets.blindIndex(codes[i]).toString('hex');
           // bytea in COPY text format: \\x<hex> (the backslash itself escaped).
-          slice += `${serial}${fixed}\\\\x${hash}\t${this.secrets.seal(serial, codes[i], pins[i])}\n`;
+          const pinHash = this.secrets.pinDigest(serial, pins[i]).toString('hex');
+          slice += `${serial}${fixed}\\\\x${hash}\t${this.secrets.seal(serial, codes[i], pins[i])}\t\\\\x${pinHash}\n`;
         }
         // A failed COPY never drains: wait for whichever comes first.
         if (!stream.write(slice)) await Promise.race([once(stream, 'drain'), done]);

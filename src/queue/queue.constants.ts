@@ -23,6 +23,8 @@ export enum JobName {
   DeliverWebhook = 'deliver-webhook',
   /** Enqueue webhook deliveries that are due but have no job (lost enqueue, crashed worker, flushed Redis). */
   SweepWebhookDeliveries = 'sweep-webhook-deliveries',
+  /** Expire the cards past expires_at and book their balances as breakage (scheduled). */
+  ExpireCards = 'expire-cards',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -34,6 +36,7 @@ export interface JobPayloads {
   [JobName.ReencryptData]: { runId: string };
   [JobName.DeliverWebhook]: { deliveryId: string; attempt: number };
   [JobName.SweepWebhookDeliveries]: Record<string, never>;
+  [JobName.ExpireCards]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -45,6 +48,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.ReencryptData]: QueueName.DataKeys,
   [JobName.DeliverWebhook]: QueueName.Webhooks,
   [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
+  [JobName.ExpireCards]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */
