@@ -2,5 +2,15 @@
 import { Foundation1795822357562 } from './1795822357562-Foundation';
 import { OrdersLedgerCatalog1795825360833 } from './1795825360833-OrdersLedgerCatalog';
 import { Issuance1795827174318 } from './1795827174318-Issuance';
+import { Redemption1795832263455 } from './1795832263455-Redemption';
+import { KeyRotation1795832675804 } from './1795832675804-KeyRotation';
+import { Webhooks1795832714345 } from './1795832714345-Webhooks';
 
-export const migrations = [Foundation1795822357562, OrdersLedgerCatalog1795825360833, Issuance1795827174318];
+export const migrations = [
+  Foundation1795822357562,
+  OrdersLedgerCatalog1795825360833,
+  Issuance1795827174318,
+  Redemption1795832263455,
+  KeyRotation1795832675804,
+  Webhooks1795832714345,
+];

@@ -149,3 +149,5 @@ export function createFuliClient(options: FuliClientOptions): FuliClient {
   client.use(authMiddleware(new TokenSource({ ...options, fetch })));
   return client;
 }
+
+export { verifyWebhook, WebhookVerificationError, type FuliEvent, type WebhookHeaders } from './webhooks';

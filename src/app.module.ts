@@ -5,6 +5,7 @@ import { AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
+import { DataKeysModule } from './data-keys/data-keys.module';
 import { ProblemFilter } from './common/errors/problem.filter';
 import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
@@ -23,6 +24,8 @@ import { MaintenanceModule } from './queue/maintenance.module';
 import { QueueModule } from './queue/queue.module';
 import { EventsModule } from './webhooks/events.module';
 import type { QueueConnection } from './queue/queue-backend';
+import { CardsModule } from './cards/cards.module';
+import { RedemptionModule } from './redemption/redemption.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -52,10 +55,13 @@ export class AppModule {
         CatalogModule,
         OrdersModule,
         ExportsModule,
+        DataKeysModule,
         LedgerModule,
         HealthModule,
         MaintenanceModule,
         DemoModule,
+        CardsModule,
+        RedemptionModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

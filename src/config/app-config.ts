@@ -8,6 +8,8 @@ export type QueueBackend = 'postgres' | 'redis';
 export type NodeEnv = 'development' | 'test' | 'production';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
+const optionalBoolean = ({ value }: { value: unknown }) =>
+  value === undefined ? undefined : value === 'true' || value === '1' || value === true;
 
 /**
  * The whole environment of the service, typed and validated once at boot.
@@ -158,6 +160,84 @@ export class AppConfig {
   @Min(0)
   ISSUANCE_DELAY_SECONDS = 0;
 
+  /**
+   * Milliseconds before each delivery attempt, the first included: the retry schedule (about 3 days by default).
+   * Its length is the number of attempts.
+   */
+  @Matches(/^\d+(,\d+)*$/, { message: 'WEBHOOK_RETRY_SCHEDULE_MS must be comma-separated milliseconds' })
+  WEBHOOK_RETRY_SCHEDULE_MS = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000, 86_400, 86_400]
+    .map((seconds) => seconds * 1000)
+    .join(',');
+
+  /** A receiver that has not answered within this many milliseconds has failed the attempt. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 15_000;
+
+  /** An endpoint failing without a single success for this long is disabled (5 days by default). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  WEBHOOK_DISABLE_AFTER_SECONDS = 5 * 24 * 3600;
+
+  /** How often an idle worker looks for committed events to relay. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(10_000)
+  WEBHOOK_RELAY_INTERVAL_MS = 250;
+
+  /**
+   * Allow webhook URLs on loopback, private and link-local addresses (tests, the demo, a receiver on the same
+   * host). Unset: allowed outside production only. Cloud-metadata addresses stay refused either way.
+   */
+  @IsOptional()
+  @Transform(optionalBoolean)
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS?: boolean;
+
+  /** Require https:// webhook URLs. Unset: required in production only. */
+  @IsOptional()
+  @Transform(optionalBoolean)
+  WEBHOOK_REQUIRE_HTTPS?: boolean;
+
+  /**
+   * Guessing resistance of the redemption channel: failed verify/bind attempts allowed per holder account, per
+   * channel client and per IP in one window before that key is refused (429) for the cool-down. A channel client
+   * (and its IP) fronts many holders, so their budgets are larger than one holder's.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_HOLDER_FAILURE_LIMIT = 10;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_CLIENT_FAILURE_LIMIT = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_IP_FAILURE_LIMIT = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_FAILURE_WINDOW_SECONDS = 600;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_LOCKOUT_SECONDS = 600;
+
+  /** How often the expiry job looks for cards past expires_at (it books their balance as breakage). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CARD_EXPIRY_INTERVAL_SECONDS = 3_600;
+
   /** Trust X-Forwarded-For from a load balancer. */
   @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
   TRUST_PROXY = false;
@@ -168,6 +248,19 @@ export class AppConfig {
 
   get complianceEnforced(): boolean {
     return this.COMPLIANCE_ENFORCED ?? true;
+  }
+
+  get webhookAllowPrivateNetworks(): boolean {
+    return this.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? !this.isProduction;
+  }
+
+  get webhookRequireHttps(): boolean {
+    return this.WEBHOOK_REQUIRE_HTTPS ?? this.isProduction;
+  }
+
+  /** WEBHOOK_RETRY_SCHEDULE_MS as numbers: delay before attempt 1, 2, … */
+  get webhookRetrySchedule(): number[] {
+    return this.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number);
   }
 
   get seedDemo(): boolean {

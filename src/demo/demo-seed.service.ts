@@ -54,7 +54,8 @@ export class DemoSeedService {
     const client = await this.clients.create(ctx, {
       name: 'Demo HR system',
       enterprise_id: enterprise.id,
-      scopes: [...ROLE_SCOPES.hr],
+      // HR and integrator: the demo client orders cards and can register a webhook endpoint to watch them.
+      scopes: [...ROLE_SCOPES.hr, ...ROLE_SCOPES.integrator],
     });
     const credentials = { enterprise_id: enterprise.id, client_id: client.id, client_secret: client.client_secret };
     writeFileSync(file, JSON.stringify(credentials, null, 2), { mode: 0o600 });

@@ -33,7 +33,16 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",
     )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
-    .addTag('health', 'Liveness, readiness');
+    .addTag(
+      'webhooks',
+      'Webhook endpoints, signed to the Standard Webhooks spec: register, rotate secrets, test, attempts, recovery',
+    )
+    .addTag('events', 'Everything that happened to your orders and cards, as delivered to your webhook endpoints')
+    .addTag('health', 'Liveness, readiness')
+    .addTag(
+      'redemptions',
+      'The redemption channel (scope redemptions:write): verify a code, bind a card to a holder, debit and reverse, idempotent by the channel reference',
+    );
   return SwaggerModule.createDocument(app, builder.build(), {
     // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback
     // is deliberately not camelCase: `npm run openapi` rejects it, naming the handler that lacks an operationId.

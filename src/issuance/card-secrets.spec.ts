@@ -75,9 +75,9 @@ describe('CardSecrets', () => {
     });
 
     it('matches a fixed known answer (RFC 2104 HMAC-SHA256, computed with openssl)', () => {
-      // printf 000G40R40M30E20V | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf '0b%.0s' {1..32})
+      // printf 000G40R40M30E200 | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf '0b%.0s' {1..32})
       const fixed = secretsWith(Buffer.alloc(32, 0x0b), `k1:${dataKey.toString('base64')}`);
-      expect(fixed.blindIndex('000G40R40M30E20V').toString('hex')).toBe(KNOWN_BLIND_INDEX);
+      expect(fixed.blindIndex('000G40R40M30E200').toString('hex')).toBe(KNOWN_BLIND_INDEX);
     });
 
     it('refuses input that is not a normalised, valid code, without echoing it', () => {
@@ -169,6 +169,19 @@ describe('CardSecrets', () => {
       expect(k2Only.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
     });
 
+    it('reseals under the active key, still bound to the serial, and refuses what does not open for that card', () => {
+      const before = secrets.seal(aSerial, aCode, aPin);
+      const rotated = secretsWith(pepper, `k2:${key().toString('base64')},k1:${dataKey.toString('base64')}`);
+      const after = rotated.reseal(aSerial, before);
+      expect(after).toMatch(/^v1\.k2\./);
+      expect(rotated.needsReseal(after)).toBe(false);
+      expect(rotated.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
+      expect(() => rotated.open(serialFromSequence(1), after)).toThrow(CardSecretError);
+      // Another card's envelope, or one whose key is gone, is never turned into a valid one.
+      expect(() => rotated.reseal(serialFromSequence(1), before)).toThrow(CardSecretError);
+      expect(() => rotated.reseal(aSerial, before.replace('v1.k1.', 'v1.k7.'))).toThrow(CardSecretError);
+    });
+
     it('seals only a valid serial, a normalised valid code and a 6-digit PIN, without echoing them', () => {
       const cases: [string, string, string][] = [
         ['79927398710', aCode, aPin], // wrong check digit
@@ -228,5 +241,28 @@ describe('CardSecrets', () => {
   });
 });
 
-/** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E20V"), from openssl (see the test). */
-const KNOWN_BLIND_INDEX = '60c46f40a14c01e6134603d45dde966864dac37148dc3ffcca92ed99a83570eb';
+/** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E200"), from openssl (see the test). */
+const KNOWN_BLIND_INDEX = '8c8b8997b6663da951497129ca71552f330f708cc6ba27699a98df8d02cf2c1f';
+
+describe('CardSecrets PIN digest', () => {
+  const secrets = secretsWith(key(), `k1:${key().toString('base64')}`);
+  const serial = serialFromSequence(1_000_123);
+
+  it('matches the PIN it was made from, and no other PIN, card or pepper', () => {
+    const digest = secrets.pinDigest(serial, '042917');
+    expect(digest).toHaveLength(BLIND_INDEX_BYTES);
+    expect(secrets.pinDigestMatches(serial, '042917', digest)).toBe(true);
+    expect(secrets.pinDigestMatches(serial, '042918', digest)).toBe(false);
+    expect(secrets.pinDigestMatches(serialFromSequence(1_000_124), '042917', digest)).toBe(false);
+    const other = secretsWith(key(), `k1:${key().toString('base64')}`);
+    expect(other.pinDigestMatches(serial, '042917', digest)).toBe(false);
+  });
+
+  it('refuses malformed PINs and digests without throwing, and never digests a malformed PIN', () => {
+    const digest = secrets.pinDigest(serial, '123456');
+    expect(secrets.pinDigestMatches(serial, '12345', digest)).toBe(false);
+    expect(secrets.pinDigestMatches(serial, '123456', digest.subarray(1))).toBe(false);
+    expect(() => secrets.pinDigest(serial, '12a456')).toThrow(CardSecretError);
+    expect(() => secrets.pinDigest('123', '123456')).toThrow(CardSecretError);
+  });
+});

@@ -3,7 +3,7 @@
  * only lookup path (unique index), and the sealed code and PIN, an AES-256-GCM envelope from DataCipher with
  * the card's serial bound as associated data.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { DataCipher } from '../common/crypto/data-cipher.service';
@@ -61,6 +61,22 @@ export class CardSecrets {
   }
 
   /**
+   * HMAC-SHA256(pepper, `pin:<serial>:<pin>`): the stored PIN check (cards.pin_hash). Bound to the serial, so equal
+   * PINs of two cards differ, and keyed, so the digest alone does not give the PIN away.
+   */
+  pinDigest(serial: string, pin: string): Buffer {
+    if (!isValidSerial(serial)) throw new CardSecretError('pin digest: not a card serial');
+    if (!isValidPin(pin)) throw new CardSecretError('pin digest: a PIN is 6 digits');
+    return createHmac('sha256', this.#pepper).update(`pin:${serial}:${pin}`, 'latin1').digest();
+  }
+
+  /** Whether `pin` is the card's PIN by its stored digest, compared in constant time; false for a malformed PIN. */
+  pinDigestMatches(serial: string, pin: string, digest: Buffer): boolean {
+    if (!isValidPin(pin) || digest.length !== BLIND_INDEX_BYTES) return false;
+    return timingSafeEqual(this.pinDigest(serial, pin), digest);
+  }
+
+  /**
    * `code|pin` sealed under the active data key, bound to `serial`: `v1.<key id>.<base64url(iv|tag|ct)>`.
    * The key id travels in the envelope, so rotation (a new first key) leaves old envelopes readable.
    */
@@ -96,5 +112,15 @@ export class CardSecrets {
   /** Whether the envelope was sealed under an older key: a re-encryption job opens and seals it again. */
   needsReseal(envelope: string): boolean {
     return this.#cipher.isStale(envelope);
+  }
+
+  /**
+   * The card's code and PIN sealed again under the active key, still bound to `serial` (key rotation). Opens
+   * and checks the envelope as `open` does, so a re-seal never turns a damaged or foreign envelope into a
+   * valid one; throws CardSecretError when it does not open for this card.
+   */
+  reseal(serial: string, envelope: string): string {
+    const { code, pin } = this.open(serial, envelope);
+    return this.seal(serial, code, pin);
   }
 }

@@ -93,8 +93,20 @@ export class CardSerialAllocator {
   nextValue: number;
 }
 
-export type CardStatus =
-  'issued' | 'delivered' | 'active' | 'exhausted' | 'frozen' | 'lost' | 'replaced' | 'voided' | 'refunded' | 'expired';
+export const CARD_STATUSES = [
+  'issued',
+  'delivered',
+  'active',
+  'exhausted',
+  'frozen',
+  'lost',
+  'replaced',
+  'voided',
+  'refunded',
+  'expired',
+] as const;
+
+export type CardStatus = (typeof CARD_STATUSES)[number];
 
 /**
  * A card. The serial is public (digits + Luhn check, safe in an ERP); the code is
@@ -104,6 +116,14 @@ export type CardStatus =
 @Entity('cards')
 @Index('cards_order_serial', ['orderId', 'serial'])
 @Check('cards_balance_range', '"balance" >= 0 AND "balance" <= "face_value"')
+@Check('cards_status_known', `"status" IN (${CARD_STATUSES.map((status) => `'${status}'`).join(', ')})`)
+// A bound card has a holder; only a frozen card remembers a status to return to.
+@Check('cards_bound_has_holder', `"status" NOT IN ('active', 'exhausted') OR "holder_ref" IS NOT NULL`)
+@Check('cards_frozen_from', `("status" = 'frozen') = ("frozen_from" IS NOT NULL)`)
+@Index('cards_holder', ['holderRef'], { where: '"holder_ref" IS NOT NULL' })
+@Index('cards_expiry_due', ['expiresAt'], {
+  where: `"expires_at" IS NOT NULL AND "status" IN ('issued', 'delivered', 'active', 'exhausted', 'frozen')`,
+})
 export class Card {
   @PrimaryColumn('bigint', { transformer: bigintNumber })
   serial: number;
@@ -136,4 +156,29 @@ export class Card {
 
   @Column('timestamptz', { default: () => 'now()' })
   issuedAt: Date;
+
+  /**
+   * HMAC of the serial and PIN (CardSecrets.pinDigest): checks the PIN without opening the envelope, and survives
+   * the purge of an anonymous card's envelope. Null on cards minted before it existed (the envelope is used).
+   */
+  @Column('bytea', { nullable: true })
+  pinHash: Buffer | null;
+
+  /** The redemption channel's account of the holder the card is bound to (set by the first successful bind). */
+  @Column('text', { nullable: true })
+  holderRef: string | null;
+
+  @Column('timestamptz', { nullable: true })
+  boundAt: Date | null;
+
+  /** While frozen: the status unfreezing returns to. */
+  @Column('text', { nullable: true })
+  frozenFrom: CardStatus | null;
+
+  /** The card that replaced this one (lost, or expired and replaced), and the card this one replaces. */
+  @Column('bigint', { nullable: true, transformer: bigintNumber })
+  replacedBy: number | null;
+
+  @Column('bigint', { nullable: true, transformer: bigintNumber })
+  replaces: number | null;
 }

@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { once } from 'node:events';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, EntityManager, In } from 'typeorm';
@@ -20,7 +21,7 @@ import { CardSecrets } from './card-secrets';
 import { IssuanceBatch } from './issuance.entity';
 
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext';
+  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext, pin_hash';
 const UNIQUE_VIOLATION = '23505';
 const MAX_COLLISION_RETRIES = 3;
 const COPY_SLICE = 1_000;
@@ -310,27 +311,39 @@ export class IssuanceService implements OnApplicationBootstrap {
     const expires = batch.expiresAt ? batch.expiresAt.toISOString() : '\\N';
     const fixed = `\t${batch.orderId}\t${batch.id}\t${batch.faceValue}\t${batch.faceValue}\tissued\t${expires}\t`;
     const stream = client.query(copyFrom(`COPY cards (${COPY_COLUMNS}) FROM STDIN`));
+    // What Postgres reports (the COPY refused, the connection lost): it may come while slices are still being
+    // written, so it is kept here and checked between slices, never left as an unhandled rejection.
+    let failed: { error: Error } | undefined;
     const done = new Promise<void>((resolve, reject) => {
-      stream.on('error', reject);
+      stream.on('error', (error: Error) => {
+        failed = { error };
+        reject(error);
+      });
       stream.on('finish', resolve);
     });
+    done.catch(() => undefined);
     // Slices of rows go out as they are sealed: Postgres starts while Node still works, and memory stays flat.
     try {
-      for (let start = 0; start < count; start += COPY_SLICE) {
+      for (let start = 0; start < count && !failed; start += COPY_SLICE) {
         let slice = '';
         for (let i = start; i < Math.min(count, start + COPY_SLICE); i++) {
           const serial = serialFromSequence(firstSequence + i);
           const hash = this.secrets.blindIndex(codes[i]).toString('hex');
           // bytea in COPY text format: \\x<hex> (the backslash itself escaped).
-          slice += `${serial}${fixed}\\\\x${hash}\t${this.secrets.seal(serial, codes[i], pins[i])}\n`;
+          const pinHash = this.secrets.pinDigest(serial, pins[i]).toString('hex');
+          slice += `${serial}${fixed}\\\\x${hash}\t${this.secrets.seal(serial, codes[i], pins[i])}\t\\\\x${pinHash}\n`;
         }
-        if (!stream.write(slice)) await new Promise((resolve) => stream.once('drain', resolve));
+        // A failed COPY never drains: wait for whichever comes first.
+        if (!stream.write(slice)) await Promise.race([once(stream, 'drain'), done]);
       }
-      stream.end();
+      if (!failed) stream.end();
     } catch (error) {
-      // Abort the COPY (CopyFail) so the connection stays usable for the rollback.
-      stream.destroy(error as Error);
-      await done.catch(() => undefined);
+      // Our own failure mid-COPY: abort it (CopyFail) so the connection stays usable for the rollback. A failure
+      // Postgres reported has ended the COPY already (and may have taken the connection with it).
+      if (!failed) {
+        stream.destroy(error as Error);
+        await done.catch(() => undefined);
+      }
       throw error;
     }
     await done;

@@ -29,6 +29,11 @@ export enum LedgerAccount {
   RevenueRedeemed = 'revenue_redeemed',
   /** Value of expired cards. */
   Breakage = 'breakage',
+  /**
+   * Balances of registered cards redeemed for cash (赎回) and not paid out to their holders yet (liability,
+   * credit-normal, platform-wide; each entry names the card in its memo).
+   */
+  CardRefundsPayable = 'card_refunds_payable',
 }
 
 /** Accounts kept per enterprise: their lines carry the enterprise id; all others are platform-wide. */

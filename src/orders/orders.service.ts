@@ -22,7 +22,7 @@ import { Order, OrderLine } from './order.entity';
 import { assertTransition, type OrderStatus } from './order-state';
 import { Payment } from './payment.entity';
 import { priceOrder } from './pricing';
-import { maskPurchaser, serialisePurchaser } from './purchaser-identity';
+import { maskPurchaser, purchaserEnvelopeContext, serialisePurchaser } from './purchaser-identity';
 
 /** What an order event says: ids and amounts, nothing personal. */
 function orderEventData(order: Order): Record<string, unknown> {
@@ -133,7 +133,7 @@ export class OrdersService {
         payable: price.payable,
         paymentMethod: dto.payment_method,
         purchaserCiphertext: dto.purchaser
-          ? this.cipher.encrypt(serialisePurchaser(dto.purchaser), `orders.purchaser:${id}`)
+          ? this.cipher.encrypt(serialisePurchaser(dto.purchaser), purchaserEnvelopeContext(id))
           : null,
         purchaserMasked: dto.purchaser ? maskPurchaser(dto.purchaser) : null,
         createdByClientId: ctx.clientId!,

@@ -246,6 +246,11 @@ function maskPhone(phone: string): string {
   return `${digits.slice(0, 3)}****${digits.slice(-4)}`;
 }
 
+/** Associated data of an order's purchaser envelope: an envelope copied onto another order does not open. */
+export function purchaserEnvelopeContext(orderId: string): string {
+  return `orders.purchaser:${orderId}`;
+}
+
 /**
  * The identity as JSON for the caller to encrypt (DataCipher): exactly these four fields, in this order,
  * so that equal identities serialise equally.

@@ -74,6 +74,9 @@ export async function prepareQueueBackend(
   });
   // An idle client dropped by the server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => undefined);
+  // BullMQ adds an 'error' listener to the shared pool per Queue and per Worker: more than Node's default warning
+  // threshold of 10 once there are five queues. Each is released when its Queue or Worker closes.
+  pool.setMaxListeners(4 * listeners + 10);
   try {
     const client = await pool.connect();
     try {

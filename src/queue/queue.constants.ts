@@ -3,6 +3,9 @@ export enum QueueName {
   Maintenance = 'maintenance',
   Issuance = 'issuance',
   Exports = 'exports',
+  /** Re-encryption of data at rest after a key rotation: long, one at a time, apart from the short housekeeping jobs. */
+  DataKeys = 'data-keys',
+  Webhooks = 'webhooks',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -14,6 +17,14 @@ export enum JobName {
   ResumeIssuance = 'resume-issuance',
   /** Build one card-secrets export file (COPY, decrypt, CSV, OpenPGP-encrypt) and optionally purge. */
   BuildExport = 'build-export',
+  /** Walk every encrypted column and seal what an older data key sealed again under the active key. */
+  ReencryptData = 're-encrypt-data',
+  /** One HTTP attempt of one webhook delivery (an event for an endpoint); the next attempt is a new job. */
+  DeliverWebhook = 'deliver-webhook',
+  /** Enqueue webhook deliveries that are due but have no job (lost enqueue, crashed worker, flushed Redis). */
+  SweepWebhookDeliveries = 'sweep-webhook-deliveries',
+  /** Expire the cards past expires_at and book their balances as breakage (scheduled). */
+  ExpireCards = 'expire-cards',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -22,6 +33,10 @@ export interface JobPayloads {
   [JobName.MintChunk]: { batchId: string; chunkNo: number };
   [JobName.ResumeIssuance]: Record<string, never>;
   [JobName.BuildExport]: { exportId: string };
+  [JobName.ReencryptData]: { runId: string };
+  [JobName.DeliverWebhook]: { deliveryId: string; attempt: number };
+  [JobName.SweepWebhookDeliveries]: Record<string, never>;
+  [JobName.ExpireCards]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -30,6 +45,10 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.MintChunk]: QueueName.Issuance,
   [JobName.ResumeIssuance]: QueueName.Maintenance,
   [JobName.BuildExport]: QueueName.Exports,
+  [JobName.ReencryptData]: QueueName.DataKeys,
+  [JobName.DeliverWebhook]: QueueName.Webhooks,
+  [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
+  [JobName.ExpireCards]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -39,6 +58,10 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Issuance]: 2,
   // One at a time: an export is CPU-bound (decryption) for seconds per million cards; a second would only halve both.
   [QueueName.Exports]: 1,
+  // One: a run walks every table in order under a lock; a second job could only wait for it.
+  [QueueName.DataKeys]: 1,
+  // Deliveries wait on receivers (up to WEBHOOK_TIMEOUT_MS each), not on this CPU: many at once.
+  [QueueName.Webhooks]: 32,
 };
 
 /**

@@ -14,6 +14,11 @@ export interface AddJobOptions {
   delay?: number;
   /** Total attempts, first run included. */
   attempts?: number;
+  /**
+   * Forget the job as soon as it completes (or finally fails), so that its jobId can be added again: for jobs
+   * whose ids repeat by design and whose state lives in the database.
+   */
+  forgetWhenDone?: boolean;
 }
 
 export type ScheduleRepeat = { everyMs: number } | { cron: string; tz?: string };
@@ -54,13 +59,20 @@ export class QueueService implements OnApplicationShutdown {
 
   /** Enqueues a job; returns its id (the given jobId, or one BullMQ assigns). */
   async add<J extends JobName>(name: J, payload: JobPayloads[J], options: AddJobOptions = {}): Promise<string> {
-    const opts: JobsOptions = {};
-    if (options.jobId !== undefined) opts.jobId = options.jobId;
-    if (options.delay !== undefined) opts.delay = options.delay;
-    if (options.attempts !== undefined) opts.attempts = options.attempts;
-    const job = await this.queueOf(name).add(name, payload, opts);
+    const job = await this.queueOf(name).add(name, payload, jobsOptions(options));
     // BullMQ returns the existing job when jobId is taken; its id is what callers key on either way.
     return String(job.id);
+  }
+
+  /** Enqueues many jobs of one name in one round trip (BullMQ addBulk); same options semantics as add. */
+  async addBulk<J extends JobName>(
+    name: J,
+    jobs: ReadonlyArray<{ payload: JobPayloads[J]; options?: AddJobOptions }>,
+  ): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queueOf(name).addBulk(
+      jobs.map((job) => ({ name, data: job.payload, opts: jobsOptions(job.options ?? {}) })),
+    );
   }
 
   /**
@@ -131,4 +143,16 @@ export class QueueService implements OnApplicationShutdown {
     if (!queue) throw new Error(`Job "${job}" has no queue in the job catalog`);
     return queue;
   }
+}
+
+function jobsOptions(options: AddJobOptions): JobsOptions {
+  const opts: JobsOptions = {};
+  if (options.jobId !== undefined) opts.jobId = options.jobId;
+  if (options.delay !== undefined) opts.delay = options.delay;
+  if (options.attempts !== undefined) opts.attempts = options.attempts;
+  if (options.forgetWhenDone) {
+    opts.removeOnComplete = true;
+    opts.removeOnFail = true;
+  }
+  return opts;
 }

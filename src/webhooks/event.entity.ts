@@ -7,6 +7,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm'
  */
 @Entity('events')
 @Index('events_enterprise_type', ['enterpriseId', 'type'])
+@Index('events_enterprise_id', ['enterpriseId', 'id'])
 export class Event {
   @PrimaryColumn('text')
   id: string;

@@ -30,11 +30,11 @@ export interface TestAppOptions {
 }
 
 /**
- * The whole app (HTTP + worker in-process, unless `worker: false`) on the per-run test database, listening
- * on a random loopback port. Environment overrides win over the test defaults.
+ * The whole app (HTTP + worker in-process, unless `worker: false`) on the per-run test database (or the
+ * DATABASE_URL given), listening on a random loopback port. Environment overrides win over the test defaults.
  */
 export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
-  const databaseUrl = process.env.TEST_DATABASE_URL;
+  const databaseUrl = env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
   if (!databaseUrl) throw new Error('TEST_DATABASE_URL is not set: run the e2e tests through jest (global setup)');
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -62,11 +62,17 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
-  const child = spawn(process.execPath, ['-e', BOOT], {
-    cwd: resolve(__dirname, '../..'),
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  return asWorkerProcess(
+    spawn(process.execPath, ['-e', BOOT], {
+      cwd: resolve(__dirname, '../..'),
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
+}
+
+/** A worker started some other way (the benchmark forks compiled code), controlled like startWorkerProcess's. */
+export function asWorkerProcess(child: ChildProcess): WorkerProcess {
   if (child.pid === undefined) throw new Error('the worker process did not start');
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),

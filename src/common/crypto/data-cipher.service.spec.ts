@@ -1,7 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppConfig } from '../../config/app-config';
-import { DataCipher } from './data-cipher.service';
+import { DataCipher, EnvelopeError } from './data-cipher.service';
 
 const key = () => randomBytes(32).toString('base64');
 const cipherWith = (keys: string) => new DataCipher(Object.assign(new AppConfig(), { DATA_ENCRYPTION_KEYS: keys }));
@@ -60,6 +60,59 @@ describe('DataCipher', () => {
     expect(rotated.isStale(before)).toBe(true);
     expect(rotated.encrypt('v', 'c')).toMatch(/^v1\.k2\./);
     expect(() => cipherWith(`k2:${newKey}`).decrypt(before, 'c')).toThrow(/key id/);
+  });
+});
+
+describe('DataCipher key rotation', () => {
+  const [oldKey, newKey] = [key(), key()];
+  const rotated = cipherWith(`k2:${newKey},k1:${oldKey}`);
+
+  it('names its key ids, active first, and the key id of an envelope', () => {
+    expect(rotated.activeKeyId).toBe('k2');
+    expect(rotated.keyIds).toEqual(['k2', 'k1']);
+    expect(rotated.hasKey('k1')).toBe(true);
+    expect(rotated.hasKey('k3')).toBe(false);
+    expect(DataCipher.keyIdOf(cipherWith(`k1:${oldKey}`).encrypt('v', 'c'))).toBe('k1');
+    for (const notAnEnvelope of ['', 'v1', 'v1.k1', 'v1..abc', 'v2.k1.abc', 'plain text'])
+      expect(DataCipher.keyIdOf(notAnEnvelope)).toBeNull();
+  });
+
+  it('reseals under the active key: same plaintext, same context, new IV', () => {
+    const before = cipherWith(`k1:${oldKey}`).encrypt('张三|110101199003077777', 'orders.purchaser:ord_1');
+    const after = rotated.reseal(before, 'orders.purchaser:ord_1');
+    expect(after).toMatch(/^v1\.k2\./);
+    expect(cipherWith(`k2:${newKey}`).decrypt(after, 'orders.purchaser:ord_1')).toBe('张三|110101199003077777');
+    expect(() => rotated.decrypt(after, 'orders.purchaser:ord_2')).toThrow(EnvelopeError);
+    // Already under the active key: sealed again all the same (callers skip those), never the same bytes.
+    expect(rotated.reseal(after, 'orders.purchaser:ord_1')).not.toBe(after);
+  });
+
+  it('refuses to reseal what does not open, with an EnvelopeError that shows no key', () => {
+    const before = cipherWith(`k1:${oldKey}`).encrypt('secret', 'c');
+    const errors: unknown[] = [];
+    for (const [envelope, context] of [
+      [before, 'other context'],
+      [before.replace('v1.k1.', 'v1.k9.'), 'c'],
+      [`${before.slice(0, -4)}AAAA`, 'c'],
+      ['garbage', 'c'],
+    ]) {
+      try {
+        rotated.reseal(envelope, context);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    expect(errors).toHaveLength(4);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(EnvelopeError);
+      expect(String((error as Error).stack)).not.toContain(oldKey.slice(0, 12));
+      expect(String((error as Error).message)).not.toContain('secret');
+    }
+  });
+
+  it('refuses a key id listed twice (one of the keys would silently shadow the other)', () => {
+    expect(() => cipherWith(`k1:${newKey},k1:${oldKey}`)).toThrow("key id 'k1' is listed twice");
+    expect(() => cipherWith(`k2:${newKey},k1:${oldKey},k2:${key()}`)).toThrow("key id 'k2' is listed twice");
   });
 });
 

@@ -14,6 +14,11 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Namespace of the two-key advisory locks this interceptor takes (others use other namespaces). */
 const LOCK_NAMESPACE = 7_301;
 
+/** Associated data of a stored response's envelope: bound to the client and the key it answers. */
+export function storedResponseContext(clientId: string, key: string): string {
+  return `idempotency:${clientId}:${key}`;
+}
+
 export function requestFingerprint(method: string, url: string, body: unknown): string {
   return sha256Hex(`${method} ${url}\n${canonicalJson(body ?? null)}`);
 }
@@ -89,13 +94,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
    * kept encrypted, bound to the client and key, never as plain JSON at rest.
    */
   private seal(body: object | null, clientId: string, key: string): object {
-    return { sealed: this.cipher.encrypt(JSON.stringify(body), `idempotency:${clientId}:${key}`) };
+    return { sealed: this.cipher.encrypt(JSON.stringify(body), storedResponseContext(clientId, key)) };
   }
 
   private open(stored: object | null, clientId: string, key: string): unknown {
     const sealed = (stored as { sealed?: unknown } | null)?.sealed;
     if (typeof sealed !== 'string') return stored;
-    return JSON.parse(this.cipher.decrypt(sealed, `idempotency:${clientId}:${key}`)) as unknown;
+    return JSON.parse(this.cipher.decrypt(sealed, storedResponseContext(clientId, key))) as unknown;
   }
 
   private statusOf(context: ExecutionContext): number {

@@ -13,14 +13,26 @@ const REDACT = [
   '*.password',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({
+/**
+ * pino's error serializer, without the `client` that pg-pool attaches to the errors of a dropped connection: the
+ * whole pg Client (connection parameters, type parsers, the server's cancel key), kilobytes of it on every line
+ * that a database restart produces.
+ */
+function serializeError(error: Error): Record<string, unknown> {
+  const { client: _client, ...serialized } = pino.stdSerializers.err(error) as Record<string, unknown>;
+  return serialized;
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'fuli' },
     redact: { paths: REDACT, censor: '[redacted]' },
+    serializers: { err: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const NEST_BOOT_CONTEXTS = new Set([

@@ -55,6 +55,12 @@ export class CardDto {
   @ApiProperty() status: CardStatus;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) expires_at: string | null;
   @ApiProperty({ format: 'date-time' }) issued_at: string;
+  @ApiProperty({ type: String, nullable: true, description: "The channel's holder account the card is bound to" })
+  holder_ref: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The card that replaced this one' })
+  replaced_by: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The card this one replaces' })
+  replaces: string | null;
 
   static from(card: Card): CardDto {
     return {
@@ -66,6 +72,9 @@ export class CardDto {
       status: card.status,
       expires_at: card.expiresAt?.toISOString() ?? null,
       issued_at: card.issuedAt.toISOString(),
+      holder_ref: card.holderRef ?? null,
+      replaced_by: card.replacedBy === null || card.replacedBy === undefined ? null : String(card.replacedBy),
+      replaces: card.replaces === null || card.replaces === undefined ? null : String(card.replaces),
     };
   }
 }

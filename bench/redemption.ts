@@ -1,0 +1,404 @@
+/**
+ * `npm run bench:redemption`: card debits per second and p99 latency at 64 concurrent clients over HTTP, against
+ * pgbench running the same SQL transaction on the same Postgres in the same run (the database's limit for this work).
+ *
+ * - HTTP: the full app (bench:http's: worker off, LOG_LEVEL=warn, rate limit far out of reach; the order's cards are
+ *   minted beforehand by a worker in the benchmark's process, stopped before measuring) answering `POST /v1/redemptions/debit` from a redemption-channel client. Each
+ *   autocannon connection spends 1 fen per request from a card of its own (so that connections do not queue behind
+ *   one card's row lock), every request with its own reference. That is the whole debit path: bearer token, scope
+ *   and rate-limit guards, validation, and in one transaction of 8 round trips: START, the claim of the reference
+ *   (the redemption row inserted first), the conditional UPDATE of the card, the ledger entry with its two lines,
+ *   the card_transactions row, the card.debited event, the redemption's answer, COMMIT.
+ * - pgbench: `pgbench -n -M extended -c 64 -j 2` running those same statements as one transaction (the script below,
+ *   values of the same shape and size), each client on a card of its own (a second set of cards), with the same
+ *   warm-up and duration. Its p99 comes from the per-transaction log (--log).
+ *
+ * Printed: both rates and p99s, and the ratio HTTP/pgbench. Targets: ratio ≥ 0.5 and HTTP p99 ≤ 50 ms; exit 1 if
+ * either is missed or a check fails: every HTTP answer 200; as many debit redemptions in the database as 200s (plus
+ * at most the requests in flight when autocannon stopped); every card's balance equal to its face value less its
+ * debits (never below zero); `GET /v1/admin/ledger/verify` ok (float = card balances, every entry balanced).
+ *
+ * Cards are bound by SQL at setup (binding is not what is measured). Environment: BENCH_DURATION (seconds measured,
+ * default 10), BENCH_CONNECTIONS (default 64: HTTP connections and pgbench clients), DATABASE_URL (default: an
+ * embedded Postgres in a temporary directory), PGBENCH (default `pgbench` on the PATH), BENCH_PROFILE=1.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type autocannon from 'autocannon';
+import { Client } from 'pg';
+import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
+import { loadConfig } from '../src/config/app-config';
+import {
+  api,
+  HEADER_ROW,
+  loadSettings,
+  measureRun,
+  measuredRow,
+  row,
+  runBenchmark,
+  tenantToken,
+  token,
+  withFullServer,
+  type Measured,
+} from './support/harness';
+
+const SETTINGS = loadSettings(64);
+const CARDS_PER_SIDE = SETTINGS.connections;
+/** 1,000 CNY: the anonymous single-card limit, enough for any run (1 fen per debit). */
+const FACE_VALUE = 100_000;
+const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
+const TARGET_RATIO = 0.5;
+const TARGET_P99_MS = 50;
+const ISSUE_TIMEOUT_MS = 120_000;
+const PGBENCH = process.env.PGBENCH ?? 'pgbench';
+
+/**
+ * The debit transaction of RedemptionService.debit as pgbench runs it: the same statements, in the same order, with
+ * values of the same shape.
+ */
+function pgbenchScript(cards: readonly string[]): string {
+  const ref = `'pgb-' || :client_id || '-' || :r`;
+  const id = (prefix: string) => `'${prefix}_PGB' || lpad(:client_id::text, 4, '0') || lpad(:r::text, 19, '0')`;
+  // Client n spends cards[n]: chosen by pgbench itself (no round trip), as the API's caller names its card.
+  const choose = cards.map((serial, n) => `when :client_id = ${n} then ${serial}`).join(' ');
+  return [
+    `\\set card case ${choose} end`,
+    '\\set r random(1, 999999999999999999)',
+    'BEGIN;',
+    `WITH c AS (
+       INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, amount, response)
+       VALUES (${id('rdm')}, 'cli_pgbench', ${ref}, 'debit', md5(${ref}) || md5(${ref}), '', 0, '{}')
+       ON CONFLICT (client_id, reference) DO NOTHING RETURNING id)
+     SELECT id FROM c;`,
+    `WITH u AS (UPDATE cards c SET balance = c.balance - 1,
+         status = CASE WHEN c.balance = 1 THEN 'exhausted' ELSE c.status END
+       FROM issuance_batches b
+       WHERE c.serial = :card AND b.id = c.batch_id AND c.status = 'active' AND c.balance >= 1
+         AND (c.expires_at IS NULL OR c.expires_at > now()) AND (NULL::text IS NULL OR c.holder_ref = NULL::text)
+       RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
+     SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u;`,
+    `WITH e AS (
+       INSERT INTO ledger_entries (id, kind, memo, enterprise_id, order_id, payment_id, request_id)
+       VALUES (${id('jrn')}, 'card_debit',
+               'Redemption rdm_01KAXXXXXXXXXXXXXXXXXXXXXX: 1 fen spent (reference ' || ${ref} || ')', :ent, NULL, NULL,
+               'req_pgbench')
+       RETURNING created_at),
+     l AS (INSERT INTO ledger_lines (entry_id, account, enterprise_id, amount)
+           VALUES (${id('jrn')}, 'card_float', NULL, 1), (${id('jrn')}, 'revenue_redeemed', NULL, -1))
+     SELECT created_at FROM e;`,
+    `INSERT INTO card_transactions
+       (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+       VALUES (:card, :ent, 'debit', -1, 99999, ${id('rdm')}, 'bench-holder', 'cli_pgbench', NULL);`,
+    `INSERT INTO events (id, enterprise_id, type, schema_version, data, relayed_at)
+       VALUES (${id('evt')}, :ent, 'card.debited', 1, jsonb_build_object('serial', :card::text, 'amount', -1,
+               'balance_after', 99999, 'currency', 'CNY', 'holder_ref', 'bench-holder', 'redemption_id', ${id('rdm')},
+               'reference', ${ref}), NULL)
+       RETURNING created_at;`,
+    `UPDATE redemptions SET enterprise_id = :ent, holder_ref = NULL, amount = 1, reverses_id = NULL,
+       response = jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
+                 'holder_ref', 'bench-holder', 'amount', 1, 'reversed_amount', 0, 'reverses_id', NULL,
+                 'cards', jsonb_build_array(jsonb_build_object('serial', :card::text, 'amount', -1,
+                   'balance_after', 99999, 'status', 'active')),
+                 'created_at', now())
+     WHERE id = ${id('rdm')};`,
+    'END;',
+    '',
+  ].join('\n');
+}
+
+interface PgbenchResult {
+  tps: number;
+  p50: number;
+  p99: number;
+  transactions: number;
+  failed: number;
+  databaseCpu?: number;
+}
+
+/** Runs pgbench for `seconds`; with `logDir`, reads the per-transaction log for the latency percentiles. */
+function runPgbench(databaseUrl: string, scriptFile: string, enterpriseId: string, seconds: number, logDir?: string) {
+  const args = [
+    '-n',
+    '-M',
+    'extended',
+    '-c',
+    String(SETTINGS.connections),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    '-D',
+    `ent=${enterpriseId}`,
+    '-f',
+    scriptFile,
+    ...(logDir ? ['--log', `--log-prefix=${join(logDir, 'pgbench')}`] : []),
+    databaseUrl,
+  ];
+  const run = spawnSync(PGBENCH, args, { encoding: 'utf8', cwd: logDir ?? tmpdir(), maxBuffer: 64 * 1024 * 1024 });
+  if (run.error) throw new Error(`pgbench could not start (${PGBENCH}): ${run.error.message}`);
+  if (run.status !== 0) throw new Error(`pgbench exited ${run.status}: ${run.stderr || run.stdout}`);
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
+  const processed = /number of transactions actually processed: (\d+)/.exec(run.stdout);
+  const failed = /number of failed transactions: (\d+)/.exec(run.stdout);
+  if (!tps || !processed) throw new Error(`unexpected pgbench output:\n${run.stdout}`);
+  let p50 = NaN;
+  let p99 = NaN;
+  if (logDir) {
+    const latencies: number[] = [];
+    for (const file of readdirSync(logDir).filter((name) => name.startsWith('pgbench.'))) {
+      for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
+        const fields = line.split(' ');
+        if (fields.length >= 6) latencies.push(Number(fields[2]) / 1000);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+    p50 = at(0.5);
+    p99 = at(0.99);
+  }
+  return {
+    tps: Number(tps[1]),
+    p50,
+    p99,
+    transactions: Number(processed[1]),
+    failed: failed ? Number(failed[1]) : 0,
+  };
+}
+
+interface SentContext {
+  card?: string;
+}
+
+async function main(): Promise<number> {
+  return withFullServer(async (server, operatorClient, env) => {
+    const databaseUrl = server.databaseUrl ?? process.env.DATABASE_URL;
+    if (!databaseUrl) throw new Error('the full server did not say which database it uses');
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    const work = mkdtempSync(join(tmpdir(), 'fuli-bench-redemption-'));
+    try {
+      // ---- setup: an order of 2 × connections cards, minted by the worker, bound by SQL.
+      const tenant = await tenantToken(server.url, operatorClient, {
+        name: 'bench:redemption HR',
+        scopes: ['orders:write', 'orders:read'],
+      });
+      const product = await tenant.operator.post<{ id: string }>('/v1/admin/products', {
+        name: 'Bench redemption card',
+        card_type: 'anonymous',
+        face_values: [FACE_VALUE],
+        validity_months: 36,
+        designs: ['classic'],
+        greeting_allowed: false,
+      });
+      const hr = api(server.url, tenant.token);
+      const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
+        po_number: `BENCH-REDEEM-${randomBytes(4).toString('hex')}`,
+        payment_method: 'bank_transfer',
+        purchaser: PURCHASER,
+        lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: 2 * CARDS_PER_SIDE }],
+      });
+      const enterprise = await tenant.operator.get<{ name: string }>(`/v1/admin/enterprises/${tenant.enterpriseId}`);
+      await tenant.operator.post('/v1/admin/payments', {
+        kind: 'order_transfer',
+        enterprise_id: tenant.enterpriseId,
+        order_id: order.id,
+        amount: order.payable,
+        payer_account_name: enterprise.name,
+        payer_account_number: '6222 0000 1111 2345',
+        bank_reference: `BENCH${Date.now()}`,
+      });
+      // The cards are minted by a worker in this process (same DATA_DIR, so the same keys), stopped before any
+      // measurement: the measured server runs no jobs.
+      const runtime = await prepareRuntime(loadConfig({ ...env, DATABASE_URL: databaseUrl }));
+      try {
+        const worker = await createWorkerApp(runtime);
+        try {
+          const deadline = Date.now() + ISSUE_TIMEOUT_MS;
+          for (;;) {
+            const { rows } = await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id]);
+            if (rows[0].status === 'issued') break;
+            if (Date.now() > deadline) throw new Error(`order not issued after ${ISSUE_TIMEOUT_MS / 1000} s`);
+            await sleep(50);
+          }
+        } finally {
+          await worker.close();
+        }
+      } finally {
+        await closeRuntime(runtime);
+      }
+      const { rows: cards } = await db.query<{ serial: string }>(
+        `UPDATE cards SET status = 'active', holder_ref = 'bench-holder-' || serial, bound_at = now()
+           WHERE order_id = $1 RETURNING serial::text AS serial`,
+        [order.id],
+      );
+      cards.sort((a, b) => (BigInt(a.serial) < BigInt(b.serial) ? -1 : 1));
+      const httpCards = cards.slice(0, CARDS_PER_SIDE).map((card) => card.serial);
+      const pgbenchCards = cards.slice(CARDS_PER_SIDE).map((card) => card.serial);
+      const channelClient = await tenant.operator.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
+        name: 'bench:redemption channel',
+        scopes: ['redemptions:write'],
+      });
+      const channelToken = await token(server.url, channelClient.id, channelClient.client_secret);
+
+      // ---- HTTP: each connection spends 1 fen at a time from its own card.
+      const runId = randomBytes(4).toString('hex');
+      let sent = 0;
+      let nextCard = 0;
+      let ok = 0;
+      const failures = new Map<string, { count: number; sample: string }>();
+      const load: Omit<autocannon.Options, 'connections' | 'duration' | 'amount'> = {
+        url: new URL('/v1/redemptions/debit', server.url).toString(),
+        method: 'POST',
+        headers: { authorization: `Bearer ${channelToken}`, 'content-type': 'application/json' },
+        requests: [
+          {
+            setupRequest: (request, context) => {
+              const sentContext = context as SentContext;
+              sentContext.card ??= httpCards[nextCard++ % httpCards.length];
+              return {
+                ...request,
+                body: `{"serial":"${sentContext.card}","amount":1,"reference":"bench-${runId}-${sent++}"}`,
+              };
+            },
+            onResponse: (status, body) => {
+              if (status === 200) ok++;
+              else {
+                const failure = failures.get(String(status)) ?? { count: 0, sample: body.slice(0, 300) };
+                failure.count++;
+                failures.set(String(status), failure);
+              }
+            },
+          },
+        ],
+      };
+      // What the app's database sessions are doing during the runs, sampled every 50 ms (where the time goes).
+      const waits = new Map<string, number>();
+      const sampler = new Client({ connectionString: databaseUrl });
+      await sampler.connect();
+      let sampling = true;
+      const sampled = (async () => {
+        while (sampling) {
+          const { rows } = await sampler.query<{ what: string; n: number }>(
+            `SELECT COALESCE(wait_event_type || ':' || wait_event, 'on CPU') || ' (' || state || ')' AS what,
+                    count(*)::int AS n
+             FROM pg_stat_activity WHERE application_name = 'fuli' AND pid <> pg_backend_pid() GROUP BY 1`,
+          );
+          for (const { what, n } of rows) waits.set(what, (waits.get(what) ?? 0) + n);
+          await sleep(50);
+        }
+      })();
+      const { measured, result, database } = await measureRun(server, SETTINGS, 'redemption', load);
+      sampling = false;
+      await sampled;
+      await sampler.end();
+      // autocannon does not wait for answers in flight: let the server finish them before counting.
+      await sleep(2_000);
+      const http: Measured = measured;
+
+      // ---- pgbench: the same transaction on the other cards.
+      const scriptFile = join(work, 'debit.sql');
+      writeFileSync(scriptFile, pgbenchScript(pgbenchCards));
+      runPgbench(databaseUrl, scriptFile, tenant.enterpriseId, SETTINGS.warmupS);
+      const logDir = mkdtempSync(join(work, 'log-'));
+      const pgCpuBefore = server.databaseCpuMicros?.();
+      const pgbench: PgbenchResult = runPgbench(
+        databaseUrl,
+        scriptFile,
+        tenant.enterpriseId,
+        SETTINGS.durationS,
+        logDir,
+      );
+      const pgCpuAfter = server.databaseCpuMicros?.();
+      if (pgCpuBefore !== undefined && pgCpuAfter !== undefined) {
+        pgbench.databaseCpu = (pgCpuAfter - pgCpuBefore) / (SETTINGS.durationS * 1e6);
+      }
+
+      // ---- checks
+      const problems: string[] = [];
+      for (const [status, failure] of failures) {
+        problems.push(`${failure.count} HTTP answers ${status}, e.g. ${failure.sample}`);
+      }
+      if (result.errors > 0 || result.timeouts > 0) {
+        problems.push(`${result.errors} connection errors, ${result.timeouts} timeouts`);
+      }
+      if (pgbench.failed > 0) problems.push(`${pgbench.failed} pgbench transactions failed`);
+      const {
+        rows: [counted],
+      } = await db.query<{ debits: number }>(
+        "SELECT count(*)::int AS debits FROM redemptions WHERE client_id = $1 AND kind = 'debit'",
+        [channelClient.id],
+      );
+      // Warm-up and measured run: at most one request per connection in flight at each stop.
+      if (counted.debits < ok || counted.debits > ok + 2 * SETTINGS.connections) {
+        problems.push(`${ok} debits answered 200 but ${counted.debits} in the database`);
+      }
+      const {
+        rows: [drift],
+      } = await db.query<{ n: number; negative: number }>(
+        `SELECT count(*) FILTER (WHERE c.balance <> c.face_value + COALESCE(t.moved, 0))::int AS n,
+                  count(*) FILTER (WHERE c.balance < 0)::int AS negative
+           FROM cards c LEFT JOIN (SELECT serial, SUM(amount) AS moved FROM card_transactions GROUP BY serial) t
+             ON t.serial = c.serial
+           WHERE c.order_id = $1`,
+        [order.id],
+      );
+      if (drift.n > 0 || drift.negative > 0) {
+        problems.push(`${drift.n} cards whose balance is not face value less their debits (${drift.negative} < 0)`);
+      }
+      const verification = await tenant.operator.get<{ ok: boolean; first_violation: unknown }>(
+        '/v1/admin/ledger/verify',
+      );
+      if (!verification.ok) problems.push(`ledger verify: ${JSON.stringify(verification.first_violation)}`);
+
+      // ---- report
+      const ratio = http.rps / pgbench.tps;
+      console.log(
+        `bench:redemption: ${SETTINGS.connections} concurrent clients, ${SETTINGS.durationS} s measured after ${SETTINGS.warmupS} s warm-up, 1 fen per debit, one card per client`,
+      );
+      console.log(HEADER_ROW);
+      console.log(measuredRow('http', http));
+      console.log(
+        row([
+          'pgbench',
+          pgbench.tps.toFixed(0),
+          pgbench.p50.toFixed(1),
+          pgbench.p99.toFixed(1),
+          pgbench.databaseCpu === undefined ? '' : `${Math.round(pgbench.databaseCpu * 100)} % pg`,
+          '',
+        ]),
+      );
+      if (database) {
+        console.log(
+          `Postgres CPU during the HTTP run: ${Math.round(database.cpu * 100)} % (${database.cpuPerRequest.toFixed(0)} µs per debit)`,
+        );
+      }
+      const sampledTotal = [...waits.values()].reduce((sum, n) => sum + n, 0);
+      console.log(
+        `app's database sessions during the HTTP runs: ${[...waits]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 6)
+          .map(([what, n]) => `${what} ${Math.round((100 * n) / sampledTotal)} %`)
+          .join(', ')}`,
+      );
+      console.log(
+        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${pgbench.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
+      );
+      const ratioMet = ratio >= TARGET_RATIO;
+      const p99Met = http.p99 <= TARGET_P99_MS;
+      console.log(
+        `ratio http/pgbench = ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}: ${ratioMet ? 'met' : 'MISSED'}); http p99 = ${http.p99} ms (target ≤ ${TARGET_P99_MS} ms: ${p99Met ? 'met' : 'MISSED'})`,
+      );
+      for (const problem of problems) console.log(`problem: ${problem}`);
+      return problems.length === 0 && ratioMet && p99Met ? 0 : 1;
+    } finally {
+      await db.end();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+}
+
+runBenchmark('bench:redemption', main);

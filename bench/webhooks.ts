@@ -1,0 +1,381 @@
+/**
+ * `npm run bench:webhooks`: N events (BENCH_N, default 10,000) delivered to a local receiver through the real path,
+ * on both queue backends, against the receiver's raw capacity measured in the same run.
+ *
+ * - receiver: a child process (one core, like a client's ERP endpoint) that does what the README's receiver does
+ *   for every request: verify the Standard Webhooks signature with the `standardwebhooks` package, deduplicate by
+ *   webhook-id, answer 204. It also records, per event, the lag from the event's `created_at` to its arrival.
+ * - raw capacity, the limit: autocannon (in this process) POSTing one validly signed delivery at the receiver with
+ *   as many connections as the worker delivers at once (32), for BENCH_DURATION seconds (default 10).
+ * - delivery, per backend (postgres, then redis when Redis answers): the full app (API, worker off) in one child
+ *   process and the real worker (prepareRuntime + createWorkerApp) in another, on a fresh database; an enterprise
+ *   registers one endpoint (`*`) at the receiver over the API; then N events are committed into the outbox in one
+ *   transaction (as N state changes would leave them) and timed until the receiver has all N: the worker relays
+ *   them, enqueues N delivery jobs, signs and POSTs each, and records each attempt.
+ *
+ * Printed: deliveries/s, p50/p99 lag from event to receipt, the ratio to the raw capacity (target ≥ 0.25), and
+ * the loss check: every event received exactly once as far as the receiver's dedup can tell, with a valid
+ * signature, and N delivery rows `delivered` in the database. Exit 1 if a target or a check fails.
+ *
+ * Environment: BENCH_N, BENCH_DURATION, BENCH_TIMEOUT_S (per backend, default 300), DATABASE_URL (a server on
+ * which each run creates and drops a database of its own; default: an embedded Postgres in a temporary directory
+ * per run), REDIS_URL (default redis://127.0.0.1:6379; the redis
+ * run is skipped, and said so, when it does not answer), BENCH_PROFILE=1 (the worker runs with --cpu-prof; profiles
+ * land in $TMPDIR/fuli-bench-profiles/webhooks-worker-<backend>.cpuprofile; read them with
+ * `node dist/scripts/cpuprofile.js <file>`).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { Webhook } from 'standardwebhooks';
+import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
+import { newId } from '../src/common/ids';
+import { loadConfig } from '../src/config/app-config';
+import { newWebhookSecret, signatureHeader } from '../src/webhooks/webhook-signing';
+import {
+  api,
+  fullEnv,
+  loadSettings,
+  positiveInt,
+  runBenchmark,
+  startServer,
+  tenantToken,
+  type Operator,
+} from './support/harness';
+
+const N = positiveInt('BENCH_N', 10_000);
+const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 300) * 1000;
+const SETTINGS = loadSettings(32);
+const TARGET_RATIO = 0.25;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+/** What an order.paid event carries: the payload every benchmark event has. */
+const EVENT_DATA = {
+  order_id: 'ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
+  po_number: 'PO-2026-11-0001',
+  status: 'paid',
+  face_total: 10_000_000,
+  payable: 9_800_000,
+  currency: 'CNY',
+  payment_method: 'bank_transfer',
+};
+
+// ---------------------------------------------------------------- child: the receiver
+
+type ReceiverToParent =
+  | { type: 'ready'; port: number }
+  | { type: 'stats'; requests: number; unique: number; invalid: number; lagsMs: number[] };
+type ReceiverToChild = { type: 'stats' } | { type: 'reset'; secret: string } | { type: 'stop' };
+
+function serveReceiver(): void {
+  let webhook = new Webhook(newWebhookSecret());
+  let seen = new Set<string>();
+  let requests = 0;
+  let invalid = 0;
+  let lagsMs: number[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      requests++;
+      let event: { id: string; created_at: string };
+      try {
+        event = webhook.verify(Buffer.concat(chunks), request.headers as Record<string, string>) as typeof event;
+      } catch {
+        invalid++;
+        response.writeHead(400).end();
+        return;
+      }
+      if (!seen.has(event.id)) {
+        seen.add(event.id);
+        lagsMs.push(Date.now() - Date.parse(event.created_at));
+      }
+      response.writeHead(204).end();
+    });
+  });
+  const send = (message: ReceiverToParent) => process.send?.(message);
+  process.on('message', (message: ReceiverToChild) => {
+    if (message.type === 'stats') send({ type: 'stats', requests, unique: seen.size, invalid, lagsMs });
+    else if (message.type === 'reset') {
+      // A new run: verify with its endpoint's secret, forget what was seen.
+      webhook = new Webhook(message.secret);
+      seen = new Set();
+      requests = 0;
+      invalid = 0;
+      lagsMs = [];
+    } else server.close(() => process.exit(0));
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => send({ type: 'ready', port: (server.address() as AddressInfo).port }));
+}
+
+// ---------------------------------------------------------------- child: the worker
+
+async function serveWorker(): Promise<void> {
+  const runtime = await prepareRuntime(loadConfig(process.env));
+  const app = await createWorkerApp(runtime);
+  process.on('message', () => {
+    void app
+      .close()
+      .then(() => closeRuntime(runtime))
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  });
+  process.send?.({ type: 'ready' });
+}
+
+// ---------------------------------------------------------------- parent
+
+function message<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (received: { type: string }) => {
+      if (received.type !== type) return;
+      child.off('exit', onExit);
+      child.off('message', onMessage);
+      resolve(received as T);
+    };
+    const onExit = (code: number | null) => reject(new Error(`child exited with ${code} before '${type}'`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+interface Receiver {
+  url: string;
+  stats(): Promise<Extract<ReceiverToParent, { type: 'stats' }>>;
+  /** Starts over: counts cleared, deliveries verified with `secret`. */
+  reset(secret: string): void;
+  stop(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const child = fork(__filename, ['--receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await message<{ port: number }>(child, 'ready');
+  return {
+    url: `http://127.0.0.1:${port}/fuli/webhooks`,
+    async stats() {
+      const reply = message<Extract<ReceiverToParent, { type: 'stats' }>>(child, 'stats');
+      child.send({ type: 'stats' } satisfies ReceiverToChild);
+      return reply;
+    },
+    reset: (secret: string) => child.send({ type: 'reset', secret } satisfies ReceiverToChild),
+    async stop() {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.send({ type: 'stop' } satisfies ReceiverToChild);
+      await exited;
+    },
+  };
+}
+
+/** autocannon POSTing one validly signed delivery (fresh within the 5-minute tolerance for the whole run). */
+async function rawCapacity(receiver: Receiver, secret: string): Promise<{ rps: number; p99: number }> {
+  const id = newId('event');
+  const body = JSON.stringify({
+    object: 'event',
+    id,
+    type: 'order.paid',
+    schema_version: 1,
+    enterprise_id: 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
+    created_at: new Date().toISOString(),
+    data: EVENT_DATA,
+  });
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers = {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader(id, timestamp, body, [secret]),
+  };
+  const load = { url: receiver.url, method: 'POST' as const, headers, body, connections: SETTINGS.connections };
+  await autocannon({ ...load, duration: SETTINGS.warmupS });
+  const result = await autocannon({ ...load, duration: SETTINGS.durationS });
+  if (result.errors > 0 || result.non2xx > 0)
+    throw new Error(`raw capacity run: ${result.errors} errors, ${result.non2xx} non-2xx`);
+  return { rps: result.requests.average, p99: result.latency.p99 };
+}
+
+interface Delivered {
+  backend: string;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  received: number;
+  unique: number;
+  invalid: number;
+  deliveredRows: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver): Promise<Delivered> {
+  const operator: Operator = { clientId: 'cli_benchoperator', clientSecret: newWebhookSecret() };
+  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-webhooks-'));
+  const scratch = await scratchDatabase(backend);
+  const env = {
+    ...fullEnv(dataDir, operator),
+    ...(scratch ? { DATABASE_URL: scratch.url } : {}),
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+  };
+  const server = await startServer('full', env);
+  let worker: ChildProcess | undefined;
+  try {
+    const tenant = await tenantToken(server.url, operator, { name: 'bench ERP', scopes: ['webhooks:manage'] });
+    const endpoint = await api(server.url, tenant.token).post<{ id: string; secret: string }>('/v1/webhook-endpoints', {
+      url: receiver.url,
+      event_types: ['*'],
+    });
+    receiver.reset(endpoint.secret);
+    const databaseUrl = server.databaseUrl ?? '';
+    const profileDir = join(tmpdir(), 'fuli-bench-profiles');
+    worker = fork(__filename, ['--worker'], {
+      execArgv: PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=webhooks-worker-${backend}.cpuprofile`]
+        : [],
+      env: {
+        ...env,
+        DATABASE_URL: databaseUrl,
+        QUEUE_BACKEND: backend,
+        ...(backend === 'redis' ? { REDIS_URL } : {}),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await message(worker, 'ready');
+
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    const ids = Array.from({ length: N }, () => newId('event'));
+    const started = Date.now();
+    await db.query(
+      `INSERT INTO events (id, enterprise_id, type, schema_version, data)
+       SELECT id, $2, 'order.paid', 1, $3::jsonb FROM unnest($1::text[]) AS id`,
+      [ids, tenant.enterpriseId, JSON.stringify(EVENT_DATA)],
+    );
+    const deadline = started + TIMEOUT_MS;
+    let stats = await receiver.stats();
+    while (stats.unique < N && Date.now() < deadline) {
+      await sleep(100);
+      stats = await receiver.stats();
+    }
+    const seconds = (Date.now() - started) / 1000;
+    // Let stragglers (duplicates) arrive before counting rows.
+    await sleep(1_000);
+    stats = await receiver.stats();
+    const [{ delivered }] = (
+      await db.query<{ delivered: number }>(
+        "SELECT count(*)::int AS delivered FROM webhook_deliveries WHERE status = 'delivered'",
+      )
+    ).rows;
+    await db.end();
+    const lags = [...stats.lagsMs].sort((a, b) => a - b);
+    return {
+      backend,
+      seconds,
+      perSecond: stats.unique / seconds,
+      p50: percentile(lags, 50),
+      p99: percentile(lags, 99),
+      received: stats.requests,
+      unique: stats.unique,
+      invalid: stats.invalid,
+      deliveredRows: delivered,
+    };
+  } finally {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((done) => worker!.once('exit', done));
+      worker.send({ type: 'stop' });
+      const kill = setTimeout(() => worker!.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    await server.stop();
+    await scratch?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** With DATABASE_URL: a fresh database on that server for one run (each run must start from an empty outbox). */
+async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) return undefined;
+  const name = `fuli_bench_webhooks_${label}_${process.pid}`;
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+async function redisAnswers(): Promise<boolean> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000 });
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function main(): Promise<number> {
+  console.log(`bench:webhooks: ${N.toLocaleString('en')} events, ${SETTINGS.connections} connections for the raw run`);
+  const probeSecret = newWebhookSecret();
+  const receiver = await startReceiver();
+  receiver.reset(probeSecret);
+  let failed = false;
+  try {
+    const raw = await rawCapacity(receiver, probeSecret);
+    console.log(
+      `receiver raw capacity (autocannon, verify + dedupe + 204): ${raw.rps.toFixed(0)} req/s, p99 ${raw.p99} ms`,
+    );
+    const backends: Array<'postgres' | 'redis'> = ['postgres'];
+    if (await redisAnswers()) backends.push('redis');
+    else console.log(`redis: skipped, nothing answers at ${REDIS_URL}`);
+    for (const backend of backends) {
+      const run = await deliverThrough(backend, receiver);
+      const ratio = run.perSecond / raw.rps;
+      const lost = N - run.unique;
+      const ok = ratio >= TARGET_RATIO && lost === 0 && run.invalid === 0 && run.deliveredRows === N;
+      failed ||= !ok;
+      console.log(
+        `${backend.padEnd(8)} ${run.unique}/${N} delivered in ${run.seconds.toFixed(2)} s: ` +
+          `${run.perSecond.toFixed(0)} deliveries/s, lag p50 ${run.p50} ms p99 ${run.p99} ms, ` +
+          `ratio to raw ${ratio.toFixed(3)} (target ≥ ${TARGET_RATIO}), lost ${lost}, ` +
+          `duplicates ${run.received - run.unique - run.invalid}, bad signatures ${run.invalid}, ` +
+          `delivered rows ${run.deliveredRows} ${ok ? 'PASS' : 'FAIL'}`,
+      );
+    }
+  } finally {
+    await receiver.stop();
+  }
+  return failed ? 1 : 0;
+}
+
+if (process.argv[2] === '--receiver') serveReceiver();
+else if (process.argv[2] === '--worker') {
+  serveWorker().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else runBenchmark('bench:webhooks', main);

@@ -1,0 +1,520 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { RequestContext } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
+import { AppConfig } from '../config/app-config';
+import { TransactionService } from '../database/transaction.service';
+import { generateCodes, generatePins, isValidSerial, serialFromSequence } from '../issuance/card-code';
+import { CardSecrets } from '../issuance/card-secrets';
+import { CardDto } from '../issuance/dto/issuance.dto';
+import { Card, type CardStatus } from '../issuance/issuance.entity';
+import { LedgerAccount } from '../ledger/ledger.entity';
+import type { LedgerLineInput } from '../ledger/ledger-posting';
+import { unitPrice } from '../orders/pricing';
+import { OnJob } from '../queue/on-job.decorator';
+import { JobName } from '../queue/queue.constants';
+import { QueueService } from '../queue/queue.service';
+import type {
+  CardTransactionDto,
+  CardTransactionPageDto,
+  ListCardTransactionsQueryDto,
+} from '../redemption/dto/redemption.dto';
+import { CardErrors } from './card-errors';
+import { CardMovements, isPastExpiry, type CardMovement, type CardRow } from './card-movements';
+import { LIVE_STATUSES, refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
+import type { ExpiryRunDto, ReplacementDto, VoidResultDto } from './dto/card-lifecycle.dto';
+
+const EXPIRY_SCHEDULER = 'expire-cards';
+/** Cards expired per transaction by the expiry job. */
+const EXPIRY_CHUNK = 1_000;
+const ACTION_WORDS: Record<CardAction, string> = {
+  freeze: 'frozen',
+  unfreeze: 'unfrozen',
+  report_loss: 'reported lost',
+  refund: 'refunded',
+  void: 'voided',
+  reactivate: 're-activated',
+  replace: 'replaced',
+};
+
+function addMonths(date: Date, months: number): Date {
+  const result = new Date(date);
+  result.setUTCMonth(result.getUTCMonth() + months);
+  return result;
+}
+
+/**
+ * The card lifecycle (DESIGN.md §7) for enterprises (their own cards, `cards:write`) and the operator (any card):
+ * freeze and unfreeze, report loss (挂失) with a replacement carrying the balance, void unused cards back to
+ * prepaid, refund (赎回) a registered card, the scheduled expiry booking breakage, and the operator's re-activation
+ * or replacement (激活/换卡) of expired anonymous cards. Each change locks the card row, writes its
+ * card_transactions row, its ledger entry when money moves, and its event, in one transaction.
+ */
+@Injectable()
+export class CardLifecycleService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(CardLifecycleService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionService,
+    private readonly config: AppConfig,
+    private readonly secrets: CardSecrets,
+    private readonly cards: CardMovements,
+    private readonly queues: QueueService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.queues.isWorker) return;
+    await this.queues.upsertScheduler(
+      EXPIRY_SCHEDULER,
+      JobName.ExpireCards,
+      {},
+      { everyMs: this.config.CARD_EXPIRY_INTERVAL_SECONDS * 1000 },
+    );
+  }
+
+  async freeze(ctx: RequestContext, serial: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'freeze', async (manager, card) => {
+      await manager.query("UPDATE cards SET status = 'frozen', frozen_from = $2 WHERE serial = $1", [
+        card.serial,
+        card.status,
+      ]);
+      return [{ card, kind: 'freeze', amount: 0, balanceAfter: card.balance, event: { type: 'card.frozen' } }];
+    });
+  }
+
+  async unfreeze(ctx: RequestContext, serial: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'unfreeze', async (manager, card) => {
+      await manager.query('UPDATE cards SET status = frozen_from, frozen_from = NULL WHERE serial = $1', [card.serial]);
+      return [{ card, kind: 'unfreeze', amount: 0, balanceAfter: card.balance, event: { type: 'card.unfrozen' } }];
+    });
+  }
+
+  /** 赎回: the balance leaves the float for card_refunds_payable, paid out to the holder outside the platform. */
+  async refund(ctx: RequestContext, serial: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'refund', async (manager, card, ledger) => {
+      await manager.query("UPDATE cards SET status = 'refunded', balance = 0, frozen_from = NULL WHERE serial = $1", [
+        card.serial,
+      ]);
+      ledger.push({
+        kind: 'card_refund',
+        memo: `Card ${card.serial}: ${card.balance} fen refunded to its holder`,
+        lines: [
+          { account: LedgerAccount.CardFloat, amount: card.balance },
+          { account: LedgerAccount.CardRefundsPayable, amount: -card.balance },
+        ],
+      });
+      return [{ card, kind: 'refund', amount: -card.balance, balanceAfter: 0, event: { type: 'card.refunded' } }];
+    });
+  }
+
+  /** 挂失: the card is lost and a new one, bound to the same holder, carries its balance. */
+  async reportLoss(ctx: RequestContext, serial: string): Promise<ReplacementDto> {
+    return this.replace(ctx, serial, 'report_loss');
+  }
+
+  /** Operator: an expired anonymous card that held value is replaced by a new card with that value. */
+  async replaceExpired(ctx: RequestContext, serial: string): Promise<ReplacementDto> {
+    return this.replace(ctx, serial, 'replace');
+  }
+
+  /** Operator: an expired anonymous card that held value gets it back, valid for the anonymous minimum again. */
+  async reactivate(ctx: RequestContext, serial: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'reactivate', async (manager, card, ledger, expiredValue) => {
+      const status = statusWithValue(card.holderRef, expiredValue);
+      const expiresAt = addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
+      await manager.query('UPDATE cards SET status = $2, balance = $3, expires_at = $4 WHERE serial = $1', [
+        card.serial,
+        status,
+        expiredValue,
+        expiresAt,
+      ]);
+      ledger.push({
+        kind: 'card_reactivation',
+        memo: `Card ${card.serial}: ${expiredValue} fen of breakage restored`,
+        lines: [
+          { account: LedgerAccount.Breakage, amount: expiredValue },
+          { account: LedgerAccount.CardFloat, amount: -expiredValue },
+        ],
+      });
+      return [
+        {
+          card,
+          kind: 'reactivate',
+          amount: expiredValue,
+          balanceAfter: expiredValue,
+          event: { type: 'card.reactivated', data: { expires_at: expiresAt.toISOString() } },
+        },
+      ];
+    });
+  }
+
+  /**
+   * Voids unused cards, all or none: each goes to `voided` with balance 0, and what the cards cost the enterprise
+   * (face value less its order's discount, by the pricing rule) returns to its prepaid balance; the discount goes
+   * back to sales_discount. One ledger entry per enterprise.
+   */
+  async voidCards(ctx: RequestContext, serials: string[]): Promise<VoidResultDto> {
+    for (const serial of serials) if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
+    return this.transactions.run(ctx, async (manager) => {
+      const locked = await this.cards.lockSerials(manager, serials);
+      const bySerial = new Map(locked.map((card) => [card.serial, card]));
+      for (const serial of serials) {
+        const card = bySerial.get(serial);
+        if (!card || !this.owns(ctx, card)) throw CardErrors.notFound(serial);
+        const refusal = refusalOf('void', this.facts(card));
+        if (refusal) throw this.refusalError(refusal, card, 'void');
+      }
+      const discounts = await manager.query<Array<{ id: string; discount_bps: number }>>(
+        'SELECT id, discount_bps FROM orders WHERE id = ANY($1)',
+        [[...new Set(locked.map((card) => card.orderId))]],
+      );
+      const bpsOf = new Map(discounts.map((order) => [order.id, order.discount_bps]));
+      await manager.query(
+        "UPDATE cards SET status = 'voided', balance = 0, frozen_from = NULL WHERE serial = ANY($1::bigint[])",
+        [serials],
+      );
+      const perEnterprise = new Map<string, { face: number; price: number; cards: CardRow[] }>();
+      for (const card of locked) {
+        const totals = perEnterprise.get(card.enterpriseId) ?? { face: 0, price: 0, cards: [] };
+        totals.face += card.balance;
+        totals.price += unitPrice(card.faceValue, bpsOf.get(card.orderId) ?? 0);
+        totals.cards.push(card);
+        perEnterprise.set(card.enterpriseId, totals);
+      }
+      let refunded = 0;
+      for (const [enterpriseId, totals] of perEnterprise) {
+        const lines: LedgerLineInput[] = [
+          { account: LedgerAccount.CardFloat, amount: totals.face },
+          { account: LedgerAccount.Prepaid, amount: -totals.price, enterpriseId },
+        ];
+        if (totals.face > totals.price) {
+          lines.push({ account: LedgerAccount.SalesDiscount, amount: -(totals.face - totals.price) });
+        }
+        refunded += totals.price;
+        await this.cards.record(
+          manager,
+          ctx,
+          totals.cards.map((card): CardMovement => ({
+            card,
+            kind: 'void',
+            amount: -card.balance,
+            balanceAfter: 0,
+            event: { type: 'card.voided' },
+          })),
+          {
+            kind: 'cards_voided',
+            memo: `${totals.cards.length} unused card(s) voided: ${totals.price} fen back to prepaid`,
+            enterpriseId,
+            lines,
+          },
+        );
+      }
+      const rows = await manager.find(Card, { where: serials.map((serial) => ({ serial: Number(serial) })) });
+      return {
+        object: 'card_void',
+        voided: serials.length,
+        refunded_to_prepaid: refunded,
+        cards: rows.map((card) => CardDto.from(card)),
+      };
+    });
+  }
+
+  /**
+   * The expiry job: cards past expires_at that are still live become `expired` with balance 0, and their value is
+   * booked as breakage, in chunks (one transaction, one ledger entry each). SKIP LOCKED leaves cards that a
+   * redemption holds right now to the next run; a second worker running the job at once takes other rows.
+   */
+  @OnJob(JobName.ExpireCards)
+  async expireDue(): Promise<ExpiryRunDto> {
+    let expired = 0;
+    let breakage = 0;
+    for (;;) {
+      const ctx = RequestContext.system();
+      const chunk = await this.transactions.run(ctx, async (manager) => {
+        const rows = await manager.query<
+          Array<{ serial: string; expired: string; enterprise_id: string; holder_ref: string | null }>
+        >(
+          `WITH due AS (
+             SELECT c.serial, c.balance, b.enterprise_id FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+             WHERE c.expires_at <= now() AND c.status = ANY($1::text[])
+             ORDER BY c.expires_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED),
+           u AS (
+             UPDATE cards c SET status = 'expired', balance = 0, frozen_from = NULL FROM due
+             WHERE c.serial = due.serial
+             RETURNING c.serial, due.balance, due.enterprise_id, c.holder_ref)
+           SELECT serial::text AS serial, balance::text AS expired, enterprise_id, holder_ref FROM u ORDER BY serial`,
+          [LIVE_STATUSES, EXPIRY_CHUNK],
+        );
+        const total = rows.reduce((sum, row) => sum + Number(row.expired), 0);
+        await this.cards.record(
+          manager,
+          ctx,
+          rows.map((row): CardMovement => ({
+            card: { serial: row.serial, enterpriseId: row.enterprise_id, holderRef: row.holder_ref },
+            kind: 'expire',
+            amount: -Number(row.expired),
+            balanceAfter: 0,
+            event: { type: 'card.expired' },
+          })),
+          total > 0
+            ? {
+                kind: 'cards_expired',
+                memo: `${rows.length} card(s) expired: ${total} fen of breakage`,
+                lines: [
+                  { account: LedgerAccount.CardFloat, amount: total },
+                  { account: LedgerAccount.Breakage, amount: -total },
+                ],
+              }
+            : undefined,
+        );
+        return { count: rows.length, total };
+      });
+      expired += chunk.count;
+      breakage += chunk.total;
+      if (chunk.count < EXPIRY_CHUNK) break;
+    }
+    if (expired > 0) this.logger.log({ msg: 'cards expired', expired, breakage });
+    return { expired, breakage };
+  }
+
+  /** Movements of a card, oldest first: its owner (cards:read), the channel (redemptions:write) or the operator. */
+  async transactionsOf(
+    ctx: RequestContext,
+    serial: string,
+    query: ListCardTransactionsQueryDto,
+  ): Promise<CardTransactionPageDto> {
+    const scopes = ctx.actor?.scopes;
+    const platformWide = ctx.isOperator || (scopes?.has('redemptions:write') ?? false);
+    if (!platformWide && !scopes?.has('cards:read')) {
+      throw ApiError.forbidden('insufficient_scope', 'Listing card transactions needs cards:read');
+    }
+    if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
+    const card = await this.cards.bySerial(this.dataSource.manager, serial);
+    if (!card || (!platformWide && card.enterpriseId !== ctx.enterpriseId)) throw CardErrors.notFound(serial);
+    const limit = query.limit ?? 50;
+    const rows = await this.dataSource.query<
+      Array<{
+        id: string;
+        kind: string;
+        amount: string;
+        balance_after: string;
+        redemption_id: string | null;
+        holder_ref: string | null;
+        related_serial: string | null;
+        created_at: Date;
+      }>
+    >(
+      `SELECT id::text AS id, kind, amount::text AS amount, balance_after::text AS balance_after, redemption_id,
+              holder_ref, related_serial::text AS related_serial, created_at
+       FROM card_transactions WHERE serial = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [serial, query.starting_after ?? '0', limit + 1],
+    );
+    const data = rows.slice(0, limit).map((row): CardTransactionDto => ({
+      object: 'card_transaction',
+      id: row.id,
+      serial,
+      kind: row.kind,
+      amount: Number(row.amount),
+      balance_after: Number(row.balance_after),
+      redemption_id: row.redemption_id,
+      holder_ref: row.holder_ref,
+      related_serial: row.related_serial,
+      created_at: row.created_at.toISOString(),
+    }));
+    const hasMore = rows.length > limit;
+    return { object: 'list', data, has_more: hasMore, next_cursor: hasMore ? data[data.length - 1].id : null };
+  }
+
+  /**
+   * Locks the card, checks ownership and the rule for `action`, lets `apply` change it (returning its movements
+   * and pushing any ledger entry), records them, and answers with the card as it now is.
+   */
+  private async change(
+    ctx: RequestContext,
+    serial: string,
+    action: CardAction,
+    apply: (
+      manager: EntityManager,
+      card: CardRow,
+      ledger: Array<{ kind: string; memo: string; lines: LedgerLineInput[] }>,
+      expiredValue: number,
+    ) => Promise<CardMovement[]>,
+  ): Promise<CardDto> {
+    if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
+    return this.transactions.run(ctx, async (manager) => {
+      const card = await this.cards.bySerial(manager, serial, true);
+      if (!card || !this.owns(ctx, card)) throw CardErrors.notFound(serial);
+      const expiredValue =
+        action === 'reactivate' || action === 'replace' ? await this.expiredValue(manager, card.serial) : 0;
+      const refusal = refusalOf(action, this.facts(card), expiredValue);
+      if (refusal) throw this.refusalError(refusal, card, action);
+      const ledger: Array<{ kind: string; memo: string; lines: LedgerLineInput[] }> = [];
+      const movements = await apply(manager, card, ledger, expiredValue);
+      const [entry] = ledger;
+      await this.cards.record(
+        manager,
+        ctx,
+        movements,
+        entry ? { ...entry, enterpriseId: card.enterpriseId, orderId: null } : undefined,
+      );
+      return CardDto.from(await manager.findOneByOrFail(Card, { serial: Number(card.serial) }));
+    });
+  }
+
+  /** Loss of a registered card, or operator replacement of an expired anonymous one: a new card takes the value. */
+  private async replace(
+    ctx: RequestContext,
+    serial: string,
+    action: 'report_loss' | 'replace',
+  ): Promise<ReplacementDto> {
+    let replacementSerial = '';
+    const card = await this.change(ctx, serial, action, async (manager, old, ledger, expiredValue) => {
+      const value = action === 'report_loss' ? old.balance : expiredValue;
+      const status = statusWithValue(old.holderRef, value);
+      const expiresAt =
+        action === 'report_loss' ? old.expiresAt : addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
+      replacementSerial = await this.mintReplacement(manager, old, value, status, expiresAt);
+      await manager.query(
+        'UPDATE cards SET status = $2, balance = 0, frozen_from = NULL, replaced_by = $3 WHERE serial = $1',
+        [old.serial, action === 'report_loss' ? 'lost' : 'replaced', replacementSerial],
+      );
+      const replacement = { serial: replacementSerial, enterpriseId: old.enterpriseId, holderRef: old.holderRef };
+      if (value > 0) {
+        ledger.push(
+          action === 'report_loss'
+            ? {
+                kind: 'card_replacement',
+                memo: `Card ${old.serial} lost: ${value} fen moved to card ${replacementSerial}`,
+                lines: [
+                  { account: LedgerAccount.CardFloat, amount: value },
+                  { account: LedgerAccount.CardFloat, amount: -value },
+                ],
+              }
+            : {
+                kind: 'card_replacement',
+                memo: `Expired card ${old.serial}: ${value} fen of breakage restored on card ${replacementSerial}`,
+                lines: [
+                  { account: LedgerAccount.Breakage, amount: value },
+                  { account: LedgerAccount.CardFloat, amount: -value },
+                ],
+              },
+        );
+      }
+      const movements: CardMovement[] = [];
+      if (action === 'report_loss') {
+        movements.push({
+          card: old,
+          kind: 'lost',
+          amount: -old.balance,
+          balanceAfter: 0,
+          relatedSerial: replacementSerial,
+          event: { type: 'card.lost', data: { replacement_serial: replacementSerial } },
+        });
+      } else {
+        movements.push({ card: old, kind: 'replaced', amount: 0, balanceAfter: 0, relatedSerial: replacementSerial });
+      }
+      movements.push({
+        card: replacement,
+        kind: 'replacement',
+        amount: value,
+        balanceAfter: value,
+        relatedSerial: old.serial,
+        // Announced under the replaced card's serial (the one the ERP knows), naming the new one.
+        event: { type: 'card.replaced', data: { serial: old.serial, replacement_serial: replacementSerial } },
+      });
+      return movements;
+    });
+    const manager = this.dataSource.manager;
+    const replacement = await manager.findOneByOrFail(Card, { serial: Number(replacementSerial) });
+    return { object: 'card_replacement', card, replacement: CardDto.from(replacement) };
+  }
+
+  /**
+   * A new card of the same order, batch and face value with a fresh code and PIN (sealed, never returned: the
+   * enterprise gets it through a code export), holding `balance`; bound to the same holder when the old one was.
+   */
+  private async mintReplacement(
+    manager: EntityManager,
+    old: CardRow,
+    balance: number,
+    status: CardStatus,
+    expiresAt: Date | null,
+  ): Promise<string> {
+    const [{ first }] = await manager.query<Array<{ first: string }>>(
+      'WITH r AS (UPDATE card_serial_allocator SET next_value = next_value + 1 WHERE id = 1 RETURNING next_value - 1 AS first) SELECT first FROM r',
+    );
+    const serial = serialFromSequence(BigInt(first));
+    const [code] = generateCodes(1);
+    const [pin] = generatePins(1);
+    await manager.query(
+      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12)`,
+      [
+        serial,
+        old.orderId,
+        old.batchId,
+        old.faceValue,
+        balance,
+        status,
+        expiresAt,
+        this.secrets.blindIndex(code),
+        this.secrets.seal(serial, code, pin),
+        this.secrets.pinDigest(serial, pin),
+        old.holderRef,
+        old.serial,
+      ],
+    );
+    return serial;
+  }
+
+  /** What an expired card held when it expired (its expire movement), less what was restored since. */
+  private async expiredValue(manager: EntityManager, serial: string): Promise<number> {
+    const [row] = await manager.query<Array<{ value: string }>>(
+      `SELECT COALESCE(-SUM(amount) FILTER (WHERE kind = 'expire'), 0)
+              - COALESCE(SUM(amount) FILTER (WHERE kind = 'reactivate'), 0) AS value
+       FROM card_transactions WHERE serial = $1`,
+      [serial],
+    );
+    return Math.max(0, Number(row?.value ?? 0));
+  }
+
+  private owns(ctx: RequestContext, card: CardRow): boolean {
+    return ctx.isOperator || ctx.actor?.enterpriseId === card.enterpriseId;
+  }
+
+  private facts(card: CardRow) {
+    return {
+      status: card.status,
+      cardType: card.cardType,
+      balance: card.balance,
+      faceValue: card.faceValue,
+      holderRef: card.holderRef,
+      frozenFrom: card.frozenFrom,
+      pastExpiry: isPastExpiry(card),
+    };
+  }
+
+  private refusalError(refusal: CardRefusal, card: CardRow, action: CardAction): ApiError {
+    switch (refusal) {
+      case 'anonymous_not_reportable':
+        return CardErrors.anonymousNotReportable(card.serial);
+      case 'anonymous_not_refundable':
+        return CardErrors.anonymousNotRefundable(card.serial);
+      case 'registered_not_reactivatable':
+        return CardErrors.registeredNotReactivatable(card.serial);
+      case 'no_value':
+        return CardErrors.nothingLeft(card.serial);
+      case 'not_unused':
+        return CardErrors.notUnused(card.serial);
+      case 'expired':
+        return CardErrors.unusable(card.serial, 'expired')!;
+      case 'invalid_state':
+        return (
+          (action === 'reactivate' || action === 'replace' ? null : CardErrors.unusable(card.serial, card.status)) ??
+          CardErrors.invalidState(card.serial, card.status, ACTION_WORDS[action])
+        );
+    }
+  }
+}

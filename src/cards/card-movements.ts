@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { CardType } from '../catalog/product.entity';
+import type { RequestContext } from '../common/context/request-context';
+import type { CardStatus } from '../issuance/issuance.entity';
+import type { LedgerPosting } from '../ledger/ledger-posting';
+import { LedgerService } from '../ledger/ledger.service';
+import type { EventType } from '../webhooks/event-catalog';
+import { EventsService } from '../webhooks/events.service';
+import type { CardTransactionKind } from './card-transaction.entity';
+
+/** A card as the redemption and lifecycle services read it: the row, its batch's enterprise and card type. */
+export interface CardRow {
+  serial: string;
+  orderId: string;
+  batchId: string;
+  enterpriseId: string;
+  cardType: CardType;
+  productId: string;
+  faceValue: number;
+  balance: number;
+  status: CardStatus;
+  expiresAt: Date | null;
+  holderRef: string | null;
+  frozenFrom: CardStatus | null;
+  pinHash: Buffer | null;
+  secretCiphertext: string | null;
+  replacedBy: string | null;
+}
+
+interface RawCard {
+  serial: string;
+  order_id: string;
+  batch_id: string;
+  enterprise_id: string;
+  card_type: CardType;
+  product_id: string;
+  face_value: number;
+  balance: string;
+  status: CardStatus;
+  expires_at: Date | null;
+  holder_ref: string | null;
+  frozen_from: CardStatus | null;
+  pin_hash: Buffer | null;
+  secret_ciphertext: string | null;
+  replaced_by: string | null;
+}
+
+const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, b.enterprise_id, b.card_type, b.product_id,
+  c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.frozen_from, c.pin_hash,
+  c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
+
+function toCardRow(raw: RawCard): CardRow {
+  return {
+    serial: raw.serial,
+    orderId: raw.order_id,
+    batchId: raw.batch_id,
+    enterpriseId: raw.enterprise_id,
+    cardType: raw.card_type,
+    productId: raw.product_id,
+    faceValue: Number(raw.face_value),
+    balance: Number(raw.balance),
+    status: raw.status,
+    expiresAt: raw.expires_at,
+    holderRef: raw.holder_ref,
+    frozenFrom: raw.frozen_from,
+    pinHash: raw.pin_hash,
+    secretCiphertext: raw.secret_ciphertext,
+    replacedBy: raw.replaced_by,
+  };
+}
+
+export function isPastExpiry(card: Pick<CardRow, 'expiresAt'>, now = Date.now()): boolean {
+  return card.expiresAt !== null && card.expiresAt.getTime() <= now;
+}
+
+/** One movement or change of a card, to record with its ledger entry and event. */
+export interface CardMovement {
+  card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
+  kind: CardTransactionKind;
+  /** Signed change of the balance, fen. */
+  amount: number;
+  balanceAfter: number;
+  redemptionId?: string | null;
+  relatedSerial?: string | null;
+  /** The webhook event announcing it (type and any fields beyond the common ones), or none. */
+  event?: { type: EventType; data?: Record<string, unknown> };
+}
+
+/**
+ * Reads cards (by blind index or serial, optionally locked) and records what happens to them: the
+ * card_transactions row, the event for the owning enterprise and, through LedgerService, the journal entry, all
+ * in the caller's transaction. Events carry the serial, amounts and the holder reference, never a code.
+ */
+@Injectable()
+export class CardMovements {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly events: EventsService,
+  ) {}
+
+  async byCodeHash(manager: EntityManager, codeHash: Buffer): Promise<CardRow | null> {
+    const rows = await manager.query<RawCard[]>(
+      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id WHERE c.code_hash = $1`,
+      [codeHash],
+    );
+    return rows.length === 0 ? null : toCardRow(rows[0]);
+  }
+
+  /** The card with this serial; with `lock`, its row stays locked (FOR UPDATE) until the transaction ends. */
+  async bySerial(manager: EntityManager, serial: string, lock = false): Promise<CardRow | null> {
+    const rows = await manager.query<RawCard[]>(
+      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id WHERE c.serial = $1
+       ${lock ? 'FOR UPDATE OF c' : ''}`,
+      [serial],
+    );
+    return rows.length === 0 ? null : toCardRow(rows[0]);
+  }
+
+  /** Several cards, locked in serial order (every locker takes the same order: no deadlocks). */
+  async lockSerials(manager: EntityManager, serials: readonly string[]): Promise<CardRow[]> {
+    const rows = await manager.query<RawCard[]>(
+      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+       WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial FOR UPDATE OF c`,
+      [serials],
+    );
+    return rows.map(toCardRow);
+  }
+
+  /** The active, unexpired cards bound to a holder account, locked in serial order. */
+  async lockHolderCards(manager: EntityManager, holderRef: string): Promise<CardRow[]> {
+    const rows = await manager.query<RawCard[]>(
+      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+       WHERE c.holder_ref = $1 AND c.status = 'active' AND (c.expires_at IS NULL OR c.expires_at > now())
+       ORDER BY c.serial FOR UPDATE OF c`,
+      [holderRef],
+    );
+    return rows.map(toCardRow);
+  }
+
+  /** Records movements (one multi-row INSERT) and their events; posts `entry` when money moved. */
+  async record(
+    manager: EntityManager,
+    ctx: RequestContext,
+    movements: readonly CardMovement[],
+    entry?: LedgerPosting,
+  ): Promise<void> {
+    if (entry) await this.ledger.post(manager, ctx, entry);
+    if (movements.length === 0) return;
+    const values: unknown[] = [];
+    const tuples = movements.map((movement, index) => {
+      const base = index * 9;
+      values.push(
+        movement.card.serial,
+        movement.card.enterpriseId,
+        movement.kind,
+        movement.amount,
+        movement.balanceAfter,
+        movement.redemptionId ?? null,
+        movement.card.holderRef,
+        ctx.clientId,
+        movement.relatedSerial ?? null,
+      );
+      return `($${base + 1}::bigint, $${base + 2}, $${base + 3}, $${base + 4}::bigint, $${base + 5}::bigint, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::bigint)`;
+    });
+    await manager.query(
+      `INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+       VALUES ${tuples.join(', ')}`,
+      values,
+    );
+    for (const movement of movements) {
+      if (!movement.event) continue;
+      await this.events.record(manager, {
+        enterpriseId: movement.card.enterpriseId,
+        type: movement.event.type,
+        data: {
+          serial: movement.card.serial,
+          amount: movement.amount,
+          balance_after: movement.balanceAfter,
+          currency: 'CNY',
+          holder_ref: movement.card.holderRef,
+          ...(movement.redemptionId ? { redemption_id: movement.redemptionId } : {}),
+          ...movement.event.data,
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { IssuanceModule } from '../issuance/issuance.module';
+import { DataKeysController } from './data-keys.controller';
+import { DataKeysService } from './data-keys.service';
+import { ReencryptionJob } from './reencryption.job';
+import { SealedColumns } from './sealed-columns';
+
+/**
+ * Data-key rotation: key usage, re-encryption runs and the `re-encrypt-data` job. Import it in every process:
+ * the handler runs only where QueueModule has `worker: true`, and a worker refuses to boot without it.
+ */
+@Module({
+  imports: [IssuanceModule],
+  controllers: [DataKeysController],
+  providers: [DataKeysService, ReencryptionJob, SealedColumns],
+})
+export class DataKeysModule {}

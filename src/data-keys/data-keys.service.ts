@@ -1,0 +1,147 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, In } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { RequestContext } from '../common/context/request-context';
+import { DataCipher } from '../common/crypto/data-cipher.service';
+import { ApiError } from '../common/errors/api-error';
+import { isId, newId } from '../common/ids';
+import { type Page, paginate } from '../common/pagination/pagination';
+import { TransactionService } from '../database/transaction.service';
+import { JobName, QueueName } from '../queue/queue.constants';
+import { QueueService } from '../queue/queue.service';
+import type { DataKeyDto, DataKeysDto } from './dto/data-keys.dto';
+import {
+  DEFAULT_REENCRYPTION_BATCH,
+  type ListReencryptionsQueryDto,
+  ReencryptionDto,
+  type StartReencryptionDto,
+} from './dto/reencryption.dto';
+import { REENCRYPTION_LOCK_NAMESPACE } from './reencryption.job';
+import { fromCensus, pendingProgress } from './reencryption-progress';
+import { ReencryptionRun } from './reencryption-run.entity';
+import { censusSql, SealedColumns } from './sealed-columns';
+
+/** Key 1 of the re-encryption lock namespace: starting a run (only one may be queued or running). */
+const START_LOCK_KEY = 1;
+/** A queued or running run whose progress has not moved for this long is enqueued again when read. */
+const RELAY_AFTER_MS = 60_000;
+
+/**
+ * Data-key rotation for operators: which key ids the encrypted data uses, and re-encryption runs (started here,
+ * carried out by ReencryptionJob) that move every envelope under the active key.
+ */
+@Injectable()
+export class DataKeysService {
+  private readonly logger = new Logger(DataKeysService.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionService,
+    private readonly audit: AuditService,
+    private readonly queues: QueueService,
+    private readonly cipher: DataCipher,
+    private readonly columns: SealedColumns,
+  ) {}
+
+  /**
+   * Envelopes per key id and column, counted now (one aggregate pass per encrypted table), beside the
+   * configured keys: a key may leave DATA_ENCRYPTION_KEYS once no row uses it.
+   */
+  async usage(ctx: RequestContext): Promise<DataKeysDto> {
+    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
+    const perColumn: Array<{ column: string; keys: Record<string, number> }> = [];
+    for (const column of this.columns.all) {
+      const census = fromCensus(await manager.query(censusSql(column)));
+      perColumn.push({ column: column.name, keys: census.keys });
+    }
+    const configured = this.cipher.keyIds;
+    const found = perColumn.flatMap(({ keys }) => Object.keys(keys)).filter((id) => !configured.includes(id));
+    const keys = [...configured, ...[...new Set(found)].sort()].map((keyId): DataKeyDto => {
+      const columns = perColumn.map(({ column, keys: counts }) => ({ column, rows: counts[keyId] ?? 0 }));
+      const rows = columns.reduce((total, column) => total + column.rows, 0);
+      const active = keyId === this.cipher.activeKeyId;
+      const isConfigured = configured.includes(keyId);
+      return {
+        key_id: keyId,
+        active,
+        configured: isConfigured,
+        rows,
+        columns,
+        removable: isConfigured && !active && rows === 0,
+      };
+    });
+    return { object: 'data_keys', active_key_id: this.cipher.activeKeyId, keys, counted_at: new Date().toISOString() };
+  }
+
+  /** Queues a run that moves every envelope under this process's active key; 409 while another is unfinished. */
+  async start(ctx: RequestContext, dto: StartReencryptionDto): Promise<ReencryptionDto> {
+    return this.transactions.run(ctx, async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [REENCRYPTION_LOCK_NAMESPACE, START_LOCK_KEY]);
+      const unfinished = await manager.findOne(ReencryptionRun, {
+        where: { status: In(['queued', 'running']) },
+        select: { id: true, status: true },
+      });
+      if (unfinished) {
+        throw ApiError.conflict(
+          'reencryption_in_progress',
+          `Re-encryption '${unfinished.id}' is ${unfinished.status}; wait for it to finish`,
+          { reencryption_id: unfinished.id },
+        );
+      }
+      const run = manager.create(ReencryptionRun, {
+        id: newId('reencryption'),
+        status: 'queued',
+        targetKeyId: this.cipher.activeKeyId,
+        batchSize: dto.batch_size ?? DEFAULT_REENCRYPTION_BATCH,
+        progress: Object.fromEntries(this.columns.all.map((column) => [column.name, pendingProgress()])),
+        requestedByClientId: ctx.clientId,
+        failureReason: null,
+        startedAt: null,
+        completedAt: null,
+      });
+      await manager.save(run);
+      await this.audit.record(ctx, {
+        action: 'data_keys.reencryption_requested',
+        objectType: 'reencryption',
+        objectId: run.id,
+        summary: { target_key_id: run.targetKeyId, configured_key_ids: this.cipher.keyIds, batch_size: run.batchSize },
+      });
+      await this.transactions.afterCommit(ctx, () => this.enqueue(run.id));
+      return ReencryptionDto.from(run);
+    });
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<ReencryptionDto> {
+    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
+    const run = isId('reencryption', id) ? await manager.findOneBy(ReencryptionRun, { id }) : null;
+    if (!run) throw ApiError.notFound('re-encryption', id);
+    await this.relay(run);
+    return ReencryptionDto.from(run);
+  }
+
+  async list(ctx: RequestContext, query: ListReencryptionsQueryDto): Promise<Page<ReencryptionDto>> {
+    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
+    return paginate(manager.createQueryBuilder(ReencryptionRun, 'run'), query, (run) => ReencryptionDto.from(run));
+  }
+
+  /**
+   * The relay from committed state to the queue: a run is enqueued after its commit, so a crash in between (or
+   * a job that died without marking it) would leave it waiting; a read of a run that has not moved for a minute
+   * enqueues it again (a no-op while its job exists) or retries its failed job.
+   */
+  private async relay(run: ReencryptionRun): Promise<void> {
+    if (run.status !== 'queued' && run.status !== 'running') return;
+    if (Date.now() - run.updatedAt.getTime() < RELAY_AFTER_MS) return;
+    try {
+      const job = await this.queues.queue(QueueName.DataKeys).getJob(run.id);
+      if (!job) await this.enqueue(run.id);
+      else if (await job.isFailed()) await job.retry('failed', { resetAttemptsMade: true });
+    } catch (err) {
+      this.logger.warn({ msg: 'could not re-enqueue a re-encryption', runId: run.id, err });
+    }
+  }
+
+  private async enqueue(runId: string): Promise<void> {
+    await this.queues.add(JobName.ReencryptData, { runId }, { jobId: runId });
+  }
+}

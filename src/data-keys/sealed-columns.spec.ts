@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { DataCipher } from '../common/crypto/data-cipher.service';
+import { storedResponseContext } from '../common/idempotency/idempotency.interceptor';
+import { AppConfig } from '../config/app-config';
+import { generateCodes, generatePins, serialFromSequence } from '../issuance/card-code';
+import { CardSecrets } from '../issuance/card-secrets';
+import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
+import { secretContext } from '../webhooks/webhook-delivery.service';
+import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';
+
+const pepper = randomBytes(32).toString('base64');
+const k1 = `k1:${randomBytes(32).toString('base64')}`;
+const k2 = `k2:${randomBytes(32).toString('base64')}`;
+const servicesWith = (keys: string) => {
+  const config = Object.assign(new AppConfig(), { CODE_PEPPER: pepper, DATA_ENCRYPTION_KEYS: keys });
+  const cipher = new DataCipher(config);
+  return { cipher, secrets: new CardSecrets(config, cipher) };
+};
+
+describe('SealedColumns', () => {
+  const old = servicesWith(k1);
+  const rotated = servicesWith(`${k2},${k1}`);
+  const columns = new SealedColumns(rotated.cipher, rotated.secrets);
+  const column = (name: string) => columns.all.find((c) => c.name === name)!;
+
+  it('lists every encrypted column once, in walking order', () => {
+    expect(columns.all.map((c) => c.name)).toEqual([...SEALED_COLUMN_NAMES]);
+  });
+
+  it('reseals each column with the associated data its writer binds: the row keeps its envelope valid', () => {
+    const serial = serialFromSequence(10_000_000_123);
+    const [code] = generateCodes(1);
+    const [pin] = generatePins(1);
+    const cases = [
+      {
+        column: column('cards.secret_ciphertext'),
+        key: [serial],
+        envelope: old.secrets.seal(serial, code, pin),
+        open: (envelope: string) => rotated.secrets.open(serial, envelope),
+        expected: { code, pin },
+        otherRow: [serialFromSequence(10_000_000_124)],
+      },
+      {
+        column: column('orders.purchaser_ciphertext'),
+        key: ['ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB'],
+        envelope: old.cipher.encrypt('{"name":"张三"}', purchaserEnvelopeContext('ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        open: (envelope: string) =>
+          rotated.cipher.decrypt(envelope, purchaserEnvelopeContext('ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        expected: '{"name":"张三"}',
+        otherRow: ['ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAC'],
+      },
+      {
+        column: column('idempotency_keys.response_body'),
+        key: ['cli_abc123', 'po-42'],
+        envelope: old.cipher.encrypt('{"id":"ord_1"}', storedResponseContext('cli_abc123', 'po-42')),
+        open: (envelope: string) => rotated.cipher.decrypt(envelope, storedResponseContext('cli_abc123', 'po-42')),
+        expected: '{"id":"ord_1"}',
+        otherRow: ['cli_abc123', 'po-43'],
+      },
+      ...(['webhook_endpoints.secret_sealed', 'webhook_endpoints.previous_secret_sealed'] as const).map((name) => ({
+        column: column(name),
+        key: ['whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB'],
+        envelope: old.cipher.encrypt('whsec_c2VjcmV0', secretContext('whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        open: (envelope: string) => rotated.cipher.decrypt(envelope, secretContext('whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        expected: 'whsec_c2VjcmV0',
+        otherRow: ['whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAC'],
+      })),
+    ];
+    for (const { column: c, key, envelope, open, expected, otherRow } of cases) {
+      const fresh = c.reseal(key, envelope);
+      expect(DataCipher.keyIdOf(fresh)).toBe('k2');
+      expect(open(fresh)).toEqual(expected);
+      // Re-sealing for another row would rebind it: refused as unreadable instead.
+      let refused: unknown;
+      try {
+        c.reseal(otherRow, envelope);
+      } catch (error) {
+        refused = error;
+      }
+      expect(isUnreadable(refused)).toBe(true);
+    }
+    expect(isUnreadable(new Error('connection reset'))).toBe(false);
+  });
+
+  it('pages by the whole primary key and updates only rows that still hold the envelope read', () => {
+    const idempotency = column('idempotency_keys.response_body');
+    expect(pageSql(idempotency, true)).toContain('WHERE (t."client_id", t."key") > ($3::text, $4::text)');
+    expect(pageSql(idempotency, true)).toContain('ORDER BY t."client_id", t."key"');
+    expect(pageSql(idempotency, false)).not.toContain('WHERE');
+    expect(pageSql(column('cards.secret_ciphertext'), true)).toContain('WHERE (t."serial") > ($3::bigint)');
+    const update = resealSql(idempotency);
+    expect(update).toContain('unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(k0, k1, stale, fresh)');
+    expect(update).toContain("(t.response_body ->> 'sealed') = v.stale");
+    expect(resealSql(column('cards.secret_ciphertext'))).toContain('t.secret_ciphertext = v.stale');
+    expect(censusSql(column('orders.purchaser_ciphertext'))).toContain("split_part(t.purchaser_ciphertext, '.', 2)");
+  });
+});

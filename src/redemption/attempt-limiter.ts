@@ -1,0 +1,218 @@
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import Redis from 'ioredis';
+import { Counter } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { ApiError } from '../common/errors/api-error';
+import { AppConfig } from '../config/app-config';
+import { MetricsService } from '../health/metrics.service';
+
+/** Who an attempt is counted against: the channel client, the holder account it names (bind) and the caller's IP. */
+export interface AttemptSource {
+  clientId: string | null;
+  holderRef?: string | null;
+  ip: string | null;
+}
+
+export type AttemptScope = 'client' | 'holder' | 'ip';
+
+export interface AttemptRule {
+  key: string;
+  scope: AttemptScope;
+  limit: number;
+}
+
+export interface FailureCount {
+  failures: number;
+  /** This failure started a cool-down (the key was not blocked before it). */
+  newlyBlocked: boolean;
+}
+
+/** Where failure counters live: Redis when REDIS_URL is set (shared by every API process), else Postgres. */
+export interface AttemptStore {
+  /** Milliseconds until the last of these keys' cool-downs ends; 0 when none is blocked. */
+  blockedForMs(keys: readonly string[]): Promise<number>;
+  /** Counts one failure of `key` in its fixed window; the `limit`-th blocks the key for `lockMs`. */
+  fail(key: string, limit: number, windowMs: number, lockMs: number): Promise<FailureCount>;
+  close(): Promise<void>;
+}
+
+export class PostgresAttemptStore implements AttemptStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async blockedForMs(keys: readonly string[]): Promise<number> {
+    const [row] = await this.dataSource.query<Array<{ ms: string | null }>>(
+      `SELECT CEIL(EXTRACT(EPOCH FROM MAX(blocked_until) - now()) * 1000)::bigint AS ms
+       FROM redemption_attempt_counters WHERE key = ANY($1) AND blocked_until > now()`,
+      [keys],
+    );
+    return Math.max(0, Number(row?.ms ?? 0));
+  }
+
+  async fail(key: string, limit: number, windowMs: number, lockMs: number): Promise<FailureCount> {
+    // One statement, so concurrent failures are serialised by the row lock: a fresh window when the last one has
+    // ended, else one more failure in it; the failure that reaches the limit (or the first one after a cool-down
+    // has run out) blocks the key. now() is the statement's transaction time, so `blocked_until = now() + lock`
+    // holds exactly for the row this statement blocked.
+    const [row] = await this.dataSource.query<Array<{ failures: number; newly_blocked: boolean }>>(
+      `WITH upsert AS (
+         INSERT INTO redemption_attempt_counters AS c (key, failures, window_ends_at, blocked_until)
+         VALUES ($1, 1, now() + make_interval(secs => $2::double precision / 1000),
+                 CASE WHEN 1 >= $3 THEN now() + make_interval(secs => $4::double precision / 1000) END)
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN c.window_ends_at <= now() THEN 1 ELSE c.failures + 1 END,
+           window_ends_at = CASE WHEN c.window_ends_at <= now() THEN EXCLUDED.window_ends_at ELSE c.window_ends_at END,
+           blocked_until = CASE
+             WHEN (CASE WHEN c.window_ends_at <= now() THEN 1 ELSE c.failures + 1 END) >= $3
+              AND (c.blocked_until IS NULL OR c.blocked_until <= now())
+             THEN now() + make_interval(secs => $4::double precision / 1000)
+             ELSE c.blocked_until END
+         RETURNING failures, blocked_until)
+       SELECT failures,
+              COALESCE(blocked_until = now() + make_interval(secs => $4::double precision / 1000), false)
+                AS newly_blocked
+       FROM upsert`,
+      [key, windowMs, limit, lockMs],
+    );
+    return { failures: row.failures, newlyBlocked: row.newly_blocked };
+  }
+
+  async close(): Promise<void> {
+    // The data source belongs to the application.
+  }
+}
+
+/** INCR in a fixed window; from the limit on, SET the blocked key unless it exists (NX): 1 when this call set it. */
+const FAIL_SCRIPT = `
+local failures = redis.call('INCR', KEYS[1])
+if failures == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local newly = 0
+if failures >= tonumber(ARGV[2]) then
+  if redis.call('SET', KEYS[2], '1', 'PX', ARGV[3], 'NX') then newly = 1 end
+end
+return { failures, newly }
+`;
+
+export class RedisAttemptStore implements AttemptStore {
+  private readonly redis: Redis;
+  private closing?: Promise<void>;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: 2 });
+  }
+
+  async blockedForMs(keys: readonly string[]): Promise<number> {
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.pttl(`fuli:guess:${key}:blocked`);
+    const results = (await pipeline.exec()) ?? [];
+    let longest = 0;
+    for (const [error, ttl] of results) {
+      if (error) throw error;
+      longest = Math.max(longest, Number(ttl));
+    }
+    return longest;
+  }
+
+  async fail(key: string, limit: number, windowMs: number, lockMs: number): Promise<FailureCount> {
+    const [failures, newly] = (await this.redis.eval(
+      FAIL_SCRIPT,
+      2,
+      `fuli:guess:${key}`,
+      `fuli:guess:${key}:blocked`,
+      String(windowMs),
+      String(limit),
+      String(lockMs),
+    )) as [number, number];
+    return { failures, newlyBlocked: newly === 1 };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.redis.quit().then(() => undefined);
+    return this.closing;
+  }
+}
+
+/**
+ * Resistance to code guessing (DESIGN.md §5): failed verify and bind attempts (unknown code, wrong PIN, wrong
+ * identity) are counted per channel client, per holder account and per IP in a fixed window; a key that reaches
+ * its limit is refused with 429 and Retry-After for the cool-down, before any card is looked up. Each cool-down
+ * started counts once in the `redemption_lockouts_total` metric.
+ */
+@Injectable()
+export class AttemptLimiter implements OnModuleDestroy {
+  private readonly logger = new Logger(AttemptLimiter.name);
+  private readonly store: AttemptStore;
+  private readonly lockouts: Counter<'scope'>;
+
+  constructor(
+    private readonly config: AppConfig,
+    dataSource: DataSource,
+    metrics: MetricsService,
+  ) {
+    this.store = config.REDIS_URL ? new RedisAttemptStore(config.REDIS_URL) : new PostgresAttemptStore(dataSource);
+    this.lockouts = new Counter({
+      name: 'redemption_lockouts_total',
+      help: 'Cool-downs started after too many failed card verify/bind attempts, by what was locked out',
+      labelNames: ['scope'],
+      registers: [metrics.registry],
+    });
+    // Each scope shows up at 0 from the first scrape, so alerts on increase() work from the start.
+    for (const scope of ['client', 'holder', 'ip'] as const) this.lockouts.inc({ scope }, 0);
+  }
+
+  rules(source: AttemptSource): AttemptRule[] {
+    const rules: AttemptRule[] = [];
+    if (source.clientId) {
+      rules.push({
+        key: `client:${source.clientId}`,
+        scope: 'client',
+        limit: this.config.REDEMPTION_CLIENT_FAILURE_LIMIT,
+      });
+      // Holder accounts are the channel's own: namespaced by the client.
+      if (source.holderRef) {
+        rules.push({
+          key: `holder:${source.clientId}:${source.holderRef}`,
+          scope: 'holder',
+          limit: this.config.REDEMPTION_HOLDER_FAILURE_LIMIT,
+        });
+      }
+    }
+    if (source.ip) rules.push({ key: `ip:${source.ip}`, scope: 'ip', limit: this.config.REDEMPTION_IP_FAILURE_LIMIT });
+    return rules;
+  }
+
+  /** 429 too_many_failed_attempts, with Retry-After, while any of the source's keys is cooling down. */
+  async assertAllowed(source: AttemptSource): Promise<void> {
+    const rules = this.rules(source);
+    if (rules.length === 0) return;
+    const ms = await this.store.blockedForMs(rules.map((rule) => rule.key));
+    if (ms > 0) throw tooManyFailures(Math.ceil(ms / 1000));
+  }
+
+  /** Counts a failed attempt against every key of the source; a key that reaches its limit starts a cool-down. */
+  async recordFailure(source: AttemptSource): Promise<void> {
+    const windowMs = this.config.REDEMPTION_FAILURE_WINDOW_SECONDS * 1000;
+    const lockMs = this.config.REDEMPTION_LOCKOUT_SECONDS * 1000;
+    for (const rule of this.rules(source)) {
+      const { newlyBlocked } = await this.store.fail(rule.key, rule.limit, windowMs, lockMs);
+      if (newlyBlocked) {
+        this.lockouts.inc({ scope: rule.scope });
+        // The key names a client, a holder account or an IP: no card data.
+        this.logger.warn({ msg: 'redemption attempts locked out', scope: rule.scope, key: rule.key });
+      }
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+export function tooManyFailures(retryAfterSeconds: number): ApiError {
+  return new ApiError(
+    429,
+    'too_many_failed_attempts',
+    `Too many failed card attempts; try again in ${retryAfterSeconds} s`,
+    { retry_after: retryAfterSeconds },
+    { 'retry-after': String(retryAfterSeconds) },
+  );
+}

@@ -1,0 +1,208 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import type { CardStatus } from '../../issuance/issuance.entity';
+import { PURCHASER_ID_TYPES, normaliseIdNumber, type PurchaserIdType } from '../../orders/purchaser-identity';
+
+/** The channel's references and holder accounts: visible ASCII, no spaces (they appear in events and ERPs). */
+const TOKEN = /^[\x21-\x7e]{1,128}$/;
+const TOKEN_MESSAGE = (field: string) => `${field} must be 1 to 128 visible ASCII characters`;
+/** Largest single debit: 50,000 CNY (no card holds more than 5,000 CNY; a holder may spend several). */
+export const MAX_DEBIT_FEN = 5_000_000;
+
+const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class VerifyCardDto {
+  @ApiProperty({
+    description: 'The 16-character card code, in any case, with or without separators',
+    example: 'K7QD-9XMA-2HJR-5WPT',
+  })
+  @IsString()
+  @MaxLength(64)
+  code: string;
+}
+
+export class HolderIdentityDto {
+  @ApiProperty({ description: 'Full name as on the identity document', example: '张三' })
+  @Transform(trimmed)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(50)
+  name: string;
+
+  @ApiProperty({ enum: PURCHASER_ID_TYPES, example: 'resident_id' })
+  @IsIn(PURCHASER_ID_TYPES)
+  id_type: PurchaserIdType;
+
+  @ApiProperty({ description: 'Identity document number', example: '11010519491231002X' })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normaliseIdNumber(value) : value))
+  @IsString()
+  @MinLength(5)
+  @MaxLength(20)
+  id_number: string;
+}
+
+export class BindCardDto {
+  @ApiProperty({ description: 'The 16-character card code', example: 'K7QD-9XMA-2HJR-5WPT' })
+  @IsString()
+  @MaxLength(64)
+  code: string;
+
+  @ApiProperty({ description: 'The 6-digit PIN', example: '123456' })
+  @IsString()
+  @Matches(/^\d{6}$/, { message: 'pin must be 6 digits' })
+  pin: string;
+
+  @ApiProperty({ description: "The holder's account at the channel", example: 'user-8843' })
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('holder_ref') })
+  holder_ref: string;
+
+  @ApiPropertyOptional({
+    type: HolderIdentityDto,
+    description: 'Required for registered (记名) cards: must match the real-name data on record',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => HolderIdentityDto)
+  holder_identity?: HolderIdentityDto;
+
+  @ApiProperty({ description: "The channel's unique reference of this request: a retry with it is answered again" })
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
+  reference: string;
+}
+
+export class DebitDto {
+  @ApiPropertyOptional({ description: 'The card to spend; or give holder_ref to spend from all of its cards' })
+  @IsOptional()
+  @Matches(/^\d{2,20}$/, { message: 'serial must be a card serial (digits)' })
+  serial?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "The holder's account: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it",
+  })
+  @IsOptional()
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('holder_ref') })
+  holder_ref?: string;
+
+  @ApiProperty({ description: 'fen', minimum: 1, maximum: MAX_DEBIT_FEN })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEBIT_FEN)
+  amount: number;
+
+  @ApiProperty({ description: "The channel's unique reference (e.g. its order number)" })
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
+  reference: string;
+}
+
+export class ReverseDto {
+  @ApiPropertyOptional({ description: 'fen; default: all of the debit not reversed yet', minimum: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEBIT_FEN)
+  amount?: number;
+
+  @ApiProperty({ description: "The channel's unique reference of this reversal" })
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
+  reference: string;
+}
+
+export class CardVerificationDto {
+  @ApiProperty({ enum: ['card_verification'] }) object: 'card_verification';
+  @ApiProperty() serial: string;
+  @ApiProperty({ enum: ['anonymous', 'registered'] }) card_type: 'anonymous' | 'registered';
+  @ApiProperty() status: CardStatus;
+  @ApiProperty({ description: 'fen' }) face_value: number;
+  @ApiProperty({ description: 'fen' }) balance: number;
+  @ApiProperty({ enum: ['CNY'] }) currency: 'CNY';
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) expires_at: string | null;
+  @ApiProperty({ description: 'Whether the card is bound to a holder' }) bound: boolean;
+}
+
+export class RedemptionCardDto {
+  @ApiProperty() serial: string;
+  @ApiProperty({ description: 'Signed change of this card’s balance, fen' }) amount: number;
+  @ApiProperty({ description: 'fen' }) balance_after: number;
+  @ApiProperty() status: CardStatus;
+}
+
+export class RedemptionDto {
+  @ApiProperty({ enum: ['redemption'] }) object: 'redemption';
+  @ApiProperty({ example: 'rdm_01JD3Q0X5V6T8W9Y2Z3A4B5C6D' }) id: string;
+  @ApiProperty({ enum: ['bind', 'debit', 'reverse'] }) kind: 'bind' | 'debit' | 'reverse';
+  @ApiProperty() reference: string;
+  @ApiProperty({ type: String, nullable: true }) holder_ref: string | null;
+  @ApiProperty({ description: 'fen: debited or given back; 0 for a bind' }) amount: number;
+  @ApiProperty({ description: 'Debits: fen given back by reversals so far' }) reversed_amount: number;
+  @ApiProperty({ type: String, nullable: true, description: 'Reversals: the debit reversed' })
+  reverses_id: string | null;
+  @ApiProperty({ type: [RedemptionCardDto] }) cards: RedemptionCardDto[];
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}
+
+export class CardTransactionDto {
+  @ApiProperty({ enum: ['card_transaction'] }) object: 'card_transaction';
+  @ApiProperty() id: string;
+  @ApiProperty() serial: string;
+  @ApiProperty({
+    enum: [
+      'bind',
+      'debit',
+      'reverse',
+      'freeze',
+      'unfreeze',
+      'lost',
+      'replacement',
+      'replaced',
+      'void',
+      'refund',
+      'expire',
+      'reactivate',
+    ],
+  })
+  kind: string;
+  @ApiProperty({ description: 'Signed change of the balance, fen' }) amount: number;
+  @ApiProperty({ description: 'fen' }) balance_after: number;
+  @ApiProperty({ type: String, nullable: true }) redemption_id: string | null;
+  @ApiProperty({ type: String, nullable: true }) holder_ref: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The other card of a replacement' })
+  related_serial: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}
+
+export class CardTransactionPageDto {
+  @ApiProperty({ enum: ['list'] }) object: 'list';
+  @ApiProperty({ type: [CardTransactionDto] }) data: CardTransactionDto[];
+  @ApiProperty() has_more: boolean;
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as starting_after for the next page' })
+  next_cursor: string | null;
+}
+
+/** Oldest first; the cursor is the last transaction id seen. */
+export class ListCardTransactionsQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Id of the last transaction of the previous page' })
+  @IsOptional()
+  @Matches(/^\d{1,19}$/, { message: 'starting_after must be a transaction id' })
+  starting_after?: string;
+}
