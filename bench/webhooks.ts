@@ -122,7 +122,12 @@ function serveReceiver(): void {
 async function serveWorker(): Promise<void> {
   const runtime = await prepareRuntime(loadConfig(process.env));
   const app = await createWorkerApp(runtime);
-  process.on('message', () => {
+  process.on('message', (message: { type: string }) => {
+    if (message.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ type: 'cpu', micros: user + system });
+      return;
+    }
     void app
       .close()
       .then(() => closeRuntime(runtime))
@@ -214,6 +219,8 @@ interface Delivered {
   unique: number;
   invalid: number;
   deliveredRows: number;
+  /** Worker process CPU (user + system) per event delivered, µs. */
+  workerCpuPerDelivery: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -253,6 +260,12 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await message(worker, 'ready');
+    const workerCpu = async () => {
+      const reply = message<{ micros: number }>(worker!, 'cpu');
+      worker!.send({ type: 'cpu' });
+      return (await reply).micros;
+    };
+    const cpuBefore = await workerCpu();
 
     const db = new Client({ connectionString: databaseUrl });
     await db.connect();
@@ -270,6 +283,7 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       stats = await receiver.stats();
     }
     const seconds = (Date.now() - started) / 1000;
+    const workerCpuMicros = (await workerCpu()) - cpuBefore;
     // Let stragglers (duplicates) arrive before counting rows.
     await sleep(1_000);
     stats = await receiver.stats();
@@ -290,6 +304,7 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       unique: stats.unique,
       invalid: stats.invalid,
       deliveredRows: delivered,
+      workerCpuPerDelivery: workerCpuMicros / Math.max(1, stats.unique),
     };
   } finally {
     if (worker && worker.exitCode === null) {
@@ -363,7 +378,8 @@ async function main(): Promise<number> {
           `${run.perSecond.toFixed(0)} deliveries/s, lag p50 ${run.p50} ms p99 ${run.p99} ms, ` +
           `ratio to raw ${ratio.toFixed(3)} (target ≥ ${TARGET_RATIO}), lost ${lost}, ` +
           `duplicates ${run.received - run.unique - run.invalid}, bad signatures ${run.invalid}, ` +
-          `delivered rows ${run.deliveredRows} ${ok ? 'PASS' : 'FAIL'}`,
+          `delivered rows ${run.deliveredRows}, worker CPU ${run.workerCpuPerDelivery.toFixed(0)} µs/delivery ` +
+          `${ok ? 'PASS' : 'FAIL'}`,
       );
     }
   } finally {
