@@ -51,7 +51,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessage, decrypt, encrypt, enums, generateKey, readKey, readMessage, readPrivateKey } from 'openpgp';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
 import { CardCsvConverter, EXPORT_CSV_HEADER, exportCopySql } from '../src/exports/export-csv';
@@ -69,6 +68,7 @@ import {
   type Api,
   type Operator,
 } from './support/harness';
+import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 1_000_000);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
@@ -84,54 +84,7 @@ const GPG = spawnSync('gpg', ['--version']).status === 0;
 
 // ---------------------------------------------------------------- child: a worker process
 
-type ToParent = { type: 'ready' } | { type: 'cpu'; micros: number };
-type ToChild = { type: 'cpu' } | { type: 'stop' };
-
-async function serveWorker(): Promise<void> {
-  const runtime = await prepareRuntime(loadConfig(process.env));
-  const app = await createWorkerApp(runtime);
-  const send = (message: ToParent) => process.send?.(message);
-  process.on('message', (message: ToChild) => {
-    if (message.type === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      send({ type: 'cpu', micros: user + system });
-      return;
-    }
-    app
-      .close()
-      .then(() => closeRuntime(runtime))
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  });
-  send({ type: 'ready' });
-}
-
 // ---------------------------------------------------------------- parent: processes
-
-function nextMessage<T extends ToParent['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<ToParent, { type: T }>> {
-  return new Promise((resolvePromise, reject) => {
-    const onMessage = (message: ToParent) => {
-      if (message.type !== type) return;
-      cleanup();
-      resolvePromise(message as Extract<ToParent, { type: T }>);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`the worker exited with ${code} before sending '${type}'`));
-    };
-    const cleanup = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
 
 interface WorkerProcess {
   child: ChildProcess;
@@ -149,11 +102,7 @@ async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Pro
   await nextMessage(child, 'ready');
   return {
     child,
-    async cpuMicros() {
-      const reply = nextMessage(child, 'cpu');
-      child.send({ type: 'cpu' } satisfies ToChild);
-      return (await reply).micros;
-    },
+    cpuMicros: () => workerCpuMicros(child),
     peakRssMb() {
       try {
         const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -173,7 +122,7 @@ async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Pro
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((done) => child.once('exit', () => done()));
-      child.send({ type: 'stop' } satisfies ToChild);
+      child.send({ type: 'stop' } satisfies WorkerToChild);
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(timer);

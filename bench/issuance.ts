@@ -29,7 +29,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, Entity } from 'typeorm';
-import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
@@ -47,6 +46,7 @@ import {
   token,
   type Operator,
 } from './support/harness';
+import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 1_000_000);
 const NAIVE_N = Math.min(N, positiveInt('BENCH_NAIVE_N', 100_000));
@@ -64,55 +64,6 @@ const COPY_COLUMNS =
   'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext';
 
 // ---------------------------------------------------------------- child: the worker
-
-type ToParent = { type: 'ready' } | { type: 'cpu'; micros: number };
-type ToChild = { type: 'cpu' } | { type: 'stop' };
-
-async function serveWorker(): Promise<void> {
-  const runtime = await prepareRuntime(loadConfig(process.env));
-  const app = await createWorkerApp(runtime);
-  const send = (message: ToParent) => process.send?.(message);
-  process.on('message', (message: ToChild) => {
-    if (message.type === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      send({ type: 'cpu', micros: user + system });
-      return;
-    }
-    app
-      .close()
-      .then(() => closeRuntime(runtime))
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  });
-  send({ type: 'ready' });
-}
-
-// ---------------------------------------------------------------- parent
-
-function nextMessage<T extends ToParent['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<ToParent, { type: T }>> {
-  return new Promise((resolvePromise, reject) => {
-    const onMessage = (message: ToParent) => {
-      if (message.type !== type) return;
-      cleanup();
-      resolvePromise(message as Extract<ToParent, { type: T }>);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`the worker exited with ${code} before sending '${type}'`));
-    };
-    const cleanup = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
 
 /** Peak resident set (VmHWM) of a live process, in MB; undefined off Linux. */
 function peakRssMb(pid: number): number | undefined {
@@ -158,11 +109,7 @@ async function runWorkerPath(): Promise<WorkerRun> {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await nextMessage(worker, 'ready');
-    const workerCpu = async () => {
-      const reply = nextMessage(worker!, 'cpu');
-      worker!.send({ type: 'cpu' } satisfies ToChild);
-      return (await reply).micros;
-    };
+    const workerCpu = () => workerCpuMicros(worker!);
 
     const operatorApi = api(server.url, await token(server.url, operator.clientId, operator.clientSecret));
     const enterpriseName = `Bench Issuance Co ${randomBytes(3).toString('hex')}`;
@@ -255,7 +202,7 @@ async function runWorkerPath(): Promise<WorkerRun> {
   } finally {
     if (worker && worker.exitCode === null) {
       const exited = new Promise<void>((done) => worker!.once('exit', () => done()));
-      worker.send({ type: 'stop' } satisfies ToChild);
+      worker.send({ type: 'stop' } satisfies WorkerToChild);
       const timer = setTimeout(() => worker!.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(timer);

@@ -35,9 +35,7 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { newId } from '../src/common/ids';
-import { loadConfig } from '../src/config/app-config';
 import { newWebhookSecret, signatureHeader } from '../src/webhooks/webhook-signing';
 import {
   api,
@@ -49,6 +47,7 @@ import {
   tenantToken,
   type Operator,
 } from './support/harness';
+import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 10_000);
 const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 300) * 1000;
@@ -119,41 +118,7 @@ function serveReceiver(): void {
 
 // ---------------------------------------------------------------- child: the worker
 
-async function serveWorker(): Promise<void> {
-  const runtime = await prepareRuntime(loadConfig(process.env));
-  const app = await createWorkerApp(runtime);
-  process.on('message', (message: { type: string }) => {
-    if (message.type === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send?.({ type: 'cpu', micros: user + system });
-      return;
-    }
-    void app
-      .close()
-      .then(() => closeRuntime(runtime))
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-  });
-  process.send?.({ type: 'ready' });
-}
-
 // ---------------------------------------------------------------- parent
-
-function message<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (received: { type: string }) => {
-      if (received.type !== type) return;
-      child.off('exit', onExit);
-      child.off('message', onMessage);
-      resolve(received as T);
-    };
-    const onExit = (code: number | null) => reject(new Error(`child exited with ${code} before '${type}'`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
 
 interface Receiver {
   url: string;
@@ -165,11 +130,11 @@ interface Receiver {
 
 async function startReceiver(): Promise<Receiver> {
   const child = fork(__filename, ['--receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const { port } = await message<{ port: number }>(child, 'ready');
+  const { port } = await nextMessage<ReceiverToParent, 'ready'>(child, 'ready');
   return {
     url: `http://127.0.0.1:${port}/fuli/webhooks`,
     async stats() {
-      const reply = message<Extract<ReceiverToParent, { type: 'stats' }>>(child, 'stats');
+      const reply = nextMessage<ReceiverToParent, 'stats'>(child, 'stats');
       child.send({ type: 'stats' } satisfies ReceiverToChild);
       return reply;
     },
@@ -259,12 +224,8 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    await message(worker, 'ready');
-    const workerCpu = async () => {
-      const reply = message<{ micros: number }>(worker!, 'cpu');
-      worker!.send({ type: 'cpu' });
-      return (await reply).micros;
-    };
+    await nextMessage(worker, 'ready');
+    const workerCpu = () => workerCpuMicros(worker!);
     const cpuBefore = await workerCpu();
 
     const db = new Client({ connectionString: databaseUrl });
@@ -283,7 +244,7 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       stats = await receiver.stats();
     }
     const seconds = (Date.now() - started) / 1000;
-    const workerCpuMicros = (await workerCpu()) - cpuBefore;
+    const workerCpuUsed = (await workerCpu()) - cpuBefore;
     // Let stragglers (duplicates) arrive before counting rows.
     await sleep(1_000);
     stats = await receiver.stats();
@@ -304,12 +265,12 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
       unique: stats.unique,
       invalid: stats.invalid,
       deliveredRows: delivered,
-      workerCpuPerDelivery: workerCpuMicros / Math.max(1, stats.unique),
+      workerCpuPerDelivery: workerCpuUsed / Math.max(1, stats.unique),
     };
   } finally {
     if (worker && worker.exitCode === null) {
       const exited = new Promise((done) => worker!.once('exit', done));
-      worker.send({ type: 'stop' });
+      worker.send({ type: 'stop' } satisfies WorkerToChild);
       const kill = setTimeout(() => worker!.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(kill);

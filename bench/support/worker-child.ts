@@ -1,0 +1,67 @@
+/**
+ * The real worker (prepareRuntime + createWorkerApp) as a child process that a benchmark forks and talks to over
+ * IPC: it says `ready`, answers `cpu` with its CPU time so far, and closes on anything else. Each benchmark forks
+ * its own file with `--worker` and calls serveWorker there, so the child runs the benchmark's compiled code.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { closeRuntime, createWorkerApp, prepareRuntime } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config/app-config';
+
+export type WorkerToParent = { type: 'ready' } | { type: 'cpu'; micros: number };
+export type WorkerToChild = { type: 'cpu' } | { type: 'stop' };
+
+/** Child side: boots the worker from process.env, then serves the IPC protocol above. */
+export async function serveWorker(): Promise<void> {
+  const runtime = await prepareRuntime(loadConfig(process.env));
+  const app = await createWorkerApp(runtime);
+  const send = (message: WorkerToParent) => process.send?.(message);
+  process.on('message', (message: WorkerToChild) => {
+    if (message.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'cpu', micros: user + system });
+      return;
+    }
+    app
+      .close()
+      .then(() => closeRuntime(runtime))
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  });
+  send({ type: 'ready' });
+}
+
+/**
+ * Parent side: the next message of `type` from a child (by default a worker's), or a rejection when the child
+ * exits first.
+ */
+export function nextMessage<M extends { type: string } = WorkerToParent, T extends M['type'] = M['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<M, { type: T }>> {
+  return new Promise((resolvePromise, reject) => {
+    const onMessage = (message: M) => {
+      if (message.type !== type) return;
+      cleanup();
+      resolvePromise(message as Extract<M, { type: T }>);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`the child process exited with ${code} before sending '${type}'`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Parent side: the worker's CPU time (user + system, all its threads) so far, µs. */
+export async function workerCpuMicros(child: ChildProcess): Promise<number> {
+  const reply = nextMessage(child, 'cpu');
+  child.send({ type: 'cpu' } satisfies WorkerToChild);
+  return (await reply).micros;
+}
