@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from './audit/audit.module';
 import { AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
@@ -7,7 +7,6 @@ import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { DataKeysModule } from './data-keys/data-keys.module';
 import { ProblemFilter } from './common/errors/problem.filter';
-import { IdempotencyInterceptor } from './common/idempotency/idempotency.interceptor';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { rateLimitModule } from './common/rate-limit/rate-limit.module';
 import { createValidationPipe } from './common/validation';
@@ -68,7 +67,6 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_GUARD, useClass: AccessTokenGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
-        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };
   }

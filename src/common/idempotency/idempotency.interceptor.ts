@@ -8,7 +8,6 @@ import { contextOf } from '../context/context-of';
 import { DataCipher } from '../crypto/data-cipher.service';
 import { ApiError } from '../errors/api-error';
 import { IdempotencyKey } from './idempotency-key.entity';
-import { IDEMPOTENT_KEY } from './idempotent.decorator';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Namespace of the two-key advisory locks this interceptor takes (others use other namespaces). */
@@ -38,7 +37,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.reflector.get<boolean>(IDEMPOTENT_KEY, context.getHandler())) return next.handle();
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const header = request.headers['idempotency-key'];
     if (header === undefined) return next.handle();

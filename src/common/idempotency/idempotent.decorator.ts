@@ -1,16 +1,17 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { applyDecorators, UseInterceptors } from '@nestjs/common';
 import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { Problem } from '../errors/problem';
-
-export const IDEMPOTENT_KEY = 'fuli:idempotent';
+import { IdempotencyInterceptor } from './idempotency.interceptor';
 
 /**
  * The POST accepts an Idempotency-Key: its handler, its writes and the stored
  * response commit in one transaction, so a retry replays the first outcome.
+ * Bound per route, not globally: a global interceptor would put every other
+ * request through Nest's rxjs pipeline for nothing.
  */
 export function Idempotent() {
   return applyDecorators(
-    SetMetadata(IDEMPOTENT_KEY, true),
+    UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,
