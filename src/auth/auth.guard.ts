@@ -12,6 +12,12 @@ import { VerifiedTokens } from './verified-tokens';
 
 const INVALID_TOKEN = 'The access token is invalid or its client is no longer active';
 
+/** What a route asks of its caller, from its @Public() and @RequireScopes() metadata. */
+interface RouteRequirement {
+  isPublic: boolean;
+  scopes: readonly Scope[];
+}
+
 /**
  * Global guard: every route needs a valid bearer token unless marked @Public(),
  * and the token must carry the scopes the route names with @RequireScopes().
@@ -26,9 +32,29 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
     super();
   }
 
+  /** Metadata never changes after boot: read once per controller and handler, not on every request. */
+  private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirement>>();
+
+  private requirementOf(context: ExecutionContext): RouteRequirement {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.requirements.get(controller);
+    if (!byHandler) this.requirements.set(controller, (byHandler = new WeakMap()));
+    let requirement = byHandler.get(handler);
+    if (!requirement) {
+      const targets = [handler, controller];
+      requirement = {
+        isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_KEY, targets) === true,
+        scopes: this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [],
+      };
+      byHandler.set(handler, requirement);
+    }
+    return requirement;
+  }
+
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    const requirement = this.requirementOf(context);
+    if (requirement.isPublic) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Actor }>();
     const token = bearerToken(request);
     const known = token ? this.verified.lookup(token) : null;
@@ -41,8 +67,7 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
       await super.canActivate(context);
     }
     const actor = request.user;
-    const required = this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [];
-    const missing = required.filter((scope) => !actor?.scopes.has(scope));
+    const missing = requirement.scopes.filter((scope) => !actor?.scopes.has(scope));
     if (missing.length > 0) {
       throw ApiError.forbidden('insufficient_scope', `This call needs the scope ${missing.join(' ')}`);
     }
