@@ -1,9 +1,9 @@
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
+import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
 import { AppConfig, describeConfig, loadConfig } from './config/app-config';
@@ -61,25 +61,17 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     { logger: new PinoNestLogger(logger), bufferLogs: false },
   );
   const fastify = app.getHttpAdapter().getInstance();
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'", "'unsafe-inline'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
-    },
-    hsts: config.isProduction,
-  });
+  const apiHeaders = apiSecurityHeaders(config.isProduction);
+  const docsHeaders = docsSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(request.url.startsWith('/docs') ? docsHeaders : apiHeaders);
     void reply.header('x-request-id', request.id);
+    done();
   });
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observeHttp(request.method, route, reply.statusCode, seconds);
+    metrics.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     logger.info(
       {
         reqId: request.id,
@@ -90,6 +82,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
       },
       'request',
     );
+    done();
   });
   setupDocs(app, config.publicUrl);
   await app.init();

@@ -85,12 +85,30 @@ describe('API conventions', () => {
       expect(fresh.headers['x-request-id']).toMatch(/^req_[0-9A-Z]{26}$/);
     });
 
-    it('sends security headers', async () => {
-      const response = await app.http.get('/health/live').expect(200);
+    it('sends the REST security headers on API responses, errors included', async () => {
+      const ok = await app.http.get('/v1/me').auth(operator, { type: 'bearer' }).expect(200);
+      const problem = await app.http.get('/v1/me').expect(401);
+      for (const response of [ok, problem]) {
+        expect(response.headers['x-content-type-options']).toBe('nosniff');
+        expect(response.headers['x-frame-options']).toBe('DENY');
+        expect(response.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+        expect(response.headers['cache-control']).toBe('no-store');
+        expect(response.headers['x-powered-by']).toBeUndefined();
+      }
+    });
+
+    it('lets a route choose its own caching (the JWKS may be cached)', async () => {
+      const response = await app.http.get('/.well-known/jwks.json').expect(200);
+      expect(response.headers['cache-control']).toBe('public, max-age=300');
       expect(response.headers['x-content-type-options']).toBe('nosniff');
-      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+    });
+
+    it('gives the docs page a CSP that lets Swagger UI run, and frames only from itself', async () => {
+      const response = await app.http.get('/docs').expect(200);
       expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-      expect(response.headers['x-powered-by']).toBeUndefined();
+      expect(response.headers['content-security-policy']).toContain("script-src 'self' 'unsafe-inline'");
+      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
     });
   });
 
