@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiClientsService } from '../auth/api-clients.service';
-import { ROLE_SCOPES } from '../auth/scopes';
+import { ROLE_SCOPES, type Scope } from '../auth/scopes';
+import { CatalogService } from '../catalog/catalog.service';
+import type { CreateProductDto } from '../catalog/dto/create-product.dto';
+import { Product } from '../catalog/product.entity';
 import { RequestContext } from '../common/context/request-context';
 import { AppConfig } from '../config/app-config';
 import { creditCodeCheckCharacter } from '../enterprises/credit-code';
@@ -13,16 +16,50 @@ import { EnterprisesService } from '../enterprises/enterprises.service';
 const DEMO_CODE_BODY = '91310000MA1FL8DM0';
 export const DEMO_CREDIT_CODE = `${DEMO_CODE_BODY}${creditCodeCheckCharacter(DEMO_CODE_BODY)}`;
 
-interface DemoCredentials {
-  enterprise_id: string;
+/** The demo catalog: one product of each card type, within the PRC single-card limits (DESIGN.md §7). */
+export const DEMO_PRODUCTS: readonly CreateProductDto[] = [
+  {
+    name: '福利电子卡 (不记名) Welfare e-card, anonymous',
+    card_type: 'anonymous',
+    face_values: [5_000, 10_000, 20_000, 50_000, 100_000],
+    validity_months: 36,
+    designs: ['classic', 'spring_festival'],
+    greeting_allowed: true,
+  },
+  {
+    name: '福利电子卡 (记名) Welfare e-card, registered',
+    card_type: 'registered',
+    face_values: [100_000, 200_000, 500_000],
+    validity_months: null,
+    designs: ['classic'],
+    greeting_allowed: true,
+  },
+];
+
+interface ClientCredentials {
   client_id: string;
   client_secret: string;
 }
 
+export interface DemoCredentials {
+  enterprise_id: string;
+  /** The HR system: orders cards (and, as integrator, registers webhook endpoints). */
+  hr: ClientCredentials;
+  /** The finance system: approves orders above the approval threshold (a different client from the one ordering). */
+  finance: ClientCredentials;
+}
+
+const DEMO_CLIENTS: Record<keyof Omit<DemoCredentials, 'enterprise_id'>, { name: string; scopes: Scope[] }> = {
+  // HR and integrator: the demo client orders cards and can register a webhook endpoint to watch them.
+  hr: { name: 'Demo HR system', scopes: [...ROLE_SCOPES.hr, ...ROLE_SCOPES.integrator] },
+  finance: { name: 'Demo finance system', scopes: [...ROLE_SCOPES.finance] },
+};
+
 /**
- * Outside production, `npm start` leaves a ready demo tenant: an enterprise and
- * an HR client whose credentials are kept in DATA_DIR/demo-credentials.json and
- * printed at every start, so a newcomer can call the API at once.
+ * Outside production, `npm start` leaves a ready demo tenant: an enterprise (2 % discount, a credit line and an
+ * approval threshold of 50,000 CNY), a catalog to buy from, and an HR and a finance client whose credentials are
+ * kept in DATA_DIR/demo-credentials.json and printed at every start, so a newcomer can follow the README's HR
+ * walk-through at once. Each part is created only when missing, so restarts change nothing.
  */
 @Injectable()
 export class DemoSeedService {
@@ -31,6 +68,7 @@ export class DemoSeedService {
     private readonly dataSource: DataSource,
     private readonly enterprises: EnterprisesService,
     private readonly clients: ApiClientsService,
+    private readonly catalog: CatalogService,
   ) {}
 
   async seed(): Promise<DemoCredentials> {
@@ -45,19 +83,23 @@ export class DemoSeedService {
         contact_email: 'hr@demo.example',
         discount_bps: 200,
         credit_limit: 10_000_000,
+        approval_threshold: 5_000_000,
       });
       enterprise = await this.dataSource.manager.findOneByOrFail(Enterprise, { id: created.id });
     }
+    for (const product of DEMO_PRODUCTS) {
+      if (!(await this.dataSource.manager.existsBy(Product, { name: product.name }))) {
+        await this.catalog.create(ctx, product);
+      }
+    }
     const file = join(this.config.dataDir, 'demo-credentials.json');
-    const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials) : null;
-    if (stored?.enterprise_id === enterprise.id && (await this.stillValid(stored))) return stored;
-    const client = await this.clients.create(ctx, {
-      name: 'Demo HR system',
+    const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoCredentials>) : {};
+    const sameEnterprise = stored.enterprise_id === enterprise.id;
+    const credentials: DemoCredentials = {
       enterprise_id: enterprise.id,
-      // HR and integrator: the demo client orders cards and can register a webhook endpoint to watch them.
-      scopes: [...ROLE_SCOPES.hr, ...ROLE_SCOPES.integrator],
-    });
-    const credentials = { enterprise_id: enterprise.id, client_id: client.id, client_secret: client.client_secret };
+      hr: await this.client(enterprise.id, 'hr', sameEnterprise ? stored.hr : undefined),
+      finance: await this.client(enterprise.id, 'finance', sameEnterprise ? stored.finance : undefined),
+    };
     writeFileSync(file, JSON.stringify(credentials, null, 2), { mode: 0o600 });
     return credentials;
   }
@@ -69,19 +111,34 @@ export class DemoSeedService {
     const lines = [
       '',
       `Fuli is running at ${url}`,
-      `  API docs:          ${url}/docs`,
-      `  Demo enterprise:   ${demo.enterprise_id}`,
-      `  Demo HR client:    client_id=${demo.client_id}`,
-      `                     client_secret=${demo.client_secret}`,
-      `  Operator client:   client_id=${this.config.ADMIN_CLIENT_ID} (secret: ADMIN_CLIENT_SECRET, or ${join(this.config.dataDir, 'secrets.json')})`,
+      `  API docs:            ${url}/docs`,
+      `  Demo enterprise:     ${demo.enterprise_id}`,
+      `  Demo HR client:      client_id=${demo.hr.client_id}`,
+      `                       client_secret=${demo.hr.client_secret}`,
+      `  Demo finance client: client_id=${demo.finance.client_id}`,
+      `                       client_secret=${demo.finance.client_secret}`,
+      `  Operator client:     client_id=${this.config.ADMIN_CLIENT_ID} (secret: ADMIN_CLIENT_SECRET, or ${join(this.config.dataDir, 'secrets.json')})`,
+      `  All of these:        ${join(this.config.dataDir, 'demo-credentials.json')}`,
       '  Get a token:',
-      `    curl -s -u ${demo.client_id}:${demo.client_secret} -d grant_type=client_credentials ${url}/v1/oauth/token`,
+      `    curl -s -u ${demo.hr.client_id}:${demo.hr.client_secret} -d grant_type=client_credentials ${url}/v1/oauth/token`,
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 
-  private async stillValid(credentials: DemoCredentials): Promise<boolean> {
+  /** The stored client if its secret still works, else a new client of that role. */
+  private async client(
+    enterpriseId: string,
+    role: keyof typeof DEMO_CLIENTS,
+    stored: ClientCredentials | undefined,
+  ): Promise<ClientCredentials> {
+    if (stored && (await this.stillValid(stored))) return stored;
+    const { name, scopes } = DEMO_CLIENTS[role];
+    const created = await this.clients.create(RequestContext.system(), { name, enterprise_id: enterpriseId, scopes });
+    return { client_id: created.id, client_secret: created.client_secret };
+  }
+
+  private async stillValid(credentials: ClientCredentials): Promise<boolean> {
     try {
       await this.clients.authenticate(credentials.client_id, credentials.client_secret, null);
       return true;
