@@ -37,6 +37,9 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.database.embedded?.stop();
 }
 
+/** HTTP servers that are shutting down: their remaining responses close their connections. */
+const shuttingDown = new WeakSet<object>();
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Keeps a caller's X-Request-Id when it is sane, so logs join up across systems. */
@@ -69,6 +72,11 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     void reply.header('x-request-id', request.id);
     done();
   });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    // A kept-alive connection would otherwise hold the shutdown until its keep-alive timeout.
+    if (shuttingDown.has(fastify)) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
@@ -88,6 +96,21 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   await app.init();
   await fastify.ready();
   return app;
+}
+
+/**
+ * Graceful stop of an HTTP app (SIGTERM): first the HTTP server stops listening, closes its idle connections and
+ * waits for the requests in flight (each answered with `Connection: close`; a new request on a kept-alive
+ * connection gets Fastify's 503); then Nest's close drains the jobs and releases the database pool and Redis
+ * clients; then the runtime (queue connection, embedded Postgres). Nest's own order would run the destroy hooks
+ * (pool and Redis closed) before it closes the HTTP server, failing requests still being served.
+ */
+export async function shutdownHttpApp(app: NestFastifyApplication, runtime: Runtime): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  shuttingDown.add(fastify);
+  await fastify.close();
+  await app.close();
+  await closeRuntime(runtime);
 }
 
 /** A worker process: the same modules, no HTTP server. */

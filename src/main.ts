@@ -1,4 +1,4 @@
-import { closeRuntime, createHttpApp, prepareRuntime } from './bootstrap';
+import { createHttpApp, prepareRuntime, shutdownHttpApp } from './bootstrap';
 import { DemoSeedService } from './demo/demo-seed.service';
 import { onShutdown } from './shutdown';
 
@@ -8,10 +8,7 @@ async function main(): Promise<void> {
   const runtime = await prepareRuntime();
   const { config, logger } = runtime;
   const app = await createHttpApp(runtime, { worker: !apiOnly });
-  onShutdown(logger, async () => {
-    await app.close();
-    await closeRuntime(runtime);
-  });
+  onShutdown(logger, () => shutdownHttpApp(app, runtime));
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ url: config.publicUrl, worker: !apiOnly }, 'Fuli API listening');
   if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint();

@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
-import { closeRuntime, createHttpApp, prepareRuntime, type Runtime } from '../../src/bootstrap';
+import { closeRuntime, createHttpApp, prepareRuntime, shutdownHttpApp, type Runtime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
 
 export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
@@ -92,9 +92,6 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
       }
       return operator.token;
     },
-    async close() {
-      await app.close();
-      await closeRuntime(runtime);
-    },
+    close: () => shutdownHttpApp(app, runtime),
   };
 }
