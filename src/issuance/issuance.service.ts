@@ -12,6 +12,7 @@ import { TransactionService } from '../database/transaction.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
 import { OrderLine, type Order } from '../orders/order.entity';
+import { assertTransition, type OrderStatus } from '../orders/order-state';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -162,12 +163,13 @@ export class IssuanceService implements OnApplicationBootstrap {
       const batch = await manager.findOneBy(IssuanceBatch, { id: batchId });
       if (!batch || batch.status === 'cancelled' || batch.status === 'failed' || batch.status === 'completed')
         return false;
-      const [order] = await manager.query<Array<{ status: string }>>(
+      const [order] = await manager.query<Array<{ status: OrderStatus }>>(
         'SELECT status FROM orders WHERE id = $1 FOR UPDATE',
         [batch.orderId],
       );
       if (order.status !== 'paid' && order.status !== 'issuing') return false;
       if (order.status === 'paid') {
+        assertTransition(batch.orderId, order.status, 'issuing');
         await manager.query("UPDATE orders SET status = 'issuing', updated_at = now() WHERE id = $1", [batch.orderId]);
       }
       if (batch.status === 'queued') {
@@ -265,12 +267,16 @@ export class IssuanceService implements OnApplicationBootstrap {
       data: { batch_id: batch.id, order_id: batch.orderId, line_no: batch.lineNo, count: batch.count },
     });
     // Lock the order first: batches of one order finishing at once then see each other's completion.
-    await manager.query('SELECT id FROM orders WHERE id = $1 FOR UPDATE', [batch.orderId]);
+    const [order] = await manager.query<Array<{ status: OrderStatus }>>(
+      'SELECT status FROM orders WHERE id = $1 FOR UPDATE',
+      [batch.orderId],
+    );
     const [{ open }] = await manager.query<Array<{ open: string }>>(
       "SELECT count(*) AS open FROM issuance_batches WHERE order_id = $1 AND status <> 'completed'",
       [batch.orderId],
     );
     if (Number(open) > 0) return;
+    assertTransition(batch.orderId, order.status, 'issued');
     await manager.query("UPDATE orders SET status = 'issued', updated_at = now() WHERE id = $1", [batch.orderId]);
     const [totals] = await manager.query<Array<{ cards: string }>>(
       'SELECT sum(count) AS cards FROM issuance_batches WHERE order_id = $1',
