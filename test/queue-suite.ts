@@ -306,15 +306,27 @@ export function queueSuite(backend: QueueBackendName): void {
       await moduleRef.close();
     });
 
+    it('refuses to boot an API-only process too when a job has no handler', async () => {
+      const connection = await connect(backend);
+      const catalog: JobCatalog = { jobs: { ...TEST_CATALOG.jobs, 'test-orphan': MAIN_QUEUE } };
+      const moduleRef = await Test.createTestingModule({
+        imports: [QueueModule.forRoot({ connection, worker: false, catalog })],
+        providers: [TestJobs],
+      }).compile();
+      await expect(moduleRef.init()).rejects.toThrow('job "test-orphan" has no @OnJob handler');
+      await moduleRef.close();
+    });
+
     it('adds jobs without running them in an API-only process', async () => {
       const connection = await connect(backend);
       const moduleRef = await Test.createTestingModule({
         imports: [QueueModule.forRoot({ connection, worker: false, catalog: TEST_CATALOG })],
+        providers: [TestJobs],
       }).compile();
       const app = await moduleRef.init();
       const queues = app.get(QueueService);
       expect(queues.isWorker).toBe(false);
-      // Would fail to boot as a worker (no handlers here); as a producer it only enqueues.
+      // The handlers exist (the boot check passes) but nothing runs them here: the job only waits.
       const id = await queues.add(asJob(TestJob.Gated), { tag: 'api-only' } as never);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(await jobState(queues, GATED_QUEUE, id)).toBe('waiting');
@@ -332,6 +344,7 @@ export function queueSuite(backend: QueueBackendName): void {
           TypeOrmModule.forRoot(dataSourceOptions(process.env.TEST_DATABASE_URL as string, 2)),
           HealthModule,
         ],
+        providers: [TestJobs],
       }).compile();
       const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
       try {

@@ -5,40 +5,28 @@ import {
   Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
-  type OnModuleInit,
 } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { MetricsService } from '../health/metrics.service';
-import { resolveJobHandlers, type DiscoveredHandler } from './job-handlers';
-import { ON_JOB_METADATA } from './on-job.decorator';
+import { JobHandlersService } from './job-handlers.service';
 import { catalogQueues } from './queue.constants';
 import { QUEUE_MODULE_OPTIONS, type ResolvedQueueModuleOptions } from './queue.options';
 
-type BoundHandler = (payload: unknown, job: Job) => Promise<unknown>;
-
 /**
- * Worker processes only: finds the @OnJob handlers, refuses to boot unless every
- * job has exactly one, runs one BullMQ Worker per queue that dispatches each job
- * by name, and drains those workers first on shutdown.
+ * Worker processes only: runs one BullMQ Worker per queue that dispatches each job
+ * by name to its @OnJob handler (JobHandlersService), and drains those workers
+ * first on shutdown.
  */
 @Injectable()
-export class QueueWorkerService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class QueueWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueWorkerService.name);
-  private handlers = new Map<string, BoundHandler>();
   private readonly workers: Worker[] = [];
 
   constructor(
     @Inject(QUEUE_MODULE_OPTIONS) private readonly options: ResolvedQueueModuleOptions,
-    private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
+    private readonly handlers: JobHandlersService,
     @Optional() private readonly metrics?: MetricsService,
   ) {}
-
-  /** Every provider exists by now; checking here fails boot before anything starts. */
-  onModuleInit(): void {
-    this.handlers = resolveJobHandlers(this.options.catalog, this.discoverHandlers());
-  }
 
   /** Start consuming only once the whole application has initialised. */
   async onApplicationBootstrap(): Promise<void> {
@@ -82,7 +70,7 @@ export class QueueWorkerService implements OnModuleInit, OnApplicationBootstrap,
   }
 
   private async run(queue: string, job: Job): Promise<unknown> {
-    const handler = this.handlers.get(job.name);
+    const handler = this.handlers.handlerFor(job.name);
     if (!handler) throw new UnrecoverableError(`no handler for job "${job.name}" on queue "${queue}"`);
     const started = process.hrtime.bigint();
     let outcome: 'completed' | 'failed' = 'failed';
@@ -94,30 +82,5 @@ export class QueueWorkerService implements OnModuleInit, OnApplicationBootstrap,
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics?.observeJob(queue, job.name, outcome, seconds);
     }
-  }
-
-  private discoverHandlers(): DiscoveredHandler<BoundHandler>[] {
-    const found: DiscoveredHandler<BoundHandler>[] = [];
-    const seen = new Set<object>();
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance: unknown = wrapper.instance;
-      if (wrapper.isAlias || typeof instance !== 'object' || instance === null || seen.has(instance)) continue;
-      seen.add(instance);
-      const prototype = Object.getPrototypeOf(instance) as object | null;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const fn = (instance as Record<string, unknown>)[method];
-        if (typeof fn !== 'function') continue;
-        const job = Reflect.getMetadata(ON_JOB_METADATA, fn) as string | undefined;
-        if (job === undefined) continue;
-        const owner = `${instance.constructor.name}.${method}`;
-        if (!wrapper.isDependencyTreeStatic()) {
-          // A request-scoped provider has no instance outside a request; leave the job unhandled so boot says so.
-          this.logger.error(`${owner} handles "${job}" but is not a singleton provider; it is ignored`);
-          continue;
-        }
-        found.push({ job, owner, handler: (fn as BoundHandler).bind(instance) });
-      }
-    }
-    return found;
   }
 }

@@ -2,6 +2,7 @@ import { Global, Module, type DynamicModule, type Provider } from '@nestjs/commo
 import { DiscoveryModule } from '@nestjs/core';
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { JobHandlersService } from './job-handlers.service';
 import { QueueWorkerService } from './queue-worker.service';
 import { catalogQueues, DEFAULT_JOB_CATALOG } from './queue.constants';
 import {
@@ -14,8 +15,8 @@ import { QueueService } from './queue.service';
 
 /**
  * BullMQ for the whole application: one Queue per queue name (injectable with
- * @InjectQueue as well), QueueService to add jobs, and with `worker: true` the
- * Workers that run the @OnJob handlers. Import once, in the root module.
+ * @InjectQueue as well), QueueService to add jobs, the boot check that every job
+ * has one @OnJob handler, and with `worker: true` the Workers that run them. Import once, in the root module.
  */
 @Global()
 @Module({})
@@ -45,6 +46,7 @@ export class QueueModule {
       providers: [
         { provide: QUEUE_MODULE_OPTIONS, useValue: resolved },
         queueService,
+        JobHandlersService,
         ...(resolved.worker ? [QueueWorkerService] : []),
       ],
       exports: [QueueService, queuesModule],
