@@ -1,7 +1,8 @@
 /**
  * `npm run bench:orders`: orders per second placed through the full stack, against bare Fastify on the same machine
  * in the same run. Full: the app of bench:http (prepareRuntime + createHttpApp, worker off, LOG_LEVEL=warn, rate
- * limit far out of reach) answering `POST /v1/orders` from an HR client, every request with its own po_number and
+ * limit far out of reach) answering `POST /v1/orders` from 32 HR API clients of one enterprise at once (one
+ * connection, token and set of Idempotency-Keys each; BENCH_CONNECTIONS changes both), every request with its own po_number and
  * Idempotency-Key and the same 10 lines: one anonymous product, 9 cards of 100 CNY per line, so 9,000 CNY of face
  * value per order, below the 10,000 CNY real-name threshold (no purchaser identity to send, none to encrypt), paid
  * by bank_transfer (no rule on credit applies; the order waits for its transfer, no ledger entry yet). That is the
@@ -48,6 +49,7 @@ import {
   measuredRow,
   runBenchmark,
   tenantToken,
+  token,
   withBareServer,
   withFullServer,
   type Measured,
@@ -56,6 +58,9 @@ import {
 } from './support/harness';
 
 const SETTINGS = loadSettings(32);
+/** HR systems placing orders at once: one API client (own token, own Idempotency-Keys, own rate budget) each. */
+const CLIENTS = SETTINGS.connections;
+const ORDER_SCOPES = ['orders:write', 'orders:read', 'products:read'];
 const LINES = 10;
 const QUANTITY = 9;
 /** 100 CNY, in fen. */
@@ -73,6 +78,8 @@ interface Failure {
 /** What autocannon keeps per connection between a request's setupRequest and its onResponse. */
 interface SentContext {
   seq?: number;
+  /** The API client this connection speaks for, chosen at its first request. */
+  authorization?: string;
 }
 
 /**
@@ -82,8 +89,8 @@ interface SentContext {
 class OrderLoad {
   /** Answered 201 (during the runs or on resend). */
   readonly created: number[] = [];
-  /** Sent, answer not seen. */
-  readonly unanswered = new Set<number>();
+  /** Sent, answer not seen: with the authorization it was sent with (Idempotency-Keys are per API client). */
+  readonly unanswered = new Map<number, string>();
   /** By status (or status and "on resend"). */
   readonly failures = new Map<string, Failure>();
   /** Requests sent again because autocannon never saw their answer, those of them answered 201, and replayed. */
@@ -91,12 +98,14 @@ class OrderLoad {
   resentCreated = 0;
   replayed = 0;
   private sent = 0;
+  private connections = 0;
   private readonly linesJson: string;
 
   constructor(
     private readonly runId: string,
     productId: string,
-    private readonly authorization: string,
+    /** One `Bearer …` per API client; each connection speaks for one of them, in turn. */
+    private readonly authorizations: readonly string[],
   ) {
     const line = { product_id: productId, face_value: FACE_VALUE, quantity: QUANTITY, greeting: GREETING };
     this.linesJson = JSON.stringify(Array.from({ length: LINES }, () => line));
@@ -131,16 +140,18 @@ class OrderLoad {
     return {
       url,
       method: 'POST',
-      headers: { authorization: this.authorization, 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json' },
       requests: [
         {
           setupRequest: (request, context) => {
+            const sent = context as SentContext;
+            sent.authorization ??= this.authorizations[this.connections++ % this.authorizations.length];
             const seq = this.sent++;
-            (context as SentContext).seq = seq;
-            this.unanswered.add(seq);
+            sent.seq = seq;
+            this.unanswered.set(seq, sent.authorization);
             return {
               ...request,
-              headers: { ...request.headers, 'idempotency-key': this.key(seq) },
+              headers: { ...request.headers, authorization: sent.authorization, 'idempotency-key': this.key(seq) },
               body: this.body(seq),
             };
           },
@@ -162,13 +173,13 @@ class OrderLoad {
    */
   async resendUnanswered(url: string): Promise<void> {
     const deadline = Date.now() + RESEND_DEADLINE_MS;
-    for (const seq of [...this.unanswered].sort((a, b) => a - b)) {
+    for (const [seq, authorization] of [...this.unanswered].sort(([a], [b]) => a - b)) {
       this.resent++;
       for (;;) {
         const response = await fetch(url, {
           method: 'POST',
           headers: {
-            authorization: this.authorization,
+            authorization,
             'content-type': 'application/json',
             'idempotency-key': this.key(seq),
           },
@@ -208,7 +219,14 @@ interface OrdersRun {
 }
 
 /** The enterprise's orders, lines and idempotency keys in the database against what the load counted. */
-async function checkDatabase(server: Server, tenant: Tenant, load: OrderLoad, checks: string[], problems: string[]) {
+async function checkDatabase(
+  server: Server,
+  tenant: Tenant,
+  clientIds: string[],
+  load: OrderLoad,
+  checks: string[],
+  problems: string[],
+) {
   const databaseUrl = server.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('the full server did not say which database it uses');
   const db = new Client({ connectionString: databaseUrl });
@@ -226,9 +244,9 @@ async function checkDatabase(server: Server, tenant: Tenant, load: OrderLoad, ch
               (count(*) FILTER (WHERE po_number = ANY($2::text[])))::int AS acknowledged,
               (SELECT count(*)::int FROM order_lines l JOIN orders lo ON lo.id = l.order_id
                 WHERE lo.enterprise_id = $1) AS lines,
-              (SELECT count(*)::int FROM idempotency_keys WHERE client_id = $3) AS keys
+              (SELECT count(*)::int FROM idempotency_keys WHERE client_id = ANY($3::text[])) AS keys
          FROM orders WHERE enterprise_id = $1`,
-      [tenant.enterpriseId, load.created.map((seq) => load.poNumber(seq)), tenant.clientId],
+      [tenant.enterpriseId, load.created.map((seq) => load.poNumber(seq)), clientIds],
     );
     const found = rows[0];
     const expected = load.created.length;
@@ -248,8 +266,31 @@ async function checkDatabase(server: Server, tenant: Tenant, load: OrderLoad, ch
   }
 }
 
-async function runOrders(server: Server, tenant: Tenant, productId: string): Promise<OrdersRun> {
-  const load = new OrderLoad(randomBytes(4).toString('hex'), productId, `Bearer ${tenant.token}`);
+interface HrClient {
+  id: string;
+  token: string;
+}
+
+/** The tenant's own client and `count - 1` more of the same enterprise, each with a token of the same scopes. */
+async function hrClients(baseUrl: string, tenant: Tenant, count: number): Promise<HrClient[]> {
+  const clients: HrClient[] = [{ id: tenant.clientId, token: tenant.token }];
+  while (clients.length < count) {
+    const created = await tenant.operator.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
+      name: `bench:orders client ${clients.length + 1}`,
+      enterprise_id: tenant.enterpriseId,
+      scopes: ORDER_SCOPES,
+    });
+    clients.push({ id: created.id, token: await token(baseUrl, created.id, created.client_secret) });
+  }
+  return clients;
+}
+
+async function runOrders(server: Server, tenant: Tenant, clients: HrClient[], productId: string): Promise<OrdersRun> {
+  const load = new OrderLoad(
+    randomBytes(4).toString('hex'),
+    productId,
+    clients.map((client) => `Bearer ${client.token}`),
+  );
   const url = new URL('/v1/orders', server.url).toString();
   // Before the measured run, the warm-up's requests in flight finish (not to be charged to it); after it, the
   // measured run's: then every order sent has been answered once.
@@ -266,7 +307,14 @@ async function runOrders(server: Server, tenant: Tenant, productId: string): Pro
   if (warmupCreated + measuredCreated + load.resentCreated !== load.created.length) {
     problems.push(`autocannon counted ${warmupCreated + measuredCreated} 201s, the onResponse hook saw more or fewer`);
   }
-  await checkDatabase(server, tenant, load, checks, problems);
+  await checkDatabase(
+    server,
+    tenant,
+    clients.map((client) => client.id),
+    load,
+    checks,
+    problems,
+  );
   const client = { headers: { authorization: `Bearer ${tenant.token}` } };
   const latest = await fetch(new URL('/v1/orders?limit=1', server.url), client);
   const page = (await latest.json()) as {
@@ -306,17 +354,15 @@ async function runOrders(server: Server, tenant: Tenant, productId: string): Pro
 async function main(): Promise<number> {
   const face = (LINES * QUANTITY * FACE_VALUE) / 100;
   console.log(
-    `bench:orders: ${SETTINGS.connections} connections, ${SETTINGS.warmupS} s warm-up + ${SETTINGS.durationS} s ` +
+    `bench:orders: ${CLIENTS} HR API clients, one connection each, ${SETTINGS.warmupS} s warm-up + ${SETTINGS.durationS} s ` +
       `measured per server; each order ${LINES} lines × ${QUANTITY} cards × ${FACE_VALUE / 100} CNY = ` +
       `${face.toLocaleString('en-US')} CNY, bank_transfer; database: ` +
       `${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}`,
   );
   const bare = await withBareServer((server) => measure(server, SETTINGS, 'orders-bare', '/ping'));
   const run = await withFullServer(async (server, operator) => {
-    const tenant = await tenantToken(server.url, operator, {
-      name: 'bench:orders client',
-      scopes: ['orders:write', 'orders:read', 'products:read'],
-    });
+    const tenant = await tenantToken(server.url, operator, { name: 'bench:orders client 1', scopes: ORDER_SCOPES });
+    const clients = await hrClients(server.url, tenant, CLIENTS);
     const product = await tenant.operator.post<{ id: string }>('/v1/admin/products', {
       name: 'Bench anonymous card',
       card_type: 'anonymous',
@@ -325,7 +371,7 @@ async function main(): Promise<number> {
       designs: ['classic'],
       greeting_allowed: true,
     });
-    return runOrders(server, tenant, product.id);
+    return runOrders(server, tenant, clients, product.id);
   });
 
   const { load } = run;
