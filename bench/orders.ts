@@ -2,11 +2,11 @@
  * `npm run bench:orders`: orders per second placed through the full stack, against bare Fastify on the same machine
  * in the same run. Full: the app of bench:http (prepareRuntime + createHttpApp, worker off, LOG_LEVEL=warn, rate
  * limit far out of reach) answering `POST /v1/orders` from 32 HR API clients of one enterprise at once (one
- * connection, token and set of Idempotency-Keys each; BENCH_CONNECTIONS changes both), every request with its own po_number and
- * Idempotency-Key and the same 10 lines: one anonymous product, 9 cards of 100 CNY per line, so 9,000 CNY of face
+ * connection, token and set of Idempotency-Keys each; BENCH_CONNECTIONS changes both), every request with its own
+ * po_number and Idempotency-Key and the same 10 lines: one anonymous product, 9 cards of 100 CNY per line, so 9,000 CNY of face
  * value per order, below the 10,000 CNY real-name threshold (no purchaser identity to send, none to encrypt), paid
  * by bank_transfer (no rule on credit applies; the order waits for its transfer, no ledger entry yet). That is the
- * whole write path of an order: helmet and hooks, bearer token, scope and rate-limit guards, validation of the
+ * whole write path of an order: security headers and hooks, bearer token, scope and rate-limit guards, validation of the
  * nested body, the idempotency interceptor (advisory lock, key lookup, stored response) and, in its transaction, the
  * enterprise and product reads, pricing, the compliance rules, the order row and its 10 lines, the order.created
  * event, the response. Bare: the `GET /ping` route of bench:http, the floor any Fastify request pays. Their ratio
