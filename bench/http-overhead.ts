@@ -1,8 +1,8 @@
 /**
  * `npm run bench:http`: what the full stack costs per request, against bare Fastify on the same machine in the same
  * run. Bare: one GET route returning a small JSON object. Full: prepareRuntime + createHttpApp (worker off,
- * LOG_LEVEL=warn, rate limit far out of reach) serving `GET /v1/me` with a client's bearer token, i.e. security headers,
- * request id and metrics hooks, bearer-token check, actor lookup, scope and rate-limit guards, interceptors and the
+ * LOG_LEVEL=warn, rate limit far out of reach) serving `GET /v1/me` with a client's bearer token, i.e. security
+ * headers, request id and metrics hooks, bearer-token check, actor lookup, scope and rate-limit guards and the
  * response: the HTTP stack's own cost, the target (full/bare requests per second ≥ 0.5). For scale it also measures
  * `GET /v1/enterprises/{id}`, the same plus one Postgres read through TypeORM, which has no target: a database
  * round trip costs more than a whole bare-Fastify request.
