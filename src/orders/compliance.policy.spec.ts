@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig, loadConfig } from '../config/app-config';
 import {
+  checkCorporatePayer,
   checkOrder,
   checkProduct,
   type ComplianceLimits,
@@ -349,5 +350,24 @@ describe('CompliancePolicy (injectable)', () => {
     };
     expect(new CompliancePolicy(loadConfig({ ...base, COMPLIANCE_ENFORCED: 'false' })).enforced).toBe(false);
     expect(new CompliancePolicy(loadConfig(base)).enforced).toBe(true);
+  });
+});
+
+describe('checkCorporatePayer', () => {
+  const enterprise = { name: '示例科技有限公司 (Demo Technology Co., Ltd.)', invoiceTitle: '示例科技有限公司' };
+
+  it('accepts the registered name or the invoice title, ignoring spaces, brackets and case', () => {
+    expect(refusal(() => checkCorporatePayer('示例科技有限公司', enterprise, LIMITS))).toBeNull();
+    expect(
+      refusal(() => checkCorporatePayer('示例科技有限公司（demo technology co., ltd.）', enterprise, LIMITS)),
+    ).toBeNull();
+  });
+
+  it('refuses a transfer from anyone else with 422 corporate_payer_required, unless the rules are off', () => {
+    expect(refusal(() => checkCorporatePayer('张三', enterprise, LIMITS))).toMatchObject({
+      status: 422,
+      code: 'corporate_payer_required',
+    });
+    expect(refusal(() => checkCorporatePayer('张三', enterprise, OFF))).toBeNull();
   });
 });

@@ -197,6 +197,29 @@ export function checkOrder(order: OrderTerms, limits: ComplianceLimits): void {
   }
 }
 
+/** Names compared without spaces, brackets (half- or full-width) or case: 示例科技有限公司 (Demo) = 示例科技有限公司（demo）. */
+const comparableName = (name: string) => name.replace(/[\s()（）]/g, '').toLowerCase();
+
+/**
+ * Corporate purchases are paid by transfer from the enterprise's own corporate account (对公转账): the payer name
+ * on a transfer must be the enterprise's registered name or its invoice title.
+ * Throws 422 corporate_payer_required otherwise.
+ */
+export function checkCorporatePayer(
+  payerName: string,
+  enterprise: { name: string; invoiceTitle: string | null },
+  limits: ComplianceLimits,
+): void {
+  if (!limits.enforced) return;
+  const own = [enterprise.name, enterprise.invoiceTitle].filter((name): name is string => !!name).map(comparableName);
+  if (!own.includes(comparableName(payerName))) {
+    throw ApiError.unprocessable(
+      'corporate_payer_required',
+      "Transfers must come from the enterprise's own corporate account (对公转账): the payer name does not match",
+    );
+  }
+}
+
 /** The rules with the limits of this deployment's AppConfig. */
 @Injectable()
 export class CompliancePolicy {
@@ -223,5 +246,10 @@ export class CompliancePolicy {
   /** Throws 422 card_limit_exceeded, real_name_required or bank_transfer_required; see the function of the same name. */
   checkOrder(order: OrderTerms): void {
     checkOrder(order, this.limits);
+  }
+
+  /** Throws 422 corporate_payer_required; see the function of the same name. */
+  checkCorporatePayer(payerName: string, enterprise: { name: string; invoiceTitle: string | null }): void {
+    checkCorporatePayer(payerName, enterprise, this.limits);
   }
 }

@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
-import { AppConfig } from '../config/app-config';
+import { CompliancePolicy } from './compliance.policy';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
@@ -14,8 +14,6 @@ import { EventsService } from '../webhooks/events.service';
 import { PaymentDto, type ListPaymentsQueryDto, type RecordPaymentDto } from './dto/payment.dto';
 import { OrdersService } from './orders.service';
 import { Payment } from './payment.entity';
-
-const normaliseName = (name: string) => name.replace(/[\s()（）]/g, '').toLowerCase();
 
 /**
  * Bank transfers (对公转账) the operator saw arrive: deposits to the prepaid
@@ -28,7 +26,7 @@ export class PaymentsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly transactions: TransactionService,
-    private readonly config: AppConfig,
+    private readonly compliance: CompliancePolicy,
     private readonly enterprises: EnterprisesService,
     private readonly orders: OrdersService,
     private readonly ledger: LedgerService,
@@ -42,13 +40,7 @@ export class PaymentsService {
     }
     return this.transactions.run(ctx, async (manager) => {
       const enterprise = await this.enterprises.findActive(manager, dto.enterprise_id);
-      const payerNames = [enterprise.name, enterprise.invoiceTitle].map(normaliseName);
-      if (this.config.complianceEnforced && !payerNames.includes(normaliseName(dto.payer_account_name))) {
-        throw ApiError.unprocessable(
-          'corporate_payer_required',
-          "Transfers must come from the enterprise's own corporate account (对公转账): the payer name does not match",
-        );
-      }
+      this.compliance.checkCorporatePayer(dto.payer_account_name, enterprise);
       const order = dto.order_id ? await this.orders.lockOrder(manager, enterprise.id, dto.order_id) : null;
       // A repeated confirmation is named as such, whatever the first one did to the order meanwhile.
       await this.refuseDuplicate(manager, dto.bank_reference);
