@@ -1,8 +1,10 @@
 import pg from 'pg';
+import { verifyLedger } from './ledger-check';
 
 export interface ScratchDatabase {
   /** A postgres:// URL of the new, empty database (the app migrates it at boot). */
   url: string;
+  /** Checks the ledger the test left (as global teardown does for the main test database), then drops it. */
   drop(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function createScratchDatabase(suffix: string): Promise<ScratchData
   return {
     url: url.toString(),
     async drop() {
+      await verifyLedger(url.toString());
       if (process.env.KEEP_TEST_DATABASE === '1') return;
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();

@@ -1,0 +1,20 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger-invariants';
+
+/**
+ * The checks behind `GET /v1/admin/ledger/verify` (DESIGN.md §6) against the database at `url`: throws naming the
+ * first violation. Run on every database the e2e tests wrote to, after they are done with it.
+ */
+export async function verifyLedger(url: string): Promise<void> {
+  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
+  try {
+    for (const check of LEDGER_INVARIANT_CHECKS) {
+      const violation = await check.firstViolation(dataSource.manager);
+      if (violation)
+        throw new Error(`the ledger of ${new URL(url).pathname} does not verify: ${JSON.stringify(violation)}`);
+    }
+  } finally {
+    await dataSource.destroy();
+  }
+}
