@@ -431,6 +431,10 @@ describe('orders, payments and the ledger', () => {
       expect((await t.balance()).prepaid_balance).toBe(100_000);
       const refused = await t.deposit(100_000, { kind: 'order_transfer', order_id: placed.body.id }).expect(409);
       expect(refused.body.code).toBe('invalid_state');
+      // The state is checked first: a cancelled bank_transfer order is not awaiting any transfer.
+      const pay = await t.act(t.financeToken, placed.body.id, 'pay').expect(409);
+      expect(pay.body.code).toBe('invalid_state');
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 100_000, held_for_orders: 0 });
     });
 
     it('returns a credit-line payment to the credit line', async () => {
