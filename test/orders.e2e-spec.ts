@@ -416,9 +416,30 @@ describe('orders, payments and the ledger', () => {
       const cancelled = await t.act(t.hrToken, placed.body.id, 'cancel', { reason: 'duplicate' }).expect(200);
       expect(cancelled.body).toMatchObject({ status: 'cancelled', cancellation_reason: 'duplicate' });
       expect((await t.balance()).prepaid_balance).toBe(200_000);
-      expect((await t.act(t.hrToken, placed.body.id, 'cancel').expect(409)).body.code).toBe('invalid_state');
       const [event] = await t.events('order.cancelled');
       expect(event.data).toMatchObject({ order_id: placed.body.id, refunded: 98_000 });
+
+      const written = () =>
+        app.dataSource.query<Array<{ entries: number; payments: number; paid_events: number }>>(
+          `SELECT (SELECT count(*)::int FROM ledger_entries WHERE enterprise_id = $1) AS entries,
+                  (SELECT count(*)::int FROM payments WHERE enterprise_id = $1) AS payments,
+                  (SELECT count(*)::int FROM events WHERE enterprise_id = $1 AND type = 'order.paid') AS paid_events`,
+          [t.enterprise.id],
+        );
+      const before = await written();
+      expect(before).toEqual([{ entries: 3, payments: 1, paid_events: 1 }]); // deposit, payment, refund
+      const refused = await t.act(t.financeToken, placed.body.id, 'pay').expect(409);
+      expect(refused.body).toMatchObject({
+        status: 409,
+        code: 'invalid_state',
+        order_id: placed.body.id,
+        order_status: 'cancelled',
+      });
+      expect(await written()).toEqual(before);
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 200_000, credit_used: 0 });
+      const order = await app.http.get(`/v1/orders/${placed.body.id}`).auth(t.hrToken, { type: 'bearer' }).expect(200);
+      expect(order.body.status).toBe('cancelled');
+      expect((await t.act(t.hrToken, placed.body.id, 'cancel').expect(409)).body.code).toBe('invalid_state');
     });
 
     it('releases transfers of a cancelled bank_transfer order to prepaid and refuses later transfers', async () => {
@@ -433,7 +454,7 @@ describe('orders, payments and the ledger', () => {
       expect(refused.body.code).toBe('invalid_state');
       // The state is checked first: a cancelled bank_transfer order is not awaiting any transfer.
       const pay = await t.act(t.financeToken, placed.body.id, 'pay').expect(409);
-      expect(pay.body.code).toBe('invalid_state');
+      expect(pay.body).toMatchObject({ status: 409, code: 'invalid_state', order_status: 'cancelled' });
       expect(await t.balance()).toMatchObject({ prepaid_balance: 100_000, held_for_orders: 0 });
     });
 
