@@ -739,6 +739,10 @@ describe('ledger', () => {
       financeToken: string;
     }
     type Command = fc.AsyncCommand<Model, Real>;
+    interface OrderIndex {
+      index: number;
+      stray: boolean;
+    }
     type Response = { status: number; body: { code?: string } & Record<string, unknown> };
 
     let productId: string;
@@ -753,9 +757,20 @@ describe('ledger', () => {
     const problem = (status: number, code: string) => ({ status, code });
 
     /** round half up (face total × bps / 10000): the documented rule, computed here independently of pricing.ts. */
+    /** The n-th order placed, whatever its state (for the fixed scenarios). */
+    const nth = (index: number): OrderIndex => ({ index, stray: true });
+    const describeAt = (at: OrderIndex) => `${at.stray ? 'any ' : ''}order #${at.index}`;
     const payableOf = (faceTotal: number, bps: number) => faceTotal - Math.floor((faceTotal * bps + 5_000) / 10_000);
     const pending = (order: ModelOrder) => order.status === 'pending_approval' || order.status === 'pending_payment';
     const pick = (orders: ModelOrder[], index: number) => orders[index % orders.length];
+    /**
+     * Which order a command acts on: mostly one it may legally act on (so that runs get somewhere), and
+     * with `stray`, or when there is none, any order (so that the refusals are exercised too).
+     */
+    const target = (m: Model, at: OrderIndex, legal: (order: ModelOrder) => boolean) => {
+      const candidates = at.stray ? [] : m.orders.filter(legal);
+      return pick(candidates.length > 0 ? candidates : m.orders, at.index);
+    };
 
     function transfer(r: Real, body: { kind: string; amount: number; order_id?: string }) {
       return app.http
@@ -869,15 +884,12 @@ describe('ledger', () => {
     /** An operator-confirmed transfer for one order: part of what is due, all of it, or more. */
     class TransferForOrder implements Command {
       constructor(
-        readonly index: number,
+        readonly at: OrderIndex,
         readonly percent: number,
-        readonly anyMethod: boolean,
       ) {}
-      candidates = (m: Readonly<Model>) =>
-        this.anyMethod ? m.orders : m.orders.filter((o) => o.method === 'bank_transfer');
-      check = (m: Readonly<Model>) => this.candidates(m).length > 0;
+      check = (m: Readonly<Model>) => m.orders.length > 0;
       async run(m: Model, r: Real) {
-        const order = pick(this.candidates(m), this.index);
+        const order = target(m, this.at, (o) => o.method === 'bank_transfer' && pending(o));
         const amount = Math.max(1, Math.round((order.payable * this.percent) / 100));
         const response = await transfer(r, { kind: 'order_transfer', amount, order_id: order.id });
         if (order.method !== 'bank_transfer') {
@@ -892,14 +904,14 @@ describe('ledger', () => {
         }
         await expectAgreement(m, r);
       }
-      toString = () => `transfer(order #${this.index}, ${this.percent}% of payable${this.anyMethod ? ', any' : ''})`;
+      toString = () => `transfer(${describeAt(this.at)}, ${this.percent}% of payable)`;
     }
 
     class Approve implements Command {
-      constructor(readonly index: number) {}
+      constructor(readonly at: OrderIndex) {}
       check = (m: Readonly<Model>) => m.orders.length > 0;
       async run(m: Model, r: Real) {
-        const order = pick(m.orders, this.index);
+        const order = target(m, this.at, (o) => o.status === 'pending_approval');
         const response = await act(r.financeToken, order.id, 'approve');
         if (order.status !== 'pending_approval') {
           expect(outcome(response)).toEqual(problem(409, 'invalid_state'));
@@ -911,14 +923,14 @@ describe('ledger', () => {
         }
         await expectAgreement(m, r);
       }
-      toString = () => `approve(order #${this.index})`;
+      toString = () => `approve(${describeAt(this.at)})`;
     }
 
     class Reject implements Command {
-      constructor(readonly index: number) {}
+      constructor(readonly at: OrderIndex) {}
       check = (m: Readonly<Model>) => m.orders.length > 0;
       async run(m: Model, r: Real) {
-        const order = pick(m.orders, this.index);
+        const order = target(m, this.at, (o) => o.status === 'pending_approval');
         const response = await act(r.financeToken, order.id, 'reject');
         if (order.status !== 'pending_approval') {
           expect(outcome(response)).toEqual(problem(409, 'invalid_state'));
@@ -932,14 +944,14 @@ describe('ledger', () => {
         }
         await expectAgreement(m, r);
       }
-      toString = () => `reject(order #${this.index})`;
+      toString = () => `reject(${describeAt(this.at)})`;
     }
 
     class Pay implements Command {
-      constructor(readonly index: number) {}
+      constructor(readonly at: OrderIndex) {}
       check = (m: Readonly<Model>) => m.orders.length > 0;
       async run(m: Model, r: Real) {
-        const order = pick(m.orders, this.index);
+        const order = target(m, this.at, (o) => o.status === 'pending_payment' && o.method !== 'bank_transfer');
         const response = await act(r.financeToken, order.id, 'pay');
         if (order.status !== 'pending_payment') {
           expect(outcome(response)).toEqual(problem(409, 'invalid_state'));
@@ -957,14 +969,14 @@ describe('ledger', () => {
         }
         await expectAgreement(m, r);
       }
-      toString = () => `pay(order #${this.index})`;
+      toString = () => `pay(${describeAt(this.at)})`;
     }
 
     class Cancel implements Command {
-      constructor(readonly index: number) {}
+      constructor(readonly at: OrderIndex) {}
       check = (m: Readonly<Model>) => m.orders.length > 0;
       async run(m: Model, r: Real) {
-        const order = pick(m.orders, this.index);
+        const order = target(m, this.at, (o) => pending(o) || o.status === 'paid');
         const response = await act(r.hrToken, order.id, 'cancel');
         if (!pending(order) && order.status !== 'paid') {
           expect(outcome(response)).toEqual(problem(409, 'invalid_state'));
@@ -984,11 +996,14 @@ describe('ledger', () => {
         }
         await expectAgreement(m, r);
       }
-      toString = () => `cancel(order #${this.index})`;
+      toString = () => `cancel(${describeAt(this.at)})`;
     }
 
-    const orderIndex = fc.nat({ max: 11 });
-    const line = fc.record({ face: fc.constantFrom(...FACE_VALUES), quantity: fc.integer({ min: 1, max: 5 }) });
+    const orderIndex: fc.Arbitrary<OrderIndex> = fc.record({
+      index: fc.nat({ max: 11 }),
+      stray: fc.nat({ max: 4 }).map((n) => n === 0),
+    });
+    const line = fc.record({ face: fc.constantFrom(...FACE_VALUES), quantity: fc.integer({ min: 1, max: 4 }) });
     const placeOrder = fc
       .tuple(fc.constantFrom(...METHODS), fc.array(line, { minLength: 1, maxLength: 2 }))
       .map(([method, lines]) => new PlaceOrder(method, lines));
@@ -997,22 +1012,18 @@ describe('ledger', () => {
       placeOrder,
       placeOrder,
       fc
-        .tuple(
-          orderIndex,
-          fc.oneof(fc.constant(100), fc.integer({ min: 1, max: 160 })),
-          fc.nat({ max: 4 }).map((n) => n === 0),
-        )
-        .map(([index, percent, anyMethod]) => new TransferForOrder(index, percent, anyMethod)),
-      orderIndex.map((index) => new Pay(index)),
-      orderIndex.map((index) => new Pay(index)),
-      orderIndex.map((index) => new Approve(index)),
-      orderIndex.map((index) => new Reject(index)),
-      orderIndex.map((index) => new Cancel(index)),
+        .tuple(orderIndex, fc.oneof(fc.constant(100), fc.integer({ min: 1, max: 160 })))
+        .map(([at, percent]) => new TransferForOrder(at, percent)),
+      orderIndex.map((at) => new Pay(at)),
+      orderIndex.map((at) => new Pay(at)),
+      orderIndex.map((at) => new Approve(at)),
+      orderIndex.map((at) => new Reject(at)),
+      orderIndex.map((at) => new Cancel(at)),
       fc.integer({ min: 1, max: 600_000 }).map((amount) => new Repay(amount)),
     ];
     const commands = fc.commands(commandArbitraries, { maxCommands: 12, size: 'max' });
     const settings = fc.record({
-      creditLimit: fc.constantFrom(0, 100_000, 300_000, 1_000_000),
+      creditLimit: fc.constantFrom(0, 300_000, 1_000_000, 2_000_000),
       discountBps: fc.constantFrom(0, 150, 200, 333, 1_250),
       threshold: fc.option(fc.constantFrom(0, 60_000, 250_000), { nil: null }),
     });
@@ -1073,12 +1084,12 @@ describe('ledger', () => {
       const model = await runScenario({ creditLimit: 300_000, discountBps: 200, threshold: null }, [
         new PlaceOrder('credit_line', [{ face: 12_345, quantity: 5 }]), // 61,725 face, 1,235 off (half up): 60,490
         new PlaceOrder('credit_line', [{ face: 50_000, quantity: 5 }]), // 245,000 payable: over what is left
-        new Pay(0),
-        new Pay(1), // 422 credit_limit_exceeded
+        new Pay(nth(0)),
+        new Pay(nth(1)), // 422 credit_limit_exceeded
         new Repay(20_000),
-        new Cancel(0),
-        new Pay(0), // 409 invalid_state
-        new Pay(1),
+        new Cancel(nth(0)),
+        new Pay(nth(0)), // 409 invalid_state
+        new Pay(nth(1)),
       ]);
       expect(model.orders.map((order) => order.status)).toEqual(['cancelled', 'paid']);
       expect(model).toMatchObject({ creditUsed: 245_000, prepaid: 20_000 });
@@ -1087,12 +1098,12 @@ describe('ledger', () => {
     it('settles a bank-transfer order awaiting approval by partial transfers and an over-payment, then refunds it', async () => {
       const model = await runScenario({ creditLimit: 0, discountBps: 333, threshold: 60_000 }, [
         new PlaceOrder('bank_transfer', [{ face: 99_999, quantity: 1 }]), // 96,669 payable, waits for approval
-        new TransferForOrder(0, 40, false),
-        new Pay(0), // 409 invalid_state: not approved yet
-        new TransferForOrder(0, 90, false), // now 130 % of it, held while it waits
-        new Approve(0), // paid at once, the excess going to prepaid
-        new TransferForOrder(0, 10, false), // 409 invalid_state: paid orders take no transfers
-        new Cancel(0),
+        new TransferForOrder(nth(0), 40),
+        new Pay(nth(0)), // 409 invalid_state: not approved yet
+        new TransferForOrder(nth(0), 90), // now 130 % of it, held while it waits
+        new Approve(nth(0)), // paid at once, the excess going to prepaid
+        new TransferForOrder(nth(0), 10), // 409 invalid_state: paid orders take no transfers
+        new Cancel(nth(0)),
       ]);
       expect(model.orders[0]).toMatchObject({ status: 'cancelled', payable: 96_669, transferred: 125_670 });
       expect(model.prepaid).toBe(125_670);
@@ -1101,12 +1112,12 @@ describe('ledger', () => {
     it('releases what a rejected bank-transfer order received, and refuses paying or transferring afterwards', async () => {
       const model = await runScenario({ creditLimit: 0, discountBps: 0, threshold: 0 }, [
         new PlaceOrder('bank_transfer', [{ face: 5_001, quantity: 2 }]),
-        new TransferForOrder(0, 50, false),
-        new Reject(0),
-        new Pay(0),
-        new TransferForOrder(0, 50, false),
-        new Approve(0),
-        new Cancel(0),
+        new TransferForOrder(nth(0), 50),
+        new Reject(nth(0)),
+        new Pay(nth(0)),
+        new TransferForOrder(nth(0), 50),
+        new Approve(nth(0)),
+        new Cancel(nth(0)),
       ]);
       expect(model.orders[0].status).toBe('rejected');
       expect(model.prepaid).toBe(5_001);
