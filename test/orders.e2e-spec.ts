@@ -173,6 +173,27 @@ describe('orders, payments and the ledger', () => {
     });
   });
 
+  it('writes an order.rejected event when an order is rejected, and nothing for a refused rejection', async () => {
+    const t = await tenant({ approval_threshold: 0 });
+    const placed = await t.order({ lines: [line(anonymous, 10_000, 2)] }).expect(201);
+    expect(placed.body.status).toBe('pending_approval');
+    expect(await t.events('order.rejected')).toEqual([]);
+    await t.act(t.financeToken, placed.body.id, 'reject', { reason: 'over budget' }).expect(200);
+    expect((await t.events('order.rejected')).map((event) => event.data)).toEqual([
+      expect.objectContaining({
+        order_id: placed.body.id,
+        po_number: placed.body.po_number,
+        status: 'rejected',
+        payable: 19_600,
+        rejected_by_client_id: t.finance.id,
+        reason: 'over budget',
+      }),
+    ]);
+    // A second rejection is an illegal move: no second event.
+    expect((await t.act(t.financeToken, placed.body.id, 'reject').expect(409)).body.code).toBe('invalid_state');
+    expect(await t.events('order.rejected')).toHaveLength(1);
+  });
+
   it('answers a reused PO number with 409 naming the existing order', async () => {
     const t = await tenant();
     const first = await t.order({ po_number: 'PO-DUP', lines: [line(anonymous, 10_000, 1)] }).expect(201);
@@ -416,9 +437,30 @@ describe('orders, payments and the ledger', () => {
       const cancelled = await t.act(t.hrToken, placed.body.id, 'cancel', { reason: 'duplicate' }).expect(200);
       expect(cancelled.body).toMatchObject({ status: 'cancelled', cancellation_reason: 'duplicate' });
       expect((await t.balance()).prepaid_balance).toBe(200_000);
-      expect((await t.act(t.hrToken, placed.body.id, 'cancel').expect(409)).body.code).toBe('invalid_state');
       const [event] = await t.events('order.cancelled');
       expect(event.data).toMatchObject({ order_id: placed.body.id, refunded: 98_000 });
+
+      const written = () =>
+        app.dataSource.query<Array<{ entries: number; payments: number; paid_events: number }>>(
+          `SELECT (SELECT count(*)::int FROM ledger_entries WHERE enterprise_id = $1) AS entries,
+                  (SELECT count(*)::int FROM payments WHERE enterprise_id = $1) AS payments,
+                  (SELECT count(*)::int FROM events WHERE enterprise_id = $1 AND type = 'order.paid') AS paid_events`,
+          [t.enterprise.id],
+        );
+      const before = await written();
+      expect(before).toEqual([{ entries: 3, payments: 1, paid_events: 1 }]); // deposit, payment, refund
+      const refused = await t.act(t.financeToken, placed.body.id, 'pay').expect(409);
+      expect(refused.body).toMatchObject({
+        status: 409,
+        code: 'invalid_state',
+        order_id: placed.body.id,
+        order_status: 'cancelled',
+      });
+      expect(await written()).toEqual(before);
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 200_000, credit_used: 0 });
+      const order = await app.http.get(`/v1/orders/${placed.body.id}`).auth(t.hrToken, { type: 'bearer' }).expect(200);
+      expect(order.body.status).toBe('cancelled');
+      expect((await t.act(t.hrToken, placed.body.id, 'cancel').expect(409)).body.code).toBe('invalid_state');
     });
 
     it('releases transfers of a cancelled bank_transfer order to prepaid and refuses later transfers', async () => {
@@ -431,6 +473,10 @@ describe('orders, payments and the ledger', () => {
       expect((await t.balance()).prepaid_balance).toBe(100_000);
       const refused = await t.deposit(100_000, { kind: 'order_transfer', order_id: placed.body.id }).expect(409);
       expect(refused.body.code).toBe('invalid_state');
+      // The state is checked first: a cancelled bank_transfer order is not awaiting any transfer.
+      const pay = await t.act(t.financeToken, placed.body.id, 'pay').expect(409);
+      expect(pay.body).toMatchObject({ status: 409, code: 'invalid_state', order_status: 'cancelled' });
+      expect(await t.balance()).toMatchObject({ prepaid_balance: 100_000, held_for_orders: 0 });
     });
 
     it('returns a credit-line payment to the credit line', async () => {
@@ -444,6 +490,30 @@ describe('orders, payments and the ledger', () => {
   });
 
   describe('reading orders', () => {
+    it('filters by created range: created_gte is inclusive, created_lt exclusive', async () => {
+      const t = await tenant();
+      const placed: Array<{ id: string; created_at: string }> = [];
+      for (let i = 0; i < 3; i++)
+        placed.push((await t.order({ lines: [line(anonymous, 10_000, 1)] }).expect(201)).body);
+      const [a, b, c] = placed;
+      expect(new Set(placed.map((order) => order.created_at)).size).toBe(3);
+      const ids = async (query: string) =>
+        (
+          (await app.http.get(`/v1/orders?${query}`).auth(t.hrToken, { type: 'bearer' }).expect(200)).body
+            .data as Array<{
+            id: string;
+          }>
+        ).map((order) => order.id);
+      expect(await ids(`created_lt=${b.created_at}`)).toEqual([a.id]);
+      expect(await ids(`created_lt=${c.created_at}`)).toEqual([b.id, a.id]);
+      expect(await ids(`created_lt=${a.created_at}`)).toEqual([]);
+      expect(await ids(`created_gte=${b.created_at}`)).toEqual([c.id, b.id]);
+      expect(await ids(`created_gte=${b.created_at}&created_lt=${c.created_at}`)).toEqual([b.id]);
+      expect(await ids(`created_gte=${a.created_at}&created_lt=${a.created_at}`)).toEqual([]);
+      const invalid = await app.http.get('/v1/orders?created_lt=yesterday').auth(t.hrToken, { type: 'bearer' });
+      expect({ status: invalid.status, code: invalid.body.code }).toEqual({ status: 400, code: 'validation_failed' });
+    });
+
     it("lists with filters and cursor pages, and hides other tenants' orders", async () => {
       const t = await tenant();
       const other = await tenant();

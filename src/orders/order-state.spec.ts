@@ -32,7 +32,7 @@ describe('order state machine', () => {
       }
       return null;
     })();
-    expect(thrown).toMatchObject({ code: 'invalid_state', extra: { order_id: 'ord_1', status: 'cancelled' } });
+    expect(thrown).toMatchObject({ code: 'invalid_state', extra: { order_id: 'ord_1', order_status: 'cancelled' } });
     expect(thrown?.getStatus()).toBe(409);
     expect(() => assertTransition('ord_1', 'pending_payment', 'paid')).not.toThrow();
   });

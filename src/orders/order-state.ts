@@ -37,12 +37,13 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return ORDER_TRANSITIONS[from].includes(to);
 }
 
-/** 409 invalid_state unless the order may move from `from` to `to`. */
+/** 409 invalid_state (naming the order and its order_status) unless the order may move from `from` to `to`. */
 export function assertTransition(orderId: string, from: OrderStatus, to: OrderStatus): void {
   if (!canTransition(from, to)) {
     throw ApiError.conflict('invalid_state', `Order '${orderId}' is ${from} and cannot become ${to}`, {
       order_id: orderId,
-      status: from,
+      // Not `status`: that member of the problem is the HTTP status (RFC 9457).
+      order_status: from,
     });
   }
 }

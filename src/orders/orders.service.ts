@@ -259,6 +259,8 @@ export class OrdersService {
   async pay(ctx: RequestContext, id: string): Promise<OrderDto> {
     return this.transactions.run(ctx, async (manager) => {
       const order = await this.lockOrder(manager, ctx.enterpriseId, id);
+      // The state first: a cancelled, rejected or paid bank_transfer order awaits no transfer.
+      assertTransition(id, order.status, 'paid');
       if (order.paymentMethod === 'bank_transfer') {
         throw ApiError.conflict(
           'awaiting_bank_transfer',
@@ -266,7 +268,6 @@ export class OrdersService {
           { payable: order.payable, amount_transferred: await this.transferred(manager, order.id) },
         );
       }
-      assertTransition(id, order.status, 'paid');
       await this.charge(manager, ctx, order);
       return this.toDto(manager, order);
     });

@@ -54,7 +54,7 @@ export class PaymentsService {
         if (order.status !== 'pending_approval' && order.status !== 'pending_payment') {
           throw ApiError.conflict('invalid_state', `Order ${order.id} is ${order.status}: it takes no more transfers`, {
             order_id: order.id,
-            status: order.status,
+            order_status: order.status,
           });
         }
       }
