@@ -90,7 +90,8 @@ describe('card lifecycle', () => {
     const frozen = await as(hr).post(`/v1/cards/${card.serial}/freeze`).expect(200);
     expect(frozen.body).toMatchObject({ status: 'frozen', balance: 10_000, holder_ref: 'frosty' });
     const spend = await debit({ serial: card.serial, amount: 100 }).expect(409);
-    expect(spend.body.code).toBe('card_frozen');
+    // The card's status is an extension member of its own: the problem's `status` stays the HTTP status.
+    expect(spend.body).toMatchObject({ code: 'card_frozen', status: 409, card_status: 'frozen' });
     expect((await as(hr).post(`/v1/cards/${card.serial}/freeze`).expect(409)).body.code).toBe('card_frozen');
     expect((await as(hr).post(`/v1/cards/${card.serial}/unfreeze`).expect(200)).body.status).toBe('active');
     expect((await as(hr).post(`/v1/cards/${card.serial}/unfreeze`).expect(409)).body.code).toBe('invalid_card_state');

@@ -56,7 +56,7 @@ export const CardErrors = {
   notReversible: (serial: string, status: CardStatus) =>
     ApiError.conflict('card_not_reversible', `Card ${serial} is ${status}: a reversal cannot credit it`, {
       serial,
-      status,
+      card_status: status,
     }),
 
   referenceReused: (reference: string) =>
@@ -97,7 +97,7 @@ export const CardErrors = {
   invalidState: (serial: string, status: CardStatus, action: string) =>
     ApiError.conflict('invalid_card_state', `Card ${serial} is ${status} and cannot be ${action}`, {
       serial,
-      status,
+      card_status: status,
     }),
 
   /**
@@ -105,7 +105,7 @@ export const CardErrors = {
    * cards are gone (422, each its own code); a frozen card may come back (409). Null for a usable status.
    */
   unusable: (serial: string, status: CardStatus): ApiError | null => {
-    const extra = { serial, status };
+    const extra = { serial, card_status: status };
     switch (status) {
       case 'voided':
         return ApiError.unprocessable('card_voided', `Card ${serial} has been voided`, extra);

@@ -57,14 +57,15 @@ export class Problem {
   errors?: ProblemFieldError[];
 
   static of(status: number, code: string, detail: string, requestId: string, extra: Record<string, unknown> = {}) {
+    // Extension members first: RFC 9457's own members (and ours) always win over an extension of the same name.
     return {
+      ...extra,
       type: problemType(code),
       title: STATUS_CODES[status] ?? 'Error',
       status,
       detail,
       code,
       request_id: requestId,
-      ...extra,
     };
   }
 }
