@@ -2212,7 +2212,7 @@ export interface components {
         };
         Problem: {
             /**
-             * @description Stable machine-readable error code
+             * @description Stable machine-readable error code. For a 400 listing errors: the fields' code when all of them share one specific code (e.g. invalid_quantity, invalid_amount), else validation_failed
              * @example validation_failed
              */
             code: string;
@@ -2229,6 +2229,11 @@ export interface components {
             type: string;
         };
         ProblemFieldError: {
+            /**
+             * @description Machine-readable fault of this field: invalid_quantity, invalid_amount, greeting_too_long; otherwise invalid_value, or unknown_field for a field the request may not carry
+             * @example invalid_value
+             */
+            code: string;
             /** @example name */
             field: string;
             /** @example name must be shorter than or equal to 200 characters */
