@@ -306,4 +306,60 @@ describe('bad input: a 400 with its own code, nothing written', () => {
       expect(rows).toHaveLength(0);
     });
   });
+
+  describe('cancelling with an Idempotency-Key', () => {
+    it('a retry replays the answer and refunds once', async () => {
+      const t = await tenant();
+      const placed = await t
+        .order({ lines: [{ product_id: product.id, face_value: 10_000, quantity: 10 }] })
+        .expect(201);
+      await t.act(t.financeToken, placed.body.id as string, 'pay').expect(200);
+      const paid = await t.balance();
+      const key = randomUUID();
+
+      const first = await t.act(t.hrToken, placed.body.id as string, 'cancel', { 'idempotency-key': key }).expect(200);
+      expect(first.body.status).toBe('cancelled');
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
+      const refunded = await t.balance();
+      expect(refunded.prepaid_balance).toBe(paid.prepaid_balance + (placed.body.payable as number));
+      const afterFirst = await t.written();
+
+      const second = await t.act(t.hrToken, placed.body.id as string, 'cancel', { 'idempotency-key': key }).expect(200);
+      expect(second.headers['idempotent-replayed']).toBe('true');
+      expect(second.body).toEqual(first.body);
+      expect(await t.written()).toEqual(afterFirst);
+      const cancelled = await app.dataSource.query(
+        "SELECT 1 FROM events WHERE enterprise_id = $1 AND type = 'order.cancelled'",
+        [t.enterprise.id],
+      );
+      expect(cancelled).toHaveLength(1);
+
+      // Without the key, a second cancel is the state machine's 409, still refunding nothing.
+      await t.act(t.hrToken, placed.body.id as string, 'cancel').expect(409);
+      expect((await t.balance()).prepaid_balance).toBe(refunded.prepaid_balance);
+    });
+
+    it('approve and reject take a key as well', async () => {
+      const t = await tenant({ approval_threshold: 0 });
+      const lines = [{ product_id: product.id, face_value: 10_000, quantity: 1 }];
+      const toApprove = await t.order({ lines }).expect(201);
+      const toReject = await t.order({ lines }).expect(201);
+      expect(toApprove.body.status).toBe('pending_approval');
+      for (const [placed, action, status] of [
+        [toApprove, 'approve', 'pending_payment'],
+        [toReject, 'reject', 'rejected'],
+      ] as const) {
+        const key = randomUUID();
+        const first = await t
+          .act(t.financeToken, placed.body.id as string, action, { 'idempotency-key': key })
+          .expect(200);
+        expect(first.body.status).toBe(status);
+        const again = await t
+          .act(t.financeToken, placed.body.id as string, action, { 'idempotency-key': key })
+          .expect(200);
+        expect(again.headers['idempotent-replayed']).toBe('true');
+        expect(again.body).toEqual(first.body);
+      }
+    });
+  });
 });
