@@ -863,7 +863,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve an order waiting for approval (not by the client that placed it) */
+        /**
+         * Approve an order waiting for approval (not by the client that placed it)
+         * @description A bank_transfer order whose transfers already cover it is paid at once. Accepts an Idempotency-Key, as every POST that moves money.
+         */
         post: operations["approveOrder"];
         delete?: never;
         options?: never;
@@ -880,7 +883,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel an order before issuance starts; a paid order is refunded to its funding source */
+        /**
+         * Cancel an order before issuance starts; a paid order is refunded to its funding source
+         * @description Transfers received for an unpaid bank_transfer order move to the prepaid balance. Accepts an Idempotency-Key: a retry with the same key replays the first answer and refunds nothing twice.
+         */
         post: operations["cancelOrder"];
         delete?: never;
         options?: never;
@@ -951,7 +957,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject an order waiting for approval */
+        /**
+         * Reject an order waiting for approval
+         * @description Bank transfers already received for the order move to the prepaid balance. Accepts an Idempotency-Key, as every POST that moves money.
+         */
         post: operations["rejectOrder"];
         delete?: never;
         options?: never;
@@ -2212,7 +2221,7 @@ export interface components {
         };
         Problem: {
             /**
-             * @description Stable machine-readable error code
+             * @description Stable machine-readable error code. For a 400 listing errors: the fields' code when all of them share one specific code (e.g. invalid_quantity, invalid_amount), else validation_failed
              * @example validation_failed
              */
             code: string;
@@ -2229,6 +2238,11 @@ export interface components {
             type: string;
         };
         ProblemFieldError: {
+            /**
+             * @description Machine-readable fault of this field: invalid_quantity, invalid_amount, greeting_too_long; otherwise invalid_value, or unknown_field for a field the request may not carry
+             * @example invalid_value
+             */
+            code: string;
             /** @example name */
             field: string;
             /** @example name must be shorter than or equal to 200 characters */
@@ -6437,7 +6451,10 @@ export interface operations {
     approveOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6479,8 +6496,21 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description invalid_state */
+            /**
+             * @description invalid_state
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6502,7 +6532,10 @@ export interface operations {
     cancelOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6548,8 +6581,21 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description invalid_state */
+            /**
+             * @description invalid_state
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6807,7 +6853,10 @@ export interface operations {
     rejectOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6853,8 +6902,21 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description invalid_state */
+            /**
+             * @description invalid_state
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -205,7 +205,14 @@ describe('catalog', () => {
       it.each([4_999, 500_001])('refuses the face value %p, naming face_values', async (faceValue) => {
         const response = await admin.post({ ...base(), face_values: [10_000, faceValue] }).expect(400);
         expect(response.headers['content-type']).toMatch(PROBLEM);
-        expect(response.body.code).toBe('validation_failed');
+        expect(response.body.code).toBe('invalid_amount');
+        expect(response.body.errors).toEqual([
+          {
+            field: 'face_values',
+            code: 'invalid_amount',
+            message: 'each value in face_values must be a whole number of fen from 5,000 to 500,000',
+          },
+        ]);
         expect(fieldsOf(response.body)).toEqual(['face_values']);
       });
 

@@ -130,7 +130,9 @@ describe('admin enterprises', () => {
     ])('refuses a malformed code (%s) with 400 validation_failed on credit_code', async (_label, mangle) => {
       const response = await post({ name: 'Malformed Co', credit_code: mangle(newCreditCode()) }).expect(400);
       expect(response.body.code).toBe('validation_failed');
-      expect(response.body.errors).toEqual([{ field: 'credit_code', message: expect.any(String) }]);
+      expect(response.body.errors).toEqual([
+        { field: 'credit_code', code: 'invalid_value', message: expect.any(String) },
+      ]);
     });
 
     it('refuses a registered code with 409 enterprise_exists naming the existing enterprise', async () => {

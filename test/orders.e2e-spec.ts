@@ -231,15 +231,15 @@ describe('orders, payments and the ledger', () => {
         422,
         'design_not_offered',
       ],
-      ['quantity 0', { lines: [{ face_value: 10_000, quantity: 0 }] }, 400, 'validation_failed'],
-      ['quantity above 1,000,000', { lines: [{ face_value: 10_000, quantity: 1_000_001 }] }, 400, 'validation_failed'],
-      ['a fractional face value', { lines: [{ face_value: 10_000.5, quantity: 1 }] }, 400, 'validation_failed'],
+      ['quantity 0', { lines: [{ face_value: 10_000, quantity: 0 }] }, 400, 'invalid_quantity'],
+      ['quantity above 1,000,000', { lines: [{ face_value: 10_000, quantity: 1_000_001 }] }, 400, 'invalid_quantity'],
+      ['a fractional face value', { lines: [{ face_value: 10_000.5, quantity: 1 }] }, 400, 'invalid_amount'],
       ['no lines', { lines: [] }, 400, 'validation_failed'],
       [
         'a greeting over 200 characters',
         { lines: [{ face_value: 10_000, quantity: 1, greeting: '福'.repeat(201) }] },
         400,
-        'validation_failed',
+        'greeting_too_long',
       ],
       [
         'an unknown payment method',
@@ -423,7 +423,8 @@ describe('orders, payments and the ledger', () => {
     ])('refuses a %s payment amount', async (_name, amount) => {
       const t = await tenant();
       const response = await t.deposit(amount).expect(400);
-      expect(response.body.errors[0].field).toBe('amount');
+      expect(response.body.code).toBe('invalid_amount');
+      expect(response.body.errors).toEqual([expect.objectContaining({ field: 'amount', code: 'invalid_amount' })]);
     });
   });
 

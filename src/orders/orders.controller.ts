@@ -63,8 +63,11 @@ export class OrdersController {
   @Post(':id/approve')
   @HttpCode(200)
   @RequireScopes('orders:approve')
+  @Idempotent()
   @ApiOperation({
     summary: 'Approve an order waiting for approval (not by the client that placed it)',
+    description:
+      'A bank_transfer order whose transfers already cover it is paid at once. Accepts an Idempotency-Key, as every POST that moves money.',
     operationId: 'approveOrder',
   })
   @ApiOkResponse({ type: OrderDto })
@@ -77,7 +80,13 @@ export class OrdersController {
   @Post(':id/reject')
   @HttpCode(200)
   @RequireScopes('orders:approve')
-  @ApiOperation({ summary: 'Reject an order waiting for approval', operationId: 'rejectOrder' })
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Reject an order waiting for approval',
+    description:
+      'Bank transfers already received for the order move to the prepaid balance. Accepts an Idempotency-Key, as every POST that moves money.',
+    operationId: 'rejectOrder',
+  })
   @ApiOkResponse({ type: OrderDto })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: 'invalid_state' })
@@ -104,8 +113,11 @@ export class OrdersController {
   @Post(':id/cancel')
   @HttpCode(200)
   @RequireScopes('orders:write')
+  @Idempotent()
   @ApiOperation({
     summary: 'Cancel an order before issuance starts; a paid order is refunded to its funding source',
+    description:
+      'Transfers received for an unpaid bank_transfer order move to the prepaid balance. Accepts an Idempotency-Key: a retry with the same key replays the first answer and refunds nothing twice.',
     operationId: 'cancelOrder',
   })
   @ApiOkResponse({ type: OrderDto })

@@ -18,6 +18,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
+import { IsFenAmount } from '../../common/validation-codes';
 import { OmittableNotNull, trim, trimToNull } from '../../enterprises/dto/fields';
 import type { CardType } from '../product.entity';
 import {
@@ -69,9 +70,7 @@ export class CreateProductDto {
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_FACE_VALUES)
   @ArrayUnique()
-  @IsInt({ each: true })
-  @Min(MIN_FACE_VALUE, { each: true })
-  @Max(MAX_FACE_VALUE, { each: true })
+  @IsFenAmount({ min: MIN_FACE_VALUE, max: MAX_FACE_VALUE, each: true })
   face_values: number[];
 
   @ApiProperty({

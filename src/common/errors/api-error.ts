@@ -1,8 +1,11 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { FIELD_CODES, GENERIC_FIELD_CODES } from '../validation-codes';
 
 export interface FieldError {
   field: string;
   message: string;
+  /** Machine-readable; `invalid_value` when not given. */
+  code?: string;
 }
 
 /**
@@ -27,9 +30,22 @@ export class ApiError extends HttpException {
     return new ApiError(HttpStatus.BAD_REQUEST, code, detail, extra);
   }
 
+  /**
+   * 400 listing every faulty field with its code. The top-level code is the
+   * fields' code when they all share one specific code (`invalid_quantity`,
+   * `invalid_amount`, ...), else `validation_failed`.
+   */
   static validation(errors: FieldError[]): ApiError {
-    const detail = errors.length === 1 ? errors[0].message : `${errors.length} fields are invalid`;
-    return new ApiError(HttpStatus.BAD_REQUEST, 'validation_failed', detail, { errors });
+    const listed = errors.map(({ field, message, code }) => ({
+      field,
+      message,
+      code: code ?? FIELD_CODES.invalidValue,
+    }));
+    const detail = listed.length === 1 ? listed[0].message : `${listed.length} fields are invalid`;
+    const codes = new Set(listed.map((error) => error.code));
+    const [only] = codes;
+    const code = codes.size === 1 && !GENERIC_FIELD_CODES.has(only) ? only : 'validation_failed';
+    return new ApiError(HttpStatus.BAD_REQUEST, code, detail, { errors: listed });
   }
 
   static unauthorized(code: string, detail: string): ApiError {

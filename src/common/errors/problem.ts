@@ -31,6 +31,13 @@ export class ProblemFieldError {
 
   @ApiProperty({ example: 'name must be shorter than or equal to 200 characters' })
   message: string;
+
+  @ApiProperty({
+    description:
+      'Machine-readable fault of this field: invalid_quantity, invalid_amount, greeting_too_long; otherwise invalid_value, or unknown_field for a field the request may not carry',
+    example: 'invalid_value',
+  })
+  code: string;
 }
 
 /** RFC 9457 problem details, as every error of this API is returned. */
@@ -47,7 +54,11 @@ export class Problem {
   @ApiProperty({ example: 'name must be shorter than or equal to 200 characters' })
   detail: string;
 
-  @ApiProperty({ description: 'Stable machine-readable error code', example: 'validation_failed' })
+  @ApiProperty({
+    description:
+      "Stable machine-readable error code. For a 400 listing errors: the fields' code when all of them share one specific code (e.g. invalid_quantity, invalid_amount), else validation_failed",
+    example: 'validation_failed',
+  })
   code: string;
 
   @ApiProperty({ example: 'req_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' })

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsFenAmount } from '../../common/validation-codes';
 import { IsCreditCodeFormat, normaliseCreditCodeInput } from './credit-code.validator';
 import { BANK_ACCOUNT_PATTERN, MAX_FEN, PHONE_PATTERN, trim, trimToNull } from './fields';
 
@@ -102,9 +103,7 @@ export class CreateEnterpriseDto {
     example: 5_000_000,
   })
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(MAX_FEN)
+  @IsFenAmount({ min: 0, max: MAX_FEN })
   credit_limit?: number;
 
   @ApiPropertyOptional({
@@ -116,8 +115,6 @@ export class CreateEnterpriseDto {
     example: 10_000_000,
   })
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(MAX_FEN)
+  @IsFenAmount({ min: 0, max: MAX_FEN })
   approval_threshold?: number | null;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, Max, Min, ValidateIf } from 'class-validator';
+import { ValidateIf } from 'class-validator';
+import { IsFenAmount } from '../../common/validation-codes';
 import { MAX_FEN } from './fields';
 
 /** What an enterprise decides for itself (its finance team, scope orders:approve). */
@@ -12,8 +13,6 @@ export class EnterpriseSettingsDto {
     example: 5_000_000,
   })
   @ValidateIf((_dto, value) => value !== null)
-  @IsInt()
-  @Min(0)
-  @Max(MAX_FEN)
+  @IsFenAmount({ min: 0, max: MAX_FEN })
   approval_threshold: number | null;
 }

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsFenAmount } from '../../common/validation-codes';
 import type { EnterpriseStatus } from '../enterprise.entity';
 import {
   BANK_ACCOUNT_PATTERN,
@@ -78,9 +79,7 @@ export class UpdateEnterpriseDto {
 
   @ApiPropertyOptional({ type: 'integer', minimum: 0, description: 'Credit line in fen' })
   @OmittableNotNull()
-  @IsInt()
-  @Min(0)
-  @Max(MAX_FEN)
+  @IsFenAmount({ min: 0, max: MAX_FEN })
   credit_limit?: number;
 
   @ApiPropertyOptional({
@@ -90,9 +89,7 @@ export class UpdateEnterpriseDto {
     description: 'Orders whose payable amount (fen) is above this wait for approval; null: no approval step',
   })
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(MAX_FEN)
+  @IsFenAmount({ min: 0, max: MAX_FEN })
   approval_threshold?: number | null;
 
   @ApiPropertyOptional({ enum: ENTERPRISE_STATUSES, description: 'suspended: its API clients can no longer order' })

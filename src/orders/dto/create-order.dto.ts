@@ -5,22 +5,20 @@ import {
   ArrayMinSize,
   IsArray,
   IsIn,
-  IsInt,
   IsOptional,
   IsString,
   Length,
   Matches,
-  Max,
-  MaxLength,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { PurchaserIdentityDto } from '../purchaser-identity';
 import { idPattern } from '../../common/ids';
+import { GreetingMaxLength, IsFenAmount, IsQuantity } from '../../common/validation-codes';
 
 export const PAYMENT_METHODS = ['prepaid_balance', 'credit_line', 'bank_transfer'] as const;
 export const MAX_LINES = 100;
 export const MAX_QUANTITY = 1_000_000;
+export const MAX_GREETING = 200;
 
 export class OrderLineInputDto {
   @ApiProperty({ example: 'prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' })
@@ -28,20 +26,20 @@ export class OrderLineInputDto {
   product_id: string;
 
   @ApiProperty({ description: 'Face value of each card in fen; one the product offers', example: 50000 })
-  @IsInt()
-  @Min(1)
+  @IsFenAmount()
   face_value: number;
 
   @ApiProperty({ minimum: 1, maximum: MAX_QUANTITY, example: 200 })
-  @IsInt()
-  @Min(1)
-  @Max(MAX_QUANTITY)
+  @IsQuantity(MAX_QUANTITY)
   quantity: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'Printed on each card, if the product allows greetings' })
+  @ApiPropertyOptional({
+    maxLength: MAX_GREETING,
+    description: 'Printed on each card, if the product allows greetings',
+  })
   @IsOptional()
   @IsString()
-  @MaxLength(200)
+  @GreetingMaxLength(MAX_GREETING)
   greeting?: string;
 
   @ApiPropertyOptional({ description: "One of the product's designs; default its first", example: 'classic' })

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches, ValidateIf } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
 import type { Payment, PaymentKind } from '../payment.entity';
 import { idPattern } from '../../common/ids';
+import { IsFenAmount } from '../../common/validation-codes';
 
 export const PAYMENT_KINDS = [
   'deposit',
@@ -26,9 +27,7 @@ export class RecordPaymentDto {
   order_id?: string;
 
   @ApiProperty({ description: 'fen, a positive integer', example: 1_000_000 })
-  @IsInt({ message: 'amount must be a whole number of fen' })
-  @Min(1, { message: 'amount must be positive' })
-  @Max(Number.MAX_SAFE_INTEGER)
+  @IsFenAmount()
   amount: number;
 
   @ApiProperty({ description: "Name on the paying account: the enterprise's own corporate account" })

@@ -12,6 +12,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { IsFenAmount } from '../../common/validation-codes';
 import type { CardStatus } from '../../issuance/issuance.entity';
 import { PURCHASER_ID_TYPES, normaliseIdNumber, type PurchaserIdType } from '../../orders/purchaser-identity';
 
@@ -97,9 +98,7 @@ export class DebitDto {
   holder_ref?: string;
 
   @ApiProperty({ description: 'fen', minimum: 1, maximum: MAX_DEBIT_FEN })
-  @IsInt()
-  @Min(1)
-  @Max(MAX_DEBIT_FEN)
+  @IsFenAmount({ max: MAX_DEBIT_FEN })
   amount: number;
 
   @ApiProperty({ description: "The channel's unique reference (e.g. its order number)" })
@@ -110,9 +109,7 @@ export class DebitDto {
 export class ReverseDto {
   @ApiPropertyOptional({ description: 'fen; default: all of the debit not reversed yet', minimum: 1 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_DEBIT_FEN)
+  @IsFenAmount({ max: MAX_DEBIT_FEN })
   amount?: number;
 
   @ApiProperty({ description: "The channel's unique reference of this reversal" })
