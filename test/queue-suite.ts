@@ -223,6 +223,28 @@ export function queueSuite(backend: QueueBackendName): void {
         ]);
       });
 
+      it('retries a job that failed for good when it is added again with addOrRetryFailed', async () => {
+        const jobId = `failed-for-good-${RUN}`;
+        const key = `for-good-${RUN}`;
+        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
+        await waitFor('the job to fail', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'failed');
+        // add is a no-op while the failed job is retained; addOrRetryFailed runs it again.
+        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
+        expect(await jobState(queues, MAIN_QUEUE, jobId)).toBe('failed');
+        expect(await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 })).toBe(
+          jobId,
+        );
+        await waitFor(
+          'the retried job to complete',
+          async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed',
+        );
+        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
+        // A completed job is left alone.
+        await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
+      });
+
       it('counts waiting and active jobs per queue', async () => {
         jobs.gate = deferred();
         const ids = [await add(TestJob.Gated, { tag: 'c1' }), await add(TestJob.Gated, { tag: 'c2' })];

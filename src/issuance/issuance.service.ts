@@ -112,8 +112,12 @@ export class IssuanceService implements OnApplicationBootstrap {
     return batches;
   }
 
-  /** Enqueues every chunk of the batches that is not minted yet (deterministic job ids: safe to repeat). */
-  async enqueue(batches: Pick<IssuanceBatch, 'id'>[], retry = ''): Promise<void> {
+  /**
+   * Enqueues every chunk of the batches that is not minted yet (deterministic job ids: safe to repeat). With
+   * `retryFailed`, a chunk whose job already failed for good runs again: its batch is still queued or running only
+   * because marking it failed failed too (the database was down at the chunk's last attempt).
+   */
+  async enqueue(batches: Pick<IssuanceBatch, 'id'>[], retry = '', retryFailed = false): Promise<void> {
     if (batches.length === 0) return;
     const chunks = await this.dataSource.query<Array<{ batch_id: string; chunk_no: number }>>(
       'SELECT batch_id, chunk_no FROM issuance_chunks WHERE batch_id = ANY($1) AND done_at IS NULL ORDER BY batch_id, chunk_no',
@@ -121,20 +125,23 @@ export class IssuanceService implements OnApplicationBootstrap {
     );
     const delay = this.config.ISSUANCE_DELAY_SECONDS * 1000;
     for (const chunk of chunks) {
-      await this.queues.add(
-        JobName.MintChunk,
-        { batchId: chunk.batch_id, chunkNo: chunk.chunk_no },
-        { jobId: `mint-${chunk.batch_id}-${chunk.chunk_no}${retry}`, ...(delay > 0 && !retry ? { delay } : {}) },
-      );
+      const payload = { batchId: chunk.batch_id, chunkNo: chunk.chunk_no };
+      const options = {
+        jobId: `mint-${chunk.batch_id}-${chunk.chunk_no}${retry}`,
+        ...(delay > 0 && !retry ? { delay } : {}),
+      };
+      if (retryFailed) await this.queues.addOrRetryFailed(JobName.MintChunk, payload, options);
+      else await this.queues.add(JobName.MintChunk, payload, options);
     }
   }
 
+  /** Every minute: unminted chunks of batches still to do are enqueued again, failed jobs of them retried. */
   @OnJob(JobName.ResumeIssuance)
   async resume(): Promise<{ batches: number }> {
     const batches = await this.dataSource.query<Array<{ id: string }>>(
       "SELECT id FROM issuance_batches WHERE status IN ('queued', 'running')",
     );
-    await this.enqueue(batches);
+    await this.enqueue(batches, '', true);
     return { batches: batches.length };
   }
 

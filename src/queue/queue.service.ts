@@ -64,6 +64,21 @@ export class QueueService implements OnApplicationShutdown {
     return String(job.id);
   }
 
+  /**
+   * As add, and when a job with this jobId already exists but failed for good, retries it. For relays that
+   * re-enqueue unfinished work under deterministic ids: a job whose last attempt failed at a moment its failure
+   * could not be recorded (the database was down) would otherwise never run again.
+   */
+  async addOrRetryFailed<J extends JobName>(
+    name: J,
+    payload: JobPayloads[J],
+    options: AddJobOptions & { jobId: string },
+  ): Promise<string> {
+    const job = await this.queueOf(name).add(name, payload, jobsOptions(options));
+    if (await job.isFailed()) await job.retry('failed');
+    return String(job.id);
+  }
+
   /** Enqueues many jobs of one name in one round trip (BullMQ addBulk); same options semantics as add. */
   async addBulk<J extends JobName>(
     name: J,
