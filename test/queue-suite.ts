@@ -223,28 +223,6 @@ export function queueSuite(backend: QueueBackendName): void {
         ]);
       });
 
-      it('retries a job that failed for good when it is added again with addOrRetryFailed', async () => {
-        const jobId = `failed-for-good-${RUN}`;
-        const key = `for-good-${RUN}`;
-        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
-        await waitFor('the job to fail', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'failed');
-        // add is a no-op while the failed job is retained; addOrRetryFailed runs it again.
-        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
-        expect(await jobState(queues, MAIN_QUEUE, jobId)).toBe('failed');
-        expect(await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 })).toBe(
-          jobId,
-        );
-        await waitFor(
-          'the retried job to complete',
-          async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed',
-        );
-        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
-        // A completed job is left alone.
-        await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 });
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
-      });
-
       it('counts waiting and active jobs per queue', async () => {
         jobs.gate = deferred();
         const ids = [await add(TestJob.Gated, { tag: 'c1' }), await add(TestJob.Gated, { tag: 'c2' })];
@@ -289,6 +267,49 @@ export function queueSuite(backend: QueueBackendName): void {
         const text = await metrics.text();
         expect(text).toContain('process_cpu_seconds_total');
         expect(text).toContain(`queue_jobs{queue="${MAIN_QUEUE}",state="waiting"} 0`);
+      });
+    });
+
+    describe('a relay re-adding a job that failed for good', () => {
+      // An application of its own: the running worker's tests above count its failures exactly.
+      let app: NestFastifyApplication;
+      let queues: QueueService;
+      let jobs: TestJobs;
+      const add = (name: string, payload: object, options?: AddJobOptions) =>
+        queues.add(asJob(name), payload as never, options);
+
+      beforeAll(async () => {
+        const moduleRef = await testModule(await connect(backend)).compile();
+        app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+        await app.init();
+        queues = app.get(QueueService);
+        jobs = app.get(TestJobs);
+      });
+
+      afterAll(async () => {
+        await app?.close();
+      });
+
+      it('retries a job that failed for good when it is added again with addOrRetryFailed', async () => {
+        const jobId = `failed-for-good-${RUN}`;
+        const key = `for-good-${RUN}`;
+        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
+        await waitFor('the job to fail', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'failed');
+        // add is a no-op while the failed job is retained; addOrRetryFailed runs it again.
+        await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
+        expect(await jobState(queues, MAIN_QUEUE, jobId)).toBe('failed');
+        expect(await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 })).toBe(
+          jobId,
+        );
+        await waitFor(
+          'the retried job to complete',
+          async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed',
+        );
+        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
+        // A completed job is left alone.
+        await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
       });
     });
 
