@@ -2,20 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Product } from '../src/catalog/product.entity';
 import { DEMO_PRODUCTS, DemoSeedService } from '../src/demo/demo-seed.service';
 import { ApiClient } from '../src/auth/api-client.entity';
-import { residentIdCheckCharacter } from '../src/orders/purchaser-identity';
 import { createFuliClient, type FuliClient } from '../sdk';
 import { startTestApp, TEST_ADMIN_CLIENT_ID, TEST_ADMIN_CLIENT_SECRET, type TestApp } from './support/app';
-
-const RESIDENT_ID_BODY = '11010519491231002';
-const RESIDENT_ID = RESIDENT_ID_BODY + residentIdCheckCharacter(RESIDENT_ID_BODY);
-
-/** Unwraps `{ data }`, failing the test with the problem when the call returned `{ error }`. */
-function ok<T>(result: { data?: T; error?: unknown; response: Response }): T {
-  if (result.data === undefined) {
-    throw new Error(`expected success, got ${result.response.status}: ${JSON.stringify(result.error)}`);
-  }
-  return result.data;
-}
+import { TEST_PURCHASER } from './support/fixtures';
+import { ok } from './support/sdk-results';
 
 /** The demo tenant `npm start` seeds, walked through as the README's HR walk-through does, with the SDK. */
 describe('demo tenant (npm start)', () => {
@@ -76,7 +66,7 @@ describe('demo tenant (npm start)', () => {
           po_number: `PO-DEMO-${randomBytes(4).toString('hex')}`,
           payment_method: 'prepaid_balance',
           lines: [{ product_id: anonymous!.id, face_value: 50_000, quantity: 200, greeting: '新年快乐' }],
-          purchaser: { name: '张三', id_type: 'resident_id', id_number: RESIDENT_ID, phone: '13812345678' },
+          purchaser: TEST_PURCHASER,
         },
       }),
     );

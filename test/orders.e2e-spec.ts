@@ -1,15 +1,13 @@
 import { randomInt } from 'node:crypto';
 import { startTestApp, type TestApp } from './support/app';
-import { createClient, createEnterprise, createProduct, recordTransfer, type ProductFixture } from './support/fixtures';
-
-/** A resident ID with a correct GB 11643 check character. */
-function residentId(body17 = '11010519491231002'): string {
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body17].reduce((total, digit, index) => total + Number(digit) * weights[index], 0);
-  return body17 + '10X98765432'[sum % 11];
-}
-
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: residentId(), phone: '13812345678' };
+import {
+  createClient,
+  createEnterprise,
+  createProduct,
+  recordTransfer,
+  TEST_PURCHASER,
+  type ProductFixture,
+} from './support/fixtures';
 
 describe('orders, payments and the ledger', () => {
   let app: TestApp;
@@ -93,7 +91,7 @@ describe('orders, payments and the ledger', () => {
     const placed = await t
       .order({
         lines: [line(anonymous, 50_000, 20, { greeting: '新年快乐' }), line(anonymous, 10_000, 15)],
-        purchaser: PURCHASER, // 11,500 CNY of anonymous cards: real-name purchase
+        purchaser: TEST_PURCHASER, // 11,500 CNY of anonymous cards: real-name purchase
       })
       .expect(201);
     // 20 × 500 CNY + 15 × 100 CNY = 11,500 CNY; 2 % discount = 230 CNY.
@@ -270,20 +268,20 @@ describe('orders, payments and the ledger', () => {
         .expect(422);
       expect(missing.body.code).toBe('real_name_required');
       const placed = await t
-        .order({ lines: [line(registered, 200_000, 1)], payment_method: 'bank_transfer', purchaser: PURCHASER })
+        .order({ lines: [line(registered, 200_000, 1)], payment_method: 'bank_transfer', purchaser: TEST_PURCHASER })
         .expect(201);
       expect(placed.body.purchaser).toEqual({
         name: '张*',
         id_type: 'resident_id',
-        id_number: `110${'*'.repeat(11)}${PURCHASER.id_number.slice(-4)}`,
+        id_number: `110${'*'.repeat(11)}${TEST_PURCHASER.id_number.slice(-4)}`,
         phone: '138****5678',
       });
-      expect(JSON.stringify(placed.body)).not.toContain(PURCHASER.id_number);
+      expect(JSON.stringify(placed.body)).not.toContain(TEST_PURCHASER.id_number);
       const [row] = await app.dataSource.query('SELECT purchaser_ciphertext FROM orders WHERE id = $1', [
         placed.body.id,
       ]);
       expect(row.purchaser_ciphertext).toMatch(/^v1\./);
-      expect(row.purchaser_ciphertext).not.toContain(PURCHASER.id_number);
+      expect(row.purchaser_ciphertext).not.toContain(TEST_PURCHASER.id_number);
     });
 
     it('requires it for anonymous orders from 10,000 CNY of face value, not below', async () => {
@@ -293,7 +291,7 @@ describe('orders, payments and the ledger', () => {
         .expect(201); // 9,900 CNY
       const at = await t.order({ lines: [line(anonymous, 100_000, 10)] }).expect(422); // 10,000 CNY
       expect(at.body.code).toBe('real_name_required');
-      await t.order({ lines: [line(anonymous, 100_000, 10)], purchaser: PURCHASER }).expect(201);
+      await t.order({ lines: [line(anonymous, 100_000, 10)], purchaser: TEST_PURCHASER }).expect(201);
     });
 
     it('requires a bank-funded payment method from 5,000 CNY payable', async () => {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createFuliClient, isProblem, type components, type FuliClient, type FuliProblem } from '../sdk';
 import { startTestApp, TEST_ADMIN_CLIENT_ID, TEST_ADMIN_CLIENT_SECRET, type TestApp } from './support/app';
 import { newCreditCode } from './support/fixtures';
+import { ok } from './support/sdk-results';
 
 type Enterprise = components['schemas']['EnterpriseDto'];
 type ApiClientWithSecret = components['schemas']['ApiClientWithSecretDto'];
@@ -23,14 +24,6 @@ function recordingFetch() {
     return response;
   };
   return { log, fetch };
-}
-
-/** Unwraps `{ data }`, failing the test with the problem when the call returned `{ error }`. */
-function ok<T>(result: { data?: T; error?: unknown; response: Response }): T {
-  if (result.data === undefined) {
-    throw new Error(`expected success, got ${result.response.status}: ${JSON.stringify(result.error)}`);
-  }
-  return result.data;
 }
 
 function expectProblem(error: unknown, status: number, code: string): FuliProblem {

@@ -107,7 +107,7 @@ export function recordTransfer(
 /** A purchaser identity with a valid resident ID (GB 11643's own example), for real-name orders. */
 export const TEST_PURCHASER = {
   name: '张三',
-  id_type: 'resident_id',
+  id_type: 'resident_id' as const,
   id_number: '11010519491231002X',
   phone: '13812345678',
 };
