@@ -113,11 +113,15 @@ export class IssuanceService implements OnApplicationBootstrap {
   }
 
   /**
-   * Enqueues every chunk of the batches that is not minted yet (deterministic job ids: safe to repeat). With
-   * `retryFailed`, a chunk whose job already failed for good runs again: its batch is still queued or running only
-   * because marking it failed failed too (the database was down at the chunk's last attempt).
+   * Enqueues every chunk of the batches that is not minted yet (deterministic job ids: safe to repeat).
+   * `retrySuffix`: new job ids, for an operator's retry (the failed jobs keep theirs in the queue's history).
+   * `retryFailed`: a chunk whose job already failed for good runs again: its batch is still queued or running
+   * only because marking it failed failed too (the database was down at the chunk's last attempt).
    */
-  async enqueue(batches: Pick<IssuanceBatch, 'id'>[], retry = '', retryFailed = false): Promise<void> {
+  async enqueue(
+    batches: Pick<IssuanceBatch, 'id'>[],
+    { retrySuffix = '', retryFailed = false }: { retrySuffix?: string; retryFailed?: boolean } = {},
+  ): Promise<void> {
     if (batches.length === 0) return;
     const chunks = await this.dataSource.query<Array<{ batch_id: string; chunk_no: number }>>(
       'SELECT batch_id, chunk_no FROM issuance_chunks WHERE batch_id = ANY($1) AND done_at IS NULL ORDER BY batch_id, chunk_no',
@@ -127,8 +131,8 @@ export class IssuanceService implements OnApplicationBootstrap {
     for (const chunk of chunks) {
       const payload = { batchId: chunk.batch_id, chunkNo: chunk.chunk_no };
       const options = {
-        jobId: `mint-${chunk.batch_id}-${chunk.chunk_no}${retry}`,
-        ...(delay > 0 && !retry ? { delay } : {}),
+        jobId: `mint-${chunk.batch_id}-${chunk.chunk_no}${retrySuffix}`,
+        ...(delay > 0 && !retrySuffix ? { delay } : {}),
       };
       if (retryFailed) await this.queues.addOrRetryFailed(JobName.MintChunk, payload, options);
       else await this.queues.add(JobName.MintChunk, payload, options);
@@ -141,7 +145,7 @@ export class IssuanceService implements OnApplicationBootstrap {
     const batches = await this.dataSource.query<Array<{ id: string }>>(
       "SELECT id FROM issuance_batches WHERE status IN ('queued', 'running')",
     );
-    await this.enqueue(batches, '', true);
+    await this.enqueue(batches, { retryFailed: true });
     return { batches: batches.length };
   }
 
@@ -242,8 +246,7 @@ export class IssuanceService implements OnApplicationBootstrap {
       await manager.save(found);
       return found;
     });
-    // New job ids: the failed jobs keep theirs in the queue's history.
-    await this.enqueue([batch], `-r${Date.now()}`);
+    await this.enqueue([batch], { retrySuffix: `-r${Date.now()}` });
     return batch;
   }
 
