@@ -60,6 +60,7 @@ import {
   api,
   creditCode,
   fullEnv,
+  median,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
@@ -514,12 +515,6 @@ async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, p
 function line(cells: string[]): string {
   return cells.map((cell, index) => (index === 0 ? cell.padEnd(30) : cell.padStart(11))).join(' ');
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 async function main(): Promise<number> {
   console.log(

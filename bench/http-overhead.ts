@@ -26,6 +26,7 @@ import {
   loadSettings,
   measure,
   measuredRow,
+  median,
   positiveInt,
   runBenchmark,
   tenantToken,
@@ -37,8 +38,6 @@ import {
 const TARGET_RATIO = 0.5;
 const SETTINGS = loadSettings(50);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main(): Promise<number> {
   console.log(
