@@ -61,6 +61,7 @@ import {
   creditCode,
   fullEnv,
   median,
+  payOrderByTransfer,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
@@ -181,15 +182,7 @@ async function issuedOrder(baseUrl: string, operator: Operator, env: NodeJS.Proc
   const issuer = await startWorker(env);
   try {
     const started = process.hrtime.bigint();
-    await operatorApi.post('/v1/admin/payments', {
-      kind: 'order_transfer',
-      enterprise_id: enterprise.id,
-      order_id: order.id,
-      amount: order.payable,
-      payer_account_name: enterpriseName,
-      payer_account_number: '6222 0000 1111 2345',
-      bank_reference: `BENCH${Date.now()}`,
-    });
+    await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
     await waitUntil(
       'issuance',
       async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],

@@ -39,6 +39,7 @@ import {
   api,
   creditCode,
   fullEnv,
+  payOrderByTransfer,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
@@ -145,15 +146,7 @@ async function runWorkerPath(): Promise<WorkerRun> {
       const pgCpuBefore = pgDir ? postgresCpuMicros(pgDir) : undefined;
       const cpuBefore = await workerCpu();
       const started = process.hrtime.bigint();
-      await operatorApi.post('/v1/admin/payments', {
-        kind: 'order_transfer',
-        enterprise_id: enterprise.id,
-        order_id: order.id,
-        amount: order.payable,
-        payer_account_name: enterpriseName,
-        payer_account_number: '6222 0000 1111 2345',
-        bank_reference: `BENCH${Date.now()}`,
-      });
+      await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
       const deadline = Date.now() + TIMEOUT_MS;
       let lastReport = Date.now();
       for (;;) {

@@ -38,6 +38,7 @@ import {
   loadSettings,
   measureRun,
   measuredRow,
+  payOrderByTransfer,
   row,
   runBenchmark,
   tenantToken,
@@ -201,16 +202,10 @@ async function main(): Promise<number> {
         purchaser: PURCHASER,
         lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: 2 * CARDS_PER_SIDE }],
       });
-      const enterprise = await tenant.operator.get<{ name: string }>(`/v1/admin/enterprises/${tenant.enterpriseId}`);
-      await tenant.operator.post('/v1/admin/payments', {
-        kind: 'order_transfer',
-        enterprise_id: tenant.enterpriseId,
-        order_id: order.id,
-        amount: order.payable,
-        payer_account_name: enterprise.name,
-        payer_account_number: '6222 0000 1111 2345',
-        bank_reference: `BENCH${Date.now()}`,
-      });
+      const enterprise = await tenant.operator.get<{ id: string; name: string }>(
+        `/v1/admin/enterprises/${tenant.enterpriseId}`,
+      );
+      await payOrderByTransfer(tenant.operator, enterprise, order);
       // The cards are minted by a worker in this process (same DATA_DIR, so the same keys), stopped before any
       // measurement: the measured server runs no jobs.
       const runtime = await prepareRuntime(loadConfig({ ...env, DATABASE_URL: databaseUrl }));

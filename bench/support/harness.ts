@@ -452,6 +452,26 @@ export interface Tenant {
   token: string;
 }
 
+/**
+ * The operator books a corporate transfer (from the enterprise's own account name) covering the whole order:
+ * the bank_transfer order is paid, and minting starts.
+ */
+export async function payOrderByTransfer(
+  operator: Api,
+  enterprise: { id: string; name: string },
+  order: { id: string; payable: number },
+): Promise<void> {
+  await operator.post('/v1/admin/payments', {
+    kind: 'order_transfer',
+    enterprise_id: enterprise.id,
+    order_id: order.id,
+    amount: order.payable,
+    payer_account_name: enterprise.name,
+    payer_account_number: '6222 0000 1111 2345',
+    bank_reference: `BENCH${Date.now()}`,
+  });
+}
+
 /** An enterprise, an API client of it with the scopes given, and that client's bearer token for those scopes. */
 export async function tenantToken(
   baseUrl: string,
