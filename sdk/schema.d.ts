@@ -2723,7 +2723,7 @@ export interface components {
             next_attempt_at: string | null;
             /** @enum {string} */
             object: "webhook_attempt";
-            /** @description The first 1 KB of the response body */
+            /** @description The first 1 KB of the response body; null when no response came, or when the receiver is on a private network (its answer is not shown) */
             response_body: string | null;
             /** @description HTTP status; null when no response came */
             response_status: number | null;
