@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
+import { registerBodyParsers } from './common/http/body-parsers';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
@@ -63,6 +64,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     adapter,
     { logger: new PinoNestLogger(logger), bufferLogs: false },
   );
+  registerBodyParsers(app, config.BODY_LIMIT_BYTES);
   const fastify = app.getHttpAdapter().getInstance();
   const apiHeaders = apiSecurityHeaders(config.isProduction);
   const docsHeaders = docsSecurityHeaders(config.isProduction);
