@@ -54,7 +54,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const { config, logger } = runtime;
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: config.trustProxy,
     genReqId: requestIdOf,
     requestIdHeader: false,
     logger: false,
