@@ -11,6 +11,7 @@ RUN npm run build && npm prune --omit=dev --omit=optional
 
 # Runtime stage: production dependencies and compiled code only, as a non-root user.
 FROM node:20-bookworm-slim
+# Also what an unset NODE_ENV means (src/config/app-config.ts); said here so that `docker inspect` shows it.
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules

@@ -7,7 +7,7 @@ import { registerBodyParsers } from './common/http/body-parsers';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
-import { AppConfig, describeConfig, loadConfig } from './config/app-config';
+import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/app-config';
 import { resolveDatabase, type DatabaseHandle } from './database/database-url';
 import { runMigrations } from './database/migrations';
 import { setupDocs } from './docs/openapi';
@@ -22,7 +22,9 @@ export interface Runtime {
   queue: QueueConnection;
 }
 
-export async function prepareRuntime(config: AppConfig = loadConfig()): Promise<Runtime> {
+export async function prepareRuntime(
+  config: AppConfig = loadConfig(process.env, { defaultNodeEnv: defaultNodeEnv() }),
+): Promise<Runtime> {
   const logger = createLogger(config.LOG_LEVEL);
   logger.info({ config: describeConfig(config) }, 'configuration loaded');
   const database = await resolveDatabase(config, (line) => logger.info(line));

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeConfig, loadConfig, parseTrustProxy } from './app-config';
+import { defaultNodeEnv, describeConfig, loadConfig, parseTrustProxy } from './app-config';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'fuli-config-'));
 /** A development environment in a fresh DATA_DIR, as `npm start` runs. */
@@ -23,6 +23,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDir() })).toThrow(
       /CODE_PEPPER is missing[\s\S]*DATA_ENCRYPTION_KEYS is missing[\s\S]*JWT_SIGNING_KEY is missing[\s\S]*ADMIN_CLIENT_ID is missing[\s\S]*ADMIN_CLIENT_SECRET is missing/,
     );
+  });
+
+  it('takes an unset NODE_ENV as production: no generated keys, no demo', () => {
+    expect(() => loadConfig({ DATA_DIR: tempDir() })).toThrow(/CODE_PEPPER is missing/);
+    const config = loadConfig({ DATA_DIR: tempDir() }, { defaultNodeEnv: 'development' });
+    expect(config.NODE_ENV).toBe('development');
+    expect(config.seedDemo).toBe(true);
+    // What the environment says wins over the process's default.
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDir() }, { defaultNodeEnv: 'development' }),
+    ).toThrow(/CODE_PEPPER is missing/);
+  });
+
+  it('defaults to development only for a process started with --development (npm start)', () => {
+    expect(defaultNodeEnv(['node', 'dist/src/main.js', '--development'])).toBe('development');
+    expect(defaultNodeEnv(['node', 'dist/src/main.js', '--api-only'])).toBe('production');
+    expect(defaultNodeEnv(['node', 'dist/src/worker.js'])).toBe('production');
   });
 
   it('trusts the proxies TRUST_PROXY lists, no one when unset, and refuses true or a hop count', () => {

@@ -55,8 +55,12 @@ const optionalBoolean = ({ value }: { value: unknown }) =>
  * Secret fields are listed in SECRET_FIELDS and never printed.
  */
 export class AppConfig {
+  /**
+   * Unset means production (keys required, no demo, no private webhook targets): a deployment that forgets it must
+   * not fall back to the permissive development defaults. `npm start` passes `--development` (see loadConfig).
+   */
   @IsIn(['development', 'test', 'production'])
-  NODE_ENV: NodeEnv = 'development';
+  NODE_ENV: NodeEnv = 'production';
 
   @Transform(toInt)
   @IsInt()
@@ -369,12 +373,23 @@ function developmentSecrets(dataDir: string): GeneratedSecrets {
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+/** What NODE_ENV is when the environment does not say: development for a process started with `--development`. */
+export function defaultNodeEnv(argv: readonly string[] = process.argv): NodeEnv {
+  return argv.includes('--development') ? 'development' : 'production';
+}
+
+export interface LoadConfigOptions {
+  /** NODE_ENV when the environment leaves it unset (production unless told). */
+  defaultNodeEnv?: NodeEnv;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): AppConfig {
   // Only the variables AppConfig declares: the rest of the environment is none of its business (nor of its log line).
   const declared = new Set(Object.keys(new AppConfig()));
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(env)) if (declared.has(key) && value !== '') raw[key] = value;
   if (raw.QUEUE_BACKEND === undefined) raw.QUEUE_BACKEND = raw.REDIS_URL ? 'redis' : 'postgres';
+  raw.NODE_ENV ??= options.defaultNodeEnv ?? 'production';
   const production = raw.NODE_ENV === 'production';
   if (!production) {
     const dataDir = resolve(typeof raw.DATA_DIR === 'string' ? raw.DATA_DIR : '.data');
