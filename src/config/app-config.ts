@@ -71,6 +71,19 @@ export class AppConfig {
   @IsString()
   HOST = '0.0.0.0';
 
+  /**
+   * The Prometheus scrape (`GET /metrics`) has a listener of its own, off the public port: loopback by default, so
+   * that only the host (or, with METRICS_HOST=0.0.0.0 in a container, the monitoring network) can read it.
+   */
+  @IsString()
+  METRICS_HOST = '127.0.0.1';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT = 9464;
+
   /** Public base URL, used in printed links and the OpenAPI servers list. */
   @IsOptional()
   @IsString()
