@@ -11,13 +11,15 @@ RUN npm run build && npm prune --omit=dev --omit=optional
 
 # Runtime stage: production dependencies and compiled code only, as a non-root user.
 FROM node:20-bookworm-slim
+# Also what an unset NODE_ENV means (src/config/app-config.ts); said here so that `docker inspect` shows it.
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
 USER node
-EXPOSE 3000
+# The API; and the Prometheus scrape, which listens on loopback unless METRICS_HOST says otherwise.
+EXPOSE 3000 9464
 # `docker run IMAGE` serves the API; `docker run IMAGE dist/src/worker.js` runs the worker.
 ENTRYPOINT ["node"]
 CMD ["dist/src/main.js", "--api-only"]

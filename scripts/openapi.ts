@@ -91,7 +91,7 @@ function joinPath(...parts: string[]): string {
   return `/${path}`.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-/** Routes whose handler or controller is marked @ApiExcludeEndpoint / @ApiExcludeController (e.g. /metrics). */
+/** Routes whose handler or controller is marked @ApiExcludeEndpoint / @ApiExcludeController (none today). */
 function excludedRoutes(app: NestFastifyApplication): Set<string> {
   const excluded = new Set<string>();
   const scanner = new MetadataScanner();

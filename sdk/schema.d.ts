@@ -2723,7 +2723,7 @@ export interface components {
             next_attempt_at: string | null;
             /** @enum {string} */
             object: "webhook_attempt";
-            /** @description The first 1 KB of the response body */
+            /** @description The first 1 KB of the response body; null when no response came, or when the receiver is on a private network (its answer is not shown) */
             response_body: string | null;
             /** @description HTTP status; null when no response came */
             response_status: number | null;
@@ -3045,6 +3045,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The Idempotency-Key was used with another request */
             422: {
                 headers: {
@@ -3231,6 +3240,15 @@ export interface operations {
             };
             /** @description A request with this Idempotency-Key is still in flight */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3541,6 +3559,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description card_voided, card_expired, card_lost, card_replaced, card_refunded
              *
@@ -3623,6 +3650,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit exceeded; see Retry-After */
             429: {
                 headers: {
@@ -3692,6 +3728,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3788,6 +3833,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description anonymous_card_not_refundable, card_has_no_value, card_voided, card_expired, card_lost, card_replaced, card_refunded
              *
@@ -3870,6 +3924,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3966,6 +4029,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description anonymous_card_not_reportable, card_voided, card_expired, card_lost, card_replaced, card_refunded
              *
@@ -4041,6 +4113,15 @@ export interface operations {
             };
             /** @description invalid_card_state, card_frozen (each with the serial and status) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4185,6 +4266,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description invalid_credit_code: the check character is wrong
              *
@@ -4318,6 +4408,15 @@ export interface operations {
             };
             /** @description resource_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4499,6 +4598,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4800,6 +4908,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description corporate_payer_required, payment_method_mismatch
              *
@@ -4946,6 +5063,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description card_limit_exceeded: a face value is above the card type's single-card limit (anonymous 1,000 CNY, registered 5,000 CNY); validity_too_short: an anonymous product must be valid for at least 36 months, or not expire
              *
@@ -5079,6 +5205,15 @@ export interface operations {
             };
             /** @description resource_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5271,6 +5406,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description card_voided, card_expired, card_lost, card_replaced, card_refunded
              *
@@ -5409,6 +5553,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description card_voided, card_expired, card_lost, card_replaced, card_refunded */
             422: {
                 headers: {
@@ -5487,6 +5640,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5576,6 +5738,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5716,6 +5887,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description card_expired */
             422: {
                 headers: {
@@ -5827,6 +6007,15 @@ export interface operations {
             };
             /** @description resource_not_found, also for another tenant's id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6015,6 +6204,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6246,6 +6444,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenErrorDto"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit of the caller's IP address exceeded; see Retry-After */
             429: {
                 headers: {
@@ -6361,6 +6568,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6594,6 +6810,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The Idempotency-Key was used with another request */
             422: {
                 headers: {
@@ -6734,6 +6959,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6908,6 +7142,15 @@ export interface operations {
              *     A request with this Idempotency-Key is still in flight
              */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7161,6 +7404,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description invalid_card_credentials, holder_identity_required, holder_identity_mismatch, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
             422: {
                 headers: {
@@ -7238,6 +7490,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description insufficient_balance, card_not_bound, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
             422: {
                 headers: {
@@ -7299,6 +7560,15 @@ export interface operations {
             };
             /** @description insufficient_scope: the token lacks redemptions:write */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7378,6 +7648,15 @@ export interface operations {
             };
             /** @description card_not_reversible: a card of the debit is no longer live */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7499,6 +7778,15 @@ export interface operations {
             };
             /** @description A request with this Idempotency-Key is still in flight */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7691,6 +7979,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description invalid_webhook_url, webhook_url_not_https (production), webhook_url_private_address (private, loopback, link-local or metadata address), webhook_url_unresolvable, unknown_event_type, invalid_event_types */
             422: {
                 headers: {
@@ -7840,6 +8137,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description recovery_window_exceeded (more than 30 days back)
              *
@@ -7918,6 +8224,15 @@ export interface operations {
             };
             /** @description A request with this Idempotency-Key is still in flight */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -66,7 +66,9 @@ export class AppModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_GUARD, useClass: AccessTokenGuard },
-        { provide: APP_GUARD, useClass: RateLimitGuard },
+        // Also injectable by class: the /docs pages, outside Nest's routes, spend the same budget (src/bootstrap.ts).
+        RateLimitGuard,
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
       ],
     };
   }

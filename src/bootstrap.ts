@@ -3,10 +3,12 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
+import { registerBodyParsers } from './common/http/body-parsers';
+import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
-import { AppConfig, describeConfig, loadConfig } from './config/app-config';
+import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/app-config';
 import { resolveDatabase, type DatabaseHandle } from './database/database-url';
 import { runMigrations } from './database/migrations';
 import { setupDocs } from './docs/openapi';
@@ -21,7 +23,9 @@ export interface Runtime {
   queue: QueueConnection;
 }
 
-export async function prepareRuntime(config: AppConfig = loadConfig()): Promise<Runtime> {
+export async function prepareRuntime(
+  config: AppConfig = loadConfig(process.env, { defaultNodeEnv: defaultNodeEnv() }),
+): Promise<Runtime> {
   const logger = createLogger(config.LOG_LEVEL);
   logger.info({ config: describeConfig(config) }, 'configuration loaded');
   const database = await resolveDatabase(config, (line) => logger.info(line));
@@ -53,7 +57,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const { config, logger } = runtime;
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: config.trustProxy,
     genReqId: requestIdOf,
     requestIdHeader: false,
     logger: false,
@@ -63,14 +67,19 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     adapter,
     { logger: new PinoNestLogger(logger), bufferLogs: false },
   );
+  registerBodyParsers(app, config.BODY_LIMIT_BYTES);
   const fastify = app.getHttpAdapter().getInstance();
   const apiHeaders = apiSecurityHeaders(config.isProduction);
   const docsHeaders = docsSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
+  const rateLimit = app.get(RateLimitGuard);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(request.url.startsWith('/docs') ? docsHeaders : apiHeaders);
     void reply.header('x-request-id', request.id);
     done();
+  });
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/docs')) await rateLimit.limitPlainRoute(request, reply);
   });
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     // A kept-alive connection would otherwise hold the shutdown until its keep-alive timeout.

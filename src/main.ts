@@ -1,5 +1,6 @@
 import { createHttpApp, prepareRuntime, shutdownHttpApp } from './bootstrap';
 import { DemoSeedService } from './demo/demo-seed.service';
+import { MetricsServer } from './health/metrics-server';
 import { onShutdown } from './shutdown';
 
 /** HTTP API; also runs the queue processors unless started with --api-only (see src/worker.ts). */
@@ -10,7 +11,8 @@ async function main(): Promise<void> {
   const app = await createHttpApp(runtime, { worker: !apiOnly });
   onShutdown(logger, () => shutdownHttpApp(app, runtime));
   await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url: config.publicUrl, worker: !apiOnly }, 'Fuli API listening');
+  const metricsUrl = await app.get(MetricsServer).listen(config.METRICS_HOST, config.METRICS_PORT);
+  logger.info({ url: config.publicUrl, metrics: `${metricsUrl}/metrics`, worker: !apiOnly }, 'Fuli API listening');
   if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint();
 }
 

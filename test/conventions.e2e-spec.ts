@@ -215,7 +215,7 @@ describe('API conventions', () => {
   describe('metrics', () => {
     it('times every request by route template (not by raw URL) and status', async () => {
       const count = async (labels: string): Promise<number> => {
-        const text = (await app.http.get('/metrics').expect(200)).text;
+        const text = (await app.metrics.get('/metrics').expect(200)).text;
         const line = text.split('\n').find((l) => l.startsWith(`http_request_duration_seconds_count{${labels}}`));
         return line ? Number(line.split(' ').pop()) : 0;
       };
@@ -226,7 +226,7 @@ describe('API conventions', () => {
         await app.http.get(`/v1/admin/enterprises/ent_0000000000000000000000000${i}`).auth(token, { type: 'bearer' });
       }
       expect(await count(notFoundLabels)).toBe(before + 3);
-      const text = (await app.http.get('/metrics').expect(200)).text;
+      const text = (await app.metrics.get('/metrics').expect(200)).text;
       expect(text).not.toContain('ent_00000000000000000000000000');
       expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/v1\/admin/);
     });

@@ -7,6 +7,7 @@ import { Queue } from 'bullmq';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { HealthModule } from '../src/health/health.module';
 import { MetricsModule } from '../src/health/metrics.module';
+import { MetricsServer } from '../src/health/metrics-server';
 import { MetricsService } from '../src/health/metrics.service';
 import { OnJob, type JobContext } from '../src/queue/on-job.decorator';
 import { prepareQueueBackend, type QueueConnection } from '../src/queue/queue-backend';
@@ -261,7 +262,10 @@ export function queueSuite(backend: QueueBackendName): void {
           status: 'ok',
           details: { database: { status: 'up' }, queue: { status: 'up', backend } },
         });
-        const metrics = await fetch(`${url}/metrics`);
+        // The scrape has a listener of its own, off the API port (src/health/metrics-server.ts).
+        expect((await fetch(`${url}/metrics`)).status).toBe(404);
+        const metricsUrl = await app.get(MetricsServer).listen('127.0.0.1', 0);
+        const metrics = await fetch(`${metricsUrl}/metrics`);
         expect(metrics.status).toBe(200);
         expect(metrics.headers.get('content-type')).toContain('text/plain');
         const text = await metrics.text();

@@ -32,7 +32,7 @@ describe('guessing lockout', () => {
     return app.tokenFor(client.id, client.client_secret);
   };
   const lockouts = async (scope: string) => {
-    const text = (await app.http.get('/metrics').expect(200)).text;
+    const text = (await app.metrics.get('/metrics').expect(200)).text;
     const match = new RegExp(`^redemption_lockouts_total\\{scope="${scope}"\\} (\\d+)`, 'm').exec(text);
     return Number(match?.[1] ?? NaN);
   };

@@ -1,15 +1,17 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeConfig, loadConfig } from './app-config';
+import { defaultNodeEnv, describeConfig, loadConfig, parseTrustProxy } from './app-config';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'fuli-config-'));
+/** A development environment in a fresh DATA_DIR, as `npm start` runs. */
+const dev = (env: Record<string, string> = {}) => loadConfig({ NODE_ENV: 'development', DATA_DIR: tempDir(), ...env });
 
 describe('loadConfig', () => {
   it('generates development keys once and keeps them under DATA_DIR', () => {
     const dir = tempDir();
-    const first = loadConfig({ DATA_DIR: dir });
-    const second = loadConfig({ DATA_DIR: dir });
+    const first = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
+    const second = loadConfig({ NODE_ENV: 'development', DATA_DIR: dir });
     expect(second.JWT_SIGNING_KEY).toBe(first.JWT_SIGNING_KEY);
     expect(second.CODE_PEPPER).toBe(first.CODE_PEPPER);
     expect(first.DATA_ENCRYPTION_KEYS).toMatch(/^k1:/);
@@ -23,33 +25,60 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes an unset NODE_ENV as production: no generated keys, no demo', () => {
+    expect(() => loadConfig({ DATA_DIR: tempDir() })).toThrow(/CODE_PEPPER is missing/);
+    const config = loadConfig({ DATA_DIR: tempDir() }, { defaultNodeEnv: 'development' });
+    expect(config.NODE_ENV).toBe('development');
+    expect(config.seedDemo).toBe(true);
+    // What the environment says wins over the process's default.
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDir() }, { defaultNodeEnv: 'development' }),
+    ).toThrow(/CODE_PEPPER is missing/);
+  });
+
+  it('defaults to development only for a process started with --development (npm start)', () => {
+    expect(defaultNodeEnv(['node', 'dist/src/main.js', '--development'])).toBe('development');
+    expect(defaultNodeEnv(['node', 'dist/src/main.js', '--api-only'])).toBe('production');
+    expect(defaultNodeEnv(['node', 'dist/src/worker.js'])).toBe('production');
+  });
+
+  it('trusts the proxies TRUST_PROXY lists, no one when unset, and refuses true or a hop count', () => {
+    expect(dev().trustProxy).toBe(false);
+    expect(dev({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.7',
+      'loopback',
+    ]);
+    expect(dev({ TRUST_PROXY: 'fd00::/8' }).trustProxy).toEqual(['fd00::/8']);
+    for (const value of ['true', '1', '2', '10.0.0.0/33', 'proxy.internal', '10.0.0.1,']) {
+      expect(parseTrustProxy(value)).toBeNull();
+      expect(() => dev({ TRUST_PROXY: value })).toThrow(
+        /TRUST_PROXY is invalid: TRUST_PROXY must list the trusted proxies/,
+      );
+    }
+  });
+
   it('names an invalid variable', () => {
-    expect(() => loadConfig({ DATA_DIR: tempDir(), PORT: 'eighty' })).toThrow(/PORT is invalid/);
-    expect(() => loadConfig({ DATA_DIR: tempDir(), DATABASE_URL: 'mysql://x' })).toThrow(
-      /DATABASE_URL must be a postgres/,
-    );
-    expect(() => loadConfig({ DATA_DIR: tempDir(), QUEUE_BACKEND: 'redis' })).toThrow(
-      /QUEUE_BACKEND=redis needs REDIS_URL/,
-    );
+    expect(() => dev({ PORT: 'eighty' })).toThrow(/PORT is invalid/);
+    expect(() => dev({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL must be a postgres/);
+    expect(() => dev({ QUEUE_BACKEND: 'redis' })).toThrow(/QUEUE_BACKEND=redis needs REDIS_URL/);
   });
 
   it('picks the queue backend from REDIS_URL unless told', () => {
-    expect(loadConfig({ DATA_DIR: tempDir() }).QUEUE_BACKEND).toBe('postgres');
-    expect(loadConfig({ DATA_DIR: tempDir(), REDIS_URL: 'redis://127.0.0.1:6379' }).QUEUE_BACKEND).toBe('redis');
-    expect(
-      loadConfig({ DATA_DIR: tempDir(), REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_BACKEND: 'postgres' }).QUEUE_BACKEND,
-    ).toBe('postgres');
+    expect(dev().QUEUE_BACKEND).toBe('postgres');
+    expect(dev({ REDIS_URL: 'redis://127.0.0.1:6379' }).QUEUE_BACKEND).toBe('redis');
+    expect(dev({ REDIS_URL: 'redis://127.0.0.1:6379', QUEUE_BACKEND: 'postgres' }).QUEUE_BACKEND).toBe('postgres');
   });
 
   it('converts numbers and applies defaults', () => {
-    const config = loadConfig({ DATA_DIR: tempDir(), PORT: '8080' });
+    const config = dev({ PORT: '8080' });
     expect(config.PORT).toBe(8080);
     expect(config.ACCESS_TOKEN_TTL_SECONDS).toBe(900);
     expect(config.seedDemo).toBe(true);
   });
 
   it('reads only the variables it declares', () => {
-    const config = loadConfig({ DATA_DIR: tempDir(), AWS_SECRET_ACCESS_KEY: 'not-ours', PORT: '8081' });
+    const config = dev({ AWS_SECRET_ACCESS_KEY: 'not-ours', PORT: '8081' });
     expect(config).not.toHaveProperty('AWS_SECRET_ACCESS_KEY');
     expect(JSON.stringify(describeConfig(config))).not.toContain('not-ours');
     expect(config.PORT).toBe(8081);
@@ -58,7 +87,7 @@ describe('loadConfig', () => {
 
 describe('describeConfig', () => {
   it('masks secrets and URL passwords', () => {
-    const config = loadConfig({ DATA_DIR: tempDir(), DATABASE_URL: 'postgres://fuli:s3cret@db:5432/fuli' });
+    const config = dev({ DATABASE_URL: 'postgres://fuli:s3cret@db:5432/fuli' });
     const shown = JSON.stringify(describeConfig(config));
     expect(shown).not.toContain(config.ADMIN_CLIENT_SECRET);
     expect(shown).not.toContain(config.CODE_PEPPER);

@@ -2,7 +2,45 @@ import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+  validateSync,
+} from 'class-validator';
+import ipaddr from 'ipaddr.js';
+
+/** proxy-addr's names for address ranges, which Fastify's trustProxy list accepts besides addresses and blocks. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * A TRUST_PROXY value as a list of proxies (false: none); null when it is not one. A hop count is not accepted:
+ * Fastify 5.12 ignores it (it cannot tell a proxy from a client by counting), so it would silently trust no one.
+ */
+export function parseTrustProxy(value: string): false | string[] | null {
+  const trimmed = value.trim();
+  if (trimmed === 'false') return false;
+  const entries = trimmed.split(',').map((entry) => entry.trim());
+  // Dotted-quad IPv4 only: ipaddr.js would otherwise read `1` or `2` (a hop count, meant) as an address.
+  const address = (text: string) => ipaddr.IPv4.isValidFourPartDecimal(text) || ipaddr.IPv6.isValid(text);
+  const valid = (entry: string) => {
+    if (PROXY_RANGE_NAMES.has(entry)) return true;
+    if (!entry.includes('/')) return address(entry);
+    try {
+      ipaddr.parseCIDR(entry);
+      return address(entry.slice(0, entry.indexOf('/')));
+    } catch {
+      return false;
+    }
+  };
+  return entries.every(valid) ? entries : null;
+}
 
 export type QueueBackend = 'postgres' | 'redis';
 export type NodeEnv = 'development' | 'test' | 'production';
@@ -17,8 +55,12 @@ const optionalBoolean = ({ value }: { value: unknown }) =>
  * Secret fields are listed in SECRET_FIELDS and never printed.
  */
 export class AppConfig {
+  /**
+   * Unset means production (keys required, no demo, no private webhook targets): a deployment that forgets it must
+   * not fall back to the permissive development defaults. `npm start` passes `--development` (see loadConfig).
+   */
   @IsIn(['development', 'test', 'production'])
-  NODE_ENV: NodeEnv = 'development';
+  NODE_ENV: NodeEnv = 'production';
 
   @Transform(toInt)
   @IsInt()
@@ -28,6 +70,19 @@ export class AppConfig {
 
   @IsString()
   HOST = '0.0.0.0';
+
+  /**
+   * The Prometheus scrape (`GET /metrics`) has a listener of its own, off the public port: loopback by default, so
+   * that only the host (or, with METRICS_HOST=0.0.0.0 in a container, the monitoring network) can read it.
+   */
+  @IsString()
+  METRICS_HOST = '127.0.0.1';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT = 9464;
 
   /** Public base URL, used in printed links and the OpenAPI servers list. */
   @IsOptional()
@@ -238,9 +293,28 @@ export class AppConfig {
   @Min(1)
   CARD_EXPIRY_INTERVAL_SECONDS = 3_600;
 
-  /** Trust X-Forwarded-For from a load balancer. */
-  @Transform(({ value }: { value: unknown }) => value === 'true' || value === '1' || value === true)
-  TRUST_PROXY = false;
+  /**
+   * The proxies whose X-Forwarded-For is believed (request.ip feeds the IP allow-lists, per-IP rate limits and the
+   * redemption IP lockout): their addresses or CIDR blocks, comma separated (also `loopback`, `linklocal`,
+   * `uniquelocal`). Unset: no one, the peer address is the client's. `true` (any peer) is refused: any client could
+   * then pick its own address with one header.
+   */
+  @IsOptional()
+  @ValidateBy({
+    name: 'trustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseTrustProxy(value) !== null,
+      defaultMessage: () =>
+        "TRUST_PROXY must list the trusted proxies' addresses or CIDR blocks, comma separated " +
+        '(not true, which would believe any client, nor a hop count, which Fastify ignores)',
+    },
+  })
+  TRUST_PROXY?: string;
+
+  /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
+  get trustProxy(): false | string[] {
+    return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;
+  }
 
   get isProduction(): boolean {
     return this.NODE_ENV === 'production';
@@ -312,12 +386,23 @@ function developmentSecrets(dataDir: string): GeneratedSecrets {
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+/** What NODE_ENV is when the environment does not say: development for a process started with `--development`. */
+export function defaultNodeEnv(argv: readonly string[] = process.argv): NodeEnv {
+  return argv.includes('--development') ? 'development' : 'production';
+}
+
+export interface LoadConfigOptions {
+  /** NODE_ENV when the environment leaves it unset (production unless told). */
+  defaultNodeEnv?: NodeEnv;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): AppConfig {
   // Only the variables AppConfig declares: the rest of the environment is none of its business (nor of its log line).
   const declared = new Set(Object.keys(new AppConfig()));
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(env)) if (declared.has(key) && value !== '') raw[key] = value;
   if (raw.QUEUE_BACKEND === undefined) raw.QUEUE_BACKEND = raw.REDIS_URL ? 'redis' : 'postgres';
+  raw.NODE_ENV ??= options.defaultNodeEnv ?? 'production';
   const production = raw.NODE_ENV === 'production';
   if (!production) {
     const dataDir = resolve(typeof raw.DATA_DIR === 'string' ? raw.DATA_DIR : '.data');

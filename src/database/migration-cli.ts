@@ -67,7 +67,9 @@ async function withScratchDatabase<T>(url: string, work: (scratchUrl: string) =>
 
 async function main(): Promise<number> {
   const [command, name] = process.argv.slice(2);
-  const config = loadConfig();
+  // Only the database settings matter here, so a developer's `npm run migration:*` works as `npm start` does; a
+  // production deployment gives DATABASE_URL, and no key is read.
+  const config = loadConfig(process.env, { defaultNodeEnv: 'development' });
   const database = await resolveDatabase(config, (line) => console.error(line));
   try {
     switch (command) {

@@ -43,11 +43,30 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       'redemptions',
       'The redemption channel (scope redemptions:write): verify a code, bind a card to a holder, debit and reverse, idempotent by the channel reference',
     );
-  return SwaggerModule.createDocument(app, builder.build(), {
+  const document = SwaggerModule.createDocument(app, builder.build(), {
     // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback
     // is deliberately not camelCase: `npm run openapi` rejects it, naming the handler that lacks an operationId.
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
   });
+  documentUnsupportedMediaType(document);
+  return document;
+}
+
+/**
+ * Every operation that takes a body answers 415 to a content type it does not list: a rule of the body parsers
+ * (src/common/http/body-parsers.ts), not of any one controller, so it is added here rather than per route.
+ */
+function documentUnsupportedMediaType(document: OpenAPIObject): void {
+  for (const path of Object.values(document.paths)) {
+    for (const method of ['post', 'put', 'patch', 'delete'] as const) {
+      const operation = path[method];
+      if (!operation?.requestBody) continue;
+      operation.responses['415'] ??= {
+        description: 'unsupported_media_type: the body is not application/json (or, where listed, a form)',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
+    }
+  }
 }
 
 /** Deterministic text of the document: sorted keys, two-space indent, final newline. */

@@ -1,5 +1,5 @@
 import { AppConfig } from '../config/app-config';
-import { isAllowedAddress, WebhookUrlPolicy } from './webhook-url.policy';
+import { DENIED_RANGES, isAllowedAddress, WebhookUrlPolicy } from './webhook-url.policy';
 
 const policy = (settings: Partial<AppConfig>) => new WebhookUrlPolicy(Object.assign(new AppConfig(), settings));
 const strict = policy({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: false, WEBHOOK_REQUIRE_HTTPS: true });
@@ -27,6 +27,28 @@ describe('isAllowedAddress', () => {
 
   it.each(['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111'])('allows the public address %s', (address) => {
     expect(isAllowedAddress(address, false)).toBe(true);
+  });
+
+  it.each([
+    '169.254.0.1',
+    '169.254.170.2',
+    '::ffff:169.254.0.1',
+    '::ffff:a9fe:a9fe',
+    '100.100.100.200',
+    '::ffff:100.100.100.200',
+    'fd00:ec2::1',
+    'fd00:ec2:ffff::23',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b::7f00:1',
+    '64:ff9b:1::1',
+  ])('refuses %s even where private networks are allowed', (address) => {
+    expect(isAllowedAddress(address, true)).toBe(false);
+  });
+
+  it('lists each denied IPv4 block in its IPv4-mapped form too', () => {
+    expect(DENIED_RANGES).toEqual(
+      expect.arrayContaining(['169.254.0.0/16', '::ffff:a9fe:0/112', '::ffff:6464:64c8/128', '64:ff9b::/96']),
+    );
   });
 
   it('allows loopback and private ranges when asked, but never cloud metadata or unspecified', () => {

@@ -8,23 +8,38 @@ import { AppConfig } from '../config/app-config';
 export const MAX_URL_LENGTH = 2048;
 
 /**
- * Cloud instance-metadata services: refused even where private networks are allowed (a test receiver on
- * 127.0.0.1 is fine; a webhook that reads the host's cloud credentials never is).
+ * Ranges no webhook may reach, even where private networks are allowed (a test receiver on 127.0.0.1 is fine; a
+ * webhook that reads the host's cloud credentials never is): IPv4 link-local (the metadata services of AWS, GCP and
+ * Azure at 169.254.169.254), Alibaba Cloud's metadata address, AWS's IPv6 metadata prefix, and NAT64 prefixes,
+ * through which an IPv6 address reaches any IPv4 one.
  */
-const METADATA_ADDRESSES: ReadonlySet<string> = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200']);
+const ALWAYS_DENIED = ['169.254.0.0/16', '100.100.100.200/32', 'fd00:ec2::/32', '64:ff9b::/96', '64:ff9b:1::/48'];
 
-/** Whether an address is one a webhook may reach: public unicast, or any non-metadata one when private is allowed. */
+/** The IPv4 blocks again in their IPv4-mapped IPv6 form (::ffff:169.254.0.0/112): the same hosts, spelt as IPv6. */
+export const DENIED_RANGES: readonly string[] = [
+  ...ALWAYS_DENIED,
+  ...ALWAYS_DENIED.filter((cidr) => ipaddr.IPv4.isValidCIDR(cidr)).map((cidr) => {
+    const [address, bits] = ipaddr.IPv4.parseCIDR(cidr);
+    return `${address.toIPv4MappedAddress().toRFC5952String()}/${96 + bits}`;
+  }),
+];
+
+const DENIED = DENIED_RANGES.map((cidr) => ipaddr.parseCIDR(cidr));
+
+/** Whether the address (as written, before any unmapping) lies in a range that is never reachable. */
+function alwaysDenied(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
+  return DENIED.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
+}
+
+/** Whether an address is one a webhook may reach: public unicast, or any non-denied one when private is allowed. */
 export function isAllowedAddress(address: string, allowPrivate: boolean): boolean {
   if (!ipaddr.isValid(address)) return false;
+  if (alwaysDenied(ipaddr.parse(address))) return false;
   // process(): an IPv4-mapped IPv6 address (::ffff:127.0.0.1) is judged as the IPv4 address it is.
   const parsed = ipaddr.process(address);
-  if (METADATA_ADDRESSES.has(parsed.toNormalizedString()) || METADATA_ADDRESSES.has(parsed.toString())) return false;
   if (allowPrivate) return parsed.range() !== 'unspecified' && parsed.range() !== 'multicast';
   return parsed.range() === 'unicast';
 }
-
-/** The addresses request-filtering-agent must refuse at connect time on top of its own private-range rule. */
-export const BLOCKED_ADDRESSES = [...METADATA_ADDRESSES];
 
 /**
  * Where a webhook may point (SSRF protection, first line): http(s) only, https in production, no credentials in

@@ -7,6 +7,7 @@ import type TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { closeRuntime, createHttpApp, prepareRuntime, shutdownHttpApp, type Runtime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
+import { MetricsServer } from '../../src/health/metrics-server';
 
 export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
 export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';
@@ -16,6 +17,8 @@ export interface TestApp {
   runtime: Runtime;
   http: TestAgent;
   url: string;
+  /** The metrics listener (GET /metrics), apart from the API port as in production. */
+  metrics: TestAgent;
   dataSource: DataSource;
   /** Bearer token of the bootstrap operator client (scope admin). */
   operatorToken(): Promise<string>;
@@ -50,9 +53,11 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   });
   const runtime = await prepareRuntime(config);
   let app: NestFastifyApplication;
+  let metricsUrl: string;
   try {
     app = await createHttpApp(runtime, { worker: options.worker ?? true });
     await app.listen({ port: 0, host: '127.0.0.1' });
+    metricsUrl = await app.get(MetricsServer).listen('127.0.0.1', 0);
   } catch (error) {
     await closeRuntime(runtime);
     throw error;
@@ -81,6 +86,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     runtime,
     http,
     url,
+    metrics: request(metricsUrl),
     dataSource: app.get(DataSource),
     tokenFor,
     async operatorToken() {

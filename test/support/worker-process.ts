@@ -1,5 +1,6 @@
 /**
- * The real worker (src/worker.ts: prepareRuntime + createWorkerApp) in a child process that a test can SIGKILL.
+ * The real worker (src/worker.ts: prepareRuntime + createWorkerApp), or another entry point, in a child process
+ * that a test can SIGKILL.
  * No build step: the child registers a require hook that compiles src/**.ts with @swc/core (the compiler jest
  * already uses, same options), so it runs exactly the sources under test.
  */
@@ -7,10 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { AppConfig } from '../../src/config/app-config';
 
-const WORKER_ENTRY = resolve(__dirname, '../../src/worker.ts');
-
-/** Runs in the child (node -e): compile .ts on require, as jest.config.js does, then start the worker. */
-const BOOT = `
+/** Runs in the child (node -e): compile .ts on require, as jest.config.js does, then start the entry point. */
+const boot = (entry: string) => `
 const fs = require('node:fs');
 const swc = require('@swc/core');
 const options = {
@@ -26,7 +25,7 @@ require.extensions['.ts'] = (module, filename) => {
   const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), { ...options, filename });
   module._compile(code, filename);
 };
-require(${JSON.stringify(WORKER_ENTRY)});
+require(${JSON.stringify(resolve(__dirname, '../../src', entry))});
 `;
 
 /** The configuration keys a worker must share with the API it serves (same database, keys and queue backend). */
@@ -62,11 +61,25 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(env: NodeJS.ProcessEnv): WorkerProcess {
+  return startSourceProcess('worker.ts', [], env, 'inherit');
+}
+
+/**
+ * An entry point of src/ (main.ts, worker.ts) with command-line arguments, as `node dist/src/<entry>.js <args>`
+ * runs it; with `stdio: 'pipe'` its output can be read from `child.stdout` / `child.stderr`.
+ */
+export function startSourceProcess(
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdio: 'inherit' | 'pipe',
+): WorkerProcess {
   return asWorkerProcess(
-    spawn(process.execPath, ['-e', BOOT], {
+    // `-e` scripts see their arguments from process.argv[1] on; `--` keeps node from reading them as its own.
+    spawn(process.execPath, ['-e', boot(entry), '--', ...args], {
       cwd: resolve(__dirname, '../..'),
       env,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', stdio, stdio],
     }),
   );
 }

@@ -1,8 +1,10 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../context/request-context';
 
-const UNTHROTTLED = /^\/(health|metrics|docs)(\/|$)/;
+const UNTHROTTLED = /^\/health(\/|$)/;
 
 type Budget = Omit<ThrottlerRequest, 'context'>;
 
@@ -38,6 +40,14 @@ export class RateLimitGuard extends ThrottlerGuard {
     const url = context.switchToHttp().getRequest<{ url: string }>().url;
     if (UNTHROTTLED.test(url)) return Promise.resolve(true);
     return this.handleRequest({ context, ...this.budget });
+  }
+
+  /**
+   * The same budget on a route Fastify serves outside Nest's guards (the /docs pages Swagger UI registers): counted
+   * per IP like any call without a token, with the same headers, and a ThrottlerException (429) when spent.
+   */
+  limitPlainRoute(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    return this.handleRequest({ context: new ExecutionContextHost([request, reply]), ...this.budget });
   }
 
   protected override getTracker(request: { user?: Actor; ip: string }): Promise<string> {

@@ -365,7 +365,12 @@ export class WebhookAttemptDto {
   @ApiProperty({ type: Number, nullable: true, description: 'HTTP status; null when no response came' })
   response_status: number | null;
 
-  @ApiProperty({ type: String, nullable: true, description: 'The first 1 KB of the response body' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'The first 1 KB of the response body; null when no response came, or when the receiver is on a private network (its answer is not shown)',
+  })
   response_body: string | null;
 
   @ApiProperty({
