@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * Cards bound before this migration get their channel from their own `bind` movement (card_transactions.client_id
  * is the channel client that bound them); a replacement card (report-loss, or the operator's replacement of an
  * expired card) takes its channel from the card it replaces, along the `replaces` chain. A bound card whose channel
- * cannot be traced that way (made by hand in the database) stops the migration with a message: set its
- * bound_client_id, then migrate again. The constraint then keeps every bound card's channel known.
+ * cannot be traced that way (made by hand in the database) stops the migration with a message naming it: record its
+ * bind movement, then migrate again. The constraint then keeps every bound card's channel known.
  */
 export class ChannelCards1796522632021 implements MigrationInterface {
   name = 'ChannelCards1796522632021';
@@ -27,13 +27,16 @@ export class ChannelCards1796522632021 implements MigrationInterface {
        UPDATE cards c SET bound_client_id = bound.client_id FROM bound
        WHERE c.serial = bound.serial AND c.holder_ref IS NOT NULL`,
     );
-    const [untraced] = (await queryRunner.query(
-      'SELECT count(*)::int AS n FROM cards WHERE holder_ref IS NOT NULL AND bound_client_id IS NULL',
-    )) as Array<{ n: number }>;
-    if (untraced.n > 0) {
+    const untraced = (await queryRunner.query(
+      'SELECT serial::text AS serial FROM cards WHERE holder_ref IS NOT NULL AND bound_client_id IS NULL ORDER BY serial',
+    )) as Array<{ serial: string }>;
+    if (untraced.length > 0) {
+      const listed = untraced.slice(0, 20).map((card) => card.serial);
       throw new Error(
-        `${untraced.n} bound card(s) have no bind movement to take their channel from: set cards.bound_client_id ` +
-          'to the API client of the channel that bound each, then run the migration again',
+        `${untraced.length} bound card(s) have no bind movement to take their channel from ` +
+          `(${listed.join(', ')}${untraced.length > listed.length ? ', …' : ''}): record each one's bind (a ` +
+          "card_transactions row of kind 'bind' whose client_id is the API client of the channel that bound it), " +
+          'then run the migration again',
       );
     }
     await queryRunner.query(

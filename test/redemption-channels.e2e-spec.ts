@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import { runMigrations } from '../src/database/migrations';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, placePaidOrder } from './support/fixtures';
+import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 
 /**
  * Redemption channels are isolated: a card bound through a channel belongs to it, and holder references are each
@@ -122,5 +126,135 @@ describe('redemption channels', () => {
       [ofA.serial, ofB.serial],
     );
     expect(bound.a).not.toBe(bound.b);
+  });
+});
+
+/**
+ * Cards bound before cards belonged to channels: the migration gives each the channel of its own bind movement, and
+ * a replacement card the channel of the card it replaces; a bound card it cannot trace stops it.
+ */
+describe('migration of cards bound before channels owned them', () => {
+  const MIGRATION = 'ChannelCards1796522632021';
+  let database: ScratchDatabase;
+
+  beforeAll(async () => {
+    database = await createScratchDatabase('channel_cards');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  /** Reverts migrations, newest first, until the channel migration is undone: the schema as it was before it. */
+  const revertChannelCards = async () => {
+    const dataSource = await new DataSource(dataSourceOptions(database.url, 2)).initialize();
+    try {
+      for (;;) {
+        const applied = await dataSource.query<Array<{ name: string }>>(
+          'SELECT name FROM typeorm_migrations WHERE name = $1',
+          [MIGRATION],
+        );
+        if (applied.length === 0) return;
+        await dataSource.undoLastMigration({ transaction: 'each' });
+      }
+    } finally {
+      await dataSource.destroy();
+    }
+  };
+  const query = async <T>(sql: string, parameters: unknown[] = []): Promise<T[]> => {
+    const dataSource = await new DataSource(dataSourceOptions(database.url, 1)).initialize();
+    try {
+      return await dataSource.query<T[]>(sql, parameters);
+    } finally {
+      await dataSource.destroy();
+    }
+  };
+
+  it('backfills the binding channel from bind movements and along replacements, and refuses an untraceable card', async () => {
+    const app = await startTestApp({ DATABASE_URL: database.url, ISSUANCE_CHUNK_SIZE: '100' });
+    let channelId: string;
+    let serials: { anonymous: string; registered: string; replacement: string; unbound: string };
+    try {
+      const anonymousProduct = await createProduct(app);
+      const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
+      const placed = await placePaidOrder(
+        app,
+        `MIG-${randomBytes(4).toString('hex')}`,
+        [
+          { product_id: anonymousProduct.id, face_value: 10_000, quantity: 2 },
+          { product_id: registeredProduct.id, face_value: 10_000, quantity: 1 },
+        ],
+        ['orders:write', 'orders:read', 'cards:read', 'cards:write'],
+      );
+      await waitForIssued(app, placed.order.id);
+      const cards = await cardsWithSecrets(app, placed.order.id);
+      const [anonymous, unbound] = cards.filter((card) => card.cardType === 'anonymous');
+      const registered = cards.find((card) => card.cardType === 'registered')!;
+      const client = await createClient(app, { scopes: ['redemptions:write'], name: 'legacy channel' });
+      channelId = client.id;
+      const token = await app.tokenFor(client.id, client.client_secret);
+      for (const card of [anonymous, registered]) {
+        await app.http
+          .post('/v1/redemptions/bind')
+          .auth(token, { type: 'bearer' })
+          .send({
+            code: card.code,
+            pin: card.pin,
+            holder_ref: 'legacy-holder',
+            reference: randomBytes(8).toString('hex'),
+            ...(card.cardType === 'registered' ? { holder_identity: { ...TEST_PURCHASER, phone: undefined } } : {}),
+          })
+          .expect(200);
+      }
+      const lost = await app.http
+        .post(`/v1/cards/${registered.serial}/report-loss`)
+        .auth(placed.token, { type: 'bearer' })
+        .send({})
+        .expect(200);
+      serials = {
+        anonymous: anonymous.serial,
+        registered: registered.serial,
+        replacement: lost.body.replacement.serial as string,
+        unbound: unbound.serial,
+      };
+    } finally {
+      await app.close();
+    }
+
+    const channelsOf = async () =>
+      Object.fromEntries(
+        (
+          await query<{ serial: string; bound_client_id: string | null }>(
+            'SELECT serial::text AS serial, bound_client_id FROM cards WHERE serial = ANY($1::bigint[])',
+            [Object.values(serials)],
+          )
+        ).map((row) => [row.serial, row.bound_client_id]),
+      );
+
+    await revertChannelCards();
+    await runMigrations(database.url);
+    expect(await channelsOf()).toEqual({
+      [serials.anonymous]: channelId,
+      [serials.registered]: channelId,
+      [serials.replacement]: channelId,
+      [serials.unbound]: null,
+    });
+
+    // A bound card with no bind movement to take its channel from: the migration stops, and says what to do.
+    await revertChannelCards();
+    await query("DELETE FROM card_transactions WHERE serial = $1 AND kind = 'bind'", [serials.anonymous]);
+    await expect(runMigrations(database.url)).rejects.toThrow(
+      new RegExp(`1 bound card\\(s\\) have no bind movement to take their channel from \\(${serials.anonymous}\\)`),
+    );
+    const [{ enterprise_id }] = await query<{ enterprise_id: string }>(
+      'SELECT b.enterprise_id FROM cards c JOIN issuance_batches b ON b.id = c.batch_id WHERE c.serial = $1',
+      [serials.anonymous],
+    );
+    await query(
+      `INSERT INTO card_transactions (serial, enterprise_id, kind, amount, balance_after, holder_ref, client_id)
+       VALUES ($1, $2, 'bind', 0, 10000, 'legacy-holder', $3)`,
+      [serials.anonymous, enterprise_id, channelId],
+    );
+    await runMigrations(database.url);
+    expect((await channelsOf())[serials.anonymous]).toBe(channelId);
   });
 });
