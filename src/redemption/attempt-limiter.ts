@@ -185,46 +185,29 @@ export class AttemptLimiter implements OnModuleDestroy {
   }
 
   rules(source: AttemptSource): AttemptRule[] {
+    const config = this.config;
     const rules: AttemptRule[] = [];
-    const { REDEMPTION_CLIENT_FAILURE_LIMIT, REDEMPTION_IP_FAILURE_LIMIT } = this.config;
-    const { REDEMPTION_HOLDER_FAILURE_LIMIT: holderLimit, REDEMPTION_END_USER_FAILURE_LIMIT: endUserLimit } =
-      this.config;
-    if (source.clientId) {
-      rules.push({
-        key: `client:${source.clientId}`,
-        scope: 'client',
-        limit: REDEMPTION_CLIENT_FAILURE_LIMIT,
-        effect: 'slowdown',
-      });
+    const { clientId, holderRef, endUser, ip } = source;
+    if (clientId) {
+      const limit = config.REDEMPTION_CLIENT_FAILURE_LIMIT;
+      rules.push({ key: `client:${clientId}`, scope: 'client', limit, effect: 'slowdown' });
       // Holder accounts and end users are the channel's own: namespaced by the client, so that what one channel
       // says about its users never locks out another channel's.
-      if (source.holderRef) {
-        rules.push({
-          key: `holder:${source.clientId}:${source.holderRef}`,
-          scope: 'holder',
-          limit: holderLimit,
-          effect: 'lockout',
-        });
+      const holderLimit = config.REDEMPTION_HOLDER_FAILURE_LIMIT;
+      const endUserLimit = config.REDEMPTION_END_USER_FAILURE_LIMIT;
+      if (holderRef) {
+        rules.push({ key: `holder:${clientId}:${holderRef}`, scope: 'holder', limit: holderLimit, effect: 'lockout' });
       }
-      if (source.endUser?.ip) {
-        rules.push({
-          key: `end_user_ip:${source.clientId}:${source.endUser.ip}`,
-          scope: 'end_user_ip',
-          limit: endUserLimit,
-          effect: 'lockout',
-        });
+      if (endUser?.ip) {
+        const key = `end_user_ip:${clientId}:${endUser.ip}`;
+        rules.push({ key, scope: 'end_user_ip', limit: endUserLimit, effect: 'lockout' });
       }
-      if (source.endUser?.deviceId) {
-        rules.push({
-          key: `device:${source.clientId}:${source.endUser.deviceId}`,
-          scope: 'device',
-          limit: endUserLimit,
-          effect: 'lockout',
-        });
+      if (endUser?.deviceId) {
+        const key = `device:${clientId}:${endUser.deviceId}`;
+        rules.push({ key, scope: 'device', limit: endUserLimit, effect: 'lockout' });
       }
     }
-    if (source.ip)
-      rules.push({ key: `ip:${source.ip}`, scope: 'ip', limit: REDEMPTION_IP_FAILURE_LIMIT, effect: 'slowdown' });
+    if (ip) rules.push({ key: `ip:${ip}`, scope: 'ip', limit: config.REDEMPTION_IP_FAILURE_LIMIT, effect: 'slowdown' });
     return rules;
   }
 

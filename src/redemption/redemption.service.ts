@@ -208,7 +208,7 @@ export class RedemptionService {
   async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
-    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref ?? ''}\n${dto.amount}`);
+    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref}\n${dto.amount}`);
     return this.transactions.run(ctx, async (manager) => {
       const id = newId('redemption');
       const replayed = await this.claim(manager, id, clientId, dto.reference, 'debit', fingerprint);
@@ -366,8 +366,8 @@ export class RedemptionService {
         status: spent.status,
       };
     }
-    // Refused: find out why, for an answer with its own code.
-    // Another channel's card, or one no channel has bound yet, does not exist for this one.
+    // Refused: find out why, for an answer with its own code. Another channel's card, or one no channel has bound yet,
+    // does not exist for this one.
     const card = await this.cards.bySerial(manager, serial);
     if (!card || card.boundClientId !== clientId) throw CardErrors.notFound(serial);
     if (card.holderRef !== holderRef) throw CardErrors.holderMismatch(serial);
