@@ -79,7 +79,8 @@ function pgbenchScript(cards: readonly string[]): string {
          status = CASE WHEN c.balance = 1 THEN 'exhausted' ELSE c.status END
        FROM issuance_batches b
        WHERE c.serial = :card AND b.id = c.batch_id AND c.status = 'active' AND c.balance >= 1
-         AND (c.expires_at IS NULL OR c.expires_at > now()) AND (NULL::text IS NULL OR c.holder_ref = NULL::text)
+         AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = 'cli_pgbench'
+         AND c.holder_ref = 'bench-holder-' || :card
        RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
      SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u;`,
     `WITH e AS (
@@ -99,7 +100,7 @@ function pgbenchScript(cards: readonly string[]): string {
                'balance_after', 99999, 'currency', 'CNY', 'holder_ref', 'bench-holder', 'redemption_id', ${id('rdm')},
                'reference', ${ref}), NULL)
        RETURNING created_at;`,
-    `UPDATE redemptions SET enterprise_id = :ent, holder_ref = NULL, amount = 1, reverses_id = NULL,
+    `UPDATE redemptions SET enterprise_id = :ent, holder_ref = 'bench-holder-' || :card, amount = 1, reverses_id = NULL,
        response = jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
                  'holder_ref', 'bench-holder', 'amount', 1, 'reversed_amount', 0, 'reverses_id', NULL,
                  'cards', jsonb_build_array(jsonb_build_object('serial', :card::text, 'amount', -1,
@@ -225,19 +226,24 @@ async function main(): Promise<number> {
       } finally {
         await closeRuntime(runtime);
       }
-      const { rows: cards } = await db.query<{ serial: string }>(
-        `UPDATE cards SET status = 'active', holder_ref = 'bench-holder-' || serial, bound_at = now()
-           WHERE order_id = $1 RETURNING serial::text AS serial`,
-        [order.id],
-      );
-      cards.sort((a, b) => (BigInt(a.serial) < BigInt(b.serial) ? -1 : 1));
-      const httpCards = cards.slice(0, CARDS_PER_SIDE).map((card) => card.serial);
-      const pgbenchCards = cards.slice(CARDS_PER_SIDE).map((card) => card.serial);
       const channelClient = await tenant.operator.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
         name: 'bench:redemption channel',
         scopes: ['redemptions:write'],
       });
       const channelToken = await token(server.url, channelClient.id, channelClient.client_secret);
+      // Each card bound to a holder of its own, through the channel that spends it (pgbench's cards: 'cli_pgbench').
+      const { rows: cards } = await db.query<{ serial: string }>(
+        `UPDATE cards SET status = 'active', holder_ref = 'bench-holder-' || serial, bound_client_id = $2,
+           bound_at = now()
+           WHERE order_id = $1 RETURNING serial::text AS serial`,
+        [order.id, channelClient.id],
+      );
+      cards.sort((a, b) => (BigInt(a.serial) < BigInt(b.serial) ? -1 : 1));
+      const httpCards = cards.slice(0, CARDS_PER_SIDE).map((card) => card.serial);
+      const pgbenchCards = cards.slice(CARDS_PER_SIDE).map((card) => card.serial);
+      await db.query("UPDATE cards SET bound_client_id = 'cli_pgbench' WHERE serial = ANY($1::bigint[])", [
+        pgbenchCards,
+      ]);
 
       // ---- HTTP: each connection spends 1 fen at a time from its own card.
       const runId = randomBytes(4).toString('hex');
@@ -256,7 +262,7 @@ async function main(): Promise<number> {
               sentContext.card ??= httpCards[nextCard++ % httpCards.length];
               return {
                 ...request,
-                body: `{"serial":"${sentContext.card}","amount":1,"reference":"bench-${runId}-${sent++}"}`,
+                body: `{"serial":"${sentContext.card}","holder_ref":"bench-holder-${sentContext.card}","amount":1,"reference":"bench-${runId}-${sent++}"}`,
               };
             },
             onResponse: (status, body) => {

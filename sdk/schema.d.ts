@@ -636,7 +636,7 @@ export interface paths {
         };
         /**
          * A card's movements and changes, oldest first
-         * @description Enterprise clients with cards:read see their own cards'; redemption channels and the operator any.
+         * @description Enterprise clients with cards:read see their own cards'; a redemption channel the cards it bound; the operator any.
          */
         get: operations["listCardTransactions"];
         put?: never;
@@ -1030,7 +1030,7 @@ export interface paths {
         put?: never;
         /**
          * Bind a card to a holder account with its code and PIN
-         * @description The first bind wins; a bind by another holder is 409 card_already_bound, the same holder's again is answered with the card. Registered (记名) cards need holder_identity matching the real-name data. An unknown code and a wrong PIN get the same 422 invalid_card_credentials, and count as failed attempts per client, holder account and IP. Idempotent by reference.
+         * @description The first bind wins, and the card then belongs to this channel; a bind by another holder or channel is 409 card_already_bound, the same holder's again is answered with the card. Registered (记名) cards need holder_identity matching the real-name data. An unknown code and a wrong PIN get the same 422 invalid_card_credentials, and count as failed attempts per client, holder account, IP and end user; wrong PINs also count per card, which is frozen (card.frozen, reason pin_attempts) at the limit. Idempotent by reference.
          */
         post: operations["bindCard"];
         delete?: never;
@@ -1050,7 +1050,7 @@ export interface paths {
         put?: never;
         /**
          * Spend from a card, or from all active cards of a holder account
-         * @description Partial spends; never below zero. With holder_ref only, the holder's active cards are spent soonest expiry first. Idempotent by reference.
+         * @description Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first. Idempotent by reference.
          */
         post: operations["debitCard"];
         delete?: never;
@@ -1070,7 +1070,7 @@ export interface paths {
         put?: never;
         /**
          * Look a card up by its code: serial, type, status, balance and expiry
-         * @description A code with a wrong length, character or check character is refused (400 invalid_card_code) before any lookup. An unknown code counts as a failed attempt against the client and the IP; past the limit, 429 too_many_failed_attempts for the cool-down.
+         * @description A code with a wrong length, character or check character is refused (400 invalid_card_code) before any lookup. An unknown code counts as a failed attempt against the client, the IP and the end user; past the end user's limit, 429 too_many_failed_attempts for the cool-down. A card bound by another channel is 404 card_not_found.
          */
         post: operations["verifyCard"];
         delete?: never;
@@ -1433,6 +1433,7 @@ export interface components {
              * @example K7QD-9XMA-2HJR-5WPT
              */
             code: string;
+            end_user?: components["schemas"]["EndUserDto"];
             /** @description Required for registered (记名) cards: must match the real-name data on record */
             holder_identity?: components["schemas"]["HolderIdentityDto"];
             /**
@@ -1755,11 +1756,11 @@ export interface components {
         DebitDto: {
             /** @description fen */
             amount: number;
-            /** @description The holder's account: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it */
-            holder_ref?: string;
+            /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it */
+            holder_ref: string;
             /** @description The channel's unique reference (e.g. its order number) */
             reference: string;
-            /** @description The card to spend; or give holder_ref to spend from all of its cards */
+            /** @description The card to spend (bound by this channel to holder_ref); or leave it out to spend the holder's cards */
             serial?: string;
         };
         DeletedWebhookEndpointDto: {
@@ -1768,6 +1769,18 @@ export interface components {
             id: string;
             /** @enum {string} */
             object: "webhook_endpoint";
+        };
+        EndUserDto: {
+            /**
+             * @description The channel's id of the end user's device or app install
+             * @example dev-5f2a
+             */
+            device_id?: string;
+            /**
+             * @description The end user's IP address as the channel saw it (wins over the X-End-User-IP header)
+             * @example 203.0.113.7
+             */
+            ip?: string;
         };
         EnterpriseDto: {
             /** @description Orders whose payable amount (fen) is above this wait for approval; null: no approval step */
@@ -2684,6 +2697,7 @@ export interface components {
              * @example K7QD-9XMA-2HJR-5WPT
              */
             code: string;
+            end_user?: components["schemas"]["EndUserDto"];
         };
         VoidCardsDto: {
             /** @description Why, for the record (kept in the audit trail of the change) */
@@ -5810,6 +5824,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card or a card another channel bound */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7350,7 +7365,11 @@ export interface operations {
     bindCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "x-end-user-ip": string;
+                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user */
+                "X-End-User-IP"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7422,7 +7441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_failed_attempts (Retry-After) */
+            /** @description too_many_failed_attempts (Retry-After): too many failed attempts of this holder account or end user. A channel past its own limit is slowed down, not refused */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7472,7 +7491,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No card with this serial */
+            /** @description card_not_found: no card with this serial bound by this channel (also one unbound, or bound by another) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7499,7 +7518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_balance, card_not_bound, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            /** @description insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7522,7 +7541,11 @@ export interface operations {
     verifyCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "x-end-user-ip": string;
+                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user */
+                "X-End-User-IP"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7567,6 +7590,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found: the card was bound by another channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
             415: {
                 headers: {
@@ -7585,7 +7617,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description too_many_failed_attempts (Retry-After) */
+            /** @description too_many_failed_attempts (Retry-After): too many failed attempts of this holder account or end user. A channel past its own limit is slowed down, not refused */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7637,7 +7669,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No debit with this id made by this client */
+            /** @description No debit with this id made by this client; card_not_found for a card of it that this channel did not bind */
             404: {
                 headers: {
                     [name: string]: unknown;

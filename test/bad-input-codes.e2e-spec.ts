@@ -294,7 +294,9 @@ describe('bad input: a 400 with its own code, nothing written', () => {
       const path =
         kind === 'debit' ? '/v1/redemptions/debit' : '/v1/redemptions/rdm_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/reverse';
       const body =
-        kind === 'debit' ? { serial: '1000001', amount, reference: randomUUID() } : { amount, reference: randomUUID() };
+        kind === 'debit'
+          ? { serial: '1000001', holder_ref: 'holder', amount, reference: randomUUID() }
+          : { amount, reference: randomUUID() };
       const response = await app.http.post(path).auth(channel, { type: 'bearer' }).send(body).expect(400);
       expectFieldProblem(
         response.body,

@@ -89,13 +89,13 @@ describe('card lifecycle', () => {
     await bind(card, 'frosty');
     const frozen = await as(hr).post(`/v1/cards/${card.serial}/freeze`).expect(200);
     expect(frozen.body).toMatchObject({ status: 'frozen', balance: 10_000, holder_ref: 'frosty' });
-    const spend = await debit({ serial: card.serial, amount: 100 }).expect(409);
+    const spend = await debit({ serial: card.serial, holder_ref: 'frosty', amount: 100 }).expect(409);
     // The card's status is an extension member of its own: the problem's `status` stays the HTTP status.
     expect(spend.body).toMatchObject({ code: 'card_frozen', status: 409, card_status: 'frozen' });
     expect((await as(hr).post(`/v1/cards/${card.serial}/freeze`).expect(409)).body.code).toBe('card_frozen');
     expect((await as(hr).post(`/v1/cards/${card.serial}/unfreeze`).expect(200)).body.status).toBe('active');
     expect((await as(hr).post(`/v1/cards/${card.serial}/unfreeze`).expect(409)).body.code).toBe('invalid_card_state');
-    const spent = await debit({ serial: card.serial, amount: 100 }).expect(200);
+    const spent = await debit({ serial: card.serial, holder_ref: 'frosty', amount: 100 }).expect(200);
     await as(channel).post(`/v1/redemptions/${spent.body.id}/reverse`, { reference: nextRef() }).expect(200);
 
     await as(hr).post(`/v1/cards/${unbound.serial}/freeze`).expect(200);
@@ -117,7 +117,7 @@ describe('card lifecycle', () => {
     const outsider = await enterpriseWithClient(app, ['cards:write', 'cards:read']);
     const card = anonymous[6];
     const refused = await as(outsider.token).post(`/v1/cards/${card.serial}/freeze`).expect(404);
-    expect(refused.body.code).toBe('resource_not_found');
+    expect(refused.body.code).toBe('card_not_found');
     await as(outsider.token).get(`/v1/cards/${card.serial}/transactions`).expect(404);
     await as(outsider.token)
       .post('/v1/cards/void', { serials: [card.serial] })
@@ -132,7 +132,7 @@ describe('card lifecycle', () => {
 
     const card = registered[0];
     await bind(card, 'named');
-    await debit({ serial: card.serial, amount: 3_000 }).expect(200);
+    await debit({ serial: card.serial, holder_ref: 'named', amount: 3_000 }).expect(200);
     const floatBefore = await float('card_float');
     const lost = await as(hr).post(`/v1/cards/${card.serial}/report-loss`).expect(200);
     const replacement = lost.body.replacement;
@@ -177,12 +177,14 @@ describe('card lifecycle', () => {
     );
     const card = registered[1];
     await bind(card, 'refundee');
-    await debit({ serial: card.serial, amount: 2_500 }).expect(200);
+    await debit({ serial: card.serial, holder_ref: 'refundee', amount: 2_500 }).expect(200);
     const payableBefore = await float('card_refunds_payable');
     const refunded = await as(hr).post(`/v1/cards/${card.serial}/refund`).expect(200);
     expect(refunded.body).toMatchObject({ status: 'refunded', balance: 0 });
     expect(await float('card_refunds_payable')).toBe(payableBefore - 7_500);
-    expect((await debit({ serial: card.serial, amount: 1 }).expect(422)).body.code).toBe('card_refunded');
+    expect((await debit({ serial: card.serial, holder_ref: 'refundee', amount: 1 }).expect(422)).body.code).toBe(
+      'card_refunded',
+    );
     expect((await as(hr).post(`/v1/cards/${card.serial}/refund`).expect(422)).body.code).toBe('card_refunded');
     const [event] = await app.dataSource.query<Array<{ data: Record<string, unknown> }>>(
       "SELECT data FROM events WHERE type = 'card.refunded' AND data->>'serial' = $1",
@@ -226,12 +228,14 @@ describe('card lifecycle', () => {
     const operator = await app.operatorToken();
     const [kept, swapped, registeredCard] = [anonymous[4], anonymous[5], registered[3]];
     await bind(kept, 'expiring');
-    await debit({ serial: kept.serial, amount: 4_000 }).expect(200);
+    await debit({ serial: kept.serial, holder_ref: 'expiring', amount: 4_000 }).expect(200);
     await app.dataSource.query("UPDATE cards SET expires_at = now() - interval '1 minute' WHERE serial = ANY($1)", [
       [kept.serial, swapped.serial, registeredCard.serial],
     ]);
     // Past expiry, before the job has run: already refused.
-    expect((await debit({ serial: kept.serial, amount: 1 }).expect(422)).body.code).toBe('card_expired');
+    expect((await debit({ serial: kept.serial, holder_ref: 'expiring', amount: 1 }).expect(422)).body.code).toBe(
+      'card_expired',
+    );
     const breakageBefore = await float('breakage');
     const run = await as(operator).post('/v1/admin/cards/expire-due').expect(200);
     expect(run.body.expired).toBeGreaterThanOrEqual(3);
@@ -247,7 +251,7 @@ describe('card lifecycle', () => {
     const reactivated = await as(operator).post(`/v1/admin/cards/${kept.serial}/reactivate`).expect(200);
     expect(reactivated.body).toMatchObject({ status: 'active', balance: 6_000, holder_ref: 'expiring' });
     expect(new Date(reactivated.body.expires_at).getTime()).toBeGreaterThan(Date.now() + 3 * 364 * 86_400_000);
-    await debit({ serial: kept.serial, amount: 6_000 }).expect(200);
+    await debit({ serial: kept.serial, holder_ref: 'expiring', amount: 6_000 }).expect(200);
 
     const replaced = await as(operator).post(`/v1/admin/cards/${swapped.serial}/replace`).expect(200);
     expect(replaced.body.card).toMatchObject({ status: 'replaced', balance: 0 });

@@ -158,17 +158,32 @@ describe('redemption channel', () => {
   it('debits partially, refuses an overdraft with no change, and reverses up to the debit', async () => {
     const card = anonymous[0];
     const reference = nextRef('debit');
-    const debit = await post('/v1/redemptions/debit', { serial: card.serial, amount: 2_500, reference }).expect(200);
+    const debit = await post('/v1/redemptions/debit', {
+      serial: card.serial,
+      holder_ref: 'holder-a',
+      amount: 2_500,
+      reference,
+    }).expect(200);
     expect(debit.body).toMatchObject({
       kind: 'debit',
       amount: 2_500,
       cards: [{ serial: card.serial, amount: -2_500, balance_after: 7_500, status: 'active' }],
     });
     // The same reference again: the stored answer, no second debit.
-    await post('/v1/redemptions/debit', { serial: card.serial, amount: 2_500, reference }).expect(200);
+    await post('/v1/redemptions/debit', {
+      serial: card.serial,
+      holder_ref: 'holder-a',
+      amount: 2_500,
+      reference,
+    }).expect(200);
     expect((await cardRow(card.serial)).balance).toBe('7500');
 
-    const over = await post('/v1/redemptions/debit', { serial: card.serial, amount: 7_501, reference: nextRef() });
+    const over = await post('/v1/redemptions/debit', {
+      serial: card.serial,
+      holder_ref: 'holder-a',
+      amount: 7_501,
+      reference: nextRef(),
+    });
     expect(over.status).toBe(422);
     expect(over.body).toMatchObject({ code: 'insufficient_balance', balance: 7_500 });
     expect((await cardRow(card.serial)).balance).toBe('7500');
@@ -179,12 +194,14 @@ describe('redemption channel', () => {
       reference: nextRef(),
     }).expect(422);
     expect(wrongHolder.body.code).toBe('card_holder_mismatch');
+    // A card no channel has bound does not exist for a channel naming it by serial.
     const unbound = await post('/v1/redemptions/debit', {
       serial: anonymous[5].serial,
+      holder_ref: 'holder-a',
       amount: 1,
       reference: nextRef(),
-    });
-    expect(unbound.body.code).toBe('card_not_bound');
+    }).expect(404);
+    expect(unbound.body.code).toBe('card_not_found');
 
     const id = debit.body.id as string;
     const tooMuch = await post(`/v1/redemptions/${id}/reverse`, { amount: 2_501, reference: nextRef() }).expect(422);
@@ -211,7 +228,12 @@ describe('redemption channel', () => {
     // 200 × 70 fen = 14,000 fen against a 10,000 fen balance.
     const answers = await Promise.all(
       Array.from({ length: 200 }, () =>
-        post('/v1/redemptions/debit', { serial: card.serial, amount: 70, reference: nextRef('race') }),
+        post('/v1/redemptions/debit', {
+          serial: card.serial,
+          holder_ref: 'spender',
+          amount: 70,
+          reference: nextRef('race'),
+        }),
       ),
     );
     const ok = answers.filter((answer) => answer.status === 200);
@@ -225,7 +247,12 @@ describe('redemption channel', () => {
     expect(new Set(balances).size).toBe(ok.length);
     expect(Math.min(...balances)).toBeGreaterThanOrEqual(0);
     // The last 60 fen cannot pay 70: a debit of exactly the rest empties the card.
-    await post('/v1/redemptions/debit', { serial: card.serial, amount: 10_000 % 70, reference: nextRef() }).expect(200);
+    await post('/v1/redemptions/debit', {
+      serial: card.serial,
+      holder_ref: 'spender',
+      amount: 10_000 % 70,
+      reference: nextRef(),
+    }).expect(200);
     expect(await cardRow(card.serial)).toMatchObject({ balance: '0', status: 'exhausted' });
     const [{ debits }] = await app.dataSource.query<Array<{ debits: number }>>(
       "SELECT count(*)::int AS debits FROM card_transactions WHERE serial = $1 AND kind = 'debit'",
@@ -243,7 +270,7 @@ describe('redemption channel', () => {
       holder_ref: 'retrier',
       reference: nextRef(),
     }).expect(200);
-    const body = { serial: card.serial, amount: 1_234, reference: nextRef('retry') };
+    const body = { serial: card.serial, holder_ref: 'retrier', amount: 1_234, reference: nextRef('retry') };
     const answers = await Promise.all(Array.from({ length: 20 }, () => post('/v1/redemptions/debit', body)));
     expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
     expect(new Set(answers.map((answer) => answer.body.id as string)).size).toBe(1);

@@ -13,7 +13,13 @@ export const CardErrors = {
   /** The same answer for an unknown code and a wrong PIN, so that neither tells a guesser anything. */
   invalidCredentials: () => ApiError.unprocessable('invalid_card_credentials', 'The card code or PIN is not correct'),
 
-  notFound: (serial: string) => ApiError.notFound('card', serial),
+  /**
+   * No such card for this caller: also another tenant's card, and a card that another redemption channel bound (or
+   * no channel yet, for a channel naming it by serial), so that an answer never tells such a card exists. Without a
+   * serial (a card found by its code), none is shown.
+   */
+  notFound: (serial?: string) =>
+    new ApiError(404, 'card_not_found', serial === undefined ? 'No such card' : `No card with serial '${serial}'`),
 
   alreadyBound: (serial: string) =>
     ApiError.conflict('card_already_bound', `Card ${serial} is already bound to another holder`, { serial }),
@@ -34,9 +40,6 @@ export const CardErrors = {
 
   holderMismatch: (serial: string) =>
     ApiError.unprocessable('card_holder_mismatch', `Card ${serial} is not bound to this holder account`, { serial }),
-
-  notBound: (serial: string) =>
-    ApiError.unprocessable('card_not_bound', `Card ${serial} has not been bound to a holder yet`, { serial }),
 
   insufficientBalance: (balance: number, serial?: string) =>
     ApiError.unprocessable(

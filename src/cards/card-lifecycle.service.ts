@@ -85,7 +85,11 @@ export class CardLifecycleService implements OnApplicationBootstrap {
 
   async unfreeze(ctx: RequestContext, serial: string): Promise<CardDto> {
     return this.change(ctx, serial, 'unfreeze', async (manager, card) => {
-      await manager.query('UPDATE cards SET status = frozen_from, frozen_from = NULL WHERE serial = $1', [card.serial]);
+      // A card frozen for wrong PINs gets a fresh count of them.
+      await manager.query(
+        'UPDATE cards SET status = frozen_from, frozen_from = NULL, pin_failures = 0 WHERE serial = $1',
+        [card.serial],
+      );
       return [{ card, kind: 'unfreeze', amount: 0, balanceAfter: card.balance, event: { type: 'card.unfrozen' } }];
     });
   }
@@ -278,20 +282,29 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     return { expired, breakage };
   }
 
-  /** Movements of a card, oldest first: its owner (cards:read), the channel (redemptions:write) or the operator. */
+  /**
+   * Movements of a card, oldest first: its owner (cards:read), the redemption channel that bound it
+   * (redemptions:write; any other channel gets a 404, as for a card that does not exist) or the operator.
+   */
   async transactionsOf(
     ctx: RequestContext,
     serial: string,
     query: ListCardTransactionsQueryDto,
   ): Promise<CardTransactionPageDto> {
     const scopes = ctx.actor?.scopes;
-    const platformWide = ctx.isOperator || (scopes?.has('redemptions:write') ?? false);
-    if (!platformWide && !scopes?.has('cards:read')) {
+    const channel = scopes?.has('redemptions:write') ?? false;
+    const owner = scopes?.has('cards:read') ?? false;
+    if (!ctx.isOperator && !channel && !owner) {
       throw ApiError.forbidden('insufficient_scope', 'Listing card transactions needs cards:read');
     }
     if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
     const card = await this.cards.bySerial(this.dataSource.manager, serial);
-    if (!card || (!platformWide && card.enterpriseId !== ctx.enterpriseId)) throw CardErrors.notFound(serial);
+    const visible =
+      card !== null &&
+      (ctx.isOperator ||
+        (channel && card.boundClientId === ctx.clientId) ||
+        (owner && card.enterpriseId === ctx.actor?.enterpriseId));
+    if (!visible) throw CardErrors.notFound(serial);
     const limit = query.limit ?? 50;
     const rows = await this.dataSource.query<
       Array<{
@@ -447,10 +460,12 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     const serial = serialFromSequence(BigInt(first));
     const [code] = generateCodes(1);
     const [pin] = generatePins(1);
+    // The replacement stays with the channel the old card was bound through.
     await manager.query(
       `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
-         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12)`,
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12,
+               $13)`,
       [
         serial,
         old.orderId,
@@ -464,6 +479,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         this.secrets.pinDigest(serial, pin),
         old.holderRef,
         old.serial,
+        old.boundClientId,
       ],
     );
     return serial;

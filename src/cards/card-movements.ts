@@ -22,6 +22,8 @@ export interface CardRow {
   status: CardStatus;
   expiresAt: Date | null;
   holderRef: string | null;
+  /** The channel (API client) that bound the card; null while unbound. */
+  boundClientId: string | null;
   frozenFrom: CardStatus | null;
   pinHash: Buffer | null;
   secretCiphertext: string | null;
@@ -40,6 +42,7 @@ interface RawCard {
   status: CardStatus;
   expires_at: Date | null;
   holder_ref: string | null;
+  bound_client_id: string | null;
   frozen_from: CardStatus | null;
   pin_hash: Buffer | null;
   secret_ciphertext: string | null;
@@ -47,7 +50,8 @@ interface RawCard {
 }
 
 const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, b.enterprise_id, b.card_type, b.product_id,
-  c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.frozen_from, c.pin_hash,
+  c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.bound_client_id, c.frozen_from,
+  c.pin_hash,
   c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
 
 function toCardRow(raw: RawCard): CardRow {
@@ -63,6 +67,7 @@ function toCardRow(raw: RawCard): CardRow {
     status: raw.status,
     expiresAt: raw.expires_at,
     holderRef: raw.holder_ref,
+    boundClientId: raw.bound_client_id,
     frozenFrom: raw.frozen_from,
     pinHash: raw.pin_hash,
     secretCiphertext: raw.secret_ciphertext,
@@ -127,13 +132,14 @@ export class CardMovements {
     return rows.map(toCardRow);
   }
 
-  /** The active, unexpired cards bound to a holder account, locked in serial order. */
-  async lockHolderCards(manager: EntityManager, holderRef: string): Promise<CardRow[]> {
+  /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */
+  async lockHolderCards(manager: EntityManager, clientId: string, holderRef: string): Promise<CardRow[]> {
     const rows = await manager.query<RawCard[]>(
       `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
-       WHERE c.holder_ref = $1 AND c.status = 'active' AND (c.expires_at IS NULL OR c.expires_at > now())
+       WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = 'active'
+         AND (c.expires_at IS NULL OR c.expires_at > now())
        ORDER BY c.serial FOR UPDATE OF c`,
-      [holderRef],
+      [clientId, holderRef],
     );
     return rows.map(toCardRow);
   }

@@ -29,11 +29,15 @@ export class CardsLifecycleController {
   @RequireScopes()
   @ApiOperation({
     summary: "A card's movements and changes, oldest first",
-    description: "Enterprise clients with cards:read see their own cards'; redemption channels and the operator any.",
+    description:
+      "Enterprise clients with cards:read see their own cards'; a redemption channel the cards it bound; the operator any.",
     operationId: 'listCardTransactions',
   })
   @ApiOkResponse({ type: CardTransactionPageDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({
+    type: Problem,
+    description: "card_not_found, also for another tenant's card or a card another channel bound",
+  })
   transactions(
     @Ctx() ctx: RequestContext,
     @Param('serial') serial: string,

@@ -258,15 +258,28 @@ export class AppConfig {
   WEBHOOK_REQUIRE_HTTPS?: boolean;
 
   /**
-   * Guessing resistance of the redemption channel: failed verify/bind attempts allowed per holder account, per
-   * channel client and per IP in one window before that key is refused (429) for the cool-down. A channel client
-   * (and its IP) fronts many holders, so their budgets are larger than one holder's.
+   * Guessing resistance of the redemption channel: failed verify/bind attempts allowed per holder account (of one
+   * channel) in one window before that key is refused (429) for the cool-down.
    */
   @Transform(toInt)
   @IsInt()
   @Min(1)
   REDEMPTION_HOLDER_FAILURE_LIMIT = 10;
 
+  /**
+   * Failed attempts per end user in one window (the IP and the device id a channel passes for its user, each per
+   * channel) before that end user is refused (429) for the cool-down.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_END_USER_FAILURE_LIMIT = 10;
+
+  /**
+   * Failed attempts per channel client, and per calling IP, in one window before that channel is slowed down (each
+   * verify and bind waits REDEMPTION_SLOWDOWN_MS) and, for the client, raised as channel.under_attack. Not a lockout:
+   * a channel (and its servers' IP) fronts many holders, who must not all be shut out by one guesser.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -276,6 +289,22 @@ export class AppConfig {
   @IsInt()
   @Min(1)
   REDEMPTION_IP_FAILURE_LIMIT = 100;
+
+  /** How long each verify and bind of a channel waits while that channel (or its IP) is past its failure limit. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  REDEMPTION_SLOWDOWN_MS = 1_000;
+
+  /**
+   * Wrong PINs of one card, through any channel, since it was bound or last unfrozen, after which it is frozen
+   * (card.frozen, reason pin_attempts) until its enterprise or the operator unfreezes it.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  REDEMPTION_CARD_PIN_FAILURE_LIMIT = 5;
 
   @Transform(toInt)
   @IsInt()

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
+import { CardErrors } from '../cards/card-errors';
 import { Order } from '../orders/order.entity';
 import { isValidSerial } from './card-code';
 import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from './dto/issuance.dto';
@@ -45,7 +46,7 @@ export class CardsService {
 
   async card(ctx: RequestContext, serial: string): Promise<CardDto> {
     // A serial that fails its check digit cannot exist: no database read.
-    if (!isValidSerial(serial)) throw ApiError.notFound('card', serial);
+    if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
     const card = await this.dataSource
       .getRepository(Card)
       .createQueryBuilder('card')
@@ -53,7 +54,7 @@ export class CardsService {
       .where('card.serial = :serial', { serial })
       .andWhere('order.enterpriseId = :enterpriseId', { enterpriseId: ctx.enterpriseId })
       .getOne();
-    if (!card) throw ApiError.notFound('card', serial);
+    if (!card) throw CardErrors.notFound(serial);
     return CardDto.from(card);
   }
 }

@@ -120,7 +120,10 @@ export type CardStatus = (typeof CARD_STATUSES)[number];
 // A bound card has a holder; only a frozen card remembers a status to return to.
 @Check('cards_bound_has_holder', `"status" NOT IN ('active', 'exhausted') OR "holder_ref" IS NOT NULL`)
 @Check('cards_frozen_from', `("status" = 'frozen') = ("frozen_from" IS NOT NULL)`)
-@Index('cards_holder', ['holderRef'], { where: '"holder_ref" IS NOT NULL' })
+// A card bound through a channel belongs to that channel: holder references are the channel's own accounts.
+@Check('cards_bound_by_channel', `"holder_ref" IS NULL OR "bound_client_id" IS NOT NULL`)
+@Check('cards_pin_failures', `"pin_failures" >= 0`)
+@Index('cards_channel_holder', ['boundClientId', 'holderRef'], { where: '"holder_ref" IS NOT NULL' })
 @Index('cards_expiry_due', ['expiresAt'], {
   where: `"expires_at" IS NOT NULL AND "status" IN ('issued', 'delivered', 'active', 'exhausted', 'frozen')`,
 })
@@ -167,6 +170,17 @@ export class Card {
   /** The redemption channel's account of the holder the card is bound to (set by the first successful bind). */
   @Column('text', { nullable: true })
   holderRef: string | null;
+
+  /** The redemption channel (API client) that bound the card: only it may see, spend or reverse onto the card. */
+  @Column('text', { nullable: true })
+  boundClientId: string | null;
+
+  /**
+   * Wrong PINs tried on this card through any channel, since it was bound or last unfrozen: at
+   * REDEMPTION_CARD_PIN_FAILURE_LIMIT the card is frozen (card.frozen, reason pin_attempts).
+   */
+  @Column('integer', { default: 0 })
+  pinFailures: number;
 
   @Column('timestamptz', { nullable: true })
   boundAt: Date | null;

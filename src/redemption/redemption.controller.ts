@@ -1,7 +1,8 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -23,6 +24,14 @@ import {
 import { RedemptionService } from './redemption.service';
 
 const GONE = 'card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status)';
+const END_USER_IP = {
+  name: 'X-End-User-IP',
+  required: false,
+  description:
+    "The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user",
+};
+const GUESSING =
+  'too_many_failed_attempts (Retry-After): too many failed attempts of this holder account or end user. A channel past its own limit is slowed down, not refused';
 
 /** The redemption channel's API (platform-side clients with `redemptions:write`). */
 @ApiTags('redemptions')
@@ -36,15 +45,21 @@ export class RedemptionController {
   @ApiOperation({
     summary: 'Look a card up by its code: serial, type, status, balance and expiry',
     description:
-      'A code with a wrong length, character or check character is refused (400 invalid_card_code) before any lookup. An unknown code counts as a failed attempt against the client and the IP; past the limit, 429 too_many_failed_attempts for the cool-down.',
+      "A code with a wrong length, character or check character is refused (400 invalid_card_code) before any lookup. An unknown code counts as a failed attempt against the client, the IP and the end user; past the end user's limit, 429 too_many_failed_attempts for the cool-down. A card bound by another channel is 404 card_not_found.",
     operationId: 'verifyCard',
   })
+  @ApiHeader(END_USER_IP)
   @ApiOkResponse({ type: CardVerificationDto })
   @ApiBadRequestResponse({ type: Problem, description: 'invalid_card_code, validation_failed' })
+  @ApiNotFoundResponse({ type: Problem, description: 'card_not_found: the card was bound by another channel' })
   @ApiUnprocessableEntityResponse({ type: Problem, description: `invalid_card_credentials, ${GONE}` })
-  @ApiTooManyRequestsResponse({ type: Problem, description: 'too_many_failed_attempts (Retry-After)' })
-  verify(@Ctx() ctx: RequestContext, @Body() dto: VerifyCardDto): Promise<CardVerificationDto> {
-    return this.redemptions.verify(ctx, dto);
+  @ApiTooManyRequestsResponse({ type: Problem, description: GUESSING })
+  verify(
+    @Ctx() ctx: RequestContext,
+    @Body() dto: VerifyCardDto,
+    @Headers('x-end-user-ip') endUserIp?: string,
+  ): Promise<CardVerificationDto> {
+    return this.redemptions.verify(ctx, dto, endUserIp);
   }
 
   @Post('bind')
@@ -52,9 +67,10 @@ export class RedemptionController {
   @ApiOperation({
     summary: 'Bind a card to a holder account with its code and PIN',
     description:
-      "The first bind wins; a bind by another holder is 409 card_already_bound, the same holder's again is answered with the card. Registered (记名) cards need holder_identity matching the real-name data. An unknown code and a wrong PIN get the same 422 invalid_card_credentials, and count as failed attempts per client, holder account and IP. Idempotent by reference.",
+      "The first bind wins, and the card then belongs to this channel; a bind by another holder or channel is 409 card_already_bound, the same holder's again is answered with the card. Registered (记名) cards need holder_identity matching the real-name data. An unknown code and a wrong PIN get the same 422 invalid_card_credentials, and count as failed attempts per client, holder account, IP and end user; wrong PINs also count per card, which is frozen (card.frozen, reason pin_attempts) at the limit. Idempotent by reference.",
     operationId: 'bindCard',
   })
+  @ApiHeader(END_USER_IP)
   @ApiOkResponse({ type: RedemptionDto })
   @ApiBadRequestResponse({ type: Problem, description: 'invalid_card_code, validation_failed' })
   @ApiConflictResponse({ type: Problem, description: 'card_already_bound, card_frozen' })
@@ -62,9 +78,13 @@ export class RedemptionController {
     type: Problem,
     description: `invalid_card_credentials, holder_identity_required, holder_identity_mismatch, reference_reused, ${GONE}`,
   })
-  @ApiTooManyRequestsResponse({ type: Problem, description: 'too_many_failed_attempts (Retry-After)' })
-  bind(@Ctx() ctx: RequestContext, @Body() dto: BindCardDto): Promise<RedemptionDto> {
-    return this.redemptions.bind(ctx, dto);
+  @ApiTooManyRequestsResponse({ type: Problem, description: GUESSING })
+  bind(
+    @Ctx() ctx: RequestContext,
+    @Body() dto: BindCardDto,
+    @Headers('x-end-user-ip') endUserIp?: string,
+  ): Promise<RedemptionDto> {
+    return this.redemptions.bind(ctx, dto, endUserIp);
   }
 
   @Post('debit')
@@ -72,15 +92,19 @@ export class RedemptionController {
   @ApiOperation({
     summary: 'Spend from a card, or from all active cards of a holder account',
     description:
-      "Partial spends; never below zero. With holder_ref only, the holder's active cards are spent soonest expiry first. Idempotent by reference.",
+      "Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first. Idempotent by reference.",
     operationId: 'debitCard',
   })
   @ApiOkResponse({ type: RedemptionDto })
-  @ApiNotFoundResponse({ type: Problem, description: 'No card with this serial' })
+  @ApiNotFoundResponse({
+    type: Problem,
+    description:
+      'card_not_found: no card with this serial bound by this channel (also one unbound, or bound by another)',
+  })
   @ApiConflictResponse({ type: Problem, description: 'card_frozen' })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: `insufficient_balance, card_not_bound, card_holder_mismatch, holder_has_no_cards, reference_reused, ${GONE}`,
+    description: `insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, ${GONE}`,
   })
   debit(@Ctx() ctx: RequestContext, @Body() dto: DebitDto): Promise<RedemptionDto> {
     return this.redemptions.debit(ctx, dto);
@@ -94,7 +118,11 @@ export class RedemptionController {
     operationId: 'reverseDebit',
   })
   @ApiOkResponse({ type: RedemptionDto })
-  @ApiNotFoundResponse({ type: Problem, description: 'No debit with this id made by this client' })
+  @ApiNotFoundResponse({
+    type: Problem,
+    description:
+      'No debit with this id made by this client; card_not_found for a card of it that this channel did not bind',
+  })
   @ApiConflictResponse({ type: Problem, description: 'card_not_reversible: a card of the debit is no longer live' })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'reversal_exceeds_debit, reference_reused' })
   reverse(@Ctx() ctx: RequestContext, @Param('id') id: string, @Body() dto: ReverseDto): Promise<RedemptionDto> {

@@ -55,8 +55,9 @@ export class Redemption {
 }
 
 /**
- * Failed verify and bind attempts per key (client, holder account, IP) in a fixed window, and the cool-down
- * a key is blocked until: the Postgres store of the guessing limiter when no REDIS_URL is set.
+ * Failed verify and bind attempts per key (client, holder account, calling IP, end-user IP, device) in a fixed
+ * window, and the cool-down (or, for a client or calling IP, the slow-down) a key is blocked until: the Postgres
+ * store of the guessing limiter when no REDIS_URL is set.
  */
 @Entity('redemption_attempt_counters')
 export class RedemptionAttemptCounter {

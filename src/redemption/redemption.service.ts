@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { sha256Hex } from '../common/canonical-json';
@@ -13,11 +14,14 @@ import { LedgerAccount } from '../ledger/ledger.entity';
 import { normaliseIdNumber, parsePurchaser } from '../orders/purchaser-identity';
 import { CardErrors } from '../cards/card-errors';
 import { CardMovements, isPastExpiry, type CardMovement, type CardRow } from '../cards/card-movements';
-import { AttemptLimiter, type AttemptSource } from './attempt-limiter';
+import { FREEZABLE_STATUSES } from '../cards/card-rules';
+import { AppConfig } from '../config/app-config';
+import { AttemptLimiter, type AttemptSource, type EndUser } from './attempt-limiter';
 import type {
   BindCardDto,
   CardVerificationDto,
   DebitDto,
+  EndUserDto,
   HolderIdentityDto,
   RedemptionCardDto,
   RedemptionDto,
@@ -25,6 +29,22 @@ import type {
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
+
+/**
+ * The end user a channel acts for: the body's end_user, its IP else from the X-End-User-IP header (checked here, as
+ * the body's is by validation). IPs are lower-cased so that one IPv6 address is one key.
+ */
+function endUserOf(body: EndUserDto | undefined, ipHeader: string | undefined): EndUser {
+  let ip = body?.ip;
+  const header = ipHeader?.trim();
+  if (ip === undefined && header) {
+    if (isIP(header) === 0) {
+      throw ApiError.validation([{ field: 'X-End-User-IP', message: 'X-End-User-IP must be an IPv4 or IPv6 address' }]);
+    }
+    ip = header;
+  }
+  return { ip: ip?.toLowerCase() ?? null, deviceId: body?.device_id ?? null };
+}
 
 interface Leg {
   card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
@@ -51,18 +71,25 @@ export class RedemptionService {
     private readonly cipher: DataCipher,
     private readonly limiter: AttemptLimiter,
     private readonly cards: CardMovements,
+    private readonly config: AppConfig,
   ) {}
 
-  async verify(ctx: RequestContext, dto: VerifyCardDto): Promise<CardVerificationDto> {
+  async verify(ctx: RequestContext, dto: VerifyCardDto, endUserIpHeader?: string): Promise<CardVerificationDto> {
     const code = parseCode(dto.code);
     if (code === null) throw CardErrors.invalidCode();
-    const source: AttemptSource = { clientId: ctx.clientId, ip: ctx.ip };
+    const source: AttemptSource = {
+      clientId: ctx.clientId,
+      ip: ctx.ip,
+      endUser: endUserOf(dto.end_user, endUserIpHeader),
+    };
     await this.limiter.assertAllowed(source);
     const card = await this.cards.byCodeHash(this.dataSource.manager, this.secrets.blindIndex(code));
     if (!card) {
-      await this.limiter.recordFailure(source);
+      await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
     }
+    // Once bound, a card is its channel's: to any other it does not exist (no serial, balance or status).
+    if (card.boundClientId !== null && card.boundClientId !== ctx.clientId) throw CardErrors.notFound();
     // A frozen card is shown as such (it may come back); cards that are gone are refused.
     if (card.status !== 'frozen') this.assertUsable(card);
     if (isPastExpiry(card)) throw CardErrors.unusable(card.serial, 'expired')!;
@@ -79,11 +106,16 @@ export class RedemptionService {
     };
   }
 
-  async bind(ctx: RequestContext, dto: BindCardDto): Promise<RedemptionDto> {
+  async bind(ctx: RequestContext, dto: BindCardDto, endUserIpHeader?: string): Promise<RedemptionDto> {
     const code = parseCode(dto.code);
     if (code === null) throw CardErrors.invalidCode();
     const clientId = this.clientOf(ctx);
-    const source: AttemptSource = { clientId, holderRef: dto.holder_ref, ip: ctx.ip };
+    const source: AttemptSource = {
+      clientId,
+      holderRef: dto.holder_ref,
+      ip: ctx.ip,
+      endUser: endUserOf(dto.end_user, endUserIpHeader),
+    };
     await this.limiter.assertAllowed(source);
     const codeHash = this.secrets.blindIndex(code);
     const fingerprint = sha256Hex(`bind\n${codeHash.toString('hex')}\n${dto.holder_ref}`);
@@ -91,15 +123,22 @@ export class RedemptionService {
     if (replayed) return replayed;
 
     const card = await this.cards.byCodeHash(this.dataSource.manager, codeHash);
-    if (!card || !this.pinIsCorrect(card, dto.pin)) {
-      await this.limiter.recordFailure(source);
+    if (!card) {
+      await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
     }
+    // A frozen or gone card is refused before its PIN is looked at: the code alone tells as much (verify), and a card
+    // frozen for wrong PINs must not go on answering whether a PIN tried on it is right.
     this.assertUsable(card);
+    if (!this.pinIsCorrect(card, dto.pin)) {
+      await this.countWrongPin(ctx, card.serial);
+      await this.limiter.recordFailure(ctx, source);
+      throw CardErrors.invalidCredentials();
+    }
     if (card.cardType === 'registered') {
       if (!dto.holder_identity) throw CardErrors.holderIdentityRequired(card.serial);
       if (!(await this.identityMatches(card, dto.holder_identity))) {
-        await this.limiter.recordFailure(source);
+        await this.limiter.recordFailure(ctx, source);
         throw CardErrors.holderIdentityMismatch(card.serial);
       }
     }
@@ -108,14 +147,15 @@ export class RedemptionService {
       const id = newId('redemption');
       const again = await this.claim(manager, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
-      // First bind wins: only an unbound, unexpired card changes; every later bind finds it taken.
+      // First bind wins, for its channel and holder: only an unbound, unexpired card changes; every later bind finds
+      // it taken. The count of wrong PINs starts again from the right one.
       const [bound] = await manager.query<Array<{ balance: string }>>(
         `WITH u AS (
-           UPDATE cards SET status = 'active', holder_ref = $2, bound_at = now()
+           UPDATE cards SET status = 'active', holder_ref = $2, bound_client_id = $3, bound_at = now(), pin_failures = 0
            WHERE serial = $1 AND status IN ('issued', 'delivered') AND (expires_at IS NULL OR expires_at > now())
            RETURNING balance)
          SELECT balance::text AS balance FROM u`,
-        [card.serial, dto.holder_ref],
+        [card.serial, dto.holder_ref, clientId],
       );
       if (!bound) {
         const current = await this.cards.bySerial(manager, card.serial, true);
@@ -124,7 +164,9 @@ export class RedemptionService {
           this.assertUsable(current);
           throw CardErrors.invalidState(current.serial, current.status, 'bound');
         }
-        if (current.holderRef !== dto.holder_ref) throw CardErrors.alreadyBound(current.serial);
+        if (current.boundClientId !== clientId || current.holderRef !== dto.holder_ref) {
+          throw CardErrors.alreadyBound(current.serial);
+        }
         this.assertUsable(current);
         // Bound to this holder already: nothing changes, and the reference now answers with the card.
         return this.store(manager, ctx, {
@@ -139,7 +181,7 @@ export class RedemptionService {
         });
       }
       const balance = Number(bound.balance);
-      const boundCard = { ...card, holderRef: dto.holder_ref };
+      const boundCard = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
       await this.cards.record(manager, ctx, [
         {
           card: boundCard,
@@ -164,20 +206,17 @@ export class RedemptionService {
   }
 
   async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
-    if (dto.serial === undefined && dto.holder_ref === undefined) {
-      throw ApiError.validation([{ field: 'serial', message: 'give serial or holder_ref (or both)' }]);
-    }
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
-    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref ?? ''}\n${dto.amount}`);
+    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref}\n${dto.amount}`);
     return this.transactions.run(ctx, async (manager) => {
       const id = newId('redemption');
       const replayed = await this.claim(manager, id, clientId, dto.reference, 'debit', fingerprint);
       if (replayed) return replayed;
       const legs =
         dto.serial !== undefined
-          ? [await this.debitCard(manager, dto.serial, dto.holder_ref ?? null, dto.amount)]
-          : await this.debitHolder(manager, dto.holder_ref!, dto.amount);
+          ? [await this.debitCard(manager, clientId, dto.serial, dto.holder_ref, dto.amount)]
+          : await this.debitHolder(manager, clientId, dto.holder_ref, dto.amount);
       await this.cards.record(
         manager,
         ctx,
@@ -205,7 +244,7 @@ export class RedemptionService {
         reference: dto.reference,
         fingerprint,
         enterpriseId: legs[0].card.enterpriseId,
-        holderRef: dto.holder_ref ?? legs[0].card.holderRef,
+        holderRef: dto.holder_ref,
         amount: dto.amount,
         legs: legs.map((leg) => ({ ...leg, amount: -leg.amount })),
       });
@@ -242,18 +281,20 @@ export class RedemptionService {
       for (const { serial, out } of outstanding) {
         if (left === 0) break;
         const give = Math.min(left, Number(out));
+        // Only onto a card this channel bound (a debit made before cards belonged to channels may name another's).
         const [credited] = await manager.query<Array<{ balance: string; status: CardStatus }>>(
           `WITH u AS (
              UPDATE cards SET balance = balance + $2,
                status = CASE WHEN status = 'exhausted' THEN 'active' ELSE status END,
                frozen_from = CASE WHEN frozen_from = 'exhausted' THEN 'active' ELSE frozen_from END
-             WHERE serial = $1 AND status IN ('active', 'exhausted', 'frozen')
+             WHERE serial = $1 AND status IN ('active', 'exhausted', 'frozen') AND bound_client_id = $3
              RETURNING balance, status)
            SELECT balance::text AS balance, status FROM u`,
-          [serial, give],
+          [serial, give, clientId],
         );
         const card = await this.cards.bySerial(manager, serial);
         if (!card) throw new Error(`card ${serial} of debit ${debitId} is gone`);
+        if (card.boundClientId !== clientId) throw CardErrors.notFound(serial);
         if (!credited) throw CardErrors.notReversible(serial, card.status);
         legs.push({ card, amount: give, balanceAfter: Number(credited.balance), status: credited.status });
         left -= give;
@@ -298,8 +339,11 @@ export class RedemptionService {
     });
   }
 
-  /** One card: a single conditional update spends it or changes nothing; then the refusal is worked out. */
-  private async debitCard(manager: EntityManager, serial: string, holderRef: string | null, amount: number) {
+  /**
+   * One card, bound by this channel to this holder: a single conditional update spends it or changes nothing; then
+   * the refusal is worked out.
+   */
+  private async debitCard(manager: EntityManager, clientId: string, serial: string, holderRef: string, amount: number) {
     // The update answers with what the movement records (enterprise, holder): no read-back on the hot path.
     const [spent] = await manager.query<
       Array<{ balance: string; status: CardStatus; holder_ref: string; enterprise_id: string }>
@@ -309,10 +353,10 @@ export class RedemptionService {
            status = CASE WHEN c.balance = $2 THEN 'exhausted' ELSE c.status END
          FROM issuance_batches b
          WHERE c.serial = $1 AND b.id = c.batch_id AND c.status = 'active' AND c.balance >= $2
-           AND (c.expires_at IS NULL OR c.expires_at > now()) AND ($3::text IS NULL OR c.holder_ref = $3)
+           AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = $4 AND c.holder_ref = $3
          RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
        SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u`,
-      [serial, amount, holderRef],
+      [serial, amount, holderRef, clientId],
     );
     if (spent) {
       return {
@@ -322,18 +366,26 @@ export class RedemptionService {
         status: spent.status,
       };
     }
-    // Refused: find out why, for an answer with its own code.
+    // Refused: find out why, for an answer with its own code. Another channel's card, or one no channel has bound yet,
+    // does not exist for this one.
     const card = await this.cards.bySerial(manager, serial);
-    if (!card) throw CardErrors.notFound(serial);
-    if (holderRef !== null && card.holderRef !== holderRef) throw CardErrors.holderMismatch(serial);
+    if (!card || card.boundClientId !== clientId) throw CardErrors.notFound(serial);
+    if (card.holderRef !== holderRef) throw CardErrors.holderMismatch(serial);
     this.assertUsable(card);
-    if (card.status === 'issued' || card.status === 'delivered') throw CardErrors.notBound(serial);
     throw CardErrors.insufficientBalance(card.balance, serial);
   }
 
-  /** A holder's cards, locked, spent soonest expiry first (no expiry last), each down to zero before the next. */
-  private async debitHolder(manager: EntityManager, holderRef: string, amount: number): Promise<Leg[]> {
-    const cards = await this.cards.lockHolderCards(manager, holderRef);
+  /**
+   * A holder's cards (the channel's holder: its own bindings only), locked, spent soonest expiry first (no expiry
+   * last), each down to zero before the next.
+   */
+  private async debitHolder(
+    manager: EntityManager,
+    clientId: string,
+    holderRef: string,
+    amount: number,
+  ): Promise<Leg[]> {
+    const cards = await this.cards.lockHolderCards(manager, clientId, holderRef);
     if (cards.length === 0) throw CardErrors.noCardsOfHolder();
     const total = cards.reduce((sum, card) => sum + card.balance, 0);
     if (total < amount) throw CardErrors.insufficientBalance(total);
@@ -454,6 +506,43 @@ export class RedemptionService {
     const replayed = await this.replay(manager, clientId, reference, fingerprint);
     if (!replayed) throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
     return replayed;
+  }
+
+  /**
+   * A wrong PIN, counted on the card whatever the channel (its row lock serialises concurrent ones): the one that
+   * reaches REDEMPTION_CARD_PIN_FAILURE_LIMIT freezes the card, announced as card.frozen with reason pin_attempts,
+   * until its enterprise or the operator unfreezes it. Committed on its own: the request itself fails.
+   */
+  private async countWrongPin(ctx: RequestContext, serial: string): Promise<void> {
+    const frozen = await this.transactions.run(ctx, async (manager) => {
+      const [counted] = await manager.query<Array<{ failures: number }>>(
+        'WITH u AS (UPDATE cards SET pin_failures = pin_failures + 1 WHERE serial = $1 RETURNING pin_failures) SELECT pin_failures AS failures FROM u',
+        [serial],
+      );
+      if (!counted || counted.failures < this.config.REDEMPTION_CARD_PIN_FAILURE_LIMIT) return false;
+      const card = await this.cards.bySerial(manager, serial, true);
+      if (!card || !(FREEZABLE_STATUSES as readonly CardStatus[]).includes(card.status) || isPastExpiry(card)) {
+        return false;
+      }
+      await manager.query("UPDATE cards SET status = 'frozen', frozen_from = $2 WHERE serial = $1", [
+        serial,
+        card.status,
+      ]);
+      await this.cards.record(manager, ctx, [
+        {
+          card,
+          kind: 'freeze',
+          amount: 0,
+          balanceAfter: card.balance,
+          event: { type: 'card.frozen', data: { reason: 'pin_attempts' } },
+        },
+      ]);
+      return true;
+    });
+    if (frozen) {
+      this.limiter.countCardFrozen();
+      this.logger.warn({ msg: 'card frozen after too many wrong PINs', serial });
+    }
   }
 
   private clientOf(ctx: RequestContext): string {

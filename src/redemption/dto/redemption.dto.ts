@@ -3,6 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import {
   IsIn,
   IsInt,
+  IsIP,
   IsOptional,
   IsString,
   Matches,
@@ -24,6 +25,25 @@ export const MAX_DEBIT_FEN = 5_000_000;
 
 const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
+/**
+ * The end user a channel acts for, as the channel knows them: failed attempts are also counted per end user (per
+ * channel), so that one user guessing is locked out without shutting out the channel's other users.
+ */
+export class EndUserDto {
+  @ApiPropertyOptional({
+    description: "The end user's IP address as the channel saw it (wins over the X-End-User-IP header)",
+    example: '203.0.113.7',
+  })
+  @IsOptional()
+  @IsIP(undefined, { message: 'end_user.ip must be an IPv4 or IPv6 address' })
+  ip?: string;
+
+  @ApiPropertyOptional({ description: "The channel's id of the end user's device or app install", example: 'dev-5f2a' })
+  @IsOptional()
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('end_user.device_id') })
+  device_id?: string;
+}
+
 export class VerifyCardDto {
   @ApiProperty({
     description: 'The 16-character card code, in any case, with or without separators',
@@ -32,6 +52,12 @@ export class VerifyCardDto {
   @IsString()
   @MaxLength(64)
   code: string;
+
+  @ApiPropertyOptional({ type: EndUserDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EndUserDto)
+  end_user?: EndUserDto;
 }
 
 export class HolderIdentityDto {
@@ -81,21 +107,28 @@ export class BindCardDto {
   @ApiProperty({ description: "The channel's unique reference of this request: a retry with it is answered again" })
   @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
   reference: string;
+
+  @ApiPropertyOptional({ type: EndUserDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EndUserDto)
+  end_user?: EndUserDto;
 }
 
 export class DebitDto {
-  @ApiPropertyOptional({ description: 'The card to spend; or give holder_ref to spend from all of its cards' })
+  @ApiPropertyOptional({
+    description: "The card to spend (bound by this channel to holder_ref); or leave it out to spend the holder's cards",
+  })
   @IsOptional()
   @Matches(/^\d{2,20}$/, { message: 'serial must be a card serial (digits)' })
   serial?: string;
 
-  @ApiPropertyOptional({
+  @ApiProperty({
     description:
-      "The holder's account: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it",
+      "The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it",
   })
-  @IsOptional()
   @Matches(TOKEN, { message: TOKEN_MESSAGE('holder_ref') })
-  holder_ref?: string;
+  holder_ref: string;
 
   @ApiProperty({ description: 'fen', minimum: 1, maximum: MAX_DEBIT_FEN })
   @IsFenAmount({ max: MAX_DEBIT_FEN })
