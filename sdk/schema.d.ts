@@ -767,8 +767,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download an export file (one-time link, no bearer token)
-         * @description Authorised by the one-time `token` of the link alone. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
+         * Download an export file (one-time token, no bearer token)
+         * @description Authorised by the one-time download token alone: programs send it in the `X-Download-Token` header (it then appears in no URL, so in no proxy or access log); the link form `?token=` is for browsers and is single-use like the header form. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
          */
         get: operations["downloadCardExport"];
         put?: never;
@@ -1855,10 +1855,13 @@ export interface components {
         ExportDownloadDto: {
             /** Format: date-time */
             expires_at: string;
-            /** @example m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA */
+            /**
+             * @description The one-time token alone: programs send it in the `X-Download-Token` header of `GET /v1/exports/{id}/download`, which keeps it out of URLs and the logs that record them
+             * @example m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA
+             */
             token: string;
             /**
-             * @description Download URL with the token; works once (a complete download), until expires_at
+             * @description Download link with the token in its query, for a browser; works once (a complete download), until expires_at
              * @example https://api.fuli.example/v1/exports/exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/download?token=m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA
              */
             url: string;
@@ -6104,11 +6107,14 @@ export interface operations {
     };
     downloadCardExport: {
         parameters: {
-            query: {
-                /** @description One-time token from the `download` object of `GET /v1/exports/{id}` (43 base64url characters) */
-                token: string;
+            query?: {
+                /** @description One-time token from the `download` object of `GET /v1/exports/{id}` (43 base64url characters), for the link form that browsers open. Programs send it in the `X-Download-Token` header instead, which keeps it out of URLs and the logs that record them. */
+                token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The one-time token from the `download` object of `GET /v1/exports/{id}` (instead of `?token=`) */
+                "X-Download-Token"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6127,7 +6133,7 @@ export interface operations {
                     "application/pgp-encrypted": string;
                 };
             };
-            /** @description validation_failed: the token is malformed */
+            /** @description validation_failed: the token is malformed; download_token_required: no token was sent */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -348,6 +348,38 @@ describe('card-secrets exports', () => {
     expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
   });
 
+  it('takes the download token in the X-Download-Token header, so that no URL carries it', async () => {
+    const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 12 }]);
+    const created = await requestExport(orderId).expect(202);
+    const ready = await waitUntilReady(created.body.id);
+    const path = `/v1/exports/${created.body.id}/download`;
+    // No token at all, a malformed one, or a header and a link that disagree: refused before any lookup.
+    expect((await app.http.get(path).expect(400)).body.code).toBe('download_token_required');
+    expect((await app.http.get(path).set('X-Download-Token', 'short').expect(400)).body.code).toBe('validation_failed');
+    await app.http.get(path).query({ token: ready.download.token }).set('X-Download-Token', 'B'.repeat(43)).expect(400);
+    // Someone else's guess is unknown, as in the link form.
+    await app.http.get(path).set('X-Download-Token', 'A'.repeat(43)).expect(404);
+
+    const head = await app.http.head(path).set('X-Download-Token', ready.download.token).expect(200);
+    expect(head.headers['content-length']).toBe(String(ready.manifest.size_bytes));
+    const file = await app.http
+      .get(path)
+      .set('X-Download-Token', ready.download.token)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+    // Single use either way: the link form of the same token is used up as well.
+    await waitFor(
+      () => auditActions(created.body.id),
+      (actions) => actions.includes('card_export.downloaded'),
+    );
+    expect((await app.http.get(path).set('X-Download-Token', ready.download.token).expect(410)).body.code).toBe(
+      'export_link_used',
+    );
+    expect((await app.http.get(pathOf(ready.download.url)).expect(410)).body.code).toBe('export_link_used');
+  });
+
   it('deletes a file nobody downloaded once its retention has passed', async () => {
     const { orderId } = await issuedOrder([{ anonymous: true, count: 3 }]);
     const created = await requestExport(orderId).expect(202);

@@ -63,13 +63,18 @@ export class ExportManifestDto {
 
 export class ExportDownloadDto {
   @ApiProperty({
-    description: 'Download URL with the token; works once (a complete download), until expires_at',
+    description:
+      'Download link with the token in its query, for a browser; works once (a complete download), until expires_at',
     example:
       'https://api.fuli.example/v1/exports/exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/download?token=m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA',
   })
   url: string;
 
-  @ApiProperty({ example: 'm2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA' })
+  @ApiProperty({
+    description:
+      'The one-time token alone: programs send it in the `X-Download-Token` header of `GET /v1/exports/{id}/download`, which keeps it out of URLs and the logs that record them',
+    example: 'm2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA',
+  })
   token: string;
 
   @ApiProperty({ format: 'date-time' })
