@@ -5,6 +5,7 @@ import { Issuance1795827174318 } from './1795827174318-Issuance';
 import { Redemption1795832263455 } from './1795832263455-Redemption';
 import { KeyRotation1795832675804 } from './1795832675804-KeyRotation';
 import { Webhooks1795832714345 } from './1795832714345-Webhooks';
+import { ExportKeys1796522915584 } from './1796522915584-ExportKeys';
 
 export const migrations = [
   Foundation1795822357562,
@@ -13,4 +14,5 @@ export const migrations = [
   Redemption1795832263455,
   KeyRotation1795832675804,
   Webhooks1795832714345,
+  ExportKeys1796522915584,
 ];

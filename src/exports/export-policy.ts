@@ -16,7 +16,15 @@ export const EXPORT_CONTENT_TYPE = 'application/pgp-encrypted';
 /** Orders whose cards exist: issued, and what may follow issuance without voiding every card. */
 export const EXPORTABLE_ORDER_STATUSES = ['issued', 'completed', 'partially_refunded'] as const;
 
-export const EXPORT_STATES = ['pending', 'running', 'ready', 'downloaded', 'expired', 'failed'] as const;
+export const EXPORT_STATES = [
+  'awaiting_purge_confirmation',
+  'pending',
+  'running',
+  'ready',
+  'downloaded',
+  'expired',
+  'failed',
+] as const;
 export type ExportState = (typeof EXPORT_STATES)[number];
 
 /** The download's file name: `fuli-cards-<order id>.csv.pgp`. */
@@ -35,7 +43,7 @@ export function fileExpiresAt(record: Pick<CardExport, 'completedAt'>): Date | n
 }
 
 /**
- * What the client sees: pending, running and failed as stored; a built export is `ready` until it is
+ * What the client sees: awaiting_purge_confirmation, pending, running and failed as stored; a built export is `ready` until it is
  * downloaded (`downloaded`, also while the one download is in flight) or its file is gone (`expired`).
  */
 export function exportState(record: CardExport, now: Date): ExportState {

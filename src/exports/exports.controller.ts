@@ -3,6 +3,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiGoneResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -38,7 +39,7 @@ export class ExportsController {
     summary: "Export an issued order's card codes and PINs, encrypted to your OpenPGP key",
     description:
       'Starts building, in the background, a CSV of every card of the order (serial, code, PIN, face value in fen, ' +
-      'expiry) encrypted to `recipient_public_key`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then ' +
+      'expiry) encrypted to the registered, confirmed export key `export_key_id`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then ' +
       'download once with the link it returns. Decrypt with `gpg --decrypt` and compare `sha256sum` of the CSV ' +
       'with `manifest.plaintext_sha256`.',
     operationId: 'createCardExport',
@@ -52,10 +53,38 @@ export class ExportsController {
   })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: 'invalid_recipient_key, private_key_given',
+    description:
+      'export_key_required (no export_key_id, or a key sent in the request), export_key_not_found, export_key_not_confirmed, export_key_revoked, invalid_recipient_key (the key expired since)',
   })
   create(@Ctx() ctx: RequestContext, @Param('id') id: string, @Body() dto: CreateExportDto): Promise<CardExportDto> {
     return this.exports.create(ctx, id, dto);
+  }
+
+  @Post('exports/:id/confirm-purge')
+  @HttpCode(200)
+  @RequireScopes()
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Confirm the purge of a purging export (the operator, or another client with orders:approve)',
+    description:
+      'An export with `purge_anonymous_after_export` waits in `awaiting_purge_confirmation`, building nothing, ' +
+      "until this call: then it is built and the order's anonymous codes are purged. The client that requested " +
+      'the export cannot confirm it.',
+    operationId: 'confirmCardExportPurge',
+  })
+  @ApiOkResponse({ type: CardExportDto })
+  @ApiForbiddenResponse({
+    type: Problem,
+    description: 'insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed',
+  })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'invalid_state: it awaits no purge confirmation; export_in_progress; card_secrets_purged',
+  })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: 'export_key_revoked: its key was revoked meanwhile' })
+  confirmPurge(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<CardExportDto> {
+    return this.exports.confirmPurge(ctx, id);
   }
 
   @Get('exports/:id')

@@ -94,12 +94,25 @@ export class CardExportDto {
   @ApiProperty({
     enum: EXPORT_STATES,
     description:
-      'pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason',
+      'pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason. A purging export starts in awaiting_purge_confirmation: nothing is built until the purge is confirmed',
   })
   status: ExportState;
 
+  @ApiProperty({ type: String, nullable: true, description: 'The export key the file is encrypted to' })
+  export_key_id: string | null;
+
   @ApiProperty()
   purge_anonymous_after_export: boolean;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Who confirmed the purge (the operator, or another client with orders:approve)',
+  })
+  purge_confirmed_by_client_id: string | null;
+
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' })
+  purge_confirmed_at: string | null;
 
   @ApiProperty({ type: ExportEncryptionDto })
   encryption: ExportEncryptionDto;
@@ -150,7 +163,10 @@ export class CardExportDto {
       id: record.id,
       order_id: record.orderId,
       status: exportState(record, now),
+      export_key_id: record.exportKeyId,
       purge_anonymous_after_export: record.purgeAfterExport,
+      purge_confirmed_by_client_id: record.purgeConfirmedByClientId,
+      purge_confirmed_at: record.purgeConfirmedAt?.toISOString() ?? null,
       encryption: {
         format: 'openpgp',
         recipient_fingerprint: String(encryption.recipient_fingerprint),
