@@ -1662,12 +1662,30 @@ export interface components {
             serial: string;
             status: string;
         };
+        CodePepperDto: {
+            /** @description New cards are indexed under this pepper (the first of CODE_PEPPER) */
+            active: boolean;
+            /**
+             * @description Cards whose blind index and PIN digest are under this pepper
+             * @example 0
+             */
+            cards: number;
+            /** @description Listed in CODE_PEPPER (`legacy`: p0 is). Cards under a pepper not listed are not found */
+            configured: boolean;
+            /**
+             * @description A CODE_PEPPER id (a bare CODE_PEPPER is `p0`), or `legacy`: cards indexed with the raw pepper p0 before pepper ids
+             * @example p0
+             */
+            key_id: string;
+            /** @description Configured, not active, and no card needs it (for p0: no legacy card either): it can be taken out of CODE_PEPPER */
+            removable: boolean;
+        };
         ColumnRowsDto: {
             /**
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
             /** @example 100000 */
             rows: number;
         };
@@ -1847,6 +1865,8 @@ export interface components {
         DataKeysDto: {
             /** @example k2 */
             active_key_id: string;
+            /** @description The CODE_PEPPER ids in order, then `legacy` and any other id the cards name: blind indexes and PIN digests per pepper */
+            code_peppers: components["schemas"]["CodePepperDto"][];
             /**
              * Format: date-time
              * @description When the rows were counted
@@ -2617,7 +2637,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;
@@ -2679,6 +2699,11 @@ export interface components {
              */
             status: "queued" | "running" | "completed" | "failed";
             /**
+             * @description The current CODE_PEPPER id when the run was started: cards.code_hash (blind index and PIN digest) is re-indexed under it
+             * @example p1
+             */
+            target_code_key_id: string | null;
+            /**
              * @description The active key when the run was started: everything moves under it
              * @example k2
              */
@@ -2688,7 +2713,7 @@ export interface components {
             /** @description Purged or rewritten by someone else while the run read them: left as they are */
             changed_concurrently: number;
             /**
-             * @description A key id from DATA_ENCRYPTION_KEYS (or one the data names)
+             * @description A key id from DATA_ENCRYPTION_KEYS (or one the data names); for cards.code_hash a CODE_PEPPER id, or `legacy` (cards indexed before pepper ids)
              * @example k1
              */
             key_id: string;

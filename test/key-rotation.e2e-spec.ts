@@ -454,7 +454,9 @@ describe('data-key rotation', () => {
       failure_reason: null,
     });
     const byColumn = Object.fromEntries(run.columns.map((column) => [column.column, column]));
-    expect(run.columns.map((column) => column.column)).toEqual(COLUMNS);
+    // The data-key columns, then the cards' blind index (CODE_PEPPER, unchanged here: nothing to re-index).
+    expect(run.columns.map((column) => column.column)).toEqual([...COLUMNS, 'cards.code_hash']);
+    expect(byColumn['cards.code_hash']).toMatchObject({ state: 'done', rows_scanned: 0, rows_reencrypted: 0 });
     expect(byColumn['cards.secret_ciphertext']).toMatchObject({
       state: 'done',
       rows_scanned: 65,
@@ -559,8 +561,8 @@ describe('data-key rotation', () => {
     const pins = generatePins(20);
     const serials = codes.map((_, i) => serialFromSequence(40_000_000_000 + i));
     await current().dataSource.query(
-      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext)
-       SELECT serial, 'ord_concurrent', 'bat_concurrent', 10000, 0, 'issued', code_hash, envelope
+      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
+       SELECT serial, 'ord_concurrent', 'bat_concurrent', 10000, 0, 'issued', code_hash, envelope, 'p0'
          FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
       [
         serials,
@@ -713,8 +715,8 @@ describe('data-key rotation under a worker crash', () => {
     for (let start = 0; start < CRASH_N; start += 5_000) {
       const end = Math.min(CRASH_N, start + 5_000);
       await app.dataSource.query(
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext)
-           SELECT serial, 'ord_crash', 'bat_crash', 10000, 0, 'issued', code_hash, envelope
+        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
+           SELECT serial, 'ord_crash', 'bat_crash', 10000, 0, 'issued', code_hash, envelope, 'p0'
              FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
         [
           serials.slice(start, end),

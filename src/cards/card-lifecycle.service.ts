@@ -449,8 +449,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     const [pin] = generatePins(1);
     await manager.query(
       `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
-         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12)`,
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, code_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12, $13)`,
       [
         serial,
         old.orderId,
@@ -464,6 +464,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         this.secrets.pinDigest(serial, pin),
         old.holderRef,
         old.serial,
+        this.secrets.blindIndexKeyId,
       ],
     );
     return serial;
