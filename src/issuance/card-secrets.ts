@@ -168,7 +168,9 @@ export class CardSecrets {
   pinDigest(serial: string, pin: string, keyId: string | null = this.blindIndexKeyId): Buffer {
     if (!isValidSerial(serial)) throw new CardSecretError('pin digest: not a card serial');
     if (!isValidPin(pin)) throw new CardSecretError('pin digest: a PIN is 6 digits');
-    const key = keyId === null ? this.#legacy : this.#keys.get(keyId)?.pin;
+    // The current pepper first: minting digests every card under it (no map lookup on that path).
+    const key =
+      keyId === this.blindIndexKeyId ? this.#current.pin : keyId === null ? this.#legacy : this.#keys.get(keyId)?.pin;
     if (!key) throw new CardSecretError(`pin digest: pepper '${keyId ?? LEGACY_CODE_KEY_ID}' is not configured`);
     return createHmac('sha256', key).update(`pin:${serial}:${pin}`, 'latin1').digest();
   }
