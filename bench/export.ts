@@ -149,10 +149,21 @@ const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9
 interface Setup {
   orderId: string;
   hr: Api;
+  /** The enterprise's export key (`publicKey`), registered by the client and confirmed by the operator. */
+  exportKeyId: string;
 }
 
-/** An enterprise, a client with the export scope, a product, an order of N cards paid and issued by a worker. */
-async function issuedOrder(baseUrl: string, operator: Operator, env: NodeJS.ProcessEnv, db: Client): Promise<Setup> {
+/**
+ * An enterprise, a client with the export scope, its export key confirmed by the operator, a product, an order of
+ * N cards paid and issued by a worker.
+ */
+async function issuedOrder(
+  baseUrl: string,
+  operator: Operator,
+  env: NodeJS.ProcessEnv,
+  db: Client,
+  publicKey: string,
+): Promise<Setup> {
   const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
   const enterpriseName = `Bench Export Co ${randomBytes(3).toString('hex')}`;
   const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
@@ -173,6 +184,8 @@ async function issuedOrder(baseUrl: string, operator: Operator, env: NodeJS.Proc
     greeting_allowed: false,
   });
   const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
+  const key = await hr.post<{ id: string; fingerprint: string }>('/v1/export-keys', { public_key: publicKey });
+  await operatorApi.post(`/v1/export-keys/${key.id}/confirm`, { fingerprint: key.fingerprint });
   const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
     po_number: `BENCH-EXPORT-${N}`,
     payment_method: 'bank_transfer',
@@ -193,7 +206,7 @@ async function issuedOrder(baseUrl: string, operator: Operator, env: NodeJS.Proc
     await issuer.stop();
   }
   await db.query('VACUUM ANALYZE cards');
-  return { orderId: order.id, hr };
+  return { orderId: order.id, hr, exportKeyId: key.id };
 }
 
 // ---------------------------------------------------------------- (a) and (b)
@@ -246,13 +259,12 @@ interface ExportView {
   status: string;
   failure_reason: string | null;
   manifest: { row_count: number; plaintext_sha256: string; size_bytes: number } | null;
-  download: { url: string } | null;
+  download: { url: string; token: string } | null;
 }
 
 /** (b): one export through the API and the worker's BuildExport job, from the request to `ready`. */
 async function exportOnce(
   setup: Setup,
-  publicKey: string,
   worker: WorkerProcess,
   db: Client,
   pgDir: string | undefined,
@@ -262,7 +274,7 @@ async function exportOnce(
   const cpuBefore = await worker.cpuMicros();
   const started = process.hrtime.bigint();
   const created = await setup.hr.post<ExportView>(`/v1/orders/${setup.orderId}/exports`, {
-    recipient_public_key: publicKey,
+    export_key_id: setup.exportKeyId,
   });
   const row = await waitUntil(
     'export',
@@ -389,9 +401,10 @@ async function verify(
     return { checks, problems: [`export ${exportId} reads ${view.status}, without a manifest or link`] };
   }
   if (view.manifest.row_count !== N) problems.push(`manifest row_count ${view.manifest.row_count}, not ${N}`);
-  // The link names PUBLIC_URL; the file is fetched from this server.
-  const link = new URL(view.download.url);
-  const response = await fetch(new URL(`${link.pathname}${link.search}`, baseUrl));
+  // The token in its header, as programs send it (the link names PUBLIC_URL, not this server).
+  const response = await fetch(new URL(`/v1/exports/${exportId}/download`, baseUrl), {
+    headers: { 'x-download-token': view.download.token },
+  });
   if (!response.ok || !response.body) return { checks, problems: [...problems, `download: ${response.status}`] };
   const file = join(workDir, 'export.csv.pgp');
   await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
@@ -530,11 +543,11 @@ async function main(): Promise<number> {
     const workerEnv = { ...env, DATABASE_URL: databaseUrl };
     const pgDir = process.env.DATABASE_URL ? undefined : join(dataDir, 'postgres');
 
-    const setup = await issuedOrder(server.url, operator, workerEnv, db);
     const pair = await generateKey({
       userIDs: [{ name: 'Bench ERP exports', email: 'erp@bench.example' }],
       format: 'armored',
     });
+    const setup = await issuedOrder(server.url, operator, workerEnv, db, pair.publicKey);
 
     const profileDir = join(tmpdir(), 'fuli-bench-profiles', `export-${Date.now()}`);
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
@@ -548,7 +561,7 @@ async function main(): Promise<number> {
     }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const copy = await rawCopy(db, setup.orderId, pgDir);
-      const exported = await exportOnce(setup, pair.publicKey, exporter, db, pgDir);
+      const exported = await exportOnce(setup, exporter, db, pgDir);
       rounds.push({ copy, exported });
       console.log(
         line([

@@ -62,7 +62,7 @@ const TARGET_VS_NAIVE = 3;
 const TARGET_RSS_MB = 300;
 const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext';
+  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext';
 
 // ---------------------------------------------------------------- child: the worker
 
@@ -229,7 +229,7 @@ function pregenerate(): Rows {
   const batchId = 'batch_01BENCHBENCHBENCHBENCHBENC';
   const expiresAt = new Date(Date.now() + 3 * 365 * 86_400_000);
   const expires = expiresAt.toISOString();
-  const fixed = `\t${orderId}\t${batchId}\t${FACE_VALUE}\t${FACE_VALUE}\tissued\t${expires}\t`;
+  const fixed = `\t${orderId}\t${batchId}\t${FACE_VALUE}\t${FACE_VALUE}\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
   const first = 9_000_000_000;
   const copyBlocks: string[] = [];
   const entities: Partial<Card>[] = [];
@@ -253,6 +253,7 @@ function pregenerate(): Rows {
           status: 'issued',
           expiresAt,
           codeHash: hash,
+          codeKeyId: secrets.blindIndexKeyId,
           secretCiphertext: sealed,
         });
       }

@@ -6,6 +6,8 @@ import { Redemption1795832263455 } from './1795832263455-Redemption';
 import { KeyRotation1795832675804 } from './1795832675804-KeyRotation';
 import { Webhooks1795832714345 } from './1795832714345-Webhooks';
 import { ChannelCards1796522632021 } from './1796522632021-ChannelCards';
+import { ExportKeys1796522915584 } from './1796522915584-ExportKeys';
+import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds';
 
 export const migrations = [
   Foundation1795822357562,
@@ -15,4 +17,6 @@ export const migrations = [
   KeyRotation1795832675804,
   Webhooks1795832714345,
   ChannelCards1796522632021,
+  ExportKeys1796522915584,
+  CodePepperKeyIds1796523867677,
 ];

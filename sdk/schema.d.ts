@@ -739,6 +739,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/export-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your enterprise's export keys, newest first */
+        get: operations["listExportKeys"];
+        put?: never;
+        /**
+         * Register an OpenPGP public key as a recipient of card-code exports (usable once confirmed)
+         * @description The key is `pending_confirmation` until the operator or another client of your enterprise with `orders:approve` confirms its fingerprint (`POST /v1/export-keys/{id}/confirm`); exports name a confirmed key by `export_key_id`. Check the returned `fingerprint` with the key owner.
+         */
+        post: operations["registerExportKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/export-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an export key */
+        get: operations["getExportKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/export-keys/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a registered export key (the operator, or another client with orders:approve)
+         * @description Send the fingerprint you checked with the key owner, out of band; it must be the registered key’s. The client that registered the key cannot confirm it.
+         */
+        post: operations["confirmExportKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/export-keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke an export key: no export may name it any more (also refused to builds not started) */
+        post: operations["revokeExportKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/{id}": {
         parameters: {
             query?: never;
@@ -759,6 +834,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports/{id}/confirm-purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the purge of a purging export (the operator, or another client with orders:approve)
+         * @description An export with `purge_anonymous_after_export` waits in `awaiting_purge_confirmation`, building nothing, until this call: then it is built and the order's anonymous codes are purged. The client that requested the export cannot confirm it.
+         */
+        post: operations["confirmCardExportPurge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/{id}/download": {
         parameters: {
             query?: never;
@@ -767,8 +862,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download an export file (one-time link, no bearer token)
-         * @description Authorised by the one-time `token` of the link alone. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
+         * Download an export file (one-time token, no bearer token)
+         * @description Authorised by the one-time download token alone: programs send it in the `X-Download-Token` header (it then appears in no URL, so in no proxy or access log); the link form `?token=` is for browsers and is single-use like the header form. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
          */
         get: operations["downloadCardExport"];
         put?: never;
@@ -922,7 +1017,7 @@ export interface paths {
         put?: never;
         /**
          * Export an issued order's card codes and PINs, encrypted to your OpenPGP key
-         * @description Starts building, in the background, a CSV of every card of the order (serial, code, PIN, face value in fen, expiry) encrypted to `recipient_public_key`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then download once with the link it returns. Decrypt with `gpg --decrypt` and compare `sha256sum` of the CSV with `manifest.plaintext_sha256`.
+         * @description Starts building, in the background, a CSV of every card of the order (serial, code, PIN, face value in fen, expiry) encrypted to the registered, confirmed export key `export_key_id`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then download once with the link it returns. Decrypt with `gpg --decrypt` and compare `sha256sum` of the CSV with `manifest.plaintext_sha256`.
          */
         post: operations["createCardExport"];
         delete?: never;
@@ -1488,6 +1583,8 @@ export interface components {
             /** Format: date-time */
             downloaded_at: string | null;
             encryption: components["schemas"]["ExportEncryptionDto"];
+            /** @description The export key the file is encrypted to */
+            export_key_id: string | null;
             /** @example card_secrets_purged: card 100000000018 has no stored code any more */
             failure_reason: string | null;
             /**
@@ -1503,12 +1600,16 @@ export interface components {
             object: "card_export";
             order_id: string;
             purge_anonymous_after_export: boolean;
+            /** Format: date-time */
+            purge_confirmed_at: string | null;
+            /** @description Who confirmed the purge (the operator, or another client with orders:approve) */
+            purge_confirmed_by_client_id: string | null;
             requested_by_client_id: string;
             /**
-             * @description pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason
+             * @description pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason. A purging export starts in awaiting_purge_confirmation: nothing is built until the purge is confirmed
              * @enum {string}
              */
-            status: "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
+            status: "awaiting_purge_confirmation" | "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
         };
         CardPageDto: {
             data: components["schemas"]["CardDto"][];
@@ -1562,14 +1663,39 @@ export interface components {
             serial: string;
             status: string;
         };
+        CodePepperDto: {
+            /** @description New cards are indexed under this pepper (the first of CODE_PEPPER) */
+            active: boolean;
+            /**
+             * @description Cards whose blind index and PIN digest are under this pepper
+             * @example 0
+             */
+            cards: number;
+            /** @description Listed in CODE_PEPPER (`legacy`: p0 is). Cards under a pepper not listed are not found */
+            configured: boolean;
+            /**
+             * @description A CODE_PEPPER id (a bare CODE_PEPPER is `p0`), or `legacy`: cards indexed with the raw pepper p0 before pepper ids
+             * @example p0
+             */
+            key_id: string;
+            /** @description Configured, not active, and no card needs it (for p0: no legacy card either): it can be taken out of CODE_PEPPER */
+            removable: boolean;
+        };
         ColumnRowsDto: {
             /**
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
             /** @example 100000 */
             rows: number;
+        };
+        ConfirmExportKeyDto: {
+            /**
+             * @description The key's fingerprint as the confirmer checked it with the key's owner, out of band (`gpg --fingerprint`; spaces and case do not matter). It must be the fingerprint of the registered key.
+             * @example 0084 82D4 482C 8D75 9006  13FC 82B6 E5B2 4669 647C
+             */
+            fingerprint: string;
         };
         CreateApiClientDto: {
             /**
@@ -1634,18 +1760,15 @@ export interface components {
         };
         CreateExportDto: {
             /**
-             * @description Once the file is built, erase the stored code and PIN of the order's anonymous (不记名) cards: only their blind index remains, so they still redeem, but no later export or lookup can show their codes again. The file is then the only copy: download it before it expires. Registered cards are never purged.
+             * @description Id of a registered, confirmed export key of your enterprise (`POST /v1/export-keys`, then `POST /v1/export-keys/{id}/confirm` by another client with orders:approve or the operator): the file is encrypted to it. Required; optional here only so that a request without it gets `export_key_required`.
+             * @example xpk_01JDQ6ZK6Y8V3N2M4T5R7W9XAB
+             */
+            export_key_id?: string;
+            /**
+             * @description Once the file is built, erase the stored code and PIN of the order's anonymous (不记名) cards: only their blind index remains, so they still redeem, but no later export or lookup can show their codes again. The file is then the only copy: download it before it expires. Registered cards are never purged. Such an export waits in `awaiting_purge_confirmation` (nothing is built) until the operator or another client with orders:approve confirms it with `POST /v1/exports/{id}/confirm-purge`.
              * @default false
              */
             purge_anonymous_after_export?: boolean;
-            /**
-             * @description ASCII-armored OpenPGP public key the file is encrypted to (`gpg --armor --export <you>`). It needs a valid, unexpired encryption (sub)key: RSA ≥ 2048 bits, or ECDH (Curve25519, NIST P-256/384/521). Only the holder of the matching private key can read the export; the server never can.
-             * @example -----BEGIN PGP PUBLIC KEY BLOCK-----
-             *
-             *     mDMEZ…
-             *     -----END PGP PUBLIC KEY BLOCK-----
-             */
-            recipient_public_key: string;
         };
         CreateOrderDto: {
             lines: components["schemas"]["OrderLineInputDto"][];
@@ -1743,6 +1866,8 @@ export interface components {
         DataKeysDto: {
             /** @example k2 */
             active_key_id: string;
+            /** @description The CODE_PEPPER ids in order, then `legacy` and any other id the cards name: blind indexes and PIN digests per pepper */
+            code_peppers: components["schemas"]["CodePepperDto"][];
             /**
              * Format: date-time
              * @description When the rows were counted
@@ -1868,10 +1993,13 @@ export interface components {
         ExportDownloadDto: {
             /** Format: date-time */
             expires_at: string;
-            /** @example m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA */
+            /**
+             * @description The one-time token alone: programs send it in the `X-Download-Token` header of `GET /v1/exports/{id}/download`, which keeps it out of URLs and the logs that record them
+             * @example m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA
+             */
             token: string;
             /**
-             * @description Download URL with the token; works once (a complete download), until expires_at
+             * @description Download link with the token in its query, for a browser; works once (a complete download), until expires_at
              * @example https://api.fuli.example/v1/exports/exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/download?token=m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA
              */
             url: string;
@@ -1897,6 +2025,54 @@ export interface components {
              *     ]
              */
             user_ids: string[];
+        };
+        ExportKeyDto: {
+            /** @example rsaEncryptSign 3072 */
+            algorithm: string;
+            /** Format: date-time */
+            confirmed_at: string | null;
+            confirmed_by_client_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description Key id of the (sub)key files are encrypted to
+             * @example 8d1ab07d48d93ef0
+             */
+            encryption_key_id: string;
+            enterprise_id: string;
+            /**
+             * @description Fingerprint of the key's primary key, lower-case hex: check it with the key's owner before confirming
+             * @example 008482d4482c8d75900613fc82b6e5b24669647c
+             */
+            fingerprint: string;
+            /** @example xpk_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            label: string | null;
+            /** @enum {string} */
+            object: "export_key";
+            registered_by_client_id: string;
+            /** Format: date-time */
+            revoked_at: string | null;
+            revoked_by_client_id: string | null;
+            /**
+             * @description pending_confirmation: not usable until the operator or another client of the enterprise with orders:approve confirms it; confirmed: exports may name it; revoked: never again
+             * @enum {string}
+             */
+            status: "pending_confirmation" | "confirmed" | "revoked";
+            /**
+             * @example [
+             *       "ERP Export <erp@example.com>"
+             *     ]
+             */
+            user_ids: string[];
+        };
+        ExportKeyList: {
+            data: components["schemas"]["ExportKeyDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         ExportManifestDto: {
             /**
@@ -2474,7 +2650,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;
@@ -2536,6 +2712,11 @@ export interface components {
              */
             status: "queued" | "running" | "completed" | "failed";
             /**
+             * @description The current CODE_PEPPER id when the run was started: cards.code_hash (blind index and PIN digest) is re-indexed under it
+             * @example p1
+             */
+            target_code_key_id: string | null;
+            /**
              * @description The active key when the run was started: everything moves under it
              * @example k2
              */
@@ -2545,7 +2726,7 @@ export interface components {
             /** @description Purged or rewritten by someone else while the run read them: left as they are */
             changed_concurrently: number;
             /**
-             * @description A key id from DATA_ENCRYPTION_KEYS (or one the data names)
+             * @description A key id from DATA_ENCRYPTION_KEYS (or one the data names); for cards.code_hash a CODE_PEPPER id, or `legacy` (cards indexed before pepper ids)
              * @example k1
              */
             key_id: string;
@@ -2579,6 +2760,21 @@ export interface components {
             next_cursor: string | null;
             /** @enum {string} */
             object: "list";
+        };
+        RegisterExportKeyDto: {
+            /**
+             * @description What the key is for, shown to whoever confirms it
+             * @example ERP card import
+             */
+            label?: string;
+            /**
+             * @description ASCII-armored OpenPGP public key export files will be encrypted to (`gpg --armor --export <you>`). It needs a valid, unexpired encryption (sub)key: RSA ≥ 2048 bits, or ECDH (Curve25519, NIST P-256/384/521). Only the holder of the matching private key can read the exports; the server never can.
+             * @example -----BEGIN PGP PUBLIC KEY BLOCK-----
+             *
+             *     mDMEZ…
+             *     -----END PGP PUBLIC KEY BLOCK-----
+             */
+            public_key: string;
         };
         ReplacementDto: {
             /** @description The old card, now lost or replaced */
@@ -6259,6 +6455,357 @@ export interface operations {
             };
         };
     };
+    listExportKeys: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                status?: "pending_confirmation" | "confirmed" | "revoked";
+                /** @description Operator only: one enterprise's keys */
+                enterprise_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportKeyList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerExportKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterExportKeyDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportKeyDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:secrets */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description export_key_exists: this key is registered (and not revoked)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_recipient_key, private_key_given, too_many_export_keys
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getExportKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportKeyDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmExportKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmExportKeyDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportKeyDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_state: the key is confirmed or revoked already
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description fingerprint_mismatch
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeExportKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportKeyDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCardExport: {
         parameters: {
             query?: never;
@@ -6315,13 +6862,101 @@ export interface operations {
             };
         };
     };
+    confirmCardExportPurge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardExportDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_state: it awaits no purge confirmation; export_in_progress; card_secrets_purged
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description export_key_revoked: its key was revoked meanwhile
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     downloadCardExport: {
         parameters: {
-            query: {
-                /** @description One-time token from the `download` object of `GET /v1/exports/{id}` (43 base64url characters) */
-                token: string;
+            query?: {
+                /** @description One-time token from the `download` object of `GET /v1/exports/{id}` (43 base64url characters), for the link form that browsers open. Programs send it in the `X-Download-Token` header instead, which keeps it out of URLs and the logs that record them. */
+                token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The one-time token from the `download` object of `GET /v1/exports/{id}` (instead of `?token=`) */
+                "X-Download-Token"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6340,7 +6975,7 @@ export interface operations {
                     "application/pgp-encrypted": string;
                 };
             };
-            /** @description validation_failed: the token is malformed */
+            /** @description validation_failed: the token is malformed; download_token_required: no token was sent */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6991,7 +7626,7 @@ export interface operations {
                 };
             };
             /**
-             * @description invalid_recipient_key, private_key_given
+             * @description export_key_required (no export_key_id, or a key sent in the request), export_key_not_found, export_key_not_confirmed, export_key_revoked, invalid_recipient_key (the key expired since)
              *
              *     The Idempotency-Key was used with another request
              */

@@ -15,6 +15,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { DemoModule } from './demo/demo.module';
 import { EnterprisesModule } from './enterprises/enterprises.module';
+import { ExportKeysModule } from './export-keys/export-keys.module';
 import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
@@ -53,6 +54,7 @@ export class AppModule {
         EnterprisesModule,
         CatalogModule,
         OrdersModule,
+        ExportKeysModule,
         ExportsModule,
         DataKeysModule,
         LedgerModule,

@@ -11,7 +11,8 @@ import { ExportsService } from '../src/exports/exports.service';
 import { formatCode, generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
 import { CardSecrets } from '../src/issuance/card-secrets';
 import type { JobContext } from '../src/queue/on-job.decorator';
-import { startTestApp, type TestApp } from './support/app';
+import { startTestApp, TEST_ADMIN_CLIENT_ID, type TestApp } from './support/app';
+import { confirmedExportKey } from './support/export-keys';
 import { createClient, createEnterprise } from './support/fixtures';
 
 interface TestCard {
@@ -58,6 +59,12 @@ describe('card-secrets exports', () => {
   let readerToken: string;
   let otherToken: string;
   let otherEnterpriseId: string;
+  let approverToken: string;
+  let otherApproverToken: string;
+  /** A client holding both cards:secrets and orders:approve: still never confirms its own request. */
+  let dualToken: string;
+  let keyId: string;
+  let otherKeyId: string;
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -73,10 +80,18 @@ describe('card-secrets exports', () => {
     secretsToken = await app.tokenFor(holder.id, holder.client_secret);
     const reader = await createClient(app, { enterprise_id: enterpriseId, scopes: ['orders:read', 'cards:read'] });
     readerToken = await app.tokenFor(reader.id, reader.client_secret);
+    const approver = await createClient(app, { enterprise_id: enterpriseId, scopes: ['orders:approve'] });
+    approverToken = await app.tokenFor(approver.id, approver.client_secret);
+    const dual = await createClient(app, { enterprise_id: enterpriseId, scopes: ['cards:secrets', 'orders:approve'] });
+    dualToken = await app.tokenFor(dual.id, dual.client_secret);
     const other = await createEnterprise(app);
     otherEnterpriseId = other.id;
     const otherHolder = await createClient(app, { enterprise_id: other.id, scopes: ['cards:secrets'] });
     otherToken = await app.tokenFor(otherHolder.id, otherHolder.client_secret);
+    const otherApprover = await createClient(app, { enterprise_id: other.id, scopes: ['orders:approve'] });
+    otherApproverToken = await app.tokenFor(otherApprover.id, otherApprover.client_secret);
+    keyId = await confirmedExportKey(app, { registrar: secretsToken, approver: approverToken }, publicKey);
+    otherKeyId = await confirmedExportKey(app, { registrar: otherToken, approver: otherApproverToken }, publicKey);
   });
   afterAll(async () => {
     await app.close();
@@ -173,11 +188,12 @@ describe('card-secrets exports', () => {
     return { orderId, cards };
   }
 
+  /** An export to the enterprise's confirmed key (the other tenant's own key when asked with its token). */
   const requestExport = (orderId: string, body: Record<string, unknown> = {}, token = secretsToken) =>
     app.http
       .post(`/v1/orders/${orderId}/exports`)
       .auth(token, { type: 'bearer' })
-      .send({ recipient_public_key: publicKey, ...body });
+      .send({ export_key_id: token === otherToken ? otherKeyId : keyId, ...body });
 
   const getExport = (id: string, token = secretsToken) =>
     app.http.get(`/v1/exports/${id}`).auth(token, { type: 'bearer' });
@@ -224,6 +240,7 @@ describe('card-secrets exports', () => {
       object: 'card_export',
       order_id: orderId,
       status: 'pending',
+      export_key_id: keyId,
       purge_anonymous_after_export: false,
       encryption: { format: 'openpgp', recipient_fingerprint: expect.stringMatching(/^[0-9a-f]{40}$/) },
       manifest: null,
@@ -348,6 +365,38 @@ describe('card-secrets exports', () => {
     expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
   });
 
+  it('takes the download token in the X-Download-Token header, so that no URL carries it', async () => {
+    const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 12 }]);
+    const created = await requestExport(orderId).expect(202);
+    const ready = await waitUntilReady(created.body.id);
+    const path = `/v1/exports/${created.body.id}/download`;
+    // No token at all, a malformed one, or a header and a link that disagree: refused before any lookup.
+    expect((await app.http.get(path).expect(400)).body.code).toBe('download_token_required');
+    expect((await app.http.get(path).set('X-Download-Token', 'short').expect(400)).body.code).toBe('validation_failed');
+    await app.http.get(path).query({ token: ready.download.token }).set('X-Download-Token', 'B'.repeat(43)).expect(400);
+    // Someone else's guess is unknown, as in the link form.
+    await app.http.get(path).set('X-Download-Token', 'A'.repeat(43)).expect(404);
+
+    const head = await app.http.head(path).set('X-Download-Token', ready.download.token).expect(200);
+    expect(head.headers['content-length']).toBe(String(ready.manifest.size_bytes));
+    const file = await app.http
+      .get(path)
+      .set('X-Download-Token', ready.download.token)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
+    // Single use either way: the link form of the same token is used up as well.
+    await waitFor(
+      () => auditActions(created.body.id),
+      (actions) => actions.includes('card_export.downloaded'),
+    );
+    expect((await app.http.get(path).set('X-Download-Token', ready.download.token).expect(410)).body.code).toBe(
+      'export_link_used',
+    );
+    expect((await app.http.get(pathOf(ready.download.url)).expect(410)).body.code).toBe('export_link_used');
+  });
+
   it('deletes a file nobody downloaded once its retention has passed', async () => {
     const { orderId } = await issuedOrder([{ anonymous: true, count: 3 }]);
     const created = await requestExport(orderId).expect(202);
@@ -440,24 +489,168 @@ describe('card-secrets exports', () => {
     await requestExport(theirs.orderId).expect(404);
   });
 
-  it('refuses keys it cannot encrypt to (422)', async () => {
-    const { orderId } = await issuedOrder([{ anonymous: true, count: 1 }]);
-    const garbage = await requestExport(orderId, { recipient_public_key: 'not a key' }).expect(422);
-    expect(garbage.body.code).toBe('invalid_recipient_key');
-    const secret = await requestExport(orderId, { recipient_public_key: privateArmored }).expect(422);
-    expect(secret.body.code).toBe('private_key_given');
-    expect(JSON.stringify(secret.body)).not.toContain('PRIVATE KEY BLOCK');
-    await requestExport(orderId, { recipient_public_key: publicKey, unknown: true }).expect(400);
+  describe('export keys', () => {
+    const register = (armored: string, token = secretsToken) =>
+      app.http.post('/v1/export-keys').auth(token, { type: 'bearer' }).send({ public_key: armored, label: 'ERP' });
+    const confirm = (id: string, fingerprint: string, token = approverToken) =>
+      app.http.post(`/v1/export-keys/${id}/confirm`).auth(token, { type: 'bearer' }).send({ fingerprint });
+
+    it('exports only to a key of the enterprise that a second client confirmed; revoked keys are refused', async () => {
+      const pair = await generateKey({
+        userIDs: [{ name: 'Second ERP', email: 'erp2@example.com' }],
+        format: 'object',
+      });
+      const armored = pair.publicKey.armor();
+      const { orderId, cards } = await issuedOrder([{ anonymous: true, count: 8 }]);
+
+      // A key in the request, or no key at all, is not accepted any more.
+      const sent = await app.http
+        .post(`/v1/orders/${orderId}/exports`)
+        .auth(secretsToken, { type: 'bearer' })
+        .send({ recipient_public_key: armored });
+      expect(sent.status).toBe(422);
+      expect(sent.body.code).toBe('export_key_required');
+      expect((await requestExport(orderId, { export_key_id: undefined }).expect(422)).body.code).toBe(
+        'export_key_required',
+      );
+      const unknown = await requestExport(orderId, { export_key_id: 'xpk_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' }).expect(422);
+      expect(unknown.body.code).toBe('export_key_not_found');
+      // Another enterprise's confirmed key is unknown here.
+      expect((await requestExport(orderId, { export_key_id: otherKeyId }).expect(422)).body.code).toBe(
+        'export_key_not_found',
+      );
+
+      const registered = await register(armored).expect(201);
+      expect(registered.body).toMatchObject({
+        object: 'export_key',
+        enterprise_id: enterpriseId,
+        status: 'pending_confirmation',
+        fingerprint: pair.publicKey.getFingerprint(),
+        user_ids: ['Second ERP <erp2@example.com>'],
+        confirmed_by_client_id: null,
+      });
+      expect(JSON.stringify(registered.body)).not.toContain('PUBLIC KEY BLOCK');
+      const id = registered.body.id as string;
+      expect((await register(armored).expect(409)).body).toMatchObject({
+        code: 'export_key_exists',
+        export_key_id: id,
+      });
+      const pending = await requestExport(orderId, { export_key_id: id }).expect(422);
+      expect(pending.body).toMatchObject({ code: 'export_key_not_confirmed', export_key_id: id });
+
+      // Readable by the enterprise's secrets and approving clients, not by others.
+      const listed = await app.http.get('/v1/export-keys').auth(approverToken, { type: 'bearer' }).expect(200);
+      expect(listed.body.data.map((key: { id: string }) => key.id)).toContain(id);
+      await app.http.get(`/v1/export-keys/${id}`).auth(secretsToken, { type: 'bearer' }).expect(200);
+      await app.http.get(`/v1/export-keys/${id}`).auth(readerToken, { type: 'bearer' }).expect(403);
+      await app.http.get(`/v1/export-keys/${id}`).auth(otherToken, { type: 'bearer' }).expect(404);
+
+      // Confirming: not by the registering client (nor without orders:approve), not from another enterprise, and
+      // only with the registered key's fingerprint.
+      expect((await confirm(id, registered.body.fingerprint, secretsToken).expect(403)).body.code).toBe(
+        'insufficient_scope',
+      );
+      const own = (await register((await generateKey({ userIDs: [{ name: 'Own' }] })).publicKey, dualToken).expect(201))
+        .body;
+      expect((await confirm(own.id, own.fingerprint, dualToken).expect(403)).body.code).toBe(
+        'self_confirmation_not_allowed',
+      );
+      await confirm(id, registered.body.fingerprint, otherApproverToken).expect(404);
+      expect((await confirm(id, 'ab'.repeat(20)).expect(422)).body.code).toBe('fingerprint_mismatch');
+      // As gpg --fingerprint shows it: upper case, in groups.
+      const shown = (registered.body.fingerprint as string).toUpperCase().replace(/(.{4})/g, '$1 ');
+      const confirmed = await confirm(id, shown).expect(200);
+      expect(confirmed.body).toMatchObject({ status: 'confirmed', confirmed_by_client_id: expect.any(String) });
+      expect((await confirm(id, registered.body.fingerprint).expect(409)).body.code).toBe('invalid_state');
+      // The operator confirms as well.
+      const byOperator = await confirm(own.id, own.fingerprint, await app.operatorToken()).expect(200);
+      expect(byOperator.body.confirmed_by_client_id).toBe(TEST_ADMIN_CLIENT_ID);
+
+      const created = await requestExport(orderId, { export_key_id: id }).expect(202);
+      expect(created.body).toMatchObject({
+        export_key_id: id,
+        encryption: { recipient_fingerprint: pair.publicKey.getFingerprint() },
+      });
+      const ready = await waitUntilReady(created.body.id);
+      const file = await download(ready.download.url).expect(200);
+      const message = await readMessage({ binaryMessage: file.body as Buffer });
+      const { data } = await decrypt({ message, decryptionKeys: pair.privateKey, format: 'binary' });
+      expect(Buffer.from(data).toString('utf8')).toBe(expectedCsv(cards));
+
+      const revoked = await app.http.post(`/v1/export-keys/${id}/revoke`).auth(approverToken, { type: 'bearer' });
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toMatchObject({ status: 'revoked', revoked_at: expect.any(String) });
+      expect((await requestExport(orderId, { export_key_id: id }).expect(422)).body.code).toBe('export_key_revoked');
+      // Revoked, the same key may be registered again (pending a new confirmation).
+      expect((await register(armored).expect(201)).body.status).toBe('pending_confirmation');
+      expect(await auditActions(id)).toEqual(['export_key.registered', 'export_key.confirmed', 'export_key.revoked']);
+
+      // A build that had not finished when the key was revoked stops: nothing more is encrypted to it.
+      await app.dataSource.query(
+        `UPDATE card_exports SET status = 'running', completed_at = NULL, storage_path = NULL, size_bytes = NULL,
+                downloaded_at = NULL WHERE id = $1`,
+        [created.body.id],
+      );
+      const job = { attemptsMade: 0, opts: { attempts: 1 } } as unknown as JobContext;
+      await expect(app.app.get(ExportBuilder).build({ exportId: created.body.id }, job)).rejects.toThrow(
+        /no longer confirmed/,
+      );
+      const failed = (await getExport(created.body.id).expect(200)).body;
+      expect(failed).toMatchObject({ status: 'failed' });
+      expect(failed.failure_reason).toMatch(/^export_key_revoked: /);
+    });
+
+    it('refuses keys it cannot encrypt to (422)', async () => {
+      const garbage = await register('not a key').expect(422);
+      expect(garbage.body.code).toBe('invalid_recipient_key');
+      const secret = await register(privateArmored).expect(422);
+      expect(secret.body.code).toBe('private_key_given');
+      expect(JSON.stringify(secret.body)).not.toContain('PRIVATE KEY BLOCK');
+      await app.http
+        .post('/v1/export-keys')
+        .auth(secretsToken, { type: 'bearer' })
+        .send({ public_key: publicKey, unknown: true })
+        .expect(400);
+      // Registering needs cards:secrets.
+      await register(publicKey, approverToken).expect(403);
+    });
   });
 
-  it("purges the anonymous cards' ciphertexts after the export when asked, keeping their blind index", async () => {
+  it("purges the anonymous cards' ciphertexts after the export once a second client confirms, keeping their blind index", async () => {
     const { orderId, cards } = await issuedOrder([
       { anonymous: true, count: 150 },
       { anonymous: false, count: 50, faceValue: 200_000 },
     ]);
-    const created = await requestExport(orderId, { purge_anonymous_after_export: true }).expect(202);
+    const created = await requestExport(orderId, { purge_anonymous_after_export: true }, dualToken).expect(202);
+    expect(created.body).toMatchObject({ status: 'awaiting_purge_confirmation', purge_confirmed_by_client_id: null });
+    const confirmPurge = (token: string) =>
+      app.http.post(`/v1/exports/${created.body.id}/confirm-purge`).auth(token, { type: 'bearer' });
+    // Nothing is built, nothing purged, while it waits.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await getExport(created.body.id).expect(200)).body).toMatchObject({
+      status: 'awaiting_purge_confirmation',
+      manifest: null,
+    });
+    const [{ purged: before }] = await app.dataSource.query<Array<{ purged: number }>>(
+      'SELECT count(*) FILTER (WHERE secret_ciphertext IS NULL)::int AS purged FROM cards WHERE order_id = $1',
+      [orderId],
+    );
+    expect(before).toBe(0);
+    // Not by the requesting client, even with orders:approve; not without orders:approve; not by another tenant.
+    expect((await confirmPurge(dualToken).expect(403)).body.code).toBe('self_confirmation_not_allowed');
+    expect((await confirmPurge(secretsToken).expect(403)).body.code).toBe('insufficient_scope');
+    await confirmPurge(otherApproverToken).expect(404);
+    const confirmed = await confirmPurge(approverToken).expect(200);
+    expect(confirmed.body).toMatchObject({ status: 'pending', purge_confirmed_by_client_id: expect.any(String) });
+    expect((await confirmPurge(approverToken).expect(409)).body.code).toBe('invalid_state');
     const ready = await waitUntilReady(created.body.id);
     expect(ready).toMatchObject({ status: 'ready', purge_anonymous_after_export: true });
+    expect(await auditActions(created.body.id)).toEqual([
+      'card_export.requested',
+      'card_export.purge_confirmed',
+      'card_export.ready',
+      'card_export.link_issued',
+    ]);
 
     const counts = await app.dataSource.query<Array<{ card_type: string; purged: number; kept: number }>>(
       `SELECT b.card_type, count(*) FILTER (WHERE c.secret_ciphertext IS NULL)::int AS purged,

@@ -11,6 +11,7 @@ import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchase
 import type { JobContext } from '../src/queue/on-job.decorator';
 import { secretContext } from '../src/webhooks/webhook-delivery.service';
 import { startTestApp, type TestApp } from './support/app';
+import { confirmedExportKey } from './support/export-keys';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
@@ -123,6 +124,9 @@ describe('data-key rotation', () => {
   let token: string;
   let clientId: string;
   let tokenB: string;
+  /** The export keys of order A's and order B's enterprises (registered and confirmed in phase 1). */
+  let exportKeyA: string;
+  let exportKeyB: string;
   /** Kept across restarts, so that the clients' tokens stay valid (the database holds everything else). */
   let jwtSigningKey: string;
   let idempotencyKey: string;
@@ -163,7 +167,7 @@ describe('data-key rotation', () => {
     current()
       .http.post(`/v1/orders/${orderId}/exports`)
       .auth(bearer, { type: 'bearer' })
-      .send({ recipient_public_key: recipientKey, ...body });
+      .send({ export_key_id: bearer === tokenB ? exportKeyB : exportKeyA, ...body });
 
   /** Waits for the export, downloads it once and decrypts it: the CSV of every card's code and PIN. */
   async function exportedCsv(exportId: string, bearer: string): Promise<string> {
@@ -326,9 +330,15 @@ describe('data-key rotation', () => {
     tokenB = placedB.token;
     await waitIssued(orderA, token);
     await waitIssued(orderB, tokenB);
+    exportKeyA = await confirmedExportKey(app, { registrar: token, approver: await operator() }, recipientKey);
+    exportKeyB = await confirmedExportKey(app, { registrar: tokenB, approver: await operator() }, recipientKey);
 
-    // Order B: exported with purge, so its anonymous cards keep only their blind index.
+    // Order B: exported with purge (confirmed by the operator), so its anonymous cards keep only their blind index.
     const purging = await requestExport(orderB, tokenB, { purge_anonymous_after_export: true }).expect(202);
+    await app.http
+      .post(`/v1/exports/${purging.body.id as string}/confirm-purge`)
+      .auth(await operator(), { type: 'bearer' })
+      .expect(200);
     await exportedCsv(purging.body.id as string, tokenB);
     expect((await cardEnvelopes(orderB)).map((card) => card.envelope)).toEqual(new Array(10).fill(null));
 
@@ -444,7 +454,9 @@ describe('data-key rotation', () => {
       failure_reason: null,
     });
     const byColumn = Object.fromEntries(run.columns.map((column) => [column.column, column]));
-    expect(run.columns.map((column) => column.column)).toEqual(COLUMNS);
+    // The data-key columns, then the cards' blind index (CODE_PEPPER, unchanged here: nothing to re-index).
+    expect(run.columns.map((column) => column.column)).toEqual([...COLUMNS, 'cards.code_hash']);
+    expect(byColumn['cards.code_hash']).toMatchObject({ state: 'done', rows_scanned: 0, rows_reencrypted: 0 });
     expect(byColumn['cards.secret_ciphertext']).toMatchObject({
       state: 'done',
       rows_scanned: 65,
@@ -549,8 +561,8 @@ describe('data-key rotation', () => {
     const pins = generatePins(20);
     const serials = codes.map((_, i) => serialFromSequence(40_000_000_000 + i));
     await current().dataSource.query(
-      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext)
-       SELECT serial, 'ord_concurrent', 'bat_concurrent', 10000, 0, 'issued', code_hash, envelope
+      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
+       SELECT serial, 'ord_concurrent', 'bat_concurrent', 10000, 0, 'issued', code_hash, envelope, 'p0'
          FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
       [
         serials,
@@ -703,8 +715,8 @@ describe('data-key rotation under a worker crash', () => {
     for (let start = 0; start < CRASH_N; start += 5_000) {
       const end = Math.min(CRASH_N, start + 5_000);
       await app.dataSource.query(
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext)
-           SELECT serial, 'ord_crash', 'bat_crash', 10000, 0, 'issued', code_hash, envelope
+        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
+           SELECT serial, 'ord_crash', 'bat_crash', 10000, 0, 'issued', code_hash, envelope, 'p0'
              FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
         [
           serials.slice(start, end),

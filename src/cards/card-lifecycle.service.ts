@@ -463,9 +463,9 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     // The replacement stays with the channel the old card was bound through.
     await manager.query(
       `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
-         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id)
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id, code_key_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12,
-               $13)`,
+               $13, $14)`,
       [
         serial,
         old.orderId,
@@ -480,6 +480,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         old.holderRef,
         old.serial,
         old.boundClientId,
+        this.secrets.blindIndexKeyId,
       ],
     );
     return serial;

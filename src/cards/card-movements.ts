@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
+import type { BlindIndexCandidate } from '../issuance/card-secrets';
 import type { CardStatus } from '../issuance/issuance.entity';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';
@@ -26,6 +27,8 @@ export interface CardRow {
   boundClientId: string | null;
   frozenFrom: CardStatus | null;
   pinHash: Buffer | null;
+  /** The CODE_PEPPER id the card's blind index and PIN digest were made under; null: before key ids. */
+  codeKeyId: string | null;
   secretCiphertext: string | null;
   replacedBy: string | null;
 }
@@ -45,14 +48,15 @@ interface RawCard {
   bound_client_id: string | null;
   frozen_from: CardStatus | null;
   pin_hash: Buffer | null;
+  code_hash: Buffer;
+  code_key_id: string | null;
   secret_ciphertext: string | null;
   replaced_by: string | null;
 }
 
 const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, b.enterprise_id, b.card_type, b.product_id,
   c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.bound_client_id, c.frozen_from,
-  c.pin_hash,
-  c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
+  c.pin_hash, c.code_hash, c.code_key_id, c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
 
 function toCardRow(raw: RawCard): CardRow {
   return {
@@ -70,6 +74,7 @@ function toCardRow(raw: RawCard): CardRow {
     boundClientId: raw.bound_client_id,
     frozenFrom: raw.frozen_from,
     pinHash: raw.pin_hash,
+    codeKeyId: raw.code_key_id,
     secretCiphertext: raw.secret_ciphertext,
     replacedBy: raw.replaced_by,
   };
@@ -104,12 +109,20 @@ export class CardMovements {
     private readonly events: EventsService,
   ) {}
 
-  async byCodeHash(manager: EntityManager, codeHash: Buffer): Promise<CardRow | null> {
+  /**
+   * The card whose blind index is one of `candidates` (the code's index under each configured pepper,
+   * CardSecrets.blindIndexCandidates): one unique-index probe per candidate. The pepper of the index that matched
+   * is the card's codeKeyId, which its PIN digest is checked under.
+   */
+  async byCodeIndex(manager: EntityManager, candidates: readonly BlindIndexCandidate[]): Promise<CardRow | null> {
     const rows = await manager.query<RawCard[]>(
-      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id WHERE c.code_hash = $1`,
-      [codeHash],
+      `SELECT ${CARD_COLUMNS} FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+        WHERE c.code_hash = ANY($1::bytea[])`,
+      [candidates.map((candidate) => candidate.hash)],
     );
-    return rows.length === 0 ? null : toCardRow(rows[0]);
+    if (rows.length === 0) return null;
+    const matched = candidates.find((candidate) => candidate.hash.equals(rows[0].code_hash));
+    return { ...toCardRow(rows[0]), codeKeyId: matched ? matched.keyId : rows[0].code_key_id };
   }
 
   /** The card with this serial; with `lock`, its row stays locked (FOR UPDATE) until the transaction ends. */

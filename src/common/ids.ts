@@ -21,6 +21,7 @@ export const ID_PREFIXES = {
   invoice: 'inv',
   statement: 'stm',
   export: 'exp',
+  exportKey: 'xpk',
   audit: 'aud',
   reencryption: 'rek',
   request: 'req',

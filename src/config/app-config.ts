@@ -114,9 +114,16 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
-  /** HMAC pepper for the card-code blind index (base64, ≥ 32 bytes). */
+  /**
+   * Peppers of the card-code blind index and PIN digest (each gets its own HKDF-derived key): `base64` (≥ 32 bytes;
+   * the pepper `p0`) or `id:base64,…`, newest first. The first indexes new cards; the others still find old ones
+   * until the re-encryption job has re-indexed them.
+   */
   @IsString()
   @MinLength(43, { message: 'CODE_PEPPER must be at least 32 bytes of base64' })
+  @Matches(/^([A-Za-z0-9+/=]+|[A-Za-z0-9_-]+:[A-Za-z0-9+/=]+(,[A-Za-z0-9_-]+:[A-Za-z0-9+/=]+)*)$/, {
+    message: 'CODE_PEPPER must be base64, or id:base64 pairs separated by commas',
+  })
   CODE_PEPPER: string;
 
   /** Data-encryption keys as `id:base64key` pairs, comma separated; the first encrypts new data. */

@@ -9,7 +9,8 @@ import { type Page, paginate } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import type { DataKeyDto, DataKeysDto } from './dto/data-keys.dto';
+import { CardSecrets, LEGACY_CODE_KEY_ID, BARE_PEPPER_ID } from '../issuance/card-secrets';
+import type { CodePepperDto, DataKeyDto, DataKeysDto } from './dto/data-keys.dto';
 import {
   DEFAULT_REENCRYPTION_BATCH,
   type ListReencryptionsQueryDto,
@@ -27,8 +28,9 @@ const START_LOCK_KEY = 1;
 const RELAY_AFTER_MS = 60_000;
 
 /**
- * Data-key rotation for operators: which key ids the encrypted data uses, and re-encryption runs (started here,
- * carried out by ReencryptionJob) that move every envelope under the active key.
+ * Data-key and code-pepper rotation for operators: which key ids the encrypted data and the cards' blind indexes
+ * use, and re-encryption runs (started here, carried out by ReencryptionJob) that move every envelope under the
+ * active key and re-index every card under the current pepper.
  */
 @Injectable()
 export class DataKeysService {
@@ -41,6 +43,7 @@ export class DataKeysService {
     private readonly queues: QueueService,
     private readonly cipher: DataCipher,
     private readonly columns: SealedColumns,
+    private readonly secrets: CardSecrets,
   ) {}
 
   /**
@@ -50,9 +53,11 @@ export class DataKeysService {
   async usage(ctx: RequestContext): Promise<DataKeysDto> {
     const manager = ctx.transaction?.manager ?? this.dataSource.manager;
     const perColumn: Array<{ column: string; keys: Record<string, number> }> = [];
+    let cardsByPepper: Record<string, number> = {};
     for (const column of this.columns.all) {
       const census = fromCensus(await manager.query(censusSql(column)));
-      perColumn.push({ column: column.name, keys: census.keys });
+      if (column.keys === 'code_pepper') cardsByPepper = census.keys;
+      else perColumn.push({ column: column.name, keys: census.keys });
     }
     const configured = this.cipher.keyIds;
     const found = perColumn.flatMap(({ keys }) => Object.keys(keys)).filter((id) => !configured.includes(id));
@@ -70,7 +75,39 @@ export class DataKeysService {
         removable: isConfigured && !active && rows === 0,
       };
     });
-    return { object: 'data_keys', active_key_id: this.cipher.activeKeyId, keys, counted_at: new Date().toISOString() };
+    return {
+      object: 'data_keys',
+      active_key_id: this.cipher.activeKeyId,
+      keys,
+      code_peppers: this.pepperUsage(cardsByPepper),
+      counted_at: new Date().toISOString(),
+    };
+  }
+
+  /** Cards per CODE_PEPPER id (`legacy`: indexed with the raw pepper p0, before pepper ids). */
+  private pepperUsage(cards: Record<string, number>): CodePepperDto[] {
+    const configured = this.secrets.blindIndexKeyIds;
+    const ids = [
+      ...configured,
+      ...Object.keys(cards)
+        .filter((id) => !configured.includes(id))
+        .sort(),
+    ];
+    return ids.map((keyId) => {
+      const active = keyId === this.secrets.blindIndexKeyId;
+      const isConfigured =
+        keyId === LEGACY_CODE_KEY_ID ? configured.includes(BARE_PEPPER_ID) : configured.includes(keyId);
+      const rows = cards[keyId] ?? 0;
+      // p0 also finds the legacy cards: it stays until they are re-indexed too.
+      const needed = rows + (keyId === BARE_PEPPER_ID ? (cards[LEGACY_CODE_KEY_ID] ?? 0) : 0);
+      return {
+        key_id: keyId,
+        active,
+        configured: isConfigured,
+        cards: rows,
+        removable: isConfigured && !active && keyId !== LEGACY_CODE_KEY_ID && needed === 0,
+      };
+    });
   }
 
   /** Queues a run that moves every envelope under this process's active key; 409 while another is unfinished. */
@@ -92,6 +129,7 @@ export class DataKeysService {
         id: newId('reencryption'),
         status: 'queued',
         targetKeyId: this.cipher.activeKeyId,
+        targetCodeKeyId: this.secrets.blindIndexKeyId,
         batchSize: dto.batch_size ?? DEFAULT_REENCRYPTION_BATCH,
         progress: Object.fromEntries(this.columns.all.map((column) => [column.name, pendingProgress()])),
         requestedByClientId: ctx.clientId,
@@ -104,7 +142,12 @@ export class DataKeysService {
         action: 'data_keys.reencryption_requested',
         objectType: 'reencryption',
         objectId: run.id,
-        summary: { target_key_id: run.targetKeyId, configured_key_ids: this.cipher.keyIds, batch_size: run.batchSize },
+        summary: {
+          target_key_id: run.targetKeyId,
+          target_code_key_id: run.targetCodeKeyId,
+          configured_key_ids: this.cipher.keyIds,
+          batch_size: run.batchSize,
+        },
       });
       await this.transactions.afterCommit(ctx, () => this.enqueue(run.id));
       return ReencryptionDto.from(run);

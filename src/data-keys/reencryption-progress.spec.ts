@@ -82,6 +82,7 @@ describe('re-encryption progress', () => {
       id: 'rek_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
       status: 'running',
       targetKeyId: 'k2',
+      targetCodeKeyId: 'p1',
       batchSize: 5000,
       requestedByClientId: 'cli_operator',
       failureReason: null,

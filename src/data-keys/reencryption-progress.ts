@@ -2,7 +2,8 @@
  * Arithmetic of a re-encryption run's progress (ColumnProgress): pure functions, so that what the job commits
  * and what the API shows follow the same rules.
  */
-import type { ColumnProgress, CountsByKeyId } from './reencryption-run.entity';
+import type { ColumnProgress, CountsByKeyId, ReencryptionRun } from './reencryption-run.entity';
+import { CODE_PEPPER_COLUMN } from './sealed-columns';
 
 /** How many unreadable rows a column names in its samples. */
 export const MAX_UNREADABLE_SAMPLES = 10;
@@ -97,4 +98,9 @@ export function keyIdsOf(progress: ColumnProgress, target: string): string[] {
   ]);
   ids.delete(target);
   return [target, ...[...ids].sort()];
+}
+
+/** The key a column's rows move to in `run`: the run's data key, or for cards.code_hash its CODE_PEPPER id. */
+export function targetKeyIdOf(run: Pick<ReencryptionRun, 'targetKeyId' | 'targetCodeKeyId'>, column: string): string {
+  return column === CODE_PEPPER_COLUMN ? (run.targetCodeKeyId ?? run.targetKeyId) : run.targetKeyId;
 }

@@ -35,7 +35,8 @@ export interface ColumnProgress {
 
 /**
  * One re-encryption run (`POST /v1/admin/keys/re-encryptions`): every encrypted column walked in primary-key
- * order, envelopes not under `targetKeyId` opened and sealed again under it. At most one run is queued or running.
+ * order, envelopes not under `targetKeyId` opened and sealed again under it, and cards not indexed under
+ * `targetCodeKeyId` indexed again under it. At most one run is queued or running.
  */
 @Entity('reencryption_runs')
 @Index('reencryption_runs_status', ['status'])
@@ -49,6 +50,13 @@ export class ReencryptionRun {
   /** The active key id of the process that started the run; a worker with another active key refuses the run. */
   @Column('text')
   targetKeyId: string;
+
+  /**
+   * The current CODE_PEPPER id of the process that started the run: cards.code_hash is re-indexed under it, and a
+   * worker with another current pepper refuses the run. Null on runs from before peppers had ids.
+   */
+  @Column('text', { nullable: true })
+  targetCodeKeyId: string | null;
 
   /** Rows read and updated per transaction. */
   @Column('integer')

@@ -5,6 +5,7 @@ import { DataSource, In } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { AuditService } from '../audit/audit.service';
 import { DataCipher } from '../common/crypto/data-cipher.service';
+import { CardSecrets } from '../issuance/card-secrets';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
@@ -18,6 +19,7 @@ import {
   pendingProgress,
   staleCount,
   sum,
+  targetKeyIdOf,
 } from './reencryption-progress';
 import { ReencryptionRun, type ColumnProgress, type CountsByKeyId } from './reencryption-run.entity';
 import { censusSql, isUnreadable, pageSql, resealSql, SealedColumns, type SealedColumn } from './sealed-columns';
@@ -40,7 +42,7 @@ class ReencryptionRefusedError extends Error {
 }
 
 /** A page of rows as pageSql returns it: keys as text k0…, and the envelope when it is not under the target. */
-type PageRow = Record<string, string | null> & { stale: string | null };
+type PageRow = Record<string, string | null> & { stale: string | null; key_id: string | null };
 
 /** A page with its stale envelopes re-sealed in memory, ready to be stored. */
 interface PreparedBatch {
@@ -81,6 +83,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     private readonly cipher: DataCipher,
     private readonly columns: SealedColumns,
     private readonly queues: QueueService,
+    private readonly secrets: CardSecrets,
   ) {}
 
   /** A run left queued or running by a crash between its commit and its enqueue is picked up again. */
@@ -152,6 +155,13 @@ export class ReencryptionJob implements OnApplicationBootstrap {
           'restart every process with the new DATA_ENCRYPTION_KEYS, then start a new run',
       );
     }
+    if (run.targetCodeKeyId !== null && this.secrets.blindIndexKeyId !== run.targetCodeKeyId) {
+      // The same for the pepper: cards re-indexed under another pepper would not be found by the API processes.
+      throw new ReencryptionRefusedError(
+        `key_mismatch: this worker indexes card codes with pepper '${this.secrets.blindIndexKeyId}' but the run ` +
+          `targets '${run.targetCodeKeyId}'; restart every process with the new CODE_PEPPER, then start a new run`,
+      );
+    }
     if (run.status === 'queued') {
       await repository.update({ id: runId, status: 'queued' }, { status: 'running', startedAt: new Date() });
       this.logger.log({ msg: 're-encryption started', runId, targetKeyId: target });
@@ -163,7 +173,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     const uncounted = this.columns.all.filter((column) => (progress[column.name]?.state ?? 'pending') === 'pending');
     for (const column of uncounted) {
       const census = await this.census(column);
-      const stale = staleCount(census.keys, target) > 0;
+      const stale = staleCount(census.keys, targetKeyIdOf(run, column.name)) > 0;
       progress[column.name] = {
         ...pendingProgress(),
         state: stale ? 'running' : 'done',
@@ -185,11 +195,11 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   /** Walks one column from its cursor to the end, committing each batch with its checkpoint. */
   private async walk(run: ReencryptionRun, column: SealedColumn, from: ColumnProgress): Promise<ColumnProgress> {
-    const prefix = `v1.${run.targetKeyId}.`;
+    const notUnder = column.stalenessParam(targetKeyIdOf(run, column.name));
     const started = Date.now();
     const read = async (cursor: string[] | null): Promise<PreparedBatch | null> => {
       const page = await this.dataSource.query<PageRow[]>(pageSql(column, cursor !== null), [
-        prefix,
+        notUnder,
         run.batchSize,
         ...(cursor ?? []),
       ]);
@@ -237,7 +247,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     };
     for (const row of page) {
       if (row.stale === null) continue;
-      const keyId = row.stale.split('.')[1] ?? '';
+      const keyId = row.key_id ?? '';
       try {
         batch.fresh.push(column.reseal(keyOf(row), row.stale));
       } catch (error) {
@@ -317,7 +327,9 @@ export class ReencryptionJob implements OnApplicationBootstrap {
         this.columns.all.map((column) => {
           const p = progress[column.name];
           const left = Object.fromEntries(
-            Object.entries(p.keysAfter ?? {}).filter(([keyId, count]) => keyId !== run.targetKeyId && count > 0),
+            Object.entries(p.keysAfter ?? {}).filter(
+              ([keyId, count]) => keyId !== targetKeyIdOf(run, column.name) && count > 0,
+            ),
           );
           return [
             column.name,
@@ -335,7 +347,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
         action: 'data_keys.reencryption_completed',
         objectType: 'reencryption',
         objectId: run.id,
-        summary: { target_key_id: run.targetKeyId, columns },
+        summary: { target_key_id: run.targetKeyId, target_code_key_id: run.targetCodeKeyId, columns },
       });
       this.logger.log({ msg: 're-encryption completed', runId: run.id, seconds: ms / 1000 });
       return 'completed';

@@ -94,4 +94,42 @@ describe('SealedColumns', () => {
     expect(resealSql(column('cards.secret_ciphertext'))).toContain('t.secret_ciphertext = v.stale');
     expect(censusSql(column('orders.purchaser_ciphertext'))).toContain("split_part(t.purchaser_ciphertext, '.', 2)");
   });
+
+  it("re-indexes a card's blind index and PIN digest under the current pepper, from its envelope", () => {
+    const p1 = randomBytes(32).toString('base64');
+    const repeppered = (() => {
+      const config = Object.assign(new AppConfig(), { CODE_PEPPER: `p1:${p1},p0:${pepper}`, DATA_ENCRYPTION_KEYS: k1 });
+      const cipher = new DataCipher(config);
+      return { cipher, secrets: new CardSecrets(config, cipher) };
+    })();
+    const index = new SealedColumns(repeppered.cipher, repeppered.secrets).all.find(
+      (c) => c.name === 'cards.code_hash',
+    )!;
+    expect(index.keys).toBe('code_pepper');
+    const serial = serialFromSequence(10_000_000_125);
+    const [code] = generateCodes(1);
+    const envelope = old.secrets.seal(serial, code, '123456');
+    const [keyId, codeHash, pinHash] = index.reseal([serial], `p0|${envelope}`).split('|');
+    expect(keyId).toBe('p1');
+    expect(Buffer.from(codeHash, 'hex').equals(repeppered.secrets.blindIndex(code))).toBe(true);
+    expect(repeppered.secrets.pinDigestMatches(serial, '123456', Buffer.from(pinHash, 'hex'))).toBe(true);
+    // A purged card (no envelope) or another card's envelope cannot be re-indexed: unreadable, left as it is.
+    for (const [key, read] of [
+      [serial, 'p0|'],
+      [serialFromSequence(10_000_000_126), `legacy|${envelope}`],
+    ]) {
+      let refused: unknown;
+      try {
+        index.reseal([key], read);
+      } catch (error) {
+        refused = error;
+      }
+      expect(isUnreadable(refused)).toBe(true);
+    }
+    // Rows are counted and compared by pepper id (legacy: none recorded), stale when not under the target.
+    expect(censusSql(index)).toContain("coalesce(t.code_key_id, 'legacy')");
+    expect(pageSql(index, false)).toContain('t.code_key_id IS DISTINCT FROM $1');
+    expect(index.stalenessParam('p1')).toBe('p1');
+    expect(resealSql(index)).toContain("code_key_id = split_part(v.fresh, '|', 1)");
+  });
 });

@@ -4,6 +4,7 @@ import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
 import { Product } from '../catalog/product.entity';
 import { ReencryptionRun } from '../data-keys/reencryption-run.entity';
 import { Enterprise } from '../enterprises/enterprise.entity';
+import { ExportKey } from '../export-keys/export-key.entity';
 import { CardExport } from '../issuance/card-export.entity';
 import { Card, CardSerialAllocator, IssuanceBatch, IssuanceChunk } from '../issuance/issuance.entity';
 import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
@@ -33,6 +34,7 @@ export const entities = [
   CardSerialAllocator,
   Card,
   CardExport,
+  ExportKey,
   ReencryptionRun,
   WebhookEndpoint,
   WebhookDelivery,

@@ -10,6 +10,7 @@ import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { ExportKey } from '../export-keys/export-key.entity';
 import { CardExport } from '../issuance/card-export.entity';
 import { CardSecrets } from '../issuance/card-secrets';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
@@ -60,7 +61,10 @@ export class ExportBuilder {
     await this.storage.sweep().catch((err: unknown) => this.logger.warn({ msg: 'export file sweep failed', err }));
     const found = await this.dataSource.getRepository(CardExport).findOneBy({ id: exportId });
     if (!found) throw new UnrecoverableError(`build-export: no export ${exportId}`);
-    if (found.status === 'ready' || found.status === 'failed') return { status: found.status };
+    // Unconfirmed purging exports are never built (nor purged); a job for one (a relay's) is a no-op.
+    if (found.status === 'ready' || found.status === 'failed' || found.status === 'awaiting_purge_confirmation') {
+      return { status: found.status };
+    }
 
     const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [
       PoolClient,
@@ -105,7 +109,8 @@ export class ExportBuilder {
   private async buildLocked(client: PoolClient, exportId: string): Promise<string> {
     const repository = this.dataSource.getRepository(CardExport);
     let record = await repository.findOneByOrFail({ id: exportId });
-    if (record.status === 'ready' || record.status === 'failed') return record.status;
+    if (record.status !== 'pending' && record.status !== 'running') return record.status;
+    await this.assertKeyConfirmed(record);
     if (record.status === 'pending') {
       await repository.update({ id: exportId, status: 'pending' }, { status: 'running' });
     }
@@ -149,6 +154,15 @@ export class ExportBuilder {
       this.logger.log({ msg: 'export ready', exportId, orderId: record.orderId, rows: record.rowCount });
       return 'ready';
     });
+  }
+
+  /** A key revoked after the request stops builds not finished yet: nothing more is encrypted to it. */
+  private async assertKeyConfirmed(record: CardExport): Promise<void> {
+    if (!record.exportKeyId) return;
+    const key = await this.dataSource.getRepository(ExportKey).findOneBy({ id: record.exportKeyId });
+    if (key?.status !== 'confirmed') {
+      throw new ExportBuildError('export_key_revoked', `export key ${record.exportKeyId} is no longer confirmed`);
+    }
   }
 
   /** Whether the file recorded for this export exists with the recorded size (then it was renamed complete). */

@@ -24,7 +24,12 @@ export class ExportBuildError extends Error {
   override readonly name = 'ExportBuildError';
 
   constructor(
-    readonly code: 'card_secrets_purged' | 'card_secret_unreadable' | 'malformed_copy_row' | 'invalid_recipient_key',
+    readonly code:
+      | 'card_secrets_purged'
+      | 'card_secret_unreadable'
+      | 'malformed_copy_row'
+      | 'invalid_recipient_key'
+      | 'export_key_revoked',
     message: string,
     options?: ErrorOptions,
   ) {

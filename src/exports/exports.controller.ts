@@ -1,9 +1,11 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiGoneResponse,
+  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -20,8 +22,8 @@ import { Problem } from '../common/errors/problem';
 import { Idempotent } from '../common/idempotency/idempotent.decorator';
 import { CardExportDto } from './dto/card-export.dto';
 import { CreateExportDto } from './dto/create-export.dto';
-import { DownloadQueryDto } from './dto/download-query.dto';
-import { EXPORT_CONTENT_TYPE } from './export-policy';
+import { DOWNLOAD_TOKEN_HEADER, DownloadQueryDto } from './dto/download-query.dto';
+import { downloadTokenOf, EXPORT_CONTENT_TYPE } from './export-policy';
 import { ExportsService } from './exports.service';
 
 @ApiTags('exports')
@@ -37,7 +39,7 @@ export class ExportsController {
     summary: "Export an issued order's card codes and PINs, encrypted to your OpenPGP key",
     description:
       'Starts building, in the background, a CSV of every card of the order (serial, code, PIN, face value in fen, ' +
-      'expiry) encrypted to `recipient_public_key`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then ' +
+      'expiry) encrypted to the registered, confirmed export key `export_key_id`. Poll `GET /v1/exports/{id}` until `status` is `ready`, then ' +
       'download once with the link it returns. Decrypt with `gpg --decrypt` and compare `sha256sum` of the CSV ' +
       'with `manifest.plaintext_sha256`.',
     operationId: 'createCardExport',
@@ -51,10 +53,38 @@ export class ExportsController {
   })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: 'invalid_recipient_key, private_key_given',
+    description:
+      'export_key_required (no export_key_id, or a key sent in the request), export_key_not_found, export_key_not_confirmed, export_key_revoked, invalid_recipient_key (the key expired since)',
   })
   create(@Ctx() ctx: RequestContext, @Param('id') id: string, @Body() dto: CreateExportDto): Promise<CardExportDto> {
     return this.exports.create(ctx, id, dto);
+  }
+
+  @Post('exports/:id/confirm-purge')
+  @HttpCode(200)
+  @RequireScopes()
+  @Idempotent()
+  @ApiOperation({
+    summary: 'Confirm the purge of a purging export (the operator, or another client with orders:approve)',
+    description:
+      'An export with `purge_anonymous_after_export` waits in `awaiting_purge_confirmation`, building nothing, ' +
+      "until this call: then it is built and the order's anonymous codes are purged. The client that requested " +
+      'the export cannot confirm it.',
+    operationId: 'confirmCardExportPurge',
+  })
+  @ApiOkResponse({ type: CardExportDto })
+  @ApiForbiddenResponse({
+    type: Problem,
+    description: 'insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed',
+  })
+  @ApiNotFoundResponse({ type: Problem })
+  @ApiConflictResponse({
+    type: Problem,
+    description: 'invalid_state: it awaits no purge confirmation; export_in_progress; card_secrets_purged',
+  })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: 'export_key_revoked: its key was revoked meanwhile' })
+  confirmPurge(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<CardExportDto> {
+    return this.exports.confirmPurge(ctx, id);
   }
 
   @Get('exports/:id')
@@ -76,13 +106,21 @@ export class ExportsController {
   @Get('exports/:id/download')
   @Public()
   @ApiOperation({
-    summary: 'Download an export file (one-time link, no bearer token)',
+    summary: 'Download an export file (one-time token, no bearer token)',
     description:
-      'Authorised by the one-time `token` of the link alone. Streams the OpenPGP-encrypted CSV ' +
+      'Authorised by the one-time download token alone: programs send it in the `X-Download-Token` header (it ' +
+      'then appears in no URL, so in no proxy or access log); the link form `?token=` is for browsers and is ' +
+      'single-use like the header form. Streams the OpenPGP-encrypted CSV ' +
       '(`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and ' +
       'the file is deleted; an interrupted download may be retried with the same link until it expires (410 ' +
       '`export_link_expired`; GET the export for a new link). HEAD checks a link without using it.',
     operationId: 'downloadCardExport',
+  })
+  @ApiHeader({
+    name: DOWNLOAD_TOKEN_HEADER,
+    required: false,
+    description: 'The one-time token from the `download` object of `GET /v1/exports/{id}` (instead of `?token=`)',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
   })
   @ApiProduces(EXPORT_CONTENT_TYPE, 'application/problem+json')
   @ApiOkResponse({
@@ -95,7 +133,10 @@ export class ExportsController {
       },
     },
   })
-  @ApiBadRequestResponse({ type: Problem, description: 'validation_failed: the token is malformed' })
+  @ApiBadRequestResponse({
+    type: Problem,
+    description: 'validation_failed: the token is malformed; download_token_required: no token was sent',
+  })
   @ApiNotFoundResponse({ type: Problem, description: 'No export with this link (unknown, or a revoked token)' })
   @ApiGoneResponse({ type: Problem, description: 'export_link_used, export_link_expired' })
   @ApiTooManyRequestsResponse({ type: Problem, description: 'Rate limit exceeded; see Retry-After' })
@@ -103,11 +144,12 @@ export class ExportsController {
     @Ctx() ctx: RequestContext,
     @Param('id') id: string,
     @Query() query: DownloadQueryDto,
+    @Headers('x-download-token') header: string | undefined,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const head = request.method === 'HEAD';
-    const file = await this.exports.openDownload(ctx, id, query.token, !head);
+    const file = await this.exports.openDownload(ctx, id, downloadTokenOf(header, query.token), !head);
     void reply
       .header('content-type', file.contentType)
       .header('content-length', String(file.sizeBytes))

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { IssuanceModule } from '../issuance/issuance.module';
 import { ExportBuilder } from './export-builder';
 import { ExportStorage } from './export-storage';
@@ -11,7 +12,7 @@ import { ExportsService } from './exports.service';
  * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
  */
 @Module({
-  imports: [IssuanceModule],
+  imports: [IssuanceModule, ExportKeysModule],
   controllers: [ExportsController],
   providers: [ExportsService, ExportBuilder, ExportStorage],
 })

@@ -2,13 +2,15 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, In, type QueryDeepPartialEntity } from 'typeorm';
+import { DataSource, In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { ExportKeysService } from '../export-keys/export-keys.service';
+import { assertSecondApprover } from '../export-keys/second-approval';
 import { CardExport } from '../issuance/card-export.entity';
 import { Order } from '../orders/order.entity';
 import { JobName, QueueName } from '../queue/queue.constants';
@@ -46,10 +48,11 @@ export interface ExportDownload {
 }
 
 /**
- * Card-secrets exports (scope cards:secrets): requesting one, reading its status and manifest with a one-time
- * download link, and the download itself. Building the file is ExportBuilder's job. Every step that exposes
+ * Card-secrets exports (scope cards:secrets): requesting one (to a registered, confirmed export key), the second
+ * party's confirmation of a purge, reading its status and manifest with a one-time download link, and the
+ * download itself. Building the file is ExportBuilder's job. Every step that exposes
  * or moves secrets is in the audit chain: requested, link issued, download started, downloaded (or
- * interrupted), purge, file deleted.
+ * interrupted), purge confirmed, purge, file deleted.
  *
  * Links: only the SHA-256 of a token is stored, so a token is shown once, by the GET that issues it. Each GET
  * of a ready export therefore issues a fresh token valid DOWNLOAD_LINK_TTL_MS and revokes the previous one.
@@ -68,12 +71,21 @@ export class ExportsService {
     private readonly queues: QueueService,
     private readonly storage: ExportStorage,
     private readonly config: AppConfig,
+    private readonly exportKeys: ExportKeysService,
   ) {}
 
   async create(ctx: RequestContext, orderId: string, dto: CreateExportDto): Promise<CardExportDto> {
     const enterpriseId = ctx.enterpriseId;
-    // Checked before the transaction: a bad key is the caller's mistake and needs no lock.
-    const { encryption } = await readRecipientKey(dto.recipient_public_key);
+    if (dto.export_key_id === undefined || dto.recipient_public_key !== undefined) {
+      throw ApiError.unprocessable(
+        'export_key_required',
+        'Name a registered, confirmed key in export_key_id: register it with POST /v1/export-keys, have the ' +
+          'operator or another client with orders:approve confirm it, then export to it (a key in the request is ' +
+          'not accepted)',
+      );
+    }
+    const exportKeyId = dto.export_key_id;
+    const purge = dto.purge_anonymous_after_export ?? false;
     return this.transactions.run(ctx, async (manager) => {
       // Locked: concurrent export requests of one order are serialised, so the checks below hold.
       const order = isId('order', orderId)
@@ -87,36 +99,18 @@ export class ExportsService {
           { order_id: orderId, order_status: order.status },
         );
       }
-      const purging = await manager.existsBy(CardExport, {
-        orderId,
-        purgeAfterExport: true,
-        status: In(['pending', 'running', 'ready']),
-      });
-      if (purging) {
-        throw ApiError.conflict(
-          'card_secrets_purged',
-          `An export of order '${orderId}' purges (or purged) its anonymous cards' codes: they cannot be exported again`,
-          { order_id: orderId },
-        );
-      }
-      // One build per order at a time: each costs seconds of CPU per million cards and a file of ~70 MB.
-      const building = await manager.findOne(CardExport, {
-        where: { orderId, status: In(['pending', 'running']) },
-        select: { id: true },
-      });
-      if (building) {
-        throw ApiError.conflict(
-          'export_in_progress',
-          `Export '${building.id}' of order '${orderId}' is being built; wait for it to be ready`,
-          { export_id: building.id },
-        );
-      }
+      const key = await this.exportKeys.usableKey(manager, enterpriseId, exportKeyId);
+      // Read again now: the key may have expired or been revoked (by its owner) since it was registered.
+      const { encryption } = await readRecipientKey(key.publicKey, 'the export key');
+      await this.assertExportable(manager, orderId);
       const record = manager.create(CardExport, {
         id: newId('export'),
         orderId,
         enterpriseId,
         requestedByClientId: ctx.clientId!,
-        status: 'pending',
+        // A purge destroys the tenant's own copy of the codes: nothing happens until a second party confirms it.
+        status: purge ? 'awaiting_purge_confirmation' : 'pending',
+        exportKeyId: key.id,
         encryption: { ...encryption },
         rowCount: null,
         plaintextSha256: null,
@@ -125,7 +119,9 @@ export class ExportsService {
         downloadTokenHash: null,
         downloadExpiresAt: null,
         downloadedAt: null,
-        purgeAfterExport: dto.purge_anonymous_after_export ?? false,
+        purgeAfterExport: purge,
+        purgeConfirmedByClientId: null,
+        purgeConfirmedAt: null,
         failureReason: null,
         createdAt: new Date(),
         completedAt: null,
@@ -139,13 +135,97 @@ export class ExportsService {
         enterpriseId,
         summary: {
           order_id: orderId,
+          export_key_id: key.id,
           recipient_fingerprint: encryption.recipient_fingerprint,
           purge_anonymous_after_export: record.purgeAfterExport,
         },
       });
-      await this.transactions.afterCommit(ctx, () => this.enqueue(record.id));
+      if (!purge) await this.transactions.afterCommit(ctx, () => this.enqueue(record.id));
       return CardExportDto.from(record, new Date());
     });
+  }
+
+  /**
+   * The second party's go-ahead for a purging export (the operator, or another client of the enterprise with
+   * orders:approve than the requester): the export is built, then the anonymous codes purged.
+   */
+  async confirmPurge(ctx: RequestContext, id: string): Promise<CardExportDto> {
+    return this.transactions.run(ctx, async (manager) => {
+      const found = isId('export', id)
+        ? await manager.findOne(CardExport, {
+            where: ctx.isOperator ? { id } : { id, enterpriseId: ctx.enterpriseId },
+            select: { id: true, orderId: true },
+          })
+        : null;
+      if (!found) throw ApiError.notFound('export', id);
+      // The order first, then the export: the lock order of create(), so the two cannot deadlock.
+      await manager.findOne(Order, { where: { id: found.orderId }, lock: { mode: 'pessimistic_write' } });
+      const record = await manager.findOneOrFail(CardExport, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      assertSecondApprover(ctx, record.enterpriseId, record.requestedByClientId, () => ApiError.notFound('export', id));
+      if (record.status !== 'awaiting_purge_confirmation') {
+        throw ApiError.conflict(
+          'invalid_state',
+          `Export '${id}' is ${record.status}: it awaits no purge confirmation`,
+          {
+            export_id: id,
+            status: record.status,
+          },
+        );
+      }
+      if (record.exportKeyId) await this.exportKeys.usableKey(manager, record.enterpriseId, record.exportKeyId);
+      await this.assertExportable(manager, record.orderId);
+      Object.assign(record, {
+        status: 'pending',
+        purgeConfirmedByClientId: ctx.clientId,
+        purgeConfirmedAt: new Date(),
+      });
+      await manager.update(
+        CardExport,
+        { id },
+        {
+          status: record.status,
+          purgeConfirmedByClientId: record.purgeConfirmedByClientId,
+          purgeConfirmedAt: record.purgeConfirmedAt,
+        },
+      );
+      await this.audit.record(ctx, {
+        action: 'card_export.purge_confirmed',
+        objectType: 'card_export',
+        objectId: id,
+        enterpriseId: record.enterpriseId,
+        summary: { order_id: record.orderId, requested_by_client_id: record.requestedByClientId },
+      });
+      await this.transactions.afterCommit(ctx, () => this.enqueue(id));
+      return CardExportDto.from(record, new Date());
+    });
+  }
+
+  /** 409 when the order's codes are (being) purged, or another export of it is being built. Order row locked. */
+  private async assertExportable(manager: EntityManager, orderId: string): Promise<void> {
+    const purging = await manager.existsBy(CardExport, {
+      orderId,
+      purgeAfterExport: true,
+      status: In(['pending', 'running', 'ready']),
+    });
+    if (purging) {
+      throw ApiError.conflict(
+        'card_secrets_purged',
+        `An export of order '${orderId}' purges (or purged) its anonymous cards' codes: they cannot be exported again`,
+        { order_id: orderId },
+      );
+    }
+    // One build per order at a time: each costs seconds of CPU per million cards and a file of ~70 MB.
+    const building = await manager.findOne(CardExport, {
+      where: { orderId, status: In(['pending', 'running']) },
+      select: { id: true },
+    });
+    if (building) {
+      throw ApiError.conflict(
+        'export_in_progress',
+        `Export '${building.id}' of order '${orderId}' is being built; wait for it to be ready`,
+        { export_id: building.id },
+      );
+    }
   }
 
   /** Status and manifest; while ready, a fresh one-time download link (see the class comment). */

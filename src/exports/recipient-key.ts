@@ -39,27 +39,28 @@ function invalid(detail: string): ApiError {
  */
 export async function readRecipientKey(
   armored: string,
+  field = 'public_key',
   now = new Date(),
 ): Promise<{ key: PublicKey; encryption: ExportEncryption }> {
   if (armored.includes(PRIVATE_KEY_BLOCK)) {
     throw ApiError.unprocessable(
       'private_key_given',
-      'recipient_public_key holds a PRIVATE key: it was not stored, but treat it as exposed and replace it; send the public key (gpg --armor --export)',
+      `${field} holds a PRIVATE key: it was not stored, but treat it as exposed and replace it; send the public key (gpg --armor --export)`,
     );
   }
   let key: Key;
   try {
     key = await readKey({ armoredKey: armored });
   } catch {
-    throw invalid('recipient_public_key is not an ASCII-armored OpenPGP public key');
+    throw invalid(`${field} is not an ASCII-armored OpenPGP public key`);
   }
-  if (key.isPrivate()) throw invalid('recipient_public_key must be a public key');
+  if (key.isPrivate()) throw invalid(`${field} must be a public key`);
   let encryptionKey: Awaited<ReturnType<Key['getEncryptionKey']>>;
   try {
     encryptionKey = await key.getEncryptionKey(undefined, now);
   } catch (error) {
     // OpenPGP.js says why (expired, revoked, too weak, no encryption subkey); its messages hold no secrets.
-    throw invalid(`recipient_public_key has no usable encryption key: ${(error as Error).message}`);
+    throw invalid(`${field} has no usable encryption key: ${(error as Error).message}`);
   }
   const info = encryptionKey.getAlgorithmInfo();
   const size = 'bits' in info && info.bits ? ` ${info.bits}` : 'curve' in info && info.curve ? ` ${info.curve}` : '';

@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
-export type ExportStatus = 'pending' | 'running' | 'ready' | 'failed';
+/** awaiting_purge_confirmation: a purging export nothing is built for until a second party confirms the purge. */
+export type ExportStatus = 'awaiting_purge_confirmation' | 'pending' | 'running' | 'ready' | 'failed';
 
 /**
  * An export of an order's card secrets, encrypted for the client; the file is
@@ -24,6 +25,10 @@ export class CardExport {
 
   @Column('text')
   status: ExportStatus;
+
+  /** The registered, confirmed export key the file is encrypted to (null: exports from before keys were registered). */
+  @Column('text', { nullable: true })
+  exportKeyId: string | null;
 
   /** How the file is encrypted and for whom (e.g. the recipient key's fingerprint); never a secret. */
   @Column('jsonb')
@@ -55,6 +60,13 @@ export class CardExport {
   /** Purge anonymous cards' ciphertext once the export is ready (the codes then exist only in the file). */
   @Column('boolean', { default: false })
   purgeAfterExport: boolean;
+
+  /** Who confirmed the purge (the operator, or another client with orders:approve than the requester), and when. */
+  @Column('text', { nullable: true })
+  purgeConfirmedByClientId: string | null;
+
+  @Column('timestamptz', { nullable: true })
+  purgeConfirmedAt: Date | null;
 
   @Column('text', { nullable: true })
   failureReason: string | null;

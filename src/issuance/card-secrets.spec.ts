@@ -1,19 +1,26 @@
 import 'reflect-metadata';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { AppConfig } from '../config/app-config';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { codeFromRandom, formatCode, generateCodes, generatePins, serialFromSequence } from './card-code';
-import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets } from './card-secrets';
+import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets, parsePeppers } from './card-secrets';
 
 const key = () => randomBytes(32);
-const configWith = (pepper: Buffer, keys: string) =>
-  Object.assign(new AppConfig(), { CODE_PEPPER: pepper.toString('base64'), DATA_ENCRYPTION_KEYS: keys });
-const secretsWith = (pepper: Buffer, keys: string) => {
+const configWith = (pepper: Buffer | string, keys: string) =>
+  Object.assign(new AppConfig(), {
+    CODE_PEPPER: typeof pepper === 'string' ? pepper : pepper.toString('base64'),
+    DATA_ENCRYPTION_KEYS: keys,
+  });
+const secretsWith = (pepper: Buffer | string, keys: string) => {
   const config = configWith(pepper, keys);
   return new CardSecrets(config, new DataCipher(config));
 };
+/** RFC 5869 HKDF-SHA256 with an empty salt: the key CardSecrets derives from a pepper for one purpose. */
+const derived = (pepper: Buffer, info: string) => Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), info, 32));
+const BLIND_INDEX_INFO = 'fuli/card-code-blind-index/v1';
+const PIN_DIGEST_INFO = 'fuli/card-pin-digest/v1';
 
 /** Every spelling of a secret that could leak into a log line. */
 const spellings = (secret: Buffer) => [
@@ -58,12 +65,13 @@ describe('CardSecrets', () => {
   });
 
   describe('blindIndex', () => {
-    it('is HMAC-SHA256 of the normalised code under the pepper: 32 bytes, stable, code- and pepper-specific', () => {
+    it('is HMAC-SHA256 of the normalised code under a key derived from the pepper: 32 bytes, stable, code- and pepper-specific', () => {
+      const indexKey = derived(pepper, BLIND_INDEX_INFO);
       fc.assert(
         fc.property(code, (c) => {
           const index = secrets.blindIndex(c);
           expect(index).toHaveLength(BLIND_INDEX_BYTES);
-          expect(index.equals(createHmac('sha256', pepper).update(c).digest())).toBe(true);
+          expect(index.equals(createHmac('sha256', indexKey).update(c).digest())).toBe(true);
           expect(index.equals(secrets.blindIndex(c))).toBe(true);
         }),
         { numRuns: 500 },
@@ -74,10 +82,15 @@ describe('CardSecrets', () => {
       expect(otherPepper.blindIndex(aCode).equals(secrets.blindIndex(aCode))).toBe(false);
     });
 
-    it('matches a fixed known answer (RFC 2104 HMAC-SHA256, computed with openssl)', () => {
-      // printf 000G40R40M30E200 | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf '0b%.0s' {1..32})
+    it('matches a fixed known answer (RFC 5869 HKDF-SHA256, then RFC 2104 HMAC-SHA256, computed with openssl)', () => {
+      // K=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt hexkey:$(printf '0b%.0s' {1..32}) -kdfopt salt: \
+      //   -kdfopt info:fuli/card-code-blind-index/v1 HKDF | tr -d : | tr A-F a-f)
+      // printf 000G40R40M30E200 | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
       const fixed = secretsWith(Buffer.alloc(32, 0x0b), `k1:${dataKey.toString('base64')}`);
       expect(fixed.blindIndex('000G40R40M30E200').toString('hex')).toBe(KNOWN_BLIND_INDEX);
+      // Cards indexed before pepper ids (raw pepper p0) are still looked up, as the last candidate.
+      const [legacy] = fixed.blindIndexCandidates('000G40R40M30E200').slice(-1);
+      expect(legacy).toEqual({ keyId: null, hash: Buffer.from(KNOWN_LEGACY_BLIND_INDEX, 'hex') });
     });
 
     it('refuses input that is not a normalised, valid code, without echoing it', () => {
@@ -241,8 +254,76 @@ describe('CardSecrets', () => {
   });
 });
 
-/** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E200"), from openssl (see the test). */
-const KNOWN_BLIND_INDEX = '8c8b8997b6663da951497129ca71552f330f708cc6ba27699a98df8d02cf2c1f';
+/** HMAC-SHA256(HKDF-SHA256(32 × 0x0b, info blind index), "000G40R40M30E200"), from openssl (see the test). */
+const KNOWN_BLIND_INDEX = '628fec986ebf08d57065accaf801a1bcb25f427f78515ffc18c8d2d00890296a';
+/** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E200"): the blind index before pepper ids. */
+const KNOWN_LEGACY_BLIND_INDEX = '8c8b8997b6663da951497129ca71552f330f708cc6ba27699a98df8d02cf2c1f';
+
+describe('CardSecrets peppers', () => {
+  const dataKeys = `k1:${key().toString('base64')}`;
+  const [aCode] = generateCodes(1);
+  const serial = serialFromSequence(1_000_200);
+
+  it('keys the blind index and the PIN digest with different keys derived from one pepper', () => {
+    const pepper = key();
+    const secrets = secretsWith(pepper, dataKeys);
+    const digest = secrets.pinDigest(serial, '042917');
+    expect(
+      digest.equals(createHmac('sha256', derived(pepper, PIN_DIGEST_INFO)).update(`pin:${serial}:042917`).digest()),
+    ).toBe(true);
+    // Neither the blind-index key nor the pepper itself makes it.
+    for (const other of [derived(pepper, BLIND_INDEX_INFO), pepper]) {
+      expect(digest.equals(createHmac('sha256', other).update(`pin:${serial}:042917`).digest())).toBe(false);
+    }
+    expect(derived(pepper, BLIND_INDEX_INFO).equals(derived(pepper, PIN_DIGEST_INFO))).toBe(false);
+  });
+
+  it('finds and checks cards of an older pepper after a rotation, and of the raw pepper p0 (before key ids)', () => {
+    const [p0, p1] = [key(), key()];
+    const before = secretsWith(p0, dataKeys);
+    expect(before.blindIndexKeyId).toBe('p0');
+    const rotated = secretsWith(`p1:${p1.toString('base64')},p0:${p0.toString('base64')}`, dataKeys);
+    expect(rotated.blindIndexKeyId).toBe('p1');
+    expect(rotated.blindIndexKeyIds).toEqual(['p1', 'p0']);
+    const candidates = rotated.blindIndexCandidates(aCode);
+    expect(candidates.map((candidate) => candidate.keyId)).toEqual(['p1', 'p0', null]);
+    expect(candidates[0].hash.equals(rotated.blindIndex(aCode))).toBe(true);
+    expect(candidates[1].hash.equals(before.blindIndex(aCode))).toBe(true);
+    expect(candidates[2].hash.equals(createHmac('sha256', p0).update(aCode).digest())).toBe(true);
+    // A PIN digest made under p0 is checked under p0; one made before key ids under the raw pepper.
+    expect(rotated.pinDigestMatches(serial, '123456', before.pinDigest(serial, '123456'), 'p0')).toBe(true);
+    expect(rotated.pinDigestMatches(serial, '123456', before.pinDigest(serial, '123456'))).toBe(false);
+    const legacyDigest = createHmac('sha256', p0).update(`pin:${serial}:123456`).digest();
+    expect(rotated.pinDigestMatches(serial, '123456', legacyDigest, null)).toBe(true);
+    // Without p0 nothing is found under it any more.
+    const p1Only = secretsWith(`p1:${p1.toString('base64')}`, dataKeys);
+    expect(p1Only.blindIndexCandidates(aCode).map((candidate) => candidate.keyId)).toEqual(['p1']);
+    expect(() => p1Only.pinDigest(serial, '123456', 'p0')).toThrow(CardSecretError);
+  });
+
+  it('re-indexes a card under the current pepper from its envelope', () => {
+    const p0 = key();
+    const before = secretsWith(p0, dataKeys);
+    const envelope = before.seal(serial, aCode, '654321');
+    const rotated = secretsWith(`p1:${key().toString('base64')},p0:${p0.toString('base64')}`, dataKeys);
+    const index = rotated.reindex(serial, envelope);
+    expect(index.keyId).toBe('p1');
+    expect(index.codeHash.equals(rotated.blindIndex(aCode))).toBe(true);
+    expect(rotated.pinDigestMatches(serial, '654321', index.pinHash)).toBe(true);
+    expect(() => rotated.reindex(serialFromSequence(1_000_201), envelope)).toThrow(CardSecretError);
+  });
+
+  it('reads CODE_PEPPER as a bare pepper (p0) or id:base64 pairs, refusing short, repeated or reserved ids', () => {
+    const [a, b] = [key().toString('base64'), key().toString('base64')];
+    expect(parsePeppers(a).map(([id]) => id)).toEqual(['p0']);
+    expect(parsePeppers(`new:${a},old:${b}`).map(([id]) => id)).toEqual(['new', 'old']);
+    expect(() => parsePeppers(`x:${a},x:${b}`)).toThrow(/listed twice/);
+    expect(() => parsePeppers(`legacy:${a}`)).toThrow(CardSecretError);
+    expect(() => parsePeppers(`x:${randomBytes(16).toString('base64')}`)).toThrow(/at least 32 bytes/);
+    // Key material never appears in the messages.
+    expect(errorText(thrown(() => parsePeppers(`x:${a},x:${a}`)))).not.toContain(a);
+  });
+});
 
 describe('CardSecrets PIN digest', () => {
   const secrets = secretsWith(key(), `k1:${key().toString('base64')}`);

@@ -153,6 +153,13 @@ export class Card {
   @Column('bytea')
   codeHash: Buffer;
 
+  /**
+   * The CODE_PEPPER id code_hash and pin_hash were made under (CardSecrets); null: before key ids, the raw pepper
+   * `p0`. The re-encryption job re-indexes cards under the current pepper.
+   */
+  @Column('text', { nullable: true })
+  codeKeyId: string | null;
+
   /** `code|pin` envelope; null once purged (anonymous cards after export: the code can never be shown again). */
   @Column('text', { nullable: true })
   secretCiphertext: string | null;

@@ -22,7 +22,7 @@ import { CardSecrets } from './card-secrets';
 import { IssuanceBatch } from './issuance.entity';
 
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext, pin_hash';
+  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext, pin_hash';
 const UNIQUE_VIOLATION = '23505';
 const MAX_COLLISION_RETRIES = 3;
 const COPY_SLICE = 1_000;
@@ -325,7 +325,8 @@ export class IssuanceService implements OnApplicationBootstrap {
     const codes = generateCodes(count);
     const pins = generatePins(count);
     const expires = batch.expiresAt ? batch.expiresAt.toISOString() : '\\N';
-    const fixed = `\t${batch.orderId}\t${batch.id}\t${batch.faceValue}\t${batch.faceValue}\tissued\t${expires}\t`;
+    // The pepper id goes with the fixed columns: nothing more per card.
+    const fixed = `\t${batch.orderId}\t${batch.id}\t${batch.faceValue}\t${batch.faceValue}\tissued\t${expires}\t${this.secrets.blindIndexKeyId}\t`;
     const stream = client.query(copyFrom(`COPY cards (${COPY_COLUMNS}) FROM STDIN`));
     // What Postgres reports (the COPY refused, the connection lost): it may come while slices are still being
     // written, so it is kept here and checked between slices, never left as an unhandled rejection.

@@ -83,7 +83,7 @@ export class RedemptionService {
       endUser: endUserOf(dto.end_user, endUserIpHeader),
     };
     await this.limiter.assertAllowed(source);
-    const card = await this.cards.byCodeHash(this.dataSource.manager, this.secrets.blindIndex(code));
+    const card = await this.cards.byCodeIndex(this.dataSource.manager, this.secrets.blindIndexCandidates(code));
     if (!card) {
       await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
@@ -122,7 +122,7 @@ export class RedemptionService {
     const replayed = await this.replay(this.dataSource.manager, clientId, dto.reference, fingerprint);
     if (replayed) return replayed;
 
-    const card = await this.cards.byCodeHash(this.dataSource.manager, codeHash);
+    const card = await this.cards.byCodeIndex(this.dataSource.manager, this.secrets.blindIndexCandidates(code));
     if (!card) {
       await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
@@ -563,7 +563,7 @@ export class RedemptionService {
    * neither (an envelope purged before digests existed) cannot be checked, so it cannot be bound.
    */
   private pinIsCorrect(card: CardRow, pin: string): boolean {
-    if (card.pinHash) return this.secrets.pinDigestMatches(card.serial, pin, card.pinHash);
+    if (card.pinHash) return this.secrets.pinDigestMatches(card.serial, pin, card.pinHash, card.codeKeyId);
     if (card.secretCiphertext) return pinMatches(this.secrets.open(card.serial, card.secretCiphertext).pin, pin);
     this.logger.warn({ msg: 'card has neither PIN digest nor envelope: cannot check its PIN', serial: card.serial });
     return false;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
-import { keyIdsOf, pendingProgress, remainingFor, sum } from '../reencryption-progress';
+import { keyIdsOf, pendingProgress, remainingFor, sum, targetKeyIdOf } from '../reencryption-progress';
 import { REENCRYPTION_STATUSES, type ReencryptionRun, type ReencryptionStatus } from '../reencryption-run.entity';
 import { SEALED_COLUMN_NAMES } from '../sealed-columns';
 
@@ -28,7 +28,11 @@ export class StartReencryptionDto {
 export class ListReencryptionsQueryDto extends ListQueryDto {}
 
 export class ReencryptionKeyProgressDto {
-  @ApiProperty({ example: 'k1', description: 'A key id from DATA_ENCRYPTION_KEYS (or one the data names)' })
+  @ApiProperty({
+    example: 'k1',
+    description:
+      'A key id from DATA_ENCRYPTION_KEYS (or one the data names); for cards.code_hash a CODE_PEPPER id, or `legacy` (cards indexed before pepper ids)',
+  })
   key_id: string;
 
   @ApiProperty({ description: 'Envelopes under this key when the run counted the column', example: 100_000 })
@@ -111,6 +115,15 @@ export class ReencryptionDto {
   @ApiProperty({ example: 'k2', description: 'The active key when the run was started: everything moves under it' })
   target_key_id: string;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'p1',
+    description:
+      'The current CODE_PEPPER id when the run was started: cards.code_hash (blind index and PIN digest) is re-indexed under it',
+  })
+  target_code_key_id: string | null;
+
   @ApiProperty({ example: DEFAULT_REENCRYPTION_BATCH })
   batch_size: number;
 
@@ -151,13 +164,14 @@ export class ReencryptionDto {
     const target = run.targetKeyId;
     const columns = SEALED_COLUMN_NAMES.map((name): ReencryptionColumnDto => {
       const progress = run.progress[name] ?? pendingProgress();
-      const keys = keyIdsOf(progress, target).map((keyId) => ({
+      const columnTarget = targetKeyIdOf(run, name);
+      const keys = keyIdsOf(progress, columnTarget).map((keyId) => ({
         key_id: keyId,
         rows_at_start: progress.keysAtStart[keyId] ?? 0,
         reencrypted: progress.reencrypted[keyId] ?? 0,
         unreadable: progress.unreadable[keyId] ?? 0,
         changed_concurrently: progress.changed[keyId] ?? 0,
-        remaining: remainingFor(progress, keyId, target),
+        remaining: remainingFor(progress, keyId, columnTarget),
         rows_after: progress.keysAfter ? (progress.keysAfter[keyId] ?? 0) : null,
       }));
       return {
@@ -181,6 +195,7 @@ export class ReencryptionDto {
       id: run.id,
       status: run.status,
       target_key_id: target,
+      target_code_key_id: run.targetCodeKeyId,
       batch_size: run.batchSize,
       rows_scanned: total('rows_scanned'),
       rows_reencrypted: total('rows_reencrypted'),

@@ -63,13 +63,18 @@ export class ExportManifestDto {
 
 export class ExportDownloadDto {
   @ApiProperty({
-    description: 'Download URL with the token; works once (a complete download), until expires_at',
+    description:
+      'Download link with the token in its query, for a browser; works once (a complete download), until expires_at',
     example:
       'https://api.fuli.example/v1/exports/exp_01JDQ6ZK6Y8V3N2M4T5R7W9XAB/download?token=m2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA',
   })
   url: string;
 
-  @ApiProperty({ example: 'm2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA' })
+  @ApiProperty({
+    description:
+      'The one-time token alone: programs send it in the `X-Download-Token` header of `GET /v1/exports/{id}/download`, which keeps it out of URLs and the logs that record them',
+    example: 'm2Vb3c0Yk9f4R1sQ7xT6uP8wZ5aN0dL2hJ3gK4eC1iA',
+  })
   token: string;
 
   @ApiProperty({ format: 'date-time' })
@@ -89,12 +94,25 @@ export class CardExportDto {
   @ApiProperty({
     enum: EXPORT_STATES,
     description:
-      'pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason',
+      'pending → running → ready → downloaded; expired: the file was deleted unread (its retention passed); failed: see failure_reason. A purging export starts in awaiting_purge_confirmation: nothing is built until the purge is confirmed',
   })
   status: ExportState;
 
+  @ApiProperty({ type: String, nullable: true, description: 'The export key the file is encrypted to' })
+  export_key_id: string | null;
+
   @ApiProperty()
   purge_anonymous_after_export: boolean;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Who confirmed the purge (the operator, or another client with orders:approve)',
+  })
+  purge_confirmed_by_client_id: string | null;
+
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' })
+  purge_confirmed_at: string | null;
 
   @ApiProperty({ type: ExportEncryptionDto })
   encryption: ExportEncryptionDto;
@@ -145,7 +163,10 @@ export class CardExportDto {
       id: record.id,
       order_id: record.orderId,
       status: exportState(record, now),
+      export_key_id: record.exportKeyId,
       purge_anonymous_after_export: record.purgeAfterExport,
+      purge_confirmed_by_client_id: record.purgeConfirmedByClientId,
+      purge_confirmed_at: record.purgeConfirmedAt?.toISOString() ?? null,
       encryption: {
         format: 'openpgp',
         recipient_fingerprint: String(encryption.recipient_fingerprint),
