@@ -223,6 +223,13 @@ describe('orders, payments and the ledger', () => {
         'product_not_found',
       ],
       ['a face value not offered', { lines: [{ face_value: 20_000, quantity: 1 }] }, 422, 'face_value_not_offered'],
+      // Above the anonymous single-card limit (1,000 CNY) and not offered either: the compliance code wins.
+      [
+        'a face value above the single-card limit',
+        { lines: [{ face_value: 100_100, quantity: 1 }] },
+        422,
+        'card_limit_exceeded',
+      ],
       [
         'a design not offered',
         { lines: [{ face_value: 10_000, quantity: 1, design: 'gold' }] },

@@ -76,6 +76,9 @@ export class OrdersService {
             at,
           );
         }
+        // The compliance limit first: a face value above it is refused as card_limit_exceeded, the code that says
+        // why, even though no product offers it (products are held to the same limit).
+        this.compliance.checkOrderLine({ cardType: product.cardType, faceValue: input.face_value }, index);
         if (!product.faceValues.includes(input.face_value)) {
           throw ApiError.unprocessable(
             'face_value_not_offered',
