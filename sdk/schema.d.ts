@@ -4699,8 +4699,8 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                enterprise_id?: string;
                 order_id?: string;
+                enterprise_id?: string;
             };
             header?: never;
             path?: never;
@@ -6941,7 +6941,6 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                enterprise_id?: string;
                 order_id?: string;
             };
             header?: never;
