@@ -1,8 +1,11 @@
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
+import { sendProblem } from './common/errors/problem.filter';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
@@ -37,6 +40,8 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.database.embedded?.stop();
 }
 
+const routerLogger = new Logger('Router');
+
 /** HTTP servers that are shutting down: their remaining responses close their connections. */
 const shuttingDown = new WeakSet<object>();
 
@@ -57,6 +62,10 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     genReqId: requestIdOf,
     requestIdHeader: false,
     logger: false,
+    // The router refuses some URLs (bad percent-encoding, an over-long path parameter) before any route or Nest
+    // filter runs: answer those as problems too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      sendProblem(request, reply, error, routerLogger),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl: runtime.database.url, queue: runtime.queue, worker: options.worker }),

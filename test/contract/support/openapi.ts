@@ -30,7 +30,7 @@ interface RawOperation {
   security?: Array<Record<string, string[]>>;
   parameters?: RawParameter[];
   requestBody?: { content: Record<string, { schema: Schema }> };
-  responses: Record<string, unknown>;
+  responses: Record<string, { content?: Record<string, unknown> }>;
 }
 
 interface Document {
@@ -55,6 +55,8 @@ export interface Operation {
   bodyTypes: string[];
   /** The documented success status (the lowest 2xx). */
   success: number;
+  /** Media types documented per response status. */
+  responseTypes: Record<string, string[]>;
 }
 
 export const document = JSON.parse(
@@ -95,17 +97,20 @@ export function operations(): Operation[] {
         body: json ? resolve(json.schema) : undefined,
         bodyTypes: Object.keys(raw.requestBody?.content ?? {}),
         success: successes[0] ?? 200,
+        responseTypes: Object.fromEntries(
+          Object.entries(raw.responses).map(([status, response]) => [status, Object.keys(response.content ?? {})]),
+        ),
       });
     }
   }
   return all.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** `/v1/orders/{id}` with `{ id: 'ord_…' }` → `/v1/orders/ord_…` (each value URL-encoded). */
-export function fillPath(operation: Operation, params: Record<string, string> = {}): string {
+/** `/v1/orders/{id}` with `{ id: 'ord_…' }` → `/v1/orders/ord_…` (each value percent-encoded, unless `raw`). */
+export function fillPath(operation: Operation, params: Record<string, string> = {}, raw = false): string {
   return operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const value = params[name];
     if (value === undefined) throw new Error(`${operation.id}: no value for path parameter ${name}`);
-    return encodeURIComponent(value);
+    return raw ? value : encodeURIComponent(value);
   });
 }

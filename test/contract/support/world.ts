@@ -25,7 +25,8 @@ const FACE = 10_000;
 export interface Call {
   token: string | null;
   params?: Record<string, string>;
-  query?: Record<string, string>;
+  /** An array repeats the parameter. */
+  query?: Record<string, string | string[]>;
   body?: unknown;
   /** Send the body form-encoded (the token endpoint). */
   form?: boolean;
@@ -138,12 +139,25 @@ export class World {
     this.reencryption = await this.finishedReencryption();
   }
 
-  /** Sends `call` to `operation`, with `headers`. */
-  send(operation: Operation, call: Call, headers: Record<string, string> = {}): Test {
-    let url = fillPath(operation, call.params);
-    if (call.query) url += `?${new URLSearchParams(call.query).toString()}`;
+  /** Sends `call` to `operation`, with `headers`; `raw`, if given, is the body as sent; `rawPath`: see fillPath. */
+  send(
+    operation: Operation,
+    call: Call,
+    headers: Record<string, string> = {},
+    raw?: { type: string; payload: string },
+    rawPath = false,
+  ): Test {
+    let url = fillPath(operation, call.params, rawPath);
+    if (call.query) {
+      const query = new URLSearchParams();
+      for (const [name, value] of Object.entries(call.query)) {
+        for (const item of Array.isArray(value) ? value : [value]) query.append(name, item);
+      }
+      url += `?${query.toString()}`;
+    }
     let request = this.app.http[operation.method](url).set(headers);
     if (call.token) request = request.auth(call.token, { type: 'bearer' });
+    if (raw) return request.set('content-type', raw.type).send(raw.payload);
     if (call.body === undefined) return request;
     return call.form ? request.type('form').send(call.body as object) : request.send(call.body as object);
   }
