@@ -1,7 +1,7 @@
 import { badCases } from './support/mutations';
 import { operations } from './support/openapi';
 import { problemFault } from './support/problems';
-import { recipeFor, World } from './support/world';
+import { recipeFor, recipes, World } from './support/world';
 
 const all = operations();
 
@@ -20,6 +20,11 @@ describe('contract: bad input never answers 5xx, and every error is a problem', 
     await world?.close();
   });
 
+  it('has a recipe for no operation the document no longer has', () => {
+    const ids = new Set(all.map((operation) => operation.id));
+    expect(Object.keys(recipes).filter((id) => !ids.has(id))).toEqual([]);
+  });
+
   it.each(all.map((operation) => [operation.id, operation] as const))('%s', async (_id, operation) => {
     const call = await recipeFor(operation)(world);
     const faults: string[] = [];
@@ -30,4 +35,25 @@ describe('contract: bad input never answers 5xx, and every error is a problem', 
     }
     expect(faults).toEqual([]);
   });
+
+  // AFTER MERGE: another change of issue 10 (its items 2, 10, 11, 14, 21, 22: HTTP layer) answers a body of any
+  // media type but JSON or a form with 415; today text/plain is parsed as a string and refused as 400. Remove
+  // `.skip` once it has landed.
+  const withBody = all.filter((operation) => operation.bodyTypes.length > 0);
+  it.skip.each(withBody.map((operation) => [operation.id, operation] as const))(
+    '%s refuses a text/plain body with 415 unsupported_media_type',
+    async (_id, operation) => {
+      const call = await recipeFor(operation)(world);
+      const response = await world.send(
+        operation,
+        call,
+        {},
+        { type: 'text/plain', payload: JSON.stringify(call.body) },
+      );
+      expect({ status: response.status, code: (response.body as { code?: string }).code }).toEqual({
+        status: 415,
+        code: 'unsupported_media_type',
+      });
+    },
+  );
 });

@@ -137,6 +137,12 @@ export function badCases(operation: Operation, call: Call): BadCase[] {
     withRaw('a JSON array', 'application/json', '[]');
     withRaw('JSON nested 10,000 deep', 'application/json', '['.repeat(10_000) + ']'.repeat(10_000));
     withRaw('a malformed form body', 'application/x-www-form-urlencoded', '%E0%A4%A=1&&=');
+    withRaw('a text/plain body', 'text/plain', JSON.stringify(base));
+    withRaw(
+      'a __proto__ member',
+      'application/json',
+      `{"__proto__": {"polluted": true}, "constructor": {"prototype": {}}}`,
+    );
     withBody('an unknown field', { ...base, contract_unknown_field: 1 });
     withBody('an unknown field nested 500 deep', { ...base, contract_unknown_field: nested(500) });
     for (const [name, property] of Object.entries(operation.body?.properties ?? {})) {
