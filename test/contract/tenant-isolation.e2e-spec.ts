@@ -61,4 +61,28 @@ describe('contract: one tenant cannot reach another tenant’s objects', () => {
       });
     },
   );
+
+  it("redeliverEvent: another tenant's endpoint_id in the body answers 404, and nothing is scheduled", async () => {
+    const operation = all.find((candidate) => candidate.id === 'redeliverEvent')!;
+    const [{ id: ownEvent }] = await world.app.dataSource.query<Array<{ id: string }>>(
+      'SELECT id FROM events WHERE enterprise_id = $1 ORDER BY id LIMIT 1',
+      [world.b.id],
+    );
+    const count = async () =>
+      (
+        await world.app.dataSource.query<Array<{ n: number }>>(
+          'SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1',
+          [world.endpoint],
+        )
+      )[0].n;
+    const before = await count();
+    const refused = await world.send(operation, {
+      token: world.b.hr,
+      params: { id: ownEvent },
+      body: { endpoint_id: world.endpoint },
+    });
+    expect(refused.status).toBe(404);
+    expectProblem(refused, operation);
+    expect(await count()).toBe(before);
+  });
 });
