@@ -5017,8 +5017,8 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                enterprise_id?: string;
                 order_id?: string;
+                enterprise_id?: string;
             };
             header?: never;
             path?: never;
@@ -7834,7 +7834,6 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                enterprise_id?: string;
                 order_id?: string;
             };
             header?: never;

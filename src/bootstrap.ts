@@ -1,8 +1,11 @@
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
+import { sendProblem } from './common/errors/problem.filter';
 import { registerBodyParsers } from './common/http/body-parsers';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
@@ -41,6 +44,8 @@ export async function closeRuntime(runtime: Runtime): Promise<void> {
   await runtime.database.embedded?.stop();
 }
 
+const routerLogger = new Logger('Router');
+
 /** HTTP servers that are shutting down: their remaining responses close their connections. */
 const shuttingDown = new WeakSet<object>();
 
@@ -61,6 +66,10 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     genReqId: requestIdOf,
     requestIdHeader: false,
     logger: false,
+    // The router refuses some URLs (bad percent-encoding, an over-long path parameter) before any route or Nest
+    // filter runs: answer those as problems too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      sendProblem(request, reply, error, routerLogger),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({ config, databaseUrl: runtime.database.url, queue: runtime.queue, worker: options.worker }),

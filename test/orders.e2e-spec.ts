@@ -223,6 +223,13 @@ describe('orders, payments and the ledger', () => {
         'product_not_found',
       ],
       ['a face value not offered', { lines: [{ face_value: 20_000, quantity: 1 }] }, 422, 'face_value_not_offered'],
+      // Above the anonymous single-card limit (1,000 CNY) and not offered either: the compliance code wins.
+      [
+        'a face value above the single-card limit',
+        { lines: [{ face_value: 100_100, quantity: 1 }] },
+        422,
+        'card_limit_exceeded',
+      ],
       [
         'a design not offered',
         { lines: [{ face_value: 10_000, quantity: 1, design: 'gold' }] },
@@ -337,6 +344,26 @@ describe('orders, payments and the ledger', () => {
 
       const late = await t.deposit(1_000, { kind: 'order_transfer', order_id: id }).expect(409);
       expect(late.body.code).toBe('invalid_state');
+    });
+
+    it("lists an enterprise's own payments; the enterprise_id filter is the operator's only", async () => {
+      const t = await tenant();
+      const other = await tenant();
+      await t.deposit(10_000).expect(201);
+      await other.deposit(20_000).expect(201);
+      const list = (token: string, query: Record<string, string> = {}) =>
+        app.http.get('/v1/payments').query(query).auth(token, { type: 'bearer' });
+      const own = await list(t.hrToken).expect(200);
+      expect(own.body.data.map((payment: { amount: number }) => payment.amount)).toEqual([10_000]);
+      // Offered to tenants, the filter could only answer an empty list for another enterprise: it is refused.
+      const refused = await list(t.hrToken, { enterprise_id: other.enterprise.id }).expect(400);
+      expect(refused.body).toMatchObject({ code: 'validation_failed', errors: [{ field: 'enterprise_id' }] });
+      const operator = await app.http
+        .get('/v1/admin/payments')
+        .query({ enterprise_id: other.enterprise.id })
+        .auth(await app.operatorToken(), { type: 'bearer' })
+        .expect(200);
+      expect(operator.body.data.map((payment: { amount: number }) => payment.amount)).toEqual([20_000]);
     });
 
     it('books racing confirmations of one bank transfer once', async () => {

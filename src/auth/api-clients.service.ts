@@ -4,7 +4,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Actor, RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { Enterprise } from '../enterprises/enterprise.entity';
@@ -129,6 +129,7 @@ export class ApiClientsService {
   }
 
   async get(ctx: RequestContext, id: string): Promise<ApiClientDto> {
+    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
     const client = await this.dataSource.manager.findOneBy(ApiClient, { id });
     if (!client) throw ApiError.notFound('api_client', id);
     const secrets = await this.activeSecrets(this.dataSource.manager, [id]);
@@ -136,6 +137,7 @@ export class ApiClientsService {
   }
 
   async revoke(ctx: RequestContext, id: string): Promise<ApiClientDto> {
+    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
     return this.transactions.run(ctx, async (manager) => {
       const client = await manager.findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!client) throw ApiError.notFound('api_client', id);
@@ -169,6 +171,7 @@ export class ApiClientsService {
    * client can roll its deployments. At most two secrets are ever active.
    */
   async rotateSecret(ctx: RequestContext, id: string, dto: RotateSecretDto): Promise<ApiClientWithSecretDto> {
+    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
     const grace = dto.previous_secret_expires_in ?? DEFAULT_ROTATION_GRACE_SECONDS;
     const secret = newClientSecret();
     const hash = await hashSecret(secret);

@@ -381,66 +381,69 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     serial: string,
     action: 'report_loss' | 'replace',
   ): Promise<ReplacementDto> {
-    let replacementSerial = '';
-    const card = await this.change(ctx, serial, action, async (manager, old, ledger, expiredValue) => {
-      const value = action === 'report_loss' ? old.balance : expiredValue;
-      const status = statusWithValue(old.holderRef, value);
-      const expiresAt =
-        action === 'report_loss' ? old.expiresAt : addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
-      replacementSerial = await this.mintReplacement(manager, old, value, status, expiresAt);
-      await manager.query(
-        'UPDATE cards SET status = $2, balance = 0, frozen_from = NULL, replaced_by = $3 WHERE serial = $1',
-        [old.serial, action === 'report_loss' ? 'lost' : 'replaced', replacementSerial],
-      );
-      const replacement = { serial: replacementSerial, enterpriseId: old.enterpriseId, holderRef: old.holderRef };
-      if (value > 0) {
-        ledger.push(
-          action === 'report_loss'
-            ? {
-                kind: 'card_replacement',
-                memo: `Card ${old.serial} lost: ${value} fen moved to card ${replacementSerial}`,
-                lines: [
-                  { account: LedgerAccount.CardFloat, amount: value },
-                  { account: LedgerAccount.CardFloat, amount: -value },
-                ],
-              }
-            : {
-                kind: 'card_replacement',
-                memo: `Expired card ${old.serial}: ${value} fen of breakage restored on card ${replacementSerial}`,
-                lines: [
-                  { account: LedgerAccount.Breakage, amount: value },
-                  { account: LedgerAccount.CardFloat, amount: -value },
-                ],
-              },
+    // One transaction around the change and the read-back: with an Idempotency-Key the change joins the key's
+    // still-open transaction, whose uncommitted replacement card no other connection can see yet.
+    return this.transactions.run(ctx, async (manager) => {
+      let replacementSerial = '';
+      const card = await this.change(ctx, serial, action, async (_manager, old, ledger, expiredValue) => {
+        const value = action === 'report_loss' ? old.balance : expiredValue;
+        const status = statusWithValue(old.holderRef, value);
+        const expiresAt =
+          action === 'report_loss' ? old.expiresAt : addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
+        replacementSerial = await this.mintReplacement(manager, old, value, status, expiresAt);
+        await manager.query(
+          'UPDATE cards SET status = $2, balance = 0, frozen_from = NULL, replaced_by = $3 WHERE serial = $1',
+          [old.serial, action === 'report_loss' ? 'lost' : 'replaced', replacementSerial],
         );
-      }
-      const movements: CardMovement[] = [];
-      if (action === 'report_loss') {
+        const replacement = { serial: replacementSerial, enterpriseId: old.enterpriseId, holderRef: old.holderRef };
+        if (value > 0) {
+          ledger.push(
+            action === 'report_loss'
+              ? {
+                  kind: 'card_replacement',
+                  memo: `Card ${old.serial} lost: ${value} fen moved to card ${replacementSerial}`,
+                  lines: [
+                    { account: LedgerAccount.CardFloat, amount: value },
+                    { account: LedgerAccount.CardFloat, amount: -value },
+                  ],
+                }
+              : {
+                  kind: 'card_replacement',
+                  memo: `Expired card ${old.serial}: ${value} fen of breakage restored on card ${replacementSerial}`,
+                  lines: [
+                    { account: LedgerAccount.Breakage, amount: value },
+                    { account: LedgerAccount.CardFloat, amount: -value },
+                  ],
+                },
+          );
+        }
+        const movements: CardMovement[] = [];
+        if (action === 'report_loss') {
+          movements.push({
+            card: old,
+            kind: 'lost',
+            amount: -old.balance,
+            balanceAfter: 0,
+            relatedSerial: replacementSerial,
+            event: { type: 'card.lost', data: { replacement_serial: replacementSerial } },
+          });
+        } else {
+          movements.push({ card: old, kind: 'replaced', amount: 0, balanceAfter: 0, relatedSerial: replacementSerial });
+        }
         movements.push({
-          card: old,
-          kind: 'lost',
-          amount: -old.balance,
-          balanceAfter: 0,
-          relatedSerial: replacementSerial,
-          event: { type: 'card.lost', data: { replacement_serial: replacementSerial } },
+          card: replacement,
+          kind: 'replacement',
+          amount: value,
+          balanceAfter: value,
+          relatedSerial: old.serial,
+          // Announced under the replaced card's serial (the one the ERP knows), naming the new one.
+          event: { type: 'card.replaced', data: { serial: old.serial, replacement_serial: replacementSerial } },
         });
-      } else {
-        movements.push({ card: old, kind: 'replaced', amount: 0, balanceAfter: 0, relatedSerial: replacementSerial });
-      }
-      movements.push({
-        card: replacement,
-        kind: 'replacement',
-        amount: value,
-        balanceAfter: value,
-        relatedSerial: old.serial,
-        // Announced under the replaced card's serial (the one the ERP knows), naming the new one.
-        event: { type: 'card.replaced', data: { serial: old.serial, replacement_serial: replacementSerial } },
+        return movements;
       });
-      return movements;
+      const replacement = await manager.findOneByOrFail(Card, { serial: Number(replacementSerial) });
+      return { object: 'card_replacement', card, replacement: CardDto.from(replacement) };
     });
-    const manager = this.dataSource.manager;
-    const replacement = await manager.findOneByOrFail(Card, { serial: Number(replacementSerial) });
-    return { object: 'card_replacement', card, replacement: CardDto.from(replacement) };
   }
 
   /**

@@ -3,7 +3,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import { type Page, paginate } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
@@ -96,12 +96,14 @@ export class CatalogService {
 
   /** Operator view of one product, active or not. */
   async get(ctx: RequestContext, id: string): Promise<ProductDto> {
+    if (!isId('product', id)) throw ApiError.notFound('product', id);
     const product = await this.reader(ctx).findOneBy(Product, { id });
     if (!product) throw ApiError.notFound('product', id);
     return ProductDto.from(product);
   }
 
   async update(ctx: RequestContext, id: string, dto: UpdateProductDto): Promise<ProductDto> {
+    if (!isId('product', id)) throw ApiError.notFound('product', id);
     return this.transactions.run(ctx, async (manager) => {
       const current = await manager
         .createQueryBuilder(Product, 'product')
@@ -155,6 +157,7 @@ export class CatalogService {
 
   /** One active product with the calling enterprise's prices; inactive or unknown: 404. */
   async getForEnterprise(ctx: RequestContext, id: string): Promise<PricedProductDto> {
+    if (!isId('product', id)) throw ApiError.notFound('product', id);
     const pricing = await this.pricingOf(ctx);
     const product = await this.reader(ctx).findOneBy(Product, { id, active: true });
     if (!product) throw ApiError.notFound('product', id);

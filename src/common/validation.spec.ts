@@ -1,7 +1,7 @@
 import { CreateOrderDto } from '../orders/dto/create-order.dto';
 import { RecordPaymentDto } from '../orders/dto/payment.dto';
 import { ApiError } from './errors/api-error';
-import { createValidationPipe } from './validation';
+import { createValidationPipe, MAX_BODY_DEPTH, nestedDeeperThan } from './validation';
 
 const PRODUCT = 'prd_01JDQ6ZK6Y8V3N2M4T5R7W9XAB';
 const ENTERPRISE = 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB';
@@ -110,5 +110,26 @@ describe('validation pipe: field codes', () => {
     expect(error.extra.errors).toEqual([
       { field: 'order_id', message: 'order_id goes only with kind order_transfer', code: 'invalid_value' },
     ]);
+  });
+});
+
+describe('body nesting', () => {
+  const nested = (depth: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it('measures depth without recursion, objects and arrays alike', () => {
+    expect(nestedDeeperThan({ a: { b: [1] } }, 3)).toBe(false);
+    expect(nestedDeeperThan({ a: { b: [{}] } }, 3)).toBe(true);
+    expect(nestedDeeperThan(nested(MAX_BODY_DEPTH), MAX_BODY_DEPTH)).toBe(false);
+    expect(nestedDeeperThan(nested(1_000_000), MAX_BODY_DEPTH)).toBe(true);
+    expect(nestedDeeperThan('text', 0)).toBe(false);
+  });
+
+  it('refuses a body nested deeper than the limit with 400 nesting_too_deep, before transforming it', async () => {
+    const error = await refusal(CreateOrderDto, { ...order({}), purchaser: nested(10_000) });
+    expect(error).toMatchObject({ status: 400, code: 'nesting_too_deep' });
   });
 });

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ApiError, type FieldError } from './errors/api-error';
 import { FIELD_CODES } from './validation-codes';
 
@@ -24,9 +24,40 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   });
 }
 
+/**
+ * Deepest nesting of objects and arrays a request body may have. class-transformer recurses once per level, so a
+ * body nested thousands deep (a few kilobytes of brackets) would exhaust the stack: a 500 instead of a 400.
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether `value` nests objects or arrays deeper than `limit`; iterative, so no depth can overflow it. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [current, depth] = next;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Refuses bodies nested deeper than MAX_BODY_DEPTH before class-transformer walks them. */
+class DepthLimitedValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && nestedDeeperThan(value, MAX_BODY_DEPTH)) {
+      throw ApiError.badRequest(
+        'nesting_too_deep',
+        `The request body nests objects or arrays deeper than ${MAX_BODY_DEPTH} levels`,
+      );
+    }
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
 /** DTO validation: unknown fields are refused, types converted, every failure listed by field with its code. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new DepthLimitedValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

@@ -3,7 +3,7 @@ import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import { type Page, paginate } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { isValidCreditCode, normaliseCreditCode } from './credit-code';
@@ -115,6 +115,7 @@ export class EnterprisesService {
 
   /** One enterprise as the caller may see it: operators and system contexts see all, an enterprise client only its own. */
   async get(ctx: RequestContext, id: string): Promise<EnterpriseDto> {
+    if (!isId('enterprise', id)) throw ApiError.notFound('enterprise', id);
     const enterprise = await this.visibleTo(ctx, this.reader(ctx).createQueryBuilder(Enterprise, 'enterprise'))
       .andWhere('enterprise.id = :id', { id })
       .getOne();
@@ -123,6 +124,7 @@ export class EnterprisesService {
   }
 
   async update(ctx: RequestContext, id: string, dto: UpdateEnterpriseDto): Promise<EnterpriseDto> {
+    if (!isId('enterprise', id)) throw ApiError.notFound('enterprise', id);
     return this.transactions.run(ctx, async (manager) => {
       const current = await this.visibleTo(ctx, manager.createQueryBuilder(Enterprise, 'enterprise'))
         .andWhere('enterprise.id = :id', { id })

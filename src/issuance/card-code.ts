@@ -370,7 +370,12 @@ export function serialFromSequence(n: bigint | number): string {
   return payload + String((10 - luhn10(payload, true)) % 10);
 }
 
-/** Whether `s` is a serial as serialFromSequence writes it: digits, no leading zero, and a correct check digit. */
+/**
+ * Whether `s` is a serial as serialFromSequence writes it: digits, no leading zero, a correct check digit, and a
+ * sequence number that fits a bigint (a larger one would reach Postgres as an out-of-range error).
+ */
 export function isValidSerial(s: string): boolean {
-  return typeof s === 'string' && SERIAL_FORMAT.test(s) && luhn10(s, false) === 0;
+  return (
+    typeof s === 'string' && SERIAL_FORMAT.test(s) && luhn10(s, false) === 0 && BigInt(s.slice(0, -1)) <= MAX_SEQUENCE
+  );
 }

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { CardErrors } from '../cards/card-errors';
+import { isId } from '../common/ids';
 import { Order } from '../orders/order.entity';
 import { isValidSerial } from './card-code';
 import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from './dto/issuance.dto';
@@ -14,6 +15,7 @@ export class CardsService {
   constructor(private readonly dataSource: DataSource) {}
 
   async batch(ctx: RequestContext, id: string): Promise<BatchDto> {
+    if (!isId('batch', id)) throw ApiError.notFound('batch', id);
     const batch = await this.dataSource.manager.findOneBy(IssuanceBatch, {
       id,
       ...(ctx.isOperator ? {} : { enterpriseId: ctx.enterpriseId }),
@@ -28,6 +30,7 @@ export class CardsService {
   }
 
   async cardsOf(ctx: RequestContext, orderId: string, query: ListCardsQueryDto): Promise<CardPageDto> {
+    if (!isId('order', orderId)) throw ApiError.notFound('order', orderId);
     const owned = await this.dataSource.manager.existsBy(Order, { id: orderId, enterpriseId: ctx.enterpriseId });
     if (!owned) throw ApiError.notFound('order', orderId);
     const limit = query.limit ?? 100;

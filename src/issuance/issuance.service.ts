@@ -6,7 +6,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { Product } from '../catalog/product.entity';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
@@ -233,6 +233,7 @@ export class IssuanceService implements OnApplicationBootstrap {
 
   /** Operator: a failed batch goes back to work on the chunks it has not minted. */
   async retryBatch(ctx: RequestContext, batchId: string): Promise<IssuanceBatch> {
+    if (!isId('batch', batchId)) throw ApiError.notFound('batch', batchId);
     const batch = await this.transactions.run(ctx, async (manager) => {
       const found = await manager.findOne(IssuanceBatch, {
         where: { id: batchId },

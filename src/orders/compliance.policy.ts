@@ -120,6 +120,22 @@ export function checkProduct(product: ProductTerms, limits: ComplianceLimits): v
 }
 
 /**
+ * One order line's face value within its card type's single-card limit (card_limit_exceeded; extra: line, the
+ * 1-based line number, card_type, face_value, limit). `index` is 0-based.
+ */
+export function checkOrderLine(
+  line: Pick<OrderLineTerms, 'cardType' | 'faceValue'>,
+  index: number,
+  limits: ComplianceLimits,
+): void {
+  if (!limits.enforced) return;
+  const limit = singleCardLimit(line.cardType, limits);
+  if (line.faceValue > limit) {
+    throw cardLimitExceeded(line.cardType, line.faceValue, limit, `Line ${index + 1}`, { line: index + 1 });
+  }
+}
+
+/**
  * An order, in this order of checks:
  *
  * 1. card_limit_exceeded: a line's face value above its card type's single-card limit (extra: line, the
@@ -148,12 +164,7 @@ export function checkOrder(order: OrderTerms, limits: ComplianceLimits): void {
   }
   if (!limits.enforced) return;
 
-  order.lines.forEach((line, index) => {
-    const limit = singleCardLimit(line.cardType, limits);
-    if (line.faceValue > limit) {
-      throw cardLimitExceeded(line.cardType, line.faceValue, limit, `Line ${index + 1}`, { line: index + 1 });
-    }
-  });
+  order.lines.forEach((line, index) => checkOrderLine(line, index, limits));
 
   if (!order.purchaser) {
     if (order.lines.some((line) => line.cardType === 'registered')) {
@@ -241,6 +252,11 @@ export class CompliancePolicy {
   /** Throws 422 card_limit_exceeded or validity_too_short; see the function of the same name. */
   checkProduct(product: ProductTerms): void {
     checkProduct(product, this.limits);
+  }
+
+  /** Throws 422 card_limit_exceeded; see the function of the same name. */
+  checkOrderLine(line: Pick<OrderLineTerms, 'cardType' | 'faceValue'>, index: number): void {
+    checkOrderLine(line, index, this.limits);
   }
 
   /** Throws 422 card_limit_exceeded, real_name_required or bank_transfer_required; see the function of the same name. */

@@ -5,7 +5,7 @@ import { CatalogService } from '../catalog/catalog.service';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
@@ -76,6 +76,9 @@ export class OrdersService {
             at,
           );
         }
+        // The compliance limit first: a face value above it is refused as card_limit_exceeded, the code that says
+        // why, even though no product offers it (products are held to the same limit).
+        this.compliance.checkOrderLine({ cardType: product.cardType, faceValue: input.face_value }, index);
         if (!product.faceValues.includes(input.face_value)) {
           throw ApiError.unprocessable(
             'face_value_not_offered',
@@ -208,6 +211,7 @@ export class OrdersService {
   }
 
   async get(ctx: RequestContext, id: string): Promise<OrderDto> {
+    if (!isId('order', id)) throw ApiError.notFound('order', id);
     const manager = ctx.transaction?.manager ?? this.dataSource.manager;
     const order = await manager.findOneBy(Order, { id, enterpriseId: ctx.enterpriseId });
     if (!order) throw ApiError.notFound('order', id);
@@ -316,6 +320,7 @@ export class OrdersService {
 
   /** The order, locked for this transaction, if it belongs to the enterprise. */
   async lockOrder(manager: EntityManager, enterpriseId: string, id: string): Promise<Order> {
+    if (!isId('order', id)) throw ApiError.notFound('order', id);
     const order = await manager.findOne(Order, { where: { id, enterpriseId }, lock: { mode: 'pessimistic_write' } });
     if (!order) throw ApiError.notFound('order', id);
     return order;

@@ -12,7 +12,7 @@ import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { Idempotent } from '../common/idempotency/idempotent.decorator';
 import { PageOf, type Page } from '../common/pagination/pagination';
-import { ListPaymentsQueryDto, PaymentDto, RecordPaymentDto } from './dto/payment.dto';
+import { AdminListPaymentsQueryDto, ListPaymentsQueryDto, PaymentDto, RecordPaymentDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';
 
 @ApiTags('admin')
@@ -42,7 +42,7 @@ export class AdminPaymentsController {
   @Get()
   @ApiOperation({ summary: 'List recorded payments', operationId: 'listAllPayments' })
   @ApiOkResponse({ type: PageOf(PaymentDto) })
-  list(@Ctx() ctx: RequestContext, @Query() query: ListPaymentsQueryDto): Promise<Page<PaymentDto>> {
+  list(@Ctx() ctx: RequestContext, @Query() query: AdminListPaymentsQueryDto): Promise<Page<PaymentDto>> {
     return this.payments.list(ctx, query);
   }
 }

@@ -11,7 +11,7 @@ import { EnterprisesService } from '../enterprises/enterprises.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
 import { EventsService } from '../webhooks/events.service';
-import { PaymentDto, type ListPaymentsQueryDto, type RecordPaymentDto } from './dto/payment.dto';
+import { PaymentDto, type AdminListPaymentsQueryDto, type RecordPaymentDto } from './dto/payment.dto';
 import { OrdersService } from './orders.service';
 import { Payment } from './payment.entity';
 
@@ -134,7 +134,7 @@ export class PaymentsService {
   }
 
   /** Operators see every payment; an enterprise client only its own. */
-  async list(ctx: RequestContext, query: ListPaymentsQueryDto): Promise<Page<PaymentDto>> {
+  async list(ctx: RequestContext, query: AdminListPaymentsQueryDto): Promise<Page<PaymentDto>> {
     const builder = this.dataSource.getRepository(Payment).createQueryBuilder('payment');
     const enterpriseId = ctx.isOperator ? query.enterprise_id : ctx.enterpriseId;
     if (enterpriseId) builder.andWhere('payment.enterpriseId = :enterpriseId', { enterpriseId });

@@ -23,6 +23,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
     code: 'unsupported_media_type',
     detail: 'Send the body as application/json',
   },
+  // The router's own refusals, before any route runs (see frameworkErrors in src/bootstrap.ts).
+  FST_ERR_BAD_URL: { status: 400, code: 'malformed_url', detail: 'The URL is not valid percent-encoded UTF-8' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', detail: 'A path parameter is too long' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
     status: 400,
     code: 'bad_request',

@@ -14,6 +14,7 @@ export const DEFAULT_CODES: Record<number, string> = {
   409: 'conflict',
   410: 'gone',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   422: 'unprocessable_entity',
   429: 'rate_limited',

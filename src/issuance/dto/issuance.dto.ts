@@ -102,5 +102,7 @@ export class ListCardsQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(0)
+  // Beyond this a Number no longer names one serial (and Postgres' bigint overflows).
+  @Max(Number.MAX_SAFE_INTEGER)
   starting_after?: number;
 }

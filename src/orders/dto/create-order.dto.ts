@@ -5,6 +5,7 @@ import {
   ArrayMinSize,
   IsArray,
   IsIn,
+  IsObject,
   IsOptional,
   IsString,
   Length,
@@ -73,6 +74,7 @@ export class CreateOrderDto {
     description: 'Required for registered cards and for anonymous orders from 10,000 CNY (real-name purchase rules)',
   })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => PurchaserIdentityDto)
   purchaser?: PurchaserIdentityDto;

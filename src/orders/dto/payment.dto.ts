@@ -86,14 +86,18 @@ export class PaymentDto {
   }
 }
 
+/** An enterprise's own payments: no enterprise filter, so another enterprise's id is refused as an unknown field. */
 export class ListPaymentsQueryDto extends ListQueryDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
-  enterprise_id?: string;
-
   @ApiPropertyOptional()
   @IsOptional()
   @Matches(idPattern('order'), { message: 'order_id must be an order id' })
   order_id?: string;
+}
+
+/** The operator's list of every enterprise's payments. */
+export class AdminListPaymentsQueryDto extends ListPaymentsQueryDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(idPattern('enterprise'), { message: 'enterprise_id must be an enterprise id' })
+  enterprise_id?: string;
 }

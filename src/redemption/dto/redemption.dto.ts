@@ -4,6 +4,7 @@ import {
   IsIn,
   IsInt,
   IsIP,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -100,6 +101,7 @@ export class BindCardDto {
     description: 'Required for registered (记名) cards: must match the real-name data on record',
   })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => HolderIdentityDto)
   holder_identity?: HolderIdentityDto;
@@ -233,6 +235,7 @@ export class ListCardTransactionsQueryDto {
 
   @ApiPropertyOptional({ description: 'Id of the last transaction of the previous page' })
   @IsOptional()
-  @Matches(/^\d{1,19}$/, { message: 'starting_after must be a transaction id' })
+  // 18 digits: every bigint id up to 10^18, and never one out of bigint's range.
+  @Matches(/^\d{1,18}$/, { message: 'starting_after must be a transaction id' })
   starting_after?: string;
 }

@@ -17,6 +17,7 @@ import {
   Min,
 } from 'class-validator';
 import { idPattern } from '../../common/ids';
+import { OmittableNotNull } from '../../enterprises/dto/fields';
 import { ListQueryDto } from '../../common/pagination/pagination';
 import { EVENT_TYPES } from '../event-catalog';
 import type { Event } from '../event.entity';
@@ -75,7 +76,7 @@ export class UpdateWebhookEndpointDto {
   description?: string;
 
   @ApiPropertyOptional({ type: [String], example: EVENT_TYPE_EXAMPLE })
-  @IsOptional()
+  @OmittableNotNull()
   @IsArray()
   @ArrayNotEmpty()
   @ArrayUnique()

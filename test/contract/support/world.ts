@@ -1,0 +1,507 @@
+import { generateKey } from 'openpgp';
+import type { Test } from 'supertest';
+import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/auth/scopes';
+import { startTestApp, type TestApp } from '../../support/app';
+import { cardsWithSecrets, waitForIssued, type CardWithSecret } from '../../support/cards';
+import {
+  createClient,
+  createEnterprise,
+  createProduct,
+  newCreditCode,
+  recordTransfer,
+  TEST_PURCHASER,
+  type ProductFixture,
+} from '../../support/fixtures';
+import { createScratchDatabase, type ScratchDatabase } from '../../support/scratch-database';
+import { fillPath, type Operation } from './openapi';
+
+/** Every scope an enterprise client may hold: the tenants' clients hold them all, so only tenancy refuses. */
+const ENTERPRISE_SCOPES: Scope[] = SCOPES.filter((scope) => !OPERATOR_SCOPES.includes(scope));
+/** Orders above this payable wait for approval (101 cards of 100 CNY do, one does not). */
+const APPROVAL_THRESHOLD = 1_000_000;
+const FACE = 10_000;
+
+/** One request to an operation: who sends it and with what. `token: null` sends none. */
+export interface Call {
+  token: string | null;
+  params?: Record<string, string>;
+  /** An array repeats the parameter. */
+  query?: Record<string, string | string[]>;
+  body?: unknown;
+  /** Send the body form-encoded (the token endpoint). */
+  form?: boolean;
+  /** The tenant whose ids the call uses (for the isolation suite). */
+  tenant?: Tenant;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  clientId: string;
+  clientSecret: string;
+  /** Places orders; holds every enterprise scope. */
+  hr: string;
+  /** A second client (approves what hr placed); every enterprise scope too. */
+  finance: string;
+}
+
+let sequence = 0;
+const unique = (prefix: string) => `${prefix}-${Date.now()}-${sequence++}`;
+
+/**
+ * One app on a database of its own (its jobs, expiry runs and re-encryptions touch no other suite's data), with
+ * an operator, a redemption channel, two tenants holding every enterprise scope, products, issued cards, an
+ * event, a webhook endpoint, a ready export and a re-encryption run, from which `recipes` build a real request
+ * for every operation.
+ */
+export class World {
+  operator!: string;
+  channel!: string;
+  a!: Tenant;
+  b!: Tenant;
+  anonymous!: ProductFixture;
+  registered!: ProductFixture;
+  /** A's issued order and, from it, cards not yet used by any recipe. */
+  order!: string;
+  batch!: string;
+  private anonymousCards: CardWithSecret[] = [];
+  private registeredCards: CardWithSecret[] = [];
+  /** A card of A's that recipes only read. */
+  readCard!: string;
+  event!: string;
+  endpoint!: string;
+  cardExport!: string;
+  reencryption!: string;
+  publicKey!: string;
+
+  private constructor(
+    readonly app: TestApp,
+    private readonly database: ScratchDatabase,
+  ) {}
+
+  static async start(name: string, cards = 30): Promise<World> {
+    const database = await createScratchDatabase(name);
+    let app: TestApp;
+    try {
+      app = await startTestApp({
+        DATABASE_URL: database.url,
+        RATE_LIMIT_REQUESTS: '1000000',
+        REDEMPTION_CLIENT_FAILURE_LIMIT: '1000000',
+        REDEMPTION_IP_FAILURE_LIMIT: '1000000',
+        REDEMPTION_HOLDER_FAILURE_LIMIT: '1000000',
+        WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+        // Deliveries to the closed port below fail at once; no retry within a suite's run.
+        WEBHOOK_RETRY_SCHEDULE_MS: '0,3600000',
+      });
+    } catch (error) {
+      await database.drop();
+      throw error;
+    }
+    const world = new World(app, database);
+    await world.build(cards);
+    return world;
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    await this.database.drop();
+  }
+
+  private async build(cards: number): Promise<void> {
+    this.operator = await this.app.operatorToken();
+    const channel = await createClient(this.app, { scopes: ['redemptions:write'], name: 'contract channel' });
+    this.channel = await this.app.tokenFor(channel.id, channel.client_secret);
+    this.anonymous = await createProduct(this.app);
+    this.registered = await createProduct(this.app, { card_type: 'registered', validity_months: null });
+    [this.a, this.b] = await Promise.all([this.tenant(), this.tenant()]);
+    const key = await generateKey({ userIDs: [{ name: 'Contract', email: 'erp@example.com' }], format: 'object' });
+    this.publicKey = key.publicKey.armor();
+
+    this.order = await this.paidOrder(this.a, [
+      { product_id: this.anonymous.id, face_value: FACE, quantity: cards },
+      { product_id: this.registered.id, face_value: FACE, quantity: cards },
+    ]);
+    await waitForIssued(this.app, this.order);
+    const issued = await cardsWithSecrets(this.app, this.order);
+    this.anonymousCards = issued.filter((card) => card.cardType === 'anonymous');
+    this.registeredCards = issued.filter((card) => card.cardType === 'registered');
+    this.readCard = this.takeAnonymous().serial;
+    [{ id: this.batch }] = await this.app.dataSource.query<Array<{ id: string }>>(
+      'SELECT id FROM issuance_batches WHERE order_id = $1 LIMIT 1',
+      [this.order],
+    );
+    [{ id: this.event }] = await this.app.dataSource.query<Array<{ id: string }>>(
+      'SELECT id FROM events WHERE enterprise_id = $1 ORDER BY id LIMIT 1',
+      [this.a.id],
+    );
+    this.endpoint = await this.webhookEndpoint(this.a);
+    this.cardExport = await this.readyExport(this.a, this.order);
+    this.reencryption = await this.finishedReencryption();
+  }
+
+  /** Sends `call` to `operation`, with `headers`; `raw`, if given, is the body as sent; `rawPath`: see fillPath. */
+  send(
+    operation: Operation,
+    call: Call,
+    headers: Record<string, string> = {},
+    raw?: { type: string; payload: string },
+    rawPath = false,
+  ): Test {
+    let url = fillPath(operation, call.params, rawPath);
+    if (call.query) {
+      const query = new URLSearchParams();
+      for (const [name, value] of Object.entries(call.query)) {
+        for (const item of Array.isArray(value) ? value : [value]) query.append(name, item);
+      }
+      url += `?${query.toString()}`;
+    }
+    let request = this.app.http[operation.method](url).set(headers);
+    if (call.token) request = request.auth(call.token, { type: 'bearer' });
+    if (raw) return request.set('content-type', raw.type).send(raw.payload);
+    if (call.body === undefined) return request;
+    return call.form ? request.type('form').send(call.body as object) : request.send(call.body as object);
+  }
+
+  as(token: string) {
+    return {
+      get: (path: string) => this.app.http.get(path).auth(token, { type: 'bearer' }),
+      post: (path: string, body: object = {}) => this.app.http.post(path).auth(token, { type: 'bearer' }).send(body),
+    };
+  }
+
+  /** A new enterprise (approval above 10,000 CNY, 500,000 CNY prepaid) with two clients holding every scope. */
+  async tenant(): Promise<Tenant> {
+    const enterprise = await createEnterprise(this.app, { approval_threshold: APPROVAL_THRESHOLD });
+    const [hr, finance] = await Promise.all([
+      createClient(this.app, { enterprise_id: enterprise.id, scopes: ENTERPRISE_SCOPES, name: 'hr' }),
+      createClient(this.app, { enterprise_id: enterprise.id, scopes: ENTERPRISE_SCOPES, name: 'finance' }),
+    ]);
+    await recordTransfer(this.app, this.operator, {
+      enterprise_id: enterprise.id,
+      payer_account_name: enterprise.name,
+      amount: 50_000_000,
+    }).expect(201);
+    return {
+      id: enterprise.id,
+      name: enterprise.name,
+      clientId: hr.id,
+      clientSecret: hr.client_secret,
+      hr: await this.app.tokenFor(hr.id, hr.client_secret),
+      finance: await this.app.tokenFor(finance.id, finance.client_secret),
+    };
+  }
+
+  /** An order of `quantity` 100 CNY anonymous cards, placed by hr: pending payment, or approval above 100. */
+  async placeOrder(tenant: Tenant, quantity = 1): Promise<string> {
+    const placed = await this.as(tenant.hr)
+      .post('/v1/orders', {
+        po_number: unique('PO'),
+        payment_method: 'prepaid_balance',
+        purchaser: TEST_PURCHASER,
+        lines: [{ product_id: this.anonymous.id, face_value: FACE, quantity }],
+      })
+      .expect(201);
+    return (placed.body as { id: string }).id;
+  }
+
+  async paidOrder(tenant: Tenant, lines: Array<{ product_id: string; face_value: number; quantity: number }>) {
+    const placed = await this.as(tenant.hr)
+      .post('/v1/orders', {
+        po_number: unique('PO'),
+        payment_method: 'prepaid_balance',
+        purchaser: TEST_PURCHASER,
+        lines,
+      })
+      .expect(201);
+    const id = (placed.body as { id: string }).id;
+    await this.as(tenant.finance).post(`/v1/orders/${id}/pay`).expect(200);
+    return id;
+  }
+
+  async issuedOrder(tenant: Tenant): Promise<string> {
+    const id = await this.paidOrder(tenant, [{ product_id: this.anonymous.id, face_value: FACE, quantity: 1 }]);
+    await waitForIssued(this.app, id);
+    return id;
+  }
+
+  takeAnonymous(): CardWithSecret {
+    const card = this.anonymousCards.shift();
+    if (!card) throw new Error('the contract world ran out of anonymous cards: raise `cards` in World.start');
+    return card;
+  }
+
+  takeRegistered(): CardWithSecret {
+    const card = this.registeredCards.shift();
+    if (!card) throw new Error('the contract world ran out of registered cards: raise `cards` in World.start');
+    return card;
+  }
+
+  async frozenCard(): Promise<string> {
+    const { serial } = this.takeAnonymous();
+    await this.as(this.a.hr).post(`/v1/cards/${serial}/freeze`).expect(200);
+    return serial;
+  }
+
+  /** An anonymous card of A's that expired holding its value. */
+  async expiredCard(): Promise<string> {
+    const { serial } = this.takeAnonymous();
+    await this.app.dataSource.query("UPDATE cards SET expires_at = now() - interval '1 minute' WHERE serial = $1", [
+      serial,
+    ]);
+    await this.as(this.operator).post('/v1/admin/cards/expire-due').expect(200);
+    return serial;
+  }
+
+  /** A card bound by the channel and debited 1 CNY: the debit's redemption id. */
+  async debitedCard(): Promise<{ serial: string; redemption: string }> {
+    const card = this.takeAnonymous();
+    await this.as(this.channel)
+      .post('/v1/redemptions/bind', { code: card.code, pin: card.pin, holder_ref: unique('h'), reference: unique('b') })
+      .expect(200);
+    const debit = await this.as(this.channel)
+      .post('/v1/redemptions/debit', { serial: card.serial, amount: 100, reference: unique('d') })
+      .expect(200);
+    return { serial: card.serial, redemption: (debit.body as { id: string }).id };
+  }
+
+  async webhookEndpoint(tenant: Tenant): Promise<string> {
+    const created = await this.as(tenant.hr)
+      .post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/contract', event_types: ['*'] })
+      .expect(201);
+    return (created.body as { id: string }).id;
+  }
+
+  async freshClient(enterpriseId = this.a.id): Promise<string> {
+    return (await createClient(this.app, { enterprise_id: enterpriseId, scopes: ['orders:read'] })).id;
+  }
+
+  private async readyExport(tenant: Tenant, order: string): Promise<string> {
+    const created = await this.as(tenant.hr)
+      .post(`/v1/orders/${order}/exports`, { recipient_public_key: this.publicKey })
+      .expect(202);
+    const id = (created.body as { id: string }).id;
+    await this.until(async () => {
+      const got = await this.as(tenant.hr).get(`/v1/exports/${id}`).expect(200);
+      return (got.body as { status: string }).status === 'ready';
+    }, `export ${id} ready`);
+    return id;
+  }
+
+  /** A fresh one-time download token of the ready export. */
+  async downloadToken(): Promise<string> {
+    const got = await this.as(this.a.hr).get(`/v1/exports/${this.cardExport}`).expect(200);
+    return (got.body as { download: { token: string } }).download.token;
+  }
+
+  async finishedReencryption(): Promise<string> {
+    await this.reencryptionsSettled();
+    const started = await this.as(this.operator).post('/v1/admin/keys/re-encryptions', {}).expect(202);
+    await this.reencryptionsSettled();
+    return (started.body as { id: string }).id;
+  }
+
+  /** No re-encryption run queued or running (one at a time is allowed). */
+  async reencryptionsSettled(): Promise<void> {
+    await this.until(async () => {
+      const [{ n }] = await this.app.dataSource.query<Array<{ n: number }>>(
+        "SELECT count(*)::int AS n FROM reencryption_runs WHERE status IN ('queued', 'running')",
+      );
+      return n === 0;
+    }, 're-encryptions settled');
+  }
+
+  private async until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+type Recipe = (world: World) => Promise<Call>;
+
+const operator = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.operator, ...call });
+const hr = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.a.hr, tenant: world.a, ...call });
+const finance = (world: World, call: Omit<Call, 'token'> = {}): Call => ({
+  token: world.a.finance,
+  tenant: world.a,
+  ...call,
+});
+const channel = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.channel, ...call });
+const anonymousCard = (world: World) => ({ serial: world.takeAnonymous().serial });
+const registeredCard = (world: World) => ({ serial: world.takeRegistered().serial });
+
+/**
+ * A real happy-path request for every operation in openapi/openapi.json, keyed by operationId; each call that
+ * changes something gets resources of its own. An operation without a recipe fails the contract suites: add one
+ * here when adding an endpoint.
+ */
+export const recipes: Record<string, Recipe> = {
+  // Public.
+  getJwks: async () => ({ token: null }),
+  getLiveness: async () => ({ token: null }),
+  getReadiness: async () => ({ token: null }),
+  createToken: async (world) => ({
+    token: null,
+    form: true,
+    body: { grant_type: 'client_credentials', client_id: world.a.clientId, client_secret: world.a.clientSecret },
+  }),
+  downloadCardExport: async (world) => ({
+    token: null,
+    params: { id: world.cardExport },
+    query: { token: await world.downloadToken() },
+  }),
+
+  // Operator.
+  listApiClients: async (world) => operator(world),
+  createApiClient: async (world) =>
+    operator(world, { body: { name: unique('client'), enterprise_id: world.a.id, scopes: ['orders:read'] } }),
+  getApiClient: async (world) => operator(world, { params: { id: world.a.clientId } }),
+  revokeApiClient: async (world) => operator(world, { params: { id: await world.freshClient() } }),
+  rotateApiClientSecret: async (world) => operator(world, { params: { id: await world.freshClient() }, body: {} }),
+  listAuditRecords: async (world) => operator(world),
+  verifyAuditChain: async (world) => operator(world),
+  // Its batch is issued, so this answers 409 invalid_state: a failed batch cannot be made on purpose here.
+  retryBatch: async (world) => operator(world, { params: { id: world.batch } }),
+  expireDueCards: async (world) => operator(world),
+  adminVoidCards: async (world) => operator(world, { body: { serials: [world.takeAnonymous().serial] } }),
+  adminFreezeCard: async (world) => operator(world, { params: anonymousCard(world), body: {} }),
+  adminUnfreezeCard: async (world) => operator(world, { params: { serial: await world.frozenCard() }, body: {} }),
+  reactivateCard: async (world) => operator(world, { params: { serial: await world.expiredCard() }, body: {} }),
+  replaceExpiredCard: async (world) => operator(world, { params: { serial: await world.expiredCard() }, body: {} }),
+  adminRefundCard: async (world) => operator(world, { params: registeredCard(world), body: {} }),
+  adminReportCardLost: async (world) => operator(world, { params: registeredCard(world), body: {} }),
+  listEnterprises: async (world) => operator(world),
+  createEnterprise: async (world) =>
+    operator(world, { body: { name: unique('Contract Co'), credit_code: newCreditCode() } }),
+  getEnterprise: async (world) => operator(world, { params: { id: world.a.id } }),
+  updateEnterprise: async (world) =>
+    operator(world, { params: { id: (await createEnterprise(world.app)).id }, body: { phone: '13800000000' } }),
+  getDataKeys: async (world) => operator(world),
+  listReencryptions: async (world) => operator(world),
+  startReencryption: async (world) => {
+    await world.reencryptionsSettled();
+    return operator(world, { body: {} });
+  },
+  getReencryption: async (world) => operator(world, { params: { id: world.reencryption } }),
+  listLedgerEntries: async (world) => operator(world),
+  verifyLedger: async (world) => operator(world),
+  listAllPayments: async (world) => operator(world),
+  recordPayment: async (world) =>
+    operator(world, {
+      body: {
+        enterprise_id: world.a.id,
+        kind: 'deposit',
+        amount: 10_000,
+        payer_account_name: world.a.name,
+        payer_account_number: '6222 0000 1111 2345',
+        bank_reference: unique('REF'),
+      },
+    }),
+  listProducts: async (world) => operator(world),
+  createProduct: async (world) =>
+    operator(world, {
+      body: {
+        name: unique('Card'),
+        card_type: 'anonymous',
+        face_values: [FACE],
+        validity_months: 36,
+        designs: ['classic'],
+      },
+    }),
+  getProduct: async (world) => operator(world, { params: { id: world.anonymous.id } }),
+  updateProduct: async (world) =>
+    operator(world, { params: { id: (await createProduct(world.app)).id }, body: { description: 'Updated' } }),
+
+  // Tenant A.
+  getBalance: async (world) => hr(world),
+  getIdentity: async (world) => hr(world),
+  getBatch: async (world) => hr(world, { params: { id: world.batch } }),
+  getCard: async (world) => hr(world, { params: { serial: world.readCard } }),
+  listCardTransactions: async (world) => hr(world, { params: { serial: world.readCard } }),
+  voidCards: async (world) => hr(world, { body: { serials: [world.takeAnonymous().serial] } }),
+  freezeCard: async (world) => hr(world, { params: anonymousCard(world), body: {} }),
+  unfreezeCard: async (world) => hr(world, { params: { serial: await world.frozenCard() }, body: {} }),
+  refundCard: async (world) => hr(world, { params: registeredCard(world), body: {} }),
+  reportCardLost: async (world) => hr(world, { params: registeredCard(world), body: {} }),
+  getOwnEnterprise: async (world) => hr(world, { params: { id: world.a.id } }),
+  // A tenant of its own: the bad-input suite must not move A's approval threshold.
+  updateOwnEnterpriseSettings: async (world) => {
+    const tenant = await world.tenant();
+    return { token: tenant.hr, tenant, params: { id: tenant.id }, body: { approval_threshold: APPROVAL_THRESHOLD } };
+  },
+  listEvents: async (world) => hr(world),
+  getEvent: async (world) => hr(world, { params: { id: world.event } }),
+  redeliverEvent: async (world) => hr(world, { params: { id: world.event }, body: { endpoint_id: world.endpoint } }),
+  getCardExport: async (world) => hr(world, { params: { id: world.cardExport } }),
+  createCardExport: async (world) =>
+    hr(world, { params: { id: await world.issuedOrder(world.a) }, body: { recipient_public_key: world.publicKey } }),
+  listOrders: async (world) => hr(world),
+  createOrder: async (world) =>
+    hr(world, {
+      body: {
+        po_number: unique('PO'),
+        payment_method: 'prepaid_balance',
+        lines: [{ product_id: world.anonymous.id, face_value: FACE, quantity: 1 }],
+      },
+    }),
+  getOrder: async (world) => hr(world, { params: { id: world.order } }),
+  listOrderCards: async (world) => hr(world, { params: { id: world.order } }),
+  approveOrder: async (world) => finance(world, { params: { id: await world.placeOrder(world.a, 101) } }),
+  rejectOrder: async (world) =>
+    finance(world, { params: { id: await world.placeOrder(world.a, 101) }, body: { reason: 'Over budget' } }),
+  payOrder: async (world) => finance(world, { params: { id: await world.placeOrder(world.a) } }),
+  cancelOrder: async (world) =>
+    hr(world, { params: { id: await world.placeOrder(world.a) }, body: { reason: 'Not needed' } }),
+  listPayments: async (world) => hr(world),
+  listCatalogProducts: async (world) => hr(world),
+  getCatalogProduct: async (world) => hr(world, { params: { id: world.anonymous.id } }),
+  listWebhookEndpoints: async (world) => hr(world),
+  // Endpoints that a call changes belong to a tenant of their own: an enterprise may have 20.
+  createWebhookEndpoint: async (world) => {
+    const tenant = await world.tenant();
+    return { token: tenant.hr, tenant, body: { url: 'http://127.0.0.1:9/created', event_types: ['order.created'] } };
+  },
+  getWebhookEndpoint: async (world) => hr(world, { params: { id: world.endpoint } }),
+  listWebhookAttempts: async (world) => hr(world, { params: { id: world.endpoint } }),
+  testWebhookEndpoint: async (world) => hr(world, { params: { id: world.endpoint } }),
+  deleteWebhookEndpoint: async (world) => ownEndpoint(world),
+  updateWebhookEndpoint: async (world) => ownEndpoint(world, { description: 'Updated' }),
+  recoverWebhookEndpoint: async (world) => ownEndpoint(world, { since: new Date(Date.now() - 60_000).toISOString() }),
+  rotateWebhookEndpointSecret: async (world) => ownEndpoint(world, {}),
+
+  // The redemption channel.
+  verifyCard: async (world) => channel(world, { body: { code: world.takeAnonymous().code } }),
+  bindCard: async (world) => {
+    const card = world.takeAnonymous();
+    return channel(world, {
+      body: { code: card.code, pin: card.pin, holder_ref: unique('h'), reference: unique('b') },
+    });
+  },
+  debitCard: async (world) => {
+    const { serial } = await world.debitedCard();
+    return channel(world, { body: { serial, amount: 100, reference: unique('d') } });
+  },
+  reverseDebit: async (world) => {
+    const { redemption } = await world.debitedCard();
+    return channel(world, { params: { id: redemption }, body: { reference: unique('r') } });
+  },
+};
+
+async function ownEndpoint(world: World, body?: object): Promise<Call> {
+  const tenant = await world.tenant();
+  return { token: tenant.hr, tenant, params: { id: await world.webhookEndpoint(tenant) }, body };
+}
+
+/** The recipe for `operation`; throws (failing the suite) when there is none. */
+export function recipeFor(operation: Operation): Recipe {
+  const recipe = recipes[operation.id];
+  if (!recipe) {
+    throw new Error(
+      `${operation.id} (${operation.method.toUpperCase()} ${operation.path}) has no recipe: add a happy-path ` +
+        'request for it to test/contract/support/world.ts',
+    );
+  }
+  return recipe;
+}
