@@ -3,6 +3,7 @@ import type { Test } from 'supertest';
 import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/auth/scopes';
 import { startTestApp, type TestApp } from '../../support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from '../../support/cards';
+import { confirmedExportKey } from '../../support/export-keys';
 import {
   createClient,
   createEnterprise,
@@ -73,6 +74,8 @@ export class World {
   cardExport!: string;
   reencryption!: string;
   publicKey!: string;
+  /** A's export key, registered by hr and confirmed by finance. */
+  exportKey!: string;
 
   private constructor(
     readonly app: TestApp,
@@ -116,6 +119,11 @@ export class World {
     [this.a, this.b] = await Promise.all([this.tenant(), this.tenant()]);
     const key = await generateKey({ userIDs: [{ name: 'Contract', email: 'erp@example.com' }], format: 'object' });
     this.publicKey = key.publicKey.armor();
+    this.exportKey = await confirmedExportKey(
+      this.app,
+      { registrar: this.a.hr, approver: this.a.finance },
+      this.publicKey,
+    );
 
     this.order = await this.paidOrder(this.a, [
       { product_id: this.anonymous.id, face_value: FACE, quantity: cards },
@@ -252,16 +260,37 @@ export class World {
     return serial;
   }
 
-  /** A card bound by the channel and debited 1 CNY: the debit's redemption id. */
-  async debitedCard(): Promise<{ serial: string; redemption: string }> {
+  /** A card bound by the channel and debited 1 CNY: its holder and the debit's redemption id. */
+  async debitedCard(): Promise<{ serial: string; holder: string; redemption: string }> {
     const card = this.takeAnonymous();
+    const holder = unique('h');
     await this.as(this.channel)
-      .post('/v1/redemptions/bind', { code: card.code, pin: card.pin, holder_ref: unique('h'), reference: unique('b') })
+      .post('/v1/redemptions/bind', { code: card.code, pin: card.pin, holder_ref: holder, reference: unique('b') })
       .expect(200);
     const debit = await this.as(this.channel)
-      .post('/v1/redemptions/debit', { serial: card.serial, amount: 100, reference: unique('d') })
+      .post('/v1/redemptions/debit', { serial: card.serial, holder_ref: holder, amount: 100, reference: unique('d') })
       .expect(200);
-    return { serial: card.serial, redemption: (debit.body as { id: string }).id };
+    return { serial: card.serial, holder, redemption: (debit.body as { id: string }).id };
+  }
+
+  /** An export key of A's that hr registered with a key of its own: pending until another client confirms it. */
+  async pendingExportKey(): Promise<{ id: string; fingerprint: string }> {
+    const key = await generateKey({ userIDs: [{ name: 'Contract', email: 'erp@example.com' }], format: 'object' });
+    const registered = await this.as(this.a.hr)
+      .post('/v1/export-keys', { public_key: key.publicKey.armor(), label: unique('key') })
+      .expect(201);
+    return registered.body as { id: string; fingerprint: string };
+  }
+
+  /** An export of a fresh issued order of A's that purges its anonymous codes: waiting for the second client. */
+  async exportAwaitingPurgeConfirmation(): Promise<string> {
+    const created = await this.as(this.a.hr)
+      .post(`/v1/orders/${await this.issuedOrder(this.a)}/exports`, {
+        export_key_id: this.exportKey,
+        purge_anonymous_after_export: true,
+      })
+      .expect(202);
+    return (created.body as { id: string }).id;
   }
 
   async webhookEndpoint(tenant: Tenant): Promise<string> {
@@ -277,7 +306,7 @@ export class World {
 
   private async readyExport(tenant: Tenant, order: string): Promise<string> {
     const created = await this.as(tenant.hr)
-      .post(`/v1/orders/${order}/exports`, { recipient_public_key: this.publicKey })
+      .post(`/v1/orders/${order}/exports`, { export_key_id: this.exportKey })
       .expect(202);
     const id = (created.body as { id: string }).id;
     await this.until(async () => {
@@ -436,7 +465,20 @@ export const recipes: Record<string, Recipe> = {
   redeliverEvent: async (world) => hr(world, { params: { id: world.event }, body: { endpoint_id: world.endpoint } }),
   getCardExport: async (world) => hr(world, { params: { id: world.cardExport } }),
   createCardExport: async (world) =>
-    hr(world, { params: { id: await world.issuedOrder(world.a) }, body: { recipient_public_key: world.publicKey } }),
+    hr(world, { params: { id: await world.issuedOrder(world.a) }, body: { export_key_id: world.exportKey } }),
+  confirmCardExportPurge: async (world) =>
+    finance(world, { params: { id: await world.exportAwaitingPurgeConfirmation() } }),
+  listExportKeys: async (world) => hr(world),
+  getExportKey: async (world) => hr(world, { params: { id: world.exportKey } }),
+  registerExportKey: async (world) => {
+    const key = await generateKey({ userIDs: [{ name: 'Contract', email: 'erp@example.com' }], format: 'object' });
+    return hr(world, { body: { public_key: key.publicKey.armor(), label: unique('key') } });
+  },
+  confirmExportKey: async (world) => {
+    const { id, fingerprint } = await world.pendingExportKey();
+    return finance(world, { params: { id }, body: { fingerprint } });
+  },
+  revokeExportKey: async (world) => hr(world, { params: { id: (await world.pendingExportKey()).id } }),
   listOrders: async (world) => hr(world),
   createOrder: async (world) =>
     hr(world, {
@@ -480,8 +522,8 @@ export const recipes: Record<string, Recipe> = {
     });
   },
   debitCard: async (world) => {
-    const { serial } = await world.debitedCard();
-    return channel(world, { body: { serial, amount: 100, reference: unique('d') } });
+    const { serial, holder } = await world.debitedCard();
+    return channel(world, { body: { serial, holder_ref: holder, amount: 100, reference: unique('d') } });
   },
   reverseDebit: async (world) => {
     const { redemption } = await world.debitedCard();
