@@ -2974,7 +2974,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3027,7 +3027,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3093,7 +3093,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3149,7 +3149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3212,7 +3212,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3301,7 +3301,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,7 +3347,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3395,7 +3395,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3458,7 +3458,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3511,7 +3511,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3597,7 +3597,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3669,7 +3669,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3758,7 +3758,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3847,7 +3847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3936,7 +3936,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4022,7 +4022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4101,7 +4101,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4163,7 +4163,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4237,7 +4237,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4307,7 +4307,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4362,7 +4362,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4421,7 +4421,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4484,7 +4484,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4554,7 +4554,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4627,7 +4627,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4673,7 +4673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4725,7 +4725,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4778,7 +4778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4866,7 +4866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4928,7 +4928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4998,7 +4998,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5068,7 +5068,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5180,7 +5180,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5241,7 +5241,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5323,7 +5323,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:read */
+            /** @description insufficient_scope: the token lacks cards:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5383,7 +5383,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5464,7 +5464,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5553,7 +5553,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5639,6 +5639,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5690,7 +5699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5764,6 +5773,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description resource_not_found, also for another tenant's id */
             404: {
                 headers: {
@@ -5816,7 +5834,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5880,7 +5898,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks events:read */
+            /** @description insufficient_scope: the token lacks events:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5928,7 +5946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks events:read */
+            /** @description insufficient_scope: the token lacks events:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5991,7 +6009,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6074,7 +6092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:secrets */
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6195,6 +6213,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit exceeded; see Retry-After */
             429: {
                 headers: {
@@ -6237,7 +6264,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenErrorDto"];
                 };
             };
-            /** @description invalid_client */
+            /** @description invalid_client: unknown or revoked client, wrong secret or an address outside its allow-list (all answered alike), or the client's enterprise is suspended */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6246,7 +6273,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenErrorDto"];
                 };
             };
-            /** @description Rate limit of the caller's IP address exceeded; see Retry-After */
+            /** @description rate_limited: the caller's IP address is over its rate limit; too_many_failed_attempts: this client id failed too often in the window and is refused without its secret being checked. See Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -6293,7 +6320,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6346,7 +6373,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:write */
+            /** @description insufficient_scope: the token lacks orders:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6420,7 +6447,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6479,7 +6506,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6564,7 +6591,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:write */
+            /** @description insufficient_scope: the token lacks orders:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6646,7 +6673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:read */
+            /** @description insufficient_scope: the token lacks cards:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6710,7 +6737,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:secrets */
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6796,7 +6823,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6885,7 +6912,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6967,7 +6994,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7027,7 +7054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks products:read */
+            /** @description insufficient_scope: the token lacks products:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7075,7 +7102,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks products:read */
+            /** @description insufficient_scope: the token lacks products:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7143,7 +7170,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7211,7 +7238,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7297,7 +7324,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7358,7 +7385,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7435,7 +7462,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7488,7 +7515,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7558,7 +7585,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7614,7 +7641,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7674,7 +7701,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7747,7 +7774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7810,7 +7837,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7899,7 +7926,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7973,7 +8000,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
