@@ -255,7 +255,9 @@ export class ApiClientsService {
    */
   async actorFor(clientId: string, scopes: Scope[], ip: string | null, secretId?: string): Promise<Actor | null> {
     const now = Date.now();
-    const cached = await this.cachedActor(clientId, now);
+    // The cached entry is used without another await: this runs on every authenticated request.
+    let cached = this.actors.get(clientId);
+    if (!cached || cached.expires < now) cached = await this.loadActor(clientId, now);
     if (!cached.actor || !ipAllowed(cached.allowlist, ip)) return null;
     if (secretId !== undefined) {
       const secretEnd = cached.secrets.get(secretId);
@@ -278,9 +280,7 @@ export class ApiClientsService {
     }
   }
 
-  private async cachedActor(clientId: string, now: number): Promise<CachedActor> {
-    const cached = this.actors.get(clientId);
-    if (cached && cached.expires >= now) return cached;
+  private async loadActor(clientId: string, now: number): Promise<CachedActor> {
     const manager = this.dataSource.manager;
     const client = await manager.findOneBy(ApiClient, { id: clientId });
     const active = client?.status === 'active';
