@@ -3184,7 +3184,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3237,7 +3237,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3312,7 +3312,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3368,7 +3368,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3431,7 +3431,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3529,7 +3529,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3575,7 +3575,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3623,7 +3623,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3686,7 +3686,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3739,7 +3739,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3834,7 +3834,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3915,7 +3915,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4013,7 +4013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4111,7 +4111,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4209,7 +4209,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4304,7 +4304,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4392,7 +4392,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4454,7 +4454,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4537,7 +4537,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4607,7 +4607,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4671,7 +4671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4730,7 +4730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4793,7 +4793,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4872,7 +4872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4945,7 +4945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4991,7 +4991,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5043,7 +5043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5096,7 +5096,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5193,7 +5193,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5255,7 +5255,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5334,7 +5334,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5404,7 +5404,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks admin */
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5525,7 +5525,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5586,7 +5586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5677,7 +5677,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:read */
+            /** @description insufficient_scope: the token lacks cards:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5737,7 +5737,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5827,7 +5827,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5925,7 +5925,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6020,6 +6020,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description card_not_found, also for another tenant's card or a card another channel bound */
             404: {
                 headers: {
@@ -6072,7 +6081,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:write */
+            /** @description insufficient_scope: the token lacks cards:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6155,6 +6164,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description resource_not_found, also for another tenant's id */
             404: {
                 headers: {
@@ -6207,7 +6225,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6280,7 +6298,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks events:read */
+            /** @description insufficient_scope: the token lacks events:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6328,7 +6346,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks events:read */
+            /** @description insufficient_scope: the token lacks events:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6391,7 +6409,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6488,7 +6506,11 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            /**
+             * @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator)
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6541,7 +6563,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:secrets */
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6624,7 +6646,11 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            /**
+             * @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator)
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6687,7 +6713,11 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed */
+            /**
+             * @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6778,7 +6808,11 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator) */
+            /**
+             * @description insufficient_scope: an enterprise client needs cards:secrets or orders:approve (or the operator)
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6834,7 +6868,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:secrets */
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6893,7 +6927,11 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed */
+            /**
+             * @description insufficient_scope: needs orders:approve (or the operator); self_confirmation_not_allowed
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7043,6 +7081,15 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit exceeded; see Retry-After */
             429: {
                 headers: {
@@ -7085,7 +7132,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenErrorDto"];
                 };
             };
-            /** @description invalid_client */
+            /** @description invalid_client: unknown or revoked client, wrong secret or an address outside its allow-list (all answered alike), or the client's enterprise is suspended */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7103,7 +7150,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Rate limit of the caller's IP address exceeded; see Retry-After */
+            /** @description rate_limited: the caller's IP address is over its rate limit; too_many_failed_attempts: this client id failed too often in the window and is refused without its secret being checked. See Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7150,7 +7197,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7203,7 +7250,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:write */
+            /** @description insufficient_scope: the token lacks orders:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7286,7 +7333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7345,7 +7392,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7430,7 +7477,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:write */
+            /** @description insufficient_scope: the token lacks orders:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7521,7 +7568,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:read */
+            /** @description insufficient_scope: the token lacks cards:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7585,7 +7632,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks cards:secrets */
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7680,7 +7727,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7769,7 +7816,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve */
+            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7859,7 +7906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:read */
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7919,7 +7966,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks products:read */
+            /** @description insufficient_scope: the token lacks products:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7967,7 +8014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks products:read */
+            /** @description insufficient_scope: the token lacks products:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8039,7 +8086,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8116,7 +8163,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8215,7 +8262,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8294,7 +8341,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write */
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8380,7 +8427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8433,7 +8480,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8512,7 +8559,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8568,7 +8615,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8628,7 +8675,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8710,7 +8757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8773,7 +8820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8871,7 +8918,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8954,7 +9001,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks webhooks:manage */
+            /** @description insufficient_scope: the token lacks webhooks:manage; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;

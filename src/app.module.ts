@@ -1,13 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from './audit/audit.module';
-import { AccessTokenGuard } from './auth/auth.guard';
+import { AccessRulesGuard, AccessTokenGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { DataKeysModule } from './data-keys/data-keys.module';
 import { ProblemFilter } from './common/errors/problem.filter';
-import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { IpRateLimitGuard, RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { rateLimitModule } from './common/rate-limit/rate-limit.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -67,10 +67,13 @@ export class AppModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
+        // In this order: per-IP limit, authentication, per-client limit, then scopes and tenant state.
+        // Also injectable by class: the /docs pages, outside Nest's routes, spend the same per-IP budget (src/bootstrap.ts).
+        IpRateLimitGuard,
+        { provide: APP_GUARD, useExisting: IpRateLimitGuard },
         { provide: APP_GUARD, useClass: AccessTokenGuard },
-        // Also injectable by class: the /docs pages, outside Nest's routes, spend the same budget (src/bootstrap.ts).
-        RateLimitGuard,
-        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_GUARD, useClass: AccessRulesGuard },
       ],
     };
   }

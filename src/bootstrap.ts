@@ -7,7 +7,7 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import { sendProblem } from './common/errors/problem.filter';
 import { registerBodyParsers } from './common/http/body-parsers';
-import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { IpRateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
@@ -81,14 +81,16 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const apiHeaders = apiSecurityHeaders(config.isProduction);
   const docsHeaders = docsSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
-  const rateLimit = app.get(RateLimitGuard);
+  const rateLimit = app.get(IpRateLimitGuard);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.headers(request.url.startsWith('/docs') ? docsHeaders : apiHeaders);
     void reply.header('x-request-id', request.id);
     done();
   });
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/docs')) await rateLimit.limitPlainRoute(request, reply);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // Callback style: an API request passes without a promise of its own.
+    if (!request.url.startsWith('/docs')) return done();
+    rateLimit.limitPlainRoute(request, reply).then(() => done(), done);
   });
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     // A kept-alive connection would otherwise hold the shutdown until its keep-alive timeout.

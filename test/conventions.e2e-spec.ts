@@ -310,7 +310,13 @@ describeWithRedis('rate limits shared through Redis', () => {
   let second: TestApp;
 
   beforeAll(async () => {
-    const env = { REDIS_URL: redisUrl, QUEUE_BACKEND: 'postgres', RATE_LIMIT_REQUESTS: '5' };
+    // The per-IP budget is shared by every test run on this Redis: only the per-client one is under test here.
+    const env = {
+      REDIS_URL: redisUrl,
+      QUEUE_BACKEND: 'postgres',
+      RATE_LIMIT_REQUESTS: '5',
+      RATE_LIMIT_IP_REQUESTS: '100000',
+    };
     first = await startTestApp(env);
     // Like two API processes of one deployment: same signing key (passport strategies are also process-global).
     second = await startTestApp({ ...env, JWT_SIGNING_KEY: first.runtime.config.JWT_SIGNING_KEY });

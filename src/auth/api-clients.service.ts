@@ -6,6 +6,7 @@ import type { Actor, RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
+import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { Enterprise } from '../enterprises/enterprise.entity';
 import { ApiClient, ApiClientSecret } from './api-client.entity';
@@ -17,7 +18,7 @@ import {
   RotateSecretDto,
 } from './dto/api-client.dto';
 import { OPERATOR_SCOPES, type Scope } from './scopes';
-import { hashSecret, newClientSecret, verifySecret } from './secret-hash';
+import { newClientSecret, SecretHasher } from './secret-hash';
 
 /** How long a revocation may take to reach other processes' caches. */
 const ACTOR_CACHE_MS = 5_000;
@@ -27,8 +28,24 @@ const BOOTSTRAP_LOCK = 8_154_203;
 interface CachedActor {
   actor: Actor | null;
   allowlist: BlockList | null;
+  /** The client's enterprise is suspended: reads only (see AccessRulesGuard). */
+  suspended: boolean;
+  /** Secrets active when cached, by id: when each stops working (null: not before a rotation). */
+  secrets: Map<string, number | null>;
   expires: number;
 }
+
+/** A client whose id and secret checked out, from an allowed address. */
+export interface AuthenticatedClient {
+  client: ApiClient;
+  /** The secret it used; its tokens stop working when that secret does. */
+  secretId: string;
+  /** Its enterprise is suspended: it gets no token. */
+  enterpriseSuspended: boolean;
+}
+
+/** What a token request may name as client id; anything else is no client without a database look-up. */
+const CLIENT_ID = /^cli_[A-Za-z0-9]{6,64}$/;
 
 function blockListOf(entries: string[]): BlockList | null {
   if (entries.length === 0) return null;
@@ -69,6 +86,8 @@ export class ApiClientsService {
     private readonly dataSource: DataSource,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
+    private readonly hasher: SecretHasher,
+    private readonly config: AppConfig,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateApiClientDto): Promise<ApiClientWithSecretDto> {
@@ -87,7 +106,7 @@ export class ApiClientsService {
       );
     }
     const secret = newClientSecret();
-    const hash = await hashSecret(secret);
+    const hash = this.hasher.hash(secret);
     return this.transactions.run(ctx, async (manager) => {
       if (enterpriseId && !(await manager.existsBy(Enterprise, { id: enterpriseId }))) {
         throw ApiError.unprocessable('enterprise_not_found', `No enterprise with id '${enterpriseId}'`);
@@ -174,7 +193,7 @@ export class ApiClientsService {
     if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
     const grace = dto.previous_secret_expires_in ?? DEFAULT_ROTATION_GRACE_SECONDS;
     const secret = newClientSecret();
-    const hash = await hashSecret(secret);
+    const hash = this.hasher.hash(secret);
     return this.transactions.run(ctx, async (manager) => {
       const client = await manager.findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!client) throw ApiError.notFound('api_client', id);
@@ -190,6 +209,7 @@ export class ApiClientsService {
           await manager.update(ApiClientSecret, { id: old.id }, { expiresAt: end });
       }
       await this.addSecret(manager, id, secret, hash);
+      await this.transactions.afterCommit(ctx, () => this.forget(id));
       const active = (await this.activeSecrets(manager, [id])).get(id) ?? [];
       await this.audit.record(ctx, {
         action: 'api_client.secret_rotated',
@@ -202,69 +222,127 @@ export class ApiClientsService {
     });
   }
 
-  /** Checks client credentials for the token endpoint (RFC 6749 §5.2 errors). */
-  async authenticate(clientId: string, secret: string, ip: string | null): Promise<ApiClient> {
-    const client = await this.dataSource.manager.findOneBy(ApiClient, { id: clientId });
-    const secrets =
-      client && client.status === 'active'
-        ? ((await this.activeSecrets(this.dataSource.manager, [clientId])).get(clientId) ?? [])
-        : [];
-    let valid = false;
-    for (const stored of secrets) if (await verifySecret(secret, stored.hash)) valid = true;
-    if (!client || !valid) throw ApiError.oauth(401, 'invalid_client', 'Client authentication failed');
-    if (!ipAllowed(blockListOf(client.ipAllowlist), ip)) {
-      throw ApiError.oauth(401, 'invalid_client', 'Requests from this IP address are not allowed for this client');
+  /**
+   * Checks client credentials for the token endpoint: null when the id is unknown, the client revoked, the
+   * address not allowed or the secret wrong, all alike (the caller answers one invalid_client for them). The
+   * address is checked before the secret, so no secret is tried from a refused address. A legacy (scrypt) hash
+   * that matches is replaced with an HMAC one.
+   */
+  async authenticate(clientId: string, secret: string, ip: string | null): Promise<AuthenticatedClient | null> {
+    const manager = this.dataSource.manager;
+    const client = CLIENT_ID.test(clientId) ? await manager.findOneBy(ApiClient, { id: clientId }) : null;
+    if (!client || client.status !== 'active') {
+      this.hasher.dummyCheck(secret);
+      return null;
     }
-    return client;
+    if (!ipAllowed(blockListOf(client.ipAllowlist), ip)) return null;
+    const secrets = (await this.activeSecrets(manager, [clientId])).get(clientId) ?? [];
+    let matched: ApiClientSecret | null = null;
+    // Every active secret is checked, so the time taken does not tell which one matched.
+    for (const stored of secrets) if ((await this.hasher.verify(secret, stored.hash)) && !matched) matched = stored;
+    if (!matched) return null;
+    if (this.hasher.isLegacy(matched.hash)) {
+      await manager.update(ApiClientSecret, { id: matched.id }, { hash: this.hasher.hash(secret) });
+    }
+    const enterpriseSuspended =
+      client.enterpriseId !== null &&
+      (await manager.existsBy(Enterprise, { id: client.enterpriseId, status: 'suspended' }));
+    return { client, secretId: matched.id, enterpriseSuspended };
   }
 
   /**
-   * The actor behind a verified token, if its client is still active and the
-   * request comes from an allowed address. Cached briefly: revocation in another
-   * process takes effect within ACTOR_CACHE_MS, in this one at once.
+   * The actor behind a verified token, if its client is still active, the secret that minted the token
+   * (`secretId`, absent from tokens minted before tokens named it) still works and the request comes from an
+   * allowed address. Cached briefly: revocation, rotation and suspension in another process take effect within
+   * ACTOR_CACHE_MS, in this one at once.
    */
-  async actorFor(clientId: string, scopes: Scope[], ip: string | null): Promise<Actor | null> {
+  async actorFor(clientId: string, scopes: Scope[], ip: string | null, secretId?: string): Promise<Actor | null> {
     const now = Date.now();
+    // The cached entry is used without another await: this runs on every authenticated request.
     let cached = this.actors.get(clientId);
-    if (!cached || cached.expires < now) {
-      const client = await this.dataSource.manager.findOneBy(ApiClient, { id: clientId });
-      cached = {
-        actor:
-          client && client.status === 'active'
-            ? { clientId, enterpriseId: client.enterpriseId, scopes: new Set(client.scopes) }
-            : null,
-        allowlist: client ? blockListOf(client.ipAllowlist) : null,
-        expires: now + ACTOR_CACHE_MS,
-      };
-      this.actors.set(clientId, cached);
-    }
+    if (!cached || cached.expires < now) cached = await this.loadActor(clientId, now);
     if (!cached.actor || !ipAllowed(cached.allowlist, ip)) return null;
+    if (secretId !== undefined) {
+      const secretEnd = cached.secrets.get(secretId);
+      if (secretEnd === undefined || (secretEnd !== null && secretEnd <= now)) return null;
+    }
     // A token never grants more than its client holds now.
     const granted = scopes.filter((scope) => cached.actor?.scopes.has(scope));
     return { ...cached.actor, scopes: new Set(granted) };
   }
 
+  /** The actor's enterprise is suspended, as of the look-up actorFor just made (no query of its own). */
+  isSuspended(actor: Actor): boolean {
+    return this.actors.get(actor.clientId)?.suspended ?? false;
+  }
+
+  /** Called after a tenant's status changed: its clients' cached state is looked up again on their next call. */
+  forgetEnterprise(enterpriseId: string): void {
+    for (const [clientId, cached] of this.actors) {
+      if (cached.actor?.enterpriseId === enterpriseId) this.actors.delete(clientId);
+    }
+  }
+
+  private async loadActor(clientId: string, now: number): Promise<CachedActor> {
+    const manager = this.dataSource.manager;
+    const client = await manager.findOneBy(ApiClient, { id: clientId });
+    const active = client?.status === 'active';
+    const [secrets, suspended] = await Promise.all([
+      active ? this.activeSecrets(manager, [clientId]) : new Map<string, ApiClientSecret[]>(),
+      active && client.enterpriseId !== null
+        ? manager.existsBy(Enterprise, { id: client.enterpriseId, status: 'suspended' })
+        : false,
+    ]);
+    const fresh: CachedActor = {
+      actor: client && active ? { clientId, enterpriseId: client.enterpriseId, scopes: new Set(client.scopes) } : null,
+      allowlist: client ? blockListOf(client.ipAllowlist) : null,
+      suspended,
+      secrets: new Map((secrets.get(clientId) ?? []).map((secret) => [secret.id, secret.expiresAt?.getTime() ?? null])),
+      expires: now + ACTOR_CACHE_MS,
+    };
+    this.actors.set(clientId, fresh);
+    return fresh;
+  }
+
   /**
-   * Makes sure the bootstrap operator client from the environment exists and
-   * accepts its configured secret; every process runs this at boot, serialised
-   * by an advisory lock.
+   * Makes sure the bootstrap operator client from the environment exists and accepts its configured secret;
+   * every process runs this at boot, serialised by an advisory lock. A revoked bootstrap client stays revoked:
+   * the boot fails unless ADMIN_CLIENT_REACTIVATE is set, so that a revocation survives restarts.
    */
   async ensureBootstrapClient(ctx: RequestContext, clientId: string, secret: string): Promise<void> {
     await this.transactions.run(ctx, async (manager) => {
       await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
       const existing = await manager.findOneBy(ApiClient, { id: clientId });
+      const reactivating = existing?.status === 'revoked';
+      if (reactivating && !this.config.ADMIN_CLIENT_REACTIVATE) {
+        throw new Error(
+          `The bootstrap operator client ${clientId} (ADMIN_CLIENT_ID) was revoked; boot does not bring it back. ` +
+            'Configure another ADMIN_CLIENT_ID and ADMIN_CLIENT_SECRET, or set ADMIN_CLIENT_REACTIVATE=true for one boot ' +
+            'to re-activate it with the configured secret.',
+        );
+      }
       if (existing?.status === 'active') {
         const secrets = (await this.activeSecrets(manager, [clientId])).get(clientId) ?? [];
-        for (const stored of secrets) if (await verifySecret(secret, stored.hash)) return;
+        for (const stored of secrets) {
+          if (!(await this.hasher.verify(secret, stored.hash))) continue;
+          if (this.hasher.isLegacy(stored.hash)) {
+            await manager.update(ApiClientSecret, { id: stored.id }, { hash: this.hasher.hash(secret) });
+          }
+          return;
+        }
       }
       const fields = { status: 'active' as const, revokedAt: null, scopes: ['admin' as const], enterpriseId: null };
       if (existing) await manager.update(ApiClient, { id: clientId }, fields);
       else await manager.insert(ApiClient, { id: clientId, name: 'Bootstrap operator', ipAllowlist: [], ...fields });
       // The environment is the source of truth for this client: older secrets stop now.
       await manager.update(ApiClientSecret, { clientId, expiresAt: IsNull() }, { expiresAt: new Date() });
-      await this.addSecret(manager, clientId, secret, await hashSecret(secret));
+      await this.addSecret(manager, clientId, secret, this.hasher.hash(secret));
       await this.audit.record(ctx, {
-        action: existing ? 'api_client.bootstrap_secret_set' : 'api_client.bootstrap_created',
+        action: reactivating
+          ? 'api_client.bootstrap_reactivated'
+          : existing
+            ? 'api_client.bootstrap_secret_set'
+            : 'api_client.bootstrap_created',
         objectType: 'api_client',
         objectId: clientId,
         enterpriseId: null,

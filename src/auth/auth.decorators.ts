@@ -9,7 +9,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { Problem } from '../common/errors/problem';
 import { contextOf } from '../common/context/context-of';
-import type { Scope } from './scopes';
+import { OPERATOR_SCOPES, type Scope } from './scopes';
 
 export const PUBLIC_KEY = 'fuli:public';
 export const SCOPES_KEY = 'fuli:scopes';
@@ -27,18 +27,17 @@ export const Public = () =>
  * documents the bearer requirement and its errors.
  */
 export function RequireScopes(...scopes: Scope[]) {
+  const refusals = [
+    ...(scopes.length > 0 ? [`insufficient_scope: the token lacks ${scopes.join(', ')}`] : []),
+    ...(scopes.some((scope) => OPERATOR_SCOPES.includes(scope))
+      ? ['operator_client_required: only platform (operator) clients may call this']
+      : ["enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)"]),
+  ];
   return applyDecorators(
     SetMetadata(SCOPES_KEY, scopes),
     ApiBearerAuth('bearer'),
     ApiUnauthorizedResponse({ type: Problem, description: 'Missing, expired or invalid access token' }),
-    ...(scopes.length > 0
-      ? [
-          ApiForbiddenResponse({
-            type: Problem,
-            description: `insufficient_scope: the token lacks ${scopes.join(', ')}`,
-          }),
-        ]
-      : []),
+    ApiForbiddenResponse({ type: Problem, description: refusals.join('; ') }),
     ApiTooManyRequestsResponse({ type: Problem, description: 'Rate limit exceeded; see Retry-After' }),
   );
 }

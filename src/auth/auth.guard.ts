@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Actor } from '../common/context/request-context';
@@ -7,7 +7,7 @@ import { PUBLIC_KEY, SCOPES_KEY } from './auth.decorators';
 import type { FastifyRequest } from 'fastify';
 import { ApiClientsService } from './api-clients.service';
 import { bearerToken } from './jwt.strategy';
-import type { Scope } from './scopes';
+import { OPERATOR_SCOPES, type Scope } from './scopes';
 import { VerifiedTokens } from './verified-tokens';
 
 const INVALID_TOKEN = 'The access token is invalid or its client is no longer active';
@@ -16,26 +16,20 @@ const INVALID_TOKEN = 'The access token is invalid or its client is no longer ac
 interface RouteRequirement {
   isPublic: boolean;
   scopes: readonly Scope[];
+  /** The route needs an operator scope (`admin`, `redemptions:write`): only operator clients may call it. */
+  operatorOnly: boolean;
+  /** The route hands out card codes (`cards:secrets`): closed to suspended tenants although it may be a read. */
+  releasesSecrets: boolean;
 }
 
-/**
- * Global guard: every route needs a valid bearer token unless marked @Public(),
- * and the token must carry the scopes the route names with @RequireScopes().
- */
+/** Route metadata never changes after boot: read once per controller and handler, not on every request. */
 @Injectable()
-export class AccessTokenGuard extends AuthGuard('jwt') {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly verified: VerifiedTokens,
-    private readonly clients: ApiClientsService,
-  ) {
-    super();
-  }
-
-  /** Metadata never changes after boot: read once per controller and handler, not on every request. */
+export class RouteRequirements {
   private readonly requirements = new WeakMap<object, WeakMap<object, RouteRequirement>>();
 
-  private requirementOf(context: ExecutionContext): RouteRequirement {
+  constructor(private readonly reflector: Reflector) {}
+
+  of(context: ExecutionContext): RouteRequirement {
     const controller = context.getClass();
     const handler = context.getHandler();
     let byHandler = this.requirements.get(controller);
@@ -43,33 +37,45 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
     let requirement = byHandler.get(handler);
     if (!requirement) {
       const targets = [handler, controller];
+      const scopes = this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [];
       requirement = {
         isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_KEY, targets) === true,
-        scopes: this.reflector.getAllAndOverride<Scope[] | undefined>(SCOPES_KEY, targets) ?? [],
+        scopes,
+        operatorOnly: scopes.some((scope) => OPERATOR_SCOPES.includes(scope)),
+        releasesSecrets: scopes.includes('cards:secrets'),
       };
       byHandler.set(handler, requirement);
     }
     return requirement;
   }
+}
+
+/**
+ * Global guard: every route needs a valid bearer token unless marked @Public(). It only authenticates; what the
+ * caller may do is AccessRulesGuard's, after the per-client rate limit, so refused calls spend that budget too.
+ */
+@Injectable()
+export class AccessTokenGuard extends AuthGuard('jwt') {
+  constructor(
+    private readonly routes: RouteRequirements,
+    private readonly verified: VerifiedTokens,
+    private readonly clients: ApiClientsService,
+  ) {
+    super();
+  }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const requirement = this.requirementOf(context);
-    if (requirement.isPublic) return true;
+    if (this.routes.of(context).isPublic) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Actor }>();
     const token = bearerToken(request);
     const known = token ? this.verified.lookup(token) : null;
     if (known) {
       // Signature checked before: only the client's current state is looked at again.
-      const actor = await this.clients.actorFor(known.clientId, known.scopes, request.ip);
+      const actor = await this.clients.actorFor(known.clientId, known.scopes, request.ip, known.secretId);
       if (!actor) throw ApiError.unauthorized('invalid_token', INVALID_TOKEN);
       request.user = actor;
     } else {
       await super.canActivate(context);
-    }
-    const actor = request.user;
-    const missing = requirement.scopes.filter((scope) => !actor?.scopes.has(scope));
-    if (missing.length > 0) {
-      throw ApiError.forbidden('insufficient_scope', `This call needs the scope ${missing.join(' ')}`);
     }
     return true;
   }
@@ -86,5 +92,46 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
       throw ApiError.unauthorized('invalid_token', INVALID_TOKEN);
     }
     return actor;
+  }
+}
+
+/** Methods a suspended tenant may still call: its reads stay open (see README, "Suspending an enterprise"). */
+const READS = new Set(['GET', 'HEAD']);
+
+/**
+ * Global guard after the per-client rate limit: the token carries every scope the route names, operator routes
+ * get an operator client, and a suspended tenant only reads (and never card codes).
+ */
+@Injectable()
+export class AccessRulesGuard implements CanActivate {
+  constructor(
+    private readonly routes: RouteRequirements,
+    private readonly clients: ApiClientsService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const requirement = this.routes.of(context);
+    if (requirement.isPublic) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Actor }>();
+    const actor = request.user;
+    if (!actor) throw ApiError.unauthorized('invalid_token', INVALID_TOKEN);
+    const missing = requirement.scopes.filter((scope) => !actor.scopes.has(scope));
+    if (missing.length > 0) {
+      throw ApiError.forbidden('insufficient_scope', `This call needs the scope ${missing.join(' ')}`);
+    }
+    if (requirement.operatorOnly && actor.enterpriseId !== null) {
+      throw ApiError.forbidden('operator_client_required', 'This endpoint is for platform (operator) API clients');
+    }
+    if (
+      actor.enterpriseId !== null &&
+      (!READS.has(request.method) || requirement.releasesSecrets) &&
+      this.clients.isSuspended(actor)
+    ) {
+      throw ApiError.forbidden(
+        'enterprise_suspended',
+        `Enterprise '${actor.enterpriseId}' is suspended: its clients may only read until an operator re-activates it`,
+      );
+    }
+    return true;
   }
 }

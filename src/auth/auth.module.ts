@@ -8,12 +8,25 @@ import { SigningKeyService } from './signing-key.service';
 import { TokenController } from './token.controller';
 import { TokenService } from './token.service';
 import { OperatorBootstrap } from './operator-bootstrap';
+import { RouteRequirements } from './auth.guard';
+import { SecretHasher } from './secret-hash';
+import { TokenFailures } from './token-failures';
 import { VerifiedTokens } from './verified-tokens';
 
 @Module({
   imports: [PassportModule],
   controllers: [TokenController, AdminApiClientsController, IdentityController],
-  providers: [ApiClientsService, SigningKeyService, TokenService, JwtStrategy, OperatorBootstrap, VerifiedTokens],
-  exports: [ApiClientsService, VerifiedTokens],
+  providers: [
+    ApiClientsService,
+    SigningKeyService,
+    TokenService,
+    JwtStrategy,
+    OperatorBootstrap,
+    VerifiedTokens,
+    SecretHasher,
+    TokenFailures,
+    RouteRequirements,
+  ],
+  exports: [ApiClientsService, VerifiedTokens, RouteRequirements],
 })
 export class AuthModule {}

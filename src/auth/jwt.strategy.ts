@@ -14,6 +14,7 @@ interface AccessTokenPayload {
   sub: string;
   scope?: string;
   exp: number;
+  sid?: string;
 }
 
 /** Verifies the bearer JWT against the key its `kid` names, then maps it to a live actor. */
@@ -42,8 +43,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   async validate(request: FastifyRequest, payload: AccessTokenPayload): Promise<Actor | false> {
     const scopes = (payload.scope ?? '').split(' ').filter(isScope);
     const token = bearerToken(request);
-    if (token) this.verified.remember(token, { clientId: payload.sub, scopes, expiresAt: payload.exp * 1000 });
-    return (await this.clients.actorFor(payload.sub, scopes, request.ip)) ?? false;
+    const secretId = typeof payload.sid === 'string' ? payload.sid : undefined;
+    if (token) {
+      this.verified.remember(token, { clientId: payload.sub, scopes, expiresAt: payload.exp * 1000, secretId });
+    }
+    return (await this.clients.actorFor(payload.sub, scopes, request.ip, secretId)) ?? false;
   }
 }
 

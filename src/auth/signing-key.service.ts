@@ -9,6 +9,8 @@ export interface AccessTokenClaims {
   sub: string;
   scope: string;
   ent?: string;
+  /** The client secret the token was minted with: the token stops working when that secret does. */
+  sid: string;
 }
 
 /** RFC 7638 thumbprint: a kid that changes exactly when the key does. */

@@ -10,6 +10,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../common/errors/api-error';
 import { Problem } from '../common/errors/problem';
 import { Public } from './auth.decorators';
 import { JwksDto, TokenErrorDto, TokenRequestDto, TokenResponseDto } from './dto/token.dto';
@@ -22,7 +23,15 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   const colon = decoded.indexOf(':');
   if (colon < 0) return null;
   // RFC 6749 §2.3.1: both parts are form-url-encoded before Basic encoding.
-  return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    throw ApiError.oauth(
+      400,
+      'invalid_request',
+      'The Basic credentials are not form-url-encoded (RFC 6749 §2.3.1): a % must start a valid escape',
+    );
+  }
 }
 
 @ApiTags('auth')
@@ -51,10 +60,17 @@ export class TokenController {
     type: TokenErrorDto,
     description: 'invalid_request, unsupported_grant_type or invalid_scope',
   })
-  @ApiUnauthorizedResponse({ type: TokenErrorDto, description: 'invalid_client' })
+  @ApiUnauthorizedResponse({
+    type: TokenErrorDto,
+    description:
+      'invalid_client: unknown or revoked client, wrong secret or an address outside its allow-list (all ' +
+      "answered alike), or the client's enterprise is suspended",
+  })
   @ApiTooManyRequestsResponse({
     type: Problem,
-    description: "Rate limit of the caller's IP address exceeded; see Retry-After",
+    description:
+      "rate_limited: the caller's IP address is over its rate limit; too_many_failed_attempts: this client id " +
+      'failed too often in the window and is refused without its secret being checked. See Retry-After',
   })
   token(@Body() body: Record<string, unknown> | undefined, @Req() request: FastifyRequest): Promise<TokenResponseDto> {
     const basic = basicCredentials(request.headers.authorization);

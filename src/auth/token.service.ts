@@ -6,6 +6,7 @@ import { ApiClientsService } from './api-clients.service';
 import type { TokenResponseDto } from './dto/token.dto';
 import { isScope, type Scope } from './scopes';
 import { SigningKeyService } from './signing-key.service';
+import { TokenFailures } from './token-failures';
 
 export interface TokenRequest {
   grantType: unknown;
@@ -23,6 +24,7 @@ export class TokenService {
     private readonly clients: ApiClientsService,
     private readonly keys: SigningKeyService,
     private readonly config: AppConfig,
+    private readonly failures: TokenFailures,
   ) {}
 
   async issue(request: TokenRequest, ip: string | null): Promise<TokenResponseDto> {
@@ -47,12 +49,31 @@ export class TokenService {
     if (request.scope !== undefined && typeof request.scope !== 'string') {
       throw ApiError.oauth(400, 'invalid_request', 'scope must be a space-separated string');
     }
+    // Over budget: refused before any secret is checked.
+    await this.failures.assertAllowed(request.clientId);
     try {
-      const client = await this.clients.authenticate(request.clientId, request.clientSecret, ip);
+      const authenticated = await this.clients.authenticate(request.clientId, request.clientSecret, ip);
+      if (!authenticated) {
+        await this.failures.record(request.clientId);
+        throw ApiError.oauth(401, 'invalid_client', 'Client authentication failed');
+      }
+      const { client, secretId } = authenticated;
+      if (authenticated.enterpriseSuspended) {
+        throw ApiError.oauth(
+          401,
+          'invalid_client',
+          "The client's enterprise is suspended; it gets no tokens until an operator re-activates it",
+        );
+      }
       const scopes = this.grantedScopes(client.scopes, request.scope);
       const ttl = this.config.ACCESS_TOKEN_TTL_SECONDS;
       const token = this.keys.sign(
-        { sub: client.id, scope: scopes.join(' '), ...(client.enterpriseId ? { ent: client.enterpriseId } : {}) },
+        {
+          sub: client.id,
+          scope: scopes.join(' '),
+          ...(client.enterpriseId ? { ent: client.enterpriseId } : {}),
+          sid: secretId,
+        },
         ttl,
         newId('request').replace('req_', 'tok_'),
       );

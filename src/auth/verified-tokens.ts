@@ -5,6 +5,8 @@ export interface VerifiedClaims {
   clientId: string;
   scopes: Scope[];
   expiresAt: number;
+  /** The `sid` claim: the client secret the token was minted with. */
+  secretId?: string;
 }
 
 const MAX_ENTRIES = 10_000;

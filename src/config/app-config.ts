@@ -145,13 +145,47 @@ export class AppConfig {
   @Max(3600)
   ACCESS_TOKEN_TTL_SECONDS = 900;
 
-  /** Bootstrap operator client (scope `admin`), upserted at boot. */
+  /**
+   * Bootstrap operator client (scope `admin`), created at first boot; a later boot gives it the configured
+   * secret, but never brings it back once revoked (see ADMIN_CLIENT_REACTIVATE).
+   */
   @Matches(/^cli_[A-Za-z0-9]{6,64}$/, { message: 'ADMIN_CLIENT_ID must look like cli_<6-64 letters or digits>' })
   ADMIN_CLIENT_ID: string;
 
   @IsString()
   @MinLength(24, { message: 'ADMIN_CLIENT_SECRET must be at least 24 characters' })
   ADMIN_CLIENT_SECRET: string;
+
+  /**
+   * Let boot re-activate a revoked bootstrap operator client. Unset, a revoked ADMIN_CLIENT_ID stops the boot:
+   * revoking it must survive restarts. Set it for one boot to recover, then remove it.
+   */
+  @IsOptional()
+  @Transform(optionalBoolean)
+  ADMIN_CLIENT_REACTIVATE?: boolean;
+
+  /**
+   * HMAC-SHA-256 key (base64, ≥ 32 bytes) under which client secrets are stored. Changing it invalidates every
+   * stored client secret (the bootstrap operator's is set again at boot).
+   */
+  @IsString()
+  @MinLength(43, { message: 'CLIENT_SECRET_KEY must be at least 32 bytes of base64' })
+  CLIENT_SECRET_KEY: string;
+
+  /**
+   * Failed token requests (wrong secret, unknown client, disallowed IP) allowed per client id in one window;
+   * after that many the token endpoint answers 429 for that client id, without checking any secret, until the
+   * window ends.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TOKEN_FAILURE_LIMIT = 20;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TOKEN_FAILURE_WINDOW_SECONDS = 300;
 
   /** Seed a demo enterprise with an HR client at boot (on by default outside production). */
   @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : value === 'true' || value === '1'))
@@ -163,7 +197,10 @@ export class AppConfig {
   @Min(1024)
   BODY_LIMIT_BYTES = 1_048_576;
 
-  /** Requests per client per window, and the window length. */
+  /**
+   * Requests per window, and the window length: per API client once authenticated, and per IP address for
+   * what comes before authentication (token requests, calls whose token is not yet verified, bad tokens).
+   */
   @Transform(toInt)
   @IsInt()
   @Min(1)
@@ -173,6 +210,16 @@ export class AppConfig {
   @IsInt()
   @Min(1)
   RATE_LIMIT_WINDOW_SECONDS = 60;
+
+  /**
+   * The per-IP budget alone, when it must differ from the per-client one (many clients behind one address);
+   * unset: RATE_LIMIT_REQUESTS.
+   */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_IP_REQUESTS?: number;
 
   /** PRC prepaid-card rules (DESIGN.md §7), on by default; the limits below are in fen. */
   @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : value === 'true' || value === '1'))
@@ -392,6 +439,7 @@ export const SECRET_FIELDS = [
   'DATA_ENCRYPTION_KEYS',
   'JWT_SIGNING_KEY',
   'ADMIN_CLIENT_SECRET',
+  'CLIENT_SECRET_KEY',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 type GeneratedSecrets = Pick<AppConfig, (typeof SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
@@ -404,6 +452,7 @@ function generateSecrets(): GeneratedSecrets {
     JWT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     ADMIN_CLIENT_ID: 'cli_operator',
     ADMIN_CLIENT_SECRET: randomBytes(24).toString('base64url'),
+    CLIENT_SECRET_KEY: randomBytes(32).toString('base64'),
   };
 }
 
@@ -413,7 +462,16 @@ function generateSecrets(): GeneratedSecrets {
  */
 function developmentSecrets(dataDir: string): GeneratedSecrets {
   const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets;
+  if (existsSync(file)) {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as Partial<GeneratedSecrets>;
+    // A key added in a later version is generated once and kept beside the others.
+    const fresh = generateSecrets();
+    const missing = (Object.keys(fresh) as Array<keyof GeneratedSecrets>).filter((key) => kept[key] === undefined);
+    if (missing.length === 0) return kept as GeneratedSecrets;
+    const completed = { ...kept, ...Object.fromEntries(missing.map((key) => [key, fresh[key]])) } as GeneratedSecrets;
+    writeFileSync(file, JSON.stringify(completed, null, 2), { mode: 0o600 });
+    return completed;
+  }
   const secrets = generateSecrets();
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { AdminEnterprisesController } from './admin-enterprises.controller';
 import { EnterprisesController } from './enterprises.controller';
 import { EnterprisesService } from './enterprises.service';
@@ -8,6 +9,8 @@ import { EnterprisesService } from './enterprises.service';
  * global AuditModule from the app; exports EnterprisesService (get, findActive).
  */
 @Module({
+  // ApiClientsService: a status change drops the tenant's clients from its cache.
+  imports: [AuthModule],
   controllers: [AdminEnterprisesController, EnterprisesController],
   providers: [EnterprisesService],
   exports: [EnterprisesService],

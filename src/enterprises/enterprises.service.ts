@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { ApiClientsService } from '../auth/api-clients.service';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -42,6 +43,7 @@ export class EnterprisesService {
     private readonly dataSource: DataSource,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
+    private readonly clients: ApiClientsService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateEnterpriseDto): Promise<EnterpriseDto> {
@@ -157,6 +159,8 @@ export class EnterprisesService {
         after,
         summary: { changed, ...summary },
       });
+      // Suspension (or re-activation) reaches this process's token checks at once, others' within their cache TTL.
+      if (changed.includes('status')) await this.transactions.afterCommit(ctx, () => this.clients.forgetEnterprise(id));
       return after;
     });
   }

@@ -11,6 +11,8 @@ import { MetricsServer } from '../../src/health/metrics-server';
 
 export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
 export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';
+/** One client-secret key for every test app: they share a database, and each must verify the others' secrets. */
+export const TEST_CLIENT_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -46,6 +48,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     QUEUE_BACKEND: 'postgres',
     ADMIN_CLIENT_ID: TEST_ADMIN_CLIENT_ID,
     ADMIN_CLIENT_SECRET: TEST_ADMIN_CLIENT_SECRET,
+    CLIENT_SECRET_KEY: TEST_CLIENT_SECRET_KEY,
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',

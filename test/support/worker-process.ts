@@ -42,6 +42,7 @@ export function workerEnv(config: AppConfig, overrides: Record<string, string> =
     JWT_SIGNING_KEY: config.JWT_SIGNING_KEY,
     ADMIN_CLIENT_ID: config.ADMIN_CLIENT_ID,
     ADMIN_CLIENT_SECRET: config.ADMIN_CLIENT_SECRET,
+    CLIENT_SECRET_KEY: config.CLIENT_SECRET_KEY,
     ISSUANCE_CHUNK_SIZE: String(config.ISSUANCE_CHUNK_SIZE),
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',

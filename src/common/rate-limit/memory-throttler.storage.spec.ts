@@ -26,6 +26,17 @@ describe('MemoryThrottlerStorage', () => {
     expect(await storage.increment('client:a', 60_000, 3, 60_000)).toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
+  it('tells how long a key stays blocked without counting a hit', async () => {
+    now = 100_000;
+    expect(await storage.blockedForSeconds('client:d')).toBe(0);
+    await storage.increment('client:d', 10_000, 0, 10_000);
+    now = 104_000;
+    expect(await storage.blockedForSeconds('client:d')).toBe(6);
+    expect(await storage.blockedForSeconds('client:d')).toBe(6);
+    now = 110_000;
+    expect(await storage.blockedForSeconds('client:d')).toBe(0);
+  });
+
   it('keeps clients apart', async () => {
     now = 200_000;
     await storage.increment('client:b', 1_000, 1, 1_000);

@@ -1,5 +1,6 @@
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { RateLimitStorage } from './rate-limit-storage';
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
@@ -15,7 +16,7 @@ interface Window {
  * timestamp per hit and filters them all on every request, which at a few
  * thousand requests per second costs more than the rest of the request.
  */
-export class MemoryThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
+export class MemoryThrottlerStorage implements RateLimitStorage, OnModuleDestroy {
   private readonly windows = new Map<string, Window>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -43,6 +44,12 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, OnModuleDestroy
       isBlocked,
       timeToBlockExpire: isBlocked ? Math.max(1, Math.ceil((window.blockedUntil - now) / 1000)) : 0,
     });
+  }
+
+  blockedForSeconds(key: string): Promise<number> {
+    const blockedUntil = this.windows.get(key)?.blockedUntil ?? 0;
+    const now = this.now();
+    return Promise.resolve(blockedUntil > now ? Math.max(1, Math.ceil((blockedUntil - now) / 1000)) : 0);
   }
 
   onModuleDestroy(): void {

@@ -1,5 +1,5 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { RateLimitStorage } from './rate-limit-storage';
 import Redis from 'ioredis';
 
 /** Fixed window per key, shared by every API process: INCR and set the expiry atomically. */
@@ -18,7 +18,7 @@ local blockTtl = redis.call('PTTL', KEYS[2])
 return { hits, ttl, blocked, blockTtl }
 `;
 
-export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
+export class RedisThrottlerStorage implements RateLimitStorage, OnModuleDestroy {
   private readonly redis: Redis;
   private closing?: Promise<void>;
 
@@ -43,6 +43,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
       isBlocked,
       timeToBlockExpire: isBlocked ? Math.max(1, Math.ceil((blockTtlMs > 0 ? blockTtlMs : ttlMs) / 1000)) : 0,
     };
+  }
+
+  async blockedForSeconds(key: string): Promise<number> {
+    const ms = await this.redis.pttl(`${key}:blocked`);
+    return ms > 0 ? Math.max(1, Math.ceil(ms / 1000)) : 0;
   }
 
   /** Nest calls this twice: once for our provider, once for ThrottlerModule's, which holds the same instance. */
