@@ -4,7 +4,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Actor, RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { isId, newId } from '../common/ids';
+import { newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
@@ -44,8 +44,13 @@ export interface AuthenticatedClient {
   enterpriseSuspended: boolean;
 }
 
-/** What a token request may name as client id; anything else is no client without a database look-up. */
+/**
+ * What can name a client: generated ids (`cli_` + ULID) and the configured ADMIN_CLIENT_ID (`cli_` + 6-64 letters or
+ * digits, see AppConfig). Anything else is no client (401 at the token endpoint, 404 on the operator routes) without
+ * a database look-up.
+ */
 const CLIENT_ID = /^cli_[A-Za-z0-9]{6,64}$/;
+const isClientId = (id: string) => CLIENT_ID.test(id);
 
 function blockListOf(entries: string[]): BlockList | null {
   if (entries.length === 0) return null;
@@ -148,7 +153,7 @@ export class ApiClientsService {
   }
 
   async get(ctx: RequestContext, id: string): Promise<ApiClientDto> {
-    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
+    if (!isClientId(id)) throw ApiError.notFound('api_client', id);
     const client = await this.dataSource.manager.findOneBy(ApiClient, { id });
     if (!client) throw ApiError.notFound('api_client', id);
     const secrets = await this.activeSecrets(this.dataSource.manager, [id]);
@@ -156,7 +161,7 @@ export class ApiClientsService {
   }
 
   async revoke(ctx: RequestContext, id: string): Promise<ApiClientDto> {
-    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
+    if (!isClientId(id)) throw ApiError.notFound('api_client', id);
     return this.transactions.run(ctx, async (manager) => {
       const client = await manager.findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!client) throw ApiError.notFound('api_client', id);
@@ -190,7 +195,7 @@ export class ApiClientsService {
    * client can roll its deployments. At most two secrets are ever active.
    */
   async rotateSecret(ctx: RequestContext, id: string, dto: RotateSecretDto): Promise<ApiClientWithSecretDto> {
-    if (!isId('apiClient', id)) throw ApiError.notFound('api_client', id);
+    if (!isClientId(id)) throw ApiError.notFound('api_client', id);
     const grace = dto.previous_secret_expires_in ?? DEFAULT_ROTATION_GRACE_SECONDS;
     const secret = newClientSecret();
     const hash = this.hasher.hash(secret);
@@ -230,7 +235,7 @@ export class ApiClientsService {
    */
   async authenticate(clientId: string, secret: string, ip: string | null): Promise<AuthenticatedClient | null> {
     const manager = this.dataSource.manager;
-    const client = CLIENT_ID.test(clientId) ? await manager.findOneBy(ApiClient, { id: clientId }) : null;
+    const client = isClientId(clientId) ? await manager.findOneBy(ApiClient, { id: clientId }) : null;
     if (!client || client.status !== 'active') {
       this.hasher.dummyCheck(secret);
       return null;
