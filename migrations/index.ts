@@ -5,6 +5,7 @@ import { Issuance1795827174318 } from './1795827174318-Issuance';
 import { Redemption1795832263455 } from './1795832263455-Redemption';
 import { KeyRotation1795832675804 } from './1795832675804-KeyRotation';
 import { Webhooks1795832714345 } from './1795832714345-Webhooks';
+import { AuditHardening1796522939212 } from './1796522939212-AuditHardening';
 
 export const migrations = [
   Foundation1795822357562,
@@ -13,4 +14,5 @@ export const migrations = [
   Redemption1795832263455,
   KeyRotation1795832675804,
   Webhooks1795832714345,
+  AuditHardening1796522939212,
 ];
