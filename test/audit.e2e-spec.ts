@@ -6,7 +6,7 @@ import { AuditRecord } from '../src/audit/audit-record.entity';
 import { AuditService } from '../src/audit/audit.service';
 import { RequestContext } from '../src/common/context/request-context';
 import { startTestApp, type TestApp } from './support/app';
-import { newCreditCode } from './support/fixtures';
+import { createClient, createEnterprise, createProduct, newCreditCode, recordTransfer } from './support/fixtures';
 
 interface AuditRecordBody {
   object: 'audit_record';
@@ -245,6 +245,47 @@ describe('audit chain', () => {
         expect(await audit.checkpoint(ctx)).toBeNull();
         expect(await manager.query<unknown[]>('SELECT 1 FROM audit_checkpoints')).toHaveLength(before.length);
       });
+    });
+  });
+
+  describe('money movements of orders', () => {
+    it('audits transfers released to prepaid by a cancellation, with the client that cancelled and its reason', async () => {
+      const product = await createProduct(app);
+      const enterprise = await createEnterprise(app);
+      const client = await createClient(app, { enterprise_id: enterprise.id, scopes: ['orders:write', 'orders:read'] });
+      const token = await app.tokenFor(client.id, client.client_secret);
+      const placed = await app.http
+        .post('/v1/orders')
+        .auth(token, { type: 'bearer' })
+        .send({
+          po_number: `AUDIT-${Date.now()}`,
+          payment_method: 'bank_transfer',
+          lines: [{ product_id: product.id, face_value: 10_000, quantity: 2 }],
+        })
+        .expect(201);
+      const orderId = placed.body.id as string;
+      await recordTransfer(app, operator, {
+        enterprise_id: enterprise.id,
+        payer_account_name: enterprise.name,
+        amount: 5_000,
+        kind: 'order_transfer',
+        order_id: orderId,
+      }).expect(201);
+      await app.http
+        .post(`/v1/orders/${orderId}/cancel`)
+        .auth(token, { type: 'bearer' })
+        .send({ reason: 'budget withdrawn' })
+        .expect(200);
+      const listed = await get(`/v1/admin/audit?object_id=${orderId}&action=order.deposits_released`).expect(200);
+      expect(listed.body.data).toEqual([
+        expect.objectContaining({
+          actor_client_id: client.id,
+          enterprise_id: enterprise.id,
+          data: expect.objectContaining({
+            summary: { amount: 5_000, status: 'cancelled', reason: 'budget withdrawn' },
+          }),
+        }),
+      ]);
     });
   });
 
