@@ -72,6 +72,8 @@ export class AuditService implements OnApplicationBootstrap {
       {},
       { everyMs: this.config.AUDIT_CHECKPOINT_INTERVAL_SECONDS * 1000 },
     );
+    // And once now: a worker that starts anchors the chain as it finds it, without waiting an interval.
+    await this.queues.add(JobName.CheckpointAudit, {});
   }
 
   /**
