@@ -207,36 +207,66 @@ export class AuditService implements OnApplicationBootstrap {
     }
   }
 
+  /** Every checkpoint with its record, joined a batch at a time (one query per batch, not per checkpoint). */
   private async checkCheckpoints(manager: EntityManager): Promise<{ checked: number; failure: ChainFailure | null }> {
     let checked = 0;
     let after = '0';
     for (;;) {
-      const batch = await manager
-        .createQueryBuilder(AuditCheckpoint, 'checkpoint')
-        .where('checkpoint.id > :after', { after })
-        .orderBy('checkpoint.id', 'ASC')
-        .limit(VERIFY_BATCH)
-        .getMany();
-      for (const checkpoint of batch) {
+      const rows = await manager.query<
+        Array<{
+          id: string;
+          seq: string;
+          hash: string;
+          key_id: string;
+          mac: string;
+          created_at: Date;
+          record_id: string | null;
+          record_hash: string | null;
+        }>
+      >(
+        `SELECT c.id::text AS id, c.seq::text AS seq, c.hash, c.key_id, c.mac, c.created_at,
+                r.id AS record_id, r.hash AS record_hash
+         FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+         WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
+        [after, VERIFY_BATCH],
+      );
+      for (const row of rows) {
         checked++;
-        const failure = await this.checkCheckpoint(manager, checkpoint);
+        const checkpoint = {
+          seq: Number(row.seq),
+          hash: row.hash,
+          keyId: row.key_id,
+          mac: row.mac,
+          createdAt: row.created_at,
+        };
+        const record = row.record_id === null ? null : { id: row.record_id, hash: row.record_hash! };
+        const failure = this.checkpointFailure(checkpoint, record);
         if (failure) return { checked, failure };
       }
-      if (batch.length < VERIFY_BATCH) return { checked, failure: null };
-      after = batch[batch.length - 1].id;
+      if (rows.length < VERIFY_BATCH) return { checked, failure: null };
+      after = rows[rows.length - 1].id;
     }
   }
 
-  /** Null when the checkpoint is signed by a known key and its record is there with its hash. */
+  /** The newest checkpoint against its record, read now. */
   private async checkCheckpoint(manager: EntityManager, checkpoint: AuditCheckpoint): Promise<ChainFailure | null> {
-    const key = this.keys.byId.get(checkpoint.keyId);
-    if (!key || !sameHex(checkpoint.mac, checkpointMac(key, checkpoint))) {
-      return { seq: checkpoint.seq, id: null, reason: key ? 'checkpoint_mismatch' : 'unknown_key' };
-    }
     const record = await manager.findOne(AuditRecord, {
       where: { seq: checkpoint.seq },
       select: { seq: true, id: true, hash: true },
     });
+    return this.checkpointFailure(checkpoint, record);
+  }
+
+  /** Null when the checkpoint is signed by a known key and its record is there with its hash. */
+  private checkpointFailure(
+    checkpoint: Pick<AuditCheckpoint, 'seq' | 'hash' | 'keyId' | 'mac' | 'createdAt'>,
+    record: { id: string; hash: string } | null,
+  ): ChainFailure | null {
+    const key = this.keys.byId.get(checkpoint.keyId);
+    if (!key) return { seq: checkpoint.seq, id: null, reason: 'unknown_key' };
+    if (!sameHex(checkpoint.mac, checkpointMac(key, checkpoint))) {
+      return { seq: checkpoint.seq, id: null, reason: 'checkpoint_mismatch' };
+    }
     if (!record) return { seq: checkpoint.seq, id: null, reason: 'truncated' };
     if (record.hash !== checkpoint.hash) return { seq: checkpoint.seq, id: record.id, reason: 'checkpoint_mismatch' };
     return null;
