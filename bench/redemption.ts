@@ -6,9 +6,9 @@
  *   minted beforehand by a worker in the benchmark's process, stopped before measuring) answering `POST /v1/redemptions/debit` from a redemption-channel client. Each
  *   autocannon connection spends 1 fen per request from a card of its own (so that connections do not queue behind
  *   one card's row lock), every request with its own reference. That is the whole debit path: bearer token, scope
- *   and rate-limit guards, validation, and in one transaction of 8 round trips: START, the claim of the reference
+ *   and rate-limit guards, validation, and in one transaction of 9 round trips: START, the claim of the reference
  *   (the redemption row inserted first), the conditional UPDATE of the card, the ledger entry with its two lines,
- *   the card_transactions row, the card.debited event, the redemption's answer, COMMIT.
+ *   the card_transactions row, the card.debited event, the audit record, the redemption's answer, COMMIT.
  * - pgbench: `pgbench -n -M extended -c 64 -j 2` running those same statements as one transaction (the script below,
  *   values of the same shape and size), each client on a card of its own (a second set of cards), with the same
  *   warm-up and duration. Its p99 comes from the per-transaction log (--log).
@@ -100,6 +100,20 @@ function pgbenchScript(cards: readonly string[]): string {
                'balance_after', 99999, 'currency', 'CNY', 'holder_ref', 'bench-holder', 'redemption_id', ${id('rdm')},
                'reference', ${ref}), NULL)
        RETURNING created_at;`,
+    // The audit record (AuditService.append): the chain's head row moves on, the record links to it.
+    `WITH head AS (
+       UPDATE audit_chain_head SET seq = seq + 1, prev_hash = hash,
+         hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || md5(${ref}) || md5(${ref}), 'UTF8')), 'hex')
+       WHERE id = 1 RETURNING seq, prev_hash, hash)
+     INSERT INTO audit_records (seq, id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+       request_id, data, key_id, mac, prev_hash, hash)
+     SELECT head.seq, ${id('aud')}, now(), 'cli_pgbench', :ent, 'card.debited', 'redemption', ${id('rdm')},
+       'req_pgbench', jsonb_build_object('before_sha256', NULL, 'after_sha256', NULL, 'summary',
+         jsonb_build_object('cards', 1, 'movements', jsonb_build_array(jsonb_build_object('serial', :card::text,
+           'kind', 'debit', 'amount', -1, 'balance_after', 99999)), 'amount', -1, 'ledger_entry_id', ${id('jrn')},
+           'ledger_kind', 'card_debit', 'order_id', NULL, 'redemption_id', ${id('rdm')}, 'reason', NULL)),
+       'pgbench', md5(${ref}) || md5(${ref}), head.prev_hash, head.hash FROM head
+     RETURNING seq::text AS seq, prev_hash, hash;`,
     `UPDATE redemptions SET enterprise_id = :ent, holder_ref = 'bench-holder-' || :card, amount = 1, reverses_id = NULL,
        response = jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
                  'holder_ref', 'bench-holder', 'amount', 1, 'reversed_amount', 0, 'reverses_id', NULL,

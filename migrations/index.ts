@@ -7,6 +7,7 @@ import { KeyRotation1795832675804 } from './1795832675804-KeyRotation';
 import { Webhooks1795832714345 } from './1795832714345-Webhooks';
 import { ChannelCards1796522632021 } from './1796522632021-ChannelCards';
 import { ExportKeys1796522915584 } from './1796522915584-ExportKeys';
+import { AuditHardening1796522939212 } from './1796522939212-AuditHardening';
 import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds';
 
 export const migrations = [
@@ -18,5 +19,6 @@ export const migrations = [
   Webhooks1795832714345,
   ChannelCards1796522632021,
   ExportKeys1796522915584,
+  AuditHardening1796522939212,
   CodePepperKeyIds1796523867677,
 ];

@@ -207,7 +207,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Void unused cards of any enterprise; what they cost returns to each enterprise's prepaid balance */
+        /** Void unused cards of any enterprise; what they cost returns to where each order was paid from */
         post: operations["adminVoidCards"];
         delete?: never;
         options?: never;
@@ -549,8 +549,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Void unused cards; what they cost returns to the prepaid balance
-         * @description All or none: every card must be unused (never bound, full balance) and not expired. The enterprise gets back face value less its order discount; the discount part goes back to sales_discount.
+         * Void unused cards; what they cost returns to where the order was paid from
+         * @description All or none: every card must be unused (never bound, full balance) and not expired. The enterprise gets back face value less its order discount, as a cancelled paid order would: to the credit line first when the order drew on it and that credit is still used, the rest to the prepaid balance; the discount part goes back to sales_discount. The reason is kept in the audit trail.
          */
         post: operations["voidCards"];
         delete?: never;
@@ -1390,14 +1390,19 @@ export interface components {
             /** @description The failing record; null when it is missing */
             id: string | null;
             /**
-             * @description hash_mismatch: the record was edited; broken_link: its prev_hash is not the previous hash; missing_record: a seq is absent
+             * @description hash_mismatch: the record was edited (its MAC or hash no longer matches); broken_link: its prev_hash is not the previous hash; missing_record: a seq is absent; unknown_key: a record or checkpoint names a key not configured; checkpoint_mismatch: a signed checkpoint does not match its record (or its signature is wrong); truncated: a checkpoint names a record past the end of the chain (its tail was deleted)
              * @enum {string}
              */
-            reason: "hash_mismatch" | "broken_link" | "missing_record";
+            reason: "hash_mismatch" | "broken_link" | "missing_record" | "unknown_key" | "checkpoint_mismatch" | "truncated";
             /**
              * @description Where the chain breaks; for missing_record, the seq that is missing
              * @example 17
              */
+            seq: number;
+        };
+        AuditChainHeadDto: {
+            hash: string;
+            /** @example 42 */
             seq: number;
         };
         AuditRecordDataDto: {
@@ -1428,10 +1433,17 @@ export interface components {
             actor_client_id: string | null;
             data: components["schemas"]["AuditRecordDataDto"];
             enterprise_id: string | null;
-            /** @description SHA-256 over the canonical JSON of every other field */
+            /** @description SHA-256 of `prev_hash:seq:mac`; for records from before the chain was keyed, SHA-256 over the canonical JSON of every other field */
             hash: string;
             /** @example aud_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             id: string;
+            /**
+             * @description Id of the server-held key of `mac`; null for records written before the chain was keyed
+             * @example pepper
+             */
+            key_id: string | null;
+            /** @description HMAC-SHA256 of the canonical JSON of every field but seq and the hashes, under key_id */
+            mac: string | null;
             /** @enum {string} */
             object: "audit_record";
             /** @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
@@ -1458,10 +1470,14 @@ export interface components {
             object: "list";
         };
         AuditVerificationDto: {
+            /** @description Signed checkpoints checked against the chain */
+            checkpoints_checked: number;
             first_failure: components["schemas"]["AuditChainFailureDto"] | null;
+            /** @description The newest record verified, when all is intact: keep a copy elsewhere to compare later runs with */
+            head: components["schemas"]["AuditChainHeadDto"] | null;
             /** @enum {string} */
             object: "audit_verification";
-            /** @description True when every record is intact and linked to the one before it */
+            /** @description True when every record is intact and linked to the one before it, and every checkpoint matches */
             ok: boolean;
             /** @description Records read, up to and including the first failure */
             records_checked: number;
@@ -2905,7 +2921,9 @@ export interface components {
             cards: components["schemas"]["CardDto"][];
             /** @enum {string} */
             object: "card_void";
-            /** @description fen credited to the enterprises' prepaid balance (what the cards cost them) */
+            /** @description fen of what the cards cost given back to the credit line of the orders that drew on it (receivable first) */
+            refunded_to_credit: number;
+            /** @description fen of what the cards cost credited to the enterprises' prepaid balance: orders paid from prepaid or by transfer, and credit repaid since */
             refunded_to_prepaid: number;
             voided: number;
         };

@@ -32,9 +32,11 @@ export async function prepareRuntime(
   const logger = createLogger(config.LOG_LEVEL);
   logger.info({ config: describeConfig(config) }, 'configuration loaded');
   const database = await resolveDatabase(config, (line) => logger.info(line));
-  const applied = await runMigrations(database.url);
+  // The schema owner migrates when one is configured; the app's pools then use DATABASE_URL's role, which owns nothing.
+  const migrationUrl = config.MIGRATION_DATABASE_URL;
+  const applied = await runMigrations(migrationUrl ?? database.url);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  const queue = await prepareQueueBackend(config, database.url);
+  const queue = await prepareQueueBackend(config, database.url, { migrationUrl });
   logger.info({ backend: queue.backend }, 'queue backend ready');
   return { config, logger, database, queue };
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { chainHash } from '../src/audit/audit-chain';
+import { linkHash, recordMac } from '../src/audit/audit-chain';
+import { auditKeysFrom } from '../src/audit/audit-keys';
 import { AuditRecord } from '../src/audit/audit-record.entity';
 import { AuditService } from '../src/audit/audit.service';
 import { RequestContext } from '../src/common/context/request-context';
 import { startTestApp, type TestApp } from './support/app';
-import { newCreditCode } from './support/fixtures';
+import { createClient, createEnterprise, createProduct, newCreditCode, recordTransfer } from './support/fixtures';
 
 interface AuditRecordBody {
   object: 'audit_record';
@@ -61,7 +62,9 @@ describe('audit chain', () => {
   /**
    * Tampering happens in a transaction that is rolled back, with verify() reading
    * through that same transaction: the e2e database is shared with test files
-   * running in parallel, and they must never see a broken chain.
+   * running in parallel, and they must never see a broken chain. The triggers that
+   * keep the tables append-only are bypassed in it, as a superuser could: that is
+   * the attacker the keyed chain and its checkpoints are for.
    */
   async function inRolledBackTransaction(
     work: (ctx: RequestContext, manager: EntityManager) => Promise<void>,
@@ -70,6 +73,7 @@ describe('audit chain', () => {
     await runner.connect();
     await runner.startTransaction();
     try {
+      await runner.query('SET LOCAL session_replication_role = replica');
       const ctx = RequestContext.system();
       ctx.bindTransaction({ manager: runner.manager, afterCommit: [] });
       await work(ctx, runner.manager);
@@ -87,6 +91,8 @@ describe('audit chain', () => {
         object: 'audit_verification',
         ok: true,
         records_checked: expect.any(Number),
+        checkpoints_checked: expect.any(Number),
+        head: { seq: response.body.records_checked, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
         first_failure: null,
       });
       expect(response.body.records_checked).toBeGreaterThanOrEqual(records[2].seq);
@@ -111,6 +117,8 @@ describe('audit chain', () => {
           object: 'audit_verification',
           ok: false,
           records_checked: target.seq,
+          checkpoints_checked: 0,
+          head: null,
           first_failure: { seq: target.seq, id: target.id, reason: 'hash_mismatch' },
         });
         // Nobody outside the transaction sees the edit.
@@ -119,19 +127,41 @@ describe('audit chain', () => {
       });
     });
 
-    it('reports an edited record whose hash was recomputed as broken_link at the next record', async () => {
+    it('reports an edited record whose link was recomputed as hash_mismatch: its MAC needs the key', async () => {
       const { records } = await enterpriseWithHistory();
-      const [, target, next] = records;
+      const target = records[1];
       await inRolledBackTransaction(async (ctx, manager) => {
         const stored = await manager.findOneByOrFail(AuditRecord, { seq: target.seq });
-        const forged = { ...stored, action: 'enterprise.created' };
-        await manager.update(AuditRecord, { seq: target.seq }, { action: forged.action, hash: chainHash(forged) });
+        expect(stored.keyId).toBe('test');
+        await manager.update(
+          AuditRecord,
+          { seq: target.seq },
+          { action: 'enterprise.created', hash: linkHash(stored.prevHash, stored.seq, stored.mac!) },
+        );
+        expect((await audit.verify(ctx)).first_failure).toEqual({
+          seq: target.seq,
+          id: target.id,
+          reason: 'hash_mismatch',
+        });
+      });
+    });
+
+    it('reports a record rewritten with a valid MAC as broken_link at the next record', async () => {
+      const { records } = await enterpriseWithHistory();
+      const target = records[1];
+      const { key } = auditKeysFrom(app.runtime.config).signing;
+      await inRolledBackTransaction(async (ctx, manager) => {
+        const stored = await manager.findOneByOrFail(AuditRecord, { seq: target.seq });
+        const forged = { ...stored, action: 'enterprise.created', keyId: stored.keyId! };
+        const mac = recordMac(key, forged);
+        await manager.update(
+          AuditRecord,
+          { seq: target.seq },
+          { action: forged.action, mac, hash: linkHash(stored.prevHash, stored.seq, mac) },
+        );
         const result = await audit.verify(ctx);
-        expect(result.ok).toBe(false);
-        // Records appended by other files between target and next are intact, so the break shows at target's successor.
         const successor = await manager.findOneByOrFail(AuditRecord, { seq: target.seq + 1 });
         expect(result.first_failure).toEqual({ seq: successor.seq, id: successor.id, reason: 'broken_link' });
-        expect(successor.seq).toBeLessThanOrEqual(next.seq);
       });
     });
 
@@ -173,6 +203,126 @@ describe('audit chain', () => {
           reason: 'hash_mismatch',
         });
       });
+    });
+  });
+
+  describe('checkpoints', () => {
+    it('detects a deleted tail: the newest checkpoint names a record that is gone', async () => {
+      await inRolledBackTransaction(async (ctx, manager) => {
+        for (const n of [1, 2]) {
+          await audit.record(ctx, { action: 'test.appended', objectType: 'test', objectId: `tst_tail_${n}` });
+        }
+        const head = await audit.checkpoint(ctx);
+        expect(head).not.toBeNull();
+        const intact = await audit.verify(ctx);
+        expect(intact).toMatchObject({ ok: true, head, first_failure: null });
+        expect(intact.checkpoints_checked).toBeGreaterThanOrEqual(1);
+
+        // Both new records go: the chain itself is still a valid chain, one record shorter.
+        await manager.query('DELETE FROM audit_records WHERE seq >= $1', [head!.seq - 1]);
+        expect(await audit.verify(ctx)).toMatchObject({
+          ok: false,
+          head: null,
+          first_failure: { seq: head!.seq, id: null, reason: 'truncated' },
+        });
+      });
+    });
+
+    it('refuses a checkpoint not signed with the key, and checkpoints only an intact chain', async () => {
+      const { records } = await enterpriseWithHistory();
+      await inRolledBackTransaction(async (ctx, manager) => {
+        const head = await audit.checkpoint(ctx);
+        await manager.query('UPDATE audit_checkpoints SET hash = $1 WHERE seq = $2', ['d'.repeat(64), head!.seq]);
+        expect((await audit.verify(ctx)).first_failure).toEqual({
+          seq: head!.seq,
+          id: null,
+          reason: 'checkpoint_mismatch',
+        });
+      });
+      await inRolledBackTransaction(async (ctx, manager) => {
+        await manager.query(`UPDATE audit_records SET object_id = 'ent_forged' WHERE seq = $1`, [records[1].seq]);
+        const before = await manager.query<unknown[]>('SELECT 1 FROM audit_checkpoints');
+        expect(await audit.checkpoint(ctx)).toBeNull();
+        expect(await manager.query<unknown[]>('SELECT 1 FROM audit_checkpoints')).toHaveLength(before.length);
+      });
+    });
+  });
+
+  describe('money movements of orders', () => {
+    it('audits transfers released to prepaid by a cancellation, with the client that cancelled and its reason', async () => {
+      const product = await createProduct(app);
+      const enterprise = await createEnterprise(app);
+      const client = await createClient(app, { enterprise_id: enterprise.id, scopes: ['orders:write', 'orders:read'] });
+      const token = await app.tokenFor(client.id, client.client_secret);
+      const placed = await app.http
+        .post('/v1/orders')
+        .auth(token, { type: 'bearer' })
+        .send({
+          po_number: `AUDIT-${Date.now()}`,
+          payment_method: 'bank_transfer',
+          lines: [{ product_id: product.id, face_value: 10_000, quantity: 2 }],
+        })
+        .expect(201);
+      const orderId = placed.body.id as string;
+      await recordTransfer(app, operator, {
+        enterprise_id: enterprise.id,
+        payer_account_name: enterprise.name,
+        amount: 5_000,
+        kind: 'order_transfer',
+        order_id: orderId,
+      }).expect(201);
+      await app.http
+        .post(`/v1/orders/${orderId}/cancel`)
+        .auth(token, { type: 'bearer' })
+        .send({ reason: 'budget withdrawn' })
+        .expect(200);
+      const listed = await get(`/v1/admin/audit?object_id=${orderId}&action=order.deposits_released`).expect(200);
+      expect(listed.body.data).toEqual([
+        expect.objectContaining({
+          actor_client_id: client.id,
+          enterprise_id: enterprise.id,
+          data: expect.objectContaining({
+            summary: { amount: 5_000, status: 'cancelled', reason: 'budget withdrawn' },
+          }),
+        }),
+      ]);
+    });
+  });
+
+  describe('append-only tables', () => {
+    it.each([
+      ['audit_records', 'UPDATE audit_records SET action = action WHERE seq = (SELECT max(seq) FROM audit_records)'],
+      ['audit_records', 'DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)'],
+      ['audit_records', 'TRUNCATE audit_records'],
+      ['card_transactions', 'UPDATE card_transactions SET amount = amount'],
+      ['card_transactions', 'DELETE FROM card_transactions'],
+      ['card_transactions', 'TRUNCATE card_transactions'],
+      ['audit_checkpoints', 'DELETE FROM audit_checkpoints'],
+    ])('%s: the database refuses %s', async (table, sql) => {
+      await enterpriseWithHistory();
+      const runner = app.dataSource.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      try {
+        // One row at least, so that a row trigger has something to refuse.
+        if (table === 'card_transactions') {
+          await runner.query(
+            `INSERT INTO card_transactions (serial, enterprise_id, kind, amount, balance_after) VALUES (1, 'ent_x', 'freeze', 0, 0)`,
+          );
+        }
+        if (table === 'audit_checkpoints') {
+          await runner.query(
+            `INSERT INTO audit_checkpoints (seq, hash, key_id, mac, created_at) VALUES (1, repeat('a', 64), 'test', repeat('b', 64), now())`,
+          );
+        }
+        await expect(runner.query(sql)).rejects.toMatchObject({
+          code: '23001',
+          message: expect.stringContaining(`${table} is append-only`),
+        });
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
     });
   });
 
@@ -229,6 +379,8 @@ describe('audit chain', () => {
           after_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
           summary: expect.any(Object),
         },
+        key_id: 'test',
+        mac: expect.stringMatching(/^[0-9a-f]{64}$/),
         prev_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
         hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       });

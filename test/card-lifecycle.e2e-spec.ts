@@ -1,6 +1,14 @@
-import { startTestApp, type TestApp } from './support/app';
+import { startTestApp, TEST_ADMIN_CLIENT_ID, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, enterpriseWithClient, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import {
+  createClient,
+  createEnterprise,
+  createProduct,
+  enterpriseWithClient,
+  placePaidOrder,
+  recordTransfer,
+  TEST_PURCHASER,
+} from './support/fixtures';
 
 /** Freeze, loss, void, refund, expiry and the operator's re-activation, for anonymous and registered cards. */
 describe('card lifecycle', () => {
@@ -87,7 +95,7 @@ describe('card lifecycle', () => {
   it('freezes and unfreezes: a frozen card is neither bound nor spent, and comes back as it was', async () => {
     const [card, unbound] = anonymous;
     await bind(card, 'frosty');
-    const frozen = await as(hr).post(`/v1/cards/${card.serial}/freeze`).expect(200);
+    const frozen = await as(hr).post(`/v1/cards/${card.serial}/freeze`, { reason: 'holder called in' }).expect(200);
     expect(frozen.body).toMatchObject({ status: 'frozen', balance: 10_000, holder_ref: 'frosty' });
     const spend = await debit({ serial: card.serial, holder_ref: 'frosty', amount: 100 }).expect(409);
     // The card's status is an extension member of its own: the problem's `status` stays the HTTP status.
@@ -224,6 +232,50 @@ describe('card lifecycle', () => {
     expect(await ledgerOk()).toMatchObject({ ok: true });
   });
 
+  it('voids cards bought on credit back to the credit line first: credit never becomes prepaid balance', async () => {
+    const operator = await app.operatorToken();
+    const product = await createProduct(app);
+    const company = await createEnterprise(app, { credit_limit: 1_000_000, discount_bps: 200 });
+    const client = await createClient(app, {
+      enterprise_id: company.id,
+      scopes: ['orders:write', 'orders:read', 'orders:approve', 'cards:write', 'cards:read'],
+    });
+    const token = await app.tokenFor(client.id, client.client_secret);
+    const balance = async () => (await as(token).get('/v1/balance').expect(200)).body as Record<string, number>;
+    const placed = await as(token)
+      .post('/v1/orders', {
+        po_number: `CREDIT-VOID-${Date.now()}`,
+        payment_method: 'credit_line',
+        lines: [{ product_id: product.id, face_value: 10_000, quantity: 4 }],
+      })
+      .expect(201);
+    expect(placed.body.payable).toBe(39_200);
+    await as(token).post(`/v1/orders/${placed.body.id}/pay`).expect(200);
+    await waitForIssued(app, placed.body.id as string);
+    const cards = await cardsWithSecrets(app, placed.body.id as string);
+    expect(await balance()).toMatchObject({ prepaid_balance: 0, credit_used: 39_200 });
+
+    const first = await as(token)
+      .post('/v1/cards/void', { serials: [cards[0].serial, cards[1].serial] })
+      .expect(200);
+    expect(first.body).toMatchObject({ voided: 2, refunded_to_credit: 19_600, refunded_to_prepaid: 0 });
+    expect(await balance()).toMatchObject({ prepaid_balance: 0, credit_used: 19_600 });
+
+    // Credit repaid since was the enterprise's own money: that part of a later void comes back as prepaid.
+    await recordTransfer(app, operator, {
+      enterprise_id: company.id,
+      payer_account_name: company.name,
+      amount: 15_000,
+      kind: 'credit_repayment',
+    }).expect(201);
+    const second = await as(token)
+      .post('/v1/cards/void', { serials: [cards[2].serial, cards[3].serial] })
+      .expect(200);
+    expect(second.body).toMatchObject({ voided: 2, refunded_to_credit: 4_600, refunded_to_prepaid: 15_000 });
+    expect(await balance()).toMatchObject({ prepaid_balance: 15_000, credit_used: 0 });
+    expect(await ledgerOk()).toMatchObject({ ok: true });
+  });
+
   it('expires cards past expires_at into breakage; the operator re-activates or replaces expired anonymous ones', async () => {
     const operator = await app.operatorToken();
     const [kept, swapped, registeredCard] = [anonymous[4], anonymous[5], registered[3]];
@@ -272,6 +324,61 @@ describe('card lifecycle', () => {
     ]);
     expect(await eventsOf(swapped.serial)).toEqual(['card.expired', 'card.replaced']);
     expect(await ledgerOk()).toMatchObject({ ok: true });
+  });
+
+  it('left an audit record with its actor for every card change and money movement, keeping the reason', async () => {
+    const records = await app.dataSource.query<
+      Array<{
+        action: string;
+        actor_client_id: string | null;
+        object_id: string;
+        data: { summary: Record<string, unknown> };
+      }>
+    >('SELECT action, actor_client_id, object_id, data FROM audit_records WHERE enterprise_id = $1 ORDER BY seq', [
+      enterprise,
+    ]);
+    const actions = new Set(records.map((record) => record.action));
+    for (const action of [
+      'payment.recorded',
+      'order.paid',
+      'cards.minted',
+      'card.bound',
+      'card.debited',
+      'card.reversed',
+      'card.frozen',
+      'card.unfrozen',
+      'card.reported_lost',
+      'card.refunded',
+      'cards.voided',
+      'card.reactivated',
+      'card.replaced',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    // Queued work acts as the system (no client); everything asked for through the API names its client.
+    for (const record of records) {
+      if (record.action === 'cards.minted') expect(record.actor_client_id).toBeNull();
+      else expect(record.actor_client_id).toMatch(/^cli_/);
+    }
+    const [frozenCard] = anonymous;
+    const frozen = records.find((record) => record.action === 'card.frozen' && record.object_id === frozenCard.serial);
+    expect(frozen?.data.summary).toMatchObject({
+      reason: 'holder called in',
+      movements: [{ serial: frozenCard.serial, kind: 'freeze', amount: 0 }],
+    });
+    const debited = records.find((record) => record.action === 'card.debited');
+    expect(debited?.data.summary).toMatchObject({ ledger_kind: 'card_debit', ledger_entry_id: expect.any(String) });
+    // An expiry run's chunks span enterprises: found by the card it expired; run through the API, by the operator.
+    const [expired] = await app.dataSource.query<Array<{ actor_client_id: string | null }>>(
+      `SELECT actor_client_id FROM audit_records WHERE action = 'cards.expired'
+       AND data->'summary'->'movements' @> $1::jsonb`,
+      [JSON.stringify([{ serial: anonymous[4].serial, kind: 'expire' }])],
+    );
+    expect(expired).toEqual({ actor_client_id: TEST_ADMIN_CLIENT_ID });
+    const verify = await as(await app.operatorToken())
+      .get('/v1/admin/audit/verify')
+      .expect(200);
+    expect(verify.body).toMatchObject({ ok: true, first_failure: null });
   });
 
   it('emitted every kind of card event for the enterprise, and only with serials and amounts', async () => {

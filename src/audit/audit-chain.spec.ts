@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { auditData, ChainVerifier, chainHash, GENESIS_HASH } from './audit-chain';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { auditData, ChainVerifier, chainHash, checkpointMac, GENESIS_HASH, linkHash, recordMac } from './audit-chain';
 import { AuditRecord } from './audit-record.entity';
 import { digestOf } from '../common/canonical-json';
 
@@ -14,6 +14,8 @@ function record(fields: Partial<AuditRecord> & Pick<AuditRecord, 'seq' | 'prevHa
     objectId: 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
     requestId: `req_${fields.seq}`,
     data: auditData({ n: fields.seq - 1 }, { n: fields.seq }, { changed: ['n'] }),
+    keyId: null,
+    mac: null,
     ...fields,
   });
   result.hash = fields.hash ?? chainHash(result);
@@ -152,5 +154,85 @@ describe('ChainVerifier', () => {
     expect(records.map((item) => verifier.check(item))).toEqual([true, false, false, false]);
     expect(verifier.recordsChecked).toBe(2);
     expect(verifier.firstFailure?.seq).toBe(2);
+  });
+});
+
+describe('keyed records', () => {
+  const KEY = randomBytes(32);
+  const keys = new Map([['k1', KEY]]);
+
+  /** Appends `count` keyed records after `before`, as AuditService does (the link computed as the database does). */
+  function keyed(before: AuditRecord[], count: number, key = KEY, keyId = 'k1'): AuditRecord[] {
+    const records = [...before];
+    for (let i = 0; i < count; i++) {
+      const seq = records.length + 1;
+      const prevHash = records[seq - 2]?.hash ?? GENESIS_HASH;
+      const base = record({ seq, prevHash, keyId });
+      const mac = recordMac(key, { ...base, keyId });
+      records.push({ ...base, mac, hash: linkHash(prevHash, seq, mac) });
+    }
+    return records;
+  }
+  const check = (records: AuditRecord[], verifier = new ChainVerifier(keys)) => {
+    for (const item of records) if (!verifier.check(item)) break;
+    return verifier.firstFailure;
+  };
+
+  it('MACs the fields under the key and links sha256(prev_hash:seq:mac)', () => {
+    const [first] = keyed([], 1);
+    const text =
+      '{"action":"enterprise.updated","actor_client_id":"cli_operator","data":' +
+      JSON.stringify(first.data) +
+      ',"enterprise_id":"ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB","id":"aud_00000000000000000000000001","key_id":"k1","object_id":"ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB",' +
+      '"object_type":"enterprise","occurred_at":"2025-01-01T00:00:01.000Z","request_id":"req_1"}';
+    expect(first.mac).toBe(createHmac('sha256', KEY).update(text).digest('hex'));
+    expect(first.hash).toBe(createHash('sha256').update(`${GENESIS_HASH}:1:${first.mac}`).digest('hex'));
+  });
+
+  it('accepts a keyed chain, and one that continues an unkeyed chain', () => {
+    expect(check(keyed([], 4))).toBeNull();
+    expect(check(keyed(chain(3), 3))).toBeNull();
+  });
+
+  it('reports an edited record as hash_mismatch, even with its link recomputed (the MAC needs the key)', () => {
+    const records = keyed([], 4);
+    const forged = { ...records[1], objectId: 'ent_forged' };
+    records[1] = { ...forged, hash: linkHash(forged.prevHash, forged.seq, forged.mac!) };
+    expect(check(records)).toEqual({ seq: 2, id: records[1].id, reason: 'hash_mismatch' });
+  });
+
+  it('reports a record MACed with another key as hash_mismatch, an unknown key id as unknown_key', () => {
+    const records = keyed([], 2);
+    const other = keyed(records.slice(0, 1), 1, randomBytes(32));
+    expect(check(other)).toEqual({ seq: 2, id: other[1].id, reason: 'hash_mismatch' });
+    const unknown = keyed(records.slice(0, 1), 1, KEY, 'k9');
+    expect(check(unknown)).toEqual({ seq: 2, id: unknown[1].id, reason: 'unknown_key' });
+  });
+
+  it('refuses an unkeyed record after a keyed one: a forger without the key would write those', () => {
+    const records = keyed([], 2);
+    const forged = record({ seq: 3, prevHash: records[1].hash });
+    expect(check([...records, forged])).toEqual({ seq: 3, id: forged.id, reason: 'hash_mismatch' });
+  });
+
+  it('resumes after a verified record, and reports the head it reached', () => {
+    const records = keyed([], 5);
+    const verifier = new ChainVerifier(keys, { seq: 2, hash: records[1].hash });
+    expect(check(records.slice(2), verifier)).toBeNull();
+    expect(verifier.recordsChecked).toBe(3);
+    expect(verifier.head).toEqual({ seq: 5, hash: records[4].hash });
+    const wrongStart = new ChainVerifier(keys, { seq: 2, hash: 'e'.repeat(64) });
+    expect(check(records.slice(2), wrongStart)?.reason).toBe('broken_link');
+  });
+
+  it('signs checkpoints over key id, seq, hash and time', () => {
+    const at = new Date('2025-01-01T00:00:00Z');
+    const mac = checkpointMac(KEY, { keyId: 'k1', seq: 5, hash: 'a'.repeat(64), createdAt: at });
+    expect(mac).toBe(
+      createHmac('sha256', KEY)
+        .update(`audit-checkpoint:k1:5:${'a'.repeat(64)}:2025-01-01T00:00:00.000Z`)
+        .digest('hex'),
+    );
+    expect(checkpointMac(KEY, { keyId: 'k1', seq: 4, hash: 'a'.repeat(64), createdAt: at })).not.toBe(mac);
   });
 });

@@ -2,8 +2,9 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintNumber } from '../database/transformers';
 
 /**
- * One link of the hash-chained audit log: `hash` covers every field and the
- * previous record's hash, so an edit, a deletion or a reordering breaks the chain.
+ * One link of the keyed, hash-chained audit log (src/audit/audit-chain.ts): `mac` is an HMAC of every field under
+ * a key the database never holds, `hash` links it to the previous record, so an edit, a deletion or a reordering
+ * breaks the chain. Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE.
  */
 @Entity('audit_records')
 export class AuditRecord {
@@ -41,6 +42,14 @@ export class AuditRecord {
   /** What changed: digests of before/after and a summary without secrets. */
   @Column('jsonb')
   data: Record<string, unknown>;
+
+  /** Which AUDIT_HMAC_KEYS key made `mac`; null for records written before the chain was keyed. */
+  @Column('text', { nullable: true })
+  keyId: string | null;
+
+  /** HMAC-SHA256 of the record's fields (all but seq and the hashes); null for records from before the chain was keyed. */
+  @Column('char', { length: 64, nullable: true })
+  mac: string | null;
 
   @Column('char', { length: 64 })
   prevHash: string;

@@ -10,6 +10,8 @@ import { CardDto } from '../issuance/dto/issuance.dto';
 import { Card, type CardStatus } from '../issuance/issuance.entity';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import type { LedgerLineInput } from '../ledger/ledger-posting';
+import { LedgerService } from '../ledger/ledger.service';
+import { refundSplit } from '../ledger/refund-split';
 import { unitPrice } from '../orders/pricing';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
@@ -61,6 +63,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     private readonly secrets: CardSecrets,
     private readonly cards: CardMovements,
     private readonly queues: QueueService,
+    private readonly ledger: LedgerService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -73,8 +76,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     );
   }
 
-  async freeze(ctx: RequestContext, serial: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'freeze', async (manager, card) => {
+  async freeze(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'freeze', reason, async (manager, card) => {
       await manager.query("UPDATE cards SET status = 'frozen', frozen_from = $2 WHERE serial = $1", [
         card.serial,
         card.status,
@@ -83,8 +86,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     });
   }
 
-  async unfreeze(ctx: RequestContext, serial: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'unfreeze', async (manager, card) => {
+  async unfreeze(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'unfreeze', reason, async (manager, card) => {
       // A card frozen for wrong PINs gets a fresh count of them.
       await manager.query(
         'UPDATE cards SET status = frozen_from, frozen_from = NULL, pin_failures = 0 WHERE serial = $1',
@@ -95,8 +98,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
   }
 
   /** 赎回: the balance leaves the float for card_refunds_payable, paid out to the holder outside the platform. */
-  async refund(ctx: RequestContext, serial: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'refund', async (manager, card, ledger) => {
+  async refund(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'refund', reason, async (manager, card, ledger) => {
       await manager.query("UPDATE cards SET status = 'refunded', balance = 0, frozen_from = NULL WHERE serial = $1", [
         card.serial,
       ]);
@@ -113,18 +116,18 @@ export class CardLifecycleService implements OnApplicationBootstrap {
   }
 
   /** 挂失: the card is lost and a new one, bound to the same holder, carries its balance. */
-  async reportLoss(ctx: RequestContext, serial: string): Promise<ReplacementDto> {
-    return this.replace(ctx, serial, 'report_loss');
+  async reportLoss(ctx: RequestContext, serial: string, reason?: string): Promise<ReplacementDto> {
+    return this.replace(ctx, serial, 'report_loss', reason);
   }
 
   /** Operator: an expired anonymous card that held value is replaced by a new card with that value. */
-  async replaceExpired(ctx: RequestContext, serial: string): Promise<ReplacementDto> {
-    return this.replace(ctx, serial, 'replace');
+  async replaceExpired(ctx: RequestContext, serial: string, reason?: string): Promise<ReplacementDto> {
+    return this.replace(ctx, serial, 'replace', reason);
   }
 
   /** Operator: an expired anonymous card that held value gets it back, valid for the anonymous minimum again. */
-  async reactivate(ctx: RequestContext, serial: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'reactivate', async (manager, card, ledger, expiredValue) => {
+  async reactivate(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
+    return this.change(ctx, serial, 'reactivate', reason, async (manager, card, ledger, expiredValue) => {
       const status = statusWithValue(card.holderRef, expiredValue);
       const expiresAt = addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
       await manager.query('UPDATE cards SET status = $2, balance = $3, expires_at = $4 WHERE serial = $1', [
@@ -155,10 +158,11 @@ export class CardLifecycleService implements OnApplicationBootstrap {
 
   /**
    * Voids unused cards, all or none: each goes to `voided` with balance 0, and what the cards cost the enterprise
-   * (face value less its order's discount, by the pricing rule) returns to its prepaid balance; the discount goes
-   * back to sales_discount. One ledger entry per enterprise.
+   * (face value less its order's discount, by the pricing rule) goes back where the order's money came from, by the
+   * rule of a cancelled paid order (refundSplit): to the credit line first while the order still has credit out,
+   * the rest to the prepaid balance; the discount goes back to sales_discount. One ledger entry per order.
    */
-  async voidCards(ctx: RequestContext, serials: string[]): Promise<VoidResultDto> {
+  async voidCards(ctx: RequestContext, serials: string[], reason?: string): Promise<VoidResultDto> {
     for (const serial of serials) if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
     return this.transactions.run(ctx, async (manager) => {
       const locked = await this.cards.lockSerials(manager, serials);
@@ -178,24 +182,36 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         "UPDATE cards SET status = 'voided', balance = 0, frozen_from = NULL WHERE serial = ANY($1::bigint[])",
         [serials],
       );
-      const perEnterprise = new Map<string, { face: number; price: number; cards: CardRow[] }>();
+      const perOrder = new Map<string, { enterpriseId: string; face: number; price: number; cards: CardRow[] }>();
       for (const card of locked) {
-        const totals = perEnterprise.get(card.enterpriseId) ?? { face: 0, price: 0, cards: [] };
+        const totals = perOrder.get(card.orderId) ?? { enterpriseId: card.enterpriseId, face: 0, price: 0, cards: [] };
         totals.face += card.balance;
         totals.price += unitPrice(card.faceValue, bpsOf.get(card.orderId) ?? 0);
         totals.cards.push(card);
-        perEnterprise.set(card.enterpriseId, totals);
+        perOrder.set(card.orderId, totals);
       }
-      let refunded = 0;
-      for (const [enterpriseId, totals] of perEnterprise) {
-        const lines: LedgerLineInput[] = [
-          { account: LedgerAccount.CardFloat, amount: totals.face },
-          { account: LedgerAccount.Prepaid, amount: -totals.price, enterpriseId },
-        ];
+      // Funds locks in one order for every voider (no deadlocks), before the credit figures are read.
+      for (const enterpriseId of [...new Set(locked.map((card) => card.enterpriseId))].sort()) {
+        await this.ledger.lockEnterpriseFunds(manager, enterpriseId);
+      }
+      let toPrepaid = 0;
+      let toCredit = 0;
+      for (const [orderId, totals] of [...perOrder].sort(([a], [b]) => a.localeCompare(b))) {
+        const { enterpriseId } = totals;
+        const split = refundSplit(
+          totals.price,
+          await this.ledger.orderBalance(manager, orderId, LedgerAccount.Receivable),
+          await this.ledger.creditUsed(manager, enterpriseId),
+        );
+        const lines: LedgerLineInput[] = [{ account: LedgerAccount.CardFloat, amount: totals.face }];
+        if (split.toCredit > 0)
+          lines.push({ account: LedgerAccount.Receivable, amount: -split.toCredit, enterpriseId });
+        if (split.toPrepaid > 0) lines.push({ account: LedgerAccount.Prepaid, amount: -split.toPrepaid, enterpriseId });
         if (totals.face > totals.price) {
           lines.push({ account: LedgerAccount.SalesDiscount, amount: -(totals.face - totals.price) });
         }
-        refunded += totals.price;
+        toPrepaid += split.toPrepaid;
+        toCredit += split.toCredit;
         await this.cards.record(
           manager,
           ctx,
@@ -208,17 +224,20 @@ export class CardLifecycleService implements OnApplicationBootstrap {
           })),
           {
             kind: 'cards_voided',
-            memo: `${totals.cards.length} unused card(s) voided: ${totals.price} fen back to prepaid`,
+            memo: `${totals.cards.length} unused card(s) voided: ${split.toCredit} fen back to the credit line, ${split.toPrepaid} fen to prepaid`,
             enterpriseId,
+            orderId,
             lines,
           },
+          { reason },
         );
       }
       const rows = await manager.find(Card, { where: serials.map((serial) => ({ serial: Number(serial) })) });
       return {
         object: 'card_void',
         voided: serials.length,
-        refunded_to_prepaid: refunded,
+        refunded_to_prepaid: toPrepaid,
+        refunded_to_credit: toCredit,
         cards: rows.map((card) => CardDto.from(card)),
       };
     });
@@ -230,11 +249,15 @@ export class CardLifecycleService implements OnApplicationBootstrap {
    * redemption holds right now to the next run; a second worker running the job at once takes other rows.
    */
   @OnJob(JobName.ExpireCards)
-  async expireDue(): Promise<ExpiryRunDto> {
+  async expireDueJob(): Promise<ExpiryRunDto> {
+    return this.expireDue(RequestContext.system());
+  }
+
+  /** The expiry run itself: `ctx` names who ran it (the system for the scheduled job, else the operator). */
+  async expireDue(ctx: RequestContext): Promise<ExpiryRunDto> {
     let expired = 0;
     let breakage = 0;
     for (;;) {
-      const ctx = RequestContext.system();
       const chunk = await this.transactions.run(ctx, async (manager) => {
         const rows = await manager.query<
           Array<{ serial: string; expired: string; enterprise_id: string; holder_ref: string | null }>
@@ -347,6 +370,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     ctx: RequestContext,
     serial: string,
     action: CardAction,
+    reason: string | undefined,
     apply: (
       manager: EntityManager,
       card: CardRow,
@@ -370,6 +394,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         ctx,
         movements,
         entry ? { ...entry, enterpriseId: card.enterpriseId, orderId: null } : undefined,
+        { reason },
       );
       return CardDto.from(await manager.findOneByOrFail(Card, { serial: Number(card.serial) }));
     });
@@ -380,12 +405,13 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     ctx: RequestContext,
     serial: string,
     action: 'report_loss' | 'replace',
+    reason: string | undefined,
   ): Promise<ReplacementDto> {
     // One transaction around the change and the read-back: with an Idempotency-Key the change joins the key's
     // still-open transaction, whose uncommitted replacement card no other connection can see yet.
     return this.transactions.run(ctx, async (manager) => {
       let replacementSerial = '';
-      const card = await this.change(ctx, serial, action, async (_manager, old, ledger, expiredValue) => {
+      const card = await this.change(ctx, serial, action, reason, async (_manager, old, ledger, expiredValue) => {
         const value = action === 'report_loss' ? old.balance : expiredValue;
         const status = statusWithValue(old.holderRef, value);
         const expiresAt =

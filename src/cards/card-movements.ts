@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { AuditService, type AuditEntry } from '../audit/audit.service';
+import { digestOf } from '../common/canonical-json';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import type { BlindIndexCandidate } from '../issuance/card-secrets';
@@ -97,16 +99,37 @@ export interface CardMovement {
   event?: { type: EventType; data?: Record<string, unknown> };
 }
 
+/** The audit action of a call of CardMovements.record, by the kind of its first movement. */
+const AUDIT_ACTIONS: Record<CardTransactionKind, string> = {
+  bind: 'card.bound',
+  debit: 'card.debited',
+  reverse: 'card.reversed',
+  freeze: 'card.frozen',
+  unfreeze: 'card.unfrozen',
+  lost: 'card.reported_lost',
+  replacement: 'card.replaced',
+  replaced: 'card.replaced',
+  void: 'cards.voided',
+  refund: 'card.refunded',
+  expire: 'cards.expired',
+  reactivate: 'card.reactivated',
+};
+
+/** Movements listed one by one in an audit record up to this many; beyond, a digest of the list stands for them. */
+const AUDIT_LISTED_MOVEMENTS = 50;
+
 /**
  * Reads cards (by blind index or serial, optionally locked) and records what happens to them: the
- * card_transactions row, the event for the owning enterprise and, through LedgerService, the journal entry, all
- * in the caller's transaction. Events carry the serial, amounts and the holder reference, never a code.
+ * card_transactions row, the event for the owning enterprise, through LedgerService the journal entry and, last,
+ * one audit record for the whole change (its actor, reason, the cards and the entry), all in the caller's
+ * transaction. Events and audit records carry serials and amounts, never a code.
  */
 @Injectable()
 export class CardMovements {
   constructor(
     private readonly ledger: LedgerService,
     private readonly events: EventsService,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -157,14 +180,18 @@ export class CardMovements {
     return rows.map(toCardRow);
   }
 
-  /** Records movements (one multi-row INSERT) and their events; posts `entry` when money moved. */
+  /**
+   * Records movements (one multi-row INSERT) and their events, posts `entry` when money moved, and appends one audit
+   * record of the change (one statement, the last): `reason` is the caller's, as the API documents it.
+   */
   async record(
     manager: EntityManager,
     ctx: RequestContext,
     movements: readonly CardMovement[],
     entry?: LedgerPosting,
+    { reason }: { reason?: string } = {},
   ): Promise<void> {
-    if (entry) await this.ledger.post(manager, ctx, entry);
+    const posted = entry ? await this.ledger.post(manager, ctx, entry) : null;
     if (movements.length === 0) return;
     const values: unknown[] = [];
     const tuples = movements.map((movement, index) => {
@@ -204,5 +231,46 @@ export class CardMovements {
         },
       });
     }
+    await this.audit.append(manager, ctx, auditEntryOf(movements, entry, posted?.id ?? null, reason));
   }
+}
+
+function auditEntryOf(
+  movements: readonly CardMovement[],
+  entry: LedgerPosting | undefined,
+  entryId: string | null,
+  reason: string | undefined,
+): AuditEntry {
+  const [first] = movements;
+  const listed = movements.map((movement) => ({
+    serial: movement.card.serial,
+    kind: movement.kind,
+    amount: movement.amount,
+    balance_after: movement.balanceAfter,
+    ...(movement.relatedSerial ? { related_serial: movement.relatedSerial } : {}),
+  }));
+  const enterprises = new Set(movements.map((movement) => movement.card.enterpriseId));
+  const redemptionId = first.redemptionId ?? null;
+  return {
+    action: AUDIT_ACTIONS[first.kind],
+    objectType: redemptionId ? 'redemption' : 'card',
+    objectId: redemptionId ?? first.card.serial,
+    enterpriseId: enterprises.size === 1 ? first.card.enterpriseId : (entry?.enterpriseId ?? null),
+    summary: {
+      cards: movements.length,
+      ...(movements.length <= AUDIT_LISTED_MOVEMENTS
+        ? { movements: listed }
+        : {
+            first_serial: first.card.serial,
+            last_serial: movements[movements.length - 1].card.serial,
+            movements_sha256: digestOf(listed),
+          }),
+      amount: movements.reduce((sum, movement) => sum + movement.amount, 0),
+      ledger_entry_id: entryId,
+      ledger_kind: entry?.kind ?? null,
+      order_id: entry?.orderId ?? null,
+      redemption_id: redemptionId,
+      reason: reason ?? null,
+    },
+  };
 }

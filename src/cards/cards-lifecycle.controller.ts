@@ -54,8 +54,8 @@ export class CardsLifecycleController {
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
-  freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.freeze(ctx, serial);
+  freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.freeze(ctx, serial, dto.reason);
   }
 
   @Post(':serial/unfreeze')
@@ -66,8 +66,8 @@ export class CardsLifecycleController {
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'card_expired' })
-  unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.unfreeze(ctx, serial);
+  unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.unfreeze(ctx, serial, dto.reason);
   }
 
   @Post(':serial/report-loss')
@@ -85,9 +85,9 @@ export class CardsLifecycleController {
   reportLoss(
     @Ctx() ctx: RequestContext,
     @Param('serial') serial: string,
-    @Body() _dto: CardActionDto,
+    @Body() dto: CardActionDto,
   ): Promise<ReplacementDto> {
-    return this.lifecycle.reportLoss(ctx, serial);
+    return this.lifecycle.reportLoss(ctx, serial, dto.reason);
   }
 
   @Post(':serial/refund')
@@ -105,8 +105,8 @@ export class CardsLifecycleController {
     type: Problem,
     description: `anonymous_card_not_refundable, card_has_no_value, ${GONE}`,
   })
-  refund(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.refund(ctx, serial);
+  refund(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.refund(ctx, serial, dto.reason);
   }
 
   @Post('void')
@@ -114,9 +114,9 @@ export class CardsLifecycleController {
   @RequireScopes('cards:write')
   @Idempotent()
   @ApiOperation({
-    summary: 'Void unused cards; what they cost returns to the prepaid balance',
+    summary: 'Void unused cards; what they cost returns to where the order was paid from',
     description:
-      'All or none: every card must be unused (never bound, full balance) and not expired. The enterprise gets back face value less its order discount; the discount part goes back to sales_discount.',
+      'All or none: every card must be unused (never bound, full balance) and not expired. The enterprise gets back face value less its order discount, as a cancelled paid order would: to the credit line first when the order drew on it and that credit is still used, the rest to the prepaid balance; the discount part goes back to sales_discount. The reason is kept in the audit trail.',
     operationId: 'voidCards',
   })
   @ApiOkResponse({ type: VoidResultDto })
@@ -124,7 +124,7 @@ export class CardsLifecycleController {
   @ApiConflictResponse({ type: Problem, description: `card_not_unused, ${STATE}` })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
   voidCards(@Ctx() ctx: RequestContext, @Body() dto: VoidCardsDto): Promise<VoidResultDto> {
-    return this.lifecycle.voidCards(ctx, dto.serials);
+    return this.lifecycle.voidCards(ctx, dto.serials, dto.reason);
   }
 }
 
@@ -141,8 +141,8 @@ export class AdminCardsController {
   @ApiOkResponse({ type: CardDto })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: STATE })
-  freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.freeze(ctx, serial);
+  freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.freeze(ctx, serial, dto.reason);
   }
 
   @Post(':serial/unfreeze')
@@ -151,8 +151,8 @@ export class AdminCardsController {
   @ApiOkResponse({ type: CardDto })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: STATE })
-  unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.unfreeze(ctx, serial);
+  unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.unfreeze(ctx, serial, dto.reason);
   }
 
   @Post(':serial/report-loss')
@@ -166,9 +166,9 @@ export class AdminCardsController {
   reportLoss(
     @Ctx() ctx: RequestContext,
     @Param('serial') serial: string,
-    @Body() _dto: CardActionDto,
+    @Body() dto: CardActionDto,
   ): Promise<ReplacementDto> {
-    return this.lifecycle.reportLoss(ctx, serial);
+    return this.lifecycle.reportLoss(ctx, serial, dto.reason);
   }
 
   @Post(':serial/refund')
@@ -182,15 +182,15 @@ export class AdminCardsController {
     type: Problem,
     description: `anonymous_card_not_refundable, card_has_no_value, ${GONE}`,
   })
-  refund(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() _dto: CardActionDto): Promise<CardDto> {
-    return this.lifecycle.refund(ctx, serial);
+  refund(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
+    return this.lifecycle.refund(ctx, serial, dto.reason);
   }
 
   @Post('void')
   @HttpCode(200)
   @Idempotent()
   @ApiOperation({
-    summary: "Void unused cards of any enterprise; what they cost returns to each enterprise's prepaid balance",
+    summary: 'Void unused cards of any enterprise; what they cost returns to where each order was paid from',
     operationId: 'adminVoidCards',
   })
   @ApiOkResponse({ type: VoidResultDto })
@@ -198,7 +198,7 @@ export class AdminCardsController {
   @ApiConflictResponse({ type: Problem, description: `card_not_unused, ${STATE}` })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
   voidCards(@Ctx() ctx: RequestContext, @Body() dto: VoidCardsDto): Promise<VoidResultDto> {
-    return this.lifecycle.voidCards(ctx, dto.serials);
+    return this.lifecycle.voidCards(ctx, dto.serials, dto.reason);
   }
 
   @Post(':serial/reactivate')
@@ -219,9 +219,9 @@ export class AdminCardsController {
   reactivate(
     @Ctx() ctx: RequestContext,
     @Param('serial') serial: string,
-    @Body() _dto: CardActionDto,
+    @Body() dto: CardActionDto,
   ): Promise<CardDto> {
-    return this.lifecycle.reactivate(ctx, serial);
+    return this.lifecycle.reactivate(ctx, serial, dto.reason);
   }
 
   @Post(':serial/replace')
@@ -241,9 +241,9 @@ export class AdminCardsController {
   replace(
     @Ctx() ctx: RequestContext,
     @Param('serial') serial: string,
-    @Body() _dto: CardActionDto,
+    @Body() dto: CardActionDto,
   ): Promise<ReplacementDto> {
-    return this.lifecycle.replaceExpired(ctx, serial);
+    return this.lifecycle.replaceExpired(ctx, serial, dto.reason);
   }
 
   @Post('expire-due')
@@ -253,7 +253,7 @@ export class AdminCardsController {
     operationId: 'expireDueCards',
   })
   @ApiOkResponse({ type: ExpiryRunDto })
-  expireDue(): Promise<ExpiryRunDto> {
-    return this.lifecycle.expireDue();
+  expireDue(@Ctx() ctx: RequestContext): Promise<ExpiryRunDto> {
+    return this.lifecycle.expireDue(ctx);
   }
 }

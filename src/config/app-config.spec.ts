@@ -85,6 +85,27 @@ describe('loadConfig', () => {
   });
 });
 
+describe('audit chain and database role settings', () => {
+  it('keeps AUDIT_HMAC_KEYS optional, validates and masks it, and takes an owner URL for migrations', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const config = loadConfig({
+      DATA_DIR: tempDir(),
+      AUDIT_HMAC_KEYS: `a1:${key}`,
+      MIGRATION_DATABASE_URL: 'postgres://owner:hunter2@db:5432/fuli',
+    });
+    expect(config.AUDIT_HMAC_KEYS).toBe(`a1:${key}`);
+    expect(config.AUDIT_CHECKPOINT_INTERVAL_SECONDS).toBe(300);
+    const shown = JSON.stringify(describeConfig(config));
+    expect(shown).not.toContain(key);
+    expect(shown).not.toContain('hunter2');
+    expect(loadConfig({ DATA_DIR: tempDir() }).AUDIT_HMAC_KEYS).toBeUndefined();
+    expect(() => loadConfig({ DATA_DIR: tempDir(), AUDIT_HMAC_KEYS: 'a1:short' })).toThrow(/AUDIT_HMAC_KEYS/);
+    expect(() => loadConfig({ DATA_DIR: tempDir(), MIGRATION_DATABASE_URL: 'mysql://x' })).toThrow(
+      /MIGRATION_DATABASE_URL must be a postgres/,
+    );
+  });
+});
+
 describe('describeConfig', () => {
   it('masks secrets and URL passwords', () => {
     const config = dev({ DATABASE_URL: 'postgres://fuli:s3cret@db:5432/fuli' });

@@ -132,6 +132,31 @@ export class AppConfig {
   })
   DATA_ENCRYPTION_KEYS: string;
 
+  /**
+   * Keys of the audit chain's HMACs as `id:base64key` pairs (≥ 32 bytes each), comma separated: the first signs new
+   * records and checkpoints, the others still verify. Unset: one key derived from CODE_PEPPER (id `pepper`).
+   * Kept outside the database, so that whoever can write to it cannot forge or re-chain audit records.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,}(,[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,})*$/, {
+    message: 'AUDIT_HMAC_KEYS must be id:base64(≥ 32 bytes) pairs separated by commas',
+  })
+  AUDIT_HMAC_KEYS?: string;
+
+  /** How often the worker verifies the audit records appended since the last checkpoint and signs a new one. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  AUDIT_CHECKPOINT_INTERVAL_SECONDS = 300;
+
+  /**
+   * The schema owner's URL, used only to run the migrations at boot (the app's own pool then connects with
+   * DATABASE_URL, a role that owns nothing and cannot drop the append-only triggers). Unset: DATABASE_URL migrates.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'MIGRATION_DATABASE_URL must be a postgres:// URL' })
+  MIGRATION_DATABASE_URL?: string;
+
   /** PEM EC P-256 private key that signs access tokens (ES256). */
   @Matches(/-----BEGIN (EC )?PRIVATE KEY-----/, { message: 'JWT_SIGNING_KEY must be a PEM private key' })
   JWT_SIGNING_KEY: string;
@@ -442,6 +467,9 @@ export const SECRET_FIELDS = [
   'CLIENT_SECRET_KEY',
 ] as const satisfies readonly (keyof AppConfig)[];
 
+/** Secrets that have a fallback (nothing is generated for them), never logged either. */
+const OPTIONAL_SECRET_FIELDS: readonly string[] = ['AUDIT_HMAC_KEYS'] satisfies readonly (keyof AppConfig)[];
+
 type GeneratedSecrets = Pick<AppConfig, (typeof SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
 
 function generateSecrets(): GeneratedSecrets {
@@ -527,7 +555,8 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    shown[key] = (SECRET_FIELDS as readonly string[]).includes(key) ? '********' : maskUrl(value);
+    const secret = (SECRET_FIELDS as readonly string[]).includes(key) || OPTIONAL_SECRET_FIELDS.includes(key);
+    shown[key] = secret ? '********' : maskUrl(value);
   }
   return shown;
 }

@@ -1,3 +1,4 @@
+import { AuditChainHead, AuditCheckpoint } from '../audit/audit-checkpoint.entity';
 import { AuditRecord } from '../audit/audit-record.entity';
 import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
@@ -22,6 +23,8 @@ export const entities = [
   ApiClientSecret,
   IdempotencyKey,
   AuditRecord,
+  AuditChainHead,
+  AuditCheckpoint,
   Product,
   Order,
   OrderLine,

@@ -71,15 +71,17 @@ async function main(): Promise<number> {
   // production deployment gives DATABASE_URL, and no key is read.
   const config = loadConfig(process.env, { defaultNodeEnv: 'development' });
   const database = await resolveDatabase(config, (line) => console.error(line));
+  // Migrations are the schema owner's work: its URL when configured (README, "Running it for real").
+  const ownerUrl = config.MIGRATION_DATABASE_URL ?? database.url;
   try {
     switch (command) {
       case 'run': {
-        const applied = await runMigrations(database.url);
+        const applied = await runMigrations(ownerUrl);
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'no pending migrations');
         return 0;
       }
       case 'revert': {
-        const dataSource = await new DataSource(dataSourceOptions(database.url, 2)).initialize();
+        const dataSource = await new DataSource(dataSourceOptions(ownerUrl, 2)).initialize();
         await dataSource.undoLastMigration({ transaction: 'each' });
         await dataSource.destroy();
         console.log('reverted the last migration');

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, EntityManager, In } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { Product } from '../catalog/product.entity';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -53,6 +54,7 @@ export class IssuanceService implements OnApplicationBootstrap {
     private readonly ledger: LedgerService,
     private readonly events: EventsService,
     private readonly queues: QueueService,
+    private readonly audit: AuditService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -228,6 +230,23 @@ export class IssuanceService implements OnApplicationBootstrap {
       [batchId, chunk.count],
     );
     if (updated.issued_count === updated.count) await this.completeBatch(manager, batch);
+    // One record per chunk, not per card (a batch may hold millions), and last: the chain's head is locked to the commit.
+    const firstSerial = serialFromSequence(batch.serialStart + chunkNo * batch.chunkSize);
+    await this.audit.append(manager, ctx, {
+      action: 'cards.minted',
+      objectType: 'batch',
+      objectId: batchId,
+      enterpriseId: batch.enterpriseId,
+      summary: {
+        order_id: batch.orderId,
+        chunk_no: chunkNo,
+        cards: chunk.count,
+        face_value: batch.faceValue,
+        value: chunk.count * batch.faceValue,
+        first_serial: firstSerial,
+        last_serial: serialFromSequence(batch.serialStart + chunkNo * batch.chunkSize + chunk.count - 1),
+      },
+    });
     return { minted: chunk.count };
   }
 

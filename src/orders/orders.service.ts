@@ -14,6 +14,7 @@ import { IssuanceBatch } from '../issuance/issuance.entity';
 import { IssuanceService } from '../issuance/issuance.service';
 import { ENTERPRISE_ACCOUNTS, LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
+import { refundSplit } from '../ledger/refund-split';
 import { EventsService } from '../webhooks/events.service';
 import { CompliancePolicy } from './compliance.policy';
 import type { CreateOrderDto } from './dto/create-order.dto';
@@ -300,7 +301,7 @@ export class OrdersService {
           objectType: 'order',
           objectId: order.id,
           enterpriseId: order.enterpriseId,
-          summary: { payable: order.payable, payment_method: order.paymentMethod },
+          summary: { payable: order.payable, payment_method: order.paymentMethod, reason: dto.reason ?? null },
         });
       }
       return this.toDto(manager, order);
@@ -404,9 +405,9 @@ export class OrdersService {
       const amount = -Number(line.amount);
       if (line.account === LedgerAccount.OrderDeposits) add(LedgerAccount.Prepaid, amount);
       else if (line.account === LedgerAccount.Receivable) {
-        const giveBack = Math.min(-amount, await this.ledger.creditUsed(manager, enterpriseId));
-        if (giveBack > 0) add(LedgerAccount.Receivable, -giveBack);
-        add(LedgerAccount.Prepaid, amount + giveBack);
+        const split = refundSplit(-amount, -amount, await this.ledger.creditUsed(manager, enterpriseId));
+        if (split.toCredit > 0) add(LedgerAccount.Receivable, -split.toCredit);
+        add(LedgerAccount.Prepaid, -split.toPrepaid);
       } else add(line.account, amount);
     }
     await this.ledger.post(manager, ctx, {
@@ -439,6 +440,13 @@ export class OrdersService {
         { account: LedgerAccount.OrderDeposits, amount: held, enterpriseId: order.enterpriseId },
         { account: LedgerAccount.Prepaid, amount: -held, enterpriseId: order.enterpriseId },
       ],
+    });
+    await this.audit.append(manager, ctx, {
+      action: 'order.deposits_released',
+      objectType: 'order',
+      objectId: order.id,
+      enterpriseId: order.enterpriseId,
+      summary: { amount: held, status: order.status, reason: order.rejectionReason ?? order.cancellationReason },
     });
   }
 

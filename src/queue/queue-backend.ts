@@ -38,6 +38,8 @@ export interface QueueBackendOptions {
   redisPrefix?: string;
   /** Postgres only: queries in flight at once across all queues, on top of one LISTEN client per queue. */
   queryConnections?: number;
+  /** Postgres only: migrate BullMQ's schema through this URL (the schema owner's) instead of the queue pool's. */
+  migrationUrl?: string;
 }
 
 /** pg's default is to wait forever for a free or new connection; readiness and producers must fail instead. */
@@ -78,11 +80,21 @@ export async function prepareQueueBackend(
   // threshold of 10 once there are five queues. Each is released when its Queue or Worker closes.
   pool.setMaxListeners(4 * listeners + 10);
   try {
-    const client = await pool.connect();
-    try {
-      await runMigrations(client, DEFAULT_SCHEMA);
-    } finally {
-      client.release();
+    if (options.migrationUrl) {
+      const owner = new pg.Client({ connectionString: options.migrationUrl, application_name: 'fuli-migrate' });
+      await owner.connect();
+      try {
+        await runMigrations(owner, DEFAULT_SCHEMA);
+      } finally {
+        await owner.end();
+      }
+    } else {
+      const client = await pool.connect();
+      try {
+        await runMigrations(client, DEFAULT_SCHEMA);
+      } finally {
+        client.release();
+      }
     }
   } catch (error) {
     await pool.end();

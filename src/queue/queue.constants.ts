@@ -25,6 +25,8 @@ export enum JobName {
   SweepWebhookDeliveries = 'sweep-webhook-deliveries',
   /** Expire the cards past expires_at and book their balances as breakage (scheduled). */
   ExpireCards = 'expire-cards',
+  /** Verify the audit records appended since the last checkpoint and sign a checkpoint of the head (scheduled). */
+  CheckpointAudit = 'checkpoint-audit',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -37,6 +39,7 @@ export interface JobPayloads {
   [JobName.DeliverWebhook]: { deliveryId: string; attempt: number };
   [JobName.SweepWebhookDeliveries]: Record<string, never>;
   [JobName.ExpireCards]: Record<string, never>;
+  [JobName.CheckpointAudit]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -49,6 +52,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.DeliverWebhook]: QueueName.Webhooks,
   [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
   [JobName.ExpireCards]: QueueName.Maintenance,
+  [JobName.CheckpointAudit]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */

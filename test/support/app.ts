@@ -13,6 +13,11 @@ export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
 export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';
 /** One client-secret key for every test app: they share a database, and each must verify the others' secrets. */
 export const TEST_CLIENT_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+/**
+ * One audit key for every app of a run: the apps of parallel test files share the database and its audit chain,
+ * and each one's verify must accept what the others appended (each app generates its own CODE_PEPPER).
+ */
+export const TEST_AUDIT_HMAC_KEYS = `test:${Buffer.alloc(32, 'fuli-test-audit-key').toString('base64')}`;
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -49,6 +54,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     ADMIN_CLIENT_ID: TEST_ADMIN_CLIENT_ID,
     ADMIN_CLIENT_SECRET: TEST_ADMIN_CLIENT_SECRET,
     CLIENT_SECRET_KEY: TEST_CLIENT_SECRET_KEY,
+    AUDIT_HMAC_KEYS: TEST_AUDIT_HMAC_KEYS,
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',

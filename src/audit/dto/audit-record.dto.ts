@@ -62,10 +62,30 @@ export class AuditRecordDto {
   @ApiProperty({ type: AuditRecordDataDto })
   data: AuditRecordDataDto;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Id of the server-held key of `mac`; null for records written before the chain was keyed',
+    example: 'pepper',
+  })
+  key_id: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    pattern: '^[0-9a-f]{64}$',
+    description: 'HMAC-SHA256 of the canonical JSON of every field but seq and the hashes, under key_id',
+  })
+  mac: string | null;
+
   @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: 'hash of the previous record; 64 zeros for the first' })
   prev_hash: string;
 
-  @ApiProperty({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 over the canonical JSON of every other field' })
+  @ApiProperty({
+    pattern: '^[0-9a-f]{64}$',
+    description:
+      'SHA-256 of `prev_hash:seq:mac`; for records from before the chain was keyed, SHA-256 over the canonical JSON of every other field',
+  })
   hash: string;
 
   static from(this: void, record: AuditRecord): AuditRecordDto {
@@ -86,6 +106,8 @@ export class AuditRecordDto {
         after_sha256: data.after_sha256 ?? null,
         summary: data.summary ?? null,
       },
+      key_id: record.keyId,
+      mac: record.mac,
       prev_hash: record.prevHash,
       hash: record.hash,
     };

@@ -32,8 +32,16 @@ export class VoidCardsDto extends CardActionDto {
 export class VoidResultDto {
   @ApiProperty({ enum: ['card_void'] }) object: 'card_void';
   @ApiProperty() voided: number;
-  @ApiProperty({ description: "fen credited to the enterprises' prepaid balance (what the cards cost them)" })
+  @ApiProperty({
+    description:
+      "fen of what the cards cost credited to the enterprises' prepaid balance: orders paid from prepaid or by transfer, and credit repaid since",
+  })
   refunded_to_prepaid: number;
+  @ApiProperty({
+    description:
+      'fen of what the cards cost given back to the credit line of the orders that drew on it (receivable first)',
+  })
+  refunded_to_credit: number;
   @ApiProperty({ type: [CardDto] }) cards: CardDto[];
 }
 
