@@ -1,8 +1,4 @@
-import { hkdfSync } from 'node:crypto';
 import type { AppConfig } from '../config/app-config';
-
-/** Key id of the key derived from CODE_PEPPER, used when AUDIT_HMAC_KEYS is not set. */
-export const DERIVED_AUDIT_KEY_ID = 'pepper';
 
 export interface AuditKeys {
   /** The key that signs new records and checkpoints. */
@@ -13,16 +9,11 @@ export interface AuditKeys {
 
 /**
  * The audit chain's HMAC keys, held only by the application: AUDIT_HMAC_KEYS (`id:base64` pairs, the first signs,
- * the others still verify what they signed), else one key derived from CODE_PEPPER (HKDF-SHA256), which is
- * always kept for verifying so records signed before AUDIT_HMAC_KEYS was set stay verifiable.
+ * the others still verify what they signed).
  */
-export function auditKeysFrom(config: Pick<AppConfig, 'AUDIT_HMAC_KEYS' | 'CODE_PEPPER'>): AuditKeys {
-  const derived = Buffer.from(
-    hkdfSync('sha256', Buffer.from(config.CODE_PEPPER, 'base64'), Buffer.alloc(0), 'fuli audit chain v1', 32),
-  );
+export function auditKeysFrom(config: Pick<AppConfig, 'AUDIT_HMAC_KEYS'>): AuditKeys {
   const byId = new Map<string, Buffer>();
-  const configured = (config.AUDIT_HMAC_KEYS ?? '')
-    .split(',')
+  const configured = config.AUDIT_HMAC_KEYS.split(',')
     .filter((pair) => pair !== '')
     .map((pair) => {
       const at = pair.indexOf(':');
@@ -32,7 +23,6 @@ export function auditKeysFrom(config: Pick<AppConfig, 'AUDIT_HMAC_KEYS' | 'CODE_
     if (byId.has(id)) throw new Error(`AUDIT_HMAC_KEYS names key '${id}' twice`);
     byId.set(id, key);
   }
-  if (!byId.has(DERIVED_AUDIT_KEY_ID)) byId.set(DERIVED_AUDIT_KEY_ID, derived);
-  const signing = configured[0] ?? { id: DERIVED_AUDIT_KEY_ID, key: derived };
-  return { signing, byId };
+  if (configured.length === 0) throw new Error('AUDIT_HMAC_KEYS names no key');
+  return { signing: configured[0], byId };
 }

@@ -86,10 +86,9 @@ describe('loadConfig', () => {
 });
 
 describe('audit chain and database role settings', () => {
-  it('keeps AUDIT_HMAC_KEYS optional, validates and masks it, and takes an owner URL for migrations', () => {
+  it('requires AUDIT_HMAC_KEYS in production, generates it in development, validates and masks it, and takes an owner URL for migrations', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
-    const config = loadConfig({
-      DATA_DIR: tempDir(),
+    const config = dev({
       AUDIT_HMAC_KEYS: `a1:${key}`,
       MIGRATION_DATABASE_URL: 'postgres://owner:hunter2@db:5432/fuli',
     });
@@ -98,11 +97,10 @@ describe('audit chain and database role settings', () => {
     const shown = JSON.stringify(describeConfig(config));
     expect(shown).not.toContain(key);
     expect(shown).not.toContain('hunter2');
-    expect(loadConfig({ DATA_DIR: tempDir() }).AUDIT_HMAC_KEYS).toBeUndefined();
-    expect(() => loadConfig({ DATA_DIR: tempDir(), AUDIT_HMAC_KEYS: 'a1:short' })).toThrow(/AUDIT_HMAC_KEYS/);
-    expect(() => loadConfig({ DATA_DIR: tempDir(), MIGRATION_DATABASE_URL: 'mysql://x' })).toThrow(
-      /MIGRATION_DATABASE_URL must be a postgres/,
-    );
+    expect(dev({}).AUDIT_HMAC_KEYS).toMatch(/^a1:[A-Za-z0-9+/]{43}=$/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tempDir() })).toThrow(/AUDIT_HMAC_KEYS is missing/);
+    expect(() => dev({ AUDIT_HMAC_KEYS: 'a1:short' })).toThrow(/AUDIT_HMAC_KEYS/);
+    expect(() => dev({ MIGRATION_DATABASE_URL: 'mysql://x' })).toThrow(/MIGRATION_DATABASE_URL must be a postgres/);
   });
 });
 

@@ -134,14 +134,14 @@ export class AppConfig {
 
   /**
    * Keys of the audit chain's HMACs as `id:base64key` pairs (≥ 32 bytes each), comma separated: the first signs new
-   * records and checkpoints, the others still verify. Unset: one key derived from CODE_PEPPER (id `pepper`).
-   * Kept outside the database, so that whoever can write to it cannot forge or re-chain audit records.
+   * records and checkpoints, the others still verify. Kept outside the database, so that whoever can write to it
+   * cannot forge or re-chain audit records; a key of its own (not derived from another), so that rotating CODE_PEPPER
+   * or the data keys never orphans the chain.
    */
-  @IsOptional()
   @Matches(/^[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,}(,[A-Za-z0-9_-]+:[A-Za-z0-9+/=]{43,})*$/, {
     message: 'AUDIT_HMAC_KEYS must be id:base64(≥ 32 bytes) pairs separated by commas',
   })
-  AUDIT_HMAC_KEYS?: string;
+  AUDIT_HMAC_KEYS: string;
 
   /** How often the worker verifies the audit records appended since the last checkpoint and signs a new one. */
   @Transform(toInt)
@@ -465,10 +465,8 @@ export const SECRET_FIELDS = [
   'JWT_SIGNING_KEY',
   'ADMIN_CLIENT_SECRET',
   'CLIENT_SECRET_KEY',
+  'AUDIT_HMAC_KEYS',
 ] as const satisfies readonly (keyof AppConfig)[];
-
-/** Secrets that have a fallback (nothing is generated for them), never logged either. */
-const OPTIONAL_SECRET_FIELDS: readonly string[] = ['AUDIT_HMAC_KEYS'] satisfies readonly (keyof AppConfig)[];
 
 type GeneratedSecrets = Pick<AppConfig, (typeof SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
 
@@ -481,6 +479,7 @@ function generateSecrets(): GeneratedSecrets {
     ADMIN_CLIENT_ID: 'cli_operator',
     ADMIN_CLIENT_SECRET: randomBytes(24).toString('base64url'),
     CLIENT_SECRET_KEY: randomBytes(32).toString('base64'),
+    AUDIT_HMAC_KEYS: `a1:${randomBytes(32).toString('base64')}`,
   };
 }
 
@@ -555,7 +554,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    const secret = (SECRET_FIELDS as readonly string[]).includes(key) || OPTIONAL_SECRET_FIELDS.includes(key);
+    const secret = (SECRET_FIELDS as readonly string[]).includes(key);
     shown[key] = secret ? '********' : maskUrl(value);
   }
   return shown;

@@ -43,7 +43,7 @@ export function workerEnv(config: AppConfig, overrides: Record<string, string> =
     ADMIN_CLIENT_ID: config.ADMIN_CLIENT_ID,
     ADMIN_CLIENT_SECRET: config.ADMIN_CLIENT_SECRET,
     CLIENT_SECRET_KEY: config.CLIENT_SECRET_KEY,
-    ...(config.AUDIT_HMAC_KEYS ? { AUDIT_HMAC_KEYS: config.AUDIT_HMAC_KEYS } : {}),
+    AUDIT_HMAC_KEYS: config.AUDIT_HMAC_KEYS,
     ISSUANCE_CHUNK_SIZE: String(config.ISSUANCE_CHUNK_SIZE),
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
