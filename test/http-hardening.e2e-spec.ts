@@ -1,7 +1,13 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestApp, TEST_ADMIN_CLIENT_ID, TEST_ADMIN_CLIENT_SECRET, type TestApp } from './support/app';
+import {
+  startTestApp,
+  TEST_ADMIN_CLIENT_ID,
+  TEST_ADMIN_CLIENT_SECRET,
+  TEST_AUDIT_HMAC_KEYS,
+  type TestApp,
+} from './support/app';
 import { createClient, createEnterprise, newCreditCode } from './support/fixtures';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { WebhookReceiver } from './support/webhook-receiver';
@@ -178,6 +184,8 @@ describe('HTTP hardening', () => {
         PORT: '0',
         METRICS_PORT: '0',
         LOG_LEVEL: 'info',
+        // The one key the shared test database's audit chain is signed with: a development boot appends to it.
+        AUDIT_HMAC_KEYS: TEST_AUDIT_HMAC_KEYS,
       };
       const child = startSourceProcess(entry, args, env, 'pipe');
       running.push(child);

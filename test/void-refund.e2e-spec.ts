@@ -153,8 +153,6 @@ describe('property: voids and cancellations refund to where the money came from'
     const candidates = index % 5 === 4 ? [] : m.orders.filter(legal);
     return pick(candidates.length > 0 ? candidates : m.orders, index);
   };
-  /** Voids of cards bought on credit over all runs: the property must have reached the path it is about. */
-  let creditVoids = 0;
 
   class Pay implements Command {
     constructor(readonly index: number) {}
@@ -234,7 +232,6 @@ describe('property: voids and cancellations refund to where the money came from'
         refunded_to_prepaid: split.toPrepaid,
       });
       order.cards = order.cards.slice(serials.length);
-      if (order.method === 'credit_line') creditVoids++;
       await expectAgreement(m, r);
     }
     toString = () => `void(#${this.index}, ${this.count} card(s))`;
@@ -316,7 +313,7 @@ describe('property: voids and cancellations refund to where the money came from'
       }),
       { numRuns: 15 },
     );
-    expect(creditVoids).toBeGreaterThan(0);
+    // Whether random runs reach a void of credit-bought cards is chance; the test below takes that path every time.
   }, 180_000);
 
   // The path the finding was about, every time: cards bought on credit, voided, do not become prepaid balance.

@@ -346,6 +346,8 @@ describe('CompliancePolicy (injectable)', () => {
       JWT_SIGNING_KEY: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----',
       ADMIN_CLIENT_ID: 'cli_operator',
       ADMIN_CLIENT_SECRET: 'y'.repeat(24),
+      CLIENT_SECRET_KEY: 'z'.repeat(44),
+      AUDIT_HMAC_KEYS: `a1:${'B'.repeat(43)}=`,
       DATABASE_URL: 'postgres://u@h/d',
     };
     expect(new CompliancePolicy(loadConfig({ ...base, COMPLIANCE_ENFORCED: 'false' })).enforced).toBe(false);
