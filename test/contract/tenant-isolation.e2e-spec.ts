@@ -71,8 +71,9 @@ describe('contract: one tenant cannot reach another tenant’s objects', () => {
     const count = async () =>
       (
         await world.app.dataSource.query<Array<{ n: number }>>(
-          'SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1',
-          [world.endpoint],
+          // B's event to A's endpoint: A's own events keep reaching that endpoint meanwhile.
+          'SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = $2',
+          [world.endpoint, ownEvent],
         )
       )[0].n;
     const before = await count();
