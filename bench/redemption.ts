@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
 import { Client } from 'pg';
+import { SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.service';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import {
@@ -100,20 +101,15 @@ function pgbenchScript(cards: readonly string[]): string {
                'balance_after', 99999, 'currency', 'CNY', 'holder_ref', 'bench-holder', 'redemption_id', ${id('rdm')},
                'reference', ${ref}), NULL)
        RETURNING created_at;`,
-    // The audit record (AuditService.append): the chain's head row moves on, the record links to it.
-    `WITH head AS (
-       UPDATE audit_chain_head SET seq = seq + 1, prev_hash = hash,
-         hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || md5(${ref}) || md5(${ref}), 'UTF8')), 'hex')
-       WHERE id = 1 RETURNING seq, prev_hash, hash)
-     INSERT INTO audit_records (seq, id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
-       request_id, data, key_id, mac, prev_hash, hash)
-     SELECT head.seq, ${id('aud')}, now(), 'cli_pgbench', :ent, 'card.debited', 'redemption', ${id('rdm')},
+    // The audit record (AuditService.append): one INSERT into audit_pending, no lock; sealed after the commit.
+    `INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+       request_id, data, key_id, mac)
+     VALUES (${id('aud')}, now(), 'cli_pgbench', :ent, 'card.debited', 'redemption', ${id('rdm')},
        'req_pgbench', jsonb_build_object('before_sha256', NULL, 'after_sha256', NULL, 'summary',
          jsonb_build_object('cards', 1, 'movements', jsonb_build_array(jsonb_build_object('serial', :card::text,
            'kind', 'debit', 'amount', -1, 'balance_after', 99999)), 'amount', -1, 'ledger_entry_id', ${id('jrn')},
            'ledger_kind', 'card_debit', 'order_id', NULL, 'redemption_id', ${id('rdm')}, 'reason', NULL)),
-       'pgbench', md5(${ref}) || md5(${ref}), head.prev_hash, head.hash FROM head
-     RETURNING seq::text AS seq, prev_hash, hash;`,
+       'pgbench', md5(${ref}) || md5(${ref}));`,
     `UPDATE redemptions SET enterprise_id = :ent, holder_ref = 'bench-holder-' || :card, amount = 1, reverses_id = NULL,
        response = jsonb_build_object('object', 'redemption', 'id', ${id('rdm')}, 'kind', 'debit', 'reference', ${ref},
                  'holder_ref', 'bench-holder', 'amount', 1, 'reversed_amount', 0, 'reverses_id', NULL,
@@ -121,6 +117,12 @@ function pgbenchScript(cards: readonly string[]): string {
                    'balance_after', 99999, 'status', 'active')),
                  'created_at', now())
      WHERE id = ${id('rdm')};`,
+    'END;',
+    // The seal after the commit (AuditService.sealThrough, then seal): is the record still pending, then link it.
+    `SELECT 1 FROM audit_pending WHERE id = ${id('aud')};`,
+    'BEGIN;',
+    'SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE;',
+    `${SEAL_SQL.trim().replace('$1', String(SEAL_BATCH))};`,
     'END;',
     '',
   ].join('\n');

@@ -9,6 +9,7 @@ import { ChannelCards1796522632021 } from './1796522632021-ChannelCards';
 import { ExportKeys1796522915584 } from './1796522915584-ExportKeys';
 import { AuditHardening1796522939212 } from './1796522939212-AuditHardening';
 import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds';
+import { AuditInbox1796528648906 } from './1796528648906-AuditInbox';
 
 export const migrations = [
   Foundation1795822357562,
@@ -21,4 +22,5 @@ export const migrations = [
   ExportKeys1796522915584,
   AuditHardening1796522939212,
   CodePepperKeyIds1796523867677,
+  AuditInbox1796528648906,
 ];

@@ -179,17 +179,18 @@ describe('audit chain', () => {
 
     it('walks chains longer than one batch', async () => {
       await inRolledBackTransaction(async (ctx, manager) => {
-        const appended: AuditRecord[] = [];
         for (let i = 0; i < 1005; i++) {
-          appended.push(
-            await audit.record(ctx, {
-              action: 'test.appended',
-              objectType: 'test',
-              objectId: `tst_${i}`,
-              summary: { i },
-            }),
-          );
+          await audit.record(ctx, {
+            action: 'test.appended',
+            objectType: 'test',
+            objectId: `tst_${i}`,
+            summary: { i },
+          });
         }
+        // More than one seal batch, linked in the order they were appended.
+        expect(await audit.seal(manager)).toBeGreaterThanOrEqual(1005);
+        const appended = await manager.find(AuditRecord, { where: { action: 'test.appended' }, order: { seq: 'ASC' } });
+        expect(appended.map((record) => record.objectId)).toEqual(appended.map((_, i) => `tst_${i}`));
         expect(appended.map((record) => record.seq)).toEqual(appended.map((_, i) => appended[0].seq + i));
         const intact = await audit.verify(ctx);
         expect(intact).toMatchObject({ ok: true, first_failure: null });

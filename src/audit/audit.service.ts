@@ -34,21 +34,49 @@ export interface AuditEntry {
 const VERIFY_BATCH = 1000;
 const CHECKPOINT_SCHEDULER = 'audit-checkpoint';
 
+/** Records sealed per statement; a seal loops until nothing it can see is pending. */
+export const SEAL_BATCH = 1000;
+
 /**
- * Appends: one statement moves the head row (audit_chain_head) on and inserts the record linked to it. The row lock
- * taken by that UPDATE is held to the commit, so appenders queue there and seq stays gap-free; under READ
- * COMMITTED an appender that waited re-reads the head that the one before it committed.
+ * Appends take no lock: a record goes into audit_pending in its change's transaction (one INSERT), and `seal`
+ * links pending records into the chain in a short transaction of its own, under the head row's lock, once that
+ * transaction has committed. Holding the head's lock in every change's transaction until its commit made every
+ * audited change (each redemption debit) wait for the one before it.
  */
 const APPEND_SQL = `
-WITH head AS (
-  UPDATE audit_chain_head SET seq = seq + 1, prev_hash = hash,
-    hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || $11, 'UTF8')), 'hex')
-  WHERE id = 1
-  RETURNING seq, prev_hash, hash)
-INSERT INTO audit_records (seq, id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
-  request_id, data, key_id, mac, prev_hash, hash)
-SELECT head.seq, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, head.prev_hash, head.hash FROM head
-RETURNING seq::text AS seq, prev_hash, hash`;
+INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+  request_id, data, key_id, mac)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+
+/**
+ * One batch: takes the oldest pending records, links each to the one before (the head first), inserts them into
+ * the chain, removes them from audit_pending and moves the head, in one statement under the head row's lock (taken
+ * by the caller). The links are computed in SQL by a recursive walk, the same SHA-256 of `prev_hash:seq:mac` as
+ * linkHash (src/audit/audit-chain.ts).
+ */
+export const SEAL_SQL = `
+WITH RECURSIVE batch AS (
+  SELECT row_number() OVER (ORDER BY pending_no) AS n, p.* FROM audit_pending p ORDER BY pending_no LIMIT $1),
+chain AS (
+  SELECT b.n, h.seq + 1 AS seq, h.hash::text AS prev_hash,
+         encode(sha256(convert_to(h.hash || ':' || (h.seq + 1)::text || ':' || b.mac, 'UTF8')), 'hex') AS hash
+  FROM batch b, audit_chain_head h WHERE b.n = 1 AND h.id = 1
+  UNION ALL
+  SELECT b.n, c.seq + 1, c.hash,
+         encode(sha256(convert_to(c.hash || ':' || (c.seq + 1)::text || ':' || b.mac, 'UTF8')), 'hex')
+  FROM chain c JOIN batch b ON b.n = c.n + 1),
+sealed AS (
+  INSERT INTO audit_records (seq, id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+    request_id, data, key_id, mac, prev_hash, hash)
+  SELECT c.seq, b.id, b.occurred_at, b.actor_client_id, b.enterprise_id, b.action, b.object_type, b.object_id,
+         b.request_id, b.data, b.key_id, b.mac, c.prev_hash, c.hash
+  FROM chain c JOIN batch b USING (n)
+  RETURNING seq, prev_hash, hash),
+removed AS (DELETE FROM audit_pending WHERE pending_no IN (SELECT pending_no FROM batch)),
+last AS (SELECT seq, prev_hash, hash FROM sealed ORDER BY seq DESC LIMIT 1),
+moved AS (
+  UPDATE audit_chain_head h SET seq = last.seq, prev_hash = last.prev_hash, hash = last.hash FROM last WHERE h.id = 1)
+SELECT count(*)::int AS sealed FROM sealed`;
 
 @Injectable()
 export class AuditService implements OnApplicationBootstrap {
@@ -77,19 +105,19 @@ export class AuditService implements OnApplicationBootstrap {
   }
 
   /**
-   * Appends a record inside the context's transaction, so it commits or rolls back
-   * with the change it describes. The head row stays locked until that transaction ends:
-   * call this as the last write of a transaction to keep the serialised part short.
+   * Appends a record inside the context's transaction, so it commits or rolls back with the change it describes;
+   * it is sealed into the chain once that transaction has committed.
    */
-  async record(ctx: RequestContext, entry: AuditEntry): Promise<AuditRecord> {
+  async record(ctx: RequestContext, entry: AuditEntry): Promise<void> {
     return this.transactions.run(ctx, (manager) => this.append(manager, ctx, entry));
   }
 
   /**
-   * The same, in the caller's transaction `manager`: one statement (the redemption hot path calls it). The actor is
-   * the context's API client (null: the system, a scheduled job).
+   * The same, in the caller's transaction `manager`: one INSERT, no lock (the redemption hot path calls it). The
+   * actor is the context's API client (null: the system, a scheduled job). The context's transaction seals it
+   * after its commit, before the caller answers; a record written some other way is sealed by the next seal.
    */
-  async append(manager: EntityManager, ctx: RequestContext, entry: AuditEntry): Promise<AuditRecord> {
+  async append(manager: EntityManager, ctx: RequestContext, entry: AuditEntry): Promise<void> {
     const { id: keyId, key } = this.keys.signing;
     const record = manager.create(AuditRecord, {
       id: newId('audit'),
@@ -104,7 +132,7 @@ export class AuditService implements OnApplicationBootstrap {
       keyId,
     });
     record.mac = recordMac(key, { ...record, keyId });
-    const [linked] = await manager.query<Array<{ seq: string; prev_hash: string; hash: string }>>(APPEND_SQL, [
+    await manager.query(APPEND_SQL, [
       record.id,
       record.occurredAt,
       record.actorClientId,
@@ -117,8 +145,52 @@ export class AuditService implements OnApplicationBootstrap {
       keyId,
       record.mac,
     ]);
-    if (!linked) throw new Error('audit_chain_head is missing: run the migrations');
-    return Object.assign(record, { seq: Number(linked.seq), prevHash: linked.prev_hash, hash: linked.hash });
+    if (ctx.transaction?.manager === manager) {
+      await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
+    }
+  }
+
+  /**
+   * Links every pending record into the chain, a batch per statement, under the head row's lock: in short
+   * transactions of its own, or in `manager`'s (which then holds the head until it ends, and also seals what it has
+   * appended itself). `wait: false` (the reads' catch-up) gives way when another seal holds the head. Returns how
+   * many it sealed.
+   */
+  async seal(manager?: EntityManager, { wait = true } = {}): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const sealed = manager
+        ? await this.sealBatch(manager, wait)
+        : await this.dataSource.transaction((own) => this.sealBatch(own, wait));
+      total += sealed;
+      if (sealed < SEAL_BATCH) return total;
+    }
+  }
+
+  private async sealBatch(manager: EntityManager, wait: boolean): Promise<number> {
+    const [head] = await manager.query<unknown[]>(
+      `SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE${wait ? '' : ' SKIP LOCKED'}`,
+    );
+    if (!head) {
+      if (wait) throw new Error('audit_chain_head is missing: run the migrations');
+      return 0;
+    }
+    const [{ sealed }] = await manager.query<Array<{ sealed: number }>>(SEAL_SQL, [SEAL_BATCH]);
+    return sealed;
+  }
+
+  /** Before a read of the chain: links what is pending, without queueing behind a seal in progress. */
+  private catchUp(ctx: RequestContext): Promise<number> {
+    return ctx.transaction ? this.seal(ctx.transaction.manager) : this.seal(undefined, { wait: false });
+  }
+
+  /**
+   * After a commit: seals unless a concurrent seal has taken `id` into the chain already (then nothing waits for the
+   * head's lock). Under load one seal links the records of many requests, and the others find theirs done.
+   */
+  private async sealThrough(id: string): Promise<void> {
+    const [pending] = await this.dataSource.query<unknown[]>('SELECT 1 FROM audit_pending WHERE id = $1', [id]);
+    if (pending) await this.seal();
   }
 
   /**
@@ -127,6 +199,7 @@ export class AuditService implements OnApplicationBootstrap {
    * past the end of the chain means its tail was deleted).
    */
   async verify(ctx: RequestContext): Promise<AuditVerificationDto> {
+    await this.catchUp(ctx);
     const manager = this.reader(ctx);
     const verifier = new ChainVerifier(this.keys.byId);
     await this.walk(manager, verifier, 0);
@@ -148,6 +221,8 @@ export class AuditService implements OnApplicationBootstrap {
    * A broken chain is logged as an error and gets no checkpoint.
    */
   async checkpoint(ctx: RequestContext): Promise<{ seq: number; hash: string } | null> {
+    // Also links what a process that stopped between a commit and its seal left pending.
+    await this.catchUp(ctx);
     return this.transactions.run(ctx, async (manager) => {
       const [last] = await manager.find(AuditCheckpoint, { order: { id: 'DESC' }, take: 1 });
       if (last) {
@@ -185,6 +260,8 @@ export class AuditService implements OnApplicationBootstrap {
   }
 
   async list(ctx: RequestContext, query: ListAuditRecordsQueryDto): Promise<Page<AuditRecordDto>> {
+    // A record is listed once it is in the chain: normally right after its change commits.
+    await this.catchUp(ctx);
     const builder = this.reader(ctx).createQueryBuilder(AuditRecord, 'record');
     if (query.object_id) builder.andWhere('record.objectId = :objectId', { objectId: query.object_id });
     if (query.action) builder.andWhere('record.action = :action', { action: query.action });

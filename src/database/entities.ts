@@ -1,4 +1,5 @@
 import { AuditChainHead, AuditCheckpoint } from '../audit/audit-checkpoint.entity';
+import { AuditPending } from '../audit/audit-pending.entity';
 import { AuditRecord } from '../audit/audit-record.entity';
 import { ApiClient, ApiClientSecret } from '../auth/api-client.entity';
 import { IdempotencyKey } from '../common/idempotency/idempotency-key.entity';
@@ -23,6 +24,7 @@ export const entities = [
   ApiClientSecret,
   IdempotencyKey,
   AuditRecord,
+  AuditPending,
   AuditChainHead,
   AuditCheckpoint,
   Product,
