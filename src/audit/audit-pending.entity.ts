@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { AuditFields } from './audit-record.entity';
 
 /**
  * An audit record written in its change's transaction but not yet linked into the chain: appending here takes no
@@ -8,7 +9,7 @@ import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
  * as a chained one; only a pending record deleted before it is sealed would leave no trace. No UPDATE or TRUNCATE.
  */
 @Entity('audit_pending')
-export class AuditPending {
+export class AuditPending extends AuditFields {
   /** Order of appending: the order records are sealed in. */
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   pendingNo: string;
@@ -16,29 +17,8 @@ export class AuditPending {
   @Column('text', { unique: true })
   id: string;
 
-  @Column('timestamptz')
-  occurredAt: Date;
-
-  @Column('text', { nullable: true })
-  actorClientId: string | null;
-
   @Column('text', { nullable: true })
   enterpriseId: string | null;
-
-  @Column('text')
-  action: string;
-
-  @Column('text')
-  objectType: string;
-
-  @Column('text')
-  objectId: string;
-
-  @Column('text', { nullable: true })
-  requestId: string | null;
-
-  @Column('jsonb')
-  data: Record<string, unknown>;
 
   @Column('text')
   keyId: string;

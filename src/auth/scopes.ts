@@ -1,4 +1,4 @@
-/** Scopes from DESIGN.md §1; an access token carries a subset of its client's. */
+/** The API's scopes (README, "API conventions": each route names the ones it needs); an access token carries a subset of its client's. */
 export const SCOPES = [
   'products:read',
   'orders:read',

@@ -246,7 +246,7 @@ export class AppConfig {
   @Min(1)
   RATE_LIMIT_IP_REQUESTS?: number;
 
-  /** PRC prepaid-card rules (DESIGN.md §7), on by default; the limits below are in fen. */
+  /** PRC prepaid-card rules (README, "PRC prepaid-card rules, enforced by the API"), on by default; the limits below are in fen. */
   @Transform(({ value }: { value: unknown }) => (value === undefined ? undefined : value === 'true' || value === '1'))
   @IsOptional()
   COMPLIANCE_ENFORCED?: boolean;

@@ -63,7 +63,7 @@ const registered = (faceValue: number, quantity = 1): OrderLineTerms => ({
 });
 
 describe('compliance limits', () => {
-  it('ships the DESIGN.md §7 defaults, enforced', () => {
+  it('ships the documented defaults (README, PRC prepaid-card rules), enforced', () => {
     expect(LIMITS).toEqual({
       enforced: true,
       anonymousCardMaxFen: 100_000,
