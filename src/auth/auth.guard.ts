@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { ApiClientsService } from './api-clients.service';
 import { bearerToken } from './jwt.strategy';
 import { OPERATOR_SCOPES, type Scope } from './scopes';
-import { VerifiedTokens } from './verified-tokens';
+import { VerifiedTokens, type VerifiedClaims } from './verified-tokens';
 
 const INVALID_TOKEN = 'The access token is invalid or its client is no longer active';
 
@@ -66,9 +66,12 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.routes.of(context).isPublic) return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Actor }>();
-    const token = bearerToken(request);
-    const known = token ? this.verified.lookup(token) : null;
+    const request = context
+      .switchToHttp()
+      .getRequest<FastifyRequest & { user?: Actor; verifiedClaims?: VerifiedClaims }>();
+    // The per-IP rate-limit guard, which runs first, has looked the token up already when it was verified before.
+    const token = request.verifiedClaims ? null : bearerToken(request);
+    const known = request.verifiedClaims ?? (token ? this.verified.lookup(token) : null);
     if (known) {
       // Signature checked before: only the client's current state is looked at again.
       const actor = await this.clients.actorFor(known.clientId, known.scopes, request.ip, known.secretId);

@@ -3,15 +3,18 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../../auth/jwt.strategy';
-import { VerifiedTokens } from '../../auth/verified-tokens';
+import { VerifiedTokens, type VerifiedClaims } from '../../auth/verified-tokens';
 import { AppConfig } from '../../config/app-config';
 import type { Actor } from '../context/request-context';
 
 const UNTHROTTLED = /^\/health(\/|$)/;
 
 type Budget = Omit<ThrottlerRequest, 'context' | 'getTracker'>;
-/** `clientCharged`: the request has spent its client's budget already. */
-type Request = FastifyRequest & { user?: Actor; clientCharged?: boolean };
+/**
+ * `verifiedClaims`: the token was verified before, found by the per-IP guard (which then charged its client's
+ * budget); the token guard reads them from here instead of looking the token up again.
+ */
+type Request = FastifyRequest & { user?: Actor; verifiedClaims?: VerifiedClaims };
 
 /** Whose budget a request spends, and its size. */
 interface Spender {
@@ -94,7 +97,7 @@ export class IpRateLimitGuard extends BudgetGuard {
     const token = bearerToken(request);
     const known = token === null ? null : this.verified.lookup(token);
     if (known) {
-      request.clientCharged = true;
+      request.verifiedClaims = known;
       return this.clientSpender(known.clientId);
     }
     return {
@@ -111,6 +114,6 @@ export class IpRateLimitGuard extends BudgetGuard {
 @Injectable()
 export class RateLimitGuard extends BudgetGuard {
   protected spender(request: Request): Spender | null {
-    return request.user && !request.clientCharged ? this.clientSpender(request.user.clientId) : null;
+    return request.user && !request.verifiedClaims ? this.clientSpender(request.user.clientId) : null;
   }
 }
