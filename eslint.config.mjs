@@ -3,6 +3,41 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/** Files that still reach the database directly, until their module gets its repository (issue 11). */
+const LEGACY_DATABASE_ACCESS = [
+  'src/audit/audit.service.ts',
+  'src/auth/api-clients.service.ts',
+  'src/cards/card-lifecycle.service.ts',
+  'src/cards/card-movements.ts',
+  'src/catalog/catalog.service.ts',
+  'src/common/context/request-context.ts',
+  'src/common/idempotency/idempotency-purge.job.ts',
+  'src/common/idempotency/idempotency.interceptor.ts',
+  'src/common/pagination/pagination.ts',
+  'src/data-keys/data-keys.service.ts',
+  'src/data-keys/reencryption.job.ts',
+  'src/demo/demo-seed.service.ts',
+  'src/enterprises/enterprises.service.ts',
+  'src/export-keys/export-keys.service.ts',
+  'src/exports/export-builder.ts',
+  'src/exports/export-storage.ts',
+  'src/exports/exports.service.ts',
+  'src/health/health.controller.ts',
+  'src/issuance/cards.service.ts',
+  'src/issuance/issuance.service.ts',
+  'src/ledger/ledger-invariants.ts',
+  'src/ledger/ledger.service.ts',
+  'src/orders/orders.service.ts',
+  'src/orders/payments.service.ts',
+  'src/queue/queue-backend.ts',
+  'src/redemption/attempt-limiter.ts',
+  'src/redemption/redemption.service.ts',
+  'src/webhooks/events.service.ts',
+  'src/webhooks/webhook-delivery.service.ts',
+  'src/webhooks/webhook-endpoints.service.ts',
+  'src/webhooks/webhook-metrics.ts',
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -40,6 +75,56 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // One owner per table (docs/architecture.md): SQL and the handles that send it live in a module's
+    // `*.repository.ts`, in src/database/ and in migrations/ only. Services hold the rules.
+    files: ['src/**/*.ts'],
+    ignores: [
+      'src/**/*.repository.ts',
+      'src/database/**',
+      'src/**/*.spec.ts',
+      'src/**/*.medium-spec.ts',
+      ...LEGACY_DATABASE_ACCESS,
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'typeorm',
+              importNames: ['DataSource', 'EntityManager', 'Repository', 'QueryRunner', 'SelectQueryBuilder'],
+              message: 'Database access belongs in a *.repository.ts (docs/architecture.md).',
+            },
+            { name: 'pg', message: 'Database access belongs in a *.repository.ts (docs/architecture.md).' },
+            {
+              name: '@nestjs/typeorm',
+              message: 'Database access belongs in a *.repository.ts (docs/architecture.md).',
+            },
+          ],
+          patterns: [
+            {
+              group: ['**/database/transactional-connection'],
+              message: 'Only repositories talk to the connection (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(query|getRepository|createQueryBuilder)$/]',
+          message: 'SQL belongs in a *.repository.ts (docs/architecture.md).',
+        },
+        {
+          // The transaction travels in the request context; only repositories (through the connection) use it.
+          selector: "MemberExpression[property.name='manager']",
+          message:
+            'Only repositories use the transaction: take it from the request context there (docs/architecture.md).',
+        },
+      ],
     },
   },
   prettier,

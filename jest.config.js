@@ -1,4 +1,7 @@
-/** Two tiers: unit specs beside the code, e2e specs against real Postgres (and Redis) in test/. */
+/**
+ * Three tiers: unit specs beside the code (services against fakes of their repositories), medium specs
+ * (`*.medium-spec.ts`: a repository against the real, migrated test database, no app) and e2e specs in test/.
+ */
 const transform = {
   '^.+\\.(t|j)s$': [
     '@swc/jest',
@@ -25,6 +28,13 @@ module.exports = {
   testTimeout: 60_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'medium',
+      testMatch: ['<rootDir>/src/**/*.medium-spec.ts', '<rootDir>/test/medium/**/*.medium-spec.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
     {
       ...shared,
       displayName: 'e2e',

@@ -6,6 +6,7 @@ import { newId } from '../src/common/ids';
 import { type LedgerLineInput, LedgerPostingError } from '../src/ledger/ledger-posting';
 import { ENTERPRISE_ACCOUNTS, LedgerAccount, LedgerEntry, LedgerLine } from '../src/ledger/ledger.entity';
 import { LedgerService } from '../src/ledger/ledger.service';
+import { TransactionService } from '../src/database/transaction.service';
 import { Order, type PaymentMethod } from '../src/orders/order.entity';
 import type { OrderStatus } from '../src/orders/order-state';
 import { startTestApp, type TestApp } from './support/app';
@@ -34,8 +35,11 @@ describe('ledger', () => {
   const asOperator = (path: string) => app.http.get(path).auth(operator, { type: 'bearer' });
 
   /** Work in a committed transaction, as a flow outside HTTP (a job) would do it. */
-  function inTransaction<T>(work: (manager: EntityManager, ctx: RequestContext) => Promise<T>): Promise<T> {
-    return app.dataSource.transaction((manager) => work(manager, RequestContext.system()));
+  function inTransaction<T>(
+    work: (manager: EntityManager, ctx: RequestContext) => Promise<T>,
+    ctx = RequestContext.system(),
+  ): Promise<T> {
+    return app.app.get(TransactionService).run(ctx, (manager) => work(manager, ctx));
   }
 
   /** Work in a transaction that is always rolled back, with a context bound to it (as a request's would be). */
@@ -101,7 +105,7 @@ describe('ledger', () => {
 
   const deposit = (enterpriseId: string, amount: number) =>
     inTransaction((manager, ctx) =>
-      ledger.post(manager, ctx, {
+      ledger.post(ctx, {
         kind: 'deposit',
         memo: 'Bank transfer received',
         enterpriseId,
@@ -117,10 +121,10 @@ describe('ledger', () => {
     discount = 0,
   ) =>
     inTransaction(async (manager, ctx) => {
-      await ledger.lockEnterpriseFunds(manager, enterpriseId);
+      await ledger.lockEnterpriseFunds(ctx, enterpriseId);
       const method = source === LedgerAccount.Prepaid ? 'prepaid_balance' : 'credit_line';
       const orderId = await insertOrder(manager, enterpriseId, { face, discount, status: 'paid', method });
-      const entry = await ledger.post(manager, ctx, {
+      const entry = await ledger.post(ctx, {
         kind: 'order_payment',
         memo: `Order ${orderId} paid`,
         enterpriseId,
@@ -138,14 +142,16 @@ describe('ledger', () => {
     it("writes the entry and its lines in the caller's transaction, with the request id", async () => {
       const enterprise = await createEnterprise(app);
       const ctx = RequestContext.system();
-      const entry = await app.dataSource.transaction((manager) =>
-        ledger.post(manager, ctx, {
-          kind: 'deposit',
-          memo: 'Transfer 2025-001',
-          enterpriseId: enterprise.id,
-          paymentId: 'pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
-          lines: depositLines(enterprise.id, 12_345),
-        }),
+      const entry = await inTransaction(
+        () =>
+          ledger.post(ctx, {
+            kind: 'deposit',
+            memo: 'Transfer 2025-001',
+            enterpriseId: enterprise.id,
+            paymentId: 'pay_01JDQ6ZK6Y8V3N2M4T5R7W9XAB',
+            lines: depositLines(enterprise.id, 12_345),
+          }),
+        ctx,
       );
       expect(entry.id).toMatch(/^jrn_[0-9A-Z]{26}$/);
       expect(entry.createdAt).toBeInstanceOf(Date);
@@ -169,8 +175,8 @@ describe('ledger', () => {
     it('refuses an invalid posting with a plain Error that rolls the whole transaction back', async () => {
       const enterprise = await createEnterprise(app);
       const attempt = inTransaction(async (manager, ctx) => {
-        await ledger.post(manager, ctx, { kind: 'deposit', memo: 'ok', lines: depositLines(enterprise.id, 500) });
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, { kind: 'deposit', memo: 'ok', lines: depositLines(enterprise.id, 500) });
+        await ledger.post(ctx, {
           kind: 'deposit',
           memo: 'unbalanced',
           lines: [
@@ -185,36 +191,29 @@ describe('ledger', () => {
         enterprise.id,
       ]);
       expect(rows[0].n).toBe(0);
-      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+      expect(await ledger.prepaidBalance(RequestContext.system(), enterprise.id)).toBe(0);
     });
 
     it('rolls back with the caller when the caller fails after posting', async () => {
       const enterprise = await createEnterprise(app);
       await expect(
         inTransaction(async (manager, ctx) => {
-          await ledger.post(manager, ctx, { kind: 'deposit', memo: 'x', lines: depositLines(enterprise.id, 700) });
-          expect(await ledger.prepaidBalance(manager, enterprise.id)).toBe(700);
+          await ledger.post(ctx, { kind: 'deposit', memo: 'x', lines: depositLines(enterprise.id, 700) });
+          expect(await ledger.prepaidBalance(ctx, enterprise.id)).toBe(700);
           throw new Error('the state change failed');
         }),
       ).rejects.toThrow('the state change failed');
-      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+      expect(await ledger.prepaidBalance(RequestContext.system(), enterprise.id)).toBe(0);
     });
 
-    it('refuses to post or lock outside a transaction, or in another than the context is bound to', async () => {
+    it('refuses to post or lock outside a transaction', async () => {
       const enterprise = await createEnterprise(app);
       const entry = { kind: 'deposit', memo: 'x', lines: depositLines(enterprise.id, 100) };
-      await expect(ledger.post(app.dataSource.manager, RequestContext.system(), entry)).rejects.toThrow(
-        /needs the caller's transaction/,
+      await expect(ledger.post(RequestContext.system(), entry)).rejects.toThrow(/must run inside a transaction/);
+      await expect(ledger.lockEnterpriseFunds(RequestContext.system(), enterprise.id)).rejects.toThrow(
+        /must run inside a transaction/,
       );
-      await expect(ledger.lockEnterpriseFunds(app.dataSource.manager, enterprise.id)).rejects.toThrow(
-        /needs the caller's transaction/,
-      );
-      await inRolledBackTransaction(async (_manager, ctx) => {
-        await expect(app.dataSource.transaction((other) => ledger.post(other, ctx, entry))).rejects.toThrow(
-          /another transaction/,
-        );
-      });
-      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(0);
+      expect(await ledger.prepaidBalance(RequestContext.system(), enterprise.id)).toBe(0);
     });
 
     it('keeps entries and lines append-only: UPDATE and DELETE fail', async () => {
@@ -233,7 +232,7 @@ describe('ledger', () => {
       await expect(app.dataSource.query('DELETE FROM ledger_entries WHERE id = $1', [entry.id])).rejects.toThrow(
         refused,
       );
-      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(1_000);
+      expect(await ledger.prepaidBalance(RequestContext.system(), enterprise.id)).toBe(1_000);
       expect((await app.dataSource.manager.findOneByOrFail(LedgerEntry, { id: entry.id })).memo).toBe(
         'Bank transfer received',
       );
@@ -243,38 +242,36 @@ describe('ledger', () => {
   describe('balances', () => {
     it('derives prepaid, credit used, account and order balances from the lines', async () => {
       const enterprise = await createEnterprise(app, { credit_limit: 1_000_000 });
-      const manager = app.dataSource.manager;
+      const ctx = RequestContext.system();
       await deposit(enterprise.id, 300_000);
       await deposit(enterprise.id, 50_000);
       const prepaidOrder = await paidOrder(enterprise.id, LedgerAccount.Prepaid, 200_000, 6_000);
       const creditOrder = await paidOrder(enterprise.id, LedgerAccount.Receivable, 100_000);
-      await inTransaction((m, ctx) =>
-        ledger.post(m, ctx, { kind: 'credit_repayment', memo: 'x', lines: repaymentLines(enterprise.id, 30_000) }),
+      await inTransaction((_m, tx) =>
+        ledger.post(tx, { kind: 'credit_repayment', memo: 'x', lines: repaymentLines(enterprise.id, 30_000) }),
       );
 
-      expect(await ledger.prepaidBalance(manager, enterprise.id)).toBe(350_000 - 194_000);
-      expect(await ledger.creditUsed(manager, enterprise.id)).toBe(100_000 - 30_000);
-      expect(await ledger.accountBalance(manager, LedgerAccount.Prepaid, enterprise.id)).toBe(-156_000);
-      expect(await ledger.accountBalance(manager, LedgerAccount.Receivable, enterprise.id)).toBe(70_000);
-      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-200_000);
-      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.SalesDiscount)).toBe(6_000);
-      expect(await ledger.orderBalance(manager, prepaidOrder.orderId, LedgerAccount.Prepaid)).toBe(194_000);
-      expect(await ledger.orderBalance(manager, creditOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-100_000);
-      expect(await ledger.orderBalance(manager, newId('order'), LedgerAccount.UnissuedOrders)).toBe(0);
-      expect(await ledger.fundsOf(manager, enterprise.id)).toEqual({
+      expect(await ledger.prepaidBalance(ctx, enterprise.id)).toBe(350_000 - 194_000);
+      expect(await ledger.creditUsed(ctx, enterprise.id)).toBe(100_000 - 30_000);
+      expect(await ledger.accountBalance(ctx, LedgerAccount.Prepaid, enterprise.id)).toBe(-156_000);
+      expect(await ledger.accountBalance(ctx, LedgerAccount.Receivable, enterprise.id)).toBe(70_000);
+      expect(await ledger.orderBalance(ctx, prepaidOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-200_000);
+      expect(await ledger.orderBalance(ctx, prepaidOrder.orderId, LedgerAccount.SalesDiscount)).toBe(6_000);
+      expect(await ledger.orderBalance(ctx, prepaidOrder.orderId, LedgerAccount.Prepaid)).toBe(194_000);
+      expect(await ledger.orderBalance(ctx, creditOrder.orderId, LedgerAccount.UnissuedOrders)).toBe(-100_000);
+      expect(await ledger.orderBalance(ctx, newId('order'), LedgerAccount.UnissuedOrders)).toBe(0);
+      expect(await ledger.fundsOf(ctx, enterprise.id)).toEqual({
         prepaidBalance: 156_000,
         heldForOrders: 0,
         creditLimit: 1_000_000,
         creditUsed: 70_000,
         creditAvailable: 930_000,
       });
-      expect(await ledger.fundsOf(manager, newId('enterprise'))).toBeNull();
+      expect(await ledger.fundsOf(ctx, newId('enterprise'))).toBeNull();
       // Platform-wide totals include every enterprise's lines (other files post too), so only their sign is known.
-      expect(await ledger.accountBalance(manager, LedgerAccount.Bank)).toBeGreaterThanOrEqual(380_000);
-      expect(await ledger.accountBalance(manager, LedgerAccount.Prepaid)).toBeLessThanOrEqual(-156_000);
-      await expect(ledger.accountBalance(manager, LedgerAccount.Bank, enterprise.id)).rejects.toThrow(
-        /platform account/,
-      );
+      expect(await ledger.accountBalance(ctx, LedgerAccount.Bank)).toBeGreaterThanOrEqual(380_000);
+      expect(await ledger.accountBalance(ctx, LedgerAccount.Prepaid)).toBeLessThanOrEqual(-156_000);
+      await expect(ledger.accountBalance(ctx, LedgerAccount.Bank, enterprise.id)).rejects.toThrow(/platform account/);
     });
 
     it('serialises spenders on the funds lock: of racing payments that each fit alone, one wins', async () => {
@@ -283,12 +280,12 @@ describe('ledger', () => {
       const outcomes = await Promise.all(
         Array.from({ length: 4 }, () =>
           inTransaction(async (manager, ctx) => {
-            await ledger.lockEnterpriseFunds(manager, enterprise.id);
-            const balance = await ledger.prepaidBalance(manager, enterprise.id);
+            await ledger.lockEnterpriseFunds(ctx, enterprise.id);
+            const balance = await ledger.prepaidBalance(ctx, enterprise.id);
             await manager.query('SELECT pg_sleep(0.05)'); // widen the window a missing lock would leave open
             if (balance < 6_000) return 'refused';
             const orderId = await insertOrder(manager, enterprise.id, { face: 6_000, status: 'paid' });
-            await ledger.post(manager, ctx, {
+            await ledger.post(ctx, {
               kind: 'order_payment',
               memo: 'race',
               enterpriseId: enterprise.id,
@@ -300,7 +297,7 @@ describe('ledger', () => {
         ),
       );
       expect(outcomes.filter((outcome) => outcome === 'paid')).toHaveLength(1);
-      expect(await ledger.prepaidBalance(app.dataSource.manager, enterprise.id)).toBe(4_000);
+      expect(await ledger.prepaidBalance(RequestContext.system(), enterprise.id)).toBe(4_000);
     });
   });
 
@@ -493,7 +490,7 @@ describe('ledger', () => {
       await deposit(enterprise.id, 500);
       await inRolledBackTransaction(async (manager, ctx) => {
         // A valid posting, but no real flow would make it: it spends 600 of 500.
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, {
           kind: 'overdraw',
           memo: 'x',
           lines: reversed(depositLines(enterprise.id, 600)),
@@ -512,7 +509,7 @@ describe('ledger', () => {
     it('a negative receivable balance', async () => {
       const enterprise = await createEnterprise(app);
       await inRolledBackTransaction(async (manager, ctx) => {
-        await ledger.post(manager, ctx, { kind: 'over_repay', memo: 'x', lines: repaymentLines(enterprise.id, 1) });
+        await ledger.post(ctx, { kind: 'over_repay', memo: 'x', lines: repaymentLines(enterprise.id, 1) });
         await expectViolation(ctx, {
           invariant: 'receivable_not_negative',
           account: 'receivable',
@@ -526,7 +523,7 @@ describe('ledger', () => {
       await deposit(enterprise.id, 10_000);
       for (const orderId of [null, newId('order')]) {
         await inRolledBackTransaction(async (manager, ctx) => {
-          const entry = await ledger.post(manager, ctx, {
+          const entry = await ledger.post(ctx, {
             kind: 'order_payment',
             memo: 'x',
             enterpriseId: enterprise.id,
@@ -548,7 +545,7 @@ describe('ledger', () => {
       const scoped = ENTERPRISE_ACCOUNTS.has(LedgerAccount.OrderDeposits) ? { enterpriseId: enterprise.id } : {};
       await inRolledBackTransaction(async (manager, ctx) => {
         const orderId = await insertOrder(manager, enterprise.id, { face: 1_000, status: 'pending_payment' });
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, {
           kind: 'order_deposit_release',
           memo: 'x',
           enterpriseId: enterprise.id,
@@ -584,7 +581,7 @@ describe('ledger', () => {
         await inRolledBackTransaction(async (manager, ctx) => {
           const orderId = await insertOrder(manager, enterprise.id, { face: 5_000, status });
           if (paid) {
-            await ledger.post(manager, ctx, {
+            await ledger.post(ctx, {
               kind: 'order_payment',
               memo: 'x',
               enterpriseId: enterprise.id,
@@ -617,14 +614,14 @@ describe('ledger', () => {
             [serial, orderId, randomBytes(32)],
           );
         }
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, {
           kind: 'order_payment',
           memo: 'x',
           enterpriseId: enterprise.id,
           orderId,
           lines: paymentLines(enterprise.id, LedgerAccount.Prepaid, 5_000, 0),
         });
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, {
           kind: 'cards_issued',
           memo: 'x',
           orderId,
@@ -638,7 +635,7 @@ describe('ledger', () => {
     });
     it('card_float that the cards do not hold', async () => {
       await inRolledBackTransaction(async (manager, ctx) => {
-        await ledger.post(manager, ctx, {
+        await ledger.post(ctx, {
           kind: 'correction',
           memo: 'float without cards',
           lines: [

@@ -5,6 +5,7 @@ import { newId } from '../common/ids';
 import { type Page, paginate } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { TransactionalConnection } from '../database/transactional-connection';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -86,6 +87,7 @@ export class AuditService implements OnApplicationBootstrap {
   constructor(
     private readonly transactions: TransactionService,
     private readonly dataSource: DataSource,
+    private readonly connection: TransactionalConnection,
     private readonly config: AppConfig,
     private readonly queues: QueueService,
   ) {
@@ -109,7 +111,7 @@ export class AuditService implements OnApplicationBootstrap {
    * it is sealed into the chain once that transaction has committed.
    */
   async record(ctx: RequestContext, entry: AuditEntry): Promise<void> {
-    return this.transactions.run(ctx, (manager) => this.append(manager, ctx, entry));
+    return this.transactions.run(ctx, () => this.append(ctx, entry));
   }
 
   /**
@@ -117,7 +119,8 @@ export class AuditService implements OnApplicationBootstrap {
    * actor is the context's API client (null: the system, a scheduled job). The context's transaction seals it
    * after its commit, before the caller answers; a record written some other way is sealed by the next seal.
    */
-  async append(manager: EntityManager, ctx: RequestContext, entry: AuditEntry): Promise<void> {
+  async append(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    const manager = this.connection.transactionManager(ctx, 'AuditService.append');
     const { id: keyId, key } = this.keys.signing;
     const record = manager.create(AuditRecord, {
       id: newId('audit'),
@@ -145,9 +148,7 @@ export class AuditService implements OnApplicationBootstrap {
       keyId,
       record.mac,
     ]);
-    if (ctx.transaction?.manager === manager) {
-      await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
-    }
+    await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
   }
 
   /**

@@ -192,7 +192,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
       }
       // Funds locks in one order for every voider (no deadlocks), before the credit figures are read.
       for (const enterpriseId of [...new Set(locked.map((card) => card.enterpriseId))].sort()) {
-        await this.ledger.lockEnterpriseFunds(manager, enterpriseId);
+        await this.ledger.lockEnterpriseFunds(ctx, enterpriseId);
       }
       let toPrepaid = 0;
       let toCredit = 0;
@@ -200,8 +200,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         const { enterpriseId } = totals;
         const split = refundSplit(
           totals.price,
-          await this.ledger.orderBalance(manager, orderId, LedgerAccount.Receivable),
-          await this.ledger.creditUsed(manager, enterpriseId),
+          await this.ledger.orderBalance(ctx, orderId, LedgerAccount.Receivable),
+          await this.ledger.creditUsed(ctx, enterpriseId),
         );
         const lines: LedgerLineInput[] = [{ account: LedgerAccount.CardFloat, amount: totals.face }];
         if (split.toCredit > 0)

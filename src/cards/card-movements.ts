@@ -191,7 +191,7 @@ export class CardMovements {
     entry?: LedgerPosting,
     { reason }: { reason?: string } = {},
   ): Promise<void> {
-    const posted = entry ? await this.ledger.post(manager, ctx, entry) : null;
+    const posted = entry ? await this.ledger.post(ctx, entry) : null;
     if (movements.length === 0) return;
     const values: unknown[] = [];
     const tuples = movements.map((movement, index) => {
@@ -217,7 +217,7 @@ export class CardMovements {
     );
     for (const movement of movements) {
       if (!movement.event) continue;
-      await this.events.record(manager, {
+      await this.events.record(ctx, {
         enterpriseId: movement.card.enterpriseId,
         type: movement.event.type,
         data: {
@@ -231,7 +231,7 @@ export class CardMovements {
         },
       });
     }
-    await this.audit.append(manager, ctx, auditEntryOf(movements, entry, posted?.id ?? null, reason));
+    await this.audit.append(ctx, auditEntryOf(movements, entry, posted?.id ?? null, reason));
   }
 }
 

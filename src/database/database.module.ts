@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { TransactionService } from './transaction.service';
+import { TransactionalConnection } from './transactional-connection';
 
 @Global()
 @Module({})
@@ -10,8 +11,8 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       imports: [TypeOrmModule.forRoot({ ...dataSourceOptions(url), retryAttempts: 3, retryDelay: 1000 })],
-      providers: [TransactionService],
-      exports: [TransactionService],
+      providers: [TransactionService, TransactionalConnection],
+      exports: [TransactionService, TransactionalConnection],
     };
   }
 }

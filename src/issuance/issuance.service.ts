@@ -214,7 +214,7 @@ export class IssuanceService implements OnApplicationBootstrap {
       chunkNo,
     ]);
     const value = chunk.count * batch.faceValue;
-    await this.ledger.post(manager, ctx, {
+    await this.ledger.post(ctx, {
       kind: 'cards_issued',
       memo: `Batch ${batchId} chunk ${chunkNo}: ${chunk.count} cards`,
       orderId: batch.orderId,
@@ -229,10 +229,10 @@ export class IssuanceService implements OnApplicationBootstrap {
          WHERE id = $1 RETURNING issued_count, count) SELECT issued_count, count FROM r`,
       [batchId, chunk.count],
     );
-    if (updated.issued_count === updated.count) await this.completeBatch(manager, batch);
+    if (updated.issued_count === updated.count) await this.completeBatch(ctx, manager, batch);
     // One record per chunk, not per card (a batch may hold millions), and last: the chain's head is locked to the commit.
     const firstSerial = serialFromSequence(batch.serialStart + chunkNo * batch.chunkSize);
-    await this.audit.append(manager, ctx, {
+    await this.audit.append(ctx, {
       action: 'cards.minted',
       objectType: 'batch',
       objectId: batchId,
@@ -286,12 +286,12 @@ export class IssuanceService implements OnApplicationBootstrap {
     );
   }
 
-  private async completeBatch(manager: EntityManager, batch: IssuanceBatch): Promise<void> {
+  private async completeBatch(ctx: RequestContext, manager: EntityManager, batch: IssuanceBatch): Promise<void> {
     await manager.query(
       "UPDATE issuance_batches SET status = 'completed', completed_at = now(), updated_at = now() WHERE id = $1",
       [batch.id],
     );
-    await this.events.record(manager, {
+    await this.events.record(ctx, {
       enterpriseId: batch.enterpriseId,
       type: 'batch.completed',
       data: { batch_id: batch.id, order_id: batch.orderId, line_no: batch.lineNo, count: batch.count },
@@ -312,7 +312,7 @@ export class IssuanceService implements OnApplicationBootstrap {
       'SELECT sum(count) AS cards FROM issuance_batches WHERE order_id = $1',
       [batch.orderId],
     );
-    await this.events.record(manager, {
+    await this.events.record(ctx, {
       enterpriseId: batch.enterpriseId,
       type: 'order.issued',
       data: { order_id: batch.orderId, cards: Number(totals.cards) },

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, In } from 'typeorm';
+import { TransactionalConnection } from '../database/transactional-connection';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
@@ -37,12 +38,6 @@ function fen(value: string | number | null | undefined): number {
   return parsed === 0 ? 0 : parsed;
 }
 
-function assertInTransaction(manager: EntityManager, what: string): void {
-  if (!manager.queryRunner?.isTransactionActive) {
-    throw new Error(`LedgerService.${what} needs the caller's transaction: pass the EntityManager of an open one`);
-  }
-}
-
 /**
  * The double-entry ledger (DESIGN.md §6). Amounts are signed fen, debit
  * positive, credit negative; every entry sums to zero. Balances are never
@@ -61,7 +56,10 @@ function assertInTransaction(manager: EntityManager, what: string): void {
  */
 @Injectable()
 export class LedgerService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly connection: TransactionalConnection,
+  ) {}
 
   /**
    * Writes one balanced entry and its lines (one statement) in the
@@ -70,13 +68,10 @@ export class LedgerService {
    * the request answers 500), any posting validatePosting rejects, and any call
    * made outside a transaction or outside the context's bound transaction.
    */
-  async post(manager: EntityManager, ctx: RequestContext, entry: LedgerPosting): Promise<LedgerEntry> {
+  async post(ctx: RequestContext, entry: LedgerPosting): Promise<LedgerEntry> {
     validatePosting(entry);
-    assertInTransaction(manager, 'post');
-    if (ctx.transaction && ctx.transaction.manager !== manager) {
-      throw new Error("LedgerService.post was given another transaction than the one bound to the request's context");
-    }
-    for (const enterpriseId of enterprisesTouched(entry)) await this.lockEnterpriseFunds(manager, enterpriseId);
+    const manager = this.connection.transactionManager(ctx, 'LedgerService.post');
+    for (const enterpriseId of enterprisesTouched(entry)) await this.lockEnterpriseFunds(ctx, enterpriseId);
 
     const record = manager.create(LedgerEntry, {
       id: newId('journalEntry'),
@@ -121,19 +116,19 @@ export class LedgerService {
    * transaction ends. Re-entrant within one transaction. Call it before reading
    * a balance you are about to spend; lock several enterprises in sorted order.
    */
-  async lockEnterpriseFunds(manager: EntityManager, enterpriseId: string): Promise<void> {
-    assertInTransaction(manager, 'lockEnterpriseFunds');
+  async lockEnterpriseFunds(ctx: RequestContext, enterpriseId: string): Promise<void> {
+    const manager = this.connection.transactionManager(ctx, 'LedgerService.lockEnterpriseFunds');
     await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEDGER_FUNDS_LOCK, enterpriseId]);
   }
 
   /** The enterprise's prepaid funds not yet spent: −Σ of its prepaid lines (a liability), in fen. */
-  async prepaidBalance(manager: EntityManager, enterpriseId: string): Promise<number> {
-    return -(await this.accountBalance(manager, LedgerAccount.Prepaid, enterpriseId)) || 0;
+  async prepaidBalance(ctx: RequestContext, enterpriseId: string): Promise<number> {
+    return -(await this.accountBalance(ctx, LedgerAccount.Prepaid, enterpriseId)) || 0;
   }
 
   /** Credit the enterprise has drawn and not repaid: Σ of its receivable lines (an asset), in fen. */
-  async creditUsed(manager: EntityManager, enterpriseId: string): Promise<number> {
-    return this.accountBalance(manager, LedgerAccount.Receivable, enterpriseId);
+  async creditUsed(ctx: RequestContext, enterpriseId: string): Promise<number> {
+    return this.accountBalance(ctx, LedgerAccount.Receivable, enterpriseId);
   }
 
   /**
@@ -143,7 +138,8 @@ export class LedgerService {
    * enterprise, or leave it out for the total over all enterprises; a platform
    * account takes no enterpriseId (an Error otherwise).
    */
-  async accountBalance(manager: EntityManager, account: LedgerAccount, enterpriseId?: string): Promise<number> {
+  async accountBalance(ctx: RequestContext, account: LedgerAccount, enterpriseId?: string): Promise<number> {
+    const manager = this.connection.manager(ctx);
     if (enterpriseId !== undefined) {
       if (!ENTERPRISE_ACCOUNTS.has(account))
         throw new Error(`${account} is a platform account: it has no enterpriseId`);
@@ -161,7 +157,8 @@ export class LedgerService {
   }
 
   /** Σ of one account's lines in the entries of one order, signed as posted (unissued_orders: −face while paid). */
-  async orderBalance(manager: EntityManager, orderId: string, account: LedgerAccount): Promise<number> {
+  async orderBalance(ctx: RequestContext, orderId: string, account: LedgerAccount): Promise<number> {
+    const manager = this.connection.manager(ctx);
     const rows = await manager.query<{ total: string }[]>(
       `SELECT COALESCE(SUM(l.amount), 0)::text AS total
        FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id
@@ -176,7 +173,8 @@ export class LedgerService {
    * enterprise in a single statement, so the figures agree with each other;
    * null when the enterprise does not exist. Lock first if you will spend.
    */
-  async fundsOf(manager: EntityManager, enterpriseId: string): Promise<EnterpriseFunds | null> {
+  async fundsOf(ctx: RequestContext, enterpriseId: string): Promise<EnterpriseFunds | null> {
+    const manager = this.connection.manager(ctx);
     const rows = await manager.query<{ credit_limit: string; prepaid: string; receivable: string; held: string }[]>(
       `SELECT e.credit_limit::text AS credit_limit,
          (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $2 AND enterprise_id = e.id)::text AS prepaid,
@@ -200,7 +198,7 @@ export class LedgerService {
   /** GET /v1/balance: the calling enterprise client's own funds. */
   async balance(ctx: RequestContext): Promise<BalanceDto> {
     const enterpriseId = ctx.enterpriseId;
-    const funds = await this.fundsOf(this.reader(ctx), enterpriseId);
+    const funds = await this.fundsOf(ctx, enterpriseId);
     if (!funds) throw ApiError.notFound('enterprise', enterpriseId);
     return {
       object: 'balance',

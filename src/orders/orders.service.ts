@@ -185,9 +185,9 @@ export class OrdersService {
         }),
       );
       await manager.insert(OrderLine, orderLines);
-      await this.events.record(manager, { enterpriseId, type: 'order.created', data: orderEventData(order) });
+      await this.events.record(ctx, { enterpriseId, type: 'order.created', data: orderEventData(order) });
       if (needsApproval) {
-        await this.events.record(manager, {
+        await this.events.record(ctx, {
           enterpriseId,
           type: 'order.approval_required',
           data: { ...orderEventData(order), approval_threshold: enterprise.approvalThreshold },
@@ -227,7 +227,7 @@ export class OrdersService {
       assertTransition(id, order.status, 'pending_payment');
       Object.assign(order, { status: 'pending_payment', decidedByClientId: ctx.clientId, decidedAt: new Date() });
       await manager.save(order);
-      await this.events.record(manager, {
+      await this.events.record(ctx, {
         enterpriseId: order.enterpriseId,
         type: 'order.approved',
         data: { ...orderEventData(order), approved_by_client_id: ctx.clientId },
@@ -251,7 +251,7 @@ export class OrdersService {
       });
       await manager.save(order);
       await this.releaseDeposits(manager, ctx, order);
-      await this.events.record(manager, {
+      await this.events.record(ctx, {
         enterpriseId: order.enterpriseId,
         type: 'order.rejected',
         data: { ...orderEventData(order), rejected_by_client_id: ctx.clientId, reason: dto.reason ?? null },
@@ -290,7 +290,7 @@ export class OrdersService {
         await this.issuance.cancelQueued(manager, order.id);
         await this.refundPayment(manager, ctx, order);
       } else await this.releaseDeposits(manager, ctx, order);
-      await this.events.record(manager, {
+      await this.events.record(ctx, {
         enterpriseId: order.enterpriseId,
         type: 'order.cancelled',
         data: { ...orderEventData(order), refunded: wasPaid ? order.payable : 0, reason: dto.reason ?? null },
@@ -330,11 +330,11 @@ export class OrdersService {
   /** Books the payment: Dr funding source P, Dr sales_discount D, Cr unissued_orders F; the order becomes paid. */
   private async charge(manager: EntityManager, ctx: RequestContext, order: Order): Promise<void> {
     const { enterpriseId, faceTotal, discountTotal, payable } = order;
-    await this.ledger.lockEnterpriseFunds(manager, enterpriseId);
+    await this.ledger.lockEnterpriseFunds(ctx, enterpriseId);
     const funding: Array<{ account: LedgerAccount; amount: number; enterpriseId?: string }> = [];
     if (order.paymentMethod === 'credit_line') {
       const enterprise = await this.enterprises.findActive(manager, enterpriseId);
-      const used = await this.ledger.creditUsed(manager, enterpriseId);
+      const used = await this.ledger.creditUsed(ctx, enterpriseId);
       if (used + payable > enterprise.creditLimit) {
         throw ApiError.unprocessable('credit_limit_exceeded', 'The credit line does not cover this order', {
           credit_limit: enterprise.creditLimit,
@@ -350,7 +350,7 @@ export class OrdersService {
       if (deposited > payable)
         funding.push({ account: LedgerAccount.Prepaid, amount: payable - deposited, enterpriseId });
     } else {
-      const balance = await this.ledger.prepaidBalance(manager, enterpriseId);
+      const balance = await this.ledger.prepaidBalance(ctx, enterpriseId);
       if (balance < payable) {
         throw ApiError.unprocessable('insufficient_prepaid_balance', 'The prepaid balance does not cover this order', {
           prepaid_balance: balance,
@@ -359,7 +359,7 @@ export class OrdersService {
       }
       funding.push({ account: LedgerAccount.Prepaid, amount: payable, enterpriseId });
     }
-    await this.ledger.post(manager, ctx, {
+    await this.ledger.post(ctx, {
       kind: 'order_payment',
       memo: `Order ${order.poNumber} paid (${order.paymentMethod})`,
       enterpriseId,
@@ -372,7 +372,7 @@ export class OrdersService {
     });
     Object.assign(order, { status: 'paid', paidAt: new Date() });
     await manager.save(order);
-    await this.events.record(manager, { enterpriseId, type: 'order.paid', data: orderEventData(order) });
+    await this.events.record(ctx, { enterpriseId, type: 'order.paid', data: orderEventData(order) });
     // Minting is planned in the same transaction; its jobs start once this commits.
     await this.issuance.planForOrder(manager, ctx, order);
     await this.audit.record(ctx, {
@@ -392,7 +392,7 @@ export class OrdersService {
    */
   private async refundPayment(manager: EntityManager, ctx: RequestContext, order: Order): Promise<void> {
     const { enterpriseId } = order;
-    await this.ledger.lockEnterpriseFunds(manager, enterpriseId);
+    await this.ledger.lockEnterpriseFunds(ctx, enterpriseId);
     const paidLines = await manager.query<Array<{ account: LedgerAccount; amount: string }>>(
       `SELECT l.account, l.amount FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
         WHERE e.order_id = $1 AND e.kind = 'order_payment'`,
@@ -405,12 +405,12 @@ export class OrdersService {
       const amount = -Number(line.amount);
       if (line.account === LedgerAccount.OrderDeposits) add(LedgerAccount.Prepaid, amount);
       else if (line.account === LedgerAccount.Receivable) {
-        const split = refundSplit(-amount, -amount, await this.ledger.creditUsed(manager, enterpriseId));
+        const split = refundSplit(-amount, -amount, await this.ledger.creditUsed(ctx, enterpriseId));
         if (split.toCredit > 0) add(LedgerAccount.Receivable, -split.toCredit);
         add(LedgerAccount.Prepaid, -split.toPrepaid);
       } else add(line.account, amount);
     }
-    await this.ledger.post(manager, ctx, {
+    await this.ledger.post(ctx, {
       kind: 'order_refund',
       memo: `Order ${order.poNumber} cancelled after payment: refund`,
       enterpriseId,
@@ -430,8 +430,8 @@ export class OrdersService {
     if (order.paymentMethod !== 'bank_transfer') return;
     const held = await this.transferred(manager, order.id);
     if (held === 0) return;
-    await this.ledger.lockEnterpriseFunds(manager, order.enterpriseId);
-    await this.ledger.post(manager, ctx, {
+    await this.ledger.lockEnterpriseFunds(ctx, order.enterpriseId);
+    await this.ledger.post(ctx, {
       kind: 'order_deposit_release',
       memo: `Transfers for order ${order.poNumber} moved to the prepaid balance`,
       enterpriseId: order.enterpriseId,
@@ -441,7 +441,7 @@ export class OrdersService {
         { account: LedgerAccount.Prepaid, amount: -held, enterpriseId: order.enterpriseId },
       ],
     });
-    await this.audit.append(manager, ctx, {
+    await this.audit.append(ctx, {
       action: 'order.deposits_released',
       objectType: 'order',
       objectId: order.id,

@@ -84,13 +84,13 @@ export class PaymentsService {
       if ((inserted.raw as unknown[]).length === 0) await this.refuseDuplicate(manager, dto.bank_reference);
       const payment = await manager.findOneByOrFail(Payment, { id });
 
-      await this.ledger.lockEnterpriseFunds(manager, enterprise.id);
+      await this.ledger.lockEnterpriseFunds(ctx, enterprise.id);
       const credited: Array<{ account: LedgerAccount; amount: number; enterpriseId: string }> = [];
       if (dto.kind === 'order_transfer') {
         credited.push({ account: LedgerAccount.OrderDeposits, amount: -dto.amount, enterpriseId: enterprise.id });
       } else if (dto.kind === 'credit_repayment') {
         // Repay what is used; a transfer larger than the debt leaves the rest as prepaid balance.
-        const repaid = Math.min(dto.amount, await this.ledger.creditUsed(manager, enterprise.id));
+        const repaid = Math.min(dto.amount, await this.ledger.creditUsed(ctx, enterprise.id));
         if (repaid > 0)
           credited.push({ account: LedgerAccount.Receivable, amount: -repaid, enterpriseId: enterprise.id });
         if (dto.amount > repaid) {
@@ -99,7 +99,7 @@ export class PaymentsService {
       } else {
         credited.push({ account: LedgerAccount.Prepaid, amount: -dto.amount, enterpriseId: enterprise.id });
       }
-      await this.ledger.post(manager, ctx, {
+      await this.ledger.post(ctx, {
         kind: dto.kind,
         memo: `Bank transfer ${dto.bank_reference}`,
         enterpriseId: enterprise.id,
@@ -107,7 +107,7 @@ export class PaymentsService {
         paymentId: id,
         lines: [{ account: LedgerAccount.Bank, amount: dto.amount }, ...credited],
       });
-      await this.events.record(manager, {
+      await this.events.record(ctx, {
         enterpriseId: enterprise.id,
         type: 'payment.received',
         data: { payment_id: id, kind: dto.kind, order_id: order?.id ?? null, amount: dto.amount, currency: 'CNY' },

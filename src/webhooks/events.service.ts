@@ -5,6 +5,7 @@ import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
+import { TransactionalConnection } from '../database/transactional-connection';
 import { EventDto, type ListEventsQueryDto } from './dto/webhook.dto';
 import { Event } from './event.entity';
 import { EVENT_SCHEMA_VERSION, type EventType } from './event-catalog';
@@ -19,15 +20,19 @@ const MAX_PAYLOAD_BYTES = 20_000;
  */
 @Injectable()
 export class EventsService {
-  constructor(private readonly transactions: TransactionService) {}
+  constructor(
+    private readonly transactions: TransactionService,
+    private readonly connection: TransactionalConnection,
+  ) {}
 
   async record(
-    manager: EntityManager,
+    ctx: RequestContext,
     event: { enterpriseId: string; type: EventType; data: Record<string, unknown>; relayed?: boolean },
   ): Promise<Event> {
     const size = Buffer.byteLength(JSON.stringify(event.data));
     if (size > MAX_PAYLOAD_BYTES)
       throw new Error(`event ${event.type} payload is ${size} bytes (limit ${MAX_PAYLOAD_BYTES})`);
+    const manager = this.connection.transactionManager(ctx, 'EventsService.record');
     const row = manager.create(Event, {
       id: newId('event'),
       enterpriseId: event.enterpriseId,

@@ -376,7 +376,7 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
        WHERE endpoint_id = $1 AND status = 'pending'`,
       [claimed.endpoint_id],
     );
-    await this.events.record(manager, {
+    await this.events.record(ctx, {
       enterpriseId: claimed.enterprise_id,
       type: 'endpoint.disabled',
       data: { endpoint_id: claimed.endpoint_id, url: claimed.url, reason },

@@ -211,7 +211,7 @@ export class WebhookEndpointsService {
     const delivery = await this.transactions.run(ctx, async (manager) => {
       const endpoint = await this.find(ctx, manager, id);
       requireEnabled(endpoint);
-      const event = await this.events.record(manager, {
+      const event = await this.events.record(ctx, {
         enterpriseId: endpoint.enterpriseId,
         type: 'ping',
         data: { endpoint_id: id },

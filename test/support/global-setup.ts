@@ -12,6 +12,9 @@ import { IN_CI, postgresReachable, redisReachable, SERVER_POSTGRES_URL, TEST_RED
  * Its URL reaches the test workers through the environment.
  */
 export default async function globalSetup(): Promise<void> {
+  // The medium and e2e projects both name this setup; Jest runs it once per project, in one process.
+  if (process.env.FULI_TEST_SETUP_DONE === '1') return;
+  process.env.FULI_TEST_SETUP_DONE = '1';
   let serverUrl = SERVER_POSTGRES_URL;
   if (!(await postgresReachable(serverUrl))) {
     if (IN_CI) throw new Error(`CI=true but PostgreSQL is not reachable at ${serverUrl}`);
