@@ -40,7 +40,7 @@ export class OrdersLedgerCatalog1795825360833 implements MigrationInterface {
     );
     await queryRunner.query('CREATE INDEX "events_enterprise_type" ON "events"  ("enterprise_id", "type") ');
     await queryRunner.query('ALTER TABLE "enterprises" ADD "approval_threshold" bigint');
-    // The ledger is append-only: corrections are new entries (DESIGN.md §6). Not tracked by TypeORM, so no drift.
+    // The ledger is append-only: corrections are new entries (README.md, "The ledger"). Not tracked by TypeORM, so no drift.
     await queryRunner.query(`
       CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

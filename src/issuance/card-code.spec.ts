@@ -369,7 +369,7 @@ describe('card codes', () => {
       );
     });
 
-    it('catches 0Z ↔ Z0, the swap Luhn mod 32 (DESIGN.md §5) could not catch', () => {
+    it('catches 0Z ↔ Z0, the swap Luhn mod 32 (docs/decisions/0002-gf32-check-character.md) could not catch', () => {
       // Luhn mod 32 adds 0 and Z (31) the same whether doubled or not (2·31 = 62 = "1U" in base 32 → 1 + 30), so
       // swapping them left its sum unchanged at every position. The GF(32) check weighs them α^k·0 and α^k·31.
       for (let i = 0; i < CODE_LENGTH - 1; i++) {

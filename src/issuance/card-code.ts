@@ -1,11 +1,11 @@
 /**
- * Card codes, PINs and serial numbers (DESIGN.md §5): pure functions, no I/O besides the CSPRNG.
+ * Card codes, PINs and serial numbers (README.md, "Issuance"; docs/decisions/0002-gf32-check-character.md): pure functions, no I/O besides the CSPRNG.
  *
  * - Code (卡密): 16 Crockford base-32 characters, 15 random (75 bits, each character exactly 5 bits of
  *   `crypto` randomness, so exactly uniform) and one check character, shown as `K7QD-9XMA-2HJR-5WPW`.
  *   The check character lets callers reject a mistyped code before any database read. It is a polynomial check
  *   over GF(32) (see `CHECK_POLYNOMIAL`), which catches every single-character substitution, every adjacent
- *   transposition, every jump transposition (abc → cba) and every twin error (aa → bb). DESIGN.md §5 asks for
+ *   transposition, every jump transposition (abc → cba) and every twin error (aa → bb). The first design asked for
  *   Luhn mod 32, which misses `0Z` ↔ `Z0` at every position and every jump transposition; the GF(32) check is as
  *   cheap (a table lookup and an XOR per character) and has no such blind spot, so it replaces Luhn mod 32 here.
  * - PIN: 6 decimal digits by rejection sampling (no modulo bias), compared in constant time.
@@ -98,7 +98,7 @@ const MAX_CODE_INPUT = 64;
  * a product of non-zero field elements being non-zero, each of these is caught, for every a ≠ b and position.
  * Two unrelated substitutions go unnoticed with probability 1/32, as with any single check character.
  *
- * Luhn mod 32 (what DESIGN.md §5 names) adds the doubled and the plain characters mod 32 instead: it misses the
+ * Luhn mod 32 (what the first design named) adds the doubled and the plain characters mod 32 instead: it misses the
  * adjacent transposition 0Z ↔ Z0 (both 0 and 31 add the same doubled or not, like Luhn's 09 ↔ 90) and every jump
  * transposition (same weight), which is why it was replaced.
  */

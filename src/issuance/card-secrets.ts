@@ -1,5 +1,5 @@
 /**
- * The stored forms of a card's secret (DESIGN.md §5): the blind index, an HMAC of the code that is the only lookup
+ * The stored forms of a card's secret (SECURITY.md): the blind index, an HMAC of the code that is the only lookup
  * path (unique index), the PIN digest, an HMAC of the serial and PIN, and the sealed code and PIN, an AES-256-GCM
  * envelope from DataCipher with the card's serial bound as associated data.
  *

@@ -3,7 +3,7 @@ import { dataSourceOptions } from '../../src/database/data-source-options';
 import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger-invariants';
 
 /**
- * The checks behind `GET /v1/admin/ledger/verify` (DESIGN.md §6) against the database at `url`: throws naming the
+ * The checks behind `GET /v1/admin/ledger/verify` (README.md, "The ledger") against the database at `url`: throws naming the
  * first violation. Run on every database the e2e tests wrote to, after they are done with it.
  */
 export async function verifyLedger(url: string): Promise<void> {
