@@ -8,7 +8,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/cards/card-lifecycle.service.ts',
   'src/cards/card-movements.ts',
   'src/catalog/catalog.service.ts',
-  'src/common/context/request-context.ts',
   'src/common/idempotency/idempotency-purge.job.ts',
   'src/common/idempotency/idempotency.interceptor.ts',
   'src/common/pagination/pagination.ts',
