@@ -8,11 +8,13 @@ import type { TransactionService } from '../../src/database/transaction.service'
 /**
  * Hand-written stand-ins for the unit tier (services against fakes of their repositories, no database): a
  * TransactionService that binds a context to a pretend transaction and runs the after-commit callbacks only when
- * the work succeeded, an audit that remembers its entries, and contexts for callers.
+ * the work succeeded (keeping their errors, as the real one logs them), an audit that remembers its entries, and contexts for callers.
  */
 export class FakeTransactions {
   /** Transactions opened (not joined) so far. */
   opened = 0;
+  /** Errors of after-commit callbacks. */
+  readonly failedCallbacks: unknown[] = [];
 
   async run<T>(ctx: RequestContext, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     const open = ctx.transaction;
@@ -27,7 +29,14 @@ export class FakeTransactions {
     } finally {
       ctx.bindTransaction(undefined);
     }
-    for (const callback of afterCommit) await callback();
+    // As TransactionService: a failed callback is the callback's problem (logged there), not the committed work's.
+    for (const callback of afterCommit) {
+      try {
+        await callback();
+      } catch (error) {
+        this.failedCallbacks.push(error);
+      }
+    }
     return result;
   }
 
