@@ -142,7 +142,7 @@ describe('ExportsService', () => {
       await expectApiError(service.create(requester, orderId, {}), 422, 'export_key_required');
       const dto = { export_key_id: newId('exportKey') };
       await expectApiError(service.create(requester, orderId, dto), 404, 'resource_not_found');
-      orders.set(orderId, 'awaiting_payment');
+      orders.set(orderId, 'pending_payment');
       await expectApiError(service.create(requester, orderId, dto), 409, 'invalid_state');
     });
 
