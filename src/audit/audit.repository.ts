@@ -128,20 +128,20 @@ export class AuditRepository {
   }
 
   /** The records after seq `after`, in seq order, at most `limit`. */
-  recordsAfter(ctx: RequestContext, after: number, limit: number): Promise<AuditRecord[]> {
+  async recordsAfter(ctx: RequestContext, after: number, limit: number): Promise<AuditRecord[]> {
     return this.connection
       .manager(ctx)
       .find(AuditRecord, { where: { seq: MoreThan(after) }, order: { seq: 'ASC' }, take: limit });
   }
 
   /** The record with this seq (its id and hash), or null. */
-  recordAt(ctx: RequestContext, seq: number): Promise<Pick<AuditRecord, 'seq' | 'id' | 'hash'> | null> {
+  async recordAt(ctx: RequestContext, seq: number): Promise<Pick<AuditRecord, 'seq' | 'id' | 'hash'> | null> {
     return this.connection
       .manager(ctx)
       .findOne(AuditRecord, { where: { seq }, select: { seq: true, id: true, hash: true } });
   }
 
-  list(ctx: RequestContext, filter: AuditRecordFilter, page: ListQueryDto): Promise<Page<AuditRecord>> {
+  async list(ctx: RequestContext, filter: AuditRecordFilter, page: ListQueryDto): Promise<Page<AuditRecord>> {
     const builder = this.connection.manager(ctx).createQueryBuilder(AuditRecord, 'record');
     if (filter.objectId) builder.andWhere('record.objectId = :objectId', { objectId: filter.objectId });
     if (filter.action) builder.andWhere('record.action = :action', { action: filter.action });

@@ -22,14 +22,14 @@ export class ApiClientsRepository {
   constructor(private readonly connection: TransactionalConnection) {}
 
   /** The client; `lock`: its row locked until the context's transaction ends. */
-  find(ctx: RequestContext, id: string, { lock = false } = {}): Promise<ApiClient | null> {
+  async find(ctx: RequestContext, id: string, { lock = false } = {}): Promise<ApiClient | null> {
     if (!lock) return this.connection.manager(ctx).findOneBy(ApiClient, { id });
     return this.connection
       .transactionManager(ctx, 'ApiClientsRepository.find with a lock')
       .findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
-  list(ctx: RequestContext, filter: ApiClientFilter, page: ListQueryDto): Promise<Page<ApiClient>> {
+  async list(ctx: RequestContext, filter: ApiClientFilter, page: ListQueryDto): Promise<Page<ApiClient>> {
     const builder = this.connection.manager(ctx).createQueryBuilder(ApiClient, 'client');
     if (filter.enterpriseId)
       builder.andWhere('client.enterpriseId = :enterpriseId', { enterpriseId: filter.enterpriseId });

@@ -38,7 +38,7 @@ export class DataKeysRepository {
   }
 
   /** A queued or running run, if any. */
-  unfinished(ctx: RequestContext): Promise<Pick<ReencryptionRun, 'id' | 'status'> | null> {
+  async unfinished(ctx: RequestContext): Promise<Pick<ReencryptionRun, 'id' | 'status'> | null> {
     return this.connection
       .manager(ctx)
       .findOne(ReencryptionRun, { where: { status: In(UNFINISHED) }, select: { id: true, status: true } });
@@ -58,11 +58,11 @@ export class DataKeysRepository {
     return manager.save(manager.create(ReencryptionRun, run));
   }
 
-  find(ctx: RequestContext, id: string): Promise<ReencryptionRun | null> {
+  async find(ctx: RequestContext, id: string): Promise<ReencryptionRun | null> {
     return this.connection.manager(ctx).findOneBy(ReencryptionRun, { id });
   }
 
-  list(ctx: RequestContext, page: ListQueryDto): Promise<Page<ReencryptionRun>> {
+  async list(ctx: RequestContext, page: ListQueryDto): Promise<Page<ReencryptionRun>> {
     return paginate(this.connection.manager(ctx).createQueryBuilder(ReencryptionRun, 'run'), page, (run) => run);
   }
 

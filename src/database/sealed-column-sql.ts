@@ -92,12 +92,12 @@ export class SealedColumnQueries {
     private readonly tables: readonly string[],
   ) {}
 
-  census(ctx: RequestContext, column: SealedColumnSql): Promise<SealedCensusRow[]> {
+  async census(ctx: RequestContext, column: SealedColumnSql): Promise<SealedCensusRow[]> {
     return this.connection.query<SealedCensusRow[]>(ctx, censusSql(this.owned(column)));
   }
 
   /** The next `limit` rows after `cursor` (null: from the start); `stale` set where not under `stalenessParam`. */
-  page(
+  async page(
     ctx: RequestContext,
     column: SealedColumnSql,
     stalenessParam: string,
@@ -112,14 +112,14 @@ export class SealedColumnQueries {
   }
 
   /** Stores `fresh[i]` where row `keys[i]` still holds `stale[i]`; the keys (k0…, text) of the rows it updated. */
-  reseal(
+  async reseal(
     ctx: RequestContext,
     column: SealedColumnSql,
     keys: readonly string[][],
     stale: readonly string[],
     fresh: readonly string[],
   ): Promise<Array<Record<string, string>>> {
-    if (keys.length === 0) return Promise.resolve([]);
+    if (keys.length === 0) return [];
     return this.connection.query<Array<Record<string, string>>>(ctx, resealSql(this.owned(column)), [
       ...column.key.map((_, i) => keys.map((key) => key[i])),
       stale,

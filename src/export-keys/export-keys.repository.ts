@@ -38,7 +38,7 @@ export class ExportKeysRepository {
   }
 
   /** The key by id, of `enterpriseId` when given; locked when asked (in a transaction). */
-  find(
+  async find(
     ctx: RequestContext,
     where: { id: string; enterpriseId?: string },
     lock?: ExportKeyLock,
@@ -50,7 +50,7 @@ export class ExportKeysRepository {
     });
   }
 
-  list(ctx: RequestContext, filter: ExportKeyFilter, page: ListQueryDto): Promise<Page<ExportKey>> {
+  async list(ctx: RequestContext, filter: ExportKeyFilter, page: ListQueryDto): Promise<Page<ExportKey>> {
     const builder = this.connection.manager(ctx).createQueryBuilder(ExportKey, 'key');
     if (filter.enterpriseId)
       builder.andWhere('key.enterpriseId = :enterpriseId', { enterpriseId: filter.enterpriseId });

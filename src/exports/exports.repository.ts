@@ -30,7 +30,7 @@ export class ExportsRepository {
   constructor(private readonly connection: TransactionalConnection) {}
 
   /** The export by id (of `enterpriseId` when given); `lock`: its row locked until the transaction ends. */
-  find(
+  async find(
     ctx: RequestContext,
     where: { id: string; enterpriseId?: string },
     { lock = false } = {},
@@ -54,7 +54,7 @@ export class ExportsRepository {
   }
 
   /** Whether an export of the order purges (or purged) its anonymous cards' codes. */
-  purgingExportExists(ctx: RequestContext, orderId: string): Promise<boolean> {
+  async purgingExportExists(ctx: RequestContext, orderId: string): Promise<boolean> {
     return this.connection.manager(ctx).existsBy(CardExport, {
       orderId,
       purgeAfterExport: true,
