@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MoreThan } from 'typeorm';
-import type { RequestContext } from '../common/context/request-context';
+import { RequestContext } from '../common/context/request-context';
 import { type Page, paginate, type ListQueryDto } from '../common/pagination/pagination';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { AuditCheckpoint } from './audit-checkpoint.entity';
@@ -125,6 +125,19 @@ export class AuditRepository {
       .transactionManager(ctx, 'AuditRepository.sealBatch')
       .query<Array<{ sealed: number }>>(SEAL_SQL, [limit]);
     return sealed;
+  }
+
+  /**
+   * One seal in a short transaction of its own (not a request's): the head locked (`wait: false` gives way, 0,
+   * when another seal holds it), then up to `limit` pending records linked. How many it sealed.
+   */
+  async sealInOwnTransaction(wait: boolean, limit = SEAL_BATCH): Promise<number> {
+    return this.connection.rawDataSource.transaction(async (manager) => {
+      const own = RequestContext.system();
+      own.bindTransaction({ manager, afterCommit: [] });
+      if (!(await this.lockHead(own, wait))) return 0;
+      return this.sealBatch(own, limit);
+    });
   }
 
   /** The records after seq `after`, in seq order, at most `limit`. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RequestContext } from '../common/context/request-context';
+import { RequestContext } from '../common/context/request-context';
 import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import type { AppConfig } from '../config/app-config';
 import type { QueueService } from '../queue/queue.service';
@@ -51,6 +51,14 @@ class FakeChain {
     }
     this.batches.push(batch.length);
     return batch.length;
+  }
+
+  async sealInOwnTransaction(wait: boolean, limit: number): Promise<number> {
+    if (this.headBusy) {
+      if (wait) throw new Error('would wait forever in this fake');
+      return 0;
+    }
+    return this.sealBatch(RequestContext.system(), limit);
   }
 
   async recordsAfter(_ctx: RequestContext, after: number, limit: number): Promise<AuditRecord[]> {

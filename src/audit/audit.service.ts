@@ -100,8 +100,9 @@ export class AuditService implements OnApplicationBootstrap {
   async seal(ctx?: RequestContext, { wait = true } = {}): Promise<number> {
     let total = 0;
     for (;;) {
-      const own = ctx?.transaction ? ctx : RequestContext.system();
-      const sealed = await this.transactions.run(own, () => this.sealBatch(own, wait));
+      const sealed = ctx?.transaction
+        ? await this.sealBatch(ctx, wait)
+        : await this.records.sealInOwnTransaction(wait, SEAL_BATCH);
       total += sealed;
       if (sealed < SEAL_BATCH) return total;
     }
