@@ -8,7 +8,7 @@
  *   (OpenPGP.js defaults, as a client's `gpg --quick-generate-key … default` gives: Curve25519) is the recipient.
  * - A fresh worker process (prepareRuntime + createWorkerApp, the production `start:worker`) runs the exports.
  * - Each round (BENCH_ROUNDS, default 3, after one untimed COPY that warms the cache) times, back to back:
- *   (a) the limit: exportCopySql(order), the very statement the export runs (serial, secret_ciphertext,
+ *   (a) the limit: orderSecretsCopySql(order), the very statement the export runs (serial, secret_ciphertext,
  *       face_value, expires_at of the order's cards in serial order), in a read-only transaction with the export's
  *       session settings, drained by pg-copy-streams in this process and thrown away;
  *   (b) the export: `POST /v1/orders/{id}/exports` through the API, the BuildExport job in the worker, until the
@@ -53,7 +53,8 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
-import { CardCsvConverter, EXPORT_CSV_HEADER, exportCopySql } from '../src/exports/export-csv';
+import { orderSecretsCopySql } from '../src/cards/card-secrets.repository';
+import { CardCsvConverter, EXPORT_CSV_HEADER } from '../src/exports/export-csv';
 import { serialFromSequence } from '../src/issuance/card-code';
 import { CardSecrets } from '../src/issuance/card-secrets';
 import {
@@ -232,7 +233,7 @@ async function rawCopy(
   await db.query("SET LOCAL DateStyle = 'ISO, YMD'");
   let bytes = 0;
   await pipeline(
-    db.query(copyTo(exportCopySql(orderId))),
+    db.query(copyTo(orderSecretsCopySql(orderId))),
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
@@ -458,7 +459,9 @@ async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, p
   await db.query("SET LOCAL DateStyle = 'ISO, YMD'");
   const pieces: Buffer[] = [];
   await pipeline(
-    db.query(copyTo(exportCopySql(orderId).replace('ORDER BY serial)', `ORDER BY serial LIMIT ${STAGE_SAMPLE})`))),
+    db.query(
+      copyTo(orderSecretsCopySql(orderId).replace('ORDER BY serial)', `ORDER BY serial LIMIT ${STAGE_SAMPLE})`)),
+    ),
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         pieces.push(chunk);

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
 import { Client } from 'pg';
-import { SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.service';
+import { SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.repository';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import {

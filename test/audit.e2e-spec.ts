@@ -188,7 +188,7 @@ describe('audit chain', () => {
           });
         }
         // More than one seal batch, linked in the order they were appended.
-        expect(await audit.seal(manager)).toBeGreaterThanOrEqual(1005);
+        expect(await audit.seal(ctx)).toBeGreaterThanOrEqual(1005);
         const appended = await manager.find(AuditRecord, { where: { action: 'test.appended' }, order: { seq: 'ASC' } });
         expect(appended.map((record) => record.objectId)).toEqual(appended.map((_, i) => `tst_${i}`));
         expect(appended.map((record) => record.seq)).toEqual(appended.map((_, i) => appended[0].seq + i));

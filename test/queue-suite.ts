@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Injectable, type INestApplicationContext, type ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
-import { dataSourceOptions } from '../src/database/data-source-options';
+import { DatabaseModule } from '../src/database/database.module';
 import { HealthModule } from '../src/health/health.module';
 import { MetricsModule } from '../src/health/metrics.module';
 import { MetricsServer } from '../src/health/metrics-server';
@@ -172,7 +171,7 @@ export function queueSuite(backend: QueueBackendName): void {
         const connection = await connect(backend);
         const databaseUrl = process.env.TEST_DATABASE_URL as string;
         const moduleRef = await testModule(connection, {
-          imports: [TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, 2)), HealthModule],
+          imports: [DatabaseModule.forRoot(databaseUrl), HealthModule],
         }).compile();
         app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
         await app.init();
@@ -388,7 +387,7 @@ export function queueSuite(backend: QueueBackendName): void {
       const moduleRef = await Test.createTestingModule({
         imports: [
           QueueModule.forRoot({ connection, worker: false, catalog: TEST_CATALOG }),
-          TypeOrmModule.forRoot(dataSourceOptions(process.env.TEST_DATABASE_URL as string, 2)),
+          DatabaseModule.forRoot(process.env.TEST_DATABASE_URL as string),
           HealthModule,
         ],
         providers: [TestJobs],

@@ -1,15 +1,15 @@
 import { BlockList, isIP } from 'node:net';
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { Actor, RequestContext } from '../common/context/request-context';
+import { type Actor, RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
-import { paginate, type Page } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
-import { Enterprise } from '../enterprises/enterprise.entity';
-import { ApiClient, ApiClientSecret } from './api-client.entity';
+import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import type { ApiClient, ApiClientSecret } from './api-client.entity';
+import { ApiClientsRepository } from './api-clients.repository';
 import {
   ApiClientDto,
   ApiClientWithSecretDto,
@@ -23,7 +23,6 @@ import { newClientSecret, SecretHasher } from './secret-hash';
 /** How long a revocation may take to reach other processes' caches. */
 const ACTOR_CACHE_MS = 5_000;
 const DEFAULT_ROTATION_GRACE_SECONDS = 86_400;
-const BOOTSTRAP_LOCK = 8_154_203;
 
 interface CachedActor {
   actor: Actor | null;
@@ -88,7 +87,8 @@ export class ApiClientsService {
   private readonly actors = new Map<string, CachedActor>();
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly clients: ApiClientsRepository,
+    private readonly enterprises: EnterpriseStatusRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly hasher: SecretHasher,
@@ -112,22 +112,20 @@ export class ApiClientsService {
     }
     const secret = newClientSecret();
     const hash = this.hasher.hash(secret);
-    return this.transactions.run(ctx, async (manager) => {
-      if (enterpriseId && !(await manager.existsBy(Enterprise, { id: enterpriseId }))) {
+    return this.transactions.run(ctx, async () => {
+      if (enterpriseId && (await this.enterprises.statusOf(ctx, enterpriseId)) === null) {
         throw ApiError.unprocessable('enterprise_not_found', `No enterprise with id '${enterpriseId}'`);
       }
-      const client = await manager.save(
-        manager.create(ApiClient, {
-          id: newId('apiClient'),
-          name: dto.name,
-          enterpriseId,
-          scopes: dto.scopes,
-          ipAllowlist,
-          status: 'active',
-          revokedAt: null,
-        }),
-      );
-      const stored = await this.addSecret(manager, client.id, secret, hash);
+      const client = await this.clients.insert(ctx, {
+        id: newId('apiClient'),
+        name: dto.name,
+        enterpriseId,
+        scopes: dto.scopes,
+        ipAllowlist,
+        status: 'active',
+        revokedAt: null,
+      });
+      const stored = await this.addSecret(ctx, client.id, secret, hash);
       await this.audit.record(ctx, {
         action: 'api_client.created',
         objectType: 'api_client',
@@ -140,13 +138,9 @@ export class ApiClientsService {
   }
 
   async list(ctx: RequestContext, query: ListApiClientsQueryDto): Promise<Page<ApiClientDto>> {
-    const builder = this.dataSource.getRepository(ApiClient).createQueryBuilder('client');
-    if (query.enterprise_id)
-      builder.andWhere('client.enterpriseId = :enterpriseId', { enterpriseId: query.enterprise_id });
-    if (query.status) builder.andWhere('client.status = :status', { status: query.status });
-    const page = await paginate(builder, query, (client) => client);
-    const secrets = await this.activeSecrets(
-      this.dataSource.manager,
+    const page = await this.clients.list(ctx, { enterpriseId: query.enterprise_id, status: query.status }, query);
+    const secrets = await this.clients.activeSecrets(
+      ctx,
       page.data.map((client) => client.id),
     );
     return { ...page, data: page.data.map((client) => ApiClientDto.from(client, secrets.get(client.id) ?? [])) };
@@ -154,28 +148,23 @@ export class ApiClientsService {
 
   async get(ctx: RequestContext, id: string): Promise<ApiClientDto> {
     if (!isClientId(id)) throw ApiError.notFound('api_client', id);
-    const client = await this.dataSource.manager.findOneBy(ApiClient, { id });
+    const client = await this.clients.find(ctx, id);
     if (!client) throw ApiError.notFound('api_client', id);
-    const secrets = await this.activeSecrets(this.dataSource.manager, [id]);
+    const secrets = await this.clients.activeSecrets(ctx, [id]);
     return ApiClientDto.from(client, secrets.get(id) ?? []);
   }
 
   async revoke(ctx: RequestContext, id: string): Promise<ApiClientDto> {
     if (!isClientId(id)) throw ApiError.notFound('api_client', id);
-    return this.transactions.run(ctx, async (manager) => {
-      const client = await manager.findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    return this.transactions.run(ctx, async () => {
+      const client = await this.clients.find(ctx, id, { lock: true });
       if (!client) throw ApiError.notFound('api_client', id);
       if (client.status !== 'revoked') {
         const before = ApiClientDto.from(client, []);
         client.status = 'revoked';
         client.revokedAt = new Date();
-        await manager.save(client);
-        await manager
-          .createQueryBuilder()
-          .update(ApiClientSecret)
-          .set({ expiresAt: client.revokedAt })
-          .where('client_id = :id AND (expires_at IS NULL OR expires_at > :now)', { id, now: client.revokedAt })
-          .execute();
+        await this.clients.update(ctx, id, { status: client.status, revokedAt: client.revokedAt });
+        await this.clients.expireActiveSecrets(ctx, id, client.revokedAt);
         await this.audit.record(ctx, {
           action: 'api_client.revoked',
           objectType: 'api_client',
@@ -199,23 +188,22 @@ export class ApiClientsService {
     const grace = dto.previous_secret_expires_in ?? DEFAULT_ROTATION_GRACE_SECONDS;
     const secret = newClientSecret();
     const hash = this.hasher.hash(secret);
-    return this.transactions.run(ctx, async (manager) => {
-      const client = await manager.findOne(ApiClient, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    return this.transactions.run(ctx, async () => {
+      const client = await this.clients.find(ctx, id, { lock: true });
       if (!client) throw ApiError.notFound('api_client', id);
       if (client.status === 'revoked')
         throw ApiError.conflict('client_revoked', 'A revoked client cannot get new secrets');
       const now = new Date();
       const graceEnd = new Date(now.getTime() + grace * 1000);
-      const current = (await this.activeSecrets(manager, [id])).get(id) ?? [];
+      const current = (await this.clients.activeSecrets(ctx, [id], now)).get(id) ?? [];
       // The newest current secret gets the grace period; any older one stops now.
       for (const [index, old] of current.entries()) {
         const end = index === 0 ? graceEnd : now;
-        if (old.expiresAt === null || old.expiresAt > end)
-          await manager.update(ApiClientSecret, { id: old.id }, { expiresAt: end });
+        if (old.expiresAt === null || old.expiresAt > end) await this.clients.setSecretExpiry(ctx, old.id, end);
       }
-      await this.addSecret(manager, id, secret, hash);
+      await this.addSecret(ctx, id, secret, hash);
       await this.transactions.afterCommit(ctx, () => this.forget(id));
-      const active = (await this.activeSecrets(manager, [id])).get(id) ?? [];
+      const active = (await this.clients.activeSecrets(ctx, [id])).get(id) ?? [];
       await this.audit.record(ctx, {
         action: 'api_client.secret_rotated',
         objectType: 'api_client',
@@ -234,24 +222,21 @@ export class ApiClientsService {
    * that matches is replaced with an HMAC one.
    */
   async authenticate(clientId: string, secret: string, ip: string | null): Promise<AuthenticatedClient | null> {
-    const manager = this.dataSource.manager;
-    const client = isClientId(clientId) ? await manager.findOneBy(ApiClient, { id: clientId }) : null;
+    const ctx = RequestContext.system();
+    const client = isClientId(clientId) ? await this.clients.find(ctx, clientId) : null;
     if (!client || client.status !== 'active') {
       this.hasher.dummyCheck(secret);
       return null;
     }
     if (!ipAllowed(blockListOf(client.ipAllowlist), ip)) return null;
-    const secrets = (await this.activeSecrets(manager, [clientId])).get(clientId) ?? [];
+    const secrets = (await this.clients.activeSecrets(ctx, [clientId])).get(clientId) ?? [];
     let matched: ApiClientSecret | null = null;
     // Every active secret is checked, so the time taken does not tell which one matched.
     for (const stored of secrets) if ((await this.hasher.verify(secret, stored.hash)) && !matched) matched = stored;
     if (!matched) return null;
-    if (this.hasher.isLegacy(matched.hash)) {
-      await manager.update(ApiClientSecret, { id: matched.id }, { hash: this.hasher.hash(secret) });
-    }
+    if (this.hasher.isLegacy(matched.hash)) await this.clients.setSecretHash(ctx, matched.id, this.hasher.hash(secret));
     const enterpriseSuspended =
-      client.enterpriseId !== null &&
-      (await manager.existsBy(Enterprise, { id: client.enterpriseId, status: 'suspended' }));
+      client.enterpriseId !== null && (await this.enterprises.statusOf(ctx, client.enterpriseId)) === 'suspended';
     return { client, secretId: matched.id, enterpriseSuspended };
   }
 
@@ -289,13 +274,13 @@ export class ApiClientsService {
   }
 
   private async loadActor(clientId: string, now: number): Promise<CachedActor> {
-    const manager = this.dataSource.manager;
-    const client = await manager.findOneBy(ApiClient, { id: clientId });
+    const ctx = RequestContext.system();
+    const client = await this.clients.find(ctx, clientId);
     const active = client?.status === 'active';
     const [secrets, suspended] = await Promise.all([
-      active ? this.activeSecrets(manager, [clientId]) : new Map<string, ApiClientSecret[]>(),
+      active ? this.clients.activeSecrets(ctx, [clientId]) : new Map<string, ApiClientSecret[]>(),
       active && client.enterpriseId !== null
-        ? manager.existsBy(Enterprise, { id: client.enterpriseId, status: 'suspended' })
+        ? this.enterprises.statusOf(ctx, client.enterpriseId).then((status) => status === 'suspended')
         : false,
     ]);
     const fresh: CachedActor = {
@@ -315,9 +300,9 @@ export class ApiClientsService {
    * the boot fails unless ADMIN_CLIENT_REACTIVATE is set, so that a revocation survives restarts.
    */
   async ensureBootstrapClient(ctx: RequestContext, clientId: string, secret: string): Promise<void> {
-    await this.transactions.run(ctx, async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
-      const existing = await manager.findOneBy(ApiClient, { id: clientId });
+    await this.transactions.run(ctx, async () => {
+      await this.clients.lockBootstrap(ctx);
+      const existing = await this.clients.find(ctx, clientId);
       const reactivating = existing?.status === 'revoked';
       if (reactivating && !this.config.ADMIN_CLIENT_REACTIVATE) {
         throw new Error(
@@ -327,21 +312,20 @@ export class ApiClientsService {
         );
       }
       if (existing?.status === 'active') {
-        const secrets = (await this.activeSecrets(manager, [clientId])).get(clientId) ?? [];
+        const secrets = (await this.clients.activeSecrets(ctx, [clientId])).get(clientId) ?? [];
         for (const stored of secrets) {
           if (!(await this.hasher.verify(secret, stored.hash))) continue;
-          if (this.hasher.isLegacy(stored.hash)) {
-            await manager.update(ApiClientSecret, { id: stored.id }, { hash: this.hasher.hash(secret) });
-          }
+          if (this.hasher.isLegacy(stored.hash))
+            await this.clients.setSecretHash(ctx, stored.id, this.hasher.hash(secret));
           return;
         }
       }
       const fields = { status: 'active' as const, revokedAt: null, scopes: ['admin' as const], enterpriseId: null };
-      if (existing) await manager.update(ApiClient, { id: clientId }, fields);
-      else await manager.insert(ApiClient, { id: clientId, name: 'Bootstrap operator', ipAllowlist: [], ...fields });
+      if (existing) await this.clients.update(ctx, clientId, fields);
+      else await this.clients.insert(ctx, { id: clientId, name: 'Bootstrap operator', ipAllowlist: [], ...fields });
       // The environment is the source of truth for this client: older secrets stop now.
-      await manager.update(ApiClientSecret, { clientId, expiresAt: IsNull() }, { expiresAt: new Date() });
-      await this.addSecret(manager, clientId, secret, this.hasher.hash(secret));
+      await this.clients.expireOpenEndedSecrets(ctx, clientId, new Date());
+      await this.addSecret(ctx, clientId, secret, this.hasher.hash(secret));
       await this.audit.record(ctx, {
         action: reactivating
           ? 'api_client.bootstrap_reactivated'
@@ -360,36 +344,13 @@ export class ApiClientsService {
     this.actors.delete(clientId);
   }
 
-  private async addSecret(
-    manager: EntityManager,
-    clientId: string,
-    secret: string,
-    hash: string,
-  ): Promise<ApiClientSecret> {
-    return manager.save(
-      manager.create(ApiClientSecret, {
-        id: newId('apiClientSecret'),
-        clientId,
-        hash,
-        hint: secret.slice(0, 8),
-        expiresAt: null,
-      }),
-    );
-  }
-
-  /** Active secrets per client, newest first. */
-  private async activeSecrets(manager: EntityManager, clientIds: string[]): Promise<Map<string, ApiClientSecret[]>> {
-    const result = new Map<string, ApiClientSecret[]>();
-    if (clientIds.length === 0) return result;
-    const now = new Date();
-    const rows = await manager
-      .getRepository(ApiClientSecret)
-      .createQueryBuilder('secret')
-      .where('secret.clientId IN (:...clientIds)', { clientIds })
-      .andWhere('(secret.expiresAt IS NULL OR secret.expiresAt > :now)', { now })
-      .orderBy('secret.id', 'DESC')
-      .getMany();
-    for (const row of rows) result.set(row.clientId, [...(result.get(row.clientId) ?? []), row]);
-    return result;
+  private addSecret(ctx: RequestContext, clientId: string, secret: string, hash: string): Promise<ApiClientSecret> {
+    return this.clients.insertSecret(ctx, {
+      id: newId('apiClientSecret'),
+      clientId,
+      hash,
+      hint: secret.slice(0, 8),
+      expiresAt: null,
+    });
   }
 }

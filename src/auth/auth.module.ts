@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AdminApiClientsController } from './admin-api-clients.controller';
+import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import { ApiClientsRepository } from './api-clients.repository';
 import { ApiClientsService } from './api-clients.service';
 import { IdentityController } from './identity.controller';
 import { JwtStrategy } from './jwt.strategy';
@@ -18,6 +20,9 @@ import { VerifiedTokens } from './verified-tokens';
   controllers: [TokenController, AdminApiClientsController, IdentityController],
   providers: [
     ApiClientsService,
+    ApiClientsRepository,
+    // Enterprises' own repository for the status read: EnterprisesModule imports this module, not the reverse.
+    EnterpriseStatusRepository,
     SigningKeyService,
     TokenService,
     JwtStrategy,

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
+import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { IssuanceModule } from '../issuance/issuance.module';
 import { DataKeysController } from './data-keys.controller';
+import { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
 import { ReencryptionJob } from './reencryption.job';
 import { SealedColumns } from './sealed-columns';
@@ -12,6 +14,7 @@ import { SealedColumns } from './sealed-columns';
 @Module({
   imports: [IssuanceModule],
   controllers: [DataKeysController],
-  providers: [DataKeysService, ReencryptionJob, SealedColumns],
+  // CardSecretsRepository: the cards module's, provided here until that module exports it (issue 11).
+  providers: [DataKeysService, ReencryptionJob, SealedColumns, DataKeysRepository, CardSecretsRepository],
 })
 export class DataKeysModule {}

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
-import { type Page, paginate } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
+import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -17,13 +17,10 @@ import {
   ReencryptionDto,
   type StartReencryptionDto,
 } from './dto/reencryption.dto';
-import { REENCRYPTION_LOCK_NAMESPACE } from './reencryption.job';
+import { DataKeysRepository } from './data-keys.repository';
 import { fromCensus, pendingProgress } from './reencryption-progress';
-import { ReencryptionRun } from './reencryption-run.entity';
-import { censusSql, SealedColumns } from './sealed-columns';
-
-/** Key 1 of the re-encryption lock namespace: starting a run (only one may be queued or running). */
-const START_LOCK_KEY = 1;
+import type { ReencryptionRun } from './reencryption-run.entity';
+import { SealedColumns, type SealedColumn } from './sealed-columns';
 /** A queued or running run whose progress has not moved for this long is enqueued again when read. */
 const RELAY_AFTER_MS = 60_000;
 
@@ -37,7 +34,8 @@ export class DataKeysService {
   private readonly logger = new Logger(DataKeysService.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly runs: DataKeysRepository,
+    private readonly cardSecrets: CardSecretsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,
@@ -51,11 +49,10 @@ export class DataKeysService {
    * configured keys: a key may leave DATA_ENCRYPTION_KEYS once no row uses it.
    */
   async usage(ctx: RequestContext): Promise<DataKeysDto> {
-    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
     const perColumn: Array<{ column: string; keys: Record<string, number> }> = [];
     let cardsByPepper: Record<string, number> = {};
     for (const column of this.columns.all) {
-      const census = fromCensus(await manager.query(censusSql(column)));
+      const census = fromCensus(await this.sealedRows(column).census(ctx, column));
       if (column.keys === 'code_pepper') cardsByPepper = census.keys;
       else perColumn.push({ column: column.name, keys: census.keys });
     }
@@ -112,12 +109,9 @@ export class DataKeysService {
 
   /** Queues a run that moves every envelope under this process's active key; 409 while another is unfinished. */
   async start(ctx: RequestContext, dto: StartReencryptionDto): Promise<ReencryptionDto> {
-    return this.transactions.run(ctx, async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [REENCRYPTION_LOCK_NAMESPACE, START_LOCK_KEY]);
-      const unfinished = await manager.findOne(ReencryptionRun, {
-        where: { status: In(['queued', 'running']) },
-        select: { id: true, status: true },
-      });
+    return this.transactions.run(ctx, async () => {
+      await this.runs.lockStart(ctx);
+      const unfinished = await this.runs.unfinished(ctx);
       if (unfinished) {
         throw ApiError.conflict(
           'reencryption_in_progress',
@@ -125,7 +119,7 @@ export class DataKeysService {
           { reencryption_id: unfinished.id },
         );
       }
-      const run = manager.create(ReencryptionRun, {
+      const run = await this.runs.insert(ctx, {
         id: newId('reencryption'),
         status: 'queued',
         targetKeyId: this.cipher.activeKeyId,
@@ -137,7 +131,6 @@ export class DataKeysService {
         startedAt: null,
         completedAt: null,
       });
-      await manager.save(run);
       await this.audit.record(ctx, {
         action: 'data_keys.reencryption_requested',
         objectType: 'reencryption',
@@ -155,16 +148,15 @@ export class DataKeysService {
   }
 
   async get(ctx: RequestContext, id: string): Promise<ReencryptionDto> {
-    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
-    const run = isId('reencryption', id) ? await manager.findOneBy(ReencryptionRun, { id }) : null;
+    const run = isId('reencryption', id) ? await this.runs.find(ctx, id) : null;
     if (!run) throw ApiError.notFound('re-encryption', id);
     await this.relay(run);
     return ReencryptionDto.from(run);
   }
 
   async list(ctx: RequestContext, query: ListReencryptionsQueryDto): Promise<Page<ReencryptionDto>> {
-    const manager = ctx.transaction?.manager ?? this.dataSource.manager;
-    return paginate(manager.createQueryBuilder(ReencryptionRun, 'run'), query, (run) => ReencryptionDto.from(run));
+    const page = await this.runs.list(ctx, query);
+    return { ...page, data: page.data.map((run) => ReencryptionDto.from(run)) };
   }
 
   /**
@@ -186,5 +178,10 @@ export class DataKeysService {
 
   private async enqueue(runId: string): Promise<void> {
     await this.queues.add(JobName.ReencryptData, { runId }, { jobId: runId });
+  }
+
+  /** The cards' columns are counted by the cards module's repository, the others by this module's for now. */
+  private sealedRows(column: SealedColumn) {
+    return column.table === 'cards' ? this.cardSecrets.sealedColumns : this.runs.otherSealedColumns;
   }
 }

@@ -1,14 +1,13 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import type { PoolClient } from 'pg';
-import { DataSource, In } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { AuditService } from '../audit/audit.service';
+import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { CardSecrets } from '../issuance/card-secrets';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
+import type { SealedColumnQueries, SealedPageRow } from '../database/sealed-column-sql';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -21,12 +20,9 @@ import {
   sum,
   targetKeyIdOf,
 } from './reencryption-progress';
-import { ReencryptionRun, type ColumnProgress, type CountsByKeyId } from './reencryption-run.entity';
-import { censusSql, isUnreadable, pageSql, resealSql, SealedColumns, type SealedColumn } from './sealed-columns';
-
-/** Advisory-lock namespace of re-encryption (idempotency 7301, export builds 7302); key 0: the walk. */
-export const REENCRYPTION_LOCK_NAMESPACE = 7_303;
-export const WALK_LOCK_KEY = 0;
+import { DataKeysRepository } from './data-keys.repository';
+import type { ReencryptionRun, ColumnProgress, CountsByKeyId } from './reencryption-run.entity';
+import { isUnreadable, SealedColumns, type SealedColumn } from './sealed-columns';
 /** deadlock_detected, serialization_failure: a batch that lost to a concurrent writer is simply tried again. */
 const TRANSIENT_SQLSTATES = new Set(['40P01', '40001']);
 const BATCH_ATTEMPTS = 3;
@@ -41,8 +37,7 @@ class ReencryptionRefusedError extends Error {
   override readonly name = 'ReencryptionRefusedError';
 }
 
-/** A page of rows as pageSql returns it: keys as text k0…, and the envelope when it is not under the target. */
-type PageRow = Record<string, string | null> & { stale: string | null; key_id: string | null };
+type PageRow = SealedPageRow;
 
 /** A page with its stale envelopes re-sealed in memory, ready to be stored. */
 interface PreparedBatch {
@@ -77,7 +72,8 @@ export class ReencryptionJob implements OnApplicationBootstrap {
   private readonly logger = new Logger(ReencryptionJob.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly runs: DataKeysRepository,
+    private readonly cardSecrets: CardSecretsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly cipher: DataCipher,
@@ -89,40 +85,21 @@ export class ReencryptionJob implements OnApplicationBootstrap {
   /** A run left queued or running by a crash between its commit and its enqueue is picked up again. */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.queues.isWorker) return;
-    const unfinished = await this.dataSource
-      .getRepository(ReencryptionRun)
-      .find({ where: { status: In(['queued', 'running']) }, select: { id: true } });
-    for (const run of unfinished) await this.queues.add(JobName.ReencryptData, { runId: run.id }, { jobId: run.id });
+    const unfinished = await this.runs.unfinishedIds(RequestContext.system());
+    for (const runId of unfinished) await this.queues.add(JobName.ReencryptData, { runId }, { jobId: runId });
   }
 
   @OnJob(JobName.ReencryptData)
   async run({ runId }: JobPayloads[JobName.ReencryptData], job: JobContext): Promise<{ status: string }> {
     if (!isId('reencryption', runId)) throw new UnrecoverableError('re-encrypt-data: runId is not a re-encryption id');
-    const found = await this.dataSource.getRepository(ReencryptionRun).findOneBy({ id: runId });
+    const found = await this.runs.find(RequestContext.system(), runId);
     if (!found) throw new UnrecoverableError(`re-encrypt-data: no run ${runId}`);
     if (found.status === 'completed' || found.status === 'failed') return { status: found.status };
 
-    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [
-      PoolClient,
-      (err?: unknown) => void,
-    ];
-    let releaseError: unknown;
     try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-        REENCRYPTION_LOCK_NAMESPACE,
-        WALK_LOCK_KEY,
-      ]);
-      if (!rows[0].locked) throw new ReencryptionBusyError('another worker is re-encrypting');
-      try {
-        return { status: await this.runLocked(runId) };
-      } finally {
-        await client
-          .query('SELECT pg_advisory_unlock($1, $2)', [REENCRYPTION_LOCK_NAMESPACE, WALK_LOCK_KEY])
-          .catch((error: unknown) => {
-            // Dropping the connection drops its session lock as well.
-            releaseError = error;
-          });
-      }
+      const walked = await this.runs.withWalkLock(() => this.runLocked(runId));
+      if (!walked.locked) throw new ReencryptionBusyError('another worker is re-encrypting');
+      return { status: walked.result };
     } catch (error) {
       if (error instanceof ReencryptionBusyError) throw error;
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -137,15 +114,14 @@ export class ReencryptionJob implements OnApplicationBootstrap {
       if (lastAttempt) this.logger.error(entry);
       else this.logger.warn(entry);
       throw error;
-    } finally {
-      release(releaseError);
     }
   }
 
   /** Under the walk lock: census, walk each column, complete. */
   private async runLocked(runId: string): Promise<string> {
-    const repository = this.dataSource.getRepository(ReencryptionRun);
-    const run = await repository.findOneByOrFail({ id: runId });
+    const pool = RequestContext.system();
+    const run = await this.runs.find(pool, runId);
+    if (!run) throw new Error(`re-encryption ${runId} vanished`);
     if (run.status === 'completed' || run.status === 'failed') return run.status;
     const target = run.targetKeyId;
     if (this.cipher.activeKeyId !== target) {
@@ -163,7 +139,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
       );
     }
     if (run.status === 'queued') {
-      await repository.update({ id: runId, status: 'queued' }, { status: 'running', startedAt: new Date() });
+      await this.runs.transition(pool, runId, ['queued'], { status: 'running', startedAt: new Date() });
       this.logger.log({ msg: 're-encryption started', runId, targetKeyId: target });
     }
     const started = Date.now();
@@ -198,11 +174,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     const notUnder = column.stalenessParam(targetKeyIdOf(run, column.name));
     const started = Date.now();
     const read = async (cursor: string[] | null): Promise<PreparedBatch | null> => {
-      const page = await this.dataSource.query<PageRow[]>(pageSql(column, cursor !== null), [
-        notUnder,
-        run.batchSize,
-        ...(cursor ?? []),
-      ]);
+      const page = await this.sealedRows(column).page(RequestContext.system(), column, notUnder, run.batchSize, cursor);
       return page.length === 0 ? null : this.prepare(column, page);
     };
     let progress = from;
@@ -275,15 +247,9 @@ export class ReencryptionJob implements OnApplicationBootstrap {
   ): Promise<ColumnProgress> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transactions.run(RequestContext.system(), async (manager) => {
-          const updated =
-            batch.keys.length === 0
-              ? []
-              : await manager.query<Array<Record<string, string>>>(resealSql(column), [
-                  ...column.key.map((_, i) => batch.keys.map((key) => key[i])),
-                  batch.stale,
-                  batch.fresh,
-                ]);
+        const ctx = RequestContext.system();
+        return await this.transactions.run(ctx, async () => {
+          const updated = await this.sealedRows(column).reseal(ctx, column, batch.keys, batch.stale, batch.fresh);
           const written = new Set(updated.map((row) => column.key.map((_, i) => row[`k${i}`]).join('\u0000')));
           const reencrypted: CountsByKeyId = {};
           const changed: CountsByKeyId = {};
@@ -299,7 +265,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
             changed,
             unreadableSamples: batch.unreadableSamples,
           });
-          await this.saveColumn(run.id, column.name, next, manager);
+          await this.saveColumn(run.id, column.name, next, ctx);
           return next;
         });
       } catch (error) {
@@ -316,13 +282,12 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   private async complete(run: ReencryptionRun, progress: Record<string, ColumnProgress>, ms: number): Promise<string> {
     const ctx = RequestContext.system();
-    return this.transactions.run(ctx, async (manager) => {
-      const result = await manager.update(
-        ReencryptionRun,
-        { id: run.id, status: 'running' },
-        { status: 'completed', completedAt: new Date() },
-      );
-      if (!result.affected) return (await manager.findOneByOrFail(ReencryptionRun, { id: run.id })).status;
+    return this.transactions.run(ctx, async () => {
+      const completed = await this.runs.transition(ctx, run.id, ['running'], {
+        status: 'completed',
+        completedAt: new Date(),
+      });
+      if (!completed) return (await this.runs.find(ctx, run.id))?.status ?? 'failed';
       const columns = Object.fromEntries(
         this.columns.all.map((column) => {
           const p = progress[column.name];
@@ -356,15 +321,12 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   /** Rows per key id of one column. */
   private async census(column: SealedColumn): Promise<{ rows: number; keys: CountsByKeyId }> {
-    return fromCensus(await this.dataSource.query<Array<{ key_id: string | null; rows: string }>>(censusSql(column)));
+    return fromCensus(await this.sealedRows(column).census(RequestContext.system(), column));
   }
 
   private async saveProgress(runId: string, progress: Record<string, ColumnProgress>): Promise<void> {
-    const [, affected] = await this.dataSource.query<[unknown, number]>(
-      "UPDATE reencryption_runs SET progress = progress || $2::jsonb, updated_at = now() WHERE id = $1 AND status = 'running'",
-      [runId, JSON.stringify(progress)],
-    );
-    if (affected !== 1) throw new ReencryptionRefusedError(`run_not_running: run ${runId} is no longer running`);
+    if (!(await this.runs.saveProgress(RequestContext.system(), runId, progress)))
+      throw new ReencryptionRefusedError(`run_not_running: run ${runId} is no longer running`);
   }
 
   /**
@@ -375,25 +337,22 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     runId: string,
     column: string,
     progress: ColumnProgress,
-    manager = this.dataSource.manager,
+    ctx = RequestContext.system(),
   ): Promise<void> {
-    const [, affected] = await manager.query<[unknown, number]>(
-      "UPDATE reencryption_runs SET progress = progress || jsonb_build_object($2::text, $3::jsonb), updated_at = now() WHERE id = $1 AND status = 'running'",
-      [runId, column, JSON.stringify(progress)],
-    );
-    if (affected !== 1) throw new ReencryptionRefusedError(`run_not_running: run ${runId} is no longer running`);
+    if (!(await this.runs.saveColumn(ctx, runId, column, progress)))
+      throw new ReencryptionRefusedError(`run_not_running: run ${runId} is no longer running`);
   }
 
   /** Marks a queued or running run failed, audited. */
   private async markFailed(runId: string, reason: string): Promise<void> {
     const ctx = RequestContext.system();
-    await this.transactions.run(ctx, async (manager) => {
-      const result = await manager.update(
-        ReencryptionRun,
-        { id: runId, status: In(['queued', 'running']) },
-        { status: 'failed', failureReason: reason.slice(0, 500), completedAt: new Date() },
-      );
-      if (!result.affected) return;
+    await this.transactions.run(ctx, async () => {
+      const failed = await this.runs.transition(ctx, runId, ['queued', 'running'], {
+        status: 'failed',
+        failureReason: reason.slice(0, 500),
+        completedAt: new Date(),
+      });
+      if (!failed) return;
       await this.audit.record(ctx, {
         action: 'data_keys.reencryption_failed',
         objectType: 'reencryption',
@@ -401,5 +360,10 @@ export class ReencryptionJob implements OnApplicationBootstrap {
         summary: { reason: reason.slice(0, 500) },
       });
     });
+  }
+
+  /** The cards' columns are walked by the cards module's repository, the others by this module's for now. */
+  private sealedRows(column: SealedColumn): SealedColumnQueries {
+    return column.table === 'cards' ? this.cardSecrets.sealedColumns : this.runs.otherSealedColumns;
   }
 }

@@ -10,6 +10,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataCipher, EnvelopeError } from '../common/crypto/data-cipher.service';
+import type { SealedColumnSql } from '../database/sealed-column-sql';
 import { storedResponseContext } from '../common/idempotency/idempotency.interceptor';
 import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../issuance/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
@@ -28,31 +29,12 @@ export type SealedColumnName = (typeof SEALED_COLUMN_NAMES)[number];
 /** The column whose key ids are CODE_PEPPER ids (blind index and PIN digest), not DATA_ENCRYPTION_KEYS ids. */
 export const CODE_PEPPER_COLUMN: SealedColumnName = 'cards.code_hash';
 
-export interface KeyColumn {
-  name: string;
-  type: 'bigint' | 'text';
-}
-
-export interface SealedColumn {
+export interface SealedColumn extends SealedColumnSql {
   /** `table.column`, as operators see it. */
   readonly name: SealedColumnName;
-  readonly table: string;
-  /** The primary key in index order: the keyset the walk pages by, and how a row is named. */
-  readonly key: readonly KeyColumn[];
   /** Which keys rotate it: DATA_ENCRYPTION_KEYS, or CODE_PEPPER (cards.code_hash). */
   readonly keys: 'data' | 'code_pepper';
-  /**
-   * SQL (text) of what is read for a row to rotate and compared when it is stored (the envelope), with the table
-   * aliased `alias`; NULL when the row holds none.
-   */
-  envelopeOf(alias: string): string;
-  /** SQL (text) of the key id the row is under; NULL when it holds nothing. */
-  keyIdOf(alias: string): string;
-  /** SQL condition: the row is not under the key that `stalenessParam(target)` (as `$1`) names. */
-  notUnder(alias: string): string;
   stalenessParam(targetKeyId: string): string;
-  /** SQL assignment (UPDATE … SET) that stores the text expression `fresh` as the row's envelope. */
-  store(fresh: string): string;
   /**
    * The envelope sealed again under the active key, bound to the same row. Throws an error for which
    * `isUnreadable` holds when it does not open.
@@ -65,52 +47,9 @@ export function isUnreadable(error: unknown): boolean {
   return error instanceof EnvelopeError || error instanceof CardSecretError;
 }
 
-const quoted = (identifier: string) => `"${identifier}"`;
-const keyList = (column: SealedColumn, alias: string) =>
-  column.key.map((key) => `${alias}.${quoted(key.name)}`).join(', ');
-const keysAsText = (column: SealedColumn, alias: string) =>
-  column.key.map((key, i) => `${alias}.${quoted(key.name)}::text AS k${i}`).join(', ');
-
-/** Rows per key id (`key_id` NULL: rows without an envelope). One aggregate pass over the table. */
-export function censusSql(column: SealedColumn): string {
-  return `SELECT ${column.keyIdOf('t')} AS key_id, count(*)::text AS rows
-            FROM ${quoted(column.table)} t GROUP BY 1`;
-}
-
-/**
- * The next `$2` rows after the cursor (`$3…`, one per key column; none for the first page) in primary-key order:
- * their keys as text `k0…`, `stale`, the envelope when the row is not under the key `$1` names
- * (SealedColumn.stalenessParam), and `key_id`, the key it is under.
- * Only stale envelopes leave the database.
- */
-export function pageSql(column: SealedColumn, afterCursor: boolean): string {
-  const envelope = column.envelopeOf('t');
-  const cursor = column.key.map((key, i) => `$${i + 3}::${key.type}`).join(', ');
-  return `SELECT ${keysAsText(column, 't')},
-                 CASE WHEN ${envelope} IS NOT NULL AND ${column.notUnder('t')} THEN ${envelope} END AS stale,
-                 ${column.keyIdOf('t')} AS key_id
-            FROM ${quoted(column.table)} t
-           ${afterCursor ? `WHERE (${keyList(column, 't')}) > (${cursor})` : ''}
-           ORDER BY ${keyList(column, 't')}
-           LIMIT $2`;
-}
-
-/**
- * Stores re-sealed envelopes, each only where the row still holds the envelope that was read (a purge or a
- * write in between wins): parameters are one array per key column, then the stale and the fresh envelopes.
- * Returns the keys (`k0…`, text) of the rows it updated.
- */
-export function resealSql(column: SealedColumn): string {
-  const n = column.key.length;
-  const arrays = [...column.key.map((key, i) => `$${i + 1}::${key.type}[]`), `$${n + 1}::text[]`, `$${n + 2}::text[]`];
-  const names = [...column.key.map((_, i) => `k${i}`), 'stale', 'fresh'];
-  const match = column.key.map((key, i) => `t.${quoted(key.name)} = v.k${i}`).join(' AND ');
-  return `WITH v AS (SELECT * FROM unnest(${arrays.join(', ')}) AS v(${names.join(', ')})),
-               u AS (UPDATE ${quoted(column.table)} t SET ${column.store('v.fresh')}
-                       FROM v WHERE ${match} AND ${column.envelopeOf('t')} = v.stale
-                     RETURNING ${keysAsText(column, 't')})
-          SELECT * FROM u`;
-}
+// The statements that walk a column are built in src/database/sealed-column-sql.ts and sent by the repository of
+// the table's owner (cards: CardSecretsRepository; the others: DataKeysRepository for now).
+export { censusSql, pageSql, resealSql } from '../database/sealed-column-sql';
 
 /** How a DataCipher envelope column names its key and tells a stale one: by the envelope's `v1.<key id>.` prefix. */
 const dataKeyed = (envelopeOf: (alias: string) => string) => ({

@@ -1,16 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { ROLE_SCOPES, type Scope } from '../auth/scopes';
 import { CatalogService } from '../catalog/catalog.service';
 import type { CreateProductDto } from '../catalog/dto/create-product.dto';
-import { Product } from '../catalog/product.entity';
 import { RequestContext } from '../common/context/request-context';
+import { MAX_PAGE_SIZE } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { creditCodeCheckCharacter } from '../enterprises/credit-code';
-import { Enterprise } from '../enterprises/enterprise.entity';
 import { EnterprisesService } from '../enterprises/enterprises.service';
 
 const DEMO_CODE_BODY = '91310000MA1FL8DM0';
@@ -65,7 +63,6 @@ const DEMO_CLIENTS: Record<keyof Omit<DemoCredentials, 'enterprise_id'>, { name:
 export class DemoSeedService {
   constructor(
     private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
     private readonly enterprises: EnterprisesService,
     private readonly clients: ApiClientsService,
     private readonly catalog: CatalogService,
@@ -73,9 +70,9 @@ export class DemoSeedService {
 
   async seed(): Promise<DemoCredentials> {
     const ctx = RequestContext.system();
-    let enterprise = await this.dataSource.manager.findOneBy(Enterprise, { creditCode: DEMO_CREDIT_CODE });
+    let [enterprise] = (await this.enterprises.list(ctx, { credit_code: DEMO_CREDIT_CODE, limit: 1 })).data;
     if (!enterprise) {
-      const created = await this.enterprises.create(ctx, {
+      enterprise = await this.enterprises.create(ctx, {
         name: '示例科技有限公司 (Demo Technology Co., Ltd.)',
         credit_code: DEMO_CREDIT_CODE,
         invoice_title: '示例科技有限公司',
@@ -85,12 +82,10 @@ export class DemoSeedService {
         credit_limit: 10_000_000,
         approval_threshold: 5_000_000,
       });
-      enterprise = await this.dataSource.manager.findOneByOrFail(Enterprise, { id: created.id });
     }
+    const existing = await this.productNames(ctx);
     for (const product of DEMO_PRODUCTS) {
-      if (!(await this.dataSource.manager.existsBy(Product, { name: product.name }))) {
-        await this.catalog.create(ctx, product);
-      }
+      if (!existing.has(product.name)) await this.catalog.create(ctx, product);
     }
     const file = join(this.config.dataDir, 'demo-credentials.json');
     const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoCredentials>) : {};
@@ -124,6 +119,17 @@ export class DemoSeedService {
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  /** Names of every product in the catalog, read page by page through the catalog's own service. */
+  private async productNames(ctx: RequestContext): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (let cursor: string | undefined; ;) {
+      const page = await this.catalog.list(ctx, { limit: MAX_PAGE_SIZE, starting_after: cursor });
+      for (const product of page.data) names.add(product.name);
+      if (!page.next_cursor) return names;
+      cursor = page.next_cursor;
+    }
   }
 
   /** The stored client if its secret still works, else a new client of that role. */

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ExportKeysController } from './export-keys.controller';
+import { ExportKeysRepository } from './export-keys.repository';
 import { ExportKeysService } from './export-keys.service';
 
 /** Recipient keys of card-code exports, registered per enterprise and confirmed by a second party. */
 @Module({
   controllers: [ExportKeysController],
-  providers: [ExportKeysService],
+  providers: [ExportKeysService, ExportKeysRepository],
   exports: [ExportKeysService],
 })
 export class ExportKeysModule {}

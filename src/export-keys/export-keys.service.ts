@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, Not, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
-import { type Page, paginate } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { readRecipientKey } from '../exports/recipient-key';
 import {
@@ -13,7 +12,8 @@ import {
   type ListExportKeysQueryDto,
   type RegisterExportKeyDto,
 } from './dto/export-key.dto';
-import { ExportKey } from './export-key.entity';
+import type { ExportKey } from './export-key.entity';
+import { ExportKeysRepository, type ExportKeyLock } from './export-keys.repository';
 import { assertSecondApprover } from './second-approval';
 
 /** Registered (not revoked) keys per enterprise: a few per receiving system is plenty. */
@@ -29,7 +29,7 @@ const notFound = (id: string) => ApiError.notFound('export key', id);
 @Injectable()
 export class ExportKeysService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly keys: ExportKeysRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
   ) {}
@@ -38,13 +38,10 @@ export class ExportKeysService {
     const enterpriseId = ctx.enterpriseId;
     // Checked before the transaction: a bad key is the caller's mistake and needs no lock.
     const { encryption } = await readRecipientKey(dto.public_key, 'public_key');
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       // Serialises registrations of one enterprise, so the count and the duplicate check below hold.
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`export_keys:${enterpriseId}`]);
-      const active = await manager.find(ExportKey, {
-        where: { enterpriseId, status: Not('revoked') },
-        select: { id: true, fingerprint: true },
-      });
+      await this.keys.lockRegistrations(ctx, enterpriseId);
+      const active = await this.keys.registered(ctx, enterpriseId);
       const same = active.find((key) => key.fingerprint === encryption.recipient_fingerprint);
       if (same) {
         throw ApiError.conflict('export_key_exists', `This key is registered already as '${same.id}'`, {
@@ -57,7 +54,7 @@ export class ExportKeysService {
           `An enterprise has at most ${MAX_EXPORT_KEYS} export keys; revoke one first`,
         );
       }
-      const key = manager.create(ExportKey, {
+      const key: ExportKey = {
         id: newId('exportKey'),
         enterpriseId,
         label: dto.label ?? null,
@@ -73,8 +70,8 @@ export class ExportKeysService {
         revokedByClientId: null,
         revokedAt: null,
         createdAt: new Date(),
-      });
-      await manager.insert(ExportKey, key);
+      };
+      await this.keys.insert(ctx, key);
       await this.audit.record(ctx, {
         action: 'export_key.registered',
         objectType: 'export_key',
@@ -87,27 +84,21 @@ export class ExportKeysService {
   }
 
   async list(ctx: RequestContext, query: ListExportKeysQueryDto): Promise<Page<ExportKeyDto>> {
-    const builder = this.dataSource.getRepository(ExportKey).createQueryBuilder('key');
-    if (ctx.isOperator) {
-      if (query.enterprise_id)
-        builder.andWhere('key.enterpriseId = :enterpriseId', { enterpriseId: query.enterprise_id });
-    } else {
-      this.assertMayRead(ctx);
-      builder.andWhere('key.enterpriseId = :enterpriseId', { enterpriseId: ctx.enterpriseId });
-    }
-    if (query.status) builder.andWhere('key.status = :status', { status: query.status });
-    return paginate(builder, query, (key) => ExportKeyDto.from(key));
+    if (!ctx.isOperator) this.assertMayRead(ctx);
+    const enterpriseId = ctx.isOperator ? query.enterprise_id : ctx.enterpriseId;
+    const page = await this.keys.list(ctx, { enterpriseId, status: query.status }, query);
+    return { ...page, data: page.data.map((key) => ExportKeyDto.from(key)) };
   }
 
   async get(ctx: RequestContext, id: string): Promise<ExportKeyDto> {
     if (!ctx.isOperator) this.assertMayRead(ctx);
-    return ExportKeyDto.from(await this.find(this.dataSource.manager, ctx, id));
+    return ExportKeyDto.from(await this.find(ctx, id));
   }
 
   /** The second party's confirmation, naming the fingerprint it checked with the key's owner. */
   async confirm(ctx: RequestContext, id: string, dto: ConfirmExportKeyDto): Promise<ExportKeyDto> {
-    return this.transactions.run(ctx, async (manager) => {
-      const key = await this.find(manager, ctx, id, true);
+    return this.transactions.run(ctx, async () => {
+      const key = await this.find(ctx, id, 'write');
       assertSecondApprover(ctx, key.enterpriseId, key.registeredByClientId, () => notFound(id));
       if (key.status !== 'pending_confirmation') {
         throw ApiError.conflict('invalid_state', `Export key '${id}' is ${key.status}`, { status: key.status });
@@ -118,8 +109,9 @@ export class ExportKeysService {
           'The fingerprint given is not the registered key’s: check the key with its owner before confirming it',
         );
       }
-      Object.assign(key, { status: 'confirmed', confirmedByClientId: ctx.clientId, confirmedAt: new Date() });
-      await manager.save(key);
+      const confirmed = { status: 'confirmed' as const, confirmedByClientId: ctx.clientId, confirmedAt: new Date() };
+      Object.assign(key, confirmed);
+      await this.keys.update(ctx, key.id, confirmed);
       await this.audit.record(ctx, {
         action: 'export_key.confirmed',
         objectType: 'export_key',
@@ -134,11 +126,12 @@ export class ExportKeysService {
   /** Revoking only takes a capability away: any client that may read the keys, or the operator, may do it. */
   async revoke(ctx: RequestContext, id: string): Promise<ExportKeyDto> {
     if (!ctx.isOperator) this.assertMayRead(ctx);
-    return this.transactions.run(ctx, async (manager) => {
-      const key = await this.find(manager, ctx, id, true);
+    return this.transactions.run(ctx, async () => {
+      const key = await this.find(ctx, id, 'write');
       if (key.status === 'revoked') return ExportKeyDto.from(key);
-      Object.assign(key, { status: 'revoked', revokedByClientId: ctx.clientId, revokedAt: new Date() });
-      await manager.save(key);
+      const revoked = { status: 'revoked' as const, revokedByClientId: ctx.clientId, revokedAt: new Date() };
+      Object.assign(key, revoked);
+      await this.keys.update(ctx, key.id, revoked);
       await this.audit.record(ctx, {
         action: 'export_key.revoked',
         objectType: 'export_key',
@@ -151,13 +144,11 @@ export class ExportKeysService {
   }
 
   /**
-   * The confirmed key of `enterpriseId` an export names, read in the export's transaction (locked against a
+   * The confirmed key of `enterpriseId` an export names, read in the context's transaction (locked against a
    * concurrent revocation). 422 `export_key_not_found`, `export_key_not_confirmed` or `export_key_revoked`.
    */
-  async usableKey(manager: EntityManager, enterpriseId: string, id: string): Promise<ExportKey> {
-    const key = isId('exportKey', id)
-      ? await manager.findOne(ExportKey, { where: { id, enterpriseId }, lock: { mode: 'pessimistic_read' } })
-      : null;
+  async usableKey(ctx: RequestContext, enterpriseId: string, id: string): Promise<ExportKey> {
+    const key = isId('exportKey', id) ? await this.keys.find(ctx, { id, enterpriseId }, 'read') : null;
     if (!key) {
       throw ApiError.unprocessable('export_key_not_found', `No export key '${id}' in your enterprise`, {
         export_key_id: id,
@@ -183,12 +174,15 @@ export class ExportKeysService {
     }
   }
 
+  /** Whether the key is (still) confirmed: a build stops when its key was revoked since the request. */
+  async isConfirmed(ctx: RequestContext, id: string): Promise<boolean> {
+    return (await this.keys.find(ctx, { id }))?.status === 'confirmed';
+  }
+
   /** The key by id: any enterprise's for the operator, else the caller's enterprise's only (404 otherwise). */
-  private async find(manager: EntityManager, ctx: RequestContext, id: string, lock = false): Promise<ExportKey> {
+  private async find(ctx: RequestContext, id: string, lock?: ExportKeyLock): Promise<ExportKey> {
     const where = ctx.isOperator ? { id } : { id, enterpriseId: ctx.enterpriseId };
-    const key = isId('exportKey', id)
-      ? await manager.findOne(ExportKey, { where, ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}) })
-      : null;
+    const key = isId('exportKey', id) ? await this.keys.find(ctx, where, lock) : null;
     if (!key) throw notFound(id);
     return key;
   }

@@ -1,29 +1,26 @@
 import { stat } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import type { PoolClient } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { AuditService } from '../audit/audit.service';
+import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
-import { ExportKey } from '../export-keys/export-key.entity';
-import { CardExport } from '../issuance/card-export.entity';
+import { ExportKeysService } from '../export-keys/export-keys.service';
+import type { CardExport } from '../issuance/card-export.entity';
 import { CardSecrets } from '../issuance/card-secrets';
+import { OrderBatchesRepository } from '../issuance/order-batches.repository';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { chunkConverterFor } from './decrypt-pool';
-import { ExportBuildError, exportCopySql } from './export-csv';
+import { ExportBuildError } from './export-csv';
 import { writeExportFile, type ExportFileResult } from './export-file';
 import { exportLiteralName } from './export-policy';
 import { ExportStorage } from './export-storage';
+import { ExportsRepository } from './exports.repository';
 import { storedRecipientKey } from './recipient-key';
 
-/** Namespace of the two-key advisory lock held while an export is built (other namespaces: idempotency 7301). */
-const BUILD_LOCK_NAMESPACE = 7_302;
 /** Cards whose ciphertext one purge statement clears: one short transaction each. */
 const PURGE_BATCH = 10_000;
 
@@ -47,7 +44,10 @@ export class ExportBuilder {
   private readonly logger = new Logger(ExportBuilder.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly exports: ExportsRepository,
+    private readonly cardSecrets: CardSecretsRepository,
+    private readonly batches: OrderBatchesRepository,
+    private readonly exportKeys: ExportKeysService,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly secrets: CardSecrets,
@@ -59,33 +59,17 @@ export class ExportBuilder {
   async build({ exportId }: JobPayloads[JobName.BuildExport], job: JobContext): Promise<{ status: string }> {
     if (!isId('export', exportId)) throw new UnrecoverableError('build-export: exportId is not an export id');
     await this.storage.sweep().catch((err: unknown) => this.logger.warn({ msg: 'export file sweep failed', err }));
-    const found = await this.dataSource.getRepository(CardExport).findOneBy({ id: exportId });
+    const found = await this.exports.find(RequestContext.system(), { id: exportId });
     if (!found) throw new UnrecoverableError(`build-export: no export ${exportId}`);
     // Unconfirmed purging exports are never built (nor purged); a job for one (a relay's) is a no-op.
     if (found.status === 'ready' || found.status === 'failed' || found.status === 'awaiting_purge_confirmation') {
       return { status: found.status };
     }
 
-    const [client, release] = (await (this.dataSource.driver as PostgresDriver).obtainMasterConnection()) as [
-      PoolClient,
-      (err?: unknown) => void,
-    ];
-    let broken: unknown;
     try {
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
-        [BUILD_LOCK_NAMESPACE, exportId],
-      );
-      if (!rows[0].locked) throw new ExportBusyError(`export ${exportId} is being built by another worker`);
-      try {
-        const status = await this.buildLocked(client, exportId);
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [BUILD_LOCK_NAMESPACE, exportId]);
-        return { status };
-      } catch (error) {
-        // The connection may be inside an aborted COPY: release it broken, which also drops the session lock.
-        broken = error;
-        throw error;
-      }
+      const built = await this.exports.withBuildLock(exportId, () => this.buildLocked(exportId));
+      if (!built.locked) throw new ExportBusyError(`export ${exportId} is being built by another worker`);
+      return { status: built.result };
     } catch (error) {
       if (error instanceof ExportBusyError) throw error;
       const permanent = error instanceof ExportBuildError;
@@ -100,43 +84,32 @@ export class ExportBuilder {
       if (lastAttempt) this.logger.error(entry);
       else this.logger.warn(entry);
       throw permanent ? new UnrecoverableError(error.message) : error;
-    } finally {
-      release(broken);
     }
   }
 
   /** Under the build lock: (re)build the file unless it is already complete, purge if asked, mark ready. */
-  private async buildLocked(client: PoolClient, exportId: string): Promise<string> {
-    const repository = this.dataSource.getRepository(CardExport);
-    let record = await repository.findOneByOrFail({ id: exportId });
+  private async buildLocked(exportId: string): Promise<string> {
+    const pool = RequestContext.system();
+    let record = await this.findOrFail(pool, exportId);
     if (record.status !== 'pending' && record.status !== 'running') return record.status;
-    await this.assertKeyConfirmed(record);
-    if (record.status === 'pending') {
-      await repository.update({ id: exportId, status: 'pending' }, { status: 'running' });
-    }
+    await this.assertKeyConfirmed(pool, record);
+    if (record.status === 'pending') await this.exports.update(pool, exportId, { status: 'running' }, ['pending']);
     if (!(await this.fileComplete(record))) {
-      const manifest = await this.writeFile(client, record);
-      await repository.update(
-        { id: exportId },
-        {
-          rowCount: manifest.rowCount,
-          plaintextSha256: manifest.plaintextSha256,
-          sizeBytes: String(manifest.sizeBytes),
-          storagePath: this.storage.relativePathOf(exportId),
-        },
-      );
-      record = await repository.findOneByOrFail({ id: exportId });
+      const manifest = await this.writeFile(record);
+      await this.exports.update(pool, exportId, {
+        rowCount: manifest.rowCount,
+        plaintextSha256: manifest.plaintextSha256,
+        sizeBytes: String(manifest.sizeBytes),
+        storagePath: this.storage.relativePathOf(exportId),
+      });
+      record = await this.findOrFail(pool, exportId);
     }
     const purged = record.purgeAfterExport ? await this.purgeAnonymous(record) : null;
 
     const ctx = RequestContext.system();
-    return this.transactions.run(ctx, async (manager) => {
-      const result = await manager.update(
-        CardExport,
-        { id: exportId, status: 'running' },
-        { status: 'ready', completedAt: new Date() },
-      );
-      if (!result.affected) return (await manager.findOneByOrFail(CardExport, { id: exportId })).status;
+    return this.transactions.run(ctx, async () => {
+      const ready = await this.exports.update(ctx, exportId, { status: 'ready', completedAt: new Date() }, ['running']);
+      if (!ready) return (await this.findOrFail(ctx, exportId)).status;
       await this.audit.record(ctx, {
         action: 'card_export.ready',
         objectType: 'card_export',
@@ -157,10 +130,9 @@ export class ExportBuilder {
   }
 
   /** A key revoked after the request stops builds not finished yet: nothing more is encrypted to it. */
-  private async assertKeyConfirmed(record: CardExport): Promise<void> {
+  private async assertKeyConfirmed(ctx: RequestContext, record: CardExport): Promise<void> {
     if (!record.exportKeyId) return;
-    const key = await this.dataSource.getRepository(ExportKey).findOneBy({ id: record.exportKeyId });
-    if (key?.status !== 'confirmed') {
+    if (!(await this.exportKeys.isConfirmed(ctx, record.exportKeyId))) {
       throw new ExportBuildError('export_key_revoked', `export key ${record.exportKeyId} is no longer confirmed`);
     }
   }
@@ -176,41 +148,33 @@ export class ExportBuilder {
   }
 
   /**
-   * Streams the order's cards through decryption into the encrypted file. The COPY runs in its own read-only
-   * transaction with UTC and ISO dates, so the timestamps it prints do not depend on server settings.
+   * Streams the order's cards through decryption into the encrypted file (the COPY: CardSecretsRepository).
    */
-  private async writeFile(client: PoolClient, record: CardExport): Promise<ExportFileResult> {
+  private async writeFile(record: CardExport): Promise<ExportFileResult> {
     const recipient = await storedRecipientKey(record.encryption);
     await this.storage.ensureDirectory();
-    await client.query('BEGIN READ ONLY');
-    await client.query("SET LOCAL TimeZone = 'UTC'");
-    await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
-    const [{ cards }] = await client
-      .query<{ cards: string }>(
-        'SELECT COALESCE(SUM(issued_count), 0)::text AS cards FROM issuance_batches WHERE order_id = $1',
-        [record.orderId],
-      )
-      .then((result) => result.rows);
+    const cards = await this.batches.issuedCards(RequestContext.system(), record.orderId);
     const converter = chunkConverterFor({
-      expectedRows: Number(cards),
+      expectedRows: cards,
       open: (serial, envelope) => this.secrets.open(serial, envelope),
       keys: this.config,
     });
     const started = process.hrtime.bigint();
     let result: ExportFileResult;
     try {
-      result = await writeExportFile({
-        copy: client.query(copyTo(exportCopySql(record.orderId))),
-        converter,
-        recipient,
-        path: this.storage.absolute(this.storage.relativePathOf(record.id)),
-        literalName: exportLiteralName(record),
-        date: record.createdAt,
-      });
+      result = await this.cardSecrets.streamOrderSecrets(record.orderId, (copy) =>
+        writeExportFile({
+          copy,
+          converter,
+          recipient,
+          path: this.storage.absolute(this.storage.relativePathOf(record.id)),
+          literalName: exportLiteralName(record),
+          date: record.createdAt,
+        }),
+      );
     } finally {
       await converter.close();
     }
-    await client.query('COMMIT');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.logger.log({
       msg: 'export file written',
@@ -229,25 +193,12 @@ export class ExportBuilder {
    * is already NULL. Registered cards keep theirs. Returns how many ciphertexts this run cleared.
    */
   private async purgeAnonymous(record: CardExport): Promise<number> {
-    const batches = await this.dataSource.query<Array<{ id: string }>>(
-      "SELECT id FROM issuance_batches WHERE order_id = $1 AND card_type = 'anonymous'",
-      [record.orderId],
-    );
-    const batchIds = batches.map((batch) => batch.id);
+    const pool = RequestContext.system();
+    const batchIds = await this.batches.anonymousBatchIds(pool, record.orderId);
     let purged = 0;
     if (batchIds.length > 0) {
       for (let after = '0'; ;) {
-        const [step] = await this.dataSource.query<Array<{ last: string | null; purged: number }>>(
-          `WITH chunk AS (
-             SELECT serial FROM cards WHERE order_id = $1 AND serial > $2::bigint ORDER BY serial LIMIT $4
-           ), cleared AS (
-             UPDATE cards SET secret_ciphertext = NULL
-              WHERE serial IN (SELECT serial FROM chunk) AND batch_id = ANY($3::text[]) AND secret_ciphertext IS NOT NULL
-             RETURNING 1
-           )
-           SELECT (SELECT max(serial) FROM chunk)::text AS last, (SELECT count(*) FROM cleared)::int AS purged`,
-          [record.orderId, after, batchIds, PURGE_BATCH],
-        );
+        const step = await this.cardSecrets.purgeSecretsAfter(pool, record.orderId, batchIds, after, PURGE_BATCH);
         if (step.last === null) break;
         purged += step.purged;
         after = step.last;
@@ -267,14 +218,15 @@ export class ExportBuilder {
   /** Marks a pending or running export failed (audited) and deletes a file it may have left. */
   private async markFailed(exportId: string, reason: string): Promise<void> {
     const ctx = RequestContext.system();
-    const leftover = await this.transactions.run(ctx, async (manager) => {
-      const record = await manager.findOneBy(CardExport, { id: exportId });
+    const leftover = await this.transactions.run(ctx, async () => {
+      const record = await this.exports.find(ctx, { id: exportId });
       if (!record || (record.status !== 'pending' && record.status !== 'running')) return null;
-      await manager.update(
-        CardExport,
-        { id: exportId },
-        { status: 'failed', failureReason: reason.slice(0, 500), completedAt: new Date(), storagePath: null },
-      );
+      await this.exports.update(ctx, exportId, {
+        status: 'failed',
+        failureReason: reason.slice(0, 500),
+        completedAt: new Date(),
+        storagePath: null,
+      });
       await this.audit.record(ctx, {
         action: 'card_export.failed',
         objectType: 'card_export',
@@ -285,5 +237,11 @@ export class ExportBuilder {
       return record.storagePath;
     });
     if (leftover) await this.storage.remove(leftover);
+  }
+
+  private async findOrFail(ctx: RequestContext, exportId: string): Promise<CardExport> {
+    const record = await this.exports.find(ctx, { id: exportId });
+    if (!record) throw new Error(`export ${exportId} vanished`);
+    return record;
   }
 }

@@ -1,19 +1,4 @@
-import { newId } from '../common/ids';
-import { CardCsvConverter, ExportBuildError, exportCopySql, isoFromPgTimestamptz } from './export-csv';
-
-describe('exportCopySql', () => {
-  it('selects the four columns of one order in serial order', () => {
-    const id = newId('order');
-    expect(exportCopySql(id)).toBe(
-      `COPY (SELECT serial, secret_ciphertext, face_value, expires_at FROM cards WHERE order_id = '${id}' ORDER BY serial) TO STDOUT`,
-    );
-  });
-
-  it('takes nothing but an order id into its literal', () => {
-    expect(() => exportCopySql("ord_x' OR 1=1 --")).toThrow('not an order id');
-    expect(() => exportCopySql(newId('export'))).toThrow('not an order id');
-  });
-});
+import { CardCsvConverter, ExportBuildError, isoFromPgTimestamptz } from './export-csv';
 
 describe('isoFromPgTimestamptz', () => {
   it.each([

@@ -3,7 +3,6 @@
  * client decrypts. Pure functions and one small stateful converter, no I/O: the hot path of an export runs
  * a million times per order, so it scans the COPY text with indexOf and builds one string per chunk.
  */
-import { isId } from '../common/ids';
 import { formatCode } from '../issuance/card-code';
 import type { CardSecret } from '../issuance/card-secrets';
 
@@ -35,20 +34,6 @@ export class ExportBuildError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/**
- * The rows of an order's export, in serial order, as COPY text (tab-separated, `\N` for NULL). It is the same
- * query as a plain `COPY … TO STDOUT` of those four columns: the database does no formatting work, the
- * index (order_id, serial) delivers the order without a sort. COPY takes no bind parameters, so the order id is
- * checked against the id format first (a prefix, `_` and 26 Crockford characters) and cannot break the literal.
- */
-export function exportCopySql(orderId: string): string {
-  if (!isId('order', orderId)) throw new Error('exportCopySql: not an order id');
-  return (
-    'COPY (SELECT serial, secret_ciphertext, face_value, expires_at FROM cards ' +
-    `WHERE order_id = '${orderId}' ORDER BY serial) TO STDOUT`
-  );
 }
 
 /** Opens one card's sealed code and PIN (CardSecrets.open); throws when the envelope does not open. */

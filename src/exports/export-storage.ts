@@ -1,12 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { EXPORT_FILE_RETENTION_MS } from './export-policy';
+import { ExportsRepository } from './exports.repository';
 
 /** Files deleted per sweep: a sweep runs often (before every build, on reads) and must stay short. */
 const SWEEP_LIMIT = 100;
@@ -25,7 +25,7 @@ export class ExportStorage {
 
   constructor(
     config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly exports: ExportsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
   ) {
@@ -59,32 +59,24 @@ export class ExportStorage {
    * last copy of its codes). Safe to run anywhere, any time, concurrently: each row is cleared conditionally.
    */
   async sweep(): Promise<number> {
-    const stale = await this.dataSource.query<Array<{ id: string; storage_path: string }>>(
-      `SELECT id, storage_path FROM card_exports
-        WHERE status = 'ready' AND storage_path IS NOT NULL
-          AND (completed_at < $1 OR downloaded_at < $2)
-        ORDER BY completed_at LIMIT $3`,
-      [new Date(Date.now() - EXPORT_FILE_RETENTION_MS), new Date(Date.now() - STALE_DOWNLOAD_MS), SWEEP_LIMIT],
+    const stale = await this.exports.staleFiles(
+      RequestContext.system(),
+      new Date(Date.now() - EXPORT_FILE_RETENTION_MS),
+      new Date(Date.now() - STALE_DOWNLOAD_MS),
+      SWEEP_LIMIT,
     );
     let removed = 0;
-    for (const { id, storage_path: path } of stale) {
+    for (const { id, storagePath: path } of stale) {
       const ctx = RequestContext.system();
-      const cleared = await this.transactions.run(ctx, async (manager) => {
-        // For UPDATE, TypeORM answers [rows, affected].
-        const [[record]] = await manager.query<
-          [Array<{ enterprise_id: string; order_id: string; downloaded: boolean }>, number]
-        >(
-          `UPDATE card_exports SET storage_path = NULL WHERE id = $1 AND storage_path = $2
-           RETURNING enterprise_id, order_id, downloaded_at IS NOT NULL AS downloaded`,
-          [id, path],
-        );
+      const cleared = await this.transactions.run(ctx, async () => {
+        const record = await this.exports.clearFile(ctx, id, path);
         if (!record) return false;
         await this.audit.record(ctx, {
           action: 'card_export.file_deleted',
           objectType: 'card_export',
           objectId: id,
-          enterpriseId: record.enterprise_id,
-          summary: { order_id: record.order_id, downloaded: record.downloaded, reason: 'retention' },
+          enterpriseId: record.enterpriseId,
+          summary: { order_id: record.orderId, downloaded: record.downloaded, reason: 'retention' },
         });
         return true;
       });

@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
+import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { IssuanceModule } from '../issuance/issuance.module';
+import { OrderBatchesRepository } from '../issuance/order-batches.repository';
+import { OrderLocksRepository } from '../orders/order-locks.repository';
 import { ExportBuilder } from './export-builder';
 import { ExportStorage } from './export-storage';
 import { ExportsController } from './exports.controller';
+import { ExportsRepository } from './exports.repository';
 import { ExportsService } from './exports.service';
 
 /**
@@ -14,6 +18,15 @@ import { ExportsService } from './exports.service';
 @Module({
   imports: [IssuanceModule, ExportKeysModule],
   controllers: [ExportsController],
-  providers: [ExportsService, ExportBuilder, ExportStorage],
+  providers: [
+    ExportsService,
+    ExportBuilder,
+    ExportStorage,
+    ExportsRepository,
+    // Other modules' statements this one needs, provided here until their modules export them (issue 11).
+    CardSecretsRepository,
+    OrderBatchesRepository,
+    OrderLocksRepository,
+  ],
 })
 export class ExportsModule {}

@@ -2,7 +2,6 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, In, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -11,8 +10,8 @@ import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { ExportKeysService } from '../export-keys/export-keys.service';
 import { assertSecondApprover } from '../export-keys/second-approval';
-import { CardExport } from '../issuance/card-export.entity';
-import { Order } from '../orders/order.entity';
+import type { CardExport } from '../issuance/card-export.entity';
+import { OrderLocksRepository } from '../orders/order-locks.repository';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { CardExportDto, type ExportDownloadDto } from './dto/card-export.dto';
@@ -25,6 +24,7 @@ import {
   exportState,
 } from './export-policy';
 import { ExportStorage } from './export-storage';
+import { ExportsRepository } from './exports.repository';
 import { readRecipientKey } from './recipient-key';
 
 /** A pending or running export whose job is missing or failed this long after creation is enqueued again. */
@@ -65,7 +65,8 @@ export class ExportsService {
   private readonly logger = new Logger(ExportsService.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly exports: ExportsRepository,
+    private readonly orders: OrderLocksRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,
@@ -86,11 +87,9 @@ export class ExportsService {
     }
     const exportKeyId = dto.export_key_id;
     const purge = dto.purge_anonymous_after_export ?? false;
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       // Locked: concurrent export requests of one order are serialised, so the checks below hold.
-      const order = isId('order', orderId)
-        ? await manager.findOne(Order, { where: { id: orderId, enterpriseId }, lock: { mode: 'pessimistic_write' } })
-        : null;
+      const order = isId('order', orderId) ? await this.orders.lock(ctx, orderId, enterpriseId) : null;
       if (!order) throw ApiError.notFound('order', orderId);
       if (!(EXPORTABLE_ORDER_STATUSES as readonly string[]).includes(order.status)) {
         throw ApiError.conflict(
@@ -99,11 +98,11 @@ export class ExportsService {
           { order_id: orderId, order_status: order.status },
         );
       }
-      const key = await this.exportKeys.usableKey(manager, enterpriseId, exportKeyId);
+      const key = await this.exportKeys.usableKey(ctx, enterpriseId, exportKeyId);
       // Read again now: the key may have expired or been revoked (by its owner) since it was registered.
       const { encryption } = await readRecipientKey(key.publicKey, 'the export key');
-      await this.assertExportable(manager, orderId);
-      const record = manager.create(CardExport, {
+      await this.assertExportable(ctx, orderId);
+      const record: CardExport = {
         id: newId('export'),
         orderId,
         enterpriseId,
@@ -125,9 +124,8 @@ export class ExportsService {
         failureReason: null,
         createdAt: new Date(),
         completedAt: null,
-      });
-      // The jsonb column's open Record type defeats TypeORM's deep-partial typing; the value is plain JSON.
-      await manager.insert(CardExport, record as QueryDeepPartialEntity<CardExport>);
+      };
+      await this.exports.insert(ctx, record);
       await this.audit.record(ctx, {
         action: 'card_export.requested',
         objectType: 'card_export',
@@ -150,17 +148,15 @@ export class ExportsService {
    * orders:approve than the requester): the export is built, then the anonymous codes purged.
    */
   async confirmPurge(ctx: RequestContext, id: string): Promise<CardExportDto> {
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       const found = isId('export', id)
-        ? await manager.findOne(CardExport, {
-            where: ctx.isOperator ? { id } : { id, enterpriseId: ctx.enterpriseId },
-            select: { id: true, orderId: true },
-          })
+        ? await this.exports.find(ctx, ctx.isOperator ? { id } : { id, enterpriseId: ctx.enterpriseId })
         : null;
       if (!found) throw ApiError.notFound('export', id);
       // The order first, then the export: the lock order of create(), so the two cannot deadlock.
-      await manager.findOne(Order, { where: { id: found.orderId }, lock: { mode: 'pessimistic_write' } });
-      const record = await manager.findOneOrFail(CardExport, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      await this.orders.lock(ctx, found.orderId);
+      const record = await this.exports.find(ctx, { id }, { lock: true });
+      if (!record) throw ApiError.notFound('export', id);
       assertSecondApprover(ctx, record.enterpriseId, record.requestedByClientId, () => ApiError.notFound('export', id));
       if (record.status !== 'awaiting_purge_confirmation') {
         throw ApiError.conflict(
@@ -172,22 +168,15 @@ export class ExportsService {
           },
         );
       }
-      if (record.exportKeyId) await this.exportKeys.usableKey(manager, record.enterpriseId, record.exportKeyId);
-      await this.assertExportable(manager, record.orderId);
-      Object.assign(record, {
-        status: 'pending',
+      if (record.exportKeyId) await this.exportKeys.usableKey(ctx, record.enterpriseId, record.exportKeyId);
+      await this.assertExportable(ctx, record.orderId);
+      const confirmed = {
+        status: 'pending' as const,
         purgeConfirmedByClientId: ctx.clientId,
         purgeConfirmedAt: new Date(),
-      });
-      await manager.update(
-        CardExport,
-        { id },
-        {
-          status: record.status,
-          purgeConfirmedByClientId: record.purgeConfirmedByClientId,
-          purgeConfirmedAt: record.purgeConfirmedAt,
-        },
-      );
+      };
+      Object.assign(record, confirmed);
+      await this.exports.update(ctx, id, confirmed);
       await this.audit.record(ctx, {
         action: 'card_export.purge_confirmed',
         objectType: 'card_export',
@@ -201,13 +190,8 @@ export class ExportsService {
   }
 
   /** 409 when the order's codes are (being) purged, or another export of it is being built. Order row locked. */
-  private async assertExportable(manager: EntityManager, orderId: string): Promise<void> {
-    const purging = await manager.existsBy(CardExport, {
-      orderId,
-      purgeAfterExport: true,
-      status: In(['pending', 'running', 'ready']),
-    });
-    if (purging) {
+  private async assertExportable(ctx: RequestContext, orderId: string): Promise<void> {
+    if (await this.exports.purgingExportExists(ctx, orderId)) {
       throw ApiError.conflict(
         'card_secrets_purged',
         `An export of order '${orderId}' purges (or purged) its anonymous cards' codes: they cannot be exported again`,
@@ -215,15 +199,12 @@ export class ExportsService {
       );
     }
     // One build per order at a time: each costs seconds of CPU per million cards and a file of ~70 MB.
-    const building = await manager.findOne(CardExport, {
-      where: { orderId, status: In(['pending', 'running']) },
-      select: { id: true },
-    });
+    const building = await this.exports.exportInProgress(ctx, orderId);
     if (building) {
       throw ApiError.conflict(
         'export_in_progress',
-        `Export '${building.id}' of order '${orderId}' is being built; wait for it to be ready`,
-        { export_id: building.id },
+        `Export '${building}' of order '${orderId}' is being built; wait for it to be ready`,
+        { export_id: building },
       );
     }
   }
@@ -231,9 +212,7 @@ export class ExportsService {
   /** Status and manifest; while ready, a fresh one-time download link (see the class comment). */
   async get(ctx: RequestContext, id: string): Promise<CardExportDto> {
     const enterpriseId = ctx.enterpriseId;
-    const record = isId('export', id)
-      ? await this.dataSource.getRepository(CardExport).findOneBy({ id, enterpriseId })
-      : null;
+    const record = isId('export', id) ? await this.exports.find(ctx, { id, enterpriseId }) : null;
     if (!record) throw ApiError.notFound('export', id);
     const now = new Date();
     if (record.status === 'pending' || record.status === 'running') {
@@ -249,17 +228,8 @@ export class ExportsService {
 
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(now.getTime() + DOWNLOAD_LINK_TTL_MS);
-    const issued = await this.transactions.run(ctx, async (manager) => {
-      const result = await manager
-        .createQueryBuilder()
-        .update(CardExport)
-        .set({ downloadTokenHash: sha256(token).toString('hex'), downloadExpiresAt: expiresAt })
-        .where('id = :id AND status = :status AND downloaded_at IS NULL AND storage_path IS NOT NULL', {
-          id,
-          status: 'ready',
-        })
-        .execute();
-      if (!result.affected) return false;
+    const issued = await this.transactions.run(ctx, async () => {
+      if (!(await this.exports.issueLink(ctx, id, sha256(token).toString('hex'), expiresAt))) return false;
       await this.audit.record(ctx, {
         action: 'card_export.link_issued',
         objectType: 'card_export',
@@ -271,7 +241,9 @@ export class ExportsService {
     });
     if (!issued) {
       // Downloaded or deleted between the read and the update: show what it is now.
-      return CardExportDto.from(await this.dataSource.getRepository(CardExport).findOneByOrFail({ id }), new Date());
+      const now = await this.exports.find(ctx, { id });
+      if (!now) throw ApiError.notFound('export', id);
+      return CardExportDto.from(now, new Date());
     }
     const download: ExportDownloadDto = {
       url: `${this.config.publicUrl.replace(/\/+$/, '')}/v1/exports/${id}/download?token=${token}`,
@@ -291,10 +263,8 @@ export class ExportsService {
    */
   async openDownload(ctx: RequestContext, id: string, token: string, claim = true): Promise<ExportDownload> {
     const now = new Date();
-    const { record, claimedAt } = await this.transactions.run(ctx, async (manager) => {
-      const found = isId('export', id)
-        ? await manager.findOne(CardExport, { where: { id }, lock: { mode: 'pessimistic_write' } })
-        : null;
+    const { record, claimedAt } = await this.transactions.run(ctx, async () => {
+      const found = isId('export', id) ? await this.exports.find(ctx, { id }, { lock: true }) : null;
       const expected = found?.downloadTokenHash ? Buffer.from(found.downloadTokenHash, 'hex') : null;
       if (!found || !expected || expected.length !== 32 || !timingSafeEqual(expected, sha256(token))) {
         throw ApiError.notFound('export download', id);
@@ -309,7 +279,7 @@ export class ExportsService {
       }
       if (!claim) return { record: found, claimedAt: null };
       const claimed = new Date();
-      await manager.update(CardExport, { id }, { downloadedAt: claimed });
+      await this.exports.update(ctx, id, { downloadedAt: claimed });
       await this.audit.record(ctx, {
         action: 'card_export.download_started',
         objectType: 'card_export',
@@ -355,14 +325,8 @@ export class ExportsService {
   ): Promise<void> {
     const storagePath = record.storagePath!;
     try {
-      await this.transactions.run(ctx, async (manager) => {
-        const result = await manager
-          .createQueryBuilder()
-          .update(CardExport)
-          .set(complete ? { storagePath: null } : { downloadedAt: null })
-          .where('id = :id AND downloaded_at = :claimedAt', { id: record.id, claimedAt })
-          .execute();
-        if (!result.affected) return;
+      await this.transactions.run(ctx, async () => {
+        if (!(await this.exports.finishDownload(ctx, record.id, claimedAt, complete))) return;
         await this.audit.record(ctx, {
           action: complete ? 'card_export.downloaded' : 'card_export.download_interrupted',
           objectType: 'card_export',

@@ -7,10 +7,10 @@ import {
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/auth.decorators';
 import { QueueService } from '../queue/queue.service';
 import { LivenessDto, ReadinessDto } from './dto/health.dto';
+import { HealthRepository } from './health.repository';
 
 const CHECK_TIMEOUT_MS = 3_000;
 
@@ -20,7 +20,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    private readonly dataSource: DataSource,
+    private readonly database: HealthRepository,
     @Optional() private readonly queues?: QueueService,
   ) {}
 
@@ -54,7 +54,7 @@ export class HealthController {
         this.indicator
           .check('database')
           .attempt(async () => {
-            await this.dataSource.query('SELECT 1');
+            await this.database.ping();
           })
           .withTimeout(CHECK_TIMEOUT_MS),
     ];

@@ -6,8 +6,8 @@ import {
   type RedisOptions,
 } from 'bullmq';
 import Redis from 'ioredis';
-import pg from 'pg';
 import type { AppConfig } from '../config/app-config';
+import { openQueuePool, type QueuePool } from '../database/queue-pool';
 import { QueueName } from './queue.constants';
 
 interface QueueConnectionBase {
@@ -20,7 +20,7 @@ interface QueueConnectionBase {
 export interface PostgresQueueConnection extends QueueConnectionBase {
   backend: 'postgres';
   /** One pool shared by every Queue and Worker of the process (each Worker also holds one LISTEN client from it). */
-  connection: pg.Pool;
+  connection: QueuePool;
 }
 
 export interface RedisQueueConnection extends QueueConnectionBase {
@@ -42,8 +42,6 @@ export interface QueueBackendOptions {
   migrationUrl?: string;
 }
 
-/** pg's default is to wait forever for a free or new connection; readiness and producers must fail instead. */
-const PG_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_QUERY_CONNECTIONS = 8;
 
 /**
@@ -66,53 +64,20 @@ export async function prepareQueueBackend(
     setDefaultBackendFactory();
     return redisConnection(config.REDIS_URL, options.redisPrefix);
   }
-  const listeners = Object.values(QueueName).length;
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    options: `-c search_path="${DEFAULT_SCHEMA}"`,
-    max: (options.queryConnections ?? DEFAULT_QUERY_CONNECTIONS) + listeners,
-    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-    application_name: 'fuli-queue',
+  const queuePool = await openQueuePool(databaseUrl, {
+    schema: DEFAULT_SCHEMA,
+    // One LISTEN client per queue on top of the queries in flight.
+    max: (options.queryConnections ?? DEFAULT_QUERY_CONNECTIONS) + Object.values(QueueName).length,
+    listeners: Object.values(QueueName).length,
+    migrationUrl: options.migrationUrl,
+    migrate: (client) => runMigrations(client, DEFAULT_SCHEMA),
   });
-  // An idle client dropped by the server emits 'error' on the pool; without a listener that kills the process.
-  pool.on('error', () => undefined);
-  // BullMQ adds an 'error' listener to the shared pool per Queue and per Worker: more than Node's default warning
-  // threshold of 10 once there are five queues. Each is released when its Queue or Worker closes.
-  pool.setMaxListeners(4 * listeners + 10);
-  try {
-    if (options.migrationUrl) {
-      const owner = new pg.Client({ connectionString: options.migrationUrl, application_name: 'fuli-migrate' });
-      await owner.connect();
-      try {
-        await runMigrations(owner, DEFAULT_SCHEMA);
-      } finally {
-        await owner.end();
-      }
-    } else {
-      const client = await pool.connect();
-      try {
-        await runMigrations(client, DEFAULT_SCHEMA);
-      } finally {
-        client.release();
-      }
-    }
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
   setDefaultBackendFactory(createPostgresBackend);
-  let closing: Promise<void> | undefined;
   return {
     backend: 'postgres',
-    connection: pool,
-    async ping() {
-      if (closing) throw new Error('the queue connection is closed');
-      await pool.query('SELECT version FROM migration LIMIT 1');
-    },
-    close() {
-      closing ??= pool.end();
-      return closing;
-    },
+    connection: queuePool.pool,
+    ping: () => queuePool.ping(),
+    close: () => queuePool.close(),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { EntityManager } from 'typeorm';
 import type { Scope } from '../../auth/scopes';
+import type { BoundTransaction } from '../../database/bound-transaction';
 import { ApiError } from '../errors/api-error';
 import { newId } from '../ids';
 
@@ -10,10 +10,7 @@ export interface Actor {
   scopes: ReadonlySet<Scope>;
 }
 
-export interface BoundTransaction {
-  manager: EntityManager;
-  afterCommit: Array<() => void | Promise<void>>;
-}
+export type { BoundTransaction };
 
 /**
  * Passed first to every service method: the caller, the request id and, while

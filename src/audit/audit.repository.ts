@@ -1,0 +1,204 @@
+import { Injectable } from '@nestjs/common';
+import { MoreThan } from 'typeorm';
+import { RequestContext } from '../common/context/request-context';
+import { type Page, paginate, type ListQueryDto } from '../common/pagination/pagination';
+import { TransactionalConnection } from '../database/transactional-connection';
+import { AuditCheckpoint } from './audit-checkpoint.entity';
+import { AuditRecord } from './audit-record.entity';
+
+/** Records sealed per statement; a seal loops until nothing it can see is pending. */
+export const SEAL_BATCH = 1000;
+
+/**
+ * Appends take no lock: a record goes into audit_pending in its change's transaction (one INSERT), and a seal
+ * links pending records into the chain in a short transaction of its own, under the head row's lock, once that
+ * transaction has committed. Holding the head's lock in every change's transaction until its commit made every
+ * audited change (each redemption debit) wait for the one before it.
+ */
+export const APPEND_SQL = `
+INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+  request_id, data, key_id, mac)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
+
+/**
+ * One batch: takes the oldest pending records, links each to the one before (the head first), inserts them into
+ * the chain, removes them from audit_pending and moves the head, in one statement under the head row's lock (taken
+ * by the caller). The links are computed in SQL by a recursive walk, the same SHA-256 of `prev_hash:seq:mac` as
+ * linkHash (src/audit/audit-chain.ts).
+ */
+export const SEAL_SQL = `
+WITH RECURSIVE batch AS (
+  SELECT row_number() OVER (ORDER BY pending_no) AS n, p.* FROM audit_pending p ORDER BY pending_no LIMIT $1),
+chain AS (
+  SELECT b.n, h.seq + 1 AS seq, h.hash::text AS prev_hash,
+         encode(sha256(convert_to(h.hash || ':' || (h.seq + 1)::text || ':' || b.mac, 'UTF8')), 'hex') AS hash
+  FROM batch b, audit_chain_head h WHERE b.n = 1 AND h.id = 1
+  UNION ALL
+  SELECT b.n, c.seq + 1, c.hash,
+         encode(sha256(convert_to(c.hash || ':' || (c.seq + 1)::text || ':' || b.mac, 'UTF8')), 'hex')
+  FROM chain c JOIN batch b ON b.n = c.n + 1),
+sealed AS (
+  INSERT INTO audit_records (seq, id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+    request_id, data, key_id, mac, prev_hash, hash)
+  SELECT c.seq, b.id, b.occurred_at, b.actor_client_id, b.enterprise_id, b.action, b.object_type, b.object_id,
+         b.request_id, b.data, b.key_id, b.mac, c.prev_hash, c.hash
+  FROM chain c JOIN batch b USING (n)
+  RETURNING seq, prev_hash, hash),
+removed AS (DELETE FROM audit_pending WHERE pending_no IN (SELECT pending_no FROM batch)),
+last AS (SELECT seq, prev_hash, hash FROM sealed ORDER BY seq DESC LIMIT 1),
+moved AS (
+  UPDATE audit_chain_head h SET seq = last.seq, prev_hash = last.prev_hash, hash = last.hash FROM last WHERE h.id = 1)
+SELECT count(*)::int AS sealed FROM sealed`;
+
+/** A record as appended: every field of the chain but its seq and links, which the seal gives it. */
+export interface PendingAuditRecord {
+  id: string;
+  occurredAt: Date;
+  actorClientId: string | null;
+  enterpriseId: string | null;
+  action: string;
+  objectType: string;
+  objectId: string;
+  requestId: string | null;
+  data: Record<string, unknown>;
+  keyId: string;
+  mac: string;
+}
+
+/** A checkpoint beside the record it names (null: no record has that seq any more). */
+export interface CheckpointWithRecord {
+  id: string;
+  checkpoint: Pick<AuditCheckpoint, 'seq' | 'hash' | 'keyId' | 'mac' | 'createdAt'>;
+  record: { id: string; hash: string } | null;
+}
+
+export interface AuditRecordFilter {
+  objectId?: string;
+  action?: string;
+  enterpriseId?: string;
+}
+
+/** audit_records, audit_pending, audit_chain_head and audit_checkpoints. */
+@Injectable()
+export class AuditRepository {
+  constructor(private readonly connection: TransactionalConnection) {}
+
+  /** One INSERT into audit_pending, in the context's transaction (the record lives or dies with its change). */
+  async append(ctx: RequestContext, record: PendingAuditRecord): Promise<void> {
+    await this.connection
+      .transactionManager(ctx, 'AuditRepository.append')
+      .query(APPEND_SQL, [
+        record.id,
+        record.occurredAt,
+        record.actorClientId,
+        record.enterpriseId,
+        record.action,
+        record.objectType,
+        record.objectId,
+        record.requestId,
+        record.data,
+        record.keyId,
+        record.mac,
+      ]);
+  }
+
+  async isPending(ctx: RequestContext, id: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(ctx, 'SELECT 1 FROM audit_pending WHERE id = $1', [id]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Locks the chain's head row until the context's transaction ends. `wait: false` gives way (false) when
+   * another transaction holds it; a missing head is an error when waiting.
+   */
+  async lockHead(ctx: RequestContext, wait: boolean): Promise<boolean> {
+    const rows = await this.connection
+      .transactionManager(ctx, 'AuditRepository.lockHead')
+      .query<unknown[]>(`SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE${wait ? '' : ' SKIP LOCKED'}`);
+    if (rows.length === 0 && wait) throw new Error('audit_chain_head is missing: run the migrations');
+    return rows.length > 0;
+  }
+
+  /** Links up to `limit` of the oldest pending records into the chain (head locked by lockHead); how many. */
+  async sealBatch(ctx: RequestContext, limit = SEAL_BATCH): Promise<number> {
+    const [{ sealed }] = await this.connection
+      .transactionManager(ctx, 'AuditRepository.sealBatch')
+      .query<Array<{ sealed: number }>>(SEAL_SQL, [limit]);
+    return sealed;
+  }
+
+  /**
+   * One seal in a short transaction of its own (not a request's): the head locked (`wait: false` gives way, 0,
+   * when another seal holds it), then up to `limit` pending records linked. How many it sealed.
+   */
+  async sealInOwnTransaction(wait: boolean, limit = SEAL_BATCH): Promise<number> {
+    return this.connection.rawDataSource.transaction(async (manager) => {
+      const own = RequestContext.system();
+      own.bindTransaction({ manager, afterCommit: [] });
+      if (!(await this.lockHead(own, wait))) return 0;
+      return this.sealBatch(own, limit);
+    });
+  }
+
+  /** The records after seq `after`, in seq order, at most `limit`. */
+  async recordsAfter(ctx: RequestContext, after: number, limit: number): Promise<AuditRecord[]> {
+    return this.connection
+      .manager(ctx)
+      .find(AuditRecord, { where: { seq: MoreThan(after) }, order: { seq: 'ASC' }, take: limit });
+  }
+
+  /** The record with this seq (its id and hash), or null. */
+  async recordAt(ctx: RequestContext, seq: number): Promise<Pick<AuditRecord, 'seq' | 'id' | 'hash'> | null> {
+    return this.connection
+      .manager(ctx)
+      .findOne(AuditRecord, { where: { seq }, select: { seq: true, id: true, hash: true } });
+  }
+
+  async list(ctx: RequestContext, filter: AuditRecordFilter, page: ListQueryDto): Promise<Page<AuditRecord>> {
+    const builder = this.connection.manager(ctx).createQueryBuilder(AuditRecord, 'record');
+    if (filter.objectId) builder.andWhere('record.objectId = :objectId', { objectId: filter.objectId });
+    if (filter.action) builder.andWhere('record.action = :action', { action: filter.action });
+    if (filter.enterpriseId)
+      builder.andWhere('record.enterpriseId = :enterpriseId', { enterpriseId: filter.enterpriseId });
+    return paginate(builder, page, (record) => record);
+  }
+
+  async newestCheckpoint(ctx: RequestContext): Promise<AuditCheckpoint | null> {
+    const [last] = await this.connection.manager(ctx).find(AuditCheckpoint, { order: { id: 'DESC' }, take: 1 });
+    return last ?? null;
+  }
+
+  async insertCheckpoint(ctx: RequestContext, checkpoint: Omit<AuditCheckpoint, 'id'>): Promise<void> {
+    await this.connection
+      .transactionManager(ctx, 'AuditRepository.insertCheckpoint')
+      .insert(AuditCheckpoint, checkpoint);
+  }
+
+  /** Checkpoints with id after `afterId`, in id order, each joined to the record it names. */
+  async checkpointsAfter(ctx: RequestContext, afterId: string, limit: number): Promise<CheckpointWithRecord[]> {
+    const rows = await this.connection.query<
+      Array<{
+        id: string;
+        seq: string;
+        hash: string;
+        key_id: string;
+        mac: string;
+        created_at: Date;
+        record_id: string | null;
+        record_hash: string | null;
+      }>
+    >(
+      ctx,
+      `SELECT c.id::text AS id, c.seq::text AS seq, c.hash, c.key_id, c.mac, c.created_at,
+              r.id AS record_id, r.hash AS record_hash
+       FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+       WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
+      [afterId, limit],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      checkpoint: { seq: Number(row.seq), hash: row.hash, keyId: row.key_id, mac: row.mac, createdAt: row.created_at },
+      record: row.record_id === null ? null : { id: row.record_id, hash: row.record_hash! },
+    }));
+  }
+}
