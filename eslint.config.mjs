@@ -23,7 +23,7 @@ const LEGACY_DATABASE_ACCESS = [
   'src/exports/export-storage.ts',
   'src/exports/exports.service.ts',
   'src/health/health.controller.ts',
-  'src/issuance/cards.service.ts',
+  'src/cards/card-reads.service.ts',
   'src/issuance/issuance.service.ts',
   'src/ledger/ledger-invariants.ts',
   'src/ledger/ledger.service.ts',

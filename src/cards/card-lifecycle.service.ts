@@ -7,7 +7,7 @@ import { TransactionService } from '../database/transaction.service';
 import { generateCodes, generatePins, isValidSerial, serialFromSequence } from '../issuance/card-code';
 import { CardSecrets } from '../issuance/card-secrets';
 import { CardDto } from '../issuance/dto/issuance.dto';
-import { Card, type CardStatus } from '../issuance/issuance.entity';
+import { Card, type CardStatus } from './card.entity';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import type { LedgerLineInput } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';

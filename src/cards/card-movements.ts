@@ -5,7 +5,7 @@ import { digestOf } from '../common/canonical-json';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import type { BlindIndexCandidate } from '../issuance/card-secrets';
-import type { CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from './card.entity';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';
 import type { EventType } from '../webhooks/event-catalog';

@@ -9,7 +9,7 @@ import { newId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
 import { parseCode, isValidSerial, pinMatches } from '../issuance/card-code';
 import { CardSecrets } from '../issuance/card-secrets';
-import type { CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from '../cards/card.entity';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { normaliseIdNumber, parsePurchaser } from '../orders/purchaser-identity';
 import { CardErrors } from '../cards/card-errors';

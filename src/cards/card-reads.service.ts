@@ -2,16 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { CardErrors } from '../cards/card-errors';
+import { CardErrors } from './card-errors';
 import { isId } from '../common/ids';
 import { Order } from '../orders/order.entity';
-import { isValidSerial } from './card-code';
-import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from './dto/issuance.dto';
-import { Card, IssuanceBatch } from './issuance.entity';
+import { isValidSerial } from '../issuance/card-code';
+import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from '../issuance/dto/issuance.dto';
+import { IssuanceBatch } from '../issuance/issuance.entity';
+import { Card } from './card.entity';
 
 /** Reading batches and cards; tenants see only their own (another tenant's id is a 404). */
 @Injectable()
-export class CardsService {
+export class CardReadsService {
   constructor(private readonly dataSource: DataSource) {}
 
   async batch(ctx: RequestContext, id: string): Promise<BatchDto> {
