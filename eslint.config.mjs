@@ -25,8 +25,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/health/health.controller.ts',
   'src/cards/card-reads.service.ts',
   'src/issuance/issuance.service.ts',
-  'src/ledger/ledger-invariants.ts',
-  'src/ledger/ledger.service.ts',
   'src/orders/orders.service.ts',
   'src/orders/payments.service.ts',
   'src/queue/queue-backend.ts',
