@@ -7,8 +7,6 @@ import tseslint from 'typescript-eslint';
 const LEGACY_DATABASE_ACCESS = [
   'src/audit/audit.service.ts',
   'src/auth/api-clients.service.ts',
-  'src/cards/card-lifecycle.service.ts',
-  'src/cards/card-movements.ts',
   'src/catalog/catalog.service.ts',
   'src/common/context/request-context.ts',
   'src/common/idempotency/idempotency-purge.job.ts',
@@ -28,8 +26,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/orders/orders.service.ts',
   'src/orders/payments.service.ts',
   'src/queue/queue-backend.ts',
-  'src/redemption/attempt-limiter.ts',
-  'src/redemption/redemption.service.ts',
   'src/webhooks/events.service.ts',
   'src/webhooks/webhook-delivery.service.ts',
   'src/webhooks/webhook-endpoints.service.ts',
