@@ -90,6 +90,49 @@ function isReferenceTaken(error: unknown): boolean {
   return code === '23505' && constraint === 'redemptions_client_reference';
 }
 
+/**
+ * The debit by serial's one statement (RedemptionRepository.debitBySerial sends it; bench/redemption.ts runs the
+ * same text under pgbench): every owner's fragment, numbered in turn; `appendAudit` is the audit module's fragment.
+ */
+export function serialDebitSql(
+  statement: SerialDebitStatement,
+  appendAudit: (firstParam: number) => { sql: string; params: unknown[]; id: string },
+): { sql: string; params: unknown[]; auditId: string } {
+  const params = new Params();
+  const card = params.take(cardDebitSql(statement.debit, params.next));
+  const ledger = params.take(
+    ledgerEntrySql(statement.posting, statement.entry, { source: 'card_debit', firstParam: params.next }),
+  );
+  const event = params.take(
+    eventInsertSql([statement.event], {
+      source: 'card_debit',
+      firstParam: params.next,
+      extraData: `jsonb_build_object('balance_after', card_debit.balance)`,
+    }),
+  );
+  const audit = appendAudit(params.next);
+  const auditSql = params.take(audit);
+  const r = statement.redemption;
+  const redemption = `redemption AS (
+       INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, holder_ref, amount, response)
+       SELECT ${params.add(r.id)}, ${params.add(r.clientId)}, ${params.add(r.reference)}, ${params.add(r.kind)},
+              ${params.add(r.fingerprint)}, ${params.add(r.enterpriseId)}, ${params.add(r.holderRef)},
+              ${params.add(r.amount)}::bigint,
+              ${params.add(JSON.stringify(r.response))}::jsonb || jsonb_build_object('cards', jsonb_build_array(
+                jsonb_build_object('serial', card_debit.serial::text, 'amount', -${params.add(statement.debit.amount)}::bigint,
+                  'balance_after', card_debit.balance, 'status', card_debit.status)))
+       FROM card_debit
+       RETURNING response)`;
+  const sql = `WITH ${card},
+     ${ledger},
+     ${event},
+     ${auditSql},
+     ${redemption}
+     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response
+     FROM card_debit, redemption`;
+  return { sql, params: params.values, auditId: audit.id };
+}
+
 /** redemptions and redemption_attempt_counters: the only SQL on them (docs/architecture.md). */
 @Injectable()
 export class RedemptionRepository {
@@ -200,49 +243,20 @@ export class RedemptionRepository {
     | { outcome: 'refused' }
     | { outcome: 'duplicate' }
   > {
-    const params = new Params();
-    const card = params.take(cardDebitSql(statement.debit, params.next));
-    const ledger = params.take(
-      ledgerEntrySql(statement.posting, statement.entry, { source: 'card_debit', firstParam: params.next }),
+    const composed = serialDebitSql(statement, (firstParam) =>
+      this.audit.appendSql(ctx, statement.audit, { source: 'card_debit', firstParam }),
     );
-    const event = params.take(
-      eventInsertSql([statement.event], {
-        source: 'card_debit',
-        firstParam: params.next,
-        extraData: `jsonb_build_object('balance_after', card_debit.balance)`,
-      }),
-    );
-    const audit = this.audit.appendSql(ctx, statement.audit, { source: 'card_debit', firstParam: params.next });
-    const auditSql = params.take(audit);
-    const r = statement.redemption;
-    const redemption = `redemption AS (
-       INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, holder_ref, amount, response)
-       SELECT ${params.add(r.id)}, ${params.add(r.clientId)}, ${params.add(r.reference)}, ${params.add(r.kind)},
-              ${params.add(r.fingerprint)}, ${params.add(r.enterpriseId)}, ${params.add(r.holderRef)},
-              ${params.add(r.amount)}::bigint,
-              ${params.add(JSON.stringify(r.response))}::jsonb || jsonb_build_object('cards', jsonb_build_array(
-                jsonb_build_object('serial', card_debit.serial::text, 'amount', -${params.add(statement.debit.amount)}::bigint,
-                  'balance_after', card_debit.balance, 'status', card_debit.status)))
-       FROM card_debit
-       RETURNING response)`;
-    const sql = `WITH ${card},
-     ${ledger},
-     ${event},
-     ${auditSql},
-     ${redemption}
-     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response
-     FROM card_debit, redemption`;
     try {
       const [row] = await this.connection.query<
         Array<{ balance: string; status: CardStatus; response: RedemptionDto }>
-      >(ctx, sql, params.values);
+      >(ctx, composed.sql, composed.params);
       if (!row) return { outcome: 'refused' };
       return {
         outcome: 'debited',
         balance: Number(row.balance),
         status: row.status,
         response: row.response,
-        auditId: audit.id,
+        auditId: composed.auditId,
       };
     } catch (error) {
       if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };

@@ -33,7 +33,7 @@ import type {
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
-import { RedemptionRepository, ReferenceTaken } from './redemption.repository';
+import { RedemptionRepository, ReferenceTaken, type SerialDebitStatement } from './redemption.repository';
 
 /**
  * The end user a channel acts for: the body's end_user, its IP else from the X-End-User-IP header (checked here, as
@@ -52,7 +52,7 @@ function endUserOf(body: EndUserDto | undefined, ipHeader: string | undefined): 
 }
 
 /** A debit as asked: by serial, or of the holder's cards. */
-interface DebitRequest {
+export interface DebitRequest {
   clientId: string;
   reference: string;
   fingerprint: string;
@@ -70,6 +70,62 @@ function debitPosting(id: string, enterpriseId: string, amount: number, referenc
       { account: LedgerAccount.CardFloat, amount },
       { account: LedgerAccount.RevenueRedeemed, amount: -amount },
     ],
+  };
+}
+
+/**
+ * Everything a debit by serial writes, as RedemptionRepository.debitBySerial composes it into one statement (and
+ * bench/redemption.ts runs it under pgbench). The answer's `cards` and the event's balance_after are the statement's
+ * to add; the audit record leaves the balance after out (the card_transactions row holds it).
+ */
+export function serialDebitStatement(
+  debit: DebitRequest & {
+    serial: string;
+    enterpriseId: string;
+    id: string;
+    entryId: string;
+    requestId: string | null;
+    createdAt: Date;
+  },
+): SerialDebitStatement {
+  const { id, serial, enterpriseId, clientId, reference, amount, holderRef, entryId } = debit;
+  const posting = debitPosting(id, enterpriseId, amount, reference);
+  const movement: CardMovement = {
+    card: { serial, enterpriseId, holderRef },
+    kind: 'debit',
+    amount: -amount,
+    balanceAfter: 0,
+    redemptionId: id,
+    event: { type: 'card.debited', data: { reference } },
+  };
+  return {
+    debit: { serial, amount, holderRef, clientId, redemptionId: id, enterpriseId },
+    redemption: {
+      id,
+      clientId,
+      reference,
+      kind: 'debit',
+      fingerprint: debit.fingerprint,
+      enterpriseId,
+      holderRef,
+      amount,
+      reversesId: null,
+      response: {
+        object: 'redemption',
+        id,
+        kind: 'debit',
+        reference,
+        holder_ref: holderRef,
+        amount,
+        reversed_amount: 0,
+        reverses_id: null,
+        created_at: debit.createdAt.toISOString(),
+      },
+    },
+    posting,
+    entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: debit.requestId },
+    event: { enterpriseId, type: 'card.debited', data: cardEventData(movement, { balance: false }) },
+    audit: auditEntryOf([movement], posting, entryId, undefined, { balances: false }),
   };
 }
 
@@ -337,50 +393,17 @@ export class RedemptionService {
       this.remember(known);
       enterpriseId = known.enterpriseId;
     }
-    const id = newId('redemption');
-    const posting = debitPosting(id, enterpriseId, amount, reference);
-    const entryId = newId('journalEntry');
-    const card = { serial, enterpriseId, holderRef: debit.holderRef };
-    const movement: CardMovement = {
-      card,
-      kind: 'debit',
-      amount: -amount,
-      balanceAfter: 0,
-      redemptionId: id,
-      event: { type: 'card.debited', data: { reference } },
-    };
-    const createdAt = new Date().toISOString();
-    const answer: Omit<RedemptionDto, 'cards'> = {
-      object: 'redemption',
-      id,
-      kind: 'debit',
-      reference,
-      holder_ref: debit.holderRef,
-      amount,
-      reversed_amount: 0,
-      reverses_id: null,
-      created_at: createdAt,
-    };
-    const result = await this.redemptions.debitBySerial(ctx, {
-      debit: { serial, amount, holderRef: debit.holderRef, clientId, redemptionId: id, enterpriseId },
-      redemption: {
-        id,
-        clientId,
-        reference,
-        kind: 'debit',
-        fingerprint: debit.fingerprint,
-        enterpriseId,
-        holderRef: debit.holderRef,
-        amount,
-        reversesId: null,
-        response: answer,
-      },
-      posting,
-      entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: ctx.requestId },
-      // balance_after is the statement's to add.
-      event: { enterpriseId, type: 'card.debited', data: cardEventData(movement, { balance: false }) },
-      audit: auditEntryOf([movement], posting, entryId, undefined, { balances: false }),
+    const statement = serialDebitStatement({
+      ...debit,
+      serial,
+      enterpriseId,
+      id: newId('redemption'),
+      entryId: newId('journalEntry'),
+      requestId: ctx.requestId,
+      createdAt: new Date(),
     });
+    const answer = statement.redemption.response;
+    const result = await this.redemptions.debitBySerial(ctx, statement);
     if (result.outcome === 'debited') {
       await this.sealAudit(result.auditId);
       return {
