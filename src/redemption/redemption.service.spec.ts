@@ -173,7 +173,7 @@ describe('RedemptionService.debit by serial', () => {
     redemptions.stored.set('dup', {
       id: first.redemption.id,
       fingerprint: first.redemption.fingerprint,
-      response: { ...first.redemption.response, cards: [] } as RedemptionDto,
+      response: { ...first.redemption.response, cards: [] },
       reversedAmount: 40,
     });
     expect(await service.debit(ctx, body)).toMatchObject({ id: first.redemption.id, reversed_amount: 40 });
