@@ -21,7 +21,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/exports/export-storage.ts',
   'src/exports/exports.service.ts',
   'src/health/health.controller.ts',
-  'src/cards/card-reads.service.ts',
   'src/issuance/issuance.service.ts',
   'src/orders/orders.service.ts',
   'src/orders/payments.service.ts',

@@ -293,6 +293,34 @@ export class CardsRepository {
       .find(Card, { where: serials.map((serial) => ({ serial: Number(serial) })), order: { serial: 'ASC' } });
   }
 
+  /** A page of an order's cards in serial order, after the serial `after` (from the start when undefined). */
+  async pageOfOrder(
+    ctx: RequestContext,
+    orderId: string,
+    after: string | number | undefined,
+    limit: number,
+  ): Promise<Card[]> {
+    const builder = this.connection
+      .manager(ctx)
+      .createQueryBuilder(Card, 'card')
+      .where('card.orderId = :orderId', { orderId })
+      .orderBy('card.serial', 'ASC')
+      .limit(limit);
+    if (after !== undefined) builder.andWhere('card.serial > :after', { after });
+    return builder.getMany();
+  }
+
+  /** The card, if it is the enterprise's (its batch's enterprise). */
+  async ofEnterprise(ctx: RequestContext, serial: string, enterpriseId: string): Promise<Card | null> {
+    return this.connection
+      .manager(ctx)
+      .createQueryBuilder(Card, 'card')
+      .innerJoin('issuance_batches', 'batch', 'batch.id = card.batch_id')
+      .where('card.serial = :serial', { serial })
+      .andWhere('batch.enterprise_id = :enterpriseId', { enterpriseId })
+      .getOne();
+  }
+
   async entity(ctx: RequestContext, serial: string): Promise<Card> {
     return this.connection.manager(ctx).findOneByOrFail(Card, { serial: Number(serial) });
   }

@@ -17,6 +17,16 @@ export class OrderFactsRepository {
     return order?.purchaser_ciphertext ?? null;
   }
 
+  /** Whether the order exists and is the enterprise's. */
+  async isOwnedBy(ctx: RequestContext, orderId: string, enterpriseId: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      'SELECT 1 FROM orders WHERE id = $1 AND enterprise_id = $2',
+      [orderId, enterpriseId],
+    );
+    return rows.length > 0;
+  }
+
   /** Each order's discount in basis points, by id. */
   async discountsBps(ctx: RequestContext, orderIds: readonly string[]): Promise<Map<string, number>> {
     const rows = await this.connection.query<Array<{ id: string; discount_bps: number }>>(
