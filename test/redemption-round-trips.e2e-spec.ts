@@ -7,7 +7,8 @@ import { startWorkerProcess, workerEnv } from './support/worker-process';
 
 /**
  * Round-trip budgets of the redemption hot paths (docs/architecture.md): a debit by serial is ONE statement on its
- * success path, a holder-wide debit two (the lock of the holder's cards, then every write) inside BEGIN/COMMIT.
+ * success path, a holder-wide debit two (the lock of the holder's cards, then every write) inside BEGIN/COMMIT, a
+ * bind one write after its reads.
  * Counted with a spy on pg's Client#query, the app running without its in-process worker; the audit seal that follows
  * a commit (a short transaction of its own that links the records of many requests into the chain) is recognised and
  * counted apart. A change that adds a trip to these paths fails here.
@@ -127,6 +128,19 @@ describe('redemption round trips', () => {
     const seen = await debit();
     expect(seen.result.status).toBe(200);
     expect(split(seen.statements).request.map(byItself)).toHaveLength(1);
+  });
+
+  it('binds in four statements: the attempt counters, the replay read, the code lookup, then ONE write', async () => {
+    const card = cards[5];
+    const body = { code: card.code, pin: card.pin, holder_ref: 'rt-bind', reference: nextRef() };
+    const { result, statements } = await recordStatements(() => post('/v1/redemptions/bind', body));
+    expect(result.status).toBe(200);
+    const { request } = split(statements);
+    expect(request.map(byItself)).toHaveLength(4);
+    expect(request[0]).toMatch(/FROM redemption_attempt_counters/);
+    expect(request[1]).toMatch(/FROM redemptions/);
+    expect(request[2]).toMatch(/FROM cards/);
+    expect(request[3]).toMatch(/^WITH card_bind AS/);
   });
 
   it("debits a holder's cards in two statements inside BEGIN/COMMIT", async () => {

@@ -182,6 +182,40 @@ export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment 
   };
 }
 
+/** What a bind asks: an unbound card, read with `balance`, bound to this channel's holder. */
+export interface CardBind {
+  serial: string;
+  /** The balance the caller read (an unbound card's changes only with its status): checked by the statement. */
+  balance: number;
+  holderRef: string;
+  clientId: string;
+  redemptionId: string;
+  enterpriseId: string;
+}
+
+/**
+ * The cards module's part of the single-statement bind: CTE `card_bind`, the first bind of an unbound, unexpired
+ * card (active, bound to the channel and holder, a fresh count of wrong PINs), returning serial and balance; and CTE
+ * `card_bind_movement`, its card_transactions row. No row when the card is not bindable (any more).
+ */
+export function cardBindSql(bind: CardBind, firstParam: number): SqlFragment {
+  const p = (n: number) => `$${firstParam + n}`;
+  return {
+    sql: `card_bind AS (
+       UPDATE cards SET status = 'active', holder_ref = ${p(1)}, bound_client_id = ${p(2)}, bound_at = now(),
+         pin_failures = 0
+       WHERE serial = ${p(0)}::bigint AND status IN (${statusList(BINDABLE)}) AND balance = ${p(3)}::bigint
+         AND (expires_at IS NULL OR expires_at > now())
+       RETURNING serial, balance),
+     card_bind_movement AS (
+       INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
+       SELECT serial, ${p(4)}, 'bind', 0, balance, ${p(5)}, ${p(1)}, ${p(2)} FROM card_bind
+       RETURNING id)`,
+    params: [bind.serial, bind.holderRef, bind.clientId, bind.balance, bind.enterpriseId, bind.redemptionId],
+  };
+}
+
 /** One card of a holder-wide debit: locked by the caller, spent down to `balance`. */
 export interface CardLeg {
   serial: string;

@@ -4,7 +4,9 @@ import type { AuditEntry } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 import {
+  cardBindSql,
   cardDebitSql,
+  type CardBind,
   cardLegsSql,
   type CardDebit,
   type CardLeg,
@@ -47,6 +49,14 @@ export interface SerialDebitStatement {
   posting: LedgerPosting;
   entry: LedgerEntryRecord;
   /** Completed by the statement with the card's balance after (balance_after). */
+  event: EventInsert;
+  audit: AuditEntry;
+}
+
+/** The single-statement bind: every owner's part, written only when the card is bindable. */
+export interface BindStatement {
+  bind: CardBind;
+  redemption: RedemptionRecord;
   event: EventInsert;
   audit: AuditEntry;
 }
@@ -303,6 +313,45 @@ export class RedemptionRepository {
       throw error;
     }
     return { auditId: audit.id };
+  }
+
+  /**
+   * The first bind of a card as ONE statement: the card's update and its movement (cards), the card.bound event, the
+   * audit record and the redemption row (the claim of the reference). Sent outside a transaction it commits on its
+   * own. `refused`: the card was not bindable (nothing was written); `duplicate`: the reference was taken.
+   */
+  async bindCard(
+    ctx: RequestContext,
+    statement: BindStatement,
+  ): Promise<{ outcome: 'bound'; auditId: string } | { outcome: 'refused' } | { outcome: 'duplicate' }> {
+    const params = new Params();
+    const card = params.take(cardBindSql(statement.bind, params.next));
+    const event = params.take(eventInsertSql([statement.event], { source: 'card_bind', firstParam: params.next }));
+    const audit = this.audit.appendSql(ctx, statement.audit, { source: 'card_bind', firstParam: params.next });
+    const auditSql = params.take(audit);
+    const r = statement.redemption;
+    const redemption = `redemption AS (
+       INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, holder_ref, amount, response)
+       SELECT ${params.add(r.id)}, ${params.add(r.clientId)}, ${params.add(r.reference)}, ${params.add(r.kind)},
+              ${params.add(r.fingerprint)}, ${params.add(r.enterpriseId)}, ${params.add(r.holderRef)},
+              ${params.add(r.amount)}::bigint, ${params.add(JSON.stringify(r.response))}::jsonb
+       FROM card_bind
+       RETURNING id)`;
+    try {
+      const rows = await this.connection.query<unknown[]>(
+        ctx,
+        `WITH ${card},
+         ${event},
+         ${auditSql},
+         ${redemption}
+         SELECT id FROM redemption`,
+        params.values,
+      );
+      return rows.length === 0 ? { outcome: 'refused' } : { outcome: 'bound', auditId: audit.id };
+    } catch (error) {
+      if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };
+      throw error;
+    }
   }
 
   /** Milliseconds until the last of these keys' cool-downs ends; 0 when none is blocked. */

@@ -240,8 +240,59 @@ export class RedemptionService {
       }
     }
 
+    // The bind in one statement; a card that is not bindable (any more) is worked out in a transaction below.
+    const id = newId('redemption');
+    const bound = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
+    const movement: CardMovement = {
+      card: bound,
+      kind: 'bind',
+      amount: 0,
+      balanceAfter: card.balance,
+      redemptionId: id,
+      event: { type: 'card.bound', data: { reference: dto.reference } },
+    };
+    const response = this.answer({
+      id,
+      kind: 'bind',
+      reference: dto.reference,
+      holderRef: dto.holder_ref,
+      amount: 0,
+      legs: [{ card: bound, amount: 0, balanceAfter: card.balance, status: 'active' }],
+    });
+    const result = await this.redemptions.bindCard(ctx, {
+      bind: {
+        serial: card.serial,
+        balance: card.balance,
+        holderRef: dto.holder_ref,
+        clientId,
+        redemptionId: id,
+        enterpriseId: card.enterpriseId,
+      },
+      redemption: {
+        id,
+        clientId,
+        reference: dto.reference,
+        kind: 'bind',
+        fingerprint,
+        enterpriseId: card.enterpriseId,
+        holderRef: dto.holder_ref,
+        amount: 0,
+        reversesId: null,
+        response,
+      },
+      event: { enterpriseId: card.enterpriseId, type: 'card.bound', data: cardEventData(movement) },
+      audit: auditEntryOf([movement], undefined, null, undefined),
+    });
+    if (result.outcome === 'bound') {
+      await this.sealAudit(result.auditId);
+      return response;
+    }
+    if (result.outcome === 'duplicate') {
+      const replayedNow = await this.replay(ctx, clientId, dto.reference, fingerprint);
+      if (!replayedNow) throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`);
+      return replayedNow;
+    }
     return this.transactions.run(ctx, async () => {
-      const id = newId('redemption');
       const again = await this.claim(ctx, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
       // First bind wins, for its channel and holder: only an unbound, unexpired card changes; every later bind finds
