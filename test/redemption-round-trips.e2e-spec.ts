@@ -143,6 +143,21 @@ describe('redemption round trips', () => {
     expect(request[3]).toMatch(/^WITH card_bind AS/);
   });
 
+  it('reverses a one-card debit in five statements inside BEGIN/COMMIT, after the replay read', async () => {
+    const body = { serial: cards[0].serial, holder_ref: 'rt-serial', amount: 300, reference: nextRef() };
+    const debit = await post('/v1/redemptions/debit', body).expect(200);
+    const { result, statements } = await recordStatements(() =>
+      post(`/v1/redemptions/${debit.body.id}/reverse`, { reference: nextRef() }),
+    );
+    expect(result.status).toBe(200);
+    const { request } = split(statements);
+    // The replay read; BEGIN; the debit's lock; what its cards have out; the card's credit; every write; COMMIT.
+    expect(request.map(byItself)).toHaveLength(7);
+    expect(request[1]).toMatch(/^(START TRANSACTION|BEGIN)$/);
+    expect(request[5]).toMatch(/^WITH redemption AS/);
+    expect(request[6]).toBe('COMMIT');
+  });
+
   it("debits a holder's cards in two statements inside BEGIN/COMMIT", async () => {
     const body = { holder_ref: 'rt-holder', amount: 12_000, reference: nextRef() };
     const { result, statements } = await recordStatements(() => post('/v1/redemptions/debit', body));

@@ -41,7 +41,12 @@ describe('CardsRepository (medium)', () => {
       expect(await cards.bind(ctx, serial, 'holder-c', 'cli_c')).toBeNull();
       const spent = await insertCard(db.connection, ctx, { status: 'exhausted', balance: 0, clientId: 'cli_b' });
       expect(await cards.credit(ctx, spent.serial, 500, 'cli_other')).toBeNull();
-      expect(await cards.credit(ctx, spent.serial, 500, 'cli_b')).toEqual({ balance: 500, status: 'active' });
+      expect(await cards.credit(ctx, spent.serial, 500, 'cli_b')).toEqual({
+        balance: 500,
+        status: 'active',
+        enterpriseId: spent.enterpriseId,
+        holderRef: 'holder',
+      });
     }));
 
   it("debits by serial as a fragment: the card's update and its movement, or nothing when it refuses", () =>

@@ -248,12 +248,17 @@ export function cardLegsSql(
       `(${p(row.serial, 'bigint')}, ${p(row.enterpriseId, 'text')}, ${p(row.kind, 'text')}, ${p(row.amount, 'bigint')}, ${p(row.balanceAfter, 'bigint')}, ${p(row.redemptionId, 'text')}, ${p(row.holderRef, 'text')}, ${p(row.clientId, 'text')}, ${p(row.relatedSerial, 'bigint')})`,
   );
   return {
-    sql: `card_spend AS (
+    // No legs (a reversal, whose credits are made one by one before): the movements only.
+    sql: `${
+      legs.length === 0
+        ? ''
+        : `card_spend AS (
        UPDATE cards c SET balance = v.balance, status = v.status
        FROM ${source}, (VALUES ${spent.join(', ')}) AS v (serial, balance, status)
        WHERE c.serial = v.serial
        RETURNING c.serial),
-     card_movements AS (
+     `
+    }card_movements AS (
        INSERT INTO card_transactions
          (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
        SELECT v.* FROM ${source}, (VALUES ${rows.join(', ')})
@@ -544,19 +549,30 @@ export class CardsRepository {
     serial: string,
     amount: number,
     clientId: string,
-  ): Promise<{ balance: number; status: CardStatus } | null> {
-    const [credited] = await this.connection.query<Array<{ balance: string; status: CardStatus }>>(
+  ): Promise<{ balance: number; status: CardStatus; enterpriseId: string; holderRef: string | null } | null> {
+    const batch = batchOfCardFrom('c', 'b');
+    const [credited] = await this.connection.query<
+      Array<{ balance: string; status: CardStatus; enterprise_id: string; holder_ref: string | null }>
+    >(
       ctx,
       `WITH u AS (
-         UPDATE cards SET balance = balance + $2,
-           status = CASE WHEN status = 'exhausted' THEN 'active' ELSE status END,
-           frozen_from = CASE WHEN frozen_from = 'exhausted' THEN 'active' ELSE frozen_from END
-         WHERE serial = $1 AND status IN (${statusList(CREDITABLE)}) AND bound_client_id = $3
-         RETURNING balance, status)
-       SELECT balance::text AS balance, status FROM u`,
+         UPDATE cards c SET balance = c.balance + $2,
+           status = CASE WHEN c.status = 'exhausted' THEN 'active' ELSE c.status END,
+           frozen_from = CASE WHEN c.frozen_from = 'exhausted' THEN 'active' ELSE c.frozen_from END
+         FROM ${batch.from}
+         WHERE c.serial = $1 AND ${batch.where} AND c.status IN (${statusList(CREDITABLE)}) AND c.bound_client_id = $3
+         RETURNING c.balance, c.status, b.enterprise_id, c.holder_ref)
+       SELECT balance::text AS balance, status, enterprise_id, holder_ref FROM u`,
       [serial, amount, clientId],
     );
-    return credited ? { balance: Number(credited.balance), status: credited.status } : null;
+    return credited
+      ? {
+          balance: Number(credited.balance),
+          status: credited.status,
+          enterpriseId: credited.enterprise_id,
+          holderRef: credited.holder_ref,
+        }
+      : null;
   }
 
   /** Counts one wrong PIN on the card (its row lock serialises concurrent ones): the count after, or null. */

@@ -63,6 +63,7 @@ export interface BindStatement {
 
 /** A holder-wide debit's second statement, after the holder's cards were locked and the legs worked out. */
 export interface HolderDebitStatement {
+  /** Cards to set (a debit's); none for a reversal, whose credits were made one by one. */
   legs: readonly CardLeg[];
   movements: readonly CardTransactionRow[];
   redemption: RedemptionRecord;
@@ -70,6 +71,8 @@ export interface HolderDebitStatement {
   entry: LedgerEntryRecord;
   events: readonly EventInsert[];
   audit: AuditEntry;
+  /** A reversal: the debit it gives back from, and how much. */
+  reverses?: { debitId: string; amount: number };
 }
 
 /** The client's reference is taken by another redemption (the statement, and its transaction, rolled back). */
@@ -275,9 +278,10 @@ export class RedemptionRepository {
   }
 
   /**
-   * A holder-wide debit's writes as one statement, in the context's transaction (which locked the cards): the
-   * redemption row (the claim of the reference: ReferenceTaken when another holds it), the cards' new balances and
-   * their movements, the journal entry, the events and the audit record. Answers the audit record to seal.
+   * A holder-wide debit's (or a reversal's) writes as one statement, in the context's transaction (which locked the
+   * cards, or the debit): the redemption row (the claim of the reference: ReferenceTaken when another holds it), the
+   * cards' new balances and their movements, a reversal's addition to its debit's reversed amount, the journal entry,
+   * the events and the audit record. Answers the audit record to seal.
    */
   async debitHolder(ctx: RequestContext, statement: HolderDebitStatement): Promise<{ auditId: string }> {
     const manager = this.connection.transactionManager(ctx, 'RedemptionRepository.debitHolder');
@@ -289,6 +293,12 @@ export class RedemptionRepository {
                ${params.add(r.fingerprint)}, ${params.add(r.enterpriseId)}, ${params.add(r.holderRef)},
                ${params.add(r.amount)}::bigint, ${params.add(JSON.stringify(r.response))}::jsonb)
        RETURNING id)`;
+    const reversed = statement.reverses
+      ? `reversed AS (
+           UPDATE redemptions SET reversed_amount = reversed_amount + ${params.add(statement.reverses.amount)}::bigint
+           WHERE id = ${params.add(statement.reverses.debitId)} RETURNING id),
+         `
+      : '';
     const cards = params.take(
       cardLegsSql(statement.legs, statement.movements, { source: 'redemption', firstParam: params.next }),
     );
@@ -301,7 +311,7 @@ export class RedemptionRepository {
     try {
       await manager.query(
         `WITH ${redemption},
-         ${cards},
+         ${reversed}${cards},
          ${ledger},
          ${events},
          ${auditSql}

@@ -357,71 +357,131 @@ export class RedemptionService {
       : this.debitHolder(ctx, debit);
   }
 
+  /**
+   * Gives back (part of) a debit, last-spent card first: in one transaction, the lock of the debit, what its cards
+   * still have out, one conditional credit per card, then ONE statement of every write (the reversal's redemption row,
+   * the debit's reversed amount, the movements, the journal entry, the events, the audit record).
+   */
   async reverse(ctx: RequestContext, debitId: string, dto: ReverseDto): Promise<RedemptionDto> {
     const clientId = this.clientOf(ctx);
     const fingerprint = sha256Hex(`reverse\n${debitId}\n${dto.amount ?? ''}`);
-    return this.transactions.run(ctx, async () => {
-      const id = newId('redemption');
-      const replayed = await this.claim(ctx, id, clientId, dto.reference, 'reverse', fingerprint);
-      if (replayed) return replayed;
-      // The debit row is the lock that serialises reversals of one debit.
-      const debit = await this.redemptions.lockDebit(ctx, debitId, clientId);
-      if (!debit) throw ApiError.notFound('debit', debitId);
-      const reversible = debit.amount - debit.reversedAmount;
-      const amount = dto.amount ?? reversible;
-      if (amount > reversible || amount <= 0) throw CardErrors.reversalExceedsDebit(reversible);
-
-      // What each card of the debit still has out: its debit legs net of earlier reversals, last spent first.
-      const outstanding = await this.cardRows.outstanding(ctx, [debitId, ...debit.reversalIds]);
-      const legs: Leg[] = [];
-      let left = amount;
-      for (const { serial, out } of outstanding) {
-        if (left === 0) break;
-        const give = Math.min(left, out);
-        // Only onto a card this channel bound (a debit made before cards belonged to channels may name another's).
-        const credited = await this.cardRows.credit(ctx, serial, give, clientId);
-        const card = await this.cardRows.bySerial(ctx, serial);
-        if (!card) throw new Error(`card ${serial} of debit ${debitId} is gone`);
-        if (card.boundClientId !== clientId) throw CardErrors.notFound(serial);
-        if (!credited) throw CardErrors.notReversible(serial, card.status);
-        legs.push({ card, amount: give, balanceAfter: credited.balance, status: credited.status });
-        left -= give;
-      }
-      if (left !== 0) throw new Error(`debit ${debitId}: card legs hold less than its reversible amount`);
-      await this.redemptions.addReversed(ctx, debitId, amount);
-      await this.cards.record(
+    // A retry is answered before the debit is locked, as it always was (its reversal may have used it all up).
+    const replayed = await this.replay(ctx, clientId, dto.reference, fingerprint);
+    if (replayed) return replayed;
+    let written: { response: RedemptionDto; auditId: string | null };
+    try {
+      written = await this.transactions.run(
         ctx,
-        legs.map((leg): CardMovement => ({
-          card: leg.card,
-          kind: 'reverse',
-          amount: leg.amount,
-          balanceAfter: leg.balanceAfter,
-          redemptionId: id,
-          event: { type: 'card.reversed', data: { reference: dto.reference, reverses_id: debitId } },
-        })),
-        {
-          kind: 'card_debit_reversal',
-          memo: `Redemption ${id}: ${amount} fen of debit ${debitId} given back (reference ${dto.reference})`,
-          enterpriseId: legs[0].card.enterpriseId,
-          lines: [
-            { account: LedgerAccount.RevenueRedeemed, amount },
-            { account: LedgerAccount.CardFloat, amount: -amount },
-          ],
+        async (): Promise<{ response: RedemptionDto; auditId: string | null }> => {
+          const id = newId('redemption');
+          // The debit row is the lock that serialises reversals of one debit.
+          const debit = await this.redemptions.lockDebit(ctx, debitId, clientId);
+          if (!debit) throw ApiError.notFound('debit', debitId);
+          const reversible = debit.amount - debit.reversedAmount;
+          const amount = dto.amount ?? reversible;
+          if (amount > reversible || amount <= 0) {
+            // The same reversal, made meanwhile under this reference (it held the debit's lock): its stored answer.
+            const done = await this.replay(ctx, clientId, dto.reference, fingerprint);
+            if (done) return { response: done, auditId: null };
+            throw CardErrors.reversalExceedsDebit(reversible);
+          }
+
+          // What each card of the debit still has out: its debit legs net of earlier reversals, last spent first.
+          const outstanding = await this.cardRows.outstanding(ctx, [debitId, ...debit.reversalIds]);
+          const legs: Leg[] = [];
+          let left = amount;
+          for (const { serial, out } of outstanding) {
+            if (left === 0) break;
+            const give = Math.min(left, out);
+            // Only onto a card this channel bound (a debit made before cards belonged to channels may name another's).
+            const credited = await this.cardRows.credit(ctx, serial, give, clientId);
+            if (!credited) {
+              const card = await this.cardRows.bySerial(ctx, serial);
+              if (!card) throw new Error(`card ${serial} of debit ${debitId} is gone`);
+              if (card.boundClientId !== clientId) throw CardErrors.notFound(serial);
+              throw CardErrors.notReversible(serial, card.status);
+            }
+            const card = { serial, enterpriseId: credited.enterpriseId, holderRef: credited.holderRef };
+            legs.push({ card, amount: give, balanceAfter: credited.balance, status: credited.status });
+            left -= give;
+          }
+          if (left !== 0) throw new Error(`debit ${debitId}: card legs hold less than its reversible amount`);
+          const enterpriseId = legs[0].card.enterpriseId;
+          const posting: LedgerPosting = {
+            kind: 'card_debit_reversal',
+            memo: `Redemption ${id}: ${amount} fen of debit ${debitId} given back (reference ${dto.reference})`,
+            enterpriseId,
+            lines: [
+              { account: LedgerAccount.RevenueRedeemed, amount },
+              { account: LedgerAccount.CardFloat, amount: -amount },
+            ],
+          };
+          const entryId = newId('journalEntry');
+          const movements = legs.map((leg): CardMovement => ({
+            card: leg.card,
+            kind: 'reverse',
+            amount: leg.amount,
+            balanceAfter: leg.balanceAfter,
+            redemptionId: id,
+            event: { type: 'card.reversed', data: { reference: dto.reference, reverses_id: debitId } },
+          }));
+          const response = this.answer({
+            id,
+            kind: 'reverse',
+            reference: dto.reference,
+            holderRef: debit.holderRef,
+            amount,
+            reversesId: debitId,
+            legs,
+          });
+          const { auditId } = await this.redemptions.debitHolder(ctx, {
+            legs: [],
+            movements: movements.map((movement) => ({
+              serial: movement.card.serial,
+              enterpriseId: movement.card.enterpriseId,
+              kind: movement.kind,
+              amount: movement.amount,
+              balanceAfter: movement.balanceAfter,
+              redemptionId: id,
+              holderRef: movement.card.holderRef,
+              clientId: ctx.clientId,
+              relatedSerial: null,
+            })),
+            redemption: {
+              id,
+              clientId,
+              reference: dto.reference,
+              kind: 'reverse',
+              fingerprint,
+              enterpriseId,
+              holderRef: debit.holderRef,
+              amount,
+              reversesId: debitId,
+              response,
+            },
+            posting,
+            entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: ctx.requestId },
+            events: movements.map((movement) => ({
+              enterpriseId: movement.card.enterpriseId,
+              type: 'card.reversed' as const,
+              data: cardEventData(movement),
+            })),
+            audit: auditEntryOf(movements, posting, entryId, undefined),
+            reverses: { debitId, amount },
+          });
+          return { response, auditId };
         },
       );
-      return this.store(ctx, {
-        id,
-        clientId,
-        kind: 'reverse',
-        reference: dto.reference,
-        fingerprint,
-        enterpriseId: legs[0].card.enterpriseId,
-        holderRef: debit.holderRef,
-        amount,
-        reversesId: debitId,
-        legs,
-      });
-    });
+    } catch (error) {
+      if (!(error instanceof ReferenceTaken)) throw error;
+      const again = await this.replay(ctx, clientId, dto.reference, fingerprint);
+      if (!again) {
+        throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`, { cause: error });
+      }
+      return again;
+    }
+    if (written.auditId) await this.sealAudit(written.auditId);
+    return written.response;
   }
 
   /**
