@@ -34,7 +34,7 @@ import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions } from '../src/database/data-source-options';
 import { generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
 import { CardSecrets } from '../src/issuance/card-secrets';
-import { Card } from '../src/issuance/issuance.entity';
+import { Card } from '../src/cards/card.entity';
 import {
   api,
   creditCode,

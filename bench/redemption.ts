@@ -1,22 +1,28 @@
 /**
  * `npm run bench:redemption`: card debits per second and p99 latency at 64 concurrent clients over HTTP, against
- * pgbench running the same SQL transaction on the same Postgres in the same run (the database's limit for this work).
+ * pgbench running, on the same Postgres in the same run, (a) the app's own statements for a debit and (b) the old
+ * design's 8-statement transaction (the database's limit for each).
  *
  * - HTTP: the full app (bench:http's: worker off, LOG_LEVEL=warn, rate limit far out of reach; the order's cards are
- *   minted beforehand by a worker in the benchmark's process, stopped before measuring) answering `POST /v1/redemptions/debit` from a redemption-channel client. Each
- *   autocannon connection spends 1 fen per request from a card of its own (so that connections do not queue behind
- *   one card's row lock), every request with its own reference. That is the whole debit path: bearer token, scope
- *   and rate-limit guards, validation, and in one transaction of 9 round trips: START, the claim of the reference
- *   (the redemption row inserted first), the conditional UPDATE of the card, the ledger entry with its two lines,
- *   the card_transactions row, the card.debited event, the audit record, the redemption's answer, COMMIT.
- * - pgbench: `pgbench -n -M extended -c 64 -j 2` running those same statements as one transaction (the script below,
- *   values of the same shape and size), each client on a card of its own (a second set of cards), with the same
- *   warm-up and duration. Its p99 comes from the per-transaction log (--log).
+ *   minted beforehand by a worker in the benchmark's process, stopped before measuring) answering
+ *   `POST /v1/redemptions/debit` from a redemption-channel client. Each autocannon connection spends 1 fen per request
+ *   from a card of its own (so that connections do not queue behind one card's row lock), every request with its own
+ *   reference. That is the whole debit path: bearer token, scope and rate-limit guards, validation, ONE statement
+ *   (docs/architecture.md: the card's conditional update and movement, the ledger entry and lines, the card.debited
+ *   event, the audit record and the redemption row in one data-modifying CTE, committed on its own), then the audit
+ *   seal (is the record still pending; if so BEGIN, the head's lock, the link, COMMIT).
+ * - pgbench "app statements": `pgbench -n -M extended -c 64 -j 2` running that same statement (its text built by the
+ *   app's own code: serialDebitStatement + serialDebitSql, values of the same shape and size) and the seal, each client
+ *   on a card of its own (a second set of cards), with the same warm-up and duration.
+ * - pgbench "old transaction": the debit as it was before issue 11, captured from that code: BEGIN, the claim of the
+ *   reference, the conditional UPDATE of the card, the ledger entry with its lines, the card_transactions row, the
+ *   event, the audit record, the redemption's answer, COMMIT (8 statements and BEGIN), then the seal.
+ *   p99s come from pgbench's per-transaction log (--log).
  *
- * Printed: both rates and p99s, and the ratio HTTP/pgbench. Targets: ratio ≥ 0.5 and HTTP p99 ≤ 50 ms; exit 1 if
- * either is missed or a check fails: every HTTP answer 200; as many debit redemptions in the database as 200s (plus
- * at most the requests in flight when autocannon stopped); every card's balance equal to its face value less its
- * debits (never below zero); `GET /v1/admin/ledger/verify` ok (float = card balances, every entry balanced).
+ * Targets (issue 11): app ≥ 0.5 × pgbench of its own statements; app ≥ 1.0 × pgbench of the old transaction; app p99
+ * ≤ 2 × pgbench's p99 of its own statements. Exit 1 if one is missed or a check fails: every HTTP answer 200; as
+ * many debit redemptions in the database as 200s (plus at most the requests in flight when autocannon stopped); every
+ * card's balance equal to its face value less its debits (never below zero); `GET /v1/admin/ledger/verify` ok.
  *
  * Cards are bound by SQL at setup (binding is not what is measured). Environment: BENCH_DURATION (seconds measured,
  * default 10), BENCH_CONNECTIONS (default 64: HTTP connections and pgbench clients), DATABASE_URL (default: an
@@ -25,14 +31,19 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
 import { Client } from 'pg';
+import { AuditAppendRepository } from '../src/audit/audit-append.repository';
 import { SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.repository';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { RequestContext } from '../src/common/context/request-context';
+import { type AppConfig, loadConfig } from '../src/config/app-config';
+import type { TransactionalConnection } from '../src/database/transactional-connection';
+import { serialDebitSql } from '../src/redemption/redemption.repository';
+import { serialDebitStatement } from '../src/redemption/redemption.service';
 import {
   api,
   HEADER_ROW,
@@ -53,16 +64,36 @@ const CARDS_PER_SIDE = SETTINGS.connections;
 /** 1,000 CNY: the anonymous single-card limit, enough for any run (1 fen per debit). */
 const FACE_VALUE = 100_000;
 const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
-const TARGET_RATIO = 0.5;
-const TARGET_P99_MS = 50;
+/** app ≥ this × pgbench of the app's own statements. */
+const TARGET_OWN_RATIO = 0.5;
+/** app ≥ this × pgbench of the old 8-statement transaction. */
+const TARGET_OLD_RATIO = 1.0;
+/** app p99 ≤ this × pgbench's p99 of the app's own statements. */
+const TARGET_P99_FACTOR = 2;
 const ISSUE_TIMEOUT_MS = 120_000;
 const PGBENCH = process.env.PGBENCH ?? 'pgbench';
 
 /**
- * The debit transaction of RedemptionService.debit as pgbench runs it: the same statements, in the same order, with
- * values of the same shape.
+ * The seal after a debit's commit, as the app runs it: is the record still pending (a concurrent seal may have
+ * linked it already), and only then BEGIN, the head's lock, the link, COMMIT.
  */
-function pgbenchScript(cards: readonly string[]): string {
+function sealScript(auditId: string): string[] {
+  return [
+    `SELECT count(*) AS pending FROM audit_pending WHERE id = ${auditId} \\gset`,
+    '\\if :pending',
+    'BEGIN;',
+    'SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE;',
+    `${SEAL_SQL.trim().replace('$1', String(SEAL_BATCH))};`,
+    'END;',
+    '\\endif',
+  ];
+}
+
+/**
+ * The debit transaction of RedemptionService.debit as it was before issue 11 (captured from that code), as pgbench
+ * runs it: the same statements, in the same order, with values of the same shape.
+ */
+function oldTransactionScript(cards: readonly string[]): string {
   const ref = `'pgb-' || :client_id || '-' || :r`;
   const id = (prefix: string) => `'${prefix}_PGB' || lpad(:client_id::text, 4, '0') || lpad(:r::text, 19, '0')`;
   // Client n spends cards[n]: chosen by pgbench itself (no round trip), as the API's caller names its card.
@@ -119,11 +150,72 @@ function pgbenchScript(cards: readonly string[]): string {
      WHERE id = ${id('rdm')};`,
     'END;',
     // The seal after the commit (AuditService.sealThrough, then seal): is the record still pending, then link it.
-    `SELECT 1 FROM audit_pending WHERE id = ${id('aud')};`,
-    'BEGIN;',
-    'SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE;',
-    `${SEAL_SQL.trim().replace('$1', String(SEAL_BATCH))};`,
-    'END;',
+    ...sealScript(id('aud')),
+    '',
+  ].join('\n');
+}
+
+/** pgbench expressions for the values that differ per transaction, by the placeholder the app's code is given. */
+const PER_TRANSACTION: Record<string, string> = {
+  '@@card@@': ':card',
+  '@@ref@@': `:client_id || '-' || :r`,
+  '@@uid@@': `'PGB' || lpad(:client_id::text, 4, '0') || lpad(:r::text, 19, '0')`,
+};
+
+/**
+ * A parameter of the app's statement as a SQL literal for pgbench: placeholders become pgbench expressions, and
+ * colons chr(58) (pgbench would take `:name` inside a literal for a variable).
+ */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') return String(value);
+  const text = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value);
+  let sql = `'${text.replace(/'/g, "''").split(':').join("' || chr(58) || '")}'`;
+  for (const [placeholder, expression] of Object.entries(PER_TRANSACTION)) {
+    sql = sql.split(placeholder).join(`' || (${expression})::text || '`);
+  }
+  return `(${sql})`;
+}
+
+/**
+ * The app's own statements for a debit by serial, as pgbench runs them: the one statement, its text built by the
+ * app's code (serialDebitStatement, serialDebitSql, the audit fragment), with per-transaction values; then the audit
+ * seal the app runs after it.
+ */
+function appStatementScript(cards: readonly string[], enterpriseId: string, config: AppConfig): string {
+  const statement = serialDebitStatement({
+    serial: '@@card@@',
+    clientId: 'cli_pgbench',
+    holderRef: 'bench-holder-@@card@@',
+    amount: 1,
+    reference: 'pgb-@@ref@@',
+    fingerprint: 'f'.repeat(64),
+    enterpriseId,
+    id: 'rdm_@@uid@@',
+    entryId: 'jrn_@@uid@@',
+    requestId: 'req_pgbench',
+    createdAt: new Date(),
+  });
+  // The audit fragment needs the signing key only (appendSql sends nothing).
+  const audit = new AuditAppendRepository(config, undefined as unknown as TransactionalConnection);
+  let auditId = '';
+  const composed = serialDebitSql(statement, (firstParam) => {
+    const fragment = audit.appendSql(RequestContext.system(), statement.audit, { source: 'card_debit', firstParam });
+    auditId = fragment.id;
+    return fragment;
+  });
+  const eventIds = composed.params.filter((value) => typeof value === 'string' && value.startsWith('evt_'));
+  const params = composed.params.map((value) =>
+    value === auditId ? 'aud_@@uid@@' : eventIds.includes(value) ? 'evt_@@uid@@' : value,
+  );
+  const sql = composed.sql.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
+  const choose = cards.map((serial, n) => `when :client_id = ${n} then ${serial}`).join(' ');
+  return [
+    `\\set card case ${choose} end`,
+    '\\set r random(1, 999999999999999999)',
+    `${sql};`,
+    // The seal after the commit (RedemptionService.sealAudit, then AuditService.seal).
+    ...sealScript(literal('aud_@@uid@@')),
     '',
   ].join('\n');
 }
@@ -185,6 +277,13 @@ function runPgbench(databaseUrl: string, scriptFile: string, enterpriseId: strin
     transactions: Number(processed[1]),
     failed: failed ? Number(failed[1]) : 0,
   };
+}
+
+/** The machine's 1, 5 and 15 minute load averages (it may be shared: figures are only comparable within a run). */
+function loadAverage(): string {
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' / ');
 }
 
 interface SentContext {
@@ -316,23 +415,30 @@ async function main(): Promise<number> {
       await sleep(2_000);
       const http: Measured = measured;
 
-      // ---- pgbench: the same transaction on the other cards.
-      const scriptFile = join(work, 'debit.sql');
-      writeFileSync(scriptFile, pgbenchScript(pgbenchCards));
-      runPgbench(databaseUrl, scriptFile, tenant.enterpriseId, SETTINGS.warmupS);
-      const logDir = mkdtempSync(join(work, 'log-'));
-      const pgCpuBefore = server.databaseCpuMicros?.();
-      const pgbench: PgbenchResult = runPgbench(
-        databaseUrl,
-        scriptFile,
-        tenant.enterpriseId,
-        SETTINGS.durationS,
-        logDir,
-      );
-      const pgCpuAfter = server.databaseCpuMicros?.();
-      if (pgCpuBefore !== undefined && pgCpuAfter !== undefined) {
-        pgbench.databaseCpu = (pgCpuAfter - pgCpuBefore) / (SETTINGS.durationS * 1e6);
-      }
+      // ---- pgbench: the app's own statements, then the old transaction, on the other cards.
+      const config = loadConfig({ ...env, DATABASE_URL: databaseUrl });
+      const runScript = (name: string, script: string): PgbenchResult => {
+        const scriptFile = join(work, `${name}.sql`);
+        writeFileSync(scriptFile, script);
+        runPgbench(databaseUrl, scriptFile, tenant.enterpriseId, SETTINGS.warmupS);
+        const logDir = mkdtempSync(join(work, `log-${name}-`));
+        const cpuBefore = server.databaseCpuMicros?.();
+        const measuredRun: PgbenchResult = runPgbench(
+          databaseUrl,
+          scriptFile,
+          tenant.enterpriseId,
+          SETTINGS.durationS,
+          logDir,
+        );
+        const cpuAfter = server.databaseCpuMicros?.();
+        if (cpuBefore !== undefined && cpuAfter !== undefined) {
+          measuredRun.databaseCpu = (cpuAfter - cpuBefore) / (SETTINGS.durationS * 1e6);
+        }
+        return measuredRun;
+      };
+      const own = runScript('app-statements', appStatementScript(pgbenchCards, tenant.enterpriseId, config));
+      const old = runScript('old-transaction', oldTransactionScript(pgbenchCards));
+      const machineLoad = loadAverage();
 
       // ---- checks
       const problems: string[] = [];
@@ -342,7 +448,12 @@ async function main(): Promise<number> {
       if (result.errors > 0 || result.timeouts > 0) {
         problems.push(`${result.errors} connection errors, ${result.timeouts} timeouts`);
       }
-      if (pgbench.failed > 0) problems.push(`${pgbench.failed} pgbench transactions failed`);
+      for (const [name, run] of [
+        ['app statements', own],
+        ['old transaction', old],
+      ] as const) {
+        if (run.failed > 0) problems.push(`${run.failed} pgbench transactions (${name}) failed`);
+      }
       const {
         rows: [counted],
       } = await db.query<{ debits: number }>(
@@ -372,22 +483,22 @@ async function main(): Promise<number> {
       if (!verification.ok) problems.push(`ledger verify: ${JSON.stringify(verification.first_violation)}`);
 
       // ---- report
-      const ratio = http.rps / pgbench.tps;
+      const pgbenchRow = (label: string, run: PgbenchResult) =>
+        row([
+          label,
+          run.tps.toFixed(0),
+          run.p50.toFixed(1),
+          run.p99.toFixed(1),
+          run.databaseCpu === undefined ? '' : `${Math.round(run.databaseCpu * 100)} % pg`,
+          '',
+        ]);
       console.log(
-        `bench:redemption: ${SETTINGS.connections} concurrent clients, ${SETTINGS.durationS} s measured after ${SETTINGS.warmupS} s warm-up, 1 fen per debit, one card per client`,
+        `bench:redemption: ${SETTINGS.connections} concurrent clients, ${SETTINGS.durationS} s measured after ${SETTINGS.warmupS} s warm-up, 1 fen per debit, one card per client; load average ${machineLoad}`,
       );
       console.log(HEADER_ROW);
-      console.log(measuredRow('http', http));
-      console.log(
-        row([
-          'pgbench',
-          pgbench.tps.toFixed(0),
-          pgbench.p50.toFixed(1),
-          pgbench.p99.toFixed(1),
-          pgbench.databaseCpu === undefined ? '' : `${Math.round(pgbench.databaseCpu * 100)} % pg`,
-          '',
-        ]),
-      );
+      console.log(measuredRow('http (app)', http));
+      console.log(pgbenchRow('pgbench: app statements', own));
+      console.log(pgbenchRow('pgbench: old transaction', old));
       if (database) {
         console.log(
           `Postgres CPU during the HTTP run: ${Math.round(database.cpu * 100)} % (${database.cpuPerRequest.toFixed(0)} µs per debit)`,
@@ -402,15 +513,30 @@ async function main(): Promise<number> {
           .join(', ')}`,
       );
       console.log(
-        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${pgbench.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
+        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${own.transactions} + ${old.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
       );
-      const ratioMet = ratio >= TARGET_RATIO;
-      const p99Met = http.p99 <= TARGET_P99_MS;
-      console.log(
-        `ratio http/pgbench = ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}: ${ratioMet ? 'met' : 'MISSED'}); http p99 = ${http.p99} ms (target ≤ ${TARGET_P99_MS} ms: ${p99Met ? 'met' : 'MISSED'})`,
-      );
+      const verdicts = [
+        {
+          what: `app / pgbench of its own statements = ${(http.rps / own.tps).toFixed(2)}`,
+          target: `≥ ${TARGET_OWN_RATIO}`,
+          met: http.rps >= TARGET_OWN_RATIO * own.tps,
+        },
+        {
+          what: `app / pgbench of the old transaction = ${(http.rps / old.tps).toFixed(2)}`,
+          target: `≥ ${TARGET_OLD_RATIO}`,
+          met: http.rps >= TARGET_OLD_RATIO * old.tps,
+        },
+        {
+          what: `app p99 / pgbench p99 of its own statements = ${http.p99} / ${own.p99.toFixed(1)} ms = ${(http.p99 / own.p99).toFixed(2)}`,
+          target: `≤ ${TARGET_P99_FACTOR}`,
+          met: http.p99 <= TARGET_P99_FACTOR * own.p99,
+        },
+      ];
+      for (const verdict of verdicts) {
+        console.log(`${verdict.what} (target ${verdict.target}): ${verdict.met ? 'met' : 'MISSED'}`);
+      }
       for (const problem of problems) console.log(`problem: ${problem}`);
-      return problems.length === 0 && ratioMet && p99Met ? 0 : 1;
+      return problems.length === 0 && verdicts.every((verdict) => verdict.met) ? 0 : 1;
     } finally {
       await db.end();
       rmSync(work, { recursive: true, force: true });

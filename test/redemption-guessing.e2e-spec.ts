@@ -1,3 +1,6 @@
+import { AuditAppendRepository } from '../src/audit/audit-append.repository';
+import { TransactionalConnection } from '../src/database/transactional-connection';
+import { RedemptionRepository } from '../src/redemption/redemption.repository';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { generateCodes } from '../src/issuance/card-code';
@@ -233,7 +236,10 @@ describe.each(['postgres', 'redis'] as const)('attempt store on %s', (backend) =
     if (backend === 'postgres') {
       dataSource = new DataSource({ type: 'postgres', url: process.env.TEST_DATABASE_URL });
       await dataSource.initialize();
-      store = new PostgresAttemptStore(dataSource);
+      // Only the counters' methods are used: no audit records.
+      store = new PostgresAttemptStore(
+        new RedemptionRepository(new TransactionalConnection(dataSource), {} as AuditAppendRepository),
+      );
     } else if (redisAvailable) {
       store = new RedisAttemptStore(TEST_REDIS_URL);
     }

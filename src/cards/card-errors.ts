@@ -1,5 +1,5 @@
 import { ApiError } from '../common/errors/api-error';
-import type { CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from './card.entity';
 
 /**
  * The refusals of the redemption and lifecycle API, each with its own machine-readable code. None names a card

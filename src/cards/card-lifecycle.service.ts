@@ -1,5 +1,4 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig } from '../config/app-config';
@@ -7,7 +6,8 @@ import { TransactionService } from '../database/transaction.service';
 import { generateCodes, generatePins, isValidSerial, serialFromSequence } from '../issuance/card-code';
 import { CardSecrets } from '../issuance/card-secrets';
 import { CardDto } from '../issuance/dto/issuance.dto';
-import { Card, type CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from './card.entity';
+import { assertTransition } from './card-state';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import type { LedgerLineInput } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';
@@ -22,8 +22,11 @@ import type {
   ListCardTransactionsQueryDto,
 } from '../redemption/dto/redemption.dto';
 import { CardErrors } from './card-errors';
-import { CardMovements, isPastExpiry, type CardMovement, type CardRow } from './card-movements';
-import { LIVE_STATUSES, refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
+import { CardMovements, isPastExpiry, type CardMovement } from './card-movements';
+import { CardsRepository, type CardRow } from './cards.repository';
+import { CardSerialsRepository } from '../issuance/card-serials.repository';
+import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
 import type { ExpiryRunDto, ReplacementDto, VoidResultDto } from './dto/card-lifecycle.dto';
 
 const EXPIRY_SCHEDULER = 'expire-cards';
@@ -57,11 +60,13 @@ export class CardLifecycleService implements OnApplicationBootstrap {
   private readonly logger = new Logger(CardLifecycleService.name);
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly transactions: TransactionService,
     private readonly config: AppConfig,
     private readonly secrets: CardSecrets,
     private readonly cards: CardMovements,
+    private readonly repository: CardsRepository,
+    private readonly orders: OrderFactsRepository,
+    private readonly serials: CardSerialsRepository,
     private readonly queues: QueueService,
     private readonly ledger: LedgerService,
   ) {}
@@ -77,32 +82,29 @@ export class CardLifecycleService implements OnApplicationBootstrap {
   }
 
   async freeze(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'freeze', reason, async (manager, card) => {
-      await manager.query("UPDATE cards SET status = 'frozen', frozen_from = $2 WHERE serial = $1", [
-        card.serial,
-        card.status,
-      ]);
+    return this.change(ctx, serial, 'freeze', reason, async (card) => {
+      await this.repository.changeStatus(ctx, card.serial, { from: card.status, to: 'frozen' });
       return [{ card, kind: 'freeze', amount: 0, balanceAfter: card.balance, event: { type: 'card.frozen' } }];
     });
   }
 
   async unfreeze(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'unfreeze', reason, async (manager, card) => {
+    return this.change(ctx, serial, 'unfreeze', reason, async (card) => {
+      if (card.frozenFrom === null) throw new Error(`frozen card ${card.serial} does not say what it was frozen from`);
       // A card frozen for wrong PINs gets a fresh count of them.
-      await manager.query(
-        'UPDATE cards SET status = frozen_from, frozen_from = NULL, pin_failures = 0 WHERE serial = $1',
-        [card.serial],
-      );
+      await this.repository.changeStatus(ctx, card.serial, {
+        from: 'frozen',
+        to: card.frozenFrom,
+        resetPinFailures: true,
+      });
       return [{ card, kind: 'unfreeze', amount: 0, balanceAfter: card.balance, event: { type: 'card.unfrozen' } }];
     });
   }
 
   /** 赎回: the balance leaves the float for card_refunds_payable, paid out to the holder outside the platform. */
   async refund(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'refund', reason, async (manager, card, ledger) => {
-      await manager.query("UPDATE cards SET status = 'refunded', balance = 0, frozen_from = NULL WHERE serial = $1", [
-        card.serial,
-      ]);
+    return this.change(ctx, serial, 'refund', reason, async (card, ledger) => {
+      await this.repository.changeStatus(ctx, card.serial, { from: card.status, to: 'refunded', balance: 0 });
       ledger.push({
         kind: 'card_refund',
         memo: `Card ${card.serial}: ${card.balance} fen refunded to its holder`,
@@ -127,15 +129,15 @@ export class CardLifecycleService implements OnApplicationBootstrap {
 
   /** Operator: an expired anonymous card that held value gets it back, valid for the anonymous minimum again. */
   async reactivate(ctx: RequestContext, serial: string, reason?: string): Promise<CardDto> {
-    return this.change(ctx, serial, 'reactivate', reason, async (manager, card, ledger, expiredValue) => {
+    return this.change(ctx, serial, 'reactivate', reason, async (card, ledger, expiredValue) => {
       const status = statusWithValue(card.holderRef, expiredValue);
       const expiresAt = addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
-      await manager.query('UPDATE cards SET status = $2, balance = $3, expires_at = $4 WHERE serial = $1', [
-        card.serial,
-        status,
-        expiredValue,
+      await this.repository.changeStatus(ctx, card.serial, {
+        from: card.status,
+        to: status,
+        balance: expiredValue,
         expiresAt,
-      ]);
+      });
       ledger.push({
         kind: 'card_reactivation',
         memo: `Card ${card.serial}: ${expiredValue} fen of breakage restored`,
@@ -164,8 +166,8 @@ export class CardLifecycleService implements OnApplicationBootstrap {
    */
   async voidCards(ctx: RequestContext, serials: string[], reason?: string): Promise<VoidResultDto> {
     for (const serial of serials) if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
-    return this.transactions.run(ctx, async (manager) => {
-      const locked = await this.cards.lockSerials(manager, serials);
+    return this.transactions.run(ctx, async () => {
+      const locked = await this.repository.lockSerials(ctx, serials);
       const bySerial = new Map(locked.map((card) => [card.serial, card]));
       for (const serial of serials) {
         const card = bySerial.get(serial);
@@ -173,15 +175,9 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         const refusal = refusalOf('void', this.facts(card));
         if (refusal) throw this.refusalError(refusal, card, 'void');
       }
-      const discounts = await manager.query<Array<{ id: string; discount_bps: number }>>(
-        'SELECT id, discount_bps FROM orders WHERE id = ANY($1)',
-        [[...new Set(locked.map((card) => card.orderId))]],
-      );
-      const bpsOf = new Map(discounts.map((order) => [order.id, order.discount_bps]));
-      await manager.query(
-        "UPDATE cards SET status = 'voided', balance = 0, frozen_from = NULL WHERE serial = ANY($1::bigint[])",
-        [serials],
-      );
+      const bpsOf = await this.orders.discountsBps(ctx, [...new Set(locked.map((card) => card.orderId))]);
+      for (const card of locked) assertTransition(card.serial, card.status, 'voided');
+      await this.repository.voidCards(ctx, serials);
       const perOrder = new Map<string, { enterpriseId: string; face: number; price: number; cards: CardRow[] }>();
       for (const card of locked) {
         const totals = perOrder.get(card.orderId) ?? { enterpriseId: card.enterpriseId, face: 0, price: 0, cards: [] };
@@ -213,7 +209,6 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         toPrepaid += split.toPrepaid;
         toCredit += split.toCredit;
         await this.cards.record(
-          manager,
           ctx,
           totals.cards.map((card): CardMovement => ({
             card,
@@ -232,7 +227,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
           { reason },
         );
       }
-      const rows = await manager.find(Card, { where: serials.map((serial) => ({ serial: Number(serial) })) });
+      const rows = await this.repository.entities(ctx, serials);
       return {
         object: 'card_void',
         voided: serials.length,
@@ -258,24 +253,10 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     let expired = 0;
     let breakage = 0;
     for (;;) {
-      const chunk = await this.transactions.run(ctx, async (manager) => {
-        const rows = await manager.query<
-          Array<{ serial: string; expired: string; enterprise_id: string; holder_ref: string | null }>
-        >(
-          `WITH due AS (
-             SELECT c.serial, c.balance, b.enterprise_id FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
-             WHERE c.expires_at <= now() AND c.status = ANY($1::text[])
-             ORDER BY c.expires_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED),
-           u AS (
-             UPDATE cards c SET status = 'expired', balance = 0, frozen_from = NULL FROM due
-             WHERE c.serial = due.serial
-             RETURNING c.serial, due.balance, due.enterprise_id, c.holder_ref)
-           SELECT serial::text AS serial, balance::text AS expired, enterprise_id, holder_ref FROM u ORDER BY serial`,
-          [LIVE_STATUSES, EXPIRY_CHUNK],
-        );
+      const chunk = await this.transactions.run(ctx, async () => {
+        const rows = await this.repository.expireDue(ctx, EXPIRY_CHUNK);
         const total = rows.reduce((sum, row) => sum + Number(row.expired), 0);
         await this.cards.record(
-          manager,
           ctx,
           rows.map((row): CardMovement => ({
             card: { serial: row.serial, enterpriseId: row.enterprise_id, holderRef: row.holder_ref },
@@ -321,7 +302,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
       throw ApiError.forbidden('insufficient_scope', 'Listing card transactions needs cards:read');
     }
     if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
-    const card = await this.cards.bySerial(this.dataSource.manager, serial);
+    const card = await this.repository.bySerial(ctx, serial);
     const visible =
       card !== null &&
       (ctx.isOperator ||
@@ -329,23 +310,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         (owner && card.enterpriseId === ctx.actor?.enterpriseId));
     if (!visible) throw CardErrors.notFound(serial);
     const limit = query.limit ?? 50;
-    const rows = await this.dataSource.query<
-      Array<{
-        id: string;
-        kind: string;
-        amount: string;
-        balance_after: string;
-        redemption_id: string | null;
-        holder_ref: string | null;
-        related_serial: string | null;
-        created_at: Date;
-      }>
-    >(
-      `SELECT id::text AS id, kind, amount::text AS amount, balance_after::text AS balance_after, redemption_id,
-              holder_ref, related_serial::text AS related_serial, created_at
-       FROM card_transactions WHERE serial = $1 AND id > $2 ORDER BY id LIMIT $3`,
-      [serial, query.starting_after ?? '0', limit + 1],
-    );
+    const rows = await this.repository.transactionsPage(ctx, serial, query.starting_after ?? '0', limit + 1);
     const data = rows.slice(0, limit).map((row): CardTransactionDto => ({
       object: 'card_transaction',
       id: row.id,
@@ -372,31 +337,29 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     action: CardAction,
     reason: string | undefined,
     apply: (
-      manager: EntityManager,
       card: CardRow,
       ledger: Array<{ kind: string; memo: string; lines: LedgerLineInput[] }>,
       expiredValue: number,
     ) => Promise<CardMovement[]>,
   ): Promise<CardDto> {
     if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
-    return this.transactions.run(ctx, async (manager) => {
-      const card = await this.cards.bySerial(manager, serial, true);
+    return this.transactions.run(ctx, async () => {
+      const card = await this.repository.bySerial(ctx, serial, true);
       if (!card || !this.owns(ctx, card)) throw CardErrors.notFound(serial);
       const expiredValue =
-        action === 'reactivate' || action === 'replace' ? await this.expiredValue(manager, card.serial) : 0;
+        action === 'reactivate' || action === 'replace' ? await this.repository.expiredValue(ctx, card.serial) : 0;
       const refusal = refusalOf(action, this.facts(card), expiredValue);
       if (refusal) throw this.refusalError(refusal, card, action);
       const ledger: Array<{ kind: string; memo: string; lines: LedgerLineInput[] }> = [];
-      const movements = await apply(manager, card, ledger, expiredValue);
+      const movements = await apply(card, ledger, expiredValue);
       const [entry] = ledger;
       await this.cards.record(
-        manager,
         ctx,
         movements,
         entry ? { ...entry, enterpriseId: card.enterpriseId, orderId: null } : undefined,
         { reason },
       );
-      return CardDto.from(await manager.findOneByOrFail(Card, { serial: Number(card.serial) }));
+      return CardDto.from(await this.repository.entity(ctx, card.serial));
     });
   }
 
@@ -409,18 +372,20 @@ export class CardLifecycleService implements OnApplicationBootstrap {
   ): Promise<ReplacementDto> {
     // One transaction around the change and the read-back: with an Idempotency-Key the change joins the key's
     // still-open transaction, whose uncommitted replacement card no other connection can see yet.
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       let replacementSerial = '';
-      const card = await this.change(ctx, serial, action, reason, async (_manager, old, ledger, expiredValue) => {
+      const card = await this.change(ctx, serial, action, reason, async (old, ledger, expiredValue) => {
         const value = action === 'report_loss' ? old.balance : expiredValue;
         const status = statusWithValue(old.holderRef, value);
         const expiresAt =
           action === 'report_loss' ? old.expiresAt : addMonths(new Date(), this.config.ANONYMOUS_MIN_VALIDITY_MONTHS);
-        replacementSerial = await this.mintReplacement(manager, old, value, status, expiresAt);
-        await manager.query(
-          'UPDATE cards SET status = $2, balance = 0, frozen_from = NULL, replaced_by = $3 WHERE serial = $1',
-          [old.serial, action === 'report_loss' ? 'lost' : 'replaced', replacementSerial],
-        );
+        replacementSerial = await this.mintReplacement(ctx, old, value, status, expiresAt);
+        await this.repository.changeStatus(ctx, old.serial, {
+          from: old.status,
+          to: action === 'report_loss' ? 'lost' : 'replaced',
+          balance: 0,
+          replacedBy: replacementSerial,
+        });
         const replacement = { serial: replacementSerial, enterpriseId: old.enterpriseId, holderRef: old.holderRef };
         if (value > 0) {
           ledger.push(
@@ -467,7 +432,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         });
         return movements;
       });
-      const replacement = await manager.findOneByOrFail(Card, { serial: Number(replacementSerial) });
+      const replacement = await this.repository.entity(ctx, replacementSerial);
       return { object: 'card_replacement', card, replacement: CardDto.from(replacement) };
     });
   }
@@ -477,53 +442,33 @@ export class CardLifecycleService implements OnApplicationBootstrap {
    * enterprise gets it through a code export), holding `balance`; bound to the same holder when the old one was.
    */
   private async mintReplacement(
-    manager: EntityManager,
+    ctx: RequestContext,
     old: CardRow,
     balance: number,
     status: CardStatus,
     expiresAt: Date | null,
   ): Promise<string> {
-    const [{ first }] = await manager.query<Array<{ first: string }>>(
-      'WITH r AS (UPDATE card_serial_allocator SET next_value = next_value + 1 WHERE id = 1 RETURNING next_value - 1 AS first) SELECT first FROM r',
-    );
-    const serial = serialFromSequence(BigInt(first));
+    const serial = serialFromSequence(await this.serials.reserve(ctx, 1));
     const [code] = generateCodes(1);
     const [pin] = generatePins(1);
     // The replacement stays with the channel the old card was bound through.
-    await manager.query(
-      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
-         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id, code_key_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12,
-               $13, $14)`,
-      [
-        serial,
-        old.orderId,
-        old.batchId,
-        old.faceValue,
-        balance,
-        status,
-        expiresAt,
-        this.secrets.blindIndex(code),
-        this.secrets.seal(serial, code, pin),
-        this.secrets.pinDigest(serial, pin),
-        old.holderRef,
-        old.serial,
-        old.boundClientId,
-        this.secrets.blindIndexKeyId,
-      ],
-    );
+    await this.repository.insertCard(ctx, {
+      serial,
+      orderId: old.orderId,
+      batchId: old.batchId,
+      faceValue: old.faceValue,
+      balance,
+      status,
+      expiresAt,
+      codeHash: this.secrets.blindIndex(code),
+      secretCiphertext: this.secrets.seal(serial, code, pin),
+      pinHash: this.secrets.pinDigest(serial, pin),
+      holderRef: old.holderRef,
+      replaces: old.serial,
+      boundClientId: old.boundClientId,
+      codeKeyId: this.secrets.blindIndexKeyId,
+    });
     return serial;
-  }
-
-  /** What an expired card held when it expired (its expire movement), less what was restored since. */
-  private async expiredValue(manager: EntityManager, serial: string): Promise<number> {
-    const [row] = await manager.query<Array<{ value: string }>>(
-      `SELECT COALESCE(-SUM(amount) FILTER (WHERE kind = 'expire'), 0)
-              - COALESCE(SUM(amount) FILTER (WHERE kind = 'reactivate'), 0) AS value
-       FROM card_transactions WHERE serial = $1`,
-      [serial],
-    );
-    return Math.max(0, Number(row?.value ?? 0));
   }
 
   private owns(ctx: RequestContext, card: CardRow): boolean {

@@ -1,4 +1,4 @@
-import { CARD_STATUSES } from '../issuance/issuance.entity';
+import { CARD_STATUSES } from './card.entity';
 import { refusalOf, statusWithValue, type CardFacts } from './card-rules';
 
 const card = (overrides: Partial<CardFacts> = {}): CardFacts => ({

@@ -1,4 +1,4 @@
-import type { CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from './card.entity';
 import type { CardType } from '../catalog/product.entity';
 
 /** Not bound yet: a bind may take it. */

@@ -3,7 +3,7 @@ import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, 
 import { Ctx, RequireScopes } from '../auth/auth.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { CardsService } from './cards.service';
+import { CardReadsService } from '../cards/card-reads.service';
 import { BatchDto, CardDto, CardPageDto, ListCardsQueryDto } from './dto/issuance.dto';
 import { IssuanceService } from './issuance.service';
 
@@ -11,7 +11,7 @@ import { IssuanceService } from './issuance.service';
 @Controller()
 export class IssuanceController {
   constructor(
-    private readonly cards: CardsService,
+    private readonly cards: CardReadsService,
     private readonly issuance: IssuanceService,
   ) {}
 

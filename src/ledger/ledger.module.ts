@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AdminLedgerController } from './admin-ledger.controller';
 import { BalanceController } from './balance.controller';
+import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
 
 /**
@@ -11,7 +12,7 @@ import { LedgerService } from './ledger.service';
 @Global()
 @Module({
   controllers: [BalanceController, AdminLedgerController],
-  providers: [LedgerService],
+  providers: [LedgerService, LedgerRepository],
   exports: [LedgerService],
 })
 export class LedgerModule {}

@@ -1,23 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, In } from 'typeorm';
-import { TransactionalConnection } from '../database/transactional-connection';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
-import { type Page, paginate } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { BalanceDto } from './dto/balance.dto';
 import { LedgerEntryDto } from './dto/ledger-entry.dto';
 import { LedgerVerificationDto, LedgerViolationDto } from './dto/ledger-verification.dto';
 import type { ListLedgerEntriesQueryDto } from './dto/list-ledger-entries-query.dto';
-import { LEDGER_INVARIANT_CHECKS } from './ledger-invariants';
+import { LedgerRepository } from './ledger.repository';
 import { enterprisesTouched, type LedgerPosting, validatePosting } from './ledger-posting';
-import { ENTERPRISE_ACCOUNTS, LedgerAccount, LedgerEntry, LedgerLine } from './ledger.entity';
+import { ENTERPRISE_ACCOUNTS, LedgerAccount, LedgerEntry, type LedgerLine } from './ledger.entity';
 
-/**
- * Namespace (first key) of the two-key advisory locks on an enterprise's funds;
- * the second key is hashtext(enterpriseId). Distinct from 7301 (idempotency keys).
- */
-export const LEDGER_FUNDS_LOCK = 7_302;
+export { LEDGER_FUNDS_LOCK } from './ledger.repository';
 
 /** An enterprise's funds, read in one statement (one snapshot). Fen. */
 export interface EnterpriseFunds {
@@ -43,8 +37,8 @@ function fen(value: string | number | null | undefined): number {
  * positive, credit negative; every entry sums to zero. Balances are never
  * stored: each is a sum over the append-only lines, computed when asked.
  *
- * Writes happen only inside the caller's transaction (the EntityManager it
- * passes), so an entry commits or rolls back with the state change it records.
+ * Writes happen only inside the transaction bound to the caller's context, so
+ * an entry commits or rolls back with the state change it records.
  *
  * Serialisation: every balance-changing posting for an enterprise holds that
  * enterprise's funds lock (lockEnterpriseFunds) — post() takes it for each
@@ -56,10 +50,7 @@ function fen(value: string | number | null | undefined): number {
  */
 @Injectable()
 export class LedgerService {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly connection: TransactionalConnection,
-  ) {}
+  constructor(private readonly ledger: LedgerRepository) {}
 
   /**
    * Writes one balanced entry and its lines (one statement) in the
@@ -70,10 +61,8 @@ export class LedgerService {
    */
   async post(ctx: RequestContext, entry: LedgerPosting): Promise<LedgerEntry> {
     validatePosting(entry);
-    const manager = this.connection.transactionManager(ctx, 'LedgerService.post');
     for (const enterpriseId of enterprisesTouched(entry)) await this.lockEnterpriseFunds(ctx, enterpriseId);
-
-    const record = manager.create(LedgerEntry, {
+    const record = Object.assign(new LedgerEntry(), {
       id: newId('journalEntry'),
       kind: entry.kind,
       memo: entry.memo,
@@ -82,29 +71,7 @@ export class LedgerService {
       paymentId: entry.paymentId ?? null,
       requestId: ctx.requestId,
     });
-    // The entry and its lines in one statement (one round trip on every money movement's hot path).
-    const values: unknown[] = [
-      record.id,
-      record.kind,
-      record.memo,
-      record.enterpriseId,
-      record.orderId,
-      record.paymentId,
-      record.requestId,
-    ];
-    const lines = entry.lines.map((line) => {
-      values.push(line.account, line.enterpriseId ?? null, line.amount);
-      const at = values.length;
-      return `($1, $${at - 2}, $${at - 1}, $${at}::bigint)`;
-    });
-    const [{ created_at: createdAt }] = await manager.query<Array<{ created_at: Date }>>(
-      `WITH e AS (
-         INSERT INTO ledger_entries (id, kind, memo, enterprise_id, order_id, payment_id, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at),
-       l AS (INSERT INTO ledger_lines (entry_id, account, enterprise_id, amount) VALUES ${lines.join(', ')})
-       SELECT created_at FROM e`,
-      values,
-    );
+    const createdAt = await this.ledger.insertEntry(ctx, record, entry);
     record.createdAt = createdAt;
     return record;
   }
@@ -117,8 +84,7 @@ export class LedgerService {
    * a balance you are about to spend; lock several enterprises in sorted order.
    */
   async lockEnterpriseFunds(ctx: RequestContext, enterpriseId: string): Promise<void> {
-    const manager = this.connection.transactionManager(ctx, 'LedgerService.lockEnterpriseFunds');
-    await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEDGER_FUNDS_LOCK, enterpriseId]);
+    await this.ledger.lockEnterpriseFunds(ctx, enterpriseId);
   }
 
   /** The enterprise's prepaid funds not yet spent: −Σ of its prepaid lines (a liability), in fen. */
@@ -139,33 +105,15 @@ export class LedgerService {
    * account takes no enterpriseId (an Error otherwise).
    */
   async accountBalance(ctx: RequestContext, account: LedgerAccount, enterpriseId?: string): Promise<number> {
-    const manager = this.connection.manager(ctx);
-    if (enterpriseId !== undefined) {
-      if (!ENTERPRISE_ACCOUNTS.has(account))
-        throw new Error(`${account} is a platform account: it has no enterpriseId`);
-      const rows = await manager.query<{ total: string }[]>(
-        'SELECT COALESCE(SUM(amount), 0)::text AS total FROM ledger_lines WHERE account = $1 AND enterprise_id = $2',
-        [account, enterpriseId],
-      );
-      return fen(rows[0].total);
+    if (enterpriseId !== undefined && !ENTERPRISE_ACCOUNTS.has(account)) {
+      throw new Error(`${account} is a platform account: it has no enterpriseId`);
     }
-    const rows = await manager.query<{ total: string }[]>(
-      'SELECT COALESCE(SUM(amount), 0)::text AS total FROM ledger_lines WHERE account = $1',
-      [account],
-    );
-    return fen(rows[0].total);
+    return fen(await this.ledger.accountSum(ctx, account, enterpriseId));
   }
 
   /** Σ of one account's lines in the entries of one order, signed as posted (unissued_orders: −face while paid). */
   async orderBalance(ctx: RequestContext, orderId: string, account: LedgerAccount): Promise<number> {
-    const manager = this.connection.manager(ctx);
-    const rows = await manager.query<{ total: string }[]>(
-      `SELECT COALESCE(SUM(l.amount), 0)::text AS total
-       FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id
-       WHERE e.order_id = $1 AND l.account = $2`,
-      [orderId, account],
-    );
-    return fen(rows[0].total);
+    return fen(await this.ledger.orderSum(ctx, orderId, account));
   }
 
   /**
@@ -174,21 +122,13 @@ export class LedgerService {
    * null when the enterprise does not exist. Lock first if you will spend.
    */
   async fundsOf(ctx: RequestContext, enterpriseId: string): Promise<EnterpriseFunds | null> {
-    const manager = this.connection.manager(ctx);
-    const rows = await manager.query<{ credit_limit: string; prepaid: string; receivable: string; held: string }[]>(
-      `SELECT e.credit_limit::text AS credit_limit,
-         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $2 AND enterprise_id = e.id)::text AS prepaid,
-         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $3 AND enterprise_id = e.id)::text AS receivable,
-         (SELECT COALESCE(SUM(amount), 0) FROM ledger_lines WHERE account = $4 AND enterprise_id = e.id)::text AS held
-       FROM enterprises e WHERE e.id = $1`,
-      [enterpriseId, LedgerAccount.Prepaid, LedgerAccount.Receivable, LedgerAccount.OrderDeposits],
-    );
-    if (rows.length === 0) return null;
-    const creditLimit = fen(rows[0].credit_limit);
-    const creditUsed = fen(rows[0].receivable);
+    const row = await this.ledger.funds(ctx, enterpriseId);
+    if (!row) return null;
+    const creditLimit = fen(row.credit_limit);
+    const creditUsed = fen(row.receivable);
     return {
-      prepaidBalance: fen(-fen(rows[0].prepaid)),
-      heldForOrders: fen(-fen(rows[0].held)),
+      prepaidBalance: fen(-fen(row.prepaid)),
+      heldForOrders: fen(-fen(row.held)),
       creditLimit,
       creditUsed,
       creditAvailable: Math.max(0, creditLimit - creditUsed),
@@ -218,46 +158,22 @@ export class LedgerService {
    * read-only REPEATABLE READ transaction, so every check sees one snapshot.
    */
   async verify(ctx: RequestContext): Promise<LedgerVerificationDto> {
-    const run = async (manager: EntityManager): Promise<LedgerVerificationDto> => {
-      const counted = await manager.query<{ n: string }[]>('SELECT COUNT(*)::text AS n FROM ledger_entries');
-      const entriesChecked = fen(counted[0].n);
-      for (const check of LEDGER_INVARIANT_CHECKS) {
-        const violation = await check.firstViolation(manager);
-        if (violation) {
-          return {
-            object: 'ledger_verification',
-            ok: false,
-            entries_checked: entriesChecked,
-            first_violation: LedgerViolationDto.from(violation),
-          };
-        }
-      }
-      return { object: 'ledger_verification', ok: true, entries_checked: entriesChecked, first_violation: null };
+    const { entries, violation } = await this.ledger.verify(ctx);
+    return {
+      object: 'ledger_verification',
+      ok: violation === null,
+      entries_checked: fen(entries),
+      first_violation: violation ? LedgerViolationDto.from(violation) : null,
     };
-    const bound = ctx.transaction?.manager;
-    if (bound) return run(bound);
-    return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
-      await manager.query('SET TRANSACTION READ ONLY');
-      return run(manager);
-    });
   }
 
   /** Entries newest first, with their lines (one query for the page, one for its lines). */
   async listEntries(ctx: RequestContext, query: ListLedgerEntriesQueryDto): Promise<Page<LedgerEntryDto>> {
-    const manager = this.reader(ctx);
-    const builder = manager.createQueryBuilder(LedgerEntry, 'entry');
-    if (query.enterprise_id)
-      builder.andWhere('entry.enterpriseId = :enterpriseId', { enterpriseId: query.enterprise_id });
-    if (query.order_id) builder.andWhere('entry.orderId = :orderId', { orderId: query.order_id });
-    if (query.kind) builder.andWhere('entry.kind = :kind', { kind: query.kind });
-    const page = await paginate(builder, query, (entry) => entry);
-    const lines =
-      page.data.length === 0
-        ? []
-        : await manager.find(LedgerLine, {
-            where: { entryId: In(page.data.map((entry) => entry.id)) },
-            order: { id: 'ASC' },
-          });
+    const { page, lines } = await this.ledger.listEntries(
+      ctx,
+      { enterpriseId: query.enterprise_id, orderId: query.order_id, kind: query.kind },
+      query,
+    );
     const byEntry = new Map<string, LedgerLine[]>();
     for (const line of lines) {
       const list = byEntry.get(line.entryId);
@@ -265,10 +181,5 @@ export class LedgerService {
       else byEntry.set(line.entryId, [line]);
     }
     return { ...page, data: page.data.map((entry) => LedgerEntryDto.from(entry, byEntry.get(entry.id) ?? [])) };
-  }
-
-  /** Reads join the request's open transaction, so they see its own uncommitted writes. */
-  private reader(ctx: RequestContext): EntityManager {
-    return ctx.transaction?.manager ?? this.dataSource.manager;
   }
 }

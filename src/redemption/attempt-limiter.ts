@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
 import { Counter } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { RequestContext } from '../common/context/request-context';
+import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../health/metrics.service';
+import { RedemptionRepository } from './redemption.repository';
 
 /**
  * Who an attempt is counted against: the channel client, the holder account it names (bind), the caller's IP, and
@@ -50,47 +50,21 @@ export interface AttemptStore {
 }
 
 export class PostgresAttemptStore implements AttemptStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Counters are kept outside any request's transaction: a failure counts even when its request fails. */
+  private readonly ctx = RequestContext.system();
 
-  async blockedForMs(keys: readonly string[]): Promise<number> {
-    const [row] = await this.dataSource.query<Array<{ ms: string | null }>>(
-      `SELECT CEIL(EXTRACT(EPOCH FROM MAX(blocked_until) - now()) * 1000)::bigint AS ms
-       FROM redemption_attempt_counters WHERE key = ANY($1) AND blocked_until > now()`,
-      [keys],
-    );
-    return Math.max(0, Number(row?.ms ?? 0));
+  constructor(private readonly counters: RedemptionRepository) {}
+
+  blockedForMs(keys: readonly string[]): Promise<number> {
+    return this.counters.blockedForMs(this.ctx, keys);
   }
 
-  async fail(key: string, limit: number, windowMs: number, lockMs: number): Promise<FailureCount> {
-    // One statement, so concurrent failures are serialised by the row lock: a fresh window when the last one has
-    // ended, else one more failure in it; the failure that reaches the limit (or the first one after a cool-down
-    // has run out) blocks the key. now() is the statement's transaction time, so `blocked_until = now() + lock`
-    // holds exactly for the row this statement blocked.
-    const [row] = await this.dataSource.query<Array<{ failures: number; newly_blocked: boolean }>>(
-      `WITH upsert AS (
-         INSERT INTO redemption_attempt_counters AS c (key, failures, window_ends_at, blocked_until)
-         VALUES ($1, 1, now() + make_interval(secs => $2::double precision / 1000),
-                 CASE WHEN 1 >= $3 THEN now() + make_interval(secs => $4::double precision / 1000) END)
-         ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN c.window_ends_at <= now() THEN 1 ELSE c.failures + 1 END,
-           window_ends_at = CASE WHEN c.window_ends_at <= now() THEN EXCLUDED.window_ends_at ELSE c.window_ends_at END,
-           blocked_until = CASE
-             WHEN (CASE WHEN c.window_ends_at <= now() THEN 1 ELSE c.failures + 1 END) >= $3
-              AND (c.blocked_until IS NULL OR c.blocked_until <= now())
-             THEN now() + make_interval(secs => $4::double precision / 1000)
-             ELSE c.blocked_until END
-         RETURNING failures, blocked_until)
-       SELECT failures,
-              COALESCE(blocked_until = now() + make_interval(secs => $4::double precision / 1000), false)
-                AS newly_blocked
-       FROM upsert`,
-      [key, windowMs, limit, lockMs],
-    );
-    return { failures: row.failures, newlyBlocked: row.newly_blocked };
+  fail(key: string, limit: number, windowMs: number, lockMs: number): Promise<FailureCount> {
+    return this.counters.countFailure(this.ctx, key, limit, windowMs, lockMs);
   }
 
   async close(): Promise<void> {
-    // The data source belongs to the application.
+    // The connection belongs to the application.
   }
 }
 
@@ -162,11 +136,11 @@ export class AttemptLimiter implements OnModuleDestroy {
 
   constructor(
     private readonly config: AppConfig,
-    dataSource: DataSource,
+    counters: RedemptionRepository,
     metrics: MetricsService,
     private readonly audit: AuditService,
   ) {
-    this.store = config.REDIS_URL ? new RedisAttemptStore(config.REDIS_URL) : new PostgresAttemptStore(dataSource);
+    this.store = config.REDIS_URL ? new RedisAttemptStore(config.REDIS_URL) : new PostgresAttemptStore(counters);
     this.lockouts = new Counter({
       name: 'redemption_lockouts_total',
       help: 'Cool-downs started after too many failed card verify/bind attempts (holder, end user), and cards frozen after too many wrong PINs (card)',

@@ -1,19 +1,23 @@
 import { isIP } from 'node:net';
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { sha256Hex } from '../common/canonical-json';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
+import { AuditAppendRepository } from '../audit/audit-append.repository';
+import { AuditService } from '../audit/audit.service';
 import { parseCode, isValidSerial, pinMatches } from '../issuance/card-code';
 import { CardSecrets } from '../issuance/card-secrets';
-import type { CardStatus } from '../issuance/issuance.entity';
+import type { CardStatus } from '../cards/card.entity';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { normaliseIdNumber, parsePurchaser } from '../orders/purchaser-identity';
 import { CardErrors } from '../cards/card-errors';
-import { CardMovements, isPastExpiry, type CardMovement, type CardRow } from '../cards/card-movements';
+import { auditEntryOf, CardMovements, cardEventData, isPastExpiry, type CardMovement } from '../cards/card-movements';
+import { CardsRepository, type CardRow } from '../cards/cards.repository';
+import { OrderFactsRepository } from '../orders/order-facts.repository';
+import type { LedgerPosting } from '../ledger/ledger-posting';
 import { FREEZABLE_STATUSES } from '../cards/card-rules';
 import { AppConfig } from '../config/app-config';
 import { AttemptLimiter, type AttemptSource, type EndUser } from './attempt-limiter';
@@ -29,6 +33,7 @@ import type {
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
+import { RedemptionRepository, ReferenceTaken, type SerialDebitStatement } from './redemption.repository';
 
 /**
  * The end user a channel acts for: the body's end_user, its IP else from the X-End-User-IP header (checked here, as
@@ -46,6 +51,84 @@ function endUserOf(body: EndUserDto | undefined, ipHeader: string | undefined): 
   return { ip: ip?.toLowerCase() ?? null, deviceId: body?.device_id ?? null };
 }
 
+/** A debit as asked: by serial, or of the holder's cards. */
+export interface DebitRequest {
+  clientId: string;
+  reference: string;
+  fingerprint: string;
+  holderRef: string;
+  amount: number;
+}
+
+/** A debit's journal entry: spent value leaves the float for redeemed revenue. */
+function debitPosting(id: string, enterpriseId: string, amount: number, reference: string): LedgerPosting {
+  return {
+    kind: 'card_debit',
+    memo: `Redemption ${id}: ${amount} fen spent (reference ${reference})`,
+    enterpriseId,
+    lines: [
+      { account: LedgerAccount.CardFloat, amount },
+      { account: LedgerAccount.RevenueRedeemed, amount: -amount },
+    ],
+  };
+}
+
+/**
+ * Everything a debit by serial writes, as RedemptionRepository.debitBySerial composes it into one statement (and
+ * bench/redemption.ts runs it under pgbench). The answer's `cards` and the event's balance_after are the statement's
+ * to add; the audit record leaves the balance after out (the card_transactions row holds it).
+ */
+export function serialDebitStatement(
+  debit: DebitRequest & {
+    serial: string;
+    enterpriseId: string;
+    id: string;
+    entryId: string;
+    requestId: string | null;
+    createdAt: Date;
+  },
+): SerialDebitStatement {
+  const { id, serial, enterpriseId, clientId, reference, amount, holderRef, entryId } = debit;
+  const posting = debitPosting(id, enterpriseId, amount, reference);
+  const movement: CardMovement = {
+    card: { serial, enterpriseId, holderRef },
+    kind: 'debit',
+    amount: -amount,
+    balanceAfter: 0,
+    redemptionId: id,
+    event: { type: 'card.debited', data: { reference } },
+  };
+  return {
+    debit: { serial, amount, holderRef, clientId, redemptionId: id, enterpriseId },
+    redemption: {
+      id,
+      clientId,
+      reference,
+      kind: 'debit',
+      fingerprint: debit.fingerprint,
+      enterpriseId,
+      holderRef,
+      amount,
+      reversesId: null,
+      response: {
+        object: 'redemption',
+        id,
+        kind: 'debit',
+        reference,
+        holder_ref: holderRef,
+        amount,
+        reversed_amount: 0,
+        reverses_id: null,
+        created_at: debit.createdAt.toISOString(),
+      },
+    },
+    posting,
+    entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: debit.requestId },
+    event: { enterpriseId, type: 'card.debited', data: cardEventData(movement, { balance: false }) },
+    audit: auditEntryOf([movement], posting, entryId, undefined, { balances: false }),
+  };
+}
+
 interface Leg {
   card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
   amount: number;
@@ -53,24 +136,36 @@ interface Leg {
   status: CardStatus;
 }
 
+/** Cards whose enterprise this process remembers (a card's batch, so its enterprise, never changes). */
+const ENTERPRISES_REMEMBERED = 100_000;
+
 /**
- * The redemption channel (DESIGN.md §4): verify a code, bind a card to a holder, debit and reverse. Every call is
- * idempotent by the channel's reference (unique per client, claimed by inserting the redemption first): a retry
- * gets the stored answer, another request under a used reference is refused. Balances change only through
- * conditional updates of locked rows (the CHECK keeps 0 ≤ balance ≤ face value whatever happens), and each movement
- * writes its card_transactions row, its ledger entry and its event in the same transaction.
+ * The redemption channel (README, redemption): verify a code, bind a card to a holder, debit and reverse. Every call
+ * is idempotent by the channel's reference (unique per client, claimed by the redemption row): a retry gets the
+ * stored answer, another request under a used reference is refused. Balances change only through conditional
+ * updates or locked rows (the CHECK keeps 0 ≤ balance ≤ face value whatever happens), and each movement writes its
+ * card_transactions row, its ledger entry, its event and its audit record with it, atomically.
+ *
+ * A debit by serial is one statement (docs/architecture.md, single-statement hot paths): RedemptionRepository
+ * .debitBySerial composes every owner's part; a refused or duplicate one then takes the reads that explain it.
  */
 @Injectable()
 export class RedemptionService {
   private readonly logger = new Logger(RedemptionService.name);
+  /** serial → enterprise id: the debit's ledger entry and audit record name the enterprise before the statement. */
+  private readonly enterprises = new Map<string, string>();
 
   constructor(
-    private readonly dataSource: DataSource,
     private readonly transactions: TransactionService,
     private readonly secrets: CardSecrets,
     private readonly cipher: DataCipher,
     private readonly limiter: AttemptLimiter,
     private readonly cards: CardMovements,
+    private readonly cardRows: CardsRepository,
+    private readonly redemptions: RedemptionRepository,
+    private readonly orders: OrderFactsRepository,
+    private readonly audit: AuditService,
+    private readonly auditAppend: AuditAppendRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -83,11 +178,12 @@ export class RedemptionService {
       endUser: endUserOf(dto.end_user, endUserIpHeader),
     };
     await this.limiter.assertAllowed(source);
-    const card = await this.cards.byCodeIndex(this.dataSource.manager, this.secrets.blindIndexCandidates(code));
+    const card = await this.cardRows.byCodeIndex(ctx, this.secrets.blindIndexCandidates(code));
     if (!card) {
       await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
     }
+    this.remember(card);
     // Once bound, a card is its channel's: to any other it does not exist (no serial, balance or status).
     if (card.boundClientId !== null && card.boundClientId !== ctx.clientId) throw CardErrors.notFound();
     // A frozen card is shown as such (it may come back); cards that are gone are refused.
@@ -119,14 +215,15 @@ export class RedemptionService {
     await this.limiter.assertAllowed(source);
     const codeHash = this.secrets.blindIndex(code);
     const fingerprint = sha256Hex(`bind\n${codeHash.toString('hex')}\n${dto.holder_ref}`);
-    const replayed = await this.replay(this.dataSource.manager, clientId, dto.reference, fingerprint);
+    const replayed = await this.replay(ctx, clientId, dto.reference, fingerprint);
     if (replayed) return replayed;
 
-    const card = await this.cards.byCodeIndex(this.dataSource.manager, this.secrets.blindIndexCandidates(code));
+    const card = await this.cardRows.byCodeIndex(ctx, this.secrets.blindIndexCandidates(code));
     if (!card) {
       await this.limiter.recordFailure(ctx, source);
       throw CardErrors.invalidCredentials();
     }
+    this.remember(card);
     // A frozen or gone card is refused before its PIN is looked at: the code alone tells as much (verify), and a card
     // frozen for wrong PINs must not go on answering whether a PIN tried on it is right.
     this.assertUsable(card);
@@ -137,28 +234,72 @@ export class RedemptionService {
     }
     if (card.cardType === 'registered') {
       if (!dto.holder_identity) throw CardErrors.holderIdentityRequired(card.serial);
-      if (!(await this.identityMatches(card, dto.holder_identity))) {
+      if (!(await this.identityMatches(ctx, card, dto.holder_identity))) {
         await this.limiter.recordFailure(ctx, source);
         throw CardErrors.holderIdentityMismatch(card.serial);
       }
     }
 
-    return this.transactions.run(ctx, async (manager) => {
-      const id = newId('redemption');
-      const again = await this.claim(manager, id, clientId, dto.reference, 'bind', fingerprint);
+    // The bind in one statement; a card that is not bindable (any more) is worked out in a transaction below.
+    const id = newId('redemption');
+    const bound = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
+    const movement: CardMovement = {
+      card: bound,
+      kind: 'bind',
+      amount: 0,
+      balanceAfter: card.balance,
+      redemptionId: id,
+      event: { type: 'card.bound', data: { reference: dto.reference } },
+    };
+    const response = this.answer({
+      id,
+      kind: 'bind',
+      reference: dto.reference,
+      holderRef: dto.holder_ref,
+      amount: 0,
+      legs: [{ card: bound, amount: 0, balanceAfter: card.balance, status: 'active' }],
+    });
+    const result = await this.redemptions.bindCard(ctx, {
+      bind: {
+        serial: card.serial,
+        balance: card.balance,
+        holderRef: dto.holder_ref,
+        clientId,
+        redemptionId: id,
+        enterpriseId: card.enterpriseId,
+      },
+      redemption: {
+        id,
+        clientId,
+        reference: dto.reference,
+        kind: 'bind',
+        fingerprint,
+        enterpriseId: card.enterpriseId,
+        holderRef: dto.holder_ref,
+        amount: 0,
+        reversesId: null,
+        response,
+      },
+      event: { enterpriseId: card.enterpriseId, type: 'card.bound', data: cardEventData(movement) },
+      audit: auditEntryOf([movement], undefined, null, undefined),
+    });
+    if (result.outcome === 'bound') {
+      await this.sealAudit(result.auditId);
+      return response;
+    }
+    if (result.outcome === 'duplicate') {
+      const replayedNow = await this.replay(ctx, clientId, dto.reference, fingerprint);
+      if (!replayedNow) throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`);
+      return replayedNow;
+    }
+    return this.transactions.run(ctx, async () => {
+      const again = await this.claim(ctx, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
       // First bind wins, for its channel and holder: only an unbound, unexpired card changes; every later bind finds
       // it taken. The count of wrong PINs starts again from the right one.
-      const [bound] = await manager.query<Array<{ balance: string }>>(
-        `WITH u AS (
-           UPDATE cards SET status = 'active', holder_ref = $2, bound_client_id = $3, bound_at = now(), pin_failures = 0
-           WHERE serial = $1 AND status IN ('issued', 'delivered') AND (expires_at IS NULL OR expires_at > now())
-           RETURNING balance)
-         SELECT balance::text AS balance FROM u`,
-        [card.serial, dto.holder_ref, clientId],
-      );
-      if (!bound) {
-        const current = await this.cards.bySerial(manager, card.serial, true);
+      const balance = await this.cardRows.bind(ctx, card.serial, dto.holder_ref, clientId);
+      if (balance === null) {
+        const current = await this.cardRows.bySerial(ctx, card.serial, true);
         if (!current) throw CardErrors.invalidCredentials();
         if (current.holderRef === null) {
           this.assertUsable(current);
@@ -169,8 +310,9 @@ export class RedemptionService {
         }
         this.assertUsable(current);
         // Bound to this holder already: nothing changes, and the reference now answers with the card.
-        return this.store(manager, ctx, {
+        return this.store(ctx, {
           id,
+          clientId,
           kind: 'bind',
           reference: dto.reference,
           fingerprint,
@@ -180,9 +322,8 @@ export class RedemptionService {
           legs: [{ card: current, amount: 0, balanceAfter: current.balance, status: current.status }],
         });
       }
-      const balance = Number(bound.balance);
       const boundCard = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
-      await this.cards.record(manager, ctx, [
+      await this.cards.record(ctx, [
         {
           card: boundCard,
           kind: 'bind',
@@ -192,8 +333,9 @@ export class RedemptionService {
           event: { type: 'card.bound', data: { reference: dto.reference } },
         },
       ]);
-      return this.store(manager, ctx, {
+      return this.store(ctx, {
         id,
+        clientId,
         kind: 'bind',
         reference: dto.reference,
         fingerprint,
@@ -209,226 +351,340 @@ export class RedemptionService {
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
     const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref}\n${dto.amount}`);
-    return this.transactions.run(ctx, async (manager) => {
-      const id = newId('redemption');
-      const replayed = await this.claim(manager, id, clientId, dto.reference, 'debit', fingerprint);
-      if (replayed) return replayed;
-      const legs =
-        dto.serial !== undefined
-          ? [await this.debitCard(manager, clientId, dto.serial, dto.holder_ref, dto.amount)]
-          : await this.debitHolder(manager, clientId, dto.holder_ref, dto.amount);
-      await this.cards.record(
-        manager,
+    const debit = { clientId, reference: dto.reference, fingerprint, holderRef: dto.holder_ref, amount: dto.amount };
+    return dto.serial !== undefined
+      ? this.debitBySerial(ctx, { ...debit, serial: dto.serial })
+      : this.debitHolder(ctx, debit);
+  }
+
+  /**
+   * Gives back (part of) a debit, last-spent card first: in one transaction, the lock of the debit, what its cards
+   * still have out, one conditional credit per card, then ONE statement of every write (the reversal's redemption row,
+   * the debit's reversed amount, the movements, the journal entry, the events, the audit record).
+   */
+  async reverse(ctx: RequestContext, debitId: string, dto: ReverseDto): Promise<RedemptionDto> {
+    const clientId = this.clientOf(ctx);
+    const fingerprint = sha256Hex(`reverse\n${debitId}\n${dto.amount ?? ''}`);
+    // A retry is answered before the debit is locked, as it always was (its reversal may have used it all up).
+    const replayed = await this.replay(ctx, clientId, dto.reference, fingerprint);
+    if (replayed) return replayed;
+    let written: { response: RedemptionDto; auditId: string | null };
+    try {
+      written = await this.transactions.run(
         ctx,
-        legs.map((leg): CardMovement => ({
+        async (): Promise<{ response: RedemptionDto; auditId: string | null }> => {
+          const id = newId('redemption');
+          // The debit row is the lock that serialises reversals of one debit.
+          const debit = await this.redemptions.lockDebit(ctx, debitId, clientId);
+          if (!debit) throw ApiError.notFound('debit', debitId);
+          const reversible = debit.amount - debit.reversedAmount;
+          const amount = dto.amount ?? reversible;
+          if (amount > reversible || amount <= 0) {
+            // The same reversal, made meanwhile under this reference (it held the debit's lock): its stored answer.
+            const done = await this.replay(ctx, clientId, dto.reference, fingerprint);
+            if (done) return { response: done, auditId: null };
+            throw CardErrors.reversalExceedsDebit(reversible);
+          }
+
+          // What each card of the debit still has out: its debit legs net of earlier reversals, last spent first.
+          const outstanding = await this.cardRows.outstanding(ctx, [debitId, ...debit.reversalIds]);
+          const legs: Leg[] = [];
+          let left = amount;
+          for (const { serial, out } of outstanding) {
+            if (left === 0) break;
+            const give = Math.min(left, out);
+            // Only onto a card this channel bound (a debit made before cards belonged to channels may name another's).
+            const credited = await this.cardRows.credit(ctx, serial, give, clientId);
+            if (!credited) {
+              const card = await this.cardRows.bySerial(ctx, serial);
+              if (!card) throw new Error(`card ${serial} of debit ${debitId} is gone`);
+              if (card.boundClientId !== clientId) throw CardErrors.notFound(serial);
+              throw CardErrors.notReversible(serial, card.status);
+            }
+            const card = { serial, enterpriseId: credited.enterpriseId, holderRef: credited.holderRef };
+            legs.push({ card, amount: give, balanceAfter: credited.balance, status: credited.status });
+            left -= give;
+          }
+          if (left !== 0) throw new Error(`debit ${debitId}: card legs hold less than its reversible amount`);
+          const enterpriseId = legs[0].card.enterpriseId;
+          const posting: LedgerPosting = {
+            kind: 'card_debit_reversal',
+            memo: `Redemption ${id}: ${amount} fen of debit ${debitId} given back (reference ${dto.reference})`,
+            enterpriseId,
+            lines: [
+              { account: LedgerAccount.RevenueRedeemed, amount },
+              { account: LedgerAccount.CardFloat, amount: -amount },
+            ],
+          };
+          const entryId = newId('journalEntry');
+          const movements = legs.map((leg): CardMovement => ({
+            card: leg.card,
+            kind: 'reverse',
+            amount: leg.amount,
+            balanceAfter: leg.balanceAfter,
+            redemptionId: id,
+            event: { type: 'card.reversed', data: { reference: dto.reference, reverses_id: debitId } },
+          }));
+          const response = this.answer({
+            id,
+            kind: 'reverse',
+            reference: dto.reference,
+            holderRef: debit.holderRef,
+            amount,
+            reversesId: debitId,
+            legs,
+          });
+          const { auditId } = await this.redemptions.debitHolder(ctx, {
+            legs: [],
+            movements: movements.map((movement) => ({
+              serial: movement.card.serial,
+              enterpriseId: movement.card.enterpriseId,
+              kind: movement.kind,
+              amount: movement.amount,
+              balanceAfter: movement.balanceAfter,
+              redemptionId: id,
+              holderRef: movement.card.holderRef,
+              clientId: ctx.clientId,
+              relatedSerial: null,
+            })),
+            redemption: {
+              id,
+              clientId,
+              reference: dto.reference,
+              kind: 'reverse',
+              fingerprint,
+              enterpriseId,
+              holderRef: debit.holderRef,
+              amount,
+              reversesId: debitId,
+              response,
+            },
+            posting,
+            entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: ctx.requestId },
+            events: movements.map((movement) => ({
+              enterpriseId: movement.card.enterpriseId,
+              type: 'card.reversed' as const,
+              data: cardEventData(movement),
+            })),
+            audit: auditEntryOf(movements, posting, entryId, undefined),
+            reverses: { debitId, amount },
+          });
+          return { response, auditId };
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof ReferenceTaken)) throw error;
+      const again = await this.replay(ctx, clientId, dto.reference, fingerprint);
+      if (!again) {
+        throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`, { cause: error });
+      }
+      return again;
+    }
+    if (written.auditId) await this.sealAudit(written.auditId);
+    return written.response;
+  }
+
+  /**
+   * One card, bound by this channel to this holder: ONE statement spends it and writes everything the debit writes
+   * (or nothing, when the card refuses). A duplicate reference rolls that statement back and is answered from the
+   * stored redemption; a refusal is then worked out by the reads that explain it. The audit record the statement
+   * wrote is sealed into the chain once it has committed, as AuditService.append's are.
+   */
+  private async debitBySerial(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<RedemptionDto> {
+    const { serial, clientId, reference, amount } = debit;
+    let enterpriseId = this.enterprises.get(serial);
+    if (enterpriseId === undefined) {
+      // Not seen by this process yet: one read (then remembered), which also answers a card that does not exist.
+      const known = await this.cardRows.bySerial(ctx, serial);
+      if (!known) {
+        const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+        if (replayed) return replayed;
+        throw CardErrors.notFound(serial);
+      }
+      this.remember(known);
+      enterpriseId = known.enterpriseId;
+    }
+    const statement = serialDebitStatement({
+      ...debit,
+      serial,
+      enterpriseId,
+      id: newId('redemption'),
+      entryId: newId('journalEntry'),
+      requestId: ctx.requestId,
+      createdAt: new Date(),
+    });
+    const answer = statement.redemption.response;
+    const result = await this.redemptions.debitBySerial(ctx, statement);
+    if (result.outcome === 'debited') {
+      await this.sealAudit(result.auditId);
+      return {
+        ...answer,
+        cards: [{ serial, amount: -amount, balance_after: result.balance, status: result.status }],
+      };
+    }
+    const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+    if (replayed) return replayed;
+    if (result.outcome === 'duplicate')
+      throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
+    throw await this.debitRefusal(ctx, debit);
+  }
+
+  /**
+   * A holder's cards (the channel's holder: its own bindings only), locked, spent soonest expiry first (no expiry
+   * last), each down to zero before the next: two statements in one transaction, the lock and then every write.
+   */
+  private async debitHolder(ctx: RequestContext, debit: DebitRequest): Promise<RedemptionDto> {
+    const { clientId, reference, amount, holderRef } = debit;
+    let written: { response: RedemptionDto; auditId: string | null };
+    try {
+      written = await this.transactions.run(ctx, async () => {
+        const cards = await this.cardRows.lockHolderCards(ctx, clientId, holderRef);
+        cards.forEach((card) => this.remember(card));
+        const total = cards.reduce((sum, card) => sum + card.balance, 0);
+        if (cards.length === 0 || total < amount) {
+          // A retry of a debit that spent these cards finds them spent: it gets the stored answer.
+          const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+          if (replayed) return { response: replayed, auditId: null as string | null };
+          throw cards.length === 0 ? CardErrors.noCardsOfHolder() : CardErrors.insufficientBalance(total);
+        }
+        const order = [...cards].sort(
+          (a, b) =>
+            (a.expiresAt?.getTime() ?? Infinity) - (b.expiresAt?.getTime() ?? Infinity) ||
+            Number(BigInt(a.serial) - BigInt(b.serial)),
+        );
+        const id = newId('redemption');
+        const legs: Array<Leg & { from: CardStatus }> = [];
+        let left = amount;
+        for (const card of order) {
+          if (left === 0) break;
+          const take = Math.min(left, card.balance);
+          if (take === 0) continue;
+          const balanceAfter = card.balance - take;
+          legs.push({
+            card,
+            from: card.status,
+            amount: take,
+            balanceAfter,
+            status: balanceAfter === 0 ? 'exhausted' : 'active',
+          });
+          left -= take;
+        }
+        const enterpriseId = legs[0].card.enterpriseId;
+        const posting = debitPosting(id, enterpriseId, amount, reference);
+        const entryId = newId('journalEntry');
+        const movements = legs.map((leg): CardMovement => ({
           card: leg.card,
           kind: 'debit',
           amount: -leg.amount,
           balanceAfter: leg.balanceAfter,
           redemptionId: id,
-          event: { type: 'card.debited', data: { reference: dto.reference } },
-        })),
-        {
-          kind: 'card_debit',
-          memo: `Redemption ${id}: ${dto.amount} fen spent (reference ${dto.reference})`,
-          enterpriseId: legs[0].card.enterpriseId,
-          lines: [
-            { account: LedgerAccount.CardFloat, amount: dto.amount },
-            { account: LedgerAccount.RevenueRedeemed, amount: -dto.amount },
-          ],
-        },
-      );
-      return this.store(manager, ctx, {
-        id,
-        kind: 'debit',
-        reference: dto.reference,
-        fingerprint,
-        enterpriseId: legs[0].card.enterpriseId,
-        holderRef: dto.holder_ref,
-        amount: dto.amount,
-        legs: legs.map((leg) => ({ ...leg, amount: -leg.amount })),
+          event: { type: 'card.debited', data: { reference } },
+        }));
+        const response = this.answer({
+          id,
+          kind: 'debit',
+          reference,
+          holderRef,
+          amount,
+          legs: legs.map((leg) => ({ ...leg, amount: -leg.amount })),
+        });
+        const { auditId } = await this.redemptions.debitHolder(ctx, {
+          legs: legs.map((leg) => ({
+            serial: leg.card.serial,
+            from: leg.from,
+            balance: leg.balanceAfter,
+            status: leg.status,
+          })),
+          movements: movements.map((movement) => ({
+            serial: movement.card.serial,
+            enterpriseId: movement.card.enterpriseId,
+            kind: movement.kind,
+            amount: movement.amount,
+            balanceAfter: movement.balanceAfter,
+            redemptionId: id,
+            holderRef: movement.card.holderRef,
+            clientId: ctx.clientId,
+            relatedSerial: null,
+          })),
+          redemption: {
+            id,
+            clientId,
+            reference,
+            kind: 'debit',
+            fingerprint: debit.fingerprint,
+            enterpriseId,
+            holderRef,
+            amount,
+            reversesId: null,
+            response,
+          },
+          posting,
+          entry: { ...posting, id: entryId, enterpriseId, orderId: null, paymentId: null, requestId: ctx.requestId },
+          events: movements.map((movement) => ({
+            enterpriseId: movement.card.enterpriseId,
+            type: 'card.debited' as const,
+            data: cardEventData(movement),
+          })),
+          audit: auditEntryOf(movements, posting, entryId, undefined),
+        });
+        return { response, auditId };
       });
-    });
-  }
-
-  async reverse(ctx: RequestContext, debitId: string, dto: ReverseDto): Promise<RedemptionDto> {
-    const clientId = this.clientOf(ctx);
-    const fingerprint = sha256Hex(`reverse\n${debitId}\n${dto.amount ?? ''}`);
-    return this.transactions.run(ctx, async (manager) => {
-      const id = newId('redemption');
-      const replayed = await this.claim(manager, id, clientId, dto.reference, 'reverse', fingerprint);
-      if (replayed) return replayed;
-      // The debit row is the lock that serialises reversals of one debit.
-      const [debit] = await manager.query<Array<{ amount: string; reversed_amount: string; holder_ref: string }>>(
-        `SELECT amount::text AS amount, reversed_amount::text AS reversed_amount, holder_ref FROM redemptions
-         WHERE id = $1 AND client_id = $2 AND kind = 'debit' FOR UPDATE`,
-        [debitId, clientId],
-      );
-      if (!debit) throw ApiError.notFound('debit', debitId);
-      const reversible = Number(debit.amount) - Number(debit.reversed_amount);
-      const amount = dto.amount ?? reversible;
-      if (amount > reversible || amount <= 0) throw CardErrors.reversalExceedsDebit(reversible);
-
-      // What each card of the debit still has out: its debit legs net of earlier reversals, last spent first.
-      const outstanding = await manager.query<Array<{ serial: string; out: string }>>(
-        `SELECT serial::text AS serial, (-SUM(amount))::text AS out FROM card_transactions
-         WHERE redemption_id = $1 OR redemption_id IN (SELECT id FROM redemptions WHERE reverses_id = $1)
-         GROUP BY serial HAVING SUM(amount) < 0 ORDER BY MIN(id) DESC`,
-        [debitId],
-      );
-      const legs: Leg[] = [];
-      let left = amount;
-      for (const { serial, out } of outstanding) {
-        if (left === 0) break;
-        const give = Math.min(left, Number(out));
-        // Only onto a card this channel bound (a debit made before cards belonged to channels may name another's).
-        const [credited] = await manager.query<Array<{ balance: string; status: CardStatus }>>(
-          `WITH u AS (
-             UPDATE cards SET balance = balance + $2,
-               status = CASE WHEN status = 'exhausted' THEN 'active' ELSE status END,
-               frozen_from = CASE WHEN frozen_from = 'exhausted' THEN 'active' ELSE frozen_from END
-             WHERE serial = $1 AND status IN ('active', 'exhausted', 'frozen') AND bound_client_id = $3
-             RETURNING balance, status)
-           SELECT balance::text AS balance, status FROM u`,
-          [serial, give, clientId],
-        );
-        const card = await this.cards.bySerial(manager, serial);
-        if (!card) throw new Error(`card ${serial} of debit ${debitId} is gone`);
-        if (card.boundClientId !== clientId) throw CardErrors.notFound(serial);
-        if (!credited) throw CardErrors.notReversible(serial, card.status);
-        legs.push({ card, amount: give, balanceAfter: Number(credited.balance), status: credited.status });
-        left -= give;
+    } catch (error) {
+      if (!(error instanceof ReferenceTaken)) throw error;
+      const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+      if (!replayed) {
+        throw new Error(`reference ${reference} conflicts but its redemption is not visible`, { cause: error });
       }
-      if (left !== 0) throw new Error(`debit ${debitId}: card legs hold less than its reversible amount`);
-      await manager.query('UPDATE redemptions SET reversed_amount = reversed_amount + $2 WHERE id = $1', [
-        debitId,
-        amount,
-      ]);
-      await this.cards.record(
-        manager,
-        ctx,
-        legs.map((leg): CardMovement => ({
-          card: leg.card,
-          kind: 'reverse',
-          amount: leg.amount,
-          balanceAfter: leg.balanceAfter,
-          redemptionId: id,
-          event: { type: 'card.reversed', data: { reference: dto.reference, reverses_id: debitId } },
-        })),
-        {
-          kind: 'card_debit_reversal',
-          memo: `Redemption ${id}: ${amount} fen of debit ${debitId} given back (reference ${dto.reference})`,
-          enterpriseId: legs[0].card.enterpriseId,
-          lines: [
-            { account: LedgerAccount.RevenueRedeemed, amount },
-            { account: LedgerAccount.CardFloat, amount: -amount },
-          ],
-        },
-      );
-      return this.store(manager, ctx, {
-        id,
-        kind: 'reverse',
-        reference: dto.reference,
-        fingerprint,
-        enterpriseId: legs[0].card.enterpriseId,
-        holderRef: debit.holder_ref,
-        amount,
-        reversesId: debitId,
-        legs,
-      });
-    });
+      return replayed;
+    }
+    if (written.auditId) await this.sealAudit(written.auditId);
+    return written.response;
+  }
+
+  /** Why a debit by serial changed nothing: another channel's card (or one no channel bound) does not exist for it. */
+  private async debitRefusal(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<ApiError> {
+    const card = await this.cardRows.bySerial(ctx, debit.serial);
+    if (!card || card.boundClientId !== debit.clientId) return CardErrors.notFound(debit.serial);
+    if (card.holderRef !== debit.holderRef) return CardErrors.holderMismatch(debit.serial);
+    try {
+      this.assertUsable(card);
+    } catch (refusal) {
+      return refusal as ApiError;
+    }
+    return CardErrors.insufficientBalance(card.balance, debit.serial);
+  }
+
+  private remember(card: Pick<CardRow, 'serial' | 'enterpriseId'>): void {
+    if (this.enterprises.has(card.serial)) return;
+    if (this.enterprises.size >= ENTERPRISES_REMEMBERED) {
+      const oldest = this.enterprises.keys().next();
+      if (!oldest.done) this.enterprises.delete(oldest.value);
+    }
+    this.enterprises.set(card.serial, card.enterpriseId);
   }
 
   /**
-   * One card, bound by this channel to this holder: a single conditional update spends it or changes nothing; then
-   * the refusal is worked out.
+   * After the commit of a statement that appended an audit record: seals it into the chain unless a concurrent seal
+   * has taken it already (AuditService.append does the same for records appended in a transaction).
    */
-  private async debitCard(manager: EntityManager, clientId: string, serial: string, holderRef: string, amount: number) {
-    // The update answers with what the movement records (enterprise, holder): no read-back on the hot path.
-    const [spent] = await manager.query<
-      Array<{ balance: string; status: CardStatus; holder_ref: string; enterprise_id: string }>
-    >(
-      `WITH u AS (
-         UPDATE cards c SET balance = c.balance - $2,
-           status = CASE WHEN c.balance = $2 THEN 'exhausted' ELSE c.status END
-         FROM issuance_batches b
-         WHERE c.serial = $1 AND b.id = c.batch_id AND c.status = 'active' AND c.balance >= $2
-           AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = $4 AND c.holder_ref = $3
-         RETURNING c.balance, c.status, c.holder_ref, b.enterprise_id)
-       SELECT balance::text AS balance, status, holder_ref, enterprise_id FROM u`,
-      [serial, amount, holderRef, clientId],
-    );
-    if (spent) {
-      return {
-        card: { serial, enterpriseId: spent.enterprise_id, holderRef: spent.holder_ref },
-        amount,
-        balanceAfter: Number(spent.balance),
-        status: spent.status,
-      };
+  private async sealAudit(auditId: string): Promise<void> {
+    try {
+      if (await this.auditAppend.isPending(auditId)) await this.audit.seal();
+    } catch (error) {
+      this.logger.error({ err: error, auditId }, 'audit seal after a debit failed: the next seal takes the record');
     }
-    // Refused: find out why, for an answer with its own code. Another channel's card, or one no channel has bound yet,
-    // does not exist for this one.
-    const card = await this.cards.bySerial(manager, serial);
-    if (!card || card.boundClientId !== clientId) throw CardErrors.notFound(serial);
-    if (card.holderRef !== holderRef) throw CardErrors.holderMismatch(serial);
-    this.assertUsable(card);
-    throw CardErrors.insufficientBalance(card.balance, serial);
   }
 
-  /**
-   * A holder's cards (the channel's holder: its own bindings only), locked, spent soonest expiry first (no expiry
-   * last), each down to zero before the next.
-   */
-  private async debitHolder(
-    manager: EntityManager,
-    clientId: string,
-    holderRef: string,
-    amount: number,
-  ): Promise<Leg[]> {
-    const cards = await this.cards.lockHolderCards(manager, clientId, holderRef);
-    if (cards.length === 0) throw CardErrors.noCardsOfHolder();
-    const total = cards.reduce((sum, card) => sum + card.balance, 0);
-    if (total < amount) throw CardErrors.insufficientBalance(total);
-    const order = [...cards].sort(
-      (a, b) =>
-        (a.expiresAt?.getTime() ?? Infinity) - (b.expiresAt?.getTime() ?? Infinity) ||
-        Number(BigInt(a.serial) - BigInt(b.serial)),
-    );
-    const legs: Leg[] = [];
-    let left = amount;
-    for (const card of order) {
-      if (left === 0) break;
-      const take = Math.min(left, card.balance);
-      if (take === 0) continue;
-      const balanceAfter = card.balance - take;
-      const status: CardStatus = balanceAfter === 0 ? 'exhausted' : 'active';
-      await manager.query('UPDATE cards SET balance = $2, status = $3 WHERE serial = $1', [
-        card.serial,
-        balanceAfter,
-        status,
-      ]);
-      legs.push({ card, amount: take, balanceAfter, status });
-      left -= take;
-    }
-    return legs;
-  }
-
-  private async store(
-    manager: EntityManager,
-    ctx: RequestContext,
-    redemption: {
-      id: string;
-      kind: RedemptionKind;
-      reference: string;
-      fingerprint: string;
-      enterpriseId: string;
-      holderRef: string | null;
-      amount: number;
-      reversesId?: string;
-      legs: Leg[];
-    },
-  ): Promise<RedemptionDto> {
-    const response: RedemptionDto = {
+  private answer(redemption: {
+    id: string;
+    kind: RedemptionKind;
+    reference: string;
+    holderRef: string | null;
+    amount: number;
+    reversesId?: string;
+    legs: Leg[];
+  }): RedemptionDto {
+    return {
       object: 'redemption',
       id: redemption.id,
       kind: redemption.kind,
@@ -445,41 +701,52 @@ export class RedemptionService {
       })),
       created_at: new Date().toISOString(),
     };
-    await manager.query(
-      `UPDATE redemptions SET enterprise_id = $2, holder_ref = $3, amount = $4, reverses_id = $5, response = $6
-       WHERE id = $1`,
-      [
-        redemption.id,
-        redemption.enterpriseId,
-        redemption.holderRef,
-        redemption.amount,
-        redemption.reversesId ?? null,
-        response,
-      ],
-    );
+  }
+
+  private async store(
+    ctx: RequestContext,
+    redemption: {
+      id: string;
+      clientId: string;
+      kind: RedemptionKind;
+      reference: string;
+      fingerprint: string;
+      enterpriseId: string;
+      holderRef: string | null;
+      amount: number;
+      reversesId?: string;
+      legs: Leg[];
+    },
+  ): Promise<RedemptionDto> {
+    const response = this.answer(redemption);
+    await this.redemptions.complete(ctx, {
+      id: redemption.id,
+      clientId: redemption.clientId,
+      reference: redemption.reference,
+      kind: redemption.kind,
+      fingerprint: redemption.fingerprint,
+      enterpriseId: redemption.enterpriseId,
+      holderRef: redemption.holderRef,
+      amount: redemption.amount,
+      reversesId: redemption.reversesId ?? null,
+      response,
+    });
     return response;
   }
 
   /** The stored answer for this client's reference (a retry), or null; another request under it is refused. */
   private async replay(
-    manager: EntityManager,
+    ctx: RequestContext,
     clientId: string,
     reference: string,
     fingerprint: string,
   ): Promise<RedemptionDto | null> {
-    const [row] = await manager.query<Array<{ id: string; fingerprint: string; response: RedemptionDto }>>(
-      'SELECT id, fingerprint, response FROM redemptions WHERE client_id = $1 AND reference = $2',
-      [clientId, reference],
-    );
-    if (!row) return null;
-    if (row.fingerprint !== fingerprint) throw CardErrors.referenceReused(reference);
-    if (row.response.kind !== 'debit') return row.response;
+    const stored = await this.redemptions.byReference(ctx, clientId, reference);
+    if (!stored) return null;
+    if (stored.fingerprint !== fingerprint) throw CardErrors.referenceReused(reference);
     // A debit's reversals may have moved on since: answer with today's figure.
-    const [current] = await manager.query<Array<{ reversed: string }>>(
-      'SELECT reversed_amount::text AS reversed FROM redemptions WHERE id = $1',
-      [row.id],
-    );
-    return { ...row.response, reversed_amount: Number(current.reversed) };
+    if (stored.response.kind !== 'debit') return stored.response;
+    return { ...stored.response, reversed_amount: stored.reversedAmount };
   }
 
   /**
@@ -488,22 +755,15 @@ export class RedemptionService {
    * first commits (then it gets the stored answer, or 422 for another request) or rolls back (then it claims it).
    */
   private async claim(
-    manager: EntityManager,
+    ctx: RequestContext,
     id: string,
     clientId: string,
     reference: string,
     kind: RedemptionKind,
     fingerprint: string,
   ): Promise<RedemptionDto | null> {
-    const claimed = await manager.query<Array<{ id: string }>>(
-      `WITH c AS (
-         INSERT INTO redemptions (id, client_id, reference, kind, fingerprint, enterprise_id, amount, response)
-         VALUES ($1, $2, $3, $4, $5, '', 0, '{}') ON CONFLICT (client_id, reference) DO NOTHING RETURNING id)
-       SELECT id FROM c`,
-      [id, clientId, reference, kind, fingerprint],
-    );
-    if (claimed.length > 0) return null;
-    const replayed = await this.replay(manager, clientId, reference, fingerprint);
+    if (await this.redemptions.claim(ctx, { id, clientId, reference, kind, fingerprint })) return null;
+    const replayed = await this.replay(ctx, clientId, reference, fingerprint);
     if (!replayed) throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
     return replayed;
   }
@@ -514,21 +774,15 @@ export class RedemptionService {
    * until its enterprise or the operator unfreezes it. Committed on its own: the request itself fails.
    */
   private async countWrongPin(ctx: RequestContext, serial: string): Promise<void> {
-    const frozen = await this.transactions.run(ctx, async (manager) => {
-      const [counted] = await manager.query<Array<{ failures: number }>>(
-        'WITH u AS (UPDATE cards SET pin_failures = pin_failures + 1 WHERE serial = $1 RETURNING pin_failures) SELECT pin_failures AS failures FROM u',
-        [serial],
-      );
-      if (!counted || counted.failures < this.config.REDEMPTION_CARD_PIN_FAILURE_LIMIT) return false;
-      const card = await this.cards.bySerial(manager, serial, true);
+    const frozen = await this.transactions.run(ctx, async () => {
+      const failures = await this.cardRows.countPinFailure(ctx, serial);
+      if (failures === null || failures < this.config.REDEMPTION_CARD_PIN_FAILURE_LIMIT) return false;
+      const card = await this.cardRows.bySerial(ctx, serial, true);
       if (!card || !(FREEZABLE_STATUSES as readonly CardStatus[]).includes(card.status) || isPastExpiry(card)) {
         return false;
       }
-      await manager.query("UPDATE cards SET status = 'frozen', frozen_from = $2 WHERE serial = $1", [
-        serial,
-        card.status,
-      ]);
-      await this.cards.record(manager, ctx, [
+      await this.cardRows.changeStatus(ctx, serial, { from: card.status, to: 'frozen' });
+      await this.cards.record(ctx, [
         {
           card,
           kind: 'freeze',
@@ -570,15 +824,10 @@ export class RedemptionService {
   }
 
   /** A registered card's real-name data is its order's purchaser identity: name, document type and number. */
-  private async identityMatches(card: CardRow, identity: HolderIdentityDto): Promise<boolean> {
-    const [order] = await this.dataSource.query<Array<{ purchaser_ciphertext: string | null }>>(
-      'SELECT purchaser_ciphertext FROM orders WHERE id = $1',
-      [card.orderId],
-    );
-    if (!order?.purchaser_ciphertext) return false;
-    const onRecord = parsePurchaser(
-      this.cipher.decrypt(order.purchaser_ciphertext, `orders.purchaser:${card.orderId}`),
-    );
+  private async identityMatches(ctx: RequestContext, card: CardRow, identity: HolderIdentityDto): Promise<boolean> {
+    const ciphertext = await this.orders.purchaserCiphertext(ctx, card.orderId);
+    if (!ciphertext) return false;
+    const onRecord = parsePurchaser(this.cipher.decrypt(ciphertext, `orders.purchaser:${card.orderId}`));
     return (
       onRecord.name.trim() === identity.name.trim() &&
       onRecord.id_type === identity.id_type &&

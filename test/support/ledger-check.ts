@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
-import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger-invariants';
+import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger.repository';
 
 /**
  * The checks behind `GET /v1/admin/ledger/verify` (README.md, "The ledger") against the database at `url`: throws naming the
@@ -10,7 +10,7 @@ export async function verifyLedger(url: string): Promise<void> {
   const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
   try {
     for (const check of LEDGER_INVARIANT_CHECKS) {
-      const violation = await check.firstViolation(dataSource.manager);
+      const violation = await check.firstViolation((sql, parameters) => dataSource.query(sql, parameters));
       if (violation)
         throw new Error(`the ledger of ${new URL(url).pathname} does not verify: ${JSON.stringify(violation)}`);
     }

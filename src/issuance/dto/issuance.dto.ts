@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { MAX_PAGE_SIZE } from '../../common/pagination/pagination';
-import type { Card, CardStatus, IssuanceBatch, BatchStatus } from '../issuance.entity';
+import type { IssuanceBatch, BatchStatus } from '../issuance.entity';
+import type { Card, CardStatus } from '../../cards/card.entity';
 
 export class BatchDto {
   @ApiProperty({ enum: ['batch'] }) object: 'batch';

@@ -15,7 +15,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsFenAmount } from '../../common/validation-codes';
-import type { CardStatus } from '../../issuance/issuance.entity';
+import type { CardStatus } from '../../cards/card.entity';
 import { PURCHASER_ID_TYPES, normaliseIdNumber, type PurchaserIdType } from '../../orders/purchaser-identity';
 
 /** The channel's references and holder accounts: visible ASCII, no spaces (they appear in events and ERPs). */

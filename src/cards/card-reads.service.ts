@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
+import { isId } from '../common/ids';
+import { isValidSerial } from '../issuance/card-code';
+import { BatchReadsRepository } from '../issuance/batch-reads.repository';
+import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from '../issuance/dto/issuance.dto';
+import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { CardErrors } from './card-errors';
+import { CardsRepository } from './cards.repository';
+
+/** Reading batches and cards; tenants see only their own (another tenant's id is a 404). */
+@Injectable()
+export class CardReadsService {
+  constructor(
+    private readonly cards: CardsRepository,
+    private readonly batches: BatchReadsRepository,
+    private readonly orders: OrderFactsRepository,
+  ) {}
+
+  async batch(ctx: RequestContext, id: string): Promise<BatchDto> {
+    if (!isId('batch', id)) throw ApiError.notFound('batch', id);
+    const batch = await this.batches.batch(ctx, id, ctx.isOperator ? null : ctx.enterpriseId);
+    if (!batch) throw ApiError.notFound('batch', id);
+    return BatchDto.from(batch);
+  }
+
+  async cardsOf(ctx: RequestContext, orderId: string, query: ListCardsQueryDto): Promise<CardPageDto> {
+    if (!isId('order', orderId)) throw ApiError.notFound('order', orderId);
+    if (!(await this.orders.isOwnedBy(ctx, orderId, ctx.enterpriseId))) throw ApiError.notFound('order', orderId);
+    const limit = query.limit ?? 100;
+    const rows = await this.cards.pageOfOrder(ctx, orderId, query.starting_after, limit + 1);
+    const data = rows.slice(0, limit).map((card) => CardDto.from(card));
+    const hasMore = rows.length > limit;
+    return { object: 'list', data, has_more: hasMore, next_cursor: hasMore ? data[data.length - 1].serial : null };
+  }
+
+  async card(ctx: RequestContext, serial: string): Promise<CardDto> {
+    // A serial that fails its check digit cannot exist: no database read.
+    if (!isValidSerial(serial)) throw CardErrors.notFound(serial);
+    const card = await this.cards.ofEnterprise(ctx, serial, ctx.enterpriseId);
+    if (!card) throw CardErrors.notFound(serial);
+    return CardDto.from(card);
+  }
+}

@@ -1,0 +1,587 @@
+import { Injectable } from '@nestjs/common';
+import type { CardType } from '../catalog/product.entity';
+import type { RequestContext } from '../common/context/request-context';
+import { TransactionalConnection } from '../database/transactional-connection';
+import { batchFactsColumns, batchOfCardFrom, batchOfCardJoin } from '../issuance/card-batch.sql';
+import type { BlindIndexCandidate } from '../issuance/card-secrets';
+import type { SqlFragment } from '../ledger/ledger.repository';
+import { assertTransition, canTransition, statusesInto, statusList } from './card-state';
+import type { CardTransactionKind } from './card-transaction.entity';
+import { Card, type CardStatus } from './card.entity';
+
+/** A card as the redemption and lifecycle services read it: the row, its batch's enterprise and card type. */
+export interface CardRow {
+  serial: string;
+  orderId: string;
+  batchId: string;
+  enterpriseId: string;
+  cardType: CardType;
+  productId: string;
+  faceValue: number;
+  balance: number;
+  status: CardStatus;
+  expiresAt: Date | null;
+  holderRef: string | null;
+  /** The channel (API client) that bound the card; null while unbound. */
+  boundClientId: string | null;
+  frozenFrom: CardStatus | null;
+  pinHash: Buffer | null;
+  /** The CODE_PEPPER id the card's blind index and PIN digest were made under; null: before key ids. */
+  codeKeyId: string | null;
+  secretCiphertext: string | null;
+  replacedBy: string | null;
+}
+
+interface RawCard {
+  serial: string;
+  order_id: string;
+  batch_id: string;
+  enterprise_id: string;
+  card_type: CardType;
+  product_id: string;
+  face_value: number;
+  balance: string;
+  status: CardStatus;
+  expires_at: Date | null;
+  holder_ref: string | null;
+  bound_client_id: string | null;
+  frozen_from: CardStatus | null;
+  pin_hash: Buffer | null;
+  code_hash: Buffer;
+  code_key_id: string | null;
+  secret_ciphertext: string | null;
+  replaced_by: string | null;
+}
+
+const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, ${batchFactsColumns('b')},
+  c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.bound_client_id, c.frozen_from,
+  c.pin_hash, c.code_hash, c.code_key_id, c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
+const CARDS_WITH_BATCH = `cards c ${batchOfCardJoin('c', 'b')}`;
+
+function toCardRow(raw: RawCard): CardRow {
+  return {
+    serial: raw.serial,
+    orderId: raw.order_id,
+    batchId: raw.batch_id,
+    enterpriseId: raw.enterprise_id,
+    cardType: raw.card_type,
+    productId: raw.product_id,
+    faceValue: Number(raw.face_value),
+    balance: Number(raw.balance),
+    status: raw.status,
+    expiresAt: raw.expires_at,
+    holderRef: raw.holder_ref,
+    boundClientId: raw.bound_client_id,
+    frozenFrom: raw.frozen_from,
+    pinHash: raw.pin_hash,
+    codeKeyId: raw.code_key_id,
+    secretCiphertext: raw.secret_ciphertext,
+    replacedBy: raw.replaced_by,
+  };
+}
+
+/** One card_transactions row: a movement or change of a card. */
+export interface CardTransactionRow {
+  serial: string;
+  enterpriseId: string;
+  kind: CardTransactionKind;
+  /** Signed change of the balance, fen. */
+  amount: number;
+  balanceAfter: number;
+  redemptionId: string | null;
+  holderRef: string | null;
+  clientId: string | null;
+  relatedSerial: string | null;
+}
+
+/** A card_transactions row as listed. */
+export interface CardTransactionListed {
+  id: string;
+  kind: string;
+  amount: string;
+  balance_after: string;
+  redemption_id: string | null;
+  holder_ref: string | null;
+  related_serial: string | null;
+  created_at: Date;
+}
+
+/** A status change of one locked card, checked against the state machine (card-state.ts). */
+export interface CardStatusChange {
+  from: CardStatus;
+  to: CardStatus;
+  /** The balance after the change; unchanged when left out. */
+  balance?: number;
+  expiresAt?: Date | null;
+  replacedBy?: string;
+  /** Unfreezing gives a fresh count of wrong PINs. */
+  resetPinFailures?: boolean;
+}
+
+/** The card a replacement mints (a lost card's, an expired card's): sealed code and PIN, never returned. */
+export interface NewCard {
+  serial: string;
+  orderId: string;
+  batchId: string;
+  faceValue: number;
+  balance: number;
+  status: CardStatus;
+  expiresAt: Date | null;
+  codeHash: Buffer;
+  codeKeyId: string;
+  secretCiphertext: string;
+  pinHash: Buffer;
+  holderRef: string | null;
+  boundClientId: string | null;
+  replaces: string;
+}
+
+/** What a debit by serial asks: spend `amount` of a card this channel bound to this holder. */
+export interface CardDebit {
+  serial: string;
+  amount: number;
+  holderRef: string;
+  clientId: string;
+  redemptionId: string;
+  /** The card's enterprise as the caller knows it (a card's batch never changes): checked by the statement. */
+  enterpriseId: string;
+}
+
+/** A debit spends active cards only; a card spent to zero is exhausted (card-state.ts allows it). */
+const SPENDABLE: CardStatus = 'active';
+if (!canTransition(SPENDABLE, 'exhausted')) throw new Error('card-state: an active card must be able to exhaust');
+/** A bind takes an unbound card: issued or delivered, each of which may become active. */
+const BINDABLE = (['issued', 'delivered'] as const).filter((status) => canTransition(status, 'active'));
+/** A reversal gives value back to active, exhausted (then active again) and frozen cards. */
+const CREDITABLE: CardStatus[] = ['active', 'exhausted', 'frozen'];
+
+/**
+ * The cards module's part of the single-statement debit (docs/architecture.md): CTE `card_debit`, the conditional
+ * update of one card (bound by this channel to this holder, active, unexpired, with the balance), returning serial,
+ * balance, status, holder_ref and enterprise_id; and CTE `card_debit_movement`, its card_transactions row. No row
+ * when the card refuses: nothing else of the statement happens then.
+ */
+export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment {
+  const p = (n: number) => `$${firstParam + n}`;
+  const batch = batchOfCardFrom('c', 'b');
+  return {
+    sql: `card_debit AS (
+       UPDATE cards c SET balance = c.balance - ${p(1)}::bigint,
+         status = CASE WHEN c.balance = ${p(1)}::bigint THEN 'exhausted' ELSE c.status END
+       FROM ${batch.from}
+       WHERE c.serial = ${p(0)}::bigint AND ${batch.where} AND c.status = '${SPENDABLE}' AND c.balance >= ${p(1)}::bigint
+         AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = ${p(2)} AND c.holder_ref = ${p(3)}
+         AND b.enterprise_id = ${p(5)}
+       RETURNING c.serial, c.balance, c.status, c.holder_ref, b.enterprise_id),
+     card_debit_movement AS (
+       INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
+       SELECT serial, enterprise_id, 'debit', -${p(1)}::bigint, balance, ${p(4)}, holder_ref, ${p(2)} FROM card_debit
+       RETURNING id)`,
+    params: [debit.serial, debit.amount, debit.clientId, debit.holderRef, debit.redemptionId, debit.enterpriseId],
+  };
+}
+
+/** What a bind asks: an unbound card, read with `balance`, bound to this channel's holder. */
+export interface CardBind {
+  serial: string;
+  /** The balance the caller read (an unbound card's changes only with its status): checked by the statement. */
+  balance: number;
+  holderRef: string;
+  clientId: string;
+  redemptionId: string;
+  enterpriseId: string;
+}
+
+/**
+ * The cards module's part of the single-statement bind: CTE `card_bind`, the first bind of an unbound, unexpired
+ * card (active, bound to the channel and holder, a fresh count of wrong PINs), returning serial and balance; and CTE
+ * `card_bind_movement`, its card_transactions row. No row when the card is not bindable (any more).
+ */
+export function cardBindSql(bind: CardBind, firstParam: number): SqlFragment {
+  const p = (n: number) => `$${firstParam + n}`;
+  return {
+    sql: `card_bind AS (
+       UPDATE cards SET status = 'active', holder_ref = ${p(1)}, bound_client_id = ${p(2)}, bound_at = now(),
+         pin_failures = 0
+       WHERE serial = ${p(0)}::bigint AND status IN (${statusList(BINDABLE)}) AND balance = ${p(3)}::bigint
+         AND (expires_at IS NULL OR expires_at > now())
+       RETURNING serial, balance),
+     card_bind_movement AS (
+       INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
+       SELECT serial, ${p(4)}, 'bind', 0, balance, ${p(5)}, ${p(1)}, ${p(2)} FROM card_bind
+       RETURNING id)`,
+    params: [bind.serial, bind.holderRef, bind.clientId, bind.balance, bind.enterpriseId, bind.redemptionId],
+  };
+}
+
+/** One card of a holder-wide debit: locked by the caller, spent down to `balance`. */
+export interface CardLeg {
+  serial: string;
+  from: CardStatus;
+  balance: number;
+  status: CardStatus;
+}
+
+/**
+ * The cards module's part of a holder-wide debit's statement (docs/architecture.md): CTE `card_spend`, the new
+ * balances and statuses of the cards the caller locked (each status change checked against card-state.ts), and CTE
+ * `card_movements`, their card_transactions rows; both once per row of `source` (a one-row CTE: no row, no change).
+ */
+export function cardLegsSql(
+  legs: readonly CardLeg[],
+  movements: readonly CardTransactionRow[],
+  { source, firstParam }: { source: string; firstParam: number },
+): SqlFragment {
+  for (const leg of legs) if (leg.status !== leg.from) assertTransition(leg.serial, leg.from, leg.status);
+  const params: unknown[] = [];
+  const p = (value: unknown, cast: string) => {
+    params.push(value);
+    return `$${firstParam + params.length - 1}::${cast}`;
+  };
+  const spent = legs.map(
+    (leg) => `(${p(leg.serial, 'bigint')}, ${p(leg.balance, 'bigint')}, ${p(leg.status, 'text')})`,
+  );
+  const rows = movements.map(
+    (row) =>
+      `(${p(row.serial, 'bigint')}, ${p(row.enterpriseId, 'text')}, ${p(row.kind, 'text')}, ${p(row.amount, 'bigint')}, ${p(row.balanceAfter, 'bigint')}, ${p(row.redemptionId, 'text')}, ${p(row.holderRef, 'text')}, ${p(row.clientId, 'text')}, ${p(row.relatedSerial, 'bigint')})`,
+  );
+  return {
+    // No legs (a reversal, whose credits are made one by one before): the movements only.
+    sql: `${
+      legs.length === 0
+        ? ''
+        : `card_spend AS (
+       UPDATE cards c SET balance = v.balance, status = v.status
+       FROM ${source}, (VALUES ${spent.join(', ')}) AS v (serial, balance, status)
+       WHERE c.serial = v.serial
+       RETURNING c.serial),
+     `
+    }card_movements AS (
+       INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+       SELECT v.* FROM ${source}, (VALUES ${rows.join(', ')})
+         AS v (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+       RETURNING id)`,
+    params,
+  };
+}
+
+/**
+ * The SQL on cards and card_transactions (docs/architecture.md: one owner per table). Every status change is
+ * checked against card-state.ts, and conditional updates take their allowed-from statuses from it.
+ */
+@Injectable()
+export class CardsRepository {
+  constructor(private readonly connection: TransactionalConnection) {}
+
+  /**
+   * The card whose blind index is one of `candidates` (the code's index under each configured pepper): one
+   * unique-index probe per candidate. The pepper of the index that matched is the card's codeKeyId.
+   */
+  async byCodeIndex(ctx: RequestContext, candidates: readonly BlindIndexCandidate[]): Promise<CardRow | null> {
+    const rows = await this.connection.query<RawCard[]>(
+      ctx,
+      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH} WHERE c.code_hash = ANY($1::bytea[])`,
+      [candidates.map((candidate) => candidate.hash)],
+    );
+    if (rows.length === 0) return null;
+    const matched = candidates.find((candidate) => candidate.hash.equals(rows[0].code_hash));
+    return { ...toCardRow(rows[0]), codeKeyId: matched ? matched.keyId : rows[0].code_key_id };
+  }
+
+  /** The card with this serial; with `lock`, its row stays locked (FOR UPDATE) until the transaction ends. */
+  async bySerial(ctx: RequestContext, serial: string, lock = false): Promise<CardRow | null> {
+    const rows = await this.connection.query<RawCard[]>(
+      ctx,
+      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH} WHERE c.serial = $1 ${lock ? 'FOR UPDATE OF c' : ''}`,
+      [serial],
+    );
+    return rows.length === 0 ? null : toCardRow(rows[0]);
+  }
+
+  /** Several cards, locked in serial order (every locker takes the same order: no deadlocks). */
+  async lockSerials(ctx: RequestContext, serials: readonly string[]): Promise<CardRow[]> {
+    const rows = await this.connection.query<RawCard[]>(
+      ctx,
+      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH}
+       WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial FOR UPDATE OF c`,
+      [serials],
+    );
+    return rows.map(toCardRow);
+  }
+
+  /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */
+  async lockHolderCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<CardRow[]> {
+    const rows = await this.connection.query<RawCard[]>(
+      ctx,
+      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH}
+       WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = '${SPENDABLE}'
+         AND (c.expires_at IS NULL OR c.expires_at > now())
+       ORDER BY c.serial FOR UPDATE OF c`,
+      [clientId, holderRef],
+    );
+    return rows.map(toCardRow);
+  }
+
+  /** The cards as the API shows them, in the order of `serials`' rows (serial order). */
+  async entities(ctx: RequestContext, serials: readonly string[]): Promise<Card[]> {
+    return this.connection
+      .manager(ctx)
+      .find(Card, { where: serials.map((serial) => ({ serial: Number(serial) })), order: { serial: 'ASC' } });
+  }
+
+  /** A page of an order's cards in serial order, after the serial `after` (from the start when undefined). */
+  async pageOfOrder(
+    ctx: RequestContext,
+    orderId: string,
+    after: string | number | undefined,
+    limit: number,
+  ): Promise<Card[]> {
+    const builder = this.connection
+      .manager(ctx)
+      .createQueryBuilder(Card, 'card')
+      .where('card.orderId = :orderId', { orderId })
+      .orderBy('card.serial', 'ASC')
+      .limit(limit);
+    if (after !== undefined) builder.andWhere('card.serial > :after', { after });
+    return builder.getMany();
+  }
+
+  /** The card, if it is the enterprise's (its batch's enterprise). */
+  async ofEnterprise(ctx: RequestContext, serial: string, enterpriseId: string): Promise<Card | null> {
+    return this.connection
+      .manager(ctx)
+      .createQueryBuilder(Card, 'card')
+      .innerJoin('issuance_batches', 'batch', 'batch.id = card.batch_id')
+      .where('card.serial = :serial', { serial })
+      .andWhere('batch.enterprise_id = :enterpriseId', { enterpriseId })
+      .getOne();
+  }
+
+  async entity(ctx: RequestContext, serial: string): Promise<Card> {
+    return this.connection.manager(ctx).findOneByOrFail(Card, { serial: Number(serial) });
+  }
+
+  /** Movements, one multi-row INSERT. */
+  async insertTransactions(ctx: RequestContext, movements: readonly CardTransactionRow[]): Promise<void> {
+    if (movements.length === 0) return;
+    const values: unknown[] = [];
+    const tuples = movements.map((movement, index) => {
+      const base = index * 9;
+      values.push(
+        movement.serial,
+        movement.enterpriseId,
+        movement.kind,
+        movement.amount,
+        movement.balanceAfter,
+        movement.redemptionId,
+        movement.holderRef,
+        movement.clientId,
+        movement.relatedSerial,
+      );
+      return `($${base + 1}::bigint, $${base + 2}, $${base + 3}, $${base + 4}::bigint, $${base + 5}::bigint, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::bigint)`;
+    });
+    await this.connection.query(
+      ctx,
+      `INSERT INTO card_transactions
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+       VALUES ${tuples.join(', ')}`,
+      values,
+    );
+  }
+
+  /** A page of a card's movements, oldest first, after the movement id `after`. */
+  async transactionsPage(
+    ctx: RequestContext,
+    serial: string,
+    after: string,
+    limit: number,
+  ): Promise<CardTransactionListed[]> {
+    return this.connection.query<CardTransactionListed[]>(
+      ctx,
+      `SELECT id::text AS id, kind, amount::text AS amount, balance_after::text AS balance_after, redemption_id,
+              holder_ref, related_serial::text AS related_serial, created_at
+       FROM card_transactions WHERE serial = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [serial, after, limit],
+    );
+  }
+
+  /**
+   * What each card of these redemptions (a debit and its reversals) still has out: its debit legs net of the
+   * reversals, last spent first.
+   */
+  async outstanding(
+    ctx: RequestContext,
+    redemptionIds: readonly string[],
+  ): Promise<Array<{ serial: string; out: number }>> {
+    const rows = await this.connection.query<Array<{ serial: string; out: string }>>(
+      ctx,
+      `SELECT serial::text AS serial, (-SUM(amount))::text AS out FROM card_transactions
+       WHERE redemption_id = ANY($1::text[])
+       GROUP BY serial HAVING SUM(amount) < 0 ORDER BY MIN(id) DESC`,
+      [redemptionIds],
+    );
+    return rows.map((row) => ({ serial: row.serial, out: Number(row.out) }));
+  }
+
+  /** What an expired card held when it expired (its expire movement), less what was restored since. */
+  async expiredValue(ctx: RequestContext, serial: string): Promise<number> {
+    const [row] = await this.connection.query<Array<{ value: string }>>(
+      ctx,
+      `SELECT COALESCE(-SUM(amount) FILTER (WHERE kind = 'expire'), 0)
+              - COALESCE(SUM(amount) FILTER (WHERE kind = 'reactivate'), 0) AS value
+       FROM card_transactions WHERE serial = $1`,
+      [serial],
+    );
+    return Math.max(0, Number(row?.value ?? 0));
+  }
+
+  /**
+   * Moves one card (locked by the caller) from `from` to `to`, as the state machine allows: a frozen card remembers
+   * where it came from, any other status forgets it. Throws (500) when the move is not allowed or the card is not in
+   * `from` any more.
+   */
+  async changeStatus(ctx: RequestContext, serial: string, change: CardStatusChange): Promise<void> {
+    assertTransition(serial, change.from, change.to);
+    const sets = ['status = $3', 'frozen_from = $4'];
+    const values: unknown[] = [serial, change.from, change.to, change.to === 'frozen' ? change.from : null];
+    const set = (column: string, value: unknown) => {
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    if (change.balance !== undefined) set('balance', change.balance);
+    if (change.expiresAt !== undefined) set('expires_at', change.expiresAt);
+    if (change.replacedBy !== undefined) set('replaced_by', change.replacedBy);
+    if (change.resetPinFailures) sets.push('pin_failures = 0');
+    const changed = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH u AS (UPDATE cards SET ${sets.join(', ')} WHERE serial = $1 AND status = $2 RETURNING 1) SELECT * FROM u`,
+      values,
+    );
+    if (changed.length !== 1) throw new Error(`card ${serial} is not ${change.from} any more`);
+  }
+
+  /** Voids unused cards (locked by the caller): status voided, balance 0. */
+  async voidCards(ctx: RequestContext, serials: readonly string[]): Promise<void> {
+    await this.connection.query(
+      ctx,
+      `UPDATE cards SET status = 'voided', balance = 0, frozen_from = NULL
+       WHERE serial = ANY($1::bigint[]) AND status IN (${statusList(statusesInto('voided'))})`,
+      [serials],
+    );
+  }
+
+  /**
+   * Expires up to `limit` live cards past expires_at (SKIP LOCKED: cards a redemption holds wait for the next run),
+   * answering what each held, in serial order.
+   */
+  async expireDue(
+    ctx: RequestContext,
+    limit: number,
+  ): Promise<Array<{ serial: string; expired: string; enterprise_id: string; holder_ref: string | null }>> {
+    return this.connection.query(
+      ctx,
+      `WITH due AS (
+         SELECT c.serial, c.balance, b.enterprise_id FROM ${CARDS_WITH_BATCH}
+         WHERE c.expires_at <= now() AND c.status = ANY($1::text[])
+         ORDER BY c.expires_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED),
+       u AS (
+         UPDATE cards c SET status = 'expired', balance = 0, frozen_from = NULL FROM due
+         WHERE c.serial = due.serial
+         RETURNING c.serial, due.balance, due.enterprise_id, c.holder_ref)
+       SELECT serial::text AS serial, balance::text AS expired, enterprise_id, holder_ref FROM u ORDER BY serial`,
+      [statusesInto('expired'), limit],
+    );
+  }
+
+  /** Inserts a replacement card. */
+  async insertCard(ctx: RequestContext, card: NewCard): Promise<void> {
+    await this.connection.query(
+      ctx,
+      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id, code_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12,
+               $13, $14)`,
+      [
+        card.serial,
+        card.orderId,
+        card.batchId,
+        card.faceValue,
+        card.balance,
+        card.status,
+        card.expiresAt,
+        card.codeHash,
+        card.secretCiphertext,
+        card.pinHash,
+        card.holderRef,
+        card.replaces,
+        card.boundClientId,
+        card.codeKeyId,
+      ],
+    );
+  }
+
+  /**
+   * First bind wins, for its channel and holder: only an unbound, unexpired card becomes active, bound to them, with
+   * a fresh count of wrong PINs. The balance when it did; null when it was not bindable (any more).
+   */
+  async bind(ctx: RequestContext, serial: string, holderRef: string, clientId: string): Promise<number | null> {
+    const [bound] = await this.connection.query<Array<{ balance: string }>>(
+      ctx,
+      `WITH u AS (
+         UPDATE cards SET status = 'active', holder_ref = $2, bound_client_id = $3, bound_at = now(), pin_failures = 0
+         WHERE serial = $1 AND status IN (${statusList(BINDABLE)}) AND (expires_at IS NULL OR expires_at > now())
+         RETURNING balance)
+       SELECT balance::text AS balance FROM u`,
+      [serial, holderRef, clientId],
+    );
+    return bound ? Number(bound.balance) : null;
+  }
+
+  /**
+   * Gives `amount` back to a card this channel bound, if it is active, exhausted (active again) or frozen (then the
+   * status it returns to is active again): its balance and status after, or null when the card takes no credit.
+   */
+  async credit(
+    ctx: RequestContext,
+    serial: string,
+    amount: number,
+    clientId: string,
+  ): Promise<{ balance: number; status: CardStatus; enterpriseId: string; holderRef: string | null } | null> {
+    const batch = batchOfCardFrom('c', 'b');
+    const [credited] = await this.connection.query<
+      Array<{ balance: string; status: CardStatus; enterprise_id: string; holder_ref: string | null }>
+    >(
+      ctx,
+      `WITH u AS (
+         UPDATE cards c SET balance = c.balance + $2,
+           status = CASE WHEN c.status = 'exhausted' THEN 'active' ELSE c.status END,
+           frozen_from = CASE WHEN c.frozen_from = 'exhausted' THEN 'active' ELSE c.frozen_from END
+         FROM ${batch.from}
+         WHERE c.serial = $1 AND ${batch.where} AND c.status IN (${statusList(CREDITABLE)}) AND c.bound_client_id = $3
+         RETURNING c.balance, c.status, b.enterprise_id, c.holder_ref)
+       SELECT balance::text AS balance, status, enterprise_id, holder_ref FROM u`,
+      [serial, amount, clientId],
+    );
+    return credited
+      ? {
+          balance: Number(credited.balance),
+          status: credited.status,
+          enterpriseId: credited.enterprise_id,
+          holderRef: credited.holder_ref,
+        }
+      : null;
+  }
+
+  /** Counts one wrong PIN on the card (its row lock serialises concurrent ones): the count after, or null. */
+  async countPinFailure(ctx: RequestContext, serial: string): Promise<number | null> {
+    const [counted] = await this.connection.query<Array<{ failures: number }>>(
+      ctx,
+      'WITH u AS (UPDATE cards SET pin_failures = pin_failures + 1 WHERE serial = $1 RETURNING pin_failures) SELECT pin_failures AS failures FROM u',
+      [serial],
+    );
+    return counted ? counted.failures : null;
+  }
+}

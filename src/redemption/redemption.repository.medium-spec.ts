@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { insertCard } from '../../test/support/medium-cards';
+import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
+import { AuditAppendRepository } from '../audit/audit-append.repository';
+import type { AppConfig } from '../config/app-config';
+import { newId } from '../common/ids';
+import { RedemptionRepository } from './redemption.repository';
+import { serialDebitStatement } from './redemption.service';
+
+describe('RedemptionRepository (medium)', () => {
+  let db: MediumDatabase;
+  let redemptions: RedemptionRepository;
+  beforeAll(async () => {
+    db = await openMediumDatabase();
+    const config = { AUDIT_HMAC_KEYS: `medium:${Buffer.alloc(32, 'medium').toString('base64')}` } as AppConfig;
+    redemptions = new RedemptionRepository(db.connection, new AuditAppendRepository(config, db.connection));
+  });
+  afterAll(() => db.close());
+
+  const client = () => `cli_medium${randomBytes(6).toString('hex')}`;
+
+  it('claims a reference once, completes the row, and finds it again with its reversed amount', () =>
+    db.rolledBack(async (ctx) => {
+      const clientId = client();
+      const claim = { id: newId('redemption'), clientId, reference: 'ref-1', kind: 'bind' as const, fingerprint: 'f' };
+      expect(await redemptions.claim(ctx, claim)).toBe(true);
+      expect(await redemptions.claim(ctx, { ...claim, id: newId('redemption') })).toBe(false);
+      const response = { object: 'redemption', id: claim.id } as never;
+      await redemptions.complete(ctx, {
+        ...claim,
+        enterpriseId: 'ent_1',
+        holderRef: 'h',
+        amount: 0,
+        reversesId: null,
+        response,
+      });
+      expect(await redemptions.byReference(ctx, clientId, 'ref-1')).toEqual({
+        id: claim.id,
+        fingerprint: 'f',
+        response,
+        reversedAmount: 0,
+      });
+    }));
+
+  it('debits by serial in one statement: card, movement, ledger, event, audit record and redemption row', () =>
+    db.rolledBack(async (ctx) => {
+      const { serial, enterpriseId } = await insertCard(db.connection, ctx, { clientId: 'cli_medium' });
+      const statement = (amount: number, reference: string) =>
+        serialDebitStatement({
+          serial,
+          enterpriseId,
+          clientId: 'cli_medium',
+          holderRef: 'holder',
+          amount,
+          reference,
+          fingerprint: 'f'.repeat(64),
+          id: newId('redemption'),
+          entryId: newId('journalEntry'),
+          requestId: 'req_medium',
+          createdAt: new Date(),
+        });
+      const spent = statement(2_500, 'd-1');
+      const result = await redemptions.debitBySerial(ctx, spent);
+      expect(result).toMatchObject({ outcome: 'debited', balance: 7_500, status: 'active' });
+      if (result.outcome !== 'debited') return;
+      expect(result.response).toMatchObject({
+        id: spent.redemption.id,
+        cards: [{ serial, amount: -2_500, balance_after: 7_500, status: 'active' }],
+      });
+      const [written] = await db.connection.query<Array<Record<string, string>>>(
+        ctx,
+        `SELECT (SELECT count(*) FROM card_transactions WHERE redemption_id = $1)::text AS movements,
+                (SELECT count(*) FROM ledger_lines WHERE entry_id = $2)::text AS lines,
+                (SELECT data->>'balance_after' FROM events WHERE data->>'redemption_id' = $1) AS event_balance,
+                (SELECT count(*) FROM audit_pending WHERE id = $3)::text AS audit,
+                (SELECT enterprise_id FROM redemptions WHERE id = $1) AS enterprise`,
+        [spent.redemption.id, spent.entry.id, result.auditId],
+      );
+      expect(written).toEqual({
+        movements: '1',
+        lines: '2',
+        event_balance: '7500',
+        audit: '1',
+        enterprise: enterpriseId,
+      });
+      // More than the balance: nothing at all is written.
+      const refused = statement(7_501, 'd-2');
+      expect(await redemptions.debitBySerial(ctx, refused)).toEqual({ outcome: 'refused' });
+      expect(await redemptions.byReference(ctx, 'cli_medium', 'd-2')).toBeNull();
+    }));
+
+  it('counts failures in a window and blocks a key at its limit, once', () =>
+    db.rolledBack(async (ctx) => {
+      const key = `medium:${randomBytes(6).toString('hex')}`;
+      expect(await redemptions.countFailure(ctx, key, 2, 60_000, 60_000)).toEqual({ failures: 1, newlyBlocked: false });
+      expect(await redemptions.blockedForMs(ctx, [key])).toBe(0);
+      expect(await redemptions.countFailure(ctx, key, 2, 60_000, 60_000)).toEqual({ failures: 2, newlyBlocked: true });
+      // (newlyBlocked of a later failure is only meaningful in a transaction of its own: now() is the transaction's.)
+      expect((await redemptions.countFailure(ctx, key, 2, 60_000, 60_000)).failures).toBe(3);
+      expect(await redemptions.blockedForMs(ctx, [key])).toBeGreaterThan(0);
+    }));
+});
