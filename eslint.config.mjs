@@ -32,10 +32,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/queue/queue-backend.ts',
   'src/redemption/attempt-limiter.ts',
   'src/redemption/redemption.service.ts',
-  'src/webhooks/events.service.ts',
-  'src/webhooks/webhook-delivery.service.ts',
-  'src/webhooks/webhook-endpoints.service.ts',
-  'src/webhooks/webhook-metrics.ts',
 ];
 
 export default tseslint.config(

@@ -8,8 +8,8 @@ import type { BlindIndexCandidate } from '../issuance/card-secrets';
 import type { CardStatus } from '../issuance/issuance.entity';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';
-import type { EventType } from '../webhooks/event-catalog';
-import { EventsService } from '../webhooks/events.service';
+import type { EventType } from '../events/event-catalog';
+import { EventsService } from '../events/events.service';
 import type { CardTransactionKind } from './card-transaction.entity';
 
 /** A card as the redemption and lifecycle services read it: the row, its batch's enterprise and card type. */
