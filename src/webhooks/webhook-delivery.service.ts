@@ -12,6 +12,7 @@ import { EventsService } from '../events/events.service';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
+import { KeyedLimiter } from './keyed-limiter';
 import { WebhookMetrics } from './webhook-metrics';
 import { WebhookSender, type SendResult } from './webhook-sender';
 import { RETRY_AFTER_STATUSES, nextAttemptDelay, parseRetryAfter, signatureHeader } from './webhook-signing';
@@ -24,12 +25,14 @@ const RELAY_BATCH = 1_000;
  * Deliveries of one endpoint claimed, sent and recorded together: one claim statement, one record statement
  * (docs/decisions: batched webhook delivery). As many as the origin has connections, so a batch goes out at once.
  */
-export const DELIVERY_BATCH = 32;
+export const DELIVERY_BATCH = 64;
 /**
- * Batches of one endpoint in flight at once in a process: the next batch is claimed while one is being sent or
- * recorded. Times DELIVERY_BATCH, it is the origin's pool size, so no request waits for a connection.
+ * Batches of one endpoint sending at once in a process. Times DELIVERY_BATCH, it is the origin's pool size
+ * (MAX_CONNECTIONS_PER_ORIGIN), so no request waits for a connection and its timeout is its own.
  */
-export const BATCHES_IN_FLIGHT_PER_ENDPOINT = 2;
+export const BATCHES_SENDING_PER_ENDPOINT = 1;
+/** Batches of one endpoint under way at once in a process: others claim and record while some are sending. */
+const BATCHES_IN_FLIGHT_PER_ENDPOINT = 3;
 /** Batches one job runs back to back while the endpoint has more due; then it hands over to a new job. */
 const BATCHES_PER_JOB = 16;
 /** A claimed attempt that has not reported back this long after its timeout is taken as lost (worker died). */
@@ -78,8 +81,9 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
   private wake: (() => void) | undefined;
   /** Sealed secret → secret, so that a busy endpoint's secret is not decrypted per delivery. */
   private readonly secrets = new Map<string, string>();
-  /** Per endpoint: batches in flight in this process, and the jobs waiting for their turn. */
-  private readonly inFlight = new Map<string, { running: number; waiting: Array<() => void> }>();
+  /** Per endpoint, in this process: batches under way (claimed and not yet recorded), and batches sending. */
+  private readonly batches = new KeyedLimiter(BATCHES_IN_FLIGHT_PER_ENDPOINT);
+  private readonly sending = new KeyedLimiter(BATCHES_SENDING_PER_ENDPOINT);
 
   constructor(
     private readonly repository: WebhooksRepository,
@@ -206,49 +210,21 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
 
   /** Claims, sends and records one batch; returns how many deliveries it claimed. Public for tests. */
   async deliverBatch(endpointId: string): Promise<number> {
-    await this.acquireTurn(endpointId);
-    try {
-      return await this.claimSendRecord(endpointId);
-    } finally {
-      this.releaseTurn(endpointId);
-    }
-  }
-
-  /**
-   * Waits until fewer than BATCHES_IN_FLIGHT_PER_ENDPOINT batches of the endpoint run here: more would queue in
-   * the origin's pool, and the wait would count against their timeout.
-   */
-  private async acquireTurn(endpointId: string): Promise<void> {
-    let slot = this.inFlight.get(endpointId);
-    if (!slot) this.inFlight.set(endpointId, (slot = { running: 0, waiting: [] }));
-    if (slot.running < BATCHES_IN_FLIGHT_PER_ENDPOINT) {
-      slot.running++;
-      return;
-    }
-    // The releasing batch hands its turn over directly (running stays as it is).
-    await new Promise<void>((resolve) => slot.waiting.push(resolve));
-  }
-
-  private releaseTurn(endpointId: string): void {
-    const slot = this.inFlight.get(endpointId);
-    if (!slot) return;
-    const next = slot.waiting.shift();
-    if (next) return next();
-    slot.running--;
-    if (slot.running === 0) this.inFlight.delete(endpointId);
-  }
-
-  private async claimSendRecord(endpointId: string): Promise<number> {
-    const ctx = RequestContext.system();
-    const claimed = await this.repository.claimDueDeliveries(ctx, endpointId, {
-      limit: DELIVERY_BATCH,
-      leaseMs: this.config.WEBHOOK_TIMEOUT_MS + ATTEMPT_LEASE_MARGIN_MS,
-      earlyToleranceMs: EARLY_TOLERANCE_MS,
+    return this.batches.run(endpointId, async () => {
+      const ctx = RequestContext.system();
+      const claimed = await this.repository.claimDueDeliveries(ctx, endpointId, {
+        limit: DELIVERY_BATCH,
+        // Covers the wait for a sending turn (at most one batch's sending) and the batch's own sending.
+        leaseMs: 2 * this.config.WEBHOOK_TIMEOUT_MS + ATTEMPT_LEASE_MARGIN_MS,
+        earlyToleranceMs: EARLY_TOLERANCE_MS,
+      });
+      if (claimed.length === 0) return 0;
+      const results = await this.sending.run(endpointId, () =>
+        Promise.all(claimed.map((delivery) => this.send(endpointId, delivery))),
+      );
+      await this.recordBatch(ctx, endpointId, claimed, results);
+      return claimed.length;
     });
-    if (claimed.length === 0) return 0;
-    const results = await Promise.all(claimed.map((delivery) => this.send(endpointId, delivery)));
-    await this.recordBatch(ctx, endpointId, claimed, results);
-    return claimed.length;
   }
 
   private send(endpointId: string, claimed: ClaimedDelivery): Promise<SendResult> {
