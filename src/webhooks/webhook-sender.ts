@@ -9,7 +9,7 @@ import { isAllowedAddress } from './webhook-url.policy';
 export const RESPONSE_EXCERPT_BYTES = 1024;
 /** Bytes read (and thrown away) after the excerpt so that the connection can be reused; more and it is cut. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
-/** Connections per receiver origin: a worker's batches in flight to it (2 × 32 deliveries) each get their own. */
+/** Connections per receiver origin: a batch sending to it (DELIVERY_BATCH deliveries) gets one per delivery. */
 export const MAX_CONNECTIONS_PER_ORIGIN = 64;
 /** Origins with a pool kept open; past this the least recently used pool is closed. */
 const MAX_POOLS = 500;
