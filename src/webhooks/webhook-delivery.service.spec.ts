@@ -84,9 +84,9 @@ function setUp(answer: (url: string, n: number) => SendResult) {
   const metrics = { attempted: jest.fn(), exhausted: jest.fn() };
   let n = 0;
   const sender = {
-    send: async (url: string, body: string, headers: Record<string, string>) => {
-      sent.push({ body, headers });
-      return answer(url, ++n);
+    sendBatch: async (url: string, requests: Array<{ body: string; headers: Record<string, string> }>) => {
+      sent.push(...requests);
+      return requests.map(() => answer(url, ++n));
     },
   };
   const transactions = { run: (_ctx: unknown, work: () => Promise<unknown>) => work() };

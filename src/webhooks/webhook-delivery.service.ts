@@ -30,9 +30,9 @@ export const DELIVERY_BATCH = 64;
  * Batches of one endpoint sending at once in a process. Times DELIVERY_BATCH, it is the origin's pool size
  * (MAX_CONNECTIONS_PER_ORIGIN), so no request waits for a connection and its timeout is its own.
  */
-export const BATCHES_SENDING_PER_ENDPOINT = 1;
+export const BATCHES_SENDING_PER_ENDPOINT = 2;
 /** Batches of one endpoint under way at once in a process: others claim and record while some are sending. */
-const BATCHES_IN_FLIGHT_PER_ENDPOINT = 3;
+const BATCHES_IN_FLIGHT_PER_ENDPOINT = 5;
 /** Batches one job runs back to back while the endpoint has more due; then it hands over to a new job. */
 const BATCHES_PER_JOB = 16;
 /** A claimed attempt that has not reported back this long after its timeout is taken as lost (worker died). */
@@ -219,15 +219,19 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
         earlyToleranceMs: EARLY_TOLERANCE_MS,
       });
       if (claimed.length === 0) return 0;
-      const results = await this.sending.run(endpointId, () =>
-        Promise.all(claimed.map((delivery) => this.send(endpointId, delivery))),
-      );
+      const requests = claimed.map((delivery) => this.signedRequest(endpointId, delivery));
+      // One endpoint, one URL: every claimed row carries the endpoint's current one.
+      const results = await this.sending.run(endpointId, () => this.sender.sendBatch(claimed[0].url, requests));
       await this.recordBatch(ctx, endpointId, claimed, results);
       return claimed.length;
     });
   }
 
-  private send(endpointId: string, claimed: ClaimedDelivery): Promise<SendResult> {
+  /** The delivery's body, the event as GET /v1/events/{id} shows it, signed to Standard Webhooks. */
+  private signedRequest(
+    endpointId: string,
+    claimed: ClaimedDelivery,
+  ): { body: string; headers: Record<string, string> } {
     const body = JSON.stringify(
       EventDto.from({
         id: claimed.eventId,
@@ -243,11 +247,14 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
     if (claimed.previousSecretSealed && (claimed.previousSecretExpiresAt?.getTime() ?? 0) > Date.now()) {
       secrets.push(this.openSecret(endpointId, claimed.previousSecretSealed));
     }
-    return this.sender.send(claimed.url, body, {
-      'webhook-id': claimed.eventId,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(claimed.eventId, timestamp, body, secrets),
-    });
+    return {
+      body,
+      headers: {
+        'webhook-id': claimed.eventId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(claimed.eventId, timestamp, body, secrets),
+      },
+    };
   }
 
   private openSecret(endpointId: string, sealed: string): string {

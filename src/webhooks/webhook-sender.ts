@@ -10,7 +10,7 @@ export const RESPONSE_EXCERPT_BYTES = 1024;
 /** Bytes read (and thrown away) after the excerpt so that the connection can be reused; more and it is cut. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
 /** Connections per receiver origin: a batch sending to it (DELIVERY_BATCH deliveries) gets one per delivery. */
-export const MAX_CONNECTIONS_PER_ORIGIN = 64;
+export const MAX_CONNECTIONS_PER_ORIGIN = 128;
 /** Origins with a pool kept open; past this the least recently used pool is closed. */
 const MAX_POOLS = 500;
 /** An idle keep-alive connection is closed after this long (receivers usually close theirs after 5 s or more). */
@@ -70,21 +70,51 @@ export class WebhookSender implements OnApplicationShutdown {
     this.lookup = guardedLookup(config.webhookAllowPrivateNetworks);
   }
 
-  async send(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
+  send(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
+    return this.sendBatch(url, [{ body, headers }]).then(([result]) => result);
+  }
+
+  /**
+   * POSTs every request to `url` at once; each result in the order given. They share one timer and one abort
+   * signal (the timeout runs from now for all of them), which is what a batch costs instead of one per request.
+   */
+  async sendBatch(
+    url: string,
+    requests: ReadonlyArray<{ body: string; headers: Record<string, string> }>,
+  ): Promise<SendResult[]> {
     const started = performance.now();
     const latency = () => Math.round(performance.now() - started);
     const target = new URL(url);
     const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');
     if (isIP(literal) && !isAllowedAddress(literal, this.config.webhookAllowPrivateNetworks)) {
-      return { error: 'address_blocked', message: BLOCKED_MESSAGE, latencyMs: latency() };
+      const latencyMs = latency();
+      return requests.map(() => ({ error: 'address_blocked', message: BLOCKED_MESSAGE, latencyMs }));
     }
     const origin = this.poolFor(target.origin);
+    const path = `${target.pathname}${target.search}`;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.config.WEBHOOK_TIMEOUT_MS);
     try {
+      return await Promise.all(
+        requests.map(({ body, headers }) => this.post(origin, path, body, headers, abort.signal, latency)),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async post(
+    origin: OriginPool,
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    latency: () => number,
+  ): Promise<SendResult> {
+    try {
       const response = await origin.pool.request({
         method: 'POST',
-        path: `${target.pathname}${target.search}`,
+        path,
         headers: {
           ...headers,
           'content-type': 'application/json',
@@ -92,7 +122,7 @@ export class WebhookSender implements OnApplicationShutdown {
           'user-agent': 'Fuli-Webhooks/1',
         },
         body,
-        signal: abort.signal,
+        signal,
       });
       const excerpt = await readExcerpt(response.body);
       const retryAfter = response.headers['retry-after'];
@@ -103,7 +133,7 @@ export class WebhookSender implements OnApplicationShutdown {
         latencyMs: latency(),
       };
     } catch (err) {
-      if (abort.signal.aborted) {
+      if (signal.aborted) {
         return {
           error: 'timeout',
           message: `no response within ${this.config.WEBHOOK_TIMEOUT_MS} ms`,
@@ -116,8 +146,6 @@ export class WebhookSender implements OnApplicationShutdown {
         message: blocked ? BLOCKED_MESSAGE : err instanceof Error ? err.message : String(err),
         latencyMs: latency(),
       };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
