@@ -1,4 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { setMaxListeners } from 'node:events';
 import { isIP, type LookupFunction } from 'node:net';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
@@ -93,6 +94,8 @@ export class WebhookSender implements OnApplicationShutdown {
     const origin = this.poolFor(target.origin);
     const path = `${target.pathname}${target.search}`;
     const abort = new AbortController();
+    // Every request of the batch listens to the one signal: not a leak.
+    setMaxListeners(0, abort.signal);
     const timer = setTimeout(() => abort.abort(), this.config.WEBHOOK_TIMEOUT_MS);
     try {
       return await Promise.all(
