@@ -4,6 +4,11 @@ export class KeyedLimiter {
 
   constructor(private readonly limit: number) {}
 
+  /** Whether a holder of `key` would have to wait now. */
+  isFull(key: string): boolean {
+    return (this.slots.get(key)?.running ?? 0) >= this.limit;
+  }
+
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {
     await this.acquire(key);
     try {

@@ -281,3 +281,21 @@ describe('wake-ups', () => {
     expect(subscribes(['order.paid'], 'card.debited')).toBe(false);
   });
 });
+
+describe('a busy endpoint', () => {
+  it('does not hold queue slots: a job finding all its batches under way comes back later', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { service, repository, jobs } = setUp(() => ({ status: 204, body: '', retryAfter: undefined, latencyMs: 1 }));
+    const claims: Array<Promise<unknown>> = [];
+    repository.claimDueDeliveries = async () => {
+      await gate;
+      return [];
+    };
+    for (let i = 0; i < 5; i++) claims.push(service.deliver({ endpointId: 'whe_busy' }));
+    await service.deliver({ endpointId: 'whe_busy' });
+    expect(jobs).toEqual([{ payload: { endpointId: 'whe_busy' }, options: { delay: 500, forgetWhenDone: true } }]);
+    release();
+    await Promise.all(claims);
+  });
+});

@@ -33,6 +33,8 @@ export const DELIVERY_BATCH = 64;
 export const BATCHES_SENDING_PER_ENDPOINT = 2;
 /** Batches of one endpoint under way at once in a process: others claim and record while some are sending. */
 const BATCHES_IN_FLIGHT_PER_ENDPOINT = 5;
+/** A job for an endpoint that has all its batches under way in this process comes back after this long. */
+const BUSY_ENDPOINT_RETRY_MS = 500;
 /** Batches one job runs back to back while the endpoint has more due; then it hands over to a new job. */
 const BATCHES_PER_JOB = 16;
 /** A claimed attempt that has not reported back this long after its timeout is taken as lost (worker died). */
@@ -199,9 +201,17 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
     );
   }
 
-  /** One endpoint's due deliveries, batch after batch while full ones keep coming (up to BATCHES_PER_JOB). */
+  /**
+   * One endpoint's due deliveries, batch after batch while full ones keep coming (up to BATCHES_PER_JOB). When the
+   * endpoint already has all the batches it may have under way here, the job comes back a little later instead of
+   * waiting: a busy endpoint must not hold every queue slot while other endpoints' deliveries wait.
+   */
   @OnJob(JobName.DeliverWebhooks)
   async deliver(payload: { endpointId: string }): Promise<void> {
+    if (this.batches.isFull(payload.endpointId)) {
+      await this.schedule([{ endpointId: payload.endpointId, delayMs: BUSY_ENDPOINT_RETRY_MS }]);
+      return;
+    }
     for (let batch = 0; batch < BATCHES_PER_JOB; batch++) {
       const claimed = await this.deliverBatch(payload.endpointId);
       if (claimed < DELIVERY_BATCH) return;
