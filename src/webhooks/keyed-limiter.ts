@@ -4,9 +4,10 @@ export class KeyedLimiter {
 
   constructor(private readonly limit: number) {}
 
-  /** Whether a holder of `key` would have to wait now. */
-  isFull(key: string): boolean {
-    return (this.slots.get(key)?.running ?? 0) >= this.limit;
+  /** Whether `key` has every place taken and at least `waiting` more waiting for one. */
+  isCrowded(key: string, waiting: number): boolean {
+    const slot = this.slots.get(key);
+    return slot !== undefined && slot.running >= this.limit && slot.waiting.length >= waiting;
   }
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {

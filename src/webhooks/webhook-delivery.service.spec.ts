@@ -8,6 +8,7 @@ import type { EventsService } from '../events/events.service';
 import type { QueueService } from '../queue/queue.service';
 import {
   DELIVERY_BATCH,
+  jobsFor,
   retryWakeUps,
   subscribes,
   wakeUpsFor,
@@ -263,6 +264,9 @@ describe('wake-ups', () => {
       enterpriseId: 'ent_1',
     }));
     expect(wakeUpsFor(deliveries, 0)).toEqual([{ endpointId: 'whe_1', delayMs: 0, batches: 2 }]);
+    // No more jobs than batches the endpoint may have under way: each job goes on while batches come full.
+    expect(jobsFor(DELIVERY_BATCH * 100)).toBe(5);
+    expect(jobsFor(0)).toBe(1);
   });
 
   it('group a batch’s retries by due second, at the latest delay of each group', () => {
@@ -283,7 +287,7 @@ describe('wake-ups', () => {
 });
 
 describe('a busy endpoint', () => {
-  it('does not hold queue slots: a job finding all its batches under way comes back later', async () => {
+  it('does not hold every queue slot: a job finding its batches under way and as many waiting comes back later', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { service, repository, jobs } = setUp(() => ({ status: 204, body: '', retryAfter: undefined, latencyMs: 1 }));
@@ -292,7 +296,7 @@ describe('a busy endpoint', () => {
       await gate;
       return [];
     };
-    for (let i = 0; i < 5; i++) claims.push(service.deliver({ endpointId: 'whe_busy' }));
+    for (let i = 0; i < 10; i++) claims.push(service.deliver({ endpointId: 'whe_busy' }));
     await service.deliver({ endpointId: 'whe_busy' });
     expect(jobs).toEqual([{ payload: { endpointId: 'whe_busy' }, options: { delay: 500, forgetWhenDone: true } }]);
     release();

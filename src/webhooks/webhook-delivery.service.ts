@@ -196,19 +196,20 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
     await this.schedule(
       overdue.map((endpoint) => ({
         endpointId: endpoint.endpointId,
-        batches: Math.ceil(endpoint.overdue / (DELIVERY_BATCH * BATCHES_PER_JOB)),
+        batches: jobsFor(endpoint.overdue),
       })),
     );
   }
 
   /**
    * One endpoint's due deliveries, batch after batch while full ones keep coming (up to BATCHES_PER_JOB). When the
-   * endpoint already has all the batches it may have under way here, the job comes back a little later instead of
-   * waiting: a busy endpoint must not hold every queue slot while other endpoints' deliveries wait.
+   * endpoint already has all the batches it may have under way here and as many jobs waiting for a turn, the job
+   * comes back a little later instead of waiting too: a busy endpoint must not hold every queue slot while other
+   * endpoints' deliveries wait.
    */
   @OnJob(JobName.DeliverWebhooks)
   async deliver(payload: { endpointId: string }): Promise<void> {
-    if (this.batches.isFull(payload.endpointId)) {
+    if (this.batches.isCrowded(payload.endpointId, BATCHES_IN_FLIGHT_PER_ENDPOINT)) {
       await this.schedule([{ endpointId: payload.endpointId, delayMs: BUSY_ENDPOINT_RETRY_MS }]);
       return;
     }
@@ -366,14 +367,22 @@ export function attemptOutcome(
   };
 }
 
-/** New deliveries' wake-ups: per endpoint, one job per DELIVERY_BATCH of them, so a burst is sent in parallel. */
+/**
+ * Jobs to wake an endpoint with `due` deliveries: one per DELIVERY_BATCH, so that a burst is sent in parallel, but
+ * no more than the endpoint may have batches under way (each job goes on while it claims full batches).
+ */
+export function jobsFor(due: number): number {
+  return Math.max(1, Math.min(BATCHES_IN_FLIGHT_PER_ENDPOINT, Math.ceil(due / DELIVERY_BATCH)));
+}
+
+/** New deliveries' wake-ups: per endpoint, jobsFor(its new deliveries). */
 export function wakeUpsFor(deliveries: readonly NewDelivery[], delayMs: number): EndpointWakeUp[] {
   const counts = new Map<string, number>();
   for (const delivery of deliveries) counts.set(delivery.endpointId, (counts.get(delivery.endpointId) ?? 0) + 1);
   return [...counts].map(([endpointId, count]) => ({
     endpointId,
     delayMs,
-    batches: Math.ceil(count / DELIVERY_BATCH),
+    batches: jobsFor(count),
   }));
 }
 

@@ -23,7 +23,7 @@ import {
 } from './dto/webhook.dto';
 import { isEventType } from '../events/event-catalog';
 import { EventsService } from '../events/events.service';
-import { DELIVERY_BATCH, secretContext, subscribes, WebhookDeliveryService } from './webhook-delivery.service';
+import { jobsFor, secretContext, subscribes, WebhookDeliveryService } from './webhook-delivery.service';
 import { newWebhookSecret } from './webhook-signing';
 import { WebhookUrlPolicy } from './webhook-url.policy';
 import type { WebhookEndpoint } from './webhook.entity';
@@ -238,7 +238,7 @@ export class WebhookEndpointsService {
       requireEnabled(endpoint);
       const requeued = await this.repository.requeueFailedDeliveries(ctx, id, since);
       if (requeued > 0) {
-        const wakeUp = { endpointId: id, batches: Math.ceil(requeued / DELIVERY_BATCH) };
+        const wakeUp = { endpointId: id, batches: jobsFor(requeued) };
         await this.transactions.afterCommit(ctx, () => this.deliveries.schedule([wakeUp]));
       }
       await this.audit.record(ctx, {
