@@ -13,10 +13,6 @@ const LEGACY_DATABASE_ACCESS = [
   'src/issuance/issuance.service.ts',
   'src/orders/orders.service.ts',
   'src/orders/payments.service.ts',
-  'src/webhooks/events.service.ts',
-  'src/webhooks/webhook-delivery.service.ts',
-  'src/webhooks/webhook-endpoints.service.ts',
-  'src/webhooks/webhook-metrics.ts',
 ];
 
 export default tseslint.config(

@@ -10,6 +10,7 @@ import { ExportKeys1796522915584 } from './1796522915584-ExportKeys';
 import { AuditHardening1796522939212 } from './1796522939212-AuditHardening';
 import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds';
 import { AuditInbox1796528648906 } from './1796528648906-AuditInbox';
+import { WebhookDeliveriesEndpointDue1796534318337 } from './1796534318337-WebhookDeliveriesEndpointDue';
 
 export const migrations = [
   Foundation1795822357562,
@@ -23,4 +24,5 @@ export const migrations = [
   AuditHardening1796522939212,
   CodePepperKeyIds1796523867677,
   AuditInbox1796528648906,
+  WebhookDeliveriesEndpointDue1796534318337,
 ];

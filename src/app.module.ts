@@ -22,7 +22,8 @@ import { LedgerModule } from './ledger/ledger.module';
 import { OrdersModule } from './orders/orders.module';
 import { MaintenanceModule } from './queue/maintenance.module';
 import { QueueModule } from './queue/queue.module';
-import { EventsModule } from './webhooks/events.module';
+import { EventsModule } from './events/events.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import type { QueueConnection } from './queue/queue-backend';
 import { CardsModule } from './cards/cards.module';
 import { RedemptionModule } from './redemption/redemption.module';
@@ -49,6 +50,7 @@ export class AppModule {
         rateLimitModule(config),
         CryptoModule,
         EventsModule,
+        WebhooksModule,
         AuditModule,
         AuthModule,
         EnterprisesModule,

@@ -1,4 +1,4 @@
-import { SEAL_SQL } from '../src/audit/audit.service';
+import { SEAL_SQL } from '../src/audit/audit.repository';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
 import { createClient, createProduct, placePaidOrder } from './support/fixtures';

@@ -4,8 +4,8 @@ import { digestOf } from '../common/canonical-json';
 import type { RequestContext } from '../common/context/request-context';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { LedgerService } from '../ledger/ledger.service';
-import type { EventType } from '../webhooks/event-catalog';
-import { EventsService } from '../webhooks/events.service';
+import type { EventType } from '../events/event-catalog';
+import { EventsService } from '../events/events.service';
 import type { CardTransactionKind } from './card-transaction.entity';
 import { CardsRepository, type CardRow } from './cards.repository';
 

@@ -13,7 +13,7 @@ import { Card } from '../cards/card.entity';
 import { LedgerEntry, LedgerLine } from '../ledger/ledger.entity';
 import { Order, OrderLine } from '../orders/order.entity';
 import { Payment } from '../orders/payment.entity';
-import { Event } from '../webhooks/event.entity';
+import { Event } from '../events/event.entity';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../webhooks/webhook.entity';
 import { CardTransaction } from '../cards/card-transaction.entity';
 import { Redemption, RedemptionAttemptCounter } from '../redemption/redemption.entity';

@@ -17,7 +17,7 @@ import { assertTransition, type OrderStatus } from '../orders/order-state';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import { EventsService } from '../webhooks/events.service';
+import { EventsService } from '../events/events.service';
 import { generateCodes, generatePins, serialFromSequence } from './card-code';
 import { CardSecrets } from './card-secrets';
 import { IssuanceBatch } from './issuance.entity';

@@ -15,7 +15,7 @@ import { IssuanceService } from '../issuance/issuance.service';
 import { ENTERPRISE_ACCOUNTS, LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
 import { refundSplit } from '../ledger/refund-split';
-import { EventsService } from '../webhooks/events.service';
+import { EventsService } from '../events/events.service';
 import { CompliancePolicy } from './compliance.policy';
 import type { CreateOrderDto } from './dto/create-order.dto';
 import { OrderDto, type ListOrdersQueryDto, type ReasonDto } from './dto/order.dto';

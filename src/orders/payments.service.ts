@@ -10,7 +10,7 @@ import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
-import { EventsService } from '../webhooks/events.service';
+import { EventsService } from '../events/events.service';
 import { PaymentDto, type AdminListPaymentsQueryDto, type RecordPaymentDto } from './dto/payment.dto';
 import { OrdersService } from './orders.service';
 import { Payment } from './payment.entity';

@@ -19,8 +19,8 @@ export enum JobName {
   BuildExport = 'build-export',
   /** Walk every encrypted column and seal what an older data key sealed again under the active key. */
   ReencryptData = 're-encrypt-data',
-  /** One HTTP attempt of one webhook delivery (an event for an endpoint); the next attempt is a new job. */
-  DeliverWebhook = 'deliver-webhook',
+  /** Batches of the due webhook deliveries of one endpoint: claim, send at once, record (src/webhooks). */
+  DeliverWebhooks = 'deliver-webhooks',
   /** Enqueue webhook deliveries that are due but have no job (lost enqueue, crashed worker, flushed Redis). */
   SweepWebhookDeliveries = 'sweep-webhook-deliveries',
   /** Expire the cards past expires_at and book their balances as breakage (scheduled). */
@@ -36,7 +36,7 @@ export interface JobPayloads {
   [JobName.ResumeIssuance]: Record<string, never>;
   [JobName.BuildExport]: { exportId: string };
   [JobName.ReencryptData]: { runId: string };
-  [JobName.DeliverWebhook]: { deliveryId: string; attempt: number };
+  [JobName.DeliverWebhooks]: { endpointId: string };
   [JobName.SweepWebhookDeliveries]: Record<string, never>;
   [JobName.ExpireCards]: Record<string, never>;
   [JobName.CheckpointAudit]: Record<string, never>;
@@ -49,7 +49,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.ResumeIssuance]: QueueName.Maintenance,
   [JobName.BuildExport]: QueueName.Exports,
   [JobName.ReencryptData]: QueueName.DataKeys,
-  [JobName.DeliverWebhook]: QueueName.Webhooks,
+  [JobName.DeliverWebhooks]: QueueName.Webhooks,
   [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
   [JobName.ExpireCards]: QueueName.Maintenance,
   [JobName.CheckpointAudit]: QueueName.Maintenance,
@@ -64,7 +64,7 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Exports]: 1,
   // One: a run walks every table in order under a lock; a second job could only wait for it.
   [QueueName.DataKeys]: 1,
-  // Deliveries wait on receivers (up to WEBHOOK_TIMEOUT_MS each), not on this CPU: many at once.
+  // Delivery batches wait on receivers (up to WEBHOOK_TIMEOUT_MS), not on this CPU: many endpoints at once.
   [QueueName.Webhooks]: 32,
 };
 

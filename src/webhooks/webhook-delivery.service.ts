@@ -1,83 +1,80 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { newId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { EventDto } from '../events/dto/event.dto';
+import type { Event } from '../events/event.entity';
+import { EventsRepository } from '../events/events.repository';
+import { EventsService } from '../events/events.service';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
-import { QueueService, type AddJobOptions } from '../queue/queue.service';
-import { EventDto } from './dto/webhook.dto';
-import type { Event } from './event.entity';
-import { EventsService } from './events.service';
+import { QueueService } from '../queue/queue.service';
+import { KeyedLimiter } from './keyed-limiter';
 import { WebhookMetrics } from './webhook-metrics';
 import { WebhookSender, type SendResult } from './webhook-sender';
 import { RETRY_AFTER_STATUSES, nextAttemptDelay, parseRetryAfter, signatureHeader } from './webhook-signing';
 import type { DisabledReason } from './webhook.entity';
+import { WebhooksRepository, type AttemptOutcome, type ClaimedDelivery, type NewDelivery } from './webhooks.repository';
 
 /** Events relayed per transaction. */
-const RELAY_BATCH = 500;
+const RELAY_BATCH = 1_000;
+/**
+ * Deliveries of one endpoint claimed, sent and recorded together: one claim statement, one record statement
+ * (docs/decisions/batched-webhook-delivery.md).
+ */
+export const DELIVERY_BATCH = 64;
+/**
+ * Batches of one endpoint sending at once in a process. Times DELIVERY_BATCH, it is the origin's pool size
+ * (MAX_CONNECTIONS_PER_ORIGIN), so no request waits for a connection and its timeout is its own.
+ */
+export const BATCHES_SENDING_PER_ENDPOINT = 2;
+/** Batches of one endpoint under way at once in a process: others claim and record while some are sending. */
+const BATCHES_IN_FLIGHT_PER_ENDPOINT = 5;
+/** A job for an endpoint that has all its batches under way in this process comes back after this long. */
+const BUSY_ENDPOINT_RETRY_MS = 500;
+/** Batches one job runs back to back while the endpoint has more due; then it hands over to a new job. */
+const BATCHES_PER_JOB = 16;
 /** A claimed attempt that has not reported back this long after its timeout is taken as lost (worker died). */
 const ATTEMPT_LEASE_MARGIN_MS = 15_000;
-/** A delivery due this long without being claimed gets its job again from the sweep. */
+/** A delivery due this long without being claimed gets its wake-up again from the sweep. */
 const OVERDUE_AFTER_MS = 10_000;
 const SWEEP_EVERY_MS = 10_000;
-const SWEEP_BATCH = 1_000;
+const SWEEP_BATCH = 10_000;
 const SWEEP_SCHEDULER = 'webhook-delivery-sweep';
-/** A job may fire a little before the row says it is due (clock skew between processes). */
+/** A job may fire a little before the rows say they are due (clock skew between processes). */
 const EARLY_TOLERANCE_MS = 2_000;
-/** last_success_at is refreshed at most this often, so that a busy endpoint's row is not written per delivery. */
+/** Retry wake-ups of one batch are grouped by due time at this resolution (one job per group). */
+const RETRY_WAKE_RESOLUTION_MS = 1_000;
+/** last_success_at is refreshed at most this often, so that a busy endpoint's row is not written per batch. */
 const SUCCESS_STAMP_RESOLUTION_S = 10;
-
-const INSERT_ATTEMPT = `INSERT INTO webhook_attempts
-    (id, delivery_id, endpoint_id, event_id, attempt_no, response_status, response_body, error, latency_ms, succeeded,
-     next_attempt_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + $11 * interval '1 millisecond')`;
 
 /** The secret-name prefix of DataCipher contexts: a sealed secret cannot be moved to another endpoint. */
 export const secretContext = (endpointId: string) => `webhook_endpoints.secret:${endpointId}`;
 
-export interface DeliveryToSchedule {
-  id: string;
-  /** The attempt the job is for (attempts made so far + 1). */
-  attempt: number;
+/** A wake-up for an endpoint: `batches` jobs that each claim what is due then. */
+export interface EndpointWakeUp {
+  endpointId: string;
   delayMs?: number;
-  /** A manual replay: a fresh job id, so that an already delayed job of the same attempt does not absorb it. */
-  manual?: boolean;
-}
-
-interface ClaimedDelivery {
-  id: string;
-  attempts: number;
-  retry_base: number;
-  endpoint_id: string;
-  event_id: string;
-  url: string;
-  endpoint_status: string;
-  deleted_at: Date | null;
-  secret_sealed: string;
-  previous_secret_sealed: string | null;
-  previous_secret_expires_at: Date | null;
-  type: string;
-  schema_version: number;
-  enterprise_id: string;
-  data: Record<string, unknown>;
-  event_created_at: Date;
+  /** Jobs to enqueue (deliveries expected ÷ DELIVERY_BATCH, so that a burst is sent by several jobs at once). */
+  batches?: number;
 }
 
 /**
- * Gets committed events to the endpoints that want them, at least once:
+ * Gets committed events to the endpoints that want them, at least once
+ * (docs/decisions/batched-webhook-delivery.md):
  *
  * 1. Relay (worker processes): a loop takes unrelayed outbox rows with FOR UPDATE SKIP LOCKED (several workers
  *    share the work), creates one delivery row per subscribed endpoint and marks the events relayed, in one
- *    transaction; then enqueues one `deliver-webhook` job per delivery.
- * 2. Delivery: each job claims its attempt with a conditional update (a duplicate or stale job claims nothing),
- *    POSTs outside any transaction, then records the attempt and the delivery's next state in one transaction
- *    and enqueues the next attempt, delayed by the retry schedule.
- * 3. Sweep: the delivery rows are the truth about what is due; every few seconds the deliveries that are overdue
- *    (their job was lost between commit and enqueue, or their worker died mid-attempt) get their job again.
+ *    transaction; then enqueues `deliver-webhooks` jobs for each endpoint that got deliveries.
+ * 2. Delivery: a job is for one endpoint. It claims up to DELIVERY_BATCH due deliveries of it in one statement
+ *    (FOR UPDATE SKIP LOCKED: concurrent jobs take disjoint rows; each claim leases its rows), sends them at once
+ *    over the origin's keep-alive pool, records every attempt and every delivery's next state in one statement,
+ *    and wakes the endpoint again when the retries fall due. No order between deliveries is promised.
+ * 3. Sweep: the delivery rows are the truth about what is due; every few seconds endpoints with overdue deliveries
+ *    (their wake-up was lost between commit and enqueue, or their worker died mid-batch) get a job again.
  */
 @Injectable()
 export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -87,9 +84,13 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
   private wake: (() => void) | undefined;
   /** Sealed secret → secret, so that a busy endpoint's secret is not decrypted per delivery. */
   private readonly secrets = new Map<string, string>();
+  /** Per endpoint, in this process: batches under way (claimed and not yet recorded), and batches sending. */
+  private readonly batches = new KeyedLimiter(BATCHES_IN_FLIGHT_PER_ENDPOINT);
+  private readonly sending = new KeyedLimiter(BATCHES_SENDING_PER_ENDPOINT);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: WebhooksRepository,
+    private readonly eventsRepository: EventsRepository,
     private readonly transactions: TransactionService,
     private readonly queues: QueueService,
     private readonly config: AppConfig,
@@ -137,140 +138,135 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
 
   /** One relay transaction; returns how many events it relayed. Public for tests and the benchmark. */
   async relayBatch(): Promise<number> {
-    const schedule = this.config.webhookRetrySchedule;
-    const { events, deliveries } = await this.dataSource.transaction(async (manager) => {
-      const events = await manager.query<Array<{ id: string; enterprise_id: string; type: string }>>(
-        `SELECT id, enterprise_id, type FROM events WHERE relayed_at IS NULL
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [RELAY_BATCH],
-      );
-      if (events.length === 0) return { events, deliveries: [] };
-      const enterprises = [...new Set(events.map((event) => event.enterprise_id))];
-      const endpoints = await manager.query<Array<{ id: string; enterprise_id: string; event_types: string[] }>>(
-        `SELECT id, enterprise_id, event_types FROM webhook_endpoints
-         WHERE enterprise_id = ANY($1) AND status = 'enabled' AND deleted_at IS NULL ORDER BY id`,
-        [enterprises],
-      );
-      const deliveries: Array<{ id: string; eventId: string; endpointId: string; enterpriseId: string }> = [];
+    const firstDelayMs = this.config.webhookRetrySchedule[0];
+    const ctx = RequestContext.system();
+    const { relayed, deliveries } = await this.transactions.run(ctx, async () => {
+      const events = await this.eventsRepository.lockUnrelayed(ctx, RELAY_BATCH);
+      if (events.length === 0) return { relayed: 0, deliveries: [] };
+      const endpoints = await this.repository.enabledEndpointsOf(ctx, [
+        ...new Set(events.map((event) => event.enterpriseId)),
+      ]);
+      const deliveries: NewDelivery[] = [];
       for (const event of events) {
         for (const endpoint of endpoints) {
-          if (endpoint.enterprise_id !== event.enterprise_id || !subscribes(endpoint.event_types, event.type)) continue;
+          if (endpoint.enterpriseId !== event.enterpriseId || !subscribes(endpoint.eventTypes, event.type)) continue;
           deliveries.push({
             id: newId('webhookDelivery'),
             eventId: event.id,
             endpointId: endpoint.id,
-            enterpriseId: event.enterprise_id,
+            enterpriseId: event.enterpriseId,
           });
         }
       }
-      if (deliveries.length > 0) {
-        await manager.query(
-          `INSERT INTO webhook_deliveries (id, event_id, endpoint_id, enterprise_id, status, attempts, next_attempt_at)
-           SELECT d.id, d.event_id, d.endpoint_id, d.enterprise_id, 'pending', 0, now() + $5 * interval '1 millisecond'
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(id, event_id, endpoint_id, enterprise_id)
-           ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-          [
-            deliveries.map((d) => d.id),
-            deliveries.map((d) => d.eventId),
-            deliveries.map((d) => d.endpointId),
-            deliveries.map((d) => d.enterpriseId),
-            schedule[0],
-          ],
-        );
-      }
-      await manager.query('UPDATE events SET relayed_at = now() WHERE id = ANY($1)', [events.map((e) => e.id)]);
-      return { events, deliveries };
+      await this.repository.insertDeliveries(ctx, deliveries, firstDelayMs);
+      await this.eventsRepository.markRelayed(
+        ctx,
+        events.map((event) => event.id),
+      );
+      return { relayed: events.length, deliveries };
     });
-    // After commit. Lost here (crash, queue backend down), the sweep enqueues them once they are overdue.
-    await this.schedule(deliveries.map((delivery) => ({ id: delivery.id, attempt: 1, delayMs: schedule[0] })));
-    return events.length;
+    // After commit. Lost here (crash, queue backend down), the sweep wakes the endpoints once they are overdue.
+    await this.schedule(wakeUpsFor(deliveries, firstDelayMs));
+    return relayed;
   }
 
-  /** Enqueues the jobs of deliveries whose rows say they are due (after the rows have committed). */
-  async schedule(deliveries: readonly DeliveryToSchedule[]): Promise<void> {
-    for (let i = 0; i < deliveries.length; i += SWEEP_BATCH) {
-      await this.queues.addBulk(
-        JobName.DeliverWebhook,
-        deliveries.slice(i, i + SWEEP_BATCH).map((delivery) => {
-          const options: AddJobOptions = {
-            jobId: `${delivery.id}-${delivery.attempt}${delivery.manual ? `-m${Date.now()}` : ''}`,
-            delay: delivery.delayMs,
-            forgetWhenDone: true,
-          };
-          return { payload: { deliveryId: delivery.id, attempt: delivery.attempt }, options };
-        }),
-      );
-    }
+  /** Enqueues delivery jobs for endpoints whose rows say deliveries are (or will be) due; after those rows commit. */
+  async schedule(wakeUps: readonly EndpointWakeUp[]): Promise<void> {
+    const jobs = wakeUps.flatMap((wakeUp) =>
+      Array.from({ length: Math.max(1, wakeUp.batches ?? 1) }, () => ({
+        payload: { endpointId: wakeUp.endpointId },
+        // No job id: concurrent jobs for one endpoint are harmless (they claim disjoint rows or nothing), while a
+        // deduplicated wake-up could be swallowed by a job that has already made its last claim.
+        options: { delay: wakeUp.delayMs || undefined, forgetWhenDone: true },
+      })),
+    );
+    for (let i = 0; i < jobs.length; i += 1_000)
+      await this.queues.addBulk(JobName.DeliverWebhooks, jobs.slice(i, i + 1_000));
   }
 
   @OnJob(JobName.SweepWebhookDeliveries)
   async sweep(): Promise<void> {
-    const overdue = await this.dataSource.query<Array<{ id: string; attempts: number }>>(
-      `SELECT id, attempts FROM webhook_deliveries
-       WHERE status = 'pending' AND next_attempt_at < now() - $1 * interval '1 millisecond'
-       ORDER BY next_attempt_at LIMIT $2`,
-      [OVERDUE_AFTER_MS, SWEEP_BATCH],
-    );
+    const overdue = await this.repository.overdueEndpoints(RequestContext.system(), OVERDUE_AFTER_MS, SWEEP_BATCH);
     if (overdue.length === 0) return;
-    this.logger.log({ msg: 'enqueueing overdue webhook deliveries', count: overdue.length });
-    await this.schedule(overdue.map((delivery) => ({ id: delivery.id, attempt: delivery.attempts + 1 })));
+    this.logger.log({
+      msg: 'waking endpoints with overdue webhook deliveries',
+      endpoints: overdue.length,
+      deliveries: overdue.reduce((sum, endpoint) => sum + endpoint.overdue, 0),
+    });
+    await this.schedule(
+      overdue.map((endpoint) => ({
+        endpointId: endpoint.endpointId,
+        batches: jobsFor(endpoint.overdue),
+      })),
+    );
   }
 
-  @OnJob(JobName.DeliverWebhook)
-  async deliver(payload: { deliveryId: string; attempt: number }): Promise<void> {
-    const claimed = await this.claim(payload.deliveryId, payload.attempt);
-    if (!claimed) return; // a duplicate, stale or early job: the row says another attempt is due
-    if (claimed.deleted_at !== null || claimed.endpoint_status !== 'enabled') {
-      await this.dataSource.query(
-        `UPDATE webhook_deliveries SET status = 'failed', failure_reason = $2, next_attempt_at = NULL
-         WHERE id = $1 AND status = 'pending'`,
-        [claimed.id, claimed.deleted_at !== null ? 'endpoint_deleted' : 'endpoint_disabled'],
-      );
+  /**
+   * One endpoint's due deliveries, batch after batch while full ones keep coming (up to BATCHES_PER_JOB). When the
+   * endpoint already has all the batches it may have under way here and as many jobs waiting for a turn, the job
+   * comes back a little later instead of waiting too: a busy endpoint must not hold every queue slot while other
+   * endpoints' deliveries wait.
+   */
+  @OnJob(JobName.DeliverWebhooks)
+  async deliver(payload: { endpointId: string }): Promise<void> {
+    if (this.batches.isCrowded(payload.endpointId, BATCHES_IN_FLIGHT_PER_ENDPOINT)) {
+      await this.schedule([{ endpointId: payload.endpointId, delayMs: BUSY_ENDPOINT_RETRY_MS }]);
       return;
     }
+    for (let batch = 0; batch < BATCHES_PER_JOB; batch++) {
+      const claimed = await this.deliverBatch(payload.endpointId);
+      if (claimed < DELIVERY_BATCH) return;
+    }
+    await this.schedule([{ endpointId: payload.endpointId }]);
+  }
+
+  /** Claims, sends and records one batch; returns how many deliveries it claimed. Public for tests. */
+  async deliverBatch(endpointId: string): Promise<number> {
+    return this.batches.run(endpointId, async () => {
+      const ctx = RequestContext.system();
+      const claimed = await this.repository.claimDueDeliveries(ctx, endpointId, {
+        limit: DELIVERY_BATCH,
+        // Covers the wait for a sending turn (at most one batch's sending) and the batch's own sending.
+        leaseMs: 2 * this.config.WEBHOOK_TIMEOUT_MS + ATTEMPT_LEASE_MARGIN_MS,
+        earlyToleranceMs: EARLY_TOLERANCE_MS,
+      });
+      if (claimed.length === 0) return 0;
+      const requests = claimed.map((delivery) => this.signedRequest(endpointId, delivery));
+      // One endpoint, one URL: every claimed row carries the endpoint's current one.
+      const results = await this.sending.run(endpointId, () => this.sender.sendBatch(claimed[0].url, requests));
+      await this.recordBatch(ctx, endpointId, claimed, results);
+      return claimed.length;
+    });
+  }
+
+  /** The delivery's body, the event as GET /v1/events/{id} shows it, signed to Standard Webhooks. */
+  private signedRequest(
+    endpointId: string,
+    claimed: ClaimedDelivery,
+  ): { body: string; headers: Record<string, string> } {
     const body = JSON.stringify(
       EventDto.from({
-        id: claimed.event_id,
-        type: claimed.type,
-        schemaVersion: claimed.schema_version,
-        enterpriseId: claimed.enterprise_id,
-        createdAt: claimed.event_created_at,
-        data: claimed.data,
+        id: claimed.eventId,
+        type: claimed.event.type,
+        schemaVersion: claimed.event.schemaVersion,
+        enterpriseId: claimed.event.enterpriseId,
+        createdAt: claimed.event.createdAt,
+        data: claimed.event.data,
       } as Event),
     );
     const timestamp = Math.floor(Date.now() / 1000);
-    const secrets = [this.openSecret(claimed.endpoint_id, claimed.secret_sealed)];
-    if (claimed.previous_secret_sealed && (claimed.previous_secret_expires_at?.getTime() ?? 0) > Date.now()) {
-      secrets.push(this.openSecret(claimed.endpoint_id, claimed.previous_secret_sealed));
+    const secrets = [this.openSecret(endpointId, claimed.secretSealed)];
+    if (claimed.previousSecretSealed && (claimed.previousSecretExpiresAt?.getTime() ?? 0) > Date.now()) {
+      secrets.push(this.openSecret(endpointId, claimed.previousSecretSealed));
     }
-    const result = await this.sender.send(claimed.url, body, {
-      'webhook-id': claimed.event_id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(claimed.event_id, timestamp, body, secrets),
-    });
-    await this.recordOutcome(claimed, result);
-  }
-
-  /** Takes attempt `attempt` of a due, pending delivery; null when the row does not agree (nothing to do). */
-  private async claim(deliveryId: string, attempt: number): Promise<ClaimedDelivery | null> {
-    const leaseMs = this.config.WEBHOOK_TIMEOUT_MS + ATTEMPT_LEASE_MARGIN_MS;
-    const rows = await this.dataSource.query<ClaimedDelivery[]>(
-      `WITH claimed AS (
-         UPDATE webhook_deliveries
-         SET attempts = attempts + 1, next_attempt_at = now() + $3 * interval '1 millisecond'
-         WHERE id = $1 AND status = 'pending' AND attempts = $2 - 1
-           AND next_attempt_at <= now() + $4 * interval '1 millisecond'
-         RETURNING id, attempts, retry_base, endpoint_id, event_id
-       )
-       SELECT c.*, w.url, w.status AS endpoint_status, w.deleted_at, w.secret_sealed, w.previous_secret_sealed,
-              w.previous_secret_expires_at, e.type, e.schema_version, e.enterprise_id, e.data,
-              e.created_at AS event_created_at
-       FROM claimed c
-       JOIN webhook_endpoints w ON w.id = c.endpoint_id
-       JOIN events e ON e.id = c.event_id`,
-      [deliveryId, attempt, leaseMs, EARLY_TOLERANCE_MS],
-    );
-    return rows[0] ?? null;
+    return {
+      body,
+      headers: {
+        'webhook-id': claimed.eventId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signatureHeader(claimed.eventId, timestamp, body, secrets),
+      },
+    };
   }
 
   private openSecret(endpointId: string, sealed: string): string {
@@ -284,115 +280,119 @@ export class WebhookDeliveryService implements OnApplicationBootstrap, BeforeApp
   }
 
   /**
-   * The attempt, the delivery's next state and the endpoint's health in one transaction; then the next attempt's
-   * job. A 410 disables the endpoint at once; so does failing without a success for WEBHOOK_DISABLE_AFTER_SECONDS.
+   * Every attempt and every delivery's next state in one statement; then, rarely, the endpoint is disabled (a 410
+   * disables it at once; so does failing without a success for WEBHOOK_DISABLE_AFTER_SECONDS); else the endpoint
+   * is woken again when its retries fall due.
    */
-  private async recordOutcome(claimed: ClaimedDelivery, result: SendResult): Promise<void> {
-    const succeeded = 'status' in result && result.status >= 200 && result.status < 300;
-    const status = 'status' in result ? result.status : null;
-    const retryAfter =
-      'status' in result && RETRY_AFTER_STATUSES.has(result.status)
-        ? parseRetryAfter(result.retryAfter, Date.now())
-        : null;
-    const delayMs = succeeded
-      ? null
-      : nextAttemptDelay(this.config.webhookRetrySchedule, claimed.attempts - claimed.retry_base, retryAfter);
-    const attempt = [
-      newId('webhookAttempt'),
-      claimed.id,
-      claimed.endpoint_id,
-      claimed.event_id,
-      claimed.attempts,
-      status,
-      'status' in result ? result.body : null,
-      'error' in result ? result.error : null,
-      result.latencyMs,
-      succeeded,
-      delayMs,
-    ];
-    if (succeeded) {
-      // The common case in one statement (one round trip, one commit): the attempt, the delivery, and the
-      // endpoint's health, which is written only when it changes or its stamp is stale (a busy endpoint's row is
-      // not locked by every delivery).
-      await this.dataSource.query(
-        `WITH attempt AS (${INSERT_ATTEMPT}),
-         delivery AS (
-           UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), next_attempt_at = NULL
-           WHERE id = $2 AND attempts = $5
-         )
-         UPDATE webhook_endpoints SET last_success_at = now(), failing_since = NULL
-         WHERE id = $3 AND (failing_since IS NOT NULL OR last_success_at IS NULL
-           OR last_success_at < now() - $12 * interval '1 second')`,
-        [...attempt, SUCCESS_STAMP_RESOLUTION_S],
-      );
-      this.metrics.attempted(true, claimed.event_created_at);
-      return;
-    }
-    let disabled: DisabledReason | null = null;
-    const ctx = RequestContext.system();
-    await this.transactions.run(ctx, async (manager) => {
-      await manager.query(INSERT_ATTEMPT, attempt);
-      await manager.query(
-        `UPDATE webhook_deliveries
-         SET status = CASE WHEN $3::integer IS NULL THEN 'failed' ELSE 'pending' END,
-             failure_reason = CASE WHEN $3::integer IS NULL THEN 'retries_exhausted' END,
-             next_attempt_at = now() + $3 * interval '1 millisecond'
-         WHERE id = $1 AND attempts = $2`,
-        [claimed.id, claimed.attempts, delayMs],
-      );
-      // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
-      const [[endpoint]] = await manager.query<[Array<{ failing_too_long: boolean }>, number]>(
-        `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = $1
-         RETURNING failing_since < now() - $2 * interval '1 second' AS failing_too_long`,
-        [claimed.endpoint_id, this.config.WEBHOOK_DISABLE_AFTER_SECONDS],
-      );
-      const reason: DisabledReason | null = status === 410 ? 'gone' : endpoint?.failing_too_long ? 'failing' : null;
-      if (reason && (await this.disable(ctx, manager, claimed, reason))) disabled = reason;
+  private async recordBatch(
+    ctx: RequestContext,
+    endpointId: string,
+    claimed: readonly ClaimedDelivery[],
+    results: readonly SendResult[],
+  ): Promise<void> {
+    const now = Date.now();
+    const outcomes = claimed.map((delivery, i) =>
+      attemptOutcome(delivery, results[i], this.config.webhookRetrySchedule, now),
+    );
+    const { failingTooLong } = await this.repository.recordOutcomes(ctx, endpointId, outcomes, {
+      successStampResolutionS: SUCCESS_STAMP_RESOLUTION_S,
+      disableAfterS: this.config.WEBHOOK_DISABLE_AFTER_SECONDS,
     });
-    this.metrics.attempted(false, claimed.event_created_at);
-    if (disabled) {
-      this.logger.warn({ msg: 'webhook endpoint disabled', endpointId: claimed.endpoint_id, reason: disabled });
+    claimed.forEach((delivery, i) => {
+      this.metrics.attempted(outcomes[i].succeeded, delivery.event.createdAt);
+      if (!outcomes[i].succeeded && outcomes[i].nextDelayMs === null) this.metrics.exhausted();
+    });
+    const reason: DisabledReason | null = outcomes.some((outcome) => outcome.responseStatus === 410)
+      ? 'gone'
+      : failingTooLong
+        ? 'failing'
+        : null;
+    if (reason && (await this.disable(endpointId, claimed[0], reason))) {
+      this.logger.warn({ msg: 'webhook endpoint disabled', endpointId, reason });
       return;
     }
-    if (delayMs === null) this.metrics.exhausted();
-    else await this.schedule([{ id: claimed.id, attempt: claimed.attempts + 1, delayMs }]);
+    await this.schedule(retryWakeUps(endpointId, outcomes));
   }
 
   /** Disables the endpoint (if still enabled), fails its pending deliveries and records endpoint.disabled. */
-  private async disable(
-    ctx: RequestContext,
-    manager: EntityManager,
-    claimed: ClaimedDelivery,
-    reason: DisabledReason,
-  ): Promise<boolean> {
-    const [, updated] = await manager.query<[unknown[], number]>(
-      `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
-       WHERE id = $1 AND status = 'enabled'`,
-      [claimed.endpoint_id, reason],
-    );
-    if (updated === 0) return false;
-    await manager.query(
-      `UPDATE webhook_deliveries SET status = 'failed', failure_reason = 'endpoint_disabled', next_attempt_at = NULL
-       WHERE endpoint_id = $1 AND status = 'pending'`,
-      [claimed.endpoint_id],
-    );
-    await this.events.record(ctx, {
-      enterpriseId: claimed.enterprise_id,
-      type: 'endpoint.disabled',
-      data: { endpoint_id: claimed.endpoint_id, url: claimed.url, reason },
+  private async disable(endpointId: string, sample: ClaimedDelivery, reason: DisabledReason): Promise<boolean> {
+    const ctx = RequestContext.system();
+    return this.transactions.run(ctx, async () => {
+      if (!(await this.repository.disableEndpoint(ctx, endpointId, reason))) return false;
+      await this.repository.failPendingDeliveries(ctx, endpointId, 'endpoint_disabled');
+      await this.events.record(ctx, {
+        enterpriseId: sample.event.enterpriseId,
+        type: 'endpoint.disabled',
+        data: { endpoint_id: endpointId, url: sample.url, reason },
+      });
+      await this.audit.record(ctx, {
+        action: 'webhook_endpoint.disabled',
+        objectType: 'webhook_endpoint',
+        objectId: endpointId,
+        enterpriseId: sample.event.enterpriseId,
+        summary: { reason, last_status: reason === 'gone' ? 410 : null },
+      });
+      return true;
     });
-    await this.audit.record(ctx, {
-      action: 'webhook_endpoint.disabled',
-      objectType: 'webhook_endpoint',
-      objectId: claimed.endpoint_id,
-      enterpriseId: claimed.enterprise_id,
-      summary: { reason, last_status: reason === 'gone' ? 410 : null },
-    });
-    return true;
   }
 }
 
 /** Whether an endpoint's subscription covers an event type (pings never get here: they go to one endpoint). */
 export function subscribes(eventTypes: readonly string[], type: string): boolean {
   return eventTypes.includes(type) || eventTypes.includes('*');
+}
+
+/** What an attempt came to and when the next is due: the retry schedule, pushed later by a Retry-After. */
+export function attemptOutcome(
+  delivery: ClaimedDelivery,
+  result: SendResult,
+  schedule: readonly number[],
+  now: number,
+): AttemptOutcome {
+  const responded = 'status' in result;
+  const succeeded = responded && result.status >= 200 && result.status < 300;
+  const retryAfter =
+    responded && RETRY_AFTER_STATUSES.has(result.status) ? parseRetryAfter(result.retryAfter, now) : null;
+  return {
+    attemptId: newId('webhookAttempt'),
+    deliveryId: delivery.id,
+    eventId: delivery.eventId,
+    attemptNo: delivery.attempts,
+    responseStatus: responded ? result.status : null,
+    responseBody: responded ? result.body : null,
+    error: responded ? null : result.error,
+    latencyMs: result.latencyMs,
+    succeeded,
+    nextDelayMs: succeeded ? null : nextAttemptDelay(schedule, delivery.attempts - delivery.retryBase, retryAfter),
+  };
+}
+
+/**
+ * Jobs to wake an endpoint with `due` deliveries: one per DELIVERY_BATCH, so that a burst is sent in parallel, but
+ * no more than the endpoint may have batches under way (each job goes on while it claims full batches).
+ */
+export function jobsFor(due: number): number {
+  return Math.max(1, Math.min(BATCHES_IN_FLIGHT_PER_ENDPOINT, Math.ceil(due / DELIVERY_BATCH)));
+}
+
+/** New deliveries' wake-ups: per endpoint, jobsFor(its new deliveries). */
+export function wakeUpsFor(deliveries: readonly NewDelivery[], delayMs: number): EndpointWakeUp[] {
+  const counts = new Map<string, number>();
+  for (const delivery of deliveries) counts.set(delivery.endpointId, (counts.get(delivery.endpointId) ?? 0) + 1);
+  return [...counts].map(([endpointId, count]) => ({
+    endpointId,
+    delayMs,
+    batches: jobsFor(count),
+  }));
+}
+
+/** One wake-up per distinct due time (at RETRY_WAKE_RESOLUTION_MS) of the batch's retries, at its latest delay. */
+export function retryWakeUps(endpointId: string, outcomes: readonly AttemptOutcome[]): EndpointWakeUp[] {
+  const byBucket = new Map<number, number>();
+  for (const outcome of outcomes) {
+    if (outcome.succeeded || outcome.nextDelayMs === null) continue;
+    const bucket = Math.ceil(outcome.nextDelayMs / RETRY_WAKE_RESOLUTION_MS);
+    byBucket.set(bucket, Math.max(byBucket.get(bucket) ?? 0, outcome.nextDelayMs));
+  }
+  return [...byBucket.values()].sort((a, b) => a - b).map((delayMs) => ({ endpointId, delayMs }));
 }

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { In, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
-import { paginate, type Page } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import {
   WebhookAttemptDto,
@@ -22,12 +21,13 @@ import {
   type WebhookEndpointWithSecretDto,
   type WebhookRecoveryDto,
 } from './dto/webhook.dto';
-import { isEventType } from './event-catalog';
-import { EventsService } from './events.service';
-import { secretContext, subscribes, WebhookDeliveryService, type DeliveryToSchedule } from './webhook-delivery.service';
+import { isEventType } from '../events/event-catalog';
+import { EventsService } from '../events/events.service';
+import { jobsFor, secretContext, subscribes, WebhookDeliveryService } from './webhook-delivery.service';
 import { newWebhookSecret } from './webhook-signing';
 import { WebhookUrlPolicy } from './webhook-url.policy';
-import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './webhook.entity';
+import type { WebhookEndpoint } from './webhook.entity';
+import { WebhooksRepository } from './webhooks.repository';
 
 /** Endpoints per enterprise: enough for every environment and system of a client, few enough to fan out cheaply. */
 export const MAX_ENDPOINTS_PER_ENTERPRISE = 20;
@@ -43,6 +43,7 @@ const MAX_RECOVERY_DAYS = 30;
 @Injectable()
 export class WebhookEndpointsService {
   constructor(
+    private readonly repository: WebhooksRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly cipher: DataCipher,
@@ -55,13 +56,10 @@ export class WebhookEndpointsService {
     const enterpriseId = ctx.enterpriseId;
     const eventTypes = checkEventTypes(dto.event_types);
     const url = await this.urls.check(dto.url);
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       // Serialises creations per enterprise so that the limit holds under concurrent requests.
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`webhook_endpoints:${enterpriseId}`]);
-      const live = await manager
-        .createQueryBuilder(WebhookEndpoint, 'endpoint')
-        .where('endpoint.enterprise_id = :enterpriseId AND endpoint.deleted_at IS NULL', { enterpriseId })
-        .getCount();
+      await this.repository.lockEnterpriseEndpoints(ctx, enterpriseId);
+      const live = await this.repository.countLiveEndpoints(ctx, enterpriseId);
       if (live >= MAX_ENDPOINTS_PER_ENTERPRISE) {
         throw ApiError.unprocessable(
           'too_many_webhook_endpoints',
@@ -71,7 +69,7 @@ export class WebhookEndpointsService {
       const id = newId('webhookEndpoint');
       const secret = newWebhookSecret();
       const enabled = dto.enabled ?? true;
-      await manager.insert(WebhookEndpoint, {
+      const endpoint = await this.repository.insertEndpoint(ctx, {
         id,
         enterpriseId,
         url,
@@ -86,7 +84,6 @@ export class WebhookEndpointsService {
         failingSince: null,
         deletedAt: null,
       });
-      const endpoint = await manager.findOneByOrFail(WebhookEndpoint, { id });
       const view = WebhookEndpointDto.from(endpoint);
       await this.audit.record(ctx, {
         action: 'webhook_endpoint.created',
@@ -105,26 +102,19 @@ export class WebhookEndpointsService {
     query: { limit?: number; starting_after?: string },
   ): Promise<Page<WebhookEndpointDto>> {
     const enterpriseId = ctx.enterpriseId;
-    return this.transactions.run(ctx, (manager) =>
-      paginate(
-        manager
-          .createQueryBuilder(WebhookEndpoint, 'endpoint')
-          .where('endpoint.enterprise_id = :enterpriseId AND endpoint.deleted_at IS NULL', { enterpriseId }),
-        query,
-        (endpoint) => WebhookEndpointDto.from(endpoint),
-      ),
-    );
+    const page = await this.repository.listEndpoints(ctx, enterpriseId, query);
+    return { ...page, data: page.data.map((endpoint) => WebhookEndpointDto.from(endpoint)) };
   }
 
   async get(ctx: RequestContext, id: string): Promise<WebhookEndpointDto> {
-    return this.transactions.run(ctx, async (manager) => WebhookEndpointDto.from(await this.find(ctx, manager, id)));
+    return WebhookEndpointDto.from(await this.find(ctx, id));
   }
 
   async update(ctx: RequestContext, id: string, dto: UpdateWebhookEndpointDto): Promise<WebhookEndpointDto> {
     const eventTypes = dto.event_types === undefined ? undefined : checkEventTypes(dto.event_types);
     const url = dto.url === undefined ? undefined : await this.urls.check(dto.url);
-    return this.transactions.run(ctx, async (manager) => {
-      const endpoint = await this.find(ctx, manager, id, true);
+    return this.transactions.run(ctx, async () => {
+      const endpoint = await this.find(ctx, id, true);
       const before = WebhookEndpointDto.from(endpoint);
       const changed: string[] = [];
       if (url !== undefined && url !== endpoint.url) {
@@ -147,8 +137,8 @@ export class WebhookEndpointsService {
         changed.push('status');
       }
       if (changed.length === 0) return before;
-      const saved = await manager.save(endpoint);
-      if (endpoint.status === 'disabled') await failPending(manager, id, 'endpoint_disabled');
+      const saved = await this.repository.saveEndpoint(ctx, endpoint);
+      if (endpoint.status === 'disabled') await this.repository.failPendingDeliveries(ctx, id, 'endpoint_disabled');
       const after = WebhookEndpointDto.from(saved);
       await this.audit.record(ctx, {
         action: 'webhook_endpoint.updated',
@@ -164,10 +154,10 @@ export class WebhookEndpointsService {
   }
 
   async remove(ctx: RequestContext, id: string): Promise<DeletedWebhookEndpointDto> {
-    return this.transactions.run(ctx, async (manager) => {
-      const endpoint = await this.find(ctx, manager, id, true);
-      await manager.update(WebhookEndpoint, { id }, { deletedAt: new Date(), status: 'disabled' });
-      await failPending(manager, id, 'endpoint_deleted');
+    return this.transactions.run(ctx, async () => {
+      const endpoint = await this.find(ctx, id, true);
+      await this.repository.markEndpointDeleted(ctx, id);
+      await this.repository.failPendingDeliveries(ctx, id, 'endpoint_deleted');
       await this.audit.record(ctx, {
         action: 'webhook_endpoint.deleted',
         objectType: 'webhook_endpoint',
@@ -186,13 +176,13 @@ export class WebhookEndpointsService {
     dto: RotateWebhookSecretDto,
   ): Promise<WebhookEndpointWithSecretDto> {
     const grace = dto.previous_secret_expires_in ?? DEFAULT_SECRET_GRACE_SECONDS;
-    return this.transactions.run(ctx, async (manager) => {
-      const endpoint = await this.find(ctx, manager, id, true);
+    return this.transactions.run(ctx, async () => {
+      const endpoint = await this.find(ctx, id, true);
       const secret = newWebhookSecret();
       endpoint.previousSecretSealed = grace > 0 ? endpoint.secretSealed : null;
       endpoint.previousSecretExpiresAt = grace > 0 ? new Date(Date.now() + grace * 1000) : null;
       endpoint.secretSealed = this.cipher.encrypt(secret, secretContext(id));
-      const saved = await manager.save(endpoint);
+      const saved = await this.repository.saveEndpoint(ctx, endpoint);
       const view = WebhookEndpointDto.from(saved);
       await this.audit.record(ctx, {
         action: 'webhook_endpoint.secret_rotated',
@@ -207,9 +197,8 @@ export class WebhookEndpointsService {
 
   /** A `ping` event delivered to this endpoint only (even a disabled one is refused: enable it first). */
   async test(ctx: RequestContext, id: string): Promise<WebhookDeliveryDto> {
-    const scheduled: DeliveryToSchedule[] = [];
-    const delivery = await this.transactions.run(ctx, async (manager) => {
-      const endpoint = await this.find(ctx, manager, id);
+    const delivery = await this.transactions.run(ctx, async () => {
+      const endpoint = await this.find(ctx, id);
       requireEnabled(endpoint);
       const event = await this.events.record(ctx, {
         enterpriseId: endpoint.enterpriseId,
@@ -217,35 +206,22 @@ export class WebhookEndpointsService {
         data: { endpoint_id: id },
         relayed: true,
       });
-      const row = manager.create(WebhookDelivery, {
+      const row = await this.repository.insertDueDelivery(ctx, {
         id: newId('webhookDelivery'),
         eventId: event.id,
         endpointId: id,
         enterpriseId: endpoint.enterpriseId,
-        status: 'pending',
-        attempts: 0,
-        retryBase: 0,
-        nextAttemptAt: new Date(),
-        deliveredAt: null,
-        failureReason: null,
       });
-      await manager.insert(WebhookDelivery, row);
-      scheduled.push({ id: row.id, attempt: 1 });
-      await this.transactions.afterCommit(ctx, () => this.deliveries.schedule(scheduled));
-      return manager.findOneByOrFail(WebhookDelivery, { id: row.id });
+      await this.transactions.afterCommit(ctx, () => this.deliveries.schedule([{ endpointId: id }]));
+      return row;
     });
     return WebhookDeliveryDto.from(delivery);
   }
 
   async attempts(ctx: RequestContext, id: string, query: ListAttemptsQueryDto): Promise<Page<WebhookAttemptDto>> {
-    return this.transactions.run(ctx, async (manager) => {
-      await this.find(ctx, manager, id);
-      const builder = manager.createQueryBuilder(WebhookAttempt, 'attempt').where('attempt.endpoint_id = :id', { id });
-      if (query.event_id) builder.andWhere('attempt.event_id = :eventId', { eventId: query.event_id });
-      if (query.succeeded)
-        builder.andWhere('attempt.succeeded = :succeeded', { succeeded: query.succeeded === 'true' });
-      return paginate(builder, query, (attempt) => WebhookAttemptDto.from(attempt));
-    });
+    await this.find(ctx, id);
+    const page = await this.repository.listAttempts(ctx, id, query);
+    return { ...page, data: page.data.map((attempt) => WebhookAttemptDto.from(attempt)) };
   }
 
   /** Every delivery to the endpoint that failed for good since `since` is scheduled again, with a fresh schedule. */
@@ -257,30 +233,26 @@ export class WebhookEndpointsService {
         `since must be within the last ${MAX_RECOVERY_DAYS} days`,
       );
     }
-    return this.transactions.run(ctx, async (manager) => {
-      const endpoint = await this.find(ctx, manager, id, true);
+    return this.transactions.run(ctx, async () => {
+      const endpoint = await this.find(ctx, id, true);
       requireEnabled(endpoint);
-      const [rows] = await manager.query<[Array<{ id: string; attempts: number }>, number]>(
-        `UPDATE webhook_deliveries
-         SET status = 'pending', failure_reason = NULL, retry_base = attempts, next_attempt_at = now()
-         WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2
-         RETURNING id, attempts`,
-        [id, since],
-      );
-      const scheduled = rows.map((row) => ({ id: row.id, attempt: row.attempts + 1, manual: true }));
-      await this.transactions.afterCommit(ctx, () => this.deliveries.schedule(scheduled));
+      const requeued = await this.repository.requeueFailedDeliveries(ctx, id, since);
+      if (requeued > 0) {
+        const wakeUp = { endpointId: id, batches: jobsFor(requeued) };
+        await this.transactions.afterCommit(ctx, () => this.deliveries.schedule([wakeUp]));
+      }
       await this.audit.record(ctx, {
         action: 'webhook_endpoint.recovered',
         objectType: 'webhook_endpoint',
         objectId: id,
         enterpriseId: endpoint.enterpriseId,
-        summary: { since: since.toISOString(), deliveries_requeued: rows.length },
+        summary: { since: since.toISOString(), deliveries_requeued: requeued },
       });
       return {
         object: 'webhook_recovery',
         endpoint_id: id,
         since: since.toISOString(),
-        deliveries_requeued: rows.length,
+        deliveries_requeued: requeued,
       };
     });
   }
@@ -291,23 +263,15 @@ export class WebhookEndpointsService {
    * retry schedule; receivers see the same `webhook-id` and deduplicate.
    */
   async redeliver(ctx: RequestContext, eventId: string, dto: RedeliverEventDto): Promise<RedeliveryDto> {
-    const scheduled: DeliveryToSchedule[] = [];
-    const rows = await this.transactions.run(ctx, async (manager) => {
-      const event = await this.events.find(ctx, manager, eventId);
+    const rows = await this.transactions.run(ctx, async () => {
+      const event = await this.events.find(ctx, eventId);
       let targets: WebhookEndpoint[];
       if (dto.endpoint_id) {
-        const endpoint = await this.find(ctx, manager, dto.endpoint_id);
+        const endpoint = await this.find(ctx, dto.endpoint_id);
         requireEnabled(endpoint);
         targets = [endpoint];
       } else {
-        const enabled = await manager
-          .createQueryBuilder(WebhookEndpoint, 'endpoint')
-          .where("endpoint.enterprise_id = :enterpriseId AND endpoint.status = 'enabled'", {
-            enterpriseId: event.enterpriseId,
-          })
-          .andWhere('endpoint.deleted_at IS NULL')
-          .orderBy('endpoint.id')
-          .getMany();
+        const enabled = await this.repository.enabledEndpointsOf(ctx, [event.enterpriseId]);
         const pingedEndpoint = event.type === 'ping' ? event.data.endpoint_id : undefined;
         targets = enabled.filter((endpoint) =>
           event.type === 'ping' ? endpoint.id === pingedEndpoint : subscribes(endpoint.eventTypes, event.type),
@@ -319,24 +283,13 @@ export class WebhookEndpointsService {
           `No enabled webhook endpoint is subscribed to ${event.type}; pass endpoint_id to choose one`,
         );
       }
-      const ids = targets.map(() => newId('webhookDelivery'));
-      const upserted = await manager.query<Array<{ id: string }>>(
-        `INSERT INTO webhook_deliveries (id, event_id, endpoint_id, enterprise_id, status, attempts, next_attempt_at)
-         SELECT d.id, $2, d.endpoint_id, $3, 'pending', 0, now()
-         FROM unnest($1::text[], $4::text[]) AS d(id, endpoint_id)
-         ON CONFLICT (event_id, endpoint_id) DO UPDATE
-         SET status = 'pending', failure_reason = NULL, delivered_at = NULL,
-             retry_base = webhook_deliveries.attempts, next_attempt_at = now()
-         RETURNING id`,
-        [ids, event.id, event.enterpriseId, targets.map((endpoint) => endpoint.id)],
+      const deliveries = await this.repository.upsertDueDeliveries(
+        ctx,
+        event,
+        targets.map((endpoint) => ({ id: newId('webhookDelivery'), endpointId: endpoint.id })),
       );
-      const deliveries = await manager.find(WebhookDelivery, {
-        where: { id: In(upserted.map((row) => row.id)) },
-        order: { endpointId: 'ASC' },
-      });
-      for (const delivery of deliveries)
-        scheduled.push({ id: delivery.id, attempt: delivery.attempts + 1, manual: true });
-      await this.transactions.afterCommit(ctx, () => this.deliveries.schedule(scheduled));
+      const wakeUps = deliveries.map((delivery) => ({ endpointId: delivery.endpointId }));
+      await this.transactions.afterCommit(ctx, () => this.deliveries.schedule(wakeUps));
       await this.audit.record(ctx, {
         action: 'event.redelivered',
         objectType: 'event',
@@ -349,13 +302,10 @@ export class WebhookEndpointsService {
     return { object: 'list', data: rows.map((row) => WebhookDeliveryDto.from(row)) };
   }
 
-  private async find(ctx: RequestContext, manager: EntityManager, id: string, lock = false): Promise<WebhookEndpoint> {
+  private async find(ctx: RequestContext, id: string, lock = false): Promise<WebhookEndpoint> {
     const enterpriseId = ctx.enterpriseId;
     const endpoint = isId('webhookEndpoint', id)
-      ? await manager.findOne(WebhookEndpoint, {
-          where: { id, enterpriseId },
-          ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
-        })
+      ? await this.repository.findEndpoint(ctx, id, enterpriseId, lock)
       : null;
     if (!endpoint || endpoint.deletedAt !== null) throw ApiError.notFound('webhook endpoint', id);
     return endpoint;
@@ -382,12 +332,4 @@ function requireEnabled(endpoint: WebhookEndpoint): void {
       'The endpoint is disabled; enable it first (PATCH enabled: true)',
     );
   }
-}
-
-async function failPending(manager: EntityManager, endpointId: string, reason: string): Promise<void> {
-  await manager.query(
-    `UPDATE webhook_deliveries SET status = 'failed', failure_reason = $2, next_attempt_at = NULL
-     WHERE endpoint_id = $1 AND status = 'pending'`,
-    [endpointId, reason],
-  );
 }

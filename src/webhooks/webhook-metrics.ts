@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { RequestContext } from '../common/context/request-context';
 import { MetricsService } from '../health/metrics.service';
+import { WebhooksRepository } from './webhooks.repository';
 
 /** How long a scrape waits for the backlog query before reporting none. */
 const BACKLOG_QUERY_TIMEOUT_MS = 2_000;
@@ -18,7 +19,7 @@ export class WebhookMetrics {
   private readonly exhaustedDeliveries: Counter;
   private readonly lag: Histogram;
 
-  constructor(metrics: MetricsService, dataSource: DataSource) {
+  constructor(metrics: MetricsService, repository: WebhooksRepository) {
     const registers = [metrics.registry];
     this.attempts = new Counter({
       name: 'webhook_attempts_total',
@@ -49,14 +50,7 @@ export class WebhookMetrics {
           const timeout = new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error('backlog query timed out')), BACKLOG_QUERY_TIMEOUT_MS);
           });
-          const [row] = (await Promise.race([
-            dataSource.query(
-              `SELECT count(*) FILTER (WHERE attempts = retry_base)::int AS due,
-                      count(*) FILTER (WHERE attempts > retry_base)::int AS retrying
-               FROM webhook_deliveries WHERE status = 'pending'`,
-            ),
-            timeout,
-          ])) as Array<{ due: number; retrying: number }>;
+          const row = await Promise.race([repository.backlog(RequestContext.system()), timeout]);
           backlog.set({ state: 'due' }, row.due);
           backlog.set({ state: 'retrying' }, row.retrying);
         } catch (err) {

@@ -44,7 +44,7 @@ export function isAllowedAddress(address: string, allowPrivate: boolean): boolea
 /**
  * Where a webhook may point (SSRF protection, first line): http(s) only, https in production, no credentials in
  * the URL, and a host whose every address is allowed. The sender checks the address again when it connects
- * (request-filtering-agent), because DNS may answer differently then (rebinding).
+ * (WebhookSender's connector), because DNS may answer differently then (rebinding).
  */
 @Injectable()
 export class WebhookUrlPolicy {

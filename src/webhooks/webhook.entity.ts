@@ -70,6 +70,8 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 @Unique('webhook_deliveries_event_endpoint', ['eventId', 'endpointId'])
 @Index('webhook_deliveries_endpoint', ['endpointId', 'id'])
 @Index('webhook_deliveries_due', ['nextAttemptAt'], { where: `status = 'pending'` })
+// A batch claim reads one endpoint's due deliveries only, whatever other endpoints have pending.
+@Index('webhook_deliveries_endpoint_due', ['endpointId', 'nextAttemptAt'], { where: `status = 'pending'` })
 @Check('webhook_deliveries_status', `status IN ('pending', 'delivered', 'failed')`)
 export class WebhookDelivery {
   @PrimaryColumn('text')

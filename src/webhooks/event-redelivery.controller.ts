@@ -1,9 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiConflictResponse,
   ApiNotFoundResponse,
-  ApiOkResponse,
   ApiOperation,
   ApiTags,
   ApiUnprocessableEntityResponse,
@@ -12,39 +11,14 @@ import { Ctx, RequireScopes } from '../auth/auth.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { Idempotent } from '../common/idempotency/idempotent.decorator';
-import { PageOf, type Page } from '../common/pagination/pagination';
-import { EventDto, ListEventsQueryDto, RedeliverEventDto, RedeliveryDto } from './dto/webhook.dto';
-import { EventsService } from './events.service';
+import { RedeliverEventDto, RedeliveryDto } from './dto/webhook.dto';
 import { WebhookEndpointsService } from './webhook-endpoints.service';
 
+/** Under /v1/events, but delivery is webhooks' business: events knows nothing of endpoints. */
 @ApiTags('events')
 @Controller('v1/events')
-export class EventsController {
-  constructor(
-    private readonly events: EventsService,
-    private readonly endpoints: WebhookEndpointsService,
-  ) {}
-
-  @Get()
-  @RequireScopes('events:read')
-  @ApiOperation({
-    summary: "List your enterprise's events, newest first",
-    description: 'Events are immutable and kept at least 30 days; the same objects your webhook endpoints receive.',
-    operationId: 'listEvents',
-  })
-  @ApiOkResponse({ type: PageOf(EventDto) })
-  list(@Ctx() ctx: RequestContext, @Query() query: ListEventsQueryDto): Promise<Page<EventDto>> {
-    return this.events.list(ctx, query);
-  }
-
-  @Get(':id')
-  @RequireScopes('events:read')
-  @ApiOperation({ summary: 'Get an event', operationId: 'getEvent' })
-  @ApiOkResponse({ type: EventDto })
-  @ApiNotFoundResponse({ type: Problem })
-  get(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<EventDto> {
-    return this.events.get(ctx, id);
-  }
+export class EventRedeliveryController {
+  constructor(private readonly endpoints: WebhookEndpointsService) {}
 
   @Post(':id/redeliver')
   @HttpCode(202)

@@ -1,0 +1,16 @@
+import { Global, Module } from '@nestjs/common';
+import { EventsController } from './events.controller';
+import { EventsRepository } from './events.repository';
+import { EventsService } from './events.service';
+
+/**
+ * The event outbox every module writes (EventsService) and the tenant's event API. Delivery to webhook endpoints
+ * is WebhooksModule's. Global until the modules that record events import it explicitly (issue 11).
+ */
+@Global()
+@Module({
+  controllers: [EventsController],
+  providers: [EventsService, EventsRepository],
+  exports: [EventsService, EventsRepository],
+})
+export class EventsModule {}

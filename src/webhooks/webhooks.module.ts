@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { EventRedeliveryController } from './event-redelivery.controller';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+import { WebhookEndpointsController } from './webhook-endpoints.controller';
+import { WebhookEndpointsService } from './webhook-endpoints.service';
+import { WebhookMetrics } from './webhook-metrics';
+import { WebhookSender } from './webhook-sender';
+import { WebhookUrlPolicy } from './webhook-url.policy';
+import { WebhooksRepository } from './webhooks.repository';
+
+/**
+ * Delivery of the event outbox to webhook endpoints: the endpoints API, the relay loop and the `deliver-webhooks`
+ * / `sweep-webhook-deliveries` jobs. Import it in every process: the relay and the handlers run only where
+ * QueueModule has `worker: true`.
+ */
+@Module({
+  imports: [EventsModule],
+  controllers: [WebhookEndpointsController, EventRedeliveryController],
+  providers: [
+    WebhookDeliveryService,
+    WebhookEndpointsService,
+    WebhookMetrics,
+    WebhookSender,
+    WebhookUrlPolicy,
+    WebhooksRepository,
+  ],
+})
+export class WebhooksModule {}
