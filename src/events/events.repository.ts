@@ -50,6 +50,46 @@ export function eventInsertSql(event: NewEvent, firstParam: number): SqlFragment
 }
 
 /**
+ * CTE `<name>`: the outbox rows of `events`, written once per row of `source` (a one-row CTE of the composed
+ * statement: no row, no event), each payload `data || extraData` (extraData: a jsonb expression over `source`'s
+ * columns, for figures the statement itself computes). Parameters are numbered from `firstParam`. The same
+ * checks as eventInsertSql; what the statement adds is a few figures, far below the margin left on the payload.
+ */
+export function eventRowsSql(
+  events: readonly NewEvent[],
+  {
+    source,
+    firstParam,
+    name = 'outbox',
+    extraData,
+  }: { source: string; firstParam: number; name?: string; extraData?: string },
+): SqlFragment & { ids: string[] } {
+  const params: unknown[] = [EVENT_SCHEMA_VERSION];
+  const ids: string[] = [];
+  const tuples = events.map((event) => {
+    if (!isEventType(event.type)) throw new Error(`unknown event type ${String(event.type)}`);
+    const json = JSON.stringify(event.data);
+    const size = Buffer.byteLength(json);
+    if (size > MAX_EVENT_PAYLOAD_BYTES - 1_000)
+      throw new Error(`event ${event.type} payload is ${size} bytes (limit ${MAX_EVENT_PAYLOAD_BYTES})`);
+    const id = newId('event');
+    ids.push(id);
+    params.push(id, event.enterpriseId, event.type, json);
+    const at = firstParam + params.length - 1;
+    return `($${at - 3}::text, $${at - 2}::text, $${at - 1}::text, $${at}::jsonb)`;
+  });
+  return {
+    sql: `${name} AS (
+       INSERT INTO events (id, enterprise_id, type, schema_version, data)
+       SELECT v.id, v.enterprise_id, v.type, $${firstParam}::integer, v.data${extraData ? ` || ${extraData}` : ''}
+       FROM ${source}, (VALUES ${tuples.join(', ')}) AS v (id, enterprise_id, type, data)
+       RETURNING id)`,
+    params,
+    ids,
+  };
+}
+
+/**
  * The columns of `events` a delivery needs, joined by the owner's own SQL: `JOIN events <alias> ON <alias>.id =
  * <eventIdColumn>` with the columns aliased event_* (webhooks compose it into their claim statement).
  */

@@ -15,7 +15,7 @@ import {
 import type { CardStatus } from '../cards/card.entity';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { ledgerEntrySql, type LedgerEntryRecord } from '../ledger/ledger.repository';
-import { eventInsertSql, type EventInsert } from '../webhooks/events.sql';
+import { eventRowsSql, type NewEvent } from '../events/events.repository';
 import type { RedemptionDto } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
 
@@ -49,7 +49,7 @@ export interface SerialDebitStatement {
   posting: LedgerPosting;
   entry: LedgerEntryRecord;
   /** Completed by the statement with the card's balance after (balance_after). */
-  event: EventInsert;
+  event: NewEvent;
   audit: AuditEntry;
 }
 
@@ -57,7 +57,7 @@ export interface SerialDebitStatement {
 export interface BindStatement {
   bind: CardBind;
   redemption: RedemptionRecord;
-  event: EventInsert;
+  event: NewEvent;
   audit: AuditEntry;
 }
 
@@ -69,7 +69,7 @@ export interface HolderDebitStatement {
   redemption: RedemptionRecord;
   posting: LedgerPosting;
   entry: LedgerEntryRecord;
-  events: readonly EventInsert[];
+  events: readonly NewEvent[];
   audit: AuditEntry;
   /** A reversal: the debit it gives back from, and how much. */
   reverses?: { debitId: string; amount: number };
@@ -117,7 +117,7 @@ export function serialDebitSql(
     ledgerEntrySql(statement.posting, statement.entry, { source: 'card_debit', firstParam: params.next }),
   );
   const event = params.take(
-    eventInsertSql([statement.event], {
+    eventRowsSql([statement.event], {
       source: 'card_debit',
       firstParam: params.next,
       extraData: `jsonb_build_object('balance_after', card_debit.balance)`,
@@ -305,7 +305,7 @@ export class RedemptionRepository {
     const ledger = params.take(
       ledgerEntrySql(statement.posting, statement.entry, { source: 'redemption', firstParam: params.next }),
     );
-    const events = params.take(eventInsertSql(statement.events, { source: 'redemption', firstParam: params.next }));
+    const events = params.take(eventRowsSql(statement.events, { source: 'redemption', firstParam: params.next }));
     const audit = this.audit.appendSql(ctx, statement.audit, { source: 'redemption', firstParam: params.next });
     const auditSql = params.take(audit);
     try {
@@ -336,7 +336,7 @@ export class RedemptionRepository {
   ): Promise<{ outcome: 'bound'; auditId: string } | { outcome: 'refused' } | { outcome: 'duplicate' }> {
     const params = new Params();
     const card = params.take(cardBindSql(statement.bind, params.next));
-    const event = params.take(eventInsertSql([statement.event], { source: 'card_bind', firstParam: params.next }));
+    const event = params.take(eventRowsSql([statement.event], { source: 'card_bind', firstParam: params.next }));
     const audit = this.audit.appendSql(ctx, statement.audit, { source: 'card_bind', firstParam: params.next });
     const auditSql = params.take(audit);
     const r = statement.redemption;
