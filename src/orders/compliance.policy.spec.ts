@@ -11,7 +11,7 @@ import {
   formatFen,
   type OrderLineTerms,
   type OrderTerms,
-} from './compliance.policy';
+} from '../catalog/compliance.policy';
 import type { PaymentMethod } from './order.entity';
 import { priceOrder } from './pricing';
 import type { PurchaserIdentity } from './purchaser-identity';

@@ -16,7 +16,7 @@ import { ENTERPRISE_ACCOUNTS, LedgerAccount } from '../ledger/ledger.entity';
 import { LedgerService } from '../ledger/ledger.service';
 import { refundSplit } from '../ledger/refund-split';
 import { EventsService } from '../webhooks/events.service';
-import { CompliancePolicy } from './compliance.policy';
+import { CompliancePolicy } from '../catalog/compliance.policy';
 import type { CreateOrderDto } from './dto/create-order.dto';
 import { OrderDto, type ListOrdersQueryDto, type ReasonDto } from './dto/order.dto';
 import { Order, OrderLine } from './order.entity';

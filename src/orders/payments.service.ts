@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
 import { paginate, type Page } from '../common/pagination/pagination';
-import { CompliancePolicy } from './compliance.policy';
+import { CompliancePolicy } from '../catalog/compliance.policy';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
