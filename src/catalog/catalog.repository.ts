@@ -54,6 +54,11 @@ export class CatalogRepository {
     return manager.findOneByOrFail(Product, { id });
   }
 
+  /** The products among `ids`, active or not. */
+  async findByIds(ctx: RequestContext, ids: readonly string[]): Promise<Product[]> {
+    return this.connection.manager(ctx).findBy(Product, { id: In([...ids]) });
+  }
+
   /** The active products among `ids`; `share`: held FOR SHARE until the caller's transaction ends. */
   async findActive(ctx: RequestContext, ids: readonly string[], options: { share: boolean }): Promise<Product[]> {
     return this.connection.manager(ctx).find(Product, {
@@ -61,4 +66,34 @@ export class CatalogRepository {
       ...(options.share ? { lock: { mode: 'pessimistic_read' as const } } : {}),
     });
   }
+}
+
+/** The terms an order line was checked against: the product must still be active and offer exactly these. */
+export type ProductOrderTerms = Pick<Product, 'id' | 'cardType' | 'faceValues' | 'designs' | 'greetingAllowed'>;
+
+/**
+ * For a single-statement writer (order creation, docs/architecture.md): a SELECT of the ids of the given products
+ * that are still active on the given terms, locked FOR SHARE (a concurrent PATCH waits for the writer's commit).
+ * Parameters numbered from `firstParam`.
+ */
+export function activeProductTermsSql(
+  products: readonly ProductOrderTerms[],
+  firstParam: number,
+): { sql: string; params: unknown[] } {
+  const terms = products.map((product) => ({
+    id: product.id,
+    card_type: product.cardType,
+    face_values: product.faceValues,
+    designs: product.designs,
+    greeting_allowed: product.greetingAllowed,
+  }));
+  return {
+    sql: `SELECT p.id FROM products p
+            JOIN jsonb_to_recordset($${firstParam}::jsonb)
+              AS t(id text, card_type text, face_values jsonb, designs jsonb, greeting_allowed boolean) ON t.id = p.id
+           WHERE p.active AND p.card_type = t.card_type AND to_jsonb(p.face_values) = t.face_values
+             AND to_jsonb(p.designs) = t.designs AND p.greeting_allowed = t.greeting_allowed
+           FOR SHARE OF p`,
+    params: [JSON.stringify(terms)],
+  };
 }

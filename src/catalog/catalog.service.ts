@@ -174,6 +174,14 @@ export class CatalogService {
     return new Map(products.map((product) => [product.id, product]));
   }
 
+  /** The products among `productIds`, active or not, by id (issuance plans the batches of a paid order). */
+  async productsByIds(ctx: RequestContext, productIds: readonly string[]): Promise<Map<string, Product>> {
+    const ids = [...new Set(productIds)];
+    if (ids.length === 0) return new Map();
+    const products = await this.products.findByIds(ctx, ids);
+    return new Map(products.map((product) => [product.id, product]));
+  }
+
   /** The caller's own discount (ctx.enterpriseId: 403 enterprise_client_required for other callers). */
   private async pricingOf(ctx: RequestContext): Promise<{ discountBps: number; currency: string }> {
     const enterprise = await this.enterprises.get(ctx, ctx.enterpriseId);

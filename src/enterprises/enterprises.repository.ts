@@ -73,3 +73,26 @@ export class EnterprisesRepository {
     return manager.findOneByOrFail(Enterprise, { id });
   }
 }
+
+/** The terms an order was priced on: the enterprise must still be active with exactly these. */
+export interface EnterpriseOrderTerms {
+  id: string;
+  discountBps: number;
+  approvalThreshold: number | null;
+}
+
+/**
+ * For a single-statement writer (order creation, docs/architecture.md): a SELECT yielding one row while the
+ * enterprise is active on the given terms, none otherwise. Parameters numbered from `firstParam`.
+ */
+export function activeEnterpriseTermsSql(
+  terms: EnterpriseOrderTerms,
+  firstParam: number,
+): { sql: string; params: unknown[] } {
+  const p = (offset: number) => `$${firstParam + offset}`;
+  return {
+    sql: `SELECT 1 FROM enterprises WHERE id = ${p(0)}::text AND status = 'active'
+            AND discount_bps = ${p(1)}::int AND approval_threshold IS NOT DISTINCT FROM ${p(2)}::bigint`,
+    params: [terms.id, terms.discountBps, terms.approvalThreshold],
+  };
+}

@@ -1,12 +1,21 @@
 import { Module } from '@nestjs/common';
+import { CardMintingRepository } from '../cards/card-minting.repository';
+import { CatalogModule } from '../catalog/catalog.module';
+import { OrdersModule } from '../orders/orders.module';
 import { CardSecrets } from './card-secrets';
 import { CardsService } from './cards.service';
 import { IssuanceController } from './issuance.controller';
+import { IssuanceRepository } from './issuance.repository';
 import { IssuanceService } from './issuance.service';
 
+/**
+ * Minting paid orders' cards. Depends on orders (registers into its OrderLifecycleHooks) and catalog; provides
+ * CardMintingRepository, minting's SQL on the cards module's table, until the cards module provides it.
+ */
 @Module({
+  imports: [OrdersModule, CatalogModule],
   controllers: [IssuanceController],
-  providers: [IssuanceService, CardsService, CardSecrets],
+  providers: [IssuanceService, IssuanceRepository, CardMintingRepository, CardsService, CardSecrets],
   exports: [IssuanceService, CardsService, CardSecrets],
 })
 export class IssuanceModule {}

@@ -107,7 +107,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (!winner) throw error;
       return this.replay(winner, claim.fingerprint, claim.clientId, claim.key, reply);
     }
-    if (!this.claims.end(ctx)) throw new Error('an @Idempotent({ storedByHandler: true }) handler did not store its key');
+    if (!this.claims.end(ctx))
+      throw new Error('an @Idempotent({ storedByHandler: true }) handler did not store its key');
     return body;
   }
 
