@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { activeProductTermsSql, type ProductOrderTerms } from '../catalog/catalog.repository';
 import type { RequestContext } from '../common/context/request-context';
-import { idempotencyKeySql, type IdempotencyClaim } from '../common/idempotency/idempotency.repository';
+import {
+  idempotencyKeySql,
+  type IdempotencyClaim,
+  type StoredResponse,
+} from '../common/idempotency/idempotency.repository';
 import { paginate, type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { activeEnterpriseTermsSql, type EnterpriseOrderTerms } from '../enterprises/enterprises.repository';
@@ -25,9 +29,12 @@ export interface NewOrderWrite {
 /**
  * created; stale_terms: the enterprise or a product no longer has the terms the order was priced on (nothing
  * written); po_number_taken: the enterprise already has an order with this PO number (nothing written);
- * key_in_use: another request holds the Idempotency-Key (nothing written).
+ * key_in_use: another request holds the Idempotency-Key (nothing written); replay: the Idempotency-Key holds the
+ * response of an earlier request (nothing written).
  */
-export type NewOrderOutcome = 'created' | 'stale_terms' | 'po_number_taken' | 'key_in_use';
+export type NewOrderOutcome =
+  | { outcome: 'created' | 'stale_terms' | 'po_number_taken' | 'key_in_use' }
+  | { outcome: 'replay'; earlier: StoredResponse };
 
 export interface OrderFilter {
   enterpriseId: string;
@@ -108,12 +115,20 @@ export class OrdersRepository {
       ? idempotencyKeySql(write.idempotency.claim, write.idempotency.response, next(), created)
       : undefined;
     if (key) params.push(...key.params);
-    const rows = await this.connection.query<Array<{ locked: boolean; terms_ok: boolean; created: boolean }>>(
+    const rows = await this.connection.query<
+      Array<{
+        locked: boolean;
+        terms_ok: boolean;
+        created: boolean;
+        earlier_fingerprint: string | null;
+        earlier_response: object | null;
+      }>
+    >(
       ctx,
-      `WITH ${key ? `k_lock AS (${key.lock}),` : ''}
+      `WITH ${key ? `k_stored AS (${key.stored}), k_lock AS (${key.lock}),` : ''}
          e_ok AS (${enterpriseSql}),
          p_ok AS (${productsSql}),
-         ok AS (SELECT ${key ? '(SELECT locked FROM k_lock)' : 'true'} AS locked,
+         ok AS (SELECT ${key ? '(SELECT locked FROM k_lock) AND NOT EXISTS (SELECT 1 FROM k_stored)' : 'true'} AS locked,
                        EXISTS (SELECT 1 FROM e_ok) AND (SELECT count(*) FROM p_ok) = ${p(14)}::int AS terms_ok),
          o AS (
            INSERT INTO orders (id, enterprise_id, po_number, status, currency, face_total, discount_bps, discount_total,
@@ -133,14 +148,23 @@ export class OrdersRepository {
                   AS u(id, line_no, product_id, face_value, quantity, face_total, greeting, design)),
          ev AS (${eventsSql})
          ${key ? `, k AS (${key.insert})` : ''}
-       SELECT ok.locked, ok.terms_ok, ${created} AS created FROM ok`,
+       SELECT ok.locked, ok.terms_ok, ${created} AS created,
+              ${key ? '(SELECT fingerprint FROM k_stored)' : 'NULL'} AS earlier_fingerprint,
+              ${key ? '(SELECT response_body FROM k_stored)' : 'NULL'} AS earlier_response
+         FROM ok`,
       params,
     );
-    const [outcome] = rows;
-    if (outcome.created) return 'created';
-    if (!outcome.locked) return 'key_in_use';
-    if (!outcome.terms_ok) return 'stale_terms';
-    return 'po_number_taken';
+    const [row] = rows;
+    if (row.created) return { outcome: 'created' };
+    if (row.earlier_fingerprint !== null) {
+      return {
+        outcome: 'replay',
+        earlier: { fingerprint: row.earlier_fingerprint, responseBody: row.earlier_response },
+      };
+    }
+    if (!row.locked) return { outcome: 'key_in_use' };
+    if (!row.terms_ok) return { outcome: 'stale_terms' };
+    return { outcome: 'po_number_taken' };
   }
 
   async orderIdByPoNumber(ctx: RequestContext, enterpriseId: string, poNumber: string): Promise<string | null> {

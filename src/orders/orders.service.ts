@@ -85,7 +85,7 @@ export class OrdersService {
       const placed = this.tryPlace(ctx, dto, known.enterprise, known.products);
       if (placed) {
         const outcome = await this.write(ctx, placed);
-        if (outcome === 'created') return placed.dto;
+        if (outcome === 'done') return placed.dto;
         // stale_terms or po_number_taken: explained by the careful path.
       }
     }
@@ -95,7 +95,7 @@ export class OrdersService {
       this.terms.remember(enterprise, products.values());
       const placed = this.place(ctx, dto, enterprise, products);
       const outcome = await this.write(ctx, placed);
-      if (outcome === 'created') return placed.dto;
+      if (outcome === 'done') return placed.dto;
       if (outcome === 'po_number_taken') {
         const existing = await this.orders.orderIdByPoNumber(ctx, enterpriseId, dto.po_number);
         throw ApiError.conflict(
@@ -111,19 +111,28 @@ export class OrdersService {
     });
   }
 
-  /** The statement, with the request's Idempotency-Key when it holds one; 409 while another request holds it. */
-  private async write(
-    ctx: RequestContext,
-    placed: PlacedOrder,
-  ): Promise<'created' | 'stale_terms' | 'po_number_taken'> {
+  /**
+   * The statement, with the request's Idempotency-Key when it holds one: 409 while another request holds the key;
+   * 'done' when the order was placed or the key's earlier response is the answer (the interceptor replays it).
+   */
+  private async write(ctx: RequestContext, placed: PlacedOrder): Promise<'done' | 'stale_terms' | 'po_number_taken'> {
     const claim = this.claims.pending(ctx);
-    const outcome = await this.orders.insertOrder(ctx, {
+    const result = await this.orders.insertOrder(ctx, {
       ...placed.write,
       ...(claim ? { idempotency: { claim, response: placed.dto } } : {}),
     });
-    if (outcome === 'key_in_use') throw IdempotencyInterceptor.inFlight();
-    if (outcome === 'created') this.claims.markStored(ctx);
-    return outcome;
+    switch (result.outcome) {
+      case 'key_in_use':
+        throw IdempotencyInterceptor.inFlight();
+      case 'created':
+        this.claims.markStored(ctx);
+        return 'done';
+      case 'replay':
+        this.claims.markReplay(ctx, result.earlier);
+        return 'done';
+      default:
+        return result.outcome;
+    }
   }
 
   /** place() on remembered terms; undefined when they refuse the order (the careful path then explains why). */
@@ -441,11 +450,7 @@ export class OrdersService {
   }
 
   /** Writes the changes and applies them (and the new updated_at) to the order in hand. */
-  private async change(
-    ctx: RequestContext,
-    order: Order,
-    changes: OrderChanges,
-  ): Promise<void> {
+  private async change(ctx: RequestContext, order: Order, changes: OrderChanges): Promise<void> {
     const updatedAt = await this.orders.updateOrder(ctx, order.id, changes);
     Object.assign(order, changes, { updatedAt });
   }

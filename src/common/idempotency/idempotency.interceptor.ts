@@ -29,9 +29,10 @@ export function requestFingerprint(method: string, url: string, body: unknown): 
  * effect. A request that fails is rolled back with its key, so it can be retried.
  *
  * A route marked @Idempotent({ storedByHandler: true }) writes in ONE statement of its own (order creation,
- * docs/architecture.md): the interceptor only looks the key up (a replay answers from there) and hands the claim
- * to the handler, whose statement takes the key's lock and stores the response with its writes. A key stored by a
- * concurrent request meanwhile fails that statement (unique violation): the request is then answered as a replay.
+ * docs/architecture.md): the interceptor hands the claim to the handler, whose statement looks the key up, takes
+ * its lock and stores the response with its writes, or reports the response stored before (then replayed). A key
+ * stored by a concurrent request after that statement's snapshot fails it (unique violation); the request is then
+ * answered as a replay, and so is a refused request whose key holds a stored response.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
@@ -86,29 +87,29 @@ export class IdempotencyInterceptor implements NestInterceptor {
     );
   }
 
-  /** See the class comment: the key looked up, then the handler's own statement claims and stores it. */
+  /** See the class comment: the handler's own statement looks the key up, claims and stores it. */
   private async storedByHandler(
     ctx: RequestContext,
     claim: IdempotencyClaim,
     reply: FastifyReply,
     next: CallHandler,
   ): Promise<unknown> {
-    const stored = await this.keys.find(ctx, claim.clientId, claim.key);
-    if (stored) return this.replay(stored, claim.fingerprint, claim.clientId, claim.key, reply);
     this.claims.begin(ctx, claim);
     let body: unknown;
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
       this.claims.end(ctx);
-      if (!isStoredKeyConflict(error)) throw error;
-      // Stored by a request that committed after our look-up: answer as its replay.
-      const winner = await this.keys.find(ctx, claim.clientId, claim.key);
-      if (!winner) throw error;
-      return this.replay(winner, claim.fingerprint, claim.clientId, claim.key, reply);
+      // A refusal (or a key stored by a request that committed after the statement's snapshot): a stored response
+      // wins, as it would have had the key been looked up first.
+      if (!(error instanceof ApiError) && !isStoredKeyConflict(error)) throw error;
+      const earlier = await this.keys.find(ctx, claim.clientId, claim.key);
+      if (!earlier) throw error;
+      return this.replay(earlier, claim.fingerprint, claim.clientId, claim.key, reply);
     }
-    if (!this.claims.end(ctx))
-      throw new Error('an @Idempotent({ storedByHandler: true }) handler did not store its key');
+    const outcome = this.claims.end(ctx);
+    if (!outcome) throw new Error('an @Idempotent({ storedByHandler: true }) handler did not store its key');
+    if (!outcome.stored) return this.replay(outcome.earlier, claim.fingerprint, claim.clientId, claim.key, reply);
     return body;
   }
 

@@ -30,19 +30,23 @@ export interface SqlFragment {
 }
 
 /**
- * For a writer that stores its response in its own statement: `lock` is a CTE body yielding one row `locked`
- * (pg_try_advisory_xact_lock on the key, held to the statement's or transaction's end), `insert` a CTE body that
- * stores the response when `condition` (an SQL boolean over the caller's CTEs) holds. A plain INSERT: a key
- * another request stored meanwhile fails the whole statement with a unique violation on IDEMPOTENCY_KEY_CONSTRAINT.
+ * For a writer that claims and stores its key in its own statement (the look-up, the lock and the store in the
+ * one round trip of its writes): `stored` is a CTE body yielding the key's stored response (fingerprint,
+ * response_body) if there is one, `lock` a CTE body yielding one row `locked` (pg_try_advisory_xact_lock on the key,
+ * held to the statement's or transaction's end), `insert` a CTE body that stores the response when `condition` (an
+ * SQL boolean over the caller's CTEs; the caller makes it false when a response is stored) holds. A plain INSERT: a
+ * key another request stored after the statement's snapshot fails the whole statement with a unique violation on
+ * IDEMPOTENCY_KEY_CONSTRAINT (isStoredKeyConflict), and the interceptor then answers with that request's response.
  */
 export function idempotencyKeySql(
   claim: IdempotencyClaim,
   body: object,
   firstParam: number,
   condition: string,
-): { lock: string; insert: string; params: unknown[] } {
+): { stored: string; lock: string; insert: string; params: unknown[] } {
   const p = (offset: number) => `$${firstParam + offset}`;
   return {
+    stored: `SELECT fingerprint, response_body FROM idempotency_keys WHERE client_id = ${p(2)} AND key = ${p(3)}`,
     lock: `SELECT pg_try_advisory_xact_lock(${p(0)}::int, hashtext(${p(1)})) AS locked`,
     insert: `INSERT INTO idempotency_keys (client_id, key, fingerprint, response_status, response_body)
              SELECT ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::int, ${p(6)}::jsonb WHERE ${condition}`,
