@@ -57,75 +57,69 @@ const ORDER_CHANGE_COLUMNS = {
 
 export type OrderChanges = Partial<Pick<Order, keyof typeof ORDER_CHANGE_COLUMNS>>;
 
-/** The tables `orders`, `order_lines` and `payments` (docs/architecture.md: orders owns them). */
-@Injectable()
-export class OrdersRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+/** What the order statement answers (one row). */
+type NewOrderRow = {
+  locked: boolean;
+  terms_ok: boolean;
+  created: boolean;
+  earlier_fingerprint: string | null;
+  earlier_response: object | null;
+};
 
-  /**
-   * The whole order in ONE statement (docs/architecture.md, order creation: ≤ 3 round trips): the Idempotency-Key's
-   * lock, the check that the enterprise and products still have the terms the order was priced on (products locked
-   * FOR SHARE), the order, its lines, its events and the stored response, each insert only if all of that holds.
-   * Outside a transaction it is its own (atomic) transaction.
-   */
-  async insertOrder(ctx: RequestContext, write: NewOrderWrite): Promise<NewOrderOutcome> {
-    const { order, lines } = write;
-    const params: unknown[] = [];
-    const next = () => params.length + 1;
-    const add = (fragment: { sql: string; params: unknown[] }): string => {
-      params.push(...fragment.params);
-      return fragment.sql;
-    };
-    const enterpriseSql = add(activeEnterpriseTermsSql(write.enterpriseTerms, next()));
-    const productsSql = add(activeProductTermsSql(write.productTerms, next()));
-    const at = next();
-    params.push(
-      order.id,
-      order.enterpriseId,
-      order.poNumber,
-      order.status,
-      order.currency,
-      order.faceTotal,
-      order.discountBps,
-      order.discountTotal,
-      order.payable,
-      order.paymentMethod,
-      order.purchaserCiphertext,
-      order.purchaserMasked === null ? null : JSON.stringify(order.purchaserMasked),
-      order.createdByClientId,
-      order.createdAt,
-      write.productTerms.length,
-    );
-    const p = (offset: number) => `$${at + offset}`;
-    const linesAt = next();
-    params.push(
-      lines.map((line) => line.id),
-      lines.map((line) => line.lineNo),
-      lines.map((line) => line.productId),
-      lines.map((line) => line.faceValue),
-      lines.map((line) => line.quantity),
-      lines.map((line) => line.faceTotal),
-      lines.map((line) => line.greeting),
-      lines.map((line) => line.design),
-    );
-    const l = (offset: number) => `$${linesAt + offset}`;
-    const created = 'EXISTS (SELECT 1 FROM o)';
-    const eventsSql = add(outboxEventsSql(write.events, next(), created));
-    const key = write.idempotency
-      ? idempotencyKeySql(write.idempotency.claim, write.idempotency.response, next(), created)
-      : undefined;
-    if (key) params.push(...key.params);
-    const rows = await this.connection.query<
-      Array<{
-        locked: boolean;
-        terms_ok: boolean;
-        created: boolean;
-        earlier_fingerprint: string | null;
-        earlier_response: object | null;
-      }>
-    >(
-      ctx,
-      `WITH ${key ? `k_stored AS (${key.stored}), k_lock AS (${key.lock}),` : ''}
+/**
+ * The order statement: the Idempotency-Key's look-up and lock (when the request holds one), the check that the
+ * enterprise and products still have the terms the order was priced on (products locked FOR SHARE), the order, its
+ * lines, its events and the stored response, each insert only if all of that holds. Exported for bench:orders,
+ * which runs exactly this statement under pgbench.
+ */
+export function newOrderSql(write: NewOrderWrite): { sql: string; params: unknown[] } {
+  const { order, lines } = write;
+  const params: unknown[] = [];
+  const next = () => params.length + 1;
+  const add = (fragment: { sql: string; params: unknown[] }): string => {
+    params.push(...fragment.params);
+    return fragment.sql;
+  };
+  const enterpriseSql = add(activeEnterpriseTermsSql(write.enterpriseTerms, next()));
+  const productsSql = add(activeProductTermsSql(write.productTerms, next()));
+  const at = next();
+  params.push(
+    order.id,
+    order.enterpriseId,
+    order.poNumber,
+    order.status,
+    order.currency,
+    order.faceTotal,
+    order.discountBps,
+    order.discountTotal,
+    order.payable,
+    order.paymentMethod,
+    order.purchaserCiphertext,
+    order.purchaserMasked === null ? null : JSON.stringify(order.purchaserMasked),
+    order.createdByClientId,
+    order.createdAt,
+    write.productTerms.length,
+  );
+  const p = (offset: number) => `$${at + offset}`;
+  const linesAt = next();
+  params.push(
+    lines.map((line) => line.id),
+    lines.map((line) => line.lineNo),
+    lines.map((line) => line.productId),
+    lines.map((line) => line.faceValue),
+    lines.map((line) => line.quantity),
+    lines.map((line) => line.faceTotal),
+    lines.map((line) => line.greeting),
+    lines.map((line) => line.design),
+  );
+  const l = (offset: number) => `$${linesAt + offset}`;
+  const created = 'EXISTS (SELECT 1 FROM o)';
+  const eventsSql = add(outboxEventsSql(write.events, next(), created));
+  const key = write.idempotency
+    ? idempotencyKeySql(write.idempotency.claim, write.idempotency.response, next(), created)
+    : undefined;
+  if (key) params.push(...key.params);
+  const sql = `WITH ${key ? `k_stored AS (${key.stored}), k_lock AS (${key.lock}),` : ''}
          e_ok AS (${enterpriseSql}),
          p_ok AS (${productsSql}),
          ok AS (SELECT ${key ? '(SELECT locked FROM k_lock) AND NOT EXISTS (SELECT 1 FROM k_stored)' : 'true'} AS locked,
@@ -151,9 +145,22 @@ export class OrdersRepository {
        SELECT ok.locked, ok.terms_ok, ${created} AS created,
               ${key ? '(SELECT fingerprint FROM k_stored)' : 'NULL'} AS earlier_fingerprint,
               ${key ? '(SELECT response_body FROM k_stored)' : 'NULL'} AS earlier_response
-         FROM ok`,
-      params,
-    );
+         FROM ok`;
+  return { sql, params };
+}
+
+/** The tables `orders`, `order_lines` and `payments` (docs/architecture.md: orders owns them). */
+@Injectable()
+export class OrdersRepository {
+  constructor(private readonly connection: TransactionalConnection) {}
+
+  /**
+   * The whole order in ONE statement (docs/architecture.md, order creation: one round trip): newOrderSql.
+   * Outside a transaction it is its own (atomic) transaction.
+   */
+  async insertOrder(ctx: RequestContext, write: NewOrderWrite): Promise<NewOrderOutcome> {
+    const { sql, params } = newOrderSql(write);
+    const rows = await this.connection.query<NewOrderRow[]>(ctx, sql, params);
     const [row] = rows;
     if (row.created) return { outcome: 'created' };
     if (row.earlier_fingerprint !== null) {
