@@ -198,7 +198,7 @@ function dto(overrides: Partial<CreateOrderDto> = {}): CreateOrderDto {
     payment_method: 'prepaid_balance',
     lines: [{ product_id: PRODUCT_ID, face_value: 10_000, quantity: 3 }],
     ...overrides,
-  } as CreateOrderDto;
+  };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<ApiError> {
@@ -262,7 +262,7 @@ describe('OrdersService', () => {
       // Remembered terms refuse 20,000; the fresh ones offer it.
       const order = await service.create(
         hr(),
-        dto({ lines: [{ product_id: PRODUCT_ID, face_value: 20_000, quantity: 1 }] } as Partial<CreateOrderDto>),
+        dto({ lines: [{ product_id: PRODUCT_ID, face_value: 20_000, quantity: 1 }] }),
       );
       expect(order.face_total).toBe(20_000);
       setProduct({ active: false });
@@ -286,7 +286,7 @@ describe('OrdersService', () => {
       const line = (extra: object) =>
         dto({
           lines: [{ product_id: PRODUCT_ID, face_value: 10_000, quantity: 1, ...extra }],
-        } as Partial<CreateOrderDto>);
+        });
       expect((await rejection(service.create(hr(), line({ face_value: 30_000 })))).code).toBe('face_value_not_offered');
       expect((await rejection(service.create(hr(), line({ design: 'gold' })))).code).toBe('design_not_offered');
       expect((await rejection(service.create(hr(), line({ greeting: 'Hi' })))).code).toBe('greeting_not_allowed');
