@@ -53,7 +53,7 @@ import type autocannon from 'autocannon';
 import { Client } from 'pg';
 import type { Order, OrderLine } from '../src/orders/order.entity';
 import { newOrderSql } from '../src/orders/orders.repository';
-import { priceOrder } from '../src/orders/pricing';
+import { priceOrder } from '../src/catalog/pricing';
 import {
   HEADER_ROW,
   loadSettings,

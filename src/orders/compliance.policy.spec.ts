@@ -13,7 +13,7 @@ import {
   type OrderTerms,
 } from '../catalog/compliance.policy';
 import type { PaymentMethod } from './order.entity';
-import { priceOrder } from './pricing';
+import { priceOrder } from '../catalog/pricing';
 import type { PurchaserIdentity } from './purchaser-identity';
 
 /** The shipped defaults, read from a fresh AppConfig. */

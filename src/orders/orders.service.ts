@@ -24,7 +24,7 @@ import { assertTransition, type OrderStatus } from './order-state';
 import { OrderTermsCache, type OrderEnterpriseTerms } from './order-terms-cache';
 import { OrdersRepository, type NewOrderWrite, type OrderChanges } from './orders.repository';
 import type { OutboxEvent } from './outbox-events.sql';
-import { priceOrder } from './pricing';
+import { priceOrder } from '../catalog/pricing';
 import { maskPurchaser, purchaserEnvelopeContext, serialisePurchaser } from './purchaser-identity';
 
 /** What an order event says: ids and amounts, nothing personal. */
