@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CatalogService } from '../src/catalog/catalog.service';
+import { RequestContext } from '../src/common/context/request-context';
+import { TransactionService } from '../src/database/transaction.service';
 import { startTestApp, type TestApp } from './support/app';
 import { createClient, createEnterprise, enterpriseWithClient } from './support/fixtures';
 
@@ -510,8 +512,9 @@ describe('catalog', () => {
       const service = app.app.get(CatalogService);
       const active = await create({ face_values: [5_000, 100_000] });
       const inactive = await create({ active: false });
-      await app.dataSource.transaction(async (manager) => {
-        const found = await service.findForOrder(manager, [
+      const ctx = RequestContext.system();
+      await app.app.get(TransactionService).run(ctx, async () => {
+        const found = await service.findForOrder(ctx, [
           active.id,
           inactive.id,
           'prd_00000000000000000000000000',
@@ -527,9 +530,9 @@ describe('catalog', () => {
           greetingAllowed: false,
           active: true,
         });
-        expect((await service.findForOrder(manager, [])).size).toBe(0);
+        expect((await service.findForOrder(ctx, [])).size).toBe(0);
       });
-      const unlocked = await service.findForOrder(app.dataSource.manager, [active.id], { lock: false });
+      const unlocked = await service.findForOrder(RequestContext.system(), [active.id], { lock: false });
       expect(unlocked.has(active.id)).toBe(true);
     });
 
@@ -538,8 +541,9 @@ describe('catalog', () => {
       const product = await create();
       const events: string[] = [];
       let patched: Promise<unknown> | undefined;
-      await app.dataSource.transaction(async (manager) => {
-        await service.findForOrder(manager, [product.id]);
+      const ctx = RequestContext.system();
+      await app.app.get(TransactionService).run(ctx, async () => {
+        await service.findForOrder(ctx, [product.id]);
         patched = admin
           .patch(product.id, { name: `Renamed ${randomUUID()}` })
           .expect(200)

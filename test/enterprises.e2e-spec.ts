@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { digestOf } from '../src/common/canonical-json';
 import { CREDIT_CODE_ALPHABET } from '../src/enterprises/credit-code';
+import { RequestContext } from '../src/common/context/request-context';
+import { TransactionService } from '../src/database/transaction.service';
 import { EnterprisesService } from '../src/enterprises/enterprises.service';
 import { startTestApp, type TestApp } from './support/app';
 import { enterpriseWithClient, newCreditCode } from './support/fixtures';
@@ -329,10 +331,11 @@ describe('admin enterprises', () => {
       const active = await create();
       const suspended = await create();
       await patch(suspended.id, { status: 'suspended' }).expect(200);
-      await app.dataSource.transaction(async (manager) => {
-        expect((await service.findActive(manager, active.id, { lock: true })).creditCode).toBe(active.credit_code);
-        await expect(service.findActive(manager, suspended.id)).rejects.toMatchObject({ code: 'enterprise_suspended' });
-        await expect(service.findActive(manager, 'ent_00000000000000000000000000')).rejects.toMatchObject({
+      const ctx = RequestContext.system();
+      await app.app.get(TransactionService).run(ctx, async () => {
+        expect((await service.findActive(ctx, active.id, { lock: true })).creditCode).toBe(active.credit_code);
+        await expect(service.findActive(ctx, suspended.id)).rejects.toMatchObject({ code: 'enterprise_suspended' });
+        await expect(service.findActive(ctx, 'ent_00000000000000000000000000')).rejects.toMatchObject({
           code: 'resource_not_found',
         });
       });

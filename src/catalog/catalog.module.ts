@@ -1,19 +1,20 @@
 import { Module } from '@nestjs/common';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
-import { CompliancePolicy } from '../orders/compliance.policy';
+import { CompliancePolicy } from './compliance.policy';
 import { AdminProductsController } from './admin-products.controller';
+import { CatalogRepository } from './catalog.repository';
 import { CatalogService } from './catalog.service';
 import { ProductsController } from './products.controller';
 
 /**
- * Card products. Needs DataSource, TransactionService, the global AuditModule and AppConfig from the app.
+ * Card products. Needs TransactionalConnection, TransactionService, the global AuditModule and AppConfig from the app.
  * Exports CatalogService (findForOrder for the orders module) and the CompliancePolicy it checks products
  * with, so that orders use the same instance and limits.
  */
 @Module({
   imports: [EnterprisesModule],
   controllers: [AdminProductsController, ProductsController],
-  providers: [CatalogService, CompliancePolicy],
-  exports: [CatalogService, CompliancePolicy],
+  providers: [CatalogService, CatalogRepository, CompliancePolicy],
+  exports: [CatalogService, CatalogRepository, CompliancePolicy],
 })
 export class CatalogModule {}

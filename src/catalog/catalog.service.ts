@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
-import { type Page, paginate } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
-import { CompliancePolicy } from '../orders/compliance.policy';
+import { CatalogRepository } from './catalog.repository';
+import { CompliancePolicy } from './compliance.policy';
 import type { CreateProductDto } from './dto/create-product.dto';
 import type { ListCatalogQueryDto, ListProductsQueryDto } from './dto/list-products-query.dto';
 import { PricedProductDto } from './dto/priced-product.dto';
@@ -46,7 +46,7 @@ export interface FindForOrderOptions {
 @Injectable()
 export class CatalogService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly products: CatalogRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly compliance: CompliancePolicy,
@@ -65,10 +65,9 @@ export class CatalogService {
       active: dto.active ?? true,
     };
     this.compliance.checkProduct(values);
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       const id = newId('product');
-      await manager.insert(Product, { id, ...values });
-      const created = ProductDto.from(await manager.findOneByOrFail(Product, { id }));
+      const created = ProductDto.from(await this.products.insert(ctx, { id, ...values }));
       await this.audit.record(ctx, {
         action: 'product.created',
         objectType: 'product',
@@ -88,28 +87,22 @@ export class CatalogService {
 
   /** Operator list: every product, newest first, filtered by card_type and active. */
   async list(ctx: RequestContext, query: ListProductsQueryDto): Promise<Page<ProductDto>> {
-    const builder = this.reader(ctx).createQueryBuilder(Product, 'product');
-    if (query.card_type) builder.andWhere('product.cardType = :cardType', { cardType: query.card_type });
-    if (query.active !== undefined) builder.andWhere('product.active = :active', { active: query.active });
-    return paginate(builder, query, ProductDto.from);
+    const page = await this.products.list(ctx, { cardType: query.card_type, active: query.active }, query);
+    return { ...page, data: page.data.map((product) => ProductDto.from(product)) };
   }
 
   /** Operator view of one product, active or not. */
   async get(ctx: RequestContext, id: string): Promise<ProductDto> {
     if (!isId('product', id)) throw ApiError.notFound('product', id);
-    const product = await this.reader(ctx).findOneBy(Product, { id });
+    const product = await this.products.findById(ctx, id);
     if (!product) throw ApiError.notFound('product', id);
     return ProductDto.from(product);
   }
 
   async update(ctx: RequestContext, id: string, dto: UpdateProductDto): Promise<ProductDto> {
     if (!isId('product', id)) throw ApiError.notFound('product', id);
-    return this.transactions.run(ctx, async (manager) => {
-      const current = await manager
-        .createQueryBuilder(Product, 'product')
-        .where('product.id = :id', { id })
-        .setLock('pessimistic_write')
-        .getOne();
+    return this.transactions.run(ctx, async () => {
+      const current = await this.products.findById(ctx, id, { lock: 'update' });
       if (!current) throw ApiError.notFound('product', id);
       const before = ProductDto.from(current);
 
@@ -133,8 +126,7 @@ export class CatalogService {
       const activated = changes.active === true;
       if (activated || changed.some((field) => TERMS.has(field))) this.compliance.checkProduct(next);
 
-      await manager.update(Product, { id }, changes);
-      const after = ProductDto.from(await manager.findOneByOrFail(Product, { id }));
+      const after = ProductDto.from(await this.products.update(ctx, id, changes));
       await this.audit.record(ctx, {
         action: 'product.updated',
         objectType: 'product',
@@ -150,16 +142,18 @@ export class CatalogService {
   /** The calling enterprise's catalogue: active products, each face value with its own price. */
   async listForEnterprise(ctx: RequestContext, query: ListCatalogQueryDto): Promise<Page<PricedProductDto>> {
     const pricing = await this.pricingOf(ctx);
-    const builder = this.reader(ctx).createQueryBuilder(Product, 'product').where('product.active = true');
-    if (query.card_type) builder.andWhere('product.cardType = :cardType', { cardType: query.card_type });
-    return paginate(builder, query, (product) => PricedProductDto.from(product, pricing.discountBps, pricing.currency));
+    const page = await this.products.list(ctx, { cardType: query.card_type, active: true }, query);
+    return {
+      ...page,
+      data: page.data.map((product) => PricedProductDto.from(product, pricing.discountBps, pricing.currency)),
+    };
   }
 
   /** One active product with the calling enterprise's prices; inactive or unknown: 404. */
   async getForEnterprise(ctx: RequestContext, id: string): Promise<PricedProductDto> {
     if (!isId('product', id)) throw ApiError.notFound('product', id);
     const pricing = await this.pricingOf(ctx);
-    const product = await this.reader(ctx).findOneBy(Product, { id, active: true });
+    const product = await this.products.findById(ctx, id, { activeOnly: true });
     if (!product) throw ApiError.notFound('product', id);
     return PricedProductDto.from(product, pricing.discountBps, pricing.currency);
   }
@@ -170,16 +164,21 @@ export class CatalogService {
    * Locks the rows FOR SHARE unless `{ lock: false }` (see FindForOrderOptions).
    */
   async findForOrder(
-    manager: EntityManager,
+    ctx: RequestContext,
     productIds: readonly string[],
     options: FindForOrderOptions = {},
   ): Promise<Map<string, Product>> {
     const ids = [...new Set(productIds)];
     if (ids.length === 0) return new Map();
-    const products = await manager.find(Product, {
-      where: { id: In(ids), active: true },
-      ...(options.lock === false ? {} : { lock: { mode: 'pessimistic_read' as const } }),
-    });
+    const products = await this.products.findActive(ctx, ids, { share: options.lock !== false });
+    return new Map(products.map((product) => [product.id, product]));
+  }
+
+  /** The products among `productIds`, active or not, by id (issuance plans the batches of a paid order). */
+  async productsByIds(ctx: RequestContext, productIds: readonly string[]): Promise<Map<string, Product>> {
+    const ids = [...new Set(productIds)];
+    if (ids.length === 0) return new Map();
+    const products = await this.products.findByIds(ctx, ids);
     return new Map(products.map((product) => [product.id, product]));
   }
 
@@ -187,10 +186,5 @@ export class CatalogService {
   private async pricingOf(ctx: RequestContext): Promise<{ discountBps: number; currency: string }> {
     const enterprise = await this.enterprises.get(ctx, ctx.enterpriseId);
     return { discountBps: enterprise.discount_bps, currency: enterprise.currency };
-  }
-
-  /** Reads join the request's open transaction, so they see its own uncommitted writes. */
-  private reader(ctx: RequestContext): EntityManager {
-    return ctx.transaction?.manager ?? this.dataSource.manager;
   }
 }

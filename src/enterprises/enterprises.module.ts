@@ -2,17 +2,18 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { AdminEnterprisesController } from './admin-enterprises.controller';
 import { EnterprisesController } from './enterprises.controller';
+import { EnterprisesRepository } from './enterprises.repository';
 import { EnterprisesService } from './enterprises.service';
 
 /**
- * Tenants. Needs DataSource (TypeOrmModule.forRoot), TransactionService and the
+ * Tenants. Needs TransactionalConnection, TransactionService and the
  * global AuditModule from the app; exports EnterprisesService (get, findActive).
  */
 @Module({
   // ApiClientsService: a status change drops the tenant's clients from its cache.
   imports: [AuthModule],
   controllers: [AdminEnterprisesController, EnterprisesController],
-  providers: [EnterprisesService],
-  exports: [EnterprisesService],
+  providers: [EnterprisesService, EnterprisesRepository],
+  exports: [EnterprisesService, EnterprisesRepository],
 })
 export class EnterprisesModule {}

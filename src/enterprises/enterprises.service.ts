@@ -1,18 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
-import { type Page, paginate } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { isValidCreditCode, normaliseCreditCode } from './credit-code';
 import type { CreateEnterpriseDto } from './dto/create-enterprise.dto';
 import { EnterpriseDto } from './dto/enterprise.dto';
 import type { ListEnterprisesQueryDto } from './dto/list-enterprises-query.dto';
 import type { UpdateEnterpriseDto } from './dto/update-enterprise.dto';
-import { Enterprise } from './enterprise.entity';
+import type { Enterprise } from './enterprise.entity';
+import { EnterprisesRepository } from './enterprises.repository';
 
 /** PATCH fields and the entity properties they set. */
 const UPDATABLE = {
@@ -40,7 +40,7 @@ export interface FindActiveOptions {
 @Injectable()
 export class EnterprisesService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly enterprises: EnterprisesRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly clients: ApiClientsService,
@@ -54,41 +54,31 @@ export class EnterprisesService {
         `credit_code '${creditCode}' has a wrong check character (GB 32100-2015); check it against the business licence`,
       );
     }
-    return this.transactions.run(ctx, async (manager) => {
+    return this.transactions.run(ctx, async () => {
       const id = newId('enterprise');
-      // ON CONFLICT DO NOTHING instead of catching the unique violation: the
-      // transaction (possibly the request's idempotency transaction) stays usable,
-      // and a concurrent insert of the same code waits for the other to commit.
-      const inserted = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(Enterprise)
-        .values({
-          id,
-          name: dto.name,
-          creditCode,
-          status: 'active',
-          invoiceTitle: dto.invoice_title ?? dto.name,
-          registeredAddress: dto.registered_address ?? null,
-          phone: dto.phone ?? null,
-          bankName: dto.bank_name ?? null,
-          bankAccount: dto.bank_account ?? null,
-          contactEmail: dto.contact_email ?? null,
-          discountBps: dto.discount_bps ?? 0,
-          creditLimit: dto.credit_limit ?? 0,
-          approvalThreshold: dto.approval_threshold ?? null,
-        })
-        .orIgnore()
-        .returning(['id'])
-        .updateEntity(false)
-        .execute();
-      if ((inserted.raw as unknown[]).length === 0) {
-        const existing = await manager.findOne(Enterprise, { where: { creditCode }, select: { id: true } });
+      const inserted = await this.enterprises.insertIfAbsent(ctx, {
+        id,
+        name: dto.name,
+        creditCode,
+        status: 'active',
+        invoiceTitle: dto.invoice_title ?? dto.name,
+        registeredAddress: dto.registered_address ?? null,
+        phone: dto.phone ?? null,
+        bankName: dto.bank_name ?? null,
+        bankAccount: dto.bank_account ?? null,
+        contactEmail: dto.contact_email ?? null,
+        discountBps: dto.discount_bps ?? 0,
+        creditLimit: dto.credit_limit ?? 0,
+        approvalThreshold: dto.approval_threshold ?? null,
+      });
+      if (!inserted) {
+        const existing = await this.enterprises.idByCreditCode(ctx, creditCode);
         throw ApiError.conflict('enterprise_exists', `An enterprise with credit_code '${creditCode}' already exists`, {
-          existing_id: existing?.id ?? null,
+          existing_id: existing,
         });
       }
-      const created = EnterpriseDto.from(await manager.findOneByOrFail(Enterprise, { id }));
+      const found = await this.enterprises.findById(ctx, id);
+      const created = EnterpriseDto.from(found!);
       await this.audit.record(ctx, {
         action: 'enterprise.created',
         objectType: 'enterprise',
@@ -107,31 +97,30 @@ export class EnterprisesService {
   }
 
   async list(ctx: RequestContext, query: ListEnterprisesQueryDto): Promise<Page<EnterpriseDto>> {
-    const builder = this.visibleTo(ctx, this.reader(ctx).createQueryBuilder(Enterprise, 'enterprise'));
-    if (query.status) builder.andWhere('enterprise.status = :status', { status: query.status });
-    if (query.credit_code) {
-      builder.andWhere('enterprise.creditCode = :creditCode', { creditCode: normaliseCreditCode(query.credit_code) });
-    }
-    return paginate(builder, query, EnterpriseDto.from);
+    const page = await this.enterprises.list(
+      ctx,
+      {
+        onlyId: this.visibleOnly(ctx),
+        status: query.status,
+        creditCode: query.credit_code ? normaliseCreditCode(query.credit_code) : undefined,
+      },
+      query,
+    );
+    return { ...page, data: page.data.map((enterprise) => EnterpriseDto.from(enterprise)) };
   }
 
   /** One enterprise as the caller may see it: operators and system contexts see all, an enterprise client only its own. */
   async get(ctx: RequestContext, id: string): Promise<EnterpriseDto> {
     if (!isId('enterprise', id)) throw ApiError.notFound('enterprise', id);
-    const enterprise = await this.visibleTo(ctx, this.reader(ctx).createQueryBuilder(Enterprise, 'enterprise'))
-      .andWhere('enterprise.id = :id', { id })
-      .getOne();
+    const enterprise = await this.enterprises.findById(ctx, id, { onlyId: this.visibleOnly(ctx) });
     if (!enterprise) throw ApiError.notFound('enterprise', id);
     return EnterpriseDto.from(enterprise);
   }
 
   async update(ctx: RequestContext, id: string, dto: UpdateEnterpriseDto): Promise<EnterpriseDto> {
     if (!isId('enterprise', id)) throw ApiError.notFound('enterprise', id);
-    return this.transactions.run(ctx, async (manager) => {
-      const current = await this.visibleTo(ctx, manager.createQueryBuilder(Enterprise, 'enterprise'))
-        .andWhere('enterprise.id = :id', { id })
-        .setLock('pessimistic_write')
-        .getOne();
+    return this.transactions.run(ctx, async () => {
+      const current = await this.enterprises.findById(ctx, id, { onlyId: this.visibleOnly(ctx), lock: true });
       if (!current) throw ApiError.notFound('enterprise', id);
       const before = EnterpriseDto.from(current);
 
@@ -148,8 +137,7 @@ export class EnterprisesService {
       // Nothing to change: no write, no audit record.
       if (changed.length === 0) return before;
 
-      await manager.update(Enterprise, { id }, changes);
-      const after = EnterpriseDto.from(await manager.findOneByOrFail(Enterprise, { id }));
+      const after = EnterpriseDto.from(await this.enterprises.update(ctx, id, changes));
       await this.audit.record(ctx, {
         action: 'enterprise.updated',
         objectType: 'enterprise',
@@ -170,10 +158,8 @@ export class EnterprisesService {
    * or 404 resource_not_found when it does not exist, or 403 enterprise_suspended.
    * Does not check who asks: callers pass an id they already trust (ctx.enterpriseId).
    */
-  async findActive(manager: EntityManager, id: string, options: FindActiveOptions = {}): Promise<Enterprise> {
-    const builder = manager.createQueryBuilder(Enterprise, 'enterprise').where('enterprise.id = :id', { id });
-    if (options.lock) builder.setLock('pessimistic_write');
-    const enterprise = await builder.getOne();
+  async findActive(ctx: RequestContext, id: string, options: FindActiveOptions = {}): Promise<Enterprise> {
+    const enterprise = await this.enterprises.findById(ctx, id, { lock: options.lock });
     if (!enterprise) throw ApiError.notFound('enterprise', id);
     if (enterprise.status !== 'active') {
       throw ApiError.forbidden('enterprise_suspended', `Enterprise '${id}' is suspended`);
@@ -181,18 +167,13 @@ export class EnterprisesService {
     return enterprise;
   }
 
-  /** Reads join the request's open transaction, so they see its own uncommitted writes. */
-  private reader(ctx: RequestContext): EntityManager {
-    return ctx.transaction?.manager ?? this.dataSource.manager;
-  }
-
   /**
    * Tenant isolation: an enterprise client only ever sees its own enterprise (and
    * a 404 for any other, never a 403). Operators and contexts without an actor
    * (jobs, boot) see every enterprise.
    */
-  private visibleTo(ctx: RequestContext, builder: SelectQueryBuilder<Enterprise>): SelectQueryBuilder<Enterprise> {
-    if (ctx.actor === null || ctx.isOperator) return builder;
-    return builder.andWhere('enterprise.id = :ownEnterpriseId', { ownEnterpriseId: ctx.actor.enterpriseId ?? '' });
+  private visibleOnly(ctx: RequestContext): string | undefined {
+    if (ctx.actor === null || ctx.isOperator) return undefined;
+    return ctx.actor.enterpriseId ?? '';
   }
 }

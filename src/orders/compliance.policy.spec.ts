@@ -11,9 +11,9 @@ import {
   formatFen,
   type OrderLineTerms,
   type OrderTerms,
-} from './compliance.policy';
+} from '../catalog/compliance.policy';
 import type { PaymentMethod } from './order.entity';
-import { priceOrder } from './pricing';
+import { priceOrder } from '../catalog/pricing';
 import type { PurchaserIdentity } from './purchaser-identity';
 
 /** The shipped defaults, read from a fresh AppConfig. */

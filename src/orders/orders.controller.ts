@@ -25,7 +25,7 @@ export class OrdersController {
 
   @Post()
   @RequireScopes('orders:write')
-  @Idempotent()
+  @Idempotent({ storedByHandler: true })
   @ApiOperation({
     summary: 'Place a bulk order',
     description:

@@ -1,16 +1,22 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { IdempotencyModule } from '../common/idempotency/idempotency.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
-import { IssuanceModule } from '../issuance/issuance.module';
+import { OrderLifecycleHooks } from './order-lifecycle-hooks';
 import { OrdersController } from './orders.controller';
+import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 import { AdminPaymentsController, PaymentsController } from './payments.controller';
 import { PaymentsService } from './payments.service';
 
+/**
+ * Orders and payments. Depends on catalog and enterprises, never on issuance: issuance registers into
+ * OrderLifecycleHooks (docs/architecture.md).
+ */
 @Module({
-  imports: [CatalogModule, EnterprisesModule, IssuanceModule],
+  imports: [CatalogModule, EnterprisesModule, IdempotencyModule],
   controllers: [OrdersController, AdminPaymentsController, PaymentsController],
-  providers: [OrdersService, PaymentsService],
-  exports: [OrdersService],
+  providers: [OrdersService, PaymentsService, OrdersRepository, OrderLifecycleHooks],
+  exports: [OrdersService, OrdersRepository, OrderLifecycleHooks],
 })
 export class OrdersModule {}

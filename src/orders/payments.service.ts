@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
-import { paginate, type Page } from '../common/pagination/pagination';
-import { CompliancePolicy } from './compliance.policy';
+import type { Page } from '../common/pagination/pagination';
+import { CompliancePolicy } from '../catalog/compliance.policy';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesService } from '../enterprises/enterprises.service';
 import { LedgerAccount } from '../ledger/ledger.entity';
@@ -13,7 +12,7 @@ import { LedgerService } from '../ledger/ledger.service';
 import { EventsService } from '../events/events.service';
 import { PaymentDto, type AdminListPaymentsQueryDto, type RecordPaymentDto } from './dto/payment.dto';
 import { OrdersService } from './orders.service';
-import { Payment } from './payment.entity';
+import { OrdersRepository } from './orders.repository';
 
 /**
  * Bank transfers (对公转账) the operator saw arrive: deposits to the prepaid
@@ -24,7 +23,7 @@ import { Payment } from './payment.entity';
 @Injectable()
 export class PaymentsService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly repository: OrdersRepository,
     private readonly transactions: TransactionService,
     private readonly compliance: CompliancePolicy,
     private readonly enterprises: EnterprisesService,
@@ -38,12 +37,12 @@ export class PaymentsService {
     if (dto.kind !== 'order_transfer' && dto.order_id !== undefined) {
       throw ApiError.validation([{ field: 'order_id', message: 'order_id goes only with kind order_transfer' }]);
     }
-    return this.transactions.run(ctx, async (manager) => {
-      const enterprise = await this.enterprises.findActive(manager, dto.enterprise_id);
+    return this.transactions.run(ctx, async () => {
+      const enterprise = await this.enterprises.findActive(ctx, dto.enterprise_id);
       this.compliance.checkCorporatePayer(dto.payer_account_name, enterprise);
-      const order = dto.order_id ? await this.orders.lockOrder(manager, enterprise.id, dto.order_id) : null;
+      const order = dto.order_id ? await this.orders.lockOrder(ctx, enterprise.id, dto.order_id) : null;
       // A repeated confirmation is named as such, whatever the first one did to the order meanwhile.
-      await this.refuseDuplicate(manager, dto.bank_reference);
+      await this.refuseDuplicate(ctx, dto.bank_reference);
       if (order) {
         if (order.paymentMethod !== 'bank_transfer') {
           throw ApiError.unprocessable(
@@ -60,29 +59,22 @@ export class PaymentsService {
       }
       const id = newId('payment');
       // One transfer, one booking: a second confirmation of the same bank reference (even racing) is refused.
-      const inserted = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(Payment)
-        .values({
-          id,
-          enterpriseId: enterprise.id,
-          orderId: order?.id ?? null,
-          kind: dto.kind,
-          amount: dto.amount,
-          currency: 'CNY',
-          payerAccountName: dto.payer_account_name,
-          payerAccountNumber: dto.payer_account_number,
-          bankReference: dto.bank_reference,
-          receivedAt: dto.received_at ? new Date(dto.received_at) : new Date(),
-          recordedByClientId: ctx.clientId!,
-        })
-        .orIgnore()
-        .returning(['id'])
-        .updateEntity(false)
-        .execute();
-      if ((inserted.raw as unknown[]).length === 0) await this.refuseDuplicate(manager, dto.bank_reference);
-      const payment = await manager.findOneByOrFail(Payment, { id });
+      const inserted = await this.repository.insertPayment(ctx, {
+        id,
+        enterpriseId: enterprise.id,
+        orderId: order?.id ?? null,
+        kind: dto.kind,
+        amount: dto.amount,
+        currency: 'CNY',
+        payerAccountName: dto.payer_account_name,
+        payerAccountNumber: dto.payer_account_number,
+        bankReference: dto.bank_reference,
+        receivedAt: dto.received_at ? new Date(dto.received_at) : new Date(),
+        recordedByClientId: ctx.clientId!,
+      });
+      if (!inserted) await this.refuseDuplicate(ctx, dto.bank_reference);
+      const payment = await this.repository.findPayment(ctx, { id });
+      if (!payment) throw new Error(`payment ${id} was inserted but cannot be read back`);
 
       await this.ledger.lockEnterpriseFunds(ctx, enterprise.id);
       const credited: Array<{ account: LedgerAccount; amount: number; enterpriseId: string }> = [];
@@ -119,13 +111,13 @@ export class PaymentsService {
         enterpriseId: enterprise.id,
         summary: { kind: dto.kind, amount: dto.amount, order_id: order?.id ?? null },
       });
-      if (order) await this.orders.settleTransfersIfCovered(manager, ctx, order);
+      if (order) await this.orders.settleTransfersIfCovered(ctx, order);
       return PaymentDto.from(payment);
     });
   }
 
-  private async refuseDuplicate(manager: EntityManager, bankReference: string): Promise<void> {
-    const existing = await manager.findOneBy(Payment, { bankReference });
+  private async refuseDuplicate(ctx: RequestContext, bankReference: string): Promise<void> {
+    const existing = await this.repository.findPayment(ctx, { bankReference });
     if (existing) {
       throw ApiError.conflict('payment_already_recorded', `Bank reference ${bankReference} is already booked`, {
         existing_payment_id: existing.id,
@@ -135,10 +127,8 @@ export class PaymentsService {
 
   /** Operators see every payment; an enterprise client only its own. */
   async list(ctx: RequestContext, query: AdminListPaymentsQueryDto): Promise<Page<PaymentDto>> {
-    const builder = this.dataSource.getRepository(Payment).createQueryBuilder('payment');
     const enterpriseId = ctx.isOperator ? query.enterprise_id : ctx.enterpriseId;
-    if (enterpriseId) builder.andWhere('payment.enterpriseId = :enterpriseId', { enterpriseId });
-    if (query.order_id) builder.andWhere('payment.orderId = :orderId', { orderId: query.order_id });
-    return paginate(builder, query, (payment) => PaymentDto.from(payment));
+    const page = await this.repository.listPayments(ctx, { enterpriseId, orderId: query.order_id }, query);
+    return { ...page, data: page.data.map((payment) => PaymentDto.from(payment)) };
   }
 }

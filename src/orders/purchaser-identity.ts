@@ -1,5 +1,5 @@
 /**
- * The purchaser identity that the real-name rules (DESIGN.md §7) ask for: name, identity document and a
+ * The purchaser identity that the real-name rules (README.md, "PRC prepaid-card rules") ask for: name, identity document and a
  * mainland mobile number. The order stores it encrypted (the caller encrypts serialisePurchaser's JSON
  * with DataCipher) and shows only maskPurchaser's form.
  */

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { unitPrice } from '../../orders/pricing';
+import { unitPrice } from '../pricing';
 import type { CardType, Product } from '../product.entity';
 import { CARD_TYPES } from './product-fields';
 

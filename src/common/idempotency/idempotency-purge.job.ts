@@ -1,10 +1,10 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import { DataSource } from 'typeorm';
 import { OnJob } from '../../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../../queue/queue.constants';
 import { QueueService } from '../../queue/queue.service';
-import { IdempotencyKey } from './idempotency-key.entity';
+import { RequestContext } from '../context/request-context';
+import { IdempotencyRepository } from './idempotency.repository';
 
 /** Clients are promised that a key is honoured for at least 24 h; never purge younger keys. */
 export const IDEMPOTENCY_KEY_MIN_HOURS = 24;
@@ -18,7 +18,7 @@ export class IdempotencyPurgeJob implements OnApplicationBootstrap {
   private readonly logger = new Logger(IdempotencyPurgeJob.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly keys: IdempotencyRepository,
     private readonly queues: QueueService,
   ) {}
 
@@ -41,13 +41,7 @@ export class IdempotencyPurgeJob implements OnApplicationBootstrap {
         `olderThanHours must be an integer ≥ ${IDEMPOTENCY_KEY_MIN_HOURS}, got ${olderThanHours}`,
       );
     }
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .delete()
-      .from(IdempotencyKey)
-      .where('created_at < now() - make_interval(hours => :hours)', { hours: olderThanHours })
-      .execute();
-    const deleted = result.affected ?? 0;
+    const deleted = await this.keys.purgeOlderThan(RequestContext.system(), olderThanHours);
     if (deleted > 0) this.logger.log({ msg: 'purged idempotency keys', deleted, olderThanHours });
     return { deleted };
   }

@@ -1,6 +1,7 @@
-import { applyDecorators, UseInterceptors } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { Problem } from '../errors/problem';
+import { STORED_BY_HANDLER } from './idempotency-claims';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 
 /**
@@ -9,8 +10,10 @@ import { IdempotencyInterceptor } from './idempotency.interceptor';
  * Bound per route, not globally: a global interceptor would put every other
  * request through Nest's rxjs pipeline for nothing.
  */
-export function Idempotent() {
+export function Idempotent(options: { storedByHandler?: boolean } = {}) {
   return applyDecorators(
+    // storedByHandler: the handler stores the key in its own single statement (IdempotencyClaims).
+    SetMetadata(STORED_BY_HANDLER, options.storedByHandler === true),
     UseInterceptors(IdempotencyInterceptor),
     ApiHeader({
       name: 'Idempotency-Key',

@@ -2,48 +2,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { MAX_PAGE_SIZE } from '../../common/pagination/pagination';
-import type { IssuanceBatch, BatchStatus } from '../issuance.entity';
 import type { Card, CardStatus } from '../../cards/card.entity';
 
-export class BatchDto {
-  @ApiProperty({ enum: ['batch'] }) object: 'batch';
-  @ApiProperty({ example: 'bat_01JDQ6ZK6Y8V3N2M4T5R7W9XAB' }) id: string;
-  @ApiProperty() order_id: string;
-  @ApiProperty() line_no: number;
-  @ApiProperty({ enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }) status: BatchStatus;
-  @ApiProperty({ description: 'Cards in the batch' }) count: number;
-  @ApiProperty({ description: 'Cards minted so far' }) issued_count: number;
-  @ApiProperty({ description: 'fen per card' }) face_value: number;
-  @ApiProperty({ type: Number, nullable: true, description: 'Cards per second since the batch started' })
-  rate: number | null;
-  @ApiProperty({ type: Number, nullable: true, description: 'Seconds to completion at the current rate' })
-  eta_seconds: number | null;
-  @ApiProperty({ type: String, nullable: true }) failure_reason: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) started_at: string | null;
-  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) completed_at: string | null;
-
-  static from(batch: IssuanceBatch, now = Date.now()): BatchDto {
-    const end = batch.completedAt?.getTime() ?? now;
-    const elapsed = batch.startedAt ? (end - batch.startedAt.getTime()) / 1000 : 0;
-    const rate = elapsed > 0 && batch.issuedCount > 0 ? Math.round(batch.issuedCount / elapsed) : null;
-    const remaining = batch.count - batch.issuedCount;
-    return {
-      object: 'batch',
-      id: batch.id,
-      order_id: batch.orderId,
-      line_no: batch.lineNo,
-      status: batch.status,
-      count: batch.count,
-      issued_count: batch.issuedCount,
-      face_value: batch.faceValue,
-      rate,
-      eta_seconds: remaining === 0 ? 0 : rate ? Math.ceil(remaining / rate) : null,
-      failure_reason: batch.failureReason,
-      started_at: batch.startedAt?.toISOString() ?? null,
-      completed_at: batch.completedAt?.toISOString() ?? null,
-    };
-  }
-}
+/** Declared beside the order it is shown in (orders does not import issuance). */
+export { BatchDto } from '../../orders/dto/batch.dto';
 
 /** What anyone with cards:read may see of a card: never its code or PIN. */
 export class CardDto {

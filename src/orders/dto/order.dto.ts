@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
-import { BatchDto } from '../../issuance/dto/issuance.dto';
+import { BatchDto } from './batch.dto';
 import type { Order, OrderLine } from '../order.entity';
 import { ORDER_STATUSES, type OrderStatus } from '../order-state';
 import { PAYMENT_METHODS } from './create-order.dto';

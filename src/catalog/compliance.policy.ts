@@ -1,5 +1,5 @@
 /**
- * PRC prepaid-card rules (DESIGN.md §7) as pure functions over explicit limits, plus the injectable
+ * PRC prepaid-card rules (README.md, "PRC prepaid-card rules") as pure functions over explicit limits, plus the injectable
  * CompliancePolicy that reads the limits from AppConfig. Every refusal is
  * ApiError.unprocessable(code, detail, extra): a 422 problem with a machine-readable code, and the
  * first violation found wins. With COMPLIANCE_ENFORCED=false nothing is refused.
@@ -8,11 +8,9 @@
  * bank_transfer_required (orders).
  */
 import { Injectable } from '@nestjs/common';
-import type { CardType } from '../catalog/product.entity';
+import type { CardType } from './product.entity';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig } from '../config/app-config';
-import type { PaymentMethod } from './order.entity';
-import type { PurchaserIdentity } from './purchaser-identity';
 
 export interface ComplianceLimits {
   /** false: every check passes (COMPLIANCE_ENFORCED=false). */
@@ -62,12 +60,14 @@ export interface OrderTerms {
   faceTotal: number;
   /** What the enterprise pays after its discount, fen (priceOrder's payable). */
   payable: number;
-  paymentMethod: PaymentMethod;
-  purchaser?: PurchaserIdentity | null;
+  /** The order's payment method (orders' PaymentMethod): only whether it is corporate-funded matters here. */
+  paymentMethod: string;
+  /** The purchaser's identity, when sent: only its presence matters here. */
+  purchaser?: object | null;
 }
 
 /** Payment methods that satisfy the bank-transfer rule (see checkOrder). */
-export const CORPORATE_FUNDED_METHODS: readonly PaymentMethod[] = ['bank_transfer', 'prepaid_balance'];
+export const CORPORATE_FUNDED_METHODS: readonly string[] = ['bank_transfer', 'prepaid_balance'];
 
 /** 1234567 fen → "12,345.67". */
 export function formatFen(fen: number): string {

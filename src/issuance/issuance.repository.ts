@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
+import type { RequestContext } from '../common/context/request-context';
+import { TransactionalConnection } from '../database/transactional-connection';
+import { IssuanceBatch } from './issuance.entity';
+
+/** The tables `issuance_batches`, `issuance_chunks` and `card_serial_allocator` (docs/architecture.md). */
+@Injectable()
+export class IssuanceRepository {
+  constructor(private readonly connection: TransactionalConnection) {}
+
+  /** Reserves `count` consecutive serial sequence numbers; the first. */
+  async reserveSerials(ctx: RequestContext, count: number): Promise<number> {
+    const [{ first }] = await this.connection.query<Array<{ first: string }>>(
+      ctx,
+      // As a SELECT: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
+      'WITH r AS (UPDATE card_serial_allocator SET next_value = next_value + $1 WHERE id = 1 RETURNING next_value - $1 AS first) SELECT first FROM r',
+      [count],
+    );
+    return Number(first);
+  }
+
+  /** The batch and its chunks of `batch.chunkSize` cards (the last one the rest). */
+  async insertBatch(ctx: RequestContext, batch: IssuanceBatch): Promise<void> {
+    const manager = this.connection.transactionManager(ctx, 'IssuanceRepository.insertBatch');
+    await manager.insert(IssuanceBatch, batch);
+    await manager.query(
+      `INSERT INTO issuance_chunks (batch_id, chunk_no, count)
+       SELECT $1, n, LEAST($2::int, $3::int - n * $2::int) FROM generate_series(0, $4::int - 1) AS n`,
+      [batch.id, batch.chunkSize, batch.count, Math.ceil(batch.count / batch.chunkSize)],
+    );
+  }
+
+  /** The chunks of the batches not minted yet, in order. */
+  async unmintedChunks(
+    ctx: RequestContext,
+    batchIds: readonly string[],
+  ): Promise<Array<{ batchId: string; chunkNo: number }>> {
+    const rows = await this.connection.query<Array<{ batch_id: string; chunk_no: number }>>(
+      ctx,
+      'SELECT batch_id, chunk_no FROM issuance_chunks WHERE batch_id = ANY($1) AND done_at IS NULL ORDER BY batch_id, chunk_no',
+      [batchIds],
+    );
+    return rows.map((row) => ({ batchId: row.batch_id, chunkNo: row.chunk_no }));
+  }
+
+  async unfinishedBatchIds(ctx: RequestContext): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ id: string }>>(
+      ctx,
+      "SELECT id FROM issuance_batches WHERE status IN ('queued', 'running')",
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** `lock`: FOR UPDATE until the caller's transaction ends. */
+  async findBatch(ctx: RequestContext, id: string, options: { lock?: boolean } = {}): Promise<IssuanceBatch | null> {
+    return this.connection.manager(ctx).findOne(IssuanceBatch, {
+      where: { id },
+      ...(options.lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+  }
+
+  /** The batches of the orders, by order then line. */
+  async batchesOf(ctx: RequestContext, orderIds: readonly string[]): Promise<IssuanceBatch[]> {
+    if (orderIds.length === 0) return [];
+    return this.connection
+      .manager(ctx)
+      .find(IssuanceBatch, { where: { orderId: In([...orderIds]) }, order: { orderId: 'ASC', lineNo: 'ASC' } });
+  }
+
+  async markRunning(ctx: RequestContext, batchId: string): Promise<void> {
+    await this.connection.query(
+      ctx,
+      "UPDATE issuance_batches SET status = 'running', started_at = now(), updated_at = now() WHERE id = $1 AND status = 'queued'",
+      [batchId],
+    );
+  }
+
+  /** An operator's retry: a failed batch runs again, its reason cleared. */
+  async resume(ctx: RequestContext, batchId: string): Promise<void> {
+    await this.connection.query(
+      ctx,
+      "UPDATE issuance_batches SET status = 'running', failure_reason = NULL, updated_at = now() WHERE id = $1",
+      [batchId],
+    );
+  }
+
+  /** The chunk, locked FOR UPDATE; null when it does not exist. */
+  async lockChunk(
+    ctx: RequestContext,
+    batchId: string,
+    chunkNo: number,
+  ): Promise<{ count: number; doneAt: Date | null } | null> {
+    const [chunk] = await this.connection.query<Array<{ count: number; done_at: Date | null }>>(
+      ctx,
+      'SELECT count, done_at FROM issuance_chunks WHERE batch_id = $1 AND chunk_no = $2 FOR UPDATE',
+      [batchId, chunkNo],
+    );
+    return chunk ? { count: chunk.count, doneAt: chunk.done_at } : null;
+  }
+
+  async markChunkDone(ctx: RequestContext, batchId: string, chunkNo: number): Promise<void> {
+    await this.connection.query(
+      ctx,
+      'UPDATE issuance_chunks SET done_at = now() WHERE batch_id = $1 AND chunk_no = $2',
+      [batchId, chunkNo],
+    );
+  }
+
+  /** Adds minted cards to the batch (locking its row to the commit); its counts after. */
+  async addIssued(
+    ctx: RequestContext,
+    batchId: string,
+    minted: number,
+  ): Promise<{ issuedCount: number; count: number }> {
+    const [updated] = await this.connection.query<Array<{ issued_count: number; count: number }>>(
+      ctx,
+      `WITH r AS (UPDATE issuance_batches SET issued_count = issued_count + $2, updated_at = now()
+         WHERE id = $1 RETURNING issued_count, count) SELECT issued_count, count FROM r`,
+      [batchId, minted],
+    );
+    return { issuedCount: updated.issued_count, count: updated.count };
+  }
+
+  async markCompleted(ctx: RequestContext, batchId: string): Promise<void> {
+    await this.connection.query(
+      ctx,
+      "UPDATE issuance_batches SET status = 'completed', completed_at = now(), updated_at = now() WHERE id = $1",
+      [batchId],
+    );
+  }
+
+  /** Queued batches of the order are cancelled (none of their chunks has started). */
+  async cancelQueued(ctx: RequestContext, orderId: string): Promise<void> {
+    await this.connection.query(
+      ctx,
+      "UPDATE issuance_batches SET status = 'cancelled', updated_at = now() WHERE order_id = $1 AND status = 'queued'",
+      [orderId],
+    );
+  }
+
+  async markFailed(ctx: RequestContext, batchId: string, reason: string): Promise<void> {
+    await this.connection.query(
+      ctx,
+      "UPDATE issuance_batches SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')",
+      [batchId, reason],
+    );
+  }
+
+  /** The order's batches not completed, and the cards of all its batches. */
+  async orderProgress(ctx: RequestContext, orderId: string): Promise<{ open: number; cards: number }> {
+    const [row] = await this.connection.query<Array<{ open: string; cards: string | null }>>(
+      ctx,
+      "SELECT count(*) FILTER (WHERE status <> 'completed') AS open, sum(count) AS cards FROM issuance_batches WHERE order_id = $1",
+      [orderId],
+    );
+    return { open: Number(row.open), cards: Number(row.cards ?? 0) };
+  }
+}

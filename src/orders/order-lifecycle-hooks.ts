@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/context/request-context';
+import type { BatchDto } from './dto/batch.dto';
+import type { Order } from './order.entity';
+
+/** Runs inside the transaction that changed the order: what it writes commits or rolls back with that change. */
+export type OrderHook = (ctx: RequestContext, order: Readonly<Order>) => Promise<void>;
+
+/** The issuance progress of each of the orders, by order id (lines in order). */
+export type IssuanceProgressReader = (
+  ctx: RequestContext,
+  orderIds: readonly string[],
+) => Promise<Map<string, BatchDto[]>>;
+
+/**
+ * What happens elsewhere when an order changes, registered by the modules that care (issuance, at init), so that
+ * orders depends on none of them: the dependency goes one way, issuance → orders (docs/architecture.md).
+ */
+@Injectable()
+export class OrderLifecycleHooks {
+  private readonly paidHooks: OrderHook[] = [];
+  private readonly paidCancelledHooks: OrderHook[] = [];
+  private progressReader: IssuanceProgressReader | undefined;
+
+  /** An order became paid (its payment entry is posted; the hook runs before the order.paid audit record). */
+  onPaid(hook: OrderHook): void {
+    this.paidHooks.push(hook);
+  }
+
+  /** A paid order was cancelled before issuance started (its refund is posted after the hooks). */
+  onPaidOrderCancelled(hook: OrderHook): void {
+    this.paidCancelledHooks.push(hook);
+  }
+
+  /** Where an order's issuance progress is read from (one reader). */
+  readIssuanceWith(reader: IssuanceProgressReader): void {
+    this.progressReader = reader;
+  }
+
+  async paid(ctx: RequestContext, order: Readonly<Order>): Promise<void> {
+    for (const hook of this.paidHooks) await hook(ctx, order);
+  }
+
+  async paidOrderCancelled(ctx: RequestContext, order: Readonly<Order>): Promise<void> {
+    for (const hook of this.paidCancelledHooks) await hook(ctx, order);
+  }
+
+  async issuanceOf(ctx: RequestContext, orderIds: readonly string[]): Promise<Map<string, BatchDto[]>> {
+    return this.progressReader && orderIds.length > 0 ? this.progressReader(ctx, orderIds) : new Map();
+  }
+}

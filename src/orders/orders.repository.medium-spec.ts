@@ -1,0 +1,206 @@
+import { randomInt } from 'node:crypto';
+import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
+import { CatalogRepository } from '../catalog/catalog.repository';
+import type { RequestContext } from '../common/context/request-context';
+import { IdempotencyRepository } from '../common/idempotency/idempotency.repository';
+import { newId } from '../common/ids';
+import { creditCodeCheckCharacter } from '../enterprises/credit-code';
+import { EnterprisesRepository } from '../enterprises/enterprises.repository';
+import type { Order, OrderLine } from './order.entity';
+import { OrdersRepository, type NewOrderWrite } from './orders.repository';
+
+function creditCode(): string {
+  const body = `91${String(randomInt(100000, 999999))}MA${String(randomInt(1000000, 9999999))}`;
+  return body + creditCodeCheckCharacter(body);
+}
+
+describe('OrdersRepository (medium)', () => {
+  let db: MediumDatabase;
+  let orders: OrdersRepository;
+
+  beforeAll(async () => {
+    db = await openMediumDatabase();
+    orders = new OrdersRepository(db.connection);
+  });
+  afterAll(() => db.close());
+
+  /** An enterprise and a product, in the test's transaction; a write of one order for them. */
+  async function world(ctx: RequestContext) {
+    const enterpriseId = newId('enterprise');
+    await new EnterprisesRepository(db.connection).insertIfAbsent(ctx, {
+      id: enterpriseId,
+      name: 'Medium Co',
+      creditCode: creditCode(),
+      status: 'active',
+      invoiceTitle: 'Medium Co',
+      registeredAddress: null,
+      phone: null,
+      bankName: null,
+      bankAccount: null,
+      contactEmail: null,
+      discountBps: 200,
+      creditLimit: 0,
+      approvalThreshold: null,
+    });
+    const product = await new CatalogRepository(db.connection).insert(ctx, {
+      id: newId('product'),
+      name: 'Medium card',
+      description: null,
+      cardType: 'anonymous',
+      faceValues: [10_000],
+      validityMonths: 36,
+      designs: ['classic'],
+      greetingAllowed: true,
+      active: true,
+    });
+    const write = (poNumber = `PO-${randomInt(1e12)}`): NewOrderWrite => {
+      const id = newId('order');
+      const now = new Date();
+      const order: Order = {
+        id,
+        enterpriseId,
+        poNumber,
+        status: 'pending_payment',
+        currency: 'CNY',
+        faceTotal: 20_000,
+        discountBps: 200,
+        discountTotal: 400,
+        payable: 19_600,
+        paymentMethod: 'bank_transfer',
+        purchaserCiphertext: null,
+        purchaserMasked: null,
+        createdByClientId: 'cli_medium',
+        decidedByClientId: null,
+        decidedAt: null,
+        rejectionReason: null,
+        cancellationReason: null,
+        paidAt: null,
+        cancelledAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const lines: OrderLine[] = [1, 2].map((lineNo) => ({
+        id: newId('orderLine'),
+        orderId: id,
+        lineNo,
+        productId: product.id,
+        faceValue: 10_000,
+        quantity: 1,
+        faceTotal: 10_000,
+        greeting: lineNo === 1 ? '新春快乐' : null,
+        design: 'classic',
+      }));
+      return {
+        order,
+        lines,
+        events: [{ enterpriseId, type: 'order.created', data: { order_id: id } }],
+        enterpriseTerms: { id: enterpriseId, discountBps: 200, approvalThreshold: null },
+        productTerms: [product],
+      };
+    };
+    return { enterpriseId, product, write };
+  }
+
+  it('writes the order, its lines and its event in one statement, reading back as written', async () => {
+    await db.rolledBack(async (ctx) => {
+      const { write } = await world(ctx);
+      const placed = write();
+      expect(await orders.insertOrder(ctx, placed)).toEqual({ outcome: 'created' });
+      const found = await orders.findOrder(ctx, placed.order.id, { enterpriseId: placed.order.enterpriseId });
+      expect(found).toMatchObject({ poNumber: placed.order.poNumber, payable: 19_600, status: 'pending_payment' });
+      const lines = await orders.linesOf(ctx, [placed.order.id]);
+      expect(lines.map((line) => [line.lineNo, line.greeting, line.faceTotal])).toEqual([
+        [1, '新春快乐', 10_000],
+        [2, null, 10_000],
+      ]);
+      const [event] = await db.connection.query<Array<{ type: string }>>(
+        ctx,
+        "SELECT type FROM events WHERE data->>'order_id' = $1",
+        [placed.order.id],
+      );
+      expect(event.type).toBe('order.created');
+      expect(await orders.orderIdByPoNumber(ctx, placed.order.enterpriseId, placed.order.poNumber)).toBe(
+        placed.order.id,
+      );
+    });
+  });
+
+  it('writes nothing for a PO number taken or terms that no longer hold', async () => {
+    await db.rolledBack(async (ctx) => {
+      const { write } = await world(ctx);
+      const first = write();
+      await orders.insertOrder(ctx, first);
+      expect(await orders.insertOrder(ctx, write(first.order.poNumber))).toEqual({ outcome: 'po_number_taken' });
+      const stale = write();
+      expect(
+        await orders.insertOrder(ctx, { ...stale, enterpriseTerms: { ...stale.enterpriseTerms, discountBps: 300 } }),
+      ).toEqual({ outcome: 'stale_terms' });
+      expect(
+        await orders.insertOrder(ctx, {
+          ...stale,
+          productTerms: [{ ...stale.productTerms[0], faceValues: [10_000, 20_000] }],
+        }),
+      ).toEqual({ outcome: 'stale_terms' });
+      expect(await orders.findOrder(ctx, stale.order.id)).toBeNull();
+    });
+  });
+
+  it('stores the Idempotency-Key with the order, and answers a second use with the stored response', async () => {
+    await db.rolledBack(async (ctx) => {
+      const { write } = await world(ctx);
+      const claim = {
+        clientId: 'cli_medium',
+        key: `k-${randomInt(1e12)}`,
+        fingerprint: 'f'.repeat(64),
+        responseStatus: 201,
+        seal: (body: object) => ({ sealed: JSON.stringify(body) }),
+      };
+      const placed = write();
+      expect(
+        await orders.insertOrder(ctx, { ...placed, idempotency: { claim, response: { id: placed.order.id } } }),
+      ).toEqual({ outcome: 'created' });
+      expect(await new IdempotencyRepository(db.connection).find(ctx, claim.clientId, claim.key)).toEqual({
+        fingerprint: claim.fingerprint,
+        responseBody: { sealed: JSON.stringify({ id: placed.order.id }) },
+      });
+      const again = write();
+      expect(await orders.insertOrder(ctx, { ...again, idempotency: { claim, response: {} } })).toEqual({
+        outcome: 'replay',
+        earlier: { fingerprint: claim.fingerprint, responseBody: { sealed: JSON.stringify({ id: placed.order.id }) } },
+      });
+      expect(await orders.findOrder(ctx, again.order.id)).toBeNull();
+    });
+  });
+
+  it('changes an order and sums its transfers', async () => {
+    await db.rolledBack(async (ctx) => {
+      const { write } = await world(ctx);
+      const placed = write();
+      await orders.insertOrder(ctx, placed);
+      const cancelledAt = new Date();
+      await orders.updateOrder(ctx, placed.order.id, { status: 'cancelled', cancelledAt, cancellationReason: 'no' });
+      expect(await orders.findOrder(ctx, placed.order.id, { lock: true })).toMatchObject({
+        status: 'cancelled',
+        cancellationReason: 'no',
+      });
+      for (const amount of [5_000, 7_000]) {
+        expect(
+          await orders.insertPayment(ctx, {
+            id: newId('payment'),
+            enterpriseId: placed.order.enterpriseId,
+            orderId: placed.order.id,
+            kind: 'order_transfer',
+            amount,
+            currency: 'CNY',
+            payerAccountName: 'Medium Co',
+            payerAccountNumber: '1',
+            bankReference: `REF-${randomInt(1e12)}`,
+            receivedAt: new Date(),
+            recordedByClientId: 'cli_medium',
+          }),
+        ).toBe(true);
+      }
+      expect(await orders.transferredTo(ctx, [placed.order.id])).toEqual(new Map([[placed.order.id, 12_000]]));
+    });
+  });
+});
