@@ -4,9 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 /** Files that still reach the database directly, until their module gets its repository (issue 11). */
-const LEGACY_DATABASE_ACCESS = [
-  'src/common/pagination/pagination.ts',
-];
+const LEGACY_DATABASE_ACCESS = ['src/common/pagination/pagination.ts'];
 
 export default tseslint.config(
   {

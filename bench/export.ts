@@ -55,8 +55,8 @@ import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
 import { orderSecretsCopySql } from '../src/cards/card-secrets.repository';
 import { CardCsvConverter, EXPORT_CSV_HEADER } from '../src/exports/export-csv';
-import { serialFromSequence } from '../src/issuance/card-code';
-import { CardSecrets } from '../src/issuance/card-secrets';
+import { serialFromSequence } from '../src/cards/card-code';
+import { CardSecrets } from '../src/cards/card-secrets';
 import {
   api,
   creditCode,

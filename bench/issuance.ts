@@ -31,9 +31,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, Entity } from 'typeorm';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
-import { dataSourceOptions } from '../src/database/data-source-options';
-import { generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
-import { CardSecrets } from '../src/issuance/card-secrets';
+import { appDataSourceOptions } from '../src/entities';
+import { generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
+import { CardSecrets } from '../src/cards/card-secrets';
 import { Card } from '../src/cards/card.entity';
 import {
   api,
@@ -325,7 +325,7 @@ async function runReferencePaths(databaseUrl: string): Promise<ReferenceRun> {
       `  (b) TypeORM repository.insert of ${NAIVE_N.toLocaleString('en')} rows in ${NAIVE_CHUNK}-row chunks …`,
     );
     const dataSource = await new DataSource({
-      ...dataSourceOptions(databaseUrl, 2),
+      ...appDataSourceOptions(databaseUrl, 2),
       entities: [NaiveCard],
       migrations: [],
     }).initialize();

@@ -31,8 +31,8 @@ import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { AppConfig, loadConfig } from '../src/config/app-config';
 import { DataKeysService } from '../src/data-keys/data-keys.service';
 import { ReencryptionDto } from '../src/data-keys/dto/reencryption.dto';
-import { generateCodes, generatePins, serialFromSequence } from '../src/issuance/card-code';
-import { CardSecrets } from '../src/issuance/card-secrets';
+import { generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
+import { CardSecrets } from '../src/cards/card-secrets';
 import { positiveInt, postgresCpuMicros } from './support/harness';
 
 const N = positiveInt('BENCH_N', 100_000);

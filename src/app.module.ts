@@ -7,12 +7,13 @@ import { CatalogModule } from './catalog/catalog.module';
 import { CryptoModule } from './common/crypto/crypto.module';
 import { DataKeysModule } from './data-keys/data-keys.module';
 import { ProblemFilter } from './common/errors/problem.filter';
-import { IpRateLimitGuard, RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { IpRateLimitGuard, RateLimitGuard } from './auth/rate-limit.guard';
 import { rateLimitModule } from './common/rate-limit/rate-limit.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { entities } from './entities';
 import { DemoModule } from './demo/demo.module';
 import { EnterprisesModule } from './enterprises/enterprises.module';
 import { ExportKeysModule } from './export-keys/export-keys.module';
@@ -20,7 +21,7 @@ import { ExportsModule } from './exports/exports.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { OrdersModule } from './orders/orders.module';
-import { MaintenanceModule } from './queue/maintenance.module';
+import { IdempotencyModule } from './idempotency/idempotency.module';
 import { QueueModule } from './queue/queue.module';
 import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -45,7 +46,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(options.databaseUrl),
+        DatabaseModule.forRoot(options.databaseUrl, entities),
         QueueModule.forRoot({ connection: options.queue, worker: options.worker }),
         rateLimitModule(config),
         CryptoModule,
@@ -61,7 +62,7 @@ export class AppModule {
         DataKeysModule,
         LedgerModule,
         HealthModule,
-        MaintenanceModule,
+        IdempotencyModule,
         DemoModule,
         CardsModule,
         RedemptionModule,

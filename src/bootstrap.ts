@@ -7,7 +7,7 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import { sendProblem } from './common/errors/problem.filter';
 import { registerBodyParsers } from './common/http/body-parsers';
-import { IpRateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { IpRateLimitGuard } from './auth/rate-limit.guard';
 import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
@@ -15,7 +15,7 @@ import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/
 import { resolveDatabase, type DatabaseHandle } from './database/database-url';
 import { runMigrations } from './database/migrations';
 import { setupDocs } from './docs/openapi';
-import { MetricsService } from './health/metrics.service';
+import { MetricsService } from './metrics/metrics.service';
 import { prepareQueueBackend, type QueueConnection } from './queue/queue-backend';
 
 /** Everything a process needs before Nest starts: config, database (embedded or not), schema, queue backend. */

@@ -1,6 +1,6 @@
 import { createHttpApp, prepareRuntime, shutdownHttpApp } from './bootstrap';
 import { DemoSeedService } from './demo/demo-seed.service';
-import { MetricsServer } from './health/metrics-server';
+import { MetricsServer } from './metrics/metrics-server';
 import { onShutdown } from './shutdown';
 
 /** HTTP API; also runs the queue processors unless started with --api-only (see src/worker.ts). */

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Scope } from '../src/auth/scopes';
+import type { Scope } from '../src/common/access/scopes';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
 import { createClient, createProduct, placePaidOrder } from './support/fixtures';

@@ -1,4 +1,4 @@
-import { isValidSerial, serialFromSequence } from '../src/issuance/card-code';
+import { isValidSerial, serialFromSequence } from '../src/cards/card-code';
 import { IssuanceService } from '../src/issuance/issuance.service';
 import { startTestApp, type TestApp } from './support/app';
 import { createProduct, placePaidOrder } from './support/fixtures';

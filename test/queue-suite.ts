@@ -4,10 +4,11 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import { Queue } from 'bullmq';
 import { DatabaseModule } from '../src/database/database.module';
+import { entities } from '../src/entities';
 import { HealthModule } from '../src/health/health.module';
-import { MetricsModule } from '../src/health/metrics.module';
-import { MetricsServer } from '../src/health/metrics-server';
-import { MetricsService } from '../src/health/metrics.service';
+import { MetricsModule } from '../src/metrics/metrics.module';
+import { MetricsServer } from '../src/metrics/metrics-server';
+import { MetricsService } from '../src/metrics/metrics.service';
 import { OnJob, type JobContext } from '../src/queue/on-job.decorator';
 import { prepareQueueBackend, type QueueConnection } from '../src/queue/queue-backend';
 import type { JobCatalog, JobName } from '../src/queue/queue.constants';
@@ -171,7 +172,7 @@ export function queueSuite(backend: QueueBackendName): void {
         const connection = await connect(backend);
         const databaseUrl = process.env.TEST_DATABASE_URL as string;
         const moduleRef = await testModule(connection, {
-          imports: [DatabaseModule.forRoot(databaseUrl), HealthModule],
+          imports: [DatabaseModule.forRoot(databaseUrl, entities), HealthModule],
         }).compile();
         app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
         await app.init();
@@ -387,7 +388,7 @@ export function queueSuite(backend: QueueBackendName): void {
       const moduleRef = await Test.createTestingModule({
         imports: [
           QueueModule.forRoot({ connection, worker: false, catalog: TEST_CATALOG }),
-          DatabaseModule.forRoot(process.env.TEST_DATABASE_URL as string),
+          DatabaseModule.forRoot(process.env.TEST_DATABASE_URL as string, entities),
           HealthModule,
         ],
         providers: [TestJobs],

@@ -3,12 +3,9 @@ import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import {
-  IDEMPOTENCY_PURGE_SCHEDULER,
-  IDEMPOTENCY_KEY_RETENTION_HOURS,
-} from '../src/common/idempotency/idempotency-purge.job';
-import { dataSourceOptions } from '../src/database/data-source-options';
-import { MaintenanceModule } from '../src/queue/maintenance.module';
+import { IDEMPOTENCY_PURGE_SCHEDULER, IDEMPOTENCY_KEY_RETENTION_HOURS } from '../src/idempotency/idempotency-purge.job';
+import { appDataSourceOptions } from '../src/entities';
+import { IdempotencyModule } from '../src/idempotency/idempotency.module';
 import { prepareQueueBackend } from '../src/queue/queue-backend';
 import { JOB_QUEUE, JobName, QueueName } from '../src/queue/queue.constants';
 import { QueueModule } from '../src/queue/queue.module';
@@ -25,7 +22,7 @@ describe('the maintenance queue (production job catalog)', () => {
     const connection = await prepareQueueBackend({ QUEUE_BACKEND: 'postgres', REDIS_URL: undefined }, databaseUrl);
     const moduleRef = await Test.createTestingModule({
       imports: [
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, 2)),
+        TypeOrmModule.forRoot(appDataSourceOptions(databaseUrl, 2)),
         // The maintenance job of production, on its production queue (the full catalog, with every feature
         // module, boots in every app-level e2e test: startTestApp refuses to start if a job lacks its handler).
         QueueModule.forRoot({
@@ -36,7 +33,7 @@ describe('the maintenance queue (production job catalog)', () => {
             concurrency: { [QueueName.Maintenance]: 1 },
           },
         }),
-        MaintenanceModule,
+        IdempotencyModule,
       ],
     }).compile();
     // The refused purge below logs an error on purpose.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source-options';
+import { appDataSourceOptions } from '../src/entities';
 import { runMigrations } from '../src/database/migrations';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
@@ -146,7 +146,7 @@ describe('migration of cards bound before channels owned them', () => {
 
   /** Reverts migrations, newest first, until the channel migration is undone: the schema as it was before it. */
   const revertChannelCards = async () => {
-    const dataSource = await new DataSource(dataSourceOptions(database.url, 2)).initialize();
+    const dataSource = await new DataSource(appDataSourceOptions(database.url, 2)).initialize();
     try {
       for (;;) {
         const applied = await dataSource.query<Array<{ name: string }>>(
@@ -161,7 +161,7 @@ describe('migration of cards bound before channels owned them', () => {
     }
   };
   const query = async <T>(sql: string, parameters: unknown[] = []): Promise<T[]> => {
-    const dataSource = await new DataSource(dataSourceOptions(database.url, 1)).initialize();
+    const dataSource = await new DataSource(appDataSourceOptions(database.url, 1)).initialize();
     try {
       return await dataSource.query<T[]>(sql, parameters);
     } finally {

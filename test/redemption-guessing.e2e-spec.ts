@@ -3,7 +3,7 @@ import { TransactionalConnection } from '../src/database/transactional-connectio
 import { RedemptionRepository } from '../src/redemption/redemption.repository';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { generateCodes } from '../src/issuance/card-code';
+import { generateCodes } from '../src/cards/card-code';
 import { PostgresAttemptStore, RedisAttemptStore, type AttemptStore } from '../src/redemption/attempt-limiter';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, wrongPin, type CardWithSecret } from './support/cards';

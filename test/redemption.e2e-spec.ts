@@ -1,4 +1,4 @@
-import { generateCodes } from '../src/issuance/card-code';
+import { generateCodes } from '../src/cards/card-code';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, wrongPin, type CardWithSecret } from './support/cards';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';

@@ -1,5 +1,5 @@
 import { verifyWebhook, WebhookVerificationError } from '../sdk';
-import type { Scope } from '../src/auth/scopes';
+import type { Scope } from '../src/common/access/scopes';
 import { startTestApp, type TestApp } from './support/app';
 import {
   createClient,

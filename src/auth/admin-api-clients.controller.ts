@@ -2,10 +2,10 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { Idempotent } from '../common/idempotency/idempotent.decorator';
+import { Idempotent } from '../idempotency/idempotent.decorator';
 import { PageOf, type Page } from '../common/pagination/pagination';
 import { ApiClientsService } from './api-clients.service';
-import { Ctx, RequireScopes } from './auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import {
   ApiClientDto,
   ApiClientWithSecretDto,

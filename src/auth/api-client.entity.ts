@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { Scope } from './scopes';
+import type { Scope } from '../common/access/scopes';
 
 export type ApiClientStatus = 'active' | 'revoked';
 

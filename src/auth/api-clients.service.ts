@@ -17,7 +17,7 @@ import {
   ListApiClientsQueryDto,
   RotateSecretDto,
 } from './dto/api-client.dto';
-import { OPERATOR_SCOPES, type Scope } from './scopes';
+import { OPERATOR_SCOPES, type Scope } from '../common/access/scopes';
 import { newClientSecret, SecretHasher } from './secret-hash';
 
 /** How long a revocation may take to reach other processes' caches. */

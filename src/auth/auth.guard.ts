@@ -3,11 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Actor } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { PUBLIC_KEY, SCOPES_KEY } from './auth.decorators';
+import { PUBLIC_KEY, SCOPES_KEY } from '../common/access/access.decorators';
 import type { FastifyRequest } from 'fastify';
 import { ApiClientsService } from './api-clients.service';
 import { bearerToken } from './jwt.strategy';
-import { OPERATOR_SCOPES, type Scope } from './scopes';
+import { OPERATOR_SCOPES, type Scope } from '../common/access/scopes';
 import { VerifiedTokens, type VerifiedClaims } from './verified-tokens';
 
 const INVALID_TOKEN = 'The access token is invalid or its client is no longer active';

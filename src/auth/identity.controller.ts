@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../common/context/request-context';
-import { Ctx, RequireScopes } from './auth.decorators';
-import { SCOPES, type Scope } from './scopes';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
+import { SCOPES, type Scope } from '../common/access/scopes';
 
 export class IdentityDto {
   @ApiProperty({ enum: ['identity'] })

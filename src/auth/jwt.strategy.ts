@@ -6,7 +6,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AppConfig } from '../config/app-config';
 import type { Actor } from '../common/context/request-context';
 import { ApiClientsService } from './api-clients.service';
-import { isScope } from './scopes';
+import { isScope } from '../common/access/scopes';
 import { SigningKeyService, TOKEN_AUDIENCE } from './signing-key.service';
 import { VerifiedTokens } from './verified-tokens';
 

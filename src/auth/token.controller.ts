@@ -12,7 +12,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/errors/api-error';
 import { Problem } from '../common/errors/problem';
-import { Public } from './auth.decorators';
+import { Public } from '../common/access/access.decorators';
 import { JwksDto, TokenErrorDto, TokenRequestDto, TokenResponseDto } from './dto/token.dto';
 import { SigningKeyService } from './signing-key.service';
 import { TokenService } from './token.service';

@@ -4,7 +4,7 @@ import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
 import { ApiClientsService } from './api-clients.service';
 import type { TokenResponseDto } from './dto/token.dto';
-import { isScope, type Scope } from './scopes';
+import { isScope, type Scope } from '../common/access/scopes';
 import { SigningKeyService } from './signing-key.service';
 import { TokenFailures } from './token-failures';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Scope } from './scopes';
+import type { Scope } from '../common/access/scopes';
 
 export interface VerifiedClaims {
   clientId: string;

@@ -3,9 +3,9 @@ import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
-import { generateCodes, generatePins, isValidSerial, serialFromSequence } from '../issuance/card-code';
-import { CardSecrets } from '../issuance/card-secrets';
-import { CardDto } from '../issuance/dto/issuance.dto';
+import { generateCodes, generatePins, isValidSerial, serialFromSequence } from './card-code';
+import { CardSecrets } from './card-secrets';
+import { CardDto } from './dto/card.dto';
 import type { CardStatus } from './card.entity';
 import { assertTransition } from './card-state';
 import { LedgerAccount } from '../ledger/ledger.entity';
@@ -20,11 +20,11 @@ import type {
   CardTransactionDto,
   CardTransactionPageDto,
   ListCardTransactionsQueryDto,
-} from '../redemption/dto/redemption.dto';
+} from './dto/card-transaction.dto';
 import { CardErrors } from './card-errors';
 import { CardMovements, isPastExpiry, type CardMovement } from './card-movements';
 import { CardsRepository, type CardRow } from './cards.repository';
-import { CardSerialsRepository } from '../issuance/card-serials.repository';
+import { CardSerialsRepository } from './card-serials.repository';
 import { OrderFactsRepository } from '../orders/order-facts.repository';
 import { refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
 import type { ExpiryRunDto, ReplacementDto, VoidResultDto } from './dto/card-lifecycle.dto';

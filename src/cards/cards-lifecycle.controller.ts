@@ -7,12 +7,12 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { Idempotent } from '../common/idempotency/idempotent.decorator';
-import { CardDto } from '../issuance/dto/issuance.dto';
-import { CardTransactionPageDto, ListCardTransactionsQueryDto } from '../redemption/dto/redemption.dto';
+import { Idempotent } from '../idempotency/idempotent.decorator';
+import { CardDto } from './dto/card.dto';
+import { CardTransactionPageDto, ListCardTransactionsQueryDto } from './dto/card-transaction.dto';
 import { CardLifecycleService } from './card-lifecycle.service';
 import { CardActionDto, ExpiryRunDto, ReplacementDto, VoidCardsDto, VoidResultDto } from './dto/card-lifecycle.dto';
 

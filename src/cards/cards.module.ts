@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { IssuanceModule } from '../issuance/issuance.module';
 import { CardLifecycleService } from './card-lifecycle.service';
-import { CardSerialsRepository } from '../issuance/card-serials.repository';
+import { CardSerialsRepository } from './card-serials.repository';
 import { OrderFactsRepository } from '../orders/order-facts.repository';
 import { CardMovements } from './card-movements';
 import { CardsRepository } from './cards.repository';

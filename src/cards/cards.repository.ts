@@ -3,7 +3,7 @@ import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { batchFactsColumns, batchOfCardFrom, batchOfCardJoin } from '../issuance/card-batch.sql';
-import type { BlindIndexCandidate } from '../issuance/card-secrets';
+import type { BlindIndexCandidate } from './card-secrets';
 import type { SqlFragment } from '../ledger/ledger.repository';
 import { assertTransition, canTransition, statusesInto, statusList } from './card-state';
 import type { CardTransactionKind } from './card-transaction.entity';

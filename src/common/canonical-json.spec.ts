@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { canonicalJson, digestOf, sha256Hex } from './canonical-json';
-import { requestFingerprint } from './idempotency/idempotency.interceptor';
+import { requestFingerprint } from '../idempotency/idempotency.interceptor';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and writes no whitespace', () => {

@@ -3,7 +3,7 @@ import type { RequestContext } from '../common/context/request-context';
 import type { DataCipher } from '../common/crypto/data-cipher.service';
 import { newId } from '../common/ids';
 import type { SealedColumnQueries, SealedColumnSql } from '../database/sealed-column-sql';
-import type { CardSecrets } from '../issuance/card-secrets';
+import type { CardSecrets } from '../cards/card-secrets';
 import type { QueueService } from '../queue/queue.service';
 import { expectApiError, FakeAudit, FakeTransactions, operatorContext } from '../../test/support/unit';
 import type { DataKeysRepository } from './data-keys.repository';

@@ -9,7 +9,7 @@ import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import { CardSecrets, LEGACY_CODE_KEY_ID, BARE_PEPPER_ID } from '../issuance/card-secrets';
+import { CardSecrets, LEGACY_CODE_KEY_ID, BARE_PEPPER_ID } from '../cards/card-secrets';
 import type { CodePepperDto, DataKeyDto, DataKeysDto } from './dto/data-keys.dto';
 import {
   DEFAULT_REENCRYPTION_BATCH,

@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
 import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { DataCipher } from '../common/crypto/data-cipher.service';
-import { CardSecrets } from '../issuance/card-secrets';
+import { CardSecrets } from '../cards/card-secrets';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';

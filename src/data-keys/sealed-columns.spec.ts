@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { DataCipher } from '../common/crypto/data-cipher.service';
-import { storedResponseContext } from '../common/idempotency/idempotency.interceptor';
+import { storedResponseContext } from '../idempotency/idempotency.interceptor';
 import { AppConfig } from '../config/app-config';
-import { generateCodes, generatePins, serialFromSequence } from '../issuance/card-code';
-import { CardSecrets } from '../issuance/card-secrets';
+import { generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
+import { CardSecrets } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';

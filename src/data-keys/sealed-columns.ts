@@ -11,8 +11,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataCipher, EnvelopeError } from '../common/crypto/data-cipher.service';
 import type { SealedColumnSql } from '../database/sealed-column-sql';
-import { storedResponseContext } from '../common/idempotency/idempotency.interceptor';
-import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../issuance/card-secrets';
+import { storedResponseContext } from '../idempotency/idempotency.interceptor';
+import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 

@@ -1,10 +1,16 @@
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../migrations';
-import { entities } from './entities';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-/** One place that says how the app talks to Postgres: listed entities, migrations, never synchronize. */
-export function dataSourceOptions(url: string, poolSize = 20): DataSourceOptions {
+/**
+ * One place that says how the app talks to Postgres: migrations, never synchronize, and the entities the caller
+ * passes (the composition root assembles the list, src/entities.ts, so this layer imports no feature).
+ */
+export function dataSourceOptions(
+  url: string,
+  poolSize = 20,
+  entities: NonNullable<DataSourceOptions['entities']> = [],
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,

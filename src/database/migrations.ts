@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
 
 /** Any fixed number works; it only has to be the same in every process of this app. */
@@ -24,8 +24,11 @@ export async function runMigrations(url: string): Promise<string[]> {
 }
 
 /** SQL that would bring the database from its migrated state to the entities' state. */
-export async function pendingSchemaChanges(url: string): Promise<{ up: string[]; down: string[] }> {
-  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
+export async function pendingSchemaChanges(
+  url: string,
+  entities: NonNullable<DataSourceOptions['entities']>,
+): Promise<{ up: string[]; down: string[] }> {
+  const dataSource = await new DataSource(dataSourceOptions(url, 2, entities)).initialize();
   try {
     const sql = await dataSource.driver.createSchemaBuilder().log();
     return {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { ApiClientsService } from '../auth/api-clients.service';
-import { ROLE_SCOPES, type Scope } from '../auth/scopes';
+import { ROLE_SCOPES, type Scope } from '../common/access/scopes';
 import { CatalogService } from '../catalog/catalog.service';
 import type { CreateProductDto } from '../catalog/dto/create-product.dto';
 import { RequestContext } from '../common/context/request-context';

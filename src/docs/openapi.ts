@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { canonicalJson } from '../common/canonical-json';
-import { SCOPES } from '../auth/scopes';
+import { SCOPES } from '../common/access/scopes';
 
 const DESCRIPTION = `Fuli is the issuer-side API for prepaid employee-benefit e-cards: enterprises order cards in bulk,
 distribute them to employees, and follow every change through signed webhooks.

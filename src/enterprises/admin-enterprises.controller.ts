@@ -9,10 +9,10 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { Idempotent } from '../common/idempotency/idempotent.decorator';
+import { Idempotent } from '../idempotency/idempotent.decorator';
 import { type Page, PageOf } from '../common/pagination/pagination';
 import { CreateEnterpriseDto } from './dto/create-enterprise.dto';
 import { EnterpriseDto } from './dto/enterprise.dto';

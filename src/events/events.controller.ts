@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { PageOf, type Page } from '../common/pagination/pagination';

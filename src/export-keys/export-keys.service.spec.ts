@@ -2,7 +2,7 @@ import { generateKey } from 'openpgp';
 import type { RequestContext } from '../common/context/request-context';
 import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import { newId } from '../common/ids';
-import { readRecipientKey } from '../exports/recipient-key';
+import { readRecipientKey } from './recipient-key';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions, operatorContext } from '../../test/support/unit';
 import type { ExportKey } from './export-key.entity';
 import type { ExportKeyFilter, ExportKeyLock, ExportKeysRepository } from './export-keys.repository';

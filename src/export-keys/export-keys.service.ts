@@ -5,7 +5,7 @@ import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
-import { readRecipientKey } from '../exports/recipient-key';
+import { readRecipientKey } from './recipient-key';
 import {
   type ConfirmExportKeyDto,
   ExportKeyDto,

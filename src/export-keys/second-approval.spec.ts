@@ -1,4 +1,4 @@
-import type { Scope } from '../auth/scopes';
+import type { Scope } from '../common/access/scopes';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { assertSecondApprover } from './second-approval';

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import type { AppConfig } from '../config/app-config';
-import { CardSecrets } from '../issuance/card-secrets';
+import { CardSecrets } from '../cards/card-secrets';
 import { CardCsvConverter, ExportBuildError } from './export-csv';
 import type { DecryptReply, DecryptRequest, DecryptWorkerData } from './decrypt-pool';
 

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import type { AppConfig } from '../config/app-config';
-import { formatCode, generateCodes, generatePins, serialFromSequence } from '../issuance/card-code';
-import { CardSecrets } from '../issuance/card-secrets';
+import { formatCode, generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
+import { CardSecrets } from '../cards/card-secrets';
 import {
   chunkConverterFor,
   InlineConverter,

@@ -9,7 +9,7 @@ import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { ExportKeysService } from '../export-keys/export-keys.service';
 import type { CardExport } from '../issuance/card-export.entity';
-import { CardSecrets } from '../issuance/card-secrets';
+import { CardSecrets } from '../cards/card-secrets';
 import { OrderBatchesRepository } from '../issuance/order-batches.repository';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
@@ -19,7 +19,7 @@ import { writeExportFile, type ExportFileResult } from './export-file';
 import { exportLiteralName } from './export-policy';
 import { ExportStorage } from './export-storage';
 import { ExportsRepository } from './exports.repository';
-import { storedRecipientKey } from './recipient-key';
+import { storedRecipientKey } from '../export-keys/recipient-key';
 
 /** Cards whose ciphertext one purge statement clears: one short transaction each. */
 const PURGE_BATCH = 10_000;

@@ -3,8 +3,8 @@
  * client decrypts. Pure functions and one small stateful converter, no I/O: the hot path of an export runs
  * a million times per order, so it scans the COPY text with indexOf and builds one string per chunk.
  */
-import { formatCode } from '../issuance/card-code';
-import type { CardSecret } from '../issuance/card-secrets';
+import { formatCode } from '../cards/card-code';
+import type { CardSecret } from '../cards/card-secrets';
 
 /** CSV columns, in order. face_value is integer fen (as everywhere in the API); expires_at ISO-8601 UTC or empty. */
 export const EXPORT_CSV_COLUMNS = ['serial', 'code', 'pin', 'face_value', 'expires_at'] as const;

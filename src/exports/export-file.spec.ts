@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decrypt, generateKey, readMessage, type PrivateKey, type PublicKey } from 'openpgp';
-import { formatCode, generateCodes, generatePins, serialFromSequence } from '../issuance/card-code';
+import { formatCode, generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
 import { InlineConverter, type ChunkConverter, type ConvertedChunk } from './decrypt-pool';
 import { EXPORT_CSV_HEADER, ExportBuildError } from './export-csv';
 import { writeExportFile } from './export-file';

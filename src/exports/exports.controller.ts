@@ -16,10 +16,10 @@ import {
 } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Ctx, Public, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, Public, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { Idempotent } from '../common/idempotency/idempotent.decorator';
+import { Idempotent } from '../idempotency/idempotent.decorator';
 import { CardExportDto } from './dto/card-export.dto';
 import { CreateExportDto } from './dto/create-export.dto';
 import { DOWNLOAD_TOKEN_HEADER, DownloadQueryDto } from './dto/download-query.dto';

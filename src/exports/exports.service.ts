@@ -25,7 +25,7 @@ import {
 } from './export-policy';
 import { ExportStorage } from './export-storage';
 import { ExportsRepository } from './exports.repository';
-import { readRecipientKey } from './recipient-key';
+import { readRecipientKey } from '../export-keys/recipient-key';
 
 /** A pending or running export whose job is missing or failed this long after creation is enqueued again. */
 const RELAY_AFTER_MS = 60_000;

@@ -7,7 +7,7 @@ import {
   type HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { Public } from '../auth/auth.decorators';
+import { Public } from '../common/access/access.decorators';
 import { QueueService } from '../queue/queue.service';
 import { LivenessDto, ReadinessDto } from './dto/health.dto';
 import { HealthRepository } from './health.repository';

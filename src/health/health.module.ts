@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
 import { HealthRepository } from './health.repository';
-import { MetricsModule } from './metrics.module';
+import { MetricsModule } from '../metrics/metrics.module';
 
 /**
  * GET /health/live and GET /health/ready (GET /metrics has a listener of its own: MetricsServer). Needs the

@@ -1,17 +1,18 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { CardReadsService } from '../cards/card-reads.service';
-import { BatchDto, CardDto, CardPageDto, ListCardsQueryDto } from './dto/issuance.dto';
+import { IssuanceReadsService } from './issuance-reads.service';
+import { BatchDto } from '../orders/dto/batch.dto';
+import { CardDto, CardPageDto, ListCardsQueryDto } from '../cards/dto/card.dto';
 import { IssuanceService } from './issuance.service';
 
 @ApiTags('cards')
 @Controller()
 export class IssuanceController {
   constructor(
-    private readonly cards: CardReadsService,
+    private readonly cards: IssuanceReadsService,
     private readonly issuance: IssuanceService,
   ) {}
 

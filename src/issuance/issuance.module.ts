@@ -2,8 +2,8 @@ import { Module } from '@nestjs/common';
 import { CardMintingRepository } from '../cards/card-minting.repository';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrdersModule } from '../orders/orders.module';
-import { CardSecrets } from './card-secrets';
-import { CardReadsService } from '../cards/card-reads.service';
+import { CardSecrets } from '../cards/card-secrets';
+import { IssuanceReadsService } from './issuance-reads.service';
 import { CardsRepository } from '../cards/cards.repository';
 import { OrderFactsRepository } from '../orders/order-facts.repository';
 import { BatchReadsRepository } from './batch-reads.repository';
@@ -22,12 +22,12 @@ import { IssuanceService } from './issuance.service';
     IssuanceService,
     IssuanceRepository,
     CardMintingRepository,
-    CardReadsService,
+    IssuanceReadsService,
     CardsRepository,
     OrderFactsRepository,
     BatchReadsRepository,
     CardSecrets,
   ],
-  exports: [IssuanceService, CardReadsService, CardSecrets],
+  exports: [IssuanceService, IssuanceReadsService, CardSecrets],
 })
 export class IssuanceModule {}

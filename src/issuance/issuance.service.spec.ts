@@ -11,7 +11,7 @@ import { OrderLifecycleHooks } from '../orders/order-lifecycle-hooks';
 import type { OrdersService } from '../orders/orders.service';
 import type { QueueService } from '../queue/queue.service';
 import type { EventsService } from '../events/events.service';
-import type { CardSecrets } from './card-secrets';
+import type { CardSecrets } from '../cards/card-secrets';
 import type { IssuanceBatch } from './issuance.entity';
 import type { IssuanceRepository } from './issuance.repository';
 import { IssuanceService } from './issuance.service';

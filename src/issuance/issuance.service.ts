@@ -17,8 +17,8 @@ import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { EventsService } from '../events/events.service';
-import { generateCodes, generatePins, serialFromSequence } from './card-code';
-import { CardSecrets } from './card-secrets';
+import { generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
+import { CardSecrets } from '../cards/card-secrets';
 import type { IssuanceBatch } from './issuance.entity';
 import { IssuanceRepository } from './issuance.repository';
 

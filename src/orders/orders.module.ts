@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
-import { IdempotencyModule } from '../common/idempotency/idempotency.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { OrderLifecycleHooks } from './order-lifecycle-hooks';
 import { OrdersController } from './orders.controller';

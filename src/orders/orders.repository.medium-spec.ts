@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { CatalogRepository } from '../catalog/catalog.repository';
 import type { RequestContext } from '../common/context/request-context';
-import { IdempotencyRepository } from '../common/idempotency/idempotency.repository';
+import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { newId } from '../common/ids';
 import { creditCodeCheckCharacter } from '../enterprises/credit-code';
 import { EnterprisesRepository } from '../enterprises/enterprises.repository';

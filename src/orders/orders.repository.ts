@@ -2,11 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { activeProductTermsSql, type ProductOrderTerms } from '../catalog/catalog.repository';
 import type { RequestContext } from '../common/context/request-context';
-import {
-  idempotencyKeySql,
-  type IdempotencyClaim,
-  type StoredResponse,
-} from '../common/idempotency/idempotency.repository';
+import { idempotencyKeySql, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency.repository';
 import { paginate, type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { activeEnterpriseTermsSql, type EnterpriseOrderTerms } from '../enterprises/enterprises.repository';

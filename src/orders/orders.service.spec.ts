@@ -5,7 +5,7 @@ import type { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import type { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
-import { IdempotencyClaims } from '../common/idempotency/idempotency-claims';
+import { IdempotencyClaims } from '../idempotency/idempotency-claims';
 import { AppConfig } from '../config/app-config';
 import type { TransactionService } from '../database/transaction.service';
 import type { Enterprise } from '../enterprises/enterprise.entity';

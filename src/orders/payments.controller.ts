@@ -7,10 +7,10 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { Idempotent } from '../common/idempotency/idempotent.decorator';
+import { Idempotent } from '../idempotency/idempotent.decorator';
 import { PageOf, type Page } from '../common/pagination/pagination';
 import { AdminListPaymentsQueryDto, ListPaymentsQueryDto, PaymentDto, RecordPaymentDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';

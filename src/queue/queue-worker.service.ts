@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { MetricsService } from '../health/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { JobHandlersService } from './job-handlers.service';
 import { catalogQueues } from './queue.constants';
 import { QUEUE_MODULE_OPTIONS, type ResolvedQueueModuleOptions } from './queue.options';

@@ -2,7 +2,9 @@ import { Global, Module, type DynamicModule, type Provider } from '@nestjs/commo
 import { DiscoveryModule } from '@nestjs/core';
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { MetricsModule } from '../metrics/metrics.module';
 import { JobHandlersService } from './job-handlers.service';
+import { QueueMetrics } from './queue-metrics';
 import { QueueWorkerService } from './queue-worker.service';
 import { catalogQueues, DEFAULT_JOB_CATALOG } from './queue.constants';
 import {
@@ -36,6 +38,7 @@ export class QueueModule {
       global: true,
       imports: [
         DiscoveryModule,
+        MetricsModule,
         BullModule.forRoot({
           connection: connection.connection,
           prefix: connection.backend === 'redis' ? connection.prefix : undefined,
@@ -47,6 +50,7 @@ export class QueueModule {
         { provide: QUEUE_MODULE_OPTIONS, useValue: resolved },
         queueService,
         JobHandlersService,
+        QueueMetrics,
         ...(resolved.worker ? [QueueWorkerService] : []),
       ],
       exports: [QueueService, queuesModule],

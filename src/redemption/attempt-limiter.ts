@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { AppConfig } from '../config/app-config';
-import { MetricsService } from '../health/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { RedemptionRepository } from './redemption.repository';
 
 /**

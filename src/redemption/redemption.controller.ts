@@ -10,7 +10,7 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { Ctx, RequireScopes } from '../auth/auth.decorators';
+import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import {

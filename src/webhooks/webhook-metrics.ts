@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { RequestContext } from '../common/context/request-context';
-import { MetricsService } from '../health/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { WebhooksRepository } from './webhooks.repository';
 
 /** How long a scrape waits for the backlog query before reporting none. */

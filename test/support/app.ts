@@ -7,7 +7,7 @@ import type TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { closeRuntime, createHttpApp, prepareRuntime, shutdownHttpApp, type Runtime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
-import { MetricsServer } from '../../src/health/metrics-server';
+import { MetricsServer } from '../../src/metrics/metrics-server';
 
 export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
 export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';

@@ -1,4 +1,4 @@
-import { CardSecrets } from '../../src/issuance/card-secrets';
+import { CardSecrets } from '../../src/cards/card-secrets';
 import type { TestApp } from './app';
 
 export interface CardWithSecret {

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { Scope } from '../../src/auth/scopes';
+import type { Scope } from '../../src/common/access/scopes';
 import { CREDIT_CODE_ALPHABET, creditCodeCheckCharacter } from '../../src/enterprises/credit-code';
 import type { TestApp } from './app';
 

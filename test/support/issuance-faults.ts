@@ -6,7 +6,7 @@
  * range, every chunk minted once with one ledger entry each, one batch.completed and one order.issued, a ledger that
  * verifies, and the API still answering. The runner only reports (checks and problems); callers assert or print.
  */
-import { serialFromSequence } from '../../src/issuance/card-code';
+import { serialFromSequence } from '../../src/cards/card-code';
 import type { TestApp } from './app';
 import { createProduct, placePaidOrder } from './fixtures';
 import type { PrivatePostgres, StopMode } from './private-postgres';

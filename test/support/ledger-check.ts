@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/database/data-source-options';
+import { appDataSourceOptions } from '../../src/entities';
 import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger.repository';
 
 /**
@@ -7,7 +7,7 @@ import { LEDGER_INVARIANT_CHECKS } from '../../src/ledger/ledger.repository';
  * first violation. Run on every database the e2e tests wrote to, after they are done with it.
  */
 export async function verifyLedger(url: string): Promise<void> {
-  const dataSource = await new DataSource(dataSourceOptions(url, 2)).initialize();
+  const dataSource = await new DataSource(appDataSourceOptions(url, 2)).initialize();
   try {
     for (const check of LEDGER_INVARIANT_CHECKS) {
       const violation = await check.firstViolation((sql, parameters) => dataSource.query(sql, parameters));

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RequestContext } from '../../src/common/context/request-context';
 import type { TransactionalConnection } from '../../src/database/transactional-connection';
-import { serialFromSequence } from '../../src/issuance/card-code';
+import { serialFromSequence } from '../../src/cards/card-code';
 
 /**
  * A batch and a card written straight into the medium test's (rolled-back) transaction: what the repositories of

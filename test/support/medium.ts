@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { RequestContext } from '../../src/common/context/request-context';
-import { dataSourceOptions } from '../../src/database/data-source-options';
+import { appDataSourceOptions } from '../../src/entities';
 import { TransactionalConnection } from '../../src/database/transactional-connection';
 
 /**
@@ -19,7 +19,7 @@ export interface MediumDatabase {
 export async function openMediumDatabase(): Promise<MediumDatabase> {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) throw new Error('TEST_DATABASE_URL is not set: run the medium tests through jest (global setup)');
-  const dataSource = new DataSource(dataSourceOptions(url, 4));
+  const dataSource = new DataSource(appDataSourceOptions(url, 4));
   await dataSource.initialize();
   const connection = new TransactionalConnection(dataSource);
   return {

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { AuditEntry, AuditService } from '../../src/audit/audit.service';
-import type { Scope } from '../../src/auth/scopes';
+import type { Scope } from '../../src/common/access/scopes';
 import { RequestContext } from '../../src/common/context/request-context';
 import { ApiError } from '../../src/common/errors/api-error';
 import type { TransactionService } from '../../src/database/transaction.service';

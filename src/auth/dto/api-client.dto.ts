@@ -15,7 +15,7 @@ import {
 } from 'class-validator';
 import { ListQueryDto } from '../../common/pagination/pagination';
 import { ApiClient, ApiClientSecret } from '../api-client.entity';
-import { SCOPES, type Scope } from '../scopes';
+import { SCOPES, type Scope } from '../../common/access/scopes';
 import { idPattern } from '../../common/ids';
 
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/;

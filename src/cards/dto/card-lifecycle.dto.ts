@@ -9,7 +9,7 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
-import { CardDto } from '../../issuance/dto/issuance.dto';
+import { CardDto } from './card.dto';
 
 export class CardActionDto {
   @ApiPropertyOptional({ description: 'Why, for the record (kept in the audit trail of the change)', maxLength: 500 })

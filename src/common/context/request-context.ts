@@ -1,5 +1,7 @@
-import type { Scope } from '../../auth/scopes';
-import type { BoundTransaction } from '../../database/bound-transaction';
+import type { Scope } from '../access/scopes';
+// The context only carries the transaction; repositories use it through src/database/transactional-connection.ts.
+// eslint-disable-next-line no-restricted-imports
+import type { EntityManager } from 'typeorm';
 import { ApiError } from '../errors/api-error';
 import { newId } from '../ids';
 
@@ -10,7 +12,14 @@ export interface Actor {
   scopes: ReadonlySet<Scope>;
 }
 
-export type { BoundTransaction };
+/**
+ * The transaction a request context carries while one is open (TransactionService binds it). Its manager is for
+ * repositories only, through TransactionalConnection (docs/architecture.md).
+ */
+export interface BoundTransaction {
+  manager: EntityManager;
+  afterCommit: Array<() => void | Promise<void>>;
+}
 
 /**
  * Passed first to every service method: the caller, the request id and, while

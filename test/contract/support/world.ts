@@ -1,6 +1,6 @@
 import { generateKey } from 'openpgp';
 import type { Test } from 'supertest';
-import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/auth/scopes';
+import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/common/access/scopes';
 import { startTestApp, type TestApp } from '../../support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from '../../support/cards';
 import { confirmedExportKey } from '../../support/export-keys';

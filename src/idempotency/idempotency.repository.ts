@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { RequestContext } from '../context/request-context';
-import { TransactionalConnection } from '../../database/transactional-connection';
+import type { RequestContext } from '../common/context/request-context';
+import { TransactionalConnection } from '../database/transactional-connection';
 import { IdempotencyKey } from './idempotency-key.entity';
 
 /** Namespace of the two-key advisory locks on Idempotency-Keys (others use other namespaces). */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RequestContext } from '../context/request-context';
+import type { RequestContext } from '../common/context/request-context';
 import type { IdempotencyClaim, StoredResponse } from './idempotency.repository';
 
 /** Route metadata of @Idempotent({ storedByHandler: true }). */

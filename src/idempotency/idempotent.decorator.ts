@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata, UseInterceptors } from '@nestjs/common';
 import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { Problem } from '../errors/problem';
+import { Problem } from '../common/errors/problem';
 import { STORED_BY_HANDLER } from './idempotency-claims';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 

@@ -2,12 +2,12 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, type Observable } from 'rxjs';
-import { TransactionService } from '../../database/transaction.service';
-import { canonicalJson, sha256Hex } from '../canonical-json';
-import { contextOf } from '../context/context-of';
-import { DataCipher } from '../crypto/data-cipher.service';
-import type { RequestContext } from '../context/request-context';
-import { ApiError } from '../errors/api-error';
+import { TransactionService } from '../database/transaction.service';
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
+import { contextOf } from '../common/context/context-of';
+import { DataCipher } from '../common/crypto/data-cipher.service';
+import type { RequestContext } from '../common/context/request-context';
+import { ApiError } from '../common/errors/api-error';
 import { IdempotencyClaims, STORED_BY_HANDLER } from './idempotency-claims';
 import { IdempotencyRepository, isStoredKeyConflict, type IdempotencyClaim } from './idempotency.repository';
 

@@ -2,10 +2,10 @@ import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { bearerToken } from '../../auth/jwt.strategy';
-import { VerifiedTokens, type VerifiedClaims } from '../../auth/verified-tokens';
-import { AppConfig } from '../../config/app-config';
-import type { Actor } from '../context/request-context';
+import { bearerToken } from './jwt.strategy';
+import { VerifiedTokens, type VerifiedClaims } from './verified-tokens';
+import { AppConfig } from '../config/app-config';
+import type { Actor } from '../common/context/request-context';
 
 const UNTHROTTLED = /^\/health(\/|$)/;
 

@@ -2,10 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { MAX_PAGE_SIZE } from '../../common/pagination/pagination';
-import type { Card, CardStatus } from '../../cards/card.entity';
-
-/** Declared beside the order it is shown in (orders does not import issuance). */
-export { BatchDto } from '../../orders/dto/batch.dto';
+import type { Card, CardStatus } from '../card.entity';
 
 /** What anyone with cards:read may see of a card: never its code or PIN. */
 export class CardDto {

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { IdempotencyClaims } from './idempotency-claims';
+import { IdempotencyPurgeJob } from './idempotency-purge.job';
 import { IdempotencyRepository } from './idempotency.repository';
 
 /**
@@ -8,5 +9,9 @@ import { IdempotencyRepository } from './idempotency.repository';
  * statement order creation stores the key itself (docs/architecture.md).
  */
 @Global()
-@Module({ providers: [IdempotencyRepository, IdempotencyClaims], exports: [IdempotencyRepository, IdempotencyClaims] })
+@Module({
+  // The purge job too: every process imports this module, and a worker refuses to boot while a job has no handler.
+  providers: [IdempotencyRepository, IdempotencyClaims, IdempotencyPurgeJob],
+  exports: [IdempotencyRepository, IdempotencyClaims],
+})
 export class IdempotencyModule {}

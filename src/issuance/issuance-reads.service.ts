@@ -2,16 +2,17 @@ import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId } from '../common/ids';
-import { isValidSerial } from '../issuance/card-code';
-import { BatchReadsRepository } from '../issuance/batch-reads.repository';
-import { BatchDto, CardDto, type CardPageDto, type ListCardsQueryDto } from '../issuance/dto/issuance.dto';
+import { isValidSerial } from '../cards/card-code';
+import { BatchReadsRepository } from './batch-reads.repository';
+import { BatchDto } from '../orders/dto/batch.dto';
+import { CardDto, type CardPageDto, type ListCardsQueryDto } from '../cards/dto/card.dto';
 import { OrderFactsRepository } from '../orders/order-facts.repository';
-import { CardErrors } from './card-errors';
-import { CardsRepository } from './cards.repository';
+import { CardErrors } from '../cards/card-errors';
+import { CardsRepository } from '../cards/cards.repository';
 
 /** Reading batches and cards; tenants see only their own (another tenant's id is a 404). */
 @Injectable()
-export class CardReadsService {
+export class IssuanceReadsService {
   constructor(
     private readonly cards: CardsRepository,
     private readonly batches: BatchReadsRepository,

@@ -10,7 +10,7 @@
  */
 import { readKey, type Key, type PublicKey } from 'openpgp';
 import { ApiError } from '../common/errors/api-error';
-import { ExportBuildError } from './export-csv';
+import { ExportBuildError } from '../exports/export-csv';
 
 /** What an export row records about its recipient (jsonb `encryption`): public data only. */
 export interface ExportEncryption {

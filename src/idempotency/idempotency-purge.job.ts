@@ -1,9 +1,9 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import { OnJob } from '../../queue/on-job.decorator';
-import { JobName, type JobPayloads } from '../../queue/queue.constants';
-import { QueueService } from '../../queue/queue.service';
-import { RequestContext } from '../context/request-context';
+import { OnJob } from '../queue/on-job.decorator';
+import { JobName, type JobPayloads } from '../queue/queue.constants';
+import { QueueService } from '../queue/queue.service';
+import { RequestContext } from '../common/context/request-context';
 import { IdempotencyRepository } from './idempotency.repository';
 
 /** Clients are promised that a key is honoured for at least 24 h; never purge younger keys. */

@@ -7,8 +7,8 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { Problem } from '../common/errors/problem';
-import { contextOf } from '../common/context/context-of';
+import { Problem } from '../errors/problem';
+import { contextOf } from '../context/context-of';
 import { OPERATOR_SCOPES, type Scope } from './scopes';
 
 export const PUBLIC_KEY = 'fuli:public';

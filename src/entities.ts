@@ -1,0 +1,61 @@
+import type { DataSourceOptions } from 'typeorm';
+import { dataSourceOptions } from './database/data-source-options';
+import { AuditChainHead, AuditCheckpoint } from './audit/audit-checkpoint.entity';
+import { AuditPending } from './audit/audit-pending.entity';
+import { AuditRecord } from './audit/audit-record.entity';
+import { ApiClient, ApiClientSecret } from './auth/api-client.entity';
+import { IdempotencyKey } from './idempotency/idempotency-key.entity';
+import { Product } from './catalog/product.entity';
+import { ReencryptionRun } from './data-keys/reencryption-run.entity';
+import { Enterprise } from './enterprises/enterprise.entity';
+import { ExportKey } from './export-keys/export-key.entity';
+import { CardExport } from './issuance/card-export.entity';
+import { CardSerialAllocator, IssuanceBatch, IssuanceChunk } from './issuance/issuance.entity';
+import { Card } from './cards/card.entity';
+import { LedgerEntry, LedgerLine } from './ledger/ledger.entity';
+import { Order, OrderLine } from './orders/order.entity';
+import { Payment } from './orders/payment.entity';
+import { Event } from './events/event.entity';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './webhooks/webhook.entity';
+import { CardTransaction } from './cards/card-transaction.entity';
+import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
+
+/**
+ * Every entity, listed (not globbed) so tests, the CLI and the build load the same set. Assembled here, at the
+ * composition root beside app.module.ts, so that src/database/ imports no feature (docs/architecture.md).
+ */
+export const entities = [
+  Enterprise,
+  ApiClient,
+  ApiClientSecret,
+  IdempotencyKey,
+  AuditRecord,
+  AuditPending,
+  AuditChainHead,
+  AuditCheckpoint,
+  Product,
+  Order,
+  OrderLine,
+  Payment,
+  LedgerEntry,
+  LedgerLine,
+  Event,
+  IssuanceBatch,
+  IssuanceChunk,
+  CardSerialAllocator,
+  Card,
+  CardExport,
+  ExportKey,
+  ReencryptionRun,
+  WebhookEndpoint,
+  WebhookDelivery,
+  WebhookAttempt,
+  CardTransaction,
+  Redemption,
+  RedemptionAttemptCounter,
+];
+
+/** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */
+export function appDataSourceOptions(url: string, poolSize?: number): DataSourceOptions {
+  return dataSourceOptions(url, poolSize, entities);
+}
