@@ -18,6 +18,8 @@
  *   reference, the conditional UPDATE of the card, the ledger entry with its lines, the card_transactions row, the
  *   event, the audit record, the redemption's answer, COMMIT (8 statements and BEGIN), then the seal.
  *   p99s come from pgbench's per-transaction log (--log).
+ * - Two more pgbench rows, for the explanation only (no target): each of those without the audit seal after the
+ *   commit (every debit seals its record into the chain under the head's lock: under load that lock is the queue).
  *
  * Targets (issue 11): app ≥ 0.5 × pgbench of its own statements; app ≥ 1.0 × pgbench of the old transaction; app p99
  * ≤ 2 × pgbench's p99 of its own statements. Exit 1 if one is missed or a check fails: every HTTP answer 200; as
@@ -93,7 +95,7 @@ function sealScript(auditId: string): string[] {
  * The debit transaction of RedemptionService.debit as it was before issue 11 (captured from that code), as pgbench
  * runs it: the same statements, in the same order, with values of the same shape.
  */
-function oldTransactionScript(cards: readonly string[]): string {
+function oldTransactionScript(cards: readonly string[], { seal = true } = {}): string {
   const ref = `'pgb-' || :client_id || '-' || :r`;
   const id = (prefix: string) => `'${prefix}_PGB' || lpad(:client_id::text, 4, '0') || lpad(:r::text, 19, '0')`;
   // Client n spends cards[n]: chosen by pgbench itself (no round trip), as the API's caller names its card.
@@ -150,7 +152,7 @@ function oldTransactionScript(cards: readonly string[]): string {
      WHERE id = ${id('rdm')};`,
     'END;',
     // The seal after the commit (AuditService.sealThrough, then seal): is the record still pending, then link it.
-    ...sealScript(id('aud')),
+    ...(seal ? sealScript(id('aud')) : []),
     '',
   ].join('\n');
 }
@@ -182,7 +184,12 @@ function literal(value: unknown): string {
  * app's code (serialDebitStatement, serialDebitSql, the audit fragment), with per-transaction values; then the audit
  * seal the app runs after it.
  */
-function appStatementScript(cards: readonly string[], enterpriseId: string, config: AppConfig): string {
+function appStatementScript(
+  cards: readonly string[],
+  enterpriseId: string,
+  config: AppConfig,
+  { seal = true } = {},
+): string {
   const statement = serialDebitStatement({
     serial: '@@card@@',
     clientId: 'cli_pgbench',
@@ -215,7 +222,7 @@ function appStatementScript(cards: readonly string[], enterpriseId: string, conf
     '\\set r random(1, 999999999999999999)',
     `${sql};`,
     // The seal after the commit (RedemptionService.sealAudit, then AuditService.seal).
-    ...sealScript(literal('aud_@@uid@@')),
+    ...(seal ? sealScript(literal('aud_@@uid@@')) : []),
     '',
   ].join('\n');
 }
@@ -438,6 +445,13 @@ async function main(): Promise<number> {
       };
       const own = runScript('app-statements', appStatementScript(pgbenchCards, tenant.enterpriseId, config));
       const old = runScript('old-transaction', oldTransactionScript(pgbenchCards));
+      // For the explanation only (no target): the same without the audit seal after the commit, which every debit
+      // runs and which queues on the chain head's lock (AuditService.seal).
+      const ownUnsealed = runScript(
+        'app-statements-unsealed',
+        appStatementScript(pgbenchCards, tenant.enterpriseId, config, { seal: false }),
+      );
+      const oldUnsealed = runScript('old-transaction-unsealed', oldTransactionScript(pgbenchCards, { seal: false }));
       const machineLoad = loadAverage();
 
       // ---- checks
@@ -499,6 +513,8 @@ async function main(): Promise<number> {
       console.log(measuredRow('http (app)', http));
       console.log(pgbenchRow('pgbench: app statements', own));
       console.log(pgbenchRow('pgbench: old transaction', old));
+      console.log(pgbenchRow('(pgbench: app statement, no seal)', ownUnsealed));
+      console.log(pgbenchRow('(pgbench: old transaction, no seal)', oldUnsealed));
       if (database) {
         console.log(
           `Postgres CPU during the HTTP run: ${Math.round(database.cpu * 100)} % (${database.cpuPerRequest.toFixed(0)} µs per debit)`,
@@ -513,7 +529,7 @@ async function main(): Promise<number> {
           .join(', ')}`,
       );
       console.log(
-        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${own.transactions} + ${old.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
+        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${own.transactions} + ${old.transactions} + ${ownUnsealed.transactions} + ${oldUnsealed.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
       );
       const verdicts = [
         {
