@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { IDEMPOTENCY_PURGE_SCHEDULER, IDEMPOTENCY_KEY_RETENTION_HOURS } from '../src/idempotency/idempotency-purge.job';
-import { appDataSourceOptions } from '../src/entities';
+import { DatabaseModule } from '../src/database/database.module';
+import { entities } from '../src/entities';
 import { IdempotencyModule } from '../src/idempotency/idempotency.module';
 import { prepareQueueBackend } from '../src/queue/queue-backend';
 import { JOB_QUEUE, JobName, QueueName } from '../src/queue/queue.constants';
@@ -22,7 +22,8 @@ describe('the maintenance queue (production job catalog)', () => {
     const connection = await prepareQueueBackend({ QUEUE_BACKEND: 'postgres', REDIS_URL: undefined }, databaseUrl);
     const moduleRef = await Test.createTestingModule({
       imports: [
-        TypeOrmModule.forRoot(appDataSourceOptions(databaseUrl, 2)),
+        // The purge job's repository takes the transactional connection DatabaseModule provides.
+        DatabaseModule.forRoot(databaseUrl, entities),
         // The maintenance job of production, on its production queue (the full catalog, with every feature
         // module, boots in every app-level e2e test: startTestApp refuses to start if a job lacks its handler).
         QueueModule.forRoot({
