@@ -14,7 +14,7 @@ import { EnterprisesService } from '../enterprises/enterprises.service';
 const DEMO_CODE_BODY = '91310000MA1FL8DM0';
 export const DEMO_CREDIT_CODE = `${DEMO_CODE_BODY}${creditCodeCheckCharacter(DEMO_CODE_BODY)}`;
 
-/** The demo catalog: one product of each card type, within the PRC single-card limits (DESIGN.md §7). */
+/** The demo catalog: one product of each card type, within the single-card limits (README.md, compliance limits). */
 export const DEMO_PRODUCTS: readonly CreateProductDto[] = [
   {
     name: '福利电子卡 (不记名) Welfare e-card, anonymous',
