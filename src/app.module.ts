@@ -27,6 +27,7 @@ import { EventsModule } from './events/events.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 import type { QueueConnection } from './queue/queue-backend';
 import { CardsModule } from './cards/cards.module';
+import { IssuanceModule } from './issuance/issuance.module';
 import { RedemptionModule } from './redemption/redemption.module';
 
 export interface AppModuleOptions {
@@ -65,6 +66,7 @@ export class AppModule {
         IdempotencyModule,
         DemoModule,
         CardsModule,
+        IssuanceModule,
         RedemptionModule,
       ],
       providers: [

@@ -3,8 +3,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
  * The module map of docs/architecture.md, checked: dependencies between feature folders go one way. A folder
- * is a top-level folder of src/ (src/common/<x> each count as one, as they are unrelated utilities); the files at
- * the top of src/ are the composition root, which may import anything and which nothing imports.
+ * is a top-level folder of src/ (src/common is one: shared utilities); the files at the top of src/ are the
+ * composition root, which may import anything and which nothing imports.
  */
 const SRC = __dirname;
 const ROOT = '(composition root)';
@@ -19,9 +19,15 @@ function sourceFiles(dir: string): string[] {
 
 function folderOf(file: string): string {
   const parts = relative(SRC, file).split(sep);
-  if (parts.length === 1) return ROOT;
-  return parts[0] === 'common' && parts.length > 2 ? `common/${parts[1]}` : parts[0];
+  return parts.length === 1 ? ROOT : parts[0];
 }
+
+/**
+ * The one import that still goes against the grain, and why: a card's enterprise, card type and product are its
+ * batch's, so the cards repository joins issuance_batches through the fragment issuance exports, while issuance
+ * mints through cards. Closing it means storing those facts on the card row (docs/architecture.md).
+ */
+const KNOWN_BACK_EDGES = new Set(['cards/cards.repository.ts → issuance']);
 
 /** Folder → the folders its files import (type-only imports count: they are a dependency of the design too). */
 function folderGraph(): Map<string, Map<string, string>> {
@@ -35,6 +41,7 @@ function folderGraph(): Map<string, Map<string, string>> {
       const target = resolve(dirname(file), match[1]);
       if (!target.startsWith(SRC + sep)) continue;
       const to = folderOf(`${target}.ts`);
+      if (KNOWN_BACK_EDGES.has(`${relative(SRC, file)} → ${to}`)) continue;
       if (to !== from && !edges.has(to)) edges.set(to, relative(SRC, file));
     }
   }
@@ -91,18 +98,21 @@ describe('module map', () => {
     expect(described).toEqual([]);
   });
 
+  it('still sees the one known back edge (remove it from the list once it is gone)', () => {
+    const text = readFileSync(join(SRC, 'cards', 'cards.repository.ts'), 'utf8');
+    expect(text).toMatch(/from '\.\.\/issuance\//);
+  });
+
   it('lets nothing import the composition root', () => {
     const importers = [...graph].filter(([from, edges]) => from !== ROOT && edges.has(ROOT)).map(([from]) => from);
     expect(importers).toEqual([]);
   });
 
-  it('keeps shared utilities and the database layer free of feature folders', () => {
-    const features = new Set(
-      [...graph.keys()].filter((folder) => folder !== ROOT && !folder.startsWith('common/') && folder !== 'config'),
-    );
-    features.delete('database');
+  it('keeps shared utilities, config, the database layer and metrics free of feature folders', () => {
+    const infrastructure = new Set(['common', 'config', 'database', 'metrics']);
+    const features = new Set([...graph.keys()].filter((folder) => folder !== ROOT && !infrastructure.has(folder)));
     const offenders = [...graph]
-      .filter(([from]) => from.startsWith('common/') || from === 'database' || from === 'config')
+      .filter(([from]) => infrastructure.has(from))
       .flatMap(([from, edges]) =>
         [...edges].filter(([to]) => features.has(to)).map(([to, file]) => `${from} → ${to} (${file})`),
       );

@@ -3,6 +3,7 @@ import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import type { AppConfig } from '../config/app-config';
 import type { EnterpriseStatus } from '../enterprises/enterprise.entity';
 import type { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import { EnterpriseStatusHooks } from '../enterprises/enterprise-status-hooks';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions, operatorContext } from '../../test/support/unit';
 import type { ApiClient, ApiClientSecret } from './api-client.entity';
 import type { ApiClientFilter, ApiClientsRepository, NewApiClient, NewApiClientSecret } from './api-clients.repository';
@@ -95,6 +96,7 @@ function setup(config: Partial<AppConfig> = {}) {
     ADMIN_CLIENT_REACTIVATE: false,
     ...config,
   } as AppConfig;
+  const statusHooks = new EnterpriseStatusHooks();
   const service = new ApiClientsService(
     clients as unknown as ApiClientsRepository,
     statuses,
@@ -102,8 +104,9 @@ function setup(config: Partial<AppConfig> = {}) {
     audit.service,
     new SecretHasher(fullConfig),
     fullConfig,
+    statusHooks,
   );
-  return { service, clients, enterprises, audit };
+  return { service, clients, enterprises, audit, statusHooks };
 }
 
 describe('ApiClientsService', () => {

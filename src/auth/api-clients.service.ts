@@ -7,6 +7,7 @@ import { newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { EnterpriseStatusHooks } from '../enterprises/enterprise-status-hooks';
 import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
 import type { ApiClient, ApiClientSecret } from './api-client.entity';
 import { ApiClientsRepository } from './api-clients.repository';
@@ -93,7 +94,10 @@ export class ApiClientsService {
     private readonly audit: AuditService,
     private readonly hasher: SecretHasher,
     private readonly config: AppConfig,
-  ) {}
+    statusHooks: EnterpriseStatusHooks,
+  ) {
+    statusHooks.onStatusChanged((enterpriseId) => this.forgetEnterprise(enterpriseId));
+  }
 
   async create(ctx: RequestContext, dto: CreateApiClientDto): Promise<ApiClientWithSecretDto> {
     const enterpriseId = dto.enterprise_id ?? null;

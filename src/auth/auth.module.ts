@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { AdminApiClientsController } from './admin-api-clients.controller';
-import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { ApiClientsRepository } from './api-clients.repository';
 import { ApiClientsService } from './api-clients.service';
 import { IdentityController } from './identity.controller';
@@ -16,13 +16,12 @@ import { TokenFailures } from './token-failures';
 import { VerifiedTokens } from './verified-tokens';
 
 @Module({
-  imports: [PassportModule],
+  // EnterprisesModule: the tenant's status, and the hook through which a status change reaches the client cache.
+  imports: [PassportModule, EnterprisesModule],
   controllers: [TokenController, AdminApiClientsController, IdentityController],
   providers: [
     ApiClientsService,
     ApiClientsRepository,
-    // Enterprises' own repository for the status read: EnterprisesModule imports this module, not the reverse.
-    EnterpriseStatusRepository,
     SigningKeyService,
     TokenService,
     JwtStrategy,

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
-import { IssuanceModule } from '../issuance/issuance.module';
+import { CardMintingRepository } from './card-minting.repository';
+import { CardSecrets } from './card-secrets';
+import { CardSecretsRepository } from './card-secrets.repository';
 import { CardLifecycleService } from './card-lifecycle.service';
 import { CardSerialsRepository } from './card-serials.repository';
 import { OrderFactsRepository } from '../orders/order-facts.repository';
@@ -7,11 +9,31 @@ import { CardMovements } from './card-movements';
 import { CardsRepository } from './cards.repository';
 import { AdminCardsController, CardsLifecycleController } from './cards-lifecycle.controller';
 
-/** Card lifecycle: freeze, loss, void, refund, expiry, replacement (DESIGN.md §3 cards/). */
+/**
+ * Cards: their table and transactions, codes and secrets, the lifecycle (freeze, loss, void, refund, expiry,
+ * replacement). Issuance, redemption, exports and data-keys build on it (docs/architecture.md).
+ */
 @Module({
-  imports: [IssuanceModule],
   controllers: [CardsLifecycleController, AdminCardsController],
-  providers: [CardLifecycleService, CardMovements, CardsRepository, OrderFactsRepository, CardSerialsRepository],
-  exports: [CardLifecycleService, CardMovements, CardsRepository, OrderFactsRepository],
+  providers: [
+    CardLifecycleService,
+    CardMovements,
+    CardsRepository,
+    CardSecrets,
+    CardSecretsRepository,
+    CardMintingRepository,
+    CardSerialsRepository,
+    OrderFactsRepository,
+  ],
+  exports: [
+    CardLifecycleService,
+    CardMovements,
+    CardsRepository,
+    CardSecrets,
+    CardSecretsRepository,
+    CardMintingRepository,
+    CardSerialsRepository,
+    OrderFactsRepository,
+  ],
 })
 export class CardsModule {}

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CardSecretsRepository } from '../cards/card-secrets.repository';
-import { IssuanceModule } from '../issuance/issuance.module';
+import { CardsModule } from '../cards/cards.module';
 import { DataKeysController } from './data-keys.controller';
 import { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
@@ -12,7 +12,7 @@ import { SealedColumns } from './sealed-columns';
  * the handler runs only where QueueModule has `worker: true`, and a worker refuses to boot without it.
  */
 @Module({
-  imports: [IssuanceModule],
+  imports: [CardsModule],
   controllers: [DataKeysController],
   // CardSecretsRepository: the cards module's, provided here until that module exports it (issue 11).
   providers: [DataKeysService, ReencryptionJob, SealedColumns, DataKeysRepository, CardSecretsRepository],

@@ -1,19 +1,18 @@
 import { Module } from '@nestjs/common';
-import { AuthModule } from '../auth/auth.module';
 import { AdminEnterprisesController } from './admin-enterprises.controller';
 import { EnterprisesController } from './enterprises.controller';
 import { EnterprisesRepository } from './enterprises.repository';
 import { EnterprisesService } from './enterprises.service';
+import { EnterpriseStatusHooks } from './enterprise-status-hooks';
+import { EnterpriseStatusRepository } from './enterprise-status.repository';
 
 /**
  * Tenants. Needs TransactionalConnection, TransactionService and the
  * global AuditModule from the app; exports EnterprisesService (get, findActive).
  */
 @Module({
-  // ApiClientsService: a status change drops the tenant's clients from its cache.
-  imports: [AuthModule],
   controllers: [AdminEnterprisesController, EnterprisesController],
-  providers: [EnterprisesService, EnterprisesRepository],
-  exports: [EnterprisesService, EnterprisesRepository],
+  providers: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],
+  exports: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],
 })
 export class EnterprisesModule {}

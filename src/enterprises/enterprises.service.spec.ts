@@ -1,4 +1,4 @@
-import type { ApiClientsService } from '../auth/api-clients.service';
+import { EnterpriseStatusHooks } from './enterprise-status-hooks';
 import type { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -36,7 +36,8 @@ function setup() {
   const repository = new FakeEnterprisesRepository();
   const audit = { record: jest.fn(async () => undefined) };
   const forgotten: string[] = [];
-  const clients = { forgetEnterprise: (id: string) => forgotten.push(id) };
+  const hooks = new EnterpriseStatusHooks();
+  hooks.onStatusChanged((id) => forgotten.push(id));
   const transactions = {
     run: async <T>(_ctx: RequestContext, work: () => Promise<T>) => work(),
     afterCommit: async (_ctx: RequestContext, callback: () => void) => callback(),
@@ -45,7 +46,7 @@ function setup() {
     repository as unknown as EnterprisesRepository,
     transactions as unknown as TransactionService,
     audit as unknown as AuditService,
-    clients as unknown as ApiClientsService,
+    hooks,
   );
   return { service, repository, audit, forgotten };
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ApiClientsService } from '../auth/api-clients.service';
+import { EnterpriseStatusHooks } from './enterprise-status-hooks';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -43,7 +43,7 @@ export class EnterprisesService {
     private readonly enterprises: EnterprisesRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
-    private readonly clients: ApiClientsService,
+    private readonly statusHooks: EnterpriseStatusHooks,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateEnterpriseDto): Promise<EnterpriseDto> {
@@ -148,7 +148,8 @@ export class EnterprisesService {
         summary: { changed, ...summary },
       });
       // Suspension (or re-activation) reaches this process's token checks at once, others' within their cache TTL.
-      if (changed.includes('status')) await this.transactions.afterCommit(ctx, () => this.clients.forgetEnterprise(id));
+      if (changed.includes('status'))
+        await this.transactions.afterCommit(ctx, () => this.statusHooks.statusChanged(id));
       return after;
     });
   }

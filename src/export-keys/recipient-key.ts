@@ -10,7 +10,6 @@
  */
 import { readKey, type Key, type PublicKey } from 'openpgp';
 import { ApiError } from '../common/errors/api-error';
-import { ExportBuildError } from '../exports/export-csv';
 
 /** What an export row records about its recipient (jsonb `encryption`): public data only. */
 export interface ExportEncryption {
@@ -75,22 +74,4 @@ export async function readRecipientKey(
       public_key: key.armor(),
     },
   };
-}
-
-/** The stored recipient (checked when the export was requested) read back by the worker. */
-export async function storedRecipientKey(encryption: Record<string, unknown>): Promise<PublicKey> {
-  const armored = encryption.public_key;
-  if (encryption.format !== 'openpgp' || typeof armored !== 'string') {
-    throw new ExportBuildError('invalid_recipient_key', 'the export names no OpenPGP recipient key');
-  }
-  try {
-    const key = await readKey({ armoredKey: armored });
-    // Checked at request time; it may have expired since.
-    await key.getEncryptionKey();
-    return key;
-  } catch (cause) {
-    throw new ExportBuildError('invalid_recipient_key', `recipient key unusable: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
 }

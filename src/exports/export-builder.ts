@@ -19,7 +19,7 @@ import { writeExportFile, type ExportFileResult } from './export-file';
 import { exportLiteralName } from './export-policy';
 import { ExportStorage } from './export-storage';
 import { ExportsRepository } from './exports.repository';
-import { storedRecipientKey } from '../export-keys/recipient-key';
+import { storedRecipientKey } from './export-recipient';
 
 /** Cards whose ciphertext one purge statement clears: one short transaction each. */
 const PURGE_BATCH = 10_000;

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
-import { IssuanceModule } from '../issuance/issuance.module';
+import { CardsModule } from '../cards/cards.module';
 import { OrderBatchesRepository } from '../issuance/order-batches.repository';
 import { OrderLocksRepository } from '../orders/order-locks.repository';
 import { ExportBuilder } from './export-builder';
@@ -16,7 +16,7 @@ import { ExportsService } from './exports.service';
  * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
  */
 @Module({
-  imports: [IssuanceModule, ExportKeysModule],
+  imports: [CardsModule, ExportKeysModule],
   controllers: [ExportsController],
   providers: [
     ExportsService,

@@ -1,33 +1,21 @@
 import { Module } from '@nestjs/common';
-import { CardMintingRepository } from '../cards/card-minting.repository';
+import { CardsModule } from '../cards/cards.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrdersModule } from '../orders/orders.module';
-import { CardSecrets } from '../cards/card-secrets';
 import { IssuanceReadsService } from './issuance-reads.service';
-import { CardsRepository } from '../cards/cards.repository';
-import { OrderFactsRepository } from '../orders/order-facts.repository';
 import { BatchReadsRepository } from './batch-reads.repository';
 import { IssuanceController } from './issuance.controller';
 import { IssuanceRepository } from './issuance.repository';
 import { IssuanceService } from './issuance.service';
 
 /**
- * Minting paid orders' cards. Depends on orders (registers into its OrderLifecycleHooks) and catalog; provides
- * CardMintingRepository, minting's SQL on the cards module's table, until the cards module provides it.
+ * Minting paid orders' cards. Depends on orders (registers into its OrderLifecycleHooks), catalog and cards (whose
+ * repository writes the minted rows).
  */
 @Module({
-  imports: [OrdersModule, CatalogModule],
+  imports: [OrdersModule, CatalogModule, CardsModule],
   controllers: [IssuanceController],
-  providers: [
-    IssuanceService,
-    IssuanceRepository,
-    CardMintingRepository,
-    IssuanceReadsService,
-    CardsRepository,
-    OrderFactsRepository,
-    BatchReadsRepository,
-    CardSecrets,
-  ],
-  exports: [IssuanceService, IssuanceReadsService, CardSecrets],
+  providers: [IssuanceService, IssuanceRepository, IssuanceReadsService, BatchReadsRepository],
+  exports: [IssuanceService, IssuanceReadsService],
 })
 export class IssuanceModule {}

@@ -1,3 +1,4 @@
+import { ISSUING_STATUSES, UNPAID_STATUSES } from '../ledger/ledger-invariants';
 import { assertTransition, canTransition, ORDER_STATUSES, ORDER_TRANSITIONS } from './order-state';
 import { ApiError } from '../common/errors/api-error';
 
@@ -35,5 +36,15 @@ describe('order state machine', () => {
     expect(thrown).toMatchObject({ code: 'invalid_state', extra: { order_id: 'ord_1', order_status: 'cancelled' } });
     expect(thrown?.getStatus()).toBe(409);
     expect(() => assertTransition('ord_1', 'pending_payment', 'paid')).not.toThrow();
+  });
+});
+
+describe('the ledger invariants’ view of order statuses', () => {
+  it('names only real statuses, each at most once, and leaves out only those between payment and issuance', () => {
+    const named: readonly string[] = [...UNPAID_STATUSES, ...ISSUING_STATUSES];
+    expect(named.filter((status) => !(ORDER_STATUSES as readonly string[]).includes(status))).toEqual([]);
+    expect(new Set(named).size).toBe(named.length);
+    // paid: the whole face value is still unissued, which the invariant checks apart from both lists.
+    expect(ORDER_STATUSES.filter((status) => !named.includes(status))).toEqual(['paid']);
   });
 });

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { CardsModule } from '../cards/cards.module';
-import { IssuanceModule } from '../issuance/issuance.module';
 import { AuditAppendRepository } from '../audit/audit-append.repository';
 import { AttemptLimiter } from './attempt-limiter';
 import { RedemptionController } from './redemption.controller';
@@ -9,7 +8,7 @@ import { RedemptionService } from './redemption.service';
 
 /** The redemption channel: verify, bind, debit, reverse (README, redemption). */
 @Module({
-  imports: [IssuanceModule, CardsModule],
+  imports: [CardsModule],
   controllers: [RedemptionController],
   providers: [RedemptionService, AttemptLimiter, RedemptionRepository, AuditAppendRepository],
 })

@@ -1,6 +1,7 @@
 import { generateKey } from 'openpgp';
 import { ApiError } from '../common/errors/api-error';
-import { readRecipientKey, storedRecipientKey } from './recipient-key';
+import { storedRecipientKey } from './export-recipient';
+import { readRecipientKey } from '../export-keys/recipient-key';
 
 const person = [{ name: 'ERP Export', email: 'erp@example.com' }];
 
