@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { MoreThan } from 'typeorm';
 import { RequestContext } from '../common/context/request-context';
-import { type Page, paginate, type ListQueryDto } from '../common/pagination/pagination';
+import { type Page, type ListQueryDto } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { AuditCheckpoint } from './audit-checkpoint.entity';
 import { AuditRecord } from './audit-record.entity';

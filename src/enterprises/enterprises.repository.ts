@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
-import { paginate, type ListQueryDto, type Page } from '../common/pagination/pagination';
+import { type ListQueryDto, type Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { Enterprise, type EnterpriseStatus } from './enterprise.entity';
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
-import { paginate, type Page } from '../common/pagination/pagination';
+import { type Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import type { ListEventsQueryDto } from './dto/event.dto';
 import { Event } from './event.entity';

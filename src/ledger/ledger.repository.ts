@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
-import { type Page, paginate } from '../common/pagination/pagination';
+import { type Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import {
   ISSUING_STATUSES,

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
-import { paginate, type ListQueryDto, type Page } from '../common/pagination/pagination';
+import { type ListQueryDto, type Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { eventJoinSql } from '../events/events.repository';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint, type DisabledReason } from './webhook.entity';
