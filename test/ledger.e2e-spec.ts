@@ -39,7 +39,7 @@ describe('ledger', () => {
     work: (manager: EntityManager, ctx: RequestContext) => Promise<T>,
     ctx = RequestContext.system(),
   ): Promise<T> {
-    return app.app.get(TransactionService).run(ctx, (manager) => work(manager, ctx));
+    return app.app.get(TransactionService).run(ctx, () => work(ctx.transaction!.manager, ctx));
   }
 
   /** Work in a transaction that is always rolled back, with a context bound to it (as a request's would be). */

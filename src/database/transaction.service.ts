@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
 
 /**
@@ -13,14 +13,14 @@ export class TransactionService {
 
   constructor(private readonly dataSource: DataSource) {}
 
-  async run<T>(ctx: RequestContext, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  async run<T>(ctx: RequestContext, work: () => Promise<T>): Promise<T> {
     const open = ctx.transaction;
-    if (open) return work(open.manager);
+    if (open) return work();
     const afterCommit: Array<() => void | Promise<void>> = [];
     const result = await this.dataSource.transaction(async (manager) => {
       ctx.bindTransaction({ manager, afterCommit });
       try {
-        return await work(manager);
+        return await work();
       } finally {
         ctx.bindTransaction(undefined);
       }
