@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { AuditModule } from '../audit/audit.module';
 import { PassportModule } from '@nestjs/passport';
 import { AdminApiClientsController } from './admin-api-clients.controller';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
@@ -17,7 +19,7 @@ import { VerifiedTokens } from './verified-tokens';
 
 @Module({
   // EnterprisesModule: the tenant's status, and the hook through which a status change reaches the client cache.
-  imports: [PassportModule, EnterprisesModule],
+  imports: [PassportModule, EnterprisesModule, IdempotencyModule, AuditModule],
   controllers: [TokenController, AdminApiClientsController, IdentityController],
   providers: [
     ApiClientsService,

@@ -1,4 +1,9 @@
 import { Module } from '@nestjs/common';
+import { CryptoModule } from '../common/crypto/crypto.module';
+import { LedgerModule } from '../ledger/ledger.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { AuditModule } from '../audit/audit.module';
+import { EventsModule } from '../events/events.module';
 import { CardMintingRepository } from './card-minting.repository';
 import { CardSecrets } from './card-secrets';
 import { CardSecretsRepository } from './card-secrets.repository';
@@ -14,6 +19,7 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
  * replacement). Issuance, redemption, exports and data-keys build on it (docs/architecture.md).
  */
 @Module({
+  imports: [CryptoModule, LedgerModule, IdempotencyModule, AuditModule, EventsModule],
   controllers: [CardsLifecycleController, AdminCardsController],
   providers: [
     CardLifecycleService,

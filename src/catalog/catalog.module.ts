@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { AuditModule } from '../audit/audit.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { CompliancePolicy } from './compliance.policy';
 import { AdminProductsController } from './admin-products.controller';
@@ -12,7 +14,7 @@ import { ProductsController } from './products.controller';
  * with, so that orders use the same instance and limits.
  */
 @Module({
-  imports: [EnterprisesModule],
+  imports: [EnterprisesModule, IdempotencyModule, AuditModule],
   controllers: [AdminProductsController, ProductsController],
   providers: [CatalogService, CatalogRepository, CompliancePolicy],
   exports: [CatalogService, CatalogRepository, CompliancePolicy],

@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { CryptoModule } from '../common/crypto/crypto.module';
+import { AuditModule } from '../audit/audit.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { CardsModule } from '../cards/cards.module';
 import { DataKeysController } from './data-keys.controller';
@@ -12,7 +15,7 @@ import { SealedColumns } from './sealed-columns';
  * the handler runs only where QueueModule has `worker: true`, and a worker refuses to boot without it.
  */
 @Module({
-  imports: [CardsModule],
+  imports: [CardsModule, CryptoModule, AuditModule, IdempotencyModule],
   controllers: [DataKeysController],
   // CardSecretsRepository: the cards module's, provided here until that module exports it (issue 11).
   providers: [DataKeysService, ReencryptionJob, SealedColumns, DataKeysRepository, CardSecretsRepository],

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { AuditModule } from '../audit/audit.module';
 import { AdminEnterprisesController } from './admin-enterprises.controller';
 import { EnterprisesController } from './enterprises.controller';
 import { EnterprisesRepository } from './enterprises.repository';
@@ -11,6 +13,7 @@ import { EnterpriseStatusRepository } from './enterprise-status.repository';
  * global AuditModule from the app; exports EnterprisesService (get, findActive).
  */
 @Module({
+  imports: [IdempotencyModule, AuditModule],
   controllers: [AdminEnterprisesController, EnterprisesController],
   providers: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],
   exports: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],

@@ -1,13 +1,12 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
 
 /**
  * The event outbox every module writes (EventsService) and the tenant's event API. Delivery to webhook endpoints
- * is WebhooksModule's. Global until the modules that record events import it explicitly (issue 11).
+ * is WebhooksModule's. Imported by every module that records events.
  */
-@Global()
 @Module({
   controllers: [EventsController],
   providers: [EventsService, EventsRepository],

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { CardsModule } from '../cards/cards.module';
@@ -16,7 +18,7 @@ import { ExportsService } from './exports.service';
  * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
  */
 @Module({
-  imports: [CardsModule, ExportKeysModule],
+  imports: [CardsModule, ExportKeysModule, AuditModule, IdempotencyModule],
   controllers: [ExportsController],
   providers: [
     ExportsService,

@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { EventsModule } from '../events/events.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { CardsModule } from '../cards/cards.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrdersModule } from '../orders/orders.module';
@@ -13,7 +16,7 @@ import { IssuanceService } from './issuance.service';
  * repository writes the minted rows).
  */
 @Module({
-  imports: [OrdersModule, CatalogModule, CardsModule],
+  imports: [OrdersModule, CatalogModule, CardsModule, AuditModule, EventsModule, LedgerModule],
   controllers: [IssuanceController],
   providers: [IssuanceService, IssuanceRepository, IssuanceReadsService, BatchReadsRepository],
   exports: [IssuanceService, IssuanceReadsService],

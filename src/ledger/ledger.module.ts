@@ -1,15 +1,13 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AdminLedgerController } from './admin-ledger.controller';
 import { BalanceController } from './balance.controller';
 import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
 
 /**
- * The double-entry ledger. Global so that orders, payments and later issuance
- * and redemptions can post in their own transactions; LedgerService needs
- * DataSource (TypeOrmModule.forRoot) from the app's database module.
+ * The double-entry ledger, imported by the modules that post (orders, issuance, cards), each in its own
+ * transaction; hot paths compose its validated entry fragment instead (ledgerEntrySql).
  */
-@Global()
 @Module({
   controllers: [BalanceController, AdminLedgerController],
   providers: [LedgerService, LedgerRepository],

@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { EventsModule } from '../events/events.module';
+import { LedgerModule } from '../ledger/ledger.module';
+import { CryptoModule } from '../common/crypto/crypto.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
@@ -14,7 +18,7 @@ import { PaymentsService } from './payments.service';
  * OrderLifecycleHooks (docs/architecture.md).
  */
 @Module({
-  imports: [CatalogModule, EnterprisesModule, IdempotencyModule],
+  imports: [CatalogModule, EnterprisesModule, IdempotencyModule, AuditModule, EventsModule, LedgerModule, CryptoModule],
   controllers: [OrdersController, AdminPaymentsController, PaymentsController],
   providers: [OrdersService, PaymentsService, OrdersRepository, OrderLifecycleHooks],
   exports: [OrdersService, OrdersRepository, OrderLifecycleHooks],

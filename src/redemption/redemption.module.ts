@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { CryptoModule } from '../common/crypto/crypto.module';
 import { CardsModule } from '../cards/cards.module';
 import { AuditAppendRepository } from '../audit/audit-append.repository';
 import { AttemptLimiter } from './attempt-limiter';
@@ -8,7 +10,7 @@ import { RedemptionService } from './redemption.service';
 
 /** The redemption channel: verify, bind, debit, reverse (README, redemption). */
 @Module({
-  imports: [CardsModule],
+  imports: [CardsModule, AuditModule, CryptoModule],
   controllers: [RedemptionController],
   providers: [RedemptionService, AttemptLimiter, RedemptionRepository, AuditAppendRepository],
 })

@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
+import { AuditModule } from '../audit/audit.module';
+import { CryptoModule } from '../common/crypto/crypto.module';
 import { EventsModule } from '../events/events.module';
 import { EventRedeliveryController } from './event-redelivery.controller';
 import { WebhookDeliveryService } from './webhook-delivery.service';
@@ -15,7 +18,7 @@ import { WebhooksRepository } from './webhooks.repository';
  * QueueModule has `worker: true`.
  */
 @Module({
-  imports: [EventsModule],
+  imports: [EventsModule, IdempotencyModule, AuditModule, CryptoModule],
   controllers: [WebhookEndpointsController, EventRedeliveryController],
   providers: [
     WebhookDeliveryService,

@@ -1,6 +1,5 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { DataCipher } from './data-cipher.service';
 
-@Global()
 @Module({ providers: [DataCipher], exports: [DataCipher] })
 export class CryptoModule {}
