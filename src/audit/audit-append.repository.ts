@@ -70,12 +70,4 @@ export class AuditAppendRepository {
       id: record.id,
     };
   }
-
-  /** Whether the record is still waiting for a seal (a concurrent seal may have taken it into the chain already). */
-  async isPending(id: string): Promise<boolean> {
-    const rows = await this.connection.rawDataSource.query<unknown[]>('SELECT 1 FROM audit_pending WHERE id = $1', [
-      id,
-    ]);
-    return rows.length > 0;
-  }
 }

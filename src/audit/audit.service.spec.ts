@@ -150,6 +150,22 @@ describe('AuditService', () => {
     expect(chain.records.map((record) => record.objectId)).toEqual(chain.records.map((_, i) => `tst_${i}`));
   });
 
+  it('runs one seal at a time per process: requests committing meanwhile share the next one', async () => {
+    const { service, chain, transactions } = setup();
+    // Ten requests commit at once; each one's after-commit seal asks for the chain.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => {
+        const caller = ctx();
+        return transactions.run(caller, () => service.append(caller, entry(`tst_${i}`)));
+      }),
+    );
+    const seals = chain.batches.length;
+    expect(chain.pending).toHaveLength(0);
+    expect(chain.records).toHaveLength(10);
+    // Without sharing, each of the ten would have run its own seal transaction.
+    expect(seals).toBeLessThanOrEqual(3);
+  });
+
   it('gives way on reads when another seal holds the head', async () => {
     const { service, chain, transactions } = setup();
     const caller = ctx();

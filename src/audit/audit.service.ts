@@ -35,6 +35,8 @@ const CHECKPOINT_SCHEDULER = 'audit-checkpoint';
 
 @Injectable()
 export class AuditService implements OnApplicationBootstrap {
+  private sealInFlight: Promise<unknown> | null = null;
+  private sealQueued: Promise<unknown> | null = null;
   private readonly logger = new Logger(AuditService.name);
   private readonly keys: AuditKeys;
 
@@ -122,8 +124,29 @@ export class AuditService implements OnApplicationBootstrap {
    * After a commit: seals unless a concurrent seal has taken `id` into the chain already (then nothing waits for the
    * head's lock). Under load one seal links the records of many requests, and the others find theirs done.
    */
-  private async sealThrough(id: string): Promise<void> {
-    if (await this.records.isPending(RequestContext.system(), id)) await this.seal();
+  async sealThrough(id: string): Promise<void> {
+    if (await this.records.isPending(RequestContext.system(), id)) await this.sealShared();
+  }
+
+  /**
+   * One seal in flight per process (group commit): a request that commits while a seal runs waits for the next
+   * one, which starts after that seal and so links its record, instead of queueing its own transaction on the
+   * head's lock. Under load one seal per round links every request that committed meanwhile.
+   */
+  private sealShared(): Promise<unknown> {
+    if (!this.sealInFlight) {
+      this.sealInFlight = this.seal().finally(() => {
+        this.sealInFlight = null;
+      });
+      return this.sealInFlight;
+    }
+    this.sealQueued ??= this.sealInFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.sealQueued = null;
+        return this.sealShared();
+      });
+    return this.sealQueued;
   }
 
   /**

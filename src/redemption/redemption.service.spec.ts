@@ -95,8 +95,8 @@ function setup() {
   const redemptions = new FakeRedemptions();
   const sealed: string[] = [];
   const transactions = { run: (_ctx: RequestContext, work: () => Promise<unknown>) => work() };
-  const audit = { seal: async () => sealed.push('sealed') };
-  const auditAppend = { isPending: async () => true };
+  const audit = { sealThrough: async () => sealed.push('sealed') };
+  const auditAppend = {};
   const service = new RedemptionService(
     transactions as unknown as TransactionService,
     {} as CardSecrets,

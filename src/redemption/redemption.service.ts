@@ -669,7 +669,7 @@ export class RedemptionService {
    */
   private async sealAudit(auditId: string): Promise<void> {
     try {
-      if (await this.auditAppend.isPending(auditId)) await this.audit.seal();
+      await this.audit.sealThrough(auditId);
     } catch (error) {
       this.logger.error({ err: error, auditId }, 'audit seal after a debit failed: the next seal takes the record');
     }
