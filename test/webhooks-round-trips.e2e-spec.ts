@@ -10,7 +10,7 @@ import { WebhookReceiver } from './support/webhook-receiver';
 const bookkeeping = (sql: string) => /\b(webhook_endpoints|webhook_deliveries|webhook_attempts|events)\b/.test(sql);
 
 /**
- * The round-trip budget of batched webhook delivery (docs/decisions/batched-webhook-delivery.md): a batch of up to
+ * The round-trip budget of batched webhook delivery (docs/decisions/0004-batched-webhook-delivery.md): a batch of up to
  * DELIVERY_BATCH deliveries of one endpoint costs at most 2 statements of bookkeeping, the claim and the record,
  * whatever the receiver answers. The app runs without its in-process worker, so only the batch's own statements
  * are seen.

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 
-/** card_serial_allocator (issuance's table) for the one card minted outside a batch: a lost card's replacement. */
+/** card_serial_allocator: serial sequence numbers, in ranges for issuance's batches and one by one for replacements. */
 @Injectable()
 export class CardSerialsRepository {
   constructor(private readonly connection: TransactionalConnection) {}

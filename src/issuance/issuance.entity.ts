@@ -82,13 +82,3 @@ export class IssuanceChunk {
   @Column('timestamptz', { nullable: true })
   doneAt: Date | null;
 }
-
-/** Hands out ranges of card sequence numbers; one row, locked for the instant of a reservation. */
-@Entity('card_serial_allocator')
-export class CardSerialAllocator {
-  @PrimaryColumn('smallint')
-  id: number;
-
-  @Column('bigint', { transformer: bigintNumber })
-  nextValue: number;
-}

@@ -1,3 +1,4 @@
+import { CardSerialsRepository } from '../cards/card-serials.repository';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { newId } from '../common/ids';
 import type { IssuanceBatch } from './issuance.entity';
@@ -6,17 +7,19 @@ import { IssuanceRepository } from './issuance.repository';
 describe('IssuanceRepository (medium)', () => {
   let db: MediumDatabase;
   let batches: IssuanceRepository;
+  let serials: CardSerialsRepository;
 
   beforeAll(async () => {
     db = await openMediumDatabase();
     batches = new IssuanceRepository(db.connection);
+    serials = new CardSerialsRepository(db.connection);
   });
   afterAll(() => db.close());
 
   it('reserves consecutive serials, plans chunks, counts what is minted and what is open', async () => {
     await db.rolledBack(async (ctx) => {
-      const first = await batches.reserveSerials(ctx, 25);
-      expect(await batches.reserveSerials(ctx, 1)).toBe(first + 25);
+      const first = Number(await serials.reserve(ctx, 25));
+      expect(Number(await serials.reserve(ctx, 1))).toBe(first + 25);
       const now = new Date();
       const orderId = newId('order');
       const batch: IssuanceBatch = {
@@ -68,7 +71,7 @@ describe('IssuanceRepository (medium)', () => {
         faceValue: 10_000,
         count: 1,
         chunkSize: 10,
-        serialStart: await batches.reserveSerials(ctx, 2),
+        serialStart: Number(await serials.reserve(ctx, 2)),
         issuedCount: 0,
         status: 'queued' as const,
         failureReason: null,

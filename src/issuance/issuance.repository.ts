@@ -4,21 +4,10 @@ import type { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { IssuanceBatch } from './issuance.entity';
 
-/** The tables `issuance_batches`, `issuance_chunks` and `card_serial_allocator` (docs/architecture.md). */
+/** The tables `issuance_batches` and `issuance_chunks` (docs/architecture.md). */
 @Injectable()
 export class IssuanceRepository {
   constructor(private readonly connection: TransactionalConnection) {}
-
-  /** Reserves `count` consecutive serial sequence numbers; the first. */
-  async reserveSerials(ctx: RequestContext, count: number): Promise<number> {
-    const [{ first }] = await this.connection.query<Array<{ first: string }>>(
-      ctx,
-      // As a SELECT: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
-      'WITH r AS (UPDATE card_serial_allocator SET next_value = next_value + $1 WHERE id = 1 RETURNING next_value - $1 AS first) SELECT first FROM r',
-      [count],
-    );
-    return Number(first);
-  }
 
   /** The batch and its chunks of `batch.chunkSize` cards (the last one the rest). */
   async insertBatch(ctx: RequestContext, batch: IssuanceBatch): Promise<void> {

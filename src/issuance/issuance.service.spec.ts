@@ -1,4 +1,5 @@
 import type { AuditService } from '../audit/audit.service';
+import type { CardSerialsRepository } from '../cards/card-serials.repository';
 import type { CardMintingRepository } from '../cards/card-minting.repository';
 import type { CatalogService } from '../catalog/catalog.service';
 import type { Product } from '../catalog/product.entity';
@@ -73,6 +74,9 @@ function setup() {
   const service = new IssuanceService(
     repository as unknown as IssuanceRepository,
     {} as CardMintingRepository,
+    {
+      reserve: async (ctx: RequestContext, count: number) => BigInt(await repository.reserveSerials(ctx, count)),
+    } as unknown as CardSerialsRepository,
     { linesOf: async () => lines } as unknown as OrdersService,
     hooks,
     { productsByIds: async () => products } as unknown as CatalogService,

@@ -23,7 +23,7 @@ import { WebhooksRepository, type AttemptOutcome, type ClaimedDelivery, type New
 const RELAY_BATCH = 1_000;
 /**
  * Deliveries of one endpoint claimed, sent and recorded together: one claim statement, one record statement
- * (docs/decisions/batched-webhook-delivery.md).
+ * (docs/decisions/0004-batched-webhook-delivery.md).
  */
 export const DELIVERY_BATCH = 64;
 /**
@@ -64,7 +64,7 @@ export interface EndpointWakeUp {
 
 /**
  * Gets committed events to the endpoints that want them, at least once
- * (docs/decisions/batched-webhook-delivery.md):
+ * (docs/decisions/0004-batched-webhook-delivery.md):
  *
  * 1. Relay (worker processes): a loop takes unrelayed outbox rows with FOR UPDATE SKIP LOCKED (several workers
  *    share the work), creates one delivery row per subscribed endpoint and marks the events relayed, in one

@@ -70,7 +70,7 @@ interface ClaimedRow {
 /**
  * The webhooks module's tables: webhook_endpoints, webhook_deliveries and webhook_attempts. The delivery rows are
  * the truth about what is due; the batch claim and the batch record are one statement each (the round-trip budget
- * of docs/decisions/batched-webhook-delivery.md: webhook bookkeeping ≤ 2 statements per batch).
+ * of docs/decisions/0004-batched-webhook-delivery.md: webhook bookkeeping ≤ 2 statements per batch).
  */
 @Injectable()
 export class WebhooksRepository {
