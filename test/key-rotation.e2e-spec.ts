@@ -3,10 +3,10 @@ import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { AppConfig } from '../src/config/app-config';
 import { ReencryptionJob } from '../src/data-keys/reencryption.job';
-import { TransactionService } from '../src/database/transaction.service';
 import { storedResponseContext } from '../src/idempotency/idempotency.interceptor';
 import { generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
+import { CardSecretsRepository } from '../src/cards/card-secrets.repository';
 import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchaser-identity';
 import type { JobContext } from '../src/queue/on-job.decorator';
 import { secretContext } from '../src/webhooks/webhook-delivery.service';
@@ -575,11 +575,12 @@ describe('data-key rotation', () => {
     const secrets = current().app.get(CardSecrets);
     const [newCode] = generateCodes(1);
     const rewritten = secrets.seal(serials[5], newCode, '123456');
-    const transactions = current().app.get(TransactionService);
-    const run = transactions.run.bind(transactions);
+    // Right before the job's UPDATE of the cards' envelopes (inside its transaction, after it read and re-sealed).
+    const queries = current().app.get(CardSecretsRepository).sealedColumns;
+    const reseal = queries.reseal.bind(queries);
     let interfered = false;
-    const spy = jest.spyOn(transactions, 'run').mockImplementation(async (ctx, work) => {
-      if (!interfered && ctx.actor === null) {
+    const spy = jest.spyOn(queries, 'reseal').mockImplementation(async (...args) => {
+      if (!interfered) {
         interfered = true;
         await current().dataSource.query('UPDATE cards SET secret_ciphertext = NULL WHERE serial = ANY($1::bigint[])', [
           serials.slice(0, 5),
@@ -589,7 +590,7 @@ describe('data-key rotation', () => {
           rewritten,
         ]);
       }
-      return run(ctx, work);
+      return reseal(...args);
     });
     let result: RunBody;
     try {

@@ -3,6 +3,8 @@ import { Test } from '@nestjs/testing';
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { IDEMPOTENCY_PURGE_SCHEDULER, IDEMPOTENCY_KEY_RETENTION_HOURS } from '../src/idempotency/idempotency-purge.job';
+import { loadConfig } from '../src/config/app-config';
+import { ConfigModule } from '../src/config/config.module';
 import { DatabaseModule } from '../src/database/database.module';
 import { entities } from '../src/entities';
 import { IdempotencyModule } from '../src/idempotency/idempotency.module';
@@ -22,6 +24,8 @@ describe('the maintenance queue (production job catalog)', () => {
     const connection = await prepareQueueBackend({ QUEUE_BACKEND: 'postgres', REDIS_URL: undefined }, databaseUrl);
     const moduleRef = await Test.createTestingModule({
       imports: [
+        // The stored keys' responses are sealed with the app's data key (CryptoModule, through IdempotencyModule).
+        ConfigModule.forRoot(loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl })),
         // The purge job's repository takes the transactional connection DatabaseModule provides.
         DatabaseModule.forRoot(databaseUrl, entities),
         // The maintenance job of production, on its production queue (the full catalog, with every feature

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { AuditModule } from '../audit/audit.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
-import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { CardsModule } from '../cards/cards.module';
 import { DataKeysController } from './data-keys.controller';
 import { DataKeysRepository } from './data-keys.repository';
@@ -17,7 +16,6 @@ import { SealedColumns } from './sealed-columns';
 @Module({
   imports: [CardsModule, CryptoModule, AuditModule, IdempotencyModule],
   controllers: [DataKeysController],
-  // CardSecretsRepository: the cards module's, provided here until that module exports it (issue 11).
-  providers: [DataKeysService, ReencryptionJob, SealedColumns, DataKeysRepository, CardSecretsRepository],
+  providers: [DataKeysService, ReencryptionJob, SealedColumns, DataKeysRepository],
 })
 export class DataKeysModule {}

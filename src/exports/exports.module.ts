@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
-import { CardSecretsRepository } from '../cards/card-secrets.repository';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { CardsModule } from '../cards/cards.module';
 import { OrderBatchesRepository } from '../issuance/order-batches.repository';
@@ -26,7 +25,6 @@ import { ExportsService } from './exports.service';
     ExportStorage,
     ExportsRepository,
     // Other modules' statements this one needs, provided here until their modules export them (issue 11).
-    CardSecretsRepository,
     OrderBatchesRepository,
     OrderLocksRepository,
   ],
