@@ -158,7 +158,8 @@ export class OrdersRepository {
    */
   async insertOrder(ctx: RequestContext, write: NewOrderWrite): Promise<NewOrderOutcome> {
     const { sql, params } = newOrderSql(write);
-    const rows = await this.connection.query<NewOrderRow[]>(ctx, sql, params);
+    // Prepared: the statement's text is a few kilobytes, and its shape repeats (docs/architecture.md).
+    const rows = await this.connection.queryPrepared<NewOrderRow>(ctx, sql, params);
     const [row] = rows;
     if (row.created) return { outcome: 'created' };
     if (row.earlier_fingerprint !== null) {
