@@ -270,7 +270,8 @@ export class WebhooksRepository {
     options: { limit: number; leaseMs: number; earlyToleranceMs: number },
   ): Promise<ClaimedDelivery[]> {
     const event = eventJoinSql('e', 'c.event_id');
-    const rows = await this.connection.query<ClaimedRow[]>(
+    // Prepared (docs/architecture.md): the same text for every batch, parsed once per connection.
+    const rows = await this.connection.queryPrepared<ClaimedRow>(
       ctx,
       `WITH endpoint AS (
          SELECT id, url, status = 'enabled' AND deleted_at IS NULL AS live, deleted_at IS NOT NULL AS deleted,
@@ -338,7 +339,7 @@ export class WebhooksRepository {
   ): Promise<{ failingTooLong: boolean }> {
     if (outcomes.length === 0) return { failingTooLong: false };
     const anySucceeded = outcomes.some((outcome) => outcome.succeeded);
-    const [row] = await this.connection.query<Array<{ failing_too_long: boolean }>>(
+    const [row] = await this.connection.queryPrepared<{ failing_too_long: boolean }>(
       ctx,
       `WITH outcome AS (
          SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[],
