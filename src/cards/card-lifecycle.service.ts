@@ -49,7 +49,7 @@ function addMonths(date: Date, months: number): Date {
 }
 
 /**
- * The card lifecycle (DESIGN.md §7) for enterprises (their own cards, `cards:write`) and the operator (any card):
+ * The card lifecycle (README.md, "PRC prepaid-card rules" and "Lifecycle") for enterprises (their own cards, `cards:write`) and the operator (any card):
  * freeze and unfreeze, report loss (挂失) with a replacement carrying the balance, void unused cards back to
  * prepaid, refund (赎回) a registered card, the scheduled expiry booking breakage, and the operator's re-activation
  * or replacement (激活/换卡) of expired anonymous cards. Each change locks the card row, writes its

@@ -46,7 +46,7 @@ export type CardRefusal =
 const has = (list: readonly CardStatus[], status: CardStatus) => list.includes(status);
 
 /**
- * The lifecycle rules (DESIGN.md §7) as one pure function, for anonymous and registered cards alike:
+ * The lifecycle rules (README.md, "PRC prepaid-card rules" and "Lifecycle") as one pure function, for anonymous and registered cards alike:
  * - freeze: a live card that is not frozen; unfreeze: a frozen card (back to the status it was frozen from);
  * - report loss (挂失): registered cards only, live ones;
  * - refund (赎回): registered cards only, live ones with a balance;

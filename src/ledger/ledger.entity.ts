@@ -2,7 +2,7 @@ import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryG
 import { bigintNumber } from '../database/transformers';
 
 /**
- * Accounts of the double-entry ledger (DESIGN.md §6). prepaid and receivable are
+ * Accounts of the double-entry ledger (README.md, "The ledger"). prepaid and receivable are
  * per enterprise; the rest are platform-wide. Amounts are signed fen: debit
  * positive, credit negative, so every entry sums to zero.
  */

@@ -33,7 +33,7 @@ function fen(value: string | number | null | undefined): number {
 }
 
 /**
- * The double-entry ledger (DESIGN.md §6). Amounts are signed fen, debit
+ * The double-entry ledger (README.md, "The ledger"). Amounts are signed fen, debit
  * positive, credit negative; every entry sums to zero. Balances are never
  * stored: each is a sum over the append-only lines, computed when asked.
  *
