@@ -262,7 +262,7 @@ export function queueSuite(backend: QueueBackendName): void {
           status: 'ok',
           details: { database: { status: 'up' }, queue: { status: 'up', backend } },
         });
-        // The scrape has a listener of its own, off the API port (src/health/metrics-server.ts).
+        // The scrape has a listener of its own, off the API port (src/metrics/metrics-server.ts).
         expect((await fetch(`${url}/metrics`)).status).toBe(404);
         const metricsUrl = await app.get(MetricsServer).listen('127.0.0.1', 0);
         const metrics = await fetch(`${metricsUrl}/metrics`);

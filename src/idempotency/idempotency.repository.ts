@@ -62,7 +62,7 @@ export function idempotencyKeySql(
   };
 }
 
-/** The `idempotency_keys` table (docs/architecture.md: common/idempotency owns it). */
+/** The `idempotency_keys` table (docs/architecture.md: the idempotency module owns it). */
 @Injectable()
 export class IdempotencyRepository {
   constructor(private readonly connection: TransactionalConnection) {}
