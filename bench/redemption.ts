@@ -38,12 +38,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
 import { Client } from 'pg';
-import { AuditAppendRepository } from '../src/audit/audit-append.repository';
-import { SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.repository';
+import { type AuditRepository, SEAL_BATCH, SEAL_SQL } from '../src/audit/audit.repository';
+import { AuditService } from '../src/audit/audit.service';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../src/bootstrap';
 import { RequestContext } from '../src/common/context/request-context';
 import { type AppConfig, loadConfig } from '../src/config/app-config';
-import type { TransactionalConnection } from '../src/database/transactional-connection';
+import type { TransactionService } from '../src/database/transaction.service';
+import type { QueueService } from '../src/queue/queue.service';
 import { serialDebitSql } from '../src/redemption/redemption.repository';
 import { serialDebitStatement } from '../src/redemption/redemption.service';
 import {
@@ -204,7 +205,12 @@ function appStatementScript(
     createdAt: new Date(),
   });
   // The audit fragment needs the signing key only (appendSql sends nothing).
-  const audit = new AuditAppendRepository(config, undefined as unknown as TransactionalConnection);
+  const audit = new AuditService(
+    undefined as unknown as TransactionService,
+    undefined as unknown as AuditRepository,
+    config,
+    undefined as unknown as QueueService,
+  );
   let auditId = '';
   const composed = serialDebitSql(statement, (firstParam) => {
     const fragment = audit.appendSql(RequestContext.system(), statement.audit, { source: 'card_debit', firstParam });

@@ -1,4 +1,4 @@
-import { AuditAppendRepository } from '../src/audit/audit-append.repository';
+import type { AuditService } from '../src/audit/audit.service';
 import { TransactionalConnection } from '../src/database/transactional-connection';
 import { RedemptionRepository } from '../src/redemption/redemption.repository';
 import { randomBytes } from 'node:crypto';
@@ -238,7 +238,7 @@ describe.each(['postgres', 'redis'] as const)('attempt store on %s', (backend) =
       await dataSource.initialize();
       // Only the counters' methods are used: no audit records.
       store = new PostgresAttemptStore(
-        new RedemptionRepository(new TransactionalConnection(dataSource), {} as AuditAppendRepository),
+        new RedemptionRepository(new TransactionalConnection(dataSource), {} as AuditService),
       );
     } else if (redisAvailable) {
       store = new RedisAttemptStore(TEST_REDIS_URL);

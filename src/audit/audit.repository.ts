@@ -66,6 +66,42 @@ export interface PendingAuditRecord {
   mac: string;
 }
 
+/**
+ * The audit module's part of a single-statement hot path (docs/architecture.md): CTE `<name>` writes the signed
+ * pending record (the same row AuditRepository.append writes) once per row of `source`, its parameters numbered
+ * from `firstParam`. AuditService.appendSql signs the record and hands out this fragment.
+ */
+export function pendingRecordSql(
+  record: PendingAuditRecord,
+  { source, firstParam, name = 'audit' }: { source: string; firstParam: number; name?: string },
+): { sql: string; params: unknown[]; id: string } {
+  const params = [
+    record.id,
+    record.occurredAt,
+    record.actorClientId,
+    record.enterpriseId,
+    record.action,
+    record.objectType,
+    record.objectId,
+    record.requestId,
+    JSON.stringify(record.data),
+    record.keyId,
+    record.mac,
+  ];
+  const p = (n: number, cast: string) => `$${firstParam + n}::${cast}`;
+  return {
+    sql: `${name} AS (
+       INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+         request_id, data, key_id, mac)
+       SELECT ${p(0, 'text')}, ${p(1, 'timestamptz')}, ${p(2, 'text')}, ${p(3, 'text')}, ${p(4, 'text')},
+         ${p(5, 'text')}, ${p(6, 'text')}, ${p(7, 'text')}, ${p(8, 'jsonb')}, ${p(9, 'text')}, ${p(10, 'text')}
+       FROM ${source}
+       RETURNING id)`,
+    params,
+    id: record.id,
+  };
+}
+
 /** A checkpoint beside the record it names (null: no record has that seq any more). */
 export interface CheckpointWithRecord {
   id: string;

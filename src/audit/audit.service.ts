@@ -10,7 +10,7 @@ import { QueueService } from '../queue/queue.service';
 import { auditData, ChainVerifier, checkpointMac, type ChainFailure, recordMac, sameHex } from './audit-chain';
 import type { AuditCheckpoint } from './audit-checkpoint.entity';
 import { auditKeysFrom, type AuditKeys } from './audit-keys';
-import { AuditRepository, SEAL_BATCH, type PendingAuditRecord } from './audit.repository';
+import { AuditRepository, pendingRecordSql, SEAL_BATCH, type PendingAuditRecord } from './audit.repository';
 import { AuditRecordDto } from './dto/audit-record.dto';
 import { AuditVerificationDto } from './dto/audit-verification.dto';
 import type { ListAuditRecordsQueryDto } from './dto/list-audit-records-query.dto';
@@ -75,6 +75,26 @@ export class AuditService implements OnApplicationBootstrap {
    * after its commit, before the caller answers; a record written some other way is sealed by the next seal.
    */
   async append(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+    const record = this.signed(ctx, entry);
+    await this.records.append(ctx, record);
+    await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
+  }
+
+  /**
+   * The audit module's fragment of a single-statement hot path (redemption): CTE `<name>` writes the signed pending
+   * record of `entry` once per row of `source` (pendingRecordSql). Sends nothing; the caller seals the answered id
+   * after its statement commits (sealThrough), as append does.
+   */
+  appendSql(
+    ctx: RequestContext,
+    entry: AuditEntry,
+    at: { source: string; firstParam: number; name?: string },
+  ): { sql: string; params: unknown[]; id: string } {
+    return pendingRecordSql(this.signed(ctx, entry), at);
+  }
+
+  /** The pending record of `entry`, signed with the current signing key. */
+  private signed(ctx: RequestContext, entry: AuditEntry): PendingAuditRecord {
     const { id: keyId, key } = this.keys.signing;
     const fields = {
       id: newId('audit'),
@@ -88,9 +108,7 @@ export class AuditService implements OnApplicationBootstrap {
       data: auditData(entry.before, entry.after, entry.summary),
       keyId,
     };
-    const record: PendingAuditRecord = { ...fields, mac: recordMac(key, fields) };
-    await this.records.append(ctx, record);
-    await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
+    return { ...fields, mac: recordMac(key, fields) };
   }
 
   /**

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { CardsModule } from '../cards/cards.module';
-import { AuditAppendRepository } from '../audit/audit-append.repository';
+import { OrdersModule } from '../orders/orders.module';
 import { AttemptLimiter } from './attempt-limiter';
 import { RedemptionController } from './redemption.controller';
 import { RedemptionRepository } from './redemption.repository';
@@ -10,8 +10,8 @@ import { RedemptionService } from './redemption.service';
 
 /** The redemption channel: verify, bind, debit, reverse (README, redemption). */
 @Module({
-  imports: [CardsModule, AuditModule, CryptoModule],
+  imports: [CardsModule, OrdersModule, AuditModule, CryptoModule],
   controllers: [RedemptionController],
-  providers: [RedemptionService, AttemptLimiter, RedemptionRepository, AuditAppendRepository],
+  providers: [RedemptionService, AttemptLimiter, RedemptionRepository],
 })
 export class RedemptionModule {}

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { insertCard } from '../../test/support/medium-cards';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
-import { AuditAppendRepository } from '../audit/audit-append.repository';
+import type { AuditRepository } from '../audit/audit.repository';
+import { AuditService } from '../audit/audit.service';
 import type { AppConfig } from '../config/app-config';
+import type { TransactionService } from '../database/transaction.service';
+import type { QueueService } from '../queue/queue.service';
 import { newId } from '../common/ids';
 import { RedemptionRepository } from './redemption.repository';
 import { serialDebitStatement } from './redemption.service';
@@ -13,7 +16,7 @@ describe('RedemptionRepository (medium)', () => {
   beforeAll(async () => {
     db = await openMediumDatabase();
     const config = { AUDIT_HMAC_KEYS: `medium:${Buffer.alloc(32, 'medium').toString('base64')}` } as AppConfig;
-    redemptions = new RedemptionRepository(db.connection, new AuditAppendRepository(config, db.connection));
+    redemptions = new RedemptionRepository(db.connection, auditSigningOnly(config));
   });
   afterAll(() => db.close());
 
@@ -100,3 +103,13 @@ describe('RedemptionRepository (medium)', () => {
       expect(await redemptions.blockedForMs(ctx, [key])).toBeGreaterThan(0);
     }));
 });
+
+/** AuditService as the fragment needs it: the signing key only (appendSql sends nothing). */
+function auditSigningOnly(config: AppConfig): AuditService {
+  return new AuditService(
+    undefined as unknown as TransactionService,
+    undefined as unknown as AuditRepository,
+    config,
+    undefined as unknown as QueueService,
+  );
+}

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AuditAppendRepository } from '../audit/audit-append.repository';
-import type { AuditEntry } from '../audit/audit.service';
+import { AuditService, type AuditEntry } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 import {
@@ -151,7 +150,7 @@ export function serialDebitSql(
 export class RedemptionRepository {
   constructor(
     private readonly connection: TransactionalConnection,
-    private readonly audit: AuditAppendRepository,
+    private readonly audit: AuditService,
   ) {}
 
   /** The client's redemption under `reference`, with a debit's reversed amount as it is now; null when none. */

@@ -1,4 +1,3 @@
-import type { AuditAppendRepository } from '../audit/audit-append.repository';
 import type { AuditService } from '../audit/audit.service';
 import type { CardMovements } from '../cards/card-movements';
 import type { CardRow, CardsRepository } from '../cards/cards.repository';
@@ -9,7 +8,7 @@ import type { AppConfig } from '../config/app-config';
 import type { TransactionService } from '../database/transaction.service';
 import { serialFromSequence } from '../cards/card-code';
 import type { CardSecrets } from '../cards/card-secrets';
-import type { OrderFactsRepository } from '../orders/order-facts.repository';
+import type { OrdersRepository } from '../orders/orders.repository';
 import type { AttemptLimiter } from './attempt-limiter';
 import type { RedemptionDto } from './dto/redemption.dto';
 import {
@@ -96,7 +95,6 @@ function setup() {
   const sealed: string[] = [];
   const transactions = { run: (_ctx: RequestContext, work: () => Promise<unknown>) => work() };
   const audit = { sealThrough: async () => sealed.push('sealed') };
-  const auditAppend = {};
   const service = new RedemptionService(
     transactions as unknown as TransactionService,
     {} as CardSecrets,
@@ -105,9 +103,8 @@ function setup() {
     {} as CardMovements,
     cards as unknown as CardsRepository,
     redemptions as unknown as RedemptionRepository,
-    {} as OrderFactsRepository,
+    {} as OrdersRepository,
     audit as unknown as AuditService,
-    auditAppend as unknown as AuditAppendRepository,
     { REDEMPTION_CARD_PIN_FAILURE_LIMIT: 5 } as AppConfig,
   );
   const ctx = new RequestContext('req_1', { clientId: CLIENT, enterpriseId: null, scopes: new Set() });

@@ -6,7 +6,6 @@ import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { newId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
-import { AuditAppendRepository } from '../audit/audit-append.repository';
 import { AuditService } from '../audit/audit.service';
 import { parseCode, isValidSerial, pinMatches } from '../cards/card-code';
 import { CardSecrets } from '../cards/card-secrets';
@@ -16,7 +15,7 @@ import { normaliseIdNumber, parsePurchaser } from '../orders/purchaser-identity'
 import { CardErrors } from '../cards/card-errors';
 import { auditEntryOf, CardMovements, cardEventData, isPastExpiry, type CardMovement } from '../cards/card-movements';
 import { CardsRepository, type CardRow } from '../cards/cards.repository';
-import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { OrdersRepository } from '../orders/orders.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { FREEZABLE_STATUSES } from '../cards/card-rules';
 import { AppConfig } from '../config/app-config';
@@ -163,9 +162,8 @@ export class RedemptionService {
     private readonly cards: CardMovements,
     private readonly cardRows: CardsRepository,
     private readonly redemptions: RedemptionRepository,
-    private readonly orders: OrderFactsRepository,
+    private readonly orders: OrdersRepository,
     private readonly audit: AuditService,
-    private readonly auditAppend: AuditAppendRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -825,7 +823,7 @@ export class RedemptionService {
 
   /** A registered card's real-name data is its order's purchaser identity: name, document type and number. */
   private async identityMatches(ctx: RequestContext, card: CardRow, identity: HolderIdentityDto): Promise<boolean> {
-    const ciphertext = await this.orders.purchaserCiphertext(ctx, card.orderId);
+    const ciphertext = await this.orders.purchaserCiphertextOf(ctx, card.orderId);
     if (!ciphertext) return false;
     const onRecord = parsePurchaser(this.cipher.decrypt(ciphertext, `orders.purchaser:${card.orderId}`));
     return (
