@@ -7,7 +7,7 @@ import type { CardSecrets } from './card-secrets';
 import type { CardSerialsRepository } from './card-serials.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import type { LedgerService } from '../ledger/ledger.service';
-import type { OrderFactsRepository } from '../orders/order-facts.repository';
+import type { OrdersRepository } from '../orders/orders.repository';
 import type { QueueService } from '../queue/queue.service';
 import { CardLifecycleService } from './card-lifecycle.service';
 import type { CardMovement, CardMovements } from './card-movements';
@@ -106,7 +106,7 @@ function setup() {
     } as unknown as CardSecrets,
     movements as unknown as CardMovements,
     repository as unknown as CardsRepository,
-    { discountsBps: async () => new Map([['ord_1', 0]]) } as unknown as OrderFactsRepository,
+    { discountsBps: async () => new Map([['ord_1', 0]]) } as unknown as OrdersRepository,
     { reserve: async () => 2n } as unknown as CardSerialsRepository,
     { isWorker: false } as QueueService,
     ledger as unknown as LedgerService,

@@ -25,7 +25,7 @@ import { CardErrors } from './card-errors';
 import { CardMovements, isPastExpiry, type CardMovement } from './card-movements';
 import { CardsRepository, type CardRow } from './cards.repository';
 import { CardSerialsRepository } from './card-serials.repository';
-import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { OrdersRepository } from '../orders/orders.repository';
 import { refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
 import type { ExpiryRunDto, ReplacementDto, VoidResultDto } from './dto/card-lifecycle.dto';
 
@@ -65,7 +65,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     private readonly secrets: CardSecrets,
     private readonly cards: CardMovements,
     private readonly repository: CardsRepository,
-    private readonly orders: OrderFactsRepository,
+    private readonly orders: OrdersRepository,
     private readonly serials: CardSerialsRepository,
     private readonly queues: QueueService,
     private readonly ledger: LedgerService,

@@ -9,7 +9,7 @@ import { CardSecrets } from './card-secrets';
 import { CardSecretsRepository } from './card-secrets.repository';
 import { CardLifecycleService } from './card-lifecycle.service';
 import { CardSerialsRepository } from './card-serials.repository';
-import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { OrdersModule } from '../orders/orders.module';
 import { CardMovements } from './card-movements';
 import { CardsRepository } from './cards.repository';
 import { AdminCardsController, CardsLifecycleController } from './cards-lifecycle.controller';
@@ -19,7 +19,7 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
  * replacement). Issuance, redemption, exports and data-keys build on it (docs/architecture.md).
  */
 @Module({
-  imports: [CryptoModule, LedgerModule, IdempotencyModule, AuditModule, EventsModule],
+  imports: [CryptoModule, LedgerModule, IdempotencyModule, AuditModule, EventsModule, OrdersModule],
   controllers: [CardsLifecycleController, AdminCardsController],
   providers: [
     CardLifecycleService,
@@ -29,7 +29,6 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
     CardSecretsRepository,
     CardMintingRepository,
     CardSerialsRepository,
-    OrderFactsRepository,
   ],
   exports: [
     CardLifecycleService,
@@ -39,7 +38,6 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
     CardSecretsRepository,
     CardMintingRepository,
     CardSerialsRepository,
-    OrderFactsRepository,
   ],
 })
 export class CardsModule {}

@@ -7,7 +7,7 @@ import type { ExportKey } from '../export-keys/export-key.entity';
 import type { ExportKeysService } from '../export-keys/export-keys.service';
 import type { CardExport, ExportStatus } from '../issuance/card-export.entity';
 import type { OrderStatus } from '../orders/order-state';
-import type { OrderLocksRepository } from '../orders/order-locks.repository';
+import type { OrdersRepository } from '../orders/orders.repository';
 import type { QueueService } from '../queue/queue.service';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions } from '../../test/support/unit';
 import type { ExportStorage } from './export-storage';
@@ -102,7 +102,7 @@ function setup(publicKey: string) {
       const status = orders.get(id);
       return status && (!enterpriseId || enterpriseId === ENTERPRISE) ? { status } : null;
     },
-  } as unknown as OrderLocksRepository;
+  } as unknown as OrdersRepository;
   const key = { id: newId('exportKey'), publicKey, status: 'confirmed' } as ExportKey;
   const exportKeys = { usableKey: jest.fn(async () => key) } as unknown as ExportKeysService;
   const enqueued: string[] = [];

@@ -11,7 +11,7 @@ import { TransactionService } from '../database/transaction.service';
 import { ExportKeysService } from '../export-keys/export-keys.service';
 import { assertSecondApprover } from '../export-keys/second-approval';
 import type { CardExport } from '../issuance/card-export.entity';
-import { OrderLocksRepository } from '../orders/order-locks.repository';
+import { OrdersRepository } from '../orders/orders.repository';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { CardExportDto, type ExportDownloadDto } from './dto/card-export.dto';
@@ -66,7 +66,7 @@ export class ExportsService {
 
   constructor(
     private readonly exports: ExportsRepository,
-    private readonly orders: OrderLocksRepository,
+    private readonly orders: OrdersRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,

@@ -6,7 +6,7 @@ import { isValidSerial } from '../cards/card-code';
 import { BatchReadsRepository } from './batch-reads.repository';
 import { BatchDto } from '../orders/dto/batch.dto';
 import { CardDto, type CardPageDto, type ListCardsQueryDto } from '../cards/dto/card.dto';
-import { OrderFactsRepository } from '../orders/order-facts.repository';
+import { OrdersRepository } from '../orders/orders.repository';
 import { CardErrors } from '../cards/card-errors';
 import { CardsRepository } from '../cards/cards.repository';
 
@@ -16,7 +16,7 @@ export class IssuanceReadsService {
   constructor(
     private readonly cards: CardsRepository,
     private readonly batches: BatchReadsRepository,
-    private readonly orders: OrderFactsRepository,
+    private readonly orders: OrdersRepository,
   ) {}
 
   async batch(ctx: RequestContext, id: string): Promise<BatchDto> {

@@ -254,6 +254,40 @@ export class OrdersRepository {
     return rows[0]?.purchaser_ciphertext ?? null;
   }
 
+  /** Whether the order exists and is the enterprise's (issuance's reads). */
+  async isOwnedBy(ctx: RequestContext, orderId: string, enterpriseId: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      'SELECT 1 FROM orders WHERE id = $1 AND enterprise_id = $2',
+      [orderId, enterpriseId],
+    );
+    return rows.length > 0;
+  }
+
+  /** Each order's discount in basis points, by id (the cards' lifecycle). */
+  async discountsBps(ctx: RequestContext, orderIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.connection.query<Array<{ id: string; discount_bps: number }>>(
+      ctx,
+      'SELECT id, discount_bps FROM orders WHERE id = ANY($1)',
+      [orderIds],
+    );
+    return new Map(rows.map((order) => [order.id, order.discount_bps]));
+  }
+
+  /**
+   * The order row as a lock for work on the order that lives in other modules' tables (card exports): locks the
+   * order (of `enterpriseId` when given) until the context's transaction ends, serialising that work per order.
+   * Its status, null when none.
+   */
+  async lock(ctx: RequestContext, orderId: string, enterpriseId?: string): Promise<{ status: OrderStatus } | null> {
+    const order = await this.connection.transactionManager(ctx, 'OrdersRepository.lock').findOne(Order, {
+      where: enterpriseId ? { id: orderId, enterpriseId } : { id: orderId },
+      select: { id: true, status: true },
+      lock: { mode: 'pessimistic_write' },
+    });
+    return order ? { status: order.status } : null;
+  }
+
   /** One transfer, one booking: false when the bank reference is already booked (even by a racing request). */
   async insertPayment(ctx: RequestContext, payment: Omit<Payment, 'createdAt'>): Promise<boolean> {
     const inserted = await this.connection
