@@ -1,6 +1,5 @@
 import { newId } from '../common/ids';
 import { RequestContext } from '../common/context/request-context';
-import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { ApiClientsRepository } from './api-clients.repository';
 
@@ -85,20 +84,5 @@ describe('ApiClientsRepository (medium)', () => {
   it('takes the bootstrap lock only inside a transaction', async () => {
     await db.rolledBack((ctx) => repository.lockBootstrap(ctx));
     await expect(repository.lockBootstrap(RequestContext.system())).rejects.toThrow(/inside a transaction/);
-  });
-
-  it('reads an enterprise’s status (EnterpriseStatusRepository)', async () => {
-    const statuses = new EnterpriseStatusRepository(db.connection);
-    await db.rolledBack(async (ctx) => {
-      const id = newId('enterprise');
-      expect(await statuses.statusOf(ctx, id)).toBeNull();
-      await db.connection.query(
-        ctx,
-        `INSERT INTO enterprises (id, name, credit_code, invoice_title, registered_address, contact_email, status)
-         VALUES ($1, 'Medium', '91310000MA1FL8DM0X', 'Medium', 'Somewhere', 'a@b.example', 'suspended')`,
-        [id],
-      );
-      expect(await statuses.statusOf(ctx, id)).toBe('suspended');
-    });
   });
 });

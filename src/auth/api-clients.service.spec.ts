@@ -2,7 +2,7 @@ import type { RequestContext } from '../common/context/request-context';
 import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import type { AppConfig } from '../config/app-config';
 import type { EnterpriseStatus } from '../enterprises/enterprise.entity';
-import type { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import type { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import { EnterpriseStatusHooks } from '../enterprises/enterprise-status-hooks';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions, operatorContext } from '../../test/support/unit';
 import type { ApiClient, ApiClientSecret } from './api-client.entity';
@@ -89,7 +89,7 @@ function setup(config: Partial<AppConfig> = {}) {
   const enterprises = new Map<string, EnterpriseStatus>([[ENTERPRISE, 'active']]);
   const statuses = {
     statusOf: async (_ctx: RequestContext, id: string) => enterprises.get(id) ?? null,
-  } as unknown as EnterpriseStatusRepository;
+  } as unknown as EnterprisesRepository;
   const audit = new FakeAudit();
   const fullConfig = {
     CLIENT_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),

@@ -8,7 +8,7 @@ import type { Page } from '../common/pagination/pagination';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { EnterpriseStatusHooks } from '../enterprises/enterprise-status-hooks';
-import { EnterpriseStatusRepository } from '../enterprises/enterprise-status.repository';
+import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import type { ApiClient, ApiClientSecret } from './api-client.entity';
 import { ApiClientsRepository } from './api-clients.repository';
 import {
@@ -89,7 +89,7 @@ export class ApiClientsService {
 
   constructor(
     private readonly clients: ApiClientsRepository,
-    private readonly enterprises: EnterpriseStatusRepository,
+    private readonly enterprises: EnterprisesRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly hasher: SecretHasher,

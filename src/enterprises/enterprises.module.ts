@@ -6,7 +6,6 @@ import { EnterprisesController } from './enterprises.controller';
 import { EnterprisesRepository } from './enterprises.repository';
 import { EnterprisesService } from './enterprises.service';
 import { EnterpriseStatusHooks } from './enterprise-status-hooks';
-import { EnterpriseStatusRepository } from './enterprise-status.repository';
 
 /**
  * Tenants. Needs TransactionalConnection, TransactionService and the
@@ -15,7 +14,7 @@ import { EnterpriseStatusRepository } from './enterprise-status.repository';
 @Module({
   imports: [IdempotencyModule, AuditModule],
   controllers: [AdminEnterprisesController, EnterprisesController],
-  providers: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],
-  exports: [EnterprisesService, EnterprisesRepository, EnterpriseStatusRepository, EnterpriseStatusHooks],
+  providers: [EnterprisesService, EnterprisesRepository, EnterpriseStatusHooks],
+  exports: [EnterprisesService, EnterprisesRepository, EnterpriseStatusHooks],
 })
 export class EnterprisesModule {}

@@ -45,6 +45,17 @@ export class EnterprisesRepository {
     return found?.id ?? null;
   }
 
+  /**
+   * The enterprise's status, or null when there is no such enterprise: the one read of enterprises authentication
+   * needs (does a tenant exist, is it suspended); auth takes it from here rather than from EnterprisesService.
+   */
+  async statusOf(ctx: RequestContext, id: string): Promise<EnterpriseStatus | null> {
+    const found = await this.connection
+      .manager(ctx)
+      .findOne(Enterprise, { where: { id }, select: { id: true, status: true } });
+    return found?.status ?? null;
+  }
+
   async findById(ctx: RequestContext, id: string, lookup: EnterpriseLookup = {}): Promise<Enterprise | null> {
     if (lookup.onlyId !== undefined && lookup.onlyId !== id) return null;
     const builder = this.connection
