@@ -121,6 +121,34 @@ describe('AuditService', () => {
     expect(record.hash).toBe(linkHash(GENESIS_HASH, 1, record.mac!));
   });
 
+  it('hands out the hot path’s fragment with the record signed as append signs it, sending nothing', async () => {
+    const { service, chain } = setup();
+    const caller = ctx();
+    const fragment = service.appendSql(caller, entry('tst_1'), { source: 'card_debit', firstParam: 4 });
+    expect(chain.pending).toHaveLength(0);
+    expect(fragment.sql).toMatch(/^audit AS \(\s+INSERT INTO audit_pending/);
+    expect(fragment.sql).toContain('$4::text');
+    expect(fragment.sql).toContain('$14::text');
+    expect(fragment.sql).toContain('FROM card_debit');
+    const [id, occurredAt, actorClientId, enterpriseId, action, objectType, objectId, requestId, data, keyId, mac] =
+      fragment.params as [string, Date, string, string, string, string, string, string, string, string, string];
+    expect(id).toBe(fragment.id);
+    expect([actorClientId, requestId, keyId, objectId]).toEqual(['cli_hr', caller.requestId, 'k1', 'tst_1']);
+    const fields = {
+      id,
+      occurredAt,
+      actorClientId,
+      enterpriseId,
+      action,
+      objectType,
+      objectId,
+      requestId,
+      data: JSON.parse(data) as Record<string, unknown>,
+      keyId,
+    };
+    expect(mac).toBe(recordMac(KEY, fields));
+  });
+
   it('never appends outside a transaction', async () => {
     const { service } = setup();
     await expect(service.append(ctx(), entry('tst_1'))).rejects.toThrow(/inside a transaction/);

@@ -101,6 +101,22 @@ describe('OrdersRepository (medium)', () => {
     return { enterpriseId, product, write };
   }
 
+  it('answers the facts other modules read of an order: owner, discount, purchaser, and its lock', async () => {
+    await db.rolledBack(async (ctx) => {
+      const { enterpriseId, write } = await world(ctx);
+      const placed = write();
+      await orders.insertOrder(ctx, placed);
+      const id = placed.order.id;
+      expect(await orders.isOwnedBy(ctx, id, enterpriseId)).toBe(true);
+      expect(await orders.isOwnedBy(ctx, id, newId('enterprise'))).toBe(false);
+      expect(await orders.discountsBps(ctx, [id, newId('order')])).toEqual(new Map([[id, 200]]));
+      expect(await orders.purchaserCiphertextOf(ctx, id)).toBeNull();
+      expect(await orders.lock(ctx, id, enterpriseId)).toEqual({ status: 'pending_payment' });
+      expect(await orders.lock(ctx, id, newId('enterprise'))).toBeNull();
+      expect(await orders.lock(ctx, newId('order'))).toBeNull();
+    });
+  });
+
   it('writes the order, its lines and its event in one statement, reading back as written', async () => {
     await db.rolledBack(async (ctx) => {
       const { write } = await world(ctx);
