@@ -3,7 +3,7 @@ import { AuditModule } from '../audit/audit.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { CardsModule } from '../cards/cards.module';
-import { OrderBatchesRepository } from '../issuance/order-batches.repository';
+import { IssuanceModule } from '../issuance/issuance.module';
 import { OrderLocksRepository } from '../orders/order-locks.repository';
 import { ExportBuilder } from './export-builder';
 import { ExportStorage } from './export-storage';
@@ -17,7 +17,7 @@ import { ExportsService } from './exports.service';
  * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
  */
 @Module({
-  imports: [CardsModule, ExportKeysModule, AuditModule, IdempotencyModule],
+  imports: [CardsModule, IssuanceModule, ExportKeysModule, AuditModule, IdempotencyModule],
   controllers: [ExportsController],
   providers: [
     ExportsService,
@@ -25,7 +25,6 @@ import { ExportsService } from './exports.service';
     ExportStorage,
     ExportsRepository,
     // Other modules' statements this one needs, provided here until their modules export them (issue 11).
-    OrderBatchesRepository,
     OrderLocksRepository,
   ],
 })
