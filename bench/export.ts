@@ -53,7 +53,7 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataCipher } from '../src/common/crypto/data-cipher.service';
 import { loadConfig } from '../src/config/app-config';
-import { orderSecretsCopySql } from '../src/cards/card-secrets.repository';
+import { orderSecretsCopySql } from '../src/cards/cards.repository';
 import { CardCsvConverter, EXPORT_CSV_HEADER } from '../src/exports/export-csv';
 import { serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';

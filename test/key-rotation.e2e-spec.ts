@@ -6,7 +6,7 @@ import { ReencryptionJob } from '../src/data-keys/reencryption.job';
 import { storedResponseContext } from '../src/idempotency/idempotency.interceptor';
 import { generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
-import { CardSecretsRepository } from '../src/cards/card-secrets.repository';
+import { CardsRepository } from '../src/cards/cards.repository';
 import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchaser-identity';
 import type { JobContext } from '../src/queue/on-job.decorator';
 import { secretContext } from '../src/webhooks/webhook-delivery.service';
@@ -576,7 +576,7 @@ describe('data-key rotation', () => {
     const [newCode] = generateCodes(1);
     const rewritten = secrets.seal(serials[5], newCode, '123456');
     // Right before the job's UPDATE of the cards' envelopes (inside its transaction, after it read and re-sealed).
-    const queries = current().app.get(CardSecretsRepository).sealedColumns;
+    const queries = current().app.get(CardsRepository).sealedColumns;
     const reseal = queries.reseal.bind(queries);
     let interfered = false;
     const spy = jest.spyOn(queries, 'reseal').mockImplementation(async (...args) => {

@@ -4,7 +4,6 @@ import type { AppConfig } from '../config/app-config';
 import type { TransactionService } from '../database/transaction.service';
 import { serialFromSequence } from './card-code';
 import type { CardSecrets } from './card-secrets';
-import type { CardSerialsRepository } from './card-serials.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import type { LedgerService } from '../ledger/ledger.service';
 import type { OrdersRepository } from '../orders/orders.repository';
@@ -45,6 +44,9 @@ class FakeCardsRepository {
   rows = new Map<string, CardRow>();
   changes: Array<{ serial: string } & CardStatusChange> = [];
   inserted: string[] = [];
+  async reserve() {
+    return 2n;
+  }
   async bySerial(_ctx: RequestContext, serial: string) {
     return this.rows.get(serial) ?? null;
   }
@@ -107,7 +109,6 @@ function setup() {
     movements as unknown as CardMovements,
     repository as unknown as CardsRepository,
     { discountsBps: async () => new Map([['ord_1', 0]]) } as unknown as OrdersRepository,
-    { reserve: async () => 2n } as unknown as CardSerialsRepository,
     { isWorker: false } as QueueService,
     ledger as unknown as LedgerService,
   );

@@ -24,7 +24,6 @@ import type {
 import { CardErrors } from './card-errors';
 import { CardMovements, isPastExpiry, type CardMovement } from './card-movements';
 import { CardsRepository, type CardRow } from './cards.repository';
-import { CardSerialsRepository } from './card-serials.repository';
 import { OrdersRepository } from '../orders/orders.repository';
 import { refusalOf, statusWithValue, type CardAction, type CardRefusal } from './card-rules';
 import type { ExpiryRunDto, ReplacementDto, VoidResultDto } from './dto/card-lifecycle.dto';
@@ -66,7 +65,6 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     private readonly cards: CardMovements,
     private readonly repository: CardsRepository,
     private readonly orders: OrdersRepository,
-    private readonly serials: CardSerialsRepository,
     private readonly queues: QueueService,
     private readonly ledger: LedgerService,
   ) {}
@@ -448,7 +446,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     status: CardStatus,
     expiresAt: Date | null,
   ): Promise<string> {
-    const serial = serialFromSequence(await this.serials.reserve(ctx, 1));
+    const serial = serialFromSequence(await this.repository.reserve(ctx, 1));
     const [code] = generateCodes(1);
     const [pin] = generatePins(1);
     // The replacement stays with the channel the old card was bound through.

@@ -4,11 +4,8 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { AuditModule } from '../audit/audit.module';
 import { EventsModule } from '../events/events.module';
-import { CardMintingRepository } from './card-minting.repository';
 import { CardSecrets } from './card-secrets';
-import { CardSecretsRepository } from './card-secrets.repository';
 import { CardLifecycleService } from './card-lifecycle.service';
-import { CardSerialsRepository } from './card-serials.repository';
 import { OrdersModule } from '../orders/orders.module';
 import { CardMovements } from './card-movements';
 import { CardsRepository } from './cards.repository';
@@ -21,23 +18,7 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
 @Module({
   imports: [CryptoModule, LedgerModule, IdempotencyModule, AuditModule, EventsModule, OrdersModule],
   controllers: [CardsLifecycleController, AdminCardsController],
-  providers: [
-    CardLifecycleService,
-    CardMovements,
-    CardsRepository,
-    CardSecrets,
-    CardSecretsRepository,
-    CardMintingRepository,
-    CardSerialsRepository,
-  ],
-  exports: [
-    CardLifecycleService,
-    CardMovements,
-    CardsRepository,
-    CardSecrets,
-    CardSecretsRepository,
-    CardMintingRepository,
-    CardSerialsRepository,
-  ],
+  providers: [CardLifecycleService, CardMovements, CardsRepository, CardSecrets],
+  exports: [CardLifecycleService, CardMovements, CardsRepository, CardSecrets],
 })
 export class CardsModule {}

@@ -1,6 +1,13 @@
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
+import { isId } from '../common/ids';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { batchFactsColumns, batchOfCardFrom, batchOfCardJoin } from '../issuance/card-batch.sql';
 import type { BlindIndexCandidate } from './card-secrets';
@@ -268,13 +275,40 @@ export function cardLegsSql(
   };
 }
 
+/** The columns a minted card is COPYed with. */
+const COPY_COLUMNS =
+  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext, pin_hash';
+
+/** What every card of one chunk shares. */
+export interface MintedChunk {
+  orderId: string;
+  batchId: string;
+  faceValue: number;
+  expiresAt: Date | null;
+  codeKeyId: string;
+}
+
+/** One new card: its serial, the blind index of its code, its sealed code and PIN, the digest of its PIN. */
+export interface MintedCard {
+  serial: string;
+  codeHash: Buffer;
+  secretCiphertext: string;
+  pinHash: Buffer;
+}
+
 /**
- * The SQL on cards and card_transactions (docs/architecture.md: one owner per table). Every status change is
- * checked against card-state.ts, and conditional updates take their allowed-from statuses from it.
+ * All the SQL on cards, card_transactions and card_serial_allocator (docs/architecture.md: one owner per table, one
+ * repository per module). Every status change is checked against card-state.ts, and conditional updates take their
+ * allowed-from statuses from it.
  */
 @Injectable()
 export class CardsRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+  /** Key rotation's census, page and reseal of the cards' sealed columns (src/data-keys/sealed-columns.ts). */
+  readonly sealedColumns: SealedColumnQueries;
+
+  constructor(private readonly connection: TransactionalConnection) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['cards']);
+  }
 
   /**
    * The card whose blind index is one of `candidates` (the code's index under each configured pepper): one
@@ -584,4 +618,143 @@ export class CardsRepository {
     );
     return counted ? counted.failures : null;
   }
+
+  // card_serial_allocator: serial sequence numbers, in ranges for issuance's batches and one by one for replacements.
+
+  /** Reserves `count` sequence numbers in the context's transaction: answers the first. */
+  async reserve(ctx: RequestContext, count: number): Promise<bigint> {
+    const [{ first }] = await this.connection.query<Array<{ first: string }>>(
+      ctx,
+      'WITH r AS (UPDATE card_serial_allocator SET next_value = next_value + $1 WHERE id = 1 RETURNING next_value - $1 AS first) SELECT first::text AS first FROM r',
+      [count],
+    );
+    return BigInt(first);
+  }
+
+  // Minting's writes: new cards COPYed in, inside a savepoint so that a failed COPY (a code collision) leaves the
+  // caller's transaction usable.
+
+  /**
+   * COPYs the cards `slices` yields (generated lazily: Postgres starts while Node still seals, memory stays flat).
+   * On any failure the savepoint is rolled back and the error rethrown (a unique violation: a code collided).
+   */
+  async copyCards(ctx: RequestContext, chunk: MintedChunk, slices: Iterable<MintedCard[]>): Promise<void> {
+    const manager = this.connection.transactionManager(ctx, 'CardsRepository.copyCards');
+    const client = (await manager.queryRunner!.connect()) as PoolClient;
+    await client.query('SAVEPOINT mint_chunk');
+    try {
+      await this.copyOnce(client, chunk, slices);
+      await client.query('RELEASE SAVEPOINT mint_chunk');
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT mint_chunk');
+      throw error;
+    }
+  }
+
+  private async copyOnce(client: PoolClient, chunk: MintedChunk, slices: Iterable<MintedCard[]>): Promise<void> {
+    const expires = chunk.expiresAt ? chunk.expiresAt.toISOString() : '\\N';
+    // The pepper id goes with the fixed columns: nothing more per card.
+    const fixed = `\t${chunk.orderId}\t${chunk.batchId}\t${chunk.faceValue}\t${chunk.faceValue}\tissued\t${expires}\t${chunk.codeKeyId}\t`;
+    const stream = client.query(copyFrom(`COPY cards (${COPY_COLUMNS}) FROM STDIN`));
+    // What Postgres reports (the COPY refused, the connection lost): it may come while slices are still being
+    // written, so it is kept here and checked between slices, never left as an unhandled rejection.
+    let failed: { error: Error } | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('error', (error: Error) => {
+        failed = { error };
+        reject(error);
+      });
+      stream.on('finish', resolve);
+    });
+    done.catch(() => undefined);
+    try {
+      for (const cards of slices) {
+        if (failed) break;
+        let slice = '';
+        // bytea in COPY text format: \\x<hex> (the backslash itself escaped).
+        for (const card of cards) {
+          slice += `${card.serial}${fixed}\\\\x${card.codeHash.toString('hex')}\t${card.secretCiphertext}\t\\\\x${card.pinHash.toString('hex')}\n`;
+        }
+        // A failed COPY never drains: wait for whichever comes first.
+        if (!stream.write(slice)) await Promise.race([once(stream, 'drain'), done]);
+      }
+      if (!failed) stream.end();
+    } catch (error) {
+      // Our own failure mid-COPY: abort it (CopyFail) so the connection stays usable for the rollback. A failure
+      // Postgres reported has ended the COPY already (and may have taken the connection with it).
+      if (!failed) {
+        stream.destroy(error as Error);
+        await done.catch(() => undefined);
+      }
+      throw error;
+    }
+    await done;
+  }
+
+  // The cards' secrets as the modules that move them in bulk need them: card-secrets exports stream and purge them
+  // (key rotation re-seals and re-indexes them through `sealedColumns`).
+  /**
+   * Streams the order's cards (serial, secret_ciphertext, face_value, expires_at) in serial order as COPY text
+   * (tab-separated, `\N` for NULL) to `consume`, in a read-only transaction of a connection of its own, with UTC
+   * and ISO dates so the timestamps printed do not depend on server settings. The index (order_id, serial)
+   * delivers the order without a sort. A connection left inside a failed COPY is dropped, not reused.
+   */
+  async streamOrderSecrets<T>(orderId: string, consume: (copy: Readable) => Promise<T>): Promise<T> {
+    const sql = orderSecretsCopySql(orderId);
+    const driver = this.connection.rawDataSource.driver as PostgresDriver;
+    const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (err?: unknown) => void];
+    let broken: unknown;
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query("SET LOCAL TimeZone = 'UTC'");
+      await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+      const result = await consume(client.query(copyTo(sql)));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = error;
+      throw error;
+    } finally {
+      release(broken);
+    }
+  }
+
+  /**
+   * Clears the ciphertext of the order's cards of `batchIds` among the next `limit` cards after serial `after`
+   * (one short statement along the (order_id, serial) index). `last`: the last serial looked at, null when there
+   * was none (the end); `purged`: how many it cleared (those already NULL are skipped).
+   */
+  async purgeSecretsAfter(
+    ctx: RequestContext,
+    orderId: string,
+    batchIds: string[],
+    after: string,
+    limit: number,
+  ): Promise<{ last: string | null; purged: number }> {
+    const [step] = await this.connection.query<Array<{ last: string | null; purged: number }>>(
+      ctx,
+      `WITH chunk AS (
+         SELECT serial FROM cards WHERE order_id = $1 AND serial > $2::bigint ORDER BY serial LIMIT $4
+       ), cleared AS (
+         UPDATE cards SET secret_ciphertext = NULL
+          WHERE serial IN (SELECT serial FROM chunk) AND batch_id = ANY($3::text[]) AND secret_ciphertext IS NOT NULL
+         RETURNING 1
+       )
+       SELECT (SELECT max(serial) FROM chunk)::text AS last, (SELECT count(*) FROM cleared)::int AS purged`,
+      [orderId, after, batchIds, limit],
+    );
+    return step;
+  }
+}
+
+/**
+ * COPY takes no bind parameters, so the order id is checked against the id format first (a prefix, `_` and 26
+ * Crockford characters) and cannot break the literal.
+ */
+export function orderSecretsCopySql(orderId: string): string {
+  if (!isId('order', orderId)) throw new Error('orderSecretsCopySql: not an order id');
+  return (
+    'COPY (SELECT serial, secret_ciphertext, face_value, expires_at FROM cards ' +
+    `WHERE order_id = '${orderId}' ORDER BY serial) TO STDOUT`
+  );
 }

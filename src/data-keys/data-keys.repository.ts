@@ -23,7 +23,7 @@ export class DataKeysRepository {
   /**
    * Key rotation's census, page and reseal of the sealed columns of orders, idempotency_keys and webhook_endpoints.
    * Those statements belong with their tables' owners; until those modules export them they run here (the cards'
-   * run in CardSecretsRepository).
+   * run in CardsRepository).
    */
   readonly otherSealedColumns: SealedColumnQueries;
 

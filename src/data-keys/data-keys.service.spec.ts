@@ -1,4 +1,4 @@
-import type { CardSecretsRepository } from '../cards/card-secrets.repository';
+import type { CardsRepository } from '../cards/cards.repository';
 import type { RequestContext } from '../common/context/request-context';
 import type { DataCipher } from '../common/crypto/data-cipher.service';
 import { newId } from '../common/ids';
@@ -57,7 +57,7 @@ class FakeRuns {
 
 function setup(censuses: Censuses = {}) {
   const runs = new FakeRuns(censuses);
-  const cardSecrets = { sealedColumns: sealedRows(censuses, ['cards']) } as unknown as CardSecretsRepository;
+  const cardSecrets = { sealedColumns: sealedRows(censuses, ['cards']) } as unknown as CardsRepository;
   const enqueued: string[] = [];
   const jobs = new Map<string, { isFailed: () => Promise<boolean>; retry: jest.Mock }>();
   const queues = {

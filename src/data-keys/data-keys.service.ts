@@ -5,7 +5,7 @@ import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
-import { CardSecretsRepository } from '../cards/card-secrets.repository';
+import { CardsRepository } from '../cards/cards.repository';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -35,7 +35,7 @@ export class DataKeysService {
 
   constructor(
     private readonly runs: DataKeysRepository,
-    private readonly cardSecrets: CardSecretsRepository,
+    private readonly cardSecrets: CardsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
-import { CardSecretsRepository } from '../cards/card-secrets.repository';
+import { CardsRepository } from '../cards/cards.repository';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { CardSecrets } from '../cards/card-secrets';
 import { RequestContext } from '../common/context/request-context';
@@ -73,7 +73,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   constructor(
     private readonly runs: DataKeysRepository,
-    private readonly cardSecrets: CardSecretsRepository,
+    private readonly cardSecrets: CardsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly cipher: DataCipher,

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
-import { CardSecretsRepository } from '../cards/card-secrets.repository';
+import { CardsRepository } from '../cards/cards.repository';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
@@ -10,7 +10,7 @@ import { TransactionService } from '../database/transaction.service';
 import { ExportKeysService } from '../export-keys/export-keys.service';
 import type { CardExport } from '../issuance/card-export.entity';
 import { CardSecrets } from '../cards/card-secrets';
-import { OrderBatchesRepository } from '../issuance/order-batches.repository';
+import { IssuanceRepository } from '../issuance/issuance.repository';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { chunkConverterFor } from './decrypt-pool';
@@ -45,8 +45,8 @@ export class ExportBuilder {
 
   constructor(
     private readonly exports: ExportsRepository,
-    private readonly cardSecrets: CardSecretsRepository,
-    private readonly batches: OrderBatchesRepository,
+    private readonly cardSecrets: CardsRepository,
+    private readonly batches: IssuanceRepository,
     private readonly exportKeys: ExportKeysService,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
@@ -148,7 +148,7 @@ export class ExportBuilder {
   }
 
   /**
-   * Streams the order's cards through decryption into the encrypted file (the COPY: CardSecretsRepository).
+   * Streams the order's cards through decryption into the encrypted file (the COPY: CardsRepository).
    */
   private async writeFile(record: CardExport): Promise<ExportFileResult> {
     const recipient = await storedRecipientKey(record.encryption);

@@ -23,7 +23,7 @@ import { EXPORT_CSV_HEADER, ExportBuildError } from './export-csv';
 const CHUNK_BYTES = 256 * 1024;
 
 export interface ExportFileSpec {
-  /** The COPY TO STDOUT stream of the order's cards (CardSecretsRepository.streamOrderSecrets). */
+  /** The COPY TO STDOUT stream of the order's cards (CardsRepository.streamOrderSecrets). */
   copy: AsyncIterable<Buffer>;
   /** Opens envelopes and writes CSV lines (on this thread or a pool of workers: decrypt-pool.ts). */
   converter: ChunkConverter;

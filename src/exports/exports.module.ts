@@ -3,8 +3,8 @@ import { AuditModule } from '../audit/audit.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { ExportKeysModule } from '../export-keys/export-keys.module';
 import { CardsModule } from '../cards/cards.module';
+import { IssuanceModule } from '../issuance/issuance.module';
 import { OrdersModule } from '../orders/orders.module';
-import { OrderBatchesRepository } from '../issuance/order-batches.repository';
 import { ExportBuilder } from './export-builder';
 import { ExportStorage } from './export-storage';
 import { ExportsController } from './exports.controller';
@@ -17,15 +17,8 @@ import { ExportsService } from './exports.service';
  * without it. Files live under DATA_DIR/exports, shared by the processes that build and serve them.
  */
 @Module({
-  imports: [CardsModule, ExportKeysModule, AuditModule, IdempotencyModule, OrdersModule],
+  imports: [CardsModule, IssuanceModule, ExportKeysModule, AuditModule, IdempotencyModule, OrdersModule],
   controllers: [ExportsController],
-  providers: [
-    ExportsService,
-    ExportBuilder,
-    ExportStorage,
-    ExportsRepository,
-    // Other modules' statements this one needs, provided here until their modules export them (issue 11).
-    OrderBatchesRepository,
-  ],
+  providers: [ExportsService, ExportBuilder, ExportStorage, ExportsRepository],
 })
 export class ExportsModule {}

@@ -3,7 +3,7 @@ import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
 import { isId } from '../common/ids';
 import { isValidSerial } from '../cards/card-code';
-import { BatchReadsRepository } from './batch-reads.repository';
+import { IssuanceRepository } from './issuance.repository';
 import { BatchDto } from '../orders/dto/batch.dto';
 import { CardDto, type CardPageDto, type ListCardsQueryDto } from '../cards/dto/card.dto';
 import { OrdersRepository } from '../orders/orders.repository';
@@ -15,7 +15,7 @@ import { CardsRepository } from '../cards/cards.repository';
 export class IssuanceReadsService {
   constructor(
     private readonly cards: CardsRepository,
-    private readonly batches: BatchReadsRepository,
+    private readonly batches: IssuanceRepository,
     private readonly orders: OrdersRepository,
   ) {}
 

@@ -6,7 +6,6 @@ import { CardsModule } from '../cards/cards.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrdersModule } from '../orders/orders.module';
 import { IssuanceReadsService } from './issuance-reads.service';
-import { BatchReadsRepository } from './batch-reads.repository';
 import { IssuanceController } from './issuance.controller';
 import { IssuanceRepository } from './issuance.repository';
 import { IssuanceService } from './issuance.service';
@@ -18,7 +17,7 @@ import { IssuanceService } from './issuance.service';
 @Module({
   imports: [OrdersModule, CatalogModule, CardsModule, AuditModule, EventsModule, LedgerModule],
   controllers: [IssuanceController],
-  providers: [IssuanceService, IssuanceRepository, IssuanceReadsService, BatchReadsRepository],
-  exports: [IssuanceService, IssuanceReadsService],
+  providers: [IssuanceService, IssuanceRepository, IssuanceReadsService],
+  exports: [IssuanceService, IssuanceReadsService, IssuanceRepository],
 })
 export class IssuanceModule {}

@@ -1,4 +1,4 @@
-import { CardSerialsRepository } from '../cards/card-serials.repository';
+import { CardsRepository } from '../cards/cards.repository';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { newId } from '../common/ids';
 import type { IssuanceBatch } from './issuance.entity';
@@ -7,12 +7,12 @@ import { IssuanceRepository } from './issuance.repository';
 describe('IssuanceRepository (medium)', () => {
   let db: MediumDatabase;
   let batches: IssuanceRepository;
-  let serials: CardSerialsRepository;
+  let serials: CardsRepository;
 
   beforeAll(async () => {
     db = await openMediumDatabase();
     batches = new IssuanceRepository(db.connection);
-    serials = new CardSerialsRepository(db.connection);
+    serials = new CardsRepository(db.connection);
   });
   afterAll(() => db.close());
 

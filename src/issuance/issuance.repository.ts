@@ -145,4 +145,35 @@ export class IssuanceRepository {
     );
     return { open: Number(row.open), cards: Number(row.cards ?? 0) };
   }
+
+  // issuance_batches as the card and batch reads of the API show them.
+
+  /** The batch, if it is the enterprise's (any enterprise's when `enterpriseId` is null: the operator). */
+  async batch(ctx: RequestContext, id: string, enterpriseId: string | null): Promise<IssuanceBatch | null> {
+    return this.connection
+      .manager(ctx)
+      .findOneBy(IssuanceBatch, { id, ...(enterpriseId === null ? {} : { enterpriseId }) });
+  }
+
+  // What other modules read of an order's issuance batches (card exports: how many cards, which are anonymous).
+
+  /** Cards issued for the order so far, over all its batches. */
+  async issuedCards(ctx: RequestContext, orderId: string): Promise<number> {
+    const [{ cards }] = await this.connection.query<Array<{ cards: string }>>(
+      ctx,
+      'SELECT COALESCE(SUM(issued_count), 0)::text AS cards FROM issuance_batches WHERE order_id = $1',
+      [orderId],
+    );
+    return Number(cards);
+  }
+
+  /** Ids of the order's batches of anonymous cards. */
+  async anonymousBatchIds(ctx: RequestContext, orderId: string): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ id: string }>>(
+      ctx,
+      "SELECT id FROM issuance_batches WHERE order_id = $1 AND card_type = 'anonymous'",
+      [orderId],
+    );
+    return rows.map((row) => row.id);
+  }
 }

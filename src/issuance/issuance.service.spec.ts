@@ -1,6 +1,5 @@
 import type { AuditService } from '../audit/audit.service';
-import type { CardSerialsRepository } from '../cards/card-serials.repository';
-import type { CardMintingRepository } from '../cards/card-minting.repository';
+import type { CardsRepository } from '../cards/cards.repository';
 import type { CatalogService } from '../catalog/catalog.service';
 import type { Product } from '../catalog/product.entity';
 import { RequestContext } from '../common/context/request-context';
@@ -73,10 +72,9 @@ function setup() {
   const config = Object.assign(new AppConfig(), { ISSUANCE_CHUNK_SIZE: 10 });
   const service = new IssuanceService(
     repository as unknown as IssuanceRepository,
-    {} as CardMintingRepository,
     {
       reserve: async (ctx: RequestContext, count: number) => BigInt(await repository.reserveSerials(ctx, count)),
-    } as unknown as CardSerialsRepository,
+    } as unknown as CardsRepository,
     { linesOf: async () => lines } as unknown as OrdersService,
     hooks,
     { productsByIds: async () => products } as unknown as CatalogService,

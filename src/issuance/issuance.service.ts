@@ -1,7 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
-import { CardMintingRepository, type MintedCard } from '../cards/card-minting.repository';
-import { CardSerialsRepository } from '../cards/card-serials.repository';
+import { CardsRepository, type MintedCard } from '../cards/cards.repository';
 import { CatalogService } from '../catalog/catalog.service';
 import { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
@@ -47,8 +46,7 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
 
   constructor(
     private readonly batches: IssuanceRepository,
-    private readonly minting: CardMintingRepository,
-    private readonly serials: CardSerialsRepository,
+    private readonly cards: CardsRepository,
     private readonly orders: OrdersService,
     private readonly orderHooks: OrderLifecycleHooks,
     private readonly catalog: CatalogService,
@@ -91,7 +89,7 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     for (const line of lines) {
       const product = products.get(line.productId);
       if (!product) throw new Error(`order ${order.id} line ${line.lineNo}: product ${line.productId} is gone`);
-      const serialStart = Number(await this.serials.reserve(ctx, line.quantity));
+      const serialStart = Number(await this.cards.reserve(ctx, line.quantity));
       const batch: IssuanceBatch = {
         id: newId('batch'),
         orderId: order.id,
@@ -299,7 +297,7 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.minting.copyCards(ctx, chunk, this.newCards(firstSequence, count));
+        await this.cards.copyCards(ctx, chunk, this.newCards(firstSequence, count));
         return;
       } catch (error) {
         const collided = (error as { code?: string }).code === UNIQUE_VIOLATION;

@@ -1,13 +1,13 @@
 import { newId } from '../common/ids';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
-import { CardSecretsRepository } from './card-secrets.repository';
+import { CardsRepository } from './cards.repository';
 
-describe('CardSecretsRepository (medium)', () => {
+describe('CardsRepository (medium)', () => {
   let db: MediumDatabase;
-  let repository: CardSecretsRepository;
+  let repository: CardsRepository;
   beforeAll(async () => {
     db = await openMediumDatabase();
-    repository = new CardSecretsRepository(db.connection);
+    repository = new CardsRepository(db.connection);
   });
   afterAll(() => db.close());
 

@@ -1,5 +1,5 @@
 import { newId } from '../common/ids';
-import { orderSecretsCopySql } from './card-secrets.repository';
+import { orderSecretsCopySql } from './cards.repository';
 
 describe('orderSecretsCopySql', () => {
   it('selects the four columns of one order in serial order', () => {
