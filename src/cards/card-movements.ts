@@ -7,7 +7,7 @@ import { LedgerService } from '../ledger/ledger.service';
 import type { EventType } from '../events/event-catalog';
 import { EventsService } from '../events/events.service';
 import type { CardTransactionKind } from './card-transaction.entity';
-import { CardsRepository, type CardRow } from './cards.repository';
+import { CardsRepository, type CardRow, type CardTransactionRow } from './cards.repository';
 
 export type { CardRow } from './cards.repository';
 
@@ -26,6 +26,21 @@ export interface CardMovement {
   relatedSerial?: string | null;
   /** The webhook event announcing it (type and any fields beyond the common ones), or none. */
   event?: { type: EventType; data?: Record<string, unknown> };
+}
+
+/** The card_transactions row a movement writes, acting as the context's API client. */
+export function cardTransactionRow(ctx: RequestContext, movement: CardMovement): CardTransactionRow {
+  return {
+    serial: movement.card.serial,
+    enterpriseId: movement.card.enterpriseId,
+    kind: movement.kind,
+    amount: movement.amount,
+    balanceAfter: movement.balanceAfter,
+    redemptionId: movement.redemptionId ?? null,
+    holderRef: movement.card.holderRef,
+    clientId: ctx.clientId,
+    relatedSerial: movement.relatedSerial ?? null,
+  };
 }
 
 /**
@@ -91,17 +106,7 @@ export class CardMovements {
     if (movements.length === 0) return;
     await this.cards.insertTransactions(
       ctx,
-      movements.map((movement) => ({
-        serial: movement.card.serial,
-        enterpriseId: movement.card.enterpriseId,
-        kind: movement.kind,
-        amount: movement.amount,
-        balanceAfter: movement.balanceAfter,
-        redemptionId: movement.redemptionId ?? null,
-        holderRef: movement.card.holderRef,
-        clientId: ctx.clientId,
-        relatedSerial: movement.relatedSerial ?? null,
-      })),
+      movements.map((movement) => cardTransactionRow(ctx, movement)),
     );
     for (const movement of movements) {
       if (!movement.event) continue;

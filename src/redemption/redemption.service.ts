@@ -13,7 +13,14 @@ import type { CardStatus } from '../cards/card.entity';
 import { LedgerAccount } from '../ledger/ledger.entity';
 import { normaliseIdNumber, parsePurchaser } from '../orders/purchaser-identity';
 import { CardErrors } from '../cards/card-errors';
-import { auditEntryOf, CardMovements, cardEventData, isPastExpiry, type CardMovement } from '../cards/card-movements';
+import {
+  auditEntryOf,
+  CardMovements,
+  cardEventData,
+  cardTransactionRow,
+  isPastExpiry,
+  type CardMovement,
+} from '../cards/card-movements';
 import { CardsRepository, type CardRow } from '../cards/cards.repository';
 import { OrdersRepository } from '../orders/orders.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
@@ -434,17 +441,7 @@ export class RedemptionService {
           });
           const { auditId } = await this.redemptions.debitHolder(ctx, {
             legs: [],
-            movements: movements.map((movement) => ({
-              serial: movement.card.serial,
-              enterpriseId: movement.card.enterpriseId,
-              kind: movement.kind,
-              amount: movement.amount,
-              balanceAfter: movement.balanceAfter,
-              redemptionId: id,
-              holderRef: movement.card.holderRef,
-              clientId: ctx.clientId,
-              relatedSerial: null,
-            })),
+            movements: movements.map((movement) => cardTransactionRow(ctx, movement)),
             redemption: {
               id,
               clientId,
@@ -593,17 +590,7 @@ export class RedemptionService {
             balance: leg.balanceAfter,
             status: leg.status,
           })),
-          movements: movements.map((movement) => ({
-            serial: movement.card.serial,
-            enterpriseId: movement.card.enterpriseId,
-            kind: movement.kind,
-            amount: movement.amount,
-            balanceAfter: movement.balanceAfter,
-            redemptionId: id,
-            holderRef: movement.card.holderRef,
-            clientId: ctx.clientId,
-            relatedSerial: null,
-          })),
+          movements: movements.map((movement) => cardTransactionRow(ctx, movement)),
           redemption: {
             id,
             clientId,
