@@ -1,3 +1,4 @@
+import { DistributionModule } from './distribution/distribution.module';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuditModule } from './audit/audit.module';
@@ -68,6 +69,7 @@ export class AppModule {
         CardsModule,
         IssuanceModule,
         RedemptionModule,
+        DistributionModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -19,6 +19,14 @@ import { Payment } from './orders/payment.entity';
 import { Event } from './events/event.entity';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './webhooks/webhook.entity';
 import { CardTransaction } from './cards/card-transaction.entity';
+import {
+  Distribution,
+  DistributionFile,
+  DistributionFileRow,
+  DistributionMessage,
+  DistributionRecipient,
+  DistributionSettings,
+} from './distribution/distribution.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 
 /**
@@ -54,6 +62,12 @@ export const entities = [
   CardTransaction,
   Redemption,
   RedemptionAttemptCounter,
+  DistributionSettings,
+  DistributionFile,
+  DistributionFileRow,
+  Distribution,
+  DistributionRecipient,
+  DistributionMessage,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

@@ -5,7 +5,7 @@ import { assertTransition, CARD_TRANSITIONS, canTransition, statusesInto, status
 /** Every status pair, and whether the card state machine allows the move: the whole table, written out. */
 const ALLOWED: ReadonlyArray<[CardStatus, readonly CardStatus[]]> = [
   ['issued', ['delivered', 'active', 'frozen', 'lost', 'refunded', 'voided', 'expired']],
-  ['delivered', ['active', 'frozen', 'lost', 'refunded', 'voided', 'expired']],
+  ['delivered', ['issued', 'active', 'frozen', 'lost', 'refunded', 'voided', 'expired']],
   ['active', ['exhausted', 'frozen', 'lost', 'refunded', 'expired']],
   ['exhausted', ['active', 'frozen', 'lost', 'expired']],
   ['frozen', ['issued', 'delivered', 'active', 'exhausted', 'lost', 'refunded', 'voided', 'expired']],

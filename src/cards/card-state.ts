@@ -5,6 +5,8 @@ import type { CardStatus } from './card.entity';
  * src/orders/order-state.ts for orders). A status staying what it is (a partial debit of an active card) is not a
  * change. The rules that decide whether a given card may take a move (its type, balance, expiry, holder) are
  * card-rules.ts's; this table is what any status change, in code or in SQL, must respect.
+ * - issued → delivered: a distribution's message reached the employee; delivered → issued: the assignment was
+ *   revoked before the code was revealed (the card goes back to the pool);
  * - issued/delivered → active: a bind; active ⇄ exhausted: debits and reversals;
  * - live → frozen, and frozen → the status it was frozen from;
  * - live → lost (registered, replaced by a new card), refunded (registered, with value), expired (the expiry job);
@@ -13,7 +15,7 @@ import type { CardStatus } from './card.entity';
  */
 export const CARD_TRANSITIONS: Readonly<Record<CardStatus, readonly CardStatus[]>> = {
   issued: ['delivered', 'active', 'frozen', 'lost', 'refunded', 'voided', 'expired'],
-  delivered: ['active', 'frozen', 'lost', 'refunded', 'voided', 'expired'],
+  delivered: ['issued', 'active', 'frozen', 'lost', 'refunded', 'voided', 'expired'],
   active: ['exhausted', 'frozen', 'lost', 'refunded', 'expired'],
   exhausted: ['active', 'frozen', 'lost', 'expired'],
   frozen: ['issued', 'delivered', 'active', 'exhausted', 'lost', 'refunded', 'voided', 'expired'],

@@ -12,6 +12,17 @@ export const EVENT_CATALOG = {
   'payment.received': 'A payment (deposit, repayment or order transfer) was recorded',
   'batch.completed': "Every card of one order line's batch was minted",
   'order.issued': 'Every card of an order was minted',
+  'order.completed':
+    'Every card of an issued order reached its holder: delivered or bound through a distribution, or exported',
+  'distribution.created': "A distribution of an order's cards to employees was created; its cards are reserved",
+  'distribution.completed':
+    'Every recipient of a distribution reached a final status (sent on, bound, failed or revoked)',
+  'distribution.cancelled': 'A scheduled distribution was cancelled before sending; its cards went back to the pool',
+  'card.delivered':
+    "The message carrying a card's claim link reached the employee (SMTP accepted it, or the SMS receipt said delivered)",
+  'card.delivery_failed': "A card's message could not be delivered: retries ran out, or the address bounced",
+  'card.viewed': 'The employee opened the claim page of a card for the first time',
+  'card.claimed': 'The employee revealed the code of a card on its claim page',
   'card.bound': 'A card was bound to a holder through the redemption channel (it is now active)',
   'card.debited': 'A card was spent: amount and balance after',
   'card.reversed': 'A debit was reversed back onto the card, in part or in full',
