@@ -140,22 +140,43 @@ export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promi
       if (!verdict.ok) return error(verdict.code, verdict.message);
       record.signatureValid = true;
       if (action !== 'SendSms') return error('InvalidAction', `The action ${action ?? ''} is not found.`);
-      if (incoming.headers['x-tc-version'] !== '2021-01-11') return error('InvalidParameter', 'X-TC-Version must be 2021-01-11.');
+      if (incoming.headers['x-tc-version'] !== '2021-01-11')
+        return error('InvalidParameter', 'X-TC-Version must be 2021-01-11.');
       if (!incoming.headers['x-tc-region']) return error('MissingParameter', 'X-TC-Region is missing.');
       if (!body) return error('InvalidParameter', 'The body is not JSON.');
       const numbers = body.PhoneNumberSet;
-      if (!Array.isArray(numbers) || numbers.length === 0) return error('MissingParameter', 'PhoneNumberSet is missing.');
+      if (!Array.isArray(numbers) || numbers.length === 0)
+        return error('MissingParameter', 'PhoneNumberSet is missing.');
       for (const field of ['SmsSdkAppId', 'TemplateId']) {
         if (typeof body[field] !== 'string') return error('MissingParameter', `${field} is missing.`);
       }
       const statuses = (numbers as string[]).map((number) => {
-        const code = failures.get(number) ?? (/^\+861[3-9]\d{9}$/.test(number) ? 'Ok' : 'InvalidParameterValue.IncorrectPhoneNumber');
-        if (code !== 'Ok') return { SerialNo: '', PhoneNumber: number, Fee: 0, SessionContext: '', Code: code, Message: code, IsoCode: 'CN' };
+        const code =
+          failures.get(number) ??
+          (/^\+861[3-9]\d{9}$/.test(number) ? 'Ok' : 'InvalidParameterValue.IncorrectPhoneNumber');
+        if (code !== 'Ok')
+          return {
+            SerialNo: '',
+            PhoneNumber: number,
+            Fee: 0,
+            SessionContext: '',
+            Code: code,
+            Message: code,
+            IsoCode: 'CN',
+          };
         serial += 1;
         const serialNo = `2433:${String(serial).padStart(28, '0')}`;
         record.serialNos[number] = serialNo;
         sent.set(serialNo, number);
-        return { SerialNo: serialNo, PhoneNumber: number, Fee: 1, SessionContext: '', Code: 'Ok', Message: 'send success', IsoCode: 'CN' };
+        return {
+          SerialNo: serialNo,
+          PhoneNumber: number,
+          Fee: 1,
+          SessionContext: '',
+          Code: 'Ok',
+          Message: 'send success',
+          IsoCode: 'CN',
+        };
       });
       answer(response, { Response: { SendStatusSet: statuses, RequestId: requestId } });
     });

@@ -26,6 +26,8 @@ export interface SmtpSink {
   messages: ReceivedMail[];
   /** Messages accepted so far, in either mode. */
   readonly count: number;
+  /** SMTP connections opened so far (a pooled sender opens few). */
+  readonly connections: number;
   /** Resolves once `count` messages have arrived (rejects after timeoutMs). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   /** Changes which recipients are refused, for the messages that follow. */
@@ -40,6 +42,7 @@ export interface SmtpSink {
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   let count = 0;
+  let connections = 0;
   let refuse = options.refuseRecipient;
   const waiters = new Set<() => void>();
   const arrived = () => {
@@ -55,6 +58,10 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     disableReverseLookup: true,
     logger: false,
     size: 10 * 1024 * 1024,
+    onConnect(_session, callback) {
+      connections += 1;
+      callback();
+    },
     onAuth(auth, _session, callback) {
       callback(null, { user: auth.username ?? 'anonymous' });
     },
@@ -99,6 +106,9 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     messages,
     get count() {
       return count;
+    },
+    get connections() {
+      return connections;
     },
     waitFor(wanted, timeoutMs = 10_000) {
       if (count >= wanted) return Promise.resolve(messages);

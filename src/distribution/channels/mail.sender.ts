@@ -113,7 +113,7 @@ export class MailSender implements OnModuleDestroy {
     };
     let info: { messageId: string; message?: unknown };
     try {
-      info = (await this.transport.sendMail(message)) as { messageId: string; message?: unknown };
+      info = await this.transport.sendMail(message);
     } catch (error) {
       return { ok: false, ...classifySmtpError(error) };
     }
@@ -124,7 +124,11 @@ export class MailSender implements OnModuleDestroy {
         // The message holds a claim link: readable by this user only.
         writeFileSync(join(this.directory, name), info.message as Buffer, { mode: 0o600 });
       } catch (error) {
-        return { ok: false, permanent: false, error: errorText(`cannot write .eml file: ${(error as SmtpError).code ?? 'error'}`) };
+        return {
+          ok: false,
+          permanent: false,
+          error: errorText(`cannot write .eml file: ${(error as SmtpError).code ?? 'error'}`),
+        };
       }
     }
     return { ok: true, providerMessageId: info.messageId };

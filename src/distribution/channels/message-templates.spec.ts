@@ -61,7 +61,13 @@ describe('claim mail', () => {
   });
 
   it('greets by name and carries the greeting, in English too', () => {
-    const mail = renderClaimMail({ ...base, locale: 'en', recipientName: 'Li Lei', greeting: 'Happy new year!', faceValueFen: 12_345 });
+    const mail = renderClaimMail({
+      ...base,
+      locale: 'en',
+      recipientName: 'Li Lei',
+      greeting: 'Happy new year!',
+      faceValueFen: 12_345,
+    });
     expect(mail.subject).toBe('腾飞科技 sent you a CNY 123.45 e-card');
     expect(mail.text).toContain('Dear Li Lei,');
     expect(mail.html).toContain('Happy new year!');

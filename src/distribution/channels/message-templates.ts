@@ -110,7 +110,9 @@ export function renderClaimMail(input: ClaimMailInput): RenderedMail {
     ? [
         `<tr><td style="padding:12px 24px;background:#fff7e6;border-radius:6px">`,
         `<p style="margin:0 0 4px">${e(words.codeLabel)}：<strong style="font-family:monospace">${e(input.code ?? '')}</strong></p>`,
-        input.pin ? `<p style="margin:0 0 4px">${e(words.pinLabel)}：<strong style="font-family:monospace">${e(input.pin)}</strong></p>` : '',
+        input.pin
+          ? `<p style="margin:0 0 4px">${e(words.pinLabel)}：<strong style="font-family:monospace">${e(input.pin)}</strong></p>`
+          : '',
         `<p style="margin:0;color:#8c8c8c;font-size:12px">${e(words.codeNote)}</p>`,
         `</td></tr>`,
       ].join('')
@@ -120,7 +122,7 @@ export function renderClaimMail(input: ClaimMailInput): RenderedMail {
     `<html lang="${input.locale === 'en' ? 'en' : 'zh-CN'}"><head><meta charset="utf-8">`,
     '<meta name="viewport" content="width=device-width,initial-scale=1">',
     `<title>${e(words.subject(from, yuan))}</title></head>`,
-    '<body style="margin:0;padding:0;background:#f5f5f5;font-family:-apple-system,\'PingFang SC\',\'Microsoft YaHei\',sans-serif;color:#262626">',
+    "<body style=\"margin:0;padding:0;background:#f5f5f5;font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;color:#262626\">",
     '<table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr><td align="center" style="padding:24px 12px">',
     '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:480px;background:#ffffff;border-radius:8px">',
     `<tr><td style="padding:24px 24px 8px"><p style="margin:0 0 12px">${e(words.hello(name))}</p>`,
@@ -143,7 +145,12 @@ export function renderClaimMail(input: ClaimMailInput): RenderedMail {
     words.intro(from, yuan),
     ...(greeting ? ['', greeting] : []),
     ...(showCode
-      ? ['', `${words.codeLabel}：${input.code ?? ''}`, ...(input.pin ? [`${words.pinLabel}：${input.pin}`] : []), words.codeNote]
+      ? [
+          '',
+          `${words.codeLabel}：${input.code ?? ''}`,
+          ...(input.pin ? [`${words.pinLabel}：${input.pin}`] : []),
+          words.codeNote,
+        ]
       : []),
     '',
     `${words.button}：${claimUrl}`,

@@ -24,7 +24,12 @@ describe('parseTencentSmsReceipts', () => {
     ]);
     expect(parseTencentSmsReceipts(body)).toEqual([
       { providerMessageId: '2433:0001', delivered: true, at: new Date('2015-10-17T00:03:04Z') },
-      { providerMessageId: '2433:0002', delivered: false, error: 'MK:0001: 用户关机', at: new Date('2015-10-17T15:59:59Z') },
+      {
+        providerMessageId: '2433:0002',
+        delivered: false,
+        error: 'MK:0001: 用户关机',
+        at: new Date('2015-10-17T15:59:59Z'),
+      },
     ]);
     expect(parseTencentSmsReceipts(Buffer.from(body))).toHaveLength(2);
     expect(parseTencentSmsReceipts(JSON.parse(body))).toHaveLength(2);

@@ -45,7 +45,8 @@ export function parseTencentSmsReceipts(body: unknown): SmsReceipt[] {
     }
   }
   if (!Array.isArray(value)) throw new SmsReceiptFormatError('SMS receipt callback body must be a JSON array');
-  if (value.length > MAX_RECEIPTS) throw new SmsReceiptFormatError(`SMS receipt callback holds over ${MAX_RECEIPTS} receipts`);
+  if (value.length > MAX_RECEIPTS)
+    throw new SmsReceiptFormatError(`SMS receipt callback holds over ${MAX_RECEIPTS} receipts`);
   return value.map((item: unknown, index) => {
     const where = `SMS receipt ${index + 1}`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {

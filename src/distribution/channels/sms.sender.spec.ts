@@ -68,7 +68,11 @@ describe('TencentSmsSender', () => {
     expect(sent.body).toMatchObject({ TemplateId: '2001', SmsSdkAppId: '1400123456', TemplateParamSet: params });
     expect(outcome).toEqual({ ok: true, providerMessageId: sent.serialNos['+8613812345678'] });
 
-    const otp = await sender.send({ mobile: '+8613812345678', template: 'otp', params: otpSmsParams({ code: '135790', ttlMinutes: 5 }) });
+    const otp = await sender.send({
+      mobile: '+8613812345678',
+      template: 'otp',
+      params: otpSmsParams({ code: '135790', ttlMinutes: 5 }),
+    });
     expect(otp.ok).toBe(true);
     expect(fake.requests.at(-1)!.body).toMatchObject({ TemplateId: '2002' });
   });
@@ -77,7 +81,10 @@ describe('TencentSmsSender', () => {
     const sender = createSmsSender(config(tencentEnv(fake.endpoint)));
     const before = fake.requests.length;
     for (const mobile of ['13812345678', '+14155550100', '+86138123456789', '+8612812345678']) {
-      expect(await sender.send({ mobile, template: 'claim', params: [] })).toMatchObject({ ok: false, permanent: true });
+      expect(await sender.send({ mobile, template: 'claim', params: [] })).toMatchObject({
+        ok: false,
+        permanent: true,
+      });
     }
     expect(fake.requests.length).toBe(before);
   });
@@ -85,7 +92,11 @@ describe('TencentSmsSender', () => {
   it('fails against the fake when the key is wrong: the fake really checks the signature', async () => {
     const sender = createSmsSender(config({ ...tencentEnv(fake.endpoint), TENCENT_SMS_SECRET_KEY: 'a-different-key' }));
     const outcome = await sender.send({ mobile: '+8613812345678', template: 'claim', params: [] });
-    expect(outcome).toMatchObject({ ok: false, permanent: false, error: expect.stringContaining('AuthFailure.SignatureFailure') });
+    expect(outcome).toMatchObject({
+      ok: false,
+      permanent: false,
+      error: expect.stringContaining('AuthFailure.SignatureFailure'),
+    });
   });
 
   it('is refused by the fake when the body is changed after signing (the payload hash is signed)', async () => {
@@ -151,7 +162,11 @@ describe('LogSmsSender', () => {
       template: 'claim',
       params: claimSmsParams({ fromName: '腾飞科技', faceValueFen: 50_000, claimUrl: CLAIM_URL }),
     });
-    const bareToken = await sender.send({ mobile: '+8613812345678', template: 'claim', params: ['Zq3TtokenTOKENtoken123456'] });
+    const bareToken = await sender.send({
+      mobile: '+8613812345678',
+      template: 'claim',
+      params: ['Zq3TtokenTOKENtoken123456'],
+    });
     const otp = await sender.send({ mobile: '+8613812345678', template: 'otp', params: ['864209', '5'] });
     expect(claim).toMatchObject({ ok: true, providerMessageId: expect.stringMatching(/^log-/) });
     expect(bareToken.ok && otp.ok).toBe(true);

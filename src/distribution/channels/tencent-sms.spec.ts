@@ -137,7 +137,11 @@ describe('TencentSmsClient against a fake that verifies signatures', () => {
   it('is refused with AuthFailure.SignatureFailure when signed with another key, and retries that', async () => {
     const outcome = await client('not-the-key').sendSms('+8613812345678', '1234567', []);
     expect(fake.requests.at(-1)).toMatchObject({ signatureValid: false, error: 'AuthFailure.SignatureFailure' });
-    expect(outcome).toMatchObject({ ok: false, permanent: false, error: expect.stringMatching(/^AuthFailure.SignatureFailure/) });
+    expect(outcome).toMatchObject({
+      ok: false,
+      permanent: false,
+      error: expect.stringMatching(/^AuthFailure.SignatureFailure/),
+    });
   });
 
   it('maps per-number codes: a blacklisted number bounces, a daily limit is retried', async () => {

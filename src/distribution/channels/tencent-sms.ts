@@ -130,7 +130,11 @@ interface TencentResponse {
  */
 export function isPermanentTencentError(code: string): boolean {
   if (code === 'FailedOperation.PhoneNumberInBlacklist' || code === 'FailedOperation.PhoneNumberParseFail') return true;
-  if (code === 'InvalidParameterValue.IncorrectPhoneNumber' || code === 'UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber') return true;
+  if (
+    code === 'InvalidParameterValue.IncorrectPhoneNumber' ||
+    code === 'UnsupportedOperation.ContainDomesticAndInternationalPhoneNumber'
+  )
+    return true;
   if (code === 'UnsupportedOperation.UnsupportedRegion' || code === 'FailedOperation.ContainSensitiveWord') return true;
   if (code.startsWith('InvalidParameterValue.')) return true;
   return false;
