@@ -27,8 +27,8 @@ export interface FakeTencentSms {
   /** http://127.0.0.1:<port>, for TENCENT_SMS_ENDPOINT. */
   endpoint: string;
   requests: FakeSmsRequest[];
-  /** Answer this per-number Code (e.g. LimitExceeded.PhoneNumberDailyLimit) instead of Ok for a number. */
-  failNumber(mobile: string, code: string): void;
+  /** Answer this per-number Code (e.g. LimitExceeded.PhoneNumberDailyLimit) and Message instead of Ok for a number. */
+  failNumber(mobile: string, code: string, message?: string): void;
   /**
    * POSTs a delivery receipt in Tencent's callback format (a JSON array) for messages it answered Ok; returns the
    * callback's HTTP status and body.
@@ -106,7 +106,7 @@ function verify(
 /** A local stand-in for sms.tencentcloudapi.com: checks each request's signature as Tencent does, answers SendSms. */
 export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promise<FakeTencentSms> {
   const requests: FakeSmsRequest[] = [];
-  const failures = new Map<string, string>();
+  const failures = new Map<string, { code: string; message: string }>();
   const sent = new Map<string, string>();
   let serial = 0;
 
@@ -152,7 +152,7 @@ export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promi
       }
       const statuses = (numbers as string[]).map((number) => {
         const code =
-          failures.get(number) ??
+          failures.get(number)?.code ??
           (/^\+861[3-9]\d{9}$/.test(number) ? 'Ok' : 'InvalidParameterValue.IncorrectPhoneNumber');
         if (code !== 'Ok')
           return {
@@ -161,7 +161,7 @@ export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promi
             Fee: 0,
             SessionContext: '',
             Code: code,
-            Message: code,
+            Message: failures.get(number)?.message ?? code,
             IsoCode: 'CN',
           };
         serial += 1;
@@ -190,7 +190,7 @@ export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promi
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
-    failNumber: (mobile, code) => void failures.set(mobile, code),
+    failNumber: (mobile, code, message) => void failures.set(mobile, { code, message: message ?? code }),
     async sendReceipts(url, receipts) {
       const body = receipts.map(({ serialNo, delivered, at }) => {
         const mobile = sent.get(serialNo);

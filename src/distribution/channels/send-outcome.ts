@@ -5,8 +5,13 @@
  */
 export type SendOutcome = { ok: true; providerMessageId: string } | { ok: false; permanent: boolean; error: string };
 
-/** A short, single-line error text (provider replies can be long or multi-line). */
-export function errorText(text: string, max = 300): string {
-  const line = text.replace(/\s+/g, ' ').trim();
+/**
+ * A short, single-line error text (provider replies can be long or multi-line), with any link and the given values
+ * (a message's parameters: a claim link, a one-time code) cut out, should a provider echo them.
+ */
+export function errorText(text: string, max = 300, scrub: readonly string[] = []): string {
+  let line = text.replace(/\s+/g, ' ').trim();
+  for (const value of scrub) if (value.length >= 4) line = line.split(value).join('[…]');
+  line = line.replace(/https?:\/\/\S+/gi, '[link]');
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

@@ -151,6 +151,20 @@ describe('TencentSmsClient against a fake that verifies signatures', () => {
     expect(await client().sendSms('+8613900000002', '1', [])).toMatchObject({ ok: false, permanent: false });
   });
 
+  it('keeps the message parameters out of the error, should the provider echo them', async () => {
+    const link = 'https://fuli.example/claim/Zq3TtokenTOKENtoken123456';
+    fake.failNumber(
+      '+8613900000003',
+      'FailedOperation.ContainSensitiveWord',
+      `parameter 腾飞科技 or ${link} or 135790 refused`,
+    );
+    const outcome = await client().sendSms('+8613900000003', '1', ['腾飞科技', '135790', link]);
+    expect(outcome).toMatchObject({ ok: false, permanent: true });
+    if (outcome.ok) return;
+    expect(outcome.error).toMatch(/^FailedOperation.ContainSensitiveWord: parameter/);
+    for (const secret of ['Zq3T', '135790', '腾飞科技']) expect(outcome.error).not.toContain(secret);
+  });
+
   it('calls an endpoint that does not answer a transient failure', async () => {
     const dead = new TencentSmsClient({
       secretId,

@@ -211,7 +211,7 @@ export class TencentSmsClient {
       return {
         ok: false,
         permanent: isPermanentTencentError(code),
-        error: errorText(`${code}: ${answer.Error.Message ?? ''} (RequestId ${answer.RequestId ?? '?'})`),
+        error: errorText(`${code}: ${answer.Error.Message ?? ''} (RequestId ${answer.RequestId ?? '?'})`, 300, params),
       };
     }
     const result = answer.SendStatusSet?.[0];
@@ -220,7 +220,7 @@ export class TencentSmsClient {
     return {
       ok: false,
       permanent: isPermanentTencentError(result.Code),
-      error: errorText(`${result.Code}: ${result.Message ?? ''}`),
+      error: errorText(`${result.Code}: ${result.Message ?? ''}`, 300, params),
     };
   }
 }
