@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { CardType } from '../catalog/product.entity';
 import { bigintNumber } from '../database/transformers';
 
 export const CARD_STATUSES = [
@@ -44,6 +45,20 @@ export class Card {
 
   @Column('text')
   batchId: string;
+
+  /**
+   * The batch's enterprise, card type and product, written with the card (minting COPYs them, a replacement takes
+   * its old card's): the cards module reads them without joining issuance_batches. Per-enterprise scans go by
+   * order (cards_order_serial); no index of its own, so minting's COPY maintains none.
+   */
+  @Column('text')
+  enterpriseId: string;
+
+  @Column('text')
+  cardType: CardType;
+
+  @Column('text')
+  productId: string;
 
   @Column('integer')
   faceValue: number;
