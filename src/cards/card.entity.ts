@@ -48,8 +48,8 @@ export class Card {
 
   /**
    * The batch's enterprise, card type and product, written with the card (minting COPYs them, a replacement takes
-   * its old card's): the cards module reads them without joining issuance_batches. Per-enterprise scans go by
-   * order (cards_order_serial); no index of its own, so minting's COPY maintains none.
+   * its old card's): the cards module reads them without joining issuance_batches. Not indexed: every read that
+   * checks the enterprise starts from a serial or an order, and minting's COPY then maintains no extra index.
    */
   @Column('text')
   enterpriseId: string;
