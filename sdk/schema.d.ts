@@ -1991,7 +1991,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -6287,7 +6287,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
