@@ -292,6 +292,7 @@ function layout(locale: ClaimLocale, nonce: string, title: string, body: string)
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex, nofollow">
 <title>${escapeHtml(title)}</title>
+<link rel="icon" type="image/svg+xml" href="/claim/assets/default.svg">
 <style nonce="${escapeHtml(nonce)}">${STYLE}</style>
 </head>
 <body>
