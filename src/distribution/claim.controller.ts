@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiExcludeController, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiConflictResponse,
+  ApiExcludeController,
+  ApiGoneResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Ctx, Public, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
@@ -125,7 +133,12 @@ export class ClaimTicketsController {
     operationId: 'bindClaimTicket',
   })
   @ApiOkResponse({ type: ClaimBindDto })
-  @ApiNotFoundResponse({ type: Problem, description: 'claim_ticket_not_found' })
+  @ApiNotFoundResponse({ type: Problem, description: 'claim_ticket_not_found: no such ticket for this channel' })
+  @ApiConflictResponse({ type: Problem, description: 'claim_ticket_used, card_already_bound' })
+  @ApiGoneResponse({
+    type: Problem,
+    description: 'claim_ticket_expired, claim_link_expired, claim_link_revoked, card_unavailable',
+  })
   redeem(
     @Ctx() ctx: RequestContext,
     @Param('ticket') ticket: string,
