@@ -48,17 +48,15 @@ export async function insertClaimRecipient(
   const distributionId = newId('distribution');
   const recipientId = newId('distributionRecipient');
   const sealed = input.mobile
-    ? app.app
-        .get(DataCipher)
-        .encrypt(
-          JSON.stringify({
-            name: '张三',
-            id_type: 'resident_id',
-            id_number: '11010519491231002X',
-            mobile: input.mobile,
-          }),
-          realNameEnvelopeContext(recipientId),
-        )
+    ? app.app.get(DataCipher).encrypt(
+        JSON.stringify({
+          name: '张三',
+          id_type: 'resident_id',
+          id_number: '11010519491231002X',
+          mobile: input.mobile,
+        }),
+        realNameEnvelopeContext(recipientId),
+      )
     : null;
   const masked = input.mobile
     ? { name: '张*', mobile: `${input.mobile.slice(0, -8)}****${input.mobile.slice(-4)}` }
