@@ -111,6 +111,9 @@ describe('claim page', () => {
   it('records views: the first moves sent → viewed with card.viewed and an audit record, every one is counted', async () => {
     const fixture = await claim();
     const serial = cards[next - 1].serial;
+    // A HEAD (a link checker) is no view.
+    await app.http.head(`/claim/${fixture.token}`).expect(200);
+    expect(await recipientRow(app, fixture.recipientId)).toMatchObject({ status: 'sent', view_count: 0 });
     await app.http.get(`/claim/${fixture.token}`).expect(200);
     expect(await recipientRow(app, fixture.recipientId)).toMatchObject({ status: 'viewed', view_count: 1 });
     await app.http.get(`/claim/${fixture.token}`).expect(200);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiExcludeController,
@@ -9,7 +9,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Ctx, Public, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
@@ -63,9 +63,11 @@ export class ClaimController {
     @Param('token') token: string,
     @Query('lang') lang: string | undefined,
     @Headers() headers: ClaimRequestHeaders,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const view = await this.claims.view(ctx, token);
+    // A HEAD (link checkers, previews) answers like the page but is no view.
+    const view = await this.claims.view(ctx, token, { record: request.method === 'GET' });
     const requested = typeof lang === 'string' ? lang : undefined;
     const nonce = randomBytes(16).toString('base64');
     void reply.header('content-security-policy', claimPageCsp(nonce)).type('text/html; charset=utf-8');

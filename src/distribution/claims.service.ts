@@ -142,15 +142,18 @@ export class ClaimsService {
     throw ClaimErrors.crossOrigin();
   }
 
-  /** Opens the page of a link: counts the view (the first one moves the recipient to viewed, with card.viewed). */
-  async view(ctx: RequestContext, token: string): Promise<ClaimView> {
+  /**
+   * Opens the page of a link: counts the view (the first one moves the recipient to viewed, with card.viewed), unless
+   * `record` is false (a HEAD request).
+   */
+  async view(ctx: RequestContext, token: string, { record = true } = {}): Promise<ClaimView> {
     if (!isClaimTokenShape(token)) return { kind: 'error', error: 'not_found', recipientLocale: null };
     const found = await this.transactions.run(ctx, async () => {
       const recipient = await this.recipients.claimRecipientByTokenHash(ctx, claimTokenHash(token), true);
       if (!recipient) return { error: 'not_found' as const, recipient: null };
       const refusal = this.linkRefusal(recipient);
       if (refusal) return { error: refusal, recipient };
-      const moved = await this.recipients.recordClaimView(ctx, recipient.id);
+      const moved = record && (await this.recipients.recordClaimView(ctx, recipient.id));
       if (moved) {
         await this.events.record(ctx, {
           enterpriseId: recipient.enterpriseId,

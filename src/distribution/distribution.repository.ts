@@ -279,11 +279,13 @@ export class DistributionRepository {
   ): Promise<boolean> {
     const rows = await this.connection.query<Array<{ id: string }>>(
       ctx,
-      `UPDATE distribution_recipients SET status = 'bound', bound_at = now(), claimed_at = coalesce(claimed_at, now()),
-         channel_client_id = $2, holder_ref = $3, bind_ticket_expires_at = least(bind_ticket_expires_at, now()),
-         updated_at = now()
-       WHERE id = $1 AND status IN ('claimed', ${INTO_CLAIMED})
-       RETURNING id`,
+      `WITH u AS (
+         UPDATE distribution_recipients SET status = 'bound', bound_at = now(), claimed_at = coalesce(claimed_at, now()),
+           channel_client_id = $2, holder_ref = $3, bind_ticket_expires_at = least(bind_ticket_expires_at, now()),
+           updated_at = now()
+         WHERE id = $1 AND status IN ('claimed', ${INTO_CLAIMED})
+         RETURNING id)
+       SELECT id FROM u`,
       [recipientId, bound.clientId, bound.holderRef],
     );
     return rows.length > 0;
