@@ -188,6 +188,13 @@ describe('claim page', () => {
     await app.dataSource.query('UPDATE cards SET secret_ciphertext = NULL WHERE serial = $1', [cards[next - 1].serial]);
     expect((await reveal(purged).expect(410)).body.code).toBe('code_unavailable');
     expect(await recipientRow(app, purged.recipientId)).toMatchObject({ status: 'sent', reveal_count: 0 });
+
+    const lapsed = await claim();
+    await app.dataSource.query("UPDATE cards SET expires_at = now() - interval '1 minute' WHERE serial = $1", [
+      cards[next - 1].serial,
+    ]);
+    const refused = await reveal(lapsed).expect(410);
+    expect(refused.body).toMatchObject({ code: 'card_unavailable', card_status: 'expired' });
   });
 
   it('unlocks a registered card with an SMS one-time code: one per minute, five wrong tries lock it', async () => {

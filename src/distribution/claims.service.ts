@@ -3,7 +3,7 @@ import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { ApiClientsService } from '../auth/api-clients.service';
 import { formatCode } from '../cards/card-code';
-import { CardMovements } from '../cards/card-movements';
+import { CardMovements, isPastExpiry } from '../cards/card-movements';
 import { CardSecrets } from '../cards/card-secrets';
 import type { CardStatus } from '../cards/card.entity';
 import { CardsRepository } from '../cards/cards.repository';
@@ -214,6 +214,8 @@ export class ClaimsService {
       const card = await this.cards.bySerial(ctx, recipient.cardSerial);
       if (!card) throw ClaimErrors.codeUnavailable();
       if (GONE.includes(card.status)) throw ClaimErrors.cardUnavailable(card.status);
+      // Past its expiry the code buys nothing (the expiry job has not marked it yet): no reason to show it.
+      if (isPastExpiry(card)) throw ClaimErrors.cardUnavailable('expired');
       if (!card.secretCiphertext) throw ClaimErrors.codeUnavailable();
       const secret = this.secrets.open(card.serial, card.secretCiphertext);
       const counted = await this.recipients.recordClaimReveal(ctx, recipient.id, limit);
@@ -389,7 +391,11 @@ export class ClaimsService {
       if (!card) throw notFound();
       if (GONE.includes(card.status)) throw ClaimErrors.cardUnavailable(card.status);
       const balance = await this.cards.bind(ctx, card.serial, holderRef, clientId);
-      if (balance === null) throw ClaimErrors.alreadyBound();
+      if (balance === null) {
+        // The card is locked: what it is now says why it did not bind.
+        if (card.holderRef !== null || card.boundClientId !== null) throw ClaimErrors.alreadyBound();
+        throw ClaimErrors.cardUnavailable(isPastExpiry(card) ? 'expired' : card.status);
+      }
       const bound = { ...card, holderRef, boundClientId: clientId, status: 'active' as const, balance };
       await this.movements.record(ctx, [
         {
