@@ -13,6 +13,7 @@ import { AuditInbox1796528648906 } from './1796528648906-AuditInbox';
 import { WebhookDeliveriesEndpointDue1796534318337 } from './1796534318337-WebhookDeliveriesEndpointDue';
 import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
+import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 
 export const migrations = [
   Foundation1795822357562,
@@ -29,4 +30,5 @@ export const migrations = [
   WebhookDeliveriesEndpointDue1796534318337,
   CardBatchFacts1796543189576,
   Distribution1796543278067,
+  ClaimTickets1796543756371,
 ];

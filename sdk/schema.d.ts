@@ -1134,6 +1134,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/redemptions/claim-tickets/{ticket}/bind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a distributed card to a holder with the ticket of its claim page
+         * @description An employee pressed "add to my account" on a card's claim page and was sent to this channel's claim_bind_url with `?ticket=`. The channel redeems the ticket (single use, valid 10 minutes, only for the channel it was made for) with the employee's holder_ref: the card is bound to that holder as by POST /v1/redemptions/bind (first bind wins; card.bound), without the code ever leaving Fuli. A retry with the same holder gets the same answer. Errors: claim_ticket_not_found (404; also another channel's ticket), claim_ticket_used (409), card_already_bound (409), claim_ticket_expired, claim_link_expired, claim_link_revoked, card_unavailable (410).
+         */
+        post: operations["bindClaimTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/redemptions/debit": {
         parameters: {
             query?: never;
@@ -1324,6 +1344,8 @@ export interface components {
         ApiClientDto: {
             /** @description Secrets that still work (at most two, during a rotation) */
             active_secrets: components["schemas"]["ApiClientSecretDto"][];
+            /** @description Redemption channels: where the claim page sends employees to add a card to their account */
+            claim_bind_url: string | null;
             /** Format: date-time */
             created_at: string;
             enterprise_id: string | null;
@@ -1366,6 +1388,8 @@ export interface components {
         ApiClientWithSecretDto: {
             /** @description Secrets that still work (at most two, during a rotation) */
             active_secrets: components["schemas"]["ApiClientSecretDto"][];
+            /** @description Redemption channels: where the claim page sends employees to add a card to their account */
+            claim_bind_url: string | null;
             /**
              * @description Shown once; store it in a secret manager
              * @example fsk_Zx3f…
@@ -1679,6 +1703,31 @@ export interface components {
             serial: string;
             status: string;
         };
+        ClaimBindDto: {
+            /**
+             * @description Fen
+             * @example 10000
+             */
+            balance: number;
+            /** Format: date-time */
+            expires_at: string | null;
+            /**
+             * @description Fen
+             * @example 10000
+             */
+            face_value: number;
+            /** @example user-8843 */
+            holder_ref: string;
+            /** @enum {string} */
+            object: "claim_bind";
+            /** @example 100000000000017 */
+            serial: string;
+            /**
+             * @example active
+             * @enum {string}
+             */
+            status: "issued" | "delivered" | "active" | "exhausted" | "frozen" | "lost" | "replaced" | "voided" | "refunded" | "expired";
+        };
         CodePepperDto: {
             /** @description New cards are indexed under this pepper (the first of CODE_PEPPER) */
             active: boolean;
@@ -1714,6 +1763,11 @@ export interface components {
             fingerprint: string;
         };
         CreateApiClientDto: {
+            /**
+             * @description Redemption channels (redemptions:write) only: the page of the channel where an employee adds a distributed card to their account. The claim page sends the employee there with `?ticket=` appended; the channel redeems the ticket at POST /v1/redemptions/claim-tickets/{ticket}/bind
+             * @example https://wallet.example.com/fuli/add-card
+             */
+            claim_bind_url?: string;
             /**
              * @description Tenant the client acts for; omit for a platform (operator) client
              * @example ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB
@@ -2623,6 +2677,13 @@ export interface components {
              * @description Replay every delivery to this endpoint that failed for good and was created at or after this time
              */
             since: string;
+        };
+        RedeemClaimTicketDto: {
+            /**
+             * @description The employee's account at this channel
+             * @example user-8843
+             */
+            holder_ref: string;
         };
         RedeliverEventDto: {
             /** @description Redeliver to this endpoint only; by default to every enabled endpoint subscribed to the type */
@@ -8141,6 +8202,94 @@ export interface operations {
                 };
             };
             /** @description too_many_failed_attempts (Retry-After): too many failed attempts of this holder account or end user. A channel past its own limit is slowed down, not refused */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    bindClaimTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemClaimTicketDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimBindDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description claim_ticket_not_found: no such ticket for this channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description claim_ticket_used, card_already_bound */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description claim_ticket_expired, claim_link_expired, claim_link_revoked, card_unavailable */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;

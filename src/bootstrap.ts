@@ -8,7 +8,7 @@ import { AppModule } from './app.module';
 import { sendProblem } from './common/errors/problem.filter';
 import { registerBodyParsers } from './common/http/body-parsers';
 import { IpRateLimitGuard } from './auth/rate-limit.guard';
-import { apiSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
+import { apiSecurityHeaders, claimSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
 import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/app-config';
@@ -82,10 +82,14 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const fastify = app.getHttpAdapter().getInstance();
   const apiHeaders = apiSecurityHeaders(config.isProduction);
   const docsHeaders = docsSecurityHeaders(config.isProduction);
+  const claimHeaders = claimSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
   const rateLimit = app.get(IpRateLimitGuard);
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.headers(request.url.startsWith('/docs') ? docsHeaders : apiHeaders);
+    const url = request.url;
+    void reply.headers(
+      url.startsWith('/docs') ? docsHeaders : url === '/claim' || url.startsWith('/claim/') ? claimHeaders : apiHeaders,
+    );
     void reply.header('x-request-id', request.id);
     done();
   });

@@ -26,6 +26,13 @@ export class ApiClient {
   @Column('text', { default: 'active' })
   status: ApiClientStatus;
 
+  /**
+   * Redemption channels (redemptions:write): where the claim page sends an employee to add a card to their account
+   * there, with `?ticket=` appended; null: the channel offers no "add to my account".
+   */
+  @Column('text', { nullable: true })
+  claimBindUrl: string | null;
+
   @Column('timestamptz', { nullable: true })
   revokedAt: Date | null;
 

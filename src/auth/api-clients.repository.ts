@@ -4,12 +4,13 @@ import type { RequestContext } from '../common/context/request-context';
 import { type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
+import type { Scope } from '../common/access/scopes';
 import { ApiClient, ApiClientSecret, type ApiClientStatus } from './api-client.entity';
 
 /** Serialises the boot of every process that makes sure the bootstrap operator client exists. */
 const BOOTSTRAP_LOCK = 8_154_203;
 
-export type NewApiClient = Omit<ApiClient, 'createdAt'>;
+export type NewApiClient = Omit<ApiClient, 'createdAt' | 'claimBindUrl'> & { claimBindUrl?: string | null };
 export type NewApiClientSecret = Omit<ApiClientSecret, 'createdAt'>;
 
 export interface ApiClientFilter {
@@ -50,6 +51,24 @@ export class ApiClientsRepository {
     changes: Partial<Pick<ApiClient, 'status' | 'revokedAt' | 'scopes' | 'enterpriseId'>>,
   ): Promise<void> {
     await this.connection.manager(ctx).update(ApiClient, { id }, changes);
+  }
+
+  /**
+   * Active redemption channels (operator clients holding `scope`) that set a claim_bind_url: what the claim page
+   * offers as "add to my account", oldest first.
+   */
+  async claimBindChannels(
+    ctx: RequestContext,
+    scope: Scope,
+  ): Promise<Array<Pick<ApiClient, 'id' | 'name' | 'claimBindUrl'>>> {
+    const rows = await this.connection.query<Array<{ id: string; name: string; claim_bind_url: string }>>(
+      ctx,
+      `SELECT id, name, claim_bind_url FROM api_clients
+       WHERE status = 'active' AND enterprise_id IS NULL AND claim_bind_url IS NOT NULL AND $1 = ANY(scopes)
+       ORDER BY created_at, id LIMIT 5`,
+      [scope],
+    );
+    return rows.map((row) => ({ id: row.id, name: row.name, claimBindUrl: row.claim_bind_url }));
   }
 
   async insertSecret(ctx: RequestContext, secret: NewApiClientSecret): Promise<ApiClientSecret> {

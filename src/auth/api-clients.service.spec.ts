@@ -35,7 +35,7 @@ class FakeClients {
   }
 
   async insert(_ctx: RequestContext, client: NewApiClient): Promise<ApiClient> {
-    const stored = { ...client, createdAt: new Date() };
+    const stored = { ...client, claimBindUrl: client.claimBindUrl ?? null, createdAt: new Date() };
     this.clients.set(client.id, stored);
     return { ...stored };
   }

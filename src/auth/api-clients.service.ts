@@ -107,6 +107,12 @@ export class ApiClientsService {
     if (enterpriseId && operatorOnly.length > 0) {
       throw ApiError.unprocessable('scope_not_allowed', `Enterprise clients cannot hold ${operatorOnly.join(', ')}`);
     }
+    if (dto.claim_bind_url !== undefined && !dto.scopes.includes('redemptions:write')) {
+      throw ApiError.unprocessable(
+        'claim_bind_url_not_allowed',
+        'Only redemption channels (scope redemptions:write) take a claim_bind_url',
+      );
+    }
     const enterpriseScopes = dto.scopes.filter((scope) => !OPERATOR_SCOPES.includes(scope));
     if (!enterpriseId && enterpriseScopes.length > 0) {
       throw ApiError.unprocessable(
@@ -126,6 +132,7 @@ export class ApiClientsService {
         enterpriseId,
         scopes: dto.scopes,
         ipAllowlist,
+        claimBindUrl: dto.claim_bind_url ?? null,
         status: 'active',
         revokedAt: null,
       });
@@ -139,6 +146,11 @@ export class ApiClientsService {
       });
       return { ...ApiClientDto.from(client, [stored]), client_secret: secret };
     });
+  }
+
+  /** The redemption channels an employee may add a distributed card to (the claim page's "add to my account"). */
+  claimBindChannels(ctx: RequestContext): Promise<Array<{ id: string; name: string; claimBindUrl: string | null }>> {
+    return this.clients.claimBindChannels(ctx, 'redemptions:write');
   }
 
   async list(ctx: RequestContext, query: ListApiClientsQueryDto): Promise<Page<ApiClientDto>> {

@@ -484,6 +484,44 @@ export class AppConfig {
   @Max(10_000)
   SMS_QPS = 20;
 
+  // ── distribution: the claim page (src/distribution/claims.service.ts) ──
+
+  /** Reveals of a card's code and PIN per claim link, after which the page answers 429 reveal_limit_reached. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CLAIM_REVEAL_LIMIT = 10;
+
+  /** How long an SMS one-time code of a registered card's claim page stays valid. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(30)
+  CLAIM_OTP_TTL_SECONDS = 300;
+
+  /** Wrong one-time codes before the current one is locked (429 otp_locked) until a new one is sent. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CLAIM_OTP_FAILURE_LIMIT = 5;
+
+  /** At most one one-time code per recipient per this many seconds. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CLAIM_OTP_RESEND_SECONDS = 60;
+
+  /** One-time codes per claim link in all: with CLAIM_OTP_FAILURE_LIMIT, the most guesses anyone gets. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  CLAIM_OTP_SEND_LIMIT = 10;
+
+  /** How long an "add to my account" ticket stays usable by the redemption channel. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(30)
+  CLAIM_BIND_TICKET_TTL_SECONDS = 600;
+
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {
     return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;

@@ -159,6 +159,10 @@ export class Distribution {
 @Index('distribution_recipients_list', ['distributionId', 'id'])
 @Index('distribution_recipients_due', ['nextAttemptAt'], { where: `status IN ('scheduled', 'queued')` })
 @Index('distribution_recipients_claim', ['claimTokenHash'], { unique: true, where: 'claim_token_hash IS NOT NULL' })
+@Index('distribution_recipients_bind_ticket', ['bindTicketHash'], {
+  unique: true,
+  where: 'bind_ticket_hash IS NOT NULL',
+})
 @Index('distribution_recipients_claim_expiry', ['claimExpiresAt'], {
   where: `status IN ('sent', 'delivered', 'viewed')`,
 })
@@ -263,6 +267,19 @@ export class DistributionRecipient {
 
   @Column('integer', { default: 0 })
   otpFailures: number;
+
+  /**
+   * "Add to my account" on the claim page: a single-use ticket (hashed, short-lived) that the redemption channel
+   * named here redeems with its holder reference (POST /v1/redemptions/claim-tickets/{ticket}/bind).
+   */
+  @Column('bytea', { nullable: true })
+  bindTicketHash: Buffer | null;
+
+  @Column('timestamptz', { nullable: true })
+  bindTicketExpiresAt: Date | null;
+
+  @Column('text', { nullable: true })
+  bindTicketClientId: string | null;
 
   @Column('integer', { default: 0 })
   viewCount: number;

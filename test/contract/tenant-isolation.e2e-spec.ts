@@ -11,6 +11,7 @@ const BODY_ID_OPERATIONS: Record<string, string> = {
 const NOT_TENANT_SCOPED: Record<string, string> = {
   getCatalogProduct: 'the catalog is one for every tenant',
   reverseDebit: 'redemption ids belong to redemption-channel clients, which serve every tenant',
+  bindClaimTicket: 'claim tickets belong to the redemption channel the employee chose, which serves every tenant',
 };
 
 const all = operations();

@@ -37,7 +37,7 @@ export interface ClientFixture {
 
 export async function createClient(
   app: TestApp,
-  body: { enterprise_id?: string; scopes: Scope[]; ip_allowlist?: string[]; name?: string },
+  body: { enterprise_id?: string; scopes: Scope[]; ip_allowlist?: string[]; name?: string; claim_bind_url?: string },
 ): Promise<ClientFixture> {
   const response = await app.http
     .post('/v1/admin/api-clients')

@@ -50,6 +50,18 @@ export class CreateApiClientDto {
   @ArrayMaxSize(50)
   @Matches(CIDR, { each: true, message: 'ip_allowlist entries must be IP addresses or CIDR blocks' })
   ip_allowlist?: string[];
+
+  @ApiPropertyOptional({
+    description:
+      'Redemption channels (redemptions:write) only: the page of the channel where an employee adds a distributed card to their account. The claim page sends the employee there with `?ticket=` appended; the channel redeems the ticket at POST /v1/redemptions/claim-tickets/{ticket}/bind',
+    example: 'https://wallet.example.com/fuli/add-card',
+    maxLength: 2000,
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 2000)
+  @Matches(/^https?:\/\/[^\s?#]+(\?[^\s#]*)?$/, { message: 'claim_bind_url must be an http(s) URL without a fragment' })
+  claim_bind_url?: string;
 }
 
 export class RotateSecretDto {
@@ -127,6 +139,13 @@ export class ApiClientDto {
   @ApiProperty({ enum: ['active', 'revoked'] })
   status: 'active' | 'revoked';
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Redemption channels: where the claim page sends employees to add a card to their account',
+  })
+  claim_bind_url: string | null;
+
   @ApiProperty({ type: [ApiClientSecretDto], description: 'Secrets that still work (at most two, during a rotation)' })
   active_secrets: ApiClientSecretDto[];
 
@@ -144,6 +163,7 @@ export class ApiClientDto {
       enterprise_id: client.enterpriseId,
       scopes: client.scopes,
       ip_allowlist: client.ipAllowlist,
+      claim_bind_url: client.claimBindUrl ?? null,
       status: client.status,
       active_secrets: activeSecrets.map((secret) => ApiClientSecretDto.from(secret)),
       created_at: client.createdAt.toISOString(),

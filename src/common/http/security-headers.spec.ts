@@ -1,4 +1,10 @@
-import { apiSecurityHeaders, docsSecurityHeaders, helmetHeaders } from './security-headers';
+import {
+  apiSecurityHeaders,
+  claimPageCsp,
+  claimSecurityHeaders,
+  docsSecurityHeaders,
+  helmetHeaders,
+} from './security-headers';
 
 describe('security headers', () => {
   it('sends HSTS only in production', () => {
@@ -18,6 +24,28 @@ describe('security headers', () => {
     expect(docs['cross-origin-opener-policy']).toBe('same-origin');
     expect(docs['content-security-policy']).toContain("img-src 'self' data:");
     expect(docs['cache-control']).toBeUndefined();
+  });
+
+  it('keeps the claim page out of referrers, caches, search engines and frames', () => {
+    const claim = claimSecurityHeaders(false);
+    expect(claim).toMatchObject({
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+      'x-robots-tag': 'noindex, nofollow',
+      'x-frame-options': 'DENY',
+    });
+    expect(claim['content-security-policy']).toContain("default-src 'none'");
+    expect(claimSecurityHeaders(true)['strict-transport-security']).toBeDefined();
+    expect(Object.isFrozen(claim)).toBe(true);
+  });
+
+  it("lets the claim page run only its own nonce's script and style", () => {
+    const csp = claimPageCsp('abc123==');
+    expect(csp).toContain("script-src 'nonce-abc123=='");
+    expect(csp).toContain("style-src 'nonce-abc123=='");
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/unsafe|\*|data:/);
   });
 
   it('is frozen, so a request cannot change what the next one gets', () => {

@@ -65,3 +65,42 @@ export function docsSecurityHeaders(production: boolean): HeaderSet {
     strictTransportSecurity: production,
   });
 }
+
+/**
+ * The claim page (/claim/…), opened by employees from a link whose token is its secret: no Referer may carry the URL
+ * anywhere, no cache may keep the page or a revealed code, search engines keep out, no one frames it. The HTML
+ * page replaces this CSP with claimPageCsp and its nonce; the JSON answers and assets keep `default-src 'none'`.
+ */
+export function claimSecurityHeaders(production: boolean): HeaderSet {
+  const headers = helmetHeaders({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    xFrameOptions: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    originAgentCluster: false,
+    xDnsPrefetchControl: { allow: false },
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
+    strictTransportSecurity: production,
+  });
+  return Object.freeze({ ...headers, 'cache-control': 'no-store', 'x-robots-tag': 'noindex, nofollow' });
+}
+
+/**
+ * The claim page's own policy: its one inline script and style only with this response's nonce, images (the card
+ * design) and fetches (reveal, one-time code) from this origin, nothing else, no forms, no base, no framing.
+ */
+export function claimPageCsp(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}

@@ -4,6 +4,7 @@ import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/common/access/
 import { startTestApp, type TestApp } from '../../support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from '../../support/cards';
 import { confirmedExportKey } from '../../support/export-keys';
+import { insertClaimRecipient } from '../../support/claims';
 import {
   createClient,
   createEnterprise,
@@ -58,6 +59,8 @@ const unique = (prefix: string) => `${prefix}-${Date.now()}-${sequence++}`;
 export class World {
   operator!: string;
   channel!: string;
+  /** The redemption channel's client id (it takes distributed cards: a claim_bind_url). */
+  channelId!: string;
   a!: Tenant;
   b!: Tenant;
   anonymous!: ProductFixture;
@@ -112,8 +115,13 @@ export class World {
 
   private async build(cards: number): Promise<void> {
     this.operator = await this.app.operatorToken();
-    const channel = await createClient(this.app, { scopes: ['redemptions:write'], name: 'contract channel' });
+    const channel = await createClient(this.app, {
+      scopes: ['redemptions:write'],
+      name: 'contract channel',
+      claim_bind_url: 'https://wallet.example/add-card',
+    });
     this.channel = await this.app.tokenFor(channel.id, channel.client_secret);
+    this.channelId = channel.id;
     this.anonymous = await createProduct(this.app);
     this.registered = await createProduct(this.app, { card_type: 'registered', validity_months: null });
     [this.a, this.b] = await Promise.all([this.tenant(), this.tenant()]);
@@ -271,6 +279,24 @@ export class World {
       .post('/v1/redemptions/debit', { serial: card.serial, holder_ref: holder, amount: 100, reference: unique('d') })
       .expect(200);
     return { serial: card.serial, holder, redemption: (debit.body as { id: string }).id };
+  }
+
+  /**
+   * An "add to my account" ticket for the channel: a card of A's distributed to an employee, whose claim page asked
+   * for the ticket as the page's script does.
+   */
+  async claimTicket(): Promise<string> {
+    const { token } = await insertClaimRecipient(this.app, {
+      enterpriseId: this.a.id,
+      orderId: this.order,
+      card: this.takeAnonymous(),
+    });
+    const issued = await this.app.http
+      .post(`/claim/${token}/bind-ticket`)
+      .set('sec-fetch-site', 'same-origin')
+      .send({ channel: this.channelId })
+      .expect(200);
+    return new URL((issued.body as { url: string }).url).searchParams.get('ticket')!;
   }
 
   /** An export key of A's that hr registered with a key of its own: pending until another client confirms it. */
@@ -529,6 +555,8 @@ export const recipes: Record<string, Recipe> = {
     const { redemption } = await world.debitedCard();
     return channel(world, { params: { id: redemption }, body: { reference: unique('r') } });
   },
+  bindClaimTicket: async (world) =>
+    channel(world, { params: { ticket: await world.claimTicket() }, body: { holder_ref: unique('h') } }),
 };
 
 async function ownEndpoint(world: World, body?: object): Promise<Call> {
