@@ -1,4 +1,4 @@
-import { SmsSender, type OutgoingSms } from '../src/distribution/channels/channel-types';
+import { SmsSender, type OutgoingSms } from '../src/distribution/channels/sms.sender';
 import { startTestApp, type TestApp } from './support/app';
 import type { CardWithSecret } from './support/cards';
 import {

@@ -14,7 +14,8 @@ import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import { EventsService } from '../events/events.service';
-import { maskMobile, SmsSender } from './channels/channel-types';
+import { otpSmsParams } from './channels/message-templates';
+import { maskMobile, SmsSender } from './channels/sms.sender';
 import type { ClaimErrorKind, ClaimLocale, ClaimPageModel } from './claim-page';
 import { claimTokenHash, isClaimTokenShape } from './claim-token';
 import type { RecipientStatus } from './distribution.entity';
@@ -295,7 +296,7 @@ export class ClaimsService {
       outcome = await this.sms.send({
         mobile,
         template: 'otp',
-        params: [code, String(Math.ceil(ttl / 60))],
+        params: otpSmsParams({ code, ttlMinutes: Math.ceil(ttl / 60) }),
       });
     } catch (error) {
       outcome = { ok: false as const, permanent: false, error: error instanceof Error ? error.name : 'send failed' };

@@ -5,20 +5,23 @@ import { CardsModule } from '../cards/cards.module';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { EventsModule } from '../events/events.module';
-import { LogOnlySmsSender, SmsSender } from './channels/channel-types';
+import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
 import { ClaimsService } from './claims.service';
 import { DistributionRepository } from './distribution.repository';
 
 /** Cards of an issued order handed to employees by e-mail, SMS, claim link or straight into an account. */
 @Module({
-  imports: [AuditModule, AuthModule, CardsModule, CryptoModule, EnterprisesModule, EventsModule],
-  controllers: [ClaimController, ClaimTicketsController],
-  providers: [
-    DistributionRepository,
-    ClaimsService,
-    // The claim page's one-time codes: a log-only stand-in until DistributionChannelsModule's SmsSender is wired.
-    { provide: SmsSender, useClass: LogOnlySmsSender },
+  imports: [
+    AuditModule,
+    AuthModule,
+    CardsModule,
+    CryptoModule,
+    DistributionChannelsModule,
+    EnterprisesModule,
+    EventsModule,
   ],
+  controllers: [ClaimController, ClaimTicketsController],
+  providers: [DistributionRepository, ClaimsService],
 })
 export class DistributionModule {}
