@@ -171,6 +171,23 @@ describe('distribution sending', () => {
     expect(JSON.stringify(delivered)).not.toContain('li.lei@example.com');
   });
 
+  it('puts code and PIN in the e-mail only when the enterprise enabled it, for anonymous cards', async () => {
+    const order = await issuedOrder(1);
+    const [card] = order.cards;
+    await app.dataSource.query(
+      `INSERT INTO distribution_settings (enterprise_id, from_name, code_in_message) VALUES ($1, 'ACME HR', true)`,
+      [order.enterpriseId],
+    );
+    const { recipients } = await distribute(order, [{ card, channel: 'email', email: 'with-code@example.com' }]);
+    await statusOf(recipients[0], 'delivered');
+    const [mail] = channels.mailsTo('with-code@example.com');
+    expect(mail.fromName).toBe('ACME HR');
+    expect(mail.text).toContain(card.code);
+    expect(mail.text).toContain(card.pin);
+    const delivered = await eventsOf(order.enterpriseId, 'card.delivered');
+    expect(JSON.stringify(delivered)).not.toContain(card.code);
+  });
+
   it('retries a transient SMTP failure on the schedule, then fails the recipient (card.delivery_failed)', async () => {
     const order = await issuedOrder(1);
     channels.failWith('busy@example.com', false);

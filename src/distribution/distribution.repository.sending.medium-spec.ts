@@ -266,6 +266,38 @@ describe('DistributionRepository, sending (real Postgres)', () => {
       expect(done.map((x) => x.id)).not.toContain(scheduled.distributionId);
     }));
 
+  it('claims each unopened recipient for one reminder before its link expires', () =>
+    db.rolledBack(async (ctx) => {
+      const d = await insertDistribution(db.connection, ctx);
+      const due = await d.recipient({ status: 'delivered' });
+      const opened = await d.recipient({ status: 'viewed' });
+      const far = await d.recipient({ status: 'delivered' });
+      await db.connection.query(
+        ctx,
+        `UPDATE distribution_recipients SET claim_expires_at = now() + CASE WHEN id = $3 THEN interval '20 days'
+           ELSE interval '2 days' END, viewed_at = CASE WHEN id = $2 THEN now() END
+         WHERE id = ANY($1::text[])`,
+        [[due.id, opened.id, far.id], opened.id, far.id],
+      );
+      const reminders = await repository.claimReminders(ctx, 3, 100_000);
+      const mine = reminders.filter((r) => r.distributionId === d.distributionId);
+      expect(mine.map((r) => r.recipientId)).toEqual([due.id]);
+      const hash = claimTokenHash('z'.repeat(43));
+      await repository.recordReminders(ctx, [
+        {
+          messageId: mine[0].messageId,
+          recipientId: due.id,
+          tokenHash: hash,
+          status: 'delivered',
+          providerMessageId: '<r@x>',
+          error: null,
+        },
+      ]);
+      expect((await recipientRow(ctx, due.id)).claim_token_hash?.equals(hash)).toBe(true);
+      const again = await repository.claimReminders(ctx, 3, 100_000);
+      expect(again.filter((r) => r.distributionId === d.distributionId)).toEqual([]);
+    }));
+
   it('knows when every card of an order is handed over', () =>
     db.rolledBack(async (ctx) => {
       const d = await insertDistribution(db.connection, ctx);
