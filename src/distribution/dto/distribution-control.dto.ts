@@ -1,5 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsOptional, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, Matches, MaxLength, ValidateIf } from 'class-validator';
+
+/** Absent is fine; null is not (a recipient's channel needs its contact). */
+const unlessAbsent = () => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
 import { RECIPIENT_STATUSES, type DistributionChannel, type RecipientStatus } from '../distribution.entity';
 
 /** The channels a recipient's contact may be changed to (`account` is a binding, not a contact). */
@@ -7,18 +10,18 @@ export const CONTACT_CHANNELS = ['email', 'sms', 'link'] as const;
 
 export class ChangeRecipientContactDto {
   @ApiPropertyOptional({ maxLength: 254, example: 'li.lei@example.com' })
-  @IsOptional()
+  @unlessAbsent()
   @IsEmail({}, { message: 'email must be an e-mail address' })
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ description: 'Mainland mobile in E.164', example: '+8613812345678' })
-  @IsOptional()
+  @unlessAbsent()
   @Matches(/^\+861[3-9]\d{9}$/, { message: 'mobile must be a mainland mobile in E.164 (+86…)' })
   mobile?: string;
 
   @ApiPropertyOptional({ enum: CONTACT_CHANNELS, description: 'Send by this channel from now on' })
-  @IsOptional()
+  @unlessAbsent()
   @IsIn(CONTACT_CHANNELS)
   channel?: (typeof CONTACT_CHANNELS)[number];
 }
