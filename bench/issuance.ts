@@ -62,7 +62,8 @@ const TARGET_VS_NAIVE = 3;
 const TARGET_RSS_MB = 300;
 const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext';
+  'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
+  'code_key_id, code_hash, secret_ciphertext';
 
 // ---------------------------------------------------------------- child: the worker
 
@@ -227,9 +228,12 @@ function pregenerate(): Rows {
   const secrets = new CardSecrets(config, new DataCipher(config));
   const orderId = 'ord_01BENCHBENCHBENCHBENCHBENCH';
   const batchId = 'batch_01BENCHBENCHBENCHBENCHBENC';
+  // The batch's facts, as the worker writes them with every card.
+  const enterpriseId = 'ent_01BENCHBENCHBENCHBENCHBENCH';
+  const productId = 'prd_01BENCHBENCHBENCHBENCHBENCH';
   const expiresAt = new Date(Date.now() + 3 * 365 * 86_400_000);
   const expires = expiresAt.toISOString();
-  const fixed = `\t${orderId}\t${batchId}\t${FACE_VALUE}\t${FACE_VALUE}\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
+  const fixed = `\t${orderId}\t${batchId}\t${enterpriseId}\tanonymous\t${productId}\t${FACE_VALUE}\t${FACE_VALUE}\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
   const first = 9_000_000_000;
   const copyBlocks: string[] = [];
   const entities: Partial<Card>[] = [];
@@ -248,6 +252,9 @@ function pregenerate(): Rows {
           serial: Number(serial),
           orderId,
           batchId,
+          enterpriseId,
+          cardType: 'anonymous',
+          productId,
           faceValue: FACE_VALUE,
           balance: FACE_VALUE,
           status: 'issued',

@@ -66,7 +66,7 @@ async function seed(url: string, pepper: string, k1: string, cards: SeededCards 
     await client.query('TRUNCATE cards');
     const expires = new Date(Date.now() + 3 * 365 * 86_400_000).toISOString();
     // Indexed under the current pepper, as issuance does: the run re-seals these envelopes and re-indexes nothing.
-    const fixed = `\tord_bench\tbat_bench\t10000\t10000\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
+    const fixed = `\tord_bench\tbat_bench\tent_bench\tanonymous\tprd_bench\t10000\t10000\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
     const blocks = function* () {
       for (let start = 0; start < N; start += BLOCK) {
         const lines: string[] = [];
@@ -81,7 +81,7 @@ async function seed(url: string, pepper: string, k1: string, cards: SeededCards 
       Readable.from(blocks()),
       client.query(
         copyFrom(
-          'COPY cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext) FROM STDIN',
+          'COPY cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext) FROM STDIN',
         ),
       ),
     );

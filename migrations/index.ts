@@ -11,6 +11,7 @@ import { AuditHardening1796522939212 } from './1796522939212-AuditHardening';
 import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds';
 import { AuditInbox1796528648906 } from './1796528648906-AuditInbox';
 import { WebhookDeliveriesEndpointDue1796534318337 } from './1796534318337-WebhookDeliveriesEndpointDue';
+import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
 
 export const migrations = [
@@ -26,5 +27,6 @@ export const migrations = [
   CodePepperKeyIds1796523867677,
   AuditInbox1796528648906,
   WebhookDeliveriesEndpointDue1796534318337,
+  CardBatchFacts1796543189576,
   Distribution1796543278067,
 ];

@@ -22,13 +22,6 @@ function folderOf(file: string): string {
   return parts.length === 1 ? ROOT : parts[0];
 }
 
-/**
- * The one import that still goes against the grain, and why: a card's enterprise, card type and product are its
- * batch's, so the cards repository joins issuance_batches through the fragment issuance exports, while issuance
- * mints through cards. Closing it means storing those facts on the card row (docs/architecture.md).
- */
-const KNOWN_BACK_EDGES = new Set(['cards/cards.repository.ts → issuance']);
-
 /** Folder → the folders its files import (type-only imports count: they are a dependency of the design too). */
 function folderGraph(): Map<string, Map<string, string>> {
   const graph = new Map<string, Map<string, string>>();
@@ -41,7 +34,6 @@ function folderGraph(): Map<string, Map<string, string>> {
       const target = resolve(dirname(file), match[1]);
       if (!target.startsWith(SRC + sep)) continue;
       const to = folderOf(`${target}.ts`);
-      if (KNOWN_BACK_EDGES.has(`${relative(SRC, file)} → ${to}`)) continue;
       if (to !== from && !edges.has(to)) edges.set(to, relative(SRC, file));
     }
   }
@@ -96,11 +88,6 @@ describe('module map', () => {
         .join('; '),
     );
     expect(described).toEqual([]);
-  });
-
-  it('still sees the one known back edge (remove it from the list once it is gone)', () => {
-    const text = readFileSync(join(SRC, 'cards', 'cards.repository.ts'), 'utf8');
-    expect(text).toMatch(/from '\.\.\/issuance\//);
   });
 
   it('lets nothing import the composition root', () => {

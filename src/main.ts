@@ -1,5 +1,7 @@
 import { createHttpApp, prepareRuntime, shutdownHttpApp } from './bootstrap';
 import { DemoSeedService } from './demo/demo-seed.service';
+import { describeMailTransport } from './distribution/channels/mail.sender';
+import { describeSmsProvider } from './distribution/channels/sms.sender';
 import { MetricsServer } from './metrics/metrics-server';
 import { onShutdown } from './shutdown';
 
@@ -12,8 +14,13 @@ async function main(): Promise<void> {
   onShutdown(logger, () => shutdownHttpApp(app, runtime));
   await app.listen({ port: config.PORT, host: config.HOST });
   const metricsUrl = await app.get(MetricsServer).listen(config.METRICS_HOST, config.METRICS_PORT);
-  logger.info({ url: config.publicUrl, metrics: `${metricsUrl}/metrics`, worker: !apiOnly }, 'Fuli API listening');
-  if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint();
+  // Where distribution messages go: without SMTP_URL they are .eml files, without an SMS provider log lines.
+  const channels = [describeMailTransport(config), describeSmsProvider(config)];
+  logger.info(
+    { url: config.publicUrl, metrics: `${metricsUrl}/metrics`, worker: !apiOnly, channels },
+    'Fuli API listening',
+  );
+  if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint(channels);
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,6 @@
 import { closeRuntime, createWorkerApp, prepareRuntime } from './bootstrap';
+import { describeMailTransport } from './distribution/channels/mail.sender';
+import { describeSmsProvider } from './distribution/channels/sms.sender';
 import { onShutdown } from './shutdown';
 
 /** Queue processors only: scale these apart from the API (`npm run start:worker`). */
@@ -9,7 +11,11 @@ async function main(): Promise<void> {
     await app.close();
     await closeRuntime(runtime);
   });
-  runtime.logger.info('Fuli worker running');
+  const { config } = runtime;
+  runtime.logger.info(
+    { channels: [describeMailTransport(config), describeSmsProvider(config)] },
+    'Fuli worker running',
+  );
 }
 
 main().catch((error: unknown) => {

@@ -170,8 +170,9 @@ describe('card-secrets exports', () => {
         anonymous: line.anonymous,
       }));
       await app.dataSource.query(
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash, secret_ciphertext)
-         SELECT serial, $1, $2, $3, 0, 'issued', $4, code_hash, envelope
+        `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status,
+                            expires_at, code_hash, secret_ciphertext)
+         SELECT serial, $1, $2, $8, $9, 'prd_test', $3, 0, 'issued', $4, code_hash, envelope
            FROM unnest($5::bigint[], $6::bytea[], $7::text[]) AS card(serial, code_hash, envelope)`,
         [
           orderId,
@@ -181,6 +182,8 @@ describe('card-secrets exports', () => {
           batchCards.map((card) => card.serial),
           batchCards.map((card) => secrets.blindIndex(card.code)),
           batchCards.map((card) => secrets.seal(card.serial, card.code, card.pin)),
+          owner,
+          line.anonymous ? 'anonymous' : 'registered',
         ],
       );
       cards.push(...batchCards);

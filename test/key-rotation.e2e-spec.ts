@@ -561,8 +561,10 @@ describe('data-key rotation', () => {
     const pins = generatePins(20);
     const serials = codes.map((_, i) => serialFromSequence(40_000_000_000 + i));
     await current().dataSource.query(
-      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
-       SELECT serial, 'ord_concurrent', 'bat_concurrent', 10000, 0, 'issued', code_hash, envelope, 'p0'
+      `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status,
+                          code_hash, secret_ciphertext, code_key_id)
+       SELECT serial, 'ord_concurrent', 'bat_concurrent', 'ent_concurrent', 'anonymous', 'prd_concurrent', 10000, 0,
+              'issued', code_hash, envelope, 'p0'
          FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
       [
         serials,
@@ -716,8 +718,10 @@ describe('data-key rotation under a worker crash', () => {
     for (let start = 0; start < CRASH_N; start += 5_000) {
       const end = Math.min(CRASH_N, start + 5_000);
       await app.dataSource.query(
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, secret_ciphertext, code_key_id)
-           SELECT serial, 'ord_crash', 'bat_crash', 10000, 0, 'issued', code_hash, envelope, 'p0'
+        `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance,
+                            status, code_hash, secret_ciphertext, code_key_id)
+           SELECT serial, 'ord_crash', 'bat_crash', 'ent_crash', 'anonymous', 'prd_crash', 10000, 0, 'issued', code_hash,
+                  envelope, 'p0'
              FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
         [
           serials.slice(start, end),

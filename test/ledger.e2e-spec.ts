@@ -609,9 +609,10 @@ describe('ledger', () => {
         );
         for (const serial of [90000000001, 90000000002]) {
           await manager.query(
-            `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, code_hash)
-             VALUES ($1, $2, 'bat_x', 1000, 1000, $3)`,
-            [serial, orderId, randomBytes(32)],
+            `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance,
+               code_hash)
+             VALUES ($1, $2, 'bat_x', $4, 'anonymous', 'prd_x', 1000, 1000, $3)`,
+            [serial, orderId, randomBytes(32), enterprise.id],
           );
         }
         await ledger.post(ctx, {

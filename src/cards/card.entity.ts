@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { CardType } from '../catalog/product.entity';
 import { bigintNumber } from '../database/transformers';
 
 export const CARD_STATUSES = [
@@ -44,6 +45,20 @@ export class Card {
 
   @Column('text')
   batchId: string;
+
+  /**
+   * The batch's enterprise, card type and product, written with the card (minting COPYs them, a replacement takes
+   * its old card's): the cards module reads them without joining issuance_batches. Not indexed: every read that
+   * checks the enterprise starts from a serial or an order, and minting's COPY then maintains no extra index.
+   */
+  @Column('text')
+  enterpriseId: string;
+
+  @Column('text')
+  cardType: CardType;
+
+  @Column('text')
+  productId: string;
 
   @Column('integer')
   faceValue: number;

@@ -20,8 +20,10 @@ describe('CardsRepository (medium)', () => {
     for (const serial of serials) {
       await db.connection.query(
         ctx,
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, code_hash, secret_ciphertext, expires_at)
-         VALUES ($1::bigint, $2, $3, 10000, 10000, decode(md5($1::text), 'hex'), $4, '2029-11-28T15:59:59Z')`,
+        `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance,
+           code_hash, secret_ciphertext, expires_at)
+         VALUES ($1::bigint, $2, $3, 'ent_medium', 'anonymous', 'prd_medium', 10000, 10000, decode(md5($1::text), 'hex'),
+           $4, '2029-11-28T15:59:59Z')`,
         [serial, orderId, batchId, `v1.k1.envelope-${serial}`],
       );
     }

@@ -9,14 +9,13 @@ import type { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
-import { batchFactsColumns, batchOfCardFrom, batchOfCardJoin } from '../issuance/card-batch.sql';
 import type { BlindIndexCandidate } from './card-secrets';
 import type { SqlFragment } from '../ledger/ledger.repository';
 import { assertTransition, canTransition, statusesInto, statusList } from './card-state';
 import type { CardTransactionKind } from './card-transaction.entity';
 import { Card, type CardStatus } from './card.entity';
 
-/** A card as the redemption and lifecycle services read it: the row, its batch's enterprise and card type. */
+/** A card as the redemption and lifecycle services read it (enterprise, card type and product: its batch's). */
 export interface CardRow {
   serial: string;
   orderId: string;
@@ -60,10 +59,9 @@ interface RawCard {
   replaced_by: string | null;
 }
 
-const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, ${batchFactsColumns('b')},
+const CARD_COLUMNS = `c.serial::text AS serial, c.order_id, c.batch_id, c.enterprise_id, c.card_type, c.product_id,
   c.face_value, c.balance::text AS balance, c.status, c.expires_at, c.holder_ref, c.bound_client_id, c.frozen_from,
   c.pin_hash, c.code_hash, c.code_key_id, c.secret_ciphertext, c.replaced_by::text AS replaced_by`;
-const CARDS_WITH_BATCH = `cards c ${batchOfCardJoin('c', 'b')}`;
 
 function toCardRow(raw: RawCard): CardRow {
   return {
@@ -130,6 +128,9 @@ export interface NewCard {
   serial: string;
   orderId: string;
   batchId: string;
+  enterpriseId: string;
+  cardType: CardType;
+  productId: string;
   faceValue: number;
   balance: number;
   status: CardStatus;
@@ -170,16 +171,14 @@ const CREDITABLE: CardStatus[] = ['active', 'exhausted', 'frozen'];
  */
 export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment {
   const p = (n: number) => `$${firstParam + n}`;
-  const batch = batchOfCardFrom('c', 'b');
   return {
     sql: `card_debit AS (
        UPDATE cards c SET balance = c.balance - ${p(1)}::bigint,
          status = CASE WHEN c.balance = ${p(1)}::bigint THEN 'exhausted' ELSE c.status END
-       FROM ${batch.from}
-       WHERE c.serial = ${p(0)}::bigint AND ${batch.where} AND c.status = '${SPENDABLE}' AND c.balance >= ${p(1)}::bigint
+       WHERE c.serial = ${p(0)}::bigint AND c.status = '${SPENDABLE}' AND c.balance >= ${p(1)}::bigint
          AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = ${p(2)} AND c.holder_ref = ${p(3)}
-         AND b.enterprise_id = ${p(5)}
-       RETURNING c.serial, c.balance, c.status, c.holder_ref, b.enterprise_id),
+         AND c.enterprise_id = ${p(5)}
+       RETURNING c.serial, c.balance, c.status, c.holder_ref, c.enterprise_id),
      card_debit_movement AS (
        INSERT INTO card_transactions
          (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
@@ -308,14 +307,18 @@ export function orderCardsStillIssuedSql(orderParam: number): string {
   return `SELECT c.serial FROM cards c WHERE c.order_id = $${orderParam} AND c.status = 'issued'`;
 }
 
-/** The columns a minted card is COPYed with. */
+/** The columns a minted card is COPYed with: all but the first and the last three are the chunk's constants. */
 const COPY_COLUMNS =
-  'serial, order_id, batch_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext, pin_hash';
+  'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
+  'code_key_id, code_hash, secret_ciphertext, pin_hash';
 
-/** What every card of one chunk shares. */
+/** What every card of one chunk shares (its batch's). */
 export interface MintedChunk {
   orderId: string;
   batchId: string;
+  enterpriseId: string;
+  cardType: CardType;
+  productId: string;
   faceValue: number;
   expiresAt: Date | null;
   codeKeyId: string;
@@ -350,7 +353,7 @@ export class CardsRepository {
   async byCodeIndex(ctx: RequestContext, candidates: readonly BlindIndexCandidate[]): Promise<CardRow | null> {
     const rows = await this.connection.query<RawCard[]>(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH} WHERE c.code_hash = ANY($1::bytea[])`,
+      `SELECT ${CARD_COLUMNS} FROM cards c WHERE c.code_hash = ANY($1::bytea[])`,
       [candidates.map((candidate) => candidate.hash)],
     );
     if (rows.length === 0) return null;
@@ -362,7 +365,7 @@ export class CardsRepository {
   async bySerial(ctx: RequestContext, serial: string, lock = false): Promise<CardRow | null> {
     const rows = await this.connection.query<RawCard[]>(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH} WHERE c.serial = $1 ${lock ? 'FOR UPDATE OF c' : ''}`,
+      `SELECT ${CARD_COLUMNS} FROM cards c WHERE c.serial = $1 ${lock ? 'FOR UPDATE OF c' : ''}`,
       [serial],
     );
     return rows.length === 0 ? null : toCardRow(rows[0]);
@@ -372,7 +375,7 @@ export class CardsRepository {
   async lockSerials(ctx: RequestContext, serials: readonly string[]): Promise<CardRow[]> {
     const rows = await this.connection.query<RawCard[]>(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH}
+      `SELECT ${CARD_COLUMNS} FROM cards c
        WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial FOR UPDATE OF c`,
       [serials],
     );
@@ -384,7 +387,7 @@ export class CardsRepository {
     if (serials.length === 0) return [];
     const rows = await this.connection.query<RawCard[]>(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH} WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial`,
+      `SELECT ${CARD_COLUMNS} FROM cards c WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial`,
       [serials],
     );
     return rows.map(toCardRow);
@@ -411,7 +414,7 @@ export class CardsRepository {
   async lockHolderCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<CardRow[]> {
     const rows = await this.connection.query<RawCard[]>(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM ${CARDS_WITH_BATCH}
+      `SELECT ${CARD_COLUMNS} FROM cards c
        WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = '${SPENDABLE}'
          AND (c.expires_at IS NULL OR c.expires_at > now())
        ORDER BY c.serial FOR UPDATE OF c`,
@@ -444,15 +447,9 @@ export class CardsRepository {
     return builder.getMany();
   }
 
-  /** The card, if it is the enterprise's (its batch's enterprise). */
+  /** The card, if it is the enterprise's. */
   async ofEnterprise(ctx: RequestContext, serial: string, enterpriseId: string): Promise<Card | null> {
-    return this.connection
-      .manager(ctx)
-      .createQueryBuilder(Card, 'card')
-      .innerJoin('issuance_batches', 'batch', 'batch.id = card.batch_id')
-      .where('card.serial = :serial', { serial })
-      .andWhere('batch.enterprise_id = :enterpriseId', { enterpriseId })
-      .getOne();
+    return this.connection.manager(ctx).findOneBy(Card, { serial: Number(serial), enterpriseId });
   }
 
   async entity(ctx: RequestContext, serial: string): Promise<Card> {
@@ -579,7 +576,7 @@ export class CardsRepository {
     return this.connection.query(
       ctx,
       `WITH due AS (
-         SELECT c.serial, c.balance, b.enterprise_id FROM ${CARDS_WITH_BATCH}
+         SELECT c.serial, c.balance, c.enterprise_id FROM cards c
          WHERE c.expires_at <= now() AND c.status = ANY($1::text[])
          ORDER BY c.expires_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED),
        u AS (
@@ -596,9 +593,10 @@ export class CardsRepository {
     await this.connection.query(
       ctx,
       `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, expires_at, code_hash,
-         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id, code_key_id)
+         secret_ciphertext, pin_hash, holder_ref, bound_at, replaces, bound_client_id, code_key_id, enterprise_id,
+         card_type, product_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11::text IS NULL THEN NULL ELSE now() END, $12,
-               $13, $14)`,
+               $13, $14, $15, $16, $17)`,
       [
         card.serial,
         card.orderId,
@@ -614,6 +612,9 @@ export class CardsRepository {
         card.replaces,
         card.boundClientId,
         card.codeKeyId,
+        card.enterpriseId,
+        card.cardType,
+        card.productId,
       ],
     );
   }
@@ -645,7 +646,6 @@ export class CardsRepository {
     amount: number,
     clientId: string,
   ): Promise<{ balance: number; status: CardStatus; enterpriseId: string; holderRef: string | null } | null> {
-    const batch = batchOfCardFrom('c', 'b');
     const [credited] = await this.connection.query<
       Array<{ balance: string; status: CardStatus; enterprise_id: string; holder_ref: string | null }>
     >(
@@ -654,9 +654,8 @@ export class CardsRepository {
          UPDATE cards c SET balance = c.balance + $2,
            status = CASE WHEN c.status = 'exhausted' THEN 'active' ELSE c.status END,
            frozen_from = CASE WHEN c.frozen_from = 'exhausted' THEN 'active' ELSE c.frozen_from END
-         FROM ${batch.from}
-         WHERE c.serial = $1 AND ${batch.where} AND c.status IN (${statusList(CREDITABLE)}) AND c.bound_client_id = $3
-         RETURNING c.balance, c.status, b.enterprise_id, c.holder_ref)
+         WHERE c.serial = $1 AND c.status IN (${statusList(CREDITABLE)}) AND c.bound_client_id = $3
+         RETURNING c.balance, c.status, c.enterprise_id, c.holder_ref)
        SELECT balance::text AS balance, status, enterprise_id, holder_ref FROM u`,
       [serial, amount, clientId],
     );
@@ -714,8 +713,12 @@ export class CardsRepository {
 
   private async copyOnce(client: PoolClient, chunk: MintedChunk, slices: Iterable<MintedCard[]>): Promise<void> {
     const expires = chunk.expiresAt ? chunk.expiresAt.toISOString() : '\\N';
-    // The pepper id goes with the fixed columns: nothing more per card.
-    const fixed = `\t${chunk.orderId}\t${chunk.batchId}\t${chunk.faceValue}\t${chunk.faceValue}\tissued\t${expires}\t${chunk.codeKeyId}\t`;
+    // The batch's facts and the pepper id go with the fixed columns: nothing more per card. They are written
+    // as COPY text unescaped, so a value that would need escaping is refused (ids and the card type never do).
+    const facts = [chunk.orderId, chunk.batchId, chunk.enterpriseId, chunk.cardType, chunk.productId, chunk.codeKeyId];
+    if (facts.some((fact) => /[\t\n\r\\]/.test(fact))) throw new Error('copyCards: a chunk fact needs COPY escaping');
+    const [orderId, batchId, enterpriseId, cardType, productId, codeKeyId] = facts;
+    const fixed = `\t${orderId}\t${batchId}\t${enterpriseId}\t${cardType}\t${productId}\t${chunk.faceValue}\t${chunk.faceValue}\tissued\t${expires}\t${codeKeyId}\t`;
     const stream = client.query(copyFrom(`COPY cards (${COPY_COLUMNS}) FROM STDIN`));
     // What Postgres reports (the COPY refused, the connection lost): it may come while slices are still being
     // written, so it is kept here and checked between slices, never left as an unhandled rejection.

@@ -115,3 +115,44 @@ describe('describeConfig', () => {
     expect(shown).toContain('postgres://fuli:********@db:5432/fuli');
   });
 });
+
+describe('distribution channel settings', () => {
+  const tencent = {
+    SMS_PROVIDER: 'tencent',
+    TENCENT_SMS_SECRET_ID: 'AKIDexample',
+    TENCENT_SMS_SECRET_KEY: 'sms-secret-key-value',
+    TENCENT_SMS_SDK_APP_ID: '1400123456',
+    TENCENT_SMS_SIGN_NAME: '福利卡',
+    TENCENT_SMS_TEMPLATE_CLAIM: '2001',
+    TENCENT_SMS_TEMPLATE_OTP: '2002',
+  };
+
+  it('defaults to .eml files and the log-only SMS sender, and validates SMTP_URL', () => {
+    const config = dev();
+    expect(config.SMTP_URL).toBeUndefined();
+    expect(config.SMTP_POOL_SIZE).toBe(5);
+    expect(config.MAIL_FROM_ADDRESS).toBe('no-reply@fuli.example');
+    expect(config.SMS_PROVIDER).toBe('log');
+    expect(config.SMS_QPS).toBe(20);
+    expect(config.TENCENT_SMS_REGION).toBe('ap-guangzhou');
+    expect(config.TENCENT_SMS_ENDPOINT).toBe('https://sms.tencentcloudapi.com');
+    expect(dev({ SMTP_URL: 'smtps://u:p@smtp.example:465', SMTP_POOL_SIZE: '3' }).SMTP_POOL_SIZE).toBe(3);
+    expect(() => dev({ SMTP_URL: 'http://smtp.example' })).toThrow(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL/);
+    expect(() => dev({ MAIL_FROM_ADDRESS: 'nobody' })).toThrow(/MAIL_FROM_ADDRESS/);
+    expect(() => dev({ SMS_PROVIDER: 'aliyun' })).toThrow(/SMS_PROVIDER/);
+  });
+
+  it('needs every Tencent variable when SMS_PROVIDER=tencent, naming the missing ones', () => {
+    expect(dev(tencent).TENCENT_SMS_SDK_APP_ID).toBe('1400123456');
+    const { TENCENT_SMS_SECRET_KEY: _key, TENCENT_SMS_TEMPLATE_OTP: _otp, ...partial } = tencent;
+    expect(() => dev(partial)).toThrow('SMS_PROVIDER=tencent needs TENCENT_SMS_SECRET_KEY, TENCENT_SMS_TEMPLATE_OTP');
+  });
+
+  it('never shows the SMS secret key or the SMTP password', () => {
+    const config = dev({ ...tencent, SMTP_URL: 'smtp://mailer:mail-pass-123@smtp.example:587' });
+    const shown = JSON.stringify(describeConfig(config));
+    expect(shown).not.toContain('sms-secret-key-value');
+    expect(shown).not.toContain('mail-pass-123');
+    expect(shown).toContain('smtp://mailer:********@smtp.example:587');
+  });
+});

@@ -44,6 +44,7 @@ export function parseTrustProxy(value: string): false | string[] | null {
 
 export type QueueBackend = 'postgres' | 'redis';
 export type NodeEnv = 'development' | 'test' | 'production';
+export type SmsProvider = 'tencent' | 'log';
 
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const optionalBoolean = ({ value }: { value: unknown }) =>
@@ -419,6 +420,70 @@ export class AppConfig {
   })
   TRUST_PROXY?: string;
 
+  /**
+   * Outgoing mail (distribution): an SMTP server's URL, `smtp://user:password@host:587` or `smtps://…:465`. Unset:
+   * every message is written as an `.eml` file under DATA_DIR/mail instead of being sent.
+   */
+  @IsOptional()
+  @Matches(/^smtps?:\/\/[^/\s]+/, { message: 'SMTP_URL must be an smtp:// or smtps:// URL' })
+  SMTP_URL?: string;
+
+  /** SMTP connections kept open and shared by the sends of one process. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  SMTP_POOL_SIZE = 5;
+
+  /** The address distribution mail comes from; the display name is the enterprise's. */
+  @Matches(/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/, { message: 'MAIL_FROM_ADDRESS must be an e-mail address' })
+  MAIL_FROM_ADDRESS = 'no-reply@fuli.example';
+
+  /** `tencent`: Tencent Cloud SMS (the TENCENT_SMS_* variables are then required); `log`: nothing sent, a log line. */
+  @IsIn(['tencent', 'log'])
+  SMS_PROVIDER: SmsProvider = 'log';
+
+  @IsOptional()
+  @IsString()
+  TENCENT_SMS_SECRET_ID?: string;
+
+  @IsOptional()
+  @IsString()
+  TENCENT_SMS_SECRET_KEY?: string;
+
+  /** The SMS application's SdkAppId (console: 应用管理). */
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'TENCENT_SMS_SDK_APP_ID must be digits' })
+  TENCENT_SMS_SDK_APP_ID?: string;
+
+  /** The approved signature (签名) the messages carry, e.g. 福利卡. */
+  @IsOptional()
+  @IsString()
+  TENCENT_SMS_SIGN_NAME?: string;
+
+  @Matches(/^[a-z]{2}-[a-z]+(-\d+)?$/, { message: 'TENCENT_SMS_REGION must be a region such as ap-guangzhou' })
+  TENCENT_SMS_REGION = 'ap-guangzhou';
+
+  /** Overridable for tests (a local fake of the API); the signature signs this URL's host. */
+  @Matches(/^https?:\/\/[^/\s]+\/?$/, { message: 'TENCENT_SMS_ENDPOINT must be an http(s) origin' })
+  TENCENT_SMS_ENDPOINT = 'https://sms.tencentcloudapi.com';
+
+  /** Approved template ids: the claim message (sender, face value, link) and the one-time code. */
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'TENCENT_SMS_TEMPLATE_CLAIM must be a template id (digits)' })
+  TENCENT_SMS_TEMPLATE_CLAIM?: string;
+
+  @IsOptional()
+  @Matches(/^\d+$/, { message: 'TENCENT_SMS_TEMPLATE_OTP must be a template id (digits)' })
+  TENCENT_SMS_TEMPLATE_OTP?: string;
+
+  /** SMS requests per second one process sends at most (the provider's limit for the account). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  SMS_QPS = 20;
+
   // ── distribution: sending (src/distribution/distribution-sender.service.ts) ──
 
   /** Delays in seconds before the retries of a message that failed transiently; after the last, `failed`. */
@@ -506,8 +571,8 @@ export class AppConfig {
   }
 }
 
-/** Fields whose values never reach a log line. */
-export const SECRET_FIELDS = [
+/** Secrets that outside production are generated once when the environment does not give them. */
+const GENERATED_SECRET_FIELDS = [
   'CODE_PEPPER',
   'DATA_ENCRYPTION_KEYS',
   'JWT_SIGNING_KEY',
@@ -516,7 +581,23 @@ export const SECRET_FIELDS = [
   'AUDIT_HMAC_KEYS',
 ] as const satisfies readonly (keyof AppConfig)[];
 
-type GeneratedSecrets = Pick<AppConfig, (typeof SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
+/** Fields whose values never reach a log line (SMTP_URL's password is masked as every URL's is). */
+export const SECRET_FIELDS = [
+  ...GENERATED_SECRET_FIELDS,
+  'TENCENT_SMS_SECRET_KEY',
+] as const satisfies readonly (keyof AppConfig)[];
+
+/** What SMS_PROVIDER=tencent cannot send without. */
+const TENCENT_SMS_REQUIRED = [
+  'TENCENT_SMS_SECRET_ID',
+  'TENCENT_SMS_SECRET_KEY',
+  'TENCENT_SMS_SDK_APP_ID',
+  'TENCENT_SMS_SIGN_NAME',
+  'TENCENT_SMS_TEMPLATE_CLAIM',
+  'TENCENT_SMS_TEMPLATE_OTP',
+] as const satisfies readonly (keyof AppConfig)[];
+
+type GeneratedSecrets = Pick<AppConfig, (typeof GENERATED_SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
 
 function generateSecrets(): GeneratedSecrets {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -575,7 +656,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   const production = raw.NODE_ENV === 'production';
   if (!production) {
     const dataDir = resolve(typeof raw.DATA_DIR === 'string' ? raw.DATA_DIR : '.data');
-    const missing = [...SECRET_FIELDS, 'ADMIN_CLIENT_ID'].filter((key) => raw[key] === undefined);
+    const missing = [...GENERATED_SECRET_FIELDS, 'ADMIN_CLIENT_ID'].filter((key) => raw[key] === undefined);
     if (missing.length > 0) {
       const generated = developmentSecrets(dataDir);
       for (const key of missing) raw[key] = generated[key as keyof GeneratedSecrets];
@@ -593,6 +674,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       return `  ${error.property} ${given}: ${messages.join('; ')}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  if (config.SMS_PROVIDER === 'tencent') {
+    const missingSms = TENCENT_SMS_REQUIRED.filter((key) => config[key] === undefined);
+    if (missingSms.length > 0) {
+      throw new ConfigError(`Invalid configuration: SMS_PROVIDER=tencent needs ${missingSms.join(', ')}`);
+    }
   }
   return config;
 }

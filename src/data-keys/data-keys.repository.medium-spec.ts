@@ -49,25 +49,6 @@ describe('DataKeysRepository (medium)', () => {
     });
   });
 
-  it('walks the sealed columns of the tables it was given, and refuses the cards', async () => {
-    await db.rolledBack(async (ctx) => {
-      const column = {
-        table: 'orders',
-        key: [{ name: 'id', type: 'text' as const }],
-        envelopeOf: (alias: string) => `${alias}.purchaser_ciphertext`,
-        keyIdOf: (alias: string) => `split_part(${alias}.purchaser_ciphertext, '.', 2)`,
-        notUnder: (alias: string) => `NOT starts_with(${alias}.purchaser_ciphertext, $1)`,
-        store: (fresh: string) => `purchaser_ciphertext = ${fresh}`,
-      };
-      expect(Array.isArray(await repository.otherSealedColumns.census(ctx, column))).toBe(true);
-      expect(await repository.otherSealedColumns.page(ctx, column, 'v1.k2.', 10, null)).toEqual(expect.any(Array));
-      expect(await repository.otherSealedColumns.reseal(ctx, column, [], [], [])).toEqual([]);
-      await expect(repository.otherSealedColumns.census(ctx, { ...column, table: 'cards' })).rejects.toThrow(
-        /not a table this repository owns/,
-      );
-    });
-  });
-
   it('holds the walk lock for one holder at a time', async () => {
     const outcome = await repository.withWalkLock(async () => (await repository.withWalkLock(async () => 1)).locked);
     expect(outcome).toEqual({ locked: true, result: false });

@@ -5,7 +5,6 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import type { RequestContext } from '../common/context/request-context';
 import { type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { paginate } from '../database/paginate';
-import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { type ColumnProgress, ReencryptionRun, type ReencryptionStatus } from './reencryption-run.entity';
 
@@ -17,19 +16,13 @@ const START_LOCK_KEY = 1;
 
 const UNFINISHED: ReencryptionStatus[] = ['queued', 'running'];
 
-/** reencryption_runs, the re-encryption locks, and the walk's statements over the sealed columns of other modules. */
+/**
+ * reencryption_runs and the re-encryption locks. The walk's statements over the sealed columns are their tables'
+ * owners' (SealedColumnOwners).
+ */
 @Injectable()
 export class DataKeysRepository {
-  /**
-   * Key rotation's census, page and reseal of the sealed columns of orders, idempotency_keys and webhook_endpoints.
-   * Those statements belong with their tables' owners; until those modules export them they run here (the cards'
-   * run in CardsRepository).
-   */
-  readonly otherSealedColumns: SealedColumnQueries;
-
-  constructor(private readonly connection: TransactionalConnection) {
-    this.otherSealedColumns = new SealedColumnQueries(connection, ['orders', 'idempotency_keys', 'webhook_endpoints']);
-  }
+  constructor(private readonly connection: TransactionalConnection) {}
 
   /** Until the context's transaction ends, no other run is started. */
   async lockStart(ctx: RequestContext): Promise<void> {

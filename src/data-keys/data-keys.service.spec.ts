@@ -1,4 +1,7 @@
 import type { CardsRepository } from '../cards/cards.repository';
+import type { IdempotencyRepository } from '../idempotency/idempotency.repository';
+import type { OrdersRepository } from '../orders/orders.repository';
+import type { WebhooksRepository } from '../webhooks/webhooks.repository';
 import type { RequestContext } from '../common/context/request-context';
 import type { DataCipher } from '../common/crypto/data-cipher.service';
 import { newId } from '../common/ids';
@@ -10,18 +13,22 @@ import type { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
 import { DEFAULT_REENCRYPTION_BATCH } from './dto/reencryption.dto';
 import type { ReencryptionRun } from './reencryption-run.entity';
+import { SealedColumnOwners } from './sealed-column-owners';
 import type { SealedColumn, SealedColumns } from './sealed-columns';
 
 /** A census per table.column, as the repositories would count it. */
 type Censuses = Record<string, Array<{ key_id: string | null; rows: string }>>;
 
-function sealedRows(censuses: Censuses, tables: string[]): SealedColumnQueries {
-  return {
+/** An owner repository's walk statements: counts only its own tables' columns. */
+function sealedRows(censuses: Censuses, tables: string[]): { sealedColumns: SealedColumnQueries } {
+  const sealedColumns = {
+    tables,
     census: async (_ctx: RequestContext, column: SealedColumnSql & { name?: string }) => {
       expect(tables).toContain(column.table);
       return censuses[column.name!] ?? [];
     },
   } as unknown as SealedColumnQueries;
+  return { sealedColumns };
 }
 
 const column = (name: string, table: string, keys: 'data' | 'code_pepper') => ({ name, table, keys }) as SealedColumn;
@@ -29,12 +36,6 @@ const column = (name: string, table: string, keys: 'data' | 'code_pepper') => ({
 class FakeRuns {
   readonly runs = new Map<string, ReencryptionRun>();
   startLocks = 0;
-  otherSealedColumns: SealedColumnQueries;
-
-  constructor(censuses: Censuses) {
-    this.otherSealedColumns = sealedRows(censuses, ['orders']);
-  }
-
   async lockStart(ctx: RequestContext) {
     expect(ctx.transaction).toBeDefined();
     this.startLocks++;
@@ -56,8 +57,13 @@ class FakeRuns {
 }
 
 function setup(censuses: Censuses = {}) {
-  const runs = new FakeRuns(censuses);
-  const cardSecrets = { sealedColumns: sealedRows(censuses, ['cards']) } as unknown as CardsRepository;
+  const runs = new FakeRuns();
+  const owners = new SealedColumnOwners(
+    sealedRows(censuses, ['cards']) as CardsRepository,
+    sealedRows(censuses, ['orders']) as OrdersRepository,
+    sealedRows(censuses, ['idempotency_keys']) as IdempotencyRepository,
+    sealedRows(censuses, ['webhook_endpoints']) as WebhooksRepository,
+  );
   const enqueued: string[] = [];
   const jobs = new Map<string, { isFailed: () => Promise<boolean>; retry: jest.Mock }>();
   const queues = {
@@ -78,7 +84,7 @@ function setup(censuses: Censuses = {}) {
   const audit = new FakeAudit();
   const service = new DataKeysService(
     runs as unknown as DataKeysRepository,
-    cardSecrets,
+    owners,
     new FakeTransactions().service,
     audit.service,
     queues,
@@ -137,7 +143,7 @@ describe('DataKeysService', () => {
   });
 
   describe('usage', () => {
-    it('counts envelopes per key over the columns (cards through the cards repository) and tells what may go', async () => {
+    it('counts envelopes per key over the columns (each through the owner of its table) and tells what may go', async () => {
       const { service } = setup({
         'cards.secret_ciphertext': [
           { key_id: 'k2', rows: '5' },

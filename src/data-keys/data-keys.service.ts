@@ -5,7 +5,6 @@ import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
-import { CardsRepository } from '../cards/cards.repository';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -20,7 +19,8 @@ import {
 import { DataKeysRepository } from './data-keys.repository';
 import { fromCensus, pendingProgress } from './reencryption-progress';
 import type { ReencryptionRun } from './reencryption-run.entity';
-import { SealedColumns, type SealedColumn } from './sealed-columns';
+import { SealedColumnOwners } from './sealed-column-owners';
+import { SealedColumns } from './sealed-columns';
 /** A queued or running run whose progress has not moved for this long is enqueued again when read. */
 const RELAY_AFTER_MS = 60_000;
 
@@ -35,7 +35,7 @@ export class DataKeysService {
 
   constructor(
     private readonly runs: DataKeysRepository,
-    private readonly cardSecrets: CardsRepository,
+    private readonly owners: SealedColumnOwners,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,
@@ -52,7 +52,7 @@ export class DataKeysService {
     const perColumn: Array<{ column: string; keys: Record<string, number> }> = [];
     let cardsByPepper: Record<string, number> = {};
     for (const column of this.columns.all) {
-      const census = fromCensus(await this.sealedRows(column).census(ctx, column));
+      const census = fromCensus(await this.owners.of(column).census(ctx, column));
       if (column.keys === 'code_pepper') cardsByPepper = census.keys;
       else perColumn.push({ column: column.name, keys: census.keys });
     }
@@ -178,10 +178,5 @@ export class DataKeysService {
 
   private async enqueue(runId: string): Promise<void> {
     await this.queues.add(JobName.ReencryptData, { runId }, { jobId: runId });
-  }
-
-  /** The cards' columns are counted by the cards module's repository, the others by this module's for now. */
-  private sealedRows(column: SealedColumn) {
-    return column.table === 'cards' ? this.cardSecrets.sealedColumns : this.runs.otherSealedColumns;
   }
 }

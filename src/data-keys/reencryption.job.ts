@@ -1,13 +1,12 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
-import { CardsRepository } from '../cards/cards.repository';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { CardSecrets } from '../cards/card-secrets';
 import { RequestContext } from '../common/context/request-context';
 import { isId } from '../common/ids';
 import { TransactionService } from '../database/transaction.service';
-import type { SealedColumnQueries, SealedPageRow } from '../database/sealed-column-sql';
+import type { SealedPageRow } from '../database/sealed-column-sql';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -21,6 +20,7 @@ import {
   targetKeyIdOf,
 } from './reencryption-progress';
 import { DataKeysRepository } from './data-keys.repository';
+import { SealedColumnOwners } from './sealed-column-owners';
 import type { ReencryptionRun, ColumnProgress, CountsByKeyId } from './reencryption-run.entity';
 import { isUnreadable, SealedColumns, type SealedColumn } from './sealed-columns';
 /** deadlock_detected, serialization_failure: a batch that lost to a concurrent writer is simply tried again. */
@@ -73,7 +73,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   constructor(
     private readonly runs: DataKeysRepository,
-    private readonly cardSecrets: CardsRepository,
+    private readonly owners: SealedColumnOwners,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
     private readonly cipher: DataCipher,
@@ -174,7 +174,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
     const notUnder = column.stalenessParam(targetKeyIdOf(run, column.name));
     const started = Date.now();
     const read = async (cursor: string[] | null): Promise<PreparedBatch | null> => {
-      const page = await this.sealedRows(column).page(RequestContext.system(), column, notUnder, run.batchSize, cursor);
+      const page = await this.owners.of(column).page(RequestContext.system(), column, notUnder, run.batchSize, cursor);
       return page.length === 0 ? null : this.prepare(column, page);
     };
     let progress = from;
@@ -249,7 +249,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
       try {
         const ctx = RequestContext.system();
         return await this.transactions.run(ctx, async () => {
-          const updated = await this.sealedRows(column).reseal(ctx, column, batch.keys, batch.stale, batch.fresh);
+          const updated = await this.owners.of(column).reseal(ctx, column, batch.keys, batch.stale, batch.fresh);
           const written = new Set(updated.map((row) => column.key.map((_, i) => row[`k${i}`]).join('\u0000')));
           const reencrypted: CountsByKeyId = {};
           const changed: CountsByKeyId = {};
@@ -321,7 +321,7 @@ export class ReencryptionJob implements OnApplicationBootstrap {
 
   /** Rows per key id of one column. */
   private async census(column: SealedColumn): Promise<{ rows: number; keys: CountsByKeyId }> {
-    return fromCensus(await this.sealedRows(column).census(RequestContext.system(), column));
+    return fromCensus(await this.owners.of(column).census(RequestContext.system(), column));
   }
 
   private async saveProgress(runId: string, progress: Record<string, ColumnProgress>): Promise<void> {
@@ -360,10 +360,5 @@ export class ReencryptionJob implements OnApplicationBootstrap {
         summary: { reason: reason.slice(0, 500) },
       });
     });
-  }
-
-  /** The cards' columns are walked by the cards module's repository, the others by this module's for now. */
-  private sealedRows(column: SealedColumn): SealedColumnQueries {
-    return column.table === 'cards' ? this.cardSecrets.sealedColumns : this.runs.otherSealedColumns;
   }
 }

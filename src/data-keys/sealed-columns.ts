@@ -48,7 +48,7 @@ export function isUnreadable(error: unknown): boolean {
 }
 
 // The statements that walk a column are built in src/database/sealed-column-sql.ts and sent by the repository of
-// the table's owner (cards: CardsRepository; the others: DataKeysRepository for now).
+// the table's owner (SealedColumnOwners: cards, orders, idempotency and webhooks each send their own).
 export { censusSql, pageSql, resealSql } from '../database/sealed-column-sql';
 
 /** How a DataCipher envelope column names its key and tells a stale one: by the envelope's `v1.<key id>.` prefix. */

@@ -85,11 +85,14 @@ export type SealedPageRow = Record<string, string | null> & { stale: string | nu
 /** Rows per key id (`key_id` NULL: rows without an envelope). */
 export type SealedCensusRow = { key_id: string | null; rows: string };
 
-/** Sends the walk's statements for the columns of `tables` (their owner's), on the context's transaction or the pool. */
+/**
+ * Sends the walk's statements for the columns of `tables` (their owner's), on the context's transaction or the pool.
+ * Each owning repository holds one as `sealedColumns`; key rotation finds a column's by its table.
+ */
 export class SealedColumnQueries {
   constructor(
     private readonly connection: TransactionalConnection,
-    private readonly tables: readonly string[],
+    readonly tables: readonly string[],
   ) {}
 
   async census(ctx: RequestContext, column: SealedColumnSql): Promise<SealedCensusRow[]> {

@@ -99,8 +99,11 @@ export class DemoSeedService {
     return credentials;
   }
 
-  /** Prints to the terminal (not the JSON log): the one place demo secrets are shown. */
-  async seedAndPrint(): Promise<void> {
+  /**
+   * Prints to the terminal (not the JSON log): the one place demo secrets are shown. `notes` are lines the caller
+   * adds (where mail and SMS go).
+   */
+  async seedAndPrint(notes: string[] = []): Promise<void> {
     const demo = await this.seed();
     const url = this.config.publicUrl;
     const lines = [
@@ -116,6 +119,7 @@ export class DemoSeedService {
       `  All of these:        ${join(this.config.dataDir, 'demo-credentials.json')}`,
       '  Get a token:',
       `    curl -s -u ${demo.hr.client_id}:${demo.hr.client_secret} -d grant_type=client_credentials ${url}/v1/oauth/token`,
+      ...notes.map((note) => `  ${note}`),
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

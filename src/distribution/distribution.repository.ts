@@ -575,7 +575,9 @@ export class DistributionRepository {
       `WITH updated AS (
        UPDATE distribution_recipients
        SET email = CASE WHEN $2 THEN $3 ELSE email END, mobile = CASE WHEN $4 THEN $5 ELSE mobile END,
-           channel = COALESCE($6, channel), attempts = 0, last_error = NULL, updated_at = now()
+           channel = COALESCE($6, channel), attempts = 0, last_error = NULL, updated_at = now(),
+           -- A send in flight to the old contact is not recorded (its attempt no longer matches): due again now.
+           next_attempt_at = CASE WHEN status = 'queued' THEN now() ELSE next_attempt_at END
        WHERE id = $1 AND status IN ('scheduled', 'queued')
        RETURNING id)
        SELECT id FROM updated`,

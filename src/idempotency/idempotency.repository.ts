@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { IdempotencyKey } from './idempotency-key.entity';
 
@@ -65,7 +66,12 @@ export function idempotencyKeySql(
 /** The `idempotency_keys` table (docs/architecture.md: the idempotency module owns it). */
 @Injectable()
 export class IdempotencyRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+  /** Key rotation's census, page and reseal of the stored responses (src/data-keys/sealed-columns.ts). */
+  readonly sealedColumns: SealedColumnQueries;
+
+  constructor(private readonly connection: TransactionalConnection) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['idempotency_keys']);
+  }
 
   /** Try-locks the key for the caller's transaction: false while another request holds it. */
   async tryLock(ctx: RequestContext, clientId: string, key: string): Promise<boolean> {

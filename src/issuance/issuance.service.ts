@@ -291,6 +291,9 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     const chunk = {
       orderId: batch.orderId,
       batchId: batch.id,
+      enterpriseId: batch.enterpriseId,
+      cardType: batch.cardType,
+      productId: batch.productId,
       faceValue: batch.faceValue,
       expiresAt: batch.expiresAt,
       codeKeyId: this.secrets.blindIndexKeyId,

@@ -5,6 +5,7 @@ import type { RequestContext } from '../common/context/request-context';
 import { idempotencyKeySql, type IdempotencyClaim, type StoredResponse } from '../idempotency/idempotency.repository';
 import { type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { paginate } from '../database/paginate';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { activeEnterpriseTermsSql, type EnterpriseOrderTerms } from '../enterprises/enterprises.repository';
 import { Order, OrderLine } from './order.entity';
@@ -150,7 +151,12 @@ export function newOrderSql(write: NewOrderWrite): { sql: string; params: unknow
 /** The tables `orders`, `order_lines` and `payments` (docs/architecture.md: orders owns them). */
 @Injectable()
 export class OrdersRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+  /** Key rotation's census, page and reseal of orders' sealed column (src/data-keys/sealed-columns.ts). */
+  readonly sealedColumns: SealedColumnQueries;
+
+  constructor(private readonly connection: TransactionalConnection) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['orders']);
+  }
 
   /**
    * The whole order in ONE statement (docs/architecture.md, order creation: one round trip): newOrderSql.

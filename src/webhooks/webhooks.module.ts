@@ -28,5 +28,7 @@ import { WebhooksRepository } from './webhooks.repository';
     WebhookUrlPolicy,
     WebhooksRepository,
   ],
+  // The repository for key rotation's walk over the endpoints' sealed secrets (src/data-keys/).
+  exports: [WebhooksRepository],
 })
 export class WebhooksModule {}

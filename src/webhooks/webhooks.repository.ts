@@ -3,6 +3,7 @@ import { In } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
 import { type ListQueryDto, type Page } from '../common/pagination/pagination';
 import { paginate } from '../database/paginate';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { eventJoinSql } from '../events/events.repository';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint, type DisabledReason } from './webhook.entity';
@@ -74,7 +75,12 @@ interface ClaimedRow {
  */
 @Injectable()
 export class WebhooksRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+  /** Key rotation's census, page and reseal of the endpoints' sealed secrets (src/data-keys/sealed-columns.ts). */
+  readonly sealedColumns: SealedColumnQueries;
+
+  constructor(private readonly connection: TransactionalConnection) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['webhook_endpoints']);
+  }
 
   // ------------------------------------------------------------------ endpoints
 

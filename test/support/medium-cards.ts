@@ -25,8 +25,9 @@ export async function insertCard(
   );
   await connection.query(
     ctx,
-    `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, holder_ref, bound_client_id)
-     VALUES ($1, 'ord_medium', $2, 10000, $3, $4, $5, $6, $7)`,
+    `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status,
+       code_hash, holder_ref, bound_client_id)
+     VALUES ($1, 'ord_medium', $2, $8, 'anonymous', 'prd_medium', 10000, $3, $4, $5, $6, $7)`,
     [
       serial,
       batchId,
@@ -35,6 +36,7 @@ export async function insertCard(
       randomBytes(32),
       card.holderRef === undefined ? 'holder' : card.holderRef,
       card.clientId === undefined ? 'cli_medium' : card.clientId,
+      enterpriseId,
     ],
   );
   return { serial, enterpriseId, batchId };

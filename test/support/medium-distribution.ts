@@ -65,9 +65,10 @@ export async function insertDistribution(
       const serial = serialFromSequence(BigInt(800_000_000_000 + randomInt(1, 99_000_000_000)));
       await connection.query(
         ctx,
-        `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash)
-         VALUES ($1, $2, $3, 10000, 10000, $4, $5)`,
-        [serial, orderId, batchId, cardStatus, randomBytes(32)],
+        `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance,
+           status, code_hash)
+         VALUES ($1, $2, $3, $6, 'anonymous', 'prd_medium', 10000, 10000, $4, $5)`,
+        [serial, orderId, batchId, cardStatus, randomBytes(32), enterpriseId],
       );
       const id = newId('distributionRecipient');
       row += 1;
