@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { claimTokenHash } from '../src/distribution/claim-token';
-import { MailSender, SmsSender } from '../src/distribution/channels/channel-types';
 import { DistributionSenderService } from '../src/distribution/distribution-sender.service';
 import { newId } from '../src/common/ids';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { FakeChannels } from './support/fake-channels';
+import { startFakeTencentSms, type FakeTencentSms } from './support/fake-tencent-sms';
+import { startSmtpSink, type ReceivedMail, type SmtpSink } from './support/smtp-sink';
 import { createClient, createProduct, placePaidOrder } from './support/fixtures';
 import { recordStatements } from './support/round-trips';
 
 const RECEIPT_TOKEN = 'receipt-token-0123456789abcdef';
+const TENCENT = { secretId: 'AKIDdistributiontest', secretKey: 'distribution-test-secret-key' };
 
 interface NewRecipient {
   card: CardWithSecret;
@@ -24,16 +25,37 @@ interface NewRecipient {
  * Sending a distribution (README, "Sending and statuses"): the send job's messages and statuses, retries, bounces,
  * SMS receipts, control (resend, change of contact, revoke, cancel), bulk binding through a channel, order
  * completion, and the batch's round trips. Recipients are written the way the creation part leaves them (rows
- * queued or scheduled; the job woken after commit); mail and SMS go to in-process fakes (test/support/fake-channels).
+ * queued or scheduled; the job woken after commit); mail goes over SMTP to a real server (test/support/smtp-sink.ts)
+ * and SMS to a fake of Tencent's API that checks the TC3 signature (test/support/fake-tencent-sms.ts).
  */
 describe('distribution sending', () => {
   let app: TestApp;
-  let channels: FakeChannels;
+  let sink: SmtpSink;
+  let tencent: FakeTencentSms;
+  /** RCPT TO refusals per address (4xx transient, 5xx permanent), and how many times each address was tried. */
+  const refusals = new Map<string, { code: number; message: string }>();
+  const tried = new Map<string, number>();
   let sender: DistributionSenderService;
   let product: { id: string };
 
   beforeAll(async () => {
+    sink = await startSmtpSink({
+      refuseRecipient: (address) => {
+        tried.set(address, (tried.get(address) ?? 0) + 1);
+        return refusals.get(address);
+      },
+    });
+    tencent = await startFakeTencentSms(TENCENT);
     app = await startTestApp({
+      SMTP_URL: sink.url,
+      SMS_PROVIDER: 'tencent',
+      TENCENT_SMS_SECRET_ID: TENCENT.secretId,
+      TENCENT_SMS_SECRET_KEY: TENCENT.secretKey,
+      TENCENT_SMS_SDK_APP_ID: '1400000001',
+      TENCENT_SMS_SIGN_NAME: 'Fuli',
+      TENCENT_SMS_TEMPLATE_CLAIM: '100001',
+      TENCENT_SMS_TEMPLATE_OTP: '100002',
+      TENCENT_SMS_ENDPOINT: tencent.endpoint,
       RATE_LIMIT_REQUESTS: '100000',
       ISSUANCE_CHUNK_SIZE: '100',
       SMS_RECEIPT_TOKEN: RECEIPT_TOKEN,
@@ -41,13 +63,26 @@ describe('distribution sending', () => {
       DISTRIBUTION_SWEEP_INTERVAL_SECONDS: '1',
       DISTRIBUTION_REMINDER_DAYS_BEFORE: '0',
     });
-    channels = new FakeChannels().install(app.app.get(MailSender), app.app.get(SmsSender));
     sender = app.app.get(DistributionSenderService);
     product = await createProduct(app);
   });
   afterAll(async () => {
     await app?.close();
+    await sink?.close();
+    await tencent?.close();
   });
+
+  const mailsTo = (address: string): ReceivedMail[] =>
+    sink.messages.filter((mail) => mail.envelope.to.includes(address));
+  const textOf = (mail: ReceivedMail) => `${mail.text ?? ''}\n${typeof mail.html === 'string' ? mail.html : ''}`;
+  const smsTo = (mobile: string) =>
+    tencent.requests
+      .filter((request) => request.signatureValid && (request.body?.PhoneNumberSet as string[]).includes(mobile))
+      .map((request) => ({
+        sid: request.serialNos[mobile],
+        templateId: request.body?.TemplateId as string,
+        params: request.body?.TemplateParamSet as string[],
+      }));
 
   /** A paid, issued order of `count` cards and a client of its enterprise with distributions:write. */
   async function issuedOrder(count: number) {
@@ -149,11 +184,11 @@ describe('distribution sending', () => {
     const { recipients } = await distribute(order, [{ card, channel: 'email', email: 'li.lei@example.com' }]);
     await statusOf(recipients[0], 'delivered');
 
-    const [mail] = channels.mailsTo('li.lei@example.com');
-    const token = tokenIn(mail.text);
+    const [mail] = mailsTo('li.lei@example.com');
+    const token = tokenIn(textOf(mail));
+    expect(mail.subject).toContain('100.00');
     expect(token).toBeDefined();
-    expect(mail.text).not.toContain(card.code);
-    expect(mail.html).not.toContain(card.code);
+    expect(textOf(mail)).not.toContain(card.code);
     expect((await recipient(recipients[0])).claim_token_hash?.equals(claimTokenHash(token!))).toBe(true);
     expect((await cardRow(card.serial)).status).toBe('delivered');
     const delivered = await eventsOf(order.enterpriseId, 'card.delivered');
@@ -180,23 +215,23 @@ describe('distribution sending', () => {
     );
     const { recipients } = await distribute(order, [{ card, channel: 'email', email: 'with-code@example.com' }]);
     await statusOf(recipients[0], 'delivered');
-    const [mail] = channels.mailsTo('with-code@example.com');
-    expect(mail.fromName).toBe('ACME HR');
-    expect(mail.text).toContain(card.code);
-    expect(mail.text).toContain(card.pin);
+    const [mail] = mailsTo('with-code@example.com');
+    expect(mail.from?.value[0].name).toBe('ACME HR');
+    expect(textOf(mail)).toContain(card.code);
+    expect(textOf(mail)).toContain(card.pin);
     const delivered = await eventsOf(order.enterpriseId, 'card.delivered');
     expect(JSON.stringify(delivered)).not.toContain(card.code);
   });
 
   it('retries a transient SMTP failure on the schedule, then fails the recipient (card.delivery_failed)', async () => {
     const order = await issuedOrder(1);
-    channels.failWith('busy@example.com', false);
+    refusals.set('busy@example.com', { code: 451, message: '4.2.1 Mailbox busy, try later' });
     const { recipients } = await distribute(order, [
       { card: order.cards[0], channel: 'email', email: 'busy@example.com' },
     ]);
     const failed = await statusOf(recipients[0], 'failed');
     // DISTRIBUTION_RETRY_SCHEDULE_SECONDS=1,1: the first attempt and two retries.
-    expect(channels.attempts('busy@example.com')).toBe(3);
+    expect(tried.get('busy@example.com')).toBe(3);
     expect(failed.last_error).toContain('451');
     expect(await eventsOf(order.enterpriseId, 'card.delivery_failed')).toEqual([
       { data: expect.objectContaining({ serial: order.cards[0].serial, status: 'failed' }) },
@@ -206,12 +241,12 @@ describe('distribution sending', () => {
 
   it('bounces a permanent failure at once', async () => {
     const order = await issuedOrder(1);
-    channels.failWith('nobody@example.com', true);
+    refusals.set('nobody@example.com', { code: 550, message: '5.1.1 No such user' });
     const { recipients } = await distribute(order, [
       { card: order.cards[0], channel: 'email', email: 'nobody@example.com' },
     ]);
     await statusOf(recipients[0], 'bounced');
-    expect(channels.attempts('nobody@example.com')).toBe(1);
+    expect(tried.get('nobody@example.com')).toBe(1);
     expect(await eventsOf(order.enterpriseId, 'card.delivery_failed')).toEqual([
       { data: expect.objectContaining({ status: 'bounced' }) },
     ]);
@@ -222,8 +257,8 @@ describe('distribution sending', () => {
     const mobile = '+8613900001111';
     const { recipients } = await distribute(order, [{ card: order.cards[0], channel: 'sms', mobile }]);
     await statusOf(recipients[0], 'sent');
-    const [sms] = channels.smsTo(mobile);
-    expect(sms.template).toBe('claim');
+    const [sms] = smsTo(mobile);
+    expect(sms.templateId).toBe('100001');
     expect(tokenIn(sms.params.join(' '))).toBeDefined();
     const receipt = [
       {
@@ -252,6 +287,30 @@ describe('distribution sending', () => {
       .expect(200, { result: 0, errmsg: 'OK' });
   });
 
+  it("takes a failed delivery from Tencent's callback (card.delivery_failed), and a number refused at send bounces", async () => {
+    const order = await issuedOrder(2);
+    const [off, dead] = ['+8613900002222', '+8613900003333'];
+    tencent.failNumber(dead, 'InvalidParameterValue.IncorrectPhoneNumber', 'invalid number');
+    const { recipients } = await distribute(order, [
+      { card: order.cards[0], channel: 'sms', mobile: off },
+      { card: order.cards[1], channel: 'sms', mobile: dead },
+    ]);
+    await statusOf(recipients[0], 'sent');
+    await statusOf(recipients[1], 'bounced');
+    const [sms] = smsTo(off);
+    const answered = await tencent.sendReceipts(`${app.url}/v1/distribution/sms-receipts/tencent/${RECEIPT_TOKEN}`, [
+      { serialNo: sms.sid, delivered: false },
+    ]);
+    expect(answered).toEqual({ status: 200, body: JSON.stringify({ result: 0, errmsg: 'OK' }) });
+    const failed = await recipient(recipients[0]);
+    expect(failed.status).toBe('failed');
+    expect(failed.last_error).toContain('MK:0001');
+    expect((await cardRow(order.cards[0].serial)).status).toBe('issued');
+    const events = await eventsOf(order.enterpriseId, 'card.delivery_failed');
+    expect(events.map((event) => event.data.status).sort()).toEqual(['bounced', 'failed']);
+    expect(JSON.stringify(events)).not.toContain('13900002222');
+  });
+
   it('resends at most 3 times a day; each resend kills the previous link', async () => {
     const order = await issuedOrder(1);
     const { id, recipients } = await distribute(order, [
@@ -259,13 +318,13 @@ describe('distribution sending', () => {
     ]);
     await statusOf(recipients[0], 'delivered');
     for (let i = 1; i <= 3; i++) {
-      const previous = tokenIn(channels.mailsTo('again@example.com').at(-1)!.text)!;
+      const previous = tokenIn(textOf(mailsTo('again@example.com').at(-1)!))!;
       const resent = await post(order.token, `/v1/distributions/${id}/recipients/${recipients[0]}/resend`).expect(200);
       expect(resent.body).toMatchObject({ id: recipients[0], status: 'queued', channel: 'email' });
       expect(resent.body).not.toHaveProperty('claim_url');
       await until(
         'resend sent',
-        async () => channels.mailsTo('again@example.com').length,
+        async () => mailsTo('again@example.com').length,
         (n) => n === i + 1,
       );
       await statusOf(recipients[0], 'delivered');
@@ -294,13 +353,13 @@ describe('distribution sending', () => {
       { card: order.cards[1], channel: 'email', email: 'claimed@example.com' },
     ]);
     await statusOf(recipients[0], 'delivered');
-    const oldToken = tokenIn(channels.mailsTo('old@example.com')[0].text)!;
+    const oldToken = tokenIn(textOf(mailsTo('old@example.com')[0]))!;
     const changed = await post(order.token, `/v1/distributions/${id}/recipients/${recipients[0]}/contact`, {
       email: 'new@example.com',
     }).expect(200);
     expect(changed.body).toMatchObject({ status: 'queued', channel: 'email' });
     await statusOf(recipients[0], 'delivered');
-    const newToken = tokenIn(channels.mailsTo('new@example.com')[0].text)!;
+    const newToken = tokenIn(textOf(mailsTo('new@example.com')[0]))!;
     const row = await recipient(recipients[0]);
     expect(row.claim_token_hash?.equals(claimTokenHash(newToken))).toBe(true);
     const [{ n }] = await app.dataSource.query<Array<{ n: number }>>(
@@ -376,7 +435,7 @@ describe('distribution sending', () => {
       { data: expect.objectContaining({ serial: bound.serial, holder_ref: 'emp-42', employee_ref: 'EMP-2' }) },
     ]);
     expect(JSON.stringify(boundEvents)).not.toContain(bound.code);
-    expect(channels.mails.some((mail) => mail.text.includes(bound.code))).toBe(false);
+    expect(sink.messages.some((mail) => textOf(mail).includes(bound.code))).toBe(false);
 
     await until(
       'order completed',

@@ -14,7 +14,10 @@ import { EventsService } from '../events/events.service';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import { ClaimMessages, MailSender, SmsSender, type SendOutcome } from './channels/channel-types';
+import { MailSender } from './channels/mail.sender';
+import { claimSmsParams, renderClaimMail } from './channels/message-templates';
+import type { SendOutcome } from './channels/send-outcome';
+import { SmsSender } from './channels/sms.sender';
 import { claimUrl, newClaimToken } from './claim-token';
 import { DistributionRepository } from './distribution.repository';
 import type { ClaimedRecipient, ClaimedReminder, MovedRecipient, RecipientOutcome } from './distribution-sending.types';
@@ -75,7 +78,6 @@ export class DistributionSenderService implements OnApplicationBootstrap {
     private readonly enterprises: EnterprisesRepository,
     private readonly mail: MailSender,
     private readonly sms: SmsSender,
-    private readonly messages: ClaimMessages,
     private readonly completion: OrderCompletionService,
   ) {}
 
@@ -196,7 +198,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
           ? await this.mail.send({
               to: recipient.email!,
               fromName,
-              ...this.messages.renderClaimMail({
+              ...renderClaimMail({
                 locale: recipient.locale,
                 ...(recipient.name ? { recipientName: recipient.name } : {}),
                 fromName,
@@ -211,7 +213,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
           : await this.sms.send({
               mobile: recipient.mobile!,
               template: 'claim',
-              params: this.messages.claimSmsParams({ fromName, faceValueFen: recipient.faceValue, claimUrl: url }),
+              params: claimSmsParams({ fromName, faceValueFen: recipient.faceValue, claimUrl: url }),
             });
     } catch (error) {
       // An adapter should answer, not throw; if one does, the attempt counts as a transient failure.
@@ -449,7 +451,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
           ? await this.mail.send({
               to: reminder.email!,
               fromName,
-              ...this.messages.renderClaimMail({
+              ...renderClaimMail({
                 locale: reminder.locale,
                 ...(reminder.name ? { recipientName: reminder.name } : {}),
                 fromName,
@@ -463,7 +465,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
           : await this.sms.send({
               mobile: reminder.mobile!,
               template: 'claim',
-              params: this.messages.claimSmsParams({ fromName, faceValueFen: reminder.faceValue, claimUrl: url }),
+              params: claimSmsParams({ fromName, faceValueFen: reminder.faceValue, claimUrl: url }),
             });
     } catch (error) {
       result = { ok: false, permanent: false, error: `adapter error: ${(error as Error).name}` };

@@ -64,21 +64,31 @@ describe('deliveryEvent', () => {
 });
 
 describe('readTencentReceipts', () => {
-  it('reads SUCCESS and FAIL reports, tells dead numbers apart, and skips junk', () => {
+  const at = '2026-12-06 10:03:04';
+  it('reads SUCCESS and FAIL reports, tells dead numbers apart, and leaves malformed entries out', () => {
     expect(
       readTencentReceipts([
-        { report_status: 'SUCCESS', errmsg: 'DELIVRD', description: '用户短信送达成功', sid: 's1', mobile: '139' },
-        { report_status: 'FAIL', errmsg: 'MK:0001', description: '空号', sid: 's2' },
-        { report_status: 'FAIL', errmsg: 'MK:0100', description: '网关繁忙', sid: 's3' },
-        { report_status: 'MAYBE', sid: 's4' },
-        { report_status: 'SUCCESS' },
+        {
+          report_status: 'SUCCESS',
+          errmsg: 'DELIVRD',
+          description: '用户短信送达成功',
+          sid: 's1',
+          user_receive_time: at,
+        },
+        { report_status: 'FAIL', errmsg: 'MK:0001', description: '空号', sid: 's2', user_receive_time: at },
+        { report_status: 'FAIL', errmsg: 'MK:0100', description: '网关繁忙', sid: 's3', user_receive_time: at },
+        { report_status: 'MAYBE', sid: 's4', user_receive_time: at },
+        { report_status: 'SUCCESS', user_receive_time: at },
         42,
       ]),
-    ).toEqual([
-      { sid: 's1', delivered: true, error: null, permanent: false },
-      { sid: 's2', delivered: false, error: 'MK:0001 空号', permanent: true },
-      { sid: 's3', delivered: false, error: 'MK:0100 网关繁忙', permanent: false },
-    ]);
-    expect(readTencentReceipts({ not: 'an array' })).toEqual([]);
+    ).toEqual({
+      receipts: [
+        { sid: 's1', delivered: true, error: null, permanent: false },
+        { sid: 's2', delivered: false, error: 'MK:0001: 空号', permanent: true },
+        { sid: 's3', delivered: false, error: 'MK:0100: 网关繁忙', permanent: false },
+      ],
+      malformed: 3,
+    });
+    expect(readTencentReceipts({ not: 'an array' })).toEqual({ receipts: [], malformed: 1 });
   });
 });

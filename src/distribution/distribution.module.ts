@@ -4,8 +4,7 @@ import { CardsModule } from '../cards/cards.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { EventsModule } from '../events/events.module';
 import { OrdersModule } from '../orders/orders.module';
-import { ClaimMessages, MailSender, SmsSender } from './channels/channel-types';
-import { InterimClaimMessages, InterimMailSender, InterimSmsSender } from './channels/interim-channels';
+import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { DistributionControlService } from './distribution-control.service';
 import { DistributionRecipientsController } from './distribution-recipients.controller';
 import { DistributionRepository } from './distribution.repository';
@@ -15,17 +14,8 @@ import { SmsReceiptsController } from './sms-receipts.controller';
 
 /** Cards of an issued order handed to employees by e-mail, SMS, claim link or straight into an account. */
 @Module({
-  imports: [CardsModule, OrdersModule, EnterprisesModule, EventsModule, AuditModule],
+  imports: [CardsModule, OrdersModule, EnterprisesModule, EventsModule, AuditModule, DistributionChannelsModule],
   controllers: [DistributionRecipientsController, SmsReceiptsController],
-  providers: [
-    DistributionRepository,
-    DistributionSenderService,
-    DistributionControlService,
-    OrderCompletionService,
-    // The sending part's stand-ins: the integrator provides the channels part's adapters here instead.
-    { provide: MailSender, useClass: InterimMailSender },
-    { provide: SmsSender, useClass: InterimSmsSender },
-    { provide: ClaimMessages, useClass: InterimClaimMessages },
-  ],
+  providers: [DistributionRepository, DistributionSenderService, DistributionControlService, OrderCompletionService],
 })
 export class DistributionModule {}

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Logger, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../common/access/access.decorators';
 import { ApiError } from '../common/errors/api-error';
@@ -6,7 +6,8 @@ import { Problem } from '../common/errors/problem';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { DistributionSenderService } from './distribution-sender.service';
-import { readTencentReceipts, TENCENT_RECEIPT_ACK } from './sms-receipts';
+import { TENCENT_RECEIPT_ACK } from './channels/sms-receipts';
+import { readTencentReceipts } from './sms-receipts';
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -18,6 +19,8 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
 @ApiTags('distributions')
 @Controller('v1/distribution/sms-receipts')
 export class SmsReceiptsController {
+  private readonly logger = new Logger(SmsReceiptsController.name);
+
   constructor(
     private readonly sender: DistributionSenderService,
     private readonly config: AppConfig,
@@ -68,7 +71,9 @@ export class SmsReceiptsController {
     if (!expected || !timingSafeEqual(sha256(token), sha256(expected))) {
       throw ApiError.notFound('route', 'POST /v1/distribution/sms-receipts/tencent');
     }
-    await this.sender.applySmsReceipts(readTencentReceipts(body));
+    const { receipts, malformed } = readTencentReceipts(body);
+    if (malformed > 0) this.logger.warn({ msg: 'SMS receipts left out: not in Tencent format', malformed });
+    await this.sender.applySmsReceipts(receipts);
     return TENCENT_RECEIPT_ACK;
   }
 }
