@@ -585,6 +585,7 @@ const GENERATED_SECRET_FIELDS = [
 export const SECRET_FIELDS = [
   ...GENERATED_SECRET_FIELDS,
   'TENCENT_SMS_SECRET_KEY',
+  'SMS_RECEIPT_TOKEN',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** What SMS_PROVIDER=tencent cannot send without. */
