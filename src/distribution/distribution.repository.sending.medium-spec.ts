@@ -75,6 +75,21 @@ describe('DistributionRepository, sending (real Postgres)', () => {
       expect((await recipientRow(ctx, later.id)).attempts).toBe(0);
     }));
 
+  it('finds distributions whose recipients are overdue (lost wake-up, lost lease), not those just due', () =>
+    db.rolledBack(async (ctx) => {
+      const lost = await insertDistribution(db.connection, ctx);
+      await lost.recipient({ dueInMs: -20_000 });
+      const fresh = await insertDistribution(db.connection, ctx);
+      await fresh.recipient({ dueInMs: -1_000 });
+      const cancelled = await insertDistribution(db.connection, ctx, { status: 'cancelled' });
+      await cancelled.recipient({ dueInMs: -20_000 });
+      const overdue = await repository.distributionsWithDueRecipients(ctx, 10_000, 100_000);
+      const ids = overdue.map((due) => due.distributionId);
+      expect(overdue).toContainEqual({ distributionId: lost.distributionId, due: 1 });
+      expect(ids).not.toContain(fresh.distributionId);
+      expect(ids).not.toContain(cancelled.distributionId);
+    }));
+
   it('claims nothing of a scheduled or cancelled distribution', () =>
     db.rolledBack(async (ctx) => {
       for (const status of ['scheduled', 'cancelled'] as const) {
