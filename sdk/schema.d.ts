@@ -664,6 +664,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/distribution/sms-receipts/tencent/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tencent Cloud SMS delivery receipts (callback)
+         * @description Tencent's status-report callback: a JSON array of `{ user_receive_time, nationcode, mobile, report_status (SUCCESS|FAIL), errmsg, description, sid }`. Matched on `sid` (the SendSms SerialNo): SUCCESS makes the recipient `delivered` (card.delivered), FAIL `failed`, or `bounced` when the number is dead (card.delivery_failed). Repeats change nothing. Authorised by SMS_RECEIPT_TOKEN in the path (Tencent does not sign callbacks); always answers `{"result":0,"errmsg":"OK"}`.
+         */
+        post: operations["receiveTencentSmsReceipts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a scheduled distribution
+         * @description Before its send time only: every recipient is revoked and every card goes back to the pool (distribution.cancelled). Cancelling a cancelled distribution changes nothing.
+         */
+        post: operations["cancelDistribution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/recipients/{recipientId}/contact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change a recipient's e-mail, mobile or channel before the card is claimed
+         * @description The previous link stops working and a new message goes to the new contact (not sent yet: the first message simply goes there). Channel `link`: the new `claim_url` is in this answer, and only here.
+         */
+        post: operations["changeDistributionRecipientContact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/recipients/{recipientId}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend a recipient's message
+         * @description A new claim link goes out by the same channel; the previous link stops working. At most 3 resends per recipient in any 24 hours. Channel `link`: the new `claim_url` is in this answer, and only here.
+         */
+        post: operations["resendDistributionRecipient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/recipients/{recipientId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a recipient's card before it is claimed
+         * @description The link stops working and the card goes back to the pool of the order (another distribution may take it). Revoking a revoked recipient changes nothing.
+         */
+        post: operations["revokeDistributionRecipient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/enterprises/{id}": {
         parameters: {
             query?: never;
@@ -1703,6 +1803,20 @@ export interface components {
             serial: string;
             status: string;
         };
+        ChangeRecipientContactDto: {
+            /**
+             * @description Send by this channel from now on
+             * @enum {string}
+             */
+            channel?: "email" | "sms" | "link";
+            /** @example li.lei@example.com */
+            email?: string;
+            /**
+             * @description Mainland mobile in E.164
+             * @example +8613812345678
+             */
+            mobile?: string;
+        };
         ClaimBindDto: {
             /**
              * @description Fen
@@ -1964,6 +2078,19 @@ export interface components {
             id: string;
             /** @enum {string} */
             object: "webhook_endpoint";
+        };
+        DistributionCancelledDto: {
+            /** @example dst_01J… */
+            id: string;
+            /** @enum {string} */
+            object: "distribution";
+            /**
+             * @description Recipients revoked (their cards are back in the pool)
+             * @example 120
+             */
+            revoked: number;
+            /** @enum {string} */
+            status: "cancelled";
         };
         EndUserDto: {
             /**
@@ -2643,6 +2770,23 @@ export interface components {
         };
         ReasonDto: {
             reason?: string;
+        };
+        RecipientControlDto: {
+            /** @enum {string} */
+            channel: "email" | "sms" | "link" | "account";
+            /**
+             * @description Channel `link` only, after a resend or a contact change: the new claim URL for the ERP to deliver. Shown here once; only its hash is kept. The previous link no longer opens.
+             * @example https://fuli.example/claim/AbC…
+             */
+            claim_url?: string;
+            /** @example dst_01J… */
+            distribution_id: string;
+            /** @example drc_01J… */
+            id: string;
+            /** @enum {string} */
+            object: "distribution_recipient";
+            /** @enum {string} */
+            status: "scheduled" | "queued" | "sent" | "delivered" | "viewed" | "claimed" | "bound" | "failed" | "bounced" | "revoked" | "expired";
         };
         RecordPaymentDto: {
             /**
@@ -6197,6 +6341,351 @@ export interface operations {
             };
             /** @description card_expired */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveTencentSmsReceipts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string;
+                    /** @example DELIVRD */
+                    errmsg?: string;
+                    mobile?: string;
+                    /** @example 86 */
+                    nationcode?: string;
+                    /** @enum {string} */
+                    report_status: "SUCCESS" | "FAIL";
+                    sid: string;
+                    /** @example 2026-12-06 10:03:04 */
+                    user_receive_time?: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description Tencent's acknowledgement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @example OK */
+                        errmsg: string;
+                        /** @example 0 */
+                        result: number;
+                    };
+                };
+            };
+            /** @description Receipts are not configured, or the token is wrong */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelDistribution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionCancelledDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such distribution */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description distribution_started: sending has begun */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeDistributionRecipientContact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                recipientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeRecipientContactDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecipientControlDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such distribution or recipient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already_claimed: the card was claimed or bound; not_changeable: channel `account`; invalid_state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resendDistributionRecipient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                recipientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecipientControlDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such distribution or recipient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already_claimed: the card was claimed or bound; not_sent_yet: nothing was sent yet; not_resendable: channel `account`; invalid_state: a revoked recipient */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description resend_limit_reached: 3 resends in the last 24 hours
+             *
+             *     Rate limit exceeded; see Retry-After
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeDistributionRecipient: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                recipientId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecipientControlDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such distribution or recipient */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description already_claimed: the card was claimed or bound */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -274,6 +274,39 @@ export function cardLegsSql(
   };
 }
 
+/** A distribution's message reached the employee: an issued card becomes delivered (card-state.ts). */
+if (!canTransition('issued', 'delivered')) throw new Error('card-state: an issued card must be able to be delivered');
+if (!canTransition('delivered', 'issued')) throw new Error('card-state: a delivered card must be able to go back');
+
+/**
+ * The cards module's part of a distribution's outcome statement (docs/architecture.md): CTE `<name>`, the cards whose
+ * serial is `serialColumn` of `source`'s rows move issued → delivered (a card bound or frozen meanwhile stays as it
+ * is). Returns their serials. No parameters.
+ */
+export function cardsDeliveredSql({
+  source,
+  serialColumn,
+  name = 'cards_delivered',
+}: {
+  source: string;
+  serialColumn: string;
+  name?: string;
+}): string {
+  return `${name} AS (
+       UPDATE cards c SET status = 'delivered'
+       FROM ${source} s
+       WHERE c.serial = s.${serialColumn} AND c.status = 'issued'
+       RETURNING c.serial)`;
+}
+
+/**
+ * A subquery of the serials of order `$<orderParam>`'s cards that nobody holds yet: still `issued` (never delivered,
+ * bound, spent, voided or expired). Distribution narrows it to those no recipient has received (order completion).
+ */
+export function orderCardsStillIssuedSql(orderParam: number): string {
+  return `SELECT c.serial FROM cards c WHERE c.order_id = $${orderParam} AND c.status = 'issued'`;
+}
+
 /** The columns a minted card is COPYed with: all but the first and the last three are the chunk's constants. */
 const COPY_COLUMNS =
   'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
@@ -347,6 +380,34 @@ export class CardsRepository {
       [serials],
     );
     return rows.map(toCardRow);
+  }
+
+  /** Several cards, unlocked, in serial order (what a distribution reads to decide whether a code may travel). */
+  async rowsOf(ctx: RequestContext, serials: readonly string[]): Promise<CardRow[]> {
+    if (serials.length === 0) return [];
+    const rows = await this.connection.query<RawCard[]>(
+      ctx,
+      `SELECT ${CARD_COLUMNS} FROM cards c WHERE c.serial = ANY($1::bigint[]) ORDER BY c.serial`,
+      [serials],
+    );
+    return rows.map(toCardRow);
+  }
+
+  /**
+   * A revoked assignment gives its card back: delivered → issued (a card still issued stays so). Returns the serials
+   * that moved.
+   */
+  async undeliver(ctx: RequestContext, serials: readonly string[]): Promise<string[]> {
+    if (serials.length === 0) return [];
+    const rows = await this.connection.query<Array<{ serial: string }>>(
+      ctx,
+      `WITH updated AS (
+       UPDATE cards SET status = 'issued' WHERE serial = ANY($1::bigint[]) AND status = 'delivered'
+       RETURNING serial::text AS serial)
+       SELECT serial FROM updated`,
+      [serials],
+    );
+    return rows.map((row) => row.serial);
   }
 
   /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */

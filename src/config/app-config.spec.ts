@@ -156,3 +156,20 @@ describe('distribution channel settings', () => {
     expect(shown).toContain('smtp://mailer:********@smtp.example:587');
   });
 });
+
+describe('distribution sending settings', () => {
+  it('defaults the retry schedule, reminders and batches, and never prints the receipt token', () => {
+    const config = dev({ SMS_RECEIPT_TOKEN: 'receipt-token-not-for-logs' });
+    expect(config.distributionRetrySchedule).toEqual([60_000, 300_000, 1_800_000, 7_200_000]);
+    expect(config.DISTRIBUTION_REMINDER_DAYS_BEFORE).toBe(3);
+    expect(config.DISTRIBUTION_SEND_BATCH).toBe(100);
+    expect(JSON.stringify(describeConfig(config))).not.toContain('receipt-token-not-for-logs');
+  });
+
+  it('refuses a malformed retry schedule and a short receipt token', () => {
+    expect(() => dev({ DISTRIBUTION_RETRY_SCHEDULE_SECONDS: '60,,300' })).toThrow(
+      /DISTRIBUTION_RETRY_SCHEDULE_SECONDS/,
+    );
+    expect(() => dev({ SMS_RECEIPT_TOKEN: 'short' })).toThrow(/SMS_RECEIPT_TOKEN/);
+  });
+});

@@ -522,6 +522,54 @@ export class AppConfig {
   @Min(30)
   CLAIM_BIND_TICKET_TTL_SECONDS = 600;
 
+  // ── distribution: sending (src/distribution/distribution-sender.service.ts) ──
+
+  /** Delays in seconds before the retries of a message that failed transiently; after the last, `failed`. */
+  @Matches(/^\d+(,\d+)*$/, { message: 'DISTRIBUTION_RETRY_SCHEDULE_SECONDS must be comma-separated seconds' })
+  DISTRIBUTION_RETRY_SCHEDULE_SECONDS = '60,300,1800,7200';
+
+  /** Days before a claim link expires that one reminder goes to a recipient who has not opened it; 0: none. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(365)
+  DISTRIBUTION_REMINDER_DAYS_BEFORE = 3;
+
+  /** Recipients one send job claims and sends at once (one claim, one record statement per batch). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000)
+  DISTRIBUTION_SEND_BATCH = 100;
+
+  /** Messages of one batch in flight at once (SMTP connections are pooled by the mail adapter). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  DISTRIBUTION_SEND_CONCURRENCY = 20;
+
+  /** How often the distribution sweep runs (scheduled sends, retries, lost leases, expiry, reminders, completion). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DISTRIBUTION_SWEEP_INTERVAL_SECONDS = 30;
+
+  /**
+   * The shared secret of the SMS delivery-receipt callback (POST /v1/distribution/sms-receipts/tencent/{token}):
+   * Tencent does not sign its callbacks, so the URL registered in its console carries this token. Unset: receipts
+   * are refused (404).
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  SMS_RECEIPT_TOKEN?: string;
+
+  /** DISTRIBUTION_RETRY_SCHEDULE_SECONDS as milliseconds: delay before retry 1, 2, … */
+  get distributionRetrySchedule(): number[] {
+    return this.DISTRIBUTION_RETRY_SCHEDULE_SECONDS.split(',').map((seconds) => Number(seconds) * 1000);
+  }
+
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {
     return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;
@@ -575,6 +623,7 @@ const GENERATED_SECRET_FIELDS = [
 export const SECRET_FIELDS = [
   ...GENERATED_SECRET_FIELDS,
   'TENCENT_SMS_SECRET_KEY',
+  'SMS_RECEIPT_TOKEN',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** What SMS_PROVIDER=tencent cannot send without. */

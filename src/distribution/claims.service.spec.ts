@@ -19,6 +19,7 @@ describe('ClaimsService.assertSameOrigin', () => {
     unused,
     unused,
     config,
+    unused,
   );
   const check = (headers: { origin?: string; 'sec-fetch-site'?: string }) =>
     Promise.resolve().then(() => service.assertSameOrigin(headers));

@@ -1,3 +1,4 @@
+import { OrderCompletionService } from './order-completion.service';
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
@@ -121,6 +122,7 @@ export class ClaimsService {
     private readonly clients: ApiClientsService,
     private readonly sms: SmsSender,
     private readonly config: AppConfig,
+    private readonly completion: OrderCompletionService,
   ) {}
 
   /**
@@ -168,6 +170,8 @@ export class ClaimsService {
           enterpriseId: recipient.enterpriseId,
           summary: this.auditSummary(recipient, { view_count: recipient.viewCount + 1 }),
         });
+        // An SMS recipient counts as handed over from its first view (README, "When is an order completed").
+        await this.completion.check(ctx, recipient.orderId);
       }
       return { error: null, recipient: { ...recipient, status: moved ? ('viewed' as const) : recipient.status } };
     });
@@ -417,6 +421,7 @@ export class ClaimsService {
       if (!(await this.recipients.markClaimBound(ctx, recipient.id, { clientId, holderRef }))) {
         throw new Error(`recipient ${recipient.id} could not move to bound`);
       }
+      await this.completion.check(ctx, recipient.orderId);
       return this.boundAnswer(bound, holderRef);
     });
   }

@@ -5,10 +5,16 @@ import { CardsModule } from '../cards/cards.module';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { EventsModule } from '../events/events.module';
+import { OrdersModule } from '../orders/orders.module';
 import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
 import { ClaimsService } from './claims.service';
+import { DistributionControlService } from './distribution-control.service';
+import { DistributionRecipientsController } from './distribution-recipients.controller';
 import { DistributionRepository } from './distribution.repository';
+import { DistributionSenderService } from './distribution-sender.service';
+import { OrderCompletionService } from './order-completion.service';
+import { SmsReceiptsController } from './sms-receipts.controller';
 
 /** Cards of an issued order handed to employees by e-mail, SMS, claim link or straight into an account. */
 @Module({
@@ -20,8 +26,15 @@ import { DistributionRepository } from './distribution.repository';
     DistributionChannelsModule,
     EnterprisesModule,
     EventsModule,
+    OrdersModule,
   ],
-  controllers: [ClaimController, ClaimTicketsController],
-  providers: [DistributionRepository, ClaimsService],
+  controllers: [ClaimController, ClaimTicketsController, DistributionRecipientsController, SmsReceiptsController],
+  providers: [
+    DistributionRepository,
+    ClaimsService,
+    DistributionSenderService,
+    DistributionControlService,
+    OrderCompletionService,
+  ],
 })
 export class DistributionModule {}

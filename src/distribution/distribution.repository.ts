@@ -1,14 +1,40 @@
 import { Injectable } from '@nestjs/common';
+import { cardsDeliveredSql, orderCardsStillIssuedSql } from '../cards/cards.repository';
 import type { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
 import { TransactionalConnection } from '../database/transactional-connection';
-import type { DistributionLocale, MessageStatus, RecipientStatus } from './distribution.entity';
-import { recipientStatusesInto } from './recipient-state';
+import { keyedEventRowsSql, type NewEvent } from '../events/events.repository';
+import {
+  Distribution,
+  DistributionRecipient,
+  type DistributionChannel,
+  type DistributionLocale,
+  type MessageKind,
+  type MessageStatus,
+  type RecipientStatus,
+} from './distribution.entity';
+import { canMoveRecipient, FINAL_RECIPIENT_STATUSES, recipientStatusesInto } from './recipient-state';
+import {
+  HANDED_OVER_STATUSES,
+  toClaimed,
+  type ClaimedRecipient,
+  type ClaimedReminder,
+  type CompletedDistribution,
+  type DueDistribution,
+  type MovedRecipient,
+  type RawClaimed,
+  type RawMoved,
+  type RawReceiptTarget,
+  type RawReminder,
+  type ReceiptTarget,
+  type RecipientOutcome,
+} from './distribution-sending.types';
 
 /** A recipient as the claim page reads it: what the page shows and what its rules check (never a contact). */
 export interface ClaimRecipient {
   id: string;
   distributionId: string;
+  orderId: string;
   enterpriseId: string;
   employeeRef: string;
   locale: DistributionLocale;
@@ -37,6 +63,7 @@ export interface ClaimRecipient {
 interface RawClaimRecipient {
   id: string;
   distribution_id: string;
+  order_id: string;
   enterprise_id: string;
   employee_ref: string;
   locale: DistributionLocale;
@@ -64,12 +91,14 @@ interface RawClaimRecipient {
 const CLAIM_COLUMNS = `r.id, r.distribution_id, r.enterprise_id, r.employee_ref, r.locale, r.greeting, r.design, r.face_value,
   r.card_serial::text AS card_serial, r.status, r.claim_expires_at, r.real_name_sealed, r.real_name_masked, r.otp_hash,
   r.otp_expires_at, r.otp_failures, r.view_count, r.reveal_count, r.bind_ticket_hash, r.bind_ticket_expires_at,
-  r.bind_ticket_client_id, r.holder_ref, r.channel_client_id, s.from_name`;
+  r.bind_ticket_client_id, r.holder_ref, r.channel_client_id, s.from_name,
+  (SELECT d.order_id FROM distributions d WHERE d.id = r.distribution_id) AS order_id`;
 
 function toClaimRecipient(raw: RawClaimRecipient): ClaimRecipient {
   return {
     id: raw.id,
     distributionId: raw.distribution_id,
+    orderId: raw.order_id,
     enterpriseId: raw.enterprise_id,
     employeeRef: raw.employee_ref,
     locale: raw.locale,
@@ -112,6 +141,608 @@ export class DistributionRepository {
   // ── settings, files, creation and reservation, reads and reports ──
 
   // ── sending: due recipients, message outcomes, receipts, expiry and reminders ──
+
+  /**
+   * Claims up to `limit` due recipients of a sending distribution in ONE statement (FOR UPDATE SKIP LOCKED: jobs of
+   * one distribution take disjoint rows), leasing them: next_attempt_at moves `leaseMs` ahead, so a worker that dies
+   * mid-batch leaves rows the sweep finds due again (as src/webhooks/webhooks.repository.ts claims deliveries).
+   * Each claimed row comes with its enterprise's distribution settings.
+   */
+  async claimDueRecipients(
+    ctx: RequestContext,
+    distributionId: string,
+    options: { limit: number; leaseMs: number },
+  ): Promise<ClaimedRecipient[]> {
+    const rows = await this.connection.queryPrepared<RawClaimed>(
+      ctx,
+      `WITH due AS (
+         SELECT r.id FROM distribution_recipients r
+         WHERE r.distribution_id = $1 AND r.status = 'queued' AND r.next_attempt_at <= now()
+           AND EXISTS (SELECT 1 FROM distributions d WHERE d.id = $1 AND d.status IN ('sending', 'completed'))
+         ORDER BY r.next_attempt_at, r.id
+         LIMIT $2
+         FOR UPDATE OF r SKIP LOCKED
+       ),
+       claimed AS (
+         UPDATE distribution_recipients r
+         SET attempts = r.attempts + 1, next_attempt_at = now() + $3 * interval '1 millisecond'
+         FROM due WHERE r.id = due.id
+         RETURNING r.*
+       )
+       SELECT c.id, c.distribution_id, c.enterprise_id, c.employee_ref, c.name, c.email, c.mobile, c.channel,
+              c.locale, c.greeting, c.design, c.face_value, c.card_serial::text AS card_serial, c.channel_client_id,
+              c.holder_ref, c.attempts, c.sent_at IS NOT NULL AS was_sent, c.claim_token_hash IS NOT NULL AS has_token,
+              s.from_name, COALESCE(s.code_in_message, false) AS code_in_message,
+              COALESCE(s.claim_link_ttl_days, 30) AS claim_link_ttl_days,
+              (SELECT d.order_id FROM distributions d WHERE d.id = c.distribution_id) AS order_id
+       FROM claimed c LEFT JOIN distribution_settings s ON s.enterprise_id = c.enterprise_id
+       ORDER BY c.id`,
+      [distributionId, options.limit, options.leaseMs],
+    );
+    return rows.map(toClaimed);
+  }
+
+  /**
+   * Every outcome of a batch in ONE statement: each recipient's next status (checked by the caller against
+   * recipient-state.ts: from `queued` only, and only while the attempt that claimed it is still the latest, so a row
+   * whose lease another worker took over is left to it), its claim token hash and expiry once sent, a
+   * distribution_messages row per attempt (the first attempt after a resend completes the `resend` row the request
+   * wrote; every other attempt is a row of its own), the cards of delivered recipients issued → delivered
+   * (CardsRepository's fragment), the events of the recipients that moved (events' keyed fragment) and one audit
+   * record of the batch (audit's fragment). Returns the recipients that moved.
+   */
+  async recordSendOutcomes(
+    ctx: RequestContext,
+    outcomes: readonly RecipientOutcome[],
+    events: ReadonlyArray<NewEvent & { key: string }>,
+    audit: (at: { source: string; firstParam: number }) => { sql: string; params: unknown[]; id: string },
+  ): Promise<{ moved: MovedRecipient[]; auditId: string }> {
+    for (const o of outcomes) {
+      if (o.status !== 'queued' && !canMoveRecipient('queued', o.status)) {
+        throw new Error(`recipient ${o.recipientId}: queued → ${o.status} is not allowed`);
+      }
+    }
+    const messages = outcomes.filter((o) => o.message);
+    const params: unknown[] = [
+      outcomes.map((o) => o.recipientId),
+      outcomes.map((o) => o.attempt),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.tokenHash),
+      outcomes.map((o) => o.ttlDays),
+      outcomes.map((o) => o.delayMs),
+      outcomes.map((o) => o.error),
+      messages.map((o) => o.message!.id),
+      messages.map((o) => o.recipientId),
+      messages.map((o) => o.message!.channel),
+      messages.map((o) => o.message!.kind),
+      messages.map((o) => o.message!.status),
+      messages.map((o) => o.message!.providerMessageId),
+      messages.map((o) => o.message!.error),
+    ];
+    const event = keyedEventRowsSql(events, { source: 'moved', keyColumn: 'id', firstParam: params.length + 1 });
+    params.push(...event.params);
+    const auditSql = audit({ source: '(SELECT 1 FROM moved LIMIT 1) AS any_moved', firstParam: params.length + 1 });
+    params.push(...auditSql.params);
+    const rows = await this.connection.query<RawMoved[]>(
+      ctx,
+      `WITH outcome AS (
+         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bytea[], $5::int[], $6::int[], $7::text[])
+           AS o(recipient_id, attempt, status, token_hash, ttl_days, delay_ms, error)
+       ),
+       moved AS (
+         UPDATE distribution_recipients r
+         SET status = o.status,
+             next_attempt_at = CASE WHEN o.status = 'queued' THEN now() + o.delay_ms * interval '1 millisecond' END,
+             last_error = o.error,
+             claim_token_hash = CASE WHEN o.token_hash IS NOT NULL THEN o.token_hash ELSE r.claim_token_hash END,
+             claim_expires_at = CASE WHEN o.token_hash IS NOT NULL THEN now() + o.ttl_days * interval '1 day'
+                                     ELSE r.claim_expires_at END,
+             sent_at = CASE WHEN o.status IN ('sent', 'delivered', 'bound') THEN now() ELSE r.sent_at END,
+             delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE r.delivered_at END,
+             updated_at = now()
+         FROM outcome o
+         WHERE r.id = o.recipient_id AND r.attempts = o.attempt AND r.status = 'queued'
+         RETURNING r.id, r.status, r.card_serial, r.distribution_id
+       ),
+       sent_message AS (
+         SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+           AS m(id, recipient_id, channel, kind, status, provider_message_id, error)
+       ),
+       requested AS (
+         UPDATE distribution_messages m
+         SET status = sm.status, provider_message_id = sm.provider_message_id, error = sm.error, updated_at = now()
+         FROM sent_message sm
+         WHERE m.recipient_id = sm.recipient_id AND m.kind = 'resend' AND m.status = 'sending'
+         RETURNING m.recipient_id
+       ),
+       message AS (
+         INSERT INTO distribution_messages (id, recipient_id, channel, kind, status, provider_message_id, error)
+         SELECT sm.* FROM sent_message sm WHERE sm.recipient_id NOT IN (SELECT recipient_id FROM requested)
+       ),
+       ${cardsDeliveredSql({ source: "(SELECT card_serial FROM moved WHERE status = 'delivered')", serialColumn: 'card_serial' })},
+       ${event.sql},
+       ${auditSql.sql}
+       SELECT id, status, card_serial::text AS card_serial, distribution_id FROM moved`,
+      params,
+    );
+    return {
+      moved: rows.map((row) => ({
+        id: row.id,
+        status: row.status,
+        cardSerial: row.card_serial,
+        distributionId: row.distribution_id,
+      })),
+      auditId: auditSql.id,
+    };
+  }
+
+  /** A recipient of channel `account` whose card was bound (or could not be): queued → bound / failed. */
+  async finishAccountRecipient(
+    ctx: RequestContext,
+    recipientId: string,
+    attempt: number,
+    outcome: { status: 'bound' | 'failed'; error: string | null },
+  ): Promise<boolean> {
+    if (!canMoveRecipient('queued', outcome.status)) throw new Error(`queued → ${outcome.status} is not allowed`);
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distribution_recipients
+       SET status = $3, last_error = $4, next_attempt_at = NULL, updated_at = now(),
+           bound_at = CASE WHEN $3 = 'bound' THEN now() ELSE bound_at END,
+           sent_at = CASE WHEN $3 = 'bound' THEN now() ELSE sent_at END
+       WHERE id = $1 AND attempts = $2 AND status = 'queued'
+       RETURNING id)
+       SELECT id FROM updated`,
+      [recipientId, attempt, outcome.status, outcome.error],
+    );
+    return rows.length === 1;
+  }
+
+  /** Wake-ups due: distributions with recipients queued and due (new, retries, lost leases) at least `overdueMs` ago. */
+  async distributionsWithDueRecipients(
+    ctx: RequestContext,
+    overdueMs: number,
+    limit: number,
+  ): Promise<DueDistribution[]> {
+    const rows = await this.connection.query<Array<{ distribution_id: string; due: number }>>(
+      ctx,
+      `SELECT r.distribution_id, count(*)::int AS due
+       FROM distribution_recipients r JOIN distributions d ON d.id = r.distribution_id
+       WHERE r.status = 'queued' AND r.next_attempt_at <= now() - $1 * interval '1 millisecond'
+         AND d.status IN ('sending', 'completed')
+       GROUP BY r.distribution_id
+       ORDER BY min(r.next_attempt_at)
+       LIMIT $2`,
+      [overdueMs, limit],
+    );
+    return rows.map((row) => ({ distributionId: row.distribution_id, due: row.due }));
+  }
+
+  /**
+   * Scheduled distributions whose send time came: the distribution becomes sending and its recipients queued, due
+   * now, in one statement. Returns the distributions started and how many recipients each has queued.
+   */
+  async startScheduledDue(ctx: RequestContext, limit: number): Promise<DueDistribution[]> {
+    if (!canMoveRecipient('scheduled', 'queued')) throw new Error('recipient-state: scheduled → queued');
+    const rows = await this.connection.query<Array<{ distribution_id: string; due: number }>>(
+      ctx,
+      `WITH started AS (
+         UPDATE distributions d SET status = 'sending', started_at = now()
+         WHERE d.id IN (SELECT id FROM distributions WHERE status = 'scheduled' AND send_at <= now()
+                        ORDER BY send_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING d.id
+       ),
+       queued AS (
+         UPDATE distribution_recipients r SET status = 'queued', next_attempt_at = now(), updated_at = now()
+         FROM started s WHERE r.distribution_id = s.id AND r.status = 'scheduled'
+         RETURNING r.distribution_id
+       )
+       SELECT s.id AS distribution_id, (SELECT count(*)::int FROM queued q WHERE q.distribution_id = s.id) AS due
+       FROM started s`,
+      [limit],
+    );
+    return rows.map((row) => ({ distributionId: row.distribution_id, due: row.due }));
+  }
+
+  /** Claim links past their expiry: sent/delivered/viewed → expired (the link then opens nothing). How many. */
+  async expireClaimLinks(ctx: RequestContext, limit: number): Promise<number> {
+    const from = recipientStatusesInto('expired');
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distribution_recipients SET status = 'expired', claim_token_hash = NULL, updated_at = now()
+       WHERE id IN (SELECT id FROM distribution_recipients
+                    WHERE status = ANY($1::text[]) AND claim_expires_at <= now()
+                    ORDER BY claim_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id)
+       SELECT id FROM updated`,
+      [from, limit],
+    );
+    return rows.length;
+  }
+
+  /**
+   * Takes up to `limit` recipients due a reminder (e-mail/SMS, sent or delivered, never opened, their link expiring
+   * within `daysBefore` days, no reminder yet): each gets a reminder message row `sending` in the same statement, which
+   * is the claim (a recipient has one reminder at most, so a second sweep finds nothing).
+   */
+  async claimReminders(ctx: RequestContext, daysBefore: number, limit: number): Promise<ClaimedReminder[]> {
+    const rows = await this.connection.query<RawReminder[]>(
+      ctx,
+      `WITH due AS (
+         SELECT r.id FROM distribution_recipients r
+         WHERE r.status IN ('sent', 'delivered') AND r.viewed_at IS NULL AND r.channel IN ('email', 'sms')
+           AND r.claim_expires_at > now() AND r.claim_expires_at <= now() + $1 * interval '1 day'
+           AND NOT EXISTS (SELECT 1 FROM distribution_messages m WHERE m.recipient_id = r.id AND m.kind = 'reminder')
+         ORDER BY r.claim_expires_at LIMIT $2
+         FOR UPDATE OF r SKIP LOCKED
+       ),
+       numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM due),
+       message AS (
+         INSERT INTO distribution_messages (id, recipient_id, channel, kind, status)
+         SELECT ($3::text[])[numbered.n], r.id, r.channel, 'reminder', 'sending'
+         FROM distribution_recipients r JOIN numbered ON numbered.id = r.id
+         RETURNING id, recipient_id
+       )
+       SELECT m.id AS message_id, r.id, r.distribution_id, r.enterprise_id, r.email, r.mobile, r.channel, r.locale,
+              r.name, r.greeting, r.design, r.face_value, s.from_name
+       FROM message m JOIN distribution_recipients r ON r.id = m.recipient_id
+       LEFT JOIN distribution_settings s ON s.enterprise_id = r.enterprise_id`,
+      [daysBefore, limit, Array.from({ length: limit }, () => newId('distributionMessage'))],
+    );
+    return rows.map((row) => ({
+      messageId: row.message_id,
+      recipientId: row.id,
+      distributionId: row.distribution_id,
+      enterpriseId: row.enterprise_id,
+      email: row.email,
+      mobile: row.mobile,
+      channel: row.channel,
+      locale: row.locale,
+      name: row.name,
+      greeting: row.greeting,
+      design: row.design,
+      faceValue: Number(row.face_value),
+      fromName: row.from_name,
+    }));
+  }
+
+  /**
+   * The reminders' outcomes in one statement: each message's status, and for a reminder that went out the recipient's
+   * new claim token (the one in the reminder; the first link dies, the expiry stays).
+   */
+  async recordReminders(
+    ctx: RequestContext,
+    outcomes: ReadonlyArray<{
+      messageId: string;
+      recipientId: string;
+      tokenHash: Buffer | null;
+      status: MessageStatus;
+      providerMessageId: string | null;
+      error: string | null;
+    }>,
+  ): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.connection.query(
+      ctx,
+      `WITH o AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[])
+           AS o(message_id, recipient_id, token_hash, status, provider_message_id, error)
+       ),
+       m AS (
+         UPDATE distribution_messages m SET status = o.status, provider_message_id = o.provider_message_id,
+           error = o.error, updated_at = now()
+         FROM o WHERE m.id = o.message_id
+       )
+       UPDATE distribution_recipients r SET claim_token_hash = o.token_hash, updated_at = now()
+       FROM o WHERE r.id = o.recipient_id AND o.token_hash IS NOT NULL AND r.status IN ('sent', 'delivered')`,
+      [
+        outcomes.map((o) => o.messageId),
+        outcomes.map((o) => o.recipientId),
+        outcomes.map((o) => o.tokenHash),
+        outcomes.map((o) => o.status),
+        outcomes.map((o) => o.providerMessageId),
+        outcomes.map((o) => o.error),
+      ],
+    );
+  }
+
+  /**
+   * Sending distributions all of whose recipients are in a final status (recipient-state.ts) become completed.
+   * Returns them (id, enterprise, order), for their events.
+   */
+  async completeFinishedDistributions(ctx: RequestContext, limit: number): Promise<CompletedDistribution[]> {
+    const rows = await this.connection.query<
+      Array<{ id: string; enterprise_id: string; order_id: string; recipient_count: number }>
+    >(
+      ctx,
+      `WITH updated AS (
+       UPDATE distributions d SET status = 'completed', completed_at = now()
+       WHERE d.id IN (
+         SELECT d2.id FROM distributions d2
+         WHERE d2.status = 'sending' AND NOT EXISTS (
+           SELECT 1 FROM distribution_recipients r WHERE r.distribution_id = d2.id AND NOT (r.status = ANY($1::text[])))
+         LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING d.id, d.enterprise_id, d.order_id, d.recipient_count)
+       SELECT id, enterprise_id, order_id, recipient_count FROM updated`,
+      [FINAL_RECIPIENT_STATUSES, limit],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      enterpriseId: row.enterprise_id,
+      orderId: row.order_id,
+      recipientCount: row.recipient_count,
+    }));
+  }
+
+  /** The SMS messages a receipt names (by the provider's serial number), with their recipients, locked. */
+  async messagesByProviderIds(ctx: RequestContext, providerIds: readonly string[]): Promise<ReceiptTarget[]> {
+    if (providerIds.length === 0) return [];
+    const rows = await this.connection.query<RawReceiptTarget[]>(
+      ctx,
+      `SELECT m.id AS message_id, m.status AS message_status, m.provider_message_id, r.id AS recipient_id,
+              r.status AS recipient_status, r.distribution_id, r.enterprise_id, r.employee_ref,
+              r.card_serial::text AS card_serial, r.channel, d.order_id
+       FROM distribution_messages m
+       JOIN distribution_recipients r ON r.id = m.recipient_id
+       JOIN distributions d ON d.id = r.distribution_id
+       WHERE m.provider_message_id = ANY($1::text[]) AND m.channel = 'sms'
+       ORDER BY r.id
+       FOR UPDATE OF m, r`,
+      [providerIds],
+    );
+    return rows.map((row) => ({
+      messageId: row.message_id,
+      messageStatus: row.message_status,
+      providerMessageId: row.provider_message_id,
+      recipientId: row.recipient_id,
+      recipientStatus: row.recipient_status,
+      distributionId: row.distribution_id,
+      enterpriseId: row.enterprise_id,
+      employeeRef: row.employee_ref,
+      cardSerial: row.card_serial,
+      channel: row.channel,
+      orderId: row.order_id,
+    }));
+  }
+
+  /**
+   * Receipts applied in one statement: each message's final status, each recipient still `sent` moved to delivered /
+   * failed / bounced, and the cards of the delivered ones issued → delivered. Returns the recipients that moved.
+   */
+  async applyReceipts(
+    ctx: RequestContext,
+    receipts: ReadonlyArray<{
+      messageId: string;
+      recipientId: string;
+      status: 'delivered' | 'failed' | 'bounced';
+      error: string | null;
+    }>,
+  ): Promise<string[]> {
+    if (receipts.length === 0) return [];
+    for (const receipt of receipts) {
+      if (!canMoveRecipient('sent', receipt.status)) throw new Error(`sent → ${receipt.status} is not allowed`);
+    }
+    const rows = await this.connection.query<Array<{ id: string }>>(
+      ctx,
+      `WITH o AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS o(message_id, recipient_id, status, error)
+       ),
+       m AS (
+         UPDATE distribution_messages m SET status = o.status, error = o.error, updated_at = now()
+         FROM o WHERE m.id = o.message_id AND m.status = 'sent'
+       ),
+       moved AS (
+         UPDATE distribution_recipients r SET status = o.status, last_error = o.error, updated_at = now(),
+           delivered_at = CASE WHEN o.status = 'delivered' THEN now() ELSE r.delivered_at END
+         FROM o WHERE r.id = o.recipient_id AND r.status = 'sent'
+         RETURNING r.id, r.status, r.card_serial
+       ),
+       ${cardsDeliveredSql({ source: "(SELECT card_serial FROM moved WHERE status = 'delivered')", serialColumn: 'card_serial' })}
+       SELECT id FROM moved`,
+      [
+        receipts.map((r) => r.messageId),
+        receipts.map((r) => r.recipientId),
+        receipts.map((r) => r.status),
+        receipts.map((r) => r.error),
+      ],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  // control: resend, change of contact, revoke, cancel
+
+  /** One recipient of the enterprise's distribution; `lock`: FOR UPDATE until the transaction ends. */
+  async recipientOf(
+    ctx: RequestContext,
+    ids: { enterpriseId: string; distributionId: string; recipientId: string },
+    lock = false,
+  ): Promise<DistributionRecipient | null> {
+    return this.connection
+      .manager(ctx)
+      .getRepository(DistributionRecipient)
+      .findOne({
+        where: { id: ids.recipientId, distributionId: ids.distributionId, enterpriseId: ids.enterpriseId },
+        ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+      });
+  }
+
+  /** One of the enterprise's distributions; `lock`: FOR UPDATE until the transaction ends. */
+  async distributionOf(
+    ctx: RequestContext,
+    enterpriseId: string,
+    id: string,
+    lock = false,
+  ): Promise<Distribution | null> {
+    return this.connection
+      .manager(ctx)
+      .getRepository(Distribution)
+      .findOne({
+        where: { id, enterpriseId },
+        ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+      });
+  }
+
+  /** Resends of a recipient since `since` (the rolling-day limit). */
+  async resendsSince(ctx: RequestContext, recipientId: string, since: Date): Promise<number> {
+    const [row] = await this.connection.query<Array<{ n: number }>>(
+      ctx,
+      `SELECT count(*)::int AS n FROM distribution_messages
+       WHERE recipient_id = $1 AND kind = 'resend' AND created_at > $2`,
+      [recipientId, since],
+    );
+    return row.n;
+  }
+
+  /** A message row written by the control path (a link resend: the URL handed to the ERP). */
+  async insertMessage(
+    ctx: RequestContext,
+    message: {
+      id: string;
+      recipientId: string;
+      channel: DistributionChannel;
+      kind: MessageKind;
+      status: MessageStatus;
+    },
+  ): Promise<void> {
+    await this.connection.query(
+      ctx,
+      `INSERT INTO distribution_messages (id, recipient_id, channel, kind, status) VALUES ($1, $2, $3, $4, $5)`,
+      [message.id, message.recipientId, message.channel, message.kind, message.status],
+    );
+  }
+
+  /**
+   * A recipient to send to again (resend, or a new contact): queued, due now, attempts reset, the old link dead
+   * (`tokenHash`: the new one already, for channel `link`, with `ttlDays`). False when its status may not go back to
+   * queued (recipient-state.ts).
+   */
+  async requeueRecipient(
+    ctx: RequestContext,
+    recipientId: string,
+    changes: {
+      email?: string | null;
+      mobile?: string | null;
+      channel?: DistributionChannel;
+      tokenHash?: Buffer | null;
+      ttlDays?: number;
+    },
+  ): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distribution_recipients
+       SET status = 'queued', next_attempt_at = now(), attempts = 0, last_error = NULL,
+           claim_token_hash = $2, claim_expires_at = CASE WHEN $2::bytea IS NULL THEN NULL
+                                                          ELSE now() + $3 * interval '1 day' END,
+           email = CASE WHEN $4 THEN $5 ELSE email END, mobile = CASE WHEN $6 THEN $7 ELSE mobile END,
+           channel = COALESCE($8, channel), updated_at = now()
+       WHERE id = $1 AND status = ANY($9::text[])
+       RETURNING id)
+       SELECT id FROM updated`,
+      [
+        recipientId,
+        changes.tokenHash ?? null,
+        changes.ttlDays ?? 30,
+        changes.email !== undefined,
+        changes.email ?? null,
+        changes.mobile !== undefined,
+        changes.mobile ?? null,
+        changes.channel ?? null,
+        recipientStatusesInto('queued'),
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  /** The enterprise's claim link lifetime (distribution_settings, default 30 days). */
+  async claimLinkTtlDays(ctx: RequestContext, enterpriseId: string): Promise<number> {
+    const [row] = await this.connection.query<Array<{ days: number }>>(
+      ctx,
+      `SELECT claim_link_ttl_days AS days FROM distribution_settings WHERE enterprise_id = $1`,
+      [enterpriseId],
+    );
+    return row?.days ?? 30;
+  }
+
+  /** A new contact for a recipient not sent to yet (scheduled or queued): its status stays, attempts start again. */
+  async updateUnsentContact(
+    ctx: RequestContext,
+    recipientId: string,
+    changes: { email?: string | null; mobile?: string | null; channel?: DistributionChannel },
+  ): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distribution_recipients
+       SET email = CASE WHEN $2 THEN $3 ELSE email END, mobile = CASE WHEN $4 THEN $5 ELSE mobile END,
+           channel = COALESCE($6, channel), attempts = 0, last_error = NULL, updated_at = now(),
+           -- A send in flight to the old contact is not recorded (its attempt no longer matches): due again now.
+           next_attempt_at = CASE WHEN status = 'queued' THEN now() ELSE next_attempt_at END
+       WHERE id = $1 AND status IN ('scheduled', 'queued')
+       RETURNING id)
+       SELECT id FROM updated`,
+      [
+        recipientId,
+        changes.email !== undefined,
+        changes.email ?? null,
+        changes.mobile !== undefined,
+        changes.mobile ?? null,
+        changes.channel ?? null,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  /** Revokes recipients (any status that may become revoked): the link dies. Returns the revoked ones' card serials. */
+  async revokeRecipients(
+    ctx: RequestContext,
+    where: { recipientId: string } | { distributionId: string },
+  ): Promise<string[]> {
+    const byRecipient = 'recipientId' in where;
+    const rows = await this.connection.query<Array<{ card_serial: string }>>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distribution_recipients
+       SET status = 'revoked', revoked_at = now(), claim_token_hash = NULL, next_attempt_at = NULL, updated_at = now()
+       WHERE ${byRecipient ? 'id' : 'distribution_id'} = $1 AND status = ANY($2::text[])
+       RETURNING card_serial::text AS card_serial)
+       SELECT card_serial FROM updated`,
+      [byRecipient ? where.recipientId : where.distributionId, recipientStatusesInto('revoked')],
+    );
+    return rows.map((row) => row.card_serial);
+  }
+
+  /** A scheduled distribution becomes cancelled; false when it is not scheduled (any more). */
+  async cancelScheduled(ctx: RequestContext, distributionId: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `WITH updated AS (
+       UPDATE distributions SET status = 'cancelled', cancelled_at = now()
+       WHERE id = $1 AND status = 'scheduled' RETURNING id)
+       SELECT id FROM updated`,
+      [distributionId],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Whether every card of the order has been handed over as far as cards and distribution know: none is still
+   * `issued` unless a recipient holding it is delivered, viewed, claimed or bound (CardsRepository's subquery).
+   */
+  async orderHandedOver(ctx: RequestContext, orderId: string): Promise<boolean> {
+    const [row] = await this.connection.query<Array<{ handed_over: boolean }>>(
+      ctx,
+      `SELECT NOT EXISTS (
+         SELECT 1 FROM (${orderCardsStillIssuedSql(1)}) i
+         WHERE NOT EXISTS (SELECT 1 FROM distribution_recipients r
+                           WHERE r.card_serial = i.serial AND r.status = ANY($2::text[]))
+       ) AS handed_over`,
+      [orderId, HANDED_OVER_STATUSES],
+    );
+    return row.handed_over;
+  }
 
   // ── claim page: token lookup, views, reveals, one-time codes ──
 

@@ -4,7 +4,7 @@ import type { RecipientStatus } from './distribution.entity';
  * Every allowed change of a distribution recipient's status (like src/cards/card-state.ts for cards):
  * - scheduled → queued when the distribution's send time comes; queued → sent once the message left (SMTP accepted
  *   it, the SMS provider took it, the claim URL was handed to the ERP for `link`); account → bound directly;
- * - sent → delivered on the delivery receipt (SMS) or at once for e-mail accepted by the receiving server;
+ * - sent → delivered on the delivery receipt (SMS); queued → delivered at once for e-mail the receiving server accepted;
  * - sent/delivered → viewed (claim page opened) → claimed (code revealed) → bound (added to an account);
  * - queued/sent → failed (retries ran out) or bounced (the address does not exist);
  * - anything not yet claimed → revoked (card back to the pool); sent/delivered/viewed → expired (link lapsed);
@@ -13,7 +13,8 @@ import type { RecipientStatus } from './distribution.entity';
  */
 export const RECIPIENT_TRANSITIONS: Readonly<Record<RecipientStatus, readonly RecipientStatus[]>> = {
   scheduled: ['queued', 'revoked'],
-  queued: ['sent', 'bound', 'failed', 'bounced', 'revoked'],
+  // queued → delivered: an e-mail the receiving SMTP server accepted is delivered, recorded in one step.
+  queued: ['sent', 'delivered', 'bound', 'failed', 'bounced', 'revoked'],
   sent: ['delivered', 'viewed', 'claimed', 'failed', 'bounced', 'revoked', 'expired', 'queued'],
   delivered: ['viewed', 'claimed', 'revoked', 'expired', 'queued'],
   viewed: ['claimed', 'revoked', 'expired', 'queued'],

@@ -28,6 +28,7 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
     .addTag('products', 'Card products on sale, at the enterprise price')
     .addTag('orders', 'Bulk orders: placing, approving, paying, cancelling; bank transfers booked')
     .addTag('cards', 'Issuance progress and the cards of an order (serials, never codes)')
+    .addTag('distributions', "Handing an order's cards to employees: e-mail, SMS, claim links, bulk binding")
     .addTag(
       'exports',
       "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",

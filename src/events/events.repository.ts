@@ -91,6 +91,51 @@ export function eventRowsSql(
 }
 
 /**
+ * CTE `<name>`: like eventRowsSql, but each event is written only if `source` has a row whose `keyColumn` equals the
+ * event's key (a batch statement whose rows may or may not change: an event exactly for each row that did).
+ */
+export function keyedEventRowsSql(
+  events: ReadonlyArray<NewEvent & { key: string }>,
+  {
+    source,
+    keyColumn,
+    firstParam,
+    name = 'outbox',
+  }: { source: string; keyColumn: string; firstParam: number; name?: string },
+): SqlFragment & { ids: string[] } {
+  const params: unknown[] = [EVENT_SCHEMA_VERSION];
+  const columns: Array<string[]> = [[], [], [], [], []];
+  const ids: string[] = [];
+  for (const event of events) {
+    if (!isEventType(event.type)) throw new Error(`unknown event type ${String(event.type)}`);
+    const json = JSON.stringify(event.data);
+    const size = Buffer.byteLength(json);
+    if (size > MAX_EVENT_PAYLOAD_BYTES)
+      throw new Error(`event ${event.type} payload is ${size} bytes (limit ${MAX_EVENT_PAYLOAD_BYTES})`);
+    const id = newId('event');
+    ids.push(id);
+    columns[0].push(event.key);
+    columns[1].push(id);
+    columns[2].push(event.enterpriseId);
+    columns[3].push(event.type);
+    columns[4].push(json);
+  }
+  params.push(...columns);
+  const p = (n: number) => `$${firstParam + n}`;
+  return {
+    sql: `${name} AS (
+       INSERT INTO events (id, enterprise_id, type, schema_version, data)
+       SELECT v.id, v.enterprise_id, v.type, ${p(0)}::integer, v.data::jsonb
+       FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[])
+         AS v (key, id, enterprise_id, type, data)
+       WHERE v.key IN (SELECT ${keyColumn} FROM ${source})
+       RETURNING id)`,
+    params,
+    ids,
+  };
+}
+
+/**
  * The columns of `events` a delivery needs, joined by the owner's own SQL: `JOIN events <alias> ON <alias>.id =
  * <eventIdColumn>` with the columns aliased event_* (webhooks compose it into their claim statement).
  */

@@ -11,6 +11,7 @@ import { ExportKeysService } from '../export-keys/export-keys.service';
 import type { CardExport } from '../issuance/card-export.entity';
 import { CardSecrets } from '../cards/card-secrets';
 import { IssuanceRepository } from '../issuance/issuance.repository';
+import { OrdersService } from '../orders/orders.service';
 import { OnJob, type JobContext } from '../queue/on-job.decorator';
 import { JobName, type JobPayloads } from '../queue/queue.constants';
 import { chunkConverterFor } from './decrypt-pool';
@@ -53,6 +54,7 @@ export class ExportBuilder {
     private readonly secrets: CardSecrets,
     private readonly storage: ExportStorage,
     private readonly config: AppConfig,
+    private readonly orders: OrdersService,
   ) {}
 
   @OnJob(JobName.BuildExport)
@@ -124,6 +126,8 @@ export class ExportBuilder {
           anonymous_ciphertexts_purged: purged,
         },
       });
+      // Every card of the order is in the file now: its cards are handed over (README, order completion).
+      await this.orders.completeIfHandedOver(ctx, record.orderId, { exported: true });
       this.logger.log({ msg: 'export ready', exportId, orderId: record.orderId, rows: record.rowCount });
       return 'ready';
     });

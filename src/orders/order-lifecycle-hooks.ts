@@ -13,6 +13,12 @@ export type IssuanceProgressReader = (
 ) => Promise<Map<string, BatchDto[]>>;
 
 /**
+ * Whether every card of the order is in a holder's hands as far as the reader's module knows (delivered, claimed or
+ * bound through a distribution, bound by a channel). All readers must agree for the order to complete.
+ */
+export type HandoverReader = (ctx: RequestContext, orderId: string) => Promise<boolean>;
+
+/**
  * What happens elsewhere when an order changes, registered by the modules that care (issuance, at init), so that
  * orders depends on none of them: the dependency goes one way, issuance → orders (docs/architecture.md).
  */
@@ -21,6 +27,7 @@ export class OrderLifecycleHooks {
   private readonly paidHooks: OrderHook[] = [];
   private readonly paidCancelledHooks: OrderHook[] = [];
   private progressReader: IssuanceProgressReader | undefined;
+  private readonly handoverReaders: HandoverReader[] = [];
 
   /** An order became paid (its payment entry is posted; the hook runs before the order.paid audit record). */
   onPaid(hook: OrderHook): void {
@@ -35,6 +42,18 @@ export class OrderLifecycleHooks {
   /** Where an order's issuance progress is read from (one reader). */
   readIssuanceWith(reader: IssuanceProgressReader): void {
     this.progressReader = reader;
+  }
+
+  /** Who tells whether an order's cards have all been handed over (distribution, at init). */
+  readHandoverWith(reader: HandoverReader): void {
+    this.handoverReaders.push(reader);
+  }
+
+  /** Every reader says the cards are handed over; false with no reader (nothing completes an order by handover). */
+  async handedOver(ctx: RequestContext, orderId: string): Promise<boolean> {
+    if (this.handoverReaders.length === 0) return false;
+    for (const reader of this.handoverReaders) if (!(await reader(ctx, orderId))) return false;
+    return true;
   }
 
   async paid(ctx: RequestContext, order: Readonly<Order>): Promise<void> {

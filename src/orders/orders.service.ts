@@ -444,6 +444,36 @@ export class OrdersService {
     return true;
   }
 
+  /**
+   * An issued order whose cards have all been handed over becomes completed (README, "When is an order completed"):
+   * the order locked FIRST (two deliveries finishing at once then see each other's), then, unless `exported` (a ready
+   * card export holds every card of the order), the registered handover readers asked (OrderLifecycleHooks:
+   * distribution registers one; with none nothing completes by handover). Records order.completed and its audit
+   * record in the caller's transaction. Whether it completed.
+   */
+  async completeIfHandedOver(ctx: RequestContext, orderId: string, { exported = false } = {}): Promise<boolean> {
+    return this.transactions.run(ctx, async () => {
+      const order = await this.orders.findOrder(ctx, orderId, { lock: true });
+      if (!order || order.status !== 'issued') return false;
+      if (!exported && !(await this.hooks.handedOver(ctx, orderId))) return false;
+      assertTransition(orderId, order.status, 'completed');
+      await this.change(ctx, order, { status: 'completed' });
+      await this.events.record(ctx, {
+        enterpriseId: order.enterpriseId,
+        type: 'order.completed',
+        data: { ...orderEventData(order), handed_over_by: exported ? 'export' : 'distribution' },
+      });
+      await this.audit.append(ctx, {
+        action: 'order.completed',
+        objectType: 'order',
+        objectId: orderId,
+        enterpriseId: order.enterpriseId,
+        summary: { handed_over_by: exported ? 'export' : 'distribution' },
+      });
+      return true;
+    });
+  }
+
   /** The lines of an order, in line order (issuance plans one batch per line). */
   async linesOf(ctx: RequestContext, orderId: string): Promise<OrderLine[]> {
     return this.orders.linesOf(ctx, [orderId]);

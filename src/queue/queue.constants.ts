@@ -6,6 +6,8 @@ export enum QueueName {
   /** Re-encryption of data at rest after a key rotation: long, one at a time, apart from the short housekeeping jobs. */
   DataKeys = 'data-keys',
   Webhooks = 'webhooks',
+  /** Distribution messages: batches wait on SMTP and the SMS provider, not on this CPU. */
+  Distribution = 'distribution',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -27,6 +29,10 @@ export enum JobName {
   ExpireCards = 'expire-cards',
   /** Verify the audit records appended since the last checkpoint and sign a checkpoint of the head (scheduled). */
   CheckpointAudit = 'checkpoint-audit',
+  /** Batches of one distribution's due recipients: claim, send by e-mail/SMS or bind, record (src/distribution). */
+  DistributionSend = 'distribution-send',
+  /** Scheduled sends, retries, lost leases, link expiry, reminders and completion of distributions (scheduled). */
+  DistributionSweep = 'distribution-sweep',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -40,6 +46,8 @@ export interface JobPayloads {
   [JobName.SweepWebhookDeliveries]: Record<string, never>;
   [JobName.ExpireCards]: Record<string, never>;
   [JobName.CheckpointAudit]: Record<string, never>;
+  [JobName.DistributionSend]: { distributionId: string };
+  [JobName.DistributionSweep]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -53,6 +61,9 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
   [JobName.ExpireCards]: QueueName.Maintenance,
   [JobName.CheckpointAudit]: QueueName.Maintenance,
+  [JobName.DistributionSend]: QueueName.Distribution,
+  // Not on maintenance: a sweep of many distributions must not wait behind a long expiry or audit checkpoint.
+  [JobName.DistributionSweep]: QueueName.Distribution,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -66,6 +77,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.DataKeys]: 1,
   // Delivery batches wait on receivers (up to WEBHOOK_TIMEOUT_MS), not on this CPU: many endpoints at once.
   [QueueName.Webhooks]: 32,
+  // Batches of several distributions (or of one large one) at once; each sends its messages concurrently itself.
+  [QueueName.Distribution]: 4,
 };
 
 /**

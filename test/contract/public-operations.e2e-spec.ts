@@ -12,6 +12,8 @@ const PUBLIC_OPERATIONS: Record<string, string> = {
   getReadiness: 'the orchestrator probes it without credentials',
   createToken: 'clients trade their credentials for a token here',
   downloadCardExport: 'the one-time token in the query string is the credential (a link handed to the ERP)',
+  receiveTencentSmsReceipts:
+    "the SMS provider's callback: SMS_RECEIPT_TOKEN in the path is the credential (Tencent does not sign callbacks)",
 };
 
 const all = operations();

@@ -1,6 +1,7 @@
 import { generateKey } from 'openpgp';
 import type { Test } from 'supertest';
 import { OPERATOR_SCOPES, SCOPES, type Scope } from '../../../src/common/access/scopes';
+import { newId } from '../../../src/common/ids';
 import { startTestApp, type TestApp } from '../../support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from '../../support/cards';
 import { confirmedExportKey } from '../../support/export-keys';
@@ -21,6 +22,8 @@ import { fillPath, type Operation } from './openapi';
 const ENTERPRISE_SCOPES: Scope[] = SCOPES.filter((scope) => !OPERATOR_SCOPES.includes(scope));
 /** Orders above this payable wait for approval (101 cards of 100 CNY do, one does not). */
 const APPROVAL_THRESHOLD = 1_000_000;
+/** The shared secret of the SMS receipt callback (SMS_RECEIPT_TOKEN). */
+export const CONTRACT_SMS_RECEIPT_TOKEN = 'contract-receipt-token-0123456789';
 const FACE = 10_000;
 
 /** One request to an operation: who sends it and with what. `token: null` sends none. */
@@ -98,6 +101,7 @@ export class World {
         WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
         // Deliveries to the closed port below fail at once; no retry within a suite's run.
         WEBHOOK_RETRY_SCHEDULE_MS: '0,3600000',
+        SMS_RECEIPT_TOKEN: CONTRACT_SMS_RECEIPT_TOKEN,
       });
     } catch (error) {
       await database.drop();
@@ -319,6 +323,30 @@ export class World {
     return (created.body as { id: string }).id;
   }
 
+  /**
+   * A distribution of A's order with one recipient holding a fresh card, written as the creation part leaves it and
+   * moved to `status` (delivered: sent to, resendable; scheduled: the distribution not started).
+   */
+  async distributionRecipient(
+    status: 'delivered' | 'scheduled' = 'delivered',
+  ): Promise<{ id: string; recipientId: string }> {
+    const card = this.takeAnonymous();
+    const [{ id }] = await this.app.dataSource.query<Array<{ id: string }>>(
+      `INSERT INTO distributions (id, enterprise_id, order_id, status, send_at, recipient_count, created_by_client_id)
+       VALUES ($4, $1, $2, $3, now() + interval '1 day', 1, $5) RETURNING id`,
+      [this.a.id, this.order, status === 'scheduled' ? 'scheduled' : 'sending', newId('distribution'), this.a.clientId],
+    );
+    const [{ id: recipientId }] = await this.app.dataSource.query<Array<{ id: string }>>(
+      `INSERT INTO distribution_recipients (id, distribution_id, enterprise_id, row_number, employee_ref, email, channel,
+         design, face_value, card_serial, status, sent_at)
+       VALUES ($5, $1, $2, 1, 'EMP-1', 'contract@example.com', 'email', 'classic', $3, $4, $6,
+               CASE WHEN $6 = 'delivered' THEN now() END)
+       RETURNING id`,
+      [id, this.a.id, card.faceValue, card.serial, newId('distributionRecipient'), status],
+    );
+    return { id, recipientId };
+  }
+
   async webhookEndpoint(tenant: Tenant): Promise<string> {
     const created = await this.as(tenant.hr)
       .post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/contract', event_types: ['*'] })
@@ -538,6 +566,37 @@ export const recipes: Record<string, Recipe> = {
   updateWebhookEndpoint: async (world) => ownEndpoint(world, { description: 'Updated' }),
   recoverWebhookEndpoint: async (world) => ownEndpoint(world, { since: new Date(Date.now() - 60_000).toISOString() }),
   rotateWebhookEndpointSecret: async (world) => ownEndpoint(world, {}),
+
+  // Distributions: control of one under way, and the SMS provider's receipts.
+  resendDistributionRecipient: async (world) => {
+    const { id, recipientId } = await world.distributionRecipient();
+    return hr(world, { params: { id, recipientId } });
+  },
+  changeDistributionRecipientContact: async (world) => {
+    const { id, recipientId } = await world.distributionRecipient();
+    return hr(world, { params: { id, recipientId }, body: { email: 'moved@example.com' } });
+  },
+  revokeDistributionRecipient: async (world) => {
+    const { id, recipientId } = await world.distributionRecipient();
+    return hr(world, { params: { id, recipientId } });
+  },
+  cancelDistribution: async (world) =>
+    hr(world, { params: { id: (await world.distributionRecipient('scheduled')).id } }),
+  receiveTencentSmsReceipts: async () => ({
+    token: null,
+    params: { token: CONTRACT_SMS_RECEIPT_TOKEN },
+    body: [
+      {
+        report_status: 'SUCCESS',
+        sid: 'contract-unknown-sid',
+        errmsg: 'DELIVRD',
+        description: '',
+        mobile: '13800000000',
+        nationcode: '86',
+        user_receive_time: '2026-12-06 10:00:00',
+      },
+    ],
+  }),
 
   // The redemption channel.
   verifyCard: async (world) => channel(world, { body: { code: world.takeAnonymous().code } }),
