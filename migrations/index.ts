@@ -12,6 +12,7 @@ import { CodePepperKeyIds1796523867677 } from './1796523867677-CodePepperKeyIds'
 import { AuditInbox1796528648906 } from './1796528648906-AuditInbox';
 import { WebhookDeliveriesEndpointDue1796534318337 } from './1796534318337-WebhookDeliveriesEndpointDue';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
+import { Invoicing1796544729719 } from './1796544729719-Invoicing';
 
 export const migrations = [
   Foundation1795822357562,
@@ -27,4 +28,5 @@ export const migrations = [
   AuditInbox1796528648906,
   WebhookDeliveriesEndpointDue1796534318337,
   Distribution1796543278067,
+  Invoicing1796544729719,
 ];

@@ -6,6 +6,8 @@ export enum QueueName {
   /** Re-encryption of data at rest after a key rotation: long, one at a time, apart from the short housekeeping jobs. */
   DataKeys = 'data-keys',
   Webhooks = 'webhooks',
+  /** Invoice documents: render (PDF, XML, JSON) and deliver by e-mail. */
+  Invoices = 'invoices',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -27,6 +29,12 @@ export enum JobName {
   ExpireCards = 'expire-cards',
   /** Verify the audit records appended since the last checkpoint and sign a checkpoint of the head (scheduled). */
   CheckpointAudit = 'checkpoint-audit',
+  /** Render one invoice's PDF, XML and JSON, store them with their SHA-256, then e-mail the PDF (src/invoicing). */
+  RenderInvoice = 'render-invoice',
+  /** Issue the monthly invoices of the previous Asia/Shanghai month (scheduled 02:00 on the 1st), idempotent. */
+  IssueMonthlyInvoices = 'issue-monthly-invoices',
+  /** Enqueue the rendering of invoices committed but never rendered (a lost enqueue, a crashed worker). */
+  SweepInvoiceRendering = 'sweep-invoice-rendering',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -40,6 +48,10 @@ export interface JobPayloads {
   [JobName.SweepWebhookDeliveries]: Record<string, never>;
   [JobName.ExpireCards]: Record<string, never>;
   [JobName.CheckpointAudit]: Record<string, never>;
+  [JobName.RenderInvoice]: { invoiceId: string; rerender?: boolean };
+  /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
+  [JobName.IssueMonthlyInvoices]: { period?: string };
+  [JobName.SweepInvoiceRendering]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -53,6 +65,9 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.SweepWebhookDeliveries]: QueueName.Maintenance,
   [JobName.ExpireCards]: QueueName.Maintenance,
   [JobName.CheckpointAudit]: QueueName.Maintenance,
+  [JobName.RenderInvoice]: QueueName.Invoices,
+  [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
+  [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -66,6 +81,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.DataKeys]: 1,
   // Delivery batches wait on receivers (up to WEBHOOK_TIMEOUT_MS), not on this CPU: many endpoints at once.
   [QueueName.Webhooks]: 32,
+  // Rendering is CPU (font subsetting, compression) with a little I/O between: two at once overlap the two.
+  [QueueName.Invoices]: 2,
 };
 
 /**
