@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { create, type Font } from 'fontkit';
 import PDFDocument from 'pdfkit';
 import { canonicalJson } from '../common/canonical-json';
 import { formatYuan, ORDINARY_INVOICE_TITLE, totalsOf, type InvoiceLine } from './invoice-policy';
@@ -12,10 +13,13 @@ import type { InvoiceBuyer, InvoiceKind, InvoiceSeller } from './invoice.entity'
 export const CJK_FONT_PATH = require.resolve('@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf');
 const CJK_FONT_BOLD_PATH = require.resolve('@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf');
 
-let fonts: { regular: Buffer; bold: Buffer } | undefined;
-/** Read once per process (10 MB each); every document parses and subsets from the same buffers. */
-function fontBuffers(): { regular: Buffer; bold: Buffer } {
-  fonts ??= { regular: readFileSync(CJK_FONT_PATH), bold: readFileSync(CJK_FONT_BOLD_PATH) };
+let fonts: { regular: Font; bold: Font } | undefined;
+/**
+ * Read and parsed once per process (10 MB each), then shared by every document: fontkit caches the glyphs it has
+ * parsed, and pdfkit subsets per document from the parsed font (a third of the time of parsing the file each time).
+ */
+function parsedFonts(): { regular: Font; bold: Font } {
+  fonts ??= { regular: create(readFileSync(CJK_FONT_PATH)), bold: create(readFileSync(CJK_FONT_BOLD_PATH)) };
   return fonts;
 }
 
@@ -121,7 +125,7 @@ const INK = '#1a1a1a';
 
 /** The PDF: A4 landscape-like layout of a 数电票 普通发票, one page, the CJK font subset-embedded. */
 export function renderPdf(doc: InvoiceDocument): Promise<Buffer> {
-  const { regular, bold } = fontBuffers();
+  const { regular, bold } = parsedFonts();
   const fields = documentFields(doc);
   const pdf = new PDFDocument({
     size: 'A4',
@@ -136,8 +140,9 @@ export function renderPdf(doc: InvoiceDocument): Promise<Buffer> {
     pdf.on('end', () => resolve(Buffer.concat(chunks)));
     pdf.on('error', reject);
   });
-  pdf.registerFont('cjk', regular);
-  pdf.registerFont('cjk-bold', bold);
+  // pdfkit takes a parsed fontkit font as well as bytes (its types name only the latter).
+  pdf.registerFont('cjk', regular as unknown as Buffer);
+  pdf.registerFont('cjk-bold', bold as unknown as Buffer);
   const accent = doc.kind === 'red' ? RED : INK;
   const left = 36;
   const width = pdf.page.width - 72;
