@@ -166,7 +166,7 @@ export function queueSuite(backend: QueueBackendName): void {
       let queues: QueueService;
       let jobs: TestJobs;
       const add = (name: string, payload: object, options?: AddJobOptions) =>
-        queues.add(asJob(name), payload as never, options);
+        queues.add(asJob(name), payload, options);
 
       beforeAll(async () => {
         const connection = await connect(backend);
@@ -280,7 +280,7 @@ export function queueSuite(backend: QueueBackendName): void {
       let queues: QueueService;
       let jobs: TestJobs;
       const add = (name: string, payload: object, options?: AddJobOptions) =>
-        queues.add(asJob(name), payload as never, options);
+        queues.add(asJob(name), payload, options);
 
       beforeAll(async () => {
         const moduleRef = await testModule(await connect(backend)).compile();

@@ -132,7 +132,13 @@ export function renderPdf(doc: InvoiceDocument): Promise<Buffer> {
     layout: 'landscape',
     margin: 36,
     compress: true,
-    info: { Title: `${ORDINARY_INVOICE_TITLE} ${doc.number}`, Author: doc.seller.name, Subject: doc.id },
+    // Dated by the invoice, not the rendering: rendering the same invoice again gives the same bytes and digest.
+    info: {
+      Title: `${ORDINARY_INVOICE_TITLE} ${doc.number}`,
+      Author: doc.seller.name,
+      Subject: doc.id,
+      CreationDate: doc.issuedAt,
+    },
   });
   const chunks: Buffer[] = [];
   pdf.on('data', (chunk: Buffer) => chunks.push(chunk));
