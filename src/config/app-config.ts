@@ -535,6 +535,16 @@ export class AppConfig {
   @Matches(/^601\d{16}$/, { message: 'INVOICE_TAX_CLASSIFICATION_CODE must be a 19-digit code starting with 601' })
   INVOICE_TAX_CLASSIFICATION_CODE = '6010000000000000000';
 
+  /**
+   * Threads a worker renders invoice PDFs on (each holds the CJK fonts, about 70 MB); 0 renders on the event loop.
+   * One keeps the worker's RSS flat and its event loop free; more help only with idle cores.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  INVOICE_RENDER_THREADS = 1;
+
   /** 开票人 printed on every invoice. */
   @IsString()
   @MinLength(1)

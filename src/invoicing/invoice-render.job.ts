@@ -1,11 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { RequestContext } from '../common/context/request-context';
 import { MailSender } from '../distribution/channels/mail.sender';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { formatYuan } from './invoice-policy';
-import { renderJson, renderPdf, renderXml, sha256Hex, type InvoiceDocument } from './invoice-documents';
+import { renderJson, renderXml, sha256Hex, type InvoiceDocument } from './invoice-documents';
+import { pdfRendererFor, type PdfRenderer } from './pdf-renderer';
 import { InvoiceStorage } from './invoice-storage';
 import type { Invoice } from './invoice.entity';
 import { InvoicingRepository } from './invoicing.repository';
@@ -40,8 +41,9 @@ export function invoiceDocumentOf(invoice: Invoice, original: Invoice | null, dr
  * from the same fields, and the e-mail goes out until one attempt has sent it to every address.
  */
 @Injectable()
-export class InvoiceRenderJob {
+export class InvoiceRenderJob implements OnModuleDestroy {
   private readonly logger = new Logger(InvoiceRenderJob.name);
+  private renderer: PdfRenderer | undefined;
 
   constructor(
     private readonly repository: InvoicingRepository,
@@ -69,7 +71,9 @@ export class InvoiceRenderJob {
   async renderAndStore(ctx: RequestContext, invoice: Invoice): Promise<void> {
     const original = invoice.originalInvoiceId ? await this.repository.find(ctx, invoice.originalInvoiceId) : null;
     const doc = invoiceDocumentOf(invoice, original, this.config.INVOICE_DRAWER);
-    const pdf = await renderPdf(doc);
+    // Threads start with the first rendering: API-only processes never start them.
+    this.renderer ??= pdfRendererFor(this.config.INVOICE_RENDER_THREADS);
+    const pdf = await this.renderer.render(doc);
     const xml = renderXml(doc);
     const json = renderJson(doc);
     const paths = {
@@ -118,6 +122,10 @@ export class InvoiceRenderJob {
     }
     await this.repository.markEmailed(ctx, invoice.id);
     return sent;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.renderer?.close();
   }
 
   @OnJob(JobName.SweepInvoiceRendering)
