@@ -14,6 +14,7 @@ import { WebhookDeliveriesEndpointDue1796534318337 } from './1796534318337-Webho
 import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
+import { Invoicing1796544729719 } from './1796544729719-Invoicing';
 
 export const migrations = [
   Foundation1795822357562,
@@ -31,4 +32,5 @@ export const migrations = [
   CardBatchFacts1796543189576,
   Distribution1796543278067,
   ClaimTickets1796543756371,
+  Invoicing1796544729719,
 ];

@@ -356,6 +356,60 @@ export interface paths {
         patch: operations["updateEnterprise"];
         trace?: never;
     };
+    "/v1/admin/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List invoices across enterprises, newest first */
+        get: operations["adminListInvoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/invoices/{id}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Render an invoice's documents again (the invoice's fields stay as issued) */
+        post: operations["adminRerenderInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/invoices/{id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void an invoice issued in error: a red-letter invoice credits what is left of it (audited)
+         * @description Its orders may then be invoiced again. The original invoice is never changed.
+         */
+        post: operations["adminVoidInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/keys": {
         parameters: {
             query?: never;
@@ -966,6 +1020,99 @@ export interface paths {
          * @description Authorised by the one-time download token alone: programs send it in the `X-Download-Token` header (it then appears in no URL, so in no proxy or access log); the link form `?token=` is for browsers and is single-use like the header form. Streams the OpenPGP-encrypted CSV (`application/pgp-encrypted`). After one complete download the link answers 410 `export_link_used` and the file is deleted; an interrupted download may be retried with the same link until it expires (410 `export_link_expired`; GET the export for a new link). HEAD checks a link without using it.
          */
         get: operations["downloadCardExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoice-profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the enterprise's invoice profile (抬头, taxpayer id, delivery, mode) */
+        get: operations["getInvoiceProfile"];
+        /**
+         * Set the invoice profile
+         * @description The buyer details printed on every later invoice (issued invoices never change), the addresses each PDF is e-mailed to, and the mode: `per_order`, `monthly` or `on_request`.
+         */
+        put: operations["putInvoiceProfile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List invoices and red-letter invoices, newest first */
+        get: operations["listInvoices"];
+        put?: never;
+        /**
+         * Invoice paid orders (on request)
+         * @description One ordinary invoice (不征税, 预付卡销售和充值) for the listed paid orders, for what was paid after discount. Its PDF and XML are rendered by a worker: poll `documents.status`.
+         */
+        post: operations["createInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an invoice: its lines, red-letter invoices crediting it and the net amount */
+        get: operations["getInvoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the PDF of an invoice */
+        get: operations["getInvoicePdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}/xml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the XML of an invoice (the same fields as the PDF) */
+        get: operations["getInvoiceXml"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1954,6 +2101,15 @@ export interface components {
              */
             purge_anonymous_after_export?: boolean;
         };
+        CreateInvoiceDto: {
+            /**
+             * @description Only `ordinary` (422 special_invoice_not_allowed)
+             * @enum {string}
+             */
+            invoice_type?: "ordinary" | "special";
+            /** @description Paid orders, each not invoiced yet (up to 100) */
+            order_ids: string[];
+        };
         CreateOrderDto: {
             lines: components["schemas"]["OrderLineInputDto"][];
             /** @enum {string} */
@@ -2172,7 +2328,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -2334,6 +2490,117 @@ export interface components {
             object: "identity";
             /** @description Scopes this token grants now */
             scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+        };
+        InvoiceDocumentsDto: {
+            json_sha256: string | null;
+            pdf_sha256: string | null;
+            /** Format: date-time */
+            rendered_at: string | null;
+            /** @enum {string} */
+            status: "pending" | "rendered";
+            xml_sha256: string | null;
+        };
+        InvoiceDto: {
+            /** @description 价税合计, fen (negative on a red-letter invoice) */
+            amount: number;
+            /** @example 壹拾万元整 */
+            amount_in_words: string;
+            buyer: components["schemas"]["InvoicePartyDto"];
+            /** @description The red-letter invoices crediting this one, oldest first */
+            credit_note_ids: string[];
+            /** @enum {string} */
+            currency: "CNY";
+            /** @description fen */
+            discount: number;
+            documents: components["schemas"]["InvoiceDocumentsDto"];
+            /** Format: date-time */
+            emailed_at: string | null;
+            enterprise_id: string;
+            /** @description fen */
+            face_value: number;
+            /** @example inv_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            invoice_type: "ordinary";
+            /** Format: date-time */
+            issued_at: string;
+            /**
+             * @description red: a red-letter invoice (红字发票) crediting `original_invoice_id`
+             * @enum {string}
+             */
+            kind: "blue" | "red";
+            lines: components["schemas"]["InvoiceLineDto"][];
+            /** @description amount plus every red-letter amount crediting it, fen (a red-letter invoice: its amount) */
+            net_amount: number;
+            note: string | null;
+            /**
+             * @description 20 digits, gapless per year and issuer
+             * @example 26310000000000000001
+             */
+            number: string;
+            /** @enum {string} */
+            object: "invoice";
+            original_invoice_id: string | null;
+            /** @description YYYY-MM of a monthly invoice */
+            period: string | null;
+            /** @enum {string} */
+            reason: "per_order" | "monthly" | "on_request" | "order_cancelled" | "cards_voided" | "card_refunded" | "issued_in_error";
+            seller: components["schemas"]["InvoicePartyDto"];
+            /** @example 0 */
+            tax: number;
+        };
+        InvoiceLineDto: {
+            /** @description Invoiced: what was paid, face_value − discount, fen */
+            amount: number;
+            /** @description Discount, fen */
+            discount: number;
+            /** @description Face value of the cards, fen (negative on a red-letter invoice) */
+            face_value: number;
+            /** @example *未发生销售行为的不征税项目*预付卡销售和充值 */
+            item: string;
+            order_id: string;
+            po_number: string;
+            /** @example 0 */
+            tax: number;
+            /** @example 6010000000000000000 */
+            tax_classification_code: string;
+            /** @example 不征税 */
+            tax_rate: string;
+        };
+        InvoiceList: {
+            data: components["schemas"]["InvoiceDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        InvoicePartyDto: {
+            account: string | null;
+            address: string | null;
+            bank: string | null;
+            phone: string | null;
+            taxpayer_id: string;
+            /** @description Name (抬头) */
+            title: string;
+        };
+        InvoiceProfileDto: {
+            account: string | null;
+            address: string | null;
+            bank: string | null;
+            emails: string[];
+            enterprise_id: string;
+            /** @enum {string} */
+            invoice_type: "ordinary";
+            /** @enum {string} */
+            mode: "per_order" | "monthly" | "on_request";
+            /** @enum {string} */
+            object: "invoice_profile";
+            phone: string | null;
+            taxpayer_id: string;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         JwkDto: {
             /** @example ES256 */
@@ -3080,6 +3347,49 @@ export interface components {
              */
             status?: "active" | "suspended";
         };
+        UpdateInvoiceProfileDto: {
+            /**
+             * @description 账号
+             * @example 31001234567890
+             */
+            account?: string | null;
+            /** @example 上海市浦东新区示例路1号 */
+            address?: string | null;
+            /**
+             * @description 开户行
+             * @example 示例银行上海分行
+             */
+            bank?: string | null;
+            /**
+             * @description Where each invoice PDF is e-mailed (up to 10)
+             * @example [
+             *       "ap@example.com"
+             *     ]
+             */
+            emails: string[];
+            /**
+             * @description Only `ordinary`: prepaid-card sales get no special VAT invoice (422 special_invoice_not_allowed)
+             * @enum {string}
+             */
+            invoice_type?: "ordinary" | "special";
+            /**
+             * @description per_order: an invoice per order when it is paid; monthly: one invoice per month for the orders paid in it (issued on the 1st at 02:00 Asia/Shanghai); on_request: POST /v1/invoices
+             * @enum {string}
+             */
+            mode: "per_order" | "monthly" | "on_request";
+            /** @example 021-12345678 */
+            phone?: string | null;
+            /**
+             * @description Unified social credit code (纳税人识别号), 18 characters with a valid check character
+             * @example 91310000MA1FL8XQ3X
+             */
+            taxpayer_id: string;
+            /**
+             * @description 发票抬头: the buyer name printed on invoices
+             * @example 示例科技有限公司
+             */
+            title: string;
+        };
         UpdateProductDto: {
             /** @description false: withdrawn from the catalogue (existing orders and cards are unaffected) */
             active?: boolean;
@@ -3121,6 +3431,10 @@ export interface components {
             reason?: string;
             /** @description Serials of unused cards (never bound, full balance), 1 to 1,000 */
             serials: string[];
+        };
+        VoidInvoiceDto: {
+            /** @description Why the invoice was issued in error (audited, printed on the red-letter invoice) */
+            reason: string;
         };
         VoidResultDto: {
             cards: components["schemas"]["CardDto"][];
@@ -4850,6 +5164,212 @@ export interface operations {
             };
             /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminListInvoices: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description blue: invoices; red: red-letter invoices (红字发票) */
+                kind?: "blue" | "red";
+                /** @description Invoices that have a line for this order */
+                order_id?: string;
+                enterprise_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRerenderInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: a worker renders the documents again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminVoidInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidInvoiceDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_state (a red-letter invoice), invoice_already_credited
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6837,7 +7357,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -7619,6 +8139,478 @@ export interface operations {
                 content: {
                     "application/pgp-encrypted": components["schemas"]["Problem"];
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getInvoiceProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceProfileDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No profile set yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putInvoiceProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateInvoiceProfileDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceProfileDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_taxpayer_id (check character), special_invoice_not_allowed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listInvoices: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description blue: invoices; red: red-letter invoices (红字发票) */
+                kind?: "blue" | "red";
+                /** @description Invoices that have a line for this order */
+                order_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvoiceDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An order is not yours or does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description already_invoiced (with order_ids and invoice_ids)
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description order_not_paid (with order_ids), special_invoice_not_allowed, invoice_profile_required
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getInvoicePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF; X-Content-SHA256 is the digest the invoice records */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invoice_not_rendered: the worker has not rendered the documents yet; retry shortly */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getInvoiceXml: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The XML; X-Content-SHA256 is the digest the invoice records */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/xml": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks invoices:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/xml": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/xml": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invoice_not_rendered: the worker has not rendered the documents yet; retry shortly */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/xml": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/xml": components["schemas"]["Problem"];
                 };
             };
         };

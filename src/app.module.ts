@@ -19,6 +19,7 @@ import { DemoModule } from './demo/demo.module';
 import { EnterprisesModule } from './enterprises/enterprises.module';
 import { ExportKeysModule } from './export-keys/export-keys.module';
 import { ExportsModule } from './exports/exports.module';
+import { InvoicingModule } from './invoicing/invoicing.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { OrdersModule } from './orders/orders.module';
@@ -61,6 +62,7 @@ export class AppModule {
         OrdersModule,
         ExportKeysModule,
         ExportsModule,
+        InvoicingModule,
         DataKeysModule,
         LedgerModule,
         HealthModule,

@@ -27,6 +27,13 @@ import {
   DistributionRecipient,
   DistributionSettings,
 } from './distribution/distribution.entity';
+import {
+  Invoice,
+  InvoiceNumberCounter,
+  InvoiceOrder,
+  InvoiceOrderReturn,
+  InvoiceProfile,
+} from './invoicing/invoice.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 
 /**
@@ -68,6 +75,11 @@ export const entities = [
   Distribution,
   DistributionRecipient,
   DistributionMessage,
+  InvoiceProfile,
+  Invoice,
+  InvoiceOrder,
+  InvoiceOrderReturn,
+  InvoiceNumberCounter,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

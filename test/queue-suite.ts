@@ -165,8 +165,7 @@ export function queueSuite(backend: QueueBackendName): void {
       let app: NestFastifyApplication;
       let queues: QueueService;
       let jobs: TestJobs;
-      const add = (name: string, payload: object, options?: AddJobOptions) =>
-        queues.add(asJob(name), payload as never, options);
+      const add = (name: string, payload: object, options?: AddJobOptions) => queues.add(asJob(name), payload, options);
 
       beforeAll(async () => {
         const connection = await connect(backend);
@@ -279,8 +278,7 @@ export function queueSuite(backend: QueueBackendName): void {
       let app: NestFastifyApplication;
       let queues: QueueService;
       let jobs: TestJobs;
-      const add = (name: string, payload: object, options?: AddJobOptions) =>
-        queues.add(asJob(name), payload as never, options);
+      const add = (name: string, payload: object, options?: AddJobOptions) => queues.add(asJob(name), payload, options);
 
       beforeAll(async () => {
         const moduleRef = await testModule(await connect(backend)).compile();

@@ -1,4 +1,5 @@
 import { RequestContext } from '../common/context/request-context';
+import { CardLifecycleHooks } from './card-lifecycle-hooks';
 import { ApiError } from '../common/errors/api-error';
 import type { AppConfig } from '../config/app-config';
 import type { TransactionService } from '../database/transaction.service';
@@ -111,6 +112,7 @@ function setup() {
     { discountsBps: async () => new Map([['ord_1', 0]]) } as unknown as OrdersRepository,
     { isWorker: false } as QueueService,
     ledger as unknown as LedgerService,
+    new CardLifecycleHooks(),
   );
   const ctx = new RequestContext('req_1', { clientId: 'cli_hr', enterpriseId: ENTERPRISE, scopes: new Set() });
   return { service, repository, recorded, ctx };

@@ -22,6 +22,7 @@ import type {
   ListCardTransactionsQueryDto,
 } from './dto/card-transaction.dto';
 import { CardErrors } from './card-errors';
+import { CardLifecycleHooks } from './card-lifecycle-hooks';
 import { CardMovements, isPastExpiry, type CardMovement } from './card-movements';
 import { CardsRepository, type CardRow } from './cards.repository';
 import { OrdersRepository } from '../orders/orders.repository';
@@ -67,6 +68,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
     private readonly orders: OrdersRepository,
     private readonly queues: QueueService,
     private readonly ledger: LedgerService,
+    private readonly hooks: CardLifecycleHooks,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -110,6 +112,15 @@ export class CardLifecycleService implements OnApplicationBootstrap {
           { account: LedgerAccount.CardFloat, amount: card.balance },
           { account: LedgerAccount.CardRefundsPayable, amount: -card.balance },
         ],
+      });
+      const bps = (await this.orders.discountsBps(ctx, [card.orderId])).get(card.orderId) ?? 0;
+      await this.hooks.moneyReturned(ctx, {
+        kind: 'refund',
+        enterpriseId: card.enterpriseId,
+        orderId: card.orderId,
+        faceValue: card.balance,
+        amount: unitPrice(card.balance, bps),
+        serials: [card.serial],
       });
       return [{ card, kind: 'refund', amount: -card.balance, balanceAfter: 0, event: { type: 'card.refunded' } }];
     });
@@ -206,6 +217,14 @@ export class CardLifecycleService implements OnApplicationBootstrap {
         }
         toPrepaid += split.toPrepaid;
         toCredit += split.toCredit;
+        await this.hooks.moneyReturned(ctx, {
+          kind: 'void',
+          enterpriseId,
+          orderId,
+          faceValue: totals.face,
+          amount: totals.price,
+          serials: totals.cards.map((card) => card.serial),
+        });
         await this.cards.record(
           ctx,
           totals.cards.map((card): CardMovement => ({

@@ -6,6 +6,7 @@ import { AuditModule } from '../audit/audit.module';
 import { EventsModule } from '../events/events.module';
 import { CardSecrets } from './card-secrets';
 import { CardLifecycleService } from './card-lifecycle.service';
+import { CardLifecycleHooks } from './card-lifecycle-hooks';
 import { OrdersModule } from '../orders/orders.module';
 import { CardMovements } from './card-movements';
 import { CardsRepository } from './cards.repository';
@@ -18,7 +19,7 @@ import { AdminCardsController, CardsLifecycleController } from './cards-lifecycl
 @Module({
   imports: [CryptoModule, LedgerModule, IdempotencyModule, AuditModule, EventsModule, OrdersModule],
   controllers: [CardsLifecycleController, AdminCardsController],
-  providers: [CardLifecycleService, CardMovements, CardsRepository, CardSecrets],
-  exports: [CardLifecycleService, CardMovements, CardsRepository, CardSecrets],
+  providers: [CardLifecycleService, CardLifecycleHooks, CardMovements, CardsRepository, CardSecrets],
+  exports: [CardLifecycleService, CardLifecycleHooks, CardMovements, CardsRepository, CardSecrets],
 })
 export class CardsModule {}

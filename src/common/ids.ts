@@ -22,6 +22,7 @@ export const ID_PREFIXES = {
   webhookDelivery: 'whd',
   webhookAttempt: 'wha',
   invoice: 'inv',
+  invoiceReturn: 'ivr',
   statement: 'stm',
   export: 'exp',
   exportKey: 'xpk',

@@ -42,6 +42,20 @@ export function parseTrustProxy(value: string): false | string[] | null {
   return entries.every(valid) ? entries : null;
 }
 
+const CREDIT_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+const CREDIT_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+/**
+ * GB 32100-2015's check: 18 characters of the alphabet, the last one the mod-31 check character of the others. The
+ * enterprises module has the full rule (src/enterprises/credit-code.ts); config knows no feature, so it keeps this copy.
+ */
+export function isValidUnifiedCreditCode(code: string): boolean {
+  if (!/^[0-9A-HJ-NPQRTUWXY]{18}$/.test(code)) return false;
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += CREDIT_ALPHABET.indexOf(code[i]) * CREDIT_WEIGHTS[i];
+  return CREDIT_ALPHABET[(31 - (sum % 31)) % 31] === code[17];
+}
+
 export type QueueBackend = 'postgres' | 'redis';
 export type NodeEnv = 'development' | 'test' | 'production';
 export type SmsProvider = 'tencent' | 'log';
@@ -569,6 +583,58 @@ export class AppConfig {
   get distributionRetrySchedule(): number[] {
     return this.DISTRIBUTION_RETRY_SCHEDULE_SECONDS.split(',').map((seconds) => Number(seconds) * 1000);
   }
+
+  /**
+   * The seller on every invoice (docs/invoicing.md): the platform operator's registered name, unified social credit
+   * code (checked with its check character at boot), address and phone, bank and account.
+   */
+  @IsString()
+  @MinLength(1)
+  INVOICE_SELLER_NAME = '福利卡示范运营有限公司';
+
+  @ValidateBy({
+    name: 'isCreditCode',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isValidUnifiedCreditCode(value),
+      defaultMessage: () => 'INVOICE_SELLER_TAX_ID must be a unified social credit code with a valid check character',
+    },
+  })
+  INVOICE_SELLER_TAX_ID = '91310000MA1FL0000N';
+
+  @IsString()
+  INVOICE_SELLER_ADDRESS = '上海市浦东新区示范路1号';
+
+  @IsString()
+  INVOICE_SELLER_PHONE = '021-00000000';
+
+  @IsString()
+  INVOICE_SELLER_BANK = '示范银行上海分行';
+
+  @IsString()
+  INVOICE_SELLER_ACCOUNT = '310000000000000000000';
+
+  /** Six digits before every invoice's sequence: numbers are gapless per (issuer code, year). */
+  @Matches(/^\d{6}$/, { message: 'INVOICE_ISSUER_CODE must be six digits' })
+  INVOICE_ISSUER_CODE = '310000';
+
+  /** 税收分类编码 of 预付卡销售和充值 (不征税项目 601). */
+  @Matches(/^601\d{16}$/, { message: 'INVOICE_TAX_CLASSIFICATION_CODE must be a 19-digit code starting with 601' })
+  INVOICE_TAX_CLASSIFICATION_CODE = '6010000000000000000';
+
+  /**
+   * Threads a worker renders invoice PDFs on (each holds the CJK fonts, about 70 MB); 0 renders on the event loop.
+   * One keeps the worker's RSS flat and its event loop free; more help only with idle cores.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(16)
+  INVOICE_RENDER_THREADS = 1;
+
+  /** 开票人 printed on every invoice. */
+  @IsString()
+  @MinLength(1)
+  INVOICE_DRAWER = '系统';
 
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {

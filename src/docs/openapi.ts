@@ -33,6 +33,10 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       'exports',
       "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",
     )
+    .addTag(
+      'invoices',
+      'Invoices for paid orders (增值税普通发票, 不征税 under 国家税务总局公告2016年第53号), red-letter invoices, PDF and XML',
+    )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
     .addTag(
       'webhooks',

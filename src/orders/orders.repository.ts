@@ -200,6 +200,26 @@ export class OrdersRepository {
     });
   }
 
+  /**
+   * The ids of the enterprise's orders paid in [from, to) whose status is one of `statuses`, oldest payment first
+   * (invoicing's monthly run).
+   */
+  async paidBetween(
+    ctx: RequestContext,
+    enterpriseId: string,
+    from: Date,
+    to: Date,
+    statuses: readonly OrderStatus[],
+  ): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ id: string }>>(
+      ctx,
+      `SELECT id FROM orders WHERE enterprise_id = $1 AND paid_at >= $2 AND paid_at < $3 AND status = ANY($4::text[])
+       ORDER BY paid_at, id`,
+      [enterpriseId, from, to, [...statuses]],
+    );
+    return rows.map((row) => row.id);
+  }
+
   /** Newest first, one page. */
   async listOrders(ctx: RequestContext, filter: OrderFilter, page: ListQueryDto): Promise<Page<Order>> {
     const builder = this.connection

@@ -8,6 +8,8 @@ export enum QueueName {
   Webhooks = 'webhooks',
   /** Distribution messages: batches wait on SMTP and the SMS provider, not on this CPU. */
   Distribution = 'distribution',
+  /** Invoice documents: render (PDF, XML, JSON) and deliver by e-mail. */
+  Invoices = 'invoices',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -33,6 +35,12 @@ export enum JobName {
   DistributionSend = 'distribution-send',
   /** Scheduled sends, retries, lost leases, link expiry, reminders and completion of distributions (scheduled). */
   DistributionSweep = 'distribution-sweep',
+  /** Render one invoice's PDF, XML and JSON, store them with their SHA-256, then e-mail the PDF (src/invoicing). */
+  RenderInvoice = 'render-invoice',
+  /** Issue the monthly invoices of the previous Asia/Shanghai month (scheduled 02:00 on the 1st), idempotent. */
+  IssueMonthlyInvoices = 'issue-monthly-invoices',
+  /** Enqueue the rendering of invoices committed but never rendered (a lost enqueue, a crashed worker). */
+  SweepInvoiceRendering = 'sweep-invoice-rendering',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -48,6 +56,10 @@ export interface JobPayloads {
   [JobName.CheckpointAudit]: Record<string, never>;
   [JobName.DistributionSend]: { distributionId: string };
   [JobName.DistributionSweep]: Record<string, never>;
+  [JobName.RenderInvoice]: { invoiceId: string; rerender?: boolean };
+  /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
+  [JobName.IssueMonthlyInvoices]: { period?: string };
+  [JobName.SweepInvoiceRendering]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -64,6 +76,9 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.DistributionSend]: QueueName.Distribution,
   // Not on maintenance: a sweep of many distributions must not wait behind a long expiry or audit checkpoint.
   [JobName.DistributionSweep]: QueueName.Distribution,
+  [JobName.RenderInvoice]: QueueName.Invoices,
+  [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
+  [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -79,6 +94,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Webhooks]: 32,
   // Batches of several distributions (or of one large one) at once; each sends its messages concurrently itself.
   [QueueName.Distribution]: 4,
+  // Rendering is CPU (font subsetting, compression) with a little I/O between: two at once overlap the two.
+  [QueueName.Invoices]: 2,
 };
 
 /**

@@ -5,6 +5,7 @@ import { recipeFor, World } from './support/world';
 /** Tenant operations that take no id in the path but one in the body. */
 const BODY_ID_OPERATIONS: Record<string, string> = {
   voidCards: 'serials',
+  createInvoice: 'order_ids',
 };
 
 /** Operations under /v1 (not /v1/admin) with an id that belongs to no tenant, each with the reason. */

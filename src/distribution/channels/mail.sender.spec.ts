@@ -152,6 +152,24 @@ describe('MailSender without SMTP_URL', () => {
     expect(outcome).toEqual({ ok: true, providerMessageId: parsed.messageId });
   });
 
+  it('attaches files given in memory (an invoice PDF), their bytes unchanged', async () => {
+    const settings = config();
+    const sender = new MailSender(settings);
+    const pdf = Buffer.from('%PDF-1.3 fake invoice bytes \u0000\u00ff');
+    const outcome = await sender.send({
+      ...claimMail('ap@corp.example'),
+      attachments: [{ filename: 'invoice-26310000000000000001.pdf', content: pdf, contentType: 'application/pdf' }],
+    });
+    sender.close();
+    expect(outcome.ok).toBe(true);
+    const directory = join(settings.dataDir, 'mail');
+    const parsed = await simpleParser(readFileSync(join(directory, readdirSync(directory)[0])));
+    expect(parsed.attachments.map((file) => [file.filename, file.contentType])).toEqual([
+      ['invoice-26310000000000000001.pdf', 'application/pdf'],
+    ]);
+    expect(parsed.attachments[0].content.equals(pdf)).toBe(true);
+  });
+
   it('describes an SMTP transport without its password', () => {
     const line = describeMailTransport(
       config({ SMTP_URL: 'smtps://mailer:s3cret@smtp.corp.example:465', SMTP_POOL_SIZE: '8' }),

@@ -15,6 +15,8 @@ export interface OutgoingMail {
   text: string;
   /** Extra headers, e.g. an id of ours to find the message by; values on one line. */
   headers?: Record<string, string>;
+  /** Files attached from memory (e.g. an invoice PDF); never read from a path or a URL. */
+  attachments?: Array<{ filename: string; content: Buffer; contentType: string }>;
 }
 
 /** The pooled SMTP transport's options for a config: shared with the benchmark, which compares against it. */
@@ -108,6 +110,15 @@ export class MailSender implements OnModuleDestroy {
       html: mail.html,
       text: mail.text,
       headers,
+      ...(mail.attachments?.length
+        ? {
+            attachments: mail.attachments.map(({ filename, content, contentType }) => ({
+              filename: filename.replace(/[\r\n"]+/g, ' '),
+              content,
+              contentType,
+            })),
+          }
+        : {}),
       disableFileAccess: true,
       disableUrlAccess: true,
     };

@@ -82,6 +82,8 @@ export class World {
   publicKey!: string;
   /** A's export key, registered by hr and confirmed by finance. */
   exportKey!: string;
+  /** A's invoice of its issued order, rendered. */
+  invoice!: string;
 
   private constructor(
     readonly app: TestApp,
@@ -157,6 +159,29 @@ export class World {
     this.endpoint = await this.webhookEndpoint(this.a);
     this.cardExport = await this.readyExport(this.a, this.order);
     this.reencryption = await this.finishedReencryption();
+    // Both tenants invoice on request, so that a refusal of B's request for A's orders is about tenancy alone.
+    for (const tenant of [this.a, this.b]) {
+      await this.app.http
+        .put('/v1/invoice-profile')
+        .auth(tenant.finance, { type: 'bearer' })
+        .send(invoiceProfileBody(tenant))
+        .expect(200);
+    }
+    this.invoice = await this.invoiceOf(this.a, this.order);
+    await this.until(async () => {
+      const got = await this.as(this.a.hr).get(`/v1/invoices/${this.invoice}`).expect(200);
+      return (got.body as { documents: { status: string } }).documents.status === 'rendered';
+    }, `invoice ${this.invoice} rendered`);
+  }
+
+  /** A blue invoice of the tenant's paid order (a fresh one unless given). */
+  async invoiceOf(tenant: Tenant, order?: string): Promise<string> {
+    const orderId =
+      order ?? (await this.paidOrder(tenant, [{ product_id: this.anonymous.id, face_value: FACE, quantity: 1 }]));
+    const created = await this.as(tenant.finance)
+      .post('/v1/invoices', { order_ids: [orderId] })
+      .expect(201);
+    return (created.body as { id: string }).id;
   }
 
   /** Sends `call` to `operation`, with `headers`; `raw`, if given, is the body as sent; `rawPath`: see fillPath. */
@@ -455,6 +480,10 @@ export const recipes: Record<string, Recipe> = {
   replaceExpiredCard: async (world) => operator(world, { params: { serial: await world.expiredCard() }, body: {} }),
   adminRefundCard: async (world) => operator(world, { params: registeredCard(world), body: {} }),
   adminReportCardLost: async (world) => operator(world, { params: registeredCard(world), body: {} }),
+  adminListInvoices: async (world) => operator(world, { query: { enterprise_id: world.a.id } }),
+  adminRerenderInvoice: async (world) => operator(world, { params: { id: world.invoice } }),
+  adminVoidInvoice: async (world) =>
+    operator(world, { params: { id: await world.invoiceOf(world.a) }, body: { reason: 'Issued in error' } }),
   listEnterprises: async (world) => operator(world),
   createEnterprise: async (world) =>
     operator(world, { body: { name: unique('Contract Co'), credit_code: newCreditCode() } }),
@@ -533,6 +562,20 @@ export const recipes: Record<string, Recipe> = {
     return finance(world, { params: { id }, body: { fingerprint } });
   },
   revokeExportKey: async (world) => hr(world, { params: { id: (await world.pendingExportKey()).id } }),
+  getInvoiceProfile: async (world) => finance(world),
+  putInvoiceProfile: async (world) => finance(world, { body: invoiceProfileBody(world.a) }),
+  createInvoice: async (world) =>
+    finance(world, {
+      body: {
+        order_ids: [
+          await world.paidOrder(world.a, [{ product_id: world.anonymous.id, face_value: FACE, quantity: 1 }]),
+        ],
+      },
+    }),
+  listInvoices: async (world) => finance(world),
+  getInvoice: async (world) => finance(world, { params: { id: world.invoice } }),
+  getInvoicePdf: async (world) => finance(world, { params: { id: world.invoice } }),
+  getInvoiceXml: async (world) => finance(world, { params: { id: world.invoice } }),
   listOrders: async (world) => hr(world),
   createOrder: async (world) =>
     hr(world, {
@@ -617,6 +660,17 @@ export const recipes: Record<string, Recipe> = {
   bindClaimTicket: async (world) =>
     channel(world, { params: { ticket: await world.claimTicket() }, body: { holder_ref: unique('h') } }),
 };
+
+function invoiceProfileBody(tenant: Tenant) {
+  return {
+    title: tenant.name,
+    taxpayer_id: '91310000MA1FL0000N',
+    address: '上海市',
+    phone: '021-00000000',
+    emails: [],
+    mode: 'on_request',
+  };
+}
 
 async function ownEndpoint(world: World, body?: object): Promise<Call> {
   const tenant = await world.tenant();
