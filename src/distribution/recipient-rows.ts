@@ -146,7 +146,7 @@ export function recordToInput(record: Readonly<Record<string, unknown>>): Record
   for (const [key, value] of Object.entries(record)) {
     const header = key.trim();
     if (header.startsWith('real_name.')) {
-      if (value !== null && value !== undefined && String(value).trim() !== '') {
+      if (value !== null && value !== undefined && !(typeof value === 'string' && value.trim() === '')) {
         realName[header.slice('real_name.'.length)] = value;
       }
     } else if (header !== '') input[header] = value;

@@ -13,7 +13,13 @@ export type IssuanceProgressReader = (
 ) => Promise<Map<string, BatchDto[]>>;
 
 /**
- * What happens elsewhere when an order changes, registered by the modules that care (issuance, at init), so that
+ * Runs before an export of the order's card codes is requested or its purge confirmed, in that transaction, with the
+ * order row locked (OrdersRepository.lock): throws an ApiError to refuse the export.
+ */
+export type ExportGuard = (ctx: RequestContext, orderId: string) => Promise<void>;
+
+/**
+ * What happens elsewhere when an order changes, registered by the modules that care (issuance and distribution, at init), so that
  * orders depends on none of them: the dependency goes one way, issuance → orders (docs/architecture.md).
  */
 @Injectable()
@@ -21,6 +27,7 @@ export class OrderLifecycleHooks {
   private readonly paidHooks: OrderHook[] = [];
   private readonly paidCancelledHooks: OrderHook[] = [];
   private progressReader: IssuanceProgressReader | undefined;
+  private readonly exportGuards: ExportGuard[] = [];
 
   /** An order became paid (its payment entry is posted; the hook runs before the order.paid audit record). */
   onPaid(hook: OrderHook): void {
@@ -35,6 +42,16 @@ export class OrderLifecycleHooks {
   /** Where an order's issuance progress is read from (one reader). */
   readIssuanceWith(reader: IssuanceProgressReader): void {
     this.progressReader = reader;
+  }
+
+  /** A module that hands an order's cards out another way (distribution) refuses exports of them. */
+  guardExports(guard: ExportGuard): void {
+    this.exportGuards.push(guard);
+  }
+
+  /** Asked by exports before a card-codes export of the order; throws when a guard refuses it. */
+  async beforeExport(ctx: RequestContext, orderId: string): Promise<void> {
+    for (const guard of this.exportGuards) await guard(ctx, orderId);
   }
 
   async paid(ctx: RequestContext, order: Readonly<Order>): Promise<void> {
