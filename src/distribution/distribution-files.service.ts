@@ -103,17 +103,30 @@ export function cellText(value: ExcelJS.CellValue): string | null {
 }
 
 /** CSV records (header row → field names), UTF-8 with or without a BOM. */
-async function* csvRecords(input: Readable): AsyncGenerator<Record<string, unknown>> {
-  const parser = input.pipe(
-    parse({
-      columns: (header: string[]) => header.map((name) => name.trim()),
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-    }),
-  );
-  input.on('error', (error) => parser.destroy(error));
-  for await (const record of parser) yield record as Record<string, unknown>;
+function csvRecords(input: Readable): AsyncIterable<Record<string, unknown>> {
+  const parser = parse({
+    columns: (header: string[]) => header.map((name) => name.trim()),
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+  });
+  input.pipe(parser);
+  return parser as AsyncIterable<Record<string, unknown>>;
+}
+
+/**
+ * The records of `records`, or the error `source` fails with (over the limit, connection lost): the parsers are
+ * piped from it, and a pipe does not pass a source's error on, so it is raced against every step.
+ */
+async function* failingWith<T>(source: Readable, records: AsyncIterable<T>): AsyncGenerator<T> {
+  const failed = new Promise<never>((_, reject) => source.once('error', reject));
+  failed.catch(() => undefined);
+  const iterator = records[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await Promise.race([iterator.next(), failed]);
+    if (next.done) return;
+    yield next.value;
+  }
 }
 
 /** The first worksheet's records, streamed (exceljs WorkbookReader): the first row is the header. */
@@ -144,8 +157,7 @@ async function* xlsxRecords(input: Readable): AsyncGenerator<Record<string, unkn
       }
       if (any) yield record;
     }
-    // Only the first worksheet; the rest of the upload is read and dropped.
-    input.resume();
+    // Only the first worksheet.
     return;
   }
 }
@@ -173,9 +185,11 @@ export class DistributionFilesService {
       throw new ApiError(415, 'unsupported_media_type', `Send the file as ${CSV_CONTENT_TYPE} or ${XLSX_CONTENT_TYPE}`);
     const maxBytes = this.config.DISTRIBUTION_FILE_MAX_BYTES;
     const maxRows = this.config.DISTRIBUTION_FILE_MAX_ROWS;
+    // Wired before anything waits: the body flows (and may overflow the limit) from here on.
     const limited = new ByteLimit(maxBytes);
     upload.body.on('error', (error) => limited.destroy(error));
     upload.body.pipe(limited);
+    const records = failingWith(limited, format === 'csv' ? csvRecords(limited) : xlsxRecords(limited));
     const fileId = newId('distributionFile');
     try {
       return await this.transactions.run(ctx, async () => {
@@ -183,7 +197,6 @@ export class DistributionFilesService {
         const checker = new RecipientRowsChecker();
         let rowCount = 0;
         let pending: Array<{ rowNumber: number; data: Record<string, unknown> }> = [];
-        const records = format === 'csv' ? csvRecords(limited) : xlsxRecords(limited);
         for await (const record of records) {
           rowCount++;
           if (rowCount > maxRows) throw new FileTooLarge(`over ${maxRows} rows`);
@@ -219,7 +232,6 @@ export class DistributionFilesService {
         return DistributionFileDto.from(await this.distributions.insertFile(ctx, file));
       });
     } catch (error) {
-      drain(upload.body, maxBytes);
       if (error instanceof FileTooLarge) {
         throw new ApiError(
           413,
@@ -234,6 +246,9 @@ export class DistributionFilesService {
         'file_unreadable',
         `The file could not be read as ${format.toUpperCase()}: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}`,
       );
+    } finally {
+      // What a refusal (or the sheets after the first) left unread is read and dropped, so the answer arrives.
+      drain(upload.body, maxBytes);
     }
   }
 
