@@ -32,6 +32,10 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       'exports',
       "Card codes and PINs of an issued order, exported encrypted to the client's OpenPGP key (scope cards:secrets)",
     )
+    .addTag(
+      'distributions',
+      "An issued order's cards handed to employees (e-mail, SMS, claim link, account): settings, recipient files, distributions, reports",
+    )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
     .addTag(
       'webhooks',
