@@ -118,15 +118,18 @@ function csvRecords(input: Readable): AsyncIterable<Record<string, unknown>> {
  * The records of `records`, or the error `source` fails with (over the limit, connection lost): the parsers are
  * piped from it, and a pipe does not pass a source's error on, so it is raced against every step.
  */
-async function* failingWith<T>(source: Readable, records: AsyncIterable<T>): AsyncGenerator<T> {
+function failingWith<T>(source: Readable, records: AsyncIterable<T>): AsyncIterable<T> {
+  // Listening from now on (not from the first read): an error before it must not go unhandled.
   const failed = new Promise<never>((_, reject) => source.once('error', reject));
   failed.catch(() => undefined);
-  const iterator = records[Symbol.asyncIterator]();
-  for (;;) {
-    const next = await Promise.race([iterator.next(), failed]);
-    if (next.done) return;
-    yield next.value;
-  }
+  return (async function* () {
+    const iterator = records[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([iterator.next(), failed]);
+      if (next.done) return;
+      yield next.value;
+    }
+  })();
 }
 
 /** The first worksheet's records, streamed (exceljs WorkbookReader): the first row is the header. */
