@@ -134,28 +134,33 @@ export function reservationSql(terms: ReservationTerms, recipients: readonly Rec
                             $15::text[], $16::text[], $17::bytea[])
          AS r(id, row_number, employee_ref, name, email, mobile, channel, locale, greeting, face_value, card_type,
               serial, channel_client_id, holder_ref, real_name_sealed, real_name_masked, claim_token_hash)),
-     order_cards AS MATERIALIZED (${orderCardsForDistributionSql('$18::text')}),
      free AS (
-       SELECT c.serial, c.face_value, c.card_type, c.line_no,
-              row_number() OVER (PARTITION BY c.face_value, c.card_type ORDER BY c.serial) AS n
-         FROM order_cards c
+       SELECT c.serial, c.face_value, c.card_type, c.line_no
+         FROM (${orderCardsForDistributionSql('$18::text')}) c
         WHERE c.assignable
           AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})
-          AND NOT EXISTS (SELECT 1 FROM req WHERE req.serial = c.serial)),
+          AND c.serial NOT IN (SELECT serial FROM req WHERE serial IS NOT NULL)),
+     -- Pairing by position in arrays, not by a join on row numbers: the planner cannot estimate unnest's rows, and a
+     -- nested loop of 100,000 × 100,000 is what a join got. One array per kind of card, the n-th recipient its n-th.
+     kinds AS (
+       SELECT face_value, card_type, array_agg(serial ORDER BY serial) AS serials,
+              array_agg(line_no ORDER BY serial) AS line_nos
+         FROM free GROUP BY face_value, card_type),
      by_value AS (
        SELECT r.*, row_number() OVER (PARTITION BY r.face_value, r.card_type ORDER BY r.row_number) AS n
          FROM req r WHERE r.serial IS NULL),
      paired AS (
        SELECT v.id, v.row_number, v.employee_ref, v.name, v.email, v.mobile, v.channel, v.locale, v.greeting,
               v.channel_client_id, v.holder_ref, v.real_name_sealed, v.real_name_masked, v.claim_token_hash,
-              f.serial AS card_serial, f.face_value AS card_face_value, f.line_no
-         FROM by_value v JOIN free f ON f.face_value = v.face_value AND f.card_type = v.card_type AND f.n = v.n
+              k.serials[v.n] AS card_serial, v.face_value AS card_face_value, k.line_nos[v.n] AS line_no
+         FROM by_value v JOIN kinds k ON k.face_value = v.face_value AND k.card_type = v.card_type
+        WHERE v.n <= cardinality(k.serials)
        UNION ALL
        SELECT r.id, r.row_number, r.employee_ref, r.name, r.email, r.mobile, r.channel, r.locale, r.greeting,
               r.channel_client_id, r.holder_ref, r.real_name_sealed, r.real_name_masked, r.claim_token_hash,
               c.serial, c.face_value, c.line_no
-         FROM req r JOIN order_cards c ON c.serial = r.serial
-        WHERE c.assignable
+         FROM req r JOIN (${orderCardsForDistributionSql('$18::text')}) c ON c.serial = r.serial
+        WHERE r.serial IS NOT NULL AND c.assignable
           AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})),
      ok AS (SELECT count(*) = $27::int AS all_paired FROM paired),
      lines AS (SELECT * FROM unnest($24::int[], $25::text[], $26::text[]) AS l(line_no, design, greeting)),
