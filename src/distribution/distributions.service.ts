@@ -103,7 +103,10 @@ export class DistributionsService implements OnModuleInit {
 
   async create(ctx: RequestContext, dto: CreateDistributionDto): Promise<CreatedDistributionDto> {
     const enterpriseId = ctx.enterpriseId;
-    if ((dto.recipients === undefined) === (dto.file_id === undefined)) {
+    // null (which @IsOptional lets through) is absent too.
+    const inline = dto.recipients ?? undefined;
+    const fileId = dto.file_id ?? undefined;
+    if ((inline === undefined) === (fileId === undefined)) {
       throw ApiError.validation([
         {
           field: 'recipients',
@@ -113,8 +116,8 @@ export class DistributionsService implements OnModuleInit {
       ]);
     }
     let rows: RecipientRow[];
-    if (dto.recipients) {
-      const checked = checkRecipientRows(dto.recipients);
+    if (inline) {
+      const checked = checkRecipientRows(inline);
       if (checked.errors.length > 0) throw rowErrorsProblem(checked.errors);
       rows = checked.rows;
     }
@@ -141,7 +144,7 @@ export class DistributionsService implements OnModuleInit {
           { order_id: dto.order_id },
         );
       }
-      if (dto.file_id) rows = await this.takeFile(ctx, dto.file_id);
+      if (fileId) rows = await this.takeFile(ctx, fileId);
 
       const planned = await this.plan(ctx, dto.order_id, rows);
       const settings = await this.distributions.settingsOf(ctx, enterpriseId);
@@ -155,7 +158,7 @@ export class DistributionsService implements OnModuleInit {
         orderId: dto.order_id,
         status: scheduled ? 'scheduled' : 'sending',
         sendAt,
-        fileId: dto.file_id ?? null,
+        fileId: fileId ?? null,
         recipientCount: planned.length,
         createdByClientId: ctx.clientId!,
         createdAt: now,
@@ -219,7 +222,7 @@ export class DistributionsService implements OnModuleInit {
         );
       }
       if (reserved.outcome === 'insufficient') throw await this.insufficient(ctx, dto.order_id, reservations);
-      if (dto.file_id) await this.distributions.deleteFileRows(ctx, dto.file_id);
+      if (fileId) await this.distributions.deleteFileRows(ctx, fileId);
 
       const assignmentOfRow = new Map(reserved.assignments.map((assignment) => [assignment.rowNumber, assignment]));
       const serialOfRow = new Map(reserved.assignments.map((assignment) => [assignment.rowNumber, assignment.serial]));
