@@ -718,6 +718,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/distribution-files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a recipient list (CSV or XLSX) to distribute from
+         * @description The body is the file itself, with its content type (text/csv, UTF-8 with or without a BOM; or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, the first worksheet). The first row names the columns, as the inline recipients name their fields: employee_ref, name, email, mobile, channel, face_value, serial, greeting, locale, holder_ref, channel_client_id, and real_name.name, real_name.id_type, real_name.id_number, real_name.mobile. Cells are read as text (a formula as its formula, never evaluated). Every row is checked as the inline recipients are; a file with any error is kept only to show its errors and cannot be distributed. Up to 100,000 rows and 20 MB (DISTRIBUTION_FILE_MAX_ROWS, DISTRIBUTION_FILE_MAX_BYTES); a file is usable until expires_at, once.
+         */
+        post: operations["uploadDistributionFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distribution-files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An uploaded recipient file: rows, errors, expiry */
+        get: operations["getDistributionFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distribution-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The enterprise's distribution settings */
+        get: operations["getDistributionSettings"];
+        /**
+         * Replace the distribution settings
+         * @description from_name: the sender of e-mails and the claim page; code_in_message: put anonymous cards’ code and PIN in the message itself (off: the claim page only; registered cards never); claim_link_ttl_days: 1–90. A field left out takes its default. Applies to links issued from now on.
+         */
+        put: operations["updateDistributionSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/distribution/sms-receipts/tencent/{token}": {
         parameters: {
             query?: never;
@@ -738,6 +796,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/distributions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List distributions, newest first */
+        get: operations["listDistributions"];
+        put?: never;
+        /**
+         * Distribute an issued order's cards to employees
+         * @description Recipients inline (up to 10,000) or from an uploaded file (file_id, up to 100,000 rows); one card each, by face value or serial, sent by email, sms, link (the claim URL is in this response, once) or bound to an account. Every row is checked first: any bad row (422 invalid_recipients, each with row, field and code) reserves nothing. Cards are then reserved all or none, each card for one recipient at most. Registered cards need real_name, stored encrypted and shown masked. Sending starts at send_at (absent: now).
+         */
+        post: operations["createDistribution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A distribution: status, recipients per status, rate and ETA while sending */
+        get: operations["getDistribution"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/distributions/{id}/cancel": {
         parameters: {
             query?: never;
@@ -752,6 +848,26 @@ export interface paths {
          * @description Before its send time only: every recipient is revoked and every card goes back to the pool (distribution.cancelled). Cancelling a cancelled distribution changes nothing.
          */
         post: operations["cancelDistribution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A distribution's recipients, newest first, by status
+         * @description Real names masked; never a claim link, code or PIN.
+         */
+        get: operations["listDistributionRecipients"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -812,6 +928,26 @@ export interface paths {
          * @description The link stops working and the card goes back to the pool of the order (another distribution may take it). Revoking a revoked recipient changes nothing.
          */
         post: operations["revokeDistributionRecipient"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/distributions/{id}/report.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The distribution as CSV: one row per recipient, in row order
+         * @description UTF-8 with a BOM. No code, PIN or claim link. A cell starting with = + - @ (or a tab or carriage return) is prefixed with an apostrophe, so that a spreadsheet shows it instead of running it.
+         */
+        get: operations["getDistributionReport"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1604,7 +1740,7 @@ export interface components {
             object: "api_client";
             /** Format: date-time */
             revoked_at: string | null;
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
             /** @enum {string} */
             status: "active" | "revoked";
         };
@@ -1653,7 +1789,7 @@ export interface components {
             object: "api_client";
             /** Format: date-time */
             revoked_at: string | null;
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
             /** @enum {string} */
             status: "active" | "revoked";
         };
@@ -2050,7 +2186,20 @@ export interface components {
              *       "orders:write"
              *     ]
              */
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+        };
+        CreateDistributionDto: {
+            /** @description An uploaded recipient file without errors (POST /v1/distribution-files) */
+            file_id?: string;
+            /** @description An issued order of the caller’s enterprise */
+            order_id: string;
+            /** @description Up to 10000 recipients inline (one card each); or upload a file and give file_id */
+            recipients?: components["schemas"]["RecipientInputDto"][];
+            /**
+             * Format: date-time
+             * @description When sending starts; absent or past: now
+             */
+            send_at?: string;
         };
         CreateEnterpriseDto: {
             /**
@@ -2186,6 +2335,37 @@ export interface components {
              */
             url: string;
         };
+        CreatedDistributionDto: {
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Recipients per status */
+            counts: components["schemas"]["RecipientCountsDto"];
+            /** Format: date-time */
+            created_at: string;
+            created_by_client_id: string;
+            /** @description While sending: seconds until the recipients still waiting are sent, at that rate */
+            eta_seconds: number | null;
+            /** @description The uploaded file the recipients came from */
+            file_id: string | null;
+            /** @example dst_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @description The recipients of channel link, each with its claim_url: shown only here (a replay of the request with the same Idempotency-Key shows the same, stored encrypted). Empty when there are none. */
+            link_recipients: components["schemas"]["LinkRecipientDto"][];
+            /** @enum {string} */
+            object: "distribution";
+            order_id: string;
+            /** @description While sending: recipients sent per minute (over the last 5 minutes) */
+            rate_per_minute: number | null;
+            recipient_count: number;
+            /** Format: date-time */
+            send_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** @enum {string} */
+            status: "scheduled" | "sending" | "completed" | "cancelled";
+        };
         DataKeyDto: {
             /** @description New data is sealed with this key (the first of DATA_ENCRYPTION_KEYS) */
             active: boolean;
@@ -2247,6 +2427,80 @@ export interface components {
             revoked: number;
             /** @enum {string} */
             status: "cancelled";
+        };
+        DistributionDto: {
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Recipients per status */
+            counts: components["schemas"]["RecipientCountsDto"];
+            /** Format: date-time */
+            created_at: string;
+            created_by_client_id: string;
+            /** @description While sending: seconds until the recipients still waiting are sent, at that rate */
+            eta_seconds: number | null;
+            /** @description The uploaded file the recipients came from */
+            file_id: string | null;
+            /** @example dst_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            object: "distribution";
+            order_id: string;
+            /** @description While sending: recipients sent per minute (over the last 5 minutes) */
+            rate_per_minute: number | null;
+            recipient_count: number;
+            /** Format: date-time */
+            send_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** @enum {string} */
+            status: "scheduled" | "sending" | "completed" | "cancelled";
+        };
+        DistributionFileDto: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Every error found; a file with any cannot be distributed */
+            error_count: number;
+            /** @description The first 1000 errors, in row order */
+            errors: components["schemas"]["RowErrorDto"][];
+            /**
+             * Format: date-time
+             * @description After this the file is deleted; distribute before
+             */
+            expires_at: string;
+            filename: string;
+            /** @enum {string} */
+            format: "csv" | "xlsx";
+            /** @example dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            object: "distribution_file";
+            /** @description Data rows read (the header row not counted) */
+            row_count: number;
+        };
+        DistributionList: {
+            data: components["schemas"]["DistributionDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        DistributionSettingsDto: {
+            /** @default 30 */
+            claim_link_ttl_days: number;
+            /** @description Put the code and PIN of anonymous cards in the e-mail or SMS itself (registered cards never: their codes are revealed on the claim page after a one-time code). Off by default. */
+            code_in_message: boolean;
+            /** @description The sender named in e-mails and on the claim page; null: the enterprise's name */
+            from_name: string | null;
+            /** @enum {string} */
+            object: "distribution_settings";
+            /**
+             * Format: date-time
+             * @description null: the defaults, never set
+             */
+            updated_at: string | null;
         };
         EndUserDto: {
             /**
@@ -2489,7 +2743,7 @@ export interface components {
             /** @enum {string} */
             object: "identity";
             /** @description Scopes this token grants now */
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
         };
         InvoiceDocumentsDto: {
             json_sha256: string | null;
@@ -2692,6 +2946,61 @@ export interface components {
             /** @example ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
             order_id?: string;
         };
+        LinkRecipientDto: {
+            /** @description Send attempts of the current message */
+            attempts: number;
+            /** Format: date-time */
+            bound_at: string | null;
+            /** @description The card reserved for this recipient */
+            card_serial: string;
+            /** @enum {string} */
+            channel: "email" | "sms" | "link" | "account";
+            channel_client_id: string | null;
+            /** Format: date-time */
+            claim_expires_at: string | null;
+            /**
+             * @description The claim page of this card, for the ERP to hand to the employee. Shown only in this response (only its hash is stored); a resend issues a new URL and the old one stops working.
+             * @example https://fuli.example/claim/3q2-7wXhV0kA6n5b1xY8cZ4mR9tL0pQeFgHjKsNuVwA
+             */
+            claim_url: string;
+            /** Format: date-time */
+            claimed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** @description The card design (the order line’s) */
+            design: string;
+            distribution_id: string;
+            email: string | null;
+            employee_ref: string;
+            /** @description fen */
+            face_value: number;
+            greeting: string | null;
+            holder_ref: string | null;
+            /** @example drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            last_error: string | null;
+            /** @enum {string} */
+            locale: "zh-CN" | "en";
+            /** @description E.164 (+86…) */
+            mobile: string | null;
+            name: string | null;
+            /** @enum {string} */
+            object: "distribution_recipient";
+            /** @description Registered cards: the holder, masked */
+            real_name: components["schemas"]["MaskedRealNameDto"] | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @description The row of the request or file it came from (1-based) */
+            row_number: number;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** @enum {string} */
+            status: "scheduled" | "queued" | "sent" | "delivered" | "viewed" | "claimed" | "bound" | "failed" | "bounced" | "revoked" | "expired";
+            /** Format: date-time */
+            viewed_at: string | null;
+        };
         LivenessDto: {
             /**
              * @example ok
@@ -2708,6 +3017,16 @@ export interface components {
             name: string;
             /** @example 138****5678 */
             phone: string;
+        };
+        MaskedRealNameDto: {
+            /** @example 110***********002X */
+            id_number: string;
+            /** @example resident_id */
+            id_type: string;
+            /** @example +86 138****5678 */
+            mobile: string;
+            /** @example 张* */
+            name: string;
         };
         OrderDto: {
             /** @description Bank transfers received for this order so far, fen (bank_transfer orders) */
@@ -3035,6 +3354,25 @@ export interface components {
              */
             status: "ok" | "error";
         };
+        RealNameInputDto: {
+            /**
+             * @description resident_id: 18 characters with a valid birth date and ISO 7064 MOD 11-2 check character
+             * @example 11010519491231002X
+             */
+            id_number: string;
+            /**
+             * @example resident_id
+             * @enum {string}
+             */
+            id_type: "resident_id" | "passport" | "hk_macao_permit" | "taiwan_permit";
+            /** @description Mainland mobile (11 digits, optionally after +86): the one-time codes go to it */
+            mobile: string;
+            /**
+             * @description Full name as on the identity document
+             * @example 张三
+             */
+            name: string;
+        };
         ReasonDto: {
             reason?: string;
         };
@@ -3054,6 +3392,108 @@ export interface components {
             object: "distribution_recipient";
             /** @enum {string} */
             status: "scheduled" | "queued" | "sent" | "delivered" | "viewed" | "claimed" | "bound" | "failed" | "bounced" | "revoked" | "expired";
+        };
+        RecipientCountsDto: {
+            bounced: number;
+            bound: number;
+            claimed: number;
+            delivered: number;
+            expired: number;
+            failed: number;
+            queued: number;
+            revoked: number;
+            scheduled: number;
+            sent: number;
+            viewed: number;
+        };
+        RecipientDto: {
+            /** @description Send attempts of the current message */
+            attempts: number;
+            /** Format: date-time */
+            bound_at: string | null;
+            /** @description The card reserved for this recipient */
+            card_serial: string;
+            /** @enum {string} */
+            channel: "email" | "sms" | "link" | "account";
+            channel_client_id: string | null;
+            /** Format: date-time */
+            claim_expires_at: string | null;
+            /** Format: date-time */
+            claimed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** @description The card design (the order line’s) */
+            design: string;
+            distribution_id: string;
+            email: string | null;
+            employee_ref: string;
+            /** @description fen */
+            face_value: number;
+            greeting: string | null;
+            holder_ref: string | null;
+            /** @example drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            last_error: string | null;
+            /** @enum {string} */
+            locale: "zh-CN" | "en";
+            /** @description E.164 (+86…) */
+            mobile: string | null;
+            name: string | null;
+            /** @enum {string} */
+            object: "distribution_recipient";
+            /** @description Registered cards: the holder, masked */
+            real_name: components["schemas"]["MaskedRealNameDto"] | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            /** @description The row of the request or file it came from (1-based) */
+            row_number: number;
+            /** Format: date-time */
+            sent_at: string | null;
+            /** @enum {string} */
+            status: "scheduled" | "queued" | "sent" | "delivered" | "viewed" | "claimed" | "bound" | "failed" | "bounced" | "revoked" | "expired";
+            /** Format: date-time */
+            viewed_at: string | null;
+        };
+        RecipientInputDto: {
+            /**
+             * @description email / sms: a message with the claim link; link: the claim URL is returned once in the creation response, for the ERP to deliver; account: the card is bound to holder_ref at the redemption channel channel_client_id
+             * @enum {string}
+             */
+            channel: "email" | "sms" | "link" | "account";
+            /** @description Channel account: the redemption channel (its API client id) */
+            channel_client_id?: string;
+            /** @description Needed for channel email */
+            email?: string;
+            /** @description The employer's reference for the employee (what HR and the audit see) */
+            employee_ref: string;
+            /** @description Any free card of this face value (fen); or name a serial instead */
+            face_value?: number;
+            /** @description Default: the order line's greeting */
+            greeting?: string;
+            /** @description Channel account: the holder at the redemption channel */
+            holder_ref?: string;
+            /**
+             * @default zh-CN
+             * @enum {string}
+             */
+            locale?: "zh-CN" | "en";
+            /** @description Mainland mobile, 11 digits starting 13–19, optionally after +86; needed for sms */
+            mobile?: string;
+            name?: string;
+            /** @description Required for registered (记名) cards */
+            real_name?: components["schemas"]["RealNameInputDto"];
+            /** @description Exactly this card of the order (instead of face_value) */
+            serial?: string;
+        };
+        RecipientList: {
+            data: components["schemas"]["RecipientDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         RecordPaymentDto: {
             /**
@@ -3292,6 +3732,15 @@ export interface components {
              */
             previous_secret_expires_in?: number;
         };
+        RowErrorDto: {
+            /** @example invalid_email */
+            code: string;
+            /** @example email */
+            field: string;
+            message: string;
+            /** @description 1-based: the element of recipients, or the data row of the file (header not counted) */
+            row: number;
+        };
         StartReencryptionDto: {
             /**
              * @description Rows read and re-sealed per transaction. Smaller batches hold row locks for less time (and go slower); the default suits a live system.
@@ -3324,6 +3773,13 @@ export interface components {
             scope: string;
             /** @enum {string} */
             token_type: "Bearer";
+        };
+        UpdateDistributionSettingsDto: {
+            /** @default 30 */
+            claim_link_ttl_days?: number;
+            /** @default false */
+            code_in_message?: boolean;
+            from_name?: string | null;
         };
         UpdateEnterpriseDto: {
             /** @description Orders whose payable amount (fen) is above this wait for approval; null: no approval step */
@@ -6879,6 +7335,250 @@ export interface operations {
             };
         };
     };
+    uploadDistributionFile: {
+        parameters: {
+            query: {
+                /** @description The file name, for the record (e.g. recipients.xlsx) */
+                filename: string;
+            };
+            header: {
+                "content-type": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                "text/csv": string;
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionFileDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description file_too_large: over the row or byte limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description file_empty: no data rows; file_unreadable: not a CSV or XLSX file */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDistributionFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionFileDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDistributionSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionSettingsDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateDistributionSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateDistributionSettingsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionSettingsDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     receiveTencentSmsReceipts: {
         parameters: {
             query?: never;
@@ -6940,6 +7640,211 @@ export interface operations {
             };
         };
     };
+    listDistributions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                order_id?: string;
+                status?: "scheduled" | "sending" | "completed" | "cancelled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createDistribution: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDistributionDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedDistributionDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or file) in your enterprise */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description order_not_issued, file_already_used, card_assignment_conflict (retry), or a key in flight
+             *
+             *     A request with this Idempotency-Key is still in flight
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_recipients (errors: row, field, code; error_count), real_name_required, insufficient_cards (cards: face_value, card_type, requested, free), order_exported, file_expired, file_has_errors, idempotency_key_reused
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDistribution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DistributionDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     cancelDistribution: {
         parameters: {
             query?: never;
@@ -6988,6 +7893,67 @@ export interface operations {
             };
             /** @description distribution_started: sending has begun */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDistributionRecipients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                status?: "scheduled" | "queued" | "sent" | "delivered" | "viewed" | "claimed" | "bound" | "failed" | "bounced" | "revoked" | "expired";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecipientList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7220,6 +8186,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDistributionReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks distributions:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
                 };
             };
         };

@@ -822,3 +822,16 @@ export function orderSecretsCopySql(orderId: string): string {
     `WHERE order_id = '${orderId}' ORDER BY serial) TO STDOUT`
   );
 }
+
+/**
+ * The cards module's part of a distribution's reservation (docs/architecture.md, distribution): every card of the
+ * order `orderParam` with its face value, card type and order line (its batch's), and whether it may be handed to
+ * an employee at all: issued (not delivered, bound, frozen, voided, …) and unexpired. Whether a distribution holds
+ * it already is the caller's condition, on its own table.
+ */
+export function orderCardsForDistributionSql(orderParam: string): string {
+  return `SELECT c.serial, c.face_value, c.card_type, c.batch_id,
+                 (c.status = 'issued' AND (c.expires_at IS NULL OR c.expires_at > now())) AS assignable
+            FROM cards c
+           WHERE c.order_id = ${orderParam}`;
+}

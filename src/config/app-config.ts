@@ -636,6 +636,27 @@ export class AppConfig {
   @MinLength(1)
   INVOICE_DRAWER = '系统';
 
+  // ── Distribution, creating distributions (src/distribution): recipient files ──
+
+  /** The largest recipient file (CSV or XLSX) POST /v1/distribution-files accepts; larger: 413 file_too_large. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  DISTRIBUTION_FILE_MAX_BYTES = 20 * 1024 * 1024;
+
+  /** The most data rows of a recipient file (its header not counted); more: 413 file_too_large. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  DISTRIBUTION_FILE_MAX_ROWS = 100_000;
+
+  /** How long an uploaded recipient file may be distributed; then it is deleted. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  DISTRIBUTION_FILE_TTL_HOURS = 72;
+
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {
     return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;

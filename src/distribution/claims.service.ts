@@ -19,13 +19,9 @@ import { otpSmsParams } from './channels/message-templates';
 import { maskMobile, SmsSender } from './channels/sms.sender';
 import type { ClaimErrorKind, ClaimLocale, ClaimPageModel } from './claim-page';
 import { claimTokenHash, isClaimTokenShape } from './claim-token';
+import { parseRealName, realNameEnvelopeContext } from './recipient-rows';
 import type { RecipientStatus } from './distribution.entity';
 import { DistributionRepository, type ClaimRecipient } from './distribution.repository';
-
-/** Associated data of a recipient's sealed real-name data (DataCipher): bound to its row. */
-export function realNameEnvelopeContext(recipientId: string): string {
-  return `distribution_recipients.real_name:${recipientId}`;
-}
 
 /** Statuses whose link shows the card (a view counts); the others are not live yet, or no more. */
 const SHOWN: readonly RecipientStatus[] = ['sent', 'delivered', 'viewed', 'claimed', 'bound'];
@@ -486,13 +482,7 @@ export class ClaimsService {
   }
 
   private registeredMobile(recipient: ClaimRecipient): string {
-    const opened = JSON.parse(
-      this.cipher.decrypt(recipient.realNameSealed!, realNameEnvelopeContext(recipient.id)),
-    ) as { mobile?: unknown };
-    if (typeof opened.mobile !== 'string' || opened.mobile === '') {
-      throw new Error(`recipient ${recipient.id}: sealed real-name data without a mobile`);
-    }
-    return opened.mobile;
+    return parseRealName(this.cipher.decrypt(recipient.realNameSealed!, realNameEnvelopeContext(recipient.id))).mobile;
   }
 
   private async senderOf(ctx: RequestContext, recipient: ClaimRecipient): Promise<string> {

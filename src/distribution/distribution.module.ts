@@ -5,14 +5,22 @@ import { CardsModule } from '../cards/cards.module';
 import { CryptoModule } from '../common/crypto/crypto.module';
 import { EnterprisesModule } from '../enterprises/enterprises.module';
 import { EventsModule } from '../events/events.module';
+import { ExportsModule } from '../exports/exports.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrdersModule } from '../orders/orders.module';
 import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
 import { ClaimsService } from './claims.service';
 import { DistributionControlService } from './distribution-control.service';
+import { DistributionFilesController } from './distribution-files.controller';
+import { DistributionFilesService } from './distribution-files.service';
 import { DistributionRecipientsController } from './distribution-recipients.controller';
-import { DistributionRepository } from './distribution.repository';
 import { DistributionSenderService } from './distribution-sender.service';
+import { DistributionSettingsController } from './distribution-settings.controller';
+import { DistributionSettingsService } from './distribution-settings.service';
+import { DistributionRepository } from './distribution.repository';
+import { DistributionsController } from './distributions.controller';
+import { DistributionsService } from './distributions.service';
 import { OrderCompletionService } from './order-completion.service';
 import { SmsReceiptsController } from './sms-receipts.controller';
 
@@ -26,15 +34,29 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     DistributionChannelsModule,
     EnterprisesModule,
     EventsModule,
+    ExportsModule,
+    IdempotencyModule,
     OrdersModule,
   ],
-  controllers: [ClaimController, ClaimTicketsController, DistributionRecipientsController, SmsReceiptsController],
+  controllers: [
+    DistributionSettingsController,
+    DistributionFilesController,
+    DistributionsController,
+    DistributionRecipientsController,
+    ClaimController,
+    ClaimTicketsController,
+    SmsReceiptsController,
+  ],
   providers: [
     DistributionRepository,
-    ClaimsService,
+    DistributionSettingsService,
+    DistributionFilesService,
+    DistributionsService,
     DistributionSenderService,
     DistributionControlService,
     OrderCompletionService,
+    ClaimsService,
   ],
+  exports: [DistributionRepository, DistributionsService],
 })
 export class DistributionModule {}

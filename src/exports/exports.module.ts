@@ -20,5 +20,7 @@ import { ExportsService } from './exports.service';
   imports: [CardsModule, IssuanceModule, ExportKeysModule, AuditModule, IdempotencyModule, OrdersModule],
   controllers: [ExportsController],
   providers: [ExportsService, ExportBuilder, ExportStorage, ExportsRepository],
+  // Distribution asks whether an order was exported (exportExists) before handing its cards to employees.
+  exports: [ExportsRepository],
 })
 export class ExportsModule {}

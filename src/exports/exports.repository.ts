@@ -62,6 +62,17 @@ export class ExportsRepository {
     });
   }
 
+  /**
+   * Whether the order has an export that has not failed (awaiting its purge confirmation, being built, or built): its
+   * codes left, or are about to leave, in a file the enterprise holds. Distributions refuse such an order.
+   */
+  async exportExists(ctx: RequestContext, orderId: string): Promise<boolean> {
+    return this.connection.manager(ctx).existsBy(CardExport, {
+      orderId,
+      status: In(['awaiting_purge_confirmation', 'pending', 'running', 'ready']),
+    });
+  }
+
   /** The id of an export of the order that is being built, if any. */
   async exportInProgress(ctx: RequestContext, orderId: string): Promise<string | null> {
     const building = await this.connection.manager(ctx).findOne(CardExport, {

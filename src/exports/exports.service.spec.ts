@@ -1,3 +1,4 @@
+import { OrderLifecycleHooks } from '../orders/order-lifecycle-hooks';
 import { createHash } from 'node:crypto';
 import { generateKey } from 'openpgp';
 import type { RequestContext } from '../common/context/request-context';
@@ -122,6 +123,7 @@ function setup(publicKey: string) {
     storage,
     { publicUrl: 'https://api.example/' } as AppConfig,
     exportKeys,
+    new OrderLifecycleHooks(),
   );
   return { service, exports, orders, key, enqueued, audit };
 }

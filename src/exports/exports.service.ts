@@ -11,6 +11,7 @@ import { TransactionService } from '../database/transaction.service';
 import { ExportKeysService } from '../export-keys/export-keys.service';
 import { assertSecondApprover } from '../export-keys/second-approval';
 import type { CardExport } from '../issuance/card-export.entity';
+import { OrderLifecycleHooks } from '../orders/order-lifecycle-hooks';
 import { OrdersRepository } from '../orders/orders.repository';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
@@ -73,6 +74,7 @@ export class ExportsService {
     private readonly storage: ExportStorage,
     private readonly config: AppConfig,
     private readonly exportKeys: ExportKeysService,
+    private readonly hooks: OrderLifecycleHooks,
   ) {}
 
   async create(ctx: RequestContext, orderId: string, dto: CreateExportDto): Promise<CardExportDto> {
@@ -189,8 +191,12 @@ export class ExportsService {
     });
   }
 
-  /** 409 when the order's codes are (being) purged, or another export of it is being built. Order row locked. */
+  /**
+   * 409 when the order's codes are (being) purged, another export of it is being built, or another module refuses
+   * (distribution: 409 order_distributed, its cards are handed to employees who alone see the codes). Order row locked.
+   */
   private async assertExportable(ctx: RequestContext, orderId: string): Promise<void> {
+    await this.hooks.beforeExport(ctx, orderId);
     if (await this.exports.purgingExportExists(ctx, orderId)) {
       throw ApiError.conflict(
         'card_secrets_purged',

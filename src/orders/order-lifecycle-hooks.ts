@@ -19,8 +19,14 @@ export type IssuanceProgressReader = (
 export type HandoverReader = (ctx: RequestContext, orderId: string) => Promise<boolean>;
 
 /**
- * What happens elsewhere when an order changes, registered by the modules that care (issuance, at init), so that
- * orders depends on none of them: the dependency goes one way, issuance → orders (docs/architecture.md).
+ * Runs before an export of the order's card codes is requested or its purge confirmed, in that transaction, with the
+ * order row locked (OrdersRepository.lock): throws an ApiError to refuse the export.
+ */
+export type ExportGuard = (ctx: RequestContext, orderId: string) => Promise<void>;
+
+/**
+ * What happens elsewhere when an order changes, registered by the modules that care (issuance, invoicing and distribution, at
+ * init), so that orders depends on none of them: the dependency goes one way, issuance → orders (docs/architecture.md).
  */
 @Injectable()
 export class OrderLifecycleHooks {
@@ -28,6 +34,7 @@ export class OrderLifecycleHooks {
   private readonly paidCancelledHooks: OrderHook[] = [];
   private progressReader: IssuanceProgressReader | undefined;
   private readonly handoverReaders: HandoverReader[] = [];
+  private readonly exportGuards: ExportGuard[] = [];
 
   /** An order became paid (its payment entry is posted; the hook runs before the order.paid audit record). */
   onPaid(hook: OrderHook): void {
@@ -54,6 +61,16 @@ export class OrderLifecycleHooks {
     if (this.handoverReaders.length === 0) return false;
     for (const reader of this.handoverReaders) if (!(await reader(ctx, orderId))) return false;
     return true;
+  }
+
+  /** A module that hands an order's cards out another way (distribution) refuses exports of them. */
+  guardExports(guard: ExportGuard): void {
+    this.exportGuards.push(guard);
+  }
+
+  /** Asked by exports before a card-codes export of the order; throws when a guard refuses it. */
+  async beforeExport(ctx: RequestContext, orderId: string): Promise<void> {
+    for (const guard of this.exportGuards) await guard(ctx, orderId);
   }
 
   async paid(ctx: RequestContext, order: Readonly<Order>): Promise<void> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DataCipher } from '../../src/common/crypto/data-cipher.service';
 import { newId } from '../../src/common/ids';
 import { newClaimToken } from '../../src/distribution/claim-token';
-import { realNameEnvelopeContext } from '../../src/distribution/claims.service';
+import { realNameEnvelopeContext } from '../../src/distribution/recipient-rows';
 import type { RecipientStatus } from '../../src/distribution/distribution.entity';
 import type { TestApp } from './app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './cards';

@@ -4,6 +4,7 @@ export const SCOPES = [
   'orders:read',
   'orders:write',
   'orders:approve',
+  'distributions:read',
   'distributions:write',
   'cards:read',
   'cards:write',
@@ -23,7 +24,15 @@ export type Scope = (typeof SCOPES)[number];
 export const OPERATOR_SCOPES: readonly Scope[] = ['admin', 'redemptions:write'];
 
 export const ROLE_SCOPES = {
-  hr: ['products:read', 'orders:read', 'orders:write', 'distributions:write', 'cards:read', 'cards:write'],
+  hr: [
+    'products:read',
+    'orders:read',
+    'orders:write',
+    'distributions:read',
+    'distributions:write',
+    'cards:read',
+    'cards:write',
+  ],
   finance: ['orders:read', 'orders:approve', 'invoices:read', 'invoices:write', 'reconciliation:read'],
   integrator: ['webhooks:manage', 'events:read'],
 } as const satisfies Record<string, readonly Scope[]>;

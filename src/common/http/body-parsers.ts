@@ -6,6 +6,15 @@ import { ApiError } from '../errors/api-error';
 /** The one route that takes a form body: OAuth clients send `application/x-www-form-urlencoded` (RFC 6749 §4.4.2). */
 export const FORM_ROUTES: ReadonlySet<string> = new Set(['/v1/oauth/token']);
 
+/**
+ * Routes that take a file as the raw body (the uploader's content type, a `filename` query parameter), by their
+ * content types: the body reaches the handler as the request stream, parsed as it arrives (the handler enforces its
+ * own size limit). Anywhere else these types are 415.
+ */
+export const UPLOAD_ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/v1/distribution-files', ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet']],
+]);
+
 /** `__proto__` keys and `constructor.prototype` objects are refused, not silently dropped. */
 const POISONING = { protoAction: 'error', constructorAction: 'error' } as const;
 
@@ -60,4 +69,12 @@ export function registerBodyParsers(app: NestFastifyApplication, bodyLimit: numb
     if (!FORM_ROUTES.has(request.routeOptions.url ?? '')) throw unsupportedMediaType();
     return Promise.resolve(parseFormBody(body));
   });
+  const uploadTypes = [...new Set([...UPLOAD_ROUTES.values()].flat())];
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser(uploadTypes, (request, payload, done) => {
+      if (!UPLOAD_ROUTES.has(request.routeOptions.url ?? '')) return done(unsupportedMediaType(), undefined);
+      done(null, payload);
+    });
 }

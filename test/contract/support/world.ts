@@ -37,6 +37,8 @@ export interface Call {
   form?: boolean;
   /** The tenant whose ids the call uses (for the isolation suite). */
   tenant?: Tenant;
+  /** A file as the body, with its content type (recipient uploads). */
+  upload?: { type: string; payload: string };
 }
 
 export interface Tenant {
@@ -203,6 +205,7 @@ export class World {
     let request = this.app.http[operation.method](url).set(headers);
     if (call.token) request = request.auth(call.token, { type: 'bearer' });
     if (raw) return request.set('content-type', raw.type).send(raw.payload);
+    if (call.upload) return request.set('content-type', call.upload.type).send(call.upload.payload);
     if (call.body === undefined) return request;
     return call.form ? request.type('form').send(call.body as object) : request.send(call.body as object);
   }
@@ -267,6 +270,33 @@ export class World {
     const id = await this.paidOrder(tenant, [{ product_id: this.anonymous.id, face_value: FACE, quantity: 1 }]);
     await waitForIssued(this.app, id);
     return id;
+  }
+
+  private distributionId: string | undefined;
+
+  /** A distribution of A's (one card of a fresh issued order, channel link), made once. */
+  async distribution(): Promise<string> {
+    if (!this.distributionId) {
+      const order = await this.issuedOrder(this.a);
+      const created = await this.app.http
+        .post('/v1/distributions')
+        .auth(this.a.hr, { type: 'bearer' })
+        .send({ order_id: order, recipients: [{ employee_ref: 'E1', channel: 'link', face_value: FACE }] })
+        .expect(201);
+      this.distributionId = (created.body as { id: string }).id;
+    }
+    return this.distributionId;
+  }
+
+  /** A recipient file of A's, uploaded now. */
+  async distributionFile(): Promise<string> {
+    const uploaded = await this.app.http
+      .post('/v1/distribution-files?filename=staff.csv')
+      .auth(this.a.hr, { type: 'bearer' })
+      .set('content-type', 'text/csv')
+      .send(DISTRIBUTION_CSV)
+      .expect(201);
+    return (uploaded.body as { id: string }).id;
   }
 
   takeAnonymous(): CardWithSecret {
@@ -429,6 +459,8 @@ export class World {
 
 type Recipe = (world: World) => Promise<Call>;
 
+const DISTRIBUTION_CSV = `employee_ref,channel,face_value\nE1,link,${FACE}\n`;
+
 const operator = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.operator, ...call });
 const hr = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.a.hr, tenant: world.a, ...call });
 const finance = (world: World, call: Omit<Call, 'token'> = {}): Call => ({
@@ -576,6 +608,22 @@ export const recipes: Record<string, Recipe> = {
   getInvoice: async (world) => finance(world, { params: { id: world.invoice } }),
   getInvoicePdf: async (world) => finance(world, { params: { id: world.invoice } }),
   getInvoiceXml: async (world) => finance(world, { params: { id: world.invoice } }),
+  getDistributionSettings: async (world) => hr(world),
+  updateDistributionSettings: async (world) => hr(world, { body: { claim_link_ttl_days: 30 } }),
+  uploadDistributionFile: async (world) =>
+    hr(world, { query: { filename: 'staff.csv' }, upload: { type: 'text/csv', payload: DISTRIBUTION_CSV } }),
+  getDistributionFile: async (world) => hr(world, { params: { id: await world.distributionFile() } }),
+  createDistribution: async (world) =>
+    hr(world, {
+      body: {
+        order_id: await world.issuedOrder(world.a),
+        recipients: [{ employee_ref: 'E1', channel: 'link', face_value: FACE }],
+      },
+    }),
+  listDistributions: async (world) => hr(world),
+  getDistribution: async (world) => hr(world, { params: { id: await world.distribution() } }),
+  listDistributionRecipients: async (world) => hr(world, { params: { id: await world.distribution() } }),
+  getDistributionReport: async (world) => hr(world, { params: { id: await world.distribution() } }),
   listOrders: async (world) => hr(world),
   createOrder: async (world) =>
     hr(world, {

@@ -1,0 +1,293 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { parse } from 'csv-parse';
+import ExcelJS from 'exceljs';
+import type { RequestContext } from '../common/context/request-context';
+import { DataCipher } from '../common/crypto/data-cipher.service';
+import { ApiError } from '../common/errors/api-error';
+import { isId, newId } from '../common/ids';
+import { AppConfig } from '../config/app-config';
+import { TransactionService } from '../database/transaction.service';
+import type { DistributionChannel, DistributionFile, DistributionLocale } from './distribution.entity';
+import { DistributionRepository } from './distribution.repository';
+import { DistributionFileDto } from './dto/distribution-file.dto';
+import {
+  fileRealNameEnvelopeContext,
+  MAX_LISTED_ROW_ERRORS,
+  RecipientRowsChecker,
+  recordToInput,
+  serialiseRealName,
+  type RealName,
+  type RecipientRow,
+} from './recipient-rows';
+
+export const CSV_CONTENT_TYPE = 'text/csv';
+export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** Rows written per statement while a file streams in. */
+const ROWS_PER_INSERT = 1_000;
+
+/** A file's checked row as distribution_file_rows keeps it: normalised, the real name only sealed and masked. */
+interface StoredRow {
+  employee_ref: string;
+  name: string | null;
+  email: string | null;
+  mobile: string | null;
+  channel: DistributionChannel;
+  face_value: number | null;
+  serial: string | null;
+  greeting: string | null;
+  locale: DistributionLocale;
+  holder_ref: string | null;
+  channel_client_id: string | null;
+  real_name_sealed: string | null;
+}
+
+/** A stored row back as a recipient row (it passed the checks at upload); `open` unseals its real name. */
+export function fileRowToRecipient(
+  rowNumber: number,
+  data: Record<string, unknown>,
+  open: (sealed: string) => RealName,
+): RecipientRow {
+  const row = data as unknown as StoredRow;
+  return {
+    rowNumber,
+    employeeRef: row.employee_ref,
+    name: row.name,
+    email: row.email,
+    mobile: row.mobile,
+    channel: row.channel,
+    faceValue: row.face_value,
+    serial: row.serial,
+    greeting: row.greeting,
+    locale: row.locale,
+    holderRef: row.holder_ref,
+    channelClientId: row.channel_client_id,
+    realName: row.real_name_sealed ? open(row.real_name_sealed) : null,
+  };
+}
+
+/** The upload is over the byte or row limit: answered 413 file_too_large. */
+export class FileTooLarge extends Error {}
+
+/** Counts the bytes going through, and fails the stream past `limit`. */
+class ByteLimit extends Transform {
+  bytes = 0;
+
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) done(new FileTooLarge(`over ${this.limit} bytes`));
+    else done(null, chunk);
+  }
+}
+
+/** The text of an XLSX cell as the uploader sees it: a formula as its formula (`=…`), never its result. */
+export function cellText(value: ExcelJS.CellValue): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) {
+    const iso = value.toISOString();
+    return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
+  }
+  if ('formula' in value && typeof value.formula === 'string') return `=${value.formula}`;
+  if ('sharedFormula' in value && typeof value.sharedFormula === 'string') return `=${value.sharedFormula}`;
+  if ('richText' in value && Array.isArray(value.richText)) return value.richText.map((run) => run.text).join('');
+  if ('text' in value && typeof value.text === 'string') return value.text;
+  if ('error' in value) return String(value.error);
+  return null;
+}
+
+/** CSV records (header row → field names), UTF-8 with or without a BOM. */
+function csvRecords(input: Readable): AsyncIterable<Record<string, unknown>> {
+  const parser = parse({
+    columns: (header: string[]) => header.map((name) => name.trim()),
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+  });
+  input.pipe(parser);
+  return parser as AsyncIterable<Record<string, unknown>>;
+}
+
+/**
+ * The records of `records`, or the error `source` fails with (over the limit, connection lost): the parsers are
+ * piped from it, and a pipe does not pass a source's error on, so it is raced against every step.
+ */
+function failingWith<T>(source: Readable, records: AsyncIterable<T>): AsyncIterable<T> {
+  // Listening from now on (not from the first read): an error before it must not go unhandled.
+  const failed = new Promise<never>((_, reject) => source.once('error', reject));
+  failed.catch(() => undefined);
+  return (async function* () {
+    const iterator = records[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await Promise.race([iterator.next(), failed]);
+      if (next.done) return;
+      yield next.value;
+    }
+  })();
+}
+
+/** The first worksheet's records, streamed (exceljs WorkbookReader): the first row is the header. */
+async function* xlsxRecords(input: Readable): AsyncGenerator<Record<string, unknown>> {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
+    worksheets: 'emit',
+    sharedStrings: 'cache',
+    hyperlinks: 'ignore',
+    styles: 'ignore',
+    entries: 'ignore',
+  });
+  for await (const worksheet of reader) {
+    let header: Array<string | null> | null = null;
+    for await (const row of worksheet as AsyncIterable<ExcelJS.Row>) {
+      const values = row.values as ExcelJS.CellValue[];
+      if (!header) {
+        header = values.map((value) => cellText(value)?.trim() ?? null);
+        continue;
+      }
+      const record: Record<string, unknown> = {};
+      let any = false;
+      for (let column = 1; column < values.length; column++) {
+        const name = header[column];
+        const text = cellText(values[column]);
+        if (!name || text === null) continue;
+        record[name] = text;
+        any = true;
+      }
+      if (any) yield record;
+    }
+    // Only the first worksheet.
+    return;
+  }
+}
+
+/**
+ * Recipient files: a CSV or XLSX body, streamed through the parser and the row checks (recipient-rows.ts) into
+ * distribution_file_rows in chunks, never held whole. Over DISTRIBUTION_FILE_MAX_BYTES or MAX rows: 413.
+ */
+@Injectable()
+export class DistributionFilesService {
+  constructor(
+    private readonly distributions: DistributionRepository,
+    private readonly transactions: TransactionService,
+    private readonly cipher: DataCipher,
+    private readonly config: AppConfig,
+  ) {}
+
+  async upload(
+    ctx: RequestContext,
+    upload: { filename: string; contentType: string; body: Readable },
+  ): Promise<DistributionFileDto> {
+    const mediaType = upload.contentType.split(';')[0].trim().toLowerCase();
+    const format = mediaType === CSV_CONTENT_TYPE ? 'csv' : mediaType === XLSX_CONTENT_TYPE ? 'xlsx' : null;
+    if (!format)
+      throw new ApiError(415, 'unsupported_media_type', `Send the file as ${CSV_CONTENT_TYPE} or ${XLSX_CONTENT_TYPE}`);
+    const maxBytes = this.config.DISTRIBUTION_FILE_MAX_BYTES;
+    const maxRows = this.config.DISTRIBUTION_FILE_MAX_ROWS;
+    // Wired before anything waits: the body flows (and may overflow the limit) from here on.
+    const limited = new ByteLimit(maxBytes);
+    upload.body.on('error', (error) => limited.destroy(error));
+    upload.body.pipe(limited);
+    const records = failingWith(limited, format === 'csv' ? csvRecords(limited) : xlsxRecords(limited));
+    const fileId = newId('distributionFile');
+    try {
+      return await this.transactions.run(ctx, async () => {
+        await this.distributions.deleteExpiredFiles(ctx, ctx.enterpriseId);
+        const checker = new RecipientRowsChecker();
+        let rowCount = 0;
+        let pending: Array<{ rowNumber: number; data: Record<string, unknown> }> = [];
+        for await (const record of records) {
+          rowCount++;
+          if (rowCount > maxRows) throw new FileTooLarge(`over ${maxRows} rows`);
+          const row = checker.add(recordToInput(record), rowCount);
+          // Once a row failed the file cannot be used: its rows are only checked, no longer kept.
+          if (!row || checker.errorCount > 0) continue;
+          pending.push({
+            rowNumber: row.rowNumber,
+            data: this.stored(fileId, row) as unknown as Record<string, unknown>,
+          });
+          if (pending.length >= ROWS_PER_INSERT) {
+            await this.distributions.insertFileRows(ctx, fileId, pending);
+            pending = [];
+          }
+        }
+        const { errors } = checker.result();
+        if (errors.length === 0) await this.distributions.insertFileRows(ctx, fileId, pending);
+        else await this.distributions.deleteFileRows(ctx, fileId);
+        if (rowCount === 0) {
+          throw ApiError.unprocessable('file_empty', 'The file has no data rows (the first row is the header)');
+        }
+        const listed: unknown[] = errors.slice(0, MAX_LISTED_ROW_ERRORS);
+        if (errors.length > MAX_LISTED_ROW_ERRORS) listed.push({ error_count: errors.length });
+        const file: Omit<DistributionFile, 'createdAt'> = {
+          id: fileId,
+          enterpriseId: ctx.enterpriseId,
+          filename: upload.filename,
+          format,
+          rowCount,
+          errors: listed,
+          expiresAt: new Date(Date.now() + this.config.DISTRIBUTION_FILE_TTL_HOURS * 3_600_000),
+        };
+        return DistributionFileDto.from(await this.distributions.insertFile(ctx, file));
+      });
+    } catch (error) {
+      if (error instanceof FileTooLarge) {
+        throw new ApiError(
+          413,
+          'file_too_large',
+          `A recipient file may have at most ${maxRows} rows and ${maxBytes} bytes`,
+          { max_rows: maxRows, max_bytes: maxBytes },
+        );
+      }
+      if (error instanceof ApiError) throw error;
+      // A parser's complaint (not CSV, not an XLSX workbook): the uploader's to fix.
+      throw ApiError.unprocessable(
+        'file_unreadable',
+        `The file could not be read as ${format.toUpperCase()}: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}`,
+      );
+    } finally {
+      // What a refusal (or the sheets after the first) left unread is read and dropped, so the answer arrives.
+      drain(upload.body, maxBytes);
+    }
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<DistributionFileDto> {
+    const file = isId('distributionFile', id) ? await this.distributions.findFile(ctx, id, ctx.enterpriseId) : null;
+    if (!file) throw ApiError.notFound('distribution file', id);
+    return DistributionFileDto.from(file);
+  }
+
+  private stored(fileId: string, row: RecipientRow): StoredRow {
+    return {
+      employee_ref: row.employeeRef,
+      name: row.name,
+      email: row.email,
+      mobile: row.mobile,
+      channel: row.channel,
+      face_value: row.faceValue,
+      serial: row.serial,
+      greeting: row.greeting,
+      locale: row.locale,
+      holder_ref: row.holderRef,
+      channel_client_id: row.channelClientId,
+      real_name_sealed: row.realName
+        ? this.cipher.encrypt(serialiseRealName(row.realName), fileRealNameEnvelopeContext(fileId, row.rowNumber))
+        : null,
+    };
+  }
+}
+
+/** Reads and drops what is left of a refused upload (so the client gets its answer), up to 4× the limit. */
+function drain(body: Readable, limit: number): void {
+  let bytes = 0;
+  body.unpipe();
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > 4 * limit) body.destroy();
+  });
+  body.resume();
+}

@@ -1,0 +1,193 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { serialFromSequence } from '../cards/card-code';
+import type { CardType } from '../catalog/product.entity';
+import type { RequestContext } from '../common/context/request-context';
+import { newId } from '../common/ids';
+import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
+import { DistributionRepository, type RecipientReservation, type ReservationTerms } from './distribution.repository';
+
+describe('DistributionRepository (reservation)', () => {
+  let db: MediumDatabase;
+  let repository: DistributionRepository;
+
+  beforeAll(async () => {
+    db = await openMediumDatabase();
+    repository = new DistributionRepository(db.connection);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  /** The batches each test order was given, with their line (the reservation takes designs by batch). */
+  const batchesOf = new Map<string, Array<{ batchId: string; lineNo: number }>>();
+
+  /** An order's batch of `count` cards (serials far above the e2e tests'), in the test's transaction. */
+  async function cards(
+    ctx: RequestContext,
+    orderId: string,
+    lineNo: number,
+    count: number,
+    options: { faceValue?: number; cardType?: CardType; status?: string } = {},
+  ): Promise<string[]> {
+    const batchId = newId('batch');
+    batchesOf.set(orderId, [...(batchesOf.get(orderId) ?? []), { batchId, lineNo }]);
+    const start = 800_000_000_000 + randomInt(1, 90_000_000_000);
+    await db.connection.query(
+      ctx,
+      `INSERT INTO issuance_batches (id, order_id, enterprise_id, line_no, product_id, card_type, face_value, count,
+         chunk_size, serial_start, status)
+       VALUES ($1, $2, 'ent_medium', $3, 'prd_medium', $4, $5, $6, $6, $7, 'completed')`,
+      [batchId, orderId, lineNo, options.cardType ?? 'anonymous', options.faceValue ?? 10_000, count, start],
+    );
+    const serials = Array.from({ length: count }, (_, i) => serialFromSequence(start + i));
+    await db.connection.query(
+      ctx,
+      `INSERT INTO cards (serial, order_id, batch_id, face_value, balance, status, code_hash, enterprise_id, card_type,
+         product_id)
+       SELECT s, $1, $2, $3::int, $3::bigint, $4, decode(md5(s::text || $5), 'hex'), 'ent_medium', $7, 'prd_medium'
+         FROM unnest($6::bigint[]) AS s`,
+      [
+        orderId,
+        batchId,
+        options.faceValue ?? 10_000,
+        options.status ?? 'issued',
+        randomBytes(8).toString('hex'),
+        serials,
+        options.cardType ?? 'anonymous',
+      ],
+    );
+    return serials;
+  }
+
+  async function distribution(ctx: RequestContext, orderId: string): Promise<ReservationTerms> {
+    const id = newId('distribution');
+    await repository.insertDistribution(ctx, {
+      id,
+      enterpriseId: 'ent_medium',
+      orderId,
+      status: 'sending',
+      sendAt: new Date(),
+      fileId: null,
+      recipientCount: 0,
+      createdByClientId: 'cli_medium',
+      startedAt: new Date(),
+      completedAt: null,
+      cancelledAt: null,
+    });
+    return {
+      distributionId: id,
+      enterpriseId: 'ent_medium',
+      orderId,
+      status: 'queued',
+      nextAttemptAt: new Date(),
+      claimExpiresAt: new Date(Date.now() + 86_400_000),
+      batches: (batchesOf.get(orderId) ?? []).map(({ batchId, lineNo }) =>
+        lineNo === 1
+          ? { batchId, design: 'spring_festival', greeting: '新年好' }
+          : { batchId, design: 'classic', greeting: null },
+      ),
+    };
+  }
+
+  const recipient = (rowNumber: number, overrides: Partial<RecipientReservation> = {}): RecipientReservation => ({
+    id: newId('distributionRecipient'),
+    rowNumber,
+    employeeRef: `E${rowNumber}`,
+    name: null,
+    email: null,
+    mobile: null,
+    channel: 'link',
+    locale: 'zh-CN',
+    greeting: null,
+    faceValue: 10_000,
+    cardType: 'anonymous',
+    serial: null,
+    channelClientId: null,
+    holderRef: null,
+    realNameSealed: null,
+    realNameMasked: null,
+    claimTokenHash: randomBytes(32),
+    ...overrides,
+  });
+
+  it('pairs recipients with free cards by face value and card type, in serial order, with the line design', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const small = await cards(ctx, orderId, 1, 3);
+      const large = await cards(ctx, orderId, 2, 2, { faceValue: 50_000 });
+      const terms = await distribution(ctx, orderId);
+      const outcome = await repository.reserveCards(ctx, terms, [
+        recipient(1),
+        recipient(2, { faceValue: 50_000, greeting: '谢谢' }),
+        recipient(3),
+        recipient(4, { faceValue: null, cardType: null, serial: small[2] }),
+      ]);
+      expect(outcome).toEqual({
+        outcome: 'reserved',
+        assignments: [
+          { rowNumber: 1, serial: small[0], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+          { rowNumber: 2, serial: large[0], faceValue: 50_000, design: 'classic', greeting: '谢谢' },
+          { rowNumber: 3, serial: small[1], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+          { rowNumber: 4, serial: small[2], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+        ],
+      });
+      const rows = await db.connection.query<Array<{ status: string; sent_at: Date | null }>>(
+        ctx,
+        'SELECT status, sent_at FROM distribution_recipients WHERE distribution_id = $1',
+        [terms.distributionId],
+      );
+      expect(rows.every((row) => row.status === 'sent' && row.sent_at !== null)).toBe(true);
+      expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(true);
+    }));
+
+  it('writes nothing when one recipient finds no card, and the pools say why', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      await cards(ctx, orderId, 1, 2);
+      await cards(ctx, orderId, 1, 1, { status: 'voided' });
+      await cards(ctx, orderId, 2, 1, { faceValue: 100_000, cardType: 'registered' });
+      const terms = await distribution(ctx, orderId);
+      const outcome = await repository.reserveCards(ctx, terms, [recipient(1), recipient(2), recipient(3)]);
+      expect(outcome).toEqual({ outcome: 'insufficient' });
+      expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(false);
+      expect(await repository.cardPools(ctx, orderId)).toEqual([
+        { faceValue: 10_000, cardType: 'anonymous', total: 3, free: 2 },
+        { faceValue: 100_000, cardType: 'registered', total: 1, free: 1 },
+      ]);
+    }));
+
+  it('never assigns a card twice: a second distribution gets the cards the first left, then none', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const serials = await cards(ctx, orderId, 1, 3);
+      const first = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1), recipient(2)]);
+      expect(first.outcome).toBe('reserved');
+      const second = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1)]);
+      expect(second).toMatchObject({ outcome: 'reserved', assignments: [{ serial: serials[2] }] });
+      const third = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1)]);
+      expect(third).toEqual({ outcome: 'insufficient' });
+      expect(await repository.serialsInOrder(ctx, orderId, [serials[0], '12'])).toEqual([
+        { serial: serials[0], faceValue: 10_000, cardType: 'anonymous', free: false },
+      ]);
+      expect((await repository.cardPools(ctx, orderId))[0]).toMatchObject({ total: 3, free: 0 });
+    }));
+
+  it('has the unique index refuse a card held by a live recipient (the backstop)', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const [serial] = await cards(ctx, orderId, 1, 1);
+      const terms = await distribution(ctx, orderId);
+      await repository.reserveCards(ctx, terms, [recipient(1)]);
+      // Written past the statement's own check, as a racing writer without the order lock would.
+      const error = await db.connection
+        .query(
+          ctx,
+          `INSERT INTO distribution_recipients (id, distribution_id, enterprise_id, row_number, employee_ref, channel,
+             design, face_value, card_serial, status)
+           VALUES ($1, $2, 'ent_medium', 2, 'E2', 'link', 'classic', 10000, $3, 'sent')`,
+          [newId('distributionRecipient'), terms.distributionId, serial],
+        )
+        .catch((thrown: { code?: string; driverError?: { constraint?: string } }) => thrown);
+      expect(error).toMatchObject({ code: '23505', driverError: { constraint: 'distribution_recipients_card' } });
+    }));
+});
