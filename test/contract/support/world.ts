@@ -92,7 +92,7 @@ export class World {
     private readonly database: ScratchDatabase,
   ) {}
 
-  static async start(name: string, cards = 30): Promise<World> {
+  static async start(name: string, cards = 40): Promise<World> {
     const database = await createScratchDatabase(name);
     let app: TestApp;
     try {
