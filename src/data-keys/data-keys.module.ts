@@ -5,6 +5,7 @@ import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CardsModule } from '../cards/cards.module';
 import { OrdersModule } from '../orders/orders.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { DistributionModule } from '../distribution/distribution.module';
 import { DataKeysController } from './data-keys.controller';
 import { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
@@ -19,7 +20,15 @@ import { SealedColumns } from './sealed-columns';
  * depends on it.
  */
 @Module({
-  imports: [CardsModule, OrdersModule, IdempotencyModule, WebhooksModule, CryptoModule, AuditModule],
+  imports: [
+    CardsModule,
+    OrdersModule,
+    IdempotencyModule,
+    WebhooksModule,
+    DistributionModule,
+    CryptoModule,
+    AuditModule,
+  ],
   controllers: [DataKeysController],
   providers: [DataKeysService, ReencryptionJob, SealedColumns, SealedColumnOwners, DataKeysRepository],
 })

@@ -3,9 +3,13 @@ import { CardsRepository } from '../cards/cards.repository';
 import { CardSecrets } from '../cards/card-secrets';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { AppConfig } from '../config/app-config';
+import { newClaimToken } from '../distribution/claim-token';
+import { DistributionRepository } from '../distribution/distribution.repository';
+import { parseRealName, realNameEnvelopeContext, serialiseRealName } from '../distribution/recipient-rows';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OrdersRepository } from '../orders/orders.repository';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
+import { insertDistribution } from '../../test/support/medium-distribution';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { SealedColumnOwners } from './sealed-column-owners';
 import { SealedColumns } from './sealed-columns';
@@ -17,6 +21,7 @@ describe('SealedColumnOwners (medium)', () => {
     orders: OrdersRepository;
     idempotency: IdempotencyRepository;
     webhooks: WebhooksRepository;
+    distribution: DistributionRepository;
   };
   let owners: SealedColumnOwners;
   const config = Object.assign(new AppConfig(), {
@@ -34,12 +39,14 @@ describe('SealedColumnOwners (medium)', () => {
       orders: new OrdersRepository(db.connection),
       idempotency: new IdempotencyRepository(db.connection),
       webhooks: new WebhooksRepository(db.connection),
+      distribution: new DistributionRepository(db.connection),
     };
     owners = new SealedColumnOwners(
       repositories.cards,
       repositories.orders,
       repositories.idempotency,
       repositories.webhooks,
+      repositories.distribution,
     );
   });
   afterAll(() => db.close());
@@ -50,13 +57,15 @@ describe('SealedColumnOwners (medium)', () => {
       orders: repositories.orders,
       idempotency_keys: repositories.idempotency,
       webhook_endpoints: repositories.webhooks,
+      distribution_recipients: repositories.distribution,
+      distribution_file_rows: repositories.distribution,
     } as const;
     await db.rolledBack(async (ctx) => {
       for (const sealed of columns.all) {
         const owner = ownerOf[sealed.table as keyof typeof ownerOf];
         expect(owners.of(sealed)).toBe(owner.sealedColumns);
         expect(await owners.of(sealed).census(ctx, sealed)).toEqual(expect.any(Array));
-        for (const other of Object.values(ownerOf).filter((repository) => repository !== owner)) {
+        for (const other of new Set(Object.values(ownerOf).filter((repository) => repository !== owner))) {
           await expect(other.sealedColumns.census(ctx, sealed)).rejects.toThrow(/not a table this repository owns/);
         }
       }
@@ -90,6 +99,85 @@ describe('SealedColumnOwners (medium)', () => {
     });
   });
 
+  it("re-seals a recipient's and an uploaded row's real name under the new key, still opening for the same row", async () => {
+    const realName = {
+      name: '张三',
+      id_type: 'resident_id',
+      id_number: '11010519491231002X',
+      mobile: '+8613912345678',
+    };
+    const oldKey = `k1:${config.DATA_ENCRYPTION_KEYS.split(':')[1]}`;
+    const rotated = new DataCipher(
+      Object.assign(new AppConfig(), {
+        CODE_PEPPER: config.CODE_PEPPER,
+        DATA_ENCRYPTION_KEYS: `k2:${randomBytes(32).toString('base64')},${oldKey}`,
+      }),
+    );
+    const rotatedColumns = new SealedColumns(rotated, new CardSecrets(config, rotated));
+    const ofRotated = (name: string) => rotatedColumns.all.find((c) => c.name === name)!;
+    await db.rolledBack(async (ctx) => {
+      // A recipient of a registered card, sealed as creation seals it (under k1).
+      const distribution = await insertDistribution(db.connection, ctx);
+      const { id } = await distribution.recipient({ status: 'sent' });
+      const sealedBefore = cipher.encrypt(serialiseRealName(realName as never), realNameEnvelopeContext(id));
+      const claim = newClaimToken();
+      await db.connection.query(
+        ctx,
+        'UPDATE distribution_recipients SET real_name_sealed = $2, claim_token_hash = $3 WHERE id = $1',
+        [id, sealedBefore, claim.hash],
+      );
+      const recipients = ofRotated('distribution_recipients.real_name_sealed');
+      const queries = owners.of(recipients);
+      expect(queries).toBe(repositories.distribution.sealedColumns);
+      // The row right after its own id's prefix: ours, stale for the new key.
+      const [row] = await queries.page(ctx, recipients, recipients.stalenessParam('k2'), 1, [id.slice(0, -1)]);
+      expect(row).toMatchObject({ k0: id, stale: sealedBefore, key_id: 'k1' });
+      const fresh = recipients.reseal([id], sealedBefore);
+      expect(await queries.reseal(ctx, recipients, [[id]], [sealedBefore], [fresh])).toEqual([{ k0: id }]);
+      const [stored] = await db.connection.query<Array<{ real_name_sealed: string }>>(
+        ctx,
+        'SELECT real_name_sealed FROM distribution_recipients WHERE id = $1',
+        [id],
+      );
+      expect(DataCipher.keyIdOf(stored.real_name_sealed)).toBe('k2');
+      // What the claim page's OTP path reads (DistributionRepository.claimRecipient) opens to the same person.
+      const opened = await repositories.distribution.claimRecipientByTokenHash(ctx, claim.hash);
+      expect(parseRealName(rotated.decrypt(opened!.realNameSealed!, realNameEnvelopeContext(id)))).toEqual(realName);
+
+      // An uploaded file's row: the sealed name inside its JSON, the rest of the row untouched.
+      const fileId = `dfl_owners${randomBytes(6).toString('hex')}`;
+      const fileSealed = cipher.encrypt(
+        serialiseRealName(realName as never),
+        `distribution_file_rows.real_name:${fileId}:3`,
+      );
+      await db.connection.query(
+        ctx,
+        `INSERT INTO distribution_file_rows (file_id, row_number, data)
+         VALUES ($1, 3, jsonb_build_object('employee_ref', 'E3', 'real_name_sealed', $2::text))`,
+        [fileId, fileSealed],
+      );
+      const files = ofRotated('distribution_file_rows.real_name_sealed');
+      const census = await owners.of(files).census(ctx, files);
+      expect(census.map((row) => row.key_id)).toContain('k1');
+      const [fileRow] = await owners.of(files).page(ctx, files, files.stalenessParam('k2'), 1, [fileId, '2']);
+      expect(fileRow).toMatchObject({ k0: fileId, k1: '3', stale: fileSealed, key_id: 'k1' });
+      const fileFresh = files.reseal([fileId, '3'], fileSealed);
+      expect(await owners.of(files).reseal(ctx, files, [[fileId, '3']], [fileSealed], [fileFresh])).toEqual([
+        { k0: fileId, k1: '3' },
+      ]);
+      const [{ data }] = await db.connection.query<Array<{ data: Record<string, string> }>>(
+        ctx,
+        'SELECT data FROM distribution_file_rows WHERE file_id = $1',
+        [fileId],
+      );
+      expect(data.employee_ref).toBe('E3');
+      expect(DataCipher.keyIdOf(data.real_name_sealed)).toBe('k2');
+      expect(rotated.decrypt(data.real_name_sealed, `distribution_file_rows.real_name:${fileId}:3`)).toBe(
+        serialiseRealName(realName as never),
+      );
+    });
+  });
+
   it('refuses two owners of one table', () => {
     expect(
       () =>
@@ -98,6 +186,7 @@ describe('SealedColumnOwners (medium)', () => {
           repositories.orders,
           repositories.idempotency,
           repositories.idempotency as unknown as WebhooksRepository,
+          repositories.distribution,
         ),
     ).toThrow(/two owners claim idempotency_keys/);
   });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CardsRepository } from '../cards/cards.repository';
 import type { SealedColumnQueries, SealedColumnSql } from '../database/sealed-column-sql';
+import { DistributionRepository } from '../distribution/distribution.repository';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OrdersRepository } from '../orders/orders.repository';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
@@ -19,8 +20,11 @@ export class SealedColumnOwners {
     orders: OrdersRepository,
     idempotency: IdempotencyRepository,
     webhooks: WebhooksRepository,
+    distribution: DistributionRepository,
   ) {
-    for (const owner of [cards, orders, idempotency, webhooks].map((repository) => repository.sealedColumns)) {
+    for (const owner of [cards, orders, idempotency, webhooks, distribution].map(
+      (repository) => repository.sealedColumns,
+    )) {
       for (const table of owner.tables) {
         if (this.byTable.has(table)) throw new Error(`SealedColumnOwners: two owners claim ${table}`);
         this.byTable.set(table, owner);

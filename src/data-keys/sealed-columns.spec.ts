@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
 import { CardSecrets } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
+import { fileRealNameEnvelopeContext, realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';
 
@@ -65,6 +66,27 @@ describe('SealedColumns', () => {
         expected: 'whsec_c2VjcmV0',
         otherRow: ['whe_01JDQ6ZK6Y8V3N2M4T5R7W9XAC'],
       })),
+      {
+        column: column('distribution_recipients.real_name_sealed'),
+        key: ['drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAB'],
+        envelope: old.cipher.encrypt('{"name":"张三"}', realNameEnvelopeContext('drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        open: (envelope: string) =>
+          rotated.cipher.decrypt(envelope, realNameEnvelopeContext('drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAB')),
+        expected: '{"name":"张三"}',
+        otherRow: ['drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAC'],
+      },
+      {
+        column: column('distribution_file_rows.real_name_sealed'),
+        key: ['dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', '7'],
+        envelope: old.cipher.encrypt(
+          '{"name":"张三"}',
+          fileRealNameEnvelopeContext('dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', 7),
+        ),
+        open: (envelope: string) =>
+          rotated.cipher.decrypt(envelope, fileRealNameEnvelopeContext('dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', 7)),
+        expected: '{"name":"张三"}',
+        otherRow: ['dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', '8'],
+      },
     ];
     for (const { column: c, key, envelope, open, expected, otherRow } of cases) {
       const fresh = c.reseal(key, envelope);

@@ -14,6 +14,7 @@ import type { SealedColumnSql } from '../database/sealed-column-sql';
 import { storedResponseContext } from '../idempotency/idempotency.interceptor';
 import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
+import { fileRealNameEnvelopeContext, realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 
 export const SEALED_COLUMN_NAMES = [
@@ -22,6 +23,8 @@ export const SEALED_COLUMN_NAMES = [
   'idempotency_keys.response_body',
   'webhook_endpoints.secret_sealed',
   'webhook_endpoints.previous_secret_sealed',
+  'distribution_recipients.real_name_sealed',
+  'distribution_file_rows.real_name_sealed',
   'cards.code_hash',
 ] as const;
 export type SealedColumnName = (typeof SEALED_COLUMN_NAMES)[number];
@@ -112,6 +115,28 @@ export class SealedColumns {
         ...dataKeyed((alias) => `${alias}.previous_secret_sealed`),
         store: (fresh) => `previous_secret_sealed = ${fresh}`,
         reseal: ([endpointId], envelope) => cipher.reseal(envelope, secretContext(endpointId)),
+      },
+      // Registered cards' holders (real-name data of a distribution's recipients): the claim page's OTP path opens it.
+      {
+        name: 'distribution_recipients.real_name_sealed',
+        table: 'distribution_recipients',
+        key: [{ name: 'id', type: 'text' }],
+        ...dataKeyed((alias) => `${alias}.real_name_sealed`),
+        store: (fresh) => `real_name_sealed = ${fresh}`,
+        reseal: ([recipientId], envelope) => cipher.reseal(envelope, realNameEnvelopeContext(recipientId)),
+      },
+      // An uploaded file's rows keep the real name sealed inside their JSON until a distribution takes them (72 h).
+      {
+        name: 'distribution_file_rows.real_name_sealed',
+        table: 'distribution_file_rows',
+        key: [
+          { name: 'file_id', type: 'text' },
+          { name: 'row_number', type: 'bigint' },
+        ],
+        ...dataKeyed((alias) => `(${alias}.data ->> 'real_name_sealed')`),
+        store: (fresh) => `data = jsonb_set(data, '{real_name_sealed}', to_jsonb(${fresh}::text))`,
+        reseal: ([fileId, rowNumber], envelope) =>
+          cipher.reseal(envelope, fileRealNameEnvelopeContext(fileId, Number(rowNumber))),
       },
       // Last, so that a run which also re-seals card envelopes re-indexes from the re-sealed ones.
       {

@@ -6,6 +6,7 @@ import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import { newId } from '../common/ids';
 import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { keyedEventRowsSql, type NewEvent } from '../events/events.repository';
 import {
   Distribution,
@@ -318,7 +319,12 @@ interface DistributionSettingsRow {
  */
 @Injectable()
 export class DistributionRepository {
-  constructor(private readonly connection: TransactionalConnection) {}
+  /** Key rotation's walk over the sealed real names (recipients' and uploaded rows'): see src/data-keys/. */
+  readonly sealedColumns: SealedColumnQueries;
+
+  constructor(private readonly connection: TransactionalConnection) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['distribution_recipients', 'distribution_file_rows']);
+  }
 
   // ── settings, files, creation and reservation, reads and reports ──
 
