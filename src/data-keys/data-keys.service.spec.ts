@@ -2,6 +2,7 @@ import type { CardsRepository } from '../cards/cards.repository';
 import type { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import type { OrdersRepository } from '../orders/orders.repository';
 import type { WebhooksRepository } from '../webhooks/webhooks.repository';
+import type { DistributionRepository } from '../distribution/distribution.repository';
 import type { RequestContext } from '../common/context/request-context';
 import type { DataCipher } from '../common/crypto/data-cipher.service';
 import { newId } from '../common/ids';
@@ -63,6 +64,7 @@ function setup(censuses: Censuses = {}) {
     sealedRows(censuses, ['orders']) as OrdersRepository,
     sealedRows(censuses, ['idempotency_keys']) as IdempotencyRepository,
     sealedRows(censuses, ['webhook_endpoints']) as WebhooksRepository,
+    sealedRows(censuses, ['distribution_recipients', 'distribution_file_rows']) as DistributionRepository,
   );
   const enqueued: string[] = [];
   const jobs = new Map<string, { isFailed: () => Promise<boolean>; retry: jest.Mock }>();
