@@ -33,6 +33,8 @@ const MAX_JOBS_PER_WAKE = 4;
 /** The sweep wakes a distribution whose recipients have been due this long without a job taking them. */
 const OVERDUE_AFTER_MS = 10_000;
 const SWEEP_SCHEDULER = 'distribution-sweep';
+/** Expired upload files deleted per sweep (each up to DISTRIBUTION_FILE_MAX_ROWS rows): the next sweep takes more. */
+const FILE_PURGE_LIMIT = 20;
 const SWEEP_LIMIT = 1_000;
 const EXPIRE_LIMIT = 10_000;
 const REMINDER_BATCH = 100;
@@ -53,8 +55,8 @@ type MessageChannelRecipient = ClaimedRecipient & { channel: 'email' | 'sms' | '
  *    Channel `account` is bound straight to the holder through the cards module's channel-scoped bind. The job goes
  *    on while batches come back full, and wakes itself again for retries.
  * 2. `distribution-sweep` (every DISTRIBUTION_SWEEP_INTERVAL_SECONDS): starts scheduled distributions, wakes
- *    distributions with due recipients (retries, lost leases, lost wake-ups), expires claim links, sends reminders and
- *    completes distributions whose recipients are all final.
+ *    distributions with due recipients (retries, lost leases, lost wake-ups), expires claim links, sends reminders,
+ *    completes distributions whose recipients are all final and deletes uploaded files past their expiry.
  *
  * A claim token exists in clear only in the message (and for `link`, the one response that hands it out): the
  * database keeps its hash, logs never see it.
@@ -408,7 +410,8 @@ export class DistributionSenderService implements OnApplicationBootstrap {
     const expired = await this.repository.expireClaimLinks(ctx, EXPIRE_LIMIT);
     const reminded = await this.sendReminders();
     const completed = await this.completeDistributions();
-    if (started.length + overdue.length + expired + reminded + completed > 0) {
+    const filesPurged = await this.repository.purgeExpiredFiles(ctx, FILE_PURGE_LIMIT);
+    if (started.length + overdue.length + expired + reminded + completed + filesPurged > 0) {
       this.logger.log({
         msg: 'distribution sweep',
         started: started.length,
@@ -416,6 +419,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
         expired,
         reminded,
         completed,
+        files_purged: filesPurged,
       });
     }
   }

@@ -281,6 +281,46 @@ describe('DistributionRepository, sending (real Postgres)', () => {
       expect(done.map((x) => x.id)).not.toContain(scheduled.distributionId);
     }));
 
+  it('deletes expired upload files of any enterprise with their rows (the sweep), not those still valid', () =>
+    db.rolledBack(async (ctx) => {
+      const file = async (enterpriseId: string, expiresInMs: number) => {
+        const id = newId('distributionFile');
+        await db.connection.query(
+          ctx,
+          `INSERT INTO distribution_files (id, enterprise_id, filename, format, row_count, expires_at)
+           VALUES ($1, $2, 'staff.csv', 'csv', 2, now() + $3 * interval '1 millisecond')`,
+          [id, enterpriseId, expiresInMs],
+        );
+        await repository.insertFileRows(ctx, id, [
+          { rowNumber: 1, data: { employee_ref: 'E1', real_name_sealed: 'v1.k1.sealed' } },
+          { rowNumber: 2, data: { employee_ref: 'E2' } },
+        ]);
+        return id;
+      };
+      // Two enterprises that never upload again, and one file still within its 72 hours.
+      const lapsed = [await file(`ent_${newId('enterprise')}`, -60_000), await file(`ent_${newId('enterprise')}`, -1)];
+      const valid = await file(`ent_${newId('enterprise')}`, 3_600_000);
+      const filesLeft = async (ids: string[]) =>
+        (await one<{ n: number }>(ctx, 'SELECT count(*)::int AS n FROM distribution_files WHERE id = ANY($1)', [ids]))
+          .n;
+      const rowsLeft = async (ids: string[]) =>
+        (
+          await one<{ n: number }>(
+            ctx,
+            'SELECT count(*)::int AS n FROM distribution_file_rows WHERE file_id = ANY($1)',
+            [ids],
+          )
+        ).n;
+
+      expect(await repository.purgeExpiredFiles(ctx, 100_000)).toBeGreaterThanOrEqual(2);
+      expect(await filesLeft(lapsed)).toBe(0);
+      expect(await rowsLeft(lapsed)).toBe(0);
+      expect(await filesLeft([valid])).toBe(1);
+      expect(await rowsLeft([valid])).toBe(2);
+      await repository.purgeExpiredFiles(ctx, 100_000);
+      expect(await filesLeft([valid])).toBe(1);
+    }));
+
   it('claims each unopened recipient for one reminder before its link expires', () =>
     db.rolledBack(async (ctx) => {
       const d = await insertDistribution(db.connection, ctx);

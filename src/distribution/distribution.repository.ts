@@ -420,6 +420,25 @@ export class DistributionRepository {
     return rows[0]?.id ?? null;
   }
 
+  /**
+   * Up to `limit` files of any enterprise past their expiry, with their rows (the distribution sweep): an uploaded
+   * list holds employees' contacts and sealed real names, and must not outlive its 72 hours because its enterprise
+   * never uploads again. Oldest first; a file another transaction holds is left for the next sweep. Returns how many
+   * files went.
+   */
+  async purgeExpiredFiles(ctx: RequestContext, limit: number): Promise<number> {
+    const [row] = await this.connection.query<Array<{ files: number }>>(
+      ctx,
+      `WITH due AS (SELECT id FROM distribution_files WHERE expires_at < now()
+                     ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+            gone AS (DELETE FROM distribution_files f USING due WHERE f.id = due.id RETURNING f.id),
+            rows AS (DELETE FROM distribution_file_rows r USING gone WHERE r.file_id = gone.id RETURNING 1)
+       SELECT (SELECT count(*) FROM gone)::int AS files, (SELECT count(*) FROM rows)::int AS rows`,
+      [limit],
+    );
+    return row.files;
+  }
+
   /** The enterprise's files past their expiry, with their rows (run at each upload: files are short-lived). */
   async deleteExpiredFiles(ctx: RequestContext, enterpriseId: string): Promise<void> {
     await this.connection.query(
