@@ -10,6 +10,13 @@ import { CardsRepository } from '../src/cards/cards.repository';
 import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchaser-identity';
 import type { JobContext } from '../src/queue/on-job.decorator';
 import { secretContext } from '../src/webhooks/webhook-delivery.service';
+import {
+  fileRealNameEnvelopeContext,
+  parseRealName,
+  realNameEnvelopeContext,
+  serialiseRealName,
+} from '../src/distribution/recipient-rows';
+import { insertClaimRecipient, type ClaimFixture } from './support/claims';
 import { startTestApp, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
@@ -104,6 +111,8 @@ const COLUMNS = [
   'idempotency_keys.response_body',
   'webhook_endpoints.secret_sealed',
   'webhook_endpoints.previous_secret_sealed',
+  'distribution_recipients.real_name_sealed',
+  'distribution_file_rows.real_name_sealed',
 ];
 
 /**
@@ -136,6 +145,15 @@ describe('data-key rotation', () => {
   let endpointId: string;
   let webhookSecret: string;
   let previousWebhookSecret: string;
+  /** A registered card's recipient (real name sealed under k1) and an uploaded file's row holding one. */
+  let holder: ClaimFixture;
+  const fileId = `dfl_rotation${suffix}`;
+  const HOLDER = {
+    name: '张三',
+    id_type: 'resident_id' as const,
+    id_number: '11010519491231002X',
+    mobile: '+8613812345678',
+  };
 
   const envWith = (keys: string) => ({
     DATABASE_URL: database.url,
@@ -200,7 +218,13 @@ describe('data-key rotation', () => {
          FROM webhook_endpoints GROUP BY 2
        UNION ALL
        SELECT 'webhook_endpoints.previous_secret_sealed', split_part(previous_secret_sealed, '.', 2), count(*)::int
-         FROM webhook_endpoints WHERE previous_secret_sealed IS NOT NULL GROUP BY 2`,
+         FROM webhook_endpoints WHERE previous_secret_sealed IS NOT NULL GROUP BY 2
+       UNION ALL
+       SELECT 'distribution_recipients.real_name_sealed', split_part(real_name_sealed, '.', 2), count(*)::int
+         FROM distribution_recipients WHERE real_name_sealed IS NOT NULL GROUP BY 2
+       UNION ALL
+       SELECT 'distribution_file_rows.real_name_sealed', split_part(data ->> 'real_name_sealed', '.', 2), count(*)::int
+         FROM distribution_file_rows WHERE data ->> 'real_name_sealed' IS NOT NULL GROUP BY 2`,
     );
     const result: Record<string, Record<string, number>> = Object.fromEntries(COLUMNS.map((c) => [c, {}]));
     for (const row of rows) result[row.col][row.key_id] = row.rows;
@@ -214,6 +238,8 @@ describe('data-key rotation', () => {
        UNION ALL SELECT 'order ' || id, purchaser_ciphertext FROM orders
        UNION ALL SELECT 'idem ' || client_id || '/' || key, response_body ->> 'sealed' FROM idempotency_keys
        UNION ALL SELECT 'webhook ' || id, secret_sealed || ' ' || coalesce(previous_secret_sealed, '') FROM webhook_endpoints
+       UNION ALL SELECT 'recipient ' || id, real_name_sealed FROM distribution_recipients
+       UNION ALL SELECT 'file row ' || file_id || '/' || row_number, data ->> 'real_name_sealed' FROM distribution_file_rows
        ORDER BY 1`,
     );
     return rows.map((row) => `${row.row} ${row.envelope ?? 'NULL'}`);
@@ -368,6 +394,30 @@ describe('data-key rotation', () => {
       .expect(200);
     webhookSecret = rotated.body.secret as string;
 
+    // A registered card of order A handed to an employee (its real name sealed under k1, as creation seals it), on a
+    // distribution of its own order id so that order A's exports stay allowed; and an uploaded list's row.
+    const [registeredCard] = await app.dataSource.query<Array<{ serial: string }>>(
+      `SELECT c.serial::text AS serial FROM cards c JOIN issuance_batches b ON b.id = c.batch_id
+        WHERE c.order_id = $1 AND b.card_type = 'registered' ORDER BY c.serial LIMIT 1`,
+      [orderA],
+    );
+    holder = await insertClaimRecipient(app, {
+      enterpriseId: placedA.enterprise.id,
+      orderId: `ord_rotation${suffix}`,
+      card: { serial: registeredCard.serial, code: '', pin: '', cardType: 'registered', faceValue: 50_000 },
+      mobile: HOLDER.mobile,
+    });
+    await app.dataSource.query(
+      `INSERT INTO distribution_files (id, enterprise_id, filename, format, row_count, expires_at)
+       VALUES ($1, $2, 'staff.csv', 'csv', 1, now() + interval '3 days')`,
+      [fileId, placedA.enterprise.id],
+    );
+    await app.dataSource.query(
+      `INSERT INTO distribution_file_rows (file_id, row_number, data)
+       VALUES ($1, 1, jsonb_build_object('employee_ref', 'E1', 'real_name_sealed', $2::text))`,
+      [fileId, app.app.get(DataCipher).encrypt(serialiseRealName(HOLDER), fileRealNameEnvelopeContext(fileId, 1))],
+    );
+
     for (const { envelope } of await cardEnvelopes(orderA)) expect(envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
     expect((await purchaserOf(orderA)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
     expect((await purchaserOf(orderB)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
@@ -378,6 +428,8 @@ describe('data-key rotation', () => {
       'idempotency_keys.response_body': { [K1]: 1 },
       'webhook_endpoints.secret_sealed': { [K1]: 1 },
       'webhook_endpoints.previous_secret_sealed': { [K1]: 1 },
+      'distribution_recipients.real_name_sealed': { [K1]: 1 },
+      'distribution_file_rows.real_name_sealed': { [K1]: 1 },
     });
   });
 
@@ -420,13 +472,15 @@ describe('data-key rotation', () => {
           { column: 'idempotency_keys.response_body', rows: 0 },
           { column: 'webhook_endpoints.secret_sealed', rows: 0 },
           { column: 'webhook_endpoints.previous_secret_sealed', rows: 0 },
+          { column: 'distribution_recipients.real_name_sealed', rows: 0 },
+          { column: 'distribution_file_rows.real_name_sealed', rows: 0 },
         ],
       },
       {
         key_id: K1,
         active: false,
         configured: true,
-        rows: 55,
+        rows: 57,
         removable: false,
         columns: [
           { column: 'cards.secret_ciphertext', rows: 50 },
@@ -434,6 +488,8 @@ describe('data-key rotation', () => {
           { column: 'idempotency_keys.response_body', rows: 1 },
           { column: 'webhook_endpoints.secret_sealed', rows: 1 },
           { column: 'webhook_endpoints.previous_secret_sealed', rows: 1 },
+          { column: 'distribution_recipients.real_name_sealed', rows: 1 },
+          { column: 'distribution_file_rows.real_name_sealed', rows: 1 },
         ],
       },
     ]);
@@ -447,7 +503,7 @@ describe('data-key rotation', () => {
     expect(run).toMatchObject({
       status: 'completed',
       target_key_id: K2,
-      rows_reencrypted: 55,
+      rows_reencrypted: 57,
       rows_unreadable: 0,
       rows_changed_concurrently: 0,
       rows_remaining: 0,
@@ -486,6 +542,8 @@ describe('data-key rotation', () => {
     expect(byColumn['idempotency_keys.response_body']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
     expect(byColumn['webhook_endpoints.secret_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
     expect(byColumn['webhook_endpoints.previous_secret_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
+    expect(byColumn['distribution_recipients.real_name_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
+    expect(byColumn['distribution_file_rows.real_name_sealed']).toMatchObject({ state: 'done', rows_reencrypted: 1 });
 
     // Every envelope is under k2 now (counted with SQL); the purged cards stayed NULL.
     expect(await keyIdsInUse()).toEqual({
@@ -494,6 +552,8 @@ describe('data-key rotation', () => {
       'idempotency_keys.response_body': { [K2]: 1 },
       'webhook_endpoints.secret_sealed': { [K2]: 1 },
       'webhook_endpoints.previous_secret_sealed': { [K2]: 1 },
+      'distribution_recipients.real_name_sealed': { [K2]: 1 },
+      'distribution_file_rows.real_name_sealed': { [K2]: 1 },
     });
     // The endpoint signs with the same two secrets as before.
     const [sealed] = await current().dataSource.query<Array<{ current: string; previous: string }>>(
@@ -509,7 +569,7 @@ describe('data-key rotation', () => {
 
     const usage = await keyUsage();
     expect(usage.keys.find((k) => k.key_id === K1)).toMatchObject({ rows: 0, removable: true, configured: true });
-    expect(usage.keys.find((k) => k.key_id === K2)).toMatchObject({ rows: 61, removable: false });
+    expect(usage.keys.find((k) => k.key_id === K2)).toMatchObject({ rows: 63, removable: false });
 
     const audit = await current().dataSource.query<Array<{ action: string; actor_client_id: string | null }>>(
       'SELECT action, actor_client_id FROM audit_records WHERE object_id = $1 ORDER BY seq',
@@ -640,6 +700,26 @@ describe('data-key rotation', () => {
       .decrypt(await storedResponse(), storedResponseContext(clientId, idempotencyKey));
     expect(JSON.parse(stored)).toEqual(exportBody);
     expect((await cardEnvelopes(orderB)).map((card) => card.envelope)).toEqual(new Array(10).fill(null));
+    // The holder's real name opens under k2 alone, for the same recipient: the claim page's one-time code goes out.
+    const [recipient] = await current().dataSource.query<Array<{ sealed: string }>>(
+      'SELECT real_name_sealed AS sealed FROM distribution_recipients WHERE id = $1',
+      [holder.recipientId],
+    );
+    const cipher = current().app.get(DataCipher);
+    expect(parseRealName(cipher.decrypt(recipient.sealed, realNameEnvelopeContext(holder.recipientId)))).toEqual(
+      HOLDER,
+    );
+    const otp = await current()
+      .http.post(`/claim/${holder.token}/otp`)
+      .set('sec-fetch-site', 'same-origin')
+      .send({})
+      .expect(200);
+    expect(otp.body).toMatchObject({ mobile: '+86138****5678' });
+    const [fileRow] = await current().dataSource.query<Array<{ sealed: string }>>(
+      "SELECT data ->> 'real_name_sealed' AS sealed FROM distribution_file_rows WHERE file_id = $1",
+      [fileId],
+    );
+    expect(parseRealName(cipher.decrypt(fileRow.sealed, fileRealNameEnvelopeContext(fileId, 1)))).toEqual(HOLDER);
     // k1 is gone from the configuration and from the data: it is not listed at all.
     expect((await keyUsage()).keys.map((k) => k.key_id)).toEqual([K2]);
   });
