@@ -2148,7 +2148,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
             /** @example 100000 */
             rows: number;
         };
@@ -3578,7 +3578,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;
