@@ -20,7 +20,7 @@
  *   template, same size as the worker's) to the same sink over the same pooled transport (smtpTransportOptions of
  *   the same config: SMTP_POOL_SIZE connections), 200 in flight. Then the real worker (prepareRuntime +
  *   createWorkerApp, the production `start:worker`), started before the POST, sends the distribution: timed from
- *   the POST to every recipient `delivered` (polled every 100 ms), the sink's count checked.
+ *   the POST to every recipient `delivered` (polled every 250 ms), the sink's count checked.
  * - (3) The worker's peak RSS (VmHWM, reset before the POST through /proc/<pid>/clear_refs) over the sending.
  *
  * Targets: sending ≥ 0.5 × nodemailer's rate; POST ≤ 2 × the raw COPY; worker peak RSS ≤ 300 MB; N delivered, N
@@ -474,6 +474,7 @@ async function distribute(
       ).rows[0],
     // Done when every recipient is delivered; a failure (retried much later) ends the wait as soon as nothing moves.
     (value) => value.delivered === N || (value.failed > 0 && value.open === 0),
+    250,
   );
   const deliveredS = seconds(started);
   const cpuAfter = await worker.cpuMicros();
@@ -541,6 +542,7 @@ async function main(): Promise<number> {
     await db.query('VACUUM ANALYZE distribution_recipients');
     const copy = await rawCopy(db, setup, serials);
     await db.query('VACUUM ANALYZE distribution_recipients');
+    console.log(`  raw COPY ${copy.s.toFixed(2)} s; the reservation statement alone ${statementS.toFixed(2)} s`);
 
     // (2) limit of the sending: nodemailer alone into the same sink.
     const before = await sink.count();
@@ -548,6 +550,7 @@ async function main(): Promise<number> {
     const afterBaseline = await sink.count();
     if (afterBaseline.count - before.count !== N)
       throw new Error(`nodemailer alone: the sink took ${afterBaseline.count - before.count} of ${N}`);
+    console.log(`  nodemailer alone ${baseline.s.toFixed(2)} s (${Math.round(N / baseline.s)}/s)`);
 
     const profileDir = join(tmpdir(), 'fuli-bench-profiles', `distribution-${Date.now()}`);
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
