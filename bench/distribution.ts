@@ -27,7 +27,8 @@
  * messages at the sink, none failed. Exit 1 on any miss. The load average is printed at start and end (the machine
  * may be shared).
  *
- * Environment: BENCH_N, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL, the documented tuning
+ * Environment: BENCH_N, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL, BENCH_EXPLAIN=1 (EXPLAIN ANALYZE of
+ * the reservation statement alone), the documented tuning
  * SMTP_POOL_SIZE, DISTRIBUTION_SEND_BATCH, DISTRIBUTION_SEND_CONCURRENCY (passed to the app and the worker; the
  * baseline uses the same pool size; defaults: the app's), BENCH_PROFILE=1 (the sending worker runs with --cpu-prof;
  * the profile lands in $TMPDIR/fuli-bench-profiles/distribution-<time>/; read it with
@@ -48,7 +49,11 @@ import { newId } from '../src/common/ids';
 import { AppConfig } from '../src/config/app-config';
 import { smtpTransportOptions } from '../src/distribution/channels/mail.sender';
 import { renderClaimMail } from '../src/distribution/channels/message-templates';
-import { reservationSql, type RecipientReservation } from '../src/distribution/distribution.repository';
+import {
+  RESERVATION_SETTINGS_SQL,
+  reservationSql,
+  type RecipientReservation,
+} from '../src/distribution/distribution.repository';
 import { startSmtpSink } from '../test/support/smtp-sink';
 import {
   api,
@@ -62,12 +67,15 @@ import {
   token,
   type Api,
   type Operator,
+  type Server,
 } from './support/harness';
 import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 100_000);
 const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** BENCH_EXPLAIN=1: print EXPLAIN ANALYZE of the reservation statement alone (a second run of it, rolled back). */
+const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
 const FACE_VALUE = 10_000;
 const TARGET_SEND_RATIO = 0.5;
 const TARGET_VS_COPY = 2;
@@ -336,10 +344,18 @@ async function reservationStatementAlone(db: Client, setup: Setup, batchId: stri
   );
   await db.query('BEGIN');
   try {
+    await db.query(RESERVATION_SETTINGS_SQL);
     const started = process.hrtime.bigint();
     const { rowCount } = await db.query(sql, params);
     const s = seconds(started);
     if (rowCount !== N) throw new Error(`the reservation statement alone paired ${rowCount} of ${N}`);
+    if (EXPLAIN) {
+      await db.query('ROLLBACK');
+      await db.query('BEGIN');
+      await db.query(RESERVATION_SETTINGS_SQL);
+      const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+      console.log(plan.rows.map((row) => `    ${row['QUERY PLAN']}`).join('\n'));
+    }
     return s;
   } finally {
     await db.query('ROLLBACK');
@@ -437,7 +453,7 @@ interface Distributed {
 }
 
 async function distribute(
-  baseUrl: string,
+  server: Server,
   setup: Setup,
   fileId: string,
   worker: WorkerProcess,
@@ -445,9 +461,10 @@ async function distribute(
 ): Promise<Distributed> {
   const reset = worker.resetPeak();
   const cpuBefore = await worker.cpuMicros();
+  if (PROFILE) await server.profile('start', 'distribution-post');
   const started = process.hrtime.bigint();
   const created = await call<{ id: string; recipient_count: number }>(
-    new URL('/v1/distributions', baseUrl).toString(),
+    new URL('/v1/distributions', server.url).toString(),
     {
       method: 'POST',
       headers: {
@@ -459,6 +476,7 @@ async function distribute(
     },
   );
   const postS = seconds(started);
+  if (PROFILE) console.log(`API CPU profile of the POST: ${await server.profile('stop', 'distribution-post')}`);
   if (created.recipient_count !== N) throw new Error(`distribution of ${created.recipient_count} recipients, not ${N}`);
   const counts = await waitUntil(
     'sending',
@@ -522,7 +540,7 @@ async function main(): Promise<number> {
     SMTP_URL: sink.url,
     ...tuningEnv,
   };
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let server: Server | undefined;
   let sender: WorkerProcess | undefined;
   let db: Client | undefined;
   try {
@@ -555,7 +573,7 @@ async function main(): Promise<number> {
     const profileDir = join(tmpdir(), 'fuli-bench-profiles', `distribution-${Date.now()}`);
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
     sender = await startWorker(workerEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-    const run = await distribute(server.url, setup, fileId, sender, db);
+    const run = await distribute(server, setup, fileId, sender, db);
     const afterRun = await sink.count();
     const atSink = afterRun.count - afterBaseline.count;
     await sender.stop();
