@@ -107,7 +107,11 @@ async function serveSink(): Promise<void> {
   const send = (message: SinkToParent) => process.send?.(message);
   process.on('message', (message: SinkToChild) => {
     if (message.type === 'count') send({ type: 'count', count: sink.count, connections: sink.connections });
-    else sink.close().then(() => process.exit(0));
+    else
+      sink.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
   send({ type: 'ready', port: sink.port });
 }
