@@ -49,11 +49,7 @@ import { newId } from '../src/common/ids';
 import { AppConfig } from '../src/config/app-config';
 import { smtpTransportOptions } from '../src/distribution/channels/mail.sender';
 import { renderClaimMail } from '../src/distribution/channels/message-templates';
-import {
-  RESERVATION_SETTINGS_SQL,
-  reservationSql,
-  type RecipientReservation,
-} from '../src/distribution/distribution.repository';
+import { reservationSql, type RecipientReservation } from '../src/distribution/distribution.repository';
 import { startSmtpSink } from '../test/support/smtp-sink';
 import {
   api,
@@ -348,7 +344,6 @@ async function reservationStatementAlone(db: Client, setup: Setup, batchId: stri
   );
   await db.query('BEGIN');
   try {
-    await db.query(RESERVATION_SETTINGS_SQL);
     const started = process.hrtime.bigint();
     const { rowCount } = await db.query(sql, params);
     const s = seconds(started);
@@ -356,7 +351,6 @@ async function reservationStatementAlone(db: Client, setup: Setup, batchId: stri
     if (EXPLAIN) {
       await db.query('ROLLBACK');
       await db.query('BEGIN');
-      await db.query(RESERVATION_SETTINGS_SQL);
       const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
       console.log(plan.rows.map((row) => `    ${row['QUERY PLAN']}`).join('\n'));
     }

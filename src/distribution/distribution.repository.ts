@@ -213,13 +213,6 @@ export interface DistributionFilter {
 const LIVE = `status <> 'revoked'`;
 
 /**
- * Run before reservationSql in its transaction: the statement's sorts (recipients by kind, the free cards, the answer
- * by row) hold a row per recipient, in memory rather than spilled to disk at the default 4 MB (100,000 recipients
- * spilled ~30 MB in five sorts). SET LOCAL: for that transaction only.
- */
-export const RESERVATION_SETTINGS_SQL = `SET LOCAL work_mem = '64MB'`;
-
-/**
  * The reservation (docs/architecture.md, distribution): ONE INSERT … SELECT pairs the recipients (unnest of the
  * arrays) with the order's free cards, the n-th recipient asking for a face value and card type with the n-th
  * free card of that kind in serial order, a recipient naming a serial with that card; every row or none (`ok`).
@@ -512,7 +505,6 @@ export class DistributionRepository {
   ): Promise<ReservationOutcome> {
     if (recipients.length === 0) return { outcome: 'reserved', assignments: [] };
     const { sql, params } = reservationSql(terms, recipients);
-    await this.connection.query(ctx, RESERVATION_SETTINGS_SQL);
     let rows: Array<{
       row_number: number;
       serial: string;
