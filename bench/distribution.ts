@@ -1,0 +1,663 @@
+/**
+ * `npm run bench:distribution`: N recipients (BENCH_N, default 100,000) distributed over e-mail into a local SMTP
+ * server through the real path, against the limits measured in the same run on the same machine.
+ *
+ * - SMTP sink: test/support/smtp-sink.ts in discard mode (smtp-server accepting and dropping each message), alone in
+ *   a child process (its own event loop, like a provider's relay), so that it never shares a core's loop with this
+ *   process or the worker. SMTP_URL of the app and the worker points at it.
+ * - Setup (not timed): the full app (API, worker off) in one child process, on a fresh database (a scratch database
+ *   created and dropped on the DATABASE_URL server, or an embedded Postgres in a temporary directory); an enterprise,
+ *   an HR client with the orders and distributions scopes, a product, an order of N anonymous cards paid and minted
+ *   by the real issuance worker in a second child (then stopped); the recipient list uploaded as a CSV file through
+ *   `POST /v1/distribution-files` (inline recipients stop at 10,000).
+ * - (1) Reservation: the limit is a raw `COPY … FROM STDIN` of the same assignment rows (the n-th recipient with the
+ *   n-th card of the order in serial order, the same columns the reservation writes) into distribution_recipients,
+ *   committed, then deleted (and the table vacuumed). Then `POST /v1/distributions` with the file's id is timed to
+ *   its response: locking the order, reading the file rows, the one-statement reservation, the event, the audit
+ *   records, the commit. The reservation statement's own time is printed too: reservationSql (the repository's very
+ *   statement) run with the same N recipients from this process, in a transaction rolled back before the COPY.
+ * - (2) Sending: the limit is nodemailer alone sending N prebuilt messages (rendered before timing by the real
+ *   template, same size as the worker's) to the same sink over the same pooled transport (smtpTransportOptions of
+ *   the same config: SMTP_POOL_SIZE connections), 200 in flight. Then the real worker (prepareRuntime +
+ *   createWorkerApp, the production `start:worker`), started before the POST, sends the distribution: timed from
+ *   the POST to every recipient `delivered` (polled every 250 ms), the sink's count checked.
+ * - (3) The worker's peak RSS (VmHWM, reset before the POST through /proc/<pid>/clear_refs) over the sending.
+ *
+ * Targets: sending ≥ 0.5 × nodemailer's rate; POST ≤ 2 × the raw COPY; worker peak RSS ≤ 300 MB; N delivered, N
+ * messages at the sink, none failed. Exit 1 on any miss. The load average is printed at start and end (the machine
+ * may be shared).
+ *
+ * Environment: BENCH_N, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL, BENCH_EXPLAIN=1 (EXPLAIN ANALYZE of
+ * the reservation statement alone), the documented tuning
+ * SMTP_POOL_SIZE, DISTRIBUTION_SEND_BATCH, DISTRIBUTION_SEND_CONCURRENCY (passed to the app and the worker; the
+ * baseline uses the same pool size; defaults: the app's), BENCH_PROFILE=1 (the sending worker runs with --cpu-prof;
+ * the profile lands in $TMPDIR/fuli-bench-profiles/distribution-<time>/; read it with
+ * `node dist/scripts/cpuprofile.js <file>`).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import nodemailer from 'nodemailer';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { newId } from '../src/common/ids';
+import { AppConfig } from '../src/config/app-config';
+import { smtpTransportOptions } from '../src/distribution/channels/mail.sender';
+import { renderClaimMail } from '../src/distribution/channels/message-templates';
+import { reservationSql, type RecipientReservation } from '../src/distribution/distribution.repository';
+import { startSmtpSink } from '../test/support/smtp-sink';
+import {
+  api,
+  call,
+  creditCode,
+  fullEnv,
+  payOrderByTransfer,
+  positiveInt,
+  runBenchmark,
+  startServer,
+  token,
+  type Api,
+  type Operator,
+  type Server,
+} from './support/harness';
+import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
+
+const N = positiveInt('BENCH_N', 100_000);
+const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
+const PROFILE = process.env.BENCH_PROFILE === '1';
+/** BENCH_EXPLAIN=1: print EXPLAIN ANALYZE of the reservation statement alone (a second run of it, rolled back). */
+const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
+const FACE_VALUE = 10_000;
+const TARGET_SEND_RATIO = 0.5;
+const TARGET_VS_COPY = 2;
+const TARGET_RSS_MB = 300;
+/** Messages the nodemailer baseline keeps in flight: well above any pool size, so no connection ever waits. */
+const BASELINE_IN_FLIGHT = 200;
+/** Distinct prebuilt bodies the baseline cycles through (rendering is not what it measures). */
+const BASELINE_BODIES = 1_000;
+const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
+const DEFAULTS = new AppConfig();
+/** The documented tuning, from the caller's environment or the app's defaults; app, worker and baseline share it. */
+const TUNING = {
+  SMTP_POOL_SIZE: positiveInt('SMTP_POOL_SIZE', DEFAULTS.SMTP_POOL_SIZE),
+  DISTRIBUTION_SEND_BATCH: positiveInt('DISTRIBUTION_SEND_BATCH', DEFAULTS.DISTRIBUTION_SEND_BATCH),
+  DISTRIBUTION_SEND_CONCURRENCY: positiveInt('DISTRIBUTION_SEND_CONCURRENCY', DEFAULTS.DISTRIBUTION_SEND_CONCURRENCY),
+};
+
+const email = (i: number) => `employee${i}@bench.example`;
+const employeeRef = (i: number) => `E${String(i).padStart(7, '0')}`;
+const employeeName = (i: number) => `员工${i}`;
+
+// ---------------------------------------------------------------- child: the SMTP sink
+
+type SinkToParent = { type: 'ready'; port: number } | { type: 'count'; count: number; connections: number };
+type SinkToChild = { type: 'count' } | { type: 'stop' };
+
+async function serveSink(): Promise<void> {
+  const sink = await startSmtpSink({ discard: true });
+  const send = (message: SinkToParent) => process.send?.(message);
+  process.on('message', (message: SinkToChild) => {
+    if (message.type === 'count') send({ type: 'count', count: sink.count, connections: sink.connections });
+    else
+      sink.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  });
+  send({ type: 'ready', port: sink.port });
+}
+
+interface Sink {
+  url: string;
+  count(): Promise<{ count: number; connections: number }>;
+  stop(): Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  const child = fork(__filename, ['--sink'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await nextMessage<SinkToParent, 'ready'>(child, 'ready');
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    async count() {
+      const reply = nextMessage<SinkToParent, 'count'>(child, 'count');
+      child.send({ type: 'count' } satisfies SinkToChild);
+      return reply;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once('exit', done));
+      child.send({ type: 'stop' } satisfies SinkToChild);
+      // smtp-server waits for pooled connections to close: do not wait for it forever.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- parent: the worker
+
+interface WorkerProcess {
+  child: ChildProcess;
+  cpuMicros(): Promise<number>;
+  /** Peak resident set (VmHWM) since start or the last resetPeak, in MB; undefined off Linux. */
+  peakRssMb(): number | undefined;
+  /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when that is not possible. */
+  resetPeak(): boolean;
+  stop(): Promise<void>;
+}
+
+async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<WorkerProcess> {
+  const child = fork(__filename, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await nextMessage(child, 'ready');
+  return {
+    child,
+    cpuMicros: () => workerCpuMicros(child),
+    peakRssMb() {
+      try {
+        const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) / 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    resetPeak() {
+      try {
+        writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.send({ type: 'stop' } satisfies WorkerToChild);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, everyMs = 100) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not done after ${TIMEOUT_MS / 1000} s`);
+    await sleep(everyMs);
+  }
+}
+
+const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
+
+/** With DATABASE_URL: a fresh database on that server for this run, dropped afterwards. */
+async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) return undefined;
+  const name = `fuli_bench_distribution_${process.pid}`;
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+}
+
+// ---------------------------------------------------------------- setup: an issued order, an uploaded file
+
+interface Setup {
+  hr: Api;
+  enterpriseId: string;
+  enterpriseName: string;
+  orderId: string;
+}
+
+async function issuedOrder(baseUrl: string, operator: Operator, workerEnv: NodeJS.ProcessEnv, db: Client) {
+  const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
+  const enterpriseName = `Bench Distribution Co ${randomBytes(3).toString('hex')}`;
+  const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
+    name: enterpriseName,
+    credit_code: creditCode(),
+  });
+  const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
+    name: 'bench:distribution HR',
+    enterprise_id: enterprise.id,
+    scopes: ['orders:write', 'orders:read', 'distributions:write', 'distributions:read'],
+  });
+  const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
+    name: 'Bench anonymous card',
+    card_type: 'anonymous',
+    face_values: [FACE_VALUE],
+    validity_months: 36,
+    designs: ['classic'],
+    greeting_allowed: false,
+  });
+  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
+  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
+    po_number: `BENCH-DISTRIBUTION-${N}`,
+    payment_method: 'bank_transfer',
+    purchaser: PURCHASER,
+    lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
+  });
+  const issuer = await startWorker(workerEnv);
+  try {
+    const started = process.hrtime.bigint();
+    await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
+    await waitUntil(
+      'issuance',
+      async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],
+      (row) => row.status === 'issued',
+      250,
+    );
+    console.log(`  issued ${N.toLocaleString('en')} cards in ${seconds(started).toFixed(1)} s (setup, not timed)`);
+  } finally {
+    await issuer.stop();
+  }
+  await db.query('VACUUM ANALYZE cards');
+  return { hr, enterpriseId: enterprise.id, enterpriseName, orderId: order.id } satisfies Setup;
+}
+
+/** The recipient list as a CSV file: one e-mail recipient per card, uploaded through the API. */
+async function uploadRecipients(baseUrl: string, hr: Api): Promise<string> {
+  const lines = ['employee_ref,name,email,channel,face_value'];
+  for (let i = 1; i <= N; i++) lines.push(`${employeeRef(i)},${employeeName(i)},${email(i)},email,${FACE_VALUE}`);
+  const started = process.hrtime.bigint();
+  const file = await call<{ id: string; row_count: number; error_count: number }>(
+    new URL('/v1/distribution-files?filename=staff.csv', baseUrl).toString(),
+    {
+      method: 'POST',
+      headers: { authorization: hr.authorization, 'content-type': 'text/csv' },
+      body: lines.join('\n') + '\n',
+    },
+  );
+  if (file.row_count !== N || file.error_count !== 0)
+    throw new Error(`upload: ${file.row_count} rows, ${file.error_count} errors`);
+  console.log(`  uploaded ${N.toLocaleString('en')} recipients (CSV) in ${seconds(started).toFixed(1)} s (setup)`);
+  return file.id;
+}
+
+// ---------------------------------------------------------------- (1) the reservation's limit
+
+/** The order's cards in serial order, and its one batch: what the reservation pairs recipients with. */
+async function orderCards(db: Client, orderId: string): Promise<{ serials: string[]; batchId: string }> {
+  const { rows } = await db.query<{ serial: string }>(
+    'SELECT serial::text AS serial FROM cards WHERE order_id = $1 ORDER BY serial',
+    [orderId],
+  );
+  const batches = await db.query<{ id: string }>('SELECT id FROM issuance_batches WHERE order_id = $1', [orderId]);
+  if (rows.length !== N || batches.rows.length !== 1)
+    throw new Error(`order ${orderId}: ${rows.length} cards, ${batches.rows.length} batches`);
+  return { serials: rows.map((row) => row.serial), batchId: batches.rows[0].id };
+}
+
+/**
+ * The repository's reservation statement alone with the same N recipients as the file (channel email, any free card
+ * of the face value), from this process, in a transaction rolled back: its own time, without the request around it.
+ */
+async function reservationStatementAlone(db: Client, setup: Setup, batchId: string): Promise<number> {
+  const recipients: RecipientReservation[] = Array.from({ length: N }, (_, index) => ({
+    id: newId('distributionRecipient'),
+    rowNumber: index + 1,
+    employeeRef: employeeRef(index + 1),
+    name: employeeName(index + 1),
+    email: email(index + 1),
+    mobile: null,
+    channel: 'email',
+    locale: 'zh-CN',
+    greeting: null,
+    faceValue: FACE_VALUE,
+    cardType: 'anonymous',
+    serial: null,
+    channelClientId: null,
+    holderRef: null,
+    realNameSealed: null,
+    realNameMasked: null,
+    claimTokenHash: null,
+  }));
+  const now = new Date();
+  const { sql, params } = reservationSql(
+    {
+      distributionId: newId('distribution'),
+      enterpriseId: setup.enterpriseId,
+      orderId: setup.orderId,
+      status: 'queued',
+      nextAttemptAt: now,
+      claimExpiresAt: new Date(now.getTime() + 30 * 86_400_000),
+      batches: [{ batchId, design: 'classic', greeting: null }],
+    },
+    recipients,
+  );
+  await db.query('BEGIN');
+  try {
+    const started = process.hrtime.bigint();
+    const { rowCount } = await db.query(sql, params);
+    const s = seconds(started);
+    if (rowCount !== N) throw new Error(`the reservation statement alone paired ${rowCount} of ${N}`);
+    if (EXPLAIN) {
+      await db.query('ROLLBACK');
+      await db.query('BEGIN');
+      const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+      console.log(plan.rows.map((row) => `    ${row['QUERY PLAN']}`).join('\n'));
+    }
+    return s;
+  } finally {
+    await db.query('ROLLBACK');
+  }
+}
+
+const COPY_COLUMNS =
+  'id, distribution_id, enterprise_id, row_number, employee_ref, name, email, channel, locale, design, face_value, ' +
+  'card_serial, status, next_attempt_at';
+
+/** (1) the limit: a raw COPY of the same assignment rows (text prepared before timing), committed, then deleted. */
+async function rawCopy(db: Client, setup: Setup, serials: string[]): Promise<{ s: number; bytes: number }> {
+  const distributionId = newId('distribution');
+  const now = new Date().toISOString();
+  const chunks: string[] = [];
+  let chunk = '';
+  for (let i = 1; i <= N; i++) {
+    chunk +=
+      `${newId('distributionRecipient')}\t${distributionId}\t${setup.enterpriseId}\t${i}\t${employeeRef(i)}\t` +
+      `${employeeName(i)}\t${email(i)}\temail\tzh-CN\tclassic\t${FACE_VALUE}\t${serials[i - 1]}\tqueued\t${now}\n`;
+    if (chunk.length > 64 * 1024) {
+      chunks.push(chunk);
+      chunk = '';
+    }
+  }
+  chunks.push(chunk);
+  const buffers = chunks.map((text) => Buffer.from(text));
+  const bytes = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  const started = process.hrtime.bigint();
+  await db.query('BEGIN');
+  await pipeline(
+    Readable.from(buffers),
+    db.query(copyFrom(`COPY distribution_recipients (${COPY_COLUMNS}) FROM STDIN`)),
+  );
+  await db.query('COMMIT');
+  const s = seconds(started);
+  const { rowCount } = await db.query('DELETE FROM distribution_recipients WHERE distribution_id = $1', [
+    distributionId,
+  ]);
+  if (rowCount !== N) throw new Error(`raw COPY: deleted ${rowCount} rows, not ${N}`);
+  return { s, bytes };
+}
+
+// ---------------------------------------------------------------- (2) the sending's limit
+
+/** (2) the limit: nodemailer alone, N prebuilt messages over the app's pooled transport options, to the sink. */
+async function nodemailerAlone(sinkUrl: string, fromName: string): Promise<{ s: number; sent: number }> {
+  const config = Object.assign(new AppConfig(), { SMTP_URL: sinkUrl, SMTP_POOL_SIZE: TUNING.SMTP_POOL_SIZE });
+  const transport = nodemailer.createTransport(smtpTransportOptions(config));
+  const bodies = Array.from({ length: BASELINE_BODIES }, (_, i) =>
+    renderClaimMail({
+      locale: 'zh-CN',
+      recipientName: employeeName(i + 1),
+      fromName,
+      faceValueFen: FACE_VALUE,
+      claimUrl: `http://localhost:3000/claim/${randomBytes(32).toString('base64url')}`,
+      designImageUrl: 'http://localhost:3000/claim/assets/classic.png',
+    }),
+  );
+  const messages = Array.from({ length: N }, (_, i) => ({
+    from: { name: fromName, address: config.MAIL_FROM_ADDRESS },
+    to: email(i + 1),
+    ...bodies[i % BASELINE_BODIES],
+    headers: { 'X-Fuli-Recipient': `drc_bench${i}` },
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  }));
+  let next = 0;
+  let sent = 0;
+  const lane = async () => {
+    while (next < messages.length) {
+      const message = messages[next++];
+      await transport.sendMail(message);
+      sent++;
+    }
+  };
+  const started = process.hrtime.bigint();
+  try {
+    await Promise.all(Array.from({ length: BASELINE_IN_FLIGHT }, lane));
+    return { s: seconds(started), sent };
+  } finally {
+    transport.close();
+  }
+}
+
+// ---------------------------------------------------------------- (1) + (2) + (3): the distribution
+
+interface Distributed {
+  postS: number;
+  deliveredS: number;
+  delivered: number;
+  failed: number;
+  peakRssMb: number | undefined;
+  workerCpuS: number;
+}
+
+async function distribute(
+  server: Server,
+  setup: Setup,
+  fileId: string,
+  worker: WorkerProcess,
+  db: Client,
+): Promise<Distributed> {
+  const reset = worker.resetPeak();
+  const cpuBefore = await worker.cpuMicros();
+  if (PROFILE) await server.profile('start', 'distribution-post');
+  const started = process.hrtime.bigint();
+  const created = await call<{ id: string; recipient_count: number }>(
+    new URL('/v1/distributions', server.url).toString(),
+    {
+      method: 'POST',
+      headers: {
+        authorization: setup.hr.authorization,
+        'content-type': 'application/json',
+        'idempotency-key': `bench-distribution-${randomBytes(6).toString('hex')}`,
+      },
+      body: JSON.stringify({ order_id: setup.orderId, file_id: fileId }),
+    },
+  );
+  const postS = seconds(started);
+  if (PROFILE) console.log(`API CPU profile of the POST: ${await server.profile('stop', 'distribution-post')}`);
+  if (created.recipient_count !== N) throw new Error(`distribution of ${created.recipient_count} recipients, not ${N}`);
+  const counts = await waitUntil(
+    'sending',
+    async () =>
+      (
+        await db.query<{ delivered: number; failed: number; open: number }>(
+          `SELECT count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
+                  count(*) FILTER (WHERE status IN ('failed', 'bounced'))::int AS failed,
+                  count(*) FILTER (WHERE status IN ('queued', 'scheduled'))::int AS open
+             FROM distribution_recipients WHERE distribution_id = $1`,
+          [created.id],
+        )
+      ).rows[0],
+    // Done when every recipient is delivered; a failure (retried much later) ends the wait as soon as nothing moves.
+    (value) => value.delivered === N || (value.failed > 0 && value.open === 0),
+    250,
+  );
+  const deliveredS = seconds(started);
+  const cpuAfter = await worker.cpuMicros();
+  return {
+    postS,
+    deliveredS,
+    delivered: counts.delivered,
+    failed: counts.failed,
+    peakRssMb: reset ? worker.peakRssMb() : undefined,
+    workerCpuS: (cpuAfter - cpuBefore) / 1e6,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+
+function line(cells: string[]): string {
+  return cells.map((cell, index) => (index === 0 ? cell.padEnd(44) : cell.padStart(12))).join(' ');
+}
+
+async function main(): Promise<number> {
+  const tuning = Object.entries(TUNING)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(' ');
+  console.log(
+    `bench:distribution: ${N.toLocaleString('en')} e-mail recipients, ${process.env.DATABASE_URL ? 'scratch database on DATABASE_URL' : 'embedded Postgres'}; ${tuning}`,
+  );
+  console.log(`machine: ${cpus().length} cores, load average ${load()} at start`);
+  const sink = await startSink();
+  const scratch = await scratchDatabase();
+  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  chmodSync(dataDir, 0o755);
+  const operator: Operator = {
+    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
+    clientSecret: randomBytes(24).toString('base64url'),
+  };
+  const tuningEnv = Object.fromEntries(Object.entries(TUNING).map(([key, value]) => [key, String(value)]));
+  const env = {
+    ...fullEnv(dataDir, operator),
+    ...(scratch ? { DATABASE_URL: scratch.url } : {}),
+    SMTP_URL: sink.url,
+    ...tuningEnv,
+  };
+  let server: Server | undefined;
+  let sender: WorkerProcess | undefined;
+  let db: Client | undefined;
+  try {
+    server = await startServer('full', env);
+    const databaseUrl = server.databaseUrl ?? scratch?.url;
+    if (!databaseUrl) throw new Error('the full server did not say which database it uses');
+    db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    const workerEnv = { ...env, DATABASE_URL: databaseUrl };
+
+    const setup = await issuedOrder(server.url, operator, workerEnv, db);
+    const fileId = await uploadRecipients(server.url, setup.hr);
+    const { serials, batchId } = await orderCards(db, setup.orderId);
+
+    // (1) limits of the reservation: the statement alone (rolled back), then the raw COPY (committed, deleted).
+    const statementS = await reservationStatementAlone(db, setup, batchId);
+    await db.query('VACUUM ANALYZE distribution_recipients');
+    const copy = await rawCopy(db, setup, serials);
+    await db.query('VACUUM ANALYZE distribution_recipients');
+    console.log(`  raw COPY ${copy.s.toFixed(2)} s; the reservation statement alone ${statementS.toFixed(2)} s`);
+
+    // (2) limit of the sending: nodemailer alone into the same sink.
+    const before = await sink.count();
+    const baseline = await nodemailerAlone(sink.url, setup.enterpriseName);
+    const afterBaseline = await sink.count();
+    if (afterBaseline.count - before.count !== N)
+      throw new Error(`nodemailer alone: the sink took ${afterBaseline.count - before.count} of ${N}`);
+    console.log(`  nodemailer alone ${baseline.s.toFixed(2)} s (${Math.round(N / baseline.s)}/s)`);
+
+    const profileDir = join(tmpdir(), 'fuli-bench-profiles', `distribution-${Date.now()}`);
+    if (PROFILE) mkdirSync(profileDir, { recursive: true });
+    sender = await startWorker(workerEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    const run = await distribute(server, setup, fileId, sender, db);
+    const afterRun = await sink.count();
+    const atSink = afterRun.count - afterBaseline.count;
+    await sender.stop();
+    sender = undefined;
+    console.log(`load average ${load()} at end\n`);
+
+    const rate = (s: number) => `${Math.round(N / s).toLocaleString('en')}/s`;
+    console.log(line(['', 'seconds', 'rows/s', 'ratio']));
+    console.log(line(['(1) raw COPY of the assignment rows', copy.s.toFixed(2), rate(copy.s), '1.00×']));
+    console.log(
+      line([
+        '    reservation statement alone (rolled back)',
+        statementS.toFixed(2),
+        rate(statementS),
+        `${(statementS / copy.s).toFixed(2)}×`,
+      ]),
+    );
+    console.log(
+      line([
+        '    POST /v1/distributions (response)',
+        run.postS.toFixed(2),
+        rate(run.postS),
+        `${(run.postS / copy.s).toFixed(2)}×`,
+      ]),
+    );
+    console.log(line(['(2) nodemailer alone, prebuilt messages', baseline.s.toFixed(2), rate(baseline.s), '1.00']));
+    const sendRatio = baseline.s / run.deliveredS;
+    console.log(
+      line([
+        '    POST → all delivered (worker)',
+        run.deliveredS.toFixed(2),
+        rate(run.deliveredS),
+        sendRatio.toFixed(2),
+      ]),
+    );
+    console.log(
+      `\nCOPY text ${(copy.bytes / 1e6).toFixed(1)} MB; worker CPU ${run.workerCpuS.toFixed(1)} s over ${run.deliveredS.toFixed(1)} s ` +
+        `(${((run.workerCpuS * 1e6) / N).toFixed(0)} µs/recipient); sink: ${atSink.toLocaleString('en')} messages, ` +
+        `${afterRun.connections - afterBaseline.connections} SMTP connections (baseline ${afterBaseline.connections - before.connections})`,
+    );
+    if (PROFILE) {
+      for (const name of readdirSync(profileDir)) console.log(`sending worker CPU profile: ${join(profileDir, name)}`);
+    }
+
+    const copyRatio = run.postS / copy.s;
+    const targets: Array<[string, boolean]> = [
+      [
+        `sending ≥ ${TARGET_SEND_RATIO} × nodemailer alone: ${rate(run.deliveredS)} vs ${rate(baseline.s)} = ${sendRatio.toFixed(2)}`,
+        sendRatio >= TARGET_SEND_RATIO,
+      ],
+      [
+        `reservation (POST response) ≤ ${TARGET_VS_COPY}× raw COPY: ${run.postS.toFixed(2)} s vs ${copy.s.toFixed(2)} s = ${copyRatio.toFixed(2)}×`,
+        copyRatio <= TARGET_VS_COPY,
+      ],
+      [
+        `worker peak RSS ≤ ${TARGET_RSS_MB} MB: ${run.peakRssMb === undefined ? 'unknown (no /proc/<pid>/clear_refs)' : `${run.peakRssMb.toFixed(0)} MB`}`,
+        run.peakRssMb !== undefined && run.peakRssMb <= TARGET_RSS_MB,
+      ],
+      [
+        `all delivered: ${run.delivered}/${N} delivered, ${run.failed} failed or bounced, ${atSink} at the sink`,
+        run.delivered === N && run.failed === 0 && atSink === N,
+      ],
+    ];
+    console.log('');
+    for (const [text, pass] of targets) console.log(`${pass ? 'PASS' : 'FAIL'}  ${text}`);
+    return targets.every(([, pass]) => pass) ? 0 : 1;
+  } finally {
+    await sender?.stop();
+    await db?.end().catch(() => undefined);
+    await server?.stop();
+    await sink.stop();
+    await scratch?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--sink') {
+  serveSink().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else if (process.argv[2] === '--worker') {
+  serveWorker().catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  runBenchmark('bench:distribution', main);
+}
