@@ -153,8 +153,9 @@ export function renderClaimMail(input: ClaimMailInput): RenderedMail {
         ]
       : []),
     '',
-    `${words.button}：${claimUrl}`,
+    // The note speaks of the link that follows it, as in the HTML part.
     words.linkNote,
+    `${words.button}：${claimUrl}`,
     '',
     words.footer,
     '',
