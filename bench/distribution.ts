@@ -34,9 +34,9 @@
  * the profile lands in $TMPDIR/fuli-bench-profiles/distribution-<time>/; read it with
  * `node dist/scripts/cpuprofile.js <file>`).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -59,13 +59,14 @@ import {
   payOrderByTransfer,
   positiveInt,
   runBenchmark,
+  scratchDatabase,
   startServer,
   token,
   type Api,
   type Operator,
   type Server,
 } from './support/harness';
-import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
+import { nextMessage, serveWorker, startWorkerProcess, type WorkerProcess } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 100_000);
 const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
@@ -142,49 +143,6 @@ async function startSink(): Promise<Sink> {
 
 // ---------------------------------------------------------------- parent: the worker
 
-interface WorkerProcess {
-  child: ChildProcess;
-  cpuMicros(): Promise<number>;
-  /** Peak resident set (VmHWM) since start or the last resetPeak, in MB; undefined off Linux. */
-  peakRssMb(): number | undefined;
-  /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when that is not possible. */
-  resetPeak(): boolean;
-  stop(): Promise<void>;
-}
-
-async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<WorkerProcess> {
-  const child = fork(__filename, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await nextMessage(child, 'ready');
-  return {
-    child,
-    cpuMicros: () => workerCpuMicros(child),
-    peakRssMb() {
-      try {
-        const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return match ? Number(match[1]) / 1024 : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    resetPeak() {
-      try {
-        writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((done) => child.once('exit', () => done()));
-      child.send({ type: 'stop' } satisfies WorkerToChild);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
 async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, everyMs = 100) {
   const deadline = Date.now() + TIMEOUT_MS;
   for (;;) {
@@ -196,27 +154,6 @@ async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: 
 }
 
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
-
-/** With DATABASE_URL: a fresh database on that server for this run, dropped afterwards. */
-async function scratchDatabase(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
-  const serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) return undefined;
-  const name = `fuli_bench_distribution_${process.pid}`;
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin(`CREATE DATABASE "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
-}
 
 // ---------------------------------------------------------------- setup: an issued order, an uploaded file
 
@@ -254,7 +191,7 @@ async function issuedOrder(baseUrl: string, operator: Operator, workerEnv: NodeJ
     purchaser: PURCHASER,
     lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
   });
-  const issuer = await startWorker(workerEnv);
+  const issuer = await startWorkerProcess(__filename, workerEnv);
   try {
     const started = process.hrtime.bigint();
     await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
@@ -524,7 +461,7 @@ async function main(): Promise<number> {
   );
   console.log(`machine: ${cpus().length} cores, load average ${load()} at start`);
   const sink = await startSink();
-  const scratch = await scratchDatabase();
+  const scratch = await scratchDatabase('distribution');
   const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
   chmodSync(dataDir, 0o755);
   const operator: Operator = {
@@ -570,7 +507,11 @@ async function main(): Promise<number> {
 
     const profileDir = join(tmpdir(), 'fuli-bench-profiles', `distribution-${Date.now()}`);
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
-    sender = await startWorker(workerEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    sender = await startWorkerProcess(
+      __filename,
+      workerEnv,
+      PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
     const run = await distribute(server, setup, fileId, sender, db);
     const afterRun = await sink.count();
     const atSink = afterRun.count - afterBaseline.count;

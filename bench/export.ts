@@ -29,19 +29,9 @@
  * one profile per thread, the decryption workers' included, in $TMPDIR/fuli-bench-profiles/export-<time>/; read
  * them with `node dist/scripts/cpuprofile.js <file>`; use BENCH_ROUNDS=1 for a profile of one export).
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -71,7 +61,7 @@ import {
   type Api,
   type Operator,
 } from './support/harness';
-import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
+import { serveWorker, startWorkerProcess, type WorkerProcess } from './support/worker-child';
 
 const N = positiveInt('BENCH_N', 1_000_000);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
@@ -88,50 +78,6 @@ const GPG = spawnSync('gpg', ['--version']).status === 0;
 // ---------------------------------------------------------------- child: a worker process
 
 // ---------------------------------------------------------------- parent: processes
-
-interface WorkerProcess {
-  child: ChildProcess;
-  /** CPU time of the whole process (all its threads) so far, µs. */
-  cpuMicros(): Promise<number>;
-  /** Peak resident set (VmHWM) since start or the last resetPeak, in MB; undefined off Linux. */
-  peakRssMb(): number | undefined;
-  /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when that is not possible. */
-  resetPeak(): boolean;
-  stop(): Promise<void>;
-}
-
-async function startWorker(env: NodeJS.ProcessEnv, execArgv: string[] = []): Promise<WorkerProcess> {
-  const child = fork(__filename, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await nextMessage(child, 'ready');
-  return {
-    child,
-    cpuMicros: () => workerCpuMicros(child),
-    peakRssMb() {
-      try {
-        const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        return match ? Number(match[1]) / 1024 : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    resetPeak() {
-      try {
-        writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((done) => child.once('exit', () => done()));
-      child.send({ type: 'stop' } satisfies WorkerToChild);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   const deadline = Date.now() + TIMEOUT_MS;
@@ -193,7 +139,7 @@ async function issuedOrder(
     purchaser: PURCHASER,
     lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
   });
-  const issuer = await startWorker(env);
+  const issuer = await startWorkerProcess(__filename, env);
   try {
     const started = process.hrtime.bigint();
     await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
@@ -554,7 +500,11 @@ async function main(): Promise<number> {
 
     const profileDir = join(tmpdir(), 'fuli-bench-profiles', `export-${Date.now()}`);
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
-    exporter = await startWorker(workerEnv, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    exporter = await startWorkerProcess(
+      __filename,
+      workerEnv,
+      PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    );
 
     await rawCopy(db, setup.orderId, pgDir);
     console.log(`\n${line(['round', '(a) COPY s', '(b) export s', 'ratio', 'rows/s (b)', 'peak RSS'])}`);

@@ -46,6 +46,7 @@ import {
   loadSettings,
   positiveInt,
   runBenchmark,
+  scratchDatabase,
   startServer,
   tenantToken,
   type Operator,
@@ -202,7 +203,7 @@ function percentile(sorted: number[], p: number): number {
 async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver): Promise<Delivered> {
   const operator: Operator = { clientId: 'cli_benchoperator', clientSecret: newWebhookSecret() };
   const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-webhooks-'));
-  const scratch = await scratchDatabase(backend);
+  const scratch = await scratchDatabase(`webhooks_${backend}`);
   const env = {
     ...fullEnv(dataDir, operator),
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
@@ -286,27 +287,6 @@ async function deliverThrough(backend: 'postgres' | 'redis', receiver: Receiver)
     await scratch?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/** With DATABASE_URL: a fresh database on that server for one run (each run must start from an empty outbox). */
-async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> } | undefined> {
-  const serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) return undefined;
-  const name = `fuli_bench_webhooks_${label}_${process.pid}`;
-  const admin = async (sql: string) => {
-    const client = new Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await admin(`CREATE DATABASE "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
 async function redisAnswers(): Promise<boolean> {

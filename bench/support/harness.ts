@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { Client as PgClient } from 'pg';
 import { closeRuntime, createHttpApp, prepareRuntime } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { CREDIT_CODE_ALPHABET, creditCodeCheckCharacter } from '../../src/enterprises/credit-code';
@@ -541,4 +542,28 @@ if (require.main === module) {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exit(1);
   });
+}
+
+/**
+ * With DATABASE_URL: a fresh database `fuli_bench_<label>_<pid>` on that server for one run, dropped by `drop()`;
+ * undefined without it (the benchmark then boots an embedded Postgres of its own).
+ */
+export async function scratchDatabase(label: string): Promise<{ url: string; drop(): Promise<void> } | undefined> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) return undefined;
+  const name = `fuli_bench_${label}_${process.pid}`;
+  const admin = async (sql: string) => {
+    const client = new PgClient({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }

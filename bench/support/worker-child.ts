@@ -3,7 +3,8 @@
  * IPC: it says `ready`, answers `cpu` with its CPU time so far, and closes on anything else. Each benchmark forks
  * its own file with `--worker` and calls serveWorker there, so the child runs the benchmark's compiled code.
  */
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
 
@@ -64,4 +65,54 @@ export async function workerCpuMicros(child: ChildProcess): Promise<number> {
   const reply = nextMessage(child, 'cpu');
   child.send({ type: 'cpu' } satisfies WorkerToChild);
   return (await reply).micros;
+}
+
+/** Parent side: a worker child (the benchmark's own compiled `file`, run with `--worker`) and what is read of it. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** CPU time of the whole process (all its threads) so far, µs. */
+  cpuMicros(): Promise<number>;
+  /** Peak resident set (VmHWM) since start or the last resetPeak, in MB; undefined off Linux. */
+  peakRssMb(): number | undefined;
+  /** Resets VmHWM to the current RSS (Linux ≥ 4.0); false when that is not possible. */
+  resetPeak(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Forks `file --worker` (which calls serveWorker) and waits until it is ready. */
+export async function startWorkerProcess(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  execArgv: string[] = [],
+): Promise<WorkerProcess> {
+  const child = fork(file, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await nextMessage(child, 'ready');
+  return {
+    child,
+    cpuMicros: () => workerCpuMicros(child),
+    peakRssMb() {
+      try {
+        const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        return match ? Number(match[1]) / 1024 : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    resetPeak() {
+      try {
+        writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.send({ type: 'stop' } satisfies WorkerToChild);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
