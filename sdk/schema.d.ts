@@ -1740,7 +1740,7 @@ export interface components {
             object: "api_client";
             /** Format: date-time */
             revoked_at: string | null;
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "reconciliation:write" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
             /** @enum {string} */
             status: "active" | "revoked";
         };
@@ -1789,7 +1789,7 @@ export interface components {
             object: "api_client";
             /** Format: date-time */
             revoked_at: string | null;
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "reconciliation:write" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
             /** @enum {string} */
             status: "active" | "revoked";
         };
@@ -2186,7 +2186,7 @@ export interface components {
              *       "orders:write"
              *     ]
              */
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "reconciliation:write" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
         };
         CreateDistributionDto: {
             /** @description An uploaded recipient file without errors (POST /v1/distribution-files) */
@@ -2743,7 +2743,7 @@ export interface components {
             /** @enum {string} */
             object: "identity";
             /** @description Scopes this token grants now */
-            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
+            scopes: ("products:read" | "orders:read" | "orders:write" | "orders:approve" | "distributions:read" | "distributions:write" | "cards:read" | "cards:write" | "cards:secrets" | "invoices:read" | "invoices:write" | "reconciliation:read" | "reconciliation:write" | "webhooks:manage" | "events:read" | "redemptions:write" | "admin")[];
         };
         InvoiceDocumentsDto: {
             json_sha256: string | null;

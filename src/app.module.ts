@@ -31,6 +31,7 @@ import type { QueueConnection } from './queue/queue-backend';
 import { CardsModule } from './cards/cards.module';
 import { IssuanceModule } from './issuance/issuance.module';
 import { RedemptionModule } from './redemption/redemption.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -72,6 +73,7 @@ export class AppModule {
         IssuanceModule,
         RedemptionModule,
         DistributionModule,
+        ReconciliationModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

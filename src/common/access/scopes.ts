@@ -12,6 +12,7 @@ export const SCOPES = [
   'invoices:read',
   'invoices:write',
   'reconciliation:read',
+  'reconciliation:write',
   'webhooks:manage',
   'events:read',
   'redemptions:write',
@@ -33,7 +34,14 @@ export const ROLE_SCOPES = {
     'cards:read',
     'cards:write',
   ],
-  finance: ['orders:read', 'orders:approve', 'invoices:read', 'invoices:write', 'reconciliation:read'],
+  finance: [
+    'orders:read',
+    'orders:approve',
+    'invoices:read',
+    'invoices:write',
+    'reconciliation:read',
+    'reconciliation:write',
+  ],
   integrator: ['webhooks:manage', 'events:read'],
 } as const satisfies Record<string, readonly Scope[]>;
 
