@@ -49,7 +49,7 @@ import { newId } from '../src/common/ids';
 import { AppConfig } from '../src/config/app-config';
 import { smtpTransportOptions } from '../src/distribution/channels/mail.sender';
 import { renderClaimMail } from '../src/distribution/channels/message-templates';
-import { reservationSql, type RecipientReservation } from '../src/distribution/distribution.repository';
+import { fileReservationSql } from '../src/distribution/distribution.repository';
 import { startSmtpSink } from '../test/support/smtp-sink';
 import {
   api,
@@ -243,31 +243,13 @@ async function orderCards(db: Client, orderId: string): Promise<{ serials: strin
 }
 
 /**
- * The repository's reservation statement alone with the same N recipients as the file (channel email, any free card
- * of the face value), from this process, in a transaction rolled back: its own time, without the request around it.
+ * The repository's reservation statement alone (fileReservationSql, as POST /v1/distributions runs it for a file):
+ * the uploaded file's N rows (channel email, any free card of the face value) read and paired in the database, from
+ * this process, in a transaction rolled back: its own time, without the request around it.
  */
-async function reservationStatementAlone(db: Client, setup: Setup, batchId: string): Promise<number> {
-  const recipients: RecipientReservation[] = Array.from({ length: N }, (_, index) => ({
-    id: newId('distributionRecipient'),
-    rowNumber: index + 1,
-    employeeRef: employeeRef(index + 1),
-    name: employeeName(index + 1),
-    email: email(index + 1),
-    mobile: null,
-    channel: 'email',
-    locale: 'zh-CN',
-    greeting: null,
-    faceValue: FACE_VALUE,
-    cardType: 'anonymous',
-    serial: null,
-    channelClientId: null,
-    holderRef: null,
-    realNameSealed: null,
-    realNameMasked: null,
-    claimTokenHash: null,
-  }));
+async function reservationStatementAlone(db: Client, setup: Setup, fileId: string, batchId: string): Promise<number> {
   const now = new Date();
-  const { sql, params } = reservationSql(
+  const { sql, params } = fileReservationSql(
     {
       distributionId: newId('distribution'),
       enterpriseId: setup.enterpriseId,
@@ -277,7 +259,9 @@ async function reservationStatementAlone(db: Client, setup: Setup, batchId: stri
       claimExpiresAt: new Date(now.getTime() + 30 * 86_400_000),
       batches: [{ batchId, design: 'classic', greeting: null }],
     },
-    recipients,
+    fileId,
+    [{ faceValue: FACE_VALUE, hasRealName: false, cardType: 'anonymous' }],
+    { rowNumbers: [], hashes: [] },
   );
   await db.query('BEGIN');
   try {
@@ -491,7 +475,7 @@ async function main(): Promise<number> {
     const { serials, batchId } = await orderCards(db, setup.orderId);
 
     // (1) limits of the reservation: the statement alone (rolled back), then the raw COPY (committed, deleted).
-    const statementS = await reservationStatementAlone(db, setup, batchId);
+    const statementS = await reservationStatementAlone(db, setup, fileId, batchId);
     await db.query('VACUUM ANALYZE distribution_recipients');
     const copy = await rawCopy(db, setup, serials);
     await db.query('VACUUM ANALYZE distribution_recipients');

@@ -360,9 +360,10 @@ describe('distributions (creation)', () => {
       .send(Buffer.from(csv, 'utf8'))
       .expect(201);
     expect(uploaded.body).toMatchObject({ object: 'distribution_file', format: 'csv', row_count: 3, error_count: 0 });
-    const stored = await app.dataSource.query('SELECT data FROM distribution_file_rows WHERE file_id = $1', [
+    const stored = await app.dataSource.query('SELECT * FROM distribution_file_rows WHERE file_id = $1', [
       uploaded.body.id,
     ]);
+    expect(stored).toHaveLength(3);
     expect(JSON.stringify(stored)).not.toContain(RESIDENT_ID);
     await app.http.get(`/v1/distribution-files/${uploaded.body.id}`).auth(order.token, { type: 'bearer' }).expect(200);
 

@@ -10,12 +10,7 @@ import { CardsRepository } from '../src/cards/cards.repository';
 import { parsePurchaser, purchaserEnvelopeContext } from '../src/orders/purchaser-identity';
 import type { JobContext } from '../src/queue/on-job.decorator';
 import { secretContext } from '../src/webhooks/webhook-delivery.service';
-import {
-  fileRealNameEnvelopeContext,
-  parseRealName,
-  realNameEnvelopeContext,
-  serialiseRealName,
-} from '../src/distribution/recipient-rows';
+import { parseRealName, realNameEnvelopeContext, serialiseRealName } from '../src/distribution/recipient-rows';
 import { insertClaimRecipient, type ClaimFixture } from './support/claims';
 import { startTestApp, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
@@ -148,6 +143,7 @@ describe('data-key rotation', () => {
   /** A registered card's recipient (real name sealed under k1) and an uploaded file's row holding one. */
   let holder: ClaimFixture;
   const fileId = `dfl_rotation${suffix}`;
+  const fileRecipientId = `drc_rotation${suffix}`;
   const HOLDER = {
     name: '张三',
     id_type: 'resident_id' as const,
@@ -413,9 +409,14 @@ describe('data-key rotation', () => {
       [fileId, placedA.enterprise.id],
     );
     await app.dataSource.query(
-      `INSERT INTO distribution_file_rows (file_id, row_number, data)
-       VALUES ($1, 1, jsonb_build_object('employee_ref', 'E1', 'real_name_sealed', $2::text))`,
-      [fileId, app.app.get(DataCipher).encrypt(serialiseRealName(HOLDER), fileRealNameEnvelopeContext(fileId, 1))],
+      `INSERT INTO distribution_file_rows (file_id, row_number, recipient_id, employee_ref, channel, locale, face_value,
+                                           email, real_name_sealed)
+       VALUES ($1, 1, $2, 'E1', 'email', 'zh-CN', 50000, 'e1@example.com', $3)`,
+      [
+        fileId,
+        fileRecipientId,
+        app.app.get(DataCipher).encrypt(serialiseRealName(HOLDER), realNameEnvelopeContext(fileRecipientId)),
+      ],
     );
 
     for (const { envelope } of await cardEnvelopes(orderA)) expect(envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
@@ -716,10 +717,10 @@ describe('data-key rotation', () => {
       .expect(200);
     expect(otp.body).toMatchObject({ mobile: '+86138****5678' });
     const [fileRow] = await current().dataSource.query<Array<{ sealed: string }>>(
-      "SELECT data ->> 'real_name_sealed' AS sealed FROM distribution_file_rows WHERE file_id = $1",
+      'SELECT real_name_sealed AS sealed FROM distribution_file_rows WHERE file_id = $1',
       [fileId],
     );
-    expect(parseRealName(cipher.decrypt(fileRow.sealed, fileRealNameEnvelopeContext(fileId, 1)))).toEqual(HOLDER);
+    expect(parseRealName(cipher.decrypt(fileRow.sealed, realNameEnvelopeContext(fileRecipientId)))).toEqual(HOLDER);
     // k1 is gone from the configuration and from the data: it is not listed at all.
     expect((await keyUsage()).keys.map((k) => k.key_id)).toEqual([K2]);
   });

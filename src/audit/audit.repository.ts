@@ -139,6 +139,37 @@ export class AuditRepository {
       ]);
   }
 
+  /** Several records in one INSERT (a bulk change described in chunks), in the context's transaction. */
+  async appendAll(ctx: RequestContext, records: readonly PendingAuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const column = <T>(pick: (record: PendingAuditRecord) => T) => records.map(pick);
+    await this.connection.transactionManager(ctx, 'AuditRepository.appendAll').query(
+      // In the records' order: pending_no, which the seal links by, is drawn row by row.
+      `INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
+         request_id, data, key_id, mac)
+       SELECT r.id, r.occurred_at, r.actor_client_id, r.enterprise_id, r.action, r.object_type, r.object_id,
+              r.request_id, r.data::jsonb, r.key_id, r.mac
+         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
+           AS r(id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id, request_id, data,
+                key_id, mac, n)
+        ORDER BY r.n`,
+      [
+        column((record) => record.id),
+        column((record) => record.occurredAt),
+        column((record) => record.actorClientId),
+        column((record) => record.enterpriseId),
+        column((record) => record.action),
+        column((record) => record.objectType),
+        column((record) => record.objectId),
+        column((record) => record.requestId),
+        column((record) => JSON.stringify(record.data)),
+        column((record) => record.keyId),
+        column((record) => record.mac),
+      ],
+    );
+  }
+
   async isPending(ctx: RequestContext, id: string): Promise<boolean> {
     const rows = await this.connection.query<unknown[]>(ctx, 'SELECT 1 FROM audit_pending WHERE id = $1', [id]);
     return rows.length > 0;

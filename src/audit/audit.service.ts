@@ -80,6 +80,14 @@ export class AuditService implements OnApplicationBootstrap {
     await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
   }
 
+  /** Several records at once (a bulk change described in chunks): one INSERT, one seal after the commit. */
+  async appendAll(ctx: RequestContext, entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const records = entries.map((entry) => this.signed(ctx, entry));
+    await this.records.appendAll(ctx, records);
+    await this.transactions.afterCommit(ctx, () => this.sealThrough(records[records.length - 1].id));
+  }
+
   /**
    * The audit module's fragment of a single-statement hot path (redemption): CTE `<name>` writes the signed pending
    * record of `entry` once per row of `source` (pendingRecordSql). Sends nothing; the caller seals the answered id

@@ -144,35 +144,37 @@ describe('SealedColumnOwners (medium)', () => {
       const opened = await repositories.distribution.claimRecipientByTokenHash(ctx, claim.hash);
       expect(parseRealName(rotated.decrypt(opened!.realNameSealed!, realNameEnvelopeContext(id)))).toEqual(realName);
 
-      // An uploaded file's row: the sealed name inside its JSON, the rest of the row untouched.
+      // An uploaded file's row: sealed already for the recipient it becomes, the rest of the row untouched.
       const fileId = `dfl_owners${randomBytes(6).toString('hex')}`;
-      const fileSealed = cipher.encrypt(
-        serialiseRealName(realName as never),
-        `distribution_file_rows.real_name:${fileId}:3`,
-      );
+      const fileRecipientId = `drc_owners${randomBytes(6).toString('hex')}`;
+      const fileSealed = cipher.encrypt(serialiseRealName(realName as never), realNameEnvelopeContext(fileRecipientId));
       await db.connection.query(
         ctx,
-        `INSERT INTO distribution_file_rows (file_id, row_number, data)
-         VALUES ($1, 3, jsonb_build_object('employee_ref', 'E3', 'real_name_sealed', $2::text))`,
-        [fileId, fileSealed],
+        `INSERT INTO distribution_file_rows (file_id, row_number, recipient_id, employee_ref, channel, locale,
+                                             face_value, email, real_name_sealed)
+         VALUES ($1, 3, $2, 'E3', 'email', 'zh-CN', 10000, 'e3@example.com', $3)`,
+        [fileId, fileRecipientId, fileSealed],
       );
       const files = ofRotated('distribution_file_rows.real_name_sealed');
       const census = await owners.of(files).census(ctx, files);
       expect(census.map((row) => row.key_id)).toContain('k1');
-      const [fileRow] = await owners.of(files).page(ctx, files, files.stalenessParam('k2'), 1, [fileId, '2']);
-      expect(fileRow).toMatchObject({ k0: fileId, k1: '3', stale: fileSealed, key_id: 'k1' });
-      const fileFresh = files.reseal([fileId, '3'], fileSealed);
-      expect(await owners.of(files).reseal(ctx, files, [[fileId, '3']], [fileSealed], [fileFresh])).toEqual([
-        { k0: fileId, k1: '3' },
+      // The page after a cursor just before the row's key (its id less the last character).
+      const [fileRow] = await owners
+        .of(files)
+        .page(ctx, files, files.stalenessParam('k2'), 1, [fileRecipientId.slice(0, -1)]);
+      expect(fileRow).toMatchObject({ k0: fileRecipientId, stale: fileSealed, key_id: 'k1' });
+      const fileFresh = files.reseal([fileRecipientId], fileSealed);
+      expect(await owners.of(files).reseal(ctx, files, [[fileRecipientId]], [fileSealed], [fileFresh])).toEqual([
+        { k0: fileRecipientId },
       ]);
-      const [{ data }] = await db.connection.query<Array<{ data: Record<string, string> }>>(
+      const [fileStored] = await db.connection.query<Array<{ employee_ref: string; real_name_sealed: string }>>(
         ctx,
-        'SELECT data FROM distribution_file_rows WHERE file_id = $1',
+        'SELECT employee_ref, real_name_sealed FROM distribution_file_rows WHERE file_id = $1',
         [fileId],
       );
-      expect(data.employee_ref).toBe('E3');
-      expect(DataCipher.keyIdOf(data.real_name_sealed)).toBe('k2');
-      expect(rotated.decrypt(data.real_name_sealed, `distribution_file_rows.real_name:${fileId}:3`)).toBe(
+      expect(fileStored.employee_ref).toBe('E3');
+      expect(DataCipher.keyIdOf(fileStored.real_name_sealed)).toBe('k2');
+      expect(rotated.decrypt(fileStored.real_name_sealed, realNameEnvelopeContext(fileRecipientId))).toBe(
         serialiseRealName(realName as never),
       );
     });

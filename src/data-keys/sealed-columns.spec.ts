@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
 import { CardSecrets } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
-import { fileRealNameEnvelopeContext, realNameEnvelopeContext } from '../distribution/recipient-rows';
+import { realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';
 
@@ -77,15 +77,12 @@ describe('SealedColumns', () => {
       },
       {
         column: column('distribution_file_rows.real_name_sealed'),
-        key: ['dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', '7'],
-        envelope: old.cipher.encrypt(
-          '{"name":"张三"}',
-          fileRealNameEnvelopeContext('dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', 7),
-        ),
+        key: ['drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAD'],
+        envelope: old.cipher.encrypt('{"name":"张三"}', realNameEnvelopeContext('drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAD')),
         open: (envelope: string) =>
-          rotated.cipher.decrypt(envelope, fileRealNameEnvelopeContext('dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', 7)),
+          rotated.cipher.decrypt(envelope, realNameEnvelopeContext('drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAD')),
         expected: '{"name":"张三"}',
-        otherRow: ['dfl_01JDQ6ZK6Y8V3N2M4T5R7W9XAB', '8'],
+        otherRow: ['drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAE'],
       },
     ];
     for (const { column: c, key, envelope, open, expected, otherRow } of cases) {

@@ -14,7 +14,7 @@ import type { SealedColumnSql } from '../database/sealed-column-sql';
 import { storedResponseContext } from '../idempotency/idempotency.interceptor';
 import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
-import { fileRealNameEnvelopeContext, realNameEnvelopeContext } from '../distribution/recipient-rows';
+import { realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
 
 export const SEALED_COLUMN_NAMES = [
@@ -125,18 +125,14 @@ export class SealedColumns {
         store: (fresh) => `real_name_sealed = ${fresh}`,
         reseal: ([recipientId], envelope) => cipher.reseal(envelope, realNameEnvelopeContext(recipientId)),
       },
-      // An uploaded file's rows keep the real name sealed inside their JSON until a distribution takes them (72 h).
+      // An uploaded file's rows, until a distribution takes them (72 h): sealed already for the recipient-to-be.
       {
         name: 'distribution_file_rows.real_name_sealed',
         table: 'distribution_file_rows',
-        key: [
-          { name: 'file_id', type: 'text' },
-          { name: 'row_number', type: 'bigint' },
-        ],
-        ...dataKeyed((alias) => `(${alias}.data ->> 'real_name_sealed')`),
-        store: (fresh) => `data = jsonb_set(data, '{real_name_sealed}', to_jsonb(${fresh}::text))`,
-        reseal: ([fileId, rowNumber], envelope) =>
-          cipher.reseal(envelope, fileRealNameEnvelopeContext(fileId, Number(rowNumber))),
+        key: [{ name: 'recipient_id', type: 'text' }],
+        ...dataKeyed((alias) => `${alias}.real_name_sealed`),
+        store: (fresh) => `real_name_sealed = ${fresh}`,
+        reseal: ([recipientId], envelope) => cipher.reseal(envelope, realNameEnvelopeContext(recipientId)),
       },
       // Last, so that a run which also re-seals card envelopes re-indexes from the re-sealed ones.
       {

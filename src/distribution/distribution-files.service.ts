@@ -8,16 +8,16 @@ import { ApiError } from '../common/errors/api-error';
 import { isId, newId } from '../common/ids';
 import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
-import type { DistributionChannel, DistributionFile, DistributionLocale } from './distribution.entity';
-import { DistributionRepository } from './distribution.repository';
+import type { DistributionFile } from './distribution.entity';
+import { DistributionRepository, type StagedFileRow } from './distribution.repository';
 import { DistributionFileDto } from './dto/distribution-file.dto';
 import {
-  fileRealNameEnvelopeContext,
+  maskRealName,
   MAX_LISTED_ROW_ERRORS,
+  realNameEnvelopeContext,
   RecipientRowsChecker,
   recordToInput,
   serialiseRealName,
-  type RealName,
   type RecipientRow,
 } from './recipient-rows';
 
@@ -26,46 +26,6 @@ export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.
 
 /** Rows written per statement while a file streams in. */
 const ROWS_PER_INSERT = 1_000;
-
-/** A file's checked row as distribution_file_rows keeps it: normalised, the real name only sealed and masked. */
-interface StoredRow {
-  employee_ref: string;
-  name: string | null;
-  email: string | null;
-  mobile: string | null;
-  channel: DistributionChannel;
-  face_value: number | null;
-  serial: string | null;
-  greeting: string | null;
-  locale: DistributionLocale;
-  holder_ref: string | null;
-  channel_client_id: string | null;
-  real_name_sealed: string | null;
-}
-
-/** A stored row back as a recipient row (it passed the checks at upload); `open` unseals its real name. */
-export function fileRowToRecipient(
-  rowNumber: number,
-  data: Record<string, unknown>,
-  open: (sealed: string) => RealName,
-): RecipientRow {
-  const row = data as unknown as StoredRow;
-  return {
-    rowNumber,
-    employeeRef: row.employee_ref,
-    name: row.name,
-    email: row.email,
-    mobile: row.mobile,
-    channel: row.channel,
-    faceValue: row.face_value,
-    serial: row.serial,
-    greeting: row.greeting,
-    locale: row.locale,
-    holderRef: row.holder_ref,
-    channelClientId: row.channel_client_id,
-    realName: row.real_name_sealed ? open(row.real_name_sealed) : null,
-  };
-}
 
 /** The upload is over the byte or row limit: answered 413 file_too_large. */
 export class FileTooLarge extends Error {}
@@ -199,17 +159,14 @@ export class DistributionFilesService {
         await this.distributions.deleteExpiredFiles(ctx, ctx.enterpriseId);
         const checker = new RecipientRowsChecker();
         let rowCount = 0;
-        let pending: Array<{ rowNumber: number; data: Record<string, unknown> }> = [];
+        let pending: StagedFileRow[] = [];
         for await (const record of records) {
           rowCount++;
           if (rowCount > maxRows) throw new FileTooLarge(`over ${maxRows} rows`);
           const row = checker.add(recordToInput(record), rowCount);
           // Once a row failed the file cannot be used: its rows are only checked, no longer kept.
           if (!row || checker.errorCount > 0) continue;
-          pending.push({
-            rowNumber: row.rowNumber,
-            data: this.stored(fileId, row) as unknown as Record<string, unknown>,
-          });
+          pending.push(this.staged(row));
           if (pending.length >= ROWS_PER_INSERT) {
             await this.distributions.insertFileRows(ctx, fileId, pending);
             pending = [];
@@ -261,22 +218,27 @@ export class DistributionFilesService {
     return DistributionFileDto.from(file);
   }
 
-  private stored(fileId: string, row: RecipientRow): StoredRow {
+  /** A checked row as the file keeps it: its recipient's id made now, the real name sealed for that recipient. */
+  private staged(row: RecipientRow): StagedFileRow {
+    const recipientId = newId('distributionRecipient');
     return {
-      employee_ref: row.employeeRef,
+      rowNumber: row.rowNumber,
+      recipientId,
+      employeeRef: row.employeeRef,
       name: row.name,
       email: row.email,
       mobile: row.mobile,
       channel: row.channel,
-      face_value: row.faceValue,
+      faceValue: row.faceValue,
       serial: row.serial,
       greeting: row.greeting,
       locale: row.locale,
-      holder_ref: row.holderRef,
-      channel_client_id: row.channelClientId,
-      real_name_sealed: row.realName
-        ? this.cipher.encrypt(serialiseRealName(row.realName), fileRealNameEnvelopeContext(fileId, row.rowNumber))
+      holderRef: row.holderRef,
+      channelClientId: row.channelClientId,
+      realNameSealed: row.realName
+        ? this.cipher.encrypt(serialiseRealName(row.realName), realNameEnvelopeContext(recipientId))
         : null,
+      realNameMasked: row.realName ? maskRealName(row.realName) : null,
     };
   }
 }

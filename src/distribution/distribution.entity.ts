@@ -90,8 +90,14 @@ export class DistributionFile {
   expiresAt: Date;
 }
 
-/** One parsed row of an uploaded file, as the uploader wrote it (the recipient fields, not yet reserved). */
+/**
+ * One checked row of an uploaded file: the recipient fields, normalised, not yet reserved. Typed columns (not a JSON
+ * document) because the reservation reads a whole file in SQL (DistributionRepository.reserveCardsFromFile). The
+ * recipient's id is made at upload and the real name sealed for it (realNameEnvelopeContext), so the reservation
+ * copies the envelope as it is.
+ */
 @Entity('distribution_file_rows')
+@Index('distribution_file_rows_recipient', ['recipientId'], { unique: true })
 export class DistributionFileRow {
   @PrimaryColumn('text')
   fileId: string;
@@ -99,8 +105,47 @@ export class DistributionFileRow {
   @PrimaryColumn('integer')
   rowNumber: number;
 
-  @Column('jsonb')
-  data: Record<string, unknown>;
+  @Column('text')
+  recipientId: string;
+
+  @Column('text')
+  employeeRef: string;
+
+  @Column('text', { nullable: true })
+  name: string | null;
+
+  @Column('text', { nullable: true })
+  email: string | null;
+
+  @Column('text', { nullable: true })
+  mobile: string | null;
+
+  @Column('text')
+  channel: DistributionChannel;
+
+  @Column('integer', { nullable: true })
+  faceValue: number | null;
+
+  @Column('bigint', { nullable: true, transformer: bigintNumber })
+  serial: number | null;
+
+  @Column('text', { nullable: true })
+  greeting: string | null;
+
+  @Column('text')
+  locale: DistributionLocale;
+
+  @Column('text', { nullable: true })
+  holderRef: string | null;
+
+  @Column('text', { nullable: true })
+  channelClientId: string | null;
+
+  @Column('text', { nullable: true })
+  realNameSealed: string | null;
+
+  @Column('jsonb', { nullable: true })
+  realNameMasked: Record<string, string> | null;
 }
 
 /** Cards of one issued order handed to a list of employees. */

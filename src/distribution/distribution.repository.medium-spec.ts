@@ -4,7 +4,12 @@ import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
-import { DistributionRepository, type RecipientReservation, type ReservationTerms } from './distribution.repository';
+import {
+  DistributionRepository,
+  type RecipientReservation,
+  type ReservationTerms,
+  type StagedFileRow,
+} from './distribution.repository';
 
 describe('DistributionRepository (reservation)', () => {
   let db: MediumDatabase;
@@ -122,13 +127,19 @@ describe('DistributionRepository (reservation)', () => {
         recipient(3),
         recipient(4, { faceValue: null, cardType: null, serial: small[2] }),
       ]);
+      const of = (rowNumber: number) => ({
+        recipientId: expect.stringMatching(/^drc_/) as unknown,
+        rowNumber,
+        employeeRef: `E${rowNumber}`,
+        channel: 'link',
+      });
       expect(outcome).toEqual({
         outcome: 'reserved',
         assignments: [
-          { rowNumber: 1, serial: small[0], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
-          { rowNumber: 2, serial: large[0], faceValue: 50_000, design: 'classic', greeting: '谢谢' },
-          { rowNumber: 3, serial: small[1], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
-          { rowNumber: 4, serial: small[2], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+          { ...of(1), serial: small[0], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+          { ...of(2), serial: large[0], faceValue: 50_000, design: 'classic', greeting: '谢谢' },
+          { ...of(3), serial: small[1], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+          { ...of(4), serial: small[2], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
         ],
       });
       const rows = await db.connection.query<Array<{ status: string; sent_at: Date | null }>>(
@@ -138,6 +149,117 @@ describe('DistributionRepository (reservation)', () => {
       );
       expect(rows.every((row) => row.status === 'sent' && row.sent_at !== null)).toBe(true);
       expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(true);
+    }));
+
+  it('reserves from an uploaded file in the statement: card types by choice, real names kept for registered cards only, link tokens by row', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const anonymous = await cards(ctx, orderId, 1, 3);
+      const registered = await cards(ctx, orderId, 2, 2, { faceValue: 50_000, cardType: 'registered' });
+      const terms = await distribution(ctx, orderId);
+      const fileId = newId('distributionFile');
+      const row = (rowNumber: number, overrides: Partial<StagedFileRow> = {}): StagedFileRow => ({
+        rowNumber,
+        recipientId: newId('distributionRecipient'),
+        employeeRef: `F${rowNumber}`,
+        name: null,
+        email: `f${rowNumber}@example.com`,
+        mobile: null,
+        channel: 'email',
+        faceValue: 10_000,
+        serial: null,
+        greeting: null,
+        locale: 'zh-CN',
+        holderRef: null,
+        channelClientId: null,
+        realNameSealed: null,
+        realNameMasked: null,
+        ...overrides,
+      });
+      const rows = [
+        row(1),
+        // A real name on an anonymous card's row: not kept (an anonymous card has no holder).
+        row(2, { realNameSealed: 'v1.k1.sealed-2', realNameMasked: { name: '张*' } }),
+        row(3, { faceValue: 50_000, realNameSealed: 'v1.k1.sealed-3', realNameMasked: { name: '李*' } }),
+        row(4, { channel: 'link', email: null, faceValue: null, serial: anonymous[2] }),
+        row(5, { channel: 'link', email: null, faceValue: 50_000, realNameSealed: 'v1.k1.sealed-5' }),
+      ];
+      await repository.insertFileRows(ctx, fileId, rows);
+      const hash4 = randomBytes(32);
+      const hash5 = randomBytes(32);
+      const outcome = await repository.reserveCardsFromFile(
+        ctx,
+        terms,
+        fileId,
+        [
+          { faceValue: 10_000, hasRealName: false, cardType: 'anonymous' },
+          { faceValue: 10_000, hasRealName: true, cardType: 'anonymous' },
+          { faceValue: 50_000, hasRealName: true, cardType: 'registered' },
+        ],
+        { rowNumbers: [4, 5], hashes: [hash4, hash5] },
+      );
+      expect(outcome).toMatchObject({
+        outcome: 'reserved',
+        assignments: [
+          { rowNumber: 1, recipientId: rows[0].recipientId, serial: anonymous[0], channel: 'email' },
+          { rowNumber: 2, recipientId: rows[1].recipientId, serial: anonymous[1] },
+          { rowNumber: 3, recipientId: rows[2].recipientId, serial: registered[0], faceValue: 50_000 },
+          { rowNumber: 4, recipientId: rows[3].recipientId, serial: anonymous[2], channel: 'link' },
+          { rowNumber: 5, recipientId: rows[4].recipientId, serial: registered[1] },
+        ],
+      });
+      const stored = await db.connection.query<
+        Array<{ row_number: number; real_name_sealed: string | null; claim_token_hash: Buffer | null; status: string }>
+      >(
+        ctx,
+        `SELECT row_number, real_name_sealed, claim_token_hash, status FROM distribution_recipients
+          WHERE distribution_id = $1 ORDER BY row_number`,
+        [terms.distributionId],
+      );
+      expect(stored.map((r) => r.real_name_sealed)).toEqual([null, null, 'v1.k1.sealed-3', null, 'v1.k1.sealed-5']);
+      expect(stored.map((r) => r.claim_token_hash)).toEqual([null, null, null, hash4, hash5]);
+      expect(stored.map((r) => r.status)).toEqual(['queued', 'queued', 'queued', 'sent', 'sent']);
+      expect((await repository.linkRecipients(ctx, terms.distributionId)).map((r) => r.rowNumber)).toEqual([4, 5]);
+    }));
+
+  it('reserves nothing from a file when one of its rows finds no card', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      await cards(ctx, orderId, 1, 1);
+      const terms = await distribution(ctx, orderId);
+      const fileId = newId('distributionFile');
+      const row = (rowNumber: number): StagedFileRow => ({
+        rowNumber,
+        recipientId: newId('distributionRecipient'),
+        employeeRef: `F${rowNumber}`,
+        name: null,
+        email: `f${rowNumber}@example.com`,
+        mobile: null,
+        channel: 'email',
+        faceValue: 10_000,
+        serial: null,
+        greeting: null,
+        locale: 'zh-CN',
+        holderRef: null,
+        channelClientId: null,
+        realNameSealed: null,
+        realNameMasked: null,
+      });
+      await repository.insertFileRows(ctx, fileId, [row(1), row(2)]);
+      const outcome = await repository.reserveCardsFromFile(
+        ctx,
+        terms,
+        fileId,
+        [{ faceValue: 10_000, hasRealName: false, cardType: 'anonymous' }],
+        { rowNumbers: [], hashes: [] },
+      );
+      expect(outcome).toEqual({ outcome: 'insufficient' });
+      expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(false);
+      expect(await repository.fileRowsForPlan(ctx, fileId, 1)).toEqual({
+        groups: [{ faceValue: 10_000, hasRealName: false, count: 2, firstRows: [1] }],
+        serialRows: [],
+        linkRows: [],
+      });
     }));
 
   it('writes nothing when one recipient finds no card, and the pools say why', () =>

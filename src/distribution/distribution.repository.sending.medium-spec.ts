@@ -291,10 +291,24 @@ describe('DistributionRepository, sending (real Postgres)', () => {
            VALUES ($1, $2, 'staff.csv', 'csv', 2, now() + $3 * interval '1 millisecond')`,
           [id, enterpriseId, expiresInMs],
         );
-        await repository.insertFileRows(ctx, id, [
-          { rowNumber: 1, data: { employee_ref: 'E1', real_name_sealed: 'v1.k1.sealed' } },
-          { rowNumber: 2, data: { employee_ref: 'E2' } },
-        ]);
+        const row = (rowNumber: number, realNameSealed: string | null) => ({
+          rowNumber,
+          recipientId: newId('distributionRecipient'),
+          employeeRef: `E${rowNumber}`,
+          name: null,
+          email: `e${rowNumber}@example.com`,
+          mobile: null,
+          channel: 'email' as const,
+          faceValue: 10_000,
+          serial: null,
+          greeting: null,
+          locale: 'zh-CN' as const,
+          holderRef: null,
+          channelClientId: null,
+          realNameSealed,
+          realNameMasked: null,
+        });
+        await repository.insertFileRows(ctx, id, [row(1, 'v1.k1.sealed'), row(2, null)]);
         return id;
       };
       // Two enterprises that never upload again, and one file still within its 72 hours.

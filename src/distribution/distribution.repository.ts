@@ -188,9 +188,47 @@ export interface SerialInOrder {
   free: boolean;
 }
 
+/** A checked row of an uploaded file as distribution_file_rows keeps it (see DistributionFileRow). */
+export interface StagedFileRow {
+  rowNumber: number;
+  recipientId: string;
+  employeeRef: string;
+  name: string | null;
+  email: string | null;
+  mobile: string | null;
+  channel: DistributionChannel;
+  faceValue: number | null;
+  serial: string | null;
+  greeting: string | null;
+  locale: DistributionLocale;
+  holderRef: string | null;
+  channelClientId: string | null;
+  realNameSealed: string | null;
+  realNameMasked: Record<string, string> | null;
+}
+
+/** A file's rows asking for one face value, with or without a real name. */
+export interface FileRowGroup {
+  faceValue: number;
+  hasRealName: boolean;
+  count: number;
+  /** The group's first row numbers (as many as the caller asked for). */
+  firstRows: number[];
+}
+
+/** A file's row naming its card by serial. */
+export interface FileSerialRow {
+  rowNumber: number;
+  serial: string;
+  hasRealName: boolean;
+}
+
 /** A recipient's card as the reservation wrote it. */
 export interface Assignment {
+  recipientId: string;
   rowNumber: number;
+  employeeRef: string;
+  channel: DistributionChannel;
   serial: string;
   faceValue: number;
   design: string;
@@ -213,13 +251,118 @@ export interface DistributionFilter {
 /** A live assignment: not revoked (the partial unique index distribution_recipients_card). */
 const LIVE = `status <> 'revoked'`;
 
+/** The placeholders of what every recipient of one reservation shares (ReservationTerms), in a statement's params. */
+interface TermParams {
+  orderId: string;
+  distributionId: string;
+  enterpriseId: string;
+  status: string;
+  nextAttemptAt: string;
+  claimExpiresAt: string;
+  batchIds: string;
+  designs: string;
+  greetings: string;
+}
+
+function termParams(terms: ReservationTerms, first: number): { at: TermParams; params: unknown[] } {
+  const names = [
+    'orderId',
+    'distributionId',
+    'enterpriseId',
+    'status',
+    'nextAttemptAt',
+    'claimExpiresAt',
+    'batchIds',
+    'designs',
+    'greetings',
+  ] as const;
+  const at = Object.fromEntries(names.map((name, index) => [name, `$${first + index}`])) as unknown as TermParams;
+  const params = [
+    terms.orderId,
+    terms.distributionId,
+    terms.enterpriseId,
+    terms.status,
+    terms.nextAttemptAt,
+    terms.claimExpiresAt,
+    terms.batches.map((batch) => batch.batchId),
+    terms.batches.map((batch) => batch.design),
+    terms.batches.map((batch) => batch.greeting),
+  ];
+  return { at, params };
+}
+
 /**
- * The reservation (docs/architecture.md, distribution): ONE INSERT … SELECT pairs the recipients (unnest of the
- * arrays) with the order's free cards, the n-th recipient asking for a face value and card type with the n-th
- * free card of that kind in serial order, a recipient naming a serial with that card; every row or none (`ok`).
+ * The reservation (docs/architecture.md, distribution), after the CTE `req` (one narrow row per recipient:
+ * row_number, face_value, card_type, serial) and given `wide` (how the insert joins the recipient's other columns
+ * as `w` by p.row_number: employee_ref, name, email, mobile, channel, locale, greeting, channel_client_id,
+ * holder_ref, real_name_sealed, real_name_masked; and the SQL of its id and claim-token hash): ONE INSERT … SELECT pairs the recipients with the order's free cards, the
+ * n-th recipient asking for a face value and card type with the n-th free card of that kind in serial order, a
+ * recipient naming a serial with that card; every row or none (`ok`). Only a registered card keeps its holder's
+ * real name. The pairing carries only the narrow rows; the wide ones are joined once, at the insert.
  */
+function pairAndInsertSql(
+  at: TermParams,
+  count: string,
+  wide: { join: string; id: string; claimTokenHash: string },
+): string {
+  return `free AS (
+       SELECT c.serial, c.face_value, c.card_type, c.batch_id
+         FROM (${orderCardsForDistributionSql(`${at.orderId}::text`)}) c
+        WHERE c.assignable
+          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})
+          AND c.serial NOT IN (SELECT serial FROM req WHERE serial IS NOT NULL)),
+     -- Pairing by position in arrays, not by a join on ranks: the planner's estimates of req (an unnest, or a file
+     -- uploaded a moment ago) are unreliable, and a nested loop of 100,000 × 100,000 is what a join once got. One array
+     -- per kind of card, the n-th recipient its n-th. Only arrays of fixed-width elements without NULLs: subscripting
+     -- one is O(1), while a text[] is walked from its start. So the batch is its position in the batch ids, 0 for none.
+     kinds AS (
+       SELECT face_value, card_type, array_agg(serial ORDER BY serial) AS serials,
+              array_agg(coalesce(array_position(${at.batchIds}::text[], batch_id), 0) ORDER BY serial) AS batch_nos
+         FROM free GROUP BY face_value, card_type),
+     by_value AS (
+       SELECT r.row_number, r.face_value, r.card_type,
+              row_number() OVER (PARTITION BY r.face_value, r.card_type ORDER BY r.row_number) AS n
+         FROM req r WHERE r.serial IS NULL),
+     paired AS (
+       SELECT v.row_number, k.serials[v.n] AS card_serial, v.face_value AS card_face_value, v.card_type,
+              (${at.batchIds}::text[])[k.batch_nos[v.n]] AS batch_id
+         FROM by_value v JOIN kinds k ON k.face_value = v.face_value AND k.card_type = v.card_type
+        WHERE v.n <= cardinality(k.serials)
+       UNION ALL
+       SELECT r.row_number, c.serial, c.face_value, c.card_type, c.batch_id
+         FROM req r JOIN (${orderCardsForDistributionSql(`${at.orderId}::text`)}) c ON c.serial = r.serial
+        WHERE r.serial IS NOT NULL AND c.assignable
+          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})),
+     ok AS (SELECT count(*) = ${count} AS all_paired FROM paired),
+     batches AS (SELECT * FROM unnest(${at.batchIds}::text[], ${at.designs}::text[], ${at.greetings}::text[])
+                   AS l(batch_id, design, greeting)),
+     inserted AS (
+       INSERT INTO distribution_recipients
+         (id, distribution_id, enterprise_id, row_number, employee_ref, name, email, mobile, channel, locale, greeting,
+          design, face_value, card_serial, channel_client_id, holder_ref, real_name_sealed, real_name_masked, status,
+          next_attempt_at, claim_token_hash, claim_expires_at, sent_at)
+       SELECT ${wide.id}, ${at.distributionId}::text, ${at.enterpriseId}::text, p.row_number, w.employee_ref, w.name,
+              w.email, w.mobile, w.channel, w.locale, coalesce(w.greeting, l.greeting), coalesce(l.design, 'classic'),
+              p.card_face_value, p.card_serial, w.channel_client_id, w.holder_ref,
+              CASE WHEN p.card_type = 'registered' THEN w.real_name_sealed END,
+              CASE WHEN p.card_type = 'registered' THEN w.real_name_masked::jsonb END,
+              CASE WHEN w.channel = 'link' THEN 'sent' ELSE ${at.status}::text END,
+              CASE WHEN w.channel = 'link' THEN NULL ELSE ${at.nextAttemptAt}::timestamptz END,
+              ${wide.claimTokenHash},
+              CASE WHEN ${wide.claimTokenHash} IS NOT NULL THEN ${at.claimExpiresAt}::timestamptz END,
+              CASE WHEN w.channel = 'link' THEN now() END
+         FROM paired p ${wide.join}
+         LEFT JOIN batches l ON l.batch_id = p.batch_id
+        WHERE (SELECT all_paired FROM ok)
+       RETURNING id, row_number, employee_ref, channel, card_serial, face_value, design, greeting)
+     SELECT id, row_number, employee_ref, channel, card_serial::text AS serial, face_value, design, greeting
+       FROM inserted ORDER BY row_number`;
+}
+
+/** Inline recipients: `wide` is the unnest of one array per column, in row order. */
 export function reservationSql(terms: ReservationTerms, recipients: readonly RecipientReservation[]) {
   const column = <T>(pick: (recipient: RecipientReservation) => T) => recipients.map(pick);
+  const { at, params: shared } = termParams(terms, 18);
   const params: unknown[] = [
     column((r) => r.id),
     column((r) => r.rowNumber),
@@ -238,73 +381,68 @@ export function reservationSql(terms: ReservationTerms, recipients: readonly Rec
     column((r) => r.realNameSealed),
     column((r) => (r.realNameMasked ? JSON.stringify(r.realNameMasked) : null)),
     column((r) => r.claimTokenHash),
-    terms.orderId,
-    terms.distributionId,
-    terms.enterpriseId,
-    terms.status,
-    terms.nextAttemptAt,
-    terms.claimExpiresAt,
-    terms.batches.map((batch) => batch.batchId),
-    terms.batches.map((batch) => batch.design),
-    terms.batches.map((batch) => batch.greeting),
+    ...shared,
     recipients.length,
   ];
-  const sql = `WITH req AS (
+  const sql = `WITH wide AS (
        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                             $8::text[], $9::text[], $10::int[], $11::text[], $12::bigint[], $13::text[], $14::text[],
                             $15::text[], $16::text[], $17::bytea[])
          AS r(id, row_number, employee_ref, name, email, mobile, channel, locale, greeting, face_value, card_type,
               serial, channel_client_id, holder_ref, real_name_sealed, real_name_masked, claim_token_hash)),
-     free AS (
-       SELECT c.serial, c.face_value, c.card_type, c.batch_id
-         FROM (${orderCardsForDistributionSql('$18::text')}) c
-        WHERE c.assignable
-          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})
-          AND c.serial NOT IN (SELECT serial FROM req WHERE serial IS NOT NULL)),
-     -- Pairing by position in arrays, not by a join on row numbers: the planner cannot estimate unnest's rows, and a
-     -- nested loop of 100,000 × 100,000 is what a join got. One array per kind of card, the n-th recipient its n-th.
-     -- Only arrays of fixed-width elements without NULLs: subscripting one is O(1), while a text[] is walked from its
-     -- start (100,000 recipients took 20 s). So the batch is its position in $24, 0 for none.
-     kinds AS (
-       SELECT face_value, card_type, array_agg(serial ORDER BY serial) AS serials,
-              array_agg(coalesce(array_position($24::text[], batch_id), 0) ORDER BY serial) AS batch_nos
-         FROM free GROUP BY face_value, card_type),
-     by_value AS (
-       SELECT r.*, row_number() OVER (PARTITION BY r.face_value, r.card_type ORDER BY r.row_number) AS n
-         FROM req r WHERE r.serial IS NULL),
-     paired AS (
-       SELECT v.id, v.row_number, v.employee_ref, v.name, v.email, v.mobile, v.channel, v.locale, v.greeting,
-              v.channel_client_id, v.holder_ref, v.real_name_sealed, v.real_name_masked, v.claim_token_hash,
-              k.serials[v.n] AS card_serial, v.face_value AS card_face_value,
-              ($24::text[])[k.batch_nos[v.n]] AS batch_id
-         FROM by_value v JOIN kinds k ON k.face_value = v.face_value AND k.card_type = v.card_type
-        WHERE v.n <= cardinality(k.serials)
-       UNION ALL
-       SELECT r.id, r.row_number, r.employee_ref, r.name, r.email, r.mobile, r.channel, r.locale, r.greeting,
-              r.channel_client_id, r.holder_ref, r.real_name_sealed, r.real_name_masked, r.claim_token_hash,
-              c.serial, c.face_value, c.batch_id
-         FROM req r JOIN (${orderCardsForDistributionSql('$18::text')}) c ON c.serial = r.serial
-        WHERE r.serial IS NOT NULL AND c.assignable
-          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})),
-     ok AS (SELECT count(*) = $27::int AS all_paired FROM paired),
-     batches AS (SELECT * FROM unnest($24::text[], $25::text[], $26::text[]) AS l(batch_id, design, greeting)),
-     inserted AS (
-       INSERT INTO distribution_recipients
-         (id, distribution_id, enterprise_id, row_number, employee_ref, name, email, mobile, channel, locale, greeting,
-          design, face_value, card_serial, channel_client_id, holder_ref, real_name_sealed, real_name_masked, status,
-          next_attempt_at, claim_token_hash, claim_expires_at, sent_at)
-       SELECT p.id, $19::text, $20::text, p.row_number, p.employee_ref, p.name, p.email, p.mobile, p.channel, p.locale,
-              coalesce(p.greeting, l.greeting), coalesce(l.design, 'classic'), p.card_face_value, p.card_serial,
-              p.channel_client_id, p.holder_ref, p.real_name_sealed, p.real_name_masked::jsonb,
-              CASE WHEN p.channel = 'link' THEN 'sent' ELSE $21::text END,
-              CASE WHEN p.channel = 'link' THEN NULL ELSE $22::timestamptz END,
-              p.claim_token_hash,
-              CASE WHEN p.claim_token_hash IS NOT NULL THEN $23::timestamptz END,
-              CASE WHEN p.channel = 'link' THEN now() END
-         FROM paired p LEFT JOIN batches l ON l.batch_id = p.batch_id
-        WHERE (SELECT all_paired FROM ok)
-       RETURNING row_number, card_serial, face_value, design, greeting)
-     SELECT row_number, card_serial::text AS serial, face_value, design, greeting FROM inserted ORDER BY row_number`;
+     req AS (SELECT row_number, face_value, card_type, serial FROM wide),
+     ${pairAndInsertSql(at, `$${18 + shared.length}::int`, {
+       join: 'JOIN wide w ON w.row_number = p.row_number',
+       id: 'w.id',
+       claimTokenHash: 'w.claim_token_hash',
+     })}`;
+  return { sql, params };
+}
+
+/** Which card type the recipients of a face value take, with and without a real name (the plan's decision). */
+export interface CardTypeChoice {
+  faceValue: number;
+  hasRealName: boolean;
+  cardType: CardType;
+}
+
+/**
+ * An uploaded file's rows, read from distribution_file_rows by the statement itself: each row's card type from the
+ * plan's choices, and the link rows' claim-token hashes by row number.
+ */
+export function fileReservationSql(
+  terms: ReservationTerms,
+  fileId: string,
+  choices: readonly CardTypeChoice[],
+  linkTokens: { rowNumbers: readonly number[]; hashes: readonly Buffer[] },
+) {
+  const { at, params: shared } = termParams(terms, 7);
+  const params: unknown[] = [
+    fileId,
+    choices.map((choice) => choice.faceValue),
+    choices.map((choice) => choice.hasRealName),
+    choices.map((choice) => choice.cardType),
+    linkTokens.rowNumbers,
+    linkTokens.hashes,
+    ...shared,
+  ];
+  const sql = `WITH choices AS (
+       SELECT * FROM unnest($2::int[], $3::bool[], $4::text[]) AS ch(face_value, has_real_name, card_type)),
+     tokens AS (SELECT * FROM unnest($5::int[], $6::bytea[]) AS t(row_number, hash)),
+     req AS (
+       SELECT fr.row_number, fr.face_value, ch.card_type, fr.serial
+         FROM distribution_file_rows fr
+         LEFT JOIN choices ch ON fr.serial IS NULL AND ch.face_value = fr.face_value
+                             AND ch.has_real_name = (fr.real_name_sealed IS NOT NULL)
+        WHERE fr.file_id = $1),
+     ${pairAndInsertSql(at, '(SELECT count(*) FROM req)', {
+       // A join on the table itself (not a subquery), so that a row is found by its primary key whatever the
+       // planner guessed of how many rows the pairing gives.
+       join: `JOIN distribution_file_rows w ON w.file_id = $1 AND w.row_number = p.row_number
+              LEFT JOIN tokens t ON t.row_number = p.row_number`,
+       id: 'w.recipient_id',
+       claimTokenHash: 't.hash',
+     })}`;
   return { sql, params };
 }
 
@@ -377,17 +515,40 @@ export class DistributionRepository {
   }
 
   /** A chunk of a file's rows in one multi-row statement (unnest of arrays): 100,000 rows are 100 statements. */
-  async insertFileRows(
-    ctx: RequestContext,
-    fileId: string,
-    rows: ReadonlyArray<{ rowNumber: number; data: Record<string, unknown> }>,
-  ): Promise<void> {
+  /** Checked rows of a file being uploaded (a chunk of them). */
+  async insertFileRows(ctx: RequestContext, fileId: string, rows: readonly StagedFileRow[]): Promise<void> {
     if (rows.length === 0) return;
+    const column = <T>(pick: (row: StagedFileRow) => T) => rows.map(pick);
     await this.connection.query(
       ctx,
-      `INSERT INTO distribution_file_rows (file_id, row_number, data)
-       SELECT $1, r.row_number, r.data::jsonb FROM unnest($2::int[], $3::text[]) AS r(row_number, data)`,
-      [fileId, rows.map((row) => row.rowNumber), rows.map((row) => JSON.stringify(row.data))],
+      `INSERT INTO distribution_file_rows
+         (file_id, row_number, recipient_id, employee_ref, name, email, mobile, channel, face_value, serial, greeting,
+          locale, holder_ref, channel_client_id, real_name_sealed, real_name_masked)
+       SELECT $1, r.row_number, r.recipient_id, r.employee_ref, r.name, r.email, r.mobile, r.channel, r.face_value,
+              r.serial, r.greeting, r.locale, r.holder_ref, r.channel_client_id, r.real_name_sealed,
+              r.real_name_masked::jsonb
+         FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[],
+                     $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+           AS r(row_number, recipient_id, employee_ref, name, email, mobile, channel, face_value, serial, greeting,
+                locale, holder_ref, channel_client_id, real_name_sealed, real_name_masked)`,
+      [
+        fileId,
+        column((row) => row.rowNumber),
+        column((row) => row.recipientId),
+        column((row) => row.employeeRef),
+        column((row) => row.name),
+        column((row) => row.email),
+        column((row) => row.mobile),
+        column((row) => row.channel),
+        column((row) => row.faceValue),
+        column((row) => row.serial),
+        column((row) => row.greeting),
+        column((row) => row.locale),
+        column((row) => row.holderRef),
+        column((row) => row.channelClientId),
+        column((row) => row.realNameSealed),
+        column((row) => (row.realNameMasked ? JSON.stringify(row.realNameMasked) : null)),
+      ],
     );
   }
 
@@ -395,17 +556,54 @@ export class DistributionRepository {
     return this.connection.manager(ctx).findOneBy(DistributionFile, { id, enterpriseId });
   }
 
-  /** A file's rows in row order. */
-  async fileRows(
+  /**
+   * A file's rows as the plan needs them, without reading them one by one: the rows asking for a face value grouped
+   * by face value and real name or not (with the first row numbers of each group, for errors), the rows
+   * naming a serial, and the link rows' numbers (their claim tokens are made before the reservation).
+   */
+  async fileRowsForPlan(
     ctx: RequestContext,
     fileId: string,
-  ): Promise<Array<{ rowNumber: number; data: Record<string, unknown> }>> {
-    const rows = await this.connection.query<Array<{ row_number: number; data: Record<string, unknown> }>>(
+    rowsListed: number,
+  ): Promise<{ groups: FileRowGroup[]; serialRows: FileSerialRow[]; linkRows: number[] }> {
+    const groups = await this.connection.query<
+      Array<{ face_value: number; has_real_name: boolean; count: number; rows: number[] }>
+    >(
       ctx,
-      'SELECT row_number, data FROM distribution_file_rows WHERE file_id = $1 ORDER BY row_number',
+      `SELECT face_value, real_name_sealed IS NOT NULL AS has_real_name, count(*)::int AS count,
+              (array_agg(row_number ORDER BY row_number))[1:$2] AS rows
+         FROM distribution_file_rows WHERE file_id = $1 AND serial IS NULL
+        GROUP BY 1, 2`,
+      [fileId, rowsListed],
+    );
+    const serialRows = await this.connection.query<
+      Array<{ row_number: number; serial: string; has_real_name: boolean }>
+    >(
+      ctx,
+      `SELECT row_number, serial::text AS serial, real_name_sealed IS NOT NULL AS has_real_name
+         FROM distribution_file_rows WHERE file_id = $1 AND serial IS NOT NULL ORDER BY row_number`,
       [fileId],
     );
-    return rows.map((row) => ({ rowNumber: row.row_number, data: row.data }));
+    const [links] = await this.connection.query<Array<{ rows: number[] | null }>>(
+      ctx,
+      `SELECT array_agg(row_number ORDER BY row_number) AS rows
+         FROM distribution_file_rows WHERE file_id = $1 AND channel = 'link'`,
+      [fileId],
+    );
+    return {
+      linkRows: links.rows ?? [],
+      groups: groups.map((group) => ({
+        faceValue: group.face_value,
+        hasRealName: group.has_real_name,
+        count: group.count,
+        firstRows: group.rows,
+      })),
+      serialRows: serialRows.map((row) => ({
+        rowNumber: row.row_number,
+        serial: row.serial,
+        hasRealName: row.has_real_name,
+      })),
+    };
   }
 
   /** A file's rows are dropped once a distribution took them (the file row stays, for the record). */
@@ -529,16 +727,40 @@ export class DistributionRepository {
     recipients: readonly RecipientReservation[],
   ): Promise<ReservationOutcome> {
     if (recipients.length === 0) return { outcome: 'reserved', assignments: [] };
-    const { sql, params } = reservationSql(terms, recipients);
+    return this.reserve(ctx, reservationSql(terms, recipients));
+  }
+
+  /**
+   * The same for an uploaded file's rows, read in the statement itself (fileReservationSql): nothing of the file
+   * passes through Node. `choices` says which card type each face value's rows take (with or without a real name);
+   * `linkTokens` are the link rows' claim-token hashes by row number.
+   */
+  async reserveCardsFromFile(
+    ctx: RequestContext,
+    terms: ReservationTerms,
+    fileId: string,
+    choices: readonly CardTypeChoice[],
+    linkTokens: { rowNumbers: readonly number[]; hashes: readonly Buffer[] },
+  ): Promise<ReservationOutcome> {
+    return this.reserve(ctx, fileReservationSql(terms, fileId, choices, linkTokens));
+  }
+
+  private async reserve(
+    ctx: RequestContext,
+    statement: { sql: string; params: unknown[] },
+  ): Promise<ReservationOutcome> {
     let rows: Array<{
+      id: string;
       row_number: number;
+      employee_ref: string;
+      channel: DistributionChannel;
       serial: string;
       face_value: number;
       design: string;
       greeting: string | null;
     }>;
     try {
-      rows = await this.connection.query(ctx, sql, params);
+      rows = await this.connection.query(ctx, statement.sql, statement.params);
     } catch (error) {
       const driverError = error as { code?: string; constraint?: string; driverError?: { constraint?: string } };
       const constraint = driverError.constraint ?? driverError.driverError?.constraint;
@@ -550,13 +772,23 @@ export class DistributionRepository {
     return {
       outcome: 'reserved',
       assignments: rows.map((row) => ({
+        recipientId: row.id,
         rowNumber: row.row_number,
+        employeeRef: row.employee_ref,
+        channel: row.channel,
         serial: row.serial,
         faceValue: row.face_value,
         design: row.design,
         greeting: row.greeting,
       })),
     };
+  }
+
+  /** A distribution's link recipients in row order (the creation response hands over their claim links). */
+  async linkRecipients(ctx: RequestContext, distributionId: string): Promise<DistributionRecipient[]> {
+    return this.connection
+      .manager(ctx)
+      .find(DistributionRecipient, { where: { distributionId, channel: 'link' }, order: { rowNumber: 'ASC' } });
   }
 
   /** Whether any card of the order is assigned to a live recipient (exports of it are then refused). */

@@ -52,7 +52,10 @@ class FakeDistributions {
       this.outcome ?? {
         outcome: 'reserved' as const,
         assignments: recipients.map((recipient, index) => ({
+          recipientId: recipient.id,
           rowNumber: recipient.rowNumber,
+          employeeRef: recipient.employeeRef,
+          channel: recipient.channel,
           serial: recipient.serial ?? serialFromSequence(5_000 + index),
           faceValue: recipient.faceValue ?? 10_000,
           design: 'classic',
@@ -61,6 +64,30 @@ class FakeDistributions {
       }
     );
   };
+  /** The link recipients as the reservation would have written them (the fields the response shows). */
+  linkRecipients = async () =>
+    this.reserved.flatMap(({ recipients }) =>
+      recipients
+        .filter((recipient) => recipient.channel === 'link')
+        .map((recipient) => ({
+          ...recipient,
+          distributionId: 'dst_1',
+          design: 'classic',
+          faceValue: recipient.faceValue ?? 10_000,
+          cardSerial: 5_000,
+          status: 'sent',
+          attempts: 0,
+          lastError: null,
+          claimExpiresAt: new Date(),
+          sentAt: new Date(),
+          deliveredAt: null,
+          viewedAt: null,
+          claimedAt: null,
+          boundAt: null,
+          revokedAt: null,
+          createdAt: new Date(),
+        })),
+    );
 }
 
 function setup(options: { status?: OrderStatus | null; exported?: boolean } = {}) {

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { AuditService } from '../audit/audit.service';
+import { AuditService, type AuditEntry } from '../audit/audit.service';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
@@ -19,7 +19,9 @@ import {
   DistributionRepository,
   type Assignment,
   type CardPool,
+  type CardTypeChoice,
   type RecipientReservation,
+  type ReservationTerms,
 } from './distribution.repository';
 import type { CreateDistributionDto } from './dto/create-distribution.dto';
 import {
@@ -33,39 +35,81 @@ import {
 import { CLAIM_LINK_TTL_DAYS } from './dto/distribution-settings.dto';
 import {
   checkRecipientRows,
-  fileRealNameEnvelopeContext,
   maskRealName,
   MAX_LISTED_ROW_ERRORS,
-  parseRealName,
   realNameEnvelopeContext,
   serialiseRealName,
   type RecipientRow,
   type RowError,
 } from './recipient-rows';
-import { fileRowToRecipient } from './distribution-files.service';
 
 /** Assignments per audit record: "who distributed which serial to which employee_ref", in readable chunks. */
 export const ASSIGNMENTS_PER_AUDIT_RECORD = 500;
 
 const DAY_MS = 86_400_000;
 
-/** The 422 for rows that fail: every error counted, the first MAX_LISTED_ROW_ERRORS listed. */
-export function rowErrorsProblem(errors: readonly RowError[]): ApiError {
+/**
+ * The 422 for rows that fail: every error counted, the first MAX_LISTED_ROW_ERRORS listed. `total` when `errors`
+ * is a sample (a file's rows are checked by group, one error per row).
+ */
+export function rowErrorsProblem(errors: readonly RowError[], total?: { rows: number; errors: number }): ApiError {
   const onlyRealName = errors.every((error) => error.code === 'real_name_required');
-  const rows = new Set(errors.map((error) => error.row)).size;
+  const rows = total?.rows ?? new Set(errors.map((error) => error.row)).size;
+  const errorCount = total?.errors ?? errors.length;
   return ApiError.unprocessable(
     onlyRealName ? 'real_name_required' : 'invalid_recipients',
     onlyRealName
       ? `${rows} recipient(s) of registered cards lack real_name (name, id_type, id_number, mobile); nothing was reserved`
-      : `${rows} recipient row(s) are invalid (${errors.length} error(s)); nothing was reserved`,
-    { errors: errors.slice(0, MAX_LISTED_ROW_ERRORS), error_count: errors.length },
+      : `${rows} recipient row(s) are invalid (${errorCount} error(s)); nothing was reserved`,
+    { errors: errors.slice(0, MAX_LISTED_ROW_ERRORS), error_count: errorCount },
   );
 }
 
-/** What the order-dependent checks decided for one row: the kind of card it gets. */
-interface PlannedRow {
-  row: RecipientRow;
-  cardType: CardType;
+/**
+ * What the plan needs of the recipients: the rows asking for a face value grouped by face value and whether they
+ * bring a real name (a group's card type is one decision), and the rows naming a serial. Inline rows are grouped
+ * here; a file's are grouped by its SQL (DistributionRepository.fileRowsForPlan), so its rows never pass through Node.
+ */
+interface RecipientAsks {
+  groups: Array<{ faceValue: number; hasRealName: boolean; count: number; firstRows: number[] }>;
+  serialRows: Array<{ rowNumber: number; serial: string; hasRealName: boolean }>;
+  count: number;
+  /** The link rows' numbers, ascending: each gets a claim token. */
+  linkRows: number[];
+}
+
+function asksOfRows(rows: readonly RecipientRow[]): RecipientAsks {
+  const groups = new Map<string, RecipientAsks['groups'][number]>();
+  const serialRows: RecipientAsks['serialRows'] = [];
+  for (const row of rows) {
+    if (row.serial) {
+      serialRows.push({ rowNumber: row.rowNumber, serial: row.serial, hasRealName: row.realName !== null });
+      continue;
+    }
+    const key = `${row.faceValue}:${row.realName !== null}`;
+    const group = groups.get(key) ?? {
+      faceValue: row.faceValue!,
+      hasRealName: row.realName !== null,
+      count: 0,
+      firstRows: [],
+    };
+    group.count++;
+    group.firstRows.push(row.rowNumber);
+    groups.set(key, group);
+  }
+  return {
+    groups: [...groups.values()],
+    serialRows,
+    count: rows.length,
+    linkRows: rows.filter((row) => row.channel === 'link').map((row) => row.rowNumber),
+  };
+}
+
+/** What the plan decided: the card type of each kind of row, and how many cards of each kind are wanted. */
+interface Plan {
+  choices: CardTypeChoice[];
+  cardTypeOfSerialRow: Map<number, CardType>;
+  wanted: Map<string, number>;
 }
 
 /**
@@ -115,7 +159,7 @@ export class DistributionsService implements OnModuleInit {
         },
       ]);
     }
-    let rows: RecipientRow[];
+    let rows: RecipientRow[] | null = null;
     if (inline) {
       const checked = checkRecipientRows(inline);
       if (checked.errors.length > 0) throw rowErrorsProblem(checked.errors);
@@ -144,9 +188,8 @@ export class DistributionsService implements OnModuleInit {
           { order_id: dto.order_id },
         );
       }
-      if (fileId) rows = await this.takeFile(ctx, fileId);
-
-      const planned = await this.plan(ctx, dto.order_id, rows);
+      const asks = rows ? asksOfRows(rows) : await this.asksOfFile(ctx, fileId!);
+      const plan = await this.plan(ctx, dto.order_id, asks);
       const settings = await this.distributions.settingsOf(ctx, enterpriseId);
       const ttlDays = settings?.claimLinkTtlDays ?? CLAIM_LINK_TTL_DAYS.default;
       const claimExpiresAt = new Date(now.getTime() + ttlDays * DAY_MS);
@@ -160,64 +203,35 @@ export class DistributionsService implements OnModuleInit {
         status: scheduled ? 'scheduled' : 'sending',
         sendAt,
         fileId: fileId ?? null,
-        recipientCount: planned.length,
+        recipientCount: asks.count,
         createdByClientId: ctx.clientId!,
         createdAt: now,
         startedAt: scheduled ? null : now,
         completedAt: null,
         cancelledAt: null,
       };
-      const tokens = new Map<number, string>();
-      const reservations: RecipientReservation[] = planned.map(({ row, cardType }) => {
-        const id = newId('distributionRecipient');
-        let claimTokenHash: Buffer | null = null;
-        if (row.channel === 'link') {
-          const { token, hash } = newClaimToken();
-          tokens.set(row.rowNumber, token);
-          claimTokenHash = hash;
-        }
-        // Only registered cards keep the holder's identity: an anonymous card has none to bind.
-        const realName = cardType === 'registered' ? row.realName : null;
-        return {
-          id,
-          rowNumber: row.rowNumber,
-          employeeRef: row.employeeRef,
-          name: row.name,
-          email: row.email,
-          mobile: row.mobile,
-          channel: row.channel,
-          locale: row.locale,
-          greeting: row.greeting,
-          faceValue: row.serial ? null : row.faceValue,
-          cardType: row.serial ? null : cardType,
-          serial: row.serial,
-          channelClientId: row.channelClientId,
-          holderRef: row.holderRef,
-          realNameSealed: realName
-            ? this.cipher.encrypt(serialiseRealName(realName), realNameEnvelopeContext(id))
-            : null,
-          realNameMasked: realName ? maskRealName(realName) : null,
-          claimTokenHash,
-        };
-      });
+      const terms: ReservationTerms = {
+        distributionId: distribution.id,
+        enterpriseId,
+        orderId: dto.order_id,
+        status: scheduled ? 'scheduled' : 'queued',
+        nextAttemptAt: sendAt,
+        claimExpiresAt,
+        batches: batches.flatMap((batch) => {
+          const line = lines.find((candidate) => candidate.lineNo === batch.line_no);
+          return line ? [{ batchId: batch.id, design: line.design, greeting: line.greeting }] : [];
+        }),
+      };
+      // The link rows' claim tokens, in row order: only their hashes are stored; the links go back in the response.
+      const linkTokens = asks.linkRows.map(() => newClaimToken());
 
       distribution.createdAt = await this.distributions.insertDistribution(ctx, distribution);
-      const reserved = await this.distributions.reserveCards(
-        ctx,
-        {
-          distributionId: distribution.id,
-          enterpriseId,
-          orderId: dto.order_id,
-          status: scheduled ? 'scheduled' : 'queued',
-          nextAttemptAt: sendAt,
-          claimExpiresAt,
-          batches: batches.flatMap((batch) => {
-            const line = lines.find((candidate) => candidate.lineNo === batch.line_no);
-            return line ? [{ batchId: batch.id, design: line.design, greeting: line.greeting }] : [];
-          }),
-        },
-        reservations,
-      );
+      const reserved = rows
+        ? await this.distributions.reserveCards(ctx, terms, this.reservations(rows, plan, linkTokens))
+        : await this.distributions.reserveCardsFromFile(ctx, terms, fileId!, plan.choices, {
+            rowNumbers: asks.linkRows,
+            hashes: linkTokens.map((token) => token.hash),
+          });
       if (reserved.outcome === 'card_taken') {
         // The order's lock makes this unreachable; the unique index refused a double assignment all the same.
         throw ApiError.conflict(
@@ -225,11 +239,13 @@ export class DistributionsService implements OnModuleInit {
           'A card was assigned by a concurrent request; retry the request',
         );
       }
-      if (reserved.outcome === 'insufficient') throw await this.insufficient(ctx, dto.order_id, reservations);
+      if (reserved.outcome === 'insufficient') {
+        // The checks ran on the same locked order: a safety net.
+        throw insufficientCards(await this.distributions.cardPools(ctx, dto.order_id), plan.wanted);
+      }
       if (fileId) await this.distributions.deleteFileRows(ctx, fileId);
 
-      const assignmentOfRow = new Map(reserved.assignments.map((assignment) => [assignment.rowNumber, assignment]));
-      const serialOfRow = new Map(reserved.assignments.map((assignment) => [assignment.rowNumber, assignment.serial]));
+      const assignments = reserved.assignments;
       await this.events.record(ctx, {
         enterpriseId,
         type: 'distribution.created',
@@ -238,123 +254,164 @@ export class DistributionsService implements OnModuleInit {
           order_id: distribution.orderId,
           status: distribution.status,
           send_at: sendAt.toISOString(),
-          recipient_count: planned.length,
-          channels: countBy(planned.map(({ row }) => row.channel)),
+          recipient_count: assignments.length,
+          channels: countBy(assignments.map((assignment) => assignment.channel)),
         },
       });
-      await this.auditAssignments(ctx, distribution, planned, serialOfRow);
+      await this.auditAssignments(ctx, distribution, assignments);
       if (!scheduled) {
         // Once the rows saying they are due have committed; a wake-up lost here only waits for the sweep.
-        const jobs = Math.ceil(planned.length / this.config.DISTRIBUTION_SEND_BATCH);
+        const jobs = Math.ceil(assignments.length / this.config.DISTRIBUTION_SEND_BATCH);
         await this.transactions.afterCommit(ctx, () => this.sender.wake(distribution.id, { jobs }));
       }
 
-      const recipients = reservations.map((reservation) =>
-        this.recipientOf(distribution, reservation, assignmentOfRow.get(reservation.rowNumber)!, {
-          scheduled,
-          now,
-          sendAt,
-          claimExpiresAt,
-        }),
+      const links = linkTokens.length > 0 ? await this.distributions.linkRecipients(ctx, distribution.id) : [];
+      const counts = countBy(
+        assignments.map((assignment) =>
+          assignment.channel === 'link' ? 'sent' : scheduled ? 'scheduled' : ('queued' as const),
+        ),
       );
-      const counts = countBy(recipients.map((recipient) => recipient.status));
       const created: CreatedDistributionDto = {
         ...DistributionDto.from(distribution, { counts, sentLast5Minutes: counts.sent ?? 0 }),
-        link_recipients: recipients
-          .filter((recipient) => tokens.has(recipient.rowNumber))
-          .map((recipient): LinkRecipientDto => ({
-            ...RecipientDto.from(recipient),
-            claim_url: claimUrl(this.config.publicUrl, tokens.get(recipient.rowNumber)!),
-          })),
+        link_recipients: links.map((recipient, index): LinkRecipientDto => ({
+          ...RecipientDto.from(recipient),
+          claim_url: claimUrl(this.config.publicUrl, linkTokens[index].token),
+        })),
       };
       return created;
     });
   }
 
+  /** Inline rows as the reservation statement takes them: ids made, real names of registered cards sealed. */
+  private reservations(
+    rows: readonly RecipientRow[],
+    plan: Plan,
+    linkTokens: ReadonlyArray<{ hash: Buffer }>,
+  ): RecipientReservation[] {
+    const cardTypeOf = new Map(
+      plan.choices.map((choice) => [`${choice.faceValue}:${choice.hasRealName}`, choice.cardType]),
+    );
+    let link = 0;
+    return rows.map((row) => {
+      const id = newId('distributionRecipient');
+      const cardType = row.serial
+        ? plan.cardTypeOfSerialRow.get(row.rowNumber)!
+        : cardTypeOf.get(`${row.faceValue}:${row.realName !== null}`)!;
+      // Only registered cards keep the holder's identity: an anonymous card has none to bind.
+      const realName = cardType === 'registered' ? row.realName : null;
+      return {
+        id,
+        rowNumber: row.rowNumber,
+        employeeRef: row.employeeRef,
+        name: row.name,
+        email: row.email,
+        mobile: row.mobile,
+        channel: row.channel,
+        locale: row.locale,
+        greeting: row.greeting,
+        faceValue: row.serial ? null : row.faceValue,
+        cardType: row.serial ? null : cardType,
+        serial: row.serial,
+        channelClientId: row.channelClientId,
+        holderRef: row.holderRef,
+        realNameSealed: realName ? this.cipher.encrypt(serialiseRealName(realName), realNameEnvelopeContext(id)) : null,
+        realNameMasked: realName ? maskRealName(realName) : null,
+        claimTokenHash: row.channel === 'link' ? linkTokens[link++].hash : null,
+      };
+    });
+  }
+
   /**
-   * The order-dependent checks of every row: its face value is one the order has (and which card type it gets), its
-   * serial is a card of the order still free, a registered card has the holder's real name. Then whether there
-   * are free cards enough. Every bad row reported at once; nothing is reserved unless all pass.
+   * The order-dependent checks: each kind of row asks for a face value the order has (which card type it gets is
+   * decided per kind), each serial is a card of the order still free, a registered card has the holder's real name.
+   * Then whether there are free cards enough. Every bad row reported at once; nothing is reserved unless all pass.
    */
-  private async plan(ctx: RequestContext, orderId: string, rows: readonly RecipientRow[]): Promise<PlannedRow[]> {
+  private async plan(ctx: RequestContext, orderId: string, asks: RecipientAsks): Promise<Plan> {
     const pools = await this.distributions.cardPools(ctx, orderId);
     const serials = new Map(
       (
         await this.distributions.serialsInOrder(
           ctx,
           orderId,
-          rows.flatMap((row) => (row.serial ? [row.serial] : [])),
+          asks.serialRows.map((row) => row.serial),
         )
       ).map((card) => [card.serial, card]),
     );
     const errors: RowError[] = [];
-    const planned: PlannedRow[] = [];
-    const fail = (row: RecipientRow, field: string, code: RowError['code'], message: string) =>
-      errors.push({ row: row.rowNumber, field, code, message });
-    for (const row of rows) {
-      let cardType: CardType | undefined;
-      if (row.serial) {
-        const card = serials.get(row.serial);
-        if (!card) fail(row, 'serial', 'serial_not_in_order', `serial ${row.serial} is not a card of this order`);
-        else if (!card.free) {
-          fail(row, 'serial', 'serial_not_available', `card ${row.serial} is not free (assigned, bound or expired)`);
-        } else cardType = card.cardType;
-      } else {
-        const kinds = pools.filter((pool) => pool.faceValue === row.faceValue).map((pool) => pool.cardType);
-        if (kinds.length === 0) {
-          const values = [...new Set(pools.map((pool) => pool.faceValue))].join(', ');
-          fail(
-            row,
-            'face_value',
-            'face_value_not_in_order',
-            `the order has cards of ${values} fen, not ${row.faceValue}`,
-          );
-        } else {
-          // A recipient with a real name takes a registered card where the order has both kinds of this value.
-          cardType =
-            kinds.includes('registered') && (row.realName || !kinds.includes('anonymous')) ? 'registered' : 'anonymous';
-        }
-      }
-      if (cardType === 'registered' && !row.realName) {
+    let errorCount = 0;
+    const fail = (
+      rowNumbers: readonly number[],
+      count: number,
+      field: string,
+      code: RowError['code'],
+      message: string,
+    ) => {
+      for (const row of rowNumbers) errors.push({ row, field, code, message });
+      errorCount += count;
+    };
+    const realNameMissing = 'a registered card needs the holder: real_name (name, id_type, id_number, mobile)';
+    const plan: Plan = { choices: [], cardTypeOfSerialRow: new Map(), wanted: new Map() };
+    for (const group of asks.groups) {
+      const kinds = pools.filter((pool) => pool.faceValue === group.faceValue).map((pool) => pool.cardType);
+      if (kinds.length === 0) {
+        const values = [...new Set(pools.map((pool) => pool.faceValue))].join(', ');
         fail(
-          row,
-          'real_name',
-          'real_name_required',
-          'a registered card needs the holder: real_name (name, id_type, id_number, mobile)',
+          group.firstRows,
+          group.count,
+          'face_value',
+          'face_value_not_in_order',
+          `the order has cards of ${values} fen, not ${group.faceValue}`,
         );
+        continue;
       }
-      if (cardType) planned.push({ row, cardType });
+      // A recipient with a real name takes a registered card where the order has both kinds of this value.
+      const cardType: CardType =
+        kinds.includes('registered') && (group.hasRealName || !kinds.includes('anonymous'))
+          ? 'registered'
+          : 'anonymous';
+      if (cardType === 'registered' && !group.hasRealName) {
+        fail(group.firstRows, group.count, 'real_name', 'real_name_required', realNameMissing);
+        continue;
+      }
+      plan.choices.push({ faceValue: group.faceValue, hasRealName: group.hasRealName, cardType });
+      const key = `${group.faceValue}:${cardType}`;
+      plan.wanted.set(key, (plan.wanted.get(key) ?? 0) + group.count);
     }
-    if (errors.length > 0) throw rowErrorsProblem(errors.sort((a, b) => a.row - b.row));
-    const wanted = new Map<string, number>();
-    for (const { row, cardType } of planned) {
-      if (row.serial) continue;
-      const key = `${row.faceValue}:${cardType}`;
-      wanted.set(key, (wanted.get(key) ?? 0) + 1);
+    for (const row of asks.serialRows) {
+      const card = serials.get(row.serial);
+      if (!card) {
+        fail([row.rowNumber], 1, 'serial', 'serial_not_in_order', `serial ${row.serial} is not a card of this order`);
+      } else if (!card.free) {
+        fail(
+          [row.rowNumber],
+          1,
+          'serial',
+          'serial_not_available',
+          `card ${row.serial} is not free (assigned, bound or expired)`,
+        );
+      } else if (card.cardType === 'registered' && !row.hasRealName) {
+        fail([row.rowNumber], 1, 'real_name', 'real_name_required', realNameMissing);
+      } else plan.cardTypeOfSerialRow.set(row.rowNumber, card.cardType);
     }
-    const short = [...wanted].filter(([key, requested]) => requested > (poolOf(pools, key)?.free ?? 0));
-    if (short.length > 0) throw insufficientCards(pools, wanted);
-    return planned;
+    if (errorCount > 0) {
+      throw rowErrorsProblem(
+        errors.sort((a, b) => a.row - b.row),
+        { rows: errorCount, errors: errorCount },
+      );
+    }
+    const short = [...plan.wanted].filter(([key, requested]) => requested > (poolOf(pools, key)?.free ?? 0));
+    if (short.length > 0) throw insufficientCards(pools, plan.wanted);
+    return plan;
   }
 
-  /** The reservation found too few cards after all (the checks ran on the same locked order: a safety net). */
-  private async insufficient(
-    ctx: RequestContext,
-    orderId: string,
-    reservations: readonly RecipientReservation[],
-  ): Promise<ApiError> {
-    const wanted = new Map<string, number>();
-    for (const reservation of reservations) {
-      if (reservation.serial) continue;
-      const key = `${reservation.faceValue}:${reservation.cardType}`;
-      wanted.set(key, (wanted.get(key) ?? 0) + 1);
-    }
-    return insufficientCards(await this.distributions.cardPools(ctx, orderId), wanted);
-  }
-
-  /** A file's rows as recipients: only a file of this enterprise, unexpired, without errors, not used before. */
-  private async takeFile(ctx: RequestContext, fileId: string): Promise<RecipientRow[]> {
-    const file = await this.distributions.findFile(ctx, fileId, ctx.enterpriseId);
+  /**
+   * An uploaded file's rows as the plan sees them: only a file of this enterprise, unexpired, without errors, not
+   * used before. The rows stay in the database; the reservation reads them there.
+   */
+  private async asksOfFile(ctx: RequestContext, fileId: string): Promise<RecipientAsks> {
+    const file = isId('distributionFile', fileId)
+      ? await this.distributions.findFile(ctx, fileId, ctx.enterpriseId)
+      : null;
     if (!file) throw ApiError.notFound('distribution file', fileId);
     const usedBy = await this.distributions.distributionOfFile(ctx, fileId, ctx.enterpriseId);
     if (usedBy) {
@@ -377,12 +434,17 @@ export class DistributionsService implements OnModuleInit {
         },
       );
     }
-    const stored = await this.distributions.fileRows(ctx, fileId);
-    return stored.map(({ rowNumber, data }) =>
-      fileRowToRecipient(rowNumber, data, (sealed) =>
-        parseRealName(this.cipher.decrypt(sealed, fileRealNameEnvelopeContext(fileId, rowNumber))),
-      ),
+    const { groups, serialRows, linkRows } = await this.distributions.fileRowsForPlan(
+      ctx,
+      fileId,
+      MAX_LISTED_ROW_ERRORS,
     );
+    return {
+      groups,
+      serialRows,
+      count: serialRows.length + groups.reduce((sum, group) => sum + group.count, 0),
+      linkRows,
+    };
   }
 
   /**
@@ -392,8 +454,7 @@ export class DistributionsService implements OnModuleInit {
   private async auditAssignments(
     ctx: RequestContext,
     distribution: Distribution,
-    planned: readonly PlannedRow[],
-    serialOfRow: ReadonlyMap<number, string>,
+    assignments: readonly Assignment[],
   ): Promise<void> {
     await this.audit.append(ctx, {
       action: 'distribution.created',
@@ -402,81 +463,30 @@ export class DistributionsService implements OnModuleInit {
       enterpriseId: distribution.enterpriseId,
       summary: {
         order_id: distribution.orderId,
-        recipient_count: planned.length,
+        recipient_count: assignments.length,
         file_id: distribution.fileId,
         send_at: distribution.sendAt.toISOString(),
       },
     });
-    for (let start = 0; start < planned.length; start += ASSIGNMENTS_PER_AUDIT_RECORD) {
-      const chunk = planned.slice(start, start + ASSIGNMENTS_PER_AUDIT_RECORD);
-      await this.audit.append(ctx, {
+    const chunks: AuditEntry[] = [];
+    for (let start = 0; start < assignments.length; start += ASSIGNMENTS_PER_AUDIT_RECORD) {
+      chunks.push({
         action: 'distribution.cards_assigned',
         objectType: 'distribution',
         objectId: distribution.id,
         enterpriseId: distribution.enterpriseId,
         summary: {
           order_id: distribution.orderId,
-          assignments: chunk.map(({ row }) => ({
-            row: row.rowNumber,
-            serial: serialOfRow.get(row.rowNumber),
-            employee_ref: row.employeeRef,
-            channel: row.channel,
+          assignments: assignments.slice(start, start + ASSIGNMENTS_PER_AUDIT_RECORD).map((assignment) => ({
+            row: assignment.rowNumber,
+            serial: assignment.serial,
+            employee_ref: assignment.employeeRef,
+            channel: assignment.channel,
           })),
         },
       });
     }
-  }
-
-  /** The recipient row as the reservation wrote it (for the response: no read-back of 10,000 rows). */
-  private recipientOf(
-    distribution: Distribution,
-    reservation: RecipientReservation,
-    assignment: Assignment,
-    at: { scheduled: boolean; now: Date; sendAt: Date; claimExpiresAt: Date },
-  ): DistributionRecipient {
-    const link = reservation.channel === 'link';
-    return {
-      id: reservation.id,
-      distributionId: distribution.id,
-      enterpriseId: distribution.enterpriseId,
-      rowNumber: reservation.rowNumber,
-      employeeRef: reservation.employeeRef,
-      bindTicketHash: null,
-      bindTicketExpiresAt: null,
-      bindTicketClientId: null,
-      name: reservation.name,
-      email: reservation.email,
-      mobile: reservation.mobile,
-      channel: reservation.channel,
-      locale: reservation.locale,
-      greeting: assignment.greeting,
-      design: assignment.design,
-      faceValue: assignment.faceValue,
-      cardSerial: Number(assignment.serial),
-      channelClientId: reservation.channelClientId,
-      holderRef: reservation.holderRef,
-      realNameSealed: reservation.realNameSealed,
-      realNameMasked: reservation.realNameMasked,
-      status: link ? 'sent' : at.scheduled ? 'scheduled' : 'queued',
-      nextAttemptAt: link ? null : at.sendAt,
-      attempts: 0,
-      lastError: null,
-      claimTokenHash: reservation.claimTokenHash,
-      claimExpiresAt: link ? at.claimExpiresAt : null,
-      otpHash: null,
-      otpExpiresAt: null,
-      otpFailures: 0,
-      viewCount: 0,
-      revealCount: 0,
-      sentAt: link ? at.now : null,
-      deliveredAt: null,
-      viewedAt: null,
-      claimedAt: null,
-      boundAt: null,
-      revokedAt: null,
-      createdAt: at.now,
-      updatedAt: at.now,
-    };
+    await this.audit.appendAll(ctx, chunks);
   }
 
   async get(ctx: RequestContext, id: string): Promise<DistributionDto> {

@@ -387,11 +387,6 @@ export function realNameEnvelopeContext(recipientId: string): string {
   return `distribution_recipients.real_name:${recipientId}`;
 }
 
-/** The same for an uploaded file's row, until a distribution takes it (it is then sealed again for the recipient). */
-export function fileRealNameEnvelopeContext(fileId: string, rowNumber: number): string {
-  return `distribution_file_rows.real_name:${fileId}:${rowNumber}`;
-}
-
 /** Exactly these four fields, in this order, as the JSON that is sealed. */
 export function serialiseRealName(realName: RealName): string {
   const { name, id_type, id_number, mobile } = realName;

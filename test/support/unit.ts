@@ -65,6 +65,10 @@ export class FakeAudit {
     return this.record(ctx, entry);
   }
 
+  async appendAll(ctx: RequestContext, entries: readonly AuditEntry[]): Promise<void> {
+    for (const entry of entries) await this.record(ctx, entry);
+  }
+
   actions(): string[] {
     return this.entries.map((entry) => entry.action);
   }
