@@ -36,7 +36,7 @@ export async function prepareRuntime(
   const migrationUrl = config.MIGRATION_DATABASE_URL;
   const applied = await runMigrations(migrationUrl ?? database.url);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  const queue = await prepareQueueBackend(config, database.url, { migrationUrl });
+  const queue = await prepareQueueBackend(config, database.url, { migrationUrl, redisPrefix: config.REDIS_PREFIX });
   logger.info({ backend: queue.backend }, 'queue backend ready');
   return { config, logger, database, queue };
 }

@@ -113,6 +113,17 @@ export class AppConfig {
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /**
+   * Namespace of every key Fuli writes to Redis (BullMQ's queues and the rate-limit counters), so that several
+   * deployments can share one Redis without seeing each other's jobs or budgets. Unset: BullMQ's `bull` and
+   * `fuli:rate:…`.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
+    message: 'REDIS_PREFIX must be 1-64 letters, digits, dots, dashes or underscores',
+  })
+  REDIS_PREFIX?: string;
+
   /** Defaults to redis when REDIS_URL is set, else postgres. */
   @IsIn(['postgres', 'redis'])
   QUEUE_BACKEND: QueueBackend = 'postgres';
@@ -793,13 +804,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (config.QUEUE_BACKEND === 'redis' && !config.REDIS_URL) {
     throw new ConfigError('Invalid configuration: QUEUE_BACKEND=redis needs REDIS_URL');
   }
-  if (errors.length > 0) {
-    const lines = errors.map((error) => {
-      const messages = Object.values(error.constraints ?? {});
-      const given = error.value === undefined ? 'is missing' : 'is invalid';
-      return `  ${error.property} ${given}: ${messages.join('; ')}`;
-    });
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  const missing = errors.filter((error) => error.value === undefined).map((error) => error.property);
+  // Production has no embedded database: DATABASE_URL is one of the settings it cannot start without.
+  if (production && raw.DATABASE_URL === undefined) missing.unshift('DATABASE_URL');
+  const invalid = errors
+    .filter((error) => error.value !== undefined)
+    .map((error) => `${error.property} is invalid: ${Object.values(error.constraints ?? {}).join('; ')}`);
+  if (missing.length > 0 || invalid.length > 0) {
+    // One line, every problem at once: a deployment fixes them all in one go instead of one per restart.
+    const parts = [...invalid];
+    if (missing.length > 0) {
+      parts.unshift(
+        `${missing.map((name) => `${name} is missing`).join(', ')} (` +
+          (production
+            ? 'production needs them set: .env.example shows the format of each; `npm start` runs as development and generates them'
+            : 'set them, see .env.example') +
+          ')',
+      );
+    }
+    throw new ConfigError(`Invalid configuration: ${parts.join('; ')}`);
   }
   if (config.SMS_PROVIDER === 'tencent') {
     const missingSms = TENCENT_SMS_REQUIRED.filter((key) => config[key] === undefined);
