@@ -11,6 +11,7 @@ import { IpRateLimitGuard } from './auth/rate-limit.guard';
 import { apiSecurityHeaders, claimSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
+import { runInRequest } from './common/logging/request-log-context';
 import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/app-config';
 import { resolveDatabase, type DatabaseHandle } from './database/database-url';
 import { runMigrations } from './database/migrations';
@@ -85,6 +86,10 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const claimHeaders = claimSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
   const rateLimit = app.get(IpRateLimitGuard);
+  // The request's id for every log line written while serving it. Entered again before validation: the handler runs
+  // from the body stream's events, which carry the connection's async context, not this hook's.
+  fastify.addHook('onRequest', (request, _reply, done) => runInRequest(request.id, done));
+  fastify.addHook('preValidation', (request, _reply, done) => runInRequest(request.id, done));
   fastify.addHook('onRequest', (request, reply, done) => {
     const url = request.url;
     void reply.headers(
