@@ -198,7 +198,8 @@ export class AppConfig {
 
   /**
    * Bootstrap operator client (scope `admin`), created at first boot; a later boot gives it the configured
-   * secret, but never brings it back once revoked (see ADMIN_CLIENT_REACTIVATE).
+   * secret, but never brings it back once revoked (see ADMIN_CLIENT_REACTIVATE). `cli_` and 6-64 letters or digits,
+   * e.g. `cli_operator` (what development generates); its secret (ADMIN_CLIENT_SECRET) is at least 24 characters.
    */
   @Matches(/^cli_[A-Za-z0-9]{6,64}$/, { message: 'ADMIN_CLIENT_ID must look like cli_<6-64 letters or digits>' })
   ADMIN_CLIENT_ID: string;
@@ -715,6 +716,13 @@ const GENERATED_SECRET_FIELDS = [
   'ADMIN_CLIENT_SECRET',
   'CLIENT_SECRET_KEY',
   'AUDIT_HMAC_KEYS',
+] as const satisfies readonly (keyof AppConfig)[];
+
+/** What production cannot start without (development generates the keys and embeds its database). */
+export const PRODUCTION_REQUIRED_FIELDS = [
+  'DATABASE_URL',
+  ...GENERATED_SECRET_FIELDS,
+  'ADMIN_CLIENT_ID',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** Fields whose values never reach a log line (SMTP_URL's password is masked as every URL's is). */
