@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppConfig } from './app-config';
-import { renderEnvExample } from './env-example';
+import { envValue, renderEnvExample } from './env-example';
 
 const root = join(__dirname, '..', '..');
 const source = readFileSync(join(__dirname, 'app-config.ts'), 'utf8');
@@ -19,7 +19,7 @@ describe('.env.example', () => {
     const defaults = new AppConfig() as unknown as Record<string, unknown>;
     expect([...assignments.keys()]).toEqual(Object.keys(defaults));
     for (const [name, value] of Object.entries(defaults)) {
-      expect([name, assignments.get(name)]).toEqual([name, value === undefined ? '' : String(value)]);
+      expect([name, assignments.get(name)]).toEqual([name, envValue(value)]);
     }
     expect(assignments.get('PORT')).toBe('3000');
     expect(assignments.get('CODE_PEPPER')).toBe('');

@@ -31,6 +31,11 @@ function fieldDocs(source: string): Map<string, string[]> {
   return docs;
 }
 
+/** A default as the environment spells it (every default is a string, a number or a boolean; none is empty). */
+export function envValue(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+}
+
 /**
  * `.env.example`: every variable AppConfig reads, in its order, with its comment and its default (empty when it has
  * none: required in production, or optional). Generated from the class, so it cannot miss one; a unit test checks
@@ -44,7 +49,7 @@ export function renderEnvExample(appConfigSource: string): string {
     const value = defaults[name];
     const lines = (docs.get(name) ?? []).map((line) => `# ${line}`.trimEnd());
     if (required.has(name)) lines.push('# Required in production (development generates it, or embeds the database).');
-    lines.push(`${name}=${value === undefined ? '' : String(value)}`);
+    lines.push(`${name}=${envValue(value)}`);
     return lines.join('\n');
   });
   return (
