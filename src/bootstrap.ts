@@ -130,16 +130,33 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
 }
 
 /**
- * Graceful stop of an HTTP app (SIGTERM): first the HTTP server stops listening, closes its idle connections and
- * waits for the requests in flight (each answered with `Connection: close`; a new request on a kept-alive
- * connection gets Fastify's 503); then Nest's close drains the jobs and releases the database pool and Redis
- * clients; then the runtime (queue connection, embedded Postgres). Nest's own order would run the destroy hooks
- * (pool and Redis closed) before it closes the HTTP server, failing requests still being served.
+ * How long kept-alive connections get, once the server stops listening, to send their next request (answered 503
+ * with `Connection: close`) before those still idle are closed.
+ */
+const IDLE_CONNECTION_GRACE_MS = 1_000;
+
+/**
+ * Graceful stop of an HTTP app (SIGTERM): first the HTTP server stops listening and waits for the requests in flight
+ * (each answered with `Connection: close`); a request arriving on a kept-alive connection gets Fastify's 503 with
+ * `Connection: close`, and only connections still idle after a short grace are closed. Closing idle connections at
+ * once (what Node's server.close() does) resets the ones whose client is already sending its next request: under
+ * load, most of them. Then Nest's close drains the jobs and releases the database pool and Redis clients; then the
+ * runtime (queue connection, embedded Postgres). Nest's own order would run the destroy hooks (pool and Redis
+ * closed) before it closes the HTTP server, failing requests still being served.
  */
 export async function shutdownHttpApp(app: NestFastifyApplication, runtime: Runtime): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   shuttingDown.add(fastify);
-  await fastify.close();
+  const server = fastify.server;
+  const closeIdleConnections = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => undefined;
+  const closed = fastify.close();
+  const grace = setTimeout(closeIdleConnections, IDLE_CONNECTION_GRACE_MS);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(grace);
+  }
   await app.close();
   await closeRuntime(runtime);
 }
