@@ -11,6 +11,7 @@ import { IpRateLimitGuard } from './auth/rate-limit.guard';
 import { apiSecurityHeaders, claimSecurityHeaders, docsSecurityHeaders } from './common/http/security-headers';
 import { newId } from './common/ids';
 import { createLogger, PinoNestLogger } from './common/logging/logger';
+import { runInRequest } from './common/logging/request-log-context';
 import { AppConfig, defaultNodeEnv, describeConfig, loadConfig } from './config/app-config';
 import { resolveDatabase, type DatabaseHandle } from './database/database-url';
 import { runMigrations } from './database/migrations';
@@ -36,7 +37,7 @@ export async function prepareRuntime(
   const migrationUrl = config.MIGRATION_DATABASE_URL;
   const applied = await runMigrations(migrationUrl ?? database.url);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  const queue = await prepareQueueBackend(config, database.url, { migrationUrl });
+  const queue = await prepareQueueBackend(config, database.url, { migrationUrl, redisPrefix: config.REDIS_PREFIX });
   logger.info({ backend: queue.backend }, 'queue backend ready');
   return { config, logger, database, queue };
 }
@@ -85,6 +86,10 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   const claimHeaders = claimSecurityHeaders(config.isProduction);
   const metrics = app.get(MetricsService);
   const rateLimit = app.get(IpRateLimitGuard);
+  // The request's id for every log line written while serving it. Entered again before validation: the handler runs
+  // from the body stream's events, which carry the connection's async context, not this hook's.
+  fastify.addHook('onRequest', (request, _reply, done) => runInRequest(request.id, done));
+  fastify.addHook('preValidation', (request, _reply, done) => runInRequest(request.id, done));
   fastify.addHook('onRequest', (request, reply, done) => {
     const url = request.url;
     void reply.headers(
@@ -125,16 +130,33 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
 }
 
 /**
- * Graceful stop of an HTTP app (SIGTERM): first the HTTP server stops listening, closes its idle connections and
- * waits for the requests in flight (each answered with `Connection: close`; a new request on a kept-alive
- * connection gets Fastify's 503); then Nest's close drains the jobs and releases the database pool and Redis
- * clients; then the runtime (queue connection, embedded Postgres). Nest's own order would run the destroy hooks
- * (pool and Redis closed) before it closes the HTTP server, failing requests still being served.
+ * How long kept-alive connections get, once the server stops listening, to send their next request (answered 503
+ * with `Connection: close`) before those still idle are closed.
+ */
+const IDLE_CONNECTION_GRACE_MS = 1_000;
+
+/**
+ * Graceful stop of an HTTP app (SIGTERM): first the HTTP server stops listening and waits for the requests in flight
+ * (each answered with `Connection: close`); a request arriving on a kept-alive connection gets Fastify's 503 with
+ * `Connection: close`, and only connections still idle after a short grace are closed. Closing idle connections at
+ * once (what Node's server.close() does) resets the ones whose client is already sending its next request: under
+ * load, most of them. Then Nest's close drains the jobs and releases the database pool and Redis clients; then the
+ * runtime (queue connection, embedded Postgres). Nest's own order would run the destroy hooks (pool and Redis
+ * closed) before it closes the HTTP server, failing requests still being served.
  */
 export async function shutdownHttpApp(app: NestFastifyApplication, runtime: Runtime): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   shuttingDown.add(fastify);
-  await fastify.close();
+  const server = fastify.server;
+  const closeIdleConnections = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => undefined;
+  const closed = fastify.close();
+  const grace = setTimeout(closeIdleConnections, IDLE_CONNECTION_GRACE_MS);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(grace);
+  }
   await app.close();
   await closeRuntime(runtime);
 }

@@ -1,15 +1,25 @@
-import { createHttpApp, prepareRuntime, shutdownHttpApp } from './bootstrap';
-import { DemoSeedService } from './demo/demo-seed.service';
-import { describeMailTransport } from './distribution/channels/mail.sender';
-import { describeSmsProvider } from './distribution/channels/sms.sender';
-import { MetricsServer } from './metrics/metrics-server';
-import { onShutdown } from './shutdown';
+/* eslint-disable @typescript-eslint/no-require-imports -- the application is loaded after the boot checks, see main() */
+import { checkBeforeBoot, exitOnBootFailure } from './boot-checks';
+import { BootError } from './config/boot-error';
+import { ConfigError, defaultNodeEnv, loadConfig } from './config/app-config';
 
 /** HTTP API; also runs the queue processors unless started with --api-only (see src/worker.ts). */
 async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
-  const runtime = await prepareRuntime();
-  const { config, logger } = runtime;
+  // Configuration, ports and services first: a misconfiguration ends the boot in one line before anything starts.
+  const config = loadConfig(process.env, { defaultNodeEnv: defaultNodeEnv() });
+  await checkBeforeBoot(config, { listens: true });
+  // The application (Nest, TypeORM, BullMQ and every module) is loaded only once the checks have passed.
+  const { createHttpApp, prepareRuntime, shutdownHttpApp } = require('./bootstrap') as typeof import('./bootstrap');
+  const { DemoSeedService } = require('./demo/demo-seed.service') as typeof import('./demo/demo-seed.service');
+  const { describeMailTransport } =
+    require('./distribution/channels/mail.sender') as typeof import('./distribution/channels/mail.sender');
+  const { describeSmsProvider } =
+    require('./distribution/channels/sms.sender') as typeof import('./distribution/channels/sms.sender');
+  const { MetricsServer } = require('./metrics/metrics-server') as typeof import('./metrics/metrics-server');
+  const { onShutdown } = require('./shutdown') as typeof import('./shutdown');
+  const runtime = await prepareRuntime(config);
+  const { logger } = runtime;
   const app = await createHttpApp(runtime, { worker: !apiOnly });
   onShutdown(logger, () => shutdownHttpApp(app, runtime));
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -23,7 +33,6 @@ async function main(): Promise<void> {
   if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint(channels);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exit(1);
-});
+main().catch((error: unknown) =>
+  exitOnBootFailure(error, (known) => known instanceof ConfigError || known instanceof BootError),
+);

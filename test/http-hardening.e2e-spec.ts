@@ -165,6 +165,10 @@ describe('HTTP hardening', () => {
       expect(refused.headers['content-type']).toMatch(PROBLEM);
       expect(refused.body).toMatchObject({ status: 429, code: 'rate_limited' });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // The refusal announces the spent budget in the same headers as the answers before it.
+      expect(refused.headers['ratelimit-limit']).toBe('3');
+      expect(refused.headers['ratelimit-remaining']).toBe('0');
+      expect(refused.headers['ratelimit-reset']).toBe(refused.headers['retry-after']);
     });
   });
 

@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { startTestApp, TEST_ADMIN_CLIENT_ID, TEST_ADMIN_CLIENT_SECRET, type TestApp } from './support/app';
 
@@ -65,5 +66,59 @@ describe.each(setups)('graceful shutdown (what SIGTERM runs), %s', (_name, env) 
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain('"access_token"');
     await shutdown;
+  });
+});
+
+/** One GET on a kept-alive connection of `agent`: its status, or the error code it failed with. */
+function get(agent: Agent, url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = httpRequest(url, { agent }, (response) => {
+      response.resume();
+      response.once('end', () => resolve(response.statusCode ?? 0));
+      response.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+    request.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    request.end();
+  });
+}
+
+describe('graceful shutdown under load (a rolling restart)', () => {
+  it('resets no request already sent on a kept-alive connection: each is answered, 200 or 503 with Connection: close', async () => {
+    const app = await startTestApp();
+    const url = `${app.url}/health/live`;
+    const outcomes = new Map<number | string, number>();
+    let stopping = false;
+    let closedAt = 0;
+    // Twenty clients, each on one kept-alive connection, sending back to back until the server no longer listens.
+    const served = Array.from({ length: 20 }, () => 0);
+    const clients = served.map(async (_, client) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        for (let sent = 0; sent < 5_000; sent++) {
+          const outcome = await get(agent, url);
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          if (outcome === 200) served[client]++;
+          if (outcome === 'ECONNREFUSED') return;
+          if (stopping && Date.now() - closedAt > 10_000) return;
+        }
+      } finally {
+        agent.destroy();
+      }
+    });
+    // Every connection kept alive and in use (a connection still in the listen backlog when the listener closes is
+    // reset by the kernel: not a request the server had, and not what a rolling restart is about).
+    const deadline = Date.now() + 30_000;
+    while (served.some((count) => count < 3) && Date.now() < deadline) await pause(20);
+    expect(Math.min(...served)).toBeGreaterThanOrEqual(3);
+    stopping = true;
+    closedAt = Date.now();
+    await app.close();
+    await Promise.all(clients);
+
+    const seen = Object.fromEntries(outcomes);
+    // Served before the shutdown, answered 503 during it, refused once the listener was gone: nothing else.
+    expect(Object.keys(seen).sort()).toEqual(['200', '503', 'ECONNREFUSED']);
+    expect(seen['200']).toBeGreaterThanOrEqual(60);
+    expect(seen.ECONNREFUSED).toBe(20);
   });
 });

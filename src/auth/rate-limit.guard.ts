@@ -1,6 +1,6 @@
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
-import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
+import { ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerRequest } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from './jwt.strategy';
 import { VerifiedTokens, type VerifiedClaims } from './verified-tokens';
@@ -72,6 +72,18 @@ abstract class BudgetGuard extends ThrottlerGuard {
     if (!spender) return Promise.resolve(true);
     const { tracker, limit } = spender;
     return this.handleRequest({ context, ...this.budget, limit, getTracker: () => Promise.resolve(tracker) });
+  }
+
+  /**
+   * The library sets only Retry-After on a 429: announce the spent budget in the same RateLimit-* headers as every
+   * other answer (Remaining 0, Reset when requests pass again), so that a client reads one set of headers.
+   */
+  protected override throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    void reply.header(`${this.headerPrefix}-Limit`, detail.limit);
+    void reply.header(`${this.headerPrefix}-Remaining`, 0);
+    void reply.header(`${this.headerPrefix}-Reset`, detail.timeToBlockExpire || detail.timeToExpire);
+    return super.throwThrottlingException(context, detail);
   }
 
   protected override generateKey(_context: ExecutionContext, tracker: string, throttler: string): string {

@@ -113,6 +113,17 @@ export class AppConfig {
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /**
+   * Namespace of every key Fuli writes to Redis (BullMQ's queues and the rate-limit counters), so that several
+   * deployments can share one Redis without seeing each other's jobs or budgets. Unset: BullMQ's `bull` and
+   * `fuli:rate:…`.
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
+    message: 'REDIS_PREFIX must be 1-64 letters, digits, dots, dashes or underscores',
+  })
+  REDIS_PREFIX?: string;
+
   /** Defaults to redis when REDIS_URL is set, else postgres. */
   @IsIn(['postgres', 'redis'])
   QUEUE_BACKEND: QueueBackend = 'postgres';
@@ -187,7 +198,8 @@ export class AppConfig {
 
   /**
    * Bootstrap operator client (scope `admin`), created at first boot; a later boot gives it the configured
-   * secret, but never brings it back once revoked (see ADMIN_CLIENT_REACTIVATE).
+   * secret, but never brings it back once revoked (see ADMIN_CLIENT_REACTIVATE). `cli_` and 6-64 letters or digits,
+   * e.g. `cli_operator` (what development generates); its secret (ADMIN_CLIENT_SECRET) is at least 24 characters.
    */
   @Matches(/^cli_[A-Za-z0-9]{6,64}$/, { message: 'ADMIN_CLIENT_ID must look like cli_<6-64 letters or digits>' })
   ADMIN_CLIENT_ID: string;
@@ -706,6 +718,13 @@ const GENERATED_SECRET_FIELDS = [
   'AUDIT_HMAC_KEYS',
 ] as const satisfies readonly (keyof AppConfig)[];
 
+/** What production cannot start without (development generates the keys and embeds its database). */
+export const PRODUCTION_REQUIRED_FIELDS = [
+  'DATABASE_URL',
+  ...GENERATED_SECRET_FIELDS,
+  'ADMIN_CLIENT_ID',
+] as const satisfies readonly (keyof AppConfig)[];
+
 /** Fields whose values never reach a log line (SMTP_URL's password is masked as every URL's is). */
 export const SECRET_FIELDS = [
   ...GENERATED_SECRET_FIELDS,
@@ -793,13 +812,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   if (config.QUEUE_BACKEND === 'redis' && !config.REDIS_URL) {
     throw new ConfigError('Invalid configuration: QUEUE_BACKEND=redis needs REDIS_URL');
   }
-  if (errors.length > 0) {
-    const lines = errors.map((error) => {
-      const messages = Object.values(error.constraints ?? {});
-      const given = error.value === undefined ? 'is missing' : 'is invalid';
-      return `  ${error.property} ${given}: ${messages.join('; ')}`;
-    });
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  const missing = errors.filter((error) => error.value === undefined).map((error) => error.property);
+  // Production has no embedded database: DATABASE_URL is one of the settings it cannot start without.
+  if (production && raw.DATABASE_URL === undefined) missing.unshift('DATABASE_URL');
+  const invalid = errors
+    .filter((error) => error.value !== undefined)
+    .map((error) => `${error.property} is invalid: ${Object.values(error.constraints ?? {}).join('; ')}`);
+  if (missing.length > 0 || invalid.length > 0) {
+    // One line, every problem at once: a deployment fixes them all in one go instead of one per restart.
+    const parts = [...invalid];
+    if (missing.length > 0) {
+      parts.unshift(
+        `${missing.map((name) => `${name} is missing`).join(', ')} (` +
+          (production
+            ? 'production needs them set: .env.example shows the format of each; `npm start` runs as development and generates them'
+            : 'set them, see .env.example') +
+          ')',
+      );
+    }
+    throw new ConfigError(`Invalid configuration: ${parts.join('; ')}`);
   }
   if (config.SMS_PROVIDER === 'tencent') {
     const missingSms = TENCENT_SMS_REQUIRED.filter((key) => config[key] === undefined);

@@ -115,7 +115,7 @@ export class DemoSeedService {
       `                       client_secret=${demo.hr.client_secret}`,
       `  Demo finance client: client_id=${demo.finance.client_id}`,
       `                       client_secret=${demo.finance.client_secret}`,
-      `  Operator client:     client_id=${this.config.ADMIN_CLIENT_ID} (secret: ADMIN_CLIENT_SECRET, or ${join(this.config.dataDir, 'secrets.json')})`,
+      `  Operator client:     client_id=${this.config.ADMIN_CLIENT_ID} (secret: ${this.operatorSecretSource()})`,
       `  All of these:        ${join(this.config.dataDir, 'demo-credentials.json')}`,
       '  Get a token:',
       `    curl -s -u ${demo.hr.client_id}:${demo.hr.client_secret} -d grant_type=client_credentials ${url}/v1/oauth/token`,
@@ -123,6 +123,20 @@ export class DemoSeedService {
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  /**
+   * Where the operator's secret is: the environment's when it set ADMIN_CLIENT_SECRET, else the one development
+   * generated into DATA_DIR/secrets.json (the file's value tells which: loadConfig fills only what is unset).
+   */
+  operatorSecretSource(): string {
+    const file = join(this.config.dataDir, 'secrets.json');
+    const generated = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as { ADMIN_CLIENT_SECRET?: string }).ADMIN_CLIENT_SECRET
+      : undefined;
+    return generated === this.config.ADMIN_CLIENT_SECRET
+      ? `ADMIN_CLIENT_SECRET in ${file}`
+      : 'the ADMIN_CLIENT_SECRET you set';
   }
 
   /** Names of every product in the catalog, read page by page through the catalog's own service. */

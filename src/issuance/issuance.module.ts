@@ -5,6 +5,7 @@ import { LedgerModule } from '../ledger/ledger.module';
 import { CardsModule } from '../cards/cards.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrdersModule } from '../orders/orders.module';
+import { IssuanceMetrics } from './issuance-metrics';
 import { IssuanceReadsService } from './issuance-reads.service';
 import { IssuanceController } from './issuance.controller';
 import { IssuanceRepository } from './issuance.repository';
@@ -17,7 +18,7 @@ import { IssuanceService } from './issuance.service';
 @Module({
   imports: [OrdersModule, CatalogModule, CardsModule, AuditModule, EventsModule, LedgerModule],
   controllers: [IssuanceController],
-  providers: [IssuanceService, IssuanceRepository, IssuanceReadsService],
+  providers: [IssuanceService, IssuanceRepository, IssuanceReadsService, IssuanceMetrics],
   exports: [IssuanceService, IssuanceReadsService, IssuanceRepository],
 })
 export class IssuanceModule {}

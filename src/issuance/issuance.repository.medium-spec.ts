@@ -85,10 +85,13 @@ describe('IssuanceRepository (medium)', () => {
       const running = { ...base, id: newId('batch'), lineNo: 2 };
       await batches.insertBatch(ctx, queued);
       await batches.insertBatch(ctx, running);
-      await batches.markRunning(ctx, running.id);
+      // Each change says whether it made it: chunks racing to start (or fail) a batch count it once.
+      expect(await batches.markRunning(ctx, running.id)).toBe(true);
+      expect(await batches.markRunning(ctx, running.id)).toBe(false);
       await batches.cancelQueued(ctx, orderId);
-      await batches.markFailed(ctx, running.id, 'database down');
-      await batches.markFailed(ctx, queued.id, 'too late');
+      expect(await batches.markFailed(ctx, running.id, 'database down')).toBe(true);
+      expect(await batches.markFailed(ctx, running.id, 'again')).toBe(false);
+      expect(await batches.markFailed(ctx, queued.id, 'too late')).toBe(false);
       const found = await batches.batchesOf(ctx, [orderId]);
       expect(found.map((batch) => [batch.lineNo, batch.status, batch.failureReason])).toEqual([
         [1, 'cancelled', null],

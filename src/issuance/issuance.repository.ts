@@ -57,12 +57,14 @@ export class IssuanceRepository {
       .find(IssuanceBatch, { where: { orderId: In([...orderIds]) }, order: { orderId: 'ASC', lineNo: 'ASC' } });
   }
 
-  async markRunning(ctx: RequestContext, batchId: string): Promise<void> {
-    await this.connection.query(
+  /** True when this call started the batch (chunks starting at once race for it: one wins). */
+  async markRunning(ctx: RequestContext, batchId: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
       ctx,
-      "UPDATE issuance_batches SET status = 'running', started_at = now(), updated_at = now() WHERE id = $1 AND status = 'queued'",
+      "WITH r AS (UPDATE issuance_batches SET status = 'running', started_at = now(), updated_at = now() WHERE id = $1 AND status = 'queued' RETURNING id) SELECT id FROM r",
       [batchId],
     );
+    return rows.length > 0;
   }
 
   /** An operator's retry: a failed batch runs again, its reason cleared. */
@@ -128,12 +130,14 @@ export class IssuanceRepository {
     );
   }
 
-  async markFailed(ctx: RequestContext, batchId: string, reason: string): Promise<void> {
-    await this.connection.query(
+  /** True when this call failed the batch (false: it had already ended). */
+  async markFailed(ctx: RequestContext, batchId: string, reason: string): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
       ctx,
-      "UPDATE issuance_batches SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status IN ('queued', 'running')",
+      "WITH r AS (UPDATE issuance_batches SET status = 'failed', failure_reason = $2, updated_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING id) SELECT id FROM r",
       [batchId, reason],
     );
+    return rows.length > 0;
   }
 
   /** The order's batches not completed, and the cards of all its batches. */

@@ -13,6 +13,8 @@ import type { QueueService } from '../queue/queue.service';
 import type { EventsService } from '../events/events.service';
 import type { CardSecrets } from '../cards/card-secrets';
 import type { IssuanceBatch } from './issuance.entity';
+import { MetricsService } from '../metrics/metrics.service';
+import { IssuanceMetrics } from './issuance-metrics';
 import type { IssuanceRepository } from './issuance.repository';
 import { IssuanceService } from './issuance.service';
 
@@ -85,6 +87,7 @@ function setup() {
     {} as EventsService,
     queues as unknown as QueueService,
     {} as AuditService,
+    new IssuanceMetrics(new MetricsService()),
   );
   service.onModuleInit();
   return { service, repository, hooks, afterCommit, enqueued };

@@ -20,6 +20,7 @@ import { EventsService } from '../events/events.service';
 import { generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
 import { CardSecrets } from '../cards/card-secrets';
 import type { IssuanceBatch } from './issuance.entity';
+import { IssuanceMetrics } from './issuance-metrics';
 import { IssuanceRepository } from './issuance.repository';
 
 const UNIQUE_VIOLATION = '23505';
@@ -57,6 +58,7 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     private readonly events: EventsService,
     private readonly queues: QueueService,
     private readonly audit: AuditService,
+    private readonly metrics: IssuanceMetrics,
   ) {}
 
   /** Issuance follows orders (docs/architecture.md): orders never import it, it registers here. */
@@ -193,7 +195,9 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
       if (!batch || batch.status === 'cancelled' || batch.status === 'failed' || batch.status === 'completed')
         return false;
       if (!(await this.orders.startIssuing(ctx, batch.orderId))) return false;
-      if (batch.status === 'queued') await this.batches.markRunning(ctx, batchId);
+      if (batch.status === 'queued' && (await this.batches.markRunning(ctx, batchId))) {
+        await this.transactions.afterCommit(ctx, () => this.metrics.batchStarted(batch));
+      }
       return true;
     });
   }
@@ -217,6 +221,7 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     });
     // Last: the batch row lock is held only from here to the commit, so concurrent chunks overlap their COPYs.
     const updated = await this.batches.addIssued(ctx, batchId, chunk.count);
+    await this.transactions.afterCommit(ctx, () => this.metrics.chunkMinted(chunk.count));
     if (updated.issuedCount === updated.count) await this.completeBatch(ctx, batch);
     // One record per chunk, not per card (a batch may hold millions), and last: the chain's head is locked to the commit.
     const firstSerial = serialFromSequence(batch.serialStart + chunkNo * batch.chunkSize);
@@ -256,11 +261,13 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
 
   /** After the last retry of a chunk failed: the batch stops with the reason, for the operator to retry. */
   async failBatch(batchId: string, reason: string): Promise<void> {
-    await this.batches.markFailed(RequestContext.system(), batchId, reason.slice(0, 500));
+    const failed = await this.batches.markFailed(RequestContext.system(), batchId, reason.slice(0, 500));
+    if (failed) this.metrics.batchFailed(batchId, reason.slice(0, 500));
   }
 
   private async completeBatch(ctx: RequestContext, batch: IssuanceBatch): Promise<void> {
     await this.batches.markCompleted(ctx, batch.id);
+    await this.transactions.afterCommit(ctx, () => this.metrics.batchCompleted(batch, batch.startedAt));
     await this.events.record(ctx, {
       enterpriseId: batch.enterpriseId,
       type: 'batch.completed',

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger } from './logger';
+import { runInRequest } from './request-log-context';
 
 /** A logger writing into an array of parsed lines. */
 function capture() {
@@ -28,5 +29,27 @@ describe('createLogger', () => {
     expect(err.stack).toContain('Connection terminated unexpectedly');
     expect(err).not.toHaveProperty('client');
     expect(JSON.stringify(lines[0])).not.toContain('123456789');
+  });
+
+  it('puts the id of the request being served on every line written for it, across awaits, and on no other', async () => {
+    const { logger, lines } = capture();
+    logger.info('before any request');
+    await runInRequest('req_a', async () => {
+      logger.info('first');
+      await new Promise((done) => setTimeout(done, 5));
+      logger.child({ context: 'Orders' }).warn('after an await, through a child logger');
+      // A field the call gives itself wins over the request's.
+      logger.info({ reqId: 'req_other' }, 'explicit');
+    });
+    logger.info('after the request');
+    await new Promise((done) => setImmediate(done));
+    expect(lines.map((line) => [line.msg, line.reqId])).toEqual([
+      ['before any request', undefined],
+      ['first', 'req_a'],
+      ['after an await, through a child logger', 'req_a'],
+      ['explicit', 'req_other'],
+      ['after the request', undefined],
+    ]);
+    expect(lines.filter((line) => JSON.stringify(line).split('"reqId"').length > 2)).toEqual([]);
   });
 });

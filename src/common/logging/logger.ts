@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
+import { currentRequestId } from './request-log-context';
 
 /** Paths that may hold credentials or card secrets; pino replaces them before anything is written. */
 const REDACT = [
@@ -31,6 +32,11 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     serializers: { err: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Every line written while serving a request carries its id (a field given by the call itself wins).
+    mixin: () => {
+      const reqId = currentRequestId();
+      return reqId === undefined ? {} : { reqId };
+    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -8,13 +8,14 @@ const STORAGE = Symbol('RateLimitStorage');
 
 @Module({})
 class RateLimitStorageModule {
-  static forRoot(redisUrl: string | undefined): DynamicModule {
+  static forRoot(redisUrl: string | undefined, redisPrefix: string | undefined): DynamicModule {
     return {
       module: RateLimitStorageModule,
       providers: [
         {
           provide: STORAGE,
-          useFactory: () => (redisUrl ? new RedisThrottlerStorage(redisUrl) : new MemoryThrottlerStorage()),
+          useFactory: () =>
+            redisUrl ? new RedisThrottlerStorage(redisUrl, redisPrefix) : new MemoryThrottlerStorage(),
         },
       ],
       exports: [STORAGE],
@@ -28,7 +29,7 @@ class RateLimitStorageModule {
  */
 export function rateLimitModule(config: AppConfig): DynamicModule {
   return ThrottlerModule.forRootAsync({
-    imports: [RateLimitStorageModule.forRoot(config.REDIS_URL)],
+    imports: [RateLimitStorageModule.forRoot(config.REDIS_URL, config.REDIS_PREFIX)],
     inject: [STORAGE],
     useFactory: (storage: ThrottlerStorage) => ({
       throttlers: [

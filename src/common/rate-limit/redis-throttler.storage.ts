@@ -22,8 +22,13 @@ export class RedisThrottlerStorage implements RateLimitStorage, OnModuleDestroy 
   private readonly redis: Redis;
   private closing?: Promise<void>;
 
-  constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  /** `prefix` (REDIS_PREFIX) goes before every key, those of the script included, as `<prefix>:fuli:rate:…`. */
+  constructor(url: string, prefix?: string) {
+    this.redis = new Redis(url, {
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      keyPrefix: prefix === undefined ? undefined : `${prefix}:`,
+    });
   }
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number) {
