@@ -1,7 +1,7 @@
 // `npm run demo`: the whole story against a running Fuli (FULI, else http://localhost:$PORT, default 3000), or
 // against one it starts with `npm start` when none answers. README, "Demo".
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MultiBar, Presets } from 'cli-progress';
 import { runDemo, type DemoOptions, type DemoReporter, type DemoSummary } from './demo/story';
@@ -30,10 +30,14 @@ async function answers(path: string): Promise<boolean> {
 async function startServer(): Promise<ChildProcess> {
   const log = join(dataDir, 'demo-server.log');
   process.stdout.write(`No Fuli answers at ${baseUrl}: starting one with \`npm start\` (log: ${log})\n`);
+  mkdirSync(dataDir, { recursive: true });
   const out = openSync(log, 'a');
+  const logged = statSync(log).size;
   const child = spawn('npm', ['start'], { stdio: ['ignore', out, out], detached: true });
   const deadline = Date.now() + 180_000;
-  while (!(await answers('/health/ready'))) {
+  // Ready, and the demo tenant seeded: its banner comes after the seed, which follows the listener.
+  const seeded = () => readFileSync(log).subarray(logged).includes('Fuli is running at');
+  while (!(await answers('/health/ready')) || !seeded()) {
     if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}; see ${log}`);
     if (Date.now() > deadline) throw new Error(`Fuli did not become ready within 180 s; see ${log}`);
     await new Promise((done) => setTimeout(done, 1_000));
@@ -58,7 +62,22 @@ function credentials(): Pick<DemoOptions, 'demo' | 'operator'> {
   return { demo, operator: { client_id: env.ADMIN_CLIENT_ID ?? 'cli_operator', client_secret: secret } };
 }
 
+/** Progress bars on a terminal; piped into a file or CI log, one line per finished bar instead. */
 function terminalReporter(): DemoReporter & { stop(): void } {
+  if (!process.stdout.isTTY) {
+    return {
+      step: (line) => process.stdout.write(`✓ ${line}\n`),
+      progress(label, total) {
+        let last = 0;
+        return {
+          update: (value) => (last = value),
+          stop: () =>
+            process.stdout.write(`  ${label}: ${last.toLocaleString('en-US')}/${total.toLocaleString('en-US')}\n`),
+        };
+      },
+      stop: () => undefined,
+    };
+  }
   const bars = new MultiBar(
     { format: ' {bar} {percentage}% | {value}/{total} {label} | {duration_formatted}', hideCursor: true },
     Presets.shades_classic,
