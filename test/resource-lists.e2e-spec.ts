@@ -113,11 +113,12 @@ describe('every resource can be listed and fetched: batches, exports, payments',
     };
   }
 
+  // Two tenants with issued orders and confirmed export keys: minutes on a loaded machine.
   beforeAll(async () => {
     app = await startTestApp();
     product = await createProduct(app);
-    [a, b] = [await tenant(3), await tenant(1)];
-  });
+    [a, b] = await Promise.all([tenant(3), tenant(1)]);
+  }, 240_000);
   afterAll(async () => {
     await app?.close();
   });
