@@ -15,6 +15,7 @@ import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
+import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
 
 export const migrations = [
@@ -34,5 +35,6 @@ export const migrations = [
   Distribution1796543278067,
   ClaimTickets1796543756371,
   Invoicing1796544729719,
+  ListIndexes1796650000000,
   DistributionFileRowColumns1796670000000,
 ];

@@ -523,6 +523,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get any enterprise's recorded payment */
+        get: operations["getAnyPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/products": {
         parameters: {
             query?: never;
@@ -568,6 +585,26 @@ export interface paths {
         };
         /** Get the caller's prepaid balance and credit line, derived from the ledger */
         get: operations["getBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List issuance batches, newest first (filters: order, status, creation time)
+         * @description One batch per paid order line. Without `order_id`, every batch of your enterprise: for reconciling by id without walking the orders.
+         */
+        get: operations["listBatches"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1104,6 +1141,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your enterprise's card exports, newest first (filters: order, creation time)
+         * @description Status and manifest of each export, never a download link: `download` is always null here. `GET /v1/exports/{id}` issues the link (and revokes the previous one).
+         */
+        get: operations["listCardExports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/{id}": {
         parameters: {
             query?: never;
@@ -1455,6 +1512,23 @@ export interface paths {
         };
         /** List the enterprise's bank transfers as booked */
         get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one of the enterprise's payments as booked */
+        get: operations["getPayment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1925,6 +1999,11 @@ export interface components {
             completed_at: string | null;
             /** @description Cards in the batch */
             count: number;
+            /**
+             * Format: date-time
+             * @description When the batch was planned: when its order was paid
+             */
+            created_at: string;
             /** @description Seconds to completion at the current rate */
             eta_seconds: number | null;
             /** @description fen per card */
@@ -1944,6 +2023,14 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "queued" | "running" | "completed" | "failed" | "cancelled";
+        };
+        BatchList: {
+            data: components["schemas"]["BatchDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         BindCardDto: {
             /**
@@ -2033,6 +2120,14 @@ export interface components {
              * @enum {string}
              */
             status: "awaiting_purge_confirmation" | "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
+        };
+        CardExportList: {
+            data: components["schemas"]["CardExportDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         CardPageDto: {
             data: components["schemas"]["CardDto"][];
@@ -6350,6 +6445,62 @@ export interface operations {
             };
         };
     };
+    getAnyPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listProducts: {
         parameters: {
             query?: {
@@ -6677,6 +6828,72 @@ export interface operations {
                 };
             };
             /** @description insufficient_scope: the token lacks orders:read; enterprise_client_required: the caller is not an enterprise client */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description The batches of one order (one per order line) */
+                order_id?: string;
+                status?: "queued" | "running" | "completed" | "failed" | "cancelled";
+                /** @description Created (its order paid) at or after */
+                created_gte?: string;
+                /** @description Created before */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchList"];
+                };
+            };
+            /** @description validation_failed: a filter is malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8955,6 +9172,71 @@ export interface operations {
             };
         };
     };
+    listCardExports: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description The exports of one order */
+                order_id?: string;
+                /** @description Requested at or after */
+                created_gte?: string;
+                /** @description Requested before */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardExportList"];
+                };
+            };
+            /** @description validation_failed: a filter is malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCardExport: {
         parameters: {
             query?: never;
@@ -10495,6 +10777,63 @@ export interface operations {
             };
             /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such payment in your enterprise */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

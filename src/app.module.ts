@@ -32,6 +32,7 @@ import { CardsModule } from './cards/cards.module';
 import { IssuanceModule } from './issuance/issuance.module';
 import { RedemptionModule } from './redemption/redemption.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
+import { QueueDashboardModule } from './queue-dashboard/queue-dashboard.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -74,6 +75,7 @@ export class AppModule {
         RedemptionModule,
         DistributionModule,
         ReconciliationModule,
+        QueueDashboardModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -18,6 +18,7 @@ import { runMigrations } from './database/migrations';
 import { setupDocs } from './docs/openapi';
 import { MetricsService } from './metrics/metrics.service';
 import { prepareQueueBackend, type QueueConnection } from './queue/queue-backend';
+import { QUEUE_DASHBOARD_PATH, QueueDashboard } from './queue-dashboard/queue-dashboard';
 
 /** Everything a process needs before Nest starts: config, database (embedded or not), schema, queue backend. */
 export interface Runtime {
@@ -92,9 +93,9 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   fastify.addHook('preValidation', (request, _reply, done) => runInRequest(request.id, done));
   fastify.addHook('onRequest', (request, reply, done) => {
     const url = request.url;
-    void reply.headers(
-      url.startsWith('/docs') ? docsHeaders : url === '/claim' || url.startsWith('/claim/') ? claimHeaders : apiHeaders,
-    );
+    // The queue dashboard is a page with inline script and styles, as /docs is.
+    const page = url.startsWith('/docs') || url.startsWith(QUEUE_DASHBOARD_PATH);
+    void reply.headers(page ? docsHeaders : url === '/claim' || url.startsWith('/claim/') ? claimHeaders : apiHeaders);
     void reply.header('x-request-id', request.id);
     done();
   });
@@ -124,6 +125,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
     done();
   });
   setupDocs(app, config.publicUrl);
+  await app.get(QueueDashboard).mount(fastify, (request, reply) => rateLimit.limitPlainRoute(request, reply));
   await app.init();
   await fastify.ready();
   return app;

@@ -16,6 +16,7 @@ import { RouteRequirements } from './auth.guard';
 import { SecretHasher } from './secret-hash';
 import { TokenFailures } from './token-failures';
 import { VerifiedTokens } from './verified-tokens';
+import { OperatorCredentials } from './operator-credentials';
 
 @Module({
   // EnterprisesModule: the tenant's status, and the hook through which a status change reaches the client cache.
@@ -32,7 +33,8 @@ import { VerifiedTokens } from './verified-tokens';
     SecretHasher,
     TokenFailures,
     RouteRequirements,
+    OperatorCredentials,
   ],
-  exports: [ApiClientsService, VerifiedTokens, RouteRequirements],
+  exports: [ApiClientsService, VerifiedTokens, RouteRequirements, OperatorCredentials],
 })
 export class AuthModule {}

@@ -22,6 +22,8 @@ import { Problem } from '../common/errors/problem';
 import { Idempotent } from '../idempotency/idempotent.decorator';
 import { CardExportDto } from './dto/card-export.dto';
 import { CreateExportDto } from './dto/create-export.dto';
+import { ListExportsQueryDto } from './dto/list-exports.dto';
+import { PageOf, type Page } from '../common/pagination/pagination';
 import { DOWNLOAD_TOKEN_HEADER, DownloadQueryDto } from './dto/download-query.dto';
 import { downloadTokenOf, EXPORT_CONTENT_TYPE } from './export-policy';
 import { ExportsService } from './exports.service';
@@ -85,6 +87,21 @@ export class ExportsController {
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'export_key_revoked: its key was revoked meanwhile' })
   confirmPurge(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<CardExportDto> {
     return this.exports.confirmPurge(ctx, id);
+  }
+
+  @Get('exports')
+  @RequireScopes('cards:secrets')
+  @ApiOperation({
+    summary: "List your enterprise's card exports, newest first (filters: order, creation time)",
+    description:
+      'Status and manifest of each export, never a download link: `download` is always null here. ' +
+      '`GET /v1/exports/{id}` issues the link (and revokes the previous one).',
+    operationId: 'listCardExports',
+  })
+  @ApiOkResponse({ type: PageOf(CardExportDto) })
+  @ApiBadRequestResponse({ type: Problem, description: 'validation_failed: a filter is malformed or unknown' })
+  list(@Ctx() ctx: RequestContext, @Query() query: ListExportsQueryDto): Promise<Page<CardExportDto>> {
+    return this.exports.list(ctx, query);
   }
 
   @Get('exports/:id')

@@ -3,6 +3,8 @@ import { In, type QueryDeepPartialEntity } from 'typeorm';
 import type { PoolClient } from 'pg';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import type { RequestContext } from '../common/context/request-context';
+import type { ListQueryDto, Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
 import { CardExport, type ExportStatus } from '../issuance/card-export.entity';
 
@@ -39,6 +41,22 @@ export class ExportsRepository {
     return this.connection
       .transactionManager(ctx, 'ExportsRepository.find with a lock')
       .findOne(CardExport, { where, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** One page of the enterprise's exports, newest first (`card_exports_enterprise_id`). */
+  async list(
+    ctx: RequestContext,
+    filter: { enterpriseId: string; orderId?: string; createdGte?: string; createdLt?: string },
+    page: ListQueryDto,
+  ): Promise<Page<CardExport>> {
+    const builder = this.connection
+      .manager(ctx)
+      .createQueryBuilder(CardExport, 'export')
+      .where('export.enterpriseId = :enterpriseId', { enterpriseId: filter.enterpriseId });
+    if (filter.orderId) builder.andWhere('export.orderId = :orderId', { orderId: filter.orderId });
+    if (filter.createdGte) builder.andWhere('export.createdAt >= :gte', { gte: filter.createdGte });
+    if (filter.createdLt) builder.andWhere('export.createdAt < :lt', { lt: filter.createdLt });
+    return paginate(builder, page, (record) => record);
   }
 
   async insert(ctx: RequestContext, record: CardExport): Promise<void> {

@@ -17,6 +17,8 @@ import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { CardExportDto, type ExportDownloadDto } from './dto/card-export.dto';
 import type { CreateExportDto } from './dto/create-export.dto';
+import type { ListExportsQueryDto } from './dto/list-exports.dto';
+import type { Page } from '../common/pagination/pagination';
 import {
   DOWNLOAD_LINK_TTL_MS,
   EXPORT_CONTENT_TYPE,
@@ -213,6 +215,25 @@ export class ExportsService {
         { export_id: building },
       );
     }
+  }
+
+  /**
+   * The enterprise's exports, newest first: status and manifest, never a download link (a link is issued by
+   * `get` alone, which revokes the previous one: a list must not).
+   */
+  async list(ctx: RequestContext, query: ListExportsQueryDto): Promise<Page<CardExportDto>> {
+    const page = await this.exports.list(
+      ctx,
+      {
+        enterpriseId: ctx.enterpriseId,
+        orderId: query.order_id,
+        createdGte: query.created_gte,
+        createdLt: query.created_lt,
+      },
+      query,
+    );
+    const now = new Date();
+    return { ...page, data: page.data.map((record) => CardExportDto.from(record, now)) };
   }
 
   /** Status and manifest; while ready, a fresh one-time download link (see the class comment). */

@@ -9,6 +9,8 @@ export type ExportStatus = 'awaiting_purge_confirmation' | 'pending' | 'running'
  * of the plaintext) lets the client check what it decrypted.
  */
 @Entity('card_exports')
+// GET /v1/exports: a tenant's exports newest first.
+@Index('card_exports_enterprise_id', ['enterpriseId', 'id'])
 export class CardExport {
   @PrimaryColumn('text')
   id: string;

@@ -9,6 +9,8 @@ import { CardDto, type CardPageDto, type ListCardsQueryDto } from '../cards/dto/
 import { OrdersRepository } from '../orders/orders.repository';
 import { CardErrors } from '../cards/card-errors';
 import { CardsRepository } from '../cards/cards.repository';
+import type { Page } from '../common/pagination/pagination';
+import type { ListBatchesQueryDto } from './dto/list-batches.dto';
 
 /** Reading batches and cards; tenants see only their own (another tenant's id is a 404). */
 @Injectable()
@@ -24,6 +26,23 @@ export class IssuanceReadsService {
     const batch = await this.batches.batch(ctx, id, ctx.isOperator ? null : ctx.enterpriseId);
     if (!batch) throw ApiError.notFound('batch', id);
     return BatchDto.from(batch);
+  }
+
+  /** Newest first; a tenant's own batches (the operator's: every enterprise's). */
+  async listBatches(ctx: RequestContext, query: ListBatchesQueryDto): Promise<Page<BatchDto>> {
+    const page = await this.batches.listBatches(
+      ctx,
+      {
+        enterpriseId: ctx.isOperator ? null : ctx.enterpriseId,
+        orderId: query.order_id,
+        status: query.status,
+        createdGte: query.created_gte,
+        createdLt: query.created_lt,
+      },
+      query,
+    );
+    const now = Date.now();
+    return { ...page, data: page.data.map((batch) => BatchDto.from(batch, now)) };
   }
 
   async cardsOf(ctx: RequestContext, orderId: string, query: ListCardsQueryDto): Promise<CardPageDto> {

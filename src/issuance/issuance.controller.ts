@@ -1,8 +1,17 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
+import { PageOf, type Page } from '../common/pagination/pagination';
+import { ListBatchesQueryDto } from './dto/list-batches.dto';
 import { IssuanceReadsService } from './issuance-reads.service';
 import { BatchDto } from '../orders/dto/batch.dto';
 import { CardDto, CardPageDto, ListCardsQueryDto } from '../cards/dto/card.dto';
@@ -15,6 +24,21 @@ export class IssuanceController {
     private readonly cards: IssuanceReadsService,
     private readonly issuance: IssuanceService,
   ) {}
+
+  @Get('v1/batches')
+  @RequireScopes('orders:read')
+  @ApiOperation({
+    summary: 'List issuance batches, newest first (filters: order, status, creation time)',
+    description:
+      'One batch per paid order line. Without `order_id`, every batch of your enterprise: for reconciling by id ' +
+      'without walking the orders.',
+    operationId: 'listBatches',
+  })
+  @ApiOkResponse({ type: PageOf(BatchDto) })
+  @ApiBadRequestResponse({ type: Problem, description: 'validation_failed: a filter is malformed or unknown' })
+  listBatches(@Ctx() ctx: RequestContext, @Query() query: ListBatchesQueryDto): Promise<Page<BatchDto>> {
+    return this.cards.listBatches(ctx, query);
+  }
 
   @Get('v1/batches/:id')
   @RequireScopes('orders:read')

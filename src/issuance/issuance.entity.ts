@@ -2,10 +2,13 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColum
 import { bigintNumber } from '../database/transformers';
 import type { CardType } from '../catalog/product.entity';
 
-export type BatchStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const BATCH_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 /** The cards of one order line, minted in chunks; serials are reserved for the whole batch up front. */
 @Entity('issuance_batches')
+// GET /v1/batches: a tenant's batches newest first.
+@Index('issuance_batches_enterprise_id', ['enterpriseId', 'id'])
 export class IssuanceBatch {
   @PrimaryColumn('text')
   id: string;

@@ -1,8 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import type { RequestContext } from '../common/context/request-context';
+import type { ListQueryDto, Page } from '../common/pagination/pagination';
+import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
-import { IssuanceBatch } from './issuance.entity';
+import { IssuanceBatch, type BatchStatus } from './issuance.entity';
+
+/** What `GET /v1/batches` filters by; `enterpriseId` null: every enterprise's (the operator). */
+export interface BatchFilter {
+  enterpriseId: string | null;
+  orderId?: string;
+  status?: BatchStatus;
+  createdGte?: string;
+  createdLt?: string;
+}
 
 /** The tables `issuance_batches` and `issuance_chunks` (docs/architecture.md). */
 @Injectable()
@@ -157,6 +168,18 @@ export class IssuanceRepository {
     return this.connection
       .manager(ctx)
       .findOneBy(IssuanceBatch, { id, ...(enterpriseId === null ? {} : { enterpriseId }) });
+  }
+
+  /** One page of batches, newest first (`issuance_batches_enterprise_id`; by order: its `order_id` index). */
+  async listBatches(ctx: RequestContext, filter: BatchFilter, page: ListQueryDto): Promise<Page<IssuanceBatch>> {
+    const builder = this.connection.manager(ctx).createQueryBuilder(IssuanceBatch, 'batch');
+    if (filter.enterpriseId !== null)
+      builder.andWhere('batch.enterpriseId = :enterpriseId', { enterpriseId: filter.enterpriseId });
+    if (filter.orderId) builder.andWhere('batch.orderId = :orderId', { orderId: filter.orderId });
+    if (filter.status) builder.andWhere('batch.status = :status', { status: filter.status });
+    if (filter.createdGte) builder.andWhere('batch.createdAt >= :gte', { gte: filter.createdGte });
+    if (filter.createdLt) builder.andWhere('batch.createdAt < :lt', { lt: filter.createdLt });
+    return paginate(builder, page, (batch) => batch);
   }
 
   // What other modules read of an order's issuance batches (card exports: how many cards, which are anonymous).

@@ -329,7 +329,10 @@ export class OrdersRepository {
     return (inserted.raw as unknown[]).length > 0;
   }
 
-  async findPayment(ctx: RequestContext, where: { id: string } | { bankReference: string }): Promise<Payment | null> {
+  async findPayment(
+    ctx: RequestContext,
+    where: { id: string; enterpriseId?: string } | { bankReference: string },
+  ): Promise<Payment | null> {
     return this.connection.manager(ctx).findOneBy(Payment, where);
   }
 

@@ -1,7 +1,8 @@
-import { Body, Controller, Get, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -45,6 +46,14 @@ export class AdminPaymentsController {
   list(@Ctx() ctx: RequestContext, @Query() query: AdminListPaymentsQueryDto): Promise<Page<PaymentDto>> {
     return this.payments.list(ctx, query);
   }
+
+  @Get(':id')
+  @ApiOperation({ summary: "Get any enterprise's recorded payment", operationId: 'getAnyPayment' })
+  @ApiOkResponse({ type: PaymentDto })
+  @ApiNotFoundResponse({ type: Problem })
+  get(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<PaymentDto> {
+    return this.payments.get(ctx, id);
+  }
 }
 
 @ApiTags('orders')
@@ -58,5 +67,14 @@ export class PaymentsController {
   @ApiOkResponse({ type: PageOf(PaymentDto) })
   list(@Ctx() ctx: RequestContext, @Query() query: ListPaymentsQueryDto): Promise<Page<PaymentDto>> {
     return this.payments.list(ctx, query);
+  }
+
+  @Get(':id')
+  @RequireScopes('orders:read')
+  @ApiOperation({ summary: "Get one of the enterprise's payments as booked", operationId: 'getPayment' })
+  @ApiOkResponse({ type: PaymentDto })
+  @ApiNotFoundResponse({ type: Problem, description: 'No such payment in your enterprise' })
+  get(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<PaymentDto> {
+    return this.payments.get(ctx, id);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
-import { newId } from '../common/ids';
+import { isId, newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
 import { CompliancePolicy } from '../catalog/compliance.policy';
 import { TransactionService } from '../database/transaction.service';
@@ -123,6 +123,15 @@ export class PaymentsService {
         existing_payment_id: existing.id,
       });
     }
+  }
+
+  /** A payment by id: the operator's any, an enterprise client's only its own (another's is a 404). */
+  async get(ctx: RequestContext, id: string): Promise<PaymentDto> {
+    const payment = isId('payment', id)
+      ? await this.repository.findPayment(ctx, ctx.isOperator ? { id } : { id, enterpriseId: ctx.enterpriseId })
+      : null;
+    if (!payment) throw ApiError.notFound('payment', id);
+    return PaymentDto.from(payment);
   }
 
   /** Operators see every payment; an enterprise client only its own. */

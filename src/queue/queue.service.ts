@@ -130,6 +130,11 @@ export class QueueService implements OnApplicationShutdown {
     }
   }
 
+  /** Every BullMQ queue of the process, by name (the queue dashboard shows them). */
+  all(): Queue[] {
+    return [...this.queues.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** The BullMQ queue of one queue name, for what this service does not wrap (inspecting a job by id). */
   queue(name: QueueName): Queue {
     const queue = this.queues.get(name);

@@ -12,6 +12,7 @@ export interface BatchProgress {
   failureReason: string | null;
   startedAt: Date | null;
   completedAt: Date | null;
+  createdAt: Date;
 }
 
 /**
@@ -34,6 +35,8 @@ export class BatchDto {
   @ApiProperty({ type: String, nullable: true }) failure_reason: string | null;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) started_at: string | null;
   @ApiProperty({ type: String, nullable: true, format: 'date-time' }) completed_at: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When the batch was planned: when its order was paid' })
+  created_at: string;
 
   static from(batch: BatchProgress, now = Date.now()): BatchDto {
     const end = batch.completedAt?.getTime() ?? now;
@@ -54,6 +57,7 @@ export class BatchDto {
       failure_reason: batch.failureReason,
       started_at: batch.startedAt?.toISOString() ?? null,
       completed_at: batch.completedAt?.toISOString() ?? null,
+      created_at: batch.createdAt.toISOString(),
     };
   }
 }

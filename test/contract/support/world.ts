@@ -176,6 +176,15 @@ export class World {
     }, `invoice ${this.invoice} rendered`);
   }
 
+  /** The id of a payment recorded for the tenant (its opening deposit). */
+  async paymentOf(tenant: Tenant): Promise<string> {
+    const [{ id }] = await this.app.dataSource.query<Array<{ id: string }>>(
+      'SELECT id FROM payments WHERE enterprise_id = $1 ORDER BY id LIMIT 1',
+      [tenant.id],
+    );
+    return id;
+  }
+
   /** A blue invoice of the tenant's paid order (a fresh one unless given). */
   async invoiceOf(tenant: Tenant, order?: string): Promise<string> {
     const orderId =
@@ -532,6 +541,7 @@ export const recipes: Record<string, Recipe> = {
   listLedgerEntries: async (world) => operator(world),
   verifyLedger: async (world) => operator(world),
   listAllPayments: async (world) => operator(world),
+  getAnyPayment: async (world) => operator(world, { params: { id: await world.paymentOf(world.a) } }),
   recordPayment: async (world) =>
     operator(world, {
       body: {
@@ -562,6 +572,7 @@ export const recipes: Record<string, Recipe> = {
   getBalance: async (world) => hr(world),
   getIdentity: async (world) => hr(world),
   getBatch: async (world) => hr(world, { params: { id: world.batch } }),
+  listBatches: async (world) => hr(world, { query: { order_id: world.order } }),
   getCard: async (world) => hr(world, { params: { serial: world.readCard } }),
   listCardTransactions: async (world) => hr(world, { params: { serial: world.readCard } }),
   voidCards: async (world) => hr(world, { body: { serials: [world.takeAnonymous().serial] } }),
@@ -579,6 +590,7 @@ export const recipes: Record<string, Recipe> = {
   getEvent: async (world) => hr(world, { params: { id: world.event } }),
   redeliverEvent: async (world) => hr(world, { params: { id: world.event }, body: { endpoint_id: world.endpoint } }),
   getCardExport: async (world) => hr(world, { params: { id: world.cardExport } }),
+  listCardExports: async (world) => hr(world, { query: { order_id: world.order } }),
   createCardExport: async (world) =>
     hr(world, { params: { id: await world.issuedOrder(world.a) }, body: { export_key_id: world.exportKey } }),
   confirmCardExportPurge: async (world) =>
@@ -642,6 +654,7 @@ export const recipes: Record<string, Recipe> = {
   cancelOrder: async (world) =>
     hr(world, { params: { id: await world.placeOrder(world.a) }, body: { reason: 'Not needed' } }),
   listPayments: async (world) => hr(world),
+  getPayment: async (world) => hr(world, { params: { id: await world.paymentOf(world.a) } }),
   listCatalogProducts: async (world) => hr(world),
   getCatalogProduct: async (world) => hr(world, { params: { id: world.anonymous.id } }),
   listWebhookEndpoints: async (world) => hr(world),
