@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Pool, QueryConfig } from 'pg';
-import type { RequestContext } from '../common/context/request-context';
+import { RequestContext } from '../common/context/request-context';
 import { TransactionalConnection } from '../database/transactional-connection';
 
 /** A complete stored file as readers see it. */
@@ -83,19 +82,15 @@ export class StorageRepository {
   }
 
   /**
-   * Up to `limit` chunks of version `fileId` from `fromSeq` on, in order. Read in binary from the pool (never in a
-   * transaction: a download may last minutes), so a chunk arrives as its bytes rather than as hex text.
+   * Up to `limit` chunks of version `fileId` from `fromSeq` on, in order. On the pool, never in a transaction: a
+   * download may last minutes.
    */
   async chunks(fileId: string, fromSeq: number, limit: number): Promise<Array<{ seq: number; data: Buffer }>> {
-    const pool = (this.connection.rawDataSource.driver as unknown as { master: Pool }).master;
-    // pg reads `binary` from a query's config (results in binary format); its typings know it on the connection only.
-    const query = {
-      text: 'SELECT seq, data FROM stored_file_chunks WHERE file_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3',
-      values: [fileId, fromSeq, limit],
-      binary: true,
-    };
-    const { rows } = await pool.query<{ seq: number; data: Buffer }>(query as QueryConfig);
-    return rows;
+    return this.connection.query(
+      RequestContext.system(),
+      'SELECT seq, data FROM stored_file_chunks WHERE file_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3',
+      [fileId, fromSeq, limit],
+    );
   }
 
   /** Deletes every version of `key` (chunks cascade); whether a complete one existed. */
