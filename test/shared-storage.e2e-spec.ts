@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
 import { startTestApp, type TestApp } from './support/app';
@@ -43,8 +43,13 @@ describe('files every process sees', () => {
   let enterpriseId: string;
 
   beforeAll(async () => {
-    worker = await startTestApp();
-    api = await startTestApp({}, { worker: false });
+    // Keys are configuration every process is given alike (as in production); files are not.
+    const keys = {
+      DATA_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      CODE_PEPPER: randomBytes(32).toString('base64'),
+    };
+    worker = await startTestApp(keys);
+    api = await startTestApp(keys, { worker: false });
     expect(api.runtime.config.dataDir).not.toBe(worker.runtime.config.dataDir);
 
     const pair = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }], format: 'object' });
