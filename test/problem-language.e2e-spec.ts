@@ -64,15 +64,30 @@ describe('problems in the reader language', () => {
         .send({ name: 'Acme', credit_code: newCreditCode(), discount_bps: 'a lot', colour: 'red' });
     const english = (await post('en').expect(400)).body;
     const chinese = (await post('zh-CN').expect(400)).body;
-    expect(english).toMatchObject({ code: 'validation_failed', title: 'Bad Request', detail: '2 fields are invalid' });
-    expect(chinese).toMatchObject({ code: 'validation_failed', title: '请求无效', detail: '2 个字段无效' });
-    const byField = (body: { errors: Array<{ field: string; code: string; message: string }> }) =>
-      Object.fromEntries(body.errors.map((error) => [error.field, error]));
-    expect(byField(chinese)).toEqual({
-      colour: { field: 'colour', code: 'unknown_field', message: 'colour：请求不允许包含此字段' },
-      discount_bps: { field: 'discount_bps', code: 'invalid_value', message: 'discount_bps：值无效' },
+    // discount_bps breaks several of its rules, each listed; colour is not a field of the request.
+    const count = english.errors.length;
+    expect(count).toBeGreaterThanOrEqual(2);
+    expect(english).toMatchObject({
+      code: 'validation_failed',
+      title: 'Bad Request',
+      detail: `${count} fields are invalid`,
     });
-    expect(Object.keys(byField(english)).sort()).toEqual(['colour', 'discount_bps']);
-    expect(byField(english).colour).toMatchObject({ code: 'unknown_field', message: "unknown field 'colour'" });
+    expect(chinese).toMatchObject({ code: 'validation_failed', title: '请求无效', detail: `${count} 个字段无效` });
+    type Listed = Array<{ field: string; code: string; message: string }>;
+    expect((chinese.errors as Listed).map(({ field, code }) => ({ field, code }))).toEqual(
+      (english.errors as Listed).map(({ field, code }) => ({ field, code })),
+    );
+    for (const error of chinese.errors as Listed) {
+      expect(error).toEqual(
+        error.field === 'colour'
+          ? { field: 'colour', code: 'unknown_field', message: 'colour：请求不允许包含此字段' }
+          : { field: 'discount_bps', code: 'invalid_value', message: 'discount_bps：值无效' },
+      );
+    }
+    expect((english.errors as Listed).find((error) => error.field === 'colour')).toEqual({
+      field: 'colour',
+      code: 'unknown_field',
+      message: "unknown field 'colour'",
+    });
   });
 });
