@@ -9,7 +9,7 @@
  * - (a) the workers: a worker process (prepareRuntime + createWorkerApp, the production `start:worker`); this process
  *   enqueues one `render-invoice` job per invoice (addBulk, as many at once as the issuing transactions would), and
  *   the time runs until every invoice reads `rendered`: PDF (pdfkit, Noto Sans SC subset), XML and JSON, their SHA-256,
- *   files written through InvoiceStorage, the row updated. The worker's RSS is sampled every 250 ms and its peak read
+ *   files written to the file store (FileStorage), the row updated. The worker's RSS is sampled every 250 ms and its peak read
  *   at the end (VmHWM).
  * - (b) the limit: the same documents' PDFs rendered by renderPdf (the worker's own function: same fonts, same
  *   layout) one after the other in this process, the bytes thrown away.
@@ -39,7 +39,7 @@ import {
   totalsOf,
 } from '../src/invoicing/invoice-policy';
 import { invoiceDocumentOf } from '../src/invoicing/invoice-render.job';
-import { InvoiceStorage } from '../src/invoicing/invoice-storage';
+import { FileStorage } from '../src/storage/file-storage';
 import { Invoice } from '../src/invoicing/invoice.entity';
 import { invoiceSettingsOf } from '../src/invoicing/invoicing.service';
 import { JobName } from '../src/queue/queue.constants';
@@ -204,7 +204,7 @@ async function main(): Promise<number> {
       'SELECT pdf_path, pdf_sha256 FROM invoices WHERE issuer_code = $1 ORDER BY id DESC LIMIT 1',
       [issuerCode],
     );
-    const stored = await app.get(InvoiceStorage).read(sample.pdf_path);
+    const stored = (await app.get(FileStorage).readAll(sample.pdf_path)) ?? Buffer.alloc(0);
     const verified = createHash('sha256').update(stored).digest('hex') === sample.pdf_sha256;
 
     const ratio = loopS / workersS;

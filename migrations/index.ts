@@ -16,6 +16,7 @@ import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
+import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
 
 export const migrations = [
@@ -36,5 +37,6 @@ export const migrations = [
   ClaimTickets1796543756371,
   Invoicing1796544729719,
   ListIndexes1796650000000,
+  StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,
 ];

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
@@ -8,6 +8,7 @@ import { RequestContext } from '../src/common/context/request-context';
 import { newId } from '../src/common/ids';
 import { ExportBuilder } from '../src/exports/export-builder';
 import { ExportsService } from '../src/exports/exports.service';
+import { FileStorage } from '../src/storage/file-storage';
 import { formatCode, generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
 import type { JobContext } from '../src/queue/on-job.decorator';
@@ -230,7 +231,12 @@ describe('card-secrets exports', () => {
     return rows.map((row) => row.action);
   }
 
-  const exportsDir = () => join(app.runtime.config.dataDir, 'exports');
+  /** The versions of an export's file in the file store (stored_files), oldest first. */
+  async function storedVersions(exportId: string): Promise<Array<{ id: string; status: string }>> {
+    return app.dataSource.query('SELECT id, status FROM stored_files WHERE key = $1 ORDER BY created_at, id', [
+      `exports/${exportId}.pgp`,
+    ]);
+  }
 
   it('exports an issued order to a file that decrypts to its cards, once', async () => {
     const { orderId, cards } = await issuedOrder([
@@ -312,9 +318,12 @@ describe('card-secrets exports', () => {
     }
 
     // Once the response has completed, the download is recorded, the file deleted and the link used up.
-    const after = await waitFor(
-      async () => (await getExport(created.body.id).expect(200)).body,
-      (value) => value.status === 'downloaded' && !existsSync(join(exportsDir(), `${created.body.id}.pgp`)),
+    const { body: after } = await waitFor(
+      async () => ({
+        body: (await getExport(created.body.id).expect(200)).body,
+        stored: (await storedVersions(created.body.id)).length,
+      }),
+      (value) => value.body.status === 'downloaded' && value.stored === 0,
     );
     expect(after.download).toBeNull();
     expect(after.downloaded_at).toEqual(expect.any(String));
@@ -414,7 +423,7 @@ describe('card-secrets exports', () => {
     await waitFor(
       async () => ({
         actions: await auditActions(created.body.id),
-        file: existsSync(join(exportsDir(), `${created.body.id}.pgp`)),
+        file: (await storedVersions(created.body.id)).length > 0,
       }),
       ({ actions, file }) => actions.includes('card_export.file_deleted') && !file,
     );
@@ -693,30 +702,43 @@ describe('card-secrets exports', () => {
       const created = await requestExport(orderId).expect(202);
       const ready = await waitUntilReady(created.body.id);
       const builder = app.app.get(ExportBuilder);
-      const path = join(exportsDir(), `${created.body.id}.pgp`);
 
       // Re-running a built export does nothing.
-      const built = statSync(path);
+      const built = await storedVersions(created.body.id);
+      expect(built).toEqual([{ id: expect.stringMatching(/^fil_/), status: 'complete' }]);
       await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
-      expect(statSync(path).mtimeMs).toBe(built.mtimeMs);
+      expect(await storedVersions(created.body.id)).toEqual(built);
 
       // A crash after the file was complete but before `ready`: the file is kept, the export finished.
       await app.dataSource.query("UPDATE card_exports SET status = 'running', completed_at = NULL WHERE id = $1", [
         created.body.id,
       ]);
       await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
-      expect(statSync(path).mtimeMs).toBe(built.mtimeMs);
+      expect(await storedVersions(created.body.id)).toEqual(built);
 
-      // A crash mid-write: a .part file, no manifest. The next run writes the file afresh.
+      // A crash mid-write: a version still `writing` (invisible), no manifest. The next run writes the file afresh.
       await app.dataSource.query(
         `UPDATE card_exports SET status = 'running', completed_at = NULL, storage_path = NULL, row_count = NULL,
                 plaintext_sha256 = NULL, size_bytes = NULL WHERE id = $1`,
         [created.body.id],
       );
-      rmSync(path);
-      writeFileSync(`${path}.part`, 'half a file');
+      await app.dataSource.query('DELETE FROM stored_files WHERE id = $1', [built[0].id]);
+      const abandoned = newId('storedFile');
+      await app.dataSource.query(
+        `INSERT INTO stored_files (id, key, status, created_at) VALUES ($1, $2, 'writing', now() - interval '2 days')`,
+        [abandoned, `exports/${created.body.id}.pgp`],
+      );
+      await app.dataSource.query("INSERT INTO stored_file_chunks (file_id, seq, data) VALUES ($1, 0, 'half a file')", [
+        abandoned,
+      ]);
       await expect(builder.build({ exportId: created.body.id }, job)).resolves.toEqual({ status: 'ready' });
-      expect(existsSync(`${path}.part`)).toBe(false);
+      // The dead writer's version stays invisible until the purge deletes it (a day after it began).
+      expect(await storedVersions(created.body.id)).toEqual([
+        { id: abandoned, status: 'writing' },
+        { id: expect.not.stringMatching(built[0].id), status: 'complete' },
+      ]);
+      await app.app.get(FileStorage).purgeExpired();
+      expect(await storedVersions(created.body.id)).toEqual([{ id: expect.any(String), status: 'complete' }]);
       const rebuilt = (await getExport(created.body.id).expect(200)).body;
       expect(rebuilt.manifest.plaintext_sha256).toBe(ready.manifest.plaintext_sha256);
       const file = await download(rebuilt.download.url).expect(200);
@@ -736,7 +758,7 @@ describe('card-secrets exports', () => {
       const failed = await waitUntilReady(created.body.id);
       expect(failed).toMatchObject({ status: 'failed', manifest: null, download: null });
       expect(failed.failure_reason).toMatch(/^card_secret_unreadable: card \d+: /);
-      expect(readdirSync(exportsDir()).filter((name) => name.startsWith(created.body.id))).toEqual([]);
+      expect(await storedVersions(created.body.id)).toEqual([]);
       expect(await auditActions(created.body.id)).toEqual(['card_export.requested', 'card_export.failed']);
     });
   });

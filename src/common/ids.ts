@@ -30,6 +30,7 @@ export const ID_PREFIXES = {
   reencryption: 'rek',
   request: 'req',
   redemption: 'rdm',
+  storedFile: 'fil',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

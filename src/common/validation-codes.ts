@@ -26,17 +26,22 @@ export type FieldCode = (typeof FIELD_CODES)[keyof typeof FIELD_CODES];
 /** Codes that describe no fault in particular: they never replace `validation_failed` at the top level. */
 export const GENERIC_FIELD_CODES: ReadonlySet<string> = new Set([FIELD_CODES.unknownField, FIELD_CODES.invalidValue]);
 
-/** The context under which a constraint carries its field code. */
+/** The context under which a constraint carries its field code, and the values its message names (limits). */
 export interface FieldCodeContext {
   code: string;
+  params?: Record<string, string | number>;
 }
 
-/** Validation options that tag a constraint with a field code (and, optionally, a message). */
+/**
+ * Validation options that tag a constraint with a field code (and, optionally, a message). `params`: the values the
+ * code's message names in other languages (src/common/errors/messages.ts), e.g. `{ min, max }`.
+ */
 export function withCode(
   code: FieldCode,
   options: Omit<ValidationOptions, 'context'> = {},
+  params?: Record<string, string | number>,
 ): ValidationOptions & { context: FieldCodeContext } {
-  return { ...options, context: { code } };
+  return { ...options, context: params ? { code, params } : { code } };
 }
 
 const grouped = (value: number) => value.toLocaleString('en-US');
@@ -60,18 +65,24 @@ export function IsFenAmount(options: { min?: number; max?: number; each?: boolea
   const each = options.each ?? false;
   const range =
     max === Number.MAX_SAFE_INTEGER ? `of at least ${grouped(min)}` : `from ${grouped(min)} to ${grouped(max)}`;
-  const tagged = withCode(FIELD_CODES.invalidAmount, {
-    each,
-    message: (args: ValidationArguments) => `${subject(args, each)} must be a whole number of fen ${range}`,
-  });
+  const tagged = withCode(
+    FIELD_CODES.invalidAmount,
+    {
+      each,
+      message: (args: ValidationArguments) => `${subject(args, each)} must be a whole number of fen ${range}`,
+    },
+    max === Number.MAX_SAFE_INTEGER ? {} : { min: grouped(min), max: grouped(max) },
+  );
   return combine(IsInt(tagged), Min(min, tagged), Max(max, tagged));
 }
 
 /** A line quantity: a whole number from 1 to `max`; every fault is `invalid_quantity`. */
 export function IsQuantity(max: number): PropertyDecorator {
-  const tagged = withCode(FIELD_CODES.invalidQuantity, {
-    message: (args: ValidationArguments) => `${args.property} must be a whole number from 1 to ${grouped(max)}`,
-  });
+  const tagged = withCode(
+    FIELD_CODES.invalidQuantity,
+    { message: (args: ValidationArguments) => `${args.property} must be a whole number from 1 to ${grouped(max)}` },
+    { max: grouped(max) },
+  );
   return combine(IsInt(tagged), Min(1, tagged), Max(max, tagged));
 }
 
@@ -79,8 +90,10 @@ export function IsQuantity(max: number): PropertyDecorator {
 export function GreetingMaxLength(max: number): PropertyDecorator {
   return MaxLength(
     max,
-    withCode(FIELD_CODES.greetingTooLong, {
-      message: (args: ValidationArguments) => `${args.property} must be at most ${grouped(max)} characters`,
-    }),
+    withCode(
+      FIELD_CODES.greetingTooLong,
+      { message: (args: ValidationArguments) => `${args.property} must be at most ${grouped(max)} characters` },
+      { max: grouped(max) },
+    ),
   );
 }

@@ -1,12 +1,18 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ApiError, type FieldError } from './errors/api-error';
-import { FIELD_CODES } from './validation-codes';
+import { isErrorCode, type ErrorCode, type MessageParams } from './errors/messages';
+import { FIELD_CODES, type FieldCodeContext } from './validation-codes';
 
 /** The code a failed constraint names in its `context`, else the generic one for its kind. */
-function codeOf(error: ValidationError, constraint: string): string {
+function codeOf(error: ValidationError, constraint: string): ErrorCode {
   const code: unknown = (error.contexts?.[constraint] as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') return code;
+  if (typeof code === 'string' && isErrorCode(code)) return code;
   return constraint === 'whitelistValidation' ? FIELD_CODES.unknownField : FIELD_CODES.invalidValue;
+}
+
+/** The values (limits) a failed constraint's `context` gives its message in other languages. */
+function paramsOf(error: ValidationError, constraint: string): MessageParams | undefined {
+  return (error.contexts?.[constraint] as Partial<FieldCodeContext> | undefined)?.params;
 }
 
 /** One entry per field and distinct (message, code): a value failing IsInt, Min and Max of one rule is listed once. */
@@ -18,7 +24,7 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
       // class-validator's whitelist message names the property already.
       const message = constraint === 'whitelistValidation' ? `unknown field '${field}'` : text;
       const code = codeOf(error, constraint);
-      own.set(`${code}\n${message}`, { field, message, code });
+      own.set(`${code}\n${message}`, { field, message, code, params: paramsOf(error, constraint) });
     }
     return [...own.values(), ...flattenValidationErrors(error.children ?? [], field)];
   });

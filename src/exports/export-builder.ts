@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { AuditService } from '../audit/audit.service';
@@ -32,13 +31,13 @@ class ExportBusyError extends Error {
 
 /**
  * The `build-export` job: COPY the order's cards out of Postgres, open each envelope, write the CSV through
- * OpenPGP.js into DATA_DIR/exports, record the manifest, purge anonymous ciphertexts when asked, mark ready.
+ * OpenPGP.js into the file store (FileStorage), record the manifest, purge anonymous ciphertexts when asked, mark ready.
  *
  * Idempotent and crash-safe. A ready or failed export is left alone. The build holds a session advisory lock
- * on its own connection, so a stalled job's duplicate waits instead of writing the same file. The file is
- * written as `.part` and renamed when complete; the manifest and storage_path are recorded before the purge,
- * so a retry after a crash finds the finished file (same size as recorded) and only resumes the purge and the
- * final update, while a half-written file is simply rebuilt (the ciphertexts are still there).
+ * on its own connection, so a stalled job's duplicate waits instead of writing the same file. The store shows a
+ * file only once it is complete; the manifest and storage_path are recorded before the purge, so a retry after a
+ * crash finds the finished file (same size as recorded) and only resumes the purge and the final update, while a
+ * half-written file was never visible and is simply rebuilt (the ciphertexts are still there).
  */
 @Injectable()
 export class ExportBuilder {
@@ -102,7 +101,7 @@ export class ExportBuilder {
         rowCount: manifest.rowCount,
         plaintextSha256: manifest.plaintextSha256,
         sizeBytes: String(manifest.sizeBytes),
-        storagePath: this.storage.relativePathOf(exportId),
+        storagePath: this.storage.keyOf(exportId),
       });
       record = await this.findOrFail(pool, exportId);
     }
@@ -141,14 +140,11 @@ export class ExportBuilder {
     }
   }
 
-  /** Whether the file recorded for this export exists with the recorded size (then it was renamed complete). */
+  /** Whether the file recorded for this export is stored with the recorded size (then it was stored complete). */
   private async fileComplete(record: CardExport): Promise<boolean> {
     if (!record.storagePath || record.sizeBytes === null) return false;
-    try {
-      return (await stat(this.storage.absolute(record.storagePath))).size === Number(record.sizeBytes);
-    } catch {
-      return false;
-    }
+    const stored = await this.storage.stat(record.storagePath);
+    return stored !== null && stored.sizeBytes === Number(record.sizeBytes);
   }
 
   /**
@@ -156,7 +152,6 @@ export class ExportBuilder {
    */
   private async writeFile(record: CardExport): Promise<ExportFileResult> {
     const recipient = await storedRecipientKey(record.encryption);
-    await this.storage.ensureDirectory();
     const cards = await this.batches.issuedCards(RequestContext.system(), record.orderId);
     const converter = chunkConverterFor({
       expectedRows: cards,
@@ -171,7 +166,7 @@ export class ExportBuilder {
           copy,
           converter,
           recipient,
-          path: this.storage.absolute(this.storage.relativePathOf(record.id)),
+          store: (encrypted) => this.storage.write(record.id, encrypted),
           literalName: exportLiteralName(record),
           date: record.createdAt,
         }),

@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { decrypt, generateKey, readMessage, type PrivateKey, type PublicKey } from 'openpgp';
 import { formatCode, generateCodes, generatePins, serialFromSequence } from '../cards/card-code';
 import { InlineConverter, type ChunkConverter, type ConvertedChunk } from './decrypt-pool';
@@ -36,10 +33,25 @@ async function* iterate(pieces: Buffer[]) {
   for (const piece of pieces) yield piece;
 }
 
+/** A stand-in for FileStorage.write: keeps the file only once its stream ended, as the store does. */
+class MemoryStore {
+  readonly files = new Map<string, Buffer>();
+
+  for(name: string) {
+    return async (encrypted: AsyncIterable<Uint8Array>) => {
+      const parts: Buffer[] = [];
+      for await (const part of encrypted) parts.push(Buffer.from(part));
+      const file = Buffer.concat(parts);
+      this.files.set(name, file);
+      return { sizeBytes: file.length };
+    };
+  }
+}
+
 describe('writeExportFile', () => {
   let publicKey: PublicKey;
   let privateKey: PrivateKey;
-  const dir = mkdtempSync(join(tmpdir(), 'fuli-export-spec-'));
+  const store = new MemoryStore();
 
   beforeAll(async () => {
     const pair = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }], format: 'object' });
@@ -47,8 +59,8 @@ describe('writeExportFile', () => {
     privateKey = pair.privateKey;
   });
 
-  async function decryptFile(path: string) {
-    const message = await readMessage({ binaryMessage: readFileSync(path) });
+  async function decryptFile(name: string) {
+    const message = await readMessage({ binaryMessage: store.files.get(name)! });
     const { data, filename } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
     return { text: Buffer.from(data).toString('latin1'), filename };
   }
@@ -59,12 +71,12 @@ describe('writeExportFile', () => {
     ['no rows', 0, 1],
   ])('streams %s into one OpenPGP message with a matching manifest', async (_, count, pieceBytes) => {
     const { pieces, csv } = copyOutput(count, pieceBytes);
-    const path = join(dir, `export-${count}.pgp`);
+    const path = `export-${count}.pgp`;
     const result = await writeExportFile({
       copy: iterate(pieces),
       converter: new InlineConverter(open),
       recipient: publicKey,
-      path,
+      store: store.for(path),
       literalName: 'cards.csv',
       date: new Date('2026-01-01T00:00:00Z'),
     });
@@ -73,8 +85,7 @@ describe('writeExportFile', () => {
     expect(filename).toBe('cards.csv');
     expect(result.rowCount).toBe(count);
     expect(result.plaintextSha256).toBe(createHash('sha256').update(csv, 'latin1').digest('hex'));
-    expect(result.sizeBytes).toBe(readFileSync(path).length);
-    expect(existsSync(`${path}.part`)).toBe(false);
+    expect(result.sizeBytes).toBe(store.files.get(path)!.length);
   });
 
   it('keeps the rows in order when chunks are converted concurrently and finish out of order', async () => {
@@ -95,12 +106,12 @@ describe('writeExportFile', () => {
       },
       close: async () => undefined,
     };
-    const path = join(dir, 'concurrent.pgp');
+    const path = 'concurrent.pgp';
     const result = await writeExportFile({
       copy: iterate(pieces),
       converter: shuffled,
       recipient: publicKey,
-      path,
+      store: store.for(path),
       literalName: 'c.csv',
       date: new Date(),
     });
@@ -112,12 +123,12 @@ describe('writeExportFile', () => {
 
   it('writes an empty expiry for cards without one', async () => {
     const { pieces, csv } = copyOutput(3, 64, null);
-    const path = join(dir, 'no-expiry.pgp');
+    const path = 'no-expiry.pgp';
     await writeExportFile({
       copy: iterate(pieces),
       converter: new InlineConverter(open),
       recipient: publicKey,
-      path,
+      store: store.for(path),
       literalName: 'c.csv',
       date: new Date(),
     });
@@ -128,18 +139,18 @@ describe('writeExportFile', () => {
   it('fails on a purged card and leaves no file behind', async () => {
     const { pieces } = copyOutput(10, 100_000);
     const purged = Buffer.from(`${serialFromSequence(20_000_000_000)}\t\\N\t10000\t\\N\n`, 'latin1');
-    const path = join(dir, 'purged.pgp');
+    const path = 'purged.pgp';
     const attempt = writeExportFile({
       copy: iterate([...pieces, purged]),
       converter: new InlineConverter(open),
       recipient: publicKey,
-      path,
+      store: store.for(path),
       literalName: 'c.csv',
       date: new Date(),
     });
     await expect(attempt).rejects.toThrow(ExportBuildError);
     await expect(attempt).rejects.toMatchObject({ code: 'card_secrets_purged' });
-    expect(readdirSync(dir).filter((name) => name.startsWith('purged'))).toEqual([]);
+    expect(store.files.has(path)).toBe(false);
   });
 
   it('fails when an envelope does not open, naming the serial only', async () => {
@@ -149,7 +160,7 @@ describe('writeExportFile', () => {
       copy: iterate([row]),
       converter: new InlineConverter(open),
       recipient: publicKey,
-      path: join(dir, 'unreadable.pgp'),
+      store: store.for('unreadable.pgp'),
       literalName: 'c.csv',
       date: new Date(),
     });

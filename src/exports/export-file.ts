@@ -1,13 +1,10 @@
 /**
  * Writes one export file: COPY text in, OpenPGP message out, as a stream end to end. Memory stays bounded
- * whatever the row count: the COPY stream is pulled only as fast as the file is written (web-stream
+ * whatever the row count: the COPY stream is pulled only as fast as the store takes the file (web-stream
  * backpressure through OpenPGP.js), and at most `parallelism` chunks of ~CHUNK_BYTES are being converted.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ReadableStream } from 'node:stream/web';
 import { createMessage, encrypt, enums, type PublicKey } from 'openpgp';
 import type { ChunkConverter, ConvertedChunk } from './decrypt-pool';
@@ -28,8 +25,11 @@ export interface ExportFileSpec {
   /** Opens envelopes and writes CSV lines (on this thread or a pool of workers: decrypt-pool.ts). */
   converter: ChunkConverter;
   recipient: PublicKey;
-  /** Final path; the file is written beside it as `<path>.part` and renamed once complete and synced. */
-  path: string;
+  /**
+   * Takes the encrypted file as a stream and resolves with its size once it is stored complete (FileStorage.write:
+   * nothing is visible before), or rejects, storing nothing, when the stream fails.
+   */
+  store: (encrypted: AsyncIterable<Uint8Array>) => Promise<{ sizeBytes: number }>;
   /** Name and date recorded in the OpenPGP literal data packet (what `gpg --use-embedded-filename` writes). */
   literalName: string;
   date: Date;
@@ -109,43 +109,28 @@ function webStreamOf(iterator: AsyncIterator<Uint8Array>): ReadableStream<Uint8A
 }
 
 /**
- * Streams the rows into `<path>.part` as one OpenPGP message (SEIPD, uncompressed, a binary literal data
- * packet named `literalName`) to `recipient`, syncs it and renames it to `path`. Returns the manifest. On any
- * error the partial file is removed and the error rethrown; a crash leaves at most a `.part` file, which the
- * next attempt overwrites.
+ * Streams the rows as one OpenPGP message (SEIPD, uncompressed, a binary literal data packet named `literalName`)
+ * to `recipient` into `spec.store`. Returns the manifest. On any error the store keeps nothing and the error is
+ * rethrown.
  */
 export async function writeExportFile(spec: ExportFileSpec): Promise<ExportFileResult> {
-  const partPath = `${spec.path}.part`;
   const hash = createHash('sha256');
   const counted = { rows: 0 };
-  try {
-    const plaintext = webStreamOf(csvChunks(spec.copy, spec.converter, hash, counted));
-    const message = await createMessage({
-      binary: plaintext,
-      filename: spec.literalName,
-      date: spec.date,
-      format: 'binary',
-    });
-    // A stream in gives a stream out; without the optional @openpgp/web-stream-tools types the typings cannot say so.
-    const encrypted = (await encrypt({
-      message,
-      encryptionKeys: spec.recipient,
-      format: 'binary',
-      // The default, made explicit: random codes barely compress, and compressing would cost CPU on the hot path.
-      config: { preferredCompressionAlgorithm: enums.compression.uncompressed },
-    })) as unknown as ReadableStream<Uint8Array>;
-    await pipeline(Readable.fromWeb(encrypted), createWriteStream(partPath, { flags: 'w', mode: 0o600 }));
-    const handle = await open(partPath, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(partPath, spec.path);
-    const { size } = await stat(spec.path);
-    return { rowCount: counted.rows, plaintextSha256: hash.digest('hex'), sizeBytes: size };
-  } catch (error) {
-    await rm(partPath, { force: true });
-    throw error;
-  }
+  const plaintext = webStreamOf(csvChunks(spec.copy, spec.converter, hash, counted));
+  const message = await createMessage({
+    binary: plaintext,
+    filename: spec.literalName,
+    date: spec.date,
+    format: 'binary',
+  });
+  // A stream in gives a stream out; without the optional @openpgp/web-stream-tools types the typings cannot say so.
+  const encrypted = (await encrypt({
+    message,
+    encryptionKeys: spec.recipient,
+    format: 'binary',
+    // The default, made explicit: random codes barely compress, and compressing would cost CPU on the hot path.
+    config: { preferredCompressionAlgorithm: enums.compression.uncompressed },
+  })) as unknown as ReadableStream<Uint8Array>;
+  const { sizeBytes } = await spec.store(Readable.fromWeb(encrypted));
+  return { rowCount: counted.rows, plaintextSha256: hash.digest('hex'), sizeBytes };
 }

@@ -1,10 +1,9 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../common/context/request-context';
-import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
+import { FileStorage, type StoredFileInfo } from '../storage/file-storage';
 import { EXPORT_FILE_RETENTION_MS } from './export-policy';
 import { ExportsRepository } from './exports.repository';
 
@@ -14,43 +13,45 @@ const SWEEP_LIMIT = 100;
 const STALE_DOWNLOAD_MS = 24 * 3_600_000;
 
 /**
- * Where export files live: `DATA_DIR/exports/<export id>.pgp`, mode 0600 in a 0700 directory. Every process
- * that builds or serves exports must see the same directory (one machine, or a shared volume). The database
- * stores the path relative to DATA_DIR.
+ * Export files in the file store every process sees (FileStorage: PostgreSQL), under the key
+ * `exports/<export id>.pgp`, which card_exports.storage_path records; and their deletion once nobody will
+ * download them.
  */
 @Injectable()
 export class ExportStorage {
   private readonly logger = new Logger(ExportStorage.name);
-  private readonly root: string;
 
   constructor(
-    config: AppConfig,
+    private readonly files: FileStorage,
     private readonly exports: ExportsRepository,
     private readonly transactions: TransactionService,
     private readonly audit: AuditService,
-  ) {
-    this.root = config.dataDir;
+  ) {}
+
+  /** The store key of an export's file. */
+  keyOf(exportId: string): string {
+    return `exports/${exportId}.pgp`;
   }
 
-  /** Relative path of an export's file. */
-  relativePathOf(exportId: string): string {
-    return join('exports', `${exportId}.pgp`);
+  /**
+   * Stores the export's encrypted file as it streams in. The store deletes it by itself after the export's retention
+   * (counted from when it is ready, a little later) and a day's margin: the audited sweep below normally comes first.
+   */
+  write(exportId: string, encrypted: AsyncIterable<Uint8Array>): Promise<StoredFileInfo> {
+    const expiresAt = new Date(Date.now() + EXPORT_FILE_RETENTION_MS + 24 * 3_600_000);
+    return this.files.write(this.keyOf(exportId), encrypted, { expiresAt });
   }
 
-  /** Absolute path of a stored relative path; refuses anything that would leave DATA_DIR/exports. */
-  absolute(relativePath: string): string {
-    const dir = resolve(this.root, 'exports');
-    const path = resolve(this.root, relativePath);
-    if (!path.startsWith(dir + sep)) throw new Error('export storage path outside DATA_DIR/exports');
-    return path;
+  stat(key: string): Promise<StoredFileInfo | null> {
+    return this.files.stat(key);
   }
 
-  async ensureDirectory(): Promise<void> {
-    await mkdir(resolve(this.root, 'exports'), { recursive: true, mode: 0o700 });
+  read(key: string): Promise<{ info: StoredFileInfo; stream: Readable } | null> {
+    return this.files.read(key);
   }
 
-  async remove(relativePath: string): Promise<void> {
-    await rm(this.absolute(relativePath), { force: true });
+  async remove(key: string): Promise<void> {
+    await this.files.remove(key);
   }
 
   /**

@@ -112,7 +112,7 @@ function setup(publicKey: string) {
       enqueued.push(options.jobId);
     },
   } as unknown as QueueService;
-  const storage = { sweep: async () => 0, absolute: (path: string) => `/nowhere/${path}` } as unknown as ExportStorage;
+  const storage = { sweep: async () => 0, read: async () => null, stat: async () => null } as unknown as ExportStorage;
   const audit = new FakeAudit();
   const service = new ExportsService(
     exports as unknown as ExportsRepository,

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
@@ -42,7 +41,7 @@ const gone = (code: 'export_link_used' | 'export_link_expired', detail: string) 
 /** An opened download: the caller streams `stream` and reports the outcome once with `finish`. */
 export interface ExportDownload {
   /** The file; null for a HEAD request (nothing claimed, nothing to stream). */
-  stream: ReadStream | null;
+  stream: Readable | null;
   sizeBytes: number;
   fileName: string;
   contentType: string;
@@ -316,24 +315,21 @@ export class ExportsService {
       });
       return { record: found, claimedAt: claimed };
     });
-    let handle: FileHandle;
-    try {
-      handle = await open(this.storage.absolute(record.storagePath!), 'r');
-    } catch {
+    // HEAD reads only what is stored about the file; a download opens a stream of it.
+    const file = claimedAt
+      ? await this.storage.read(record.storagePath!)
+      : await this.storage.stat(record.storagePath!).then((info) => (info ? { info, stream: null } : null));
+    if (!file) {
       if (claimedAt) await this.finishDownload(ctx, record, claimedAt, false, 0);
       throw gone('export_link_expired', FILE_GONE);
     }
-    const sizeBytes = (await handle.stat()).size;
+    const sizeBytes = file.info.sizeBytes;
     const base = { sizeBytes, fileName: exportFileName(record), contentType: EXPORT_CONTENT_TYPE };
-    if (!claimedAt) {
-      await handle.close();
-      return { ...base, stream: null, finish: async () => undefined };
-    }
+    if (!claimedAt || !file.stream) return { ...base, stream: null, finish: async () => undefined };
     let finished = false;
     return {
       ...base,
-      // autoClose: the handle closes when the stream ends, fails or is destroyed (client gone).
-      stream: handle.createReadStream(),
+      stream: file.stream,
       finish: async (complete) => {
         if (finished) return;
         finished = true;

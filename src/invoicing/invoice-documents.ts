@@ -282,6 +282,14 @@ export function renderPdf(doc: InvoiceDocument): Promise<Buffer> {
   return done;
 }
 
+/**
+ * The file store key (FileStorage) of an invoice document: `invoices/<yyyy>/<invoice id>.{pdf,xml,json}`, recorded in
+ * invoices.pdf_path / xml_path. Invoices are kept: a tax document is archived, never expired.
+ */
+export function invoiceDocumentKey(invoiceId: string, year: number, extension: 'pdf' | 'xml' | 'json'): string {
+  return `invoices/${year}/${invoiceId}.${extension}`;
+}
+
 export function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }

@@ -5,9 +5,9 @@ import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { formatYuan } from './invoice-policy';
-import { renderJson, renderXml, sha256Hex, type InvoiceDocument } from './invoice-documents';
+import { FileStorage } from '../storage/file-storage';
+import { invoiceDocumentKey, renderJson, renderXml, sha256Hex, type InvoiceDocument } from './invoice-documents';
 import { pdfRendererFor, type PdfRenderer } from './pdf-renderer';
-import { InvoiceStorage } from './invoice-storage';
 import type { Invoice } from './invoice.entity';
 import { InvoicingRepository } from './invoicing.repository';
 import { AppConfig } from '../config/app-config';
@@ -36,7 +36,7 @@ export function invoiceDocumentOf(invoice: Invoice, original: Invoice | null, dr
 
 /**
  * The worker side of invoices: renders an invoice's PDF (pdfkit, CJK font subset-embedded), XML and JSON, stores them
- * through InvoiceStorage with their SHA-256, then e-mails the PDF to the profile's addresses (MailSender of the
+ * in the file store every process sees (FileStorage) with their SHA-256, then e-mails the PDF to the profile's addresses (MailSender of the
  * distribution channels: SMTP, or .eml files without SMTP_URL). Safe to run twice: rendering rewrites the same files
  * from the same fields, and the e-mail goes out until one attempt has sent it to every address.
  */
@@ -47,7 +47,7 @@ export class InvoiceRenderJob implements OnModuleDestroy {
 
   constructor(
     private readonly repository: InvoicingRepository,
-    private readonly storage: InvoiceStorage,
+    private readonly files: FileStorage,
     private readonly mail: MailSender,
     private readonly queues: QueueService,
     private readonly config: AppConfig,
@@ -77,13 +77,13 @@ export class InvoiceRenderJob implements OnModuleDestroy {
     const xml = renderXml(doc);
     const json = renderJson(doc);
     const paths = {
-      pdf: this.storage.relativePathOf(invoice.id, invoice.year, 'pdf'),
-      xml: this.storage.relativePathOf(invoice.id, invoice.year, 'xml'),
-      json: this.storage.relativePathOf(invoice.id, invoice.year, 'json'),
+      pdf: invoiceDocumentKey(invoice.id, invoice.year, 'pdf'),
+      xml: invoiceDocumentKey(invoice.id, invoice.year, 'xml'),
+      json: invoiceDocumentKey(invoice.id, invoice.year, 'json'),
     };
-    await this.storage.put(paths.pdf, pdf);
-    await this.storage.put(paths.xml, xml);
-    await this.storage.put(paths.json, json);
+    await this.files.write(paths.pdf, pdf);
+    await this.files.write(paths.xml, xml);
+    await this.files.write(paths.json, json);
     const files = {
       pdfPath: paths.pdf,
       pdfSha256: sha256Hex(pdf),
@@ -99,7 +99,8 @@ export class InvoiceRenderJob implements OnModuleDestroy {
   private async deliver(ctx: RequestContext, invoice: Invoice): Promise<number> {
     const profile = await this.repository.profileOf(ctx, invoice.enterpriseId);
     if (!profile || profile.emails.length === 0 || !invoice.pdfPath) return 0;
-    const pdf = await this.storage.read(invoice.pdfPath);
+    const pdf = await this.files.readAll(invoice.pdfPath);
+    if (!pdf) throw new Error(`invoice ${invoice.id}: its PDF is missing from the file store`);
     const red = invoice.kind === 'red';
     const subject = `${red ? '红字发票' : '电子发票'} ${invoice.number}：${formatYuan(invoice.amount)} 元`;
     const text =

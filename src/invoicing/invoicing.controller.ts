@@ -24,34 +24,25 @@ import {
   VoidInvoiceDto,
 } from './dto/invoice.dto';
 import { InvoiceProfileDto, UpdateInvoiceProfileDto } from './dto/invoice-profile.dto';
-import { InvoiceStorage } from './invoice-storage';
-import { InvoicingService } from './invoicing.service';
+import { InvoicingService, type InvoiceDocumentFile } from './invoicing.service';
 
 const NOT_RENDERED = 'invoice_not_rendered: the worker has not rendered the documents yet; retry shortly';
 
 /** Sends a stored document with its digest. */
-async function sendDocument(
-  reply: FastifyReply,
-  storage: InvoiceStorage,
-  file: { path: string; sha256: string; fileName: string },
-  contentType: string,
-): Promise<void> {
-  const body = await storage.read(file.path);
+async function sendDocument(reply: FastifyReply, file: InvoiceDocumentFile, contentType: string): Promise<void> {
   await reply
     .header('content-type', contentType)
+    .header('content-length', String(file.sizeBytes))
     .header('content-disposition', `attachment; filename="${file.fileName}"`)
     .header('x-content-sha256', file.sha256)
     .header('cache-control', 'private, max-age=0')
-    .send(body);
+    .send(file.stream);
 }
 
 @ApiTags('invoices')
 @Controller('v1')
 export class InvoicingController {
-  constructor(
-    private readonly invoicing: InvoicingService,
-    private readonly storage: InvoiceStorage,
-  ) {}
+  constructor(private readonly invoicing: InvoicingService) {}
 
   @Get('invoice-profile')
   @RequireScopes('invoices:read')
@@ -135,7 +126,7 @@ export class InvoicingController {
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: NOT_RENDERED })
   async pdf(@Ctx() ctx: RequestContext, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    await sendDocument(reply, this.storage, await this.invoicing.document(ctx, id, 'pdf'), 'application/pdf');
+    await sendDocument(reply, await this.invoicing.document(ctx, id, 'pdf'), 'application/pdf');
   }
 
   @Get('invoices/:id/xml')
@@ -152,12 +143,7 @@ export class InvoicingController {
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: NOT_RENDERED })
   async xml(@Ctx() ctx: RequestContext, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    await sendDocument(
-      reply,
-      this.storage,
-      await this.invoicing.document(ctx, id, 'xml'),
-      'application/xml; charset=utf-8',
-    );
+    await sendDocument(reply, await this.invoicing.document(ctx, id, 'xml'), 'application/xml; charset=utf-8');
   }
 }
 

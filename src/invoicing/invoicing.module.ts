@@ -5,8 +5,8 @@ import { DistributionChannelsModule } from '../distribution/channels/distributio
 import { EventsModule } from '../events/events.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrdersModule } from '../orders/orders.module';
+import { StorageModule } from '../storage/storage.module';
 import { InvoiceRenderJob } from './invoice-render.job';
-import { InvoiceStorage } from './invoice-storage';
 import { AdminInvoicingController, InvoicingController } from './invoicing.controller';
 import { InvoicingRepository } from './invoicing.repository';
 import { InvoicingService } from './invoicing.service';
@@ -17,9 +17,17 @@ import { InvoicingService } from './invoicing.service';
  * render and monthly jobs run where QueueModule has `worker: true`, and a worker refuses to boot without them.
  */
 @Module({
-  imports: [OrdersModule, CardsModule, EventsModule, AuditModule, IdempotencyModule, DistributionChannelsModule],
+  imports: [
+    OrdersModule,
+    CardsModule,
+    EventsModule,
+    AuditModule,
+    IdempotencyModule,
+    DistributionChannelsModule,
+    StorageModule,
+  ],
   controllers: [InvoicingController, AdminInvoicingController],
-  providers: [InvoicingService, InvoicingRepository, InvoiceStorage, InvoiceRenderJob],
+  providers: [InvoicingService, InvoicingRepository, InvoiceRenderJob],
   exports: [InvoicingService],
 })
 export class InvoicingModule {}

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { CardLifecycleHooks } from '../cards/card-lifecycle-hooks';
@@ -15,6 +16,7 @@ import { OrdersRepository } from '../orders/orders.repository';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
+import { FileStorage } from '../storage/file-storage';
 import { AdminListInvoicesQueryDto, CreateInvoiceDto, InvoiceDto, ListInvoicesQueryDto } from './dto/invoice.dto';
 import { InvoiceProfileDto, UpdateInvoiceProfileDto } from './dto/invoice-profile.dto';
 import {
@@ -57,6 +59,15 @@ export function invoiceSettingsOf(config: AppConfig): InvoiceSettings {
   };
 }
 
+/** A stored invoice document, opened for sending. */
+export interface InvoiceDocumentFile {
+  stream: Readable;
+  sizeBytes: number;
+  /** The digest the invoice records (X-Content-SHA256). */
+  sha256: string;
+  fileName: string;
+}
+
 /** Money that went back on an order, from whichever module moved it. */
 interface MoneyReturned {
   reason: Extract<InvoiceReason, 'order_cancelled' | 'cards_voided' | 'card_refunded'>;
@@ -91,6 +102,7 @@ export class InvoicingService implements OnModuleInit, OnApplicationBootstrap {
     private readonly events: EventsService,
     private readonly audit: AuditService,
     private readonly queues: QueueService,
+    private readonly files: FileStorage,
     config: AppConfig,
   ) {
     this.settings = invoiceSettingsOf(config);
@@ -348,11 +360,7 @@ export class InvoicingService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   /** The stored PDF or XML of a visible invoice; 409 invoice_not_rendered while the worker has not rendered it. */
-  async document(
-    ctx: RequestContext,
-    id: string,
-    kind: 'pdf' | 'xml',
-  ): Promise<{ path: string; sha256: string; fileName: string }> {
+  async document(ctx: RequestContext, id: string, kind: 'pdf' | 'xml'): Promise<InvoiceDocumentFile> {
     const invoice = await this.findVisible(ctx, id);
     const path = kind === 'pdf' ? invoice.pdfPath : invoice.xmlPath;
     const sha256 = kind === 'pdf' ? invoice.pdfSha256 : invoice.xmlSha256;
@@ -365,7 +373,15 @@ export class InvoicingService implements OnModuleInit, OnApplicationBootstrap {
         },
       );
     }
-    return { path, sha256, fileName: `invoice-${invoice.number}.${kind}` };
+    const file = await this.files.read(path);
+    // Rendered documents are never expired nor removed: a missing one is a fault of the store, not of the request.
+    if (!file) throw new Error(`invoice ${id}: its ${kind} is missing from the file store`);
+    return {
+      stream: file.stream,
+      sizeBytes: file.info.sizeBytes,
+      sha256,
+      fileName: `invoice-${invoice.number}.${kind}`,
+    };
   }
 
   /** Operator: render the documents again (after a template or font change); the invoice's fields stay as issued. */

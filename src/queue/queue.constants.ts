@@ -41,6 +41,8 @@ export enum JobName {
   IssueMonthlyInvoices = 'issue-monthly-invoices',
   /** Enqueue the rendering of invoices committed but never rendered (a lost enqueue, a crashed worker). */
   SweepInvoiceRendering = 'sweep-invoice-rendering',
+  /** Delete stored files past their expiry and versions whose writer died (src/storage, hourly). */
+  PurgeStoredFiles = 'purge-stored-files',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -60,6 +62,7 @@ export interface JobPayloads {
   /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
   [JobName.IssueMonthlyInvoices]: { period?: string };
   [JobName.SweepInvoiceRendering]: Record<string, never>;
+  [JobName.PurgeStoredFiles]: Record<string, never>;
 }
 
 /** Which queue each job runs on. */
@@ -79,6 +82,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.RenderInvoice]: QueueName.Invoices,
   [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
+  [JobName.PurgeStoredFiles]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */

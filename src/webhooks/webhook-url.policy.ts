@@ -93,6 +93,9 @@ export class WebhookUrlPolicy {
   }
 }
 
-function invalid(code: string, detail: string): ApiError {
+function invalid(
+  code: 'invalid_webhook_url' | 'webhook_url_not_https' | 'webhook_url_unresolvable' | 'webhook_url_private_address',
+  detail: string,
+): ApiError {
   return ApiError.unprocessable(code, detail);
 }

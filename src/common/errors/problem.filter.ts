@@ -2,11 +2,20 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { ThrottlerException } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './api-error';
+import {
+  isErrorCode,
+  languageOf,
+  messageOf,
+  OBJECT_NAMES_ZH,
+  type ErrorCode,
+  type Language,
+  type MessageParams,
+} from './messages';
 import { DEFAULT_CODES, Problem, PROBLEM_CONTENT_TYPE } from './problem';
 
 interface Rendered {
   status: number;
-  code: string;
+  code: ErrorCode;
   detail: string;
   extra?: Record<string, unknown>;
   headers?: Record<string, string>;
@@ -14,7 +23,7 @@ interface Rendered {
 }
 
 /** Fastify's own errors (body parsing, limits) mapped to this API's codes. */
-const FASTIFY_CODES: Record<string, { status: number; code: string; detail: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; detail: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed_json', detail: 'The request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'malformed_json', detail: 'The request body is empty' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'The request body is too large' },
@@ -33,7 +42,38 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
   },
 };
 
-export function renderError(error: unknown): Rendered {
+/**
+ * The problem of `error` in `language`. English: the error's own detail (an ApiError's is written where it is
+ * thrown). Other languages: the catalog's text of its code (messages.ts) with the error's values, and each listed
+ * error (`errors[]` of a 400 or of a row check) by its own code.
+ */
+export function renderError(error: unknown, language: Language = 'en'): Rendered {
+  const rendered = renderEnglish(error);
+  if (language === 'en') return rendered;
+  if (!(error instanceof ApiError)) return { ...rendered, detail: messageOf(rendered.code, language) };
+  const fields = error.fieldErrors;
+  const detail =
+    fields.length === 1
+      ? messageOf(fields[0].code ?? 'invalid_value', language, { field: fields[0].field, ...fields[0].params })
+      : messageOf(error.code, language, translatedParams(error.params, language));
+  const listed = error.extra.errors;
+  if (!Array.isArray(listed)) return { ...rendered, detail };
+  const errors = listed.map((entry: Record<string, unknown>, index) => {
+    const code = typeof entry.code === 'string' && isErrorCode(entry.code) ? entry.code : null;
+    if (!code) return entry;
+    const params = { ...(typeof entry.field === 'string' ? { field: entry.field } : {}), ...fields[index]?.params };
+    return { ...entry, message: messageOf(code, language, params) };
+  });
+  return { ...rendered, detail, extra: { ...error.extra, errors } };
+}
+
+/** A 404's object name in the reader's language. */
+function translatedParams(params: MessageParams, language: Language): MessageParams {
+  if (language !== 'zh-CN' || typeof params.object !== 'string') return params;
+  return { ...params, object: OBJECT_NAMES_ZH[params.object] ?? params.object };
+}
+
+function renderEnglish(error: unknown): Rendered {
   if (error instanceof ApiError) {
     return {
       status: error.getStatus(),
@@ -65,15 +105,21 @@ export function renderError(error: unknown): Rendered {
   return { status: 500, code: 'internal_error', detail: 'An internal error occurred' };
 }
 
-/** Writes a problem+json response. Nest hands Fastify's own errors (body parsing, limits) to the filter too. */
+/**
+ * Writes a problem+json response in the language of the request's Accept-Language (English by default). Nest hands
+ * Fastify's own errors (body parsing, limits) to the filter too.
+ */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, logger: Logger): void {
-  const rendered = renderError(error);
+  const language = languageOf(request.headers['accept-language']);
+  const rendered = renderError(error, language);
   if (rendered.status >= 500) logger.error({ err: error, reqId: request.id }, 'request failed');
   void reply
     .status(rendered.status)
     .headers(rendered.headers ?? {})
     .header('content-type', rendered.contentType ?? PROBLEM_CONTENT_TYPE)
-    .send(Problem.of(rendered.status, rendered.code, rendered.detail, String(request.id), rendered.extra));
+    .header('content-language', language)
+    .header('vary', 'Accept-Language')
+    .send(Problem.of(rendered.status, rendered.code, rendered.detail, String(request.id), rendered.extra, language));
 }
 
 @Catch()

@@ -1,10 +1,11 @@
 import { STATUS_CODES } from 'node:http';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { STATUS_TITLES_ZH, type ErrorCode, type Language } from './messages';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Default codes for errors that carry no code of their own. */
-export const DEFAULT_CODES: Record<number, string> = {
+export const DEFAULT_CODES: Record<number, ErrorCode> = {
   400: 'bad_request',
   401: 'unauthorized',
   403: 'forbidden',
@@ -68,12 +69,20 @@ export class Problem {
   @ApiPropertyOptional({ type: [ProblemFieldError] })
   errors?: ProblemFieldError[];
 
-  static of(status: number, code: string, detail: string, requestId: string, extra: Record<string, unknown> = {}) {
+  static of(
+    status: number,
+    code: string,
+    detail: string,
+    requestId: string,
+    extra: Record<string, unknown> = {},
+    language: Language = 'en',
+  ) {
+    const english = STATUS_CODES[status] ?? 'Error';
     // Extension members first: RFC 9457's own members (and ours) always win over an extension of the same name.
     return {
       ...extra,
       type: problemType(code),
-      title: STATUS_CODES[status] ?? 'Error',
+      title: language === 'zh-CN' ? (STATUS_TITLES_ZH[status] ?? english) : english,
       status,
       detail,
       code,
