@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { isScope } from '../common/access/scopes';
 import type { Actor } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
+import type { ErrorCode } from '../common/errors/messages';
 import { AppConfig } from '../config/app-config';
 import { ApiClientsService } from './api-clients.service';
 import { SigningKeyService, TOKEN_AUDIENCE } from './signing-key.service';
@@ -12,7 +13,7 @@ import { VerifiedTokens } from './verified-tokens';
 /** What the browser is asked for when it sends nothing: the operator client's id and secret. */
 const CHALLENGE = 'Basic realm="Fuli operator", charset="UTF-8", Bearer';
 
-const unauthenticated = (code: string, detail: string) =>
+const unauthenticated = (code: ErrorCode, detail: string) =>
   new ApiError(401, code, detail, {}, { 'www-authenticate': CHALLENGE });
 
 /**
