@@ -16,6 +16,7 @@ import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
 import { StatementIndexes1796600000000 } from './1796600000000-StatementIndexes';
+import { ReconciliationDaily1796600000001 } from './1796600000001-ReconciliationDaily';
 
 export const migrations = [
   Foundation1795822357562,
@@ -35,4 +36,5 @@ export const migrations = [
   ClaimTickets1796543756371,
   Invoicing1796544729719,
   StatementIndexes1796600000000,
+  ReconciliationDaily1796600000001,
 ];

@@ -34,6 +34,7 @@ import {
   InvoiceOrderReturn,
   InvoiceProfile,
 } from './invoicing/invoice.entity';
+import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 
 /**
@@ -80,6 +81,7 @@ export const entities = [
   InvoiceOrder,
   InvoiceOrderReturn,
   InvoiceNumberCounter,
+  ReconciliationDailyRun,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

@@ -1,6 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import fc from 'fast-check';
+import { RequestContext } from '../src/common/context/request-context';
+import { ReconciliationDailyService } from '../src/reconciliation/reconciliation-daily.service';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued } from './support/cards';
 import { createClient, createProduct, enterpriseWithClient, recordTransfer } from './support/fixtures';
@@ -46,6 +48,7 @@ describe('statements and redemption summaries', () => {
       'cards:read',
       'cards:write',
       'reconciliation:read',
+      'events:read',
     ]);
     return { ...setup, get: (path: string) => app.http.get(path).auth(setup.token, { type: 'bearer' }) };
   }
@@ -356,6 +359,17 @@ describe('statements and redemption summaries', () => {
       const period = await f.get(`/v1/redemption-summary?from=${today}&to=${today}`).expect(200);
       expect(period.body.order_ids).toContain(order.id);
       expect(period.body.total.cards).toBe(5);
+    });
+
+    it("sends reconciliation.daily once per enterprise and day, with that day's statement", async () => {
+      const daily = app.app.get(ReconciliationDailyService);
+      expect(await daily.sendDay(RequestContext.system(), today)).toBeGreaterThanOrEqual(1);
+      await daily.sendDay(RequestContext.system(), today);
+      const events = await f.get('/v1/events?type=reconciliation.daily').expect(200);
+      expect(events.body.data).toHaveLength(1);
+      const statement = await f.get(`/v1/statements?from=${today}&to=${today}`).expect(200);
+      const { object: _object, ...figures } = statement.body as Record<string, unknown>;
+      expect(events.body.data[0].data).toMatchObject({ day: today, ...figures });
     });
 
     it('keeps tenants apart', async () => {

@@ -279,6 +279,17 @@ export class LedgerRepository {
     return readStatementSums((sql, parameters) => this.connection.query(ctx, sql, parameters), enterpriseId, from, to);
   }
 
+  /** The enterprises named by an entry booked in [from, to), sorted (the daily reconciliation). */
+  async enterprisesWithEntries(ctx: RequestContext, from: Date, to: Date): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ enterprise_id: string }>>(
+      ctx,
+      `SELECT DISTINCT enterprise_id FROM ledger_entries
+       WHERE enterprise_id IS NOT NULL AND created_at >= $1 AND created_at < $2 ORDER BY enterprise_id`,
+      [from, to],
+    );
+    return rows.map((row) => row.enterprise_id);
+  }
+
   /**
    * How many entries there are and the first violation of the first failing invariant check: in the context's
    * transaction when one is bound (it sees its own writes), else in a read-only REPEATABLE READ transaction, so every

@@ -140,6 +140,11 @@ export class LedgerService {
     return this.ledger.statementSums(ctx, enterpriseId, from, to);
   }
 
+  /** The enterprises named by an entry booked in [from, to), sorted. */
+  enterprisesWithEntries(ctx: RequestContext, from: Date, to: Date): Promise<string[]> {
+    return this.ledger.enterprisesWithEntries(ctx, from, to);
+  }
+
   /** GET /v1/balance: the calling enterprise client's own funds. */
   async balance(ctx: RequestContext): Promise<BalanceDto> {
     const enterpriseId = ctx.enterpriseId;

@@ -41,6 +41,8 @@ export enum JobName {
   IssueMonthlyInvoices = 'issue-monthly-invoices',
   /** Enqueue the rendering of invoices committed but never rendered (a lost enqueue, a crashed worker). */
   SweepInvoiceRendering = 'sweep-invoice-rendering',
+  /** Send each enterprise with ledger movements yesterday (Asia/Shanghai) its reconciliation.daily event (scheduled), idempotent. */
+  ReconciliationDaily = 'reconciliation-daily',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -60,6 +62,8 @@ export interface JobPayloads {
   /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
   [JobName.IssueMonthlyInvoices]: { period?: string };
   [JobName.SweepInvoiceRendering]: Record<string, never>;
+  /** `day` YYYY-MM-DD; absent: the day before the run's (Asia/Shanghai). */
+  [JobName.ReconciliationDaily]: { day?: string };
 }
 
 /** Which queue each job runs on. */
@@ -79,6 +83,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.RenderInvoice]: QueueName.Invoices,
   [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
+  [JobName.ReconciliationDaily]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */

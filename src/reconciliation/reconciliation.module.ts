@@ -1,7 +1,10 @@
 import { Module } from '@nestjs/common';
 import { CardsModule } from '../cards/cards.module';
+import { EventsModule } from '../events/events.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { OrdersModule } from '../orders/orders.module';
+import { ReconciliationDailyRepository } from './reconciliation-daily.repository';
+import { ReconciliationDailyService } from './reconciliation-daily.service';
 import { RedemptionSummaryController } from './redemption-summary.controller';
 import { RedemptionSummaryService } from './redemption-summary.service';
 import { StatementController } from './statement.controller';
@@ -13,8 +16,14 @@ import { StatementService } from './statement.service';
  * of an ERP's own records against Fuli's, and the operator's daily reports.
  */
 @Module({
-  imports: [LedgerModule, CardsModule, OrdersModule],
+  imports: [LedgerModule, CardsModule, OrdersModule, EventsModule],
   controllers: [StatementController, RedemptionSummaryController],
-  providers: [StatementService, StatementRepository, RedemptionSummaryService],
+  providers: [
+    StatementService,
+    StatementRepository,
+    RedemptionSummaryService,
+    ReconciliationDailyService,
+    ReconciliationDailyRepository,
+  ],
 })
 export class ReconciliationModule {}

@@ -48,7 +48,8 @@ export function parseStatementPeriod(from: string, to: string): StatementPeriod 
     }),
   );
   if (errors.length > 0 || !start || !end) throw ApiError.validation(errors);
-  if (start.getTime() > end.getTime()) {
+  // A day as `to` ends the period at its end but must not come before `from` itself (to=12-01 with from=12-02).
+  if (start.getTime() > (shanghaiDayStart(to) ?? end).getTime()) {
     throw ApiError.badRequest('invalid_period', 'The period ends before it starts: from must not be after to', {
       from: start.toISOString(),
       to: end.toISOString(),
