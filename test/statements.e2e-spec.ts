@@ -162,6 +162,7 @@ describe('statements and redemption summaries', () => {
       | { kind: 'debit'; pick: number; amount: number }
       | { kind: 'reverse' }
       | { kind: 'void'; pick: number }
+      | { kind: 'expire'; pick: number }
       | { kind: 'boundary' };
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.record({ kind: fc.constant('deposit' as const), amount: fc.integer({ min: 1, max: 50_000 }) }),
@@ -169,6 +170,7 @@ describe('statements and redemption summaries', () => {
       fc.record({ kind: fc.constant('debit' as const), pick: fc.nat(), amount: fc.integer({ min: 1, max: 10_000 }) }),
       fc.record({ kind: fc.constant('reverse' as const) }),
       fc.record({ kind: fc.constant('void' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('expire' as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant('boundary' as const) }),
     );
     await fc.assert(
@@ -197,6 +199,13 @@ describe('statements and redemption summaries', () => {
               .auth(f.token, { type: 'bearer' })
               .send({ serials: [card.serial] })
               .expect(200);
+          } else if (s.kind === 'expire' && unused.length > 0) {
+            // Its expiry passes (the clock is the database's); the operator's run books it as breakage.
+            const [card] = unused.splice(s.pick % unused.length, 1);
+            await app.dataSource.query("UPDATE cards SET expires_at = now() - interval '1 minute' WHERE serial = $1", [
+              card.serial,
+            ]);
+            await app.http.post('/v1/admin/cards/expire-due').auth(operator, { type: 'bearer' }).expect(200);
           } else if (s.kind === 'boundary') {
             await new Promise((resolve) => setTimeout(resolve, 5));
             boundaries.push(new Date());
