@@ -15,6 +15,8 @@ import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
+import { StatementIndexes1796600000000 } from './1796600000000-StatementIndexes';
+import { ReconciliationDaily1796600000001 } from './1796600000001-ReconciliationDaily';
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
@@ -36,6 +38,8 @@ export const migrations = [
   Distribution1796543278067,
   ClaimTickets1796543756371,
   Invoicing1796544729719,
+  StatementIndexes1796600000000,
+  ReconciliationDaily1796600000001,
   ListIndexes1796650000000,
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,

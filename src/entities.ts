@@ -34,6 +34,7 @@ import {
   InvoiceOrderReturn,
   InvoiceProfile,
 } from './invoicing/invoice.entity';
+import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
 
@@ -83,6 +84,7 @@ export const entities = [
   InvoiceNumberCounter,
   StoredFile,
   StoredFileChunk,
+  ReconciliationDailyRun,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

@@ -257,7 +257,7 @@ export class CardLifecycleService implements OnApplicationBootstrap {
 
   /**
    * The expiry job: cards past expires_at that are still live become `expired` with balance 0, and their value is
-   * booked as breakage, in chunks (one transaction, one ledger entry each). SKIP LOCKED leaves cards that a
+   * booked as breakage, in chunks (one transaction each, one ledger entry per enterprise in it). SKIP LOCKED leaves cards that a
    * redemption holds right now to the next run; a second worker running the job at once takes other rows.
    */
   @OnJob(JobName.ExpireCards)
@@ -273,26 +273,34 @@ export class CardLifecycleService implements OnApplicationBootstrap {
       const chunk = await this.transactions.run(ctx, async () => {
         const rows = await this.repository.expireDue(ctx, EXPIRY_CHUNK);
         const total = rows.reduce((sum, row) => sum + Number(row.expired), 0);
-        await this.cards.record(
-          ctx,
-          rows.map((row): CardMovement => ({
-            card: { serial: row.serial, enterpriseId: row.enterprise_id, holderRef: row.holder_ref },
-            kind: 'expire',
-            amount: -Number(row.expired),
-            balanceAfter: 0,
-            event: { type: 'card.expired' },
-          })),
-          total > 0
-            ? {
-                kind: 'cards_expired',
-                memo: `${rows.length} card(s) expired: ${total} fen of breakage`,
-                lines: [
-                  { account: LedgerAccount.CardFloat, amount: total },
-                  { account: LedgerAccount.Breakage, amount: -total },
-                ],
-              }
-            : undefined,
-        );
+        // One entry per enterprise, naming it: an enterprise's statement reads its breakage from the ledger.
+        const byEnterprise = new Map<string, typeof rows>();
+        for (const row of rows)
+          byEnterprise.set(row.enterprise_id, [...(byEnterprise.get(row.enterprise_id) ?? []), row]);
+        for (const [enterpriseId, cards] of byEnterprise) {
+          const value = cards.reduce((sum, row) => sum + Number(row.expired), 0);
+          await this.cards.record(
+            ctx,
+            cards.map((row): CardMovement => ({
+              card: { serial: row.serial, enterpriseId: row.enterprise_id, holderRef: row.holder_ref },
+              kind: 'expire',
+              amount: -Number(row.expired),
+              balanceAfter: 0,
+              event: { type: 'card.expired' },
+            })),
+            value > 0
+              ? {
+                  kind: 'cards_expired',
+                  memo: `${cards.length} card(s) expired: ${value} fen of breakage`,
+                  enterpriseId,
+                  lines: [
+                    { account: LedgerAccount.CardFloat, amount: value },
+                    { account: LedgerAccount.Breakage, amount: -value },
+                  ],
+                }
+              : undefined,
+          );
+        }
         return { count: rows.length, total };
       });
       expired += chunk.count;

@@ -25,6 +25,8 @@ export type CardTransactionKind = (typeof CARD_TRANSACTION_KINDS)[number];
  */
 @Entity('card_transactions')
 @Index('card_transactions_serial', ['serial', 'id'])
+// A statement reads an enterprise's movements in time order.
+@Index('card_transactions_enterprise_time', ['enterpriseId', 'createdAt', 'id'])
 export class CardTransaction {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;

@@ -307,6 +307,20 @@ export function orderCardsStillIssuedSql(orderParam: number): string {
   return `SELECT c.serial FROM cards c WHERE c.order_id = $${orderParam} AND c.status = 'issued'`;
 }
 
+/**
+ * The cards' part of a statement's lines: every movement of a card of enterprise `$1` in [`$2`, `$3`) that changed a
+ * balance (binds, freezes and the like move no money), card by card, along the index (enterprise_id, created_at, id).
+ * Columns as the ledger's statementEntryLinesSql: at, source ('card'), id, kind, order_id, memo, card_serial,
+ * redemption_id, the three funds columns (0: a card movement moves no funds) and card_float (the signed change).
+ */
+export function statementCardMovementsSql(): string {
+  return `SELECT t.created_at AS at, 'card'::text AS source, lpad(t.id::text, 20, '0') AS id, t.kind, c.order_id,
+      NULL::text AS memo, t.serial AS card_serial, t.redemption_id,
+      0::bigint AS prepaid_balance, 0::bigint AS credit_used, 0::bigint AS held_for_orders, t.amount AS card_float
+    FROM card_transactions t JOIN cards c ON c.serial = t.serial
+    WHERE t.enterprise_id = $1 AND t.created_at >= $2 AND t.created_at < $3 AND t.amount <> 0`;
+}
+
 /** The columns a minted card is COPYed with: all but the first and the last three are the chunk's constants. */
 const COPY_COLUMNS =
   'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
@@ -585,6 +599,51 @@ export class CardsRepository {
          RETURNING c.serial, due.balance, due.enterprise_id, c.holder_ref)
        SELECT serial::text AS serial, balance::text AS expired, enterprise_id, holder_ref FROM u ORDER BY serial`,
       [statusesInto('expired'), limit],
+    );
+  }
+
+  /**
+   * The orders' cards by redemption (核销) status, as text sums: a bound card (`active`) counts as `bound` while
+   * unspent and `partly_spent` after a debit, `delivered` as `distributed`; spent is what debits took less what
+   * reversals gave back, breakage what expiry took less what re-activation gave back, returned what
+   * voids and refunds gave back, moved what a loss carried to the replacement card. One pass over the orders' cards
+   * (index (order_id, serial)) and their movements (index (serial, id)).
+   */
+  async redemptionSummary(
+    ctx: RequestContext,
+    orderIds: readonly string[],
+  ): Promise<
+    Array<{
+      status: string;
+      cards: string;
+      face_value: string;
+      remaining: string;
+      spent: string;
+      breakage: string;
+      returned: string;
+      moved: string;
+    }>
+  > {
+    if (orderIds.length === 0) return [];
+    return this.connection.query(
+      ctx,
+      `SELECT CASE WHEN c.status = 'active' AND c.balance < c.face_value THEN 'partly_spent'
+                   WHEN c.status = 'active' THEN 'bound'
+                   WHEN c.status = 'delivered' THEN 'distributed'
+                   ELSE c.status END AS status,
+         COUNT(*)::text AS cards, SUM(c.face_value)::text AS face_value, SUM(c.balance)::text AS remaining,
+         SUM(t.spent)::text AS spent, SUM(t.breakage)::text AS breakage, SUM(t.returned)::text AS returned,
+         SUM(t.moved)::text AS moved
+       FROM cards c
+       CROSS JOIN LATERAL (
+         SELECT COALESCE(-SUM(amount) FILTER (WHERE kind IN ('debit', 'reverse')), 0) AS spent,
+                COALESCE(-SUM(amount) FILTER (WHERE kind IN ('expire', 'reactivate')), 0) AS breakage,
+                COALESCE(-SUM(amount) FILTER (WHERE kind IN ('void', 'refund')), 0) AS returned,
+                COALESCE(-SUM(amount) FILTER (WHERE kind = 'lost'), 0) AS moved
+         FROM card_transactions WHERE serial = c.serial) t
+       WHERE c.order_id = ANY($1::text[])
+       GROUP BY 1 ORDER BY 1`,
+      [[...orderIds]],
     );
   }
 

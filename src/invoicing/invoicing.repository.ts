@@ -213,3 +213,12 @@ export class InvoicingRepository {
     return rows.map((row) => row.id);
   }
 }
+
+/**
+ * A statement line's invoice number: `<alias>.number` after this join on the line's `<column>` (an order id), the
+ * blue invoice that covers the order (an order is invoiced at most once), none while it is not invoiced.
+ */
+export function orderInvoiceNumberJoinSql(column: string, alias: string): string {
+  return `LEFT JOIN (SELECT io.order_id, i.number FROM invoice_orders io JOIN invoices i ON i.id = io.invoice_id) ${alias}
+    ON ${alias}.order_id = ${column}`;
+}

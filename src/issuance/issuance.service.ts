@@ -213,6 +213,8 @@ export class IssuanceService implements OnModuleInit, OnApplicationBootstrap {
     await this.ledger.post(ctx, {
       kind: 'cards_issued',
       memo: `Batch ${batchId} chunk ${chunkNo}: ${chunk.count} cards`,
+      // The enterprise is named so that its statement reads the float its cards hold from the ledger.
+      enterpriseId: batch.enterpriseId,
       orderId: batch.orderId,
       lines: [
         { account: LedgerAccount.UnissuedOrders, amount: value },

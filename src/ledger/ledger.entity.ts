@@ -45,6 +45,8 @@ export const ENTERPRISE_ACCOUNTS: ReadonlySet<LedgerAccount> = new Set([
 
 /** One balanced journal entry; append-only (the migration forbids UPDATE and DELETE). */
 @Entity('ledger_entries')
+// A statement reads an enterprise's entries in time order.
+@Index('ledger_entries_enterprise_time', ['enterpriseId', 'createdAt'])
 export class LedgerEntry {
   @PrimaryColumn('text')
   id: string;

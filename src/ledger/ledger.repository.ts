@@ -100,6 +100,99 @@ export function ledgerEntrySql(
   };
 }
 
+/**
+ * How a statement reads an enterprise's position from its lines (README "Finance: statements"), all in fen and signed
+ * as the enterprise sees them: prepaid balance −Σ prepaid, credit used Σ receivable, held for orders −Σ order_deposits
+ * (the enterprise's own lines), card float −Σ card_float of the entries that name the enterprise.
+ */
+const STATEMENT_COLUMNS = `
+  COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'prepaid' AND l.enterprise_id = e.enterprise_id), 0) AS prepaid_balance,
+  COALESCE(SUM(l.amount) FILTER (WHERE l.account = 'receivable' AND l.enterprise_id = e.enterprise_id), 0) AS credit_used,
+  COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'order_deposits' AND l.enterprise_id = e.enterprise_id), 0)
+    AS held_for_orders,
+  COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'card_float'), 0) AS card_float`;
+
+/** One kind's movements in a statement period (Σ as text: numeric in SQL). */
+export interface StatementKindRow {
+  kind: string;
+  entries: string;
+  prepaid_balance: string;
+  credit_used: string;
+  held_for_orders: string;
+  card_float: string;
+}
+
+/** An enterprise's four balances at an instant, as text. */
+export interface StatementBalanceRow {
+  prepaid_balance: string;
+  credit_used: string;
+  held_for_orders: string;
+  card_float: string;
+}
+
+/**
+ * The ledger's part of a statement's lines: one row per entry naming enterprise `$1`, booked in [`$2`, `$3`), that
+ * moves its funds (prepaid, receivable, order_deposits), or mints its cards (`cards_issued`, the float the new cards
+ * hold). Card movements after minting are listed card by card from the cards' own record (cards'
+ * statementCardMovementsSql), so here the float column is set for minting only. Columns: at, source ('ledger'), id,
+ * kind, order_id, memo, card_serial, redemption_id, prepaid_balance, credit_used, held_for_orders, card_float.
+ */
+export function statementEntryLinesSql(): string {
+  return `SELECT e.created_at AS at, 'ledger'::text AS source, e.id AS id, e.kind, e.order_id, e.memo,
+      NULL::bigint AS card_serial, NULL::text AS redemption_id,
+      COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'prepaid' AND l.enterprise_id = $1), 0) AS prepaid_balance,
+      COALESCE(SUM(l.amount) FILTER (WHERE l.account = 'receivable' AND l.enterprise_id = $1), 0) AS credit_used,
+      COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'order_deposits' AND l.enterprise_id = $1), 0) AS held_for_orders,
+      COALESCE(-SUM(l.amount) FILTER (WHERE l.account = 'card_float' AND e.kind = 'cards_issued'), 0) AS card_float
+    FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id
+    WHERE e.enterprise_id = $1 AND e.created_at >= $2 AND e.created_at < $3
+    GROUP BY e.id
+    HAVING e.kind = 'cards_issued' OR bool_or(l.enterprise_id = $1)`;
+}
+
+export interface StatementSums {
+  opening: StatementBalanceRow;
+  closing: StatementBalanceRow;
+  kinds: StatementKindRow[];
+}
+
+/**
+ * A statement's figures for enterprise `enterpriseId` in [from, to): its balances at `from` and at `to`, and the
+ * period's movements by entry kind, in one statement (one snapshot) over the entries that name it. `rows` runs it:
+ * a repository's connection, or the connection a streamed statement reads its lines on (the same snapshot).
+ */
+export async function readStatementSums(
+  rows: SqlRows,
+  enterpriseId: string,
+  from: Date,
+  to: Date,
+): Promise<StatementSums> {
+  const columns = STATEMENT_COLUMNS.replaceAll('e.enterprise_id', 'named');
+  const [row] = await rows<{
+    opening: StatementBalanceRow | null;
+    closing: StatementBalanceRow | null;
+    kinds: StatementKindRow[] | null;
+  }>(
+    `WITH lines AS (
+       SELECT e.kind, e.created_at, e.id AS entry_id, l.account, l.enterprise_id, l.amount, e.enterprise_id AS named
+       FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id
+       WHERE e.enterprise_id = $1 AND e.created_at < $3),
+     balance AS (SELECT (created_at < $2) AS before, ${columns} FROM lines l GROUP BY ROLLUP (1)),
+     kinds AS (
+       SELECT kind, COUNT(DISTINCT entry_id)::text AS entries, ${columns} FROM lines l WHERE created_at >= $2 GROUP BY kind)
+     SELECT
+       (SELECT row_to_json(b) FROM (SELECT prepaid_balance::text, credit_used::text, held_for_orders::text,
+          card_float::text FROM balance WHERE before) b) AS opening,
+       (SELECT row_to_json(b) FROM (SELECT prepaid_balance::text, credit_used::text, held_for_orders::text,
+          card_float::text FROM balance WHERE before IS NULL) b) AS closing,
+       (SELECT json_agg(k ORDER BY k.kind) FROM (SELECT kind, entries, prepaid_balance::text, credit_used::text,
+          held_for_orders::text, card_float::text FROM kinds) k) AS kinds`,
+    [enterpriseId, from, to],
+  );
+  const zero: StatementBalanceRow = { prepaid_balance: '0', credit_used: '0', held_for_orders: '0', card_float: '0' };
+  return { opening: row?.opening ?? zero, closing: row?.closing ?? zero, kinds: row?.kinds ?? [] };
+}
+
 /** ledger_entries and ledger_lines: the only SQL on them (docs/architecture.md). */
 @Injectable()
 export class LedgerRepository {
@@ -179,6 +272,22 @@ export class LedgerRepository {
       [enterpriseId, LedgerAccount.Prepaid, LedgerAccount.Receivable, LedgerAccount.OrderDeposits],
     );
     return rows[0] ?? null;
+  }
+
+  /** A statement's figures (readStatementSums), on the context's transaction or the pool. */
+  statementSums(ctx: RequestContext, enterpriseId: string, from: Date, to: Date): Promise<StatementSums> {
+    return readStatementSums((sql, parameters) => this.connection.query(ctx, sql, parameters), enterpriseId, from, to);
+  }
+
+  /** The enterprises named by an entry booked in [from, to), sorted (the daily reconciliation). */
+  async enterprisesWithEntries(ctx: RequestContext, from: Date, to: Date): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ enterprise_id: string }>>(
+      ctx,
+      `SELECT DISTINCT enterprise_id FROM ledger_entries
+       WHERE enterprise_id IS NOT NULL AND created_at >= $1 AND created_at < $2 ORDER BY enterprise_id`,
+      [from, to],
+    );
+    return rows.map((row) => row.enterprise_id);
   }
 
   /**

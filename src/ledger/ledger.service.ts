@@ -7,7 +7,7 @@ import { BalanceDto } from './dto/balance.dto';
 import { LedgerEntryDto } from './dto/ledger-entry.dto';
 import { LedgerVerificationDto, LedgerViolationDto } from './dto/ledger-verification.dto';
 import type { ListLedgerEntriesQueryDto } from './dto/list-ledger-entries-query.dto';
-import { LedgerRepository } from './ledger.repository';
+import { LedgerRepository, type StatementSums } from './ledger.repository';
 import { enterprisesTouched, type LedgerPosting, validatePosting } from './ledger-posting';
 import { ENTERPRISE_ACCOUNTS, LedgerAccount, LedgerEntry, type LedgerLine } from './ledger.entity';
 
@@ -133,6 +133,16 @@ export class LedgerService {
       creditUsed,
       creditAvailable: Math.max(0, creditLimit - creditUsed),
     };
+  }
+
+  /** An enterprise's balances at `from` and `to` and its movements by entry kind in between (statements). */
+  statementSums(ctx: RequestContext, enterpriseId: string, from: Date, to: Date): Promise<StatementSums> {
+    return this.ledger.statementSums(ctx, enterpriseId, from, to);
+  }
+
+  /** The enterprises named by an entry booked in [from, to), sorted. */
+  enterprisesWithEntries(ctx: RequestContext, from: Date, to: Date): Promise<string[]> {
+    return this.ledger.enterprisesWithEntries(ctx, from, to);
   }
 
   /** GET /v1/balance: the calling enterprise client's own funds. */

@@ -64,6 +64,11 @@ type NewOrderRow = {
   earlier_response: object | null;
 };
 
+/** A statement line's PO number: `<alias>.po_number` after this join on the line's `<column>` (an order id). */
+export function orderPoNumberJoinSql(column: string, alias: string): string {
+  return `LEFT JOIN orders ${alias} ON ${alias}.id = ${column}`;
+}
+
 /**
  * The order statement: the Idempotency-Key's look-up and lock (when the request holds one), the check that the
  * enterprise and products still have the terms the order was priced on (products locked FOR SHARE), the order, its

@@ -43,6 +43,8 @@ export enum JobName {
   SweepInvoiceRendering = 'sweep-invoice-rendering',
   /** Delete stored files past their expiry and versions whose writer died (src/storage, hourly). */
   PurgeStoredFiles = 'purge-stored-files',
+  /** Send each enterprise with ledger movements yesterday (Asia/Shanghai) its reconciliation.daily event (scheduled), idempotent. */
+  ReconciliationDaily = 'reconciliation-daily',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -63,6 +65,8 @@ export interface JobPayloads {
   [JobName.IssueMonthlyInvoices]: { period?: string };
   [JobName.SweepInvoiceRendering]: Record<string, never>;
   [JobName.PurgeStoredFiles]: Record<string, never>;
+  /** `day` YYYY-MM-DD; absent: the day before the run's (Asia/Shanghai). */
+  [JobName.ReconciliationDaily]: { day?: string };
 }
 
 /** Which queue each job runs on. */
@@ -83,6 +87,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
   [JobName.PurgeStoredFiles]: QueueName.Maintenance,
+  [JobName.ReconciliationDaily]: QueueName.Maintenance,
 };
 
 /** Jobs one worker process runs at once on each queue. */

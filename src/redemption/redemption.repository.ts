@@ -102,6 +102,11 @@ function isReferenceTaken(error: unknown): boolean {
   return code === '23505' && constraint === 'redemptions_client_reference';
 }
 
+/** A statement line's redemption reference: `<alias>.reference` after this join on the line's `<column>`. */
+export function redemptionReferenceJoinSql(column: string, alias: string): string {
+  return `LEFT JOIN redemptions ${alias} ON ${alias}.id = ${column}`;
+}
+
 /**
  * The debit by serial's one statement (RedemptionRepository.debitBySerial sends it; bench/redemption.ts runs the
  * same text under pgbench): every owner's fragment, numbered in turn; `appendAudit` is the audit module's fragment.

@@ -386,6 +386,14 @@ export const ERROR_MESSAGES = {
     en: 'The unified social credit code is not valid',
     'zh-CN': '统一社会信用代码无效',
   },
+  invalid_cursor: {
+    en: 'The cursor is not a next_cursor of this list',
+    'zh-CN': '游标无效：须为本列表返回的 next_cursor',
+  },
+  invalid_date: {
+    en: 'The date is invalid: a day (YYYY-MM-DD, Asia/Shanghai) or an instant with its offset',
+    'zh-CN': '日期无效：应为日期（YYYY-MM-DD，北京时间）或带时区偏移的时刻',
+  },
   invalid_email: {
     en: '[Row {row}: ][{field}: ]the e-mail address is not valid',
     'zh-CN': '[第 {row} 行：][{field}：]电子邮件地址无效',
@@ -421,6 +429,10 @@ export const ERROR_MESSAGES = {
   invalid_name: {
     en: '[Row {row}: ][{field}: ]the name is not valid',
     'zh-CN': '[第 {row} 行：][{field}：]姓名无效',
+  },
+  invalid_period: {
+    en: 'The period ends before it starts',
+    'zh-CN': '期间的结束早于开始',
   },
   invalid_quantity: {
     en: '[{field}: ]must be a whole number[ from 1 to {max}]',
