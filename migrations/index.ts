@@ -15,6 +15,7 @@ import { CardBatchFacts1796543189576 } from './1796543189576-CardBatchFacts';
 import { Distribution1796543278067 } from './1796543278067-Distribution';
 import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
+import { ReconciliationMatching1796610000000 } from './1796610000000-ReconciliationMatching';
 
 export const migrations = [
   Foundation1795822357562,
@@ -33,4 +34,5 @@ export const migrations = [
   Distribution1796543278067,
   ClaimTickets1796543756371,
   Invoicing1796544729719,
+  ReconciliationMatching1796610000000,
 ];

@@ -1497,6 +1497,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List reconciliations, newest first */
+        get: operations["listReconciliations"];
+        put?: never;
+        /**
+         * Upload the ERP's records to match against Fuli's orders
+         * @description The body is a file (text/csv, UTF-8 with or without a BOM; or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, the first worksheet, cells read as text, formulas never evaluated) whose first row names the columns, or JSON `{"records": [{…}, …]}` (at most BODY_LIMIT_BYTES). Columns: order_id, po_number, amount_fen, amount_cny, date, invoice_number; others are ignored. Each row names its order by order_id (a Fuli order id) or else po_number, states what was paid in amount_fen (whole fen) or amount_cny (yuan, at most two decimals), its date (YYYY-MM-DD), and optionally the invoice number. Up to 100,000 rows (RECONCILIATION_MAX_ROWS) and 20 MB (RECONCILIATION_FILE_MAX_BYTES). Any bad row: 422 invalid_rows listing row, field and code, and nothing is stored. A worker matches the rows; poll GET /v1/reconciliations/{id} or wait for reconciliation.completed.
+         */
+        post: operations["uploadReconciliation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A reconciliation: status, period and counts by kind */
+        get: operations["getReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliations/{id}/differences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A reconciliation's differences, with both sides' values
+         * @description JSON: a page in position order (ERP rows by row number, then orders missing in the ERP). `format=csv` (UTF-8 with a BOM) or `format=xlsx`, or an Accept header naming one of them: every difference (of `kind`, when given) in one file, flattened (erp_*, fuli_* columns, amounts in fen). A text cell starting with = + - @ (or a tab or carriage return) is prefixed with an apostrophe.
+         */
+        get: operations["listReconciliationDifferences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/redemptions/bind": {
         parameters: {
             query?: never;
@@ -2564,6 +2622,15 @@ export interface components {
              */
             approval_threshold: number | null;
         };
+        ErpSideDto: {
+            /** @description Fen */
+            amount: number;
+            /** Format: date */
+            date: string;
+            invoice_number: string | null;
+            order_id: string | null;
+            po_number: string | null;
+        };
         EventDto: {
             /** Format: date-time */
             created_at: string;
@@ -2582,7 +2649,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -2717,6 +2784,21 @@ export interface components {
              * @example 71002467
              */
             size_bytes: number;
+        };
+        FuliSideDto: {
+            /** @description What was paid for the order, in fen (0 while unpaid) */
+            amount: number;
+            /**
+             * Format: date
+             * @description The Asia/Shanghai day it was paid
+             */
+            date: string | null;
+            /** @description The invoice covering the order, when it was invoiced */
+            invoice_number: string | null;
+            order_id: string;
+            /** @description The order's status */
+            order_status: string;
+            po_number: string;
         };
         HolderIdentityDto: {
             /**
@@ -3495,6 +3577,73 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        ReconciliationDifferenceDto: {
+            /** @description For a duplicate: the first row naming the same order */
+            duplicate_of_row: number | null;
+            /** @description The row as the ERP stated it; null for missing_in_erp */
+            erp: components["schemas"]["ErpSideDto"] | null;
+            /** @description Fuli's order; null for missing_in_fuli */
+            fuli: components["schemas"]["FuliSideDto"] | null;
+            /** @enum {string} */
+            kind: "missing_in_fuli" | "missing_in_erp" | "amount_mismatch" | "invoice_mismatch" | "duplicate";
+            /** @enum {string} */
+            object: "reconciliation_difference";
+            /** @description Orders the list (ERP rows by row number, then orders missing in the ERP); the cursor */
+            position: number;
+            /** @description The ERP row (1-based); null for missing_in_erp */
+            row_number: number | null;
+        };
+        ReconciliationDifferenceList: {
+            data: components["schemas"]["ReconciliationDifferenceDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        ReconciliationDto: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Rows by kind; null until completed */
+            counts: components["schemas"]["ResultCountsDto"] | null;
+            /** Format: date-time */
+            created_at: string;
+            failure_reason: string | null;
+            filename: string | null;
+            /** @enum {string} */
+            format: "csv" | "xlsx" | "json";
+            /** @example rcn_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            object: "reconciliation";
+            /**
+             * Format: date
+             * @description First day of the period (Asia/Shanghai, inclusive)
+             */
+            period_from: string;
+            /** @description Whether the period was given with the upload, or taken from the dates of its rows */
+            period_given: boolean;
+            /**
+             * Format: date
+             * @description Last day of the period (inclusive)
+             */
+            period_to: string;
+            /** @description Rows uploaded */
+            row_count: number;
+            /**
+             * @description processing until the worker has matched the rows (then reconciliation.completed is sent)
+             * @enum {string}
+             */
+            status: "processing" | "completed" | "failed";
+        };
+        ReconciliationList: {
+            data: components["schemas"]["ReconciliationDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
         RecordPaymentDto: {
             /**
              * @description fen, a positive integer
@@ -3711,6 +3860,20 @@ export interface components {
             object: "card_replacement";
             /** @description The new card, carrying the balance */
             replacement: components["schemas"]["CardDto"];
+        };
+        ResultCountsDto: {
+            /** @description Rows whose amount differs from what was paid for the order */
+            amount_mismatch: number;
+            /** @description Rows naming an order an earlier row of the upload already named */
+            duplicate: number;
+            /** @description Rows whose invoice number differs from the order's invoice (or it has none) */
+            invoice_mismatch: number;
+            /** @description Rows whose order, amount and (when given) invoice number agree */
+            matched: number;
+            /** @description Orders paid in the period that no row names */
+            missing_in_erp: number;
+            /** @description Rows naming no order of the enterprise's */
+            missing_in_fuli: number;
         };
         ReverseDto: {
             /** @description fen; default: all of the debit not reversed yet */
@@ -8384,7 +8547,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -10626,6 +10789,316 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReconciliations: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationList"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadReconciliation: {
+        parameters: {
+            query?: {
+                /** @description A name to show the upload by (the file name) */
+                filename?: string;
+                /** @description First day (Asia/Shanghai, inclusive) of the period the records cover; with period_to. Absent: the earliest date of the rows. Fuli's orders paid in the period and named by no row are reported missing_in_erp. */
+                period_from?: string;
+                /** @description Last day (inclusive) of the period; with period_from */
+                period_to?: string;
+            };
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+                "text/csv": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description file_too_large: over the row or byte limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not CSV, XLSX or JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_rows (errors: row, field, code), missing_columns (columns), file_empty, file_unreadable. Row codes: order_reference_required, invalid_order_id, invalid_po_number, amount_required, invalid_amount, date_required, invalid_date, invalid_invoice_number
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReconciliationDifferences: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The position of the last difference of the previous page */
+                starting_after?: string;
+                /** @description Only differences of this kind */
+                kind?: "missing_in_fuli" | "missing_in_erp" | "amount_mismatch" | "invoice_mismatch" | "duplicate";
+                /** @description json (a page), csv or xlsx (every difference); absent: by the Accept header, else json */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of differences, or the CSV or XLSX file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDifferenceList"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
                 };
             };
         };

@@ -35,6 +35,7 @@ import {
   InvoiceProfile,
 } from './invoicing/invoice.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
+import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
 
 /**
  * Every entity, listed (not globbed) so tests, the CLI and the build load the same set. Assembled here, at the
@@ -80,6 +81,9 @@ export const entities = [
   InvoiceOrder,
   InvoiceOrderReturn,
   InvoiceNumberCounter,
+  Reconciliation,
+  ReconciliationRow,
+  ReconciliationDifference,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

@@ -38,6 +38,8 @@ export const EVENT_CATALOG = {
     'An invoice (增值税普通发票, 不征税) was issued for paid orders; its PDF and XML follow from a worker',
   'invoice.credited':
     'A red-letter invoice (红字发票) credited money that went back on an invoiced order (cancel, void, refund, or a void in error)',
+  'reconciliation.completed':
+    'An uploaded reconciliation of ERP records was matched against the orders: its counts by kind (matched, differences)',
   'endpoint.disabled': 'A webhook endpoint was disabled (it answered 410, or failed without a success for days)',
   ping: 'A test event sent by POST /v1/webhook-endpoints/{id}/test, to that endpoint only',
 } as const satisfies Record<string, string>;

@@ -10,6 +10,8 @@ export enum QueueName {
   Distribution = 'distribution',
   /** Invoice documents: render (PDF, XML, JSON) and deliver by e-mail. */
   Invoices = 'invoices',
+  /** Matching uploaded ERP records against orders: one set-based statement per upload, CPU in Postgres. */
+  Reconciliation = 'reconciliation',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -41,6 +43,8 @@ export enum JobName {
   IssueMonthlyInvoices = 'issue-monthly-invoices',
   /** Enqueue the rendering of invoices committed but never rendered (a lost enqueue, a crashed worker). */
   SweepInvoiceRendering = 'sweep-invoice-rendering',
+  /** Match one uploaded reconciliation's ERP rows against the enterprise's orders (src/reconciliation). */
+  MatchReconciliation = 'match-reconciliation',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -60,6 +64,7 @@ export interface JobPayloads {
   /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
   [JobName.IssueMonthlyInvoices]: { period?: string };
   [JobName.SweepInvoiceRendering]: Record<string, never>;
+  [JobName.MatchReconciliation]: { reconciliationId: string };
 }
 
 /** Which queue each job runs on. */
@@ -79,6 +84,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.RenderInvoice]: QueueName.Invoices,
   [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
+  [JobName.MatchReconciliation]: QueueName.Reconciliation,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -96,6 +102,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Distribution]: 4,
   // Rendering is CPU (font subsetting, compression) with a little I/O between: two at once overlap the two.
   [QueueName.Invoices]: 2,
+  // One: a match is one statement busy in Postgres for seconds; two would only share the same cores.
+  [QueueName.Reconciliation]: 1,
 };
 
 /**
