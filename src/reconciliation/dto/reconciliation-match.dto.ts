@@ -4,6 +4,7 @@ import { IsIn, IsInt, IsOptional, Length, Matches, Max, Min } from 'class-valida
 import { ListQueryDto } from '../../common/pagination/pagination';
 import {
   DIFFERENCE_KINDS,
+  RESULT_KINDS,
   type DifferenceKind,
   type Reconciliation,
   type ReconciliationDifference,
@@ -109,7 +110,12 @@ export class ReconciliationDto {
       period_from: reconciliation.periodFrom,
       period_to: reconciliation.periodTo,
       period_given: reconciliation.periodGiven,
-      counts: reconciliation.counts,
+      // In the documented order (jsonb keeps its own).
+      counts: reconciliation.counts
+        ? (Object.fromEntries(
+            RESULT_KINDS.map((kind) => [kind, reconciliation.counts![kind]]),
+          ) as unknown as ResultCountsDto)
+        : null,
       failure_reason: reconciliation.failureReason,
       created_at: reconciliation.createdAt.toISOString(),
       completed_at: reconciliation.completedAt?.toISOString() ?? null,
