@@ -17,6 +17,7 @@ import { ClaimTickets1796543756371 } from './1796543756371-ClaimTickets';
 import { Invoicing1796544729719 } from './1796544729719-Invoicing';
 import { StatementIndexes1796600000000 } from './1796600000000-StatementIndexes';
 import { ReconciliationDaily1796600000001 } from './1796600000001-ReconciliationDaily';
+import { ReconciliationMatching1796610000000 } from './1796610000000-ReconciliationMatching';
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
@@ -40,6 +41,7 @@ export const migrations = [
   Invoicing1796544729719,
   StatementIndexes1796600000000,
   ReconciliationDaily1796600000001,
+  ReconciliationMatching1796610000000,
   ListIndexes1796650000000,
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,

@@ -523,23 +523,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/admin/payments/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get any enterprise's recorded payment */
-        get: operations["getAnyPayment"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/admin/products": {
         parameters: {
             query?: never;
@@ -585,26 +568,6 @@ export interface paths {
         };
         /** Get the caller's prepaid balance and credit line, derived from the ledger */
         get: operations["getBalance"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/batches": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List issuance batches, newest first (filters: order, status, creation time)
-         * @description One batch per paid order line. Without `order_id`, every batch of your enterprise: for reconciling by id without walking the orders.
-         */
-        get: operations["listBatches"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1141,26 +1104,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/exports": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List your enterprise's card exports, newest first (filters: order, creation time)
-         * @description Status and manifest of each export, never a download link: `download` is always null here. `GET /v1/exports/{id}` issues the link (and revokes the previous one).
-         */
-        get: operations["listCardExports"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/exports/{id}": {
         parameters: {
             query?: never;
@@ -1483,23 +1426,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/orders/{id}/redemption-summary": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** An order's cards by redemption (核销) status, with counts and amounts */
-        get: operations["getOrderRedemptionSummary"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/orders/{id}/reject": {
         parameters: {
             query?: never;
@@ -1529,23 +1455,6 @@ export interface paths {
         };
         /** List the enterprise's bank transfers as booked */
         get: operations["listPayments"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/payments/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get one of the enterprise's payments as booked */
-        get: operations["getPayment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1588,7 +1497,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/redemption-summary": {
+    "/v1/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List reconciliations, newest first */
+        get: operations["listReconciliations"];
+        put?: never;
+        /**
+         * Upload the ERP's records to match against Fuli's orders
+         * @description The body is a file (text/csv, UTF-8 with or without a BOM; or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, the first worksheet, cells read as text, formulas never evaluated) whose first row names the columns, or JSON `{"records": [{…}, …]}` (at most BODY_LIMIT_BYTES). Columns: order_id, po_number, amount_fen, amount_cny, date, invoice_number; others are ignored. Each row names its order by order_id (a Fuli order id) or else po_number, states what was paid in amount_fen (whole fen) or amount_cny (yuan, at most two decimals), its date (YYYY-MM-DD), and optionally the invoice number. Up to 100,000 rows (RECONCILIATION_MAX_ROWS) and 20 MB (RECONCILIATION_FILE_MAX_BYTES). Any bad row: 422 invalid_rows listing row, field and code, and nothing is stored. A worker matches the rows; poll GET /v1/reconciliations/{id} or wait for reconciliation.completed.
+         */
+        post: operations["uploadReconciliation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A reconciliation: status, period and counts by kind */
+        get: operations["getReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliations/{id}/differences": {
         parameters: {
             query?: never;
             header?: never;
@@ -1596,10 +1543,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The cards of your orders paid in a period, by redemption (核销) status
-         * @description The period as for statements: Asia/Shanghai days or instants with their offset.
+         * A reconciliation's differences, with both sides' values
+         * @description JSON: a page in position order (ERP rows by row number, then orders missing in the ERP). `format=csv` (UTF-8 with a BOM) or `format=xlsx`, or an Accept header naming one of them: every difference (of `kind`, when given) in one file, flattened (erp_*, fuli_* columns, amounts in fen). A text cell starting with = + - @ (or a tab or carriage return) is prefixed with an apostrophe.
          */
-        get: operations["getRedemptionSummary"];
+        get: operations["listReconciliationDifferences"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1702,46 +1649,6 @@ export interface paths {
          * @description At most what is left of the debit; only the client that made the debit. Idempotent by reference.
          */
         post: operations["reverseDebit"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/statements": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get a statement: opening positions, movements by kind, closing positions; or every line as CSV/XLSX
-         * @description Every figure is a sum over the ledger, and opening + movements = closing exactly. As CSV (UTF-8 with BOM) or XLSX, the lines of the period are streamed in time order with a totals row (amounts in CNY).
-         */
-        get: operations["getStatement"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/statements/lines": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A page of the statement's lines, in time order
-         * @description Each ledger entry moving your funds or minting your cards, and each movement of one of your cards, with its order, PO number, invoice number, card serial and redemption reference. Amounts in fen.
-         */
-        get: operations["listStatementLines"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2076,11 +1983,6 @@ export interface components {
             completed_at: string | null;
             /** @description Cards in the batch */
             count: number;
-            /**
-             * Format: date-time
-             * @description When the batch was planned: when its order was paid
-             */
-            created_at: string;
             /** @description Seconds to completion at the current rate */
             eta_seconds: number | null;
             /** @description fen per card */
@@ -2100,14 +2002,6 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "queued" | "running" | "completed" | "failed" | "cancelled";
-        };
-        BatchList: {
-            data: components["schemas"]["BatchDto"][];
-            has_more: boolean;
-            /** @description Pass as starting_after to get the next page */
-            next_cursor: string | null;
-            /** @enum {string} */
-            object: "list";
         };
         BindCardDto: {
             /**
@@ -2197,14 +2091,6 @@ export interface components {
              * @enum {string}
              */
             status: "awaiting_purge_confirmation" | "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
-        };
-        CardExportList: {
-            data: components["schemas"]["CardExportDto"][];
-            has_more: boolean;
-            /** @description Pass as starting_after to get the next page */
-            next_cursor: string | null;
-            /** @enum {string} */
-            object: "list";
         };
         CardPageDto: {
             data: components["schemas"]["CardDto"][];
@@ -2736,6 +2622,15 @@ export interface components {
              */
             approval_threshold: number | null;
         };
+        ErpSideDto: {
+            /** @description Fen */
+            amount: number;
+            /** Format: date */
+            date: string;
+            invoice_number: string | null;
+            order_id: string | null;
+            po_number: string | null;
+        };
         EventDto: {
             /** Format: date-time */
             created_at: string;
@@ -2754,7 +2649,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -2889,6 +2784,21 @@ export interface components {
              * @example 71002467
              */
             size_bytes: number;
+        };
+        FuliSideDto: {
+            /** @description What was paid for the order, in fen (0 while unpaid) */
+            amount: number;
+            /**
+             * Format: date
+             * @description The Asia/Shanghai day it was paid
+             */
+            date: string | null;
+            /** @description The invoice covering the order, when it was invoiced */
+            invoice_number: string | null;
+            order_id: string;
+            /** @description The order's status */
+            order_status: string;
+            po_number: string;
         };
         HolderIdentityDto: {
             /**
@@ -3667,6 +3577,73 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        ReconciliationDifferenceDto: {
+            /** @description For a duplicate: the first row naming the same order */
+            duplicate_of_row: number | null;
+            /** @description The row as the ERP stated it; null for missing_in_erp */
+            erp: components["schemas"]["ErpSideDto"] | null;
+            /** @description Fuli's order; null for missing_in_fuli */
+            fuli: components["schemas"]["FuliSideDto"] | null;
+            /** @enum {string} */
+            kind: "missing_in_fuli" | "missing_in_erp" | "amount_mismatch" | "invoice_mismatch" | "duplicate";
+            /** @enum {string} */
+            object: "reconciliation_difference";
+            /** @description Orders the list (ERP rows by row number, then orders missing in the ERP); the cursor */
+            position: number;
+            /** @description The ERP row (1-based); null for missing_in_erp */
+            row_number: number | null;
+        };
+        ReconciliationDifferenceList: {
+            data: components["schemas"]["ReconciliationDifferenceDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        ReconciliationDto: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Rows by kind; null until completed */
+            counts: components["schemas"]["ResultCountsDto"] | null;
+            /** Format: date-time */
+            created_at: string;
+            failure_reason: string | null;
+            filename: string | null;
+            /** @enum {string} */
+            format: "csv" | "xlsx" | "json";
+            /** @example rcn_01JDQ6ZK6Y8V3N2M4T5R7W9XAB */
+            id: string;
+            /** @enum {string} */
+            object: "reconciliation";
+            /**
+             * Format: date
+             * @description First day of the period (Asia/Shanghai, inclusive)
+             */
+            period_from: string;
+            /** @description Whether the period was given with the upload, or taken from the dates of its rows */
+            period_given: boolean;
+            /**
+             * Format: date
+             * @description Last day of the period (inclusive)
+             */
+            period_to: string;
+            /** @description Rows uploaded */
+            row_count: number;
+            /**
+             * @description processing until the worker has matched the rows (then reconciliation.completed is sent)
+             * @enum {string}
+             */
+            status: "processing" | "completed" | "failed";
+        };
+        ReconciliationList: {
+            data: components["schemas"]["ReconciliationDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
         RecordPaymentDto: {
             /**
              * @description fen, a positive integer
@@ -3744,62 +3721,6 @@ export interface components {
             reversed_amount: number;
             /** @description Reversals: the debit reversed */
             reverses_id: string | null;
-        };
-        RedemptionFiguresDto: {
-            /** @description Taken by expiry, less what re-activation gave back */
-            breakage: number;
-            cards: number;
-            /** @description Face value of the cards */
-            face_value: number;
-            /** @description Carried by a reported loss to its replacement card */
-            moved: number;
-            /** @description Left on the cards now */
-            remaining: number;
-            /** @description Given back by voids and refunds (赎回) */
-            returned: number;
-            /** @description Spent: debits less reversals */
-            spent: number;
-        };
-        RedemptionStatusDto: {
-            /** @description Taken by expiry, less what re-activation gave back */
-            breakage: number;
-            cards: number;
-            /** @description Face value of the cards */
-            face_value: number;
-            /** @description Carried by a reported loss to its replacement card */
-            moved: number;
-            /** @description Left on the cards now */
-            remaining: number;
-            /** @description Given back by voids and refunds (赎回) */
-            returned: number;
-            /** @description Spent: debits less reversals */
-            spent: number;
-            /**
-             * @description issued (not handed out), distributed (delivered to an employee), bound (to a holder, unspent), partly_spent, exhausted, frozen, expired, voided, refunded, lost, replaced (an expired card whose value moved to a new one)
-             * @enum {string}
-             */
-            status: "issued" | "distributed" | "bound" | "partly_spent" | "exhausted" | "frozen" | "expired" | "voided" | "refunded" | "lost" | "replaced";
-        };
-        RedemptionSummaryDto: {
-            /** @description Statuses that have cards, in the order listed above */
-            by_status: components["schemas"]["RedemptionStatusDto"][];
-            /** @enum {string} */
-            currency: "CNY";
-            /**
-             * Format: date-time
-             * @description Period start (period summaries)
-             */
-            from: string | null;
-            /** @enum {string} */
-            object: "redemption_summary";
-            /** @description The orders summarised */
-            order_ids: string[];
-            /**
-             * Format: date-time
-             * @description Period end, excluded
-             */
-            to: string | null;
-            total: components["schemas"]["RedemptionFiguresDto"];
         };
         ReencryptionColumnDto: {
             /**
@@ -3940,6 +3861,20 @@ export interface components {
             /** @description The new card, carrying the balance */
             replacement: components["schemas"]["CardDto"];
         };
+        ResultCountsDto: {
+            /** @description Rows whose amount differs from what was paid for the order */
+            amount_mismatch: number;
+            /** @description Rows naming an order an earlier row of the upload already named */
+            duplicate: number;
+            /** @description Rows whose invoice number differs from the order's invoice (or it has none) */
+            invoice_mismatch: number;
+            /** @description Rows whose order, amount and (when given) invoice number agree */
+            matched: number;
+            /** @description Orders paid in the period that no row names */
+            missing_in_erp: number;
+            /** @description Rows naming no order of the enterprise's */
+            missing_in_fuli: number;
+        };
         ReverseDto: {
             /** @description fen; default: all of the debit not reversed yet */
             amount?: number;
@@ -3975,99 +3910,6 @@ export interface components {
              * @default 5000
              */
             batch_size?: number;
-        };
-        StatementBalancesDto: {
-            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
-            card_float: number;
-            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
-            credit_used: number;
-            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
-            held_for_orders: number;
-            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
-            prepaid_balance: number;
-        };
-        StatementDto: {
-            /** @description Positions at `to`: opening + total_movements */
-            closing: components["schemas"]["StatementBalancesDto"];
-            /** @enum {string} */
-            currency: "CNY";
-            enterprise_id: string;
-            /**
-             * Format: date-time
-             * @description Start of the period (included)
-             */
-            from: string;
-            /** @description Movements by ledger entry kind, alphabetical */
-            movements: components["schemas"]["StatementMovementDto"][];
-            /** @enum {string} */
-            object: "statement";
-            /** @description Positions at `from` */
-            opening: components["schemas"]["StatementBalancesDto"];
-            /**
-             * Format: date-time
-             * @description End of the period (excluded)
-             */
-            to: string;
-            /** @description Σ of movements: closing − opening, position by position */
-            total_movements: components["schemas"]["StatementBalancesDto"];
-        };
-        StatementLineDto: {
-            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
-            card_float: number;
-            card_serial: string | null;
-            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
-            credit_used: number;
-            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
-            held_for_orders: number;
-            /** @description The ledger entry id, or the card movement number */
-            id: string;
-            /** @description The invoice covering the order, when invoiced */
-            invoice_number: string | null;
-            /** @description Ledger entry kind, or card movement kind (debit, reverse, void, refund, expire…) */
-            kind: string;
-            /** @description The ledger entry memo */
-            memo: string | null;
-            /**
-             * @description When it was booked, Asia/Shanghai time
-             * @example 2026-12-01T09:30:00.000000+08:00
-             */
-            occurred_at: string;
-            order_id: string | null;
-            po_number: string | null;
-            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
-            prepaid_balance: number;
-            /** @description The redemption channel's reference (debits, reversals) */
-            redemption_reference: string | null;
-            /**
-             * @description ledger: a journal entry; card: one card movement
-             * @enum {string}
-             */
-            source: "ledger" | "card";
-        };
-        StatementLineList: {
-            data: components["schemas"]["StatementLineDto"][];
-            has_more: boolean;
-            /** @description Pass as starting_after to get the next page */
-            next_cursor: string | null;
-            /** @enum {string} */
-            object: "list";
-        };
-        StatementMovementDto: {
-            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
-            card_float: number;
-            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
-            credit_used: number;
-            /** @description How many ledger entries of this kind */
-            entries: number;
-            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
-            held_for_orders: number;
-            /**
-             * @description The ledger entry kind: deposit, order_transfer, credit_repayment, order_payment (its prepaid_balance, credit_used and held_for_orders columns are the payments by prepaid balance, credit line and bank transfer), order_refund, order_deposit_release, cards_issued, card_debit (redeemed), card_debit_reversal, cards_voided, card_refund, cards_expired (breakage), card_reactivation, card_replacement
-             * @example deposit
-             */
-            kind: string;
-            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
-            prepaid_balance: number;
         };
         TokenErrorDto: {
             code: string;
@@ -6671,62 +6513,6 @@ export interface operations {
             };
         };
     };
-    getAnyPayment: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaymentDto"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     listProducts: {
         parameters: {
             query?: {
@@ -7054,72 +6840,6 @@ export interface operations {
                 };
             };
             /** @description insufficient_scope: the token lacks orders:read; enterprise_client_required: the caller is not an enterprise client */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    listBatches: {
-        parameters: {
-            query?: {
-                limit?: number;
-                /** @description Id of the last object of the previous page; the next page follows it */
-                starting_after?: string;
-                /** @description The batches of one order (one per order line) */
-                order_id?: string;
-                status?: "queued" | "running" | "completed" | "failed" | "cancelled";
-                /** @description Created (its order paid) at or after */
-                created_gte?: string;
-                /** @description Created before */
-                created_lt?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BatchList"];
-                };
-            };
-            /** @description validation_failed: a filter is malformed or unknown */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8827,7 +8547,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -9380,71 +9100,6 @@ export interface operations {
                 };
             };
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    listCardExports: {
-        parameters: {
-            query?: {
-                limit?: number;
-                /** @description Id of the last object of the previous page; the next page follows it */
-                starting_after?: string;
-                /** @description The exports of one order */
-                order_id?: string;
-                /** @description Requested at or after */
-                created_gte?: string;
-                /** @description Requested before */
-                created_lt?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CardExportList"];
-                };
-            };
-            /** @description validation_failed: a filter is malformed or unknown */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10876,63 +10531,6 @@ export interface operations {
             };
         };
     };
-    getOrderRedemptionSummary: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RedemptionSummaryDto"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such order of yours */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     rejectOrder: {
         parameters: {
             query?: never;
@@ -11078,63 +10676,6 @@ export interface operations {
             };
         };
     };
-    getPayment: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PaymentDto"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such payment in your enterprise */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     listCatalogProducts: {
         parameters: {
             query?: {
@@ -11252,13 +10793,12 @@ export interface operations {
             };
         };
     };
-    getRedemptionSummary: {
+    listReconciliations: {
         parameters: {
-            query: {
-                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                from: string;
-                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                to: string;
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
             };
             header?: never;
             path?: never;
@@ -11271,16 +10811,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RedemptionSummaryDto"];
-                };
-            };
-            /** @description invalid_date, invalid_period, validation_failed */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["ReconciliationList"];
                 };
             };
             /** @description Missing, expired or invalid access token */
@@ -11308,6 +10839,266 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadReconciliation: {
+        parameters: {
+            query?: {
+                /** @description A name to show the upload by (the file name) */
+                filename?: string;
+                /** @description First day (Asia/Shanghai, inclusive) of the period the records cover; with period_to. Absent: the earliest date of the rows. Fuli's orders paid in the period and named by no row are reported missing_in_erp. */
+                period_from?: string;
+                /** @description Last day (inclusive) of the period; with period_from */
+                period_to?: string;
+            };
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+                "text/csv": string | {
+                    records: {
+                        amount_cny?: string;
+                        amount_fen?: string;
+                        date?: string;
+                        invoice_number?: string;
+                        order_id?: string;
+                        po_number?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:write; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description file_too_large: over the row or byte limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not CSV, XLSX or JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description invalid_rows (errors: row, field, code), missing_columns (columns), file_empty, file_unreadable. Row codes: order_reference_required, invalid_order_id, invalid_po_number, amount_required, invalid_amount, date_required, invalid_date, invalid_invoice_number
+             *
+             *     The Idempotency-Key was used with another request
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReconciliation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReconciliationDifferences: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The position of the last difference of the previous page */
+                starting_after?: string;
+                /** @description Only differences of this kind */
+                kind?: "missing_in_fuli" | "missing_in_erp" | "amount_mismatch" | "invoice_mismatch" | "duplicate";
+                /** @description json (a page), csv or xlsx (every difference); absent: by the Accept header, else json */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of differences, or the CSV or XLSX file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationDifferenceList"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11736,149 +11527,6 @@ export interface operations {
             };
             /** @description reversal_exceeds_debit, reference_reused */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    getStatement: {
-        parameters: {
-            query: {
-                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                from: string;
-                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                to: string;
-                /** @description json (the figures), csv or xlsx (every line, streamed, with a totals row). Wins over the Accept header (application/json, text/csv, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). */
-                format?: "json" | "csv" | "xlsx";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StatementDto"];
-                    "application/problem+json": components["schemas"]["StatementDto"];
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["StatementDto"];
-                    "text/csv; charset=utf-8": components["schemas"]["StatementDto"];
-                };
-            };
-            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": components["schemas"]["Problem"];
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
-                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description not_acceptable: the Accept header admits no format */
-            406: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                    "application/problem+json": components["schemas"]["Problem"];
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
-                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Rate limit exceeded; see Retry-After */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    listStatementLines: {
-        parameters: {
-            query: {
-                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                from: string;
-                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
-                to: string;
-                limit?: number;
-                /** @description The next_cursor of the previous page; the next page follows it */
-                starting_after?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["StatementLineList"];
-                };
-            };
-            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing, expired or invalid access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -37,6 +37,7 @@ import {
 import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
+import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
 
 /**
  * Every entity, listed (not globbed) so tests, the CLI and the build load the same set. Assembled here, at the
@@ -85,6 +86,9 @@ export const entities = [
   StoredFile,
   StoredFileChunk,
   ReconciliationDailyRun,
+  Reconciliation,
+  ReconciliationRow,
+  ReconciliationDifference,
 ];
 
 /** The database layer's options with the app's entities: for the CLI, tests and benchmarks that open their own. */

@@ -24,6 +24,7 @@ export const ID_PREFIXES = {
   invoice: 'inv',
   invoiceReturn: 'ivr',
   statement: 'stm',
+  reconciliation: 'rcn',
   export: 'exp',
   exportKey: 'xpk',
   audit: 'aud',

@@ -669,6 +669,21 @@ export class AppConfig {
   @Min(1)
   DISTRIBUTION_FILE_TTL_HOURS = 72;
 
+  // ── Reconciliation, upload and match (src/reconciliation) ──
+
+  /** The largest ERP file (CSV or XLSX) POST /v1/reconciliations accepts; larger: 413 file_too_large. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  RECONCILIATION_FILE_MAX_BYTES = 20 * 1024 * 1024;
+
+  /** The most rows of one reconciliation upload (a file's header not counted); more: 413 file_too_large. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  RECONCILIATION_MAX_ROWS = 100_000;
+
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {
     return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;

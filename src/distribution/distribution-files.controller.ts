@@ -15,7 +15,8 @@ import type { FastifyRequest } from 'fastify';
 import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
-import { CSV_CONTENT_TYPE, DistributionFilesService, XLSX_CONTENT_TYPE } from './distribution-files.service';
+import { CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE } from '../common/uploads/tabular-file';
+import { DistributionFilesService } from './distribution-files.service';
 import { DistributionFileDto, UploadFileQueryDto } from './dto/distribution-file.dto';
 import { RECIPIENT_FIELDS } from './recipient-rows';
 

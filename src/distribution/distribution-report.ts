@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
+import { spreadsheetSafe } from '../common/uploads/tabular-file';
 import type { DistributionRecipient } from './distribution.entity';
 
 /** The report's columns: who got which card how, and how far it got. Never a code, PIN or claim link. */
@@ -21,14 +22,6 @@ export const REPORT_COLUMNS = [
   'revoked_at',
   'last_error',
 ] as const;
-
-/**
- * A cell a spreadsheet would run as a formula (starting = + - @, or a tab or carriage return that hides one)
- * gets a leading apostrophe: employee names and references come from the uploader and end up in Excel.
- */
-export function spreadsheetSafe(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-}
 
 function reportRow(recipient: DistributionRecipient): string[] {
   const iso = (date: Date | null) => date?.toISOString() ?? '';

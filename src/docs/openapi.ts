@@ -37,6 +37,10 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
       'invoices',
       'Invoices for paid orders (增值税普通发票, 不征税 under 国家税务总局公告2016年第53号), red-letter invoices, PDF and XML',
     )
+    .addTag(
+      'reconciliation',
+      "Finance: the ERP's records uploaded and matched against the orders, with every difference (scope reconciliation:*)",
+    )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
     .addTag(
       'reconciliation',

@@ -40,6 +40,8 @@ export const EVENT_CATALOG = {
     'A red-letter invoice (红字发票) credited money that went back on an invoiced order (cancel, void, refund, or a void in error)',
   'reconciliation.daily':
     "Yesterday's statement (Asia/Shanghai day) of an enterprise whose funds or cards moved: opening, movements by kind, closing",
+  'reconciliation.completed':
+    'An uploaded reconciliation of ERP records was matched against the orders: its counts by kind (matched, differences)',
   'endpoint.disabled': 'A webhook endpoint was disabled (it answered 410, or failed without a success for days)',
   ping: 'A test event sent by POST /v1/webhook-endpoints/{id}/test, to that endpoint only',
 } as const satisfies Record<string, string>;

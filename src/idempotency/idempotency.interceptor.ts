@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -16,6 +17,17 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** Associated data of a stored response's envelope: bound to the client and the key it answers. */
 export function storedResponseContext(clientId: string, key: string): string {
   return `idempotency:${clientId}:${key}`;
+}
+
+/**
+ * What of the body a fingerprint covers: the parsed body, or for a file streamed to its handler (UPLOAD_ROUTES) its
+ * content type and length, since it cannot be read ahead of the handler.
+ */
+function fingerprintedBody(request: FastifyRequest): unknown {
+  if (!(request.body instanceof Readable)) return request.body;
+  return {
+    streamed: { content_type: request.headers['content-type'], content_length: request.headers['content-length'] },
+  };
 }
 
 export function requestFingerprint(method: string, url: string, body: unknown): string {
@@ -55,7 +67,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const clientId = ctx.clientId;
     if (!clientId) return next.handle();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
-    const fingerprint = requestFingerprint(request.method, request.url, request.body);
+    const fingerprint = requestFingerprint(request.method, request.url, fingerprintedBody(request));
 
     if (this.reflector.get<boolean | undefined>(STORED_BY_HANDLER, context.getHandler())) {
       const claim: IdempotencyClaim = {

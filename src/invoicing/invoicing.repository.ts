@@ -28,6 +28,17 @@ export interface RenderedFiles {
   jsonSha256: string;
 }
 
+/**
+ * For reconciliation's matching statement (docs/architecture.md): a subquery of the invoice number covering each of
+ * enterprise `$<enterpriseParam>`'s invoiced orders: `order_id`, `invoice_number` (its blue invoice; an order is
+ * invoiced at most once).
+ */
+export function orderInvoiceNumbersSql(enterpriseParam: number): string {
+  return `SELECT io.order_id, i.number AS invoice_number
+            FROM invoice_orders io JOIN invoices i ON i.id = io.invoice_id
+           WHERE io.enterprise_id = $${enterpriseParam}`;
+}
+
 /** invoices, invoice_orders, invoice_order_returns, invoice_profiles and invoice_number_counters. */
 @Injectable()
 export class InvoicingRepository {

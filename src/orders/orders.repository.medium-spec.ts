@@ -7,7 +7,7 @@ import { newId } from '../common/ids';
 import { creditCodeCheckCharacter } from '../enterprises/credit-code';
 import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import type { Order, OrderLine } from './order.entity';
-import { OrdersRepository, type NewOrderWrite } from './orders.repository';
+import { OrdersRepository, reconciliationOrdersSql, type NewOrderWrite } from './orders.repository';
 
 function creditCode(): string {
   const body = `91${String(randomInt(100000, 999999))}MA${String(randomInt(1000000, 9999999))}`;
@@ -185,6 +185,39 @@ describe('OrdersRepository (medium)', () => {
         earlier: { fingerprint: claim.fingerprint, responseBody: { sealed: JSON.stringify({ id: placed.order.id }) } },
       });
       expect(await orders.findOrder(ctx, again.order.id)).toBeNull();
+    });
+  });
+
+  it("hands reconciliation the enterprise's orders as an ERP sees them: what was paid, and on which Shanghai day", async () => {
+    await db.rolledBack(async (ctx) => {
+      const { enterpriseId, write } = await world(ctx);
+      const other = await world(ctx);
+      const [paid, unpaid] = [write(), write()];
+      for (const placed of [paid, unpaid, other.write()]) await orders.insertOrder(ctx, placed);
+      // 17:30 UTC is 01:30 the next day in Shanghai.
+      await orders.updateOrder(ctx, paid.order.id, { status: 'paid', paidAt: new Date('2026-11-30T17:30:00Z') });
+      const rows = await db.connection.query<unknown[]>(
+        ctx,
+        `SELECT id, po_number, status, paid_amount::int AS paid_amount, paid_on::text AS paid_on
+           FROM (${reconciliationOrdersSql(1)}) o ORDER BY paid_on NULLS LAST`,
+        [enterpriseId],
+      );
+      expect(rows).toEqual([
+        {
+          id: paid.order.id,
+          po_number: paid.order.poNumber,
+          status: 'paid',
+          paid_amount: 19_600,
+          paid_on: '2026-12-01',
+        },
+        {
+          id: unpaid.order.id,
+          po_number: unpaid.order.poNumber,
+          status: 'pending_payment',
+          paid_amount: 0,
+          paid_on: null,
+        },
+      ]);
     });
   });
 

@@ -153,6 +153,19 @@ export function newOrderSql(write: NewOrderWrite): { sql: string; params: unknow
   return { sql, params };
 }
 
+/**
+ * For reconciliation's matching statement (docs/architecture.md): a subquery of enterprise `$<enterpriseParam>`'s
+ * orders as an ERP sees them: `id`, `po_number`, `status`, `paid_amount` (what was paid: the payable once paid, 0
+ * before) and `paid_on` (the Asia/Shanghai day it was paid, null before).
+ */
+export function reconciliationOrdersSql(enterpriseParam: number): string {
+  return `SELECT o.id, o.po_number, o.status,
+                 CASE WHEN o.paid_at IS NULL THEN 0 ELSE o.payable END AS paid_amount,
+                 (o.paid_at AT TIME ZONE 'Asia/Shanghai')::date AS paid_on
+            FROM orders o
+           WHERE o.enterprise_id = $${enterpriseParam}`;
+}
+
 /** The tables `orders`, `order_lines` and `payments` (docs/architecture.md: orders owns them). */
 @Injectable()
 export class OrdersRepository {

@@ -10,6 +10,8 @@ export enum QueueName {
   Distribution = 'distribution',
   /** Invoice documents: render (PDF, XML, JSON) and deliver by e-mail. */
   Invoices = 'invoices',
+  /** Matching uploaded ERP records against orders: one set-based statement per upload, CPU in Postgres. */
+  Reconciliation = 'reconciliation',
 }
 
 /** Every job the service runs. Each has exactly one @OnJob handler and one queue (JOB_QUEUE). */
@@ -45,6 +47,8 @@ export enum JobName {
   PurgeStoredFiles = 'purge-stored-files',
   /** Send each enterprise with ledger movements yesterday (Asia/Shanghai) its reconciliation.daily event (scheduled), idempotent. */
   ReconciliationDaily = 'reconciliation-daily',
+  /** Match one uploaded reconciliation's ERP rows against the enterprise's orders (src/reconciliation). */
+  MatchReconciliation = 'match-reconciliation',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -67,6 +71,7 @@ export interface JobPayloads {
   [JobName.PurgeStoredFiles]: Record<string, never>;
   /** `day` YYYY-MM-DD; absent: the day before the run's (Asia/Shanghai). */
   [JobName.ReconciliationDaily]: { day?: string };
+  [JobName.MatchReconciliation]: { reconciliationId: string };
 }
 
 /** Which queue each job runs on. */
@@ -88,6 +93,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,
   [JobName.PurgeStoredFiles]: QueueName.Maintenance,
   [JobName.ReconciliationDaily]: QueueName.Maintenance,
+  [JobName.MatchReconciliation]: QueueName.Reconciliation,
 };
 
 /** Jobs one worker process runs at once on each queue. */
@@ -105,6 +111,8 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   [QueueName.Distribution]: 4,
   // Rendering is CPU (font subsetting, compression) with a little I/O between: two at once overlap the two.
   [QueueName.Invoices]: 2,
+  // One: a match is one statement busy in Postgres for seconds; two would only share the same cores.
+  [QueueName.Reconciliation]: 1,
 };
 
 /**

@@ -1,10 +1,15 @@
 import { Module } from '@nestjs/common';
 import { CardsModule } from '../cards/cards.module';
 import { EventsModule } from '../events/events.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { OrdersModule } from '../orders/orders.module';
 import { ReconciliationDailyRepository } from './reconciliation-daily.repository';
 import { ReconciliationDailyService } from './reconciliation-daily.service';
+import { ReconciliationMatchController } from './reconciliation-match.controller';
+import { ReconciliationMatchJob } from './reconciliation-match.job';
+import { ReconciliationMatchRepository } from './reconciliation-match.repository';
+import { ReconciliationMatchService } from './reconciliation-match.service';
 import { RedemptionSummaryController } from './redemption-summary.controller';
 import { RedemptionSummaryService } from './redemption-summary.service';
 import { StatementController } from './statement.controller';
@@ -13,17 +18,21 @@ import { StatementService } from './statement.service';
 
 /**
  * Reconciliation for finance teams: statements that tie out to the ledger, redemption (核销) summaries, the matching
- * of an ERP's own records against Fuli's, and the operator's daily reports.
+ * of an ERP's own records against Fuli's, and the operator's daily reports. Matching reads orders and invoices
+ * through the SQL fragments their owners export (reconciliationOrdersSql, orderInvoiceNumbersSql).
  */
 @Module({
-  imports: [LedgerModule, CardsModule, OrdersModule, EventsModule],
-  controllers: [StatementController, RedemptionSummaryController],
+  imports: [LedgerModule, CardsModule, OrdersModule, EventsModule, IdempotencyModule],
+  controllers: [StatementController, RedemptionSummaryController, ReconciliationMatchController],
   providers: [
     StatementService,
     StatementRepository,
     RedemptionSummaryService,
     ReconciliationDailyService,
     ReconciliationDailyRepository,
+    ReconciliationMatchService,
+    ReconciliationMatchRepository,
+    ReconciliationMatchJob,
   ],
 })
 export class ReconciliationModule {}

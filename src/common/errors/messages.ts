@@ -22,6 +22,10 @@ export const ERROR_MESSAGES = {
     en: "The order is already invoiced[: order '{order_id}']",
     'zh-CN': "该订单已开具发票[：订单 '{order_id}']",
   },
+  amount_required: {
+    en: 'The amount is required (amount_fen or amount_cny)',
+    'zh-CN': '金额必填（amount_fen 或 amount_cny）',
+  },
   anonymous_card_not_refundable: {
     en: 'An anonymous card cannot be refunded[: card {serial}]',
     'zh-CN': '不记名卡不可退款[：卡号 {serial}]',
@@ -173,6 +177,10 @@ export const ERROR_MESSAGES = {
   cross_origin_request: {
     en: 'Cross-origin requests are refused here',
     'zh-CN': '此处拒绝跨域请求',
+  },
+  date_required: {
+    en: 'The date is required',
+    'zh-CN': '日期必填',
   },
   design_not_offered: {
     en: 'The product does not offer this design',
@@ -418,6 +426,10 @@ export const ERROR_MESSAGES = {
     en: 'The Idempotency-Key must be 1 to 255 visible ASCII characters',
     'zh-CN': 'Idempotency-Key 必须为 1 至 255 个可见 ASCII 字符',
   },
+  invalid_invoice_number: {
+    en: 'The invoice number is invalid',
+    'zh-CN': '发票号码无效',
+  },
   invalid_locale: {
     en: '[Row {row}: ][{field}: ]the locale is not valid',
     'zh-CN': '[第 {row} 行：][{field}：]语言无效',
@@ -430,9 +442,17 @@ export const ERROR_MESSAGES = {
     en: '[Row {row}: ][{field}: ]the name is not valid',
     'zh-CN': '[第 {row} 行：][{field}：]姓名无效',
   },
+  invalid_order_id: {
+    en: 'The order id is invalid',
+    'zh-CN': '订单号无效',
+  },
   invalid_period: {
     en: 'The period ends before it starts',
     'zh-CN': '期间的结束早于开始',
+  },
+  invalid_po_number: {
+    en: 'The PO number is invalid',
+    'zh-CN': '采购单号无效',
   },
   invalid_quantity: {
     en: '[{field}: ]must be a whole number[ from 1 to {max}]',
@@ -453,6 +473,10 @@ export const ERROR_MESSAGES = {
   invalid_request: {
     en: 'The token request is malformed',
     'zh-CN': '令牌请求格式错误',
+  },
+  invalid_rows: {
+    en: 'Rows of the upload are invalid; nothing was stored[ ({error_count} errors)]',
+    'zh-CN': '上传的行有错误，未保存任何内容[（{error_count} 处错误）]',
   },
   invalid_scope: {
     en: 'A requested scope is not granted to this client',
@@ -506,6 +530,10 @@ export const ERROR_MESSAGES = {
     en: 'This method is not allowed here',
     'zh-CN': '此处不允许该请求方法',
   },
+  missing_columns: {
+    en: 'The upload lacks required columns[: {columns}]',
+    'zh-CN': '上传内容缺少必需的列[：{columns}]',
+  },
   missing_token: {
     en: 'Send an access token: Authorization: Bearer <token>',
     'zh-CN': '请发送访问令牌：Authorization: Bearer <token>',
@@ -557,6 +585,10 @@ export const ERROR_MESSAGES = {
   order_not_paid: {
     en: "The order is not paid yet[: order '{order_id}']",
     'zh-CN': "该订单尚未支付[：订单 '{order_id}']",
+  },
+  order_reference_required: {
+    en: 'An order_id or a po_number is required',
+    'zh-CN': '须提供 order_id 或 po_number',
   },
   otp_invalid: {
     en: 'The one-time code is wrong',

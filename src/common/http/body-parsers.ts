@@ -13,6 +13,7 @@ export const FORM_ROUTES: ReadonlySet<string> = new Set(['/v1/oauth/token']);
  */
 export const UPLOAD_ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
   ['/v1/distribution-files', ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet']],
+  ['/v1/reconciliations', ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet']],
 ]);
 
 /** `__proto__` keys and `constructor.prototype` objects are refused, not silently dropped. */

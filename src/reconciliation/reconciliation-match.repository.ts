@@ -1,0 +1,194 @@
+import { once } from 'node:events';
+import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { RequestContext } from '../common/context/request-context';
+import { TransactionalConnection } from '../database/transactional-connection';
+import { orderInvoiceNumbersSql } from '../invoicing/invoicing.repository';
+import { reconciliationOrdersSql } from '../orders/orders.repository';
+import type { ErpRow } from './reconciliation-match-rows';
+import {
+  DIFFERENCE_KINDS,
+  Reconciliation,
+  ReconciliationDifference,
+  RESULT_KINDS,
+  type DifferenceKind,
+  type ResultCounts,
+} from './reconciliation.entity';
+
+/** A value in COPY text format: null as \N, the separators and the escape character escaped. */
+function copyText(value: string | number | null): string {
+  if (value === null) return '\\N';
+  return String(value).replace(/[\\\t\n\r]/g, (char) =>
+    char === '\\' ? '\\\\' : char === '\t' ? '\\t' : char === '\n' ? '\\n' : '\\r',
+  );
+}
+
+/**
+ * The matching statement (docs/architecture.md, "Reconciliation"): every ERP row of reconciliation $1 joined to
+ * enterprise $2's orders (by order id when the row gives one, else by PO number) and their invoice numbers, classified
+ * in one pass, the differences written with both sides' values, orders paid in [$3, $4] that no row names added as
+ * missing_in_erp; returns the count of each kind. Set-based: hash joins and one window, no per-row work.
+ */
+export function matchSql(): string {
+  return `
+    WITH fuli AS (${reconciliationOrdersSql(2)}),
+    invoiced AS (${orderInvoiceNumbersSql(2)}),
+    joined AS (
+      SELECT r.row_number, r.order_id, r.po_number, r.amount, r.date, r.invoice_number,
+             COALESCE(by_id.id, by_po.id) AS fuli_order_id,
+             COALESCE(by_id.po_number, by_po.po_number) AS fuli_po_number,
+             COALESCE(by_id.status, by_po.status) AS fuli_status,
+             COALESCE(by_id.paid_amount, by_po.paid_amount) AS fuli_amount,
+             COALESCE(by_id.paid_on, by_po.paid_on) AS fuli_date
+        FROM reconciliation_rows r
+        LEFT JOIN fuli by_id ON by_id.id = r.order_id
+        LEFT JOIN fuli by_po ON r.order_id IS NULL AND by_po.po_number = r.po_number
+       WHERE r.reconciliation_id = $1),
+    keyed AS (
+      SELECT j.*, inv.invoice_number AS fuli_invoice_number,
+             min(j.row_number) OVER (
+               PARTITION BY COALESCE(j.fuli_order_id, CASE WHEN j.order_id IS NOT NULL THEN 'id:' || j.order_id
+                                                            ELSE 'po:' || j.po_number END)) AS first_row
+        FROM joined j LEFT JOIN invoiced inv ON inv.order_id = j.fuli_order_id),
+    classified AS (
+      SELECT k.*,
+             CASE WHEN k.row_number > k.first_row THEN 'duplicate'
+                  WHEN k.fuli_order_id IS NULL THEN 'missing_in_fuli'
+                  WHEN k.amount <> k.fuli_amount THEN 'amount_mismatch'
+                  WHEN k.invoice_number IS NOT NULL AND k.invoice_number IS DISTINCT FROM k.fuli_invoice_number
+                    THEN 'invoice_mismatch'
+                  ELSE 'matched' END AS kind
+        FROM keyed k),
+    missing AS (
+      SELECT f.id, f.po_number, f.status, f.paid_amount, f.paid_on, inv.invoice_number,
+             (SELECT count(*) FROM reconciliation_rows WHERE reconciliation_id = $1)
+               + row_number() OVER (ORDER BY f.paid_on, f.id) AS position
+        FROM fuli f LEFT JOIN invoiced inv ON inv.order_id = f.id
+       WHERE f.paid_on BETWEEN $3::date AND $4::date
+         AND NOT EXISTS (SELECT 1 FROM joined j WHERE j.fuli_order_id = f.id)),
+    written AS (
+      INSERT INTO reconciliation_differences
+             (reconciliation_id, position, kind, row_number, duplicate_of_row, erp_order_id, erp_po_number, erp_amount,
+              erp_date, erp_invoice_number, fuli_order_id, fuli_po_number, fuli_order_status, fuli_amount, fuli_date,
+              fuli_invoice_number)
+      SELECT $1, c.row_number, c.kind, c.row_number, CASE WHEN c.kind = 'duplicate' THEN c.first_row END,
+             c.order_id, c.po_number, c.amount, c.date, c.invoice_number, c.fuli_order_id, c.fuli_po_number,
+             c.fuli_status, c.fuli_amount, c.fuli_date, c.fuli_invoice_number
+        FROM classified c WHERE c.kind <> 'matched'
+      UNION ALL
+      SELECT $1, m.position, 'missing_in_erp', NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.id, m.po_number, m.status,
+             m.paid_amount, m.paid_on, m.invoice_number
+        FROM missing m
+      RETURNING kind)
+    SELECT kind, count(*)::int AS count FROM written GROUP BY kind
+    UNION ALL
+    SELECT 'matched', count(*)::int FROM classified WHERE kind = 'matched'`;
+}
+
+/** The tables `reconciliations`, `reconciliation_rows` and `reconciliation_differences`. */
+@Injectable()
+export class ReconciliationMatchRepository {
+  constructor(private readonly connection: TransactionalConnection) {}
+
+  async insert(ctx: RequestContext, reconciliation: Reconciliation): Promise<void> {
+    await this.connection.manager(ctx).insert(Reconciliation, reconciliation);
+  }
+
+  /** COPYs checked rows of an upload into reconciliation_rows, in the context's transaction. */
+  async copyRows(ctx: RequestContext, reconciliationId: string, rows: readonly ErpRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const manager = this.connection.transactionManager(ctx, 'ReconciliationMatchRepository.copyRows');
+    const client = (await manager.queryRunner!.connect()) as PoolClient;
+    const stream = client.query(
+      copyFrom(
+        'COPY reconciliation_rows (reconciliation_id, row_number, order_id, po_number, amount, date, invoice_number) FROM STDIN',
+      ),
+    );
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('finish', resolve);
+    });
+    done.catch(() => undefined);
+    const id = copyText(reconciliationId);
+    let text = '';
+    for (const row of rows) {
+      text += `${id}\t${row.rowNumber}\t${copyText(row.orderId)}\t${copyText(row.poNumber)}\t${row.amount}\t${row.date}\t${copyText(row.invoiceNumber)}\n`;
+      if (text.length > 65_536) {
+        if (!stream.write(text)) await Promise.race([once(stream, 'drain'), done]);
+        text = '';
+      }
+    }
+    stream.end(text);
+    await done;
+  }
+
+  /** Runs the matching statement (matchSql) and returns the count of every kind. */
+  async match(
+    ctx: RequestContext,
+    reconciliation: Pick<Reconciliation, 'id' | 'enterpriseId' | 'periodFrom' | 'periodTo'>,
+  ): Promise<ResultCounts> {
+    const rows = await this.connection.query<Array<{ kind: string; count: number }>>(ctx, matchSql(), [
+      reconciliation.id,
+      reconciliation.enterpriseId,
+      reconciliation.periodFrom,
+      reconciliation.periodTo,
+    ]);
+    const counts = Object.fromEntries(RESULT_KINDS.map((kind) => [kind, 0])) as ResultCounts;
+    for (const row of rows) counts[row.kind as keyof ResultCounts] = row.count;
+    return counts;
+  }
+
+  /** Clears what an earlier, failed attempt of the same job could have left (it ran in one transaction: nothing). */
+  async deleteDifferences(ctx: RequestContext, reconciliationId: string): Promise<void> {
+    await this.connection.manager(ctx).delete(ReconciliationDifference, { reconciliationId });
+  }
+
+  async find(
+    ctx: RequestContext,
+    id: string,
+    options: { enterpriseId?: string; lock?: boolean } = {},
+  ): Promise<Reconciliation | null> {
+    return this.connection.manager(ctx).findOne(Reconciliation, {
+      where: options.enterpriseId ? { id, enterpriseId: options.enterpriseId } : { id },
+      ...(options.lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+  }
+
+  async update(
+    ctx: RequestContext,
+    id: string,
+    changes: Partial<Pick<Reconciliation, 'status' | 'counts' | 'failureReason' | 'completedAt'>>,
+  ): Promise<void> {
+    await this.connection.manager(ctx).update(Reconciliation, { id }, changes);
+  }
+
+  /** The enterprise's reconciliations, newest first, `limit` after the cursor. */
+  async page(
+    ctx: RequestContext,
+    enterpriseId: string,
+    page: { startingAfter?: string; limit: number },
+  ): Promise<Reconciliation[]> {
+    const query = this.connection
+      .manager(ctx)
+      .createQueryBuilder(Reconciliation, 'r')
+      .where('r.enterprise_id = :enterpriseId', { enterpriseId });
+    if (page.startingAfter) query.andWhere('r.id < :cursor', { cursor: page.startingAfter });
+    return query.orderBy('r.id', 'DESC').limit(page.limit).getMany();
+  }
+
+  /** Differences in position order after `afterPosition`, of the given kinds. */
+  async differences(
+    ctx: RequestContext,
+    reconciliationId: string,
+    page: { afterPosition: number; limit: number; kinds: readonly DifferenceKind[] },
+  ): Promise<ReconciliationDifference[]> {
+    const query = this.connection
+      .manager(ctx)
+      .createQueryBuilder(ReconciliationDifference, 'd')
+      .where('d.reconciliation_id = :reconciliationId', { reconciliationId })
+      .andWhere('d.position > :after', { after: page.afterPosition });
+    if (page.kinds.length < DIFFERENCE_KINDS.length) query.andWhere('d.kind IN (:...kinds)', { kinds: page.kinds });
+    return query.orderBy('d.position', 'ASC').limit(page.limit).getMany();
+  }
+}
