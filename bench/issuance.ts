@@ -6,7 +6,7 @@
  *   createWorkerApp, default ISSUANCE_CHUNK_SIZE and concurrency) in another; one order of N anonymous 100 CNY
  *   cards placed and paid (bank transfer recorded by the operator) over HTTP; timed from the payment request to the
  *   order turning `issued`. The worker's peak RSS is its VmHWM (/proc/<pid>/status) at the end, boot included.
- * - (a) raw COPY, the limit: N rows generated beforehand (codes, blind index, AES-GCM envelope, as the worker
+ * - (a) raw COPY, the limit: N rows generated beforehand (codes, blind index, envelope, PIN digest, as the worker
  *   makes them; not timed), then one `COPY … FROM STDIN` into a scratch table `LIKE cards INCLUDING ALL` (same
  *   indexes and constraints, no foreign keys).
  * - (b) naive: TypeORM `repository.insert` of the same pre-generated rows in 1,000-row chunks into another such
@@ -63,7 +63,7 @@ const TARGET_RSS_MB = 300;
 const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 const COPY_COLUMNS =
   'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
-  'code_key_id, code_hash, secret_ciphertext';
+  'code_key_id, code_hash, secret_ciphertext, pin_hash';
 
 // ---------------------------------------------------------------- child: the worker
 
@@ -246,7 +246,8 @@ function pregenerate(): Rows {
       const serial = serialFromSequence(first + start + i);
       const hash = secrets.blindIndex(codes[i]);
       const sealed = secrets.seal(serial, codes[i], pins[i]);
-      lines[i] = `${serial}${fixed}\\\\x${hash.toString('hex')}\t${sealed}\n`;
+      const pinHash = secrets.pinDigest(serial, pins[i]);
+      lines[i] = `${serial}${fixed}\\\\x${hash.toString('hex')}\t${sealed}\t\\\\x${pinHash.toString('hex')}\n`;
       if (start + i < NAIVE_N) {
         entities.push({
           serial: Number(serial),
@@ -262,6 +263,7 @@ function pregenerate(): Rows {
           codeHash: hash,
           codeKeyId: secrets.blindIndexKeyId,
           secretCiphertext: sealed,
+          pinHash,
         });
       }
     }

@@ -1,11 +1,14 @@
 /**
- * `npm run bench:reencryption`: the data-key rotation job on N cards (BENCH_N, default 100,000).
+ * `npm run bench:reencryption`: the data-key rotation job on N cards (BENCH_N, default 100,000), moving them from
+ * the old envelope format to the new one.
  *
- * N cards are sealed under `k1` (as the issuance worker seals them) and COPYed into `cards`; then the real worker
- * (prepareRuntime + createWorkerApp, keys `k2,k1`) runs a re-encryption started through DataKeysService, timed
- * from the start request to the run's `completed`, once per batch size in BENCH_BATCHES (default "1000,5000,10000";
- * the cards are sealed under k1 again before each). Then it times a second run (nothing left to move) and, for
- * reference, the crypto alone (open + seal of N envelopes in one thread, no database).
+ * N cards are sealed under `k1` in the v1 format (AES-256-GCM, as the issuance worker sealed them before envelope
+ * format v2) and COPYed into `cards`; that COPY of the pre-generated rows is timed as the reference (raw COPY of the
+ * same rows: no target, the ratio is quoted). Then the real worker (prepareRuntime + createWorkerApp, keys `k2,k1`)
+ * runs a re-encryption started through DataKeysService, timed from the start request to the run's `completed`,
+ * once per batch size in BENCH_BATCHES (default "1000,5000,10000"; the cards are sealed as v1 under k1 again before
+ * each): every envelope moves to v2 (XChaCha20-Poly1305) under k2. Then it times a second run (nothing left to
+ * move) and, for reference, the crypto alone (open v1 + seal v2 of N envelopes in one thread, no database).
  *
  * Each line gives the wall time and, besides, the CPU time of this process (the worker) and, on the embedded
  * Postgres, of the database: on a busy machine the CPU times say more than the wall time.
@@ -33,6 +36,7 @@ import { DataKeysService } from '../src/data-keys/data-keys.service';
 import { ReencryptionDto } from '../src/data-keys/dto/reencryption.dto';
 import { generateCodes, generatePins, serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
+import { sealV1 } from '../test/support/v1-envelope';
 import { positiveInt, postgresCpuMicros } from './support/harness';
 
 const N = positiveInt('BENCH_N', 100_000);
@@ -53,10 +57,19 @@ interface SeededCards {
   pins: string[];
 }
 
-/** N cards sealed under k1 (alone), written with COPY as the issuance worker writes them. */
-async function seed(url: string, pepper: string, k1: string, cards: SeededCards | null): Promise<SeededCards> {
+/**
+ * N cards sealed under k1 in the v1 format, written with COPY as the issuance worker wrote them before v2. The
+ * rows are generated first; the COPY alone is timed (`copyS`).
+ */
+async function seed(
+  url: string,
+  pepper: string,
+  k1: string,
+  cards: SeededCards | null,
+): Promise<SeededCards & { copyS: number }> {
   const config = Object.assign(new AppConfig(), { CODE_PEPPER: pepper, DATA_ENCRYPTION_KEYS: k1 });
   const secrets = new CardSecrets(config, new DataCipher(config));
+  const [k1Id, k1Key] = k1.split(':');
   const serials = cards?.serials ?? Array.from({ length: N }, (_, i) => serialFromSequence(30_000_000_000 + i));
   const codes = cards?.codes ?? generateCodes(N);
   const pins = cards?.pins ?? generatePins(N);
@@ -67,29 +80,32 @@ async function seed(url: string, pepper: string, k1: string, cards: SeededCards 
     const expires = new Date(Date.now() + 3 * 365 * 86_400_000).toISOString();
     // Indexed under the current pepper, as issuance does: the run re-seals these envelopes and re-indexes nothing.
     const fixed = `\tord_bench\tbat_bench\tent_bench\tanonymous\tprd_bench\t10000\t10000\tissued\t${expires}\t${secrets.blindIndexKeyId}\t`;
-    const blocks = function* () {
-      for (let start = 0; start < N; start += BLOCK) {
-        const lines: string[] = [];
-        for (let i = start; i < Math.min(N, start + BLOCK); i++) {
-          const hash = secrets.blindIndex(codes[i]).toString('hex');
-          lines.push(`${serials[i]}${fixed}\\\\x${hash}\t${secrets.seal(serials[i], codes[i], pins[i])}\n`);
-        }
-        yield lines.join('');
+    const blocks: string[] = [];
+    for (let start = 0; start < N; start += BLOCK) {
+      const lines: string[] = [];
+      for (let i = start; i < Math.min(N, start + BLOCK); i++) {
+        const hash = secrets.blindIndex(codes[i]).toString('hex');
+        const envelope = sealV1(k1Id, k1Key, `${codes[i]}|${pins[i]}`, `cards.code:${serials[i]}`);
+        lines.push(`${serials[i]}${fixed}\\\\x${hash}\t${envelope}\n`);
       }
-    };
+      blocks.push(lines.join(''));
+    }
+    await client.query('CHECKPOINT');
+    const copyStarted = process.hrtime.bigint();
     await pipeline(
-      Readable.from(blocks()),
+      Readable.from(blocks),
       client.query(
         copyFrom(
           'COPY cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, code_key_id, code_hash, secret_ciphertext) FROM STDIN',
         ),
       ),
     );
+    const copyS = Number(process.hrtime.bigint() - copyStarted) / 1e9;
     await client.query('VACUUM ANALYZE cards');
+    return { serials, codes, pins, copyS };
   } finally {
     await client.end();
   }
-  return { serials, codes, pins };
 }
 
 async function keyCounts(url: string): Promise<Record<string, number>> {
@@ -97,7 +113,7 @@ async function keyCounts(url: string): Promise<Record<string, number>> {
   await client.connect();
   try {
     const { rows } = await client.query<{ key_id: string; rows: number }>(
-      "SELECT split_part(secret_ciphertext, '.', 2) AS key_id, count(*)::int AS rows FROM cards GROUP BY 1",
+      "SELECT split_part(secret_ciphertext, '.', 1) || '.' || split_part(secret_ciphertext, '.', 2) AS key_id, count(*)::int AS rows FROM cards GROUP BY 1",
     );
     return Object.fromEntries(rows.map((row) => [row.key_id, row.rows]));
   } finally {
@@ -166,14 +182,16 @@ async function main(): Promise<number> {
 
     let cards: SeededCards | null = null;
     for (const batchSize of BATCHES) {
-      cards = await seed(url, pepper, k1, cards);
+      const seeded = await seed(url, pepper, k1, cards);
+      cards = seeded;
       const { run, seconds, nodeCpuS, postgresCpuS } = await runOnce(batchSize);
       const counts = await keyCounts(url);
       check(run, counts, problems, `batch ${batchSize}`);
       const pgCpu = postgresCpuS === undefined ? 'n/a (DATABASE_URL)' : `${postgresCpuS.toFixed(1)} s`;
       lines.push(
         `  batch ${String(batchSize).padStart(6)}: ${seconds.toFixed(2)} s, ${Math.round(N / seconds).toLocaleString('en')} cards/s` +
-          ` (CPU: Node ${nodeCpuS.toFixed(1)} s, Postgres ${pgCpu})`,
+          ` (CPU: Node ${nodeCpuS.toFixed(1)} s, Postgres ${pgCpu});` +
+          ` raw COPY of the same rows ${seeded.copyS.toFixed(2)} s: ${(seconds / seeded.copyS).toFixed(2)}× COPY`,
       );
     }
 
@@ -199,14 +217,15 @@ async function main(): Promise<number> {
       if (opened.code !== cards!.codes[i] || opened.pin !== cards!.pins[i]) problems.push(`card ${row.serial} changed`);
     }
 
-    // The crypto alone: what one thread spends to open and seal N envelopes.
+    // The crypto alone: what one thread spends to open a v1 envelope and seal it as v2, N times.
     const both = new CardSecrets(
       Object.assign(new AppConfig(), { CODE_PEPPER: pepper, DATA_ENCRYPTION_KEYS: `${k2},${k1}` }),
       new DataCipher(Object.assign(new AppConfig(), { DATA_ENCRYPTION_KEYS: `${k2},${k1}` })),
     );
+    const [k1Id, k1Key] = k1.split(':');
     const sealed = cards!.serials
       .slice(0, Math.min(N, 100_000))
-      .map((serial, i) => both.seal(serial, cards!.codes[i], cards!.pins[i]));
+      .map((serial, i) => sealV1(k1Id, k1Key, `${cards!.codes[i]}|${cards!.pins[i]}`, `cards.code:${serial}`));
     const cryptoStart = process.hrtime.bigint();
     sealed.forEach((envelope, i) => both.reseal(cards!.serials[i], envelope));
     const cryptoS = (Number(process.hrtime.bigint() - cryptoStart) / 1e9) * (N / sealed.length);
@@ -235,7 +254,7 @@ function check(run: ReencryptionDto, counts: Record<string, number>, problems: s
   if (run.status !== 'completed') problems.push(`${label}: run ${run.status} (${run.failure_reason})`);
   if (run.rows_reencrypted !== N) problems.push(`${label}: re-encrypted ${run.rows_reencrypted}, expected ${N}`);
   if (run.rows_unreadable + run.rows_changed_concurrently !== 0) problems.push(`${label}: unreadable or changed rows`);
-  if (counts.k2 !== N || Object.keys(counts).length !== 1)
+  if (counts['v2.k2'] !== N || Object.keys(counts).length !== 1)
     problems.push(`${label}: keys in use ${JSON.stringify(counts)}`);
 }
 

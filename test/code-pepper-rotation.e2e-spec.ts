@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Scope } from '../src/common/access/scopes';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
@@ -14,11 +14,14 @@ const ONLY_P1 = `p1:${P1.toString('base64')}`;
 const DATA_KEYS = `k1:${randomBytes(32).toString('base64')}`;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+/** The HMAC-SHA256 key of the index scheme before keyed BLAKE2b (cards whose code_key_id is a bare pepper id). */
+const hmacKey = (pepper: Buffer, info: string) => Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), info, 32));
 
 /**
- * CODE_PEPPER rotation: cards indexed under p0 (and one from before pepper ids, raw p0) keep verifying and binding
- * while the app runs with `p1,p0`; the re-encryption run re-indexes every card under p1; with p1 alone every card
- * still verifies, binds and checks its PIN. On a database of its own.
+ * CODE_PEPPER rotation: cards indexed under p0 (keyed BLAKE2b `p0.b2`, one under the earlier HMAC-SHA256 scheme
+ * `p0`, and one from before pepper ids, raw p0) keep verifying and binding while the app runs with `p1,p0`; the
+ * re-encryption run re-indexes every card under `p1.b2`; with p1 alone every card still verifies, binds and checks
+ * its PIN. On a database of its own.
  */
 describe('code-pepper rotation', () => {
   let database: ScratchDatabase;
@@ -27,6 +30,7 @@ describe('code-pepper rotation', () => {
   let channel: { id: string; client_secret: string };
   let cards: CardWithSecret[];
   let legacy: CardWithSecret;
+  let hmacIndexed: CardWithSecret;
   let reference = 0;
 
   const current = () => {
@@ -90,7 +94,7 @@ describe('code-pepper rotation', () => {
     await waitForIssued(current(), placed.order.id);
     cards = await cardsWithSecrets(current(), placed.order.id);
     channel = await createClient(current(), { scopes: ['redemptions:write'] as Scope[] });
-    expect(await keyIdsOfCards()).toEqual({ p0: 12 });
+    expect(await keyIdsOfCards()).toEqual({ 'p0.b2': 12 });
 
     // The PIN digest is not keyed by the blind-index key (nor the pepper itself): one derived key each.
     const [row] = await current().dataSource.query<Array<{ code_hash: Buffer; pin_hash: Buffer }>>(
@@ -112,8 +116,21 @@ describe('code-pepper rotation', () => {
         createHmac('sha256', P0).update(`pin:${legacy.serial}:${legacy.pin}`).digest(),
       ],
     );
+    // One card as a version before keyed BLAKE2b left it: HMAC-SHA256 under HKDF keys of p0, key id `p0`.
+    hmacIndexed = cards[10];
+    await current().dataSource.query(
+      "UPDATE cards SET code_hash = $2, pin_hash = $3, code_key_id = 'p0' WHERE serial = $1",
+      [
+        hmacIndexed.serial,
+        createHmac('sha256', hmacKey(P0, 'fuli/card-code-blind-index/v1')).update(hmacIndexed.code).digest(),
+        createHmac('sha256', hmacKey(P0, 'fuli/card-pin-digest/v1'))
+          .update(`pin:${hmacIndexed.serial}:${hmacIndexed.pin}`)
+          .digest(),
+      ],
+    );
     expect(await verify(cards[0])).toBe(200);
     expect(await verify(legacy)).toBe(200);
+    expect(await verify(hmacIndexed)).toBe(200);
     expect(await bind(cards[0])).toEqual({ status: 200, code: undefined });
   });
 
@@ -127,6 +144,11 @@ describe('code-pepper rotation', () => {
     expect((await bind(cards[1])).status).toBe(200);
     expect(await verify(legacy)).toBe(200);
     expect((await bind(legacy)).status).toBe(200);
+    expect(await verify(hmacIndexed)).toBe(200);
+    expect(await bind(hmacIndexed, hmacIndexed.pin === '000000' ? '000001' : '000000')).toEqual({
+      status: 422,
+      code: 'invalid_card_credentials',
+    });
 
     const product = await createProduct(current());
     const placed = await placePaidOrder(current(), 'PEPPER-B', [
@@ -134,7 +156,7 @@ describe('code-pepper rotation', () => {
     ]);
     await waitForIssued(current(), placed.order.id);
     const fresh = await cardsWithSecrets(current(), placed.order.id);
-    expect(await keyIdsOfCards()).toEqual({ p1: 3, p0: 11, NULL: 1 });
+    expect(await keyIdsOfCards()).toEqual({ 'p1.b2': 3, 'p0.b2': 10, p0: 1, NULL: 1 });
     expect((await bind(fresh[0])).status).toBe(200);
 
     const operator = await current().operatorToken();
@@ -154,7 +176,7 @@ describe('code-pepper rotation', () => {
       .auth(operator, { type: 'bearer' })
       .send({ batch_size: 100 })
       .expect(202);
-    expect(started.body).toMatchObject({ target_key_id: 'k1', target_code_key_id: 'p1' });
+    expect(started.body).toMatchObject({ target_key_id: 'k1', target_code_key_id: 'p1.b2' });
     let run: { status: string; columns: Array<{ column: string; rows_reencrypted: number; keys: unknown[] }> };
     for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
       run = (
@@ -168,12 +190,16 @@ describe('code-pepper rotation', () => {
     expect(run.status).toBe('completed');
     const reindexed = run.columns.find((column) => column.column === 'cards.code_hash')!;
     expect(reindexed).toMatchObject({ rows_reencrypted: 12 });
-    expect(reindexed.keys).toEqual([
-      expect.objectContaining({ key_id: 'p1', rows_at_start: 3, rows_after: 15 }),
-      expect.objectContaining({ key_id: 'legacy', rows_at_start: 1, reencrypted: 1, rows_after: 0 }),
-      expect.objectContaining({ key_id: 'p0', rows_at_start: 11, reencrypted: 11, rows_after: 0 }),
-    ]);
-    expect(await keyIdsOfCards()).toEqual({ p1: 15 });
+    expect(reindexed.keys).toHaveLength(4);
+    expect(reindexed.keys).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key_id: 'p1.b2', rows_at_start: 3, rows_after: 15 }),
+        expect.objectContaining({ key_id: 'legacy', rows_at_start: 1, reencrypted: 1, rows_after: 0 }),
+        expect.objectContaining({ key_id: 'p0', rows_at_start: 1, reencrypted: 1, rows_after: 0 }),
+        expect.objectContaining({ key_id: 'p0.b2', rows_at_start: 10, reencrypted: 10, rows_after: 0 }),
+      ]),
+    );
+    expect(await keyIdsOfCards()).toEqual({ 'p1.b2': 15 });
     const usage = await current().http.get('/v1/admin/keys').auth(operator, { type: 'bearer' }).expect(200);
     expect(usage.body.code_peppers).toEqual([
       { key_id: 'p1', active: true, configured: true, cards: 15, removable: false },
@@ -190,6 +216,8 @@ describe('code-pepper rotation', () => {
     });
     expect((await bind(cards[2])).status).toBe(200);
     expect(await verify(legacy)).toBe(200);
+    expect(await verify(hmacIndexed)).toBe(200);
+    expect((await bind(hmacIndexed)).status).toBe(200);
     expect(await verify(cards[0])).toBe(200);
   });
 });

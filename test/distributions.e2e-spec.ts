@@ -289,7 +289,7 @@ describe('distributions (creation)', () => {
     const [row] = await app.dataSource.query('SELECT real_name_sealed FROM distribution_recipients WHERE id = $1', [
       registeredRecipient.id,
     ]);
-    expect(row.real_name_sealed).toMatch(/^v1\./);
+    expect(row.real_name_sealed).toMatch(/^v2\./);
     expect(row.real_name_sealed).not.toContain(RESIDENT_ID);
     const listed = await app.http
       .get(`/v1/distributions/${created.body.id}/recipients`)

@@ -15,6 +15,7 @@ import { insertClaimRecipient, type ClaimFixture } from './support/claims';
 import { startTestApp, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { sealV1 } from './support/v1-envelope';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
@@ -419,10 +420,10 @@ describe('data-key rotation', () => {
       ],
     );
 
-    for (const { envelope } of await cardEnvelopes(orderA)) expect(envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
-    expect((await purchaserOf(orderA)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
-    expect((await purchaserOf(orderB)).envelope).toMatch(new RegExp(`^v1\\.${K1}\\.`));
-    expect(await storedResponse()).toMatch(new RegExp(`^v1\\.${K1}\\.`));
+    for (const { envelope } of await cardEnvelopes(orderA)) expect(envelope).toMatch(new RegExp(`^v2\\.${K1}\\.`));
+    expect((await purchaserOf(orderA)).envelope).toMatch(new RegExp(`^v2\\.${K1}\\.`));
+    expect((await purchaserOf(orderB)).envelope).toMatch(new RegExp(`^v2\\.${K1}\\.`));
+    expect(await storedResponse()).toMatch(new RegExp(`^v2\\.${K1}\\.`));
     expect(await keyIdsInUse()).toEqual({
       'cards.secret_ciphertext': { [K1]: 50 },
       'orders.purchaser_ciphertext': { [K1]: 2 },
@@ -454,8 +455,8 @@ describe('data-key rotation', () => {
     ]);
     orderC = placedC.order.id;
     await waitIssued(orderC, placedC.token);
-    expect((await purchaserOf(orderC)).envelope).toMatch(new RegExp(`^v1\\.${K2}\\.`));
-    for (const { envelope } of await cardEnvelopes(orderC)) expect(envelope).toMatch(new RegExp(`^v1\\.${K2}\\.`));
+    expect((await purchaserOf(orderC)).envelope).toMatch(new RegExp(`^v2\\.${K2}\\.`));
+    for (const { envelope } of await cardEnvelopes(orderC)) expect(envelope).toMatch(new RegExp(`^v2\\.${K2}\\.`));
 
     // Which keys are in use, as the operator sees it: both, k1 not removable yet.
     const usage = await keyUsage();
@@ -681,7 +682,7 @@ describe('data-key rotation', () => {
     expect(after.slice(0, 5).map((card) => card.envelope)).toEqual([null, null, null, null, null]);
     expect(after[5].envelope).toBe(rewritten);
     after.slice(6).forEach(({ serial, envelope }, i) => {
-      expect(envelope).toMatch(new RegExp(`^v1\\.${K2}\\.`));
+      expect(envelope).toMatch(new RegExp(`^v2\\.${K2}\\.`));
       expect(secrets.open(serial, envelope!)).toEqual({ code: codes[i + 6], pin: pins[i + 6] });
     });
   });
@@ -780,39 +781,45 @@ describe('data-key rotation under a worker crash', () => {
     await database?.drop();
   });
 
-  const countUnder = async (keyId: string) => {
+  /** Cards whose envelope starts with `prefix` (`v1.<key id>.`: the old format; `v2.<key id>.`: the current). */
+  const countUnder = async (prefix: string) => {
     const [{ count }] = await app.dataSource.query<Array<{ count: number }>>(
       'SELECT count(*)::int AS count FROM cards WHERE starts_with(secret_ciphertext, $1)',
-      [`v1.${keyId}.`],
+      [prefix],
     );
     return count;
   };
+  const OLD = `v1.${K1}.`;
+  const NEW = `v2.${K2}.`;
 
-  it('resumes after a SIGKILL and moves every envelope exactly once', async () => {
-    // Cards as an older deployment (k1 only) sealed them.
+  it('resumes after a SIGKILL and moves every envelope exactly once, from the v1 format under k1 to v2 under k2', async () => {
+    // Cards as an older deployment (k1 only, envelope format v1: AES-256-GCM) sealed them.
     const oldConfig = Object.assign(new AppConfig(), { CODE_PEPPER: PEPPER, DATA_ENCRYPTION_KEYS: ONLY_K1 });
     const oldSecrets = new CardSecrets(oldConfig, new DataCipher(oldConfig));
     const codes = generateCodes(CRASH_N);
     const pins = generatePins(CRASH_N);
     const serials = codes.map((_, i) => serialFromSequence(20_000_000_000 + i));
-    const envelopes = serials.map((serial, i) => (i % 10 === 9 ? null : oldSecrets.seal(serial, codes[i], pins[i])));
+    const envelopes = serials.map((serial, i) =>
+      i % 10 === 9 ? null : sealV1(K1, key1, `${codes[i]}|${pins[i]}`, `cards.code:${serial}`),
+    );
     for (let start = 0; start < CRASH_N; start += 5_000) {
       const end = Math.min(CRASH_N, start + 5_000);
       await app.dataSource.query(
         `INSERT INTO cards (serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance,
                             status, code_hash, secret_ciphertext, code_key_id)
            SELECT serial, 'ord_crash', 'bat_crash', 'ent_crash', 'anonymous', 'prd_crash', 10000, 0, 'issued', code_hash,
-                  envelope, 'p0'
+                  envelope, $4
              FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS card(serial, code_hash, envelope)`,
         [
           serials.slice(start, end),
           codes.slice(start, end).map((code) => oldSecrets.blindIndex(code)),
           envelopes.slice(start, end),
+          oldSecrets.blindIndexKeyId,
         ],
       );
     }
     const sealed = envelopes.filter((envelope) => envelope !== null).length;
-    expect(await countUnder(K1)).toBe(sealed);
+    expect(await countUnder(OLD)).toBe(sealed);
 
     const env = workerEnv(app.runtime.config);
     workers.push(startWorkerProcess(env));
@@ -825,20 +832,21 @@ describe('data-key rotation under a worker crash', () => {
 
     // Killed once a tenth of the envelopes have moved (committed batches, read with SQL), well before the end.
     const movedAtKill = await waitFor(
-      () => countUnder(K2),
+      () => countUnder(NEW),
       (moved) => moved >= sealed / 10,
       60_000,
       10,
     );
     await workers[0].kill();
-    const afterKill = await countUnder(K2);
+    const afterKill = await countUnder(NEW);
     expect(afterKill).toBeLessThan(sealed);
     expect(afterKill).toBeGreaterThanOrEqual(movedAtKill);
     const [halfway] = await app.dataSource.query<Array<{ status: string; scanned: number; moved: number }>>(
       `SELECT status, (progress -> 'cards.secret_ciphertext' ->> 'scanned')::int AS scanned,
                 (progress -> 'cards.secret_ciphertext' -> 'reencrypted' ->> $2)::int AS moved
            FROM reencryption_runs WHERE id = $1`,
-      [runId, K1],
+      // A v1 envelope's key is counted as `v1:<key id>` (stale even under the target key).
+      [runId, `v1:${K1}`],
     );
     // The checkpoint commits with its batch: what it counts is exactly what moved.
     expect(halfway).toEqual({ status: 'running', scanned: expect.any(Number), moved: afterKill });
@@ -863,8 +871,8 @@ describe('data-key rotation under a worker crash', () => {
       rows_remaining: 0,
     });
     expect(run.columns[0]).toMatchObject({ column: 'cards.secret_ciphertext', rows_scanned: CRASH_N });
-    expect(await countUnder(K1)).toBe(0);
-    expect(await countUnder(K2)).toBe(sealed);
+    expect(await countUnder(OLD)).toBe(0);
+    expect(await countUnder(NEW)).toBe(sealed);
 
     // The same codes and PINs under k2 alone; the purged cards are still NULL.
     const newConfig = Object.assign(new AppConfig(), { CODE_PEPPER: PEPPER, DATA_ENCRYPTION_KEYS: ONLY_K2 });

@@ -287,7 +287,7 @@ describe('orders, payments and the ledger', () => {
       const [row] = await app.dataSource.query('SELECT purchaser_ciphertext FROM orders WHERE id = $1', [
         placed.body.id,
       ]);
-      expect(row.purchaser_ciphertext).toMatch(/^v1\./);
+      expect(row.purchaser_ciphertext).toMatch(/^v2\./);
       expect(row.purchaser_ciphertext).not.toContain(TEST_PURCHASER.id_number);
     });
 

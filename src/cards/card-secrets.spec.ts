@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import sodium from 'sodium-native';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { AppConfig } from '../config/app-config';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { codeFromRandom, formatCode, generateCodes, generatePins, serialFromSequence } from './card-code';
-import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets, parsePeppers } from './card-secrets';
+import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets, parsePeppers, pepperIdOf } from './card-secrets';
 
 const key = () => randomBytes(32);
 const configWith = (pepper: Buffer | string, keys: string) =>
@@ -19,8 +20,17 @@ const secretsWith = (pepper: Buffer | string, keys: string) => {
 };
 /** RFC 5869 HKDF-SHA256 with an empty salt: the key CardSecrets derives from a pepper for one purpose. */
 const derived = (pepper: Buffer, info: string) => Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), info, 32));
-const BLIND_INDEX_INFO = 'fuli/card-code-blind-index/v1';
-const PIN_DIGEST_INFO = 'fuli/card-pin-digest/v1';
+const BLIND_INDEX_INFO = 'fuli/card-code-blind-index/v2-blake2b';
+const PIN_DIGEST_INFO = 'fuli/card-pin-digest/v2-blake2b';
+/** The HKDF infos of the earlier HMAC-SHA256 scheme (cards whose code_key_id is a bare pepper id). */
+const HMAC_BLIND_INDEX_INFO = 'fuli/card-code-blind-index/v1';
+const HMAC_PIN_DIGEST_INFO = 'fuli/card-pin-digest/v1';
+/** Keyed BLAKE2b-256, computed here independently of CardSecrets. */
+const blake2b = (key: Buffer, text: string) => {
+  const out = Buffer.alloc(32);
+  sodium.crypto_generichash(out, Buffer.from(text, 'latin1'), key);
+  return out;
+};
 
 /** Every spelling of a secret that could leak into a log line. */
 const spellings = (secret: Buffer) => [
@@ -65,13 +75,13 @@ describe('CardSecrets', () => {
   });
 
   describe('blindIndex', () => {
-    it('is HMAC-SHA256 of the normalised code under a key derived from the pepper: 32 bytes, stable, code- and pepper-specific', () => {
+    it('is keyed BLAKE2b-256 of the normalised code under a key derived from the pepper: 32 bytes, stable, code- and pepper-specific', () => {
       const indexKey = derived(pepper, BLIND_INDEX_INFO);
       fc.assert(
         fc.property(code, (c) => {
           const index = secrets.blindIndex(c);
           expect(index).toHaveLength(BLIND_INDEX_BYTES);
-          expect(index.equals(createHmac('sha256', indexKey).update(c).digest())).toBe(true);
+          expect(index.equals(blake2b(indexKey, c))).toBe(true);
           expect(index.equals(secrets.blindIndex(c))).toBe(true);
         }),
         { numRuns: 500 },
@@ -82,12 +92,19 @@ describe('CardSecrets', () => {
       expect(otherPepper.blindIndex(aCode).equals(secrets.blindIndex(aCode))).toBe(false);
     });
 
-    it('matches a fixed known answer (RFC 5869 HKDF-SHA256, then RFC 2104 HMAC-SHA256, computed with openssl)', () => {
+    it('matches fixed known answers (RFC 5869 HKDF-SHA256, then keyed BLAKE2b-256 or RFC 2104 HMAC-SHA256)', () => {
+      // BLAKE2b: Python's hashlib.blake2b(b'000G40R40M30E200', key=K, digest_size=32), K the HKDF output for the
+      // info fuli/card-code-blind-index/v2-blake2b. HMAC-SHA256 (the earlier scheme), with openssl:
       // K=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt hexkey:$(printf '0b%.0s' {1..32}) -kdfopt salt: \
       //   -kdfopt info:fuli/card-code-blind-index/v1 HKDF | tr -d : | tr A-F a-f)
       // printf 000G40R40M30E200 | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
       const fixed = secretsWith(Buffer.alloc(32, 0x0b), `k1:${dataKey.toString('base64')}`);
-      expect(fixed.blindIndex('000G40R40M30E200').toString('hex')).toBe(KNOWN_BLIND_INDEX);
+      expect(fixed.blindIndex('000G40R40M30E200').toString('hex')).toBe(KNOWN_BLAKE2B_BLIND_INDEX);
+      // Cards indexed under the HMAC scheme (code_key_id the bare pepper id) are still looked up, second.
+      expect(fixed.blindIndexCandidates('000G40R40M30E200')[1]).toEqual({
+        keyId: 'p0',
+        hash: Buffer.from(KNOWN_BLIND_INDEX, 'hex'),
+      });
       // Cards indexed before pepper ids (raw pepper p0) are still looked up, as the last candidate.
       const [legacy] = fixed.blindIndexCandidates('000G40R40M30E200').slice(-1);
       expect(legacy).toEqual({ keyId: null, hash: Buffer.from(KNOWN_LEGACY_BLIND_INDEX, 'hex') });
@@ -109,7 +126,7 @@ describe('CardSecrets', () => {
       fc.assert(
         fc.property(serial, code, pin, (s, c, p) => {
           const envelope = secrets.seal(s, c, p);
-          expect(envelope).toMatch(/^v1\.k1\.[A-Za-z0-9_-]+$/);
+          expect(envelope).toMatch(/^v2\.k1\.[A-Za-z0-9_-]+$/);
           expect(envelope).not.toContain(c);
           expect(envelope).not.toContain(p);
           expect(secrets.open(s, envelope)).toEqual({ code: c, pin: p });
@@ -150,14 +167,15 @@ describe('CardSecrets', () => {
         for (const flip of [0x01, 0x80]) {
           const altered = Buffer.from(bytes);
           altered[i] ^= flip;
-          expect(() => secrets.open(aSerial, `v1.k1.${altered.toString('base64url')}`)).toThrow(CardSecretError);
+          expect(() => secrets.open(aSerial, `v2.k1.${altered.toString('base64url')}`)).toThrow(CardSecretError);
         }
       }
-      expect(() => secrets.open(aSerial, `v1.k1.${bytes.subarray(0, -1).toString('base64url')}`)).toThrow(
+      expect(() => secrets.open(aSerial, `v2.k1.${bytes.subarray(0, -1).toString('base64url')}`)).toThrow(
         CardSecretError,
       );
-      expect(() => secrets.open(aSerial, envelope.replace('v1.k1.', 'v1.k9.'))).toThrow(CardSecretError);
-      expect(() => secrets.open(aSerial, envelope.replace('v1.', 'v2.'))).toThrow(CardSecretError);
+      expect(() => secrets.open(aSerial, envelope.replace('v2.k1.', 'v2.k9.'))).toThrow(CardSecretError);
+      expect(() => secrets.open(aSerial, envelope.replace('v2.', 'v1.'))).toThrow(CardSecretError);
+      expect(() => secrets.open(aSerial, envelope.replace('v2.', 'v3.'))).toThrow(CardSecretError);
       expect(() => secrets.open(aSerial, '')).toThrow(CardSecretError);
       // Same key id, other key (another environment's envelope): refused by the tag, not decrypted to garbage.
       const stranger = secretsWith(pepper, `k1:${key().toString('base64')}`);
@@ -171,7 +189,7 @@ describe('CardSecrets', () => {
       expect(rotated.open(aSerial, before)).toEqual({ code: aCode, pin: aPin });
       expect(rotated.needsReseal(before)).toBe(true);
       const after = rotated.seal(aSerial, aCode, aPin);
-      expect(after).toMatch(/^v1\.k2\./);
+      expect(after).toMatch(/^v2\.k2\./);
       expect(rotated.needsReseal(after)).toBe(false);
       expect(rotated.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
       // The blind index does not depend on data keys: lookups keep working across a rotation.
@@ -186,13 +204,13 @@ describe('CardSecrets', () => {
       const before = secrets.seal(aSerial, aCode, aPin);
       const rotated = secretsWith(pepper, `k2:${key().toString('base64')},k1:${dataKey.toString('base64')}`);
       const after = rotated.reseal(aSerial, before);
-      expect(after).toMatch(/^v1\.k2\./);
+      expect(after).toMatch(/^v2\.k2\./);
       expect(rotated.needsReseal(after)).toBe(false);
       expect(rotated.open(aSerial, after)).toEqual({ code: aCode, pin: aPin });
       expect(() => rotated.open(serialFromSequence(1), after)).toThrow(CardSecretError);
       // Another card's envelope, or one whose key is gone, is never turned into a valid one.
       expect(() => rotated.reseal(serialFromSequence(1), before)).toThrow(CardSecretError);
-      expect(() => rotated.reseal(aSerial, before.replace('v1.k1.', 'v1.k7.'))).toThrow(CardSecretError);
+      expect(() => rotated.reseal(aSerial, before.replace('v2.k1.', 'v2.k7.'))).toThrow(CardSecretError);
     });
 
     it('seals only a valid serial, a normalised valid code and a 6-digit PIN, without echoing them', () => {
@@ -255,6 +273,7 @@ describe('CardSecrets', () => {
 });
 
 /** HMAC-SHA256(HKDF-SHA256(32 × 0x0b, info blind index), "000G40R40M30E200"), from openssl (see the test). */
+const KNOWN_BLAKE2B_BLIND_INDEX = '5c8c519e96a1d4ba5b5e015f69a55f90f4e78afcca846934a100cffd54a6b148';
 const KNOWN_BLIND_INDEX = '628fec986ebf08d57065accaf801a1bcb25f427f78515ffc18c8d2d00890296a';
 /** HMAC-SHA256(key = 32 × 0x0b, "000G40R40M30E200"): the blind index before pepper ids. */
 const KNOWN_LEGACY_BLIND_INDEX = '8c8b8997b6663da951497129ca71552f330f708cc6ba27699a98df8d02cf2c1f';
@@ -268,37 +287,51 @@ describe('CardSecrets peppers', () => {
     const pepper = key();
     const secrets = secretsWith(pepper, dataKeys);
     const digest = secrets.pinDigest(serial, '042917');
-    expect(
-      digest.equals(createHmac('sha256', derived(pepper, PIN_DIGEST_INFO)).update(`pin:${serial}:042917`).digest()),
-    ).toBe(true);
+    expect(digest.equals(blake2b(derived(pepper, PIN_DIGEST_INFO), `pin:${serial}:042917`))).toBe(true);
     // Neither the blind-index key nor the pepper itself makes it.
     for (const other of [derived(pepper, BLIND_INDEX_INFO), pepper]) {
-      expect(digest.equals(createHmac('sha256', other).update(`pin:${serial}:042917`).digest())).toBe(false);
+      expect(digest.equals(blake2b(other, `pin:${serial}:042917`))).toBe(false);
     }
     expect(derived(pepper, BLIND_INDEX_INFO).equals(derived(pepper, PIN_DIGEST_INFO))).toBe(false);
+    // The earlier HMAC-SHA256 scheme (code_key_id a bare pepper id) keeps its own derived key.
+    expect(
+      secrets
+        .pinDigest(serial, '042917', 'p0')
+        .equals(createHmac('sha256', derived(pepper, HMAC_PIN_DIGEST_INFO)).update(`pin:${serial}:042917`).digest()),
+    ).toBe(true);
   });
 
-  it('finds and checks cards of an older pepper after a rotation, and of the raw pepper p0 (before key ids)', () => {
+  it('finds and checks cards of an older pepper or scheme after a rotation, and of the raw pepper p0 (before key ids)', () => {
     const [p0, p1] = [key(), key()];
     const before = secretsWith(p0, dataKeys);
-    expect(before.blindIndexKeyId).toBe('p0');
+    expect(before.blindIndexKeyId).toBe('p0.b2');
     const rotated = secretsWith(`p1:${p1.toString('base64')},p0:${p0.toString('base64')}`, dataKeys);
-    expect(rotated.blindIndexKeyId).toBe('p1');
-    expect(rotated.blindIndexKeyIds).toEqual(['p1', 'p0']);
+    expect(rotated.blindIndexKeyId).toBe('p1.b2');
+    expect(rotated.currentPepperId).toBe('p1');
+    expect(rotated.pepperIds).toEqual(['p1', 'p0']);
     const candidates = rotated.blindIndexCandidates(aCode);
-    expect(candidates.map((candidate) => candidate.keyId)).toEqual(['p1', 'p0', null]);
+    expect(candidates.map((candidate) => candidate.keyId)).toEqual(['p1.b2', 'p1', 'p0.b2', 'p0', null]);
     expect(candidates[0].hash.equals(rotated.blindIndex(aCode))).toBe(true);
-    expect(candidates[1].hash.equals(before.blindIndex(aCode))).toBe(true);
-    expect(candidates[2].hash.equals(createHmac('sha256', p0).update(aCode).digest())).toBe(true);
-    // A PIN digest made under p0 is checked under p0; one made before key ids under the raw pepper.
-    expect(rotated.pinDigestMatches(serial, '123456', before.pinDigest(serial, '123456'), 'p0')).toBe(true);
+    expect(candidates[2].hash.equals(before.blindIndex(aCode))).toBe(true);
+    // Cards indexed under the HMAC-SHA256 scheme (code_key_id `p0`, before BLAKE2b) are still found.
+    const hmacIndex = createHmac('sha256', derived(p0, HMAC_BLIND_INDEX_INFO)).update(aCode).digest();
+    expect(candidates[3].hash.equals(hmacIndex)).toBe(true);
+    expect(candidates[4].hash.equals(createHmac('sha256', p0).update(aCode).digest())).toBe(true);
+    // A PIN digest made under p0 is checked under p0 (either scheme); one made before key ids under the raw pepper.
+    expect(rotated.pinDigestMatches(serial, '123456', before.pinDigest(serial, '123456'), 'p0.b2')).toBe(true);
     expect(rotated.pinDigestMatches(serial, '123456', before.pinDigest(serial, '123456'))).toBe(false);
+    const hmacDigest = createHmac('sha256', derived(p0, HMAC_PIN_DIGEST_INFO)).update(`pin:${serial}:123456`).digest();
+    expect(rotated.pinDigestMatches(serial, '123456', hmacDigest, 'p0')).toBe(true);
+    expect(rotated.pinDigestMatches(serial, '123456', hmacDigest, 'p0.b2')).toBe(false);
     const legacyDigest = createHmac('sha256', p0).update(`pin:${serial}:123456`).digest();
     expect(rotated.pinDigestMatches(serial, '123456', legacyDigest, null)).toBe(true);
     // Without p0 nothing is found under it any more.
     const p1Only = secretsWith(`p1:${p1.toString('base64')}`, dataKeys);
-    expect(p1Only.blindIndexCandidates(aCode).map((candidate) => candidate.keyId)).toEqual(['p1']);
+    expect(p1Only.blindIndexCandidates(aCode).map((candidate) => candidate.keyId)).toEqual(['p1.b2', 'p1']);
     expect(() => p1Only.pinDigest(serial, '123456', 'p0')).toThrow(CardSecretError);
+    expect(() => p1Only.pinDigest(serial, '123456', 'p0.b2')).toThrow(CardSecretError);
+    expect(pepperIdOf('p0.b2')).toBe('p0');
+    expect(pepperIdOf('p0')).toBe('p0');
   });
 
   it('re-indexes a card under the current pepper from its envelope', () => {
@@ -307,7 +340,7 @@ describe('CardSecrets peppers', () => {
     const envelope = before.seal(serial, aCode, '654321');
     const rotated = secretsWith(`p1:${key().toString('base64')},p0:${p0.toString('base64')}`, dataKeys);
     const index = rotated.reindex(serial, envelope);
-    expect(index.keyId).toBe('p1');
+    expect(index.keyId).toBe('p1.b2');
     expect(index.codeHash.equals(rotated.blindIndex(aCode))).toBe(true);
     expect(rotated.pinDigestMatches(serial, '654321', index.pinHash)).toBe(true);
     expect(() => rotated.reindex(serialFromSequence(1_000_201), envelope)).toThrow(CardSecretError);

@@ -790,16 +790,24 @@ export class CardsRepository {
       stream.on('finish', resolve);
     });
     done.catch(() => undefined);
+    // bytea in COPY text format: \\x<hex> (the backslash itself escaped).
+    const copyText = (cards: MintedCard[]) => {
+      let slice = '';
+      for (const card of cards) {
+        slice += `${card.serial}${fixed}\\\\x${card.codeHash.toString('hex')}\t${card.secretCiphertext}\t\\\\x${card.pinHash.toString('hex')}\n`;
+      }
+      return slice;
+    };
+    const iterator = slices[Symbol.iterator]();
     try {
-      for (const cards of slices) {
-        if (failed) break;
-        let slice = '';
-        // bytea in COPY text format: \\x<hex> (the backslash itself escaped).
-        for (const card of cards) {
-          slice += `${card.serial}${fixed}\\\\x${card.codeHash.toString('hex')}\t${card.secretCiphertext}\t\\\\x${card.pinHash.toString('hex')}\n`;
-        }
+      // One slice ahead: the next slice is generated and sealed while Postgres takes in the last one, and only
+      // then does the loop wait for the socket to drain (backpressure: at most one more slice waits in memory).
+      let next = iterator.next();
+      while (!next.done && !failed) {
+        const accepted = stream.write(copyText(next.value));
+        next = iterator.next();
         // A failed COPY never drains: wait for whichever comes first.
-        if (!stream.write(slice)) await Promise.race([once(stream, 'drain'), done]);
+        if (!accepted && !failed) await Promise.race([once(stream, 'drain'), done]);
       }
       if (!failed) stream.end();
     } catch (error) {

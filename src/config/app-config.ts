@@ -322,6 +322,16 @@ export class AppConfig {
   ISSUANCE_DELAY_SECONDS = 0;
 
   /**
+   * Worker threads that open an export's envelopes (exports of 250,000 cards and more); 0 or 1: the export job's
+   * own thread. Off by default: with v2 envelopes, a pool measured slower on 2 cores (src/exports/decrypt-pool.ts).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(8)
+  EXPORT_DECRYPT_THREADS = 0;
+
+  /**
    * Milliseconds before each delivery attempt, the first included: the retry schedule (about 3 days by default).
    * Its length is the number of attempts.
    */

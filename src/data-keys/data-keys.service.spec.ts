@@ -82,7 +82,7 @@ function setup(censuses: Censuses = {}) {
       column('cards.code_hash', 'cards', 'code_pepper'),
     ],
   } as unknown as SealedColumns;
-  const secrets = { blindIndexKeyId: 'p2', blindIndexKeyIds: ['p2', 'p0'] } as CardSecrets;
+  const secrets = { blindIndexKeyId: 'p2.b2', currentPepperId: 'p2', pepperIds: ['p2', 'p0'] } as CardSecrets;
   const audit = new FakeAudit();
   const service = new DataKeysService(
     runs as unknown as DataKeysRepository,
@@ -108,7 +108,7 @@ describe('DataKeysService', () => {
       expect(runs.runs.get(run.id)).toMatchObject({
         status: 'queued',
         targetKeyId: 'k2',
-        targetCodeKeyId: 'p2',
+        targetCodeKeyId: 'p2.b2',
         batchSize: DEFAULT_REENCRYPTION_BATCH,
         requestedByClientId: 'cli_operator',
       });
@@ -146,15 +146,22 @@ describe('DataKeysService', () => {
 
   describe('usage', () => {
     it('counts envelopes per key over the columns (each through the owner of its table) and tells what may go', async () => {
+      // v1 (AES-GCM) envelopes are labelled `v1:<key id>` and count for their key; a pepper's cards under both
+      // index schemes (`p2.b2`, and the earlier HMAC `p2`) count for the pepper.
       const { service } = setup({
         'cards.secret_ciphertext': [
-          { key_id: 'k2', rows: '5' },
+          { key_id: 'k2', rows: '4' },
+          { key_id: 'v1:k2', rows: '1' },
           { key_id: 'k0', rows: '2' },
           { key_id: null, rows: '3' },
         ],
-        'orders.purchaser_ciphertext': [{ key_id: 'k2', rows: '4' }],
+        'orders.purchaser_ciphertext': [
+          { key_id: 'k2', rows: '3' },
+          { key_id: 'v1:k1', rows: '1' },
+        ],
         'cards.code_hash': [
-          { key_id: 'p2', rows: '7' },
+          { key_id: 'p2.b2', rows: '5' },
+          { key_id: 'p2', rows: '2' },
           { key_id: 'legacy', rows: '3' },
         ],
       });
@@ -169,8 +176,8 @@ describe('DataKeysService', () => {
           removable,
         })),
       ).toEqual([
-        { key_id: 'k2', active: true, configured: true, rows: 9, removable: false },
-        { key_id: 'k1', active: false, configured: true, rows: 0, removable: true },
+        { key_id: 'k2', active: true, configured: true, rows: 8, removable: false },
+        { key_id: 'k1', active: false, configured: true, rows: 1, removable: false },
         { key_id: 'k0', active: false, configured: false, rows: 2, removable: false },
       ]);
       // p0 still finds the legacy cards: it stays until they are re-indexed.

@@ -8,7 +8,7 @@ import type { Page } from '../common/pagination/pagination';
 import { TransactionService } from '../database/transaction.service';
 import { JobName, QueueName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import { CardSecrets, LEGACY_CODE_KEY_ID, BARE_PEPPER_ID } from '../cards/card-secrets';
+import { CardSecrets, LEGACY_CODE_KEY_ID, BARE_PEPPER_ID, pepperIdOf } from '../cards/card-secrets';
 import type { CodePepperDto, DataKeyDto, DataKeysDto } from './dto/data-keys.dto';
 import {
   DEFAULT_REENCRYPTION_BATCH,
@@ -20,7 +20,15 @@ import { DataKeysRepository } from './data-keys.repository';
 import { fromCensus, pendingProgress } from './reencryption-progress';
 import type { ReencryptionRun } from './reencryption-run.entity';
 import { SealedColumnOwners } from './sealed-column-owners';
-import { SealedColumns } from './sealed-columns';
+import { dataKeyIdOf, SealedColumns } from './sealed-columns';
+
+/** Census counts by label folded into counts by data key (`v1:k1` and `k1` are the key `k1`). */
+function byDataKey(labels: Record<string, number>): Record<string, number> {
+  const keys: Record<string, number> = {};
+  for (const [label, rows] of Object.entries(labels)) keys[dataKeyIdOf(label)] = (keys[dataKeyIdOf(label)] ?? 0) + rows;
+  return keys;
+}
+
 /** A queued or running run whose progress has not moved for this long is enqueued again when read. */
 const RELAY_AFTER_MS = 60_000;
 
@@ -54,7 +62,8 @@ export class DataKeysService {
     for (const column of this.columns.all) {
       const census = fromCensus(await this.owners.of(column).census(ctx, column));
       if (column.keys === 'code_pepper') cardsByPepper = census.keys;
-      else perColumn.push({ column: column.name, keys: census.keys });
+      // Envelopes of both formats under a key count for it (v1 ones are labelled `v1:<key id>`).
+      else perColumn.push({ column: column.name, keys: byDataKey(census.keys) });
     }
     const configured = this.cipher.keyIds;
     const found = perColumn.flatMap(({ keys }) => Object.keys(keys)).filter((id) => !configured.includes(id));
@@ -81,9 +90,17 @@ export class DataKeysService {
     };
   }
 
-  /** Cards per CODE_PEPPER id (`legacy`: indexed with the raw pepper p0, before pepper ids). */
-  private pepperUsage(cards: Record<string, number>): CodePepperDto[] {
-    const configured = this.secrets.blindIndexKeyIds;
+  /**
+   * Cards per CODE_PEPPER id (`legacy`: indexed with the raw pepper p0, before pepper ids), both index schemes of a
+   * pepper counted together (`p1.b2` and the earlier HMAC `p1`): the pepper stays until no card uses it.
+   */
+  private pepperUsage(byIndexKey: Record<string, number>): CodePepperDto[] {
+    const cards: Record<string, number> = {};
+    for (const [indexKeyId, rows] of Object.entries(byIndexKey)) {
+      const pepperId = pepperIdOf(indexKeyId);
+      cards[pepperId] = (cards[pepperId] ?? 0) + rows;
+    }
+    const configured = this.secrets.pepperIds;
     const ids = [
       ...configured,
       ...Object.keys(cards)
@@ -91,7 +108,7 @@ export class DataKeysService {
         .sort(),
     ];
     return ids.map((keyId) => {
-      const active = keyId === this.secrets.blindIndexKeyId;
+      const active = keyId === this.secrets.currentPepperId;
       const isConfigured =
         keyId === LEGACY_CODE_KEY_ID ? configured.includes(BARE_PEPPER_ID) : configured.includes(keyId);
       const rows = cards[keyId] ?? 0;

@@ -76,7 +76,7 @@ describe('SealedColumnOwners (medium)', () => {
   it('counts, pages and re-seals a column through its owner (idempotency_keys.response_body)', async () => {
     const sealed = column('idempotency_keys.response_body');
     const clientId = `cli_owners${randomBytes(6).toString('hex')}`;
-    const [stale, fresh] = [`v1.kold${clientId}.sealed`, `v1.knew${clientId}.sealed`];
+    const [stale, fresh] = [`v2.kold${clientId}.sealed`, `v2.knew${clientId}.sealed`];
     await db.rolledBack(async (ctx) => {
       await db.connection.query(
         ctx,
@@ -96,6 +96,17 @@ describe('SealedColumnOwners (medium)', () => {
       // Stored only where the read envelope is still in place: a second reseal of the same read changes nothing.
       expect(await queries.reseal(ctx, sealed, [[clientId, 'key']], [stale], [fresh])).toEqual([]);
       expect(await queries.census(ctx, sealed)).toContainEqual({ key_id: `knew${clientId}`, rows: '1' });
+      // An envelope of the v1 format is stale even under the target key, and counted as `v1:<key id>`.
+      const v1 = `v1.knew${clientId}.sealed`;
+      await db.connection.query(
+        ctx,
+        `INSERT INTO idempotency_keys (client_id, key, fingerprint, response_status, response_body)
+         VALUES ($1, 'key2', 'fp', 201, jsonb_build_object('sealed', $2::text))`,
+        [clientId, v1],
+      );
+      expect(await queries.census(ctx, sealed)).toContainEqual({ key_id: `v1:knew${clientId}`, rows: '1' });
+      const [legacy] = await queries.page(ctx, sealed, sealed.stalenessParam(`knew${clientId}`), 1, [clientId, 'key']);
+      expect(legacy).toMatchObject({ k0: clientId, k1: 'key2', stale: v1, key_id: `v1:knew${clientId}` });
     });
   });
 

@@ -7,11 +7,23 @@ import { CardSecrets } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
 import { realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
-import { censusSql, isUnreadable, pageSql, resealSql, SEALED_COLUMN_NAMES, SealedColumns } from './sealed-columns';
+import { sealV1 } from '../../test/support/v1-envelope';
+import {
+  censusSql,
+  dataKeyIdOf,
+  isUnreadable,
+  LEGACY_FORMAT_LABEL,
+  pageSql,
+  resealSql,
+  SEALED_COLUMN_NAMES,
+  SealedColumns,
+} from './sealed-columns';
 
 const pepper = randomBytes(32).toString('base64');
-const k1 = `k1:${randomBytes(32).toString('base64')}`;
-const k2 = `k2:${randomBytes(32).toString('base64')}`;
+const k1Bytes = randomBytes(32).toString('base64');
+const k2Bytes = randomBytes(32).toString('base64');
+const k1 = `k1:${k1Bytes}`;
+const k2 = `k2:${k2Bytes}`;
 const servicesWith = (keys: string) => {
   const config = Object.assign(new AppConfig(), { CODE_PEPPER: pepper, DATA_ENCRYPTION_KEYS: keys });
   const cipher = new DataCipher(config);
@@ -101,6 +113,32 @@ describe('SealedColumns', () => {
     expect(isUnreadable(new Error('connection reset'))).toBe(false);
   });
 
+  it('moves v1 (AES-GCM) envelopes to v2 even under the active key, with the same associated data', () => {
+    const orderId = 'ord_01JDQ6ZK6Y8V3N2M4T5R7W9XAB';
+    const serial = serialFromSequence(10_000_000_125);
+    const [code] = generateCodes(1);
+    const [pin] = generatePins(1);
+    for (const keyId of ['k1', 'k2']) {
+      const raw = keyId === 'k1' ? k1Bytes : k2Bytes;
+      const purchaser = sealV1(keyId, raw, '{"name":"张三"}', purchaserEnvelopeContext(orderId));
+      expect(rotated.cipher.isStale(purchaser)).toBe(true);
+      const fresh = column('orders.purchaser_ciphertext').reseal([orderId], purchaser);
+      expect(fresh.startsWith(DataCipher.currentPrefix('k2'))).toBe(true);
+      expect(rotated.cipher.decrypt(fresh, purchaserEnvelopeContext(orderId))).toBe('{"name":"张三"}');
+      const card = sealV1(keyId, raw, `${code}|${pin}`, `cards.code:${serial}`);
+      expect(rotated.secrets.needsReseal(card)).toBe(true);
+      const resealed = column('cards.secret_ciphertext').reseal([serial], card);
+      expect(resealed.startsWith(DataCipher.currentPrefix('k2'))).toBe(true);
+      expect(rotated.secrets.open(serial, resealed)).toEqual({ code, pin });
+    }
+    // Stale means anything but `v2.<target>.`; the census names a v1 envelope's key `v1:<key id>`.
+    const purchaser = column('orders.purchaser_ciphertext');
+    expect(purchaser.stalenessParam('k2')).toBe('v2.k2.');
+    expect(censusSql(purchaser)).toContain(`'${LEGACY_FORMAT_LABEL}'`);
+    expect(dataKeyIdOf('v1:k1')).toBe('k1');
+    expect(dataKeyIdOf('k1')).toBe('k1');
+  });
+
   it('pages by the whole primary key and updates only rows that still hold the envelope read', () => {
     const idempotency = column('idempotency_keys.response_body');
     expect(pageSql(idempotency, true)).toContain('WHERE (t."client_id", t."key") > ($3::text, $4::text)');
@@ -129,7 +167,7 @@ describe('SealedColumns', () => {
     const [code] = generateCodes(1);
     const envelope = old.secrets.seal(serial, code, '123456');
     const [keyId, codeHash, pinHash] = index.reseal([serial], `p0|${envelope}`).split('|');
-    expect(keyId).toBe('p1');
+    expect(keyId).toBe('p1.b2');
     expect(Buffer.from(codeHash, 'hex').equals(repeppered.secrets.blindIndex(code))).toBe(true);
     expect(repeppered.secrets.pinDigestMatches(serial, '123456', Buffer.from(pinHash, 'hex'))).toBe(true);
     // A purged card (no envelope) or another card's envelope cannot be re-indexed: unreadable, left as it is.

@@ -54,13 +54,28 @@ export function isUnreadable(error: unknown): boolean {
 // the table's owner (SealedColumnOwners: cards, orders, idempotency and webhooks each send their own).
 export { censusSql, pageSql, resealSql } from '../database/sealed-column-sql';
 
-/** How a DataCipher envelope column names its key and tells a stale one: by the envelope's `v1.<key id>.` prefix. */
+/**
+ * How the census and the walk name the key of a v1 (AES-GCM) envelope: `v1:<key id>`, so that a run counts it as
+ * stale even under the target key (the format moves to v2). Key ids never hold a colon (DATA_ENCRYPTION_KEYS).
+ */
+export const LEGACY_FORMAT_LABEL = 'v1:';
+
+/** The data key a census label names: `v1:k1` (a v1 envelope under k1) and `k1` are both the key `k1`. */
+export function dataKeyIdOf(label: string): string {
+  return label.startsWith(LEGACY_FORMAT_LABEL) ? label.slice(LEGACY_FORMAT_LABEL.length) : label;
+}
+
+/**
+ * How a DataCipher envelope column names its key and tells a stale one: anything but the `v2.<target key id>.`
+ * prefix is stale (an older key, or the v1 format under any key).
+ */
 const dataKeyed = (envelopeOf: (alias: string) => string) => ({
   keys: 'data' as const,
   envelopeOf,
-  keyIdOf: (alias: string) => `split_part(${envelopeOf(alias)}, '.', 2)`,
+  keyIdOf: (alias: string) =>
+    `CASE WHEN starts_with(${envelopeOf(alias)}, 'v1.') THEN '${LEGACY_FORMAT_LABEL}' ELSE '' END || split_part(${envelopeOf(alias)}, '.', 2)`,
   notUnder: (alias: string) => `NOT starts_with(${envelopeOf(alias)}, $1)`,
-  stalenessParam: (targetKeyId: string) => `v1.${targetKeyId}.`,
+  stalenessParam: (targetKeyId: string) => DataCipher.currentPrefix(targetKeyId),
 });
 
 /** The encrypted columns of the schema, bound to the services that seal them. */

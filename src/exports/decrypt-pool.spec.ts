@@ -103,6 +103,9 @@ describe('chunkConverterFor', () => {
     expect(small).toBeInstanceOf(InlineConverter);
     const single = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 1 });
     expect(single).toBeInstanceOf(InlineConverter);
+    // EXPORT_DECRYPT_THREADS = 0, the default: no pool even when workers could start.
+    const off = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 0, spawn: spawnFromSources });
+    expect(off).toBeInstanceOf(InlineConverter);
     // Under Jest there is no compiled card-decrypt.worker.js beside the sources.
     const fromSources = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 4 });
     expect(fromSources).toBeInstanceOf(InlineConverter);

@@ -1,9 +1,12 @@
 /**
- * Where an export's envelopes are opened. Opening is the export's whole cost: one AES-256-GCM decipher per card
- * (≈ 5–7 µs in node:crypto, against ≈ 1 µs per row for Postgres to COPY it out), so a large export spreads
- * chunks of rows over worker threads, one per core, and collects the CSV back in order. Small exports (and
- * runs from TypeScript sources, e.g. Jest, where no compiled worker file exists) open them on the calling
- * thread: starting workers costs more than it saves below a few hundred thousand cards.
+ * Where an export's envelopes are opened. With envelope format v2 (XChaCha20-Poly1305 through libsodium, ≈ 1.5–5 µs
+ * per card) opening is no longer most of an export's CPU, and by default it runs on the export job's own thread.
+ * Measured in one process on the 2-core development machine (200,000 cards, COPY text to OpenPGP file, load average
+ * ≈ 25): on the job's thread 1.36 s of CPU and a peak RSS of 169 MB; with a pool of two worker threads 2.71 s of CPU
+ * (messages, copies, a second CardSecrets per thread), a slower wall time and 253 MB. So the pool is opt-in
+ * (EXPORT_DECRYPT_THREADS ≥ 2), for machines with cores to spare: it spreads chunks of rows over worker threads and
+ * collects the CSV back in order. Small exports (and runs from TypeScript sources, e.g. Jest, where no compiled
+ * worker file exists) always open them on the calling thread.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -123,9 +126,9 @@ export class WorkerDecryptPool implements ChunkConverter {
 }
 
 /**
- * Below this many cards an export converts on its own thread. Starting the workers costs ≈ 0.3 s (mostly
- * loading CardSecrets' imports), and below this size an export takes only about 2 s on one thread: measured on
- * two cores, a pool loses at 100,000 cards and wins by about a third at 1,000,000.
+ * Below this many cards an export converts on its own thread even with a pool configured. Starting the workers costs
+ * ≈ 0.3 s (mostly loading CardSecrets' imports); measured on two cores with v1 (AES-GCM) envelopes, a pool lost at
+ * 100,000 cards.
  */
 export const PARALLEL_MIN_ROWS = 250_000;
 /** More threads than this gain nothing: the main thread (COPY, SHA-256, OpenPGP) becomes the limit. */
@@ -134,9 +137,10 @@ const MAX_WORKERS = 8;
 const WORKER_FILE = join(__dirname, 'card-decrypt.worker.js');
 
 /**
- * The converter for an export of about `expectedRows` cards: a pool of one worker per core (at most
- * MAX_WORKERS) when the export is large, the machine has more than one core and the compiled worker exists;
- * the calling thread otherwise. `spawn` overrides how workers start (tests run them from sources).
+ * The converter for an export of about `expectedRows` cards: a pool of `threads` workers (at most MAX_WORKERS;
+ * default one per core) when the export is large, `threads` is at least 2 and the compiled worker exists; the
+ * calling thread otherwise (the export job passes EXPORT_DECRYPT_THREADS, 0 by default). `spawn` overrides how
+ * workers start (tests run them from sources).
  */
 export function chunkConverterFor(options: {
   expectedRows: number;
@@ -145,7 +149,7 @@ export function chunkConverterFor(options: {
   spawn?: (workerData: DecryptWorkerData) => Worker;
   threads?: number;
 }): ChunkConverter {
-  const threads = options.threads ?? Math.min(availableParallelism(), MAX_WORKERS);
+  const threads = Math.min(options.threads ?? availableParallelism(), MAX_WORKERS);
   const spawn =
     options.spawn ??
     (existsSync(WORKER_FILE) ? (data: DecryptWorkerData) => new Worker(WORKER_FILE, { workerData: data }) : null);

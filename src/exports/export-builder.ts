@@ -157,6 +157,7 @@ export class ExportBuilder {
       expectedRows: cards,
       open: (serial, envelope) => this.secrets.open(serial, envelope),
       keys: this.config,
+      threads: this.config.EXPORT_DECRYPT_THREADS,
     });
     const started = process.hrtime.bigint();
     let result: ExportFileResult;

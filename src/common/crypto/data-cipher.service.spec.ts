@@ -1,6 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppConfig } from '../../config/app-config';
+import { sealV1 } from '../../../test/support/v1-envelope';
 import { DataCipher, EnvelopeError } from './data-cipher.service';
 
 const key = () => randomBytes(32).toString('base64');
@@ -10,7 +11,7 @@ describe('DataCipher', () => {
   it('round-trips text under the active key, never showing the plaintext', () => {
     const cipher = cipherWith(`k1:${key()}`);
     const envelope = cipher.encrypt('张三|110101199003077777', 'orders.purchaser:ord_1');
-    expect(envelope).toMatch(/^v1\.k1\.[A-Za-z0-9_-]+$/);
+    expect(envelope).toMatch(/^v2\.k1\.[A-Za-z0-9_-]+$/);
     expect(envelope).not.toContain('110101');
     expect(cipher.decrypt(envelope, 'orders.purchaser:ord_1')).toBe('张三|110101199003077777');
     expect(cipher.encrypt('same', 'c')).not.toBe(cipher.encrypt('same', 'c'));
@@ -22,7 +23,7 @@ describe('DataCipher', () => {
     expect(() => cipher.decrypt(envelope, 'orders.purchaser:ord_2')).toThrow();
     // Flip one bit of the decoded payload (editing the last base64 characters may touch only ignored padding bits).
     const [version, keyId, payload] = envelope.split('.');
-    for (const at of [0, 12, 27, 28]) {
+    for (const at of [0, 23, 24, 30, 45]) {
       const bytes = Buffer.from(payload, 'base64url');
       bytes[at] ^= 0x01;
       const tampered = `${version}.${keyId}.${bytes.toString('base64url')}`;
@@ -30,7 +31,32 @@ describe('DataCipher', () => {
     }
   });
 
-  it('refuses an envelope whose authentication tag is shorter than 16 bytes', () => {
+  it('binds the header: an envelope relabelled with another key id of the same key bytes does not open', () => {
+    const raw = key();
+    const cipher = cipherWith(`k1:${raw},k2:${raw}`);
+    const envelope = cipher.encrypt('secret', 'c');
+    expect(() => cipher.decrypt(envelope.replace('v2.k1.', 'v2.k2.'), 'c')).toThrow(EnvelopeError);
+    expect(() => cipher.decrypt(envelope.slice(0, 'v2.k1.'.length + 20), 'c')).toThrow(EnvelopeError);
+  });
+
+  it('still opens v1 (AES-256-GCM) envelopes, which are stale even under the active key and reseal to v2', () => {
+    const raw = key();
+    const cipher = cipherWith(`k1:${raw}`);
+    const old = sealV1('k1', raw, '张三|110101199003077777', 'orders.purchaser:ord_1');
+    expect(cipher.decrypt(old, 'orders.purchaser:ord_1')).toBe('张三|110101199003077777');
+    expect(() => cipher.decrypt(old, 'orders.purchaser:ord_2')).toThrow(EnvelopeError);
+    expect(DataCipher.keyIdOf(old)).toBe('k1');
+    expect(cipher.isStale(old)).toBe(true);
+    const moved = cipher.reseal(old, 'orders.purchaser:ord_1');
+    expect(moved).toMatch(/^v2\.k1\./);
+    expect(cipher.isStale(moved)).toBe(false);
+    expect(cipher.decrypt(moved, 'orders.purchaser:ord_1')).toBe('张三|110101199003077777');
+    // A v2 payload under a v1 label (or the reverse) opens under neither.
+    expect(() => cipher.decrypt(moved.replace('v2.', 'v1.'), 'orders.purchaser:ord_1')).toThrow(EnvelopeError);
+    expect(() => cipher.decrypt(old.replace('v1.', 'v2.'), 'orders.purchaser:ord_1')).toThrow(EnvelopeError);
+  });
+
+  it('refuses a v1 envelope whose authentication tag is shorter than 16 bytes', () => {
     const raw = randomBytes(32);
     const cipher = cipherWith(`k1:${raw.toString('base64')}`);
     // An empty plaintext under an 8-byte tag: the payload ends inside the tag's 16 bytes, and GCM would check the
@@ -47,7 +73,17 @@ describe('DataCipher', () => {
   it('refuses envelopes of another version, without a key id or without a payload', () => {
     const cipher = cipherWith(`k1:${key()}`);
     const payload = cipher.encrypt('secret', 'c').split('.')[2];
-    for (const envelope of [`v2.k1.${payload}`, `k1.${payload}`, 'v1.k1.', 'v1.k1', 'v1..', `v1.k9.${payload}`, '']) {
+    for (const envelope of [
+      `v3.k1.${payload}`,
+      `k1.${payload}`,
+      'v2.k1.',
+      'v2.k1',
+      'v2..',
+      'v1.k1.',
+      `v2.k9.${payload}`,
+      `v1.k9.${payload}`,
+      '',
+    ]) {
       expect(() => cipher.decrypt(envelope, 'c')).toThrow('unknown encryption envelope or key id');
     }
   });
@@ -58,7 +94,7 @@ describe('DataCipher', () => {
     const rotated = cipherWith(`k2:${newKey},k1:${oldKey}`);
     expect(rotated.decrypt(before, 'c')).toBe('v');
     expect(rotated.isStale(before)).toBe(true);
-    expect(rotated.encrypt('v', 'c')).toMatch(/^v1\.k2\./);
+    expect(rotated.encrypt('v', 'c')).toMatch(/^v2\.k2\./);
     expect(() => cipherWith(`k2:${newKey}`).decrypt(before, 'c')).toThrow(/key id/);
   });
 });
@@ -73,14 +109,14 @@ describe('DataCipher key rotation', () => {
     expect(rotated.hasKey('k1')).toBe(true);
     expect(rotated.hasKey('k3')).toBe(false);
     expect(DataCipher.keyIdOf(cipherWith(`k1:${oldKey}`).encrypt('v', 'c'))).toBe('k1');
-    for (const notAnEnvelope of ['', 'v1', 'v1.k1', 'v1..abc', 'v2.k1.abc', 'plain text'])
+    for (const notAnEnvelope of ['', 'v1', 'v1.k1', 'v1..abc', 'v2.k1', 'v3.k1.abc', 'plain text'])
       expect(DataCipher.keyIdOf(notAnEnvelope)).toBeNull();
   });
 
-  it('reseals under the active key: same plaintext, same context, new IV', () => {
+  it('reseals under the active key: same plaintext, same context, new nonce', () => {
     const before = cipherWith(`k1:${oldKey}`).encrypt('张三|110101199003077777', 'orders.purchaser:ord_1');
     const after = rotated.reseal(before, 'orders.purchaser:ord_1');
-    expect(after).toMatch(/^v1\.k2\./);
+    expect(after).toMatch(/^v2\.k2\./);
     expect(cipherWith(`k2:${newKey}`).decrypt(after, 'orders.purchaser:ord_1')).toBe('张三|110101199003077777');
     expect(() => rotated.decrypt(after, 'orders.purchaser:ord_2')).toThrow(EnvelopeError);
     // Already under the active key: sealed again all the same (callers skip those), never the same bytes.
@@ -92,7 +128,7 @@ describe('DataCipher key rotation', () => {
     const errors: unknown[] = [];
     for (const [envelope, context] of [
       [before, 'other context'],
-      [before.replace('v1.k1.', 'v1.k9.'), 'c'],
+      [before.replace('v2.k1.', 'v2.k9.'), 'c'],
       [`${before.slice(0, -4)}AAAA`, 'c'],
       ['garbage', 'c'],
     ]) {
@@ -117,7 +153,7 @@ describe('DataCipher key rotation', () => {
 });
 
 describe('DataCipher hygiene', () => {
-  it('never shows key bytes when inspected, and never repeats an IV', () => {
+  it('never shows key bytes when inspected, and never repeats a nonce', () => {
     const raw = randomBytes(32);
     const cipher = cipherWith(`k1:${raw.toString('base64')}`);
     const shown = inspect(cipher, { depth: 5, showHidden: true });
@@ -125,9 +161,9 @@ describe('DataCipher hygiene', () => {
     expect(shown).not.toContain(spacedHex);
     expect(shown).not.toContain(raw.toString('hex').slice(0, 16));
     expect(shown).not.toContain(raw.toString('base64').slice(0, 16));
-    const ivs = new Set<string>();
+    const nonces = new Set<string>();
     for (let i = 0; i < 10_000; i++)
-      ivs.add(Buffer.from(cipher.encrypt('x', 'c').split('.')[2], 'base64url').subarray(0, 12).toString('hex'));
-    expect(ivs.size).toBe(10_000);
+      nonces.add(Buffer.from(cipher.encrypt('x', 'c').split('.')[2], 'base64url').subarray(0, 24).toString('hex'));
+    expect(nonces.size).toBe(10_000);
   });
 });
