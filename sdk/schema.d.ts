@@ -523,6 +523,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get any enterprise's recorded payment */
+        get: operations["getAnyPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/products": {
         parameters: {
             query?: never;
@@ -568,6 +585,26 @@ export interface paths {
         };
         /** Get the caller's prepaid balance and credit line, derived from the ledger */
         get: operations["getBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List issuance batches, newest first (filters: order, status, creation time)
+         * @description One batch per paid order line. Without `order_id`, every batch of your enterprise: for reconciling by id without walking the orders.
+         */
+        get: operations["listBatches"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1104,6 +1141,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your enterprise's card exports, newest first (filters: order, creation time)
+         * @description Status and manifest of each export, never a download link: `download` is always null here. `GET /v1/exports/{id}` issues the link (and revokes the previous one).
+         */
+        get: operations["listCardExports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exports/{id}": {
         parameters: {
             query?: never;
@@ -1426,6 +1483,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{id}/redemption-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's cards by redemption (核销) status, with counts and amounts */
+        get: operations["getOrderRedemptionSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders/{id}/reject": {
         parameters: {
             query?: never;
@@ -1455,6 +1529,23 @@ export interface paths {
         };
         /** List the enterprise's bank transfers as booked */
         get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one of the enterprise's payments as booked */
+        get: operations["getPayment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1547,6 +1638,26 @@ export interface paths {
          * @description JSON: a page in position order (ERP rows by row number, then orders missing in the ERP). `format=csv` (UTF-8 with a BOM) or `format=xlsx`, or an Accept header naming one of them: every difference (of `kind`, when given) in one file, flattened (erp_*, fuli_* columns, amounts in fen). A text cell starting with = + - @ (or a tab or carriage return) is prefixed with an apostrophe.
          */
         get: operations["listReconciliationDifferences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemption-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The cards of your orders paid in a period, by redemption (核销) status
+         * @description The period as for statements: Asia/Shanghai days or instants with their offset.
+         */
+        get: operations["getRedemptionSummary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1649,6 +1760,46 @@ export interface paths {
          * @description At most what is left of the debit; only the client that made the debit. Idempotent by reference.
          */
         post: operations["reverseDebit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a statement: opening positions, movements by kind, closing positions; or every line as CSV/XLSX
+         * @description Every figure is a sum over the ledger, and opening + movements = closing exactly. As CSV (UTF-8 with BOM) or XLSX, the lines of the period are streamed in time order with a totals row (amounts in CNY).
+         */
+        get: operations["getStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/statements/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of the statement's lines, in time order
+         * @description Each ledger entry moving your funds or minting your cards, and each movement of one of your cards, with its order, PO number, invoice number, card serial and redemption reference. Amounts in fen.
+         */
+        get: operations["listStatementLines"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1983,6 +2134,11 @@ export interface components {
             completed_at: string | null;
             /** @description Cards in the batch */
             count: number;
+            /**
+             * Format: date-time
+             * @description When the batch was planned: when its order was paid
+             */
+            created_at: string;
             /** @description Seconds to completion at the current rate */
             eta_seconds: number | null;
             /** @description fen per card */
@@ -2002,6 +2158,14 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "queued" | "running" | "completed" | "failed" | "cancelled";
+        };
+        BatchList: {
+            data: components["schemas"]["BatchDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         BindCardDto: {
             /**
@@ -2091,6 +2255,14 @@ export interface components {
              * @enum {string}
              */
             status: "awaiting_purge_confirmation" | "pending" | "running" | "ready" | "downloaded" | "expired" | "failed";
+        };
+        CardExportList: {
+            data: components["schemas"]["CardExportDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
         };
         CardPageDto: {
             data: components["schemas"]["CardDto"][];
@@ -2649,7 +2821,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -3722,6 +3894,62 @@ export interface components {
             /** @description Reversals: the debit reversed */
             reverses_id: string | null;
         };
+        RedemptionFiguresDto: {
+            /** @description Taken by expiry, less what re-activation gave back */
+            breakage: number;
+            cards: number;
+            /** @description Face value of the cards */
+            face_value: number;
+            /** @description Carried by a reported loss to its replacement card */
+            moved: number;
+            /** @description Left on the cards now */
+            remaining: number;
+            /** @description Given back by voids and refunds (赎回) */
+            returned: number;
+            /** @description Spent: debits less reversals */
+            spent: number;
+        };
+        RedemptionStatusDto: {
+            /** @description Taken by expiry, less what re-activation gave back */
+            breakage: number;
+            cards: number;
+            /** @description Face value of the cards */
+            face_value: number;
+            /** @description Carried by a reported loss to its replacement card */
+            moved: number;
+            /** @description Left on the cards now */
+            remaining: number;
+            /** @description Given back by voids and refunds (赎回) */
+            returned: number;
+            /** @description Spent: debits less reversals */
+            spent: number;
+            /**
+             * @description issued (not handed out), distributed (delivered to an employee), bound (to a holder, unspent), partly_spent, exhausted, frozen, expired, voided, refunded, lost, replaced (an expired card whose value moved to a new one)
+             * @enum {string}
+             */
+            status: "issued" | "distributed" | "bound" | "partly_spent" | "exhausted" | "frozen" | "expired" | "voided" | "refunded" | "lost" | "replaced";
+        };
+        RedemptionSummaryDto: {
+            /** @description Statuses that have cards, in the order listed above */
+            by_status: components["schemas"]["RedemptionStatusDto"][];
+            /** @enum {string} */
+            currency: "CNY";
+            /**
+             * Format: date-time
+             * @description Period start (period summaries)
+             */
+            from: string | null;
+            /** @enum {string} */
+            object: "redemption_summary";
+            /** @description The orders summarised */
+            order_ids: string[];
+            /**
+             * Format: date-time
+             * @description Period end, excluded
+             */
+            to: string | null;
+            total: components["schemas"]["RedemptionFiguresDto"];
+        };
         ReencryptionColumnDto: {
             /**
              * @example cards.secret_ciphertext
@@ -3910,6 +4138,99 @@ export interface components {
              * @default 5000
              */
             batch_size?: number;
+        };
+        StatementBalancesDto: {
+            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
+            card_float: number;
+            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
+            credit_used: number;
+            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
+            held_for_orders: number;
+            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
+            prepaid_balance: number;
+        };
+        StatementDto: {
+            /** @description Positions at `to`: opening + total_movements */
+            closing: components["schemas"]["StatementBalancesDto"];
+            /** @enum {string} */
+            currency: "CNY";
+            enterprise_id: string;
+            /**
+             * Format: date-time
+             * @description Start of the period (included)
+             */
+            from: string;
+            /** @description Movements by ledger entry kind, alphabetical */
+            movements: components["schemas"]["StatementMovementDto"][];
+            /** @enum {string} */
+            object: "statement";
+            /** @description Positions at `from` */
+            opening: components["schemas"]["StatementBalancesDto"];
+            /**
+             * Format: date-time
+             * @description End of the period (excluded)
+             */
+            to: string;
+            /** @description Σ of movements: closing − opening, position by position */
+            total_movements: components["schemas"]["StatementBalancesDto"];
+        };
+        StatementLineDto: {
+            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
+            card_float: number;
+            card_serial: string | null;
+            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
+            credit_used: number;
+            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
+            held_for_orders: number;
+            /** @description The ledger entry id, or the card movement number */
+            id: string;
+            /** @description The invoice covering the order, when invoiced */
+            invoice_number: string | null;
+            /** @description Ledger entry kind, or card movement kind (debit, reverse, void, refund, expire…) */
+            kind: string;
+            /** @description The ledger entry memo */
+            memo: string | null;
+            /**
+             * @description When it was booked, Asia/Shanghai time
+             * @example 2026-12-01T09:30:00.000000+08:00
+             */
+            occurred_at: string;
+            order_id: string | null;
+            po_number: string | null;
+            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
+            prepaid_balance: number;
+            /** @description The redemption channel's reference (debits, reversals) */
+            redemption_reference: string | null;
+            /**
+             * @description ledger: a journal entry; card: one card movement
+             * @enum {string}
+             */
+            source: "ledger" | "card";
+        };
+        StatementLineList: {
+            data: components["schemas"]["StatementLineDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        StatementMovementDto: {
+            /** @description Value left on the enterprise's cards (issued, not spent or expired) */
+            card_float: number;
+            /** @description Credit drawn and not repaid (as GET /v1/balance credit_used) */
+            credit_used: number;
+            /** @description How many ledger entries of this kind */
+            entries: number;
+            /** @description Transfers held for unpaid bank_transfer orders (held_for_orders) */
+            held_for_orders: number;
+            /**
+             * @description The ledger entry kind: deposit, order_transfer, credit_repayment, order_payment (its prepaid_balance, credit_used and held_for_orders columns are the payments by prepaid balance, credit line and bank transfer), order_refund, order_deposit_release, cards_issued, card_debit (redeemed), card_debit_reversal, cards_voided, card_refund, cards_expired (breakage), card_reactivation, card_replacement
+             * @example deposit
+             */
+            kind: string;
+            /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
+            prepaid_balance: number;
         };
         TokenErrorDto: {
             code: string;
@@ -6513,6 +6834,62 @@ export interface operations {
             };
         };
     };
+    getAnyPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listProducts: {
         parameters: {
             query?: {
@@ -6840,6 +7217,72 @@ export interface operations {
                 };
             };
             /** @description insufficient_scope: the token lacks orders:read; enterprise_client_required: the caller is not an enterprise client */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description The batches of one order (one per order line) */
+                order_id?: string;
+                status?: "queued" | "running" | "completed" | "failed" | "cancelled";
+                /** @description Created (its order paid) at or after */
+                created_gte?: string;
+                /** @description Created before */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchList"];
+                };
+            };
+            /** @description validation_failed: a filter is malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8547,7 +8990,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.completed" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -9100,6 +9543,71 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCardExports: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                /** @description The exports of one order */
+                order_id?: string;
+                /** @description Requested at or after */
+                created_gte?: string;
+                /** @description Requested before */
+                created_lt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardExportList"];
+                };
+            };
+            /** @description validation_failed: a filter is malformed or unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks cards:secrets; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10531,6 +11039,63 @@ export interface operations {
             };
         };
     };
+    getOrderRedemptionSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionSummaryDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     rejectOrder: {
         parameters: {
             query?: never;
@@ -10658,6 +11223,63 @@ export interface operations {
             };
             /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks orders:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such payment in your enterprise */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11103,6 +11725,66 @@ export interface operations {
             };
         };
     };
+    getRedemptionSummary: {
+        parameters: {
+            query: {
+                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                from: string;
+                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionSummaryDto"];
+                };
+            };
+            /** @description invalid_date, invalid_period, validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     bindCard: {
         parameters: {
             query?: never;
@@ -11527,6 +12209,149 @@ export interface operations {
             };
             /** @description reversal_exceeds_debit, reference_reused */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getStatement: {
+        parameters: {
+            query: {
+                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                from: string;
+                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                to: string;
+                /** @description json (the figures), csv or xlsx (every line, streamed, with a totals row). Wins over the Accept header (application/json, text/csv, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementDto"];
+                    "application/problem+json": components["schemas"]["StatementDto"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["StatementDto"];
+                    "text/csv; charset=utf-8": components["schemas"]["StatementDto"];
+                };
+            };
+            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no format */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listStatementLines: {
+        parameters: {
+            query: {
+                /** @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                from: string;
+                /** @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded). */
+                to: string;
+                limit?: number;
+                /** @description The next_cursor of the previous page; the next page follows it */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementLineList"];
+                };
+            };
+            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

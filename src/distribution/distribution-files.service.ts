@@ -32,7 +32,6 @@ import {
 /** Rows written per statement while a file streams in. */
 const ROWS_PER_INSERT = 1_000;
 
-
 /**
  * Recipient files: a CSV or XLSX body, streamed through the parser and the row checks (recipient-rows.ts) into
  * distribution_file_rows in chunks, never held whole. Over DISTRIBUTION_FILE_MAX_BYTES or MAX rows: 413.
