@@ -102,7 +102,11 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   fastify.addHook('onRequest', (request, reply, done) => {
     // Callback style: an API request passes without a promise of its own.
     if (!request.url.startsWith('/docs')) return done();
-    rateLimit.limitPlainRoute(request, reply).then(() => done(), done);
+    // A refusal is answered here, as a problem: these routes are Fastify's, outside Nest's filter.
+    rateLimit.limitPlainRoute(request, reply).then(
+      () => done(),
+      (error: unknown) => sendProblem(request, reply, error, routerLogger),
+    );
   });
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     // A kept-alive connection would otherwise hold the shutdown until its keep-alive timeout.

@@ -220,8 +220,8 @@ describe('data-key rotation', () => {
        SELECT 'distribution_recipients.real_name_sealed', split_part(real_name_sealed, '.', 2), count(*)::int
          FROM distribution_recipients WHERE real_name_sealed IS NOT NULL GROUP BY 2
        UNION ALL
-       SELECT 'distribution_file_rows.real_name_sealed', split_part(data ->> 'real_name_sealed', '.', 2), count(*)::int
-         FROM distribution_file_rows WHERE data ->> 'real_name_sealed' IS NOT NULL GROUP BY 2`,
+       SELECT 'distribution_file_rows.real_name_sealed', split_part(real_name_sealed, '.', 2), count(*)::int
+         FROM distribution_file_rows WHERE real_name_sealed IS NOT NULL GROUP BY 2`,
     );
     const result: Record<string, Record<string, number>> = Object.fromEntries(COLUMNS.map((c) => [c, {}]));
     for (const row of rows) result[row.col][row.key_id] = row.rows;
@@ -236,7 +236,7 @@ describe('data-key rotation', () => {
        UNION ALL SELECT 'idem ' || client_id || '/' || key, response_body ->> 'sealed' FROM idempotency_keys
        UNION ALL SELECT 'webhook ' || id, secret_sealed || ' ' || coalesce(previous_secret_sealed, '') FROM webhook_endpoints
        UNION ALL SELECT 'recipient ' || id, real_name_sealed FROM distribution_recipients
-       UNION ALL SELECT 'file row ' || file_id || '/' || row_number, data ->> 'real_name_sealed' FROM distribution_file_rows
+       UNION ALL SELECT 'file row ' || file_id || '/' || row_number, real_name_sealed FROM distribution_file_rows
        ORDER BY 1`,
     );
     return rows.map((row) => `${row.row} ${row.envelope ?? 'NULL'}`);

@@ -106,6 +106,8 @@ describe('README shell snippets', () => {
       'A first call',
       'Buying cards: the HR walk-through',
       'Invoices: the finance walk-through',
+      'Finance: statements and redemption summary',
+      'Reconciling against your ERP',
     ]);
   });
 
