@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { CardsRepository } from '../cards/cards.repository';
 import type { RequestContext } from '../common/context/request-context';
 import { ApiError } from '../common/errors/api-error';
+import { isId } from '../common/ids';
 import { ISSUING_STATUSES } from '../ledger/ledger-invariants';
 import { OrdersRepository } from '../orders/orders.repository';
 import type { StatementPeriodQueryDto } from './dto/statement.dto';
@@ -28,7 +29,9 @@ export class RedemptionSummaryService {
 
   /** GET /v1/orders/{id}/redemption-summary: 404 for an order that is not the caller's. */
   async ofOrder(ctx: RequestContext, orderId: string): Promise<RedemptionSummaryDto> {
-    if (!(await this.orders.isOwnedBy(ctx, orderId, ctx.enterpriseId))) throw ApiError.notFound('order', orderId);
+    if (!isId('order', orderId) || !(await this.orders.isOwnedBy(ctx, orderId, ctx.enterpriseId))) {
+      throw ApiError.notFound('order', orderId);
+    }
     return this.summary(ctx, [orderId], null);
   }
 

@@ -308,6 +308,19 @@ export class World {
     return (uploaded.body as { id: string }).id;
   }
 
+  /** An ERP reconciliation of A's (one row: its issued order, a deliberately wrong amount), uploaded now. */
+  async reconciliation(): Promise<string> {
+    const orderId = await this.issuedOrder(this.a);
+    const uploaded = await this.app.http
+      .post('/v1/reconciliations?filename=erp.csv')
+      .auth(this.a.finance, { type: 'bearer' })
+      .set('content-type', 'text/csv')
+      .set('idempotency-key', `contract-reconciliation-${Date.now()}-${Math.random()}`)
+      .send(reconciliationCsv(orderId))
+      .expect(201);
+    return (uploaded.body as { id: string }).id;
+  }
+
   takeAnonymous(): CardWithSecret {
     const card = this.anonymousCards.shift();
     if (!card) throw new Error('the contract world ran out of anonymous cards: raise `cards` in World.start');
@@ -471,6 +484,9 @@ type Recipe = (world: World) => Promise<Call>;
 const DISTRIBUTION_CSV = `employee_ref,channel,face_value\nE1,link,${FACE}\n`;
 
 const operator = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.operator, ...call });
+/** An ERP's records of one order (a CSV for POST /v1/reconciliations): an amount that differs from what was paid. */
+const reconciliationCsv = (orderId: string) =>
+  `order_id,amount_fen,date\n${orderId},1,${new Date().toISOString().slice(0, 10)}\n`;
 const hr = (world: World, call: Omit<Call, 'token'> = {}): Call => ({ token: world.a.hr, tenant: world.a, ...call });
 const finance = (world: World, call: Omit<Call, 'token'> = {}): Call => ({
   token: world.a.finance,
@@ -654,6 +670,18 @@ export const recipes: Record<string, Recipe> = {
   cancelOrder: async (world) =>
     hr(world, { params: { id: await world.placeOrder(world.a) }, body: { reason: 'Not needed' } }),
   listPayments: async (world) => hr(world),
+  getStatement: async (world) => finance(world, { query: { from: '2020-01-01', to: '2099-12-31' } }),
+  listStatementLines: async (world) => finance(world, { query: { from: '2020-01-01', to: '2099-12-31' } }),
+  getOrderRedemptionSummary: async (world) => finance(world, { params: { id: await world.issuedOrder(world.a) } }),
+  getRedemptionSummary: async (world) => finance(world, { query: { from: '2020-01-01', to: '2099-12-31' } }),
+  uploadReconciliation: async (world) =>
+    finance(world, {
+      query: { filename: 'erp.csv' },
+      upload: { type: 'text/csv', payload: reconciliationCsv(await world.issuedOrder(world.a)) },
+    }),
+  listReconciliations: async (world) => finance(world),
+  getReconciliation: async (world) => finance(world, { params: { id: await world.reconciliation() } }),
+  listReconciliationDifferences: async (world) => finance(world, { params: { id: await world.reconciliation() } }),
   getPayment: async (world) => hr(world, { params: { id: await world.paymentOf(world.a) } }),
   listCatalogProducts: async (world) => hr(world),
   getCatalogProduct: async (world) => hr(world, { params: { id: world.anonymous.id } }),
