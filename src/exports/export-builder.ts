@@ -109,6 +109,9 @@ export class ExportBuilder {
 
     const ctx = RequestContext.system();
     return this.transactions.run(ctx, async () => {
+      // The order first, then the export (completeIfHandedOver below updates the order): the lock order of
+      // ExportsService.create() and confirmPurge(), which deadlocked with this transaction the other way round.
+      await this.orders.lockOrder(ctx, record.enterpriseId, record.orderId);
       const ready = await this.exports.update(ctx, exportId, { status: 'ready', completedAt: new Date() }, ['running']);
       if (!ready) return (await this.findOrFail(ctx, exportId)).status;
       await this.audit.record(ctx, {
