@@ -315,7 +315,9 @@ function pairAndInsertSql(
      -- uploaded a moment ago) are unreliable, and a nested loop of 100,000 × 100,000 is what a join once got. One array
      -- per kind of card, the n-th recipient its n-th. Only arrays of fixed-width elements without NULLs: subscripting
      -- one is O(1), while a text[] is walked from its start. So the batch is its position in the batch ids, 0 for none.
-     kinds AS (
+     -- MATERIALIZED: computed once. Inlined, it was the inner side of a nested loop and re-aggregated the order's
+     -- free cards for every recipient (100,000 × 100,000).
+     kinds AS MATERIALIZED (
        SELECT face_value, card_type, array_agg(serial ORDER BY serial) AS serials,
               array_agg(coalesce(array_position(${at.batchIds}::text[], batch_id), 0) ORDER BY serial) AS batch_nos
          FROM free GROUP BY face_value, card_type),
@@ -760,7 +762,11 @@ export class DistributionRepository {
       greeting: string | null;
     }>;
     try {
+      // The planner cannot know how many rows an unnest or a file uploaded a moment ago gives, and guessed a handful:
+      // its nested loops then ran 100,000 × 100,000. Every join of this statement is right as a hash join.
+      await this.connection.query(ctx, 'SET LOCAL enable_nestloop = off');
       rows = await this.connection.query(ctx, statement.sql, statement.params);
+      await this.connection.query(ctx, 'SET LOCAL enable_nestloop = on');
     } catch (error) {
       const driverError = error as { code?: string; constraint?: string; driverError?: { constraint?: string } };
       const constraint = driverError.constraint ?? driverError.driverError?.constraint;
