@@ -39,13 +39,10 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
     )
     .addTag(
       'reconciliation',
-      "Finance: the ERP's records uploaded and matched against the orders, with every difference (scope reconciliation:*)",
+      'Finance: statements that tie out to the ledger (JSON, CSV, XLSX), redemption (核销) summaries (scope ' +
+        "reconciliation:read), and the ERP's records uploaded and matched against the orders (reconciliation:write)",
     )
     .addTag('balance', "An enterprise client's prepaid balance and credit line, derived from the ledger")
-    .addTag(
-      'reconciliation',
-      'Finance (scope reconciliation:read): statements that tie out to the ledger (JSON, CSV, XLSX), redemption (核销) summaries',
-    )
     .addTag(
       'webhooks',
       'Webhook endpoints, signed to the Standard Webhooks spec: register, rotate secrets, test, attempts, recovery',
