@@ -4,12 +4,8 @@ import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
-import {
-  DistributionRepository,
-  type RecipientReservation,
-  type ReservationTerms,
-  type StagedFileRow,
-} from './distribution.repository';
+import { stagedFileRow } from '../../test/support/medium-distribution';
+import { DistributionRepository, type RecipientReservation, type ReservationTerms } from './distribution.repository';
 
 describe('DistributionRepository (reservation)', () => {
   let db: MediumDatabase;
@@ -158,31 +154,13 @@ describe('DistributionRepository (reservation)', () => {
       const registered = await cards(ctx, orderId, 2, 2, { faceValue: 50_000, cardType: 'registered' });
       const terms = await distribution(ctx, orderId);
       const fileId = newId('distributionFile');
-      const row = (rowNumber: number, overrides: Partial<StagedFileRow> = {}): StagedFileRow => ({
-        rowNumber,
-        recipientId: newId('distributionRecipient'),
-        employeeRef: `F${rowNumber}`,
-        name: null,
-        email: `f${rowNumber}@example.com`,
-        mobile: null,
-        channel: 'email',
-        faceValue: 10_000,
-        serial: null,
-        greeting: null,
-        locale: 'zh-CN',
-        holderRef: null,
-        channelClientId: null,
-        realNameSealed: null,
-        realNameMasked: null,
-        ...overrides,
-      });
       const rows = [
-        row(1),
+        stagedFileRow(1),
         // A real name on an anonymous card's row: not kept (an anonymous card has no holder).
-        row(2, { realNameSealed: 'v1.k1.sealed-2', realNameMasked: { name: '张*' } }),
-        row(3, { faceValue: 50_000, realNameSealed: 'v1.k1.sealed-3', realNameMasked: { name: '李*' } }),
-        row(4, { channel: 'link', email: null, faceValue: null, serial: anonymous[2] }),
-        row(5, { channel: 'link', email: null, faceValue: 50_000, realNameSealed: 'v1.k1.sealed-5' }),
+        stagedFileRow(2, { realNameSealed: 'v1.k1.sealed-2', realNameMasked: { name: '张*' } }),
+        stagedFileRow(3, { faceValue: 50_000, realNameSealed: 'v1.k1.sealed-3', realNameMasked: { name: '李*' } }),
+        stagedFileRow(4, { channel: 'link', email: null, faceValue: null, serial: anonymous[2] }),
+        stagedFileRow(5, { channel: 'link', email: null, faceValue: 50_000, realNameSealed: 'v1.k1.sealed-5' }),
       ];
       await repository.insertFileRows(ctx, fileId, rows);
       const hash4 = randomBytes(32);
@@ -228,24 +206,7 @@ describe('DistributionRepository (reservation)', () => {
       await cards(ctx, orderId, 1, 1);
       const terms = await distribution(ctx, orderId);
       const fileId = newId('distributionFile');
-      const row = (rowNumber: number): StagedFileRow => ({
-        rowNumber,
-        recipientId: newId('distributionRecipient'),
-        employeeRef: `F${rowNumber}`,
-        name: null,
-        email: `f${rowNumber}@example.com`,
-        mobile: null,
-        channel: 'email',
-        faceValue: 10_000,
-        serial: null,
-        greeting: null,
-        locale: 'zh-CN',
-        holderRef: null,
-        channelClientId: null,
-        realNameSealed: null,
-        realNameMasked: null,
-      });
-      await repository.insertFileRows(ctx, fileId, [row(1), row(2)]);
+      await repository.insertFileRows(ctx, fileId, [stagedFileRow(1), stagedFileRow(2)]);
       const outcome = await repository.reserveCardsFromFile(
         ctx,
         terms,

@@ -1,4 +1,4 @@
-import { insertDistribution } from '../../test/support/medium-distribution';
+import { insertDistribution, stagedFileRow } from '../../test/support/medium-distribution';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { pendingRecordSql } from '../audit/audit.repository';
 import type { RequestContext } from '../common/context/request-context';
@@ -291,24 +291,10 @@ describe('DistributionRepository, sending (real Postgres)', () => {
            VALUES ($1, $2, 'staff.csv', 'csv', 2, now() + $3 * interval '1 millisecond')`,
           [id, enterpriseId, expiresInMs],
         );
-        const row = (rowNumber: number, realNameSealed: string | null) => ({
-          rowNumber,
-          recipientId: newId('distributionRecipient'),
-          employeeRef: `E${rowNumber}`,
-          name: null,
-          email: `e${rowNumber}@example.com`,
-          mobile: null,
-          channel: 'email' as const,
-          faceValue: 10_000,
-          serial: null,
-          greeting: null,
-          locale: 'zh-CN' as const,
-          holderRef: null,
-          channelClientId: null,
-          realNameSealed,
-          realNameMasked: null,
-        });
-        await repository.insertFileRows(ctx, id, [row(1, 'v1.k1.sealed'), row(2, null)]);
+        await repository.insertFileRows(ctx, id, [
+          stagedFileRow(1, { realNameSealed: 'v1.k1.sealed' }),
+          stagedFileRow(2),
+        ]);
         return id;
       };
       // Two enterprises that never upload again, and one file still within its 72 hours.

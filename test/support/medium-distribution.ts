@@ -8,6 +8,29 @@ import type {
   DistributionStatus,
   RecipientStatus,
 } from '../../src/distribution/distribution.entity';
+import type { StagedFileRow } from '../../src/distribution/distribution.repository';
+
+/** A checked row of an uploaded file (DistributionRepository.insertFileRows): e-mail, 100 CNY, no real name. */
+export function stagedFileRow(rowNumber: number, overrides: Partial<StagedFileRow> = {}): StagedFileRow {
+  return {
+    rowNumber,
+    recipientId: newId('distributionRecipient'),
+    employeeRef: `F${rowNumber}`,
+    name: null,
+    email: `f${rowNumber}@example.com`,
+    mobile: null,
+    channel: 'email',
+    faceValue: 10_000,
+    serial: null,
+    greeting: null,
+    locale: 'zh-CN',
+    holderRef: null,
+    channelClientId: null,
+    realNameSealed: null,
+    realNameMasked: null,
+    ...overrides,
+  };
+}
 
 /**
  * Distribution rows written straight into a medium test's (rolled-back) transaction: an order's cards (a batch of
