@@ -28,7 +28,7 @@
  * may be shared).
  *
  * Environment: BENCH_N, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL, BENCH_EXPLAIN=1 (EXPLAIN ANALYZE of
- * the reservation statement alone), the documented tuning
+ * the reservation statement alone), BENCH_PARTS=reservation (part (1) only), the documented tuning
  * SMTP_POOL_SIZE, DISTRIBUTION_SEND_BATCH, DISTRIBUTION_SEND_CONCURRENCY (passed to the app and the worker; the
  * baseline uses the same pool size; defaults: the app's), BENCH_PROFILE=1 (the sending worker runs with --cpu-prof;
  * the profile lands in $TMPDIR/fuli-bench-profiles/distribution-<time>/; read it with
@@ -49,7 +49,7 @@ import { newId } from '../src/common/ids';
 import { AppConfig } from '../src/config/app-config';
 import { smtpTransportOptions } from '../src/distribution/channels/mail.sender';
 import { renderClaimMail } from '../src/distribution/channels/message-templates';
-import { fileReservationSql } from '../src/distribution/distribution.repository';
+import { fileReservationSql, RESERVATION_PLANNER } from '../src/distribution/distribution.repository';
 import { startSmtpSink } from '../test/support/smtp-sink';
 import {
   api,
@@ -73,6 +73,8 @@ const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** BENCH_EXPLAIN=1: print EXPLAIN ANALYZE of the reservation statement alone (a second run of it, rolled back). */
 const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
+/** BENCH_PARTS=reservation: part (1) only (no nodemailer baseline, no sending): a minute instead of several. */
+const RESERVATION_ONLY = process.env.BENCH_PARTS === 'reservation';
 const FACE_VALUE = 10_000;
 const TARGET_SEND_RATIO = 0.5;
 const TARGET_VS_COPY = 2;
@@ -265,13 +267,17 @@ async function reservationStatementAlone(db: Client, setup: Setup, fileId: strin
   );
   await db.query('BEGIN');
   try {
+    await db.query(RESERVATION_PLANNER.before);
     const started = process.hrtime.bigint();
-    const { rowCount } = await db.query(sql, params);
+    // One row per audit summary, with the recipients it covers per channel.
+    const { rows } = await db.query<Record<'email' | 'sms' | 'link' | 'account', number>>(sql, params);
     const s = seconds(started);
-    if (rowCount !== N) throw new Error(`the reservation statement alone paired ${rowCount} of ${N}`);
+    const paired = rows.reduce((total, row) => total + row.email + row.sms + row.link + row.account, 0);
+    if (paired !== N) throw new Error(`the reservation statement alone paired ${paired} of ${N}`);
     if (EXPLAIN) {
       await db.query('ROLLBACK');
       await db.query('BEGIN');
+      await db.query(RESERVATION_PLANNER.before);
       const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
       console.log(plan.rows.map((row) => `    ${row['QUERY PLAN']}`).join('\n'));
     }
@@ -371,15 +377,8 @@ interface Distributed {
   workerCpuS: number;
 }
 
-async function distribute(
-  server: Server,
-  setup: Setup,
-  fileId: string,
-  worker: WorkerProcess,
-  db: Client,
-): Promise<Distributed> {
-  const reset = worker.resetPeak();
-  const cpuBefore = await worker.cpuMicros();
+/** POST /v1/distributions of the uploaded file, timed to its response (and profiled with BENCH_PROFILE=1). */
+async function postDistribution(server: Server, setup: Setup, fileId: string) {
   if (PROFILE) await server.profile('start', 'distribution-post');
   const started = process.hrtime.bigint();
   const created = await call<{ id: string; recipient_count: number }>(
@@ -397,6 +396,20 @@ async function distribute(
   const postS = seconds(started);
   if (PROFILE) console.log(`API CPU profile of the POST: ${await server.profile('stop', 'distribution-post')}`);
   if (created.recipient_count !== N) throw new Error(`distribution of ${created.recipient_count} recipients, not ${N}`);
+  return { created, postS };
+}
+
+async function distribute(
+  server: Server,
+  setup: Setup,
+  fileId: string,
+  worker: WorkerProcess,
+  db: Client,
+): Promise<Distributed> {
+  const reset = worker.resetPeak();
+  const cpuBefore = await worker.cpuMicros();
+  const started = process.hrtime.bigint();
+  const { created, postS } = await postDistribution(server, setup, fileId);
   const counts = await waitUntil(
     'sending',
     async () =>
@@ -480,6 +493,15 @@ async function main(): Promise<number> {
     const copy = await rawCopy(db, setup, serials);
     await db.query('VACUUM ANALYZE distribution_recipients');
     console.log(`  raw COPY ${copy.s.toFixed(2)} s; the reservation statement alone ${statementS.toFixed(2)} s`);
+    if (RESERVATION_ONLY) {
+      const { postS } = await postDistribution(server, setup, fileId);
+      const ratio = postS / copy.s;
+      console.log(`  POST /v1/distributions ${postS.toFixed(2)} s: ${ratio.toFixed(2)}× the raw COPY`);
+      console.log(`load average ${load()} at end (BENCH_PARTS=reservation: no sending)`);
+      const met = ratio <= TARGET_VS_COPY;
+      console.log(`${met ? 'PASS' : 'FAIL'}  reservation (POST response) ≤ ${TARGET_VS_COPY}× raw COPY`);
+      return met ? 0 : 1;
+    }
 
     // (2) limit of the sending: nodemailer alone into the same sink.
     const before = await sink.count();

@@ -43,4 +43,12 @@ describe('deployment files', () => {
     expect(worker).not.toMatch(/\n {4}build:/);
     expect(worker).toMatch(/\n {4}pull_policy: never\n/);
   });
+
+  it('caps the worker heap the same way wherever a worker starts (npm script, compose, README)', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    const flags = /\bnode ((?:--\S+ )+)dist\/src\/worker\.js/.exec(scripts['start:worker'])?.[1].trim();
+    expect(flags).toMatch(/^--max-old-space-size=\d+$/);
+    expect(read('docker-compose.yml')).toContain(`command: ['${flags}', 'dist/src/worker.js']`);
+    expect(read('README.md')).toContain(`node ${flags} dist/src/worker.js`);
+  });
 });

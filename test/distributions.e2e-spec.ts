@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import ExcelJS from 'exceljs';
+import { AuditService } from '../src/audit/audit.service';
 import { OrderLifecycleHooks } from '../src/orders/order-lifecycle-hooks';
 import { RequestContext } from '../src/common/context/request-context';
 import { ApiError } from '../src/common/errors/api-error';
@@ -155,6 +156,8 @@ describe('distributions (creation)', () => {
     );
     expect(JSON.stringify(audit)).toContain(`"employee_ref":"E004"`);
     expect(JSON.stringify(audit)).toContain(order.serials[5]);
+    // The statement built those summaries as canonical JSON text: the chain's walk recomputes every record's MAC.
+    expect(await app.app.get(AuditService).verify(RequestContext.system())).toMatchObject({ ok: true });
   });
 
   it('reports every bad row with its row, field and code, and reserves nothing', async () => {

@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { closeRuntime, createWorkerApp, prepareRuntime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
 
@@ -79,13 +80,31 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Forks `file --worker` (which calls serveWorker) and waits until it is ready. */
+/**
+ * The Node flags production runs a worker with: those of `npm run start:worker` (package.json; docker-compose.yml
+ * and the README say the same, src/deployment-files.spec.ts checks it), so that a benchmark's worker is the one
+ * that ships.
+ */
+export function productionWorkerFlags(): string[] {
+  const packageJson = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const command = /\bnode ((?:--\S+ )*)dist\/src\/worker\.js/.exec(packageJson.scripts['start:worker']);
+  if (!command) throw new Error('package.json start:worker does not run `node [flags] dist/src/worker.js`');
+  return command[1].split(' ').filter(Boolean);
+}
+
+/** Forks `file --worker` (which calls serveWorker) with the production flags and waits until it is ready. */
 export async function startWorkerProcess(
   file: string,
   env: NodeJS.ProcessEnv,
   execArgv: string[] = [],
 ): Promise<WorkerProcess> {
-  const child = fork(file, ['--worker'], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(file, ['--worker'], {
+    env,
+    execArgv: [...productionWorkerFlags(), ...execArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await nextMessage(child, 'ready');
   return {
     child,

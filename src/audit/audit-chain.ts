@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditRecord } from './audit-record.entity';
-import { canonicalJson, digestOf, sha256Hex } from '../common/canonical-json';
+import { canonicalJson, CanonicalJsonText, digestOf, sha256Hex } from '../common/canonical-json';
 
 /** prev_hash of the first record. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -41,15 +41,32 @@ export type HashedFields = Pick<
 /**
  * Digests of before/after and the summary, passed through canonical JSON and back
  * so the stored jsonb is exactly the value that was hashed (no undefined members,
- * Dates as strings, BigInts as strings).
+ * Dates as strings, BigInts as strings). A summary given as canonical JSON text (built by SQL) stays text: the
+ * data is then its canonical text, spliced, never parsed.
  */
-export function auditData(before: unknown, after: unknown, summary: Record<string, unknown> | undefined): AuditData {
+export function auditData(before: unknown, after: unknown, summary: Record<string, unknown> | undefined): AuditData;
+export function auditData(
+  before: unknown,
+  after: unknown,
+  summary: Record<string, unknown> | CanonicalJsonText | undefined,
+): AuditData | CanonicalJsonText;
+export function auditData(
+  before: unknown,
+  after: unknown,
+  summary: Record<string, unknown> | CanonicalJsonText | undefined,
+): AuditData | CanonicalJsonText {
   const data = {
     before_sha256: before === undefined || before === null ? null : digestOf(before),
     after_sha256: after === undefined || after === null ? null : digestOf(after),
     summary: summary ?? null,
   };
+  if (summary instanceof CanonicalJsonText) return new CanonicalJsonText(canonicalJson(data));
   return JSON.parse(canonicalJson(data)) as AuditData;
+}
+
+/** A record's data as the jsonb parameter of an INSERT. */
+export function dataParam(data: AuditData | CanonicalJsonText | Record<string, unknown>): string {
+  return data instanceof CanonicalJsonText ? data.text : JSON.stringify(data);
 }
 
 /**
@@ -75,7 +92,11 @@ export function chainHash(record: HashedFields): string {
 }
 
 /** The fields a keyed record's MAC covers: all it says, less its place in the chain (seq and the hashes). */
-export type MacedFields = Omit<HashedFields, 'seq' | 'prevHash'> & { keyId: string };
+export type MacedFields = Omit<HashedFields, 'seq' | 'prevHash' | 'data'> & {
+  keyId: string;
+  /** The data, or its canonical JSON text when SQL built it (a record written inside a statement). */
+  data: HashedFields['data'] | CanonicalJsonText;
+};
 
 /** HMAC-SHA256 hex, under the key named by keyId, of the canonical JSON of the record's fields. */
 export function recordMac(key: Buffer, record: MacedFields): string {

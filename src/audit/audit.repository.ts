@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { MoreThan } from 'typeorm';
+import type { CanonicalJsonText } from '../common/canonical-json';
 import { RequestContext } from '../common/context/request-context';
+import { dataParam } from './audit-chain';
 import { type Page, type ListQueryDto } from '../common/pagination/pagination';
 import { paginate } from '../database/paginate';
 import { TransactionalConnection } from '../database/transactional-connection';
@@ -61,7 +63,7 @@ export interface PendingAuditRecord {
   objectType: string;
   objectId: string;
   requestId: string | null;
-  data: Record<string, unknown>;
+  data: Record<string, unknown> | CanonicalJsonText;
   keyId: string;
   mac: string;
 }
@@ -84,7 +86,7 @@ export function pendingRecordSql(
     record.objectType,
     record.objectId,
     record.requestId,
-    JSON.stringify(record.data),
+    dataParam(record.data),
     record.keyId,
     record.mac,
   ];
@@ -133,7 +135,7 @@ export class AuditRepository {
         record.objectType,
         record.objectId,
         record.requestId,
-        record.data,
+        dataParam(record.data),
         record.keyId,
         record.mac,
       ]);
@@ -144,15 +146,18 @@ export class AuditRepository {
     if (records.length === 0) return;
     const column = <T>(pick: (record: PendingAuditRecord) => T) => records.map(pick);
     await this.connection.transactionManager(ctx, 'AuditRepository.appendAll').query(
-      // In the records' order: pending_no, which the seal links by, is drawn row by row.
+      // In the records' order: pending_no, which the seal links by, is drawn row by row. The data go as one JSON
+      // array, not a text[]: pg escapes each element of an array parameter in JavaScript, which for a few hundred
+      // summaries of 45 kB each (a distribution's assignments) was most of the request's time, in garbage collection.
       `INSERT INTO audit_pending (id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id,
          request_id, data, key_id, mac)
        SELECT r.id, r.occurred_at, r.actor_client_id, r.enterprise_id, r.action, r.object_type, r.object_id,
-              r.request_id, r.data::jsonb, r.key_id, r.mac
+              r.request_id, d.data, r.key_id, r.mac
          FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
-           AS r(id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id, request_id, data,
-                key_id, mac, n)
+                     $8::text[], $10::text[], $11::text[]) WITH ORDINALITY
+           AS r(id, occurred_at, actor_client_id, enterprise_id, action, object_type, object_id, request_id, key_id,
+                mac, n)
+         JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d(data, n) ON d.n = r.n
         ORDER BY r.n`,
       [
         column((record) => record.id),
@@ -163,7 +168,7 @@ export class AuditRepository {
         column((record) => record.objectType),
         column((record) => record.objectId),
         column((record) => record.requestId),
-        column((record) => JSON.stringify(record.data)),
+        `[${records.map((record) => dataParam(record.data)).join(',')}]`,
         column((record) => record.keyId),
         column((record) => record.mac),
       ],

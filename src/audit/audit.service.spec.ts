@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CanonicalJsonText } from '../common/canonical-json';
 import { RequestContext } from '../common/context/request-context';
 import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import type { AppConfig } from '../config/app-config';
@@ -47,7 +48,12 @@ class FakeChain {
     for (const record of batch) {
       const seq = this.records.length + 1;
       const prevHash = this.records.at(-1)?.hash ?? GENESIS_HASH;
-      this.records.push({ ...record, seq, prevHash, hash: linkHash(prevHash, seq, record.mac) });
+      // As the jsonb column keeps it: canonical text parsed.
+      const data =
+        record.data instanceof CanonicalJsonText
+          ? (JSON.parse(record.data.text) as Record<string, unknown>)
+          : record.data;
+      this.records.push({ ...record, data, seq, prevHash, hash: linkHash(prevHash, seq, record.mac) });
     }
     this.batches.push(batch.length);
     return batch.length;

@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { CanonicalJsonText } from '../common/canonical-json';
 import { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
 import type { Page } from '../common/pagination/pagination';
@@ -25,8 +26,8 @@ export interface AuditEntry {
   before?: unknown;
   /** Stored only as a SHA-256 digest of its canonical JSON. */
   after?: unknown;
-  /** Stored as given: must hold no secrets. */
-  summary?: Record<string, unknown>;
+  /** Stored as given: must hold no secrets. Canonical JSON text when SQL built it (CanonicalJsonText). */
+  summary?: Record<string, unknown> | CanonicalJsonText;
 }
 
 /** Records read per query while verifying: the walk never holds the whole table. */

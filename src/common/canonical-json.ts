@@ -23,7 +23,17 @@ export function digestOf(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
 
+/**
+ * JSON text already in canonical form, built elsewhere (by SQL, for a record written inside a statement): spliced
+ * verbatim. Whoever builds it answers for its being canonical (members sorted, no whitespace, JSON.stringify's
+ * escapes); a record whose text was not is refused by the chain's verification, never accepted.
+ */
+export class CanonicalJsonText {
+  constructor(readonly text: string) {}
+}
+
 function serialise(input: unknown, ancestors: Set<object>): string | undefined {
+  if (input instanceof CanonicalJsonText) return input.text;
   const value = hasToJson(input) ? input.toJSON() : input;
   switch (typeof value) {
     case 'string':

@@ -2,10 +2,16 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { serialFromSequence } from '../cards/card-code';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
+import { canonicalJson, CanonicalJsonText } from '../common/canonical-json';
 import { newId } from '../common/ids';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { stagedFileRow } from '../../test/support/medium-distribution';
-import { DistributionRepository, type RecipientReservation, type ReservationTerms } from './distribution.repository';
+import {
+  ASSIGNMENTS_PER_AUDIT_RECORD,
+  DistributionRepository,
+  type RecipientReservation,
+  type ReservationTerms,
+} from './distribution.repository';
 
 describe('DistributionRepository (reservation)', () => {
   let db: MediumDatabase;
@@ -90,6 +96,26 @@ describe('DistributionRepository (reservation)', () => {
     };
   }
 
+  /** The recipients a reservation wrote, in row order. */
+  async function stored(ctx: RequestContext, distributionId: string) {
+    return db.connection.query<
+      Array<{
+        row_number: number;
+        id: string;
+        channel: string;
+        card_serial: string;
+        face_value: number;
+        design: string;
+        greeting: string | null;
+      }>
+    >(
+      ctx,
+      `SELECT row_number, id, channel, card_serial::text AS card_serial, face_value, design, greeting
+         FROM distribution_recipients WHERE distribution_id = $1 ORDER BY row_number`,
+      [distributionId],
+    );
+  }
+
   const recipient = (rowNumber: number, overrides: Partial<RecipientReservation> = {}): RecipientReservation => ({
     id: newId('distributionRecipient'),
     rowNumber,
@@ -123,21 +149,31 @@ describe('DistributionRepository (reservation)', () => {
         recipient(3),
         recipient(4, { faceValue: null, cardType: null, serial: small[2] }),
       ]);
-      const of = (rowNumber: number) => ({
-        recipientId: expect.stringMatching(/^drc_/) as unknown,
-        rowNumber,
-        employeeRef: `E${rowNumber}`,
-        channel: 'link',
-      });
+      const assignment = (row: number, serial: string) => ({ channel: 'link', employee_ref: `E${row}`, row, serial });
       expect(outcome).toEqual({
         outcome: 'reserved',
-        assignments: [
-          { ...of(1), serial: small[0], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
-          { ...of(2), serial: large[0], faceValue: 50_000, design: 'classic', greeting: '谢谢' },
-          { ...of(3), serial: small[1], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
-          { ...of(4), serial: small[2], faceValue: 10_000, design: 'spring_festival', greeting: '新年好' },
+        count: 4,
+        channels: { link: 4 },
+        assignmentSummaries: [
+          new CanonicalJsonText(
+            canonicalJson({
+              order_id: orderId,
+              assignments: [
+                assignment(1, small[0]),
+                assignment(2, large[0]),
+                assignment(3, small[1]),
+                assignment(4, small[2]),
+              ],
+            }),
+          ),
         ],
       });
+      expect(await stored(ctx, terms.distributionId)).toMatchObject([
+        { row_number: 1, card_serial: small[0], face_value: 10_000, design: 'spring_festival', greeting: '新年好' },
+        { row_number: 2, card_serial: large[0], face_value: 50_000, design: 'classic', greeting: '谢谢' },
+        { row_number: 3, card_serial: small[1], face_value: 10_000, design: 'spring_festival', greeting: '新年好' },
+        { row_number: 4, card_serial: small[2], face_value: 10_000, design: 'spring_festival', greeting: '新年好' },
+      ]);
       const rows = await db.connection.query<Array<{ status: string; sent_at: Date | null }>>(
         ctx,
         'SELECT status, sent_at FROM distribution_recipients WHERE distribution_id = $1',
@@ -145,6 +181,44 @@ describe('DistributionRepository (reservation)', () => {
       );
       expect(rows.every((row) => row.status === 'sent' && row.sent_at !== null)).toBe(true);
       expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(true);
+    }));
+
+  it('summarises the assignments for the audit in canonical JSON, 500 a record, whatever the employee_ref holds', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const serials = await cards(ctx, orderId, 1, ASSIGNMENTS_PER_AUDIT_RECORD * 2 + 1);
+      const terms = await distribution(ctx, orderId);
+      // What JSON must escape (quote, backslash, control characters), and what it must not (CJK, U+2028, emoji).
+      const awkward = 'E "1" \\ 张三\t\n\u0001\u001f\u2028😀';
+      const recipients = serials.map((_, index) =>
+        recipient(
+          index + 1,
+          index === 0
+            ? { employeeRef: awkward }
+            : index % 2
+              ? { channel: 'email', email: `e${index}@example.com`, claimTokenHash: null }
+              : {},
+        ),
+      );
+      const outcome = await repository.reserveCards(ctx, terms, recipients);
+      if (outcome.outcome !== 'reserved') throw new Error(outcome.outcome);
+      expect(outcome.count).toBe(1_001);
+      expect(outcome.channels).toEqual({ link: 501, email: 500 });
+      const expected = (from: number, to: number) =>
+        canonicalJson({
+          order_id: orderId,
+          assignments: recipients.slice(from, to).map((r, i) => ({
+            row: r.rowNumber,
+            serial: serials[from + i],
+            employee_ref: r.employeeRef,
+            channel: r.channel,
+          })),
+        });
+      expect(outcome.assignmentSummaries.map((summary) => summary.text)).toEqual([
+        expected(0, 500),
+        expected(500, 1_000),
+        expected(1_000, 1_001),
+      ]);
     }));
 
   it('reserves from an uploaded file in the statement: card types by choice, real names kept for registered cards only, link tokens by row', () =>
@@ -176,17 +250,15 @@ describe('DistributionRepository (reservation)', () => {
         ],
         { rowNumbers: [4, 5], hashes: [hash4, hash5] },
       );
-      expect(outcome).toMatchObject({
-        outcome: 'reserved',
-        assignments: [
-          { rowNumber: 1, recipientId: rows[0].recipientId, serial: anonymous[0], channel: 'email' },
-          { rowNumber: 2, recipientId: rows[1].recipientId, serial: anonymous[1] },
-          { rowNumber: 3, recipientId: rows[2].recipientId, serial: registered[0], faceValue: 50_000 },
-          { rowNumber: 4, recipientId: rows[3].recipientId, serial: anonymous[2], channel: 'link' },
-          { rowNumber: 5, recipientId: rows[4].recipientId, serial: registered[1] },
-        ],
-      });
-      const stored = await db.connection.query<
+      expect(outcome).toMatchObject({ outcome: 'reserved', count: 5, channels: { email: 3, link: 2 } });
+      expect(await stored(ctx, terms.distributionId)).toMatchObject([
+        { row_number: 1, id: rows[0].recipientId, card_serial: anonymous[0], channel: 'email' },
+        { row_number: 2, id: rows[1].recipientId, card_serial: anonymous[1] },
+        { row_number: 3, id: rows[2].recipientId, card_serial: registered[0], face_value: 50_000 },
+        { row_number: 4, id: rows[3].recipientId, card_serial: anonymous[2], channel: 'link' },
+        { row_number: 5, id: rows[4].recipientId, card_serial: registered[1] },
+      ]);
+      const sealed = await db.connection.query<
         Array<{ row_number: number; real_name_sealed: string | null; claim_token_hash: Buffer | null; status: string }>
       >(
         ctx,
@@ -194,9 +266,9 @@ describe('DistributionRepository (reservation)', () => {
           WHERE distribution_id = $1 ORDER BY row_number`,
         [terms.distributionId],
       );
-      expect(stored.map((r) => r.real_name_sealed)).toEqual([null, null, 'v1.k1.sealed-3', null, 'v1.k1.sealed-5']);
-      expect(stored.map((r) => r.claim_token_hash)).toEqual([null, null, null, hash4, hash5]);
-      expect(stored.map((r) => r.status)).toEqual(['queued', 'queued', 'queued', 'sent', 'sent']);
+      expect(sealed.map((r) => r.real_name_sealed)).toEqual([null, null, 'v1.k1.sealed-3', null, 'v1.k1.sealed-5']);
+      expect(sealed.map((r) => r.claim_token_hash)).toEqual([null, null, null, hash4, hash5]);
+      expect(sealed.map((r) => r.status)).toEqual(['queued', 'queued', 'queued', 'sent', 'sent']);
       expect((await repository.linkRecipients(ctx, terms.distributionId)).map((r) => r.rowNumber)).toEqual([4, 5]);
     }));
 
@@ -245,8 +317,10 @@ describe('DistributionRepository (reservation)', () => {
       const serials = await cards(ctx, orderId, 1, 3);
       const first = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1), recipient(2)]);
       expect(first.outcome).toBe('reserved');
-      const second = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1)]);
-      expect(second).toMatchObject({ outcome: 'reserved', assignments: [{ serial: serials[2] }] });
+      const secondTerms = await distribution(ctx, orderId);
+      const second = await repository.reserveCards(ctx, secondTerms, [recipient(1)]);
+      expect(second).toMatchObject({ outcome: 'reserved', count: 1 });
+      expect(await stored(ctx, secondTerms.distributionId)).toMatchObject([{ card_serial: serials[2] }]);
       const third = await repository.reserveCards(ctx, await distribution(ctx, orderId), [recipient(1)]);
       expect(third).toEqual({ outcome: 'insufficient' });
       expect(await repository.serialsInOrder(ctx, orderId, [serials[0], '12'])).toEqual([

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { cardsDeliveredSql, orderCardsForDistributionSql, orderCardsStillIssuedSql } from '../cards/cards.repository';
 import type { CardType } from '../catalog/product.entity';
+import { CanonicalJsonText } from '../common/canonical-json';
 import type { RequestContext } from '../common/context/request-context';
 import type { ListQueryDto, Page } from '../common/pagination/pagination';
 import { newId } from '../common/ids';
@@ -223,20 +224,24 @@ export interface FileSerialRow {
   hasRealName: boolean;
 }
 
-/** A recipient's card as the reservation wrote it. */
-export interface Assignment {
-  recipientId: string;
-  rowNumber: number;
-  employeeRef: string;
-  channel: DistributionChannel;
-  serial: string;
-  faceValue: number;
-  design: string;
-  greeting: string | null;
+/** Assignments per audit record: "who distributed which serial to which employee_ref", in readable chunks. */
+export const ASSIGNMENTS_PER_AUDIT_RECORD = 500;
+
+/** What the reservation wrote: how many recipients per channel, and the assignments as audit summaries. */
+export interface Reservation {
+  count: number;
+  channels: Partial<Record<DistributionChannel, number>>;
+  /**
+   * The `distribution.cards_assigned` audit summaries, ASSIGNMENTS_PER_AUDIT_RECORD assignments each in row order,
+   * as canonical JSON text built by the statement: `{"assignments":[{"channel","employee_ref","row","serial"}…],
+   * "order_id"}`. The assignments never come back to Node one object each (at 100,000 recipients that was most of
+   * the request's time: parsing the rows, then serialising them again for the audit).
+   */
+  assignmentSummaries: CanonicalJsonText[];
 }
 
 export type ReservationOutcome =
-  | { outcome: 'reserved'; assignments: Assignment[] }
+  | ({ outcome: 'reserved' } & Reservation)
   /** Fewer free cards than recipients (nothing written): the caller explains it from cardPools. */
   | { outcome: 'insufficient' }
   /** The partial unique index refused a card already assigned (the lock should make this impossible). */
@@ -305,11 +310,18 @@ function pairAndInsertSql(
   count: string,
   wide: { join: string; id: string; claimTokenHash: string },
 ): string {
-  return `free AS (
+  return `taken AS (
+       -- The order's cards held by live recipients, found through the order's distributions (a card is only ever
+       -- assigned by a distribution of its own order): the joins below are hash joins, and one over every recipient
+       -- the platform ever had would grow with it.
+       SELECT x.card_serial FROM distribution_recipients x
+        WHERE x.distribution_id = ANY (ARRAY(SELECT d.id FROM distributions d WHERE d.order_id = ${at.orderId}::text))
+          AND x.${LIVE}),
+     free AS (
        SELECT c.serial, c.face_value, c.card_type, c.batch_id
          FROM (${orderCardsForDistributionSql(`${at.orderId}::text`)}) c
         WHERE c.assignable
-          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})
+          AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.card_serial = c.serial)
           AND c.serial NOT IN (SELECT serial FROM req WHERE serial IS NOT NULL)),
      -- Pairing by position in arrays, not by a join on ranks: the planner's estimates of req (an unnest, or a file
      -- uploaded a moment ago) are unreliable, and a nested loop of 100,000 × 100,000 is what a join once got. One array
@@ -334,7 +346,7 @@ function pairAndInsertSql(
        SELECT r.row_number, c.serial, c.face_value, c.card_type, c.batch_id
          FROM req r JOIN (${orderCardsForDistributionSql(`${at.orderId}::text`)}) c ON c.serial = r.serial
         WHERE r.serial IS NOT NULL AND c.assignable
-          AND NOT EXISTS (SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})),
+          AND NOT EXISTS (SELECT 1 FROM taken t WHERE t.card_serial = c.serial)),
      ok AS (SELECT count(*) = ${count} AS all_paired FROM paired),
      batches AS (SELECT * FROM unnest(${at.batchIds}::text[], ${at.designs}::text[], ${at.greetings}::text[])
                    AS l(batch_id, design, greeting)),
@@ -356,9 +368,22 @@ function pairAndInsertSql(
          FROM paired p ${wide.join}
          LEFT JOIN batches l ON l.batch_id = p.batch_id
         WHERE (SELECT all_paired FROM ok)
-       RETURNING id, row_number, employee_ref, channel, card_serial, face_value, design, greeting)
-     SELECT id, row_number, employee_ref, channel, card_serial::text AS serial, face_value, design, greeting
-       FROM inserted ORDER BY row_number`;
+       RETURNING row_number, employee_ref, channel, card_serial),
+     -- The audit summaries, built here as canonical JSON (members in sorted order, to_json's escapes being
+     -- JSON.stringify's): the assignments in chunks of ${ASSIGNMENTS_PER_AUDIT_RECORD}, in row order.
+     assigned AS (
+       SELECT (row_number() OVER (ORDER BY row_number) - 1) / ${ASSIGNMENTS_PER_AUDIT_RECORD} AS chunk_no, *
+         FROM inserted)
+     SELECT '{"assignments":['
+              || string_agg(format('{"channel":%s,"employee_ref":%s,"row":%s,"serial":"%s"}',
+                                   to_json(channel), to_json(employee_ref), row_number, card_serial),
+                            ',' ORDER BY row_number)
+              || '],"order_id":' || to_json(${at.orderId}::text)::text || '}' AS summary,
+            count(*) FILTER (WHERE channel = 'email')::int AS email,
+            count(*) FILTER (WHERE channel = 'sms')::int AS sms,
+            count(*) FILTER (WHERE channel = 'link')::int AS link,
+            count(*) FILTER (WHERE channel = 'account')::int AS account
+       FROM assigned GROUP BY chunk_no ORDER BY chunk_no`;
 }
 
 /** Inline recipients: `wide` is the unnest of one array per column, in row order. */
@@ -400,6 +425,18 @@ export function reservationSql(terms: ReservationTerms, recipients: readonly Rec
      })}`;
   return { sql, params };
 }
+
+/**
+ * The planner guard the reservation runs under (inside its transaction): the planner cannot know how many rows an
+ * unnest or a file uploaded a moment ago gives, and guessed a handful: its nested loops then ran 100,000 × 100,000.
+ * Every join of the statement is right as a hash join.
+ */
+export const RESERVATION_PLANNER = {
+  // work_mem: the statement's sorts and hashes of 100,000 narrow rows (a few MB each) stay in memory instead of
+  // spilling to temporary files (the default 4 MB did, five times over).
+  before: "SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'",
+  after: 'SET LOCAL enable_nestloop = on; SET LOCAL work_mem TO DEFAULT',
+} as const;
 
 /** Which card type the recipients of a face value take, with and without a real name (the plan's decision). */
 export interface CardTypeChoice {
@@ -728,7 +765,7 @@ export class DistributionRepository {
     terms: ReservationTerms,
     recipients: readonly RecipientReservation[],
   ): Promise<ReservationOutcome> {
-    if (recipients.length === 0) return { outcome: 'reserved', assignments: [] };
+    if (recipients.length === 0) return { outcome: 'reserved', count: 0, channels: {}, assignmentSummaries: [] };
     return this.reserve(ctx, reservationSql(terms, recipients));
   }
 
@@ -751,22 +788,11 @@ export class DistributionRepository {
     ctx: RequestContext,
     statement: { sql: string; params: unknown[] },
   ): Promise<ReservationOutcome> {
-    let rows: Array<{
-      id: string;
-      row_number: number;
-      employee_ref: string;
-      channel: DistributionChannel;
-      serial: string;
-      face_value: number;
-      design: string;
-      greeting: string | null;
-    }>;
+    let rows: Array<{ summary: string } & Record<DistributionChannel, number>>;
     try {
-      // The planner cannot know how many rows an unnest or a file uploaded a moment ago gives, and guessed a handful:
-      // its nested loops then ran 100,000 × 100,000. Every join of this statement is right as a hash join.
-      await this.connection.query(ctx, 'SET LOCAL enable_nestloop = off');
+      await this.connection.query(ctx, RESERVATION_PLANNER.before);
       rows = await this.connection.query(ctx, statement.sql, statement.params);
-      await this.connection.query(ctx, 'SET LOCAL enable_nestloop = on');
+      await this.connection.query(ctx, RESERVATION_PLANNER.after);
     } catch (error) {
       const driverError = error as { code?: string; constraint?: string; driverError?: { constraint?: string } };
       const constraint = driverError.constraint ?? driverError.driverError?.constraint;
@@ -775,18 +801,16 @@ export class DistributionRepository {
       throw error;
     }
     if (rows.length === 0) return { outcome: 'insufficient' };
+    const channels: Partial<Record<DistributionChannel, number>> = {};
+    for (const channel of ['email', 'sms', 'link', 'account'] as const) {
+      const sum = rows.reduce((total, row) => total + row[channel], 0);
+      if (sum > 0) channels[channel] = sum;
+    }
     return {
       outcome: 'reserved',
-      assignments: rows.map((row) => ({
-        recipientId: row.id,
-        rowNumber: row.row_number,
-        employeeRef: row.employee_ref,
-        channel: row.channel,
-        serial: row.serial,
-        faceValue: row.face_value,
-        design: row.design,
-        greeting: row.greeting,
-      })),
+      count: Object.values(channels).reduce((total, n) => total + n, 0),
+      channels,
+      assignmentSummaries: rows.map((row) => new CanonicalJsonText(row.summary)),
     };
   }
 

@@ -1,4 +1,5 @@
 import type { CardType } from '../catalog/product.entity';
+import { CanonicalJsonText } from '../common/canonical-json';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import type { AppConfig } from '../config/app-config';
@@ -12,15 +13,16 @@ import { serialFromSequence } from '../cards/card-code';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions } from '../../test/support/unit';
 import { claimTokenHash } from './claim-token';
 import type { DistributionSenderService } from './distribution-sender.service';
-import type {
-  CardPool,
-  DistributionRepository,
-  RecipientReservation,
-  ReservationOutcome,
-  ReservationTerms,
-  SerialInOrder,
+import {
+  ASSIGNMENTS_PER_AUDIT_RECORD,
+  type CardPool,
+  type DistributionRepository,
+  type RecipientReservation,
+  type ReservationOutcome,
+  type ReservationTerms,
+  type SerialInOrder,
 } from './distribution.repository';
-import { ASSIGNMENTS_PER_AUDIT_RECORD, DistributionsService } from './distributions.service';
+import { DistributionsService } from './distributions.service';
 import { parseRealName, realNameEnvelopeContext } from './recipient-rows';
 
 const ENTERPRISE = 'ent_01JDQ6ZK6Y8V3N2M4T5R7W9XAB';
@@ -51,16 +53,14 @@ class FakeDistributions {
     return (
       this.outcome ?? {
         outcome: 'reserved' as const,
-        assignments: recipients.map((recipient, index) => ({
-          recipientId: recipient.id,
-          rowNumber: recipient.rowNumber,
-          employeeRef: recipient.employeeRef,
-          channel: recipient.channel,
-          serial: recipient.serial ?? serialFromSequence(5_000 + index),
-          faceValue: recipient.faceValue ?? 10_000,
-          design: 'classic',
-          greeting: recipient.greeting,
-        })),
+        count: recipients.length,
+        channels: countBy(recipients.map((recipient) => recipient.channel)),
+        // The statement's summaries: one per ASSIGNMENTS_PER_AUDIT_RECORD recipients (their content is the
+        // repository's, tested against the database).
+        assignmentSummaries: Array.from(
+          { length: Math.ceil(recipients.length / ASSIGNMENTS_PER_AUDIT_RECORD) },
+          (_, chunk) => new CanonicalJsonText(`{"chunk":${chunk}}`),
+        ),
       }
     );
   };
@@ -303,7 +303,7 @@ describe('DistributionsService.create', () => {
     expect(distributions.reserved[0].terms).toMatchObject({ status: 'scheduled', nextAttemptAt: new Date(sendAt) });
   });
 
-  it('audits which serial went to which employee, in records of 500 assignments', async () => {
+  it('audits the distribution, then each chunk of assignments the reservation summarised, in its transaction', async () => {
     const { service, distributions, audit, ctx } = setup();
     distributions.pools = [pool(10_000, 'anonymous', 2_000)];
     const recipients = Array.from({ length: ASSIGNMENTS_PER_AUDIT_RECORD * 2 + 1 }, (_, i) => link(`E${i}`));
@@ -314,10 +314,13 @@ describe('DistributionsService.create', () => {
       'distribution.cards_assigned',
       'distribution.cards_assigned',
     ]);
-    const last = audit.entries[3].summary as { assignments: Array<{ employee_ref: string; serial: string }> };
-    expect(last.assignments).toEqual([
-      { row: 1001, employee_ref: 'E1000', serial: serialFromSequence(6_000), channel: 'link' },
+    expect(audit.entries[0].summary).toMatchObject({ order_id: ORDER, recipient_count: 1_001 });
+    expect(audit.entries.slice(1).map((entry) => (entry.summary as CanonicalJsonText).text)).toEqual([
+      '{"chunk":0}',
+      '{"chunk":1}',
+      '{"chunk":2}',
     ]);
+    expect(audit.inTransaction.every(Boolean)).toBe(true);
   });
 
   it('refuses exports of an order with live assignments (the guard it registers)', async () => {
@@ -327,3 +330,9 @@ describe('DistributionsService.create', () => {
     await expectApiError(hooks.beforeExport(ctx, ORDER), 409, 'order_distributed');
   });
 });
+
+function countBy<T extends string>(values: readonly T[]): Partial<Record<T, number>> {
+  const counts: Partial<Record<T, number>> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { AuditService, type AuditEntry } from '../audit/audit.service';
+import { AuditService } from '../audit/audit.service';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
@@ -17,7 +17,7 @@ import { DistributionSenderService } from './distribution-sender.service';
 import type { Distribution, DistributionRecipient } from './distribution.entity';
 import {
   DistributionRepository,
-  type Assignment,
+  type Reservation,
   type CardPool,
   type CardTypeChoice,
   type RecipientReservation,
@@ -42,9 +42,6 @@ import {
   type RecipientRow,
   type RowError,
 } from './recipient-rows';
-
-/** Assignments per audit record: "who distributed which serial to which employee_ref", in readable chunks. */
-export const ASSIGNMENTS_PER_AUDIT_RECORD = 500;
 
 const DAY_MS = 86_400_000;
 
@@ -245,7 +242,6 @@ export class DistributionsService implements OnModuleInit {
       }
       if (fileId) await this.distributions.deleteFileRows(ctx, fileId);
 
-      const assignments = reserved.assignments;
       await this.events.record(ctx, {
         enterpriseId,
         type: 'distribution.created',
@@ -254,23 +250,25 @@ export class DistributionsService implements OnModuleInit {
           order_id: distribution.orderId,
           status: distribution.status,
           send_at: sendAt.toISOString(),
-          recipient_count: assignments.length,
-          channels: countBy(assignments.map((assignment) => assignment.channel)),
+          recipient_count: reserved.count,
+          channels: reserved.channels,
         },
       });
-      await this.auditAssignments(ctx, distribution, assignments);
+      await this.auditAssignments(ctx, distribution, reserved);
       if (!scheduled) {
         // Once the rows saying they are due have committed; a wake-up lost here only waits for the sweep.
-        const jobs = Math.ceil(assignments.length / this.config.DISTRIBUTION_SEND_BATCH);
+        const jobs = Math.ceil(reserved.count / this.config.DISTRIBUTION_SEND_BATCH);
         await this.transactions.afterCommit(ctx, () => this.sender.wake(distribution.id, { jobs }));
       }
 
       const links = linkTokens.length > 0 ? await this.distributions.linkRecipients(ctx, distribution.id) : [];
-      const counts = countBy(
-        assignments.map((assignment) =>
-          assignment.channel === 'link' ? 'sent' : scheduled ? 'scheduled' : ('queued' as const),
-        ),
-      );
+      // Link recipients are sent by the response itself; the others wait for their send_at or the sender.
+      const { link = 0, ...others } = reserved.channels;
+      const waiting = Object.values(others).reduce((total, n) => total + n, 0);
+      const counts = {
+        ...(link > 0 && { sent: link }),
+        ...(waiting > 0 && { [scheduled ? 'scheduled' : 'queued']: waiting }),
+      };
       const created: CreatedDistributionDto = {
         ...DistributionDto.from(distribution, { counts, sentLast5Minutes: counts.sent ?? 0 }),
         link_recipients: links.map((recipient, index): LinkRecipientDto => ({
@@ -449,12 +447,13 @@ export class DistributionsService implements OnModuleInit {
 
   /**
    * The audit chain says who distributed which serial to which employee: one record for the distribution, and the
-   * assignments in records of ASSIGNMENTS_PER_AUDIT_RECORD (serial and employee_ref only; no contact data).
+   * assignments in records of ASSIGNMENTS_PER_AUDIT_RECORD (serial and employee_ref only; no contact data), whose
+   * summaries the reservation statement built.
    */
   private async auditAssignments(
     ctx: RequestContext,
     distribution: Distribution,
-    assignments: readonly Assignment[],
+    reservation: Reservation,
   ): Promise<void> {
     await this.audit.append(ctx, {
       action: 'distribution.created',
@@ -463,30 +462,21 @@ export class DistributionsService implements OnModuleInit {
       enterpriseId: distribution.enterpriseId,
       summary: {
         order_id: distribution.orderId,
-        recipient_count: assignments.length,
+        recipient_count: reservation.count,
         file_id: distribution.fileId,
         send_at: distribution.sendAt.toISOString(),
       },
     });
-    const chunks: AuditEntry[] = [];
-    for (let start = 0; start < assignments.length; start += ASSIGNMENTS_PER_AUDIT_RECORD) {
-      chunks.push({
+    await this.audit.appendAll(
+      ctx,
+      reservation.assignmentSummaries.map((summary) => ({
         action: 'distribution.cards_assigned',
         objectType: 'distribution',
         objectId: distribution.id,
         enterpriseId: distribution.enterpriseId,
-        summary: {
-          order_id: distribution.orderId,
-          assignments: assignments.slice(start, start + ASSIGNMENTS_PER_AUDIT_RECORD).map((assignment) => ({
-            row: assignment.rowNumber,
-            serial: assignment.serial,
-            employee_ref: assignment.employeeRef,
-            channel: assignment.channel,
-          })),
-        },
-      });
-    }
-    await this.audit.appendAll(ctx, chunks);
+        summary,
+      })),
+    );
   }
 
   async get(ctx: RequestContext, id: string): Promise<DistributionDto> {
@@ -532,12 +522,6 @@ export class DistributionsService implements OnModuleInit {
       after = page[page.length - 1].id;
     }
   }
-}
-
-function countBy<T extends string>(values: readonly T[]): Partial<Record<T, number>> {
-  const counts: Partial<Record<T, number>> = {};
-  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
-  return counts;
 }
 
 function poolOf(pools: readonly CardPool[], key: string): CardPool | undefined {
