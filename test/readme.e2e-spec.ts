@@ -137,6 +137,8 @@ describe('README shell snippets', () => {
       'A first call',
       'Buying cards: the HR walk-through',
       ...Array<string>(7).fill('Issuance: from a paid order to cards'),
+      'Distributing cards to employees',
+      'Distribution: sending, statuses and control',
       'Invoices: the finance walk-through',
       'Finance: statements and redemption summary',
       'Reconciling against your ERP',
@@ -182,6 +184,9 @@ describe('README shell snippets', () => {
       // The export walk-through: a key confirmed, a file decrypted by gpg whose SHA-256 is the manifest's.
       expect(outcome.stdout).toMatch(/"object":"export_key","id":"xpk_[^"]+",[^{}]*"status":"confirmed"/);
       expect(outcome.stdout).toContain('cards.csv: OK');
+      // The distribution walk-through: three recipients, one by link; the scheduled one cancelled.
+      expect(outcome.stdout).toMatch(/"object":"distribution","id":"dst_[^"]+",[^{}]*"recipient_count":3/);
+      expect(outcome.stdout).toContain('"status":"cancelled","revoked":2');
     }
   }, 120_000);
 });
