@@ -297,6 +297,17 @@ function termParams(terms: ReservationTerms, first: number): { at: TermParams; p
 }
 
 /**
+ * The order's cards held by live recipients, found through the order's distributions (a card is only ever assigned
+ * by a distribution of its own order): the reservation's joins are hash joins, and one over every recipient the
+ * platform ever had would grow with it; a probe of the card index per card of the order costs as much.
+ */
+function takenCardsSql(orderParam: string): string {
+  return `SELECT x.card_serial FROM distribution_recipients x
+           WHERE x.distribution_id = ANY (ARRAY(SELECT d.id FROM distributions d WHERE d.order_id = ${orderParam}))
+             AND x.${LIVE}`;
+}
+
+/**
  * The reservation (docs/architecture.md, distribution), after the CTE `req` (one narrow row per recipient:
  * row_number, face_value, card_type, serial) and given `wide` (how the insert joins the recipient's other columns
  * as `w` by p.row_number: employee_ref, name, email, mobile, channel, locale, greeting, channel_client_id,
@@ -310,13 +321,7 @@ function pairAndInsertSql(
   count: string,
   wide: { join: string; id: string; claimTokenHash: string },
 ): string {
-  return `taken AS (
-       -- The order's cards held by live recipients, found through the order's distributions (a card is only ever
-       -- assigned by a distribution of its own order): the joins below are hash joins, and one over every recipient
-       -- the platform ever had would grow with it.
-       SELECT x.card_serial FROM distribution_recipients x
-        WHERE x.distribution_id = ANY (ARRAY(SELECT d.id FROM distributions d WHERE d.order_id = ${at.orderId}::text))
-          AND x.${LIVE}),
+  return `taken AS (${takenCardsSql(`${at.orderId}::text`)}),
      free AS (
        SELECT c.serial, c.face_value, c.card_type, c.batch_id
          FROM (${orderCardsForDistributionSql(`${at.orderId}::text`)}) c
@@ -695,10 +700,10 @@ export class DistributionRepository {
       Array<{ face_value: number; card_type: CardType; total: number; free: number }>
     >(
       ctx,
-      `SELECT c.face_value, c.card_type, count(*)::int AS total,
-              (count(*) FILTER (WHERE c.assignable AND NOT EXISTS (
-                 SELECT 1 FROM distribution_recipients x WHERE x.card_serial = c.serial AND x.${LIVE})))::int AS free
-         FROM (${orderCardsForDistributionSql('$1::text')}) c
+      `WITH taken AS (${takenCardsSql('$1::text')})
+       SELECT c.face_value, c.card_type, count(*)::int AS total,
+              (count(*) FILTER (WHERE c.assignable AND t.card_serial IS NULL))::int AS free
+         FROM (${orderCardsForDistributionSql('$1::text')}) c LEFT JOIN taken t ON t.card_serial = c.serial
         GROUP BY c.face_value, c.card_type ORDER BY c.face_value, c.card_type`,
       [orderId],
     );
