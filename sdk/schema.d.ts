@@ -576,6 +576,46 @@ export interface paths {
         patch: operations["updateProduct"];
         trace?: never;
     };
+    "/v1/admin/reports/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform's day from the ledger: float outstanding, issued, redeemed per channel, breakage, refunds
+         * @description Every figure is a Σ over the ledger lines booked in the Asia/Shanghai day (listed under `ledger`), read in one snapshot; the float closes at opening + change. As CSV (UTF-8 with BOM) or XLSX: one figure per row, amounts in CNY.
+         */
+        get: operations["getDailyReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/daily/channels/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A redemption channel's settlement file for the day: its debits and reversals, and their Σ
+         * @description Every debit (positive) and reversal (negative) the channel (an API client with redemptions:write) booked in the Asia/Shanghai day, in time order, then a totals row: the daily report's `net` of the channel. CSV by default.
+         */
+        get: operations["getChannelSettlement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/balance": {
         parameters: {
             query?: never;
@@ -2330,6 +2370,23 @@ export interface components {
              */
             mobile?: string;
         };
+        ChannelSettlementDto: {
+            /**
+             * @description The redemption channel: the API client that debited
+             * @example cli_01J…
+             */
+            channel_id: string;
+            /** @description The API client's name */
+            channel_name: string | null;
+            /** @description Σ of its debits */
+            debited: number;
+            debits: number;
+            /** @description debited − reversed: what the channel settles for the day */
+            net: number;
+            reversals: number;
+            /** @description Σ its reversals gave back */
+            reversed: number;
+        };
         ClaimBindDto: {
             /**
              * @description Fen
@@ -2595,6 +2652,28 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "scheduled" | "sending" | "completed" | "cancelled";
+        };
+        DailyReportDto: {
+            /** @description Breakage recognised, net (expiry less reactivation): −Σ breakage */
+            breakage: number;
+            /** @description Float outstanding */
+            card_float: components["schemas"]["ReportFloatDto"];
+            /** @enum {string} */
+            currency: "CNY";
+            /** @example 2026-12-01 */
+            date: string;
+            /** @description Start of the day (included) */
+            from: string;
+            /** @description Face value of the cards minted (cards_issued) */
+            issued: number;
+            /** @description Every figure above comes from these sums */
+            ledger: components["schemas"]["ReportLedgerMovementDto"][];
+            /** @enum {string} */
+            object: "daily_report";
+            redeemed: components["schemas"]["ReportRedeemedDto"];
+            refunds: components["schemas"]["ReportRefundsDto"];
+            /** @description End of the day (excluded) */
+            to: string;
         };
         DataKeyDto: {
             /** @description New data is sealed with this key (the first of DATA_ENCRYPTION_KEYS) */
@@ -4088,6 +4167,41 @@ export interface components {
             object: "card_replacement";
             /** @description The new card, carrying the balance */
             replacement: components["schemas"]["CardDto"];
+        };
+        ReportFloatDto: {
+            /** @description closing − opening: −Σ card_float lines of the day */
+            change: number;
+            /** @description −Σ card_float lines booked before the end of the day */
+            closing: number;
+            /** @description −Σ card_float lines booked before the day */
+            opening: number;
+        };
+        ReportLedgerMovementDto: {
+            /** @example revenue_redeemed */
+            account: string;
+            amount: number;
+            entries: number;
+            /** @example card_debit */
+            kind: string;
+        };
+        ReportRedeemedDto: {
+            channels: components["schemas"]["ChannelSettlementDto"][];
+            /** @description Σ of card_debit entries (−Σ revenue_redeemed) */
+            debited: number;
+            /** @description debited − reversed (−Σ revenue_redeemed of the day) */
+            net: number;
+            /** @description Σ of card_debit_reversal entries */
+            reversed: number;
+            /** @description net − Σ of the channels' net: 0 unless a debit was booked without its redemption record (a defect) */
+            unattributed: number;
+        };
+        ReportRefundsDto: {
+            /** @description Card balances refunded to their holders (赎回, card_refunds_payable) */
+            card_holders: number;
+            /** @description Orders cancelled after payment: back to prepaid balances and credit */
+            orders: number;
+            /** @description Unused cards voided: their price back to prepaid balances and credit */
+            voided_cards: number;
         };
         ResultCountsDto: {
             /** @description Rows whose amount differs from what was paid for the order */
@@ -7177,6 +7291,160 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDailyReport: {
+        parameters: {
+            query: {
+                /** @description The calendar day in Asia/Shanghai (YYYY-MM-DD) */
+                date: string;
+                /** @description json (default), csv or xlsx. Wins over the Accept header (application/json, text/csv, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailyReportDto"];
+                    "application/problem+json": components["schemas"]["DailyReportDto"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["DailyReportDto"];
+                    "text/csv; charset=utf-8": components["schemas"]["DailyReportDto"];
+                };
+            };
+            /** @description invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no format */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getChannelSettlement: {
+        parameters: {
+            query: {
+                /** @description The calendar day in Asia/Shanghai (YYYY-MM-DD) */
+                date: string;
+                /** @description csv (default) or xlsx; wins over the Accept header */
+                format?: "csv" | "xlsx";
+            };
+            header?: never;
+            path: {
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found: no API client has that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit exceeded; see Retry-After */

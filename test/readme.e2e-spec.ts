@@ -107,6 +107,7 @@ describe('README shell snippets', () => {
       'Buying cards: the HR walk-through',
       'Invoices: the finance walk-through',
       'Finance: statements and redemption summary',
+      'Finance: operator reports',
       'Reconciling against your ERP',
     ]);
   });

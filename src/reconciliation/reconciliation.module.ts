@@ -4,6 +4,9 @@ import { EventsModule } from '../events/events.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { OrdersModule } from '../orders/orders.module';
+import { OperatorReportController } from './operator-report.controller';
+import { OperatorReportRepository } from './operator-report.repository';
+import { OperatorReportService } from './operator-report.service';
 import { ReconciliationDailyRepository } from './reconciliation-daily.repository';
 import { ReconciliationDailyService } from './reconciliation-daily.service';
 import { ReconciliationMatchController } from './reconciliation-match.controller';
@@ -23,7 +26,12 @@ import { StatementService } from './statement.service';
  */
 @Module({
   imports: [LedgerModule, CardsModule, OrdersModule, EventsModule, IdempotencyModule],
-  controllers: [StatementController, RedemptionSummaryController, ReconciliationMatchController],
+  controllers: [
+    StatementController,
+    RedemptionSummaryController,
+    ReconciliationMatchController,
+    OperatorReportController,
+  ],
   providers: [
     StatementService,
     StatementRepository,
@@ -33,6 +41,8 @@ import { StatementService } from './statement.service';
     ReconciliationMatchService,
     ReconciliationMatchRepository,
     ReconciliationMatchJob,
+    OperatorReportService,
+    OperatorReportRepository,
   ],
 })
 export class ReconciliationModule {}

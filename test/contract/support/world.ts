@@ -556,6 +556,9 @@ export const recipes: Record<string, Recipe> = {
   getReencryption: async (world) => operator(world, { params: { id: world.reencryption } }),
   listLedgerEntries: async (world) => operator(world),
   verifyLedger: async (world) => operator(world),
+  getDailyReport: async (world) => operator(world, { query: { date: '2026-12-01' } }),
+  getChannelSettlement: async (world) =>
+    operator(world, { params: { channelId: world.channelId }, query: { date: '2026-12-01' } }),
   listAllPayments: async (world) => operator(world),
   getAnyPayment: async (world) => operator(world, { params: { id: await world.paymentOf(world.a) } }),
   recordPayment: async (world) =>
