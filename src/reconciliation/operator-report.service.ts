@@ -130,7 +130,10 @@ export class OperatorReportService {
     format: SettlementFormat,
   ): Promise<StatementFile> {
     const { from, to } = shanghaiDayPeriod(date);
-    if ((await this.reports.channelName(ctx, channelId)) === undefined) throw ApiError.notFound('channel', channelId);
+    // Client ids are plain tokens (configured operator ids need not be ULIDs); anything else names no client.
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(channelId) || (await this.reports.channelName(ctx, channelId)) === undefined) {
+      throw ApiError.notFound('channel', channelId);
+    }
     const reports = this.reports;
     async function* lines(): AsyncGenerator<ChannelSettlementLineRow> {
       let after: ChannelLineCursor | null = null;

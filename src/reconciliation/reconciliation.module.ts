@@ -4,6 +4,7 @@ import { EventsModule } from '../events/events.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { LedgerModule } from '../ledger/ledger.module';
 import { OrdersModule } from '../orders/orders.module';
+import { StorageModule } from '../storage/storage.module';
 import { OperatorReportController } from './operator-report.controller';
 import { OperatorReportRepository } from './operator-report.repository';
 import { OperatorReportService } from './operator-report.service';
@@ -15,6 +16,10 @@ import { ReconciliationMatchRepository } from './reconciliation-match.repository
 import { ReconciliationMatchService } from './reconciliation-match.service';
 import { RedemptionSummaryController } from './redemption-summary.controller';
 import { RedemptionSummaryService } from './redemption-summary.service';
+import { StatementRunController } from './statement-run.controller';
+import { StatementRunJob } from './statement-run.job';
+import { StatementRunRepository } from './statement-run.repository';
+import { StatementRunService } from './statement-run.service';
 import { StatementController } from './statement.controller';
 import { StatementRepository } from './statement.repository';
 import { StatementService } from './statement.service';
@@ -25,12 +30,13 @@ import { StatementService } from './statement.service';
  * through the SQL fragments their owners export (reconciliationOrdersSql, orderInvoiceNumbersSql).
  */
 @Module({
-  imports: [LedgerModule, CardsModule, OrdersModule, EventsModule, IdempotencyModule],
+  imports: [LedgerModule, CardsModule, OrdersModule, EventsModule, IdempotencyModule, StorageModule],
   controllers: [
     StatementController,
     RedemptionSummaryController,
     ReconciliationMatchController,
     OperatorReportController,
+    StatementRunController,
   ],
   providers: [
     StatementService,
@@ -43,6 +49,9 @@ import { StatementService } from './statement.service';
     ReconciliationMatchJob,
     OperatorReportService,
     OperatorReportRepository,
+    StatementRunService,
+    StatementRunRepository,
+    StatementRunJob,
   ],
 })
 export class ReconciliationModule {}
