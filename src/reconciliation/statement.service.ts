@@ -145,7 +145,7 @@ export class StatementService {
 
   /** The statement file of `enterpriseId` for [from, to): the request's, or a statement run's on the worker. */
   async fileOf(enterpriseId: string, from: Date, to: Date, format: 'csv' | 'xlsx'): Promise<StatementFile> {
-    const { sums, csv } = await this.statements.stream(enterpriseId, from, to, { escape: format === 'csv' });
+    const { sums, csv } = await this.statements.stream(enterpriseId, from, to, format);
     const totals = statementOf(enterpriseId, from, to, sums).total_movements;
     const name = `fuli-statement-${shanghaiDay(from)}-${shanghaiDay(new Date(to.getTime() - 1))}`;
     return format === 'csv'
