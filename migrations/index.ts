@@ -21,6 +21,8 @@ import { ReconciliationMatching1796610000000 } from './1796610000000-Reconciliat
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
+import { ChannelSettlementIndex1796700000000 } from './1796700000000-ChannelSettlementIndex';
+import { StatementRuns1796700000001 } from './1796700000001-StatementRuns';
 
 export const migrations = [
   Foundation1795822357562,
@@ -45,4 +47,6 @@ export const migrations = [
   ListIndexes1796650000000,
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,
+  ChannelSettlementIndex1796700000000,
+  StatementRuns1796700000001,
 ];

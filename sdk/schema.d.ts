@@ -576,6 +576,46 @@ export interface paths {
         patch: operations["updateProduct"];
         trace?: never;
     };
+    "/v1/admin/reports/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform's day from the ledger: float outstanding, issued, redeemed per channel, breakage, refunds
+         * @description Every figure is a Σ over the ledger lines booked in the Asia/Shanghai day (listed under `ledger`), read in one snapshot; the float closes at opening + change. As CSV (UTF-8 with BOM) or XLSX: one figure per row, amounts in CNY.
+         */
+        get: operations["getDailyReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/reports/daily/channels/{channelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A redemption channel's settlement file for the day: its debits and reversals, and their Σ
+         * @description Every debit (positive) and reversal (negative) the channel (an API client with redemptions:write) booked in the Asia/Shanghai day, in time order, then a totals row: the daily report's `net` of the channel. CSV by default.
+         */
+        get: operations["getChannelSettlement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/balance": {
         parameters: {
             query?: never;
@@ -1766,6 +1806,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/statement-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a statement file (CSV or XLSX) to be built by a worker
+         * @description The same file as GET /v1/statements?format=, built in the background and kept 7 days: poll GET /v1/statement-runs/{id} or wait for the statement.ready event, then GET its download_url with the same token.
+         */
+        post: operations["createStatementRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/statement-runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A statement run: its status and, once ready, its download_url */
+        get: operations["getStatementRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/statement-runs/{id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a ready statement run's file */
+        get: operations["downloadStatementRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/statements": {
         parameters: {
             query?: never;
@@ -2330,6 +2424,23 @@ export interface components {
              */
             mobile?: string;
         };
+        ChannelSettlementDto: {
+            /**
+             * @description The redemption channel: the API client that debited
+             * @example cli_01J…
+             */
+            channel_id: string;
+            /** @description The API client's name */
+            channel_name: string | null;
+            /** @description Σ of its debits */
+            debited: number;
+            debits: number;
+            /** @description debited − reversed: what the channel settles for the day */
+            net: number;
+            reversals: number;
+            /** @description Σ its reversals gave back */
+            reversed: number;
+        };
         ClaimBindDto: {
             /**
              * @description Fen
@@ -2543,6 +2654,23 @@ export interface components {
              */
             validity_months: number | null;
         };
+        CreateStatementRunDto: {
+            /**
+             * @description The file: csv or xlsx, as GET /v1/statements writes it
+             * @enum {string}
+             */
+            format: "csv" | "xlsx";
+            /**
+             * @description Start of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded).
+             * @example 2026-12-01
+             */
+            from: string;
+            /**
+             * @description End of the period. A calendar day in Asia/Shanghai (`2026-12-01`: for `from` its start, for `to` its end, so `from=2026-12-01&to=2026-12-31` is December) or an exact instant with its offset (`2026-12-01T00:00:00+08:00`, `…Z`; `from` included, `to` excluded).
+             * @example 2026-12-31
+             */
+            to: string;
+        };
         CreateWebhookEndpointDto: {
             /** @example SAP gift-card module, production */
             description?: string;
@@ -2595,6 +2723,28 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "scheduled" | "sending" | "completed" | "cancelled";
+        };
+        DailyReportDto: {
+            /** @description Breakage recognised, net (expiry less reactivation): −Σ breakage */
+            breakage: number;
+            /** @description Float outstanding */
+            card_float: components["schemas"]["ReportFloatDto"];
+            /** @enum {string} */
+            currency: "CNY";
+            /** @example 2026-12-01 */
+            date: string;
+            /** @description Start of the day (included) */
+            from: string;
+            /** @description Face value of the cards minted (cards_issued) */
+            issued: number;
+            /** @description Every figure above comes from these sums */
+            ledger: components["schemas"]["ReportLedgerMovementDto"][];
+            /** @enum {string} */
+            object: "daily_report";
+            redeemed: components["schemas"]["ReportRedeemedDto"];
+            refunds: components["schemas"]["ReportRefundsDto"];
+            /** @description End of the day (excluded) */
+            to: string;
         };
         DataKeyDto: {
             /** @description New data is sealed with this key (the first of DATA_ENCRYPTION_KEYS) */
@@ -2821,7 +2971,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -4089,6 +4239,41 @@ export interface components {
             /** @description The new card, carrying the balance */
             replacement: components["schemas"]["CardDto"];
         };
+        ReportFloatDto: {
+            /** @description closing − opening: −Σ card_float lines of the day */
+            change: number;
+            /** @description −Σ card_float lines booked before the end of the day */
+            closing: number;
+            /** @description −Σ card_float lines booked before the day */
+            opening: number;
+        };
+        ReportLedgerMovementDto: {
+            /** @example revenue_redeemed */
+            account: string;
+            amount: number;
+            entries: number;
+            /** @example card_debit */
+            kind: string;
+        };
+        ReportRedeemedDto: {
+            channels: components["schemas"]["ChannelSettlementDto"][];
+            /** @description Σ of card_debit entries (−Σ revenue_redeemed) */
+            debited: number;
+            /** @description debited − reversed (−Σ revenue_redeemed of the day) */
+            net: number;
+            /** @description Σ of card_debit_reversal entries */
+            reversed: number;
+            /** @description net − Σ of the channels' net: 0 unless a debit was booked without its redemption record (a defect) */
+            unattributed: number;
+        };
+        ReportRefundsDto: {
+            /** @description Card balances refunded to their holders (赎回, card_refunds_payable) */
+            card_holders: number;
+            /** @description Orders cancelled after payment: back to prepaid balances and credit */
+            orders: number;
+            /** @description Unused cards voided: their price back to prepaid balances and credit */
+            voided_cards: number;
+        };
         ResultCountsDto: {
             /** @description Rows whose amount differs from what was paid for the order */
             amount_mismatch: number;
@@ -4231,6 +4416,33 @@ export interface components {
             kind: string;
             /** @description Prepaid funds not spent (as GET /v1/balance prepaid_balance) */
             prepaid_balance: number;
+        };
+        StatementRunDto: {
+            completed_at: string | null;
+            created_at: string;
+            /** @description Once ready: GET it with the same bearer token (scope reconciliation:read) until expires_at */
+            download_url: string | null;
+            /** @description When the file is deleted */
+            expires_at: string | null;
+            failure_reason: string | null;
+            /** @enum {string} */
+            format: "csv" | "xlsx";
+            /** @description Start of the period (included) */
+            from: string;
+            /** @example stm_01J… */
+            id: string;
+            /** @enum {string} */
+            object: "statement_run";
+            /** @description SHA-256 of the file, hex */
+            sha256: string | null;
+            size_bytes: number | null;
+            /**
+             * @description building, then ready (statement.ready is sent) or failed
+             * @enum {string}
+             */
+            status: "building" | "ready" | "failed";
+            /** @description End of the period (excluded) */
+            to: string;
         };
         TokenErrorDto: {
             code: string;
@@ -7190,6 +7402,160 @@ export interface operations {
             };
         };
     };
+    getDailyReport: {
+        parameters: {
+            query: {
+                /** @description The calendar day in Asia/Shanghai (YYYY-MM-DD) */
+                date: string;
+                /** @description json (default), csv or xlsx. Wins over the Accept header (application/json, text/csv, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet). */
+                format?: "json" | "csv" | "xlsx";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailyReportDto"];
+                    "application/problem+json": components["schemas"]["DailyReportDto"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["DailyReportDto"];
+                    "text/csv; charset=utf-8": components["schemas"]["DailyReportDto"];
+                };
+            };
+            /** @description invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_acceptable: the Accept header admits no format */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getChannelSettlement: {
+        parameters: {
+            query: {
+                /** @description The calendar day in Asia/Shanghai (YYYY-MM-DD) */
+                date: string;
+                /** @description csv (default) or xlsx; wins over the Accept header */
+                format?: "csv" | "xlsx";
+            };
+            header?: never;
+            path: {
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[]) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description resource_not_found: no API client has that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getBalance: {
         parameters: {
             query?: never;
@@ -8990,7 +9356,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -12214,6 +12580,233 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createStatementRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateStatementRunDto"];
+            };
+        };
+        responses: {
+            /** @description Accepted: the file is being built */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementRunDto"];
+                };
+            };
+            /** @description invalid_date, invalid_period (from after to, or an empty period), validation_failed (a missing bound or format) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with this Idempotency-Key is still in flight */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getStatementRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementRunDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    downloadStatementRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks reconciliation:read; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description statement_run_not_ready: still being built */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
+                };
+            };
+            /** @description statement_run_expired: expired, or the build failed */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": components["schemas"]["Problem"];
+                    "text/csv; charset=utf-8": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit exceeded; see Retry-After */

@@ -38,6 +38,7 @@ import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.en
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
 import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
+import { StatementRun } from './reconciliation/statement-run.entity';
 
 /**
  * Every entity, listed (not globbed) so tests, the CLI and the build load the same set. Assembled here, at the
@@ -87,6 +88,7 @@ export const entities = [
   StoredFileChunk,
   ReconciliationDailyRun,
   Reconciliation,
+  StatementRun,
   ReconciliationRow,
   ReconciliationDifference,
 ];

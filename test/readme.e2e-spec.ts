@@ -141,6 +141,7 @@ describe('README shell snippets', () => {
       'Distribution: sending, statuses and control',
       'Invoices: the finance walk-through',
       'Finance: statements and redemption summary',
+      'Finance: operator reports',
       'Reconciling against your ERP',
     ]);
   });

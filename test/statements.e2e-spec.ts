@@ -260,7 +260,8 @@ describe('statements and redemption summaries', () => {
 
     beforeAll(async () => {
       f = await finance();
-      await deposit(f, 123_456, '福利工资-一月 =SUM(A1)');
+      // Markup and a backslash: the XLSX's sheet XML (written by the database) must carry them as text.
+      await deposit(f, 123_456, '福利工资-一月 =SUM(A1) <b>&amp; \\x');
       const order = await issuedOrder(f, 2, 10_000, '=HYPERLINK("x")');
       await spend(order.cards[0], 1_234);
       json = await statement(f, today, today);
@@ -320,6 +321,9 @@ describe('statements and redemption summaries', () => {
         '=HYPERLINK("x")',
       );
       expect(rows[0][0]).toBeInstanceOf(Date);
+      expect(rows.find((row) => row[header.indexOf('kind')] === 'deposit')?.[header.indexOf('memo')]).toContain(
+        '福利工资-一月 =SUM(A1) <b>&amp; \\x',
+      );
     });
 
     it('redemption summary of an order and of a period: cards by status with their amounts', async () => {

@@ -18,6 +18,11 @@ export interface ApiClientFilter {
   status?: ApiClientStatus;
 }
 
+/** A report line's API client name: `<alias>.name` after this join on the line's `<column>` (a client id). */
+export function apiClientNameJoinSql(column: string, alias: string): string {
+  return `LEFT JOIN api_clients ${alias} ON ${alias}.id = ${column}`;
+}
+
 /** api_clients and api_client_secrets. */
 @Injectable()
 export class ApiClientsRepository {

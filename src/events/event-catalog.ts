@@ -42,6 +42,8 @@ export const EVENT_CATALOG = {
     "Yesterday's statement (Asia/Shanghai day) of an enterprise whose funds or cards moved: opening, movements by kind, closing",
   'reconciliation.completed':
     'An uploaded reconciliation of ERP records was matched against the orders: its counts by kind (matched, differences)',
+  'statement.ready':
+    'A statement file asked for with POST /v1/statement-runs was built: its period, format, size, SHA-256 and link',
   'endpoint.disabled': 'A webhook endpoint was disabled (it answered 410, or failed without a success for days)',
   ping: 'A test event sent by POST /v1/webhook-endpoints/{id}/test, to that endpoint only',
 } as const satisfies Record<string, string>;

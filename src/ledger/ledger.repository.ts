@@ -193,6 +193,51 @@ export async function readStatementSums(
   return { opening: row?.opening ?? zero, closing: row?.closing ?? zero, kinds: row?.kinds ?? [] };
 }
 
+/** What the entries of one kind moved on one account in a period (Σ as text: numeric in SQL). */
+export interface PlatformMovementRow {
+  kind: string;
+  account: LedgerAccount;
+  entries: string;
+  amount: string;
+}
+
+/** The platform's figures for a period: the card float before and after it, and every (kind, account) movement. */
+export interface PlatformPeriodSums {
+  /** −Σ card_float before `from` and before `to`, as text (the float is credit-normal). */
+  float_opening: string;
+  float_closing: string;
+  movements: PlatformMovementRow[];
+}
+
+/**
+ * The operator's daily report from the ledger, platform-wide, for [from, to): the card float at both ends and the
+ * Σ of every account's lines per entry kind booked in the period, in one statement (one snapshot). `rows` runs it:
+ * a repository's connection, or the read-only transaction the report reads its channel settlement in.
+ */
+export async function readPlatformPeriodSums(rows: SqlRows, from: Date, to: Date): Promise<PlatformPeriodSums> {
+  const [row] = await rows<{ float_opening: string; float_closing: string; movements: PlatformMovementRow[] | null }>(
+    `WITH float AS (
+       SELECT COALESCE(-SUM(l.amount) FILTER (WHERE e.created_at < $1), 0)::text AS float_opening,
+              COALESCE(-SUM(l.amount), 0)::text AS float_closing
+         FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+        WHERE l.account = 'card_float' AND e.created_at < $2),
+     movements AS (
+       SELECT e.kind, l.account, COUNT(DISTINCT e.id)::text AS entries, SUM(l.amount)::text AS amount
+         FROM ledger_entries e JOIN ledger_lines l ON l.entry_id = e.id
+        WHERE e.created_at >= $1 AND e.created_at < $2
+        GROUP BY e.kind, l.account)
+     SELECT float.float_opening, float.float_closing,
+       (SELECT json_agg(m ORDER BY m.kind, m.account) FROM movements m) AS movements
+     FROM float`,
+    [from, to],
+  );
+  return {
+    float_opening: row?.float_opening ?? '0',
+    float_closing: row?.float_closing ?? '0',
+    movements: row?.movements ?? [],
+  };
+}
+
 /** ledger_entries and ledger_lines: the only SQL on them (docs/architecture.md). */
 @Injectable()
 export class LedgerRepository {

@@ -49,6 +49,8 @@ export enum JobName {
   ReconciliationDaily = 'reconciliation-daily',
   /** Match one uploaded reconciliation's ERP rows against the enterprise's orders (src/reconciliation). */
   MatchReconciliation = 'match-reconciliation',
+  /** Build one statement file (POST /v1/statement-runs) into the file store and announce statement.ready. */
+  BuildStatement = 'build-statement',
 }
 
 /** The payload of each job: QueueService.add and @OnJob handlers are typed by it. Keep payloads JSON and small (ids, not rows). */
@@ -72,6 +74,7 @@ export interface JobPayloads {
   /** `day` YYYY-MM-DD; absent: the day before the run's (Asia/Shanghai). */
   [JobName.ReconciliationDaily]: { day?: string };
   [JobName.MatchReconciliation]: { reconciliationId: string };
+  [JobName.BuildStatement]: { statementRunId: string };
 }
 
 /** Which queue each job runs on. */
@@ -94,6 +97,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.PurgeStoredFiles]: QueueName.Maintenance,
   [JobName.ReconciliationDaily]: QueueName.Maintenance,
   [JobName.MatchReconciliation]: QueueName.Reconciliation,
+  [JobName.BuildStatement]: QueueName.Reconciliation,
 };
 
 /** Jobs one worker process runs at once on each queue. */

@@ -28,7 +28,7 @@ function copyText(value: string | number | null): string {
  * The matching statement (docs/architecture.md, "Reconciliation"): every ERP row of reconciliation $1 joined to
  * enterprise $2's orders (by order id when the row gives one, else by PO number) and their invoice numbers, classified
  * in one pass, the differences written with both sides' values, orders paid in [$3, $4] that no row names added as
- * missing_in_erp; returns the count of each kind. Set-based: hash joins and one window, no per-row work.
+ * missing_in_erp (positioned after the upload's $5 rows); returns the count of each kind. Set-based: hash joins and one window, no per-row work.
  */
 export function matchSql(): string {
   return `
@@ -47,9 +47,11 @@ export function matchSql(): string {
        WHERE r.reconciliation_id = $1),
     keyed AS (
       SELECT j.*, inv.invoice_number AS fuli_invoice_number,
+             -- Byte order ("C"): the window only groups equal keys, and a locale-aware sort of them cost more
+             -- than the joins (bench:reconciliation-match, BENCH_EXPLAIN=1).
              min(j.row_number) OVER (
                PARTITION BY COALESCE(j.fuli_order_id, CASE WHEN j.order_id IS NOT NULL THEN 'id:' || j.order_id
-                                                            ELSE 'po:' || j.po_number END)) AS first_row
+                                                            ELSE 'po:' || j.po_number END) COLLATE "C") AS first_row
         FROM joined j LEFT JOIN invoiced inv ON inv.order_id = j.fuli_order_id),
     classified AS (
       SELECT k.*,
@@ -62,8 +64,7 @@ export function matchSql(): string {
         FROM keyed k),
     missing AS (
       SELECT f.id, f.po_number, f.status, f.paid_amount, f.paid_on, inv.invoice_number,
-             (SELECT count(*) FROM reconciliation_rows WHERE reconciliation_id = $1)
-               + row_number() OVER (ORDER BY f.paid_on, f.id) AS position
+             $5::int + row_number() OVER (ORDER BY f.paid_on, f.id) AS position
         FROM fuli f LEFT JOIN invoiced inv ON inv.order_id = f.id
        WHERE f.paid_on BETWEEN $3::date AND $4::date
          AND NOT EXISTS (SELECT 1 FROM joined j WHERE j.fuli_order_id = f.id)),
@@ -126,13 +127,14 @@ export class ReconciliationMatchRepository {
   /** Runs the matching statement (matchSql) and returns the count of every kind. */
   async match(
     ctx: RequestContext,
-    reconciliation: Pick<Reconciliation, 'id' | 'enterpriseId' | 'periodFrom' | 'periodTo'>,
+    reconciliation: Pick<Reconciliation, 'id' | 'enterpriseId' | 'periodFrom' | 'periodTo' | 'rowCount'>,
   ): Promise<ResultCounts> {
     const rows = await this.connection.query<Array<{ kind: string; count: number }>>(ctx, matchSql(), [
       reconciliation.id,
       reconciliation.enterpriseId,
       reconciliation.periodFrom,
       reconciliation.periodTo,
+      reconciliation.rowCount,
     ]);
     const counts = Object.fromEntries(RESULT_KINDS.map((kind) => [kind, 0])) as ResultCounts;
     for (const row of rows) counts[row.kind as keyof ResultCounts] = row.count;

@@ -62,3 +62,18 @@ export function parseStatementPeriod(from: string, to: string): StatementPeriod 
 export function shanghaiDay(instant: Date): string {
   return new Date(instant.getTime() + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
 }
+
+/** One Asia/Shanghai calendar day as a period; 400 invalid_date (on `field`) when `text` is not a real day. */
+export function shanghaiDayPeriod(text: string, field = 'date'): StatementPeriod {
+  const start = shanghaiDayStart(text);
+  if (!start) {
+    throw ApiError.validation([
+      {
+        field,
+        code: 'invalid_date',
+        message: `${field} must be a day (YYYY-MM-DD, Asia/Shanghai), not ${JSON.stringify(text)}`,
+      },
+    ]);
+  }
+  return { from: start, to: new Date(start.getTime() + DAY_MS) };
+}

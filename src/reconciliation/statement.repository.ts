@@ -104,6 +104,65 @@ function fileSelect(escape: boolean): string {
   ].join(', ');
 }
 
+/** Free text as XML character data: markup escaped, characters XML forbids dropped, and backslash, tab, CR and LF as
+ * character references (COPY's text format would escape them; a line of its output is then exactly one row). */
+function xmlText(expression: string): string {
+  let sql = `regexp_replace(${expression}, '[\x01-\x08\x0B\x0C\x0E-\x1F]', '', 'g')`;
+  for (const [from, to] of [
+    ['&', '&amp;'],
+    ['<', '&lt;'],
+    ['>', '&gt;'],
+    ["E'\\\\'", '&#92;'],
+    ["E'\\t'", '&#9;'],
+    ["E'\\r'", '&#13;'],
+    ["E'\\n'", '&#10;'],
+  ]) {
+    sql = `replace(${sql}, ${from.startsWith("E'") ? from : `'${from}'`}, '${to}')`;
+  }
+  return sql;
+}
+
+/** Sheet style ids of the statement workbook (statement-files.ts writes the matching styles.xml). */
+export const SHEET_STYLE = { date: 1, cny: 2 } as const;
+
+/**
+ * One spreadsheet row of the statement's sheet XML per line (STATEMENT_FILE_COLUMNS, row 2 on), built by the
+ * database: a date cell (an Excel serial of Asia/Shanghai wall time), inline text cells (absent when null), CNY
+ * amounts. The XLSX streams these between its header and totals rows: no per-cell work in Node.
+ */
+function sheetRowSelect(): string {
+  const text = (column: string, expression: string, free = false) =>
+    `coalesce('<c r="${column}' || n || '" t="inlineStr"><is><t${free ? ' xml:space="preserve"' : ''}>' || ${free ? xmlText(expression) : expression} || '</t></is></c>', '')`;
+  const cny = (column: string, expression: string) =>
+    `'<c r="${column}' || n || '" s="${SHEET_STYLE.cny}"><v>' || round(${expression}::numeric / 100, 2) || '</v></c>'`;
+  return `'<row r="' || n || '"><c r="A' || n || '" s="${SHEET_STYLE.date}"><v>' ||
+      round((extract(epoch FROM at) + 28800) / 86400 + 25569, 10) || '</v></c>' ||
+    ${text('B', 'source')} || ${text('C', 'kind')} || ${text('D', 'order_id')} || ${text('E', 'po_number', true)} ||
+    ${text('F', 'invoice_number', true)} || ${text('G', 'card_serial')} || ${text('H', 'redemption_reference', true)} ||
+    ${text('I', 'memo', true)} || ${cny('J', 'prepaid_balance')} || ${cny('K', 'credit_used')} ||
+    ${cny('L', 'held_for_orders')} || ${cny('M', 'card_float')} || ${text('N', 'id')} || '</row>'`;
+}
+
+/**
+ * The COPY statement of a statement's sheet rows (sheetRowSelect), in the lines' order, as COPY text (one row a line):
+ * literals as in statementCopySql.
+ */
+export function statementSheetCopySql(
+  literal: (value: string) => string,
+  enterpriseId: string,
+  from: Date,
+  to: Date,
+): string {
+  const values = [enterpriseId, from.toISOString(), to.toISOString()];
+  const lines = linesSql(
+    `(row_number() OVER (ORDER BY x.at, x.source, x.id) + 1)::text AS n, x.at, x.source, x.kind, x.order_id,
+      o.po_number, inv.number AS invoice_number, x.card_serial::text AS card_serial,
+      r.reference AS redemption_reference, x.memo, x.prepaid_balance, x.credit_used, x.held_for_orders, x.card_float,
+      x.id`,
+  ).replace(/\$([1-3])(?!\d)/g, (_, n: string) => literal(values[Number(n) - 1]));
+  return `COPY (SELECT ${sheetRowSelect()} FROM (${lines}) line) TO STDOUT`;
+}
+
 /**
  * The COPY statement of a statement file's lines (STATEMENT_FILE_COLUMNS, CSV): COPY takes no parameters, so the
  * enterprise and the bounds are written in as literals quoted by `literal` (the pg client's escapeLiteral).
@@ -123,7 +182,7 @@ export function statementCopySql(
   return `COPY (${sql}) TO STDOUT WITH (FORMAT csv)`;
 }
 
-/** A statement being streamed: its figures and its lines as CSV rows (no header), from one snapshot. */
+/** A statement being streamed: its figures and its lines (CSV rows, or sheet XML rows), from one snapshot. */
 export interface StatementStream {
   sums: StatementSums;
   csv: Readable;
@@ -171,7 +230,7 @@ export class StatementRepository {
    * lines pass through in bounded memory. The connection goes back to the pool when the CSV ends, and is dropped
    * when it fails or the reader goes away mid-way (a connection inside a COPY cannot be reused).
    */
-  async stream(enterpriseId: string, from: Date, to: Date, { escape }: { escape: boolean }): Promise<StatementStream> {
+  async stream(enterpriseId: string, from: Date, to: Date, format: 'csv' | 'xlsx'): Promise<StatementStream> {
     const driver = this.connection.rawDataSource.driver as PostgresDriver;
     const [client, release] = (await driver.obtainMasterConnection()) as [PoolClient, (err?: unknown) => void];
     try {
@@ -179,8 +238,13 @@ export class StatementRepository {
       const rows: SqlRows = async <T>(sql: string, parameters?: unknown[]) =>
         (await client.query(sql, parameters)).rows as T[];
       const sums = await readStatementSums(rows, enterpriseId, from, to);
+      const literal = (value: string) => client.escapeLiteral(value);
       const csv = client.query(
-        copyTo(statementCopySql((value) => client.escapeLiteral(value), enterpriseId, from, to, { escape })),
+        copyTo(
+          format === 'csv'
+            ? statementCopySql(literal, enterpriseId, from, to, { escape: true })
+            : statementSheetCopySql(literal, enterpriseId, from, to),
+        ),
       );
       let settled = false;
       const settle = (error?: unknown) => {

@@ -140,8 +140,12 @@ export class StatementService {
   /** GET /v1/statements as CSV or XLSX: every line, streamed from one snapshot, and the totals row. */
   async file(ctx: RequestContext, query: StatementQueryDto, format: 'csv' | 'xlsx'): Promise<StatementFile> {
     const { from, to } = this.period(query);
-    const enterpriseId = ctx.enterpriseId;
-    const { sums, csv } = await this.statements.stream(enterpriseId, from, to, { escape: format === 'csv' });
+    return this.fileOf(ctx.enterpriseId, from, to, format);
+  }
+
+  /** The statement file of `enterpriseId` for [from, to): the request's, or a statement run's on the worker. */
+  async fileOf(enterpriseId: string, from: Date, to: Date, format: 'csv' | 'xlsx'): Promise<StatementFile> {
+    const { sums, csv } = await this.statements.stream(enterpriseId, from, to, format);
     const totals = statementOf(enterpriseId, from, to, sums).total_movements;
     const name = `fuli-statement-${shanghaiDay(from)}-${shanghaiDay(new Date(to.getTime() - 1))}`;
     return format === 'csv'

@@ -1,4 +1,4 @@
-import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, Unique } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 import { bigintNumber } from '../database/transformers';
 
 export type RedemptionKind = 'bind' | 'debit' | 'reverse';
@@ -10,6 +10,8 @@ export type RedemptionKind = 'bind' | 'debit' | 'reverse';
  */
 @Entity('redemptions')
 @Unique('redemptions_client_reference', ['clientId', 'reference'])
+// The channel settlement file reads one channel's day in time order.
+@Index('redemptions_client_time', ['clientId', 'createdAt', 'id'])
 @Check('redemptions_amounts', '"amount" >= 0 AND "reversed_amount" >= 0 AND "reversed_amount" <= "amount"')
 export class Redemption {
   @PrimaryColumn('text')

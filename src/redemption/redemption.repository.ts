@@ -102,6 +102,39 @@ function isReferenceTaken(error: unknown): boolean {
   return code === '23505' && constraint === 'redemptions_client_reference';
 }
 
+/**
+ * The channel settlement of a period (the operator's daily report): per redemption channel (API client), its debits
+ * and reversals booked in [`$1`, `$2`), counted and summed in fen. A reversal's amount is what it gave back.
+ * Columns: channel_id, debits, debited, reversals, reversed (text).
+ */
+export function channelSettlementSql(): string {
+  return `SELECT r.client_id AS channel_id,
+      COUNT(*) FILTER (WHERE r.kind = 'debit')::text AS debits,
+      COALESCE(SUM(r.amount) FILTER (WHERE r.kind = 'debit'), 0)::text AS debited,
+      COUNT(*) FILTER (WHERE r.kind = 'reverse')::text AS reversals,
+      COALESCE(SUM(r.amount) FILTER (WHERE r.kind = 'reverse'), 0)::text AS reversed
+    FROM redemptions r
+    WHERE r.kind IN ('debit', 'reverse') AND r.amount > 0 AND r.created_at >= $1 AND r.created_at < $2
+    GROUP BY r.client_id`;
+}
+
+/**
+ * One channel's settlement lines: its debits and reversals of channel `$1` booked in [`$2`, `$3`), in time order,
+ * after (`$4`, `$5`) when those are not null, at most `$6`. Columns: cursor_at (UTC, microseconds: the next page's
+ * `$4`), occurred_at (Asia/Shanghai), id, kind, reference, enterprise_id, amount (fen, text), reverses_id.
+ */
+export function channelSettlementLinesSql(): string {
+  return `SELECT to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at,
+      to_char(r.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS.US"+08:00"') AS occurred_at,
+      r.id, r.kind, r.reference, r.enterprise_id, r.amount::text AS amount, r.reverses_id
+    FROM redemptions r
+    WHERE r.client_id = $1 AND r.kind IN ('debit', 'reverse') AND r.amount > 0
+      AND r.created_at >= $2 AND r.created_at < $3
+      AND ($4::timestamptz IS NULL OR (r.created_at, r.id) > ($4::timestamptz, $5::text))
+    ORDER BY r.created_at, r.id
+    LIMIT $6`;
+}
+
 /** A statement line's redemption reference: `<alias>.reference` after this join on the line's `<column>`. */
 export function redemptionReferenceJoinSql(column: string, alias: string): string {
   return `LEFT JOIN redemptions ${alias} ON ${alias}.id = ${column}`;

@@ -714,6 +714,14 @@ export const ERROR_MESSAGES = {
     en: 'Special VAT invoices are not issued for prepaid cards',
     'zh-CN': '预付卡不开具增值税专用发票',
   },
+  statement_run_expired: {
+    en: 'The statement file has expired or could not be built; ask for it again',
+    'zh-CN': '该对账单文件已过期或生成失败，请重新申请',
+  },
+  statement_run_not_ready: {
+    en: 'The statement file is still being built; wait for statement.ready or poll the run',
+    'zh-CN': '对账单文件仍在生成中，请等待 statement.ready 事件或查询生成状态',
+  },
   token_expired: {
     en: 'The access token has expired',
     'zh-CN': '访问令牌已过期',

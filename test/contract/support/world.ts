@@ -321,6 +321,23 @@ export class World {
     return (uploaded.body as { id: string }).id;
   }
 
+  /** A statement run of A's (CSV of everything so far), created now and awaited until its file is built. */
+  async statementRun(): Promise<string> {
+    const created = await this.app.http
+      .post('/v1/statement-runs')
+      .auth(this.a.finance, { type: 'bearer' })
+      .set('idempotency-key', `contract-statement-run-${Date.now()}-${Math.random()}`)
+      .send({ from: '2020-01-01', to: '2099-12-31', format: 'csv' })
+      .expect(202);
+    const id = (created.body as { id: string }).id;
+    for (let attempt = 0; attempt < 300; attempt++) {
+      const run = await this.app.http.get(`/v1/statement-runs/${id}`).auth(this.a.finance, { type: 'bearer' });
+      if ((run.body as { status: string }).status !== 'building') return id;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`statement run ${id} was not built in 30 s`);
+  }
+
   takeAnonymous(): CardWithSecret {
     const card = this.anonymousCards.shift();
     if (!card) throw new Error('the contract world ran out of anonymous cards: raise `cards` in World.start');
@@ -556,6 +573,9 @@ export const recipes: Record<string, Recipe> = {
   getReencryption: async (world) => operator(world, { params: { id: world.reencryption } }),
   listLedgerEntries: async (world) => operator(world),
   verifyLedger: async (world) => operator(world),
+  getDailyReport: async (world) => operator(world, { query: { date: '2026-12-01' } }),
+  getChannelSettlement: async (world) =>
+    operator(world, { params: { channelId: world.channelId }, query: { date: '2026-12-01' } }),
   listAllPayments: async (world) => operator(world),
   getAnyPayment: async (world) => operator(world, { params: { id: await world.paymentOf(world.a) } }),
   recordPayment: async (world) =>
@@ -681,6 +701,10 @@ export const recipes: Record<string, Recipe> = {
     }),
   listReconciliations: async (world) => finance(world),
   getReconciliation: async (world) => finance(world, { params: { id: await world.reconciliation() } }),
+  createStatementRun: async (world) =>
+    finance(world, { body: { from: '2020-01-01', to: '2099-12-31', format: 'csv' } }),
+  getStatementRun: async (world) => finance(world, { params: { id: await world.statementRun() } }),
+  downloadStatementRun: async (world) => finance(world, { params: { id: await world.statementRun() } }),
   listReconciliationDifferences: async (world) => finance(world, { params: { id: await world.reconciliation() } }),
   getPayment: async (world) => hr(world, { params: { id: await world.paymentOf(world.a) } }),
   listCatalogProducts: async (world) => hr(world),
