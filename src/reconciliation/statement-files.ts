@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
-import { zipStream } from '../common/files/zip-stream';
+import archiver from 'archiver';
 import type { StatementBalancesDto } from './dto/statement.dto';
 import { STATEMENT_FILE_COLUMNS } from './statement.repository';
 
@@ -95,28 +95,27 @@ async function* sheetXml(rows: Readable, totals: StatementBalancesDto, counted: 
 }
 
 /**
- * The XLSX file: a ZIP (zipStream) of a fixed workbook, styles and the one sheet, whose rows the database wrote as
- * sheet XML (statementSheetCopySql: typed cells, a date, text, CNY amounts with two decimals) between a frozen bold
- * header and a totals row (the ledger's totals, which the lines add up to). Node only deflates; memory stays bounded
- * (the reader's pace flows back to the COPY).
+ * The XLSX file: a ZIP (archiver, deflating as the sheet streams in) of a fixed workbook, styles and the one sheet,
+ * whose rows the database wrote as sheet XML (statementSheetCopySql: typed cells, a date, text, CNY amounts with two
+ * decimals) between a frozen bold header and a totals row (the ledger's totals, which the lines add up to). Node only
+ * deflates; memory stays bounded (the reader's pace flows back to the COPY).
  */
 export function xlsxStatement(rows: Readable, totals: StatementBalancesDto): Readable {
   const counted = { rows: 0 };
-  const output = Readable.from(
-    zipStream(
-      [
-        { name: '[Content_Types].xml', content: CONTENT_TYPES },
-        { name: '_rels/.rels', content: ROOT_RELS },
-        { name: 'xl/workbook.xml', content: WORKBOOK },
-        { name: 'xl/_rels/workbook.xml.rels', content: WORKBOOK_RELS },
-        { name: 'xl/styles.xml', content: STYLES },
-        { name: 'xl/worksheets/sheet1.xml', content: sheetXml(rows, totals, counted) },
-      ],
-      XLSX_DEFLATE_LEVEL,
-    ),
-    { objectMode: false },
-  );
+  const archive = archiver('zip', { zlib: { level: XLSX_DEFLATE_LEVEL } });
+  const sheet = Readable.from(sheetXml(rows, totals, counted), { objectMode: false });
+  // A sheet that fails (the COPY broke) fails the file, rather than ending it short.
+  sheet.once('error', (error) => archive.destroy(error));
+  archive
+    .append(CONTENT_TYPES, { name: '[Content_Types].xml' })
+    .append(ROOT_RELS, { name: '_rels/.rels' })
+    .append(WORKBOOK, { name: 'xl/workbook.xml' })
+    .append(WORKBOOK_RELS, { name: 'xl/_rels/workbook.xml.rels' })
+    .append(STYLES, { name: 'xl/styles.xml' })
+    .append(sheet, { name: 'xl/worksheets/sheet1.xml' });
+  // finalize() ends the archive once the sheet has streamed through; its failures are the stream's errors too.
+  archive.finalize().catch((error: Error) => archive.destroy(error));
   // A reader that goes away stops the database's COPY too (its connection is then dropped, not reused).
-  output.once('close', () => rows.destroy());
-  return output;
+  archive.once('close', () => rows.destroy());
+  return archive;
 }
