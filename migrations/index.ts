@@ -21,6 +21,7 @@ import { ReconciliationMatching1796610000000 } from './1796610000000-Reconciliat
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
+import { PaymentCodes1796680000000 } from './1796680000000-PaymentCodes';
 
 export const migrations = [
   Foundation1795822357562,
@@ -45,4 +46,5 @@ export const migrations = [
   ListIndexes1796650000000,
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,
+  PaymentCodes1796680000000,
 ];

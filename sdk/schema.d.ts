@@ -1717,9 +1717,29 @@ export interface paths {
         put?: never;
         /**
          * Spend from a card, or from all active cards of a holder account
-         * @description Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first. Idempotent by reference.
+         * @description Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first; with payment_code (from POST /v1/redemptions/payment-codes, scanned at the POS), its card or wallet, the code spent with the debit. Idempotent by reference.
          */
         post: operations["debitCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemptions/payment-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A dynamic payment code for a bound card, or for a holder's wallet
+         * @description An 18-digit single-use code (付款码) and its QR payload, for the holder to show at a POS, which debits with payment_code instead of serial and holder_ref. Made for a window of PAYMENT_CODE_WINDOW_SECONDS (60 s) and accepted in the next one too (skew), until spent; asked again in the same window, the same code. With serial, the card this channel bound to holder_ref; without, the holder's wallet (its active cards, soonest expiry first).
+         */
+        post: operations["createPaymentCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2378,7 +2398,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "payment_code_keys.secret_sealed" | "cards.code_hash";
             /** @example 100000 */
             rows: number;
         };
@@ -2631,8 +2651,13 @@ export interface components {
         DebitDto: {
             /** @description fen */
             amount: number;
-            /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it */
-            holder_ref: string;
+            /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it. Required unless payment_code is given */
+            holder_ref?: string;
+            /**
+             * @description A dynamic payment code (18 digits, as scanned from the holder's screen) instead of serial and holder_ref: it names its card or wallet, and is spent with the debit
+             * @example 681234567890123456
+             */
+            payment_code?: string;
             /** @description The channel's unique reference (e.g. its order number) */
             reference: string;
             /** @description The card to spend (bound by this channel to holder_ref); or leave it out to spend the holder's cards */
@@ -3363,6 +3388,38 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        PaymentCodeDto: {
+            /**
+             * @description The 18-digit code for the POS to scan (or type): single use; a secret while it is valid, so never logged
+             * @example 681234567890123456
+             */
+            code: string;
+            /**
+             * Format: date-time
+             * @description After this the code is refused (payment_code_expired)
+             */
+            expires_at: string;
+            holder_ref: string;
+            /** @enum {string} */
+            object: "payment_code";
+            /** @description The text to encode as a QR code for scanners (the code itself) */
+            qr_payload: string;
+            /**
+             * Format: date-time
+             * @description End of the code's window: refresh then. Scanned in the next window it is still accepted (skew)
+             */
+            refresh_at: string;
+            /** @description The card's serial; null for the holder's wallet */
+            serial: string | null;
+            /** @description Seconds of a window (PAYMENT_CODE_WINDOW_SECONDS) */
+            window_seconds: number;
+        };
+        PaymentCodeRequestDto: {
+            /** @description The holder's account at this channel */
+            holder_ref: string;
+            /** @description A card this channel bound to holder_ref: the code spends that card. Leave it out for the holder's wallet (the holder's active cards, soonest expiry first) */
+            serial?: string;
+        };
         PaymentDto: {
             /** @description fen */
             amount: number;
@@ -3955,7 +4012,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "payment_code_keys.secret_sealed" | "cards.code_hash";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;
@@ -12011,6 +12068,101 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_frozen, payment_code_used */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, payment_code_expired, payment_code_invalid, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createPaymentCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentCodeRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentCodeDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_not_found: no card with this serial bound by this channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description card_frozen */
             409: {
                 headers: {
@@ -12029,7 +12181,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            /** @description card_holder_mismatch, holder_has_no_cards, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -35,6 +35,7 @@ import {
   InvoiceProfile,
 } from './invoicing/invoice.entity';
 import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
+import { PaymentCodeKey } from './redemption/payment-code-key.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
 import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
@@ -72,6 +73,7 @@ export const entities = [
   CardTransaction,
   Redemption,
   RedemptionAttemptCounter,
+  PaymentCodeKey,
   DistributionSettings,
   DistributionFile,
   DistributionFileRow,

@@ -158,6 +158,18 @@ describe('redemption round trips', () => {
     expect(request[6]).toBe('COMMIT');
   });
 
+  it("debits by a card's payment code in ONE statement, the code spent in it, once its key is known", async () => {
+    const issued = await post('/v1/redemptions/payment-codes', { serial: cards[1].serial, holder_ref: 'rt-serial' });
+    expect(issued.status).toBe(200);
+    const body = { payment_code: issued.body.code as string, amount: 100, reference: nextRef() };
+    const { result, statements } = await recordStatements(() => post('/v1/redemptions/debit', body));
+    expect(result.status).toBe(200);
+    const { request } = split(statements);
+    expect(request.map(byItself)).toHaveLength(1);
+    expect(request[0]).toMatch(/^WITH payment_code_lock AS/);
+    expect(request[0]).toMatch(/payment_code_use AS/);
+  });
+
   it("debits a holder's cards in two statements inside BEGIN/COMMIT", async () => {
     const body = { holder_ref: 'rt-holder', amount: 12_000, reference: nextRef() };
     const { result, statements } = await recordStatements(() => post('/v1/redemptions/debit', body));

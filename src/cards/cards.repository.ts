@@ -169,15 +169,17 @@ const CREDITABLE: CardStatus[] = ['active', 'exhausted', 'frozen'];
  * balance, status, holder_ref and enterprise_id; and CTE `card_debit_movement`, its card_transactions row. No row
  * when the card refuses: nothing else of the statement happens then.
  */
-export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment {
+export function cardDebitSql(debit: CardDebit, firstParam: number, options: { onlyIf?: string } = {}): SqlFragment {
   const p = (n: number) => `$${firstParam + n}`;
+  // A caller's extra condition (a payment code's lock, composed before this fragment): SQL text, no parameters.
+  const onlyIf = options.onlyIf ? ` AND ${options.onlyIf}` : '';
   return {
     sql: `card_debit AS (
        UPDATE cards c SET balance = c.balance - ${p(1)}::bigint,
          status = CASE WHEN c.balance = ${p(1)}::bigint THEN 'exhausted' ELSE c.status END
        WHERE c.serial = ${p(0)}::bigint AND c.status = '${SPENDABLE}' AND c.balance >= ${p(1)}::bigint
          AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = ${p(2)} AND c.holder_ref = ${p(3)}
-         AND c.enterprise_id = ${p(5)}
+         AND c.enterprise_id = ${p(5)}${onlyIf}
        RETURNING c.serial, c.balance, c.status, c.holder_ref, c.enterprise_id),
      card_debit_movement AS (
        INSERT INTO card_transactions
@@ -422,6 +424,18 @@ export class CardsRepository {
       [serials],
     );
     return rows.map((row) => row.serial);
+  }
+
+  /** Whether a channel's holder account has an active, unexpired card (its wallet can spend). */
+  async holderHasSpendableCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<boolean> {
+    const [row] = await this.connection.query<Array<{ any: boolean }>>(
+      ctx,
+      `SELECT EXISTS (SELECT 1 FROM cards c
+         WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = '${SPENDABLE}'
+           AND (c.expires_at IS NULL OR c.expires_at > now())) AS any`,
+      [clientId, holderRef],
+    );
+    return row.any;
   }
 
   /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */

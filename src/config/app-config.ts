@@ -432,6 +432,16 @@ export class AppConfig {
   @Min(1)
   REDEMPTION_LOCKOUT_SECONDS = 600;
 
+  /**
+   * How long a dynamic payment code's window lasts (RFC 6238's time step): a code is made for one window and also
+   * accepted in the next one (clock skew, screen to scanner), never after it is spent.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(600)
+  PAYMENT_CODE_WINDOW_SECONDS = 60;
+
   /** How often the expiry job looks for cards past expires_at (it books their balance as breakage). */
   @Transform(toInt)
   @IsInt()

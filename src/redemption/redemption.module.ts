@@ -4,6 +4,7 @@ import { CryptoModule } from '../common/crypto/crypto.module';
 import { CardsModule } from '../cards/cards.module';
 import { OrdersModule } from '../orders/orders.module';
 import { AttemptLimiter } from './attempt-limiter';
+import { PaymentCodeKeys } from './payment-code-keys';
 import { RedemptionController } from './redemption.controller';
 import { RedemptionRepository } from './redemption.repository';
 import { RedemptionService } from './redemption.service';
@@ -12,6 +13,8 @@ import { RedemptionService } from './redemption.service';
 @Module({
   imports: [CardsModule, OrdersModule, AuditModule, CryptoModule],
   controllers: [RedemptionController],
-  providers: [RedemptionService, AttemptLimiter, RedemptionRepository],
+  providers: [RedemptionService, AttemptLimiter, RedemptionRepository, PaymentCodeKeys],
+  // Key rotation walks payment_code_keys.secret_sealed through its owner.
+  exports: [RedemptionRepository],
 })
 export class RedemptionModule {}

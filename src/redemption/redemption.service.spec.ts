@@ -18,6 +18,7 @@ import {
   type SerialDebitStatement,
   type StoredRedemption,
 } from './redemption.repository';
+import type { PaymentCodeKeys } from './payment-code-keys';
 import { RedemptionService } from './redemption.service';
 
 const CLIENT = 'cli_channel';
@@ -106,6 +107,7 @@ function setup() {
     {} as OrdersRepository,
     audit as unknown as AuditService,
     { REDEMPTION_CARD_PIN_FAILURE_LIMIT: 5 } as AppConfig,
+    {} as PaymentCodeKeys,
   );
   const ctx = new RequestContext('req_1', { clientId: CLIENT, enterpriseId: null, scopes: new Set() });
   return { service, cards, redemptions, sealed, ctx };

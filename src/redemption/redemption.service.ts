@@ -33,13 +33,22 @@ import type {
   DebitDto,
   EndUserDto,
   HolderIdentityDto,
+  PaymentCodeDto,
+  PaymentCodeRequestDto,
   RedemptionCardDto,
   RedemptionDto,
   ReverseDto,
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
-import { RedemptionRepository, ReferenceTaken, type SerialDebitStatement } from './redemption.repository';
+import { matchPaymentCode, parsePaymentCode, paymentCodeOf, paymentCodeStep, refusalOf } from './payment-code';
+import { PaymentCodeKeys } from './payment-code-keys';
+import {
+  RedemptionRepository,
+  ReferenceTaken,
+  type PaymentCodeUse,
+  type SerialDebitStatement,
+} from './redemption.repository';
 
 /**
  * The end user a channel acts for: the body's end_user, its IP else from the X-End-User-IP header (checked here, as
@@ -172,6 +181,7 @@ export class RedemptionService {
     private readonly orders: OrdersRepository,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly paymentKeys: PaymentCodeKeys,
   ) {}
 
   async verify(ctx: RequestContext, dto: VerifyCardDto, endUserIpHeader?: string): Promise<CardVerificationDto> {
@@ -353,13 +363,112 @@ export class RedemptionService {
   }
 
   async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
+    if (dto.payment_code !== undefined) {
+      if (dto.serial !== undefined || dto.holder_ref !== undefined) {
+        throw ApiError.validation([
+          { field: 'payment_code', message: 'payment_code replaces serial and holder_ref: give one or the other' },
+        ]);
+      }
+      return this.debitByPaymentCode(ctx, dto.payment_code, dto.amount, dto.reference);
+    }
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
-    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref}\n${dto.amount}`);
-    const debit = { clientId, reference: dto.reference, fingerprint, holderRef: dto.holder_ref, amount: dto.amount };
+    const holderRef = dto.holder_ref!;
+    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${holderRef}\n${dto.amount}`);
+    const debit = { clientId, reference: dto.reference, fingerprint, holderRef, amount: dto.amount };
     return dto.serial !== undefined
       ? this.debitBySerial(ctx, { ...debit, serial: dto.serial })
       : this.debitHolder(ctx, debit);
+  }
+
+  /**
+   * A dynamic payment code for a card this channel bound to the holder, or for the holder's wallet (docs/decisions
+   * /0010): the key's code for the current window and its count of uses. Asking again in the same window gives the
+   * same code until it is spent.
+   */
+  async paymentCode(ctx: RequestContext, dto: PaymentCodeRequestDto): Promise<PaymentCodeDto> {
+    const clientId = this.clientOf(ctx);
+    if (dto.serial !== undefined) {
+      if (!isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
+      const card = await this.cardRows.bySerial(ctx, dto.serial);
+      if (!card || card.boundClientId !== clientId) throw CardErrors.notFound(dto.serial);
+      if (card.holderRef !== dto.holder_ref) throw CardErrors.holderMismatch(dto.serial);
+      this.assertUsable(card);
+      this.remember(card);
+    } else if (!(await this.cardRows.holderHasSpendableCards(ctx, clientId, dto.holder_ref))) {
+      throw CardErrors.noCardsOfHolder();
+    }
+    const key = await this.paymentKeys.keyOf(ctx, { clientId, holderRef: dto.holder_ref, serial: dto.serial ?? null });
+    const windowSeconds = this.config.PAYMENT_CODE_WINDOW_SECONDS;
+    const step = paymentCodeStep(Date.now(), windowSeconds);
+    const code = paymentCodeOf(key.number, key.secret, step, key.uses);
+    const windowMs = windowSeconds * 1000;
+    return {
+      object: 'payment_code',
+      code,
+      qr_payload: code,
+      serial: key.serial,
+      holder_ref: key.holderRef,
+      window_seconds: windowSeconds,
+      refresh_at: new Date((step + 1) * windowMs).toISOString(),
+      expires_at: new Date((step + 2) * windowMs).toISOString(),
+    };
+  }
+
+  /**
+   * A debit by payment code: the code names its key, hence its card (one statement, as a debit by serial, with the
+   * key's compare-and-set in it) or its wallet (the holder's cards, with the code spent in the same transaction).
+   * Accepted for the window it was made in and the next one, while the key's count of uses is the one it was made
+   * for: spent once, never again. A refused code is answered from the stored redemption when the reference was
+   * this same request's (a retry).
+   */
+  private async debitByPaymentCode(
+    ctx: RequestContext,
+    paymentCode: string,
+    amount: number,
+    reference: string,
+  ): Promise<RedemptionDto> {
+    const clientId = this.clientOf(ctx);
+    // The code itself is never stored: its digest stands for it in the fingerprint.
+    const fingerprint = sha256Hex(`debit\npayment_code\n${sha256Hex(paymentCode)}\n${amount}`);
+    const refuse = async (refusal: ApiError): Promise<RedemptionDto> => {
+      const replayed = await this.replay(ctx, clientId, reference, fingerprint);
+      if (replayed) return replayed;
+      throw refusal;
+    };
+    const parsed = parsePaymentCode(paymentCode);
+    let key = parsed ? await this.paymentKeys.byNumber(ctx, parsed.keyNumber) : null;
+    // Another channel's code is no code for this one.
+    if (!parsed || !key || key.clientId !== clientId) {
+      await this.limiter.recordFailure(ctx, { clientId, ip: ctx.ip });
+      return refuse(CardErrors.paymentCodeInvalid());
+    }
+    const step = paymentCodeStep(Date.now(), this.config.PAYMENT_CODE_WINDOW_SECONDS);
+    let window = matchPaymentCode(key.secret, parsed.otp, key.uses, step);
+    if (!window) {
+      // Another process may have spent a code of this key since this one read it: read its count again.
+      key = (await this.paymentKeys.byNumber(ctx, parsed.keyNumber, true))!;
+      window = matchPaymentCode(key.secret, parsed.otp, key.uses, step);
+    }
+    if (!window) {
+      const why = refusalOf(key.secret, parsed.otp, key.uses, step);
+      if (why === 'invalid') await this.limiter.recordFailure(ctx, { clientId, ip: ctx.ip });
+      return refuse(
+        why === 'used'
+          ? CardErrors.paymentCodeUsed()
+          : why === 'expired'
+            ? CardErrors.paymentCodeExpired()
+            : CardErrors.paymentCodeInvalid(),
+      );
+    }
+    const use: PaymentCodeUse = { keyNumber: key.number, uses: key.uses, clientId };
+    const debit = { clientId, reference, fingerprint, holderRef: key.holderRef, amount };
+    const answer =
+      key.serial !== null
+        ? await this.debitBySerial(ctx, { ...debit, serial: key.serial }, use)
+        : await this.debitHolder(ctx, debit, use);
+    this.paymentKeys.spent(key, use.uses);
+    return answer;
   }
 
   /**
@@ -485,7 +594,11 @@ export class RedemptionService {
    * stored redemption; a refusal is then worked out by the reads that explain it. The audit record the statement
    * wrote is sealed into the chain once it has committed, as AuditService.append's are.
    */
-  private async debitBySerial(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<RedemptionDto> {
+  private async debitBySerial(
+    ctx: RequestContext,
+    debit: DebitRequest & { serial: string },
+    paymentCode?: PaymentCodeUse,
+  ): Promise<RedemptionDto> {
     const { serial, clientId, reference, amount } = debit;
     let enterpriseId = this.enterprises.get(serial);
     if (enterpriseId === undefined) {
@@ -508,6 +621,7 @@ export class RedemptionService {
       requestId: ctx.requestId,
       createdAt: new Date(),
     });
+    if (paymentCode) statement.paymentCode = paymentCode;
     const answer = statement.redemption.response;
     const result = await this.redemptions.debitBySerial(ctx, statement);
     if (result.outcome === 'debited') {
@@ -521,6 +635,11 @@ export class RedemptionService {
     if (replayed) return replayed;
     if (result.outcome === 'duplicate')
       throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
+    if (paymentCode) {
+      // A concurrent debit spent the code first (the statement found the key's count moved on).
+      const key = await this.paymentKeys.byNumber(ctx, paymentCode.keyNumber, true);
+      if (!key || key.uses !== paymentCode.uses) throw CardErrors.paymentCodeUsed();
+    }
     throw await this.debitRefusal(ctx, debit);
   }
 
@@ -528,11 +647,21 @@ export class RedemptionService {
    * A holder's cards (the channel's holder: its own bindings only), locked, spent soonest expiry first (no expiry
    * last), each down to zero before the next: two statements in one transaction, the lock and then every write.
    */
-  private async debitHolder(ctx: RequestContext, debit: DebitRequest): Promise<RedemptionDto> {
+  private async debitHolder(
+    ctx: RequestContext,
+    debit: DebitRequest,
+    paymentCode?: PaymentCodeUse,
+  ): Promise<RedemptionDto> {
     const { clientId, reference, amount, holderRef } = debit;
     let written: { response: RedemptionDto; auditId: string | null };
     try {
       written = await this.transactions.run(ctx, async () => {
+        // A wallet's payment code is spent first, in the debit's transaction: a refused debit gives it back.
+        if (paymentCode && !(await this.redemptions.spendPaymentCode(ctx, paymentCode))) {
+          const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+          if (replayed) return { response: replayed, auditId: null as string | null };
+          throw CardErrors.paymentCodeUsed();
+        }
         const cards = await this.cardRows.lockHolderCards(ctx, clientId, holderRef);
         cards.forEach((card) => this.remember(card));
         const total = cards.reduce((sum, card) => sum + card.balance, 0);

@@ -626,6 +626,18 @@ export const ERROR_MESSAGES = {
     en: 'This bank reference is booked already',
     'zh-CN': '该银行流水号已入账',
   },
+  payment_code_expired: {
+    en: 'This payment code has expired: show a fresh one',
+    'zh-CN': '付款码已过期，请刷新后重试',
+  },
+  payment_code_invalid: {
+    en: 'This is not a valid payment code',
+    'zh-CN': '付款码无效',
+  },
+  payment_code_used: {
+    en: 'This payment code has already been used',
+    'zh-CN': '付款码已被使用',
+  },
   payment_method_mismatch: {
     en: 'The order is paid another way',
     'zh-CN': '该订单的付款方式不同',

@@ -742,6 +742,10 @@ export const recipes: Record<string, Recipe> = {
     const { serial, holder } = await world.debitedCard();
     return channel(world, { body: { serial, holder_ref: holder, amount: 100, reference: unique('d') } });
   },
+  createPaymentCode: async (world) => {
+    const { serial, holder } = await world.debitedCard();
+    return channel(world, { body: { serial, holder_ref: holder } });
+  },
   reverseDebit: async (world) => {
     const { redemption } = await world.debitedCard();
     return channel(world, { params: { id: redemption }, body: { reference: unique('r') } });
