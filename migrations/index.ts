@@ -22,6 +22,7 @@ import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
 import { PaymentCodes1796680000000 } from './1796680000000-PaymentCodes';
+import { RiskMonitoring1796680000001 } from './1796680000001-RiskMonitoring';
 
 export const migrations = [
   Foundation1795822357562,
@@ -47,4 +48,5 @@ export const migrations = [
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,
   PaymentCodes1796680000000,
+  RiskMonitoring1796680000001,
 ];

@@ -36,6 +36,7 @@ import {
 } from './invoicing/invoice.entity';
 import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
 import { PaymentCodeKey } from './redemption/payment-code-key.entity';
+import { RiskAlert, RiskRuleSettingRow } from './risk/risk.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
 import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
@@ -74,6 +75,8 @@ export const entities = [
   Redemption,
   RedemptionAttemptCounter,
   PaymentCodeKey,
+  RiskAlert,
+  RiskRuleSettingRow,
   DistributionSettings,
   DistributionFile,
   DistributionFileRow,

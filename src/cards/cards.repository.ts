@@ -190,6 +190,21 @@ export function cardDebitSql(debit: CardDebit, firstParam: number, options: { on
   };
 }
 
+/**
+ * The cards module's part of a debit's fraud rule (src/risk/, debits_per_card_minute): CTE `card_recent_debits`, the
+ * card's debits in the last `windowSeconds` before this statement's own (`n`). Placed before `card_debit`, whose
+ * condition may refuse on it (a rule whose action is block).
+ */
+export function cardRecentDebitsSql(serial: string, windowSeconds: number, firstParam: number): SqlFragment {
+  return {
+    sql: `card_recent_debits AS (
+       SELECT count(*)::int AS n FROM card_transactions
+       WHERE serial = $${firstParam}::bigint AND kind = 'debit'
+         AND created_at > now() - make_interval(secs => $${firstParam + 1}::double precision))`,
+    params: [serial, windowSeconds],
+  };
+}
+
 /** What a bind asks: an unbound card, read with `balance`, bound to this channel's holder. */
 export interface CardBind {
   serial: string;
@@ -424,6 +439,57 @@ export class CardsRepository {
       [serials],
     );
     return rows.map((row) => row.serial);
+  }
+
+  /**
+   * The figures of the bind fraud rules before a bind (src/risk/): the channel's binds to this holder account in the
+   * last `holderWindowS`, the channel's binds in the last `channelWindowS`, and its binds of this order's cards to
+   * this holder in the last `orderWindowS`. One statement.
+   */
+  async bindFigures(
+    ctx: RequestContext,
+    bind: { clientId: string; holderRef: string; orderId: string },
+    windows: { holderWindowS: number; channelWindowS: number; orderWindowS: number },
+  ): Promise<{ holderBinds: number; channelBinds: number; orderBindsToHolder: number }> {
+    const [row] = await this.connection.query<
+      Array<{ holder_binds: number; channel_binds: number; order_binds_to_holder: number }>
+    >(
+      ctx,
+      `SELECT
+         (SELECT count(*)::int FROM card_transactions
+           WHERE kind = 'bind' AND client_id = $1 AND holder_ref = $2
+             AND created_at > now() - make_interval(secs => $4::double precision)) AS holder_binds,
+         (SELECT count(*)::int FROM card_transactions
+           WHERE kind = 'bind' AND client_id = $1
+             AND created_at > now() - make_interval(secs => $5::double precision)) AS channel_binds,
+         (SELECT count(*)::int FROM card_transactions t JOIN cards c ON c.serial = t.serial
+           WHERE t.kind = 'bind' AND t.client_id = $1 AND t.holder_ref = $2 AND c.order_id = $3
+             AND t.created_at > now() - make_interval(secs => $6::double precision)) AS order_binds_to_holder`,
+      [
+        bind.clientId,
+        bind.holderRef,
+        bind.orderId,
+        windows.holderWindowS,
+        windows.channelWindowS,
+        windows.orderWindowS,
+      ],
+    );
+    return {
+      holderBinds: row.holder_binds,
+      channelBinds: row.channel_binds,
+      orderBindsToHolder: row.order_binds_to_holder,
+    };
+  }
+
+  /** The card's debits in the last `windowSeconds` (cardRecentDebitsSql's count, read on its own). */
+  async recentDebits(ctx: RequestContext, serial: string, windowSeconds: number): Promise<number> {
+    const fragment = cardRecentDebitsSql(serial, windowSeconds, 1);
+    const [row] = await this.connection.query<Array<{ n: number }>>(
+      ctx,
+      `WITH ${fragment.sql} SELECT n FROM card_recent_debits`,
+      fragment.params,
+    );
+    return row.n;
   }
 
   /** Whether a channel's holder account has an active, unexpired card (its wallet can spend). */

@@ -6,6 +6,7 @@ import { TransactionalConnection } from '../database/transactional-connection';
 import {
   cardBindSql,
   cardDebitSql,
+  cardRecentDebitsSql,
   type CardBind,
   cardLegsSql,
   type CardDebit,
@@ -53,6 +54,11 @@ export interface SerialDebitStatement {
   audit: AuditEntry;
   /** A debit by payment code: the code's key and its count of uses the code was made for, spent with the debit. */
   paymentCode?: PaymentCodeUse;
+  /**
+   * The fraud rule on a card's debits (src/risk/): count the card's debits in the window before this one; with
+   * `refuseFrom`, the card refuses the debit when that count has reached it (a rule whose action is block).
+   */
+  recentDebits?: { windowSeconds: number; refuseFrom: number | null };
 }
 
 /** A payment code spent by a debit: its key, and the count of uses it was made for (the compare-and-set). */
@@ -175,8 +181,19 @@ export function serialDebitSql(
     ? `${params.take(paymentCodeLockSql(statement.paymentCode, params.next))},
      `
     : '';
+  const recent = statement.recentDebits;
+  const recentDebits = recent
+    ? `${params.take(cardRecentDebitsSql(statement.debit.serial, recent.windowSeconds, params.next))},
+     `
+    : '';
+  const conditions = [
+    ...(statement.paymentCode ? [paymentCodeLockedSql] : []),
+    ...(recent && recent.refuseFrom !== null
+      ? [`(SELECT n FROM card_recent_debits) < ${params.add(recent.refuseFrom)}::int`]
+      : []),
+  ];
   const card = params.take(
-    cardDebitSql(statement.debit, params.next, statement.paymentCode ? { onlyIf: paymentCodeLockedSql } : {}),
+    cardDebitSql(statement.debit, params.next, conditions.length > 0 ? { onlyIf: conditions.join(' AND ') } : {}),
   );
   const ledger = params.take(
     ledgerEntrySql(statement.posting, statement.entry, { source: 'card_debit', firstParam: params.next }),
@@ -202,12 +219,14 @@ export function serialDebitSql(
        FROM card_debit
        RETURNING response)`;
   const codeSpend = statement.paymentCode ? `,\n     ${paymentCodeSpendSql('card_debit')}` : '';
-  const sql = `WITH ${codeLock}${card}${codeSpend},
+  const sql = `WITH ${codeLock}${recentDebits}${card}${codeSpend},
      ${ledger},
      ${event},
      ${auditSql},
      ${redemption}
-     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response
+     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response${
+       recent ? ',\n            (SELECT n FROM card_recent_debits) AS recent_debits' : ''
+     }
      FROM card_debit, redemption`;
   return { sql, params: params.values, auditId: audit.id };
 }
@@ -346,7 +365,15 @@ export class RedemptionRepository {
     ctx: RequestContext,
     statement: SerialDebitStatement,
   ): Promise<
-    | { outcome: 'debited'; balance: number; status: CardStatus; response: RedemptionDto; auditId: string }
+    | {
+        outcome: 'debited';
+        balance: number;
+        status: CardStatus;
+        response: RedemptionDto;
+        auditId: string;
+        /** The card's debits in the fraud rule's window before this one (when asked). */
+        recentDebits: number | null;
+      }
     | { outcome: 'refused' }
     | { outcome: 'duplicate' }
   > {
@@ -355,7 +382,7 @@ export class RedemptionRepository {
     );
     try {
       const [row] = await this.connection.query<
-        Array<{ balance: string; status: CardStatus; response: RedemptionDto }>
+        Array<{ balance: string; status: CardStatus; response: RedemptionDto; recent_debits?: number }>
       >(ctx, composed.sql, composed.params);
       if (!row) return { outcome: 'refused' };
       return {
@@ -364,6 +391,7 @@ export class RedemptionRepository {
         status: row.status,
         response: row.response,
         auditId: composed.auditId,
+        recentDebits: row.recent_debits ?? null,
       };
     } catch (error) {
       if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };

@@ -26,6 +26,8 @@ import { OrdersRepository } from '../orders/orders.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { FREEZABLE_STATUSES } from '../cards/card-rules';
 import { AppConfig } from '../config/app-config';
+import { RiskService, type RiskHit, type RiskSubject } from '../risk/risk.service';
+import type { EffectiveRule } from '../risk/risk-rules';
 import { AttemptLimiter, type AttemptSource, type EndUser } from './attempt-limiter';
 import type {
   BindCardDto,
@@ -182,6 +184,7 @@ export class RedemptionService {
     private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly paymentKeys: PaymentCodeKeys,
+    private readonly risk: RiskService,
   ) {}
 
   async verify(ctx: RequestContext, dto: VerifyCardDto, endUserIpHeader?: string): Promise<CardVerificationDto> {
@@ -255,6 +258,21 @@ export class RedemptionService {
       }
     }
 
+    // Fraud rules on binds (src/risk/): counted before the bind, this one included; a block refuses it here.
+    const riskSubject: RiskSubject = {
+      serial: card.serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: dto.holder_ref,
+      clientId,
+    };
+    const riskHits = await this.bindRiskHits(ctx, riskSubject);
+    const blocking = riskHits.find((hit) => hit.rule.action === 'block');
+    if (blocking) {
+      await this.risk.raise(ctx, riskSubject, riskHits);
+      throw RiskService.blocked(blocking);
+    }
+
     // The bind in one statement; a card that is not bindable (any more) is worked out in a transaction below.
     const id = newId('redemption');
     const bound = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
@@ -300,6 +318,7 @@ export class RedemptionService {
     });
     if (result.outcome === 'bound') {
       await this.sealAudit(result.auditId);
+      await this.risk.raise(ctx, riskSubject, riskHits);
       return response;
     }
     if (result.outcome === 'duplicate') {
@@ -307,7 +326,8 @@ export class RedemptionService {
       if (!replayedNow) throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`);
       return replayedNow;
     }
-    return this.transactions.run(ctx, async () => {
+    let boundNow = false;
+    const answered = await this.transactions.run(ctx, async () => {
       const again = await this.claim(ctx, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
       // First bind wins, for its channel and holder: only an unbound, unexpired card changes; every later bind finds
@@ -338,6 +358,7 @@ export class RedemptionService {
         });
       }
       const boundCard = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
+      boundNow = true;
       await this.cards.record(ctx, [
         {
           card: boundCard,
@@ -360,6 +381,33 @@ export class RedemptionService {
         legs: [{ card: boundCard, amount: 0, balanceAfter: balance, status: 'active' }],
       });
     });
+    if (boundNow) await this.risk.raise(ctx, riskSubject, riskHits);
+    return answered;
+  }
+
+  /** The bind rules' hits for this bind (its own count included). */
+  private async bindRiskHits(ctx: RequestContext, subject: RiskSubject): Promise<RiskHit[]> {
+    const scope = { enterpriseId: subject.enterpriseId, clientId: subject.clientId };
+    const [holder, channel, order] = await Promise.all([
+      this.risk.rule(ctx, 'binds_per_holder_hour', scope),
+      this.risk.rule(ctx, 'binds_per_channel_day', scope),
+      this.risk.rule(ctx, 'order_cards_to_one_holder', scope),
+    ]);
+    if (!holder.enabled && !channel.enabled && !order.enabled) return [];
+    const figures = await this.cardRows.bindFigures(
+      ctx,
+      { clientId: subject.clientId!, holderRef: subject.holderRef!, orderId: subject.orderId! },
+      {
+        holderWindowS: holder.windowSeconds!,
+        channelWindowS: channel.windowSeconds!,
+        orderWindowS: order.windowSeconds!,
+      },
+    );
+    return this.risk.hits([
+      { rule: holder, count: figures.holderBinds + 1 },
+      { rule: channel, count: figures.channelBinds + 1 },
+      { rule: order, count: figures.orderBindsToHolder + 1 },
+    ]);
   }
 
   async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
@@ -622,10 +670,22 @@ export class RedemptionService {
       createdAt: new Date(),
     });
     if (paymentCode) statement.paymentCode = paymentCode;
+    // The fraud rule on the card's debits is counted in the statement; a block refuses the debit there.
+    const debitRule = await this.risk.rule(ctx, 'debits_per_card_minute', { enterpriseId, clientId });
+    if (debitRule.enabled) {
+      statement.recentDebits = {
+        windowSeconds: debitRule.windowSeconds!,
+        refuseFrom: debitRule.action === 'block' ? debitRule.threshold - 1 : null,
+      };
+    }
     const answer = statement.redemption.response;
     const result = await this.redemptions.debitBySerial(ctx, statement);
     if (result.outcome === 'debited') {
       await this.sealAudit(result.auditId);
+      if (result.recentDebits !== null) {
+        const hits = this.risk.hits([{ rule: debitRule, count: result.recentDebits + 1 }]);
+        await this.risk.raise(ctx, { serial, enterpriseId, orderId: null, holderRef: debit.holderRef, clientId }, hits);
+      }
       return {
         ...answer,
         cards: [{ serial, amount: -amount, balance_after: result.balance, status: result.status }],
@@ -640,7 +700,7 @@ export class RedemptionService {
       const key = await this.paymentKeys.byNumber(ctx, paymentCode.keyNumber, true);
       if (!key || key.uses !== paymentCode.uses) throw CardErrors.paymentCodeUsed();
     }
-    throw await this.debitRefusal(ctx, debit);
+    throw await this.debitRefusal(ctx, debit, debitRule);
   }
 
   /**
@@ -756,7 +816,11 @@ export class RedemptionService {
   }
 
   /** Why a debit by serial changed nothing: another channel's card (or one no channel bound) does not exist for it. */
-  private async debitRefusal(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<ApiError> {
+  private async debitRefusal(
+    ctx: RequestContext,
+    debit: DebitRequest & { serial: string },
+    debitRule: EffectiveRule,
+  ): Promise<ApiError> {
     const card = await this.cardRows.bySerial(ctx, debit.serial);
     if (!card || card.boundClientId !== debit.clientId) return CardErrors.notFound(debit.serial);
     if (card.holderRef !== debit.holderRef) return CardErrors.holderMismatch(debit.serial);
@@ -765,7 +829,22 @@ export class RedemptionService {
     } catch (refusal) {
       return refusal as ApiError;
     }
-    return CardErrors.insufficientBalance(card.balance, debit.serial);
+    if (card.balance < debit.amount || !debitRule.enabled || debitRule.action !== 'block') {
+      return CardErrors.insufficientBalance(card.balance, debit.serial);
+    }
+    // The card could take it: the fraud rule refused it.
+    const recent = await this.cardRows.recentDebits(ctx, card.serial, debitRule.windowSeconds!);
+    const [hit] = this.risk.hits([{ rule: debitRule, count: recent + 1 }]);
+    if (!hit) return CardErrors.insufficientBalance(card.balance, debit.serial);
+    const subject = {
+      serial: card.serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: debit.holderRef,
+      clientId: debit.clientId,
+    };
+    await this.risk.raise(ctx, subject, [hit]);
+    return RiskService.blocked(hit);
   }
 
   private remember(card: Pick<CardRow, 'serial' | 'enterpriseId'>): void {
@@ -888,8 +967,10 @@ export class RedemptionService {
    * until its enterprise or the operator unfreezes it. Committed on its own: the request itself fails.
    */
   private async countWrongPin(ctx: RequestContext, serial: string): Promise<void> {
+    let counted: number | null = null;
     const frozen = await this.transactions.run(ctx, async () => {
       const failures = await this.cardRows.countPinFailure(ctx, serial);
+      counted = failures;
       if (failures === null || failures < this.config.REDEMPTION_CARD_PIN_FAILURE_LIMIT) return false;
       const card = await this.cardRows.bySerial(ctx, serial, true);
       if (!card || !(FREEZABLE_STATUSES as readonly CardStatus[]).includes(card.status) || isPastExpiry(card)) {
@@ -911,6 +992,26 @@ export class RedemptionService {
       this.limiter.countCardFrozen();
       this.logger.warn({ msg: 'card frozen after too many wrong PINs', serial });
     }
+    if (counted !== null) await this.verifyFailureRisk(ctx, serial, counted);
+  }
+
+  /** The fraud rule on a card's wrong PINs (a block has nothing more to refuse: the attempt failed already). */
+  private async verifyFailureRisk(ctx: RequestContext, serial: string, failures: number): Promise<void> {
+    const card = await this.cardRows.bySerial(ctx, serial);
+    if (!card) return;
+    const rule = await this.risk.rule(ctx, 'verify_failures_per_card', {
+      enterpriseId: card.enterpriseId,
+      clientId: ctx.clientId,
+    });
+    const hits = this.risk.hits([{ rule, count: failures }]);
+    const subject = {
+      serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: card.holderRef,
+      clientId: ctx.clientId,
+    };
+    await this.risk.raise(ctx, subject, hits);
   }
 
   private clientOf(ctx: RequestContext): string {

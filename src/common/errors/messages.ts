@@ -714,6 +714,10 @@ export const ERROR_MESSAGES = {
     en: '[Row {row}: ][{field}: ]the card is not available',
     'zh-CN': '[第 {row} 行：][{field}：]该卡不可用',
   },
+  risk_blocked: {
+    en: 'Refused by a fraud rule[: {rule}]',
+    'zh-CN': '因风控规则被拒绝[：{rule}]',
+  },
   serial_not_in_order: {
     en: '[Row {row}: ][{field}: ]the serial is not a card of the order',
     'zh-CN': '[第 {row} 行：][{field}：]该卡号不属于此订单',
