@@ -71,7 +71,7 @@ describe('payment codes', () => {
     });
     const product = await createProduct(app);
     const placed = await placePaidOrder(app, `PC-${randomBytes(4).toString('hex')}`, [
-      { product_id: product.id, face_value: 10_000, quantity: 6 },
+      { product_id: product.id, face_value: 10_000, quantity: 8 },
     ]);
     await waitForIssued(app, placed.order.id);
     cards = await cardsWithSecrets(app, placed.order.id);
@@ -179,6 +179,19 @@ describe('payment codes', () => {
     expect(over.body.code).toBe('insufficient_balance');
     await payWith(cardCode.code, 100).expect(200);
     expect(await balance(second.serial)).toBe(7_900);
+  });
+
+  it("a wallet code used under 20 concurrent debits succeeds once: the holder's cards are spent once", async () => {
+    const [first, second] = [cards[6], cards[7]];
+    await bind(first, 'gina').expect(200);
+    await bind(second, 'gina').expect(200);
+    const { code } = await codeFor({ holder_ref: 'gina' });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => payWith(code, 500)));
+    expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
+    expect(answers.filter((answer) => answer.status === 409 && answer.body.code === 'payment_code_used')).toHaveLength(
+      19,
+    );
+    expect((await balance(first.serial)) + (await balance(second.serial))).toBe(19_500);
   });
 
   it('codes are only for cards this channel bound to the holder, and a debit takes a code or serial + holder', async () => {

@@ -532,8 +532,12 @@ export class RedemptionRepository {
    */
   async spendPaymentCode(ctx: RequestContext, use: PaymentCodeUse): Promise<boolean> {
     const manager = this.connection.transactionManager(ctx, 'RedemptionRepository.spendPaymentCode');
+    // In a CTE: TypeORM answers a bare UPDATE with [rows, count], whatever RETURNING says.
     const rows = await manager.query<unknown[]>(
-      `UPDATE payment_code_keys SET uses = uses + 1 WHERE number = $1 AND uses = $2 AND client_id = $3 RETURNING number`,
+      `WITH spent AS (
+         UPDATE payment_code_keys SET uses = uses + 1 WHERE number = $1 AND uses = $2 AND client_id = $3
+         RETURNING number)
+       SELECT number FROM spent`,
       [use.keyNumber, use.uses, use.clientId],
     );
     return rows.length > 0;
