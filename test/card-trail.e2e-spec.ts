@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { linkHash } from '../src/audit/audit-chain';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, enterpriseWithClient, placePaidOrder } from './support/fixtures';
+import { createClient, createProduct, enterpriseWithClient, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
 
 interface Step {
   step: string;
@@ -23,6 +23,7 @@ describe('card trail', () => {
   let app: TestApp;
   let operator: string;
   let card: CardWithSecret;
+  let named: CardWithSecret;
   let enterpriseToken: string;
   let channel: { id: string; token: string };
   let orderId: string;
@@ -35,12 +36,16 @@ describe('card trail', () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
     operator = await app.operatorToken();
     const product = await createProduct(app);
+    const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
     const placed = await placePaidOrder(app, `TRAIL-${randomBytes(4).toString('hex')}`, [
       { product_id: product.id, face_value: 10_000, quantity: 2 },
+      { product_id: registeredProduct.id, face_value: 10_000, quantity: 1 },
     ]);
     orderId = placed.order.id;
     await waitForIssued(app, orderId);
-    [card] = await cardsWithSecrets(app, orderId);
+    const minted = await cardsWithSecrets(app, orderId);
+    card = minted.find((each) => each.cardType === 'anonymous')!;
+    named = minted.find((each) => each.cardType === 'registered')!;
     const hr = await createClient(app, {
       enterprise_id: placed.enterprise.id,
       scopes: ['cards:read', 'cards:write'],
@@ -52,6 +57,25 @@ describe('card trail', () => {
   });
   afterAll(async () => {
     await app?.close();
+  });
+
+  it('follows a registered card through loss to its replacement', async () => {
+    await post(channel.token, '/v1/redemptions/bind', {
+      code: named.code,
+      pin: named.pin,
+      holder_ref: 'named',
+      reference: nextRef(),
+      holder_identity: { name: TEST_PURCHASER.name, id_type: 'resident_id', id_number: TEST_PURCHASER.id_number },
+    }).expect(200);
+    const lost = await post(enterpriseToken, `/v1/cards/${named.serial}/report-loss`, {}).expect(200);
+    const replacement = lost.body.replacement.serial as string;
+    const trail = await app.http.get(`/v1/cards/${named.serial}/trail`).auth(operator, { type: 'bearer' }).expect(200);
+    const steps = trail.body.steps as Step[];
+    expect(steps.map((step) => step.step)).toEqual(['minted', 'bound', 'lost']);
+    expect(JSON.stringify(steps[2].summary)).toContain(replacement);
+    // The replacement's own trail starts at its replacement (the loss record names both cards).
+    const next = await app.http.get(`/v1/cards/${replacement}/trail`).auth(operator, { type: 'bearer' }).expect(200);
+    expect((next.body.steps as Step[]).map((step) => step.step)).toContain('lost');
   });
 
   it('tells minted, bound (by which channel), debited, reversed, the alert and the freeze, each with a verifiable hash', async () => {
