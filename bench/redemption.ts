@@ -21,8 +21,15 @@
  * - Two more pgbench rows, for the explanation only (no target): each of those without the audit seal after the
  *   commit (every debit seals its record into the chain under the head's lock: under load that lock is the queue).
  *
+ * - HTTP "payment code" (issue 17): the same debits on a third set of cards, each by a dynamic payment code instead
+ *   of serial + holder (`{"payment_code": …, "amount": 1, …}`), in the same run. Each card's code is the one its
+ *   holder's screen would show: derived by the app's own function (paymentCodeOf) from the card's key, whose secret
+ *   the benchmark opens with the same DATA_DIR keys, and its count of uses as the benchmark has seen it spent. The
+ *   fraud rules are on in both HTTP runs and in pgbench's statement (each debit counts its card's recent debits), the
+ *   debit rule's threshold raised for the channel so that this load is not flagged on every debit.
+ *
  * Targets (issue 11): app ≥ 0.5 × pgbench of its own statements; app ≥ 1.0 × pgbench of the old transaction; app p99
- * ≤ 2 × pgbench's p99 of its own statements. Exit 1 if one is missed or a check fails: every HTTP answer 200; as
+ * ≤ 2 × pgbench's p99 of its own statements; (issue 17) debits by payment code ≥ 0.8 × debits by serial. Exit 1 if one is missed or a check fails: every HTTP answer 200; as
  * many debit redemptions in the database as 200s (plus at most the requests in flight when autocannon stopped); every
  * card's balance equal to its face value less its debits (never below zero); `GET /v1/admin/ledger/verify` ok.
  *
@@ -45,6 +52,9 @@ import { RequestContext } from '../src/common/context/request-context';
 import { type AppConfig, loadConfig } from '../src/config/app-config';
 import type { TransactionService } from '../src/database/transaction.service';
 import type { QueueService } from '../src/queue/queue.service';
+import { DataCipher } from '../src/common/crypto/data-cipher.service';
+import { parsePaymentCode, paymentCodeOf, paymentCodeStep } from '../src/redemption/payment-code';
+import { paymentCodeSecretContext } from '../src/redemption/payment-code-keys';
 import { serialDebitSql } from '../src/redemption/redemption.repository';
 import { serialDebitStatement } from '../src/redemption/redemption.service';
 import {
@@ -71,6 +81,8 @@ const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519
 const TARGET_OWN_RATIO = 0.5;
 /** app ≥ this × pgbench of the old 8-statement transaction. */
 const TARGET_OLD_RATIO = 1.0;
+/** Debits by payment code ≥ this × debits by serial (HTTP, the same run). */
+const TARGET_CODE_RATIO = 0.8;
 /** app p99 ≤ this × pgbench's p99 of the app's own statements. */
 const TARGET_P99_FACTOR = 2;
 const ISSUE_TIMEOUT_MS = 120_000;
@@ -204,6 +216,8 @@ function appStatementScript(
     requestId: 'req_pgbench',
     createdAt: new Date(),
   });
+  // The fraud rule's count of the card's recent debits, as the app's statement has it (RedemptionService).
+  statement.recentDebits = { windowSeconds: 60, refuseFrom: null };
   // The audit fragment needs the signing key only (appendSql sends nothing).
   const audit = new AuditService(
     undefined as unknown as TransactionService,
@@ -303,6 +317,17 @@ interface SentContext {
   card?: string;
 }
 
+/** A card's payment-code key as the benchmark tracks it: the count of uses is what it has seen spent. */
+interface CodeKey {
+  number: number;
+  secret: Buffer;
+  uses: number;
+}
+
+interface CodeContext {
+  key?: CodeKey;
+}
+
 async function main(): Promise<number> {
   return withFullServer(async (server, operatorClient, env) => {
     const databaseUrl = server.databaseUrl ?? process.env.DATABASE_URL;
@@ -329,7 +354,7 @@ async function main(): Promise<number> {
         po_number: `BENCH-REDEEM-${randomBytes(4).toString('hex')}`,
         payment_method: 'bank_transfer',
         purchaser: PURCHASER,
-        lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: 2 * CARDS_PER_SIDE }],
+        lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: 3 * CARDS_PER_SIDE }],
       });
       const enterprise = await tenant.operator.get<{ id: string; name: string }>(
         `/v1/admin/enterprises/${tenant.enterpriseId}`,
@@ -359,6 +384,12 @@ async function main(): Promise<number> {
         scopes: ['redemptions:write'],
       });
       const channelToken = await token(server.url, channelClient.id, channelClient.client_secret);
+      // The fraud rules stay on (each debit counts its card's recent debits in its statement, as in production), but
+      // one card spent hundreds of times a minute is this benchmark's load, not fraud to raise on every debit.
+      await tenant.operator.put('/v1/admin/risk-rules', {
+        client_id: channelClient.id,
+        rules: [{ rule: 'debits_per_card_minute', threshold: 1_000_000, action: 'flag' }],
+      });
       // Each card bound to a holder of its own, through the channel that spends it (pgbench's cards: 'cli_pgbench').
       const { rows: cards } = await db.query<{ serial: string }>(
         `UPDATE cards SET status = 'active', holder_ref = 'bench-holder-' || serial, bound_client_id = $2,
@@ -368,7 +399,8 @@ async function main(): Promise<number> {
       );
       cards.sort((a, b) => (BigInt(a.serial) < BigInt(b.serial) ? -1 : 1));
       const httpCards = cards.slice(0, CARDS_PER_SIDE).map((card) => card.serial);
-      const pgbenchCards = cards.slice(CARDS_PER_SIDE).map((card) => card.serial);
+      const pgbenchCards = cards.slice(CARDS_PER_SIDE, 2 * CARDS_PER_SIDE).map((card) => card.serial);
+      const codeCards = cards.slice(2 * CARDS_PER_SIDE).map((card) => card.serial);
       await db.query("UPDATE cards SET bound_client_id = 'cli_pgbench' WHERE serial = ANY($1::bigint[])", [
         pgbenchCards,
       ]);
@@ -428,8 +460,77 @@ async function main(): Promise<number> {
       await sleep(2_000);
       const http: Measured = measured;
 
-      // ---- pgbench: the app's own statements, then the old transaction, on the other cards.
+      // ---- HTTP by payment code: each connection pays with its card's current code, 1 fen at a time.
+      const channel = api(server.url, channelToken);
       const config = loadConfig({ ...env, DATABASE_URL: databaseUrl });
+      const cipher = new DataCipher(config);
+      const windowSeconds = config.PAYMENT_CODE_WINDOW_SECONDS;
+      const codeKeys: CodeKey[] = [];
+      for (const serial of codeCards) {
+        const issued = await channel.post<{ code: string }>('/v1/redemptions/payment-codes', {
+          serial,
+          holder_ref: `bench-holder-${serial}`,
+        });
+        const number = parsePaymentCode(issued.code)!.keyNumber;
+        const {
+          rows: [key],
+        } = await db.query<{ secret_sealed: string }>('SELECT secret_sealed FROM payment_code_keys WHERE number = $1', [
+          number,
+        ]);
+        const secret = Buffer.from(cipher.decrypt(key.secret_sealed, paymentCodeSecretContext(number)), 'base64');
+        codeKeys.push({ number, secret, uses: 0 });
+      }
+      // Keys not in flight: a request takes one and gives it back with its answer. autocannon starts each request
+      // of a connection with a fresh context, so a card cannot stay with a connection; no two requests in flight
+      // share a card, as no two holders share one.
+      let freeKeys = [...codeKeys];
+      // A debit in flight when a run stopped may have spent a code the benchmark did not see answered.
+      const resyncUses = async () => {
+        await sleep(2_000);
+        const { rows } = await db.query<{ number: string; uses: string }>(
+          'SELECT number::text AS number, uses::text AS uses FROM payment_code_keys WHERE number = ANY($1::bigint[])',
+          [codeKeys.map((key) => key.number)],
+        );
+        const uses = new Map(rows.map((row) => [Number(row.number), Number(row.uses)]));
+        for (const key of codeKeys) key.uses = uses.get(key.number) ?? key.uses;
+        freeKeys = [...codeKeys];
+      };
+      let codeOk = 0;
+      const codeFailures = new Map<string, { count: number; sample: string }>();
+      const codeLoad: Omit<autocannon.Options, 'connections' | 'duration' | 'amount'> = {
+        ...load,
+        requests: [
+          {
+            setupRequest: (request, context) => {
+              const key = freeKeys.pop();
+              if (!key) throw new Error('more payment-code requests in flight than cards');
+              (context as CodeContext).key = key;
+              const code = paymentCodeOf(key.number, key.secret, paymentCodeStep(Date.now(), windowSeconds), key.uses);
+              return {
+                ...request,
+                body: `{"payment_code":"${code}","amount":1,"reference":"bench-code-${runId}-${sent++}"}`,
+              };
+            },
+            onResponse: (status, body, context) => {
+              const key = (context as CodeContext).key!;
+              freeKeys.push(key);
+              if (status === 200) {
+                codeOk++;
+                key.uses++;
+              } else {
+                const failure = codeFailures.get(String(status)) ?? { count: 0, sample: body.slice(0, 300) };
+                failure.count++;
+                codeFailures.set(String(status), failure);
+              }
+            },
+          },
+        ],
+      };
+      const codeRun = await measureRun(server, SETTINGS, 'redemption-payment-code', codeLoad, resyncUses);
+      await sleep(2_000);
+      const byCode: Measured = codeRun.measured;
+
+      // ---- pgbench: the app's own statements, then the old transaction, on the other cards.
       const runScript = (name: string, script: string): PgbenchResult => {
         const scriptFile = join(work, `${name}.sql`);
         writeFileSync(scriptFile, script);
@@ -465,6 +566,12 @@ async function main(): Promise<number> {
       for (const [status, failure] of failures) {
         problems.push(`${failure.count} HTTP answers ${status}, e.g. ${failure.sample}`);
       }
+      for (const [status, failure] of codeFailures) {
+        problems.push(`${failure.count} HTTP answers ${status} to debits by payment code, e.g. ${failure.sample}`);
+      }
+      if (codeRun.result.errors > 0 || codeRun.result.timeouts > 0) {
+        problems.push(`payment codes: ${codeRun.result.errors} connection errors, ${codeRun.result.timeouts} timeouts`);
+      }
       if (result.errors > 0 || result.timeouts > 0) {
         problems.push(`${result.errors} connection errors, ${result.timeouts} timeouts`);
       }
@@ -480,9 +587,9 @@ async function main(): Promise<number> {
         "SELECT count(*)::int AS debits FROM redemptions WHERE client_id = $1 AND kind = 'debit'",
         [channelClient.id],
       );
-      // Warm-up and measured run: at most one request per connection in flight at each stop.
-      if (counted.debits < ok || counted.debits > ok + 2 * SETTINGS.connections) {
-        problems.push(`${ok} debits answered 200 but ${counted.debits} in the database`);
+      // Warm-up and measured runs: at most one request per connection in flight at each stop.
+      if (counted.debits < ok + codeOk || counted.debits > ok + codeOk + 4 * SETTINGS.connections) {
+        problems.push(`${ok + codeOk} debits answered 200 but ${counted.debits} in the database`);
       }
       const {
         rows: [drift],
@@ -517,6 +624,7 @@ async function main(): Promise<number> {
       );
       console.log(HEADER_ROW);
       console.log(measuredRow('http (app)', http));
+      console.log(measuredRow('http (app), by payment code', byCode));
       console.log(pgbenchRow('pgbench: app statements', own));
       console.log(pgbenchRow('pgbench: old transaction', old));
       console.log(pgbenchRow('(pgbench: app statement, no seal)', ownUnsealed));
@@ -535,9 +643,14 @@ async function main(): Promise<number> {
           .join(', ')}`,
       );
       console.log(
-        `checks: ${ok} HTTP debits answered 200, ${counted.debits} in the database; pgbench ${own.transactions} + ${old.transactions} + ${ownUnsealed.transactions} + ${oldUnsealed.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
+        `checks: ${ok} + ${codeOk} (by payment code) HTTP debits answered 200, ${counted.debits} in the database; pgbench ${own.transactions} + ${old.transactions} + ${ownUnsealed.transactions} + ${oldUnsealed.transactions} transactions; balances = face − debits on all ${cards.length} cards; ledger verify ${verification.ok ? 'ok' : 'FAILED'}`,
       );
       const verdicts = [
+        {
+          what: `debits by payment code / by serial = ${byCode.rps.toFixed(0)} / ${http.rps.toFixed(0)} = ${(byCode.rps / http.rps).toFixed(2)}`,
+          target: `≥ ${TARGET_CODE_RATIO}`,
+          met: byCode.rps >= TARGET_CODE_RATIO * http.rps,
+        },
         {
           what: `app / pgbench of its own statements = ${(http.rps / own.tps).toFixed(2)}`,
           target: `≥ ${TARGET_OWN_RATIO}`,

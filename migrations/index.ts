@@ -21,6 +21,8 @@ import { ReconciliationMatching1796610000000 } from './1796610000000-Reconciliat
 import { ListIndexes1796650000000 } from './1796650000000-ListIndexes';
 import { StoredFiles1796660000000 } from './1796660000000-StoredFiles';
 import { DistributionFileRowColumns1796670000000 } from './1796670000000-DistributionFileRowColumns';
+import { PaymentCodes1796680000000 } from './1796680000000-PaymentCodes';
+import { RiskMonitoring1796680000001 } from './1796680000001-RiskMonitoring';
 import { ChannelSettlementIndex1796700000000 } from './1796700000000-ChannelSettlementIndex';
 import { StatementRuns1796700000001 } from './1796700000001-StatementRuns';
 
@@ -47,6 +49,8 @@ export const migrations = [
   ListIndexes1796650000000,
   StoredFiles1796660000000,
   DistributionFileRowColumns1796670000000,
+  PaymentCodes1796680000000,
+  RiskMonitoring1796680000001,
   ChannelSettlementIndex1796700000000,
   StatementRuns1796700000001,
 ];

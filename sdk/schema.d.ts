@@ -616,6 +616,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/risk-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The fraud rules as they apply to every card, an enterprise, or a channel */
+        get: operations["getRiskRules"];
+        /**
+         * Set fraud rules' thresholds, actions or on/off for every card, an enterprise, or a channel
+         * @description A part left out keeps its setting (new: from the scope below: every card, then configuration RISK_RULES, then the default). A channel setting wins over an enterprise one, which wins over the setting for every card. Other API processes apply it within 10 seconds.
+         */
+        put: operations["putRiskRules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/risk/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts raised by the fraud rules, newest first
+         * @description Each names the rule, the action taken, the figures that crossed it and the objects involved.
+         */
+        get: operations["listRiskAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/balance": {
         parameters: {
             query?: never;
@@ -752,6 +793,26 @@ export interface paths {
         put?: never;
         /** Report a registered card lost (挂失): a replacement for the same holder carries its balance */
         post: operations["reportCardLost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cards/{serial}/trail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A card's whole history from the audit chain, each step with its record's hash
+         * @description Minted, exported, distributed, claimed, bound (by which channel), each debit and reversal, freezes, loss and replacement, fraud alerts: every audit record about the card, in chain order, with its seq, prev_hash and hash to check against GET /v1/admin/audit. Enterprise clients with cards:read see their own cards'; the operator any.
+         */
+        get: operations["getCardTrail"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1757,9 +1818,29 @@ export interface paths {
         put?: never;
         /**
          * Spend from a card, or from all active cards of a holder account
-         * @description Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first. Idempotent by reference.
+         * @description Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first; with payment_code (from POST /v1/redemptions/payment-codes, scanned at the POS), its card or wallet, the code spent with the debit. Idempotent by reference.
          */
         post: operations["debitCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/redemptions/payment-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A dynamic payment code for a bound card, or for a holder's wallet
+         * @description An 18-digit single-use code (付款码) and its QR payload, for the holder to show at a POS, which debits with payment_code instead of serial and holder_ref. Made for a window of PAYMENT_CODE_WINDOW_SECONDS (60 s) and accepted in the next one too (skew), until spent; asked again in the same window, the same code. With serial, the card this channel bound to holder_ref; without, the holder's wallet (its active cards, soonest expiry first).
+         */
+        post: operations["createPaymentCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2366,6 +2447,40 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        CardTrailDto: {
+            enterprise_id: string;
+            /** @enum {string} */
+            object: "card_trail";
+            order_id: string;
+            serial: string;
+            status: string;
+            /** @description Oldest first, in chain order */
+            steps: components["schemas"]["CardTrailStepDto"][];
+        };
+        CardTrailStepDto: {
+            /** @description The audit record's action, e.g. card.debited */
+            action: string;
+            /** @description The API client that acted (a channel, the enterprise) */
+            actor_client_id: string | null;
+            /** @description The audit record's id */
+            audit_record_id: string;
+            /** @description The record's hash: check it against GET /v1/admin/audit (and its verification) */
+            hash: string;
+            object_id: string;
+            object_type: string;
+            /** Format: date-time */
+            occurred_at: string;
+            /** @description The previous record’s hash */
+            prev_hash: string;
+            /** @description The record's place in the chain */
+            seq: number;
+            /** @description minted, exported, distributed, claimed, bound, debited, reversed, frozen, unfrozen, lost, replaced, alert, … (else the action) */
+            step: string;
+            /** @description What the audit record says (serials, amounts, to whom; never a code) */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+        };
         CardTransactionDto: {
             /** @description Signed change of the balance, fen */
             amount: number;
@@ -2489,7 +2604,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "payment_code_keys.secret_sealed" | "cards.code_hash";
             /** @example 100000 */
             rows: number;
         };
@@ -2781,8 +2896,13 @@ export interface components {
         DebitDto: {
             /** @description fen */
             amount: number;
-            /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it */
-            holder_ref: string;
+            /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it. Required unless payment_code is given */
+            holder_ref?: string;
+            /**
+             * @description A dynamic payment code (18 digits, as scanned from the holder's screen) instead of serial and holder_ref: it names its card or wallet, and is spent with the debit
+             * @example 681234567890123456
+             */
+            payment_code?: string;
             /** @description The channel's unique reference (e.g. its order number) */
             reference: string;
             /** @description The card to spend (bound by this channel to holder_ref); or leave it out to spend the holder's cards */
@@ -2882,6 +3002,19 @@ export interface components {
              */
             updated_at: string | null;
         };
+        EffectiveRiskRuleDto: {
+            /** @enum {string} */
+            action: "flag" | "hold" | "block";
+            /** @description What the rule counts */
+            counts: string;
+            enabled: boolean;
+            /** @enum {string} */
+            on: "bind" | "debit" | "verify_failure";
+            /** @enum {string} */
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            threshold: number;
+            window_seconds: number | null;
+        };
         EndUserDto: {
             /**
              * @description The channel's id of the end user's device or app install
@@ -2971,7 +3104,7 @@ export interface components {
              */
             schema_version: number;
             /** @enum {string} */
-            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
+            type: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "risk.alert" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
         };
         EventList: {
             data: components["schemas"]["EventDto"][];
@@ -3513,6 +3646,38 @@ export interface components {
             /** @enum {string} */
             object: "list";
         };
+        PaymentCodeDto: {
+            /**
+             * @description The 18-digit code for the POS to scan (or type): single use; a secret while it is valid, so never logged
+             * @example 681234567890123456
+             */
+            code: string;
+            /**
+             * Format: date-time
+             * @description After this the code is refused (payment_code_expired)
+             */
+            expires_at: string;
+            holder_ref: string;
+            /** @enum {string} */
+            object: "payment_code";
+            /** @description The text to encode as a QR code for scanners (the code itself) */
+            qr_payload: string;
+            /**
+             * Format: date-time
+             * @description End of the code's window: refresh then. Scanned in the next window it is still accepted (skew)
+             */
+            refresh_at: string;
+            /** @description The card's serial; null for the holder's wallet */
+            serial: string | null;
+            /** @description Seconds of a window (PAYMENT_CODE_WINDOW_SECONDS) */
+            window_seconds: number;
+        };
+        PaymentCodeRequestDto: {
+            /** @description The holder's account at this channel */
+            holder_ref: string;
+            /** @description A card this channel bound to holder_ref: the code spends that card. Leave it out for the holder's wallet (the holder's active cards, soonest expiry first) */
+            serial?: string;
+        };
         PaymentDto: {
             /** @description fen */
             amount: number;
@@ -3703,6 +3868,13 @@ export interface components {
              * @example 13800138000
              */
             phone: string;
+        };
+        PutRiskRulesDto: {
+            /** @description The rules of this channel's binds and debits (wins over an enterprise's) */
+            client_id?: string;
+            /** @description The rules of this enterprise's cards (leave both ids out: every card) */
+            enterprise_id?: string;
+            rules: components["schemas"]["RiskRuleSettingDto"][];
         };
         ReadinessDto: {
             /**
@@ -4105,7 +4277,7 @@ export interface components {
              * @example cards.secret_ciphertext
              * @enum {string}
              */
-            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "cards.code_hash";
+            column: "cards.secret_ciphertext" | "orders.purchaser_ciphertext" | "idempotency_keys.response_body" | "webhook_endpoints.secret_sealed" | "webhook_endpoints.previous_secret_sealed" | "distribution_recipients.real_name_sealed" | "distribution_file_rows.real_name_sealed" | "payment_code_keys.secret_sealed" | "cards.code_hash";
             /** @description By key id, the target key first */
             keys: components["schemas"]["ReencryptionKeyProgressDto"][];
             rows_changed_concurrently: number;
@@ -4293,6 +4465,56 @@ export interface components {
             amount?: number;
             /** @description The channel's unique reference of this reversal */
             reference: string;
+        };
+        RiskAlertDto: {
+            /** @enum {string} */
+            action: "flag" | "hold" | "block";
+            /** @description The channel (API client) */
+            client_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            enterprise_id: string | null;
+            figures: components["schemas"]["RiskFiguresDto"];
+            holder_ref: string | null;
+            /** @example rsk_01JD3Q0X5V6T8W9Y2Z3A4B5C6D */
+            id: string;
+            /** @enum {string} */
+            object: "risk_alert";
+            order_id: string | null;
+            /** @enum {string} */
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            serial: string | null;
+        };
+        RiskAlertPageDto: {
+            data: components["schemas"]["RiskAlertDto"][];
+            has_more: boolean;
+            /** @description Pass as starting_after to get the next page */
+            next_cursor: string | null;
+            /** @enum {string} */
+            object: "list";
+        };
+        RiskFiguresDto: {
+            /** @description The count that crossed the rule (this event included) */
+            count: number;
+            threshold: number;
+            /** @description The window counted over; null: since bound or unfrozen */
+            window_seconds: number | null;
+        };
+        RiskRuleSettingDto: {
+            /** @enum {string} */
+            action?: "flag" | "hold" | "block";
+            enabled?: boolean;
+            /** @enum {string} */
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            threshold?: number;
+        };
+        RiskRulesDto: {
+            client_id: string | null;
+            enterprise_id: string | null;
+            /** @enum {string} */
+            object: "risk_rules";
+            /** @description Each rule as it applies at this scope */
+            rules: components["schemas"]["EffectiveRiskRuleDto"][];
         };
         RotateSecretDto: {
             /**
@@ -7556,6 +7778,201 @@ export interface operations {
             };
         };
     };
+    getRiskRules: {
+        parameters: {
+            query?: {
+                enterprise_id?: string;
+                client_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskRulesDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putRiskRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutRiskRulesDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskRulesDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRiskAlerts: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Id of the last object of the previous page; the next page follows it */
+                starting_after?: string;
+                rule?: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+                action?: "flag" | "hold" | "block";
+                /** @description Alerts on this enterprise's cards */
+                enterprise_id?: string;
+                /** @description Alerts on binds and debits of this channel (API client) */
+                client_id?: string;
+                /** @description Alerts on this card (its serial) */
+                serial?: string;
+                /** @description Alerts on this holder account (a channel's own) */
+                holder_ref?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskAlertPageDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks admin; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getBalance: {
         parameters: {
             query?: never;
@@ -8141,6 +8558,67 @@ export interface operations {
              *     The Idempotency-Key was used with another request
              */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCardTrail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardTrailDto"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description insufficient_scope: cards:read is needed
+             *
+             *     enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_not_found, also for another tenant's card */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9356,7 +9834,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
+                type?: "order.created" | "order.approval_required" | "order.approved" | "order.rejected" | "order.paid" | "order.cancelled" | "payment.received" | "batch.completed" | "order.issued" | "order.completed" | "distribution.created" | "distribution.completed" | "distribution.cancelled" | "card.delivered" | "card.delivery_failed" | "card.viewed" | "card.claimed" | "card.bound" | "card.debited" | "card.reversed" | "card.frozen" | "card.unfrozen" | "card.lost" | "card.replaced" | "card.voided" | "card.refunded" | "card.expired" | "card.reactivated" | "risk.alert" | "invoice.issued" | "invoice.credited" | "reconciliation.daily" | "reconciliation.completed" | "statement.ready" | "endpoint.disabled" | "ping";
                 /** @description Created at or after */
                 created_gte?: string;
                 /** @description Created before */
@@ -12377,6 +12855,101 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_frozen, payment_code_used */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: the body is not application/json (or, where listed, a form) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, payment_code_expired, payment_code_invalid, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createPaymentCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentCodeRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentCodeDto"];
+                };
+            };
+            /** @description validation_failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description card_not_found: no card with this serial bound by this channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
             /** @description card_frozen */
             409: {
                 headers: {
@@ -12395,7 +12968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
+            /** @description card_holder_mismatch, holder_has_no_cards, card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status) */
             422: {
                 headers: {
                     [name: string]: unknown;

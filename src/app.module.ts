@@ -31,6 +31,7 @@ import type { QueueConnection } from './queue/queue-backend';
 import { CardsModule } from './cards/cards.module';
 import { IssuanceModule } from './issuance/issuance.module';
 import { RedemptionModule } from './redemption/redemption.module';
+import { RiskModule } from './risk/risk.module';
 import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { QueueDashboardModule } from './queue-dashboard/queue-dashboard.module';
 
@@ -73,6 +74,7 @@ export class AppModule {
         CardsModule,
         IssuanceModule,
         RedemptionModule,
+        RiskModule,
         DistributionModule,
         ReconciliationModule,
         QueueDashboardModule,

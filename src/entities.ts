@@ -35,6 +35,8 @@ import {
   InvoiceProfile,
 } from './invoicing/invoice.entity';
 import { ReconciliationDailyRun } from './reconciliation/reconciliation-daily.entity';
+import { PaymentCodeKey } from './redemption/payment-code-key.entity';
+import { RiskAlert, RiskRuleSettingRow } from './risk/risk.entity';
 import { Redemption, RedemptionAttemptCounter } from './redemption/redemption.entity';
 import { StoredFile, StoredFileChunk } from './storage/stored-file.entity';
 import { Reconciliation, ReconciliationDifference, ReconciliationRow } from './reconciliation/reconciliation.entity';
@@ -73,6 +75,9 @@ export const entities = [
   CardTransaction,
   Redemption,
   RedemptionAttemptCounter,
+  PaymentCodeKey,
+  RiskAlert,
+  RiskRuleSettingRow,
   DistributionSettings,
   DistributionFile,
   DistributionFileRow,

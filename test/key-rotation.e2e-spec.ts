@@ -109,6 +109,7 @@ const COLUMNS = [
   'webhook_endpoints.previous_secret_sealed',
   'distribution_recipients.real_name_sealed',
   'distribution_file_rows.real_name_sealed',
+  'payment_code_keys.secret_sealed',
 ];
 
 /**
@@ -221,7 +222,10 @@ describe('data-key rotation', () => {
          FROM distribution_recipients WHERE real_name_sealed IS NOT NULL GROUP BY 2
        UNION ALL
        SELECT 'distribution_file_rows.real_name_sealed', split_part(real_name_sealed, '.', 2), count(*)::int
-         FROM distribution_file_rows WHERE real_name_sealed IS NOT NULL GROUP BY 2`,
+         FROM distribution_file_rows WHERE real_name_sealed IS NOT NULL GROUP BY 2
+       UNION ALL
+       SELECT 'payment_code_keys.secret_sealed', split_part(secret_sealed, '.', 2), count(*)::int
+         FROM payment_code_keys GROUP BY 2`,
     );
     const result: Record<string, Record<string, number>> = Object.fromEntries(COLUMNS.map((c) => [c, {}]));
     for (const row of rows) result[row.col][row.key_id] = row.rows;
@@ -432,6 +436,8 @@ describe('data-key rotation', () => {
       'webhook_endpoints.previous_secret_sealed': { [K1]: 1 },
       'distribution_recipients.real_name_sealed': { [K1]: 1 },
       'distribution_file_rows.real_name_sealed': { [K1]: 1 },
+      // No payment code was asked for in this story.
+      'payment_code_keys.secret_sealed': {},
     });
   });
 
@@ -476,6 +482,7 @@ describe('data-key rotation', () => {
           { column: 'webhook_endpoints.previous_secret_sealed', rows: 0 },
           { column: 'distribution_recipients.real_name_sealed', rows: 0 },
           { column: 'distribution_file_rows.real_name_sealed', rows: 0 },
+          { column: 'payment_code_keys.secret_sealed', rows: 0 },
         ],
       },
       {
@@ -492,6 +499,7 @@ describe('data-key rotation', () => {
           { column: 'webhook_endpoints.previous_secret_sealed', rows: 1 },
           { column: 'distribution_recipients.real_name_sealed', rows: 1 },
           { column: 'distribution_file_rows.real_name_sealed', rows: 1 },
+          { column: 'payment_code_keys.secret_sealed', rows: 0 },
         ],
       },
     ]);
@@ -556,6 +564,8 @@ describe('data-key rotation', () => {
       'webhook_endpoints.previous_secret_sealed': { [K2]: 1 },
       'distribution_recipients.real_name_sealed': { [K2]: 1 },
       'distribution_file_rows.real_name_sealed': { [K2]: 1 },
+      // No payment code was asked for in this story.
+      'payment_code_keys.secret_sealed': {},
     });
     // The endpoint signs with the same two secrets as before.
     const [sealed] = await current().dataSource.query<Array<{ current: string; previous: string }>>(

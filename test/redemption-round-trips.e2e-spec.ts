@@ -44,7 +44,11 @@ describe('redemption round trips', () => {
   const byItself = (sql: string) => sql.replace(/\s+/g, ' ').slice(0, 120);
 
   beforeAll(async () => {
-    app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' }, { worker: false });
+    // The fraud rules' settings are read once here (binds below), not again in a counted request.
+    app = await startTestApp(
+      { ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000', RISK_SETTINGS_REFRESH_SECONDS: '3600' },
+      { worker: false },
+    );
     const product = await createProduct(app);
     const placed = await placePaidOrder(app, `RT-${Date.now()}`, [
       { product_id: product.id, face_value: 10_000, quantity: 6 },
@@ -88,7 +92,9 @@ describe('redemption round trips', () => {
     ]);
     const { request, seal } = split(statements);
     expect(request.map(byItself)).toHaveLength(1);
-    expect(request[0]).toMatch(/^WITH card_debit AS/);
+    // The card's recent debits (the fraud rule's figure) are counted in the same statement.
+    expect(request[0]).toMatch(/^WITH card_recent_debits AS/);
+    expect(request[0]).toMatch(/card_debit AS/);
     expect(seal.length).toBeGreaterThanOrEqual(1);
     // Sealed before the answer: the record is in the chain.
     const [sealed] = await app.dataSource.query<unknown[]>(
@@ -130,17 +136,18 @@ describe('redemption round trips', () => {
     expect(split(seen.statements).request.map(byItself)).toHaveLength(1);
   });
 
-  it('binds in four statements: the attempt counters, the replay read, the code lookup, then ONE write', async () => {
+  it('binds in five statements: the attempt counters, the replay read, the code lookup, the fraud figures, ONE write', async () => {
     const card = cards[5];
     const body = { code: card.code, pin: card.pin, holder_ref: 'rt-bind', reference: nextRef() };
     const { result, statements } = await recordStatements(() => post('/v1/redemptions/bind', body));
     expect(result.status).toBe(200);
     const { request } = split(statements);
-    expect(request.map(byItself)).toHaveLength(4);
+    expect(request.map(byItself)).toHaveLength(5);
     expect(request[0]).toMatch(/FROM redemption_attempt_counters/);
     expect(request[1]).toMatch(/FROM redemptions/);
     expect(request[2]).toMatch(/FROM cards/);
-    expect(request[3]).toMatch(/^WITH card_bind AS/);
+    expect(request[3]).toMatch(/FROM card_transactions/);
+    expect(request[4]).toMatch(/^WITH card_bind AS/);
   });
 
   it('reverses a one-card debit in five statements inside BEGIN/COMMIT, after the replay read', async () => {
@@ -156,6 +163,18 @@ describe('redemption round trips', () => {
     expect(request[1]).toMatch(/^(START TRANSACTION|BEGIN)$/);
     expect(request[5]).toMatch(/^WITH redemption AS/);
     expect(request[6]).toBe('COMMIT');
+  });
+
+  it("debits by a card's payment code in ONE statement, the code spent in it, once its key is known", async () => {
+    const issued = await post('/v1/redemptions/payment-codes', { serial: cards[1].serial, holder_ref: 'rt-serial' });
+    expect(issued.status).toBe(200);
+    const body = { payment_code: issued.body.code as string, amount: 100, reference: nextRef() };
+    const { result, statements } = await recordStatements(() => post('/v1/redemptions/debit', body));
+    expect(result.status).toBe(200);
+    const { request } = split(statements);
+    expect(request.map(byItself)).toHaveLength(1);
+    expect(request[0]).toMatch(/^WITH payment_code_lock AS/);
+    expect(request[0]).toMatch(/payment_code_use AS/);
   });
 
   it("debits a holder's cards in two statements inside BEGIN/COMMIT", async () => {

@@ -428,6 +428,7 @@ export interface Api {
   authorization: string;
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: object): Promise<T>;
+  put<T>(path: string, body: object): Promise<T>;
 }
 
 export function api(baseUrl: string, accessToken: string): Api {
@@ -438,6 +439,12 @@ export function api(baseUrl: string, accessToken: string): Api {
     post: <T>(path: string, body: object) =>
       call<T>(new URL(path, baseUrl).toString(), {
         method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    put: <T>(path: string, body: object) =>
+      call<T>(new URL(path, baseUrl).toString(), {
+        method: 'PUT',
         headers: { authorization, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       }),

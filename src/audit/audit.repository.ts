@@ -227,6 +227,31 @@ export class AuditRepository {
       .findOne(AuditRecord, { where: { seq }, select: { seq: true, id: true, hash: true } });
   }
 
+  /**
+   * Every record of the chain about one card, in chain order: the card's own (reveals, lifecycle actions, fraud
+   * alerts), movements naming it (bind, debit, reversal, freeze, loss, replacement), the minting of the chunk that
+   * holds its serial, its order's exports and the distribution that assigned it. The summaries are searched without
+   * an index (a trail is asked for one card at a time, by a person).
+   */
+  async recordsOfCard(ctx: RequestContext, serial: string, orderId: string): Promise<AuditRecord[]> {
+    return this.connection
+      .manager(ctx)
+      .createQueryBuilder(AuditRecord, 'record')
+      .where(
+        `(record.object_type = 'card' AND record.object_id = :serial)
+         OR record.data -> 'summary' -> 'movements' @> jsonb_build_array(jsonb_build_object('serial', :serial::text))
+         OR (record.action = 'cards.minted' AND record.data -> 'summary' ->> 'order_id' = :orderId
+             AND :serial::bigint BETWEEN (record.data -> 'summary' ->> 'first_serial')::bigint
+                                     AND (record.data -> 'summary' ->> 'last_serial')::bigint)
+         OR (record.action LIKE 'card_export.%' AND record.data -> 'summary' ->> 'order_id' = :orderId)
+         OR (record.action = 'distribution.cards_assigned'
+             AND record.data -> 'summary' -> 'assignments' @> jsonb_build_array(jsonb_build_object('serial', :serial::text)))`,
+        { serial, orderId },
+      )
+      .orderBy('record.seq', 'ASC')
+      .getMany();
+  }
+
   async list(ctx: RequestContext, filter: AuditRecordFilter, page: ListQueryDto): Promise<Page<AuditRecord>> {
     const builder = this.connection.manager(ctx).createQueryBuilder(AuditRecord, 'record');
     if (filter.objectId) builder.andWhere('record.objectId = :objectId', { objectId: filter.objectId });

@@ -241,6 +241,12 @@ export class AuditService implements OnApplicationBootstrap {
     return this.checkpoint(RequestContext.system());
   }
 
+  /** A card's records of the chain, oldest first (the card's trail), once the records pending are sealed. */
+  async recordsOfCard(ctx: RequestContext, serial: string, orderId: string): Promise<AuditRecordDto[]> {
+    await this.catchUp(ctx);
+    return (await this.records.recordsOfCard(ctx, serial, orderId)).map((record) => AuditRecordDto.from(record));
+  }
+
   async list(ctx: RequestContext, query: ListAuditRecordsQueryDto): Promise<Page<AuditRecordDto>> {
     // A record is listed once it is in the chain: normally right after its change commits.
     await this.catchUp(ctx);

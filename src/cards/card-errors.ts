@@ -48,6 +48,14 @@ export const CardErrors = {
       serial === undefined ? { balance } : { serial, balance },
     ),
 
+  /** A payment code that is not one, or not this channel's (the same answer: a code tells a stranger nothing). */
+  paymentCodeInvalid: () => ApiError.unprocessable('payment_code_invalid', 'This is not a valid payment code'),
+
+  paymentCodeExpired: () =>
+    ApiError.unprocessable('payment_code_expired', 'This payment code has expired: ask for a fresh one'),
+
+  paymentCodeUsed: () => ApiError.conflict('payment_code_used', 'This payment code has already been used'),
+
   noCardsOfHolder: () =>
     ApiError.unprocessable('holder_has_no_cards', 'No active card is bound to this holder account'),
 

@@ -27,6 +27,9 @@ export type CardTransactionKind = (typeof CARD_TRANSACTION_KINDS)[number];
 @Index('card_transactions_serial', ['serial', 'id'])
 // A statement reads an enterprise's movements in time order.
 @Index('card_transactions_enterprise_time', ['enterpriseId', 'createdAt', 'id'])
+// Fraud rules count a channel's binds per holder (and per channel) and a card's recent debits (src/risk/).
+@Index('card_transactions_binds', ['clientId', 'holderRef', 'createdAt'], { where: "kind = 'bind'" })
+@Index('card_transactions_debits', ['serial', 'createdAt'], { where: "kind = 'debit'" })
 export class CardTransaction {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;

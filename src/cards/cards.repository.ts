@@ -169,15 +169,17 @@ const CREDITABLE: CardStatus[] = ['active', 'exhausted', 'frozen'];
  * balance, status, holder_ref and enterprise_id; and CTE `card_debit_movement`, its card_transactions row. No row
  * when the card refuses: nothing else of the statement happens then.
  */
-export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment {
+export function cardDebitSql(debit: CardDebit, firstParam: number, options: { onlyIf?: string } = {}): SqlFragment {
   const p = (n: number) => `$${firstParam + n}`;
+  // A caller's extra condition (a payment code's lock, composed before this fragment): SQL text, no parameters.
+  const onlyIf = options.onlyIf ? ` AND ${options.onlyIf}` : '';
   return {
     sql: `card_debit AS (
        UPDATE cards c SET balance = c.balance - ${p(1)}::bigint,
          status = CASE WHEN c.balance = ${p(1)}::bigint THEN 'exhausted' ELSE c.status END
        WHERE c.serial = ${p(0)}::bigint AND c.status = '${SPENDABLE}' AND c.balance >= ${p(1)}::bigint
          AND (c.expires_at IS NULL OR c.expires_at > now()) AND c.bound_client_id = ${p(2)} AND c.holder_ref = ${p(3)}
-         AND c.enterprise_id = ${p(5)}
+         AND c.enterprise_id = ${p(5)}${onlyIf}
        RETURNING c.serial, c.balance, c.status, c.holder_ref, c.enterprise_id),
      card_debit_movement AS (
        INSERT INTO card_transactions
@@ -185,6 +187,21 @@ export function cardDebitSql(debit: CardDebit, firstParam: number): SqlFragment 
        SELECT serial, enterprise_id, 'debit', -${p(1)}::bigint, balance, ${p(4)}, holder_ref, ${p(2)} FROM card_debit
        RETURNING id)`,
     params: [debit.serial, debit.amount, debit.clientId, debit.holderRef, debit.redemptionId, debit.enterpriseId],
+  };
+}
+
+/**
+ * The cards module's part of a debit's fraud rule (src/risk/, debits_per_card_minute): CTE `card_recent_debits`, the
+ * card's debits in the last `windowSeconds` before this statement's own (`n`). Placed before `card_debit`, whose
+ * condition may refuse on it (a rule whose action is block).
+ */
+export function cardRecentDebitsSql(serial: string, windowSeconds: number, firstParam: number): SqlFragment {
+  return {
+    sql: `card_recent_debits AS (
+       SELECT count(*)::int AS n FROM card_transactions
+       WHERE serial = $${firstParam}::bigint AND kind = 'debit'
+         AND created_at > now() - make_interval(secs => $${firstParam + 1}::double precision))`,
+    params: [serial, windowSeconds],
   };
 }
 
@@ -422,6 +439,69 @@ export class CardsRepository {
       [serials],
     );
     return rows.map((row) => row.serial);
+  }
+
+  /**
+   * The figures of the bind fraud rules before a bind (src/risk/): the channel's binds to this holder account in the
+   * last `holderWindowS`, the channel's binds in the last `channelWindowS`, and its binds of this order's cards to
+   * this holder in the last `orderWindowS`. One statement.
+   */
+  async bindFigures(
+    ctx: RequestContext,
+    bind: { clientId: string; holderRef: string; orderId: string },
+    windows: { holderWindowS: number; channelWindowS: number; orderWindowS: number },
+  ): Promise<{ holderBinds: number; channelBinds: number; orderBindsToHolder: number }> {
+    const [row] = await this.connection.query<
+      Array<{ holder_binds: number; channel_binds: number; order_binds_to_holder: number }>
+    >(
+      ctx,
+      `SELECT
+         (SELECT count(*)::int FROM card_transactions
+           WHERE kind = 'bind' AND client_id = $1 AND holder_ref = $2
+             AND created_at > now() - make_interval(secs => $4::double precision)) AS holder_binds,
+         (SELECT count(*)::int FROM card_transactions
+           WHERE kind = 'bind' AND client_id = $1
+             AND created_at > now() - make_interval(secs => $5::double precision)) AS channel_binds,
+         (SELECT count(*)::int FROM card_transactions t JOIN cards c ON c.serial = t.serial
+           WHERE t.kind = 'bind' AND t.client_id = $1 AND t.holder_ref = $2 AND c.order_id = $3
+             AND t.created_at > now() - make_interval(secs => $6::double precision)) AS order_binds_to_holder`,
+      [
+        bind.clientId,
+        bind.holderRef,
+        bind.orderId,
+        windows.holderWindowS,
+        windows.channelWindowS,
+        windows.orderWindowS,
+      ],
+    );
+    return {
+      holderBinds: row.holder_binds,
+      channelBinds: row.channel_binds,
+      orderBindsToHolder: row.order_binds_to_holder,
+    };
+  }
+
+  /** The card's debits in the last `windowSeconds` (cardRecentDebitsSql's count, read on its own). */
+  async recentDebits(ctx: RequestContext, serial: string, windowSeconds: number): Promise<number> {
+    const fragment = cardRecentDebitsSql(serial, windowSeconds, 1);
+    const [row] = await this.connection.query<Array<{ n: number }>>(
+      ctx,
+      `WITH ${fragment.sql} SELECT n FROM card_recent_debits`,
+      fragment.params,
+    );
+    return row.n;
+  }
+
+  /** Whether a channel's holder account has an active, unexpired card (its wallet can spend). */
+  async holderHasSpendableCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<boolean> {
+    const [row] = await this.connection.query<Array<{ any: boolean }>>(
+      ctx,
+      `SELECT EXISTS (SELECT 1 FROM cards c
+         WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = '${SPENDABLE}'
+           AND (c.expires_at IS NULL OR c.expires_at > now())) AS any`,
+      [clientId, holderRef],
+    );
+    return row.any;
   }
 
   /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */

@@ -32,6 +32,7 @@ export const ID_PREFIXES = {
   request: 'req',
   redemption: 'rdm',
   storedFile: 'fil',
+  riskAlert: 'rsk',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -432,6 +432,47 @@ export class AppConfig {
   @Min(1)
   REDEMPTION_LOCKOUT_SECONDS = 600;
 
+  /**
+   * How long a dynamic payment code's window lasts (RFC 6238's time step): a code is made for one window and also
+   * accepted in the next one (clock skew, screen to scanner), never after it is spent.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(600)
+  PAYMENT_CODE_WINDOW_SECONDS = 60;
+
+  /**
+   * Fraud rules' thresholds and actions (README, "Fraud monitoring"): JSON, `{"<rule>": {"threshold": n, "action":
+   * "flag|hold|block", "enabled": true}, "enterprises": {"<enterprise id>": {…}}, "channels": {"<client id>": {…}}}`.
+   * Unset: the rules' defaults. PUT /v1/admin/risk-rules settings win over these at each scope.
+   */
+  @IsOptional()
+  @ValidateBy({
+    name: 'riskRulesJson',
+    validator: {
+      // The shape is checked here; the rules' names and values by the risk module as the app boots.
+      validate: (value: unknown) => {
+        if (typeof value !== 'string') return false;
+        try {
+          const parsed: unknown = JSON.parse(value);
+          return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+        } catch {
+          return false;
+        }
+      },
+      defaultMessage: () => 'RISK_RULES must be a JSON object of rule settings',
+    },
+  })
+  RISK_RULES?: string;
+
+  /** How long an API process uses the operator's fraud-rule settings it read before reading them again. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600)
+  RISK_SETTINGS_REFRESH_SECONDS = 10;
+
   /** How often the expiry job looks for cards past expires_at (it books their balance as breakage). */
   @Transform(toInt)
   @IsInt()

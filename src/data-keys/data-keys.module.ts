@@ -6,6 +6,7 @@ import { CardsModule } from '../cards/cards.module';
 import { OrdersModule } from '../orders/orders.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { DistributionModule } from '../distribution/distribution.module';
+import { RedemptionModule } from '../redemption/redemption.module';
 import { DataKeysController } from './data-keys.controller';
 import { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
@@ -16,7 +17,7 @@ import { SealedColumns } from './sealed-columns';
 /**
  * Data-key rotation: key usage, re-encryption runs and the `re-encrypt-data` job. Import it in every process:
  * the handler runs only where QueueModule has `worker: true`, and a worker refuses to boot without it. It walks
- * the encrypted columns through their tables' owners (cards, orders, idempotency, webhooks), none of which
+ * the encrypted columns through their tables' owners (cards, orders, idempotency, webhooks, distribution, redemption), none of which
  * depends on it.
  */
 @Module({
@@ -26,6 +27,7 @@ import { SealedColumns } from './sealed-columns';
     IdempotencyModule,
     WebhooksModule,
     DistributionModule,
+    RedemptionModule,
     CryptoModule,
     AuditModule,
   ],

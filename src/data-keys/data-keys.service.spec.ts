@@ -14,6 +14,7 @@ import type { DataKeysRepository } from './data-keys.repository';
 import { DataKeysService } from './data-keys.service';
 import { DEFAULT_REENCRYPTION_BATCH } from './dto/reencryption.dto';
 import type { ReencryptionRun } from './reencryption-run.entity';
+import type { RedemptionRepository } from '../redemption/redemption.repository';
 import { SealedColumnOwners } from './sealed-column-owners';
 import type { SealedColumn, SealedColumns } from './sealed-columns';
 
@@ -65,6 +66,7 @@ function setup(censuses: Censuses = {}) {
     sealedRows(censuses, ['idempotency_keys']) as IdempotencyRepository,
     sealedRows(censuses, ['webhook_endpoints']) as WebhooksRepository,
     sealedRows(censuses, ['distribution_recipients', 'distribution_file_rows']) as DistributionRepository,
+    sealedRows(censuses, ['payment_code_keys']) as RedemptionRepository,
   );
   const enqueued: string[] = [];
   const jobs = new Map<string, { isFailed: () => Promise<boolean>; retry: jest.Mock }>();

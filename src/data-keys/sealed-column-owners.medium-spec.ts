@@ -8,6 +8,8 @@ import { DistributionRepository } from '../distribution/distribution.repository'
 import { parseRealName, realNameEnvelopeContext, serialiseRealName } from '../distribution/recipient-rows';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OrdersRepository } from '../orders/orders.repository';
+import { AuditService } from '../audit/audit.service';
+import { RedemptionRepository } from '../redemption/redemption.repository';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
 import { insertDistribution } from '../../test/support/medium-distribution';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
@@ -22,6 +24,7 @@ describe('SealedColumnOwners (medium)', () => {
     idempotency: IdempotencyRepository;
     webhooks: WebhooksRepository;
     distribution: DistributionRepository;
+    redemption: RedemptionRepository;
   };
   let owners: SealedColumnOwners;
   const config = Object.assign(new AppConfig(), {
@@ -40,6 +43,8 @@ describe('SealedColumnOwners (medium)', () => {
       idempotency: new IdempotencyRepository(db.connection),
       webhooks: new WebhooksRepository(db.connection),
       distribution: new DistributionRepository(db.connection),
+      // The walk statements need no audit: the repository's other statements are not used here.
+      redemption: new RedemptionRepository(db.connection, {} as AuditService),
     };
     owners = new SealedColumnOwners(
       repositories.cards,
@@ -47,6 +52,7 @@ describe('SealedColumnOwners (medium)', () => {
       repositories.idempotency,
       repositories.webhooks,
       repositories.distribution,
+      repositories.redemption,
     );
   });
   afterAll(() => db.close());
@@ -59,6 +65,7 @@ describe('SealedColumnOwners (medium)', () => {
       webhook_endpoints: repositories.webhooks,
       distribution_recipients: repositories.distribution,
       distribution_file_rows: repositories.distribution,
+      payment_code_keys: repositories.redemption,
     } as const;
     await db.rolledBack(async (ctx) => {
       for (const sealed of columns.all) {
@@ -200,6 +207,7 @@ describe('SealedColumnOwners (medium)', () => {
           repositories.idempotency,
           repositories.idempotency as unknown as WebhooksRepository,
           repositories.distribution,
+          repositories.redemption,
         ),
     ).toThrow(/two owners claim idempotency_keys/);
   });

@@ -4,6 +4,7 @@ import type { SealedColumnQueries, SealedColumnSql } from '../database/sealed-co
 import { DistributionRepository } from '../distribution/distribution.repository';
 import { IdempotencyRepository } from '../idempotency/idempotency.repository';
 import { OrdersRepository } from '../orders/orders.repository';
+import { RedemptionRepository } from '../redemption/redemption.repository';
 import { WebhooksRepository } from '../webhooks/webhooks.repository';
 
 /**
@@ -21,8 +22,9 @@ export class SealedColumnOwners {
     idempotency: IdempotencyRepository,
     webhooks: WebhooksRepository,
     distribution: DistributionRepository,
+    redemption: RedemptionRepository,
   ) {
-    for (const owner of [cards, orders, idempotency, webhooks, distribution].map(
+    for (const owner of [cards, orders, idempotency, webhooks, distribution, redemption].map(
       (repository) => repository.sealedColumns,
     )) {
       for (const table of owner.tables) {

@@ -7,6 +7,7 @@ import { CardSecrets } from '../cards/card-secrets';
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
 import { realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
+import { paymentCodeSecretContext } from '../redemption/payment-code-keys';
 import { sealV1 } from '../../test/support/v1-envelope';
 import {
   censusSql,
@@ -95,6 +96,14 @@ describe('SealedColumns', () => {
           rotated.cipher.decrypt(envelope, realNameEnvelopeContext('drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAD')),
         expected: '{"name":"张三"}',
         otherRow: ['drc_01JDQ6ZK6Y8V3N2M4T5R7W9XAE'],
+      },
+      {
+        column: column('payment_code_keys.secret_sealed'),
+        key: ['123456789'],
+        envelope: old.cipher.encrypt('c2VjcmV0', paymentCodeSecretContext('123456789')),
+        open: (envelope: string) => rotated.cipher.decrypt(envelope, paymentCodeSecretContext('123456789')),
+        expected: 'c2VjcmV0',
+        otherRow: ['123456790'],
       },
     ];
     for (const { column: c, key, envelope, open, expected, otherRow } of cases) {

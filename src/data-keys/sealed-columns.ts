@@ -16,6 +16,7 @@ import { CardSecretError, CardSecrets, LEGACY_CODE_KEY_ID } from '../cards/card-
 import { purchaserEnvelopeContext } from '../orders/purchaser-identity';
 import { realNameEnvelopeContext } from '../distribution/recipient-rows';
 import { secretContext } from '../webhooks/webhook-delivery.service';
+import { paymentCodeSecretContext } from '../redemption/payment-code-keys';
 
 export const SEALED_COLUMN_NAMES = [
   'cards.secret_ciphertext',
@@ -25,6 +26,7 @@ export const SEALED_COLUMN_NAMES = [
   'webhook_endpoints.previous_secret_sealed',
   'distribution_recipients.real_name_sealed',
   'distribution_file_rows.real_name_sealed',
+  'payment_code_keys.secret_sealed',
   'cards.code_hash',
 ] as const;
 export type SealedColumnName = (typeof SEALED_COLUMN_NAMES)[number];
@@ -148,6 +150,15 @@ export class SealedColumns {
         ...dataKeyed((alias) => `${alias}.real_name_sealed`),
         store: (fresh) => `real_name_sealed = ${fresh}`,
         reseal: ([recipientId], envelope) => cipher.reseal(envelope, realNameEnvelopeContext(recipientId)),
+      },
+      // Payment-code keys' secrets (src/redemption/payment-code-keys.ts): every debit by code needs its key's.
+      {
+        name: 'payment_code_keys.secret_sealed',
+        table: 'payment_code_keys',
+        key: [{ name: 'number', type: 'bigint' }],
+        ...dataKeyed((alias) => `${alias}.secret_sealed`),
+        store: (fresh) => `secret_sealed = ${fresh}`,
+        reseal: ([keyNumber], envelope) => cipher.reseal(envelope, paymentCodeSecretContext(keyNumber)),
       },
       // Last, so that a run which also re-seals card envelopes re-indexes from the re-sealed ones.
       {

@@ -51,7 +51,11 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl?: string):
     .addTag('health', 'Liveness, readiness')
     .addTag(
       'redemptions',
-      'The redemption channel (scope redemptions:write): verify a code, bind a card to a holder, debit and reverse, idempotent by the channel reference',
+      'The redemption channel (scope redemptions:write): verify a code, bind a card to a holder, payment codes, debit and reverse, idempotent by the channel reference',
+    )
+    .addTag(
+      'risk',
+      'Fraud monitoring for the operator (scope admin): rule settings per enterprise and channel, alerts',
     );
   const document = SwaggerModule.createDocument(app, builder.build(), {
     // operationId comes from the handler (set with @ApiOperation) so SDK method names are stable. This fallback

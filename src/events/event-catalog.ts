@@ -34,6 +34,8 @@ export const EVENT_CATALOG = {
   'card.refunded': "A registered card's remaining balance was refunded (赎回)",
   'card.expired': 'A card passed its expiry; any remaining balance was booked as breakage',
   'card.reactivated': 'The operator re-activated an expired anonymous card that still held value',
+  'risk.alert':
+    'A fraud rule fired on a card of the enterprise: the rule, the action (flag, hold, block), the figures and the objects involved',
   'invoice.issued':
     'An invoice (增值税普通发票, 不征税) was issued for paid orders; its PDF and XML follow from a worker',
   'invoice.credited':

@@ -17,6 +17,8 @@ import {
   BindCardDto,
   CardVerificationDto,
   DebitDto,
+  PaymentCodeDto,
+  PaymentCodeRequestDto,
   RedemptionDto,
   ReverseDto,
   VerifyCardDto,
@@ -87,12 +89,29 @@ export class RedemptionController {
     return this.redemptions.bind(ctx, dto, endUserIp);
   }
 
+  @Post('payment-codes')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "A dynamic payment code for a bound card, or for a holder's wallet",
+    description:
+      "An 18-digit single-use code (付款码) and its QR payload, for the holder to show at a POS, which debits with payment_code instead of serial and holder_ref. Made for a window of PAYMENT_CODE_WINDOW_SECONDS (60 s) and accepted in the next one too (skew), until spent; asked again in the same window, the same code. With serial, the card this channel bound to holder_ref; without, the holder's wallet (its active cards, soonest expiry first).",
+    operationId: 'createPaymentCode',
+  })
+  @ApiOkResponse({ type: PaymentCodeDto })
+  @ApiBadRequestResponse({ type: Problem, description: 'validation_failed' })
+  @ApiNotFoundResponse({ type: Problem, description: 'card_not_found: no card with this serial bound by this channel' })
+  @ApiConflictResponse({ type: Problem, description: 'card_frozen' })
+  @ApiUnprocessableEntityResponse({ type: Problem, description: `card_holder_mismatch, holder_has_no_cards, ${GONE}` })
+  paymentCode(@Ctx() ctx: RequestContext, @Body() dto: PaymentCodeRequestDto): Promise<PaymentCodeDto> {
+    return this.redemptions.paymentCode(ctx, dto);
+  }
+
   @Post('debit')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Spend from a card, or from all active cards of a holder account',
     description:
-      "Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first. Idempotent by reference.",
+      "Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first; with payment_code (from POST /v1/redemptions/payment-codes, scanned at the POS), its card or wallet, the code spent with the debit. Idempotent by reference.",
     operationId: 'debitCard',
   })
   @ApiOkResponse({ type: RedemptionDto })
@@ -101,10 +120,10 @@ export class RedemptionController {
     description:
       'card_not_found: no card with this serial bound by this channel (also one unbound, or bound by another)',
   })
-  @ApiConflictResponse({ type: Problem, description: 'card_frozen' })
+  @ApiConflictResponse({ type: Problem, description: 'card_frozen, payment_code_used' })
   @ApiUnprocessableEntityResponse({
     type: Problem,
-    description: `insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, ${GONE}`,
+    description: `insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, payment_code_expired, payment_code_invalid, ${GONE}`,
   })
   debit(@Ctx() ctx: RequestContext, @Body() dto: DebitDto): Promise<RedemptionDto> {
     return this.redemptions.debit(ctx, dto);

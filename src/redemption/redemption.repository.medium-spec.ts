@@ -92,6 +92,70 @@ describe('RedemptionRepository (medium)', () => {
       expect(await redemptions.byReference(ctx, 'cli_medium', 'd-2')).toBeNull();
     }));
 
+  it("debits by payment code in the same statement: the code spent with the debit only, and the fraud rule's count", () =>
+    db.rolledBack(async (ctx) => {
+      const { serial, enterpriseId } = await insertCard(db.connection, ctx, { clientId: 'cli_medium' });
+      const keyNumber = 100_000_000 + Number.parseInt(randomBytes(3).toString('hex'), 16);
+      expect(
+        await redemptions.insertPaymentCodeKey(ctx, {
+          number: keyNumber,
+          clientId: 'cli_medium',
+          holderRef: 'holder',
+          serial,
+          secretSealed: 'v2.k.sealed',
+        }),
+      ).toBe(true);
+      const debit = (amount: number, reference: string, uses: number, refuseFrom: number | null = null) => {
+        const statement = serialDebitStatement({
+          serial,
+          enterpriseId,
+          clientId: 'cli_medium',
+          holderRef: 'holder',
+          amount,
+          reference,
+          fingerprint: 'f'.repeat(64),
+          id: newId('redemption'),
+          entryId: newId('journalEntry'),
+          requestId: 'req_medium',
+          createdAt: new Date(),
+        });
+        statement.paymentCode = { keyNumber, uses, clientId: 'cli_medium' };
+        statement.recentDebits = { windowSeconds: 60, refuseFrom };
+        return redemptions.debitBySerial(ctx, statement);
+      };
+      const uses = async () => (await redemptions.paymentCodeKey(ctx, keyNumber))!.uses;
+
+      expect(await debit(1_000, 'c-1', 0)).toMatchObject({ outcome: 'debited', balance: 9_000, recentDebits: 0 });
+      expect(await uses()).toBe(1);
+      // The same code again: the key's count moved on, the card is left alone.
+      expect(await debit(1_000, 'c-2', 0)).toEqual({ outcome: 'refused' });
+      // A debit the card refuses (balance) does not spend the code.
+      expect(await debit(50_000, 'c-3', 1)).toEqual({ outcome: 'refused' });
+      expect(await uses()).toBe(1);
+      expect(await debit(1_000, 'c-4', 1)).toMatchObject({ outcome: 'debited', balance: 8_000, recentDebits: 1 });
+      // A fraud rule blocking from two recent debits: refused, the code kept.
+      expect(await debit(1_000, 'c-5', 2, 2)).toEqual({ outcome: 'refused' });
+      expect(await uses()).toBe(2);
+      // Another channel's key does not pay.
+      const foreign = await redemptions.insertPaymentCodeKey(ctx, {
+        number: keyNumber + 1,
+        clientId: 'cli_other',
+        holderRef: 'holder',
+        serial: null,
+        secretSealed: 'v2.k.sealed',
+      });
+      expect(foreign).toBe(true);
+      expect(
+        await redemptions.spendPaymentCode(ctx, { keyNumber: keyNumber + 1, uses: 0, clientId: 'cli_medium' }),
+      ).toBe(false);
+      expect(
+        await redemptions.spendPaymentCode(ctx, { keyNumber: keyNumber + 1, uses: 0, clientId: 'cli_other' }),
+      ).toBe(true);
+      expect(
+        await redemptions.spendPaymentCode(ctx, { keyNumber: keyNumber + 1, uses: 0, clientId: 'cli_other' }),
+      ).toBe(false);
+    }));
+
   it('counts failures in a window and blocks a key at its limit, once', () =>
     db.rolledBack(async (ctx) => {
       const key = `medium:${randomBytes(6).toString('hex')}`;

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService, type AuditEntry } from '../audit/audit.service';
 import type { RequestContext } from '../common/context/request-context';
+import { SealedColumnQueries } from '../database/sealed-column-sql';
 import { TransactionalConnection } from '../database/transactional-connection';
 import {
   cardBindSql,
   cardDebitSql,
+  cardRecentDebitsSql,
   type CardBind,
   cardLegsSql,
   type CardDebit,
@@ -50,6 +52,64 @@ export interface SerialDebitStatement {
   /** Completed by the statement with the card's balance after (balance_after). */
   event: NewEvent;
   audit: AuditEntry;
+  /** A debit by payment code: the code's key and its count of uses the code was made for, spent with the debit. */
+  paymentCode?: PaymentCodeUse;
+  /**
+   * The fraud rule on a card's debits (src/risk/): count the card's debits in the window before this one; with
+   * `refuseFrom`, the card refuses the debit when that count has reached it (a rule whose action is block).
+   */
+  recentDebits?: { windowSeconds: number; refuseFrom: number | null };
+}
+
+/** A payment code spent by a debit: its key, and the count of uses it was made for (the compare-and-set). */
+export interface PaymentCodeUse {
+  keyNumber: number;
+  uses: number;
+  clientId: string;
+}
+
+/** A payment-code key as the service uses it (the secret still sealed). */
+export interface PaymentCodeKeyRow {
+  number: number;
+  clientId: string;
+  holderRef: string;
+  serial: string | null;
+  secretSealed: string;
+  uses: number;
+}
+
+/**
+ * The redemption module's part of a debit by payment code (payment_code_keys is its table), in two CTEs placed
+ * around the card's update: `payment_code_lock` (before it) locks the key's row while it still has the count of uses
+ * the code was made for (a concurrent debit with the same code waits, then finds the count moved on: no row), and
+ * `payment_code_use` (after it) raises the count once the card took the debit (`spentBy`, the card's CTE). The
+ * card's update is conditioned on the lock (`paymentCodeLockedSql`), so the code and the debit happen together or
+ * not at all.
+ */
+export function paymentCodeLockSql(use: PaymentCodeUse, firstParam: number): SqlText {
+  const p = (n: number) => `$${firstParam + n}`;
+  return {
+    sql: `payment_code_lock AS (
+       SELECT number FROM payment_code_keys
+       WHERE number = ${p(0)}::bigint AND uses = ${p(1)}::bigint AND client_id = ${p(2)} FOR UPDATE)`,
+    params: [use.keyNumber, use.uses, use.clientId],
+  };
+}
+
+/** The second half of paymentCodeLockSql: the key's count raised when `spentBy` (the card's CTE) has a row. */
+export function paymentCodeSpendSql(spentBy: string): string {
+  return `payment_code_use AS (
+       UPDATE payment_code_keys SET uses = uses + 1
+       WHERE number = (SELECT number FROM payment_code_lock) AND EXISTS (SELECT 1 FROM ${spentBy})
+       RETURNING number)`;
+}
+
+/** The condition the card's update takes when a payment code pays: the code's key is locked at its count. */
+export const paymentCodeLockedSql = 'EXISTS (SELECT 1 FROM payment_code_lock)';
+
+interface SqlText {
+  sql: string;
+  params: unknown[];
 }
 
 /** The single-statement bind: every owner's part, written only when the card is bindable. */
@@ -149,7 +209,25 @@ export function serialDebitSql(
   appendAudit: (firstParam: number) => { sql: string; params: unknown[]; id: string },
 ): { sql: string; params: unknown[]; auditId: string } {
   const params = new Params();
-  const card = params.take(cardDebitSql(statement.debit, params.next));
+  // A payment code's lock comes first: the card's update waits on it, so a code is spent by one debit only.
+  const codeLock = statement.paymentCode
+    ? `${params.take(paymentCodeLockSql(statement.paymentCode, params.next))},
+     `
+    : '';
+  const recent = statement.recentDebits;
+  const recentDebits = recent
+    ? `${params.take(cardRecentDebitsSql(statement.debit.serial, recent.windowSeconds, params.next))},
+     `
+    : '';
+  const conditions = [
+    ...(statement.paymentCode ? [paymentCodeLockedSql] : []),
+    ...(recent && recent.refuseFrom !== null
+      ? [`(SELECT n FROM card_recent_debits) < ${params.add(recent.refuseFrom)}::int`]
+      : []),
+  ];
+  const card = params.take(
+    cardDebitSql(statement.debit, params.next, conditions.length > 0 ? { onlyIf: conditions.join(' AND ') } : {}),
+  );
   const ledger = params.take(
     ledgerEntrySql(statement.posting, statement.entry, { source: 'card_debit', firstParam: params.next }),
   );
@@ -173,23 +251,54 @@ export function serialDebitSql(
                   'balance_after', card_debit.balance, 'status', card_debit.status)))
        FROM card_debit
        RETURNING response)`;
-  const sql = `WITH ${card},
+  const codeSpend = statement.paymentCode ? `,\n     ${paymentCodeSpendSql('card_debit')}` : '';
+  const sql = `WITH ${codeLock}${recentDebits}${card}${codeSpend},
      ${ledger},
      ${event},
      ${auditSql},
      ${redemption}
-     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response
+     SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response${
+       recent ? ',\n            (SELECT n FROM card_recent_debits) AS recent_debits' : ''
+     }
      FROM card_debit, redemption`;
   return { sql, params: params.values, auditId: audit.id };
 }
 
-/** redemptions and redemption_attempt_counters: the only SQL on them (docs/architecture.md). */
+interface RawPaymentCodeKey {
+  number: string;
+  client_id: string;
+  holder_ref: string;
+  serial: string | null;
+  secret_sealed: string;
+  uses: string;
+}
+
+const PAYMENT_CODE_KEY_COLUMNS =
+  'number::text AS number, client_id, holder_ref, serial::text AS serial, secret_sealed, uses::text AS uses';
+
+function toPaymentCodeKey(row: RawPaymentCodeKey): PaymentCodeKeyRow {
+  return {
+    number: Number(row.number),
+    clientId: row.client_id,
+    holderRef: row.holder_ref,
+    serial: row.serial,
+    secretSealed: row.secret_sealed,
+    uses: Number(row.uses),
+  };
+}
+
+/** redemptions, redemption_attempt_counters and payment_code_keys: the only SQL on them (docs/architecture.md). */
 @Injectable()
 export class RedemptionRepository {
+  /** Key rotation's walk over payment_code_keys.secret_sealed (src/data-keys/sealed-columns.ts). */
+  readonly sealedColumns: SealedColumnQueries;
+
   constructor(
     private readonly connection: TransactionalConnection,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.sealedColumns = new SealedColumnQueries(connection, ['payment_code_keys']);
+  }
 
   /** The client's redemption under `reference`, with a debit's reversed amount as it is now; null when none. */
   async byReference(ctx: RequestContext, clientId: string, reference: string): Promise<StoredRedemption | null> {
@@ -289,7 +398,15 @@ export class RedemptionRepository {
     ctx: RequestContext,
     statement: SerialDebitStatement,
   ): Promise<
-    | { outcome: 'debited'; balance: number; status: CardStatus; response: RedemptionDto; auditId: string }
+    | {
+        outcome: 'debited';
+        balance: number;
+        status: CardStatus;
+        response: RedemptionDto;
+        auditId: string;
+        /** The card's debits in the fraud rule's window before this one (when asked). */
+        recentDebits: number | null;
+      }
     | { outcome: 'refused' }
     | { outcome: 'duplicate' }
   > {
@@ -298,7 +415,7 @@ export class RedemptionRepository {
     );
     try {
       const [row] = await this.connection.query<
-        Array<{ balance: string; status: CardStatus; response: RedemptionDto }>
+        Array<{ balance: string; status: CardStatus; response: RedemptionDto; recent_debits?: number }>
       >(ctx, composed.sql, composed.params);
       if (!row) return { outcome: 'refused' };
       return {
@@ -307,6 +424,7 @@ export class RedemptionRepository {
         status: row.status,
         response: row.response,
         auditId: composed.auditId,
+        recentDebits: row.recent_debits ?? null,
       };
     } catch (error) {
       if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };
@@ -399,6 +517,63 @@ export class RedemptionRepository {
       if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };
       throw error;
     }
+  }
+
+  /** A payment-code key by its number; null when there is none. */
+  async paymentCodeKey(ctx: RequestContext, keyNumber: number): Promise<PaymentCodeKeyRow | null> {
+    const [row] = await this.connection.query<RawPaymentCodeKey[]>(
+      ctx,
+      `SELECT ${PAYMENT_CODE_KEY_COLUMNS} FROM payment_code_keys WHERE number = $1`,
+      [keyNumber],
+    );
+    return row ? toPaymentCodeKey(row) : null;
+  }
+
+  /** The payment-code key of a card (serial) or of the channel's holder wallet (serial null); null when none yet. */
+  async paymentCodeKeyOf(
+    ctx: RequestContext,
+    subject: { clientId: string; holderRef: string; serial: string | null },
+  ): Promise<PaymentCodeKeyRow | null> {
+    const [row] = await this.connection.query<RawPaymentCodeKey[]>(
+      ctx,
+      subject.serial === null
+        ? `SELECT ${PAYMENT_CODE_KEY_COLUMNS} FROM payment_code_keys
+           WHERE client_id = $1 AND holder_ref = $2 AND serial IS NULL`
+        : `SELECT ${PAYMENT_CODE_KEY_COLUMNS} FROM payment_code_keys WHERE serial = $1::bigint`,
+      subject.serial === null ? [subject.clientId, subject.holderRef] : [subject.serial],
+    );
+    return row ? toPaymentCodeKey(row) : null;
+  }
+
+  /**
+   * Inserts a payment-code key unless its card or wallet has one (or, rarely, its random number is taken): false
+   * then, and the caller reads the key there is (or tries another number).
+   */
+  async insertPaymentCodeKey(ctx: RequestContext, key: Omit<PaymentCodeKeyRow, 'uses'>): Promise<boolean> {
+    const rows = await this.connection.query<unknown[]>(
+      ctx,
+      `INSERT INTO payment_code_keys (number, client_id, holder_ref, serial, secret_sealed)
+       VALUES ($1, $2, $3, $4::bigint, $5) ON CONFLICT DO NOTHING RETURNING number`,
+      [key.number, key.clientId, key.holderRef, key.serial, key.secretSealed],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Spends a payment code of a wallet in the context's transaction (its debit follows there; a rollback gives the
+   * code back): false when the key's count of uses has moved on (the code was spent).
+   */
+  async spendPaymentCode(ctx: RequestContext, use: PaymentCodeUse): Promise<boolean> {
+    const manager = this.connection.transactionManager(ctx, 'RedemptionRepository.spendPaymentCode');
+    // In a CTE: TypeORM answers a bare UPDATE with [rows, count], whatever RETURNING says.
+    const rows = await manager.query<unknown[]>(
+      `WITH spent AS (
+         UPDATE payment_code_keys SET uses = uses + 1 WHERE number = $1 AND uses = $2 AND client_id = $3
+         RETURNING number)
+       SELECT number FROM spent`,
+      [use.keyNumber, use.uses, use.clientId],
+    );
+    return rows.length > 0;
   }
 
   /** Milliseconds until the last of these keys' cool-downs ends; 0 when none is blocked. */

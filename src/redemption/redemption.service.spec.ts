@@ -18,6 +18,8 @@ import {
   type SerialDebitStatement,
   type StoredRedemption,
 } from './redemption.repository';
+import type { RiskService } from '../risk/risk.service';
+import type { PaymentCodeKeys } from './payment-code-keys';
 import { RedemptionService } from './redemption.service';
 
 const CLIENT = 'cli_channel';
@@ -106,6 +108,19 @@ function setup() {
     {} as OrdersRepository,
     audit as unknown as AuditService,
     { REDEMPTION_CARD_PIN_FAILURE_LIMIT: 5 } as AppConfig,
+    {} as PaymentCodeKeys,
+    // Fraud rules off: these tests are about the debit's own statement and refusals.
+    {
+      rule: async () => ({
+        rule: 'debits_per_card_minute',
+        enabled: false,
+        threshold: 1,
+        action: 'flag',
+        windowSeconds: 60,
+      }),
+      hits: () => [],
+      raise: async () => undefined,
+    } as unknown as RiskService,
   );
   const ctx = new RequestContext('req_1', { clientId: CLIENT, enterpriseId: null, scopes: new Set() });
   return { service, cards, redemptions, sealed, ctx };

@@ -26,6 +26,8 @@ import { OrdersRepository } from '../orders/orders.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { FREEZABLE_STATUSES } from '../cards/card-rules';
 import { AppConfig } from '../config/app-config';
+import { RiskService, type RiskHit, type RiskSubject } from '../risk/risk.service';
+import type { EffectiveRule } from '../risk/risk-rules';
 import { AttemptLimiter, type AttemptSource, type EndUser } from './attempt-limiter';
 import type {
   BindCardDto,
@@ -33,13 +35,22 @@ import type {
   DebitDto,
   EndUserDto,
   HolderIdentityDto,
+  PaymentCodeDto,
+  PaymentCodeRequestDto,
   RedemptionCardDto,
   RedemptionDto,
   ReverseDto,
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
-import { RedemptionRepository, ReferenceTaken, type SerialDebitStatement } from './redemption.repository';
+import { matchPaymentCode, parsePaymentCode, paymentCodeOf, paymentCodeStep, refusalOf } from './payment-code';
+import { PaymentCodeKeys } from './payment-code-keys';
+import {
+  RedemptionRepository,
+  ReferenceTaken,
+  type PaymentCodeUse,
+  type SerialDebitStatement,
+} from './redemption.repository';
 
 /**
  * The end user a channel acts for: the body's end_user, its IP else from the X-End-User-IP header (checked here, as
@@ -172,6 +183,8 @@ export class RedemptionService {
     private readonly orders: OrdersRepository,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
+    private readonly paymentKeys: PaymentCodeKeys,
+    private readonly risk: RiskService,
   ) {}
 
   async verify(ctx: RequestContext, dto: VerifyCardDto, endUserIpHeader?: string): Promise<CardVerificationDto> {
@@ -245,6 +258,21 @@ export class RedemptionService {
       }
     }
 
+    // Fraud rules on binds (src/risk/): counted before the bind, this one included; a block refuses it here.
+    const riskSubject: RiskSubject = {
+      serial: card.serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: dto.holder_ref,
+      clientId,
+    };
+    const riskHits = await this.bindRiskHits(ctx, riskSubject);
+    const blocking = riskHits.find((hit) => hit.rule.action === 'block');
+    if (blocking) {
+      await this.risk.raise(ctx, riskSubject, riskHits);
+      throw RiskService.blocked(blocking);
+    }
+
     // The bind in one statement; a card that is not bindable (any more) is worked out in a transaction below.
     const id = newId('redemption');
     const bound = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
@@ -290,6 +318,7 @@ export class RedemptionService {
     });
     if (result.outcome === 'bound') {
       await this.sealAudit(result.auditId);
+      await this.risk.raise(ctx, riskSubject, riskHits);
       return response;
     }
     if (result.outcome === 'duplicate') {
@@ -297,7 +326,8 @@ export class RedemptionService {
       if (!replayedNow) throw new Error(`reference ${dto.reference} conflicts but its redemption is not visible`);
       return replayedNow;
     }
-    return this.transactions.run(ctx, async () => {
+    let boundNow = false;
+    const answered = await this.transactions.run(ctx, async () => {
       const again = await this.claim(ctx, id, clientId, dto.reference, 'bind', fingerprint);
       if (again) return again;
       // First bind wins, for its channel and holder: only an unbound, unexpired card changes; every later bind finds
@@ -328,6 +358,7 @@ export class RedemptionService {
         });
       }
       const boundCard = { ...card, holderRef: dto.holder_ref, boundClientId: clientId };
+      boundNow = true;
       await this.cards.record(ctx, [
         {
           card: boundCard,
@@ -350,16 +381,142 @@ export class RedemptionService {
         legs: [{ card: boundCard, amount: 0, balanceAfter: balance, status: 'active' }],
       });
     });
+    if (boundNow) await this.risk.raise(ctx, riskSubject, riskHits);
+    return answered;
+  }
+
+  /** The bind rules' hits for this bind (its own count included). */
+  private async bindRiskHits(ctx: RequestContext, subject: RiskSubject): Promise<RiskHit[]> {
+    const scope = { enterpriseId: subject.enterpriseId, clientId: subject.clientId };
+    const [holder, channel, order] = await Promise.all([
+      this.risk.rule(ctx, 'binds_per_holder_hour', scope),
+      this.risk.rule(ctx, 'binds_per_channel_day', scope),
+      this.risk.rule(ctx, 'order_cards_to_one_holder', scope),
+    ]);
+    if (!holder.enabled && !channel.enabled && !order.enabled) return [];
+    const figures = await this.cardRows.bindFigures(
+      ctx,
+      { clientId: subject.clientId!, holderRef: subject.holderRef!, orderId: subject.orderId! },
+      {
+        holderWindowS: holder.windowSeconds!,
+        channelWindowS: channel.windowSeconds!,
+        orderWindowS: order.windowSeconds!,
+      },
+    );
+    return this.risk.hits([
+      { rule: holder, count: figures.holderBinds + 1 },
+      { rule: channel, count: figures.channelBinds + 1 },
+      { rule: order, count: figures.orderBindsToHolder + 1 },
+    ]);
   }
 
   async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
+    if (dto.payment_code !== undefined) {
+      if (dto.serial !== undefined || dto.holder_ref !== undefined) {
+        throw ApiError.validation([
+          { field: 'payment_code', message: 'payment_code replaces serial and holder_ref: give one or the other' },
+        ]);
+      }
+      return this.debitByPaymentCode(ctx, dto.payment_code, dto.amount, dto.reference);
+    }
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
-    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${dto.holder_ref}\n${dto.amount}`);
-    const debit = { clientId, reference: dto.reference, fingerprint, holderRef: dto.holder_ref, amount: dto.amount };
+    const holderRef = dto.holder_ref!;
+    const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${holderRef}\n${dto.amount}`);
+    const debit = { clientId, reference: dto.reference, fingerprint, holderRef, amount: dto.amount };
     return dto.serial !== undefined
       ? this.debitBySerial(ctx, { ...debit, serial: dto.serial })
       : this.debitHolder(ctx, debit);
+  }
+
+  /**
+   * A dynamic payment code for a card this channel bound to the holder, or for the holder's wallet (docs/decisions
+   * /0010): the key's code for the current window and its count of uses. Asking again in the same window gives the
+   * same code until it is spent.
+   */
+  async paymentCode(ctx: RequestContext, dto: PaymentCodeRequestDto): Promise<PaymentCodeDto> {
+    const clientId = this.clientOf(ctx);
+    if (dto.serial !== undefined) {
+      if (!isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
+      const card = await this.cardRows.bySerial(ctx, dto.serial);
+      if (!card || card.boundClientId !== clientId) throw CardErrors.notFound(dto.serial);
+      if (card.holderRef !== dto.holder_ref) throw CardErrors.holderMismatch(dto.serial);
+      this.assertUsable(card);
+      this.remember(card);
+    } else if (!(await this.cardRows.holderHasSpendableCards(ctx, clientId, dto.holder_ref))) {
+      throw CardErrors.noCardsOfHolder();
+    }
+    const key = await this.paymentKeys.keyOf(ctx, { clientId, holderRef: dto.holder_ref, serial: dto.serial ?? null });
+    const windowSeconds = this.config.PAYMENT_CODE_WINDOW_SECONDS;
+    const step = paymentCodeStep(Date.now(), windowSeconds);
+    const code = paymentCodeOf(key.number, key.secret, step, key.uses);
+    const windowMs = windowSeconds * 1000;
+    return {
+      object: 'payment_code',
+      code,
+      qr_payload: code,
+      serial: key.serial,
+      holder_ref: key.holderRef,
+      window_seconds: windowSeconds,
+      refresh_at: new Date((step + 1) * windowMs).toISOString(),
+      expires_at: new Date((step + 2) * windowMs).toISOString(),
+    };
+  }
+
+  /**
+   * A debit by payment code: the code names its key, hence its card (one statement, as a debit by serial, with the
+   * key's compare-and-set in it) or its wallet (the holder's cards, with the code spent in the same transaction).
+   * Accepted for the window it was made in and the next one, while the key's count of uses is the one it was made
+   * for: spent once, never again. A refused code is answered from the stored redemption when the reference was
+   * this same request's (a retry).
+   */
+  private async debitByPaymentCode(
+    ctx: RequestContext,
+    paymentCode: string,
+    amount: number,
+    reference: string,
+  ): Promise<RedemptionDto> {
+    const clientId = this.clientOf(ctx);
+    // The code itself is never stored: its digest stands for it in the fingerprint.
+    const fingerprint = sha256Hex(`debit\npayment_code\n${sha256Hex(paymentCode)}\n${amount}`);
+    const refuse = async (refusal: ApiError): Promise<RedemptionDto> => {
+      const replayed = await this.replay(ctx, clientId, reference, fingerprint);
+      if (replayed) return replayed;
+      throw refusal;
+    };
+    const parsed = parsePaymentCode(paymentCode);
+    let key = parsed ? await this.paymentKeys.byNumber(ctx, parsed.keyNumber) : null;
+    // Another channel's code is no code for this one.
+    if (!parsed || !key || key.clientId !== clientId) {
+      await this.limiter.recordFailure(ctx, { clientId, ip: ctx.ip });
+      return refuse(CardErrors.paymentCodeInvalid());
+    }
+    const step = paymentCodeStep(Date.now(), this.config.PAYMENT_CODE_WINDOW_SECONDS);
+    let window = matchPaymentCode(key.secret, parsed.otp, key.uses, step);
+    if (!window) {
+      // Another process may have spent a code of this key since this one read it: read its count again.
+      key = (await this.paymentKeys.byNumber(ctx, parsed.keyNumber, true))!;
+      window = matchPaymentCode(key.secret, parsed.otp, key.uses, step);
+    }
+    if (!window) {
+      const why = refusalOf(key.secret, parsed.otp, key.uses, step);
+      if (why === 'invalid') await this.limiter.recordFailure(ctx, { clientId, ip: ctx.ip });
+      return refuse(
+        why === 'used'
+          ? CardErrors.paymentCodeUsed()
+          : why === 'expired'
+            ? CardErrors.paymentCodeExpired()
+            : CardErrors.paymentCodeInvalid(),
+      );
+    }
+    const use: PaymentCodeUse = { keyNumber: key.number, uses: key.uses, clientId };
+    const debit = { clientId, reference, fingerprint, holderRef: key.holderRef, amount };
+    const answer =
+      key.serial !== null
+        ? await this.debitBySerial(ctx, { ...debit, serial: key.serial }, use)
+        : await this.debitHolder(ctx, debit, use);
+    this.paymentKeys.spent(key, use.uses);
+    return answer;
   }
 
   /**
@@ -485,7 +642,11 @@ export class RedemptionService {
    * stored redemption; a refusal is then worked out by the reads that explain it. The audit record the statement
    * wrote is sealed into the chain once it has committed, as AuditService.append's are.
    */
-  private async debitBySerial(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<RedemptionDto> {
+  private async debitBySerial(
+    ctx: RequestContext,
+    debit: DebitRequest & { serial: string },
+    paymentCode?: PaymentCodeUse,
+  ): Promise<RedemptionDto> {
     const { serial, clientId, reference, amount } = debit;
     let enterpriseId = this.enterprises.get(serial);
     if (enterpriseId === undefined) {
@@ -508,10 +669,23 @@ export class RedemptionService {
       requestId: ctx.requestId,
       createdAt: new Date(),
     });
+    if (paymentCode) statement.paymentCode = paymentCode;
+    // The fraud rule on the card's debits is counted in the statement; a block refuses the debit there.
+    const debitRule = await this.risk.rule(ctx, 'debits_per_card_minute', { enterpriseId, clientId });
+    if (debitRule.enabled) {
+      statement.recentDebits = {
+        windowSeconds: debitRule.windowSeconds!,
+        refuseFrom: debitRule.action === 'block' ? debitRule.threshold - 1 : null,
+      };
+    }
     const answer = statement.redemption.response;
     const result = await this.redemptions.debitBySerial(ctx, statement);
     if (result.outcome === 'debited') {
       await this.sealAudit(result.auditId);
+      if (result.recentDebits !== null) {
+        const hits = this.risk.hits([{ rule: debitRule, count: result.recentDebits + 1 }]);
+        await this.risk.raise(ctx, { serial, enterpriseId, orderId: null, holderRef: debit.holderRef, clientId }, hits);
+      }
       return {
         ...answer,
         cards: [{ serial, amount: -amount, balance_after: result.balance, status: result.status }],
@@ -521,18 +695,33 @@ export class RedemptionService {
     if (replayed) return replayed;
     if (result.outcome === 'duplicate')
       throw new Error(`reference ${reference} conflicts but its redemption is not visible`);
-    throw await this.debitRefusal(ctx, debit);
+    if (paymentCode) {
+      // A concurrent debit spent the code first (the statement found the key's count moved on).
+      const key = await this.paymentKeys.byNumber(ctx, paymentCode.keyNumber, true);
+      if (!key || key.uses !== paymentCode.uses) throw CardErrors.paymentCodeUsed();
+    }
+    throw await this.debitRefusal(ctx, debit, debitRule);
   }
 
   /**
    * A holder's cards (the channel's holder: its own bindings only), locked, spent soonest expiry first (no expiry
    * last), each down to zero before the next: two statements in one transaction, the lock and then every write.
    */
-  private async debitHolder(ctx: RequestContext, debit: DebitRequest): Promise<RedemptionDto> {
+  private async debitHolder(
+    ctx: RequestContext,
+    debit: DebitRequest,
+    paymentCode?: PaymentCodeUse,
+  ): Promise<RedemptionDto> {
     const { clientId, reference, amount, holderRef } = debit;
     let written: { response: RedemptionDto; auditId: string | null };
     try {
       written = await this.transactions.run(ctx, async () => {
+        // A wallet's payment code is spent first, in the debit's transaction: a refused debit gives it back.
+        if (paymentCode && !(await this.redemptions.spendPaymentCode(ctx, paymentCode))) {
+          const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
+          if (replayed) return { response: replayed, auditId: null as string | null };
+          throw CardErrors.paymentCodeUsed();
+        }
         const cards = await this.cardRows.lockHolderCards(ctx, clientId, holderRef);
         cards.forEach((card) => this.remember(card));
         const total = cards.reduce((sum, card) => sum + card.balance, 0);
@@ -627,7 +816,11 @@ export class RedemptionService {
   }
 
   /** Why a debit by serial changed nothing: another channel's card (or one no channel bound) does not exist for it. */
-  private async debitRefusal(ctx: RequestContext, debit: DebitRequest & { serial: string }): Promise<ApiError> {
+  private async debitRefusal(
+    ctx: RequestContext,
+    debit: DebitRequest & { serial: string },
+    debitRule: EffectiveRule,
+  ): Promise<ApiError> {
     const card = await this.cardRows.bySerial(ctx, debit.serial);
     if (!card || card.boundClientId !== debit.clientId) return CardErrors.notFound(debit.serial);
     if (card.holderRef !== debit.holderRef) return CardErrors.holderMismatch(debit.serial);
@@ -636,7 +829,22 @@ export class RedemptionService {
     } catch (refusal) {
       return refusal as ApiError;
     }
-    return CardErrors.insufficientBalance(card.balance, debit.serial);
+    if (card.balance < debit.amount || !debitRule.enabled || debitRule.action !== 'block') {
+      return CardErrors.insufficientBalance(card.balance, debit.serial);
+    }
+    // The card could take it: the fraud rule refused it.
+    const recent = await this.cardRows.recentDebits(ctx, card.serial, debitRule.windowSeconds!);
+    const [hit] = this.risk.hits([{ rule: debitRule, count: recent + 1 }]);
+    if (!hit) return CardErrors.insufficientBalance(card.balance, debit.serial);
+    const subject = {
+      serial: card.serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: debit.holderRef,
+      clientId: debit.clientId,
+    };
+    await this.risk.raise(ctx, subject, [hit]);
+    return RiskService.blocked(hit);
   }
 
   private remember(card: Pick<CardRow, 'serial' | 'enterpriseId'>): void {
@@ -759,8 +967,10 @@ export class RedemptionService {
    * until its enterprise or the operator unfreezes it. Committed on its own: the request itself fails.
    */
   private async countWrongPin(ctx: RequestContext, serial: string): Promise<void> {
+    let counted: number | null = null;
     const frozen = await this.transactions.run(ctx, async () => {
       const failures = await this.cardRows.countPinFailure(ctx, serial);
+      counted = failures;
       if (failures === null || failures < this.config.REDEMPTION_CARD_PIN_FAILURE_LIMIT) return false;
       const card = await this.cardRows.bySerial(ctx, serial, true);
       if (!card || !(FREEZABLE_STATUSES as readonly CardStatus[]).includes(card.status) || isPastExpiry(card)) {
@@ -782,6 +992,26 @@ export class RedemptionService {
       this.limiter.countCardFrozen();
       this.logger.warn({ msg: 'card frozen after too many wrong PINs', serial });
     }
+    if (counted !== null) await this.verifyFailureRisk(ctx, serial, counted);
+  }
+
+  /** The fraud rule on a card's wrong PINs (a block has nothing more to refuse: the attempt failed already). */
+  private async verifyFailureRisk(ctx: RequestContext, serial: string, failures: number): Promise<void> {
+    const card = await this.cardRows.bySerial(ctx, serial);
+    if (!card) return;
+    const rule = await this.risk.rule(ctx, 'verify_failures_per_card', {
+      enterpriseId: card.enterpriseId,
+      clientId: ctx.clientId,
+    });
+    const hits = this.risk.hits([{ rule, count: failures }]);
+    const subject = {
+      serial,
+      enterpriseId: card.enterpriseId,
+      orderId: card.orderId,
+      holderRef: card.holderRef,
+      clientId: ctx.clientId,
+    };
+    await this.risk.raise(ctx, subject, hits);
   }
 
   private clientOf(ctx: RequestContext): string {

@@ -626,6 +626,18 @@ export const ERROR_MESSAGES = {
     en: 'This bank reference is booked already',
     'zh-CN': '该银行流水号已入账',
   },
+  payment_code_expired: {
+    en: 'This payment code has expired: show a fresh one',
+    'zh-CN': '付款码已过期，请刷新后重试',
+  },
+  payment_code_invalid: {
+    en: 'This is not a valid payment code',
+    'zh-CN': '付款码无效',
+  },
+  payment_code_used: {
+    en: 'This payment code has already been used',
+    'zh-CN': '付款码已被使用',
+  },
   payment_method_mismatch: {
     en: 'The order is paid another way',
     'zh-CN': '该订单的付款方式不同',
@@ -701,6 +713,10 @@ export const ERROR_MESSAGES = {
   serial_not_available: {
     en: '[Row {row}: ][{field}: ]the card is not available',
     'zh-CN': '[第 {row} 行：][{field}：]该卡不可用',
+  },
+  risk_blocked: {
+    en: 'Refused by a fraud rule[: {rule}]',
+    'zh-CN': '因风控规则被拒绝[：{rule}]',
   },
   serial_not_in_order: {
     en: '[Row {row}: ][{field}: ]the serial is not a card of the order',

@@ -9,6 +9,7 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { IsFenAmount } from '../../common/validation-codes';
@@ -122,12 +123,22 @@ export class DebitDto {
   @Matches(/^\d{2,20}$/, { message: 'serial must be a card serial (digits)' })
   serial?: string;
 
-  @ApiProperty({
+  @ApiPropertyOptional({
     description:
-      "The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it",
+      "The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it. Required unless payment_code is given",
   })
+  @ValidateIf((dto: DebitDto) => dto.payment_code === undefined || dto.holder_ref !== undefined)
   @Matches(TOKEN, { message: TOKEN_MESSAGE('holder_ref') })
-  holder_ref: string;
+  holder_ref?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "A dynamic payment code (18 digits, as scanned from the holder's screen) instead of serial and holder_ref: it names its card or wallet, and is spent with the debit",
+    example: '681234567890123456',
+  })
+  @IsOptional()
+  @Matches(/^\d{18}$/, { message: 'payment_code must be 18 digits' })
+  payment_code?: string;
 
   @ApiProperty({ description: 'fen', minimum: 1, maximum: MAX_DEBIT_FEN })
   @IsFenAmount({ max: MAX_DEBIT_FEN })
@@ -136,6 +147,43 @@ export class DebitDto {
   @ApiProperty({ description: "The channel's unique reference (e.g. its order number)" })
   @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
   reference: string;
+}
+
+export class PaymentCodeRequestDto {
+  @ApiPropertyOptional({
+    description:
+      "A card this channel bound to holder_ref: the code spends that card. Leave it out for the holder's wallet (the holder's active cards, soonest expiry first)",
+  })
+  @IsOptional()
+  @Matches(/^\d{2,20}$/, { message: 'serial must be a card serial (digits)' })
+  serial?: string;
+
+  @ApiProperty({ description: "The holder's account at this channel" })
+  @Matches(TOKEN, { message: TOKEN_MESSAGE('holder_ref') })
+  holder_ref: string;
+}
+
+export class PaymentCodeDto {
+  @ApiProperty({ enum: ['payment_code'] }) object: 'payment_code';
+  @ApiProperty({
+    description:
+      'The 18-digit code for the POS to scan (or type): single use; a secret while it is valid, so never logged',
+    example: '681234567890123456',
+  })
+  code: string;
+  @ApiProperty({ description: 'The text to encode as a QR code for scanners (the code itself)' })
+  qr_payload: string;
+  @ApiProperty({ type: String, nullable: true, description: "The card's serial; null for the holder's wallet" })
+  serial: string | null;
+  @ApiProperty() holder_ref: string;
+  @ApiProperty({ description: 'Seconds of a window (PAYMENT_CODE_WINDOW_SECONDS)' }) window_seconds: number;
+  @ApiProperty({
+    format: 'date-time',
+    description: "End of the code's window: refresh then. Scanned in the next window it is still accepted (skew)",
+  })
+  refresh_at: string;
+  @ApiProperty({ format: 'date-time', description: 'After this the code is refused (payment_code_expired)' })
+  expires_at: string;
 }
 
 export class ReverseDto {

@@ -565,6 +565,11 @@ export const recipes: Record<string, Recipe> = {
   updateEnterprise: async (world) =>
     operator(world, { params: { id: (await createEnterprise(world.app)).id }, body: { phone: '13800000000' } }),
   getDataKeys: async (world) => operator(world),
+  listRiskAlerts: async (world) => operator(world),
+  getRiskRules: async (world) => operator(world, { query: { enterprise_id: world.a.id } }),
+  // The default, set again: the other suites' binds and debits are not affected.
+  putRiskRules: async (world) =>
+    operator(world, { body: { enterprise_id: world.a.id, rules: [{ rule: 'binds_per_channel_day', enabled: true }] } }),
   listReencryptions: async (world) => operator(world),
   startReencryption: async (world) => {
     await world.reencryptionsSettled();
@@ -611,6 +616,7 @@ export const recipes: Record<string, Recipe> = {
   listBatches: async (world) => hr(world, { query: { order_id: world.order } }),
   getCard: async (world) => hr(world, { params: { serial: world.readCard } }),
   listCardTransactions: async (world) => hr(world, { params: { serial: world.readCard } }),
+  getCardTrail: async (world) => hr(world, { params: { serial: world.readCard } }),
   voidCards: async (world) => hr(world, { body: { serials: [world.takeAnonymous().serial] } }),
   freezeCard: async (world) => hr(world, { params: anonymousCard(world), body: {} }),
   unfreezeCard: async (world) => hr(world, { params: { serial: await world.frozenCard() }, body: {} }),
@@ -765,6 +771,10 @@ export const recipes: Record<string, Recipe> = {
   debitCard: async (world) => {
     const { serial, holder } = await world.debitedCard();
     return channel(world, { body: { serial, holder_ref: holder, amount: 100, reference: unique('d') } });
+  },
+  createPaymentCode: async (world) => {
+    const { serial, holder } = await world.debitedCard();
+    return channel(world, { body: { serial, holder_ref: holder } });
   },
   reverseDebit: async (world) => {
     const { redemption } = await world.debitedCard();

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { linkHash } from '../src/audit/audit-chain';
+import { startTestApp, type TestApp } from './support/app';
+import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
+import { createClient, createProduct, enterpriseWithClient, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+
+interface Step {
+  step: string;
+  action: string;
+  actor_client_id: string | null;
+  summary: Record<string, unknown> | null;
+  audit_record_id: string;
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * A card's trail (交易溯源, GET /v1/cards/{serial}/trail): its whole history from the audit chain, each step with its
+ * record's hash, which checks out against the chain.
+ */
+describe('card trail', () => {
+  let app: TestApp;
+  let operator: string;
+  let card: CardWithSecret;
+  let named: CardWithSecret;
+  let enterpriseToken: string;
+  let channel: { id: string; token: string };
+  let orderId: string;
+  let ref = 0;
+  const nextRef = () => `trail-${Date.now()}-${ref++}`;
+  const post = (token: string, path: string, body: object) =>
+    app.http.post(path).auth(token, { type: 'bearer' }).send(body);
+
+  beforeAll(async () => {
+    app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
+    operator = await app.operatorToken();
+    const product = await createProduct(app);
+    const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
+    const placed = await placePaidOrder(app, `TRAIL-${randomBytes(4).toString('hex')}`, [
+      { product_id: product.id, face_value: 10_000, quantity: 2 },
+      { product_id: registeredProduct.id, face_value: 10_000, quantity: 1 },
+    ]);
+    orderId = placed.order.id;
+    await waitForIssued(app, orderId);
+    const minted = await cardsWithSecrets(app, orderId);
+    card = minted.find((each) => each.cardType === 'anonymous')!;
+    named = minted.find((each) => each.cardType === 'registered')!;
+    const hr = await createClient(app, {
+      enterprise_id: placed.enterprise.id,
+      scopes: ['cards:read', 'cards:write'],
+      name: 'trail HR',
+    });
+    enterpriseToken = await app.tokenFor(hr.id, hr.client_secret);
+    const shop = await createClient(app, { scopes: ['redemptions:write'], name: 'trail shop' });
+    channel = { id: shop.id, token: await app.tokenFor(shop.id, shop.client_secret) };
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('follows a registered card through loss to its replacement', async () => {
+    await post(channel.token, '/v1/redemptions/bind', {
+      code: named.code,
+      pin: named.pin,
+      holder_ref: 'named',
+      reference: nextRef(),
+      holder_identity: { name: TEST_PURCHASER.name, id_type: 'resident_id', id_number: TEST_PURCHASER.id_number },
+    }).expect(200);
+    const lost = await post(enterpriseToken, `/v1/cards/${named.serial}/report-loss`, {}).expect(200);
+    const replacement = lost.body.replacement.serial as string;
+    const trail = await app.http.get(`/v1/cards/${named.serial}/trail`).auth(operator, { type: 'bearer' }).expect(200);
+    const steps = trail.body.steps as Step[];
+    expect(steps.map((step) => step.step)).toEqual(['minted', 'bound', 'lost']);
+    expect(JSON.stringify(steps[2].summary)).toContain(replacement);
+    // The replacement's own trail starts at its replacement (the loss record names both cards).
+    const next = await app.http.get(`/v1/cards/${replacement}/trail`).auth(operator, { type: 'bearer' }).expect(200);
+    expect((next.body.steps as Step[]).map((step) => step.step)).toContain('lost');
+  });
+
+  it('tells minted, bound (by which channel), debited, reversed, the alert and the freeze, each with a verifiable hash', async () => {
+    await app.http
+      .put('/v1/admin/risk-rules')
+      .auth(operator, { type: 'bearer' })
+      .send({ client_id: channel.id, rules: [{ rule: 'debits_per_card_minute', threshold: 1, action: 'flag' }] })
+      .expect(200);
+    await post(channel.token, '/v1/redemptions/bind', {
+      code: card.code,
+      pin: card.pin,
+      holder_ref: 'traced',
+      reference: nextRef(),
+    }).expect(200);
+    const spent = await post(channel.token, '/v1/redemptions/debit', {
+      serial: card.serial,
+      holder_ref: 'traced',
+      amount: 2_500,
+      reference: nextRef(),
+    }).expect(200);
+    await post(channel.token, `/v1/redemptions/${spent.body.id as string}/reverse`, {
+      amount: 1_000,
+      reference: nextRef(),
+    }).expect(200);
+    await post(enterpriseToken, `/v1/cards/${card.serial}/freeze`, { reason: 'checking the trail' }).expect(200);
+
+    const trail = await app.http
+      .get(`/v1/cards/${card.serial}/trail`)
+      .auth(enterpriseToken, { type: 'bearer' })
+      .expect(200);
+    expect(trail.body).toMatchObject({
+      object: 'card_trail',
+      serial: card.serial,
+      order_id: orderId,
+      status: 'frozen',
+    });
+    const steps = trail.body.steps as Step[];
+    expect(steps.map((step) => step.step)).toEqual(['minted', 'bound', 'debited', 'alert', 'reversed', 'frozen']);
+    expect(steps.find((step) => step.step === 'bound')!.actor_client_id).toBe(channel.id);
+    expect(steps.find((step) => step.step === 'alert')!.summary).toMatchObject({
+      rule: 'debits_per_card_minute',
+      action: 'flag',
+      figures: { count: 1, threshold: 1 },
+    });
+    expect(JSON.stringify(steps)).not.toContain(card.code);
+
+    // Each step is the chain's record: same hash at the same seq, linked to the record before it, and the chain
+    // verifies as a whole.
+    for (const step of steps) {
+      const [record] = await app.dataSource.query<Array<{ id: string; hash: string; prev_hash: string; mac: string }>>(
+        'SELECT id, hash, prev_hash, mac FROM audit_records WHERE seq = $1',
+        [step.seq],
+      );
+      expect(record).toMatchObject({ id: step.audit_record_id, hash: step.hash, prev_hash: step.prev_hash });
+      expect(linkHash(step.prev_hash, step.seq, record.mac)).toBe(step.hash);
+      const [previous] = await app.dataSource.query<Array<{ hash: string }>>(
+        'SELECT hash FROM audit_records WHERE seq = $1',
+        [step.seq - 1],
+      );
+      if (previous) expect(previous.hash).toBe(step.prev_hash);
+    }
+    const verified = await app.http.get('/v1/admin/audit/verify').auth(operator, { type: 'bearer' }).expect(200);
+    expect(verified.body.ok).toBe(true);
+
+    // The operator sees it too; another tenant and a channel do not.
+    await app.http.get(`/v1/cards/${card.serial}/trail`).auth(operator, { type: 'bearer' }).expect(200);
+    const stranger = await enterpriseWithClient(app, ['cards:read']);
+    await app.http.get(`/v1/cards/${card.serial}/trail`).auth(stranger.token, { type: 'bearer' }).expect(404);
+    await app.http.get(`/v1/cards/${card.serial}/trail`).auth(channel.token, { type: 'bearer' }).expect(403);
+  });
+});
