@@ -146,4 +146,33 @@ describe('card trail', () => {
     await app.http.get(`/v1/cards/${card.serial}/trail`).auth(stranger.token, { type: 'bearer' }).expect(404);
     await app.http.get(`/v1/cards/${card.serial}/trail`).auth(channel.token, { type: 'bearer' }).expect(403);
   });
+
+  it('tells which distribution assigned a card to which employee, from the summary the reservation built', async () => {
+    const product = await createProduct(app);
+    const placed = await placePaidOrder(app, `TRAIL-D-${randomBytes(4).toString('hex')}`, [
+      { product_id: product.id, face_value: 10_000, quantity: 2 },
+    ]);
+    await waitForIssued(app, placed.order.id);
+    const hr = await createClient(app, {
+      enterprise_id: placed.enterprise.id,
+      scopes: ['distributions:write', 'distributions:read', 'cards:read'],
+      name: 'trail distributor',
+    });
+    const token = await app.tokenFor(hr.id, hr.client_secret);
+    const created = await post(token, '/v1/distributions', {
+      order_id: placed.order.id,
+      recipients: [{ employee_ref: 'E-"trail"', channel: 'link', face_value: 10_000 }],
+    }).expect(201);
+    const serial = (created.body.link_recipients as Array<{ card_serial: string }>)[0].card_serial;
+
+    const trail = await app.http.get(`/v1/cards/${serial}/trail`).auth(token, { type: 'bearer' }).expect(200);
+    const steps = trail.body.steps as Step[];
+    expect(steps.map((step) => step.step)).toEqual(['minted', 'distributed']);
+    expect(steps[1].summary).toEqual({
+      order_id: placed.order.id,
+      assignments: [{ row: 1, serial, employee_ref: 'E-"trail"', channel: 'link' }],
+    });
+    const verified = await app.http.get('/v1/admin/audit/verify').auth(operator, { type: 'bearer' }).expect(200);
+    expect(verified.body.ok).toBe(true);
+  });
 });
