@@ -11,6 +11,9 @@ export default tseslint.config(
       '.data/**',
       'coverage/**',
       'sdk/schema.d.ts',
+      'sdk/dist/**',
+      // Plain Node (no TypeScript project): the SDK's build script, as the config files above.
+      'sdk/build.mjs',
       'eslint.config.mjs',
       'jest.config.js',
     ],

@@ -21,13 +21,15 @@ const shared = {
   // cannot require: swc compiles whatever gets loaded (cached after the first run).
   transformIgnorePatterns: [],
   testEnvironment: 'node',
+  // The SDK's relative imports name the .js file its ES module build runs (sdk/index.ts): here the .ts is loaded.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 
 module.exports = {
   // Per-project testTimeout is ignored by Jest: e2e tests boot whole apps, so allow them a minute.
   testTimeout: 60_000,
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/sdk/**/*.spec.ts'] },
     {
       ...shared,
       displayName: 'medium',

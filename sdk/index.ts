@@ -1,11 +1,15 @@
 /**
- * Typed client for the Fuli API: openapi-fetch over the types generated from openapi/openapi.json
- * (`npm run sdk` writes ./schema.d.ts), plus client-credentials authentication.
+ * Typed client for the Fuli API (the package @fuli/sdk): openapi-fetch over the types generated from
+ * openapi/openapi.json (`npm run sdk` writes ./schema.d.ts), plus client-credentials authentication, retries with
+ * backoff, timeouts, automatic Idempotency-Keys, pagination and webhook verification.
+ *
+ * Relative imports name their `.js` file: the ES module build runs in Node as it is.
  */
 import createClient, { type Client, type ClientOptions, type Middleware } from 'openapi-fetch';
-import type { components, paths } from './schema';
+import { retryingFetch, type RetryOptions } from './retry.js';
+import type { components, paths } from './schema.js';
 
-export type { components, operations, paths } from './schema';
+export type { components, operations, paths } from './schema.js';
 
 /** RFC 9457 problem details, the body of every error; some carry extra members (e.g. `existing_id`). */
 export type FuliProblem = components['schemas']['Problem'] & { [member: string]: unknown };
@@ -21,6 +25,10 @@ export interface FuliClientOptions {
   scope?: string;
   /** A fetch to use instead of globalThis.fetch (tests, proxies, instrumentation). */
   fetch?: ClientOptions['fetch'];
+  /** Retries of requests that are safe to repeat and each attempt's timeout (see RetryOptions for the defaults). */
+  retry?: RetryOptions;
+  /** Add an Idempotency-Key to each POST that accepts one and has none (default true): it can then be retried. */
+  idempotencyKeys?: boolean;
 }
 
 /** True for an RFC 9457 problem body as this API returns it (the token endpoint's errors included). */
@@ -137,17 +145,94 @@ function authMiddleware(tokens: TokenSource): Middleware {
   };
 }
 
+type PostOf<P extends keyof paths> = NonNullable<paths[P]['post']>;
+/** The POST operations that accept an Idempotency-Key, read from the generated types. */
+type IdempotentPost = {
+  [P in keyof paths]: [PostOf<P>] extends [never]
+    ? never
+    : PostOf<P> extends { parameters: { header?: infer Header } }
+      ? [NonNullable<Header>] extends [never]
+        ? never
+        : 'Idempotency-Key' extends keyof NonNullable<Header>
+          ? P
+          : never
+      : never;
+}[keyof paths];
+
+/**
+ * Every POST whose retry the server makes safe with an Idempotency-Key. Checked against the generated types below:
+ * an operation that starts (or stops) accepting the header fails to compile until this list follows.
+ */
+const IDEMPOTENT_POSTS = [
+  '/v1/admin/api-clients',
+  '/v1/admin/api-clients/{id}/rotate-secret',
+  '/v1/admin/cards/void',
+  '/v1/admin/cards/{serial}/reactivate',
+  '/v1/admin/cards/{serial}/refund',
+  '/v1/admin/cards/{serial}/replace',
+  '/v1/admin/cards/{serial}/report-loss',
+  '/v1/admin/enterprises',
+  '/v1/admin/invoices/{id}/void',
+  '/v1/admin/keys/re-encryptions',
+  '/v1/admin/payments',
+  '/v1/admin/products',
+  '/v1/cards/void',
+  '/v1/cards/{serial}/refund',
+  '/v1/cards/{serial}/report-loss',
+  '/v1/distributions',
+  '/v1/events/{id}/redeliver',
+  '/v1/export-keys',
+  '/v1/export-keys/{id}/confirm',
+  '/v1/exports/{id}/confirm-purge',
+  '/v1/invoices',
+  '/v1/orders',
+  '/v1/orders/{id}/approve',
+  '/v1/orders/{id}/cancel',
+  '/v1/orders/{id}/exports',
+  '/v1/orders/{id}/pay',
+  '/v1/orders/{id}/reject',
+  '/v1/reconciliations',
+  '/v1/statement-runs',
+  '/v1/webhook-endpoints',
+  '/v1/webhook-endpoints/{id}/recover',
+  '/v1/webhook-endpoints/{id}/rotate-secret',
+] as const satisfies readonly IdempotentPost[];
+type Unlisted = Exclude<IdempotentPost, (typeof IDEMPOTENT_POSTS)[number]>;
+const everyIdempotentPostListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyIdempotentPostListed;
+const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_POSTS);
+
+/**
+ * Gives each POST that accepts an Idempotency-Key (creating ones, and those that move money) a key (a random UUID) unless the caller set one: every retry of the call,
+ * by the retry layer, sends the same key, so the server performs it once.
+ */
+function idempotencyMiddleware(): Middleware {
+  return {
+    onRequest({ request, schemaPath }) {
+      if (request.method !== 'POST' || !IDEMPOTENT.has(schemaPath) || request.headers.has('idempotency-key'))
+        return undefined;
+      request.headers.set('idempotency-key', globalThis.crypto.randomUUID());
+      return request;
+    },
+  };
+}
+
 /**
  * An openapi-fetch client for the whole API that authenticates as an API client: it gets an access token
  * (OAuth 2.0 client credentials), caches it until shortly before it expires, renews it on a 401 and retries once.
- * Calls never throw for HTTP errors: they resolve to `{ data }` or `{ error }`, where `error` is a FuliProblem.
+ * Requests that are safe to repeat are retried on 429, 503, network errors and timeouts (RetryOptions); creating
+ * POSTs get an Idempotency-Key, which makes them safe to repeat. Calls never throw for HTTP errors: they resolve to `{ data }` or `{ error }`, where `error` is a FuliProblem.
  */
 export function createFuliClient(options: FuliClientOptions): FuliClient {
   // Resolved at call time so that a fetch installed after client creation (e.g. by a test) is used.
-  const fetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  const fetch = retryingFetch(send, options.retry);
   const client = createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), fetch });
   client.use(authMiddleware(new TokenSource({ ...options, fetch })));
+  if (options.idempotencyKeys ?? true) client.use(idempotencyMiddleware());
   return client;
 }
 
-export { verifyWebhook, WebhookVerificationError, type FuliEvent, type WebhookHeaders } from './webhooks';
+export { paginate, FuliApiError, type FuliPage } from './paginate.js';
+export { FuliTimeoutError, type RetryOptions } from './retry.js';
+export { verifyWebhook, WebhookVerificationError, type FuliEvent, type WebhookHeaders } from './webhooks.js';

@@ -3,7 +3,7 @@
  * `standardwebhooks` package, the payload typed from the OpenAPI document.
  */
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import type { components } from './schema';
+import type { components } from './schema.js';
 
 /** An event as delivered (and as `GET /v1/events/{id}` returns it). */
 export type FuliEvent = components['schemas']['EventDto'];
@@ -24,8 +24,10 @@ function header(headers: WebhookHeaders, name: string): string {
  * WebhookVerificationError. Pass the raw body exactly as received: re-serialised JSON does not verify.
  * Deduplicate by `event.id` (the `webhook-id` header): a delivery can arrive more than once.
  */
-export function verifyWebhook(secret: string, rawBody: string | Buffer, headers: WebhookHeaders): FuliEvent {
-  return new Webhook(secret).verify(rawBody, {
+export function verifyWebhook(secret: string, rawBody: string | Uint8Array, headers: WebhookHeaders): FuliEvent {
+  // A Buffer is a Uint8Array: typed as the latter so that the SDK's types need no @types/node.
+  const body = typeof rawBody === 'string' ? rawBody : new TextDecoder().decode(rawBody);
+  return new Webhook(secret).verify(body, {
     'webhook-id': header(headers, 'webhook-id'),
     'webhook-timestamp': header(headers, 'webhook-timestamp'),
     'webhook-signature': header(headers, 'webhook-signature'),

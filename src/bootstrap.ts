@@ -62,7 +62,13 @@ function requestIdOf(request: IncomingMessage): string {
 }
 
 /** The HTTP application; with `worker`, the queue processors run in the same process (`npm start`). */
-export async function createHttpApp(runtime: Runtime, options: { worker: boolean }): Promise<NestFastifyApplication> {
+export interface HttpAppOptions {
+  worker: boolean;
+  /** Called before the app is ready, when Fastify still takes hooks (the e2e tests record every response). */
+  beforeReady?: (app: NestFastifyApplication) => void;
+}
+
+export async function createHttpApp(runtime: Runtime, options: HttpAppOptions): Promise<NestFastifyApplication> {
   const { config, logger } = runtime;
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -130,6 +136,7 @@ export async function createHttpApp(runtime: Runtime, options: { worker: boolean
   });
   setupDocs(app, config.publicUrl);
   await app.get(QueueDashboard).mount(fastify, (request, reply) => rateLimit.limitPlainRoute(request, reply));
+  options.beforeReady?.(app);
   await app.init();
   await fastify.ready();
   return app;

@@ -30,7 +30,16 @@ async function main(): Promise<void> {
     { url: config.publicUrl, metrics: `${metricsUrl}/metrics`, worker: !apiOnly, channels },
     'Fuli API listening',
   );
-  if (config.seedDemo) await app.get(DemoSeedService).seedAndPrint(channels);
+  if (config.seedDemo) {
+    const demo = await app.get(DemoSeedService).seedAndPrint(channels);
+    // /docs names the demo's ids, so that "Try it out" finds real objects.
+    const { showDemoInDocs } = require('./docs/openapi') as typeof import('./docs/openapi');
+    showDemoInDocs(app, {
+      enterprise_id: demo.enterprise_id,
+      product_ids: demo.product_ids,
+      hr_client_id: demo.hr.client_id,
+    });
+  }
 }
 
 main().catch((error: unknown) =>

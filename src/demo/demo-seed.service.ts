@@ -41,13 +41,18 @@ interface ClientCredentials {
 
 export interface DemoCredentials {
   enterprise_id: string;
+  /** The demo catalog's products, in DEMO_PRODUCTS order. */
+  product_ids: string[];
   /** The HR system: orders cards (and, as integrator, registers webhook endpoints). */
   hr: ClientCredentials;
   /** The finance system: approves orders above the approval threshold (a different client from the one ordering). */
   finance: ClientCredentials;
 }
 
-const DEMO_CLIENTS: Record<keyof Omit<DemoCredentials, 'enterprise_id'>, { name: string; scopes: Scope[] }> = {
+const DEMO_CLIENTS: Record<
+  keyof Omit<DemoCredentials, 'enterprise_id' | 'product_ids'>,
+  { name: string; scopes: Scope[] }
+> = {
   // HR and integrator: the demo client orders cards and can register a webhook endpoint to watch them.
   hr: { name: 'Demo HR system', scopes: [...ROLE_SCOPES.hr, ...ROLE_SCOPES.integrator] },
   finance: { name: 'Demo finance system', scopes: [...ROLE_SCOPES.finance] },
@@ -83,15 +88,17 @@ export class DemoSeedService {
         approval_threshold: 5_000_000,
       });
     }
-    const existing = await this.productNames(ctx);
+    const existing = await this.productIdsByName(ctx);
+    const productIds: string[] = [];
     for (const product of DEMO_PRODUCTS) {
-      if (!existing.has(product.name)) await this.catalog.create(ctx, product);
+      productIds.push(existing.get(product.name) ?? (await this.catalog.create(ctx, product)).id);
     }
     const file = join(this.config.dataDir, 'demo-credentials.json');
     const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DemoCredentials>) : {};
     const sameEnterprise = stored.enterprise_id === enterprise.id;
     const credentials: DemoCredentials = {
       enterprise_id: enterprise.id,
+      product_ids: productIds,
       hr: await this.client(enterprise.id, 'hr', sameEnterprise ? stored.hr : undefined),
       finance: await this.client(enterprise.id, 'finance', sameEnterprise ? stored.finance : undefined),
     };
@@ -103,7 +110,7 @@ export class DemoSeedService {
    * Prints to the terminal (not the JSON log): the one place demo secrets are shown. `notes` are lines the caller
    * adds (where mail and SMS go).
    */
-  async seedAndPrint(notes: string[] = []): Promise<void> {
+  async seedAndPrint(notes: string[] = []): Promise<DemoCredentials> {
     const demo = await this.seed();
     const url = this.config.publicUrl;
     const lines = [
@@ -123,6 +130,7 @@ export class DemoSeedService {
       '',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    return demo;
   }
 
   /**
@@ -139,12 +147,12 @@ export class DemoSeedService {
       : 'the ADMIN_CLIENT_SECRET you set';
   }
 
-  /** Names of every product in the catalog, read page by page through the catalog's own service. */
-  private async productNames(ctx: RequestContext): Promise<Set<string>> {
-    const names = new Set<string>();
+  /** Every product of the catalog by name, read page by page through the catalog's own service. */
+  private async productIdsByName(ctx: RequestContext): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
     for (let cursor: string | undefined; ;) {
       const page = await this.catalog.list(ctx, { limit: MAX_PAGE_SIZE, starting_after: cursor });
-      for (const product of page.data) names.add(product.name);
+      for (const product of page.data) if (!names.has(product.name)) names.set(product.name, product.id);
       if (!page.next_cursor) return names;
       cursor = page.next_cursor;
     }

@@ -18,8 +18,9 @@ export function Idempotent(options: { storedByHandler?: boolean } = {}) {
     ApiHeader({
       name: 'Idempotency-Key',
       required: false,
+      schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
       description:
-        'Unique key (≤ 255 characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422.',
+        'Unique key (1 to 255 visible ASCII characters) that makes a retry safe: the same key with the same body returns the stored response; with another body, 422.',
     }),
     ApiConflictResponse({ type: Problem, description: 'A request with this Idempotency-Key is still in flight' }),
     ApiUnprocessableEntityResponse({ type: Problem, description: 'The Idempotency-Key was used with another request' }),

@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { closeRuntime, createHttpApp, prepareRuntime, shutdownHttpApp, type Runtime } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/app-config';
 import { MetricsServer } from '../../src/metrics/metrics-server';
+import { recordResponses, type ResponseRecorder } from './contract';
 
 export const TEST_ADMIN_CLIENT_ID = 'cli_testoperator';
 export const TEST_ADMIN_CLIENT_SECRET = 'test-operator-secret-0123456789';
@@ -29,6 +30,8 @@ export interface TestApp {
   dataSource: DataSource;
   /** Bearer token of the bootstrap operator client (scope admin). */
   operatorToken(): Promise<string>;
+  /** Every response this app sent, checked against openapi/openapi.json when it closes (test/support/contract.ts). */
+  contract: ResponseRecorder;
   /** Client-credentials token for any client. */
   tokenFor(clientId: string, clientSecret: string, scope?: string): Promise<string>;
   close(): Promise<void>;
@@ -37,6 +40,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Run the queue processors in-process too (default true); false: HTTP only, another process consumes the jobs. */
   worker?: boolean;
+  /** Listen on this port instead of a random one (e.g. to match PUBLIC_URL, which /docs gives as the server). */
+  port?: number;
 }
 
 /**
@@ -63,9 +68,15 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const runtime = await prepareRuntime(config);
   let app: NestFastifyApplication;
   let metricsUrl: string;
+  let contract: ResponseRecorder | undefined;
   try {
-    app = await createHttpApp(runtime, { worker: options.worker ?? true });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    app = await createHttpApp(runtime, {
+      worker: options.worker ?? true,
+      beforeReady: (created) => {
+        contract = recordResponses(created);
+      },
+    });
+    await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
     metricsUrl = await app.get(MetricsServer).listen('127.0.0.1', 0);
   } catch (error) {
     await closeRuntime(runtime);
@@ -96,6 +107,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     http,
     url,
     metrics: request(metricsUrl),
+    contract: contract!,
     dataSource: app.get(DataSource),
     tokenFor,
     async operatorToken() {
@@ -107,6 +119,13 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
       }
       return operator.token;
     },
-    close: () => shutdownHttpApp(app, runtime),
+    async close() {
+      await shutdownHttpApp(app, runtime);
+      // Every response this app sent must be one openapi/openapi.json documents (test/support/contract.ts).
+      const violations = contract?.violations() ?? [];
+      if (violations.length > 0) {
+        throw new Error(`responses that openapi/openapi.json does not document:\n  ${violations.join('\n  ')}`);
+      }
+    },
   };
 }

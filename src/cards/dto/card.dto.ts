@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { MAX_PAGE_SIZE } from '../../common/pagination/pagination';
 import type { Card, CardStatus } from '../card.entity';
 
@@ -57,12 +57,10 @@ export class ListCardsQueryDto {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Serial of the last card of the previous page' })
+  @ApiPropertyOptional({ description: 'Serial of the last card of the previous page (`next_cursor`)' })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  // Beyond this a Number no longer names one serial (and Postgres' bigint overflows).
-  @Max(Number.MAX_SAFE_INTEGER)
-  starting_after?: number;
+  @IsString()
+  // A cursor is a string, as everywhere; at most 18 digits so that Postgres' bigint never overflows.
+  @Matches(/^\d{1,18}$/, { message: 'starting_after must be a card serial' })
+  starting_after?: string;
 }

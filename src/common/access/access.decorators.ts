@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiForbiddenResponse,
+  ApiOAuth2,
   ApiOperation,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
@@ -35,7 +35,8 @@ export function RequireScopes(...scopes: Scope[]) {
   ];
   return applyDecorators(
     SetMetadata(SCOPES_KEY, scopes),
-    ApiBearerAuth('bearer'),
+    // The scopes go into the document: src/docs/openapi.ts offers the OAuth 2.0 flow or a pasted bearer token.
+    ApiOAuth2(scopes, 'oauth2'),
     ApiUnauthorizedResponse({ type: Problem, description: 'Missing, expired or invalid access token' }),
     ApiForbiddenResponse({ type: Problem, description: refusals.join('; ') }),
     ApiTooManyRequestsResponse({ type: Problem, description: 'Rate limit exceeded; see Retry-After' }),
