@@ -1,7 +1,7 @@
 /**
- * The contract between the server and openapi/openapi.json: every response an e2e test app sends is recorded
- * (a Fastify onSend hook, added by startTestApp) and checked when the app closes — its status documented for the
- * operation, its media type listed, its JSON body valid against the documented schema. The committed document is
+ * The contract between the server and openapi/openapi.json: every response an e2e test app sends is checked as it
+ * is sent (a Fastify onSend hook, added by startTestApp) and the faults are reported when the app closes — its status
+ * documented for the operation, its media type listed, its JSON body valid against the documented schema. The committed document is
  * the one checked: `npm run openapi:check` keeps it equal to what the code generates.
  */
 import { readFileSync } from 'node:fs';
@@ -117,41 +117,43 @@ function loadContract(): Contract {
   return contract;
 }
 
+/** Responses a recorder keeps for inspection (the latest): the check itself runs as each one is sent. */
+const KEPT_RESPONSES = 50;
+
 /** Records what `app` sends; `violations()` lists each way the responses so far break the document (deduplicated). */
 export interface ResponseRecorder {
-  /** What the app sent so far. */
+  /** The latest responses the app sent (at most KEPT_RESPONSES). */
   observed(): readonly ObservedResponse[];
   violations(): string[];
 }
 
 export function recordResponses(app: NestFastifyApplication): ResponseRecorder {
-  const observed: ObservedResponse[] = [];
+  const latest: ObservedResponse[] = [];
+  // One line per operation, status and fault: the first body sample shown. Each response is checked as it is sent
+  // and not kept: a suite's apps send thousands, some of them files, and Jest runs the suites in one process.
+  const found = new Map<string, string>();
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onSend', (request, reply, payload, done) => {
       const contentType = reply.getHeader('content-type');
-      observed.push({
+      const response: ObservedResponse = {
         method: request.method,
         route: request.routeOptions.url,
         status: reply.statusCode,
         contentType: typeof contentType === 'string' ? contentType : undefined,
         body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined,
-      });
+      };
+      const violation = loadContract().violation(response);
+      const key = violation?.split('; body ')[0];
+      if (violation && key && !found.has(key)) found.set(key, violation);
+      latest.push(response);
+      if (latest.length > KEPT_RESPONSES) latest.shift();
       done(null, payload);
     });
   return {
-    observed: () => observed,
-    violations() {
-      const checker = loadContract();
-      // One line per operation, status and fault: the first body sample shown.
-      const found = new Map<string, string>();
-      for (const response of observed) {
-        const violation = checker.violation(response);
-        if (violation && !found.has(violation.split('; body ')[0])) found.set(violation.split('; body ')[0], violation);
-      }
-      return [...found.values()];
-    },
+    observed: () => latest,
+    violations: () => [...found.values()],
   };
 }
 
