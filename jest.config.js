@@ -28,6 +28,10 @@ const shared = {
 module.exports = {
   // Per-project testTimeout is ignored by Jest: e2e tests boot whole apps, so allow them a minute.
   testTimeout: 60_000,
+  // The suites run in a worker process that is replaced once it holds this much after a file, even with one worker
+  // (on 2 cores): each e2e file boots whole apps, and what a file leaves reachable (Nest, TypeORM and Ajv state)
+  // otherwise added up past a 4 GB heap in one process.
+  workerIdleMemoryLimit: '1536MB',
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/sdk/**/*.spec.ts'] },
     {
