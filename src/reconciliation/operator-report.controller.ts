@@ -14,18 +14,11 @@ import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { ChannelSettlementQueryDto, DailyReportDto, DailyReportQueryDto } from './dto/operator-report.dto';
 import { OperatorReportService } from './operator-report.service';
-import { CSV_CONTENT_TYPE, type StatementFile, statementFormat, XLSX_CONTENT_TYPE } from './statement.service';
+import { SPREADSHEET_CONTENT, sendStatementFile } from './file-responses';
+import { CSV_CONTENT_TYPE, statementFormat, XLSX_CONTENT_TYPE } from './statement.service';
 
 const BAD_DAY =
   'invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[])';
-
-async function sendFile(reply: FastifyReply, file: StatementFile): Promise<void> {
-  await reply
-    .header('content-type', file.contentType)
-    .header('content-disposition', `attachment; filename="${file.fileName}"`)
-    .header('cache-control', 'no-store')
-    .send(file.body);
-}
 
 /** The operator's daily reports for the issuer's own finance (README "Finance: operator reports"). */
 @ApiTags('admin')
@@ -48,8 +41,7 @@ export class OperatorReportController {
     type: DailyReportDto,
     content: {
       'application/json': { schema: { $ref: '#/components/schemas/DailyReportDto' } },
-      [CSV_CONTENT_TYPE]: { schema: { type: 'string' } },
-      [XLSX_CONTENT_TYPE]: { schema: { type: 'string', format: 'binary' } },
+      ...SPREADSHEET_CONTENT,
     },
   })
   @ApiBadRequestResponse({ type: Problem, description: BAD_DAY })
@@ -67,7 +59,7 @@ export class OperatorReportController {
         .send(await this.reports.daily(ctx, query.date));
       return;
     }
-    await sendFile(reply, await this.reports.dailyFile(ctx, query.date, format));
+    await sendStatementFile(reply, await this.reports.dailyFile(ctx, query.date, format));
   }
 
   @Get('channels/:channelId')
@@ -80,10 +72,7 @@ export class OperatorReportController {
   })
   @ApiProduces(CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, 'application/problem+json')
   @ApiOkResponse({
-    content: {
-      [CSV_CONTENT_TYPE]: { schema: { type: 'string' } },
-      [XLSX_CONTENT_TYPE]: { schema: { type: 'string', format: 'binary' } },
-    },
+    content: SPREADSHEET_CONTENT,
   })
   @ApiBadRequestResponse({ type: Problem, description: BAD_DAY })
   @ApiNotFoundResponse({ type: Problem, description: 'resource_not_found: no API client has that id' })
@@ -95,6 +84,6 @@ export class OperatorReportController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const format = query.format ?? (accept?.includes(XLSX_CONTENT_TYPE) ? 'xlsx' : 'csv');
-    await sendFile(reply, await this.reports.channelFile(ctx, channelId, query.date, format));
+    await sendStatementFile(reply, await this.reports.channelFile(ctx, channelId, query.date, format));
   }
 }

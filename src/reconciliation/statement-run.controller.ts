@@ -11,6 +11,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { SPREADSHEET_CONTENT } from './file-responses';
 import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
@@ -61,10 +62,7 @@ export class StatementRunController {
   @ApiOperation({ summary: "Download a ready statement run's file", operationId: 'downloadStatementRun' })
   @ApiProduces(CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, 'application/problem+json')
   @ApiOkResponse({
-    content: {
-      [CSV_CONTENT_TYPE]: { schema: { type: 'string' } },
-      [XLSX_CONTENT_TYPE]: { schema: { type: 'string', format: 'binary' } },
-    },
+    content: SPREADSHEET_CONTENT,
   })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: 'statement_run_not_ready: still being built' })

@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { SPREADSHEET_CONTENT, sendStatementFile } from './file-responses';
 import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
@@ -39,8 +40,7 @@ export class StatementController {
     type: StatementDto,
     content: {
       'application/json': { schema: { $ref: '#/components/schemas/StatementDto' } },
-      [CSV_CONTENT_TYPE]: { schema: { type: 'string' } },
-      [XLSX_CONTENT_TYPE]: { schema: { type: 'string', format: 'binary' } },
+      ...SPREADSHEET_CONTENT,
     },
   })
   @ApiBadRequestResponse({ type: Problem, description: BAD_PERIOD })
@@ -58,12 +58,7 @@ export class StatementController {
         .send(await this.statements.statement(ctx, query));
       return;
     }
-    const file = await this.statements.file(ctx, query, format);
-    await reply
-      .header('content-type', file.contentType)
-      .header('content-disposition', `attachment; filename="${file.fileName}"`)
-      .header('cache-control', 'no-store')
-      .send(file.body);
+    await sendStatementFile(reply, await this.statements.file(ctx, query, format));
   }
 
   @Get('lines')
