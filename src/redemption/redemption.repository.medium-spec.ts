@@ -45,23 +45,25 @@ describe('RedemptionRepository (medium)', () => {
       });
     }));
 
+  /** The debit statement of `amount` on the card, by channel cli_medium for holder `holder`. */
+  const debitOf = (card: { serial: string; enterpriseId: string }, amount: number, reference: string) =>
+    serialDebitStatement({
+      ...card,
+      clientId: 'cli_medium',
+      holderRef: 'holder',
+      amount,
+      reference,
+      fingerprint: 'f'.repeat(64),
+      id: newId('redemption'),
+      entryId: newId('journalEntry'),
+      requestId: 'req_medium',
+      createdAt: new Date(),
+    });
+
   it('debits by serial in one statement: card, movement, ledger, event, audit record and redemption row', () =>
     db.rolledBack(async (ctx) => {
       const { serial, enterpriseId } = await insertCard(db.connection, ctx, { clientId: 'cli_medium' });
-      const statement = (amount: number, reference: string) =>
-        serialDebitStatement({
-          serial,
-          enterpriseId,
-          clientId: 'cli_medium',
-          holderRef: 'holder',
-          amount,
-          reference,
-          fingerprint: 'f'.repeat(64),
-          id: newId('redemption'),
-          entryId: newId('journalEntry'),
-          requestId: 'req_medium',
-          createdAt: new Date(),
-        });
+      const statement = (amount: number, reference: string) => debitOf({ serial, enterpriseId }, amount, reference);
       const spent = statement(2_500, 'd-1');
       const result = await redemptions.debitBySerial(ctx, spent);
       expect(result).toMatchObject({ outcome: 'debited', balance: 7_500, status: 'active' });
@@ -106,19 +108,7 @@ describe('RedemptionRepository (medium)', () => {
         }),
       ).toBe(true);
       const debit = (amount: number, reference: string, uses: number, refuseFrom: number | null = null) => {
-        const statement = serialDebitStatement({
-          serial,
-          enterpriseId,
-          clientId: 'cli_medium',
-          holderRef: 'holder',
-          amount,
-          reference,
-          fingerprint: 'f'.repeat(64),
-          id: newId('redemption'),
-          entryId: newId('journalEntry'),
-          requestId: 'req_medium',
-          createdAt: new Date(),
-        });
+        const statement = debitOf({ serial, enterpriseId }, amount, reference);
         statement.paymentCode = { keyNumber, uses, clientId: 'cli_medium' };
         statement.recentDebits = { windowSeconds: 60, refuseFrom };
         return redemptions.debitBySerial(ctx, statement);
