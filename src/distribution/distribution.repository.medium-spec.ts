@@ -96,24 +96,23 @@ describe('DistributionRepository (reservation)', () => {
     };
   }
 
-  /** The recipients a reservation wrote, in row order. */
+  /** The recipients a reservation wrote, in row order, read through the repository. */
   async function stored(ctx: RequestContext, distributionId: string) {
-    return db.connection.query<
-      Array<{
-        row_number: number;
-        id: string;
-        channel: string;
-        card_serial: string;
-        face_value: number;
-        design: string;
-        greeting: string | null;
-      }>
-    >(
-      ctx,
-      `SELECT row_number, id, channel, card_serial::text AS card_serial, face_value, design, greeting
-         FROM distribution_recipients WHERE distribution_id = $1 ORDER BY row_number`,
-      [distributionId],
-    );
+    const recipients = await repository.recipientsInOrder(ctx, distributionId, '', 10_000);
+    return recipients
+      .sort((a, b) => a.rowNumber - b.rowNumber)
+      .map((r) => ({
+        row_number: r.rowNumber,
+        id: r.id,
+        channel: r.channel,
+        card_serial: String(r.cardSerial),
+        face_value: r.faceValue,
+        design: r.design,
+        greeting: r.greeting,
+        real_name_sealed: r.realNameSealed,
+        claim_token_hash: r.claimTokenHash,
+        status: r.status,
+      }));
   }
 
   const recipient = (rowNumber: number, overrides: Partial<RecipientReservation> = {}): RecipientReservation => ({
@@ -258,14 +257,7 @@ describe('DistributionRepository (reservation)', () => {
         { row_number: 4, id: rows[3].recipientId, card_serial: anonymous[2], channel: 'link' },
         { row_number: 5, id: rows[4].recipientId, card_serial: registered[1] },
       ]);
-      const sealed = await db.connection.query<
-        Array<{ row_number: number; real_name_sealed: string | null; claim_token_hash: Buffer | null; status: string }>
-      >(
-        ctx,
-        `SELECT row_number, real_name_sealed, claim_token_hash, status FROM distribution_recipients
-          WHERE distribution_id = $1 ORDER BY row_number`,
-        [terms.distributionId],
-      );
+      const sealed = await stored(ctx, terms.distributionId);
       expect(sealed.map((r) => r.real_name_sealed)).toEqual([null, null, 'v1.k1.sealed-3', null, 'v1.k1.sealed-5']);
       expect(sealed.map((r) => r.claim_token_hash)).toEqual([null, null, null, hash4, hash5]);
       expect(sealed.map((r) => r.status)).toEqual(['queued', 'queued', 'queued', 'sent', 'sent']);
