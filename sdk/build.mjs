@@ -1,6 +1,6 @@
-// Builds @fuli/sdk twice with plain tsc, ES modules (dist/esm) and CommonJS (dist/cjs), each with its .d.ts files;
-// run by `npm run build` and before `npm pack`. The generated schema.d.ts is copied beside both: tsc does not emit
-// declaration files it is given.
+// Builds @fuli/sdk twice with plain tsc, ES modules (dist/esm) and CommonJS (dist/cjs), each with its .d.ts files.
+// It is the prepare script: run by `npm pack` and when a project installs the folder (`npm i ./sdk`). The generated
+// schema.d.ts is copied beside both: tsc does not emit declaration files it is given.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -1,11 +1,12 @@
 /**
- * @fuli/sdk as an integrator gets it: `npm pack` in sdk/ (which builds it), the tarball installed into a scratch ES
- * module project and a scratch CommonJS project (offline: its declared dependencies are linked from this
- * repository's node_modules), a small consumer compiled there with TypeScript against the package's own .d.ts and run against this
- * test server.
+ * @fuli/sdk as an integrator gets it: `npm pack` in sdk/ (its prepare script builds it), the tarball installed into a
+ * scratch ES module project and a scratch CommonJS project (offline: its declared dependencies are linked from this
+ * repository's node_modules), and the sdk/ folder of a fresh clone copied into a third project and installed with
+ * `npm i ./sdk`; a small consumer compiled there with TypeScript against the package's own .d.ts and run against
+ * this test server.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,7 +95,7 @@ describe('@fuli/sdk packed, installed and used from ESM and CommonJS projects', 
   beforeAll(async () => {
     app = await startTestApp();
     scratch = mkdtempSync(join(tmpdir(), 'fuli-sdk-consumer-'));
-    // prepack builds dist/ (ESM + CJS + .d.ts) first.
+    // The prepare script builds dist/ (ESM + CJS + .d.ts) first.
     const packed = JSON.parse(
       await run('npm', ['pack', '--json', '--pack-destination', scratch], join(ROOT, 'sdk')),
     ) as {
@@ -126,12 +127,13 @@ describe('@fuli/sdk packed, installed and used from ESM and CommonJS projects', 
   });
 
   it.each([
-    ['esm', 'module'],
-    ['commonjs', 'commonjs'],
-  ])(
-    'a %s project installs the tarball, compiles against its types and runs against the server',
-    async (flavor, type) => {
-      const project = join(scratch, flavor);
+    ['esm', 'tarball', 'module'],
+    ['commonjs', 'tarball', 'commonjs'],
+    ['esm', 'folder', 'module'],
+  ] as const)(
+    'a %s project installs the SDK from its %s, compiles against its types and runs against the server',
+    async (flavor, source, type) => {
+      const project = join(scratch, `${flavor}-${source}`);
       mkdirSync(join(project, 'src'), { recursive: true });
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: `consumer-${flavor}`, private: true, type }));
       writeFileSync(
@@ -163,7 +165,22 @@ describe('@fuli/sdk packed, installed and used from ESM and CommonJS projects', 
       );
       expect(declared.sort()).toEqual(['openapi-fetch', 'standardwebhooks']);
       const linked = declared.map((name) => join(ROOT, 'node_modules', name));
-      await run('npm', ['install', '--offline', '--ignore-scripts', '--no-package-lock', tarball, ...linked], project);
+      if (source === 'tarball') {
+        await run(
+          'npm',
+          ['install', '--offline', '--ignore-scripts', '--no-package-lock', tarball, ...linked],
+          project,
+        );
+      } else {
+        // The sdk/ folder copied into the project as it is in a fresh clone (no dist/), then `npm i ./sdk`: its
+        // prepare script builds it. Its build tool, TypeScript, comes from npm's cache when it can.
+        cpSync(join(ROOT, 'sdk'), join(project, 'sdk'), {
+          recursive: true,
+          filter: (path) => !/[\\/](dist|node_modules)$/.test(path),
+        });
+        await run('npm', ['install', '--prefer-offline', '--no-package-lock', './sdk'], project);
+        expect(readFileSync(join(project, 'sdk', 'dist', 'esm', 'index.js'), 'utf8')).toMatch(/createFuliClient/);
+      }
       const installed = JSON.parse(
         readFileSync(join(project, 'node_modules', '@fuli', 'sdk', 'package.json'), 'utf8'),
       ) as { name: string; dependencies: Record<string, string> };
