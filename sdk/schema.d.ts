@@ -5202,7 +5202,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The Idempotency-Key was used with another request */
+            /**
+             * @description scope_not_allowed: operator scopes (admin, redemptions:write) on an enterprise client, or enterprise scopes without an enterprise_id; enterprise_not_found; claim_bind_url_not_allowed: a claim_bind_url on a client that is not a redemption channel
+             *
+             *     The Idempotency-Key was used with another request
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5794,6 +5798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5907,6 +5912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6006,6 +6012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6122,6 +6129,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6238,6 +6246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6354,6 +6363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6467,6 +6477,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6599,7 +6610,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseDto"];
                 };
             };
-            /** @description validation_failed: a field is missing, malformed or unknown */
+            /** @description validation_failed: a field is missing, malformed or unknown; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6761,7 +6772,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseDto"];
                 };
             };
-            /** @description validation_failed */
+            /** @description validation_failed; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7546,7 +7557,7 @@ export interface operations {
                     "application/json": components["schemas"]["PaymentDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7770,7 +7781,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProductDto"];
                 };
             };
-            /** @description validation_failed: a field is missing, malformed or unknown */
+            /** @description validation_failed: a field is missing, malformed or unknown; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7928,7 +7939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProductDto"];
                 };
             };
-            /** @description validation_failed */
+            /** @description validation_failed; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8577,6 +8588,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8677,6 +8689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8746,6 +8759,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8854,6 +8868,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8970,6 +8985,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9214,6 +9230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description card_not_found, also for another tenant's card */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9704,7 +9721,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedDistributionDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`); recipients_or_file_id: neither or both of recipients and file_id */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10038,7 +10055,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecipientControlDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`); contact_required: no email, mobile or channel, or the channel without its contact */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10445,7 +10462,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnterpriseDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12215,7 +12232,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON; when every faulty field has the same specific code, that code: greeting_too_long, invalid_amount, invalid_quantity */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12393,7 +12410,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes) */
+            /**
+             * @description self_approval_not_allowed: the client that placed the order cannot approve it
+             *
+             *     insufficient_scope: the token lacks orders:approve; enterprise_suspended: the caller's enterprise is suspended (it may only read, and never card codes)
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12706,7 +12727,7 @@ export interface operations {
                 };
             };
             /**
-             * @description invalid_state: the order is not issued; export_in_progress: another export of the order is being built; card_secrets_purged: an export purging its anonymous codes exists
+             * @description invalid_state: the order is not issued; export_in_progress: another export of the order is being built; card_secrets_purged: an export purging its anonymous codes exists; order_distributed: its cards are handed to employees by a distribution, who alone see the codes
              *
              *     A request with this Idempotency-Key is still in flight
              */
@@ -13394,7 +13415,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReconciliationDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed: a query parameter is malformed or unknown; invalid_period: period_from without period_to (or the reverse), not days, or period_from after period_to */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13715,7 +13736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
+            /** @description risk_blocked: a fraud rule whose action is block refused it (the rule is named) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13898,7 +13919,7 @@ export interface operations {
                     "application/json": components["schemas"]["RedemptionDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13916,7 +13937,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description insufficient_scope: the token lacks redemptions:write; operator_client_required: only platform (operator) clients may call this */
+            /** @description risk_blocked: a fraud rule whose action is block refused it (the rule is named) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14207,7 +14228,7 @@ export interface operations {
                     "application/json": components["schemas"]["RedemptionDto"];
                 };
             };
-            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON */
+            /** @description validation_failed (each fault in `errors`, with its field and code), or a body that is not valid JSON; when every faulty field has the same specific code, that code: invalid_amount */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14234,7 +14255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No debit with this id made by this client; card_not_found for a card of it that this channel did not bind */
+            /** @description resource_not_found: no debit with this id made by this client; card_not_found for a card of it that this channel did not bind */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14629,7 +14650,7 @@ export interface operations {
                     "application/json": components["schemas"]["StatementLineList"];
                 };
             };
-            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]) */
+            /** @description invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is after to; validation_failed: a missing bound, an unknown format or a bad cursor (each in errors[]); invalid_cursor: starting_after alone is not a next_cursor of this list */
             400: {
                 headers: {
                     [name: string]: unknown;

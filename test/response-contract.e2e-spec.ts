@@ -37,7 +37,7 @@ describe('responses checked against openapi/openapi.json', () => {
     expect(app.contract.violations()).toEqual([]);
   });
 
-  it('refuses an undocumented status, an unlisted media type and a body off its schema', () => {
+  it('refuses an undocumented status, an unlisted media type, a body off its schema and an undocumented code', () => {
     const problem = JSON.stringify({
       type: 'urn:fuli:problem:resource_not_found',
       title: 'Not Found',
@@ -59,6 +59,11 @@ describe('responses checked against openapi/openapi.json', () => {
       /media type text\/html not documented/,
     );
     expect(violationOf(DOCUMENT, { ...base, body: JSON.stringify({ code: 7 }) })).toMatch(/does not match the schema/);
+    // A well-formed problem whose code this operation does not document for a 404.
+    const undocumented = problem.replaceAll('resource_not_found', 'po_number_exists');
+    expect(violationOf(DOCUMENT, { ...base, body: undocumented })).toMatch(
+      /code po_number_exists not documented \(documented: resource_not_found\)/,
+    );
     // A 200 that is not an enterprise (its required members missing, `id` not a string).
     const enterprise = { ...base, status: 200, contentType: 'application/json' };
     expect(violationOf(DOCUMENT, { ...enterprise, body: JSON.stringify({ id: 1 }) })).toMatch(/does not match/);

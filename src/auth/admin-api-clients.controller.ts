@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { Idempotent } from '../idempotency/idempotent.decorator';
@@ -24,6 +31,13 @@ export class AdminApiClientsController {
   @Idempotent()
   @ApiOperation({ summary: 'Create an API client; its secret is shown once', operationId: 'createApiClient' })
   @ApiCreatedResponse({ type: ApiClientWithSecretDto })
+  @ApiUnprocessableEntityResponse({
+    type: Problem,
+    description:
+      'scope_not_allowed: operator scopes (admin, redemptions:write) on an enterprise client, or enterprise scopes ' +
+      'without an enterprise_id; enterprise_not_found; claim_bind_url_not_allowed: a claim_bind_url on a client ' +
+      'that is not a redemption channel',
+  })
   create(@Ctx() ctx: RequestContext, @Body() dto: CreateApiClientDto): Promise<ApiClientWithSecretDto> {
     return this.clients.create(ctx, dto);
   }

@@ -18,6 +18,7 @@ import { CardActionDto, ExpiryRunDto, ReplacementDto, VoidCardsDto, VoidResultDt
 
 const STATE = 'invalid_card_state, card_frozen (each with the serial and status)';
 const GONE = 'card_voided, card_expired, card_lost, card_replaced, card_refunded';
+const NOT_FOUND = "card_not_found, also for another tenant's card";
 
 /** An enterprise's own cards (cards:write); another tenant's serial is a 404. */
 @ApiTags('cards')
@@ -51,7 +52,7 @@ export class CardsLifecycleController {
   @RequireScopes('cards:write')
   @ApiOperation({ summary: 'Freeze a card: no bind or spend until it is unfrozen', operationId: 'freezeCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
   freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
@@ -63,7 +64,7 @@ export class CardsLifecycleController {
   @RequireScopes('cards:write')
   @ApiOperation({ summary: 'Unfreeze a card: back to the status it was frozen in', operationId: 'unfreezeCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'card_expired' })
   unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
@@ -79,7 +80,7 @@ export class CardsLifecycleController {
     operationId: 'reportCardLost',
   })
   @ApiOkResponse({ type: ReplacementDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: `anonymous_card_not_reportable, ${GONE}` })
   reportLoss(
@@ -99,7 +100,7 @@ export class CardsLifecycleController {
     operationId: 'refundCard',
   })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({
     type: Problem,
@@ -120,7 +121,7 @@ export class CardsLifecycleController {
     operationId: 'voidCards',
   })
   @ApiOkResponse({ type: VoidResultDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: `card_not_unused, ${STATE}` })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
   voidCards(@Ctx() ctx: RequestContext, @Body() dto: VoidCardsDto): Promise<VoidResultDto> {
@@ -139,7 +140,7 @@ export class AdminCardsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Freeze any card', operationId: 'adminFreezeCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   freeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
     return this.lifecycle.freeze(ctx, serial, dto.reason);
@@ -149,7 +150,7 @@ export class AdminCardsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Unfreeze any card', operationId: 'adminUnfreezeCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   unfreeze(@Ctx() ctx: RequestContext, @Param('serial') serial: string, @Body() dto: CardActionDto): Promise<CardDto> {
     return this.lifecycle.unfreeze(ctx, serial, dto.reason);
@@ -160,7 +161,7 @@ export class AdminCardsController {
   @Idempotent()
   @ApiOperation({ summary: 'Report any registered card lost (挂失)', operationId: 'adminReportCardLost' })
   @ApiOkResponse({ type: ReplacementDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({ type: Problem, description: `anonymous_card_not_reportable, ${GONE}` })
   reportLoss(
@@ -176,7 +177,7 @@ export class AdminCardsController {
   @Idempotent()
   @ApiOperation({ summary: "Refund any registered card's balance (赎回)", operationId: 'adminRefundCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: STATE })
   @ApiUnprocessableEntityResponse({
     type: Problem,
@@ -194,7 +195,7 @@ export class AdminCardsController {
     operationId: 'adminVoidCards',
   })
   @ApiOkResponse({ type: VoidResultDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: `card_not_unused, ${STATE}` })
   @ApiUnprocessableEntityResponse({ type: Problem, description: GONE })
   voidCards(@Ctx() ctx: RequestContext, @Body() dto: VoidCardsDto): Promise<VoidResultDto> {
@@ -210,7 +211,7 @@ export class AdminCardsController {
     operationId: 'reactivateCard',
   })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: 'invalid_card_state: the card has not expired' })
   @ApiUnprocessableEntityResponse({
     type: Problem,
@@ -232,7 +233,7 @@ export class AdminCardsController {
     operationId: 'replaceExpiredCard',
   })
   @ApiOkResponse({ type: ReplacementDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: NOT_FOUND })
   @ApiConflictResponse({ type: Problem, description: 'invalid_card_state: the card has not expired' })
   @ApiUnprocessableEntityResponse({
     type: Problem,

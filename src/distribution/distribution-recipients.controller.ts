@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -61,6 +62,12 @@ export class DistributionRecipientsController {
     operationId: 'changeDistributionRecipientContact',
   })
   @ApiOkResponse({ type: RecipientControlDto })
+  @ApiBadRequestResponse({
+    type: Problem,
+    description:
+      'validation_failed (each fault in `errors`); contact_required: no email, mobile or channel, or the channel ' +
+      'without its contact',
+  })
   @ApiNotFoundResponse({ type: Problem, description: 'No such distribution or recipient' })
   @ApiConflictResponse({
     type: Problem,

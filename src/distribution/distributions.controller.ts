@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -45,6 +46,11 @@ export class DistributionsController {
     operationId: 'createDistribution',
   })
   @ApiCreatedResponse({ type: CreatedDistributionDto })
+  @ApiBadRequestResponse({
+    type: Problem,
+    description:
+      'validation_failed (each fault in `errors`); recipients_or_file_id: neither or both of recipients and file_id',
+  })
   @ApiNotFoundResponse({ type: Problem, description: 'No such order (or file) in your enterprise' })
   @ApiConflictResponse({
     type: Problem,

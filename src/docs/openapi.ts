@@ -9,7 +9,7 @@ import type {
   SchemaObject,
   SecurityRequirementObject,
 } from './openapi-types';
-import { documentProblemResponses } from './problem-responses';
+import { BODY_PARSER_CODES, documentProblemResponses } from './problem-responses';
 import { documentValidatorLimits } from './validator-limits';
 
 const DESCRIPTION = `Fuli is the issuer-side API for prepaid employee-benefit e-cards: enterprises order cards in bulk,
@@ -167,7 +167,9 @@ function documentBodyErrors(document: OpenAPIObject): void {
     if (!Object.values(content).some(isProblem)) {
       content['application/problem+json'] = {
         schema: { $ref: '#/components/schemas/Problem' },
-        examples: { malformed_json: { $ref: '#/components/examples/400_malformed_json' } },
+        examples: Object.fromEntries(
+          BODY_PARSER_CODES.map((code) => [code, { $ref: `#/components/examples/400_${code}` }]),
+        ),
       };
     }
   }

@@ -15,6 +15,9 @@ const STATUS_CODES_ALWAYS: Partial<Record<number, ErrorCode[]>> = {
   429: ['rate_limited'],
 };
 
+/** What the body parsers and the validation pipe refuse before any handler (src/common/http, src/common/validation.ts). */
+export const BODY_PARSER_CODES: readonly ErrorCode[] = ['malformed_json', 'forbidden_property', 'nesting_too_deep'];
+
 /** The code of a status when its description names none. */
 const STATUS_FALLBACK: Partial<Record<number, ErrorCode>> = {
   400: 'validation_failed',
@@ -39,8 +42,16 @@ function isIdempotent(operation: OperationObject): boolean {
   );
 }
 
-/** The codes to show for one response: its description's, the status's constant ones, the idempotency ones. */
-function codesOf(status: number, response: ResponseObject, operation: OperationObject): ErrorCode[] {
+/**
+ * The codes to show for one response: its description's, the status's constant ones, the idempotency ones, and for a
+ * method that takes a body, the parsers' codes (BODY_PARSER_CODES): any body sent is parsed, documented or not.
+ */
+function codesOf(
+  status: number,
+  response: ResponseObject,
+  operation: OperationObject,
+  takesBody: boolean,
+): ErrorCode[] {
   const codes = [...codesIn(response.description)];
   if (isIdempotent(operation)) {
     if (status === 400) codes.push('invalid_idempotency_key');
@@ -51,6 +62,7 @@ function codesOf(status: number, response: ResponseObject, operation: OperationO
   if (fallback && !codes.some((code) => !code.startsWith('idempotency_') && code !== 'invalid_idempotency_key'))
     codes.unshift(fallback);
   codes.push(...(STATUS_CODES_ALWAYS[status] ?? []));
+  if (status === 400 && takesBody) codes.push(...BODY_PARSER_CODES);
   return [...new Set(codes)];
 }
 
@@ -85,7 +97,13 @@ export function documentProblemResponses(document: OpenAPIObject): void {
   const components = (document.components ??= {});
   const shared = (components.examples ??= {});
   for (const item of Object.values(document.paths)) {
-    for (const operation of [item.get, item.post, item.put, item.patch, item.delete]) {
+    for (const [operation, takesBody] of [
+      [item.get, false],
+      [item.post, true],
+      [item.put, true],
+      [item.patch, true],
+      [item.delete, false],
+    ] as const) {
       if (!operation) continue;
       for (const [statusText, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
         const status = Number(statusText);
@@ -107,7 +125,7 @@ export function documentProblemResponses(document: OpenAPIObject): void {
         }
         // Shared in components.examples: hundreds of responses show the same few dozen problems.
         const examples = Object.fromEntries(
-          codesOf(status, response, operation).map((code) => {
+          codesOf(status, response, operation, takesBody).map((code) => {
             const name = `${status}_${code}`;
             shared[name] ??= { summary: code, value: exampleProblem(status, code) };
             return [code, { $ref: `#/components/examples/${name}` }];

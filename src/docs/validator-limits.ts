@@ -1,9 +1,10 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
-import type { ParameterObject, SchemaObject } from './openapi-types';
+import type { ParameterObject, ResponseObject, SchemaObject } from './openapi-types';
 import { TransformationType } from 'class-transformer';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage';
 import { getMetadataStorage } from 'class-validator';
 import type { ValidationMetadata } from 'class-validator/types/metadata/ValidationMetadata';
+import { GENERIC_FIELD_CODES } from '../common/validation-codes';
 
 /** The keywords a class-validator constraint documents: the request DTOs' validators are the one source of limits. */
 function keywordsOf(metadata: ValidationMetadata): Partial<SchemaObject> {
@@ -33,6 +34,58 @@ function keywordsOf(metadata: ValidationMetadata): Partial<SchemaObject> {
       return Array.isArray(first) ? { enum: first as unknown[] } : {};
     default:
       return {};
+  }
+}
+
+/** class name → the field codes its validators tag their faults with (`withCode`, src/common/validation-codes.ts). */
+function fieldCodesByClass(): Map<string, Set<string>> {
+  const storage = getMetadataStorage() as unknown as { validationMetadatas: Map<unknown, ValidationMetadata[]> };
+  const result = new Map<string, Set<string>>();
+  for (const [target, metadatas] of storage.validationMetadatas) {
+    if (typeof target !== 'function') continue;
+    for (const metadata of metadatas) {
+      const code = (metadata.context as { code?: unknown } | undefined)?.code;
+      if (typeof code !== 'string' || GENERIC_FIELD_CODES.has(code)) continue;
+      const name = (target as { name: string }).name;
+      result.set(name, (result.get(name) ?? new Set<string>()).add(code));
+    }
+  }
+  return result;
+}
+
+/** The schemas a schema reaches through its properties and items (nested DTOs), itself included. */
+function reachableSchemas(name: string, schemas: Record<string, SchemaObject>, seen = new Set<string>()): Set<string> {
+  if (seen.has(name) || !schemas[name]) return seen;
+  seen.add(name);
+  const walk = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null) return;
+    const ref = (node as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string') reachableSchemas(ref.split('/').pop()!, schemas, seen);
+    for (const child of Object.values(node)) walk(child);
+  };
+  walk(schemas[name].properties);
+  return seen;
+}
+
+/**
+ * A 400 whose every faulty field carries one specific code answers that code at the top level (ApiError.validation):
+ * each operation's 400 names the codes its body's validators can give, so that they are documented (and shown).
+ */
+function documentFieldCodes(document: OpenAPIObject, schemas: Record<string, SchemaObject>): void {
+  const codesByClass = fieldCodesByClass();
+  for (const item of Object.values(document.paths)) {
+    for (const operation of [item.post, item.put, item.patch]) {
+      const body = operation?.requestBody;
+      const badRequest = operation?.responses['400'] as ResponseObject | undefined;
+      if (!body || '$ref' in body || !badRequest) continue;
+      const ref = (body.content['application/json']?.schema as { $ref?: string } | undefined)?.$ref;
+      if (!ref) continue;
+      const codes = new Set<string>();
+      for (const name of reachableSchemas(ref.split('/').pop()!, schemas))
+        for (const code of codesByClass.get(name) ?? []) codes.add(code);
+      if (codes.size === 0) continue;
+      badRequest.description = `${badRequest.description}; when every faulty field has the same specific code, that code: ${[...codes].sort().join(', ')}`;
+    }
   }
 }
 
@@ -87,6 +140,7 @@ function apply(schema: SchemaObject, keywords: Partial<SchemaObject>): void {
 export function documentValidatorLimits(document: OpenAPIObject): void {
   const limits = limitsByClass();
   const schemas = (document.components?.schemas ?? {}) as Record<string, SchemaObject>;
+  documentFieldCodes(document, schemas);
   for (const [className, properties] of limits) {
     const schema = schemas[className];
     if (!schema?.properties) continue;

@@ -51,7 +51,7 @@ export class ExportsController {
   @ApiConflictResponse({
     type: Problem,
     description:
-      'invalid_state: the order is not issued; export_in_progress: another export of the order is being built; card_secrets_purged: an export purging its anonymous codes exists',
+      'invalid_state: the order is not issued; export_in_progress: another export of the order is being built; card_secrets_purged: an export purging its anonymous codes exists; order_distributed: its cards are handed to employees by a distribution, who alone see the codes',
   })
   @ApiUnprocessableEntityResponse({
     type: Problem,

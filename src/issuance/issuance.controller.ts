@@ -66,7 +66,7 @@ export class IssuanceController {
   @RequireScopes('cards:read')
   @ApiOperation({ summary: 'A card by its serial', operationId: 'getCard' })
   @ApiOkResponse({ type: CardDto })
-  @ApiNotFoundResponse({ type: Problem })
+  @ApiNotFoundResponse({ type: Problem, description: "card_not_found, also for another tenant's card" })
   card(@Ctx() ctx: RequestContext, @Param('serial') serial: string): Promise<CardDto> {
     return this.cards.card(ctx, serial);
   }

@@ -71,6 +71,10 @@ export class OrdersController {
     operationId: 'approveOrder',
   })
   @ApiOkResponse({ type: OrderDto })
+  @ApiForbiddenResponse({
+    type: Problem,
+    description: 'self_approval_not_allowed: the client that placed the order cannot approve it',
+  })
   @ApiNotFoundResponse({ type: Problem })
   @ApiConflictResponse({ type: Problem, description: 'invalid_state' })
   approve(@Ctx() ctx: RequestContext, @Param('id') id: string): Promise<OrderDto> {

@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBody,
   ApiConsumes,
   ApiCreatedResponse,
@@ -88,6 +89,12 @@ export class ReconciliationMatchController {
     },
   })
   @ApiCreatedResponse({ type: ReconciliationDto })
+  @ApiBadRequestResponse({
+    type: Problem,
+    description:
+      'validation_failed: a query parameter is malformed or unknown; invalid_period: period_from without ' +
+      'period_to (or the reverse), not days, or period_from after period_to',
+  })
   @ApiPayloadTooLargeResponse({ type: Problem, description: 'file_too_large: over the row or byte limit' })
   @ApiUnsupportedMediaTypeResponse({ type: Problem, description: 'unsupported_media_type: not CSV, XLSX or JSON' })
   @ApiUnprocessableEntityResponse({

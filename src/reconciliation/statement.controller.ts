@@ -70,7 +70,10 @@ export class StatementController {
     operationId: 'listStatementLines',
   })
   @ApiOkResponse({ type: PageOf(StatementLineDto) })
-  @ApiBadRequestResponse({ type: Problem, description: BAD_PERIOD })
+  @ApiBadRequestResponse({
+    type: Problem,
+    description: `${BAD_PERIOD}; invalid_cursor: starting_after alone is not a next_cursor of this list`,
+  })
   lines(@Ctx() ctx: RequestContext, @Query() query: StatementLinesQueryDto): Promise<Page<StatementLineDto>> {
     return this.statements.lines(ctx, query);
   }

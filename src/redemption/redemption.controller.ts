@@ -1,6 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiForbiddenResponse,
   ApiConflictResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -26,6 +27,7 @@ import {
 import { RedemptionService } from './redemption.service';
 
 const GONE = 'card_voided, card_expired, card_lost, card_replaced, card_refunded (each with the serial and status)';
+const RISK_BLOCKED = 'risk_blocked: a fraud rule whose action is block refused it (the rule is named)';
 const END_USER_IP = {
   name: 'X-End-User-IP',
   required: false,
@@ -75,6 +77,7 @@ export class RedemptionController {
   @ApiHeader(END_USER_IP)
   @ApiOkResponse({ type: RedemptionDto })
   @ApiBadRequestResponse({ type: Problem, description: 'invalid_card_code, validation_failed' })
+  @ApiForbiddenResponse({ type: Problem, description: RISK_BLOCKED })
   @ApiConflictResponse({ type: Problem, description: 'card_already_bound, card_frozen' })
   @ApiUnprocessableEntityResponse({
     type: Problem,
@@ -115,6 +118,7 @@ export class RedemptionController {
     operationId: 'debitCard',
   })
   @ApiOkResponse({ type: RedemptionDto })
+  @ApiForbiddenResponse({ type: Problem, description: RISK_BLOCKED })
   @ApiNotFoundResponse({
     type: Problem,
     description:
@@ -140,7 +144,8 @@ export class RedemptionController {
   @ApiNotFoundResponse({
     type: Problem,
     description:
-      'No debit with this id made by this client; card_not_found for a card of it that this channel did not bind',
+      'resource_not_found: no debit with this id made by this client; card_not_found for a card of it that this ' +
+      'channel did not bind',
   })
   @ApiConflictResponse({ type: Problem, description: 'card_not_reversible: a card of the debit is no longer live' })
   @ApiUnprocessableEntityResponse({ type: Problem, description: 'reversal_exceeds_debit, reference_reused' })

@@ -1,7 +1,8 @@
 /**
  * The contract between the server and openapi/openapi.json: every response an e2e test app sends is checked as it
  * is sent (a Fastify onSend hook, added by startTestApp) and the faults are reported when the app closes — its status
- * documented for the operation, its media type listed, its JSON body valid against the documented schema. The committed document is
+ * documented for the operation, its media type listed, its JSON body valid against the documented schema, and a
+ * problem's `code` one of those the operation documents for that status. The committed document is
  * the one checked: `npm run openapi:check` keeps it equal to what the code generates.
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ export interface ObservedResponse {
 type Schema = Record<string, unknown>;
 interface Media {
   schema?: Schema;
+  /** Problem responses: one example per error code the operation answers with that status, keyed by the code. */
+  examples?: Record<string, unknown>;
 }
 interface Response {
   content?: Record<string, Media>;
@@ -99,7 +102,14 @@ class Contract {
       return `${where}: body is not JSON`;
     }
     const validate = this.validator(`${path} ${observed.method} ${status} ${key}`, schema);
-    if (validate(body)) return undefined;
+    if (validate(body)) {
+      // A problem's code must be one the operation documents for that status (the examples name them all).
+      const examples = response.content[key].examples;
+      const code = (body as { code?: unknown }).code;
+      if (key === 'application/problem+json' && examples && typeof code === 'string' && !(code in examples))
+        return `${where}: code ${code} not documented (documented: ${Object.keys(examples).join(', ')})`;
+      return undefined;
+    }
     const errors = (validate.errors ?? [])
       .slice(0, 3)
       .map((error) => `${error.instancePath || '/'} ${error.message ?? ''}`)
