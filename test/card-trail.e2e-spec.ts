@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { generateKey } from 'openpgp';
 import { linkHash } from '../src/audit/audit-chain';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
+import { confirmedExportKey } from './support/export-keys';
 import { createClient, createProduct, enterpriseWithClient, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
 
 interface Step {
+  object_type: string;
+  object_id: string;
   step: string;
   action: string;
   actor_client_id: string | null;
@@ -31,6 +35,28 @@ describe('card trail', () => {
   const nextRef = () => `trail-${Date.now()}-${ref++}`;
   const post = (token: string, path: string, body: object) =>
     app.http.post(path).auth(token, { type: 'bearer' }).send(body);
+
+  /**
+   * Each step is the chain's record: same hash at the same seq, linked to the record before it, and the chain
+   * verifies as a whole.
+   */
+  async function expectInChain(steps: Step[]): Promise<void> {
+    for (const step of steps) {
+      const [record] = await app.dataSource.query<Array<{ id: string; hash: string; prev_hash: string; mac: string }>>(
+        'SELECT id, hash, prev_hash, mac FROM audit_records WHERE seq = $1',
+        [step.seq],
+      );
+      expect(record).toMatchObject({ id: step.audit_record_id, hash: step.hash, prev_hash: step.prev_hash });
+      expect(linkHash(step.prev_hash, step.seq, record.mac)).toBe(step.hash);
+      const [previous] = await app.dataSource.query<Array<{ hash: string }>>(
+        'SELECT hash FROM audit_records WHERE seq = $1',
+        [step.seq - 1],
+      );
+      if (previous) expect(previous.hash).toBe(step.prev_hash);
+    }
+    const verified = await app.http.get('/v1/admin/audit/verify').auth(operator, { type: 'bearer' }).expect(200);
+    expect(verified.body.ok).toBe(true);
+  }
 
   beforeAll(async () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
@@ -122,23 +148,7 @@ describe('card trail', () => {
     });
     expect(JSON.stringify(steps)).not.toContain(card.code);
 
-    // Each step is the chain's record: same hash at the same seq, linked to the record before it, and the chain
-    // verifies as a whole.
-    for (const step of steps) {
-      const [record] = await app.dataSource.query<Array<{ id: string; hash: string; prev_hash: string; mac: string }>>(
-        'SELECT id, hash, prev_hash, mac FROM audit_records WHERE seq = $1',
-        [step.seq],
-      );
-      expect(record).toMatchObject({ id: step.audit_record_id, hash: step.hash, prev_hash: step.prev_hash });
-      expect(linkHash(step.prev_hash, step.seq, record.mac)).toBe(step.hash);
-      const [previous] = await app.dataSource.query<Array<{ hash: string }>>(
-        'SELECT hash FROM audit_records WHERE seq = $1',
-        [step.seq - 1],
-      );
-      if (previous) expect(previous.hash).toBe(step.prev_hash);
-    }
-    const verified = await app.http.get('/v1/admin/audit/verify').auth(operator, { type: 'bearer' }).expect(200);
-    expect(verified.body.ok).toBe(true);
+    await expectInChain(steps);
 
     // The operator sees it too; another tenant and a channel do not.
     await app.http.get(`/v1/cards/${card.serial}/trail`).auth(operator, { type: 'bearer' }).expect(200);
@@ -174,5 +184,79 @@ describe('card trail', () => {
     });
     const verified = await app.http.get('/v1/admin/audit/verify').auth(operator, { type: 'bearer' }).expect(200);
     expect(verified.body.ok).toBe(true);
+  });
+  it("tells the export of the card's order, requested to downloaded, each step's hash checked against the chain", async () => {
+    const product = await createProduct(app);
+    const placed = await placePaidOrder(app, `TRAIL-X-${randomBytes(4).toString('hex')}`, [
+      { product_id: product.id, face_value: 10_000, quantity: 2 },
+    ]);
+    await waitForIssued(app, placed.order.id);
+    const [exported] = await cardsWithSecrets(app, placed.order.id);
+    const holder = await createClient(app, {
+      enterprise_id: placed.enterprise.id,
+      scopes: ['cards:secrets', 'cards:read', 'orders:read'],
+      name: 'trail ERP',
+    });
+    const holderToken = await app.tokenFor(holder.id, holder.client_secret);
+    const approver = await createClient(app, { enterprise_id: placed.enterprise.id, scopes: ['orders:approve'] });
+    const { publicKey } = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }] });
+    const keyId = await confirmedExportKey(
+      app,
+      { registrar: holderToken, approver: await app.tokenFor(approver.id, approver.client_secret) },
+      publicKey,
+    );
+    const created = await app.http
+      .post(`/v1/orders/${placed.order.id}/exports`)
+      .auth(holderToken, { type: 'bearer' })
+      .set('Idempotency-Key', `trail-export-${randomBytes(6).toString('hex')}`)
+      .send({ export_key_id: keyId })
+      .expect(202);
+    const exportId = created.body.id as string;
+    let ready: { status: string; download: { token: string } | null } | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      ready = (await app.http.get(`/v1/exports/${exportId}`).auth(holderToken, { type: 'bearer' }).expect(200))
+        .body as typeof ready;
+      if (ready!.status !== 'pending' && ready!.status !== 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(ready?.status).toBe('ready');
+    await app.http
+      .get(`/v1/exports/${exportId}/download`)
+      .set('X-Download-Token', ready!.download!.token)
+      .buffer(true)
+      .parse((response, done) => {
+        response.on('data', () => undefined);
+        response.on('end', () => done(null, null));
+      })
+      .expect(200);
+
+    // The download's end is recorded as the stream finishes: read the trail once it is there.
+    const exportActions = [
+      'card_export.requested',
+      'card_export.ready',
+      'card_export.link_issued',
+      'card_export.download_started',
+      'card_export.downloaded',
+    ];
+    let steps: Step[] = [];
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      const trail = await app.http
+        .get(`/v1/cards/${exported.serial}/trail`)
+        .auth(holderToken, { type: 'bearer' })
+        .expect(200);
+      steps = trail.body.steps as Step[];
+      if (steps.some((step) => step.action === 'card_export.downloaded')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(steps.map((step) => step.action)).toEqual(['cards.minted', ...exportActions]);
+    const exportSteps = steps.filter((step) => step.step === 'exported');
+    expect(exportSteps.map((step) => step.action)).toEqual(exportActions);
+    for (const step of exportSteps) {
+      expect(step).toMatchObject({ object_type: 'card_export', object_id: exportId });
+      expect(step.summary).toMatchObject({ order_id: placed.order.id });
+    }
+    expect(exportSteps[0].actor_client_id).toBe(holder.id);
+    expect(JSON.stringify(steps)).not.toContain(exported.code);
+    await expectInChain(steps);
   });
 });

@@ -5,14 +5,17 @@ import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestApp, type TestApp } from './support/app';
 import { waitForIssued } from './support/cards';
-import { insertClaimRecipient, plainCode, recipientRow } from './support/claims';
+import { insertClaimRecipient, issuedOrderWithCards, plainCode, recipientRow } from './support/claims';
 import { confirmedExportKey } from './support/export-keys';
 import { createClient, createProduct, placePaidOrder } from './support/fixtures';
+import { decodeQrPng } from './support/qr';
 import { IN_CI } from './support/services';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'test-artifacts');
 const available = existsSync(CHROMIUM);
+/** The shortest payment-code window the configuration takes, so that the test sees the code change. */
+const PAYMENT_CODE_WINDOW_SECONDS = 10;
 if (!available && !IN_CI) {
   console.warn(`claim page browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
 }
@@ -32,7 +35,11 @@ if (!available && !IN_CI) {
   beforeAll(async () => {
     if (!available)
       throw new Error(`Chromium is missing at ${CHROMIUM}: CI installs it (.ci/run, apt-get install -y chromium)`);
-    app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
+    app = await startTestApp({
+      ISSUANCE_CHUNK_SIZE: '100',
+      RATE_LIMIT_REQUESTS: '100000',
+      PAYMENT_CODE_WINDOW_SECONDS: String(PAYMENT_CODE_WINDOW_SECONDS),
+    });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   });
   afterAll(async () => {
@@ -148,6 +155,90 @@ if (!available && !IN_CI) {
     expect(violations.filter((text) => !/status of 410/.test(text))).toEqual([]);
     const reload = await page.goto(`${app.url}/claim/${fixture.token}`);
     expect(reload?.status()).toBe(410);
+    await context.close();
+  });
+  it('shows the payment code and its QR for a card in an account, renews it each window, and the POS debits it', async () => {
+    const issued = await issuedOrderWithCards(app, 1);
+    const [card] = issued.cards;
+    const fixture = await insertClaimRecipient(app, {
+      enterpriseId: issued.enterprise.id,
+      orderId: issued.order.id,
+      card,
+    });
+    // "Add to my account", as the channel's page would redeem the ticket.
+    const channel = await createClient(app, {
+      scopes: ['redemptions:write'],
+      name: 'Wallet',
+      claim_bind_url: 'https://wallet.example/add',
+    });
+    const channelToken = await app.tokenFor(channel.id, channel.client_secret);
+    const ticketUrl = await app.http
+      .post(`/claim/${fixture.token}/bind-ticket`)
+      .set('sec-fetch-site', 'same-origin')
+      .send({ channel: channel.id })
+      .expect(200);
+    await app.http
+      .post(`/v1/redemptions/claim-tickets/${new URL(ticketUrl.body.url).searchParams.get('ticket')}/bind`)
+      .auth(channelToken, { type: 'bearer' })
+      .send({ holder_ref: 'browser-alice' })
+      .expect(200);
+    const pay = (code: string, amount: number) =>
+      app.http
+        .post('/v1/redemptions/debit')
+        .auth(channelToken, { type: 'bearer' })
+        .send({ payment_code: code.replace(/\s/g, ''), amount, reference: `browser-pay-${randomInt(1e12)}` });
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('response', (answer) => {
+      if (answer.status() >= 400) problems.push(`${answer.status()} ${answer.url()}`);
+    });
+    expect((await page.goto(`${app.url}/claim/${fixture.token}`))?.status()).toBe(200);
+    const codeText = page.locator('#payment-code');
+    await page.locator('#payment-qr svg').waitFor({ state: 'visible' });
+    const first = (await codeText.textContent()) ?? '';
+    expect(first).toMatch(/^68 \d{4} \d{4} \d{4} \d{4}$/);
+    // What a scanner reads off the screen is the code shown under it.
+    expect(decodeQrPng(await page.locator('#payment-qr').screenshot())).toBe(first.replace(/\s/g, ''));
+    expect(await page.locator('#payment-balance').textContent()).toBe('余额 ¥100.00');
+    expect(await page.locator('#payment-countdown').textContent()).toMatch(/^\d+ 秒后自动更新$/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'claim-page-payment-code.png'), fullPage: true });
+
+    // The window ends: the page fetches the next code by itself, and its QR with it.
+    let second = first;
+    for (const deadline = Date.now() + (PAYMENT_CODE_WINDOW_SECONDS + 5) * 1000; Date.now() < deadline;) {
+      second = (await codeText.textContent()) ?? '';
+      if (second !== '' && second !== first) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(second).toMatch(/^68 \d{4} \d{4} \d{4} \d{4}$/);
+    expect(second).not.toBe(first);
+    expect(decodeQrPng(await page.locator('#payment-qr').screenshot())).toBe(second.replace(/\s/g, ''));
+
+    // The till scans it; the POS debits with it; "new code" then shows the next one and the balance left.
+    await pay(second, 3_000).expect(200);
+    await pay(second, 100).expect(409);
+    await page.click('#payment-refresh');
+    await page.locator('#payment-balance').filter({ hasText: '¥70.00' }).waitFor();
+    const third = (await codeText.textContent()) ?? '';
+    expect(third).not.toBe(second);
+    await pay(third, 1_000).expect(200);
+
+    // Frozen meanwhile: the next fetch shows no code and says why.
+    await app.dataSource.query("UPDATE cards SET frozen_from = status, status = 'frozen' WHERE serial = $1", [
+      card.serial,
+    ]);
+    await page.click('#payment-refresh');
+    await page.locator('#payment-message').filter({ hasText: '冻结' }).waitFor();
+    expect(await codeText.textContent()).toBe('');
+    expect(await page.locator('#payment-qr svg').count()).toBe(0);
+    expect(problems.filter((text) => !/409|status of 409/.test(text))).toEqual([]);
     await context.close();
   });
 });

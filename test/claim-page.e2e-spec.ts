@@ -1,4 +1,5 @@
 import { SmsSender, type OutgoingSms } from '../src/distribution/channels/sms.sender';
+import { paymentCodeStep } from '../src/redemption/payment-code';
 import { startTestApp, type TestApp } from './support/app';
 import type { CardWithSecret } from './support/cards';
 import {
@@ -9,6 +10,7 @@ import {
   type ClaimFixture,
 } from './support/claims';
 import { createClient } from './support/fixtures';
+import { decodeQrSvg } from './support/qr';
 
 const PUBLIC_URL = 'https://claim.fuli.test';
 const SAME_ORIGIN = { origin: PUBLIC_URL };
@@ -330,5 +332,174 @@ describe('claim page', () => {
     expect(after.text).toContain('id="bound"');
     expect(after.text).not.toContain('id="reveal"');
     expect((await reveal(fixture).expect(409)).body.code).toBe('card_already_bound');
+  });
+  describe('payment code of a card in an account', () => {
+    let channelId: string;
+    let channelToken: string;
+    const paymentCode = (fixture: ClaimFixture, headers: Record<string, string> = SAME_ORIGIN) =>
+      app.http.post(`/claim/${fixture.token}/payment-code`).set(headers).send({});
+    const pay = (code: string, amount: number, reference = `claim-pay-${Date.now()}-${Math.random()}`) =>
+      app.http
+        .post('/v1/redemptions/debit')
+        .auth(channelToken, { type: 'bearer' })
+        .send({ payment_code: code, amount, reference });
+    /** "Add to my account" on the page, redeemed by the channel for `holder`. */
+    const addToAccount = async (fixture: ClaimFixture, holder: string) => {
+      const issued = await app.http
+        .post(`/claim/${fixture.token}/bind-ticket`)
+        .set(SAME_ORIGIN)
+        .send({ channel: channelId })
+        .expect(200);
+      const ticket = new URL(issued.body.url).searchParams.get('ticket')!;
+      await app.http
+        .post(`/v1/redemptions/claim-tickets/${ticket}/bind`)
+        .auth(channelToken, { type: 'bearer' })
+        .send({ holder_ref: holder })
+        .expect(200);
+    };
+    const balanceOf = async (serial: string) =>
+      Number(
+        (
+          await app.dataSource.query<Array<{ balance: string }>>(
+            'SELECT balance::text AS balance FROM cards WHERE serial = $1',
+            [serial],
+          )
+        )[0].balance,
+      );
+
+    beforeAll(async () => {
+      const channel = await createClient(app, {
+        scopes: ['redemptions:write'],
+        name: 'Pay wallet',
+        claim_bind_url: 'https://pay-wallet.example/add',
+      });
+      channelId = channel.id;
+      channelToken = await app.tokenFor(channel.id, channel.client_secret);
+    });
+
+    it('is refused before the card is in an account, then shows a code and QR the POS debits, and a new code once spent', async () => {
+      const fixture = await claim();
+      const secret = cards[next - 1];
+      expect((await app.http.get(`/claim/${fixture.token}`).expect(200)).text).not.toContain('id="pay"');
+      expect((await paymentCode(fixture).expect(409)).body).toMatchObject({ code: 'card_not_bound' });
+      expect((await paymentCode(fixture, {}).expect(403)).body.code).toBe('cross_origin_request');
+      // Only POST: a GET would put the answer where caches and histories keep URLs.
+      await app.http.get(`/claim/${fixture.token}/payment-code`).expect(404);
+
+      await addToAccount(fixture, 'pay-alice');
+      const page = await app.http.get(`/claim/${fixture.token}`).expect(200);
+      expect(page.text).toContain('id="pay"');
+      expect(page.text).toContain('id="payment-qr"');
+
+      const shown = await paymentCode(fixture).expect(200);
+      expect(shown.headers['cache-control']).toBe('no-store');
+      expect(shown.headers['content-type']).toMatch(/^application\/json/);
+      const first = shown.body as {
+        code: string;
+        code_grouped: string;
+        qr_svg: string;
+        window_seconds: number;
+        refresh_in_ms: number;
+        balance: number;
+      };
+      expect(first).toMatchObject({ object: 'claim_payment_code', window_seconds: 60, balance: 10_000 });
+      expect(first.code).toMatch(/^68\d{16}$/);
+      expect(first.code_grouped).toBe(first.code.replace(/^(\d{2})(\d{4})(\d{4})(\d{4})(\d{4})$/, '$1 $2 $3 $4 $5'));
+      expect(first.refresh_in_ms).toBeGreaterThanOrEqual(0);
+      expect(first.refresh_in_ms).toBeLessThanOrEqual(60_000);
+      expect(first.qr_svg).toMatch(/^<svg /);
+      expect(decodeQrSvg(first.qr_svg)).toBe(first.code);
+      expect(JSON.stringify(first)).not.toContain(secret.code);
+
+      // The channel's POS spends it like any payment code of the card; a replay is refused.
+      const paid = await pay(first.code, 2_500).expect(200);
+      expect(paid.body.cards).toEqual([
+        { serial: secret.serial, amount: -2_500, balance_after: 7_500, status: 'active' },
+      ]);
+      expect(paid.body.holder_ref).toBe('pay-alice');
+      expect((await pay(first.code, 100).expect(409)).body.code).toBe('payment_code_used');
+
+      // The page's next code is a new one (the key's count of uses moved on, whatever the window) that pays too.
+      const windowBefore = paymentCodeStep(Date.now(), 60);
+      const second = (await paymentCode(fixture).expect(200)).body as { code: string; balance: number };
+      expect(second.code).not.toBe(first.code);
+      expect(second.balance).toBe(7_500);
+      // Asked again before it is spent, in the same window: the same code.
+      const again = (await paymentCode(fixture).expect(200)).body as { code: string };
+      if (paymentCodeStep(Date.now(), 60) === windowBefore) expect(again.code).toBe(second.code);
+      const secondCode = second.code;
+      await pay(again.code, 7_500).expect(200);
+      expect(await balanceOf(secret.serial)).toBe(0);
+
+      // Used up: no code, and the page's script says why.
+      expect((await paymentCode(fixture).expect(422)).body.code).toBe('card_has_no_value');
+      // No code in any event or audit record of the card.
+      const written = await app.dataSource.query<Array<{ text: string }>>(
+        `SELECT data::text AS text FROM events WHERE data->>'serial' = $1
+          UNION ALL SELECT data::text FROM audit_records WHERE object_id = $1`,
+        [secret.serial],
+      );
+      expect(written.length).toBeGreaterThan(0);
+      for (const { text } of written) {
+        expect(text).not.toContain(first.code);
+        expect(text).not.toContain(secondCode);
+      }
+    });
+
+    it('shows the code of a card bound with its revealed code; refuses frozen, expired, registered cards and dead links', async () => {
+      const fixture = await claim();
+      const secret = cards[next - 1];
+      await reveal(fixture).expect(200);
+      await app.http
+        .post('/v1/redemptions/bind')
+        .auth(channelToken, { type: 'bearer' })
+        .send({ code: secret.code, pin: secret.pin, holder_ref: 'pay-bob', reference: `claim-bind-${Date.now()}` })
+        .expect(200);
+      expect(await recipientRow(app, fixture.recipientId)).toMatchObject({ status: 'claimed' });
+      expect((await app.http.get(`/claim/${fixture.token}?lang=en`).expect(200)).text).toContain('Payment code');
+      const { code } = (await paymentCode(fixture).expect(200)).body as { code: string };
+
+      await app.dataSource.query("UPDATE cards SET frozen_from = status, status = 'frozen' WHERE serial = $1", [
+        secret.serial,
+      ]);
+      expect((await paymentCode(fixture).expect(409)).body.code).toBe('card_frozen');
+      // A code shown before the freeze does not spend a frozen card (and stays unspent).
+      expect((await pay(code, 100).expect(409)).body.code).toBe('card_frozen');
+      await app.dataSource.query('UPDATE cards SET status = frozen_from, frozen_from = NULL WHERE serial = $1', [
+        secret.serial,
+      ]);
+      await pay(code, 100).expect(200);
+
+      await app.dataSource.query("UPDATE cards SET expires_at = now() - interval '1 minute' WHERE serial = $1", [
+        secret.serial,
+      ]);
+      expect((await paymentCode(fixture).expect(422)).body.code).toBe('card_expired');
+      await app.dataSource.query("UPDATE cards SET expires_at = now() + interval '1 year' WHERE serial = $1", [
+        secret.serial,
+      ]);
+      await paymentCode(fixture).expect(200);
+
+      // The link is the key: revoked, or replaced by a resend's new token, it shows no code.
+      await app.dataSource.query("UPDATE distribution_recipients SET status = 'revoked' WHERE id = $1", [
+        fixture.recipientId,
+      ]);
+      expect((await paymentCode(fixture).expect(410)).body.code).toBe('claim_link_revoked');
+      await app.dataSource.query(
+        "UPDATE distribution_recipients SET status = 'claimed', claim_token_hash = $2 WHERE id = $1",
+        [fixture.recipientId, Buffer.alloc(32, 1)],
+      );
+      expect((await paymentCode(fixture).expect(404)).body.code).toBe('claim_link_not_found');
+      expect((await paymentCode({ ...fixture, token: 'x' }).expect(404)).body.code).toBe('claim_link_not_found');
+
+      // A registered card's link does not spend it: its holder pays from the account's app.
+      const registered = await claim({ mobile: '+8613812345679' });
+      const registeredCard = cards[next - 1];
+      await app.dataSource.query(
+        "UPDATE cards SET status = 'active', holder_ref = 'pay-carol', bound_client_id = $2 WHERE serial = $1",
+        [registeredCard.serial, channelId],
+      );
+      expect((await app.http.get(`/claim/${registered.token}`).expect(200)).text).not.toContain('id="pay"');
+      expect((await paymentCode(registered).expect(409)).body.code).toBe('payment_code_unavailable');
+    });
   });
 });

@@ -24,6 +24,14 @@ export const CardErrors = {
   alreadyBound: (serial: string) =>
     ApiError.conflict('card_already_bound', `Card ${serial} is already bound to another holder`, { serial }),
 
+  /** A payment code is for a card in a holder's account at a channel: an unbound card has none. */
+  notBound: (serial: string) =>
+    ApiError.conflict('card_not_bound', `Card ${serial} is not bound to a holder account yet`, { serial }),
+
+  /** An exhausted card (balance 0): nothing to pay with. */
+  noBalanceToPay: (serial: string) =>
+    ApiError.unprocessable('card_has_no_value', `Card ${serial} has no balance left to pay with`, { serial }),
+
   holderIdentityRequired: (serial: string) =>
     ApiError.unprocessable(
       'holder_identity_required',

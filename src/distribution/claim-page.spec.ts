@@ -20,6 +20,7 @@ const model: ClaimPageModel = {
   registered: false,
   maskedMobile: null,
   revealsLeft: 10,
+  payWithCode: false,
   channels: [{ id: 'cli_"x"', name: 'Wallet <1>' }],
 };
 const NONCE = 'bm9uY2Utbm9uY2U=';
@@ -86,6 +87,25 @@ describe('claim page renderer', () => {
     expect(bound).not.toContain('id="reveal"');
     expect(bound).not.toContain('data-channel="');
     expect(renderClaimPage({ ...model, revealsLeft: 0 }, NONCE)).toContain('id="reveal" disabled');
+  });
+
+  it('shows the payment-code panel, empty, only for a card in an account, in the page language', () => {
+    expect(renderClaimPage(model, NONCE)).not.toContain('id="pay"');
+    const bound = renderClaimPage({ ...model, status: 'bound', payWithCode: true }, NONCE);
+    expect(bound).toContain('id="pay"');
+    expect(bound).toContain('付款码');
+    expect(bound).toMatch(/<output id="payment-code"><\/output>/);
+    expect(bound).toMatch(/<div class="qr" id="payment-qr"><\/div>/);
+    // Bound elsewhere with the revealed code: the panel comes before the reveal.
+    const claimed = renderClaimPage({ ...model, status: 'claimed', payWithCode: true, locale: 'en' }, NONCE);
+    expect(claimed.indexOf('id="pay"')).toBeLessThan(claimed.indexOf('id="reveal"'));
+    expect(claimed).toContain('Payment code');
+    const block = /<script type="application\/json" id="claim-data">([^]*?)<\/script>/.exec(claimed)![1];
+    const data = JSON.parse(block) as { payCountdown: string; errors: Record<string, string> };
+    expect(data.payCountdown).toBe('New code in {n} s');
+    for (const code of ['card_not_bound', 'card_frozen', 'card_expired', 'card_has_no_value', 'card_unavailable']) {
+      expect(data.errors[code]).toBeTruthy();
+    }
   });
 
   it('picks the language: ?lang=, then Accept-Language preferring English, then the recipient, then zh-CN', () => {

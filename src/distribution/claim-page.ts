@@ -23,6 +23,8 @@ export interface ClaimPageModel {
   /** The registered mobile, masked (+86138****5678). */
   maskedMobile: string | null;
   revealsLeft: number;
+  /** The card is in an account (anonymous cards): the page shows its rotating payment code and QR. */
+  payWithCode: boolean;
   /** Redemption channels the card can be added to (only when that can work). */
   channels: ReadonlyArray<{ id: string; name: string }>;
 }
@@ -49,6 +51,12 @@ const TEXT = {
     otpSent: '验证码已发送，5 分钟内有效。',
     addToAccount: (name: string) => `添加到我的 ${name} 账户`,
     bound: '这张卡已添加到您的账户，无需再查看卡号。',
+    payTitle: '付款码',
+    payIntro: '付款时向收银员出示付款码或二维码。付款码会自动更新，每个只能使用一次。',
+    payCountdown: '{n} 秒后自动更新',
+    payBalance: '余额 ¥{amount}',
+    payRefresh: '刷新付款码',
+    payQr: '付款码二维码',
     privacy: '请勿将卡号和密码告诉任何人。公司人事部门也看不到您的卡号。',
     errors: {
       claim_link_expired: '领取链接已过期，请联系公司人事部门重新发送。',
@@ -64,6 +72,11 @@ const TEXT = {
       otp_send_failed: '短信发送失败，请稍后再试。',
       claim_not_available: '此卡暂不可领取。',
       card_already_bound: '这张卡已添加到账户。',
+      card_not_bound: '请先将这张卡添加到您的账户，才能使用付款码。',
+      card_frozen: '这张卡已被冻结，暂时无法付款。如有疑问请联系公司人事部门。',
+      card_expired: '这张卡已过有效期，无法付款。',
+      card_has_no_value: '这张卡的余额已用完。',
+      payment_code_unavailable: '记名卡请在所添加账户的应用中出示付款码。',
       generic: '出错了，请稍后再试。',
     } as Record<string, string>,
     notFoundTitle: '找不到这个领取链接',
@@ -91,7 +104,13 @@ const TEXT = {
     otpLabel: 'SMS code',
     otpSent: 'Code sent; it is valid for 5 minutes.',
     addToAccount: (name: string) => `Add to my ${name} account`,
-    bound: 'This card was added to your account: there is no code to show.',
+    bound: 'This card was added to your account: its code and PIN are no longer shown.',
+    payTitle: 'Payment code',
+    payIntro: 'Show the payment code or QR code at the till. It renews itself, and each code works once.',
+    payCountdown: 'New code in {n} s',
+    payBalance: 'Balance ¥{amount}',
+    payRefresh: 'New payment code',
+    payQr: 'Payment QR code',
     privacy: 'Never share the code and PIN with anyone. Your HR department cannot see them either.',
     errors: {
       claim_link_expired: 'This link has expired. Ask your HR department to send it again.',
@@ -107,6 +126,11 @@ const TEXT = {
       otp_send_failed: 'The SMS could not be sent. Please try again later.',
       claim_not_available: 'This card cannot be claimed at the moment.',
       card_already_bound: 'This card has been added to an account already.',
+      card_not_bound: 'Add this card to your account first to pay with a payment code.',
+      card_frozen: 'This card is frozen and cannot pay for now. Contact your HR department if you have questions.',
+      card_expired: 'This card has expired and can no longer pay.',
+      card_has_no_value: "This card's balance has been used up.",
+      payment_code_unavailable: "A registered card's payment code is shown in the app of the account it was added to.",
       generic: 'Something went wrong. Please try again later.',
     } as Record<string, string>,
     notFoundTitle: 'Claim link not found',
@@ -214,6 +238,11 @@ button:disabled{opacity:.6}
 .otp input{width:100%;min-height:48px;font-size:1.25rem;letter-spacing:.3em;text-align:center;border:1px solid #d4d4d8;border-radius:12px}
 .message{min-height:1.5em;color:#b91c1c;margin:8px 0}
 .note{color:#71717a;font-size:.8rem;margin-top:24px}
+.pay{background:#fff;border-radius:12px;padding:16px;margin:16px 0;text-align:center}
+.pay h2{font-size:1.1rem;margin:0 0 8px}
+.pay .qr{width:220px;height:220px;margin:8px auto;background:#fff}
+.pay .qr svg{display:block;width:100%;height:100%}
+.pay output{display:block;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1.3rem;letter-spacing:.06em;margin:8px 0}
 [hidden]{display:none!important}
 `;
 
@@ -265,6 +294,61 @@ const SCRIPT = `(function () {
       message.textContent = data.otpSent;
     }, function () { otpSend.disabled = false; say('generic'); });
   });
+  var pay = document.getElementById('pay');
+  if (pay) {
+    // The payment code: fetched now and again when its window ends (counted from the server's refresh_in_ms, so a
+    // wrong phone clock does not matter), on "new code", and on coming back to the page after its window.
+    var payCode = document.getElementById('payment-code');
+    var payQr = document.getElementById('payment-qr');
+    var countdown = document.getElementById('payment-countdown');
+    var payBalance = document.getElementById('payment-balance');
+    var payMessage = document.getElementById('payment-message');
+    var payRefresh = document.getElementById('payment-refresh');
+    var gone = ['card_voided', 'card_lost', 'card_replaced', 'card_refunded'];
+    var deadline = 0, loading = false, stopped = false;
+    function clearCode() {
+      payCode.textContent = '';
+      countdown.textContent = '';
+      while (payQr.firstChild) payQr.removeChild(payQr.firstChild);
+    }
+    function loadCode() {
+      if (loading) return;
+      loading = true;
+      post('/payment-code').then(function (result) {
+        loading = false;
+        if (result.status !== 200) {
+          // Refused (not in an account, frozen, used up, expired, link gone): no code, and say why.
+          stopped = true;
+          clearCode();
+          var code = gone.indexOf(result.body.code) >= 0 ? 'card_unavailable' : result.body.code;
+          payMessage.textContent = data.errors[code] || data.errors.generic;
+          return;
+        }
+        stopped = false;
+        payMessage.textContent = '';
+        var svg = new DOMParser().parseFromString(result.body.qr_svg, 'image/svg+xml').documentElement;
+        svg.setAttribute('role', 'img');
+        svg.setAttribute('aria-label', data.payQr);
+        while (payQr.firstChild) payQr.removeChild(payQr.firstChild);
+        payQr.appendChild(document.importNode(svg, true));
+        payCode.textContent = result.body.code_grouped;
+        payBalance.textContent = data.payBalance.replace('{amount}', (result.body.balance / 100).toFixed(2));
+        // A moment into the next window, so that the server is past it too.
+        deadline = Date.now() + result.body.refresh_in_ms + 500;
+        tick();
+      }, function () { loading = false; payMessage.textContent = data.errors.generic; deadline = Date.now() + 5000; });
+    }
+    function tick() {
+      if (stopped) return;
+      var left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      countdown.textContent = data.payCountdown.replace('{n}', String(left));
+      if (left === 0 && !document.hidden) loadCode();
+    }
+    setInterval(tick, 1000);
+    payRefresh.addEventListener('click', function () { stopped = false; loadCode(); });
+    document.addEventListener('visibilitychange', function () { if (!document.hidden && !stopped) tick(); });
+    loadCode();
+  }
   var copy = document.getElementById('copy');
   if (copy) copy.addEventListener('click', function () {
     var code = document.getElementById('code').textContent;
@@ -324,9 +408,20 @@ export function renderClaimPage(model: ClaimPageModel, nonce: string): string {
   if (model.expiresAt && !bound) {
     parts.push(`<p class="meta" id="expires">${escapeHtml(t.expires(formatBeijingTime(model.expiresAt)))}</p>`);
   }
+  // The payment code's panel: the script fills it in (the page itself holds no code).
+  const pay = model.payWithCode
+    ? `<section class="pay" id="pay" aria-labelledby="pay-title"><h2 id="pay-title">${escapeHtml(t.payTitle)}</h2>` +
+      `<p class="meta">${escapeHtml(t.payIntro)}</p><div class="qr" id="payment-qr"></div>` +
+      `<output id="payment-code"></output><p class="meta" id="payment-countdown"></p>` +
+      `<p class="meta" id="payment-balance"></p>` +
+      `<p class="message" id="payment-message" role="status" aria-live="polite"></p>` +
+      `<button type="button" class="secondary" id="payment-refresh">${escapeHtml(t.payRefresh)}</button></section>`
+    : null;
   if (bound) {
     parts.push(`<p class="greeting" id="bound">${escapeHtml(t.bound)}</p>`);
+    if (pay) parts.push(pay);
   } else {
+    if (pay) parts.push(pay);
     if (model.registered) {
       parts.push(
         `<div class="otp"><p>${escapeHtml(t.otpIntro(model.maskedMobile ?? ''))}</p>` +
@@ -358,6 +453,9 @@ export function renderClaimPage(model: ClaimPageModel, nonce: string): string {
     revealsLeft: t.revealsLeft(0).replace('0', '{n}'),
     otpSent: t.otpSent,
     copied: t.copied,
+    payCountdown: t.payCountdown,
+    payBalance: t.payBalance,
+    payQr: t.payQr,
   };
   parts.push(`<script type="application/json" id="claim-data">${jsonForScript(data)}</script>`);
   parts.push(`<script nonce="${escapeHtml(nonce)}">${SCRIPT}</script>`);

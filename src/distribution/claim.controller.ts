@@ -16,6 +16,7 @@ import { Problem } from '../common/errors/problem';
 import { claimPageCsp } from '../common/http/security-headers';
 import { claimAsset } from './claim-assets';
 import { pickLocale, renderClaimError, renderClaimPage } from './claim-page';
+import { ClaimPaymentCodes, type ClaimPaymentCode } from './claim-payment-codes.service';
 import {
   ClaimsService,
   type ClaimBindTicket,
@@ -39,7 +40,10 @@ interface ClaimRequestHeaders {
 @ApiExcludeController()
 @Controller('claim')
 export class ClaimController {
-  constructor(private readonly claims: ClaimsService) {}
+  constructor(
+    private readonly claims: ClaimsService,
+    private readonly paymentCodes: ClaimPaymentCodes,
+  ) {}
 
   @Get('assets/:name')
   @Public()
@@ -103,6 +107,19 @@ export class ClaimController {
   ): Promise<ClaimOtpSent> {
     this.claims.assertSameOrigin(headers);
     return this.claims.sendOtp(ctx, token);
+  }
+
+  /** The card's current payment code and its QR (a POST: the answer is a secret, and no cache or URL keeps it). */
+  @Post(':token/payment-code')
+  @Public()
+  @HttpCode(200)
+  paymentCode(
+    @Ctx() ctx: RequestContext,
+    @Param('token') token: string,
+    @Headers() headers: ClaimRequestHeaders,
+  ): Promise<ClaimPaymentCode> {
+    this.claims.assertSameOrigin(headers);
+    return this.paymentCodes.paymentCode(ctx, token);
   }
 
   @Post(':token/bind-ticket')

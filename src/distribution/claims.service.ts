@@ -191,6 +191,7 @@ export class ClaimsService {
         registered,
         maskedMobile: registered ? (recipient.realNameMasked?.mobile ?? null) : null,
         revealsLeft: Math.max(0, this.config.CLAIM_REVEAL_LIMIT - recipient.revealCount),
+        payWithCode: await this.paysWithCode(ctx, recipient),
         channels: channels.map((channel) => ({ id: channel.id, name: channel.name })),
       },
     };
@@ -437,9 +438,18 @@ export class ClaimsService {
     };
   }
 
+  /**
+   * The recipient of a live link, not locked (for what changes nothing of it: the payment code); 404 / 410 for a link
+   * that is unknown, revoked or expired.
+   */
+  async liveRecipient(ctx: RequestContext, token: string): Promise<ClaimRecipient> {
+    if (!isClaimTokenShape(token)) throw ClaimErrors.notFound();
+    return this.lockLive(ctx, token, false);
+  }
+
   /** The recipient of a live link, locked; 404 / 410 for a link that is unknown, revoked or expired. */
-  private async lockLive(ctx: RequestContext, token: string): Promise<ClaimRecipient> {
-    const recipient = await this.recipients.claimRecipientByTokenHash(ctx, claimTokenHash(token), true);
+  private async lockLive(ctx: RequestContext, token: string, lock = true): Promise<ClaimRecipient> {
+    const recipient = await this.recipients.claimRecipientByTokenHash(ctx, claimTokenHash(token), lock);
     if (!recipient) throw ClaimErrors.notFound();
     const refusal = this.linkRefusal(recipient);
     if (refusal === 'revoked') throw ClaimErrors.revoked();
@@ -455,6 +465,17 @@ export class ClaimsService {
     if (recipient.status === 'expired' || this.isExpired(recipient)) return 'expired';
     if (!SHOWN.includes(recipient.status)) return 'not_found';
     return null;
+  }
+
+  /**
+   * Whether the page shows the card's payment code: an anonymous card in a holder's account, added through the page
+   * (bound) or with its code at the channel. A registered card's link does not spend it (see ClaimPaymentCodes).
+   */
+  private async paysWithCode(ctx: RequestContext, recipient: ClaimRecipient): Promise<boolean> {
+    if (recipient.realNameSealed !== null) return false;
+    if (recipient.status === 'bound') return true;
+    const card = await this.cards.bySerial(ctx, recipient.cardSerial);
+    return card !== null && card.boundClientId !== null;
   }
 
   private isExpired(recipient: ClaimRecipient): boolean {

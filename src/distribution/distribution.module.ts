@@ -8,8 +8,10 @@ import { EventsModule } from '../events/events.module';
 import { ExportsModule } from '../exports/exports.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrdersModule } from '../orders/orders.module';
+import { RedemptionModule } from '../redemption/redemption.module';
 import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
+import { ClaimPaymentCodes } from './claim-payment-codes.service';
 import { ClaimsService } from './claims.service';
 import { DistributionControlService } from './distribution-control.service';
 import { DistributionFilesController } from './distribution-files.controller';
@@ -37,6 +39,7 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     ExportsModule,
     IdempotencyModule,
     OrdersModule,
+    RedemptionModule,
   ],
   controllers: [
     DistributionSettingsController,
@@ -56,6 +59,7 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     DistributionControlService,
     OrderCompletionService,
     ClaimsService,
+    ClaimPaymentCodes,
   ],
   exports: [DistributionRepository, DistributionsService],
 })

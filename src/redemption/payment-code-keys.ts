@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
-import { newPaymentCodeSecret, newPaymentKeyNumber } from './payment-code';
+import type { PaymentCodeDto } from './dto/redemption.dto';
+import { newPaymentCodeSecret, newPaymentKeyNumber, paymentCodeOf, paymentCodeStep } from './payment-code';
 import { RedemptionRepository, type PaymentCodeKeyRow } from './redemption.repository';
 
 /** A payment-code key with its secret open, as the service derives and checks codes with it. */
@@ -23,6 +24,26 @@ const NUMBER_TRIES = 5;
 /** The associated data of a key's sealed secret: an envelope moved to another key's row does not open. */
 export function paymentCodeSecretContext(keyNumber: number | string): string {
   return `payment_code_keys.secret:${keyNumber}`;
+}
+
+/**
+ * The key's code for the window `atMs` falls in and its count of uses, with when to refresh it and when it stops
+ * being accepted (the next window's end: skew). Asked again in the same window, the same code until it is spent.
+ */
+export function paymentCodeAnswer(key: OpenPaymentCodeKey, windowSeconds: number, atMs = Date.now()): PaymentCodeDto {
+  const step = paymentCodeStep(atMs, windowSeconds);
+  const code = paymentCodeOf(key.number, key.secret, step, key.uses);
+  const windowMs = windowSeconds * 1000;
+  return {
+    object: 'payment_code',
+    code,
+    qr_payload: code,
+    serial: key.serial,
+    holder_ref: key.holderRef,
+    window_seconds: windowSeconds,
+    refresh_at: new Date((step + 1) * windowMs).toISOString(),
+    expires_at: new Date((step + 2) * windowMs).toISOString(),
+  };
 }
 
 /**

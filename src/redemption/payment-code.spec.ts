@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  groupPaymentCode,
   matchPaymentCode,
   newPaymentKeyNumber,
   parsePaymentCode,
@@ -76,6 +77,12 @@ describe('payment codes', () => {
     expect(parsePaymentCode(`13${code.slice(2)}`)).toBeNull();
     expect(parsePaymentCode(`68000000001${code.slice(11)}`)).toBeNull();
     expect(parsePaymentCode(`${code.slice(0, 17)}x`)).toBeNull();
+  });
+
+  it('groups a code for reading as payment apps do, and the grouped code still parses to it', () => {
+    expect(groupPaymentCode('681234567890123456')).toBe('68 1234 5678 9012 3456');
+    const code = paymentCodeOf(keyNumber, secret, 7, 3);
+    expect(parsePaymentCode(groupPaymentCode(code))).toEqual(parsePaymentCode(code));
   });
 
   it('windows follow the clock; key numbers are nine digits', () => {

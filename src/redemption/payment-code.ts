@@ -53,6 +53,14 @@ export function paymentCodeOf(keyNumber: number, secret: Buffer, step: number, u
   return `${PAYMENT_CODE_PREFIX}${String(keyNumber).padStart(NUMBER_DIGITS, '0')}${paymentCodeOtp(secret, step, uses)}`;
 }
 
+/**
+ * A code grouped for a person to read or type, as payment apps show theirs: `68 1234 5678 9012 3456` (the prefix,
+ * then groups of four). The POS reads the digits alone (the QR code carries them; parsePaymentCode drops spaces).
+ */
+export function groupPaymentCode(code: string): string {
+  return `${code.slice(0, PAYMENT_CODE_PREFIX.length)} ${code.slice(PAYMENT_CODE_PREFIX.length).replace(/(\d{4})(?=\d)/g, '$1 ')}`;
+}
+
 /** A code's parts, or null when the text is not a payment code (length, digits, prefix). */
 export function parsePaymentCode(text: string): { keyNumber: number; otp: string } | null {
   const code = text.replace(/[\s-]/g, '');

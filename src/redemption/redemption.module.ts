@@ -5,6 +5,7 @@ import { CardsModule } from '../cards/cards.module';
 import { OrdersModule } from '../orders/orders.module';
 import { RiskModule } from '../risk/risk.module';
 import { AttemptLimiter } from './attempt-limiter';
+import { CardPaymentCodes } from './card-payment-codes';
 import { PaymentCodeKeys } from './payment-code-keys';
 import { RedemptionController } from './redemption.controller';
 import { RedemptionRepository } from './redemption.repository';
@@ -14,8 +15,8 @@ import { RedemptionService } from './redemption.service';
 @Module({
   imports: [CardsModule, OrdersModule, AuditModule, CryptoModule, RiskModule],
   controllers: [RedemptionController],
-  providers: [RedemptionService, AttemptLimiter, RedemptionRepository, PaymentCodeKeys],
-  // Key rotation walks payment_code_keys.secret_sealed through its owner.
-  exports: [RedemptionRepository],
+  providers: [RedemptionService, AttemptLimiter, RedemptionRepository, PaymentCodeKeys, CardPaymentCodes],
+  // Key rotation walks payment_code_keys.secret_sealed through its owner; the claim page shows a bound card's code.
+  exports: [RedemptionRepository, CardPaymentCodes],
 })
 export class RedemptionModule {}

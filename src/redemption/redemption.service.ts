@@ -43,8 +43,8 @@ import type {
   VerifyCardDto,
 } from './dto/redemption.dto';
 import type { RedemptionKind } from './redemption.entity';
-import { matchPaymentCode, parsePaymentCode, paymentCodeOf, paymentCodeStep, refusalOf } from './payment-code';
-import { PaymentCodeKeys } from './payment-code-keys';
+import { matchPaymentCode, parsePaymentCode, paymentCodeStep, refusalOf } from './payment-code';
+import { PaymentCodeKeys, paymentCodeAnswer } from './payment-code-keys';
 import {
   RedemptionRepository,
   ReferenceTaken,
@@ -447,20 +447,7 @@ export class RedemptionService {
       throw CardErrors.noCardsOfHolder();
     }
     const key = await this.paymentKeys.keyOf(ctx, { clientId, holderRef: dto.holder_ref, serial: dto.serial ?? null });
-    const windowSeconds = this.config.PAYMENT_CODE_WINDOW_SECONDS;
-    const step = paymentCodeStep(Date.now(), windowSeconds);
-    const code = paymentCodeOf(key.number, key.secret, step, key.uses);
-    const windowMs = windowSeconds * 1000;
-    return {
-      object: 'payment_code',
-      code,
-      qr_payload: code,
-      serial: key.serial,
-      holder_ref: key.holderRef,
-      window_seconds: windowSeconds,
-      refresh_at: new Date((step + 1) * windowMs).toISOString(),
-      expires_at: new Date((step + 2) * windowMs).toISOString(),
-    };
+    return paymentCodeAnswer(key, this.config.PAYMENT_CODE_WINDOW_SECONDS);
   }
 
   /**

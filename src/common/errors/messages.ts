@@ -82,6 +82,10 @@ export const ERROR_MESSAGES = {
     en: 'The card has been reported lost[: card {serial}]',
     'zh-CN': '该卡已挂失[：卡号 {serial}]',
   },
+  card_not_bound: {
+    en: 'The card is not in an account yet: add it to one to pay with a payment code[: card {serial}]',
+    'zh-CN': '该卡尚未添加到账户，添加后才能使用付款码[：卡号 {serial}]',
+  },
   card_not_found: {
     en: "No such card[: serial '{serial}']",
     'zh-CN': "未找到该卡[：卡号 '{serial}']",
@@ -633,6 +637,10 @@ export const ERROR_MESSAGES = {
   payment_code_invalid: {
     en: 'This is not a valid payment code',
     'zh-CN': '付款码无效',
+  },
+  payment_code_unavailable: {
+    en: "This card's payment code is shown in the app of the account it was added to, not on its claim page",
+    'zh-CN': '该卡的付款码请在所添加账户的应用中查看，领取页面不提供',
   },
   payment_code_used: {
     en: 'This payment code has already been used',
