@@ -30,7 +30,7 @@ import { closeRuntime, createHttpApp, prepareRuntime } from '../src/bootstrap';
 import { newId } from '../src/common/ids';
 import { loadConfig } from '../src/config/app-config';
 import { ReconciliationMatchJob } from '../src/reconciliation/reconciliation-match.job';
-import { matchSql } from '../src/reconciliation/reconciliation-match.repository';
+import { MATCH_PLANNER, matchSql } from '../src/reconciliation/reconciliation-match.repository';
 import { fullEnv, median, positiveInt, runBenchmark, scratchDatabase, tenantToken } from './support/harness';
 
 const N = positiveInt('BENCH_N', 100_000);
@@ -147,6 +147,7 @@ runBenchmark('bench:reconciliation-match', async () => {
         [uploaded.id],
       );
       await pg.query('BEGIN');
+      await pg.query(MATCH_PLANNER.before);
       await pg.query('DELETE FROM reconciliation_differences WHERE reconciliation_id = $1', [uploaded.id]);
       const plan = await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${matchSql()}`, [
         uploaded.id,

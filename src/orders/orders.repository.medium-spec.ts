@@ -7,7 +7,13 @@ import { newId } from '../common/ids';
 import { creditCodeCheckCharacter } from '../enterprises/credit-code';
 import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import type { Order, OrderLine } from './order.entity';
-import { OrdersRepository, reconciliationOrdersSql, type NewOrderWrite } from './orders.repository';
+import {
+  OrdersRepository,
+  paidBetweenDaysSql,
+  paidOnSql,
+  reconciliationOrdersSql,
+  type NewOrderWrite,
+} from './orders.repository';
 
 function creditCode(): string {
   const body = `91${String(randomInt(100000, 999999))}MA${String(randomInt(1000000, 9999999))}`;
@@ -198,8 +204,8 @@ describe('OrdersRepository (medium)', () => {
       await orders.updateOrder(ctx, paid.order.id, { status: 'paid', paidAt: new Date('2026-11-30T17:30:00Z') });
       const rows = await db.connection.query<unknown[]>(
         ctx,
-        `SELECT id, po_number, status, paid_amount::int AS paid_amount, paid_on::text AS paid_on
-           FROM (${reconciliationOrdersSql(1)}) o ORDER BY paid_on NULLS LAST`,
+        `SELECT id, po_number, status, paid_amount::int AS paid_amount, ${paidOnSql('o.paid_at')}::text AS paid_on
+           FROM (${reconciliationOrdersSql(1)}) o ORDER BY paid_at NULLS LAST`,
         [enterpriseId],
       );
       expect(rows).toEqual([
@@ -218,6 +224,27 @@ describe('OrdersRepository (medium)', () => {
           paid_on: null,
         },
       ]);
+      // Its Shanghai day is 2026-12-01, from 2026-11-30T16:00Z (included) to 2026-12-01T16:00Z (not included).
+      const between = async (from: string, to: string) =>
+        (
+          await db.connection.query<Array<{ id: string }>>(
+            ctx,
+            `SELECT id FROM (${reconciliationOrdersSql(1)}) o WHERE ${paidBetweenDaysSql('o.paid_at', 2, 3)}`,
+            [enterpriseId, from, to],
+          )
+        ).map((row) => row.id);
+      expect(await between('2026-12-01', '2026-12-01')).toEqual([paid.order.id]);
+      expect(await between('2026-11-01', '2026-11-30')).toEqual([]);
+      expect(await between('2026-12-02', '2026-12-31')).toEqual([]);
+      for (const [paidAt, inside] of [
+        ['2026-11-30T16:00:00Z', true],
+        ['2026-11-30T15:59:59.999Z', false],
+        ['2026-12-01T15:59:59.999Z', true],
+        ['2026-12-01T16:00:00Z', false],
+      ] as const) {
+        await orders.updateOrder(ctx, paid.order.id, { paidAt: new Date(paidAt) });
+        expect(await between('2026-12-01', '2026-12-01')).toEqual(inside ? [paid.order.id] : []);
+      }
     });
   });
 
