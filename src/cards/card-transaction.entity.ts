@@ -62,6 +62,13 @@ export class CardTransaction {
   @Column('text', { nullable: true })
   clientId: string | null;
 
+  /**
+   * The end user's IP address as the redemption channel sent it (end_user.ip or X-End-User-IP) on a bind or debit;
+   * null when the channel sent none, and for every other movement. The IP fraud rules count it (src/risk/).
+   */
+  @Column('inet', { nullable: true })
+  endUserIp: string | null;
+
   /** The other card of a replacement. */
   @Column('bigint', { nullable: true, transformer: bigintNumber })
   relatedSerial: number | null;

@@ -8,6 +8,7 @@ import { EventsModule } from '../events/events.module';
 import { ExportsModule } from '../exports/exports.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrdersModule } from '../orders/orders.module';
+import { RiskModule } from '../risk/risk.module';
 import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
 import { ClaimsService } from './claims.service';
@@ -37,6 +38,7 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     ExportsModule,
     IdempotencyModule,
     OrdersModule,
+    RiskModule,
   ],
   controllers: [
     DistributionSettingsController,

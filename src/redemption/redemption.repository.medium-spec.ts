@@ -58,6 +58,7 @@ describe('RedemptionRepository (medium)', () => {
       entryId: newId('journalEntry'),
       requestId: 'req_medium',
       createdAt: new Date(),
+      endUserIp: null,
     });
 
   it('debits by serial in one statement: card, movement, ledger, event, audit record and redemption row', () =>
