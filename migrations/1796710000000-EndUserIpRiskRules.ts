@@ -18,6 +18,9 @@ export class EndUserIpRiskRules1796710000000 implements MigrationInterface {
       'CREATE INDEX "claim_actions_recipient" ON "claim_actions"  ("recipient_id", "kind", "created_at") ',
     );
     await queryRunner.query('ALTER TABLE "card_transactions" ADD "end_user_ip" inet');
+    await queryRunner.query(
+      'CREATE INDEX "card_transactions_end_user_ips" ON "card_transactions"  ("serial", "created_at") WHERE end_user_ip IS NOT NULL',
+    );
     await queryRunner.query('ALTER TABLE "risk_alerts" ADD "recipient_id" text');
     await queryRunner.query('ALTER TABLE "risk_alerts" ADD "end_user_ip" inet');
   }
@@ -25,6 +28,7 @@ export class EndUserIpRiskRules1796710000000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE "risk_alerts" DROP COLUMN "end_user_ip"');
     await queryRunner.query('ALTER TABLE "risk_alerts" DROP COLUMN "recipient_id"');
+    await queryRunner.query('DROP INDEX "public"."card_transactions_end_user_ips"');
     await queryRunner.query('ALTER TABLE "card_transactions" DROP COLUMN "end_user_ip"');
     await queryRunner.query('DROP INDEX "public"."claim_actions_recipient"');
     await queryRunner.query('DROP INDEX "public"."claim_actions_ip"');

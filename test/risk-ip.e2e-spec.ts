@@ -428,5 +428,48 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         ['block', 2],
       ]);
     });
+
+    it('flags and holds let the visitor through: a flag at the threshold, a hold freezing the card on a wrong code', async () => {
+      const issued = await issuedOrderWithCards(app, 2);
+      const enterpriseId = issued.enterprise.id;
+      await setRules({
+        enterprise_id: enterpriseId,
+        rules: [
+          { rule: 'claim_reveals_per_link_hour', threshold: 2, action: 'flag' },
+          { rule: 'claim_otp_failures_per_link_day', threshold: 1, action: 'hold' },
+        ],
+      }).expect(200);
+      const anonymous = await insertClaimRecipient(app, {
+        enterpriseId,
+        orderId: issued.order.id,
+        card: issued.cards[0],
+      });
+      await reveal(anonymous, '198.51.100.40').expect(200);
+      expect(await enterpriseAlerts(enterpriseId, 'claim_reveals_per_link_hour')).toEqual([]);
+      await reveal(anonymous, '198.51.100.40').expect(200);
+      expect(await enterpriseAlerts(enterpriseId, 'claim_reveals_per_link_hour')).toEqual([
+        expect.objectContaining({ action: 'flag', figures: expect.objectContaining({ count: 2 }) }),
+      ]);
+      expect(await status(issued.cards[0].serial)).not.toBe('frozen');
+
+      const registered = await insertClaimRecipient(app, {
+        enterpriseId,
+        orderId: issued.order.id,
+        card: issued.cards[1],
+        mobile: '+8613812345679',
+      });
+      await app.http.post(`/claim/${registered.token}/otp`).set(SAME_ORIGIN).send({}).expect(200);
+      const code = sms[sms.length - 1].params[0];
+      const wrong = code === '000000' ? '000001' : '000000';
+      expect((await reveal(registered, '198.51.100.41', { otp: wrong }).expect(422)).body.code).toBe('otp_invalid');
+      const [held] = await enterpriseAlerts(enterpriseId, 'claim_otp_failures_per_link_day');
+      expect(held).toMatchObject({
+        action: 'hold',
+        figures: { count: 1, threshold: 1 },
+        recipient_id: registered.recipientId,
+        end_user_ip: '198.51.100.41',
+      });
+      expect(await status(issued.cards[1].serial)).toBe('frozen');
+    });
   });
 });

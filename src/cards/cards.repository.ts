@@ -246,8 +246,9 @@ export function cardEndUserIpsSql(serial: string, ip: string, window: string): s
  * 0 when its bind recorded no IP.
  */
 export function cardAwaySubnetsSql(serial: string, ip: string, window: string): string {
+  // A card is bound once (first bind wins; a replacement is minted bound): its bind is among its first movements.
   const bindSubnet = `(SELECT ${endUserSubnetSql('b.end_user_ip')} FROM card_transactions b
-           WHERE b.serial = ${serial} AND b.kind = 'bind' ORDER BY b.id DESC LIMIT 1)`;
+           WHERE b.serial = ${serial} AND b.kind = 'bind' ORDER BY b.id LIMIT 1)`;
   return `(SELECT count(DISTINCT spent.net)::int FROM (
          SELECT ${endUserSubnetSql('t.end_user_ip')} AS net FROM card_transactions t
          WHERE t.serial = ${serial} AND t.kind = 'debit' AND t.end_user_ip IS NOT NULL

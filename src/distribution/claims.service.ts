@@ -100,6 +100,9 @@ class Refusal {
   ) {}
 }
 
+/** A reveal's answer with the fraud rules it fired (raised after the commit), or its refusal. */
+type RevealOutcome = { secret: ClaimSecret; hits: RiskHit[] } | Refusal;
+
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 const otpHash = (recipientId: string, code: string) => sha256(`claim-otp\n${recipientId}\n${code}`);
 
@@ -215,87 +218,84 @@ export class ClaimsService {
     // The visitor's address as this server sees it (the page is opened by the employee's browser, not a channel).
     const endUserIp = ctx.ip;
     let subject: RiskSubject | null = null;
-    const outcome = await this.transactions.run(
-      ctx,
-      async (): Promise<{ secret: ClaimSecret; hits: RiskHit[] } | Refusal> => {
-        const recipient = await this.lockLive(ctx, token);
-        if (recipient.status === 'bound') throw ClaimErrors.alreadyBound();
-        if (!REVEALABLE.includes(recipient.status)) throw ClaimErrors.notFound();
-        if (recipient.revealCount >= limit) throw ClaimErrors.revealLimit(limit);
-        subject = {
-          serial: recipient.cardSerial,
-          enterpriseId: recipient.enterpriseId,
-          orderId: recipient.orderId,
-          holderRef: null,
-          clientId: null,
-          recipientId: recipient.id,
-          endUserIp,
-        };
-        // The claim page's fraud rules, counted before this reveal (src/risk/): a block refuses it, nothing revealed.
-        const risk = await this.claimRisk(ctx, recipient, endUserIp);
-        const blocking = risk.revealHits.find((hit) => hit.rule.action === 'block') ?? risk.otpBlock;
-        if (blocking) {
-          const hits = risk.otpBlock ? [...risk.revealHits, risk.otpBlock] : risk.revealHits;
-          return new Refusal(RiskService.blocked(blocking), hits);
-        }
-        if (recipient.realNameSealed !== null) {
-          const refused = await this.checkOtp(ctx, recipient, otp);
-          if (refused) {
-            if (!refused.counted) return new Refusal(refused.error);
-            await this.recipients.recordClaimAction(ctx, {
-              recipientId: recipient.id,
-              enterpriseId: recipient.enterpriseId,
-              kind: 'otp_failure',
-              endUserIp,
-            });
-            const otpHits = this.risk.hits([{ rule: risk.otpRule, count: risk.otpFailures + 1 }]);
-            const otpBlocking = otpHits.find((hit) => hit.rule.action === 'block');
-            return new Refusal(otpBlocking ? RiskService.blocked(otpBlocking) : refused.error, otpHits);
-          }
-        }
-        const card = await this.cards.bySerial(ctx, recipient.cardSerial);
-        if (!card) throw ClaimErrors.codeUnavailable();
-        if (GONE.includes(card.status)) throw ClaimErrors.cardUnavailable(card.status);
-        // Past its expiry the code buys nothing (the expiry job has not marked it yet): no reason to show it.
-        if (isPastExpiry(card)) throw ClaimErrors.cardUnavailable('expired');
-        if (!card.secretCiphertext) throw ClaimErrors.codeUnavailable();
-        const secret = this.secrets.open(card.serial, card.secretCiphertext);
-        const counted = await this.recipients.recordClaimReveal(ctx, recipient.id, limit);
-        if (!counted) throw ClaimErrors.revealLimit(limit);
-        await this.recipients.recordClaimAction(ctx, {
-          recipientId: recipient.id,
-          enterpriseId: recipient.enterpriseId,
-          kind: 'reveal',
-          endUserIp,
-        });
-        if (counted.claimed) {
-          await this.events.record(ctx, {
+    const outcome = await this.transactions.run(ctx, async (): Promise<RevealOutcome> => {
+      const recipient = await this.lockLive(ctx, token);
+      if (recipient.status === 'bound') throw ClaimErrors.alreadyBound();
+      if (!REVEALABLE.includes(recipient.status)) throw ClaimErrors.notFound();
+      if (recipient.revealCount >= limit) throw ClaimErrors.revealLimit(limit);
+      subject = {
+        serial: recipient.cardSerial,
+        enterpriseId: recipient.enterpriseId,
+        orderId: recipient.orderId,
+        holderRef: null,
+        clientId: null,
+        recipientId: recipient.id,
+        endUserIp,
+      };
+      // The claim page's fraud rules, counted before this reveal (src/risk/): a block refuses it, nothing revealed.
+      const risk = await this.claimRisk(ctx, recipient, endUserIp);
+      const blocking = risk.revealHits.find((hit) => hit.rule.action === 'block') ?? risk.otpBlock;
+      if (blocking) {
+        const hits = risk.otpBlock ? [...risk.revealHits, risk.otpBlock] : risk.revealHits;
+        return new Refusal(RiskService.blocked(blocking), hits);
+      }
+      if (recipient.realNameSealed !== null) {
+        const refused = await this.checkOtp(ctx, recipient, otp);
+        if (refused) {
+          if (!refused.counted) return new Refusal(refused.error);
+          await this.recipients.recordClaimAction(ctx, {
+            recipientId: recipient.id,
             enterpriseId: recipient.enterpriseId,
-            type: 'card.claimed',
-            data: this.eventData(recipient, 'claimed'),
+            kind: 'otp_failure',
+            endUserIp,
           });
+          const otpHits = this.risk.hits([{ rule: risk.otpRule, count: risk.otpFailures + 1 }]);
+          const otpBlocking = otpHits.find((hit) => hit.rule.action === 'block');
+          return new Refusal(otpBlocking ? RiskService.blocked(otpBlocking) : refused.error, otpHits);
         }
-        // Who revealed which card, each time: the recipient's employee reference and the serial, never the code.
-        await this.audit.append(ctx, {
-          action: 'card.revealed',
-          objectType: 'card',
-          objectId: recipient.cardSerial,
+      }
+      const card = await this.cards.bySerial(ctx, recipient.cardSerial);
+      if (!card) throw ClaimErrors.codeUnavailable();
+      if (GONE.includes(card.status)) throw ClaimErrors.cardUnavailable(card.status);
+      // Past its expiry the code buys nothing (the expiry job has not marked it yet): no reason to show it.
+      if (isPastExpiry(card)) throw ClaimErrors.cardUnavailable('expired');
+      if (!card.secretCiphertext) throw ClaimErrors.codeUnavailable();
+      const secret = this.secrets.open(card.serial, card.secretCiphertext);
+      const counted = await this.recipients.recordClaimReveal(ctx, recipient.id, limit);
+      if (!counted) throw ClaimErrors.revealLimit(limit);
+      await this.recipients.recordClaimAction(ctx, {
+        recipientId: recipient.id,
+        enterpriseId: recipient.enterpriseId,
+        kind: 'reveal',
+        endUserIp,
+      });
+      if (counted.claimed) {
+        await this.events.record(ctx, {
           enterpriseId: recipient.enterpriseId,
-          summary: this.auditSummary(recipient, { reveal_count: counted.revealCount, first: counted.claimed }),
+          type: 'card.claimed',
+          data: this.eventData(recipient, 'claimed'),
         });
-        return {
-          secret: {
-            object: 'claim_secret',
-            serial: card.serial,
-            code: formatCode(secret.code),
-            pin: secret.pin,
-            face_value: card.faceValue,
-            reveals_left: Math.max(0, limit - counted.revealCount),
-          },
-          hits: risk.revealHits,
-        };
-      },
-    );
+      }
+      // Who revealed which card, each time: the recipient's employee reference and the serial, never the code.
+      await this.audit.append(ctx, {
+        action: 'card.revealed',
+        objectType: 'card',
+        objectId: recipient.cardSerial,
+        enterpriseId: recipient.enterpriseId,
+        summary: this.auditSummary(recipient, { reveal_count: counted.revealCount, first: counted.claimed }),
+      });
+      return {
+        secret: {
+          object: 'claim_secret',
+          serial: card.serial,
+          code: formatCode(secret.code),
+          pin: secret.pin,
+          face_value: card.faceValue,
+          reveals_left: Math.max(0, limit - counted.revealCount),
+        },
+        hits: risk.revealHits,
+      };
+    });
     // Alerts (and a hold's freeze) in a transaction of their own, after the reveal or refusal committed.
     if (subject) await this.risk.raise(ctx, subject, outcome.hits);
     if (outcome instanceof Refusal) throw outcome.error;
