@@ -215,6 +215,7 @@ function appStatementScript(
     entryId: 'jrn_@@uid@@',
     requestId: 'req_pgbench',
     createdAt: new Date(),
+    endUserIp: null,
   });
   // The fraud rule's count of the card's recent debits, as the app's statement has it (RedemptionService).
   statement.recentDebits = { windowSeconds: 60, refuseFrom: null };

@@ -2896,6 +2896,8 @@ export interface components {
         DebitDto: {
             /** @description fen */
             amount: number;
+            /** @description The end user paying (the POS's customer, the app's user), as the channel saw them: the IP is recorded on the card's movement and counted by the IP fraud rules */
+            end_user?: components["schemas"]["EndUserDto"];
             /** @description The holder's account at this channel: without serial, spends from the holder's active cards, soonest expiry first; with serial, the card must be bound to it. Required unless payment_code is given */
             holder_ref?: string;
             /**
@@ -3009,9 +3011,9 @@ export interface components {
             counts: string;
             enabled: boolean;
             /** @enum {string} */
-            on: "bind" | "debit" | "verify_failure";
+            on: "bind" | "debit" | "bind_or_debit" | "verify_failure" | "reveal" | "otp_failure";
             /** @enum {string} */
-            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card" | "end_user_ips_per_card_hour" | "debit_subnets_away_from_bind" | "claim_reveals_per_link_hour" | "claim_links_per_ip_hour" | "claim_otp_failures_per_link_day";
             threshold: number;
             window_seconds: number | null;
         };
@@ -4473,6 +4475,8 @@ export interface components {
             client_id: string | null;
             /** Format: date-time */
             created_at: string;
+            /** @description The end user's IP address of the request that fired the rule (the channel's end_user.ip, or the claim page's visitor); null when unknown */
+            end_user_ip: string | null;
             enterprise_id: string | null;
             figures: components["schemas"]["RiskFiguresDto"];
             holder_ref: string | null;
@@ -4481,8 +4485,10 @@ export interface components {
             /** @enum {string} */
             object: "risk_alert";
             order_id: string | null;
+            /** @description The claim page's recipient (distribution recipient id) of a reveal or one-time-code rule */
+            recipient_id: string | null;
             /** @enum {string} */
-            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card" | "end_user_ips_per_card_hour" | "debit_subnets_away_from_bind" | "claim_reveals_per_link_hour" | "claim_links_per_ip_hour" | "claim_otp_failures_per_link_day";
             serial: string | null;
         };
         RiskAlertPageDto: {
@@ -4505,7 +4511,7 @@ export interface components {
             action?: "flag" | "hold" | "block";
             enabled?: boolean;
             /** @enum {string} */
-            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+            rule: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card" | "end_user_ips_per_card_hour" | "debit_subnets_away_from_bind" | "claim_reveals_per_link_hour" | "claim_links_per_ip_hour" | "claim_otp_failures_per_link_day";
             threshold?: number;
         };
         RiskRulesDto: {
@@ -8306,7 +8312,7 @@ export interface operations {
                 limit?: number;
                 /** @description Id of the last object of the previous page; the next page follows it */
                 starting_after?: string;
-                rule?: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card";
+                rule?: "binds_per_holder_hour" | "binds_per_channel_day" | "order_cards_to_one_holder" | "debits_per_card_minute" | "verify_failures_per_card" | "end_user_ips_per_card_hour" | "debit_subnets_away_from_bind" | "claim_reveals_per_link_hour" | "claim_links_per_ip_hour" | "claim_otp_failures_per_link_day";
                 action?: "flag" | "hold" | "block";
                 /** @description Alerts on this enterprise's cards */
                 enterprise_id?: string;
@@ -13698,7 +13704,7 @@ export interface operations {
             query?: never;
             header: {
                 "x-end-user-ip": string;
-                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user */
+                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user; on binds and debits it is recorded on the card's movement and counted by the IP fraud rules */
                 "X-End-User-IP"?: string;
             };
             path?: never;
@@ -13901,7 +13907,11 @@ export interface operations {
     debitCard: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                "x-end-user-ip": string;
+                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user; on binds and debits it is recorded on the card's movement and counted by the IP fraud rules */
+                "X-End-User-IP"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -14111,7 +14121,7 @@ export interface operations {
             query?: never;
             header: {
                 "x-end-user-ip": string;
-                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user */
+                /** @description The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user; on binds and debits it is recorded on the card's movement and counted by the IP fraud rules */
                 "X-End-User-IP"?: string;
             };
             path?: never;

@@ -20,6 +20,7 @@ import { Event } from './events/event.entity';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './webhooks/webhook.entity';
 import { CardTransaction } from './cards/card-transaction.entity';
 import {
+  ClaimAction,
   Distribution,
   DistributionFile,
   DistributionFileRow,
@@ -84,6 +85,7 @@ export const entities = [
   Distribution,
   DistributionRecipient,
   DistributionMessage,
+  ClaimAction,
   InvoiceProfile,
   Invoice,
   InvoiceOrder,

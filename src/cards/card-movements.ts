@@ -24,6 +24,8 @@ export interface CardMovement {
   balanceAfter: number;
   redemptionId?: string | null;
   relatedSerial?: string | null;
+  /** A bind's or debit's end user IP, as the redemption channel sent it. */
+  endUserIp?: string | null;
   /** The webhook event announcing it (type and any fields beyond the common ones), or none. */
   event?: { type: EventType; data?: Record<string, unknown> };
 }
@@ -40,6 +42,7 @@ export function cardTransactionRow(ctx: RequestContext, movement: CardMovement):
     holderRef: movement.card.holderRef,
     clientId: ctx.clientId,
     relatedSerial: movement.relatedSerial ?? null,
+    endUserIp: movement.endUserIp ?? null,
   };
 }
 

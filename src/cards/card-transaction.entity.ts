@@ -30,6 +30,8 @@ export type CardTransactionKind = (typeof CARD_TRANSACTION_KINDS)[number];
 // Fraud rules count a channel's binds per holder (and per channel) and a card's recent debits (src/risk/).
 @Index('card_transactions_binds', ['clientId', 'holderRef', 'createdAt'], { where: "kind = 'bind'" })
 @Index('card_transactions_debits', ['serial', 'createdAt'], { where: "kind = 'debit'" })
+// The IP rules count a card's end-user IPs of the last hour or day: only rows with an IP, by time.
+@Index('card_transactions_end_user_ips', ['serial', 'createdAt'], { where: 'end_user_ip IS NOT NULL' })
 export class CardTransaction {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
@@ -61,6 +63,13 @@ export class CardTransaction {
   /** The API client that made the change; null for scheduled work (expiry). */
   @Column('text', { nullable: true })
   clientId: string | null;
+
+  /**
+   * The end user's IP address as the redemption channel sent it (end_user.ip or X-End-User-IP) on a bind or debit;
+   * null when the channel sent none, and for every other movement. The IP fraud rules count it (src/risk/).
+   */
+  @Column('inet', { nullable: true })
+  endUserIp: string | null;
 
   /** The other card of a replacement. */
   @Column('bigint', { nullable: true, transformer: bigintNumber })

@@ -59,6 +59,7 @@ describe('CardsRepository (medium)', () => {
         clientId: 'cli_medium',
         redemptionId: 'rdm_medium',
         enterpriseId,
+        endUserIp: null,
       };
       const run = async (amount: number) => {
         const fragment = cardDebitSql({ ...debit, amount }, 1);

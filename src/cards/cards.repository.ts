@@ -97,7 +97,14 @@ export interface CardTransactionRow {
   holderRef: string | null;
   clientId: string | null;
   relatedSerial: string | null;
+  /** A bind's or debit's end user IP (the channel's end_user.ip), else null. */
+  endUserIp: string | null;
 }
+
+/** A card of a holder-wide debit, locked, with its figures of the debit fraud rules when they were asked for. */
+export type HolderCardRow = CardRow & {
+  riskFigures?: { recentDebits: number; endUserIps: number | null; awaySubnets: number | null };
+};
 
 /** A card_transactions row as listed. */
 export interface CardTransactionListed {
@@ -153,6 +160,8 @@ export interface CardDebit {
   redemptionId: string;
   /** The card's enterprise as the caller knows it (a card's batch never changes): checked by the statement. */
   enterpriseId: string;
+  /** The end user's IP the channel sent, recorded on the movement; null when none. */
+  endUserIp: string | null;
 }
 
 /** A debit spends active cards only; a card spent to zero is exhausted (card-state.ts allows it). */
@@ -183,10 +192,19 @@ export function cardDebitSql(debit: CardDebit, firstParam: number, options: { on
        RETURNING c.serial, c.balance, c.status, c.holder_ref, c.enterprise_id),
      card_debit_movement AS (
        INSERT INTO card_transactions
-         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
-       SELECT serial, enterprise_id, 'debit', -${p(1)}::bigint, balance, ${p(4)}, holder_ref, ${p(2)} FROM card_debit
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, end_user_ip)
+       SELECT serial, enterprise_id, 'debit', -${p(1)}::bigint, balance, ${p(4)}, holder_ref, ${p(2)}, ${p(6)}::inet
+       FROM card_debit
        RETURNING id)`,
-    params: [debit.serial, debit.amount, debit.clientId, debit.holderRef, debit.redemptionId, debit.enterpriseId],
+    params: [
+      debit.serial,
+      debit.amount,
+      debit.clientId,
+      debit.holderRef,
+      debit.redemptionId,
+      debit.enterpriseId,
+      debit.endUserIp,
+    ],
   };
 }
 
@@ -205,6 +223,62 @@ export function cardRecentDebitsSql(serial: string, windowSeconds: number, first
   };
 }
 
+/** The /24 of an IPv4 address, the /48 of an IPv6 one (the IP rules' "subnet"), of an inet SQL expression. */
+export function endUserSubnetSql(ip: string): string {
+  return `network(set_masklen(${ip}, CASE family(${ip}) WHEN 4 THEN 24 ELSE 48 END))`;
+}
+
+/**
+ * The IP rules' figure on a card (src/risk/, end_user_ips_per_card_hour), as a scalar subquery over SQL expressions:
+ * the distinct end-user IPs of the card's binds and debits in the last `window` seconds, with `ip` (this request's).
+ */
+export function cardEndUserIpsSql(serial: string, ip: string, window: string): string {
+  return `(SELECT count(DISTINCT seen.ip)::int FROM (
+         SELECT t.end_user_ip AS ip FROM card_transactions t
+         WHERE t.serial = ${serial} AND t.kind IN ('bind', 'debit') AND t.end_user_ip IS NOT NULL
+           AND t.created_at > now() - make_interval(secs => ${window}::double precision)
+         UNION ALL SELECT ${ip}::inet) seen)`;
+}
+
+/**
+ * The IP rules' other figure (src/risk/, debit_subnets_away_from_bind): the distinct subnets (/24, /48) the card's
+ * debits in the last `window` seconds came from, with `ip` (this debit's), other than the subnet of the card's bind;
+ * 0 when its bind recorded no IP.
+ */
+export function cardAwaySubnetsSql(serial: string, ip: string, window: string): string {
+  // A card is bound once (first bind wins; a replacement is minted bound): its bind is among its first movements.
+  const bindSubnet = `(SELECT ${endUserSubnetSql('b.end_user_ip')} FROM card_transactions b
+           WHERE b.serial = ${serial} AND b.kind = 'bind' ORDER BY b.id LIMIT 1)`;
+  return `(SELECT count(DISTINCT spent.net)::int FROM (
+         SELECT ${endUserSubnetSql('t.end_user_ip')} AS net FROM card_transactions t
+         WHERE t.serial = ${serial} AND t.kind = 'debit' AND t.end_user_ip IS NOT NULL
+           AND t.created_at > now() - make_interval(secs => ${window}::double precision)
+         UNION ALL SELECT ${endUserSubnetSql(`${ip}::inet`)}) spent
+       WHERE spent.net <> ${bindSubnet})`;
+}
+
+/** The windows of a debit's IP rules (src/risk/), and this debit's end user IP. */
+export interface EndUserIpCount {
+  ip: string;
+  ipsWindowSeconds: number;
+  subnetsWindowSeconds: number;
+}
+
+/**
+ * The cards module's part of a debit's IP rules (src/risk/): CTE `card_end_user_ips`, the card's distinct end-user
+ * IPs (`ips`) and subnets away from its bind's (`away_subnets`), this debit's IP included. Placed before
+ * `card_debit`, whose condition may refuse on them (a rule whose action is block).
+ */
+export function cardEndUserIpFiguresSql(serial: string, count: EndUserIpCount, firstParam: number): SqlFragment {
+  const p = (n: number) => `$${firstParam + n}`;
+  return {
+    sql: `card_end_user_ips AS (
+       SELECT ${cardEndUserIpsSql(`${p(0)}::bigint`, p(1), p(2))} AS ips,
+              ${cardAwaySubnetsSql(`${p(0)}::bigint`, p(1), p(3))} AS away_subnets)`,
+    params: [serial, count.ip, count.ipsWindowSeconds, count.subnetsWindowSeconds],
+  };
+}
+
 /** What a bind asks: an unbound card, read with `balance`, bound to this channel's holder. */
 export interface CardBind {
   serial: string;
@@ -214,6 +288,8 @@ export interface CardBind {
   clientId: string;
   redemptionId: string;
   enterpriseId: string;
+  /** The end user's IP the channel sent, recorded on the movement; null when none. */
+  endUserIp: string | null;
 }
 
 /**
@@ -232,10 +308,18 @@ export function cardBindSql(bind: CardBind, firstParam: number): SqlFragment {
        RETURNING serial, balance),
      card_bind_movement AS (
        INSERT INTO card_transactions
-         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id)
-       SELECT serial, ${p(4)}, 'bind', 0, balance, ${p(5)}, ${p(1)}, ${p(2)} FROM card_bind
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, end_user_ip)
+       SELECT serial, ${p(4)}, 'bind', 0, balance, ${p(5)}, ${p(1)}, ${p(2)}, ${p(6)}::inet FROM card_bind
        RETURNING id)`,
-    params: [bind.serial, bind.holderRef, bind.clientId, bind.balance, bind.enterpriseId, bind.redemptionId],
+    params: [
+      bind.serial,
+      bind.holderRef,
+      bind.clientId,
+      bind.balance,
+      bind.enterpriseId,
+      bind.redemptionId,
+      bind.endUserIp,
+    ],
   };
 }
 
@@ -268,7 +352,7 @@ export function cardLegsSql(
   );
   const rows = movements.map(
     (row) =>
-      `(${p(row.serial, 'bigint')}, ${p(row.enterpriseId, 'text')}, ${p(row.kind, 'text')}, ${p(row.amount, 'bigint')}, ${p(row.balanceAfter, 'bigint')}, ${p(row.redemptionId, 'text')}, ${p(row.holderRef, 'text')}, ${p(row.clientId, 'text')}, ${p(row.relatedSerial, 'bigint')})`,
+      `(${p(row.serial, 'bigint')}, ${p(row.enterpriseId, 'text')}, ${p(row.kind, 'text')}, ${p(row.amount, 'bigint')}, ${p(row.balanceAfter, 'bigint')}, ${p(row.redemptionId, 'text')}, ${p(row.holderRef, 'text')}, ${p(row.clientId, 'text')}, ${p(row.relatedSerial, 'bigint')}, ${p(row.endUserIp, 'inet')})`,
   );
   return {
     // No legs (a reversal, whose credits are made one by one before): the movements only.
@@ -283,9 +367,11 @@ export function cardLegsSql(
      `
     }card_movements AS (
        INSERT INTO card_transactions
-         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial,
+          end_user_ip)
        SELECT v.* FROM ${source}, (VALUES ${rows.join(', ')})
-         AS v (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+         AS v (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial,
+               end_user_ip)
        RETURNING id)`,
     params,
   };
@@ -443,16 +529,17 @@ export class CardsRepository {
 
   /**
    * The figures of the bind fraud rules before a bind (src/risk/): the channel's binds to this holder account in the
-   * last `holderWindowS`, the channel's binds in the last `channelWindowS`, and its binds of this order's cards to
-   * this holder in the last `orderWindowS`. One statement.
+   * last `holderWindowS`, the channel's binds in the last `channelWindowS`, its binds of this order's cards to this
+   * holder in the last `orderWindowS`, and (with the end user's IP) the card's distinct end-user IPs in the last
+   * `ipsWindowS`, this one included. One statement.
    */
   async bindFigures(
     ctx: RequestContext,
-    bind: { clientId: string; holderRef: string; orderId: string },
-    windows: { holderWindowS: number; channelWindowS: number; orderWindowS: number },
-  ): Promise<{ holderBinds: number; channelBinds: number; orderBindsToHolder: number }> {
+    bind: { clientId: string; holderRef: string; orderId: string; serial: string; endUserIp: string | null },
+    windows: { holderWindowS: number; channelWindowS: number; orderWindowS: number; ipsWindowS: number },
+  ): Promise<{ holderBinds: number; channelBinds: number; orderBindsToHolder: number; endUserIps: number | null }> {
     const [row] = await this.connection.query<
-      Array<{ holder_binds: number; channel_binds: number; order_binds_to_holder: number }>
+      Array<{ holder_binds: number; channel_binds: number; order_binds_to_holder: number; end_user_ips: number | null }>
     >(
       ctx,
       `SELECT
@@ -464,7 +551,8 @@ export class CardsRepository {
              AND created_at > now() - make_interval(secs => $5::double precision)) AS channel_binds,
          (SELECT count(*)::int FROM card_transactions t JOIN cards c ON c.serial = t.serial
            WHERE t.kind = 'bind' AND t.client_id = $1 AND t.holder_ref = $2 AND c.order_id = $3
-             AND t.created_at > now() - make_interval(secs => $6::double precision)) AS order_binds_to_holder`,
+             AND t.created_at > now() - make_interval(secs => $6::double precision)) AS order_binds_to_holder,
+         CASE WHEN $8::inet IS NOT NULL THEN ${cardEndUserIpsSql('$7::bigint', '$8', '$9')} END AS end_user_ips`,
       [
         bind.clientId,
         bind.holderRef,
@@ -472,12 +560,16 @@ export class CardsRepository {
         windows.holderWindowS,
         windows.channelWindowS,
         windows.orderWindowS,
+        bind.serial,
+        bind.endUserIp,
+        windows.ipsWindowS,
       ],
     );
     return {
       holderBinds: row.holder_binds,
       channelBinds: row.channel_binds,
       orderBindsToHolder: row.order_binds_to_holder,
+      endUserIps: row.end_user_ips,
     };
   }
 
@@ -492,6 +584,21 @@ export class CardsRepository {
     return row.n;
   }
 
+  /** The card's IP figures for a debit from `count.ip` (cardEndUserIpFiguresSql's, read on its own). */
+  async endUserIpFigures(
+    ctx: RequestContext,
+    serial: string,
+    count: EndUserIpCount,
+  ): Promise<{ endUserIps: number; awaySubnets: number }> {
+    const fragment = cardEndUserIpFiguresSql(serial, count, 1);
+    const [row] = await this.connection.query<Array<{ ips: number; away_subnets: number }>>(
+      ctx,
+      `WITH ${fragment.sql} SELECT ips, away_subnets FROM card_end_user_ips`,
+      fragment.params,
+    );
+    return { endUserIps: row.ips, awaySubnets: row.away_subnets };
+  }
+
   /** Whether a channel's holder account has an active, unexpired card (its wallet can spend). */
   async holderHasSpendableCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<boolean> {
     const [row] = await this.connection.query<Array<{ any: boolean }>>(
@@ -504,17 +611,54 @@ export class CardsRepository {
     return row.any;
   }
 
-  /** The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. */
-  async lockHolderCards(ctx: RequestContext, clientId: string, holderRef: string): Promise<CardRow[]> {
-    const rows = await this.connection.query<RawCard[]>(
+  /**
+   * The active, unexpired cards a channel bound to one of its holder accounts, locked in serial order. With `figures`,
+   * each card's figures of the debit fraud rules in the same statement (a holder-wide debit's, src/risk/): its
+   * debits before this one in the last `debitsWindowSeconds` and, with an end user's IP, its IP figures as
+   * cardEndUserIpFiguresSql counts them.
+   */
+  async lockHolderCards(
+    ctx: RequestContext,
+    clientId: string,
+    holderRef: string,
+    figures?: { debitsWindowSeconds: number; endUserIps: EndUserIpCount | null },
+  ): Promise<HolderCardRow[]> {
+    const ips = figures?.endUserIps;
+    const figureColumns = figures
+      ? `,
+              (SELECT count(*)::int FROM card_transactions t
+               WHERE t.serial = c.serial AND t.kind = 'debit'
+                 AND t.created_at > now() - make_interval(secs => $3::double precision)) AS recent_debits,
+              ${ips ? cardEndUserIpsSql('c.serial', '$4', '$5') : 'NULL::int'} AS end_user_ips,
+              ${ips ? cardAwaySubnetsSql('c.serial', '$4', '$6') : 'NULL::int'} AS away_subnets`
+      : '';
+    const rows = await this.connection.query<
+      Array<RawCard & { recent_debits?: number; end_user_ips?: number | null; away_subnets?: number | null }>
+    >(
       ctx,
-      `SELECT ${CARD_COLUMNS} FROM cards c
+      `SELECT ${CARD_COLUMNS}${figureColumns} FROM cards c
        WHERE c.bound_client_id = $1 AND c.holder_ref = $2 AND c.status = '${SPENDABLE}'
          AND (c.expires_at IS NULL OR c.expires_at > now())
        ORDER BY c.serial FOR UPDATE OF c`,
-      [clientId, holderRef],
+      [
+        clientId,
+        holderRef,
+        ...(figures ? [figures.debitsWindowSeconds] : []),
+        ...(ips ? [ips.ip, ips.ipsWindowSeconds, ips.subnetsWindowSeconds] : []),
+      ],
     );
-    return rows.map(toCardRow);
+    return rows.map((row) => ({
+      ...toCardRow(row),
+      ...(figures
+        ? {
+            riskFigures: {
+              recentDebits: row.recent_debits!,
+              endUserIps: row.end_user_ips ?? null,
+              awaySubnets: row.away_subnets ?? null,
+            },
+          }
+        : {}),
+    }));
   }
 
   /** The cards as the API shows them, in the order of `serials`' rows (serial order). */
@@ -555,7 +699,7 @@ export class CardsRepository {
     if (movements.length === 0) return;
     const values: unknown[] = [];
     const tuples = movements.map((movement, index) => {
-      const base = index * 9;
+      const base = index * 10;
       values.push(
         movement.serial,
         movement.enterpriseId,
@@ -566,13 +710,15 @@ export class CardsRepository {
         movement.holderRef,
         movement.clientId,
         movement.relatedSerial,
+        movement.endUserIp,
       );
-      return `($${base + 1}::bigint, $${base + 2}, $${base + 3}, $${base + 4}::bigint, $${base + 5}::bigint, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::bigint)`;
+      return `($${base + 1}::bigint, $${base + 2}, $${base + 3}, $${base + 4}::bigint, $${base + 5}::bigint, $${base + 6}, $${base + 7}, $${base + 8}, $${base + 9}::bigint, $${base + 10}::inet)`;
     });
     await this.connection.query(
       ctx,
       `INSERT INTO card_transactions
-         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial)
+         (serial, enterprise_id, kind, amount, balance_after, redemption_id, holder_ref, client_id, related_serial,
+          end_user_ip)
        VALUES ${tuples.join(', ')}`,
       values,
     );

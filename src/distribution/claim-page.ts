@@ -68,6 +68,7 @@ const TEXT = {
       otp_invalid: '验证码不正确或已过期。',
       otp_locked: '错误次数过多，请重新获取验证码。',
       otp_too_soon: '验证码发送过于频繁，请稍后再试。',
+      risk_blocked: '出于安全原因，此链接暂时无法查看卡号，请联系公司人事部门。',
       otp_send_limit: '验证码发送次数已达上限。',
       otp_send_failed: '短信发送失败，请稍后再试。',
       claim_not_available: '此卡暂不可领取。',
@@ -122,6 +123,8 @@ const TEXT = {
       otp_invalid: 'The SMS code is wrong or has expired.',
       otp_locked: 'Too many wrong codes: ask for a new one.',
       otp_too_soon: 'Please wait a minute before asking for another code.',
+      risk_blocked:
+        'For your security the code cannot be shown from here right now. Please contact your HR department.',
       otp_send_limit: 'No more codes can be sent for this link.',
       otp_send_failed: 'The SMS could not be sent. Please try again later.',
       claim_not_available: 'This card cannot be claimed at the moment.',

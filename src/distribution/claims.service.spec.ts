@@ -20,6 +20,7 @@ describe('ClaimsService.assertSameOrigin', () => {
     unused,
     config,
     unused,
+    unused,
   );
   const check = (headers: { origin?: string; 'sec-fetch-site'?: string }) =>
     Promise.resolve().then(() => service.assertSameOrigin(headers));

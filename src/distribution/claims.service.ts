@@ -15,6 +15,8 @@ import { AppConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
 import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import { EventsService } from '../events/events.service';
+import type { EffectiveRule } from '../risk/risk-rules';
+import { RiskService, type RiskHit, type RiskSubject } from '../risk/risk.service';
 import { otpSmsParams } from './channels/message-templates';
 import { maskMobile, SmsSender } from './channels/sms.sender';
 import type { ClaimErrorKind, ClaimLocale, ClaimPageModel } from './claim-page';
@@ -87,10 +89,19 @@ const ClaimErrors = {
     ApiError.forbidden('cross_origin_request', 'Claim actions are accepted only from the claim page itself'),
 };
 
-/** Why a transaction that must commit (a counted wrong code) still fails the request. */
+/**
+ * Why a transaction that must commit (a counted wrong code) still fails the request, with the fraud rules that fired
+ * (raised after the commit).
+ */
 class Refusal {
-  constructor(readonly error: ApiError) {}
+  constructor(
+    readonly error: ApiError,
+    readonly hits: readonly RiskHit[] = [],
+  ) {}
 }
+
+/** A reveal's answer with the fraud rules it fired (raised after the commit), or its refusal. */
+type RevealOutcome = { secret: ClaimSecret; hits: RiskHit[] } | Refusal;
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 const otpHash = (recipientId: string, code: string) => sha256(`claim-otp\n${recipientId}\n${code}`);
@@ -119,6 +130,7 @@ export class ClaimsService {
     private readonly sms: SmsSender,
     private readonly config: AppConfig,
     private readonly completion: OrderCompletionService,
+    private readonly risk: RiskService,
   ) {}
 
   /**
@@ -204,14 +216,44 @@ export class ClaimsService {
   async reveal(ctx: RequestContext, token: string, otp: string | undefined): Promise<ClaimSecret> {
     if (!isClaimTokenShape(token)) throw ClaimErrors.notFound();
     const limit = this.config.CLAIM_REVEAL_LIMIT;
-    const outcome = await this.transactions.run(ctx, async (): Promise<ClaimSecret | Refusal> => {
+    // The visitor's address as this server sees it (the page is opened by the employee's browser, not a channel).
+    const endUserIp = ctx.ip;
+    let subject: RiskSubject | null = null;
+    const outcome = await this.transactions.run(ctx, async (): Promise<RevealOutcome> => {
       const recipient = await this.lockLive(ctx, token);
       if (recipient.status === 'bound') throw ClaimErrors.alreadyBound();
       if (!REVEALABLE.includes(recipient.status)) throw ClaimErrors.notFound();
       if (recipient.revealCount >= limit) throw ClaimErrors.revealLimit(limit);
+      subject = {
+        serial: recipient.cardSerial,
+        enterpriseId: recipient.enterpriseId,
+        orderId: recipient.orderId,
+        holderRef: null,
+        clientId: null,
+        recipientId: recipient.id,
+        endUserIp,
+      };
+      // The claim page's fraud rules, counted before this reveal (src/risk/): a block refuses it, nothing revealed.
+      const risk = await this.claimRisk(ctx, recipient, endUserIp);
+      const blocking = risk.revealHits.find((hit) => hit.rule.action === 'block') ?? risk.otpBlock;
+      if (blocking) {
+        const hits = risk.otpBlock ? [...risk.revealHits, risk.otpBlock] : risk.revealHits;
+        return new Refusal(RiskService.blocked(blocking), hits);
+      }
       if (recipient.realNameSealed !== null) {
         const refused = await this.checkOtp(ctx, recipient, otp);
-        if (refused) return refused;
+        if (refused) {
+          if (!refused.counted) return new Refusal(refused.error);
+          await this.recipients.recordClaimAction(ctx, {
+            recipientId: recipient.id,
+            enterpriseId: recipient.enterpriseId,
+            kind: 'otp_failure',
+            endUserIp,
+          });
+          const otpHits = this.risk.hits([{ rule: risk.otpRule, count: risk.otpFailures + 1 }]);
+          const otpBlocking = otpHits.find((hit) => hit.rule.action === 'block');
+          return new Refusal(otpBlocking ? RiskService.blocked(otpBlocking) : refused.error, otpHits);
+        }
       }
       const card = await this.cards.bySerial(ctx, recipient.cardSerial);
       if (!card) throw ClaimErrors.codeUnavailable();
@@ -222,6 +264,12 @@ export class ClaimsService {
       const secret = this.secrets.open(card.serial, card.secretCiphertext);
       const counted = await this.recipients.recordClaimReveal(ctx, recipient.id, limit);
       if (!counted) throw ClaimErrors.revealLimit(limit);
+      await this.recipients.recordClaimAction(ctx, {
+        recipientId: recipient.id,
+        enterpriseId: recipient.enterpriseId,
+        kind: 'reveal',
+        endUserIp,
+      });
       if (counted.claimed) {
         await this.events.record(ctx, {
           enterpriseId: recipient.enterpriseId,
@@ -238,16 +286,57 @@ export class ClaimsService {
         summary: this.auditSummary(recipient, { reveal_count: counted.revealCount, first: counted.claimed }),
       });
       return {
-        object: 'claim_secret',
-        serial: card.serial,
-        code: formatCode(secret.code),
-        pin: secret.pin,
-        face_value: card.faceValue,
-        reveals_left: Math.max(0, limit - counted.revealCount),
+        secret: {
+          object: 'claim_secret',
+          serial: card.serial,
+          code: formatCode(secret.code),
+          pin: secret.pin,
+          face_value: card.faceValue,
+          reveals_left: Math.max(0, limit - counted.revealCount),
+        },
+        hits: risk.revealHits,
       };
     });
+    // Alerts (and a hold's freeze) in a transaction of their own, after the reveal or refusal committed.
+    if (subject) await this.risk.raise(ctx, subject, outcome.hits);
     if (outcome instanceof Refusal) throw outcome.error;
-    return outcome;
+    return outcome.secret;
+  }
+
+  /**
+   * The claim page's fraud rules before a reveal, as they apply to the link's enterprise: the hits of the reveal
+   * rules (this reveal counted), and the one-time-code rule when it blocks at the link's failures so far (a link
+   * refused while its wrong codes in the window are at the threshold); the rule itself, for a wrong code now.
+   */
+  private async claimRisk(
+    ctx: RequestContext,
+    recipient: ClaimRecipient,
+    endUserIp: string | null,
+  ): Promise<{ revealHits: RiskHit[]; otpBlock: RiskHit | null; otpRule: EffectiveRule; otpFailures: number }> {
+    const scope = { enterpriseId: recipient.enterpriseId, clientId: null };
+    const [reveals, links, otpRule] = await Promise.all([
+      this.risk.rule(ctx, 'claim_reveals_per_link_hour', scope),
+      this.risk.rule(ctx, 'claim_links_per_ip_hour', scope),
+      this.risk.rule(ctx, 'claim_otp_failures_per_link_day', scope),
+    ]);
+    const figures = await this.recipients.claimRiskFigures(
+      ctx,
+      { recipientId: recipient.id, enterpriseId: recipient.enterpriseId, endUserIp: links.enabled ? endUserIp : null },
+      {
+        revealsWindowS: reveals.windowSeconds!,
+        linksWindowS: links.windowSeconds!,
+        otpWindowS: otpRule.windowSeconds!,
+      },
+    );
+    const revealHits = this.risk.hits([
+      { rule: reveals, count: figures.linkReveals + 1 },
+      ...(figures.ipLinks === null ? [] : [{ rule: links, count: figures.ipLinks }]),
+    ]);
+    const [otpBlock] =
+      recipient.realNameSealed !== null && otpRule.action === 'block'
+        ? this.risk.hits([{ rule: otpRule, count: figures.otpFailures }])
+        : [];
+    return { revealHits, otpBlock: otpBlock ?? null, otpRule, otpFailures: figures.otpFailures };
   }
 
   /**
@@ -484,22 +573,23 @@ export class ClaimsService {
 
   /**
    * Checks the one-time code of a registered card's reveal: a wrong one is counted (and committed: the refusal is
-   * returned, not thrown), the limit locks the code until a new one is sent.
+   * returned, not thrown, `counted` when a live code was guessed wrong), the limit locks the code until a new one is
+   * sent.
    */
   private async checkOtp(
     ctx: RequestContext,
     recipient: ClaimRecipient,
     otp: string | undefined,
-  ): Promise<Refusal | null> {
+  ): Promise<{ error: ApiError; counted: boolean } | null> {
     if (otp === undefined || otp === '') throw ClaimErrors.otpRequired();
     if (recipient.otpFailures >= this.config.CLAIM_OTP_FAILURE_LIMIT) throw ClaimErrors.otpLocked();
     const live =
       recipient.otpHash !== null && recipient.otpExpiresAt !== null && recipient.otpExpiresAt.getTime() > Date.now();
     const given = otpHash(recipient.id, otp);
     if (live && /^\d{6}$/.test(otp) && timingSafeEqual(given, recipient.otpHash!)) return null;
-    if (!live) return new Refusal(ClaimErrors.otpInvalid());
+    if (!live) return { error: ClaimErrors.otpInvalid(), counted: false };
     await this.recipients.countClaimOtpFailure(ctx, recipient.id);
-    return new Refusal(ClaimErrors.otpInvalid());
+    return { error: ClaimErrors.otpInvalid(), counted: true };
   }
 
   private registeredMobile(recipient: ClaimRecipient): string {

@@ -1,4 +1,13 @@
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import { bigintNumber } from '../database/transformers';
 
 export const DISTRIBUTION_STATUSES = ['scheduled', 'sending', 'completed', 'cancelled'] as const;
@@ -391,4 +400,38 @@ export class DistributionMessage {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+}
+
+/** What the claim page's fraud rules count (src/risk/): a reveal of a link's code, a wrong SMS one-time code. */
+export const CLAIM_ACTION_KINDS = ['reveal', 'otp_failure'] as const;
+export type ClaimActionKind = (typeof CLAIM_ACTION_KINDS)[number];
+
+/**
+ * One reveal or wrong one-time code on a claim link, with the visitor's IP: the figures of the claim page's fraud
+ * rules (reveals per link, links revealed per IP across an enterprise's links, wrong codes per link). Never the code,
+ * the PIN or the link's token.
+ */
+@Entity('claim_actions')
+@Index('claim_actions_recipient', ['recipientId', 'kind', 'createdAt'])
+@Index('claim_actions_ip', ['enterpriseId', 'endUserIp', 'createdAt'], { where: "kind = 'reveal'" })
+@Check('claim_actions_kind', `kind IN (${sqlList(CLAIM_ACTION_KINDS)})`)
+export class ClaimAction {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  id: string;
+
+  @Column('text')
+  recipientId: string;
+
+  @Column('text')
+  enterpriseId: string;
+
+  @Column('text')
+  kind: ClaimActionKind;
+
+  /** The visitor's IP as the server saw it (the request's client address, behind trusted proxies). */
+  @Column('inet', { nullable: true })
+  endUserIp: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
 }

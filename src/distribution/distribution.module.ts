@@ -9,6 +9,7 @@ import { ExportsModule } from '../exports/exports.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrdersModule } from '../orders/orders.module';
 import { RedemptionModule } from '../redemption/redemption.module';
+import { RiskModule } from '../risk/risk.module';
 import { DistributionChannelsModule } from './channels/distribution-channels.module';
 import { ClaimController, ClaimTicketsController } from './claim.controller';
 import { ClaimPaymentCodes } from './claim-payment-codes.service';
@@ -40,6 +41,7 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     IdempotencyModule,
     OrdersModule,
     RedemptionModule,
+    RiskModule,
   ],
   controllers: [
     DistributionSettingsController,

@@ -125,4 +125,47 @@ describe('DistributionRepository, claim page (medium)', () => {
       );
     });
   });
+
+  it("counts the claim fraud rules' figures: a link's reveals and wrong codes, the links one IP revealed", async () => {
+    await db.rolledBack(async (ctx) => {
+      const enterpriseId = `ent_medium${randomBytes(6).toString('hex')}`;
+      const [a, b, c] = [
+        newId('distributionRecipient'),
+        newId('distributionRecipient'),
+        newId('distributionRecipient'),
+      ];
+      const record = (
+        recipientId: string,
+        kind: 'reveal' | 'otp_failure',
+        ip: string | null,
+        enterprise = enterpriseId,
+      ) => repository.recordClaimAction(ctx, { recipientId, enterpriseId: enterprise, kind, endUserIp: ip });
+      await record(a, 'reveal', '198.51.100.1');
+      await record(a, 'reveal', '198.51.100.1');
+      await record(b, 'reveal', '198.51.100.1');
+      await record(a, 'otp_failure', '198.51.100.1');
+      await record(c, 'reveal', '198.51.100.2');
+      // Another enterprise's link from the same address is not this enterprise's figure.
+      await record(
+        newId('distributionRecipient'),
+        'reveal',
+        '198.51.100.1',
+        `ent_medium${randomBytes(6).toString('hex')}`,
+      );
+      const windows = { revealsWindowS: 3_600, linksWindowS: 3_600, otpWindowS: 86_400 };
+      const figures = (recipientId: string, endUserIp: string | null) =>
+        repository.claimRiskFigures(ctx, { recipientId, enterpriseId, endUserIp }, windows);
+      expect(await figures(a, '198.51.100.1')).toEqual({ linkReveals: 2, otpFailures: 1, ipLinks: 2 });
+      // A third link revealed from that address counts itself.
+      expect(await figures(c, '198.51.100.1')).toEqual({ linkReveals: 1, otpFailures: 0, ipLinks: 3 });
+      expect(await figures(a, null)).toEqual({ linkReveals: 2, otpFailures: 1, ipLinks: null });
+      // Out of the window: not counted.
+      await db.connection.query(
+        ctx,
+        "UPDATE claim_actions SET created_at = now() - interval '2 hours' WHERE recipient_id = $1 AND kind = 'reveal'",
+        [a],
+      );
+      expect(await figures(a, '198.51.100.1')).toEqual({ linkReveals: 0, otpFailures: 1, ipLinks: 2 });
+    });
+  });
 });

@@ -17,6 +17,7 @@ import {
   type DistributionChannel,
   type DistributionLocale,
   type MessageKind,
+  type ClaimActionKind,
   type MessageStatus,
   type RecipientStatus,
 } from './distribution.entity';
@@ -499,8 +500,8 @@ interface DistributionSettingsRow {
 }
 
 /**
- * distribution_settings, distribution_files, distribution_file_rows, distributions, distribution_recipients and
- * distribution_messages: every statement on them is here (docs/architecture.md, one owner per table).
+ * distribution_settings, distribution_files, distribution_file_rows, distributions, distribution_recipients,
+ * distribution_messages and claim_actions: every statement on them is here (docs/architecture.md, one owner per table).
  */
 @Injectable()
 export class DistributionRepository {
@@ -1624,6 +1625,58 @@ export class DistributionRepository {
       [recipientId],
     );
     return row?.failures ?? 0;
+  }
+
+  /** A reveal or wrong one-time code on a claim link, with the visitor's IP: what the claim fraud rules count. */
+  async recordClaimAction(
+    ctx: RequestContext,
+    action: { recipientId: string; enterpriseId: string; kind: ClaimActionKind; endUserIp: string | null },
+  ): Promise<void> {
+    await this.connection.query(
+      ctx,
+      'INSERT INTO claim_actions (recipient_id, enterprise_id, kind, end_user_ip) VALUES ($1, $2, $3, $4::inet)',
+      [action.recipientId, action.enterpriseId, action.kind, action.endUserIp],
+    );
+  }
+
+  /**
+   * The figures of the claim page's fraud rules (src/risk/) before a reveal, in one statement: the link's reveals in
+   * the last `revealsWindowS`, its wrong one-time codes in the last `otpWindowS`, and (with the visitor's IP) the
+   * enterprise's links revealed from that IP in the last `linksWindowS`, this link included.
+   */
+  async claimRiskFigures(
+    ctx: RequestContext,
+    claim: { recipientId: string; enterpriseId: string; endUserIp: string | null },
+    windows: { revealsWindowS: number; linksWindowS: number; otpWindowS: number },
+  ): Promise<{ linkReveals: number; otpFailures: number; ipLinks: number | null }> {
+    const [row] = await this.connection.query<
+      Array<{ link_reveals: number; otp_failures: number; ip_links: number | null }>
+    >(
+      ctx,
+      `SELECT
+         (SELECT count(*)::int FROM claim_actions
+           WHERE recipient_id = $1 AND kind = 'reveal'
+             AND created_at > now() - make_interval(secs => $4::double precision)) AS link_reveals,
+         (SELECT count(*)::int FROM claim_actions
+           WHERE recipient_id = $1 AND kind = 'otp_failure'
+             AND created_at > now() - make_interval(secs => $6::double precision)) AS otp_failures,
+         CASE WHEN $3::inet IS NOT NULL THEN
+           (SELECT count(DISTINCT links.recipient_id)::int FROM (
+              SELECT recipient_id FROM claim_actions
+              WHERE enterprise_id = $2 AND end_user_ip = $3::inet AND kind = 'reveal'
+                AND created_at > now() - make_interval(secs => $5::double precision)
+              UNION ALL SELECT $1) links)
+         END AS ip_links`,
+      [
+        claim.recipientId,
+        claim.enterpriseId,
+        claim.endUserIp,
+        windows.revealsWindowS,
+        windows.linksWindowS,
+        windows.otpWindowS,
+      ],
+    );
+    return { linkReveals: row.link_reveals, otpFailures: row.otp_failures, ipLinks: row.ip_links };
   }
 
   /** One-time-code messages sent to the recipient so far (any outcome). */

@@ -1,8 +1,8 @@
 import { Body, Controller, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiForbiddenResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -32,7 +32,7 @@ const END_USER_IP = {
   name: 'X-End-User-IP',
   required: false,
   description:
-    "The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user",
+    "The end user's IP address as the channel saw it (end_user.ip in the body wins): failed attempts are also counted per end user; on binds and debits it is recorded on the card's movement and counted by the IP fraud rules",
 };
 const GUESSING =
   'too_many_failed_attempts (Retry-After): too many failed attempts of this holder account or end user. A channel past its own limit is slowed down, not refused';
@@ -117,6 +117,7 @@ export class RedemptionController {
       "Partial spends; never below zero. Only cards this channel bound: with serial, the card bound to holder_ref; with holder_ref only, the holder's active cards, soonest expiry first; with payment_code (from POST /v1/redemptions/payment-codes, scanned at the POS), its card or wallet, the code spent with the debit. Idempotent by reference.",
     operationId: 'debitCard',
   })
+  @ApiHeader(END_USER_IP)
   @ApiOkResponse({ type: RedemptionDto })
   @ApiForbiddenResponse({ type: Problem, description: RISK_BLOCKED })
   @ApiNotFoundResponse({
@@ -129,8 +130,12 @@ export class RedemptionController {
     type: Problem,
     description: `insufficient_balance, card_holder_mismatch, holder_has_no_cards, reference_reused, payment_code_expired, payment_code_invalid, ${GONE}`,
   })
-  debit(@Ctx() ctx: RequestContext, @Body() dto: DebitDto): Promise<RedemptionDto> {
-    return this.redemptions.debit(ctx, dto);
+  debit(
+    @Ctx() ctx: RequestContext,
+    @Body() dto: DebitDto,
+    @Headers('x-end-user-ip') endUserIp?: string,
+  ): Promise<RedemptionDto> {
+    return this.redemptions.debit(ctx, dto, endUserIp);
   }
 
   @Post(':id/reverse')

@@ -46,7 +46,12 @@ describe('RedemptionRepository (medium)', () => {
     }));
 
   /** The debit statement of `amount` on the card, by channel cli_medium for holder `holder`. */
-  const debitOf = (card: { serial: string; enterpriseId: string }, amount: number, reference: string) =>
+  const debitOf = (
+    card: { serial: string; enterpriseId: string },
+    amount: number,
+    reference: string,
+    endUserIp: string | null = null,
+  ) =>
     serialDebitStatement({
       ...card,
       clientId: 'cli_medium',
@@ -58,6 +63,7 @@ describe('RedemptionRepository (medium)', () => {
       entryId: newId('journalEntry'),
       requestId: 'req_medium',
       createdAt: new Date(),
+      endUserIp,
     });
 
   it('debits by serial in one statement: card, movement, ledger, event, audit record and redemption row', () =>
@@ -144,6 +150,61 @@ describe('RedemptionRepository (medium)', () => {
       expect(
         await redemptions.spendPaymentCode(ctx, { keyNumber: keyNumber + 1, uses: 0, clientId: 'cli_other' }),
       ).toBe(false);
+    }));
+
+  it("counts the card's end-user IPs and its subnets away from the bind's in the debit's statement, and blocks on them", () =>
+    db.rolledBack(async (ctx) => {
+      const { serial, enterpriseId } = await insertCard(db.connection, ctx, { clientId: 'cli_medium' });
+      // The card's bind, from 198.51.100.0/24 (a fixture: the bind statement is the cards module's, tested apart).
+      await db.connection.query(
+        ctx,
+        `INSERT INTO card_transactions
+           (serial, enterprise_id, kind, amount, balance_after, holder_ref, client_id, end_user_ip)
+         VALUES ($1, $2, 'bind', 0, 10000, 'holder', 'cli_medium', '198.51.100.7')`,
+        [serial, enterpriseId],
+      );
+      const debit = (reference: string, ip: string, refuse: { ips?: number; subnets?: number } = {}) => {
+        const statement = debitOf({ serial, enterpriseId }, 100, reference, ip);
+        statement.endUserIps = {
+          ip,
+          ipsWindowSeconds: 3_600,
+          subnetsWindowSeconds: 86_400,
+          refuseIpsFrom: refuse.ips ?? null,
+          refuseSubnetsFrom: refuse.subnets ?? null,
+        };
+        return redemptions.debitBySerial(ctx, statement);
+      };
+      // The bind's /24 is home; each IP counts once; this debit's own IP is counted.
+      expect(await debit('ip-1', '198.51.100.200')).toMatchObject({ endUserIps: 2, awaySubnets: 0 });
+      expect(await debit('ip-2', '198.51.100.200')).toMatchObject({ endUserIps: 2, awaySubnets: 0 });
+      expect(await debit('ip-3', '203.0.113.5')).toMatchObject({ endUserIps: 3, awaySubnets: 1 });
+      expect(await debit('ip-4', '203.0.113.6')).toMatchObject({ endUserIps: 4, awaySubnets: 1 });
+      // IPv6 by /48: two addresses of one /48 are one network away.
+      expect(await debit('ip-5', '2001:db8:1::1')).toMatchObject({ endUserIps: 5, awaySubnets: 2 });
+      expect(await debit('ip-6', '2001:db8:1:ffff::2')).toMatchObject({ endUserIps: 6, awaySubnets: 2 });
+      // A block at 7 IPs, or at 3 networks: a new address is refused (nothing written), a known one pays.
+      expect(await debit('ip-7', '192.0.2.1', { ips: 7 })).toEqual({ outcome: 'refused' });
+      expect(await debit('ip-8', '192.0.2.1', { subnets: 3 })).toEqual({ outcome: 'refused' });
+      expect(await debit('ip-9', '203.0.113.6', { ips: 7, subnets: 3 })).toMatchObject({
+        outcome: 'debited',
+        balance: 9_300,
+        endUserIps: 6,
+        awaySubnets: 2,
+      });
+      const stored = await db.connection.query<Array<{ ip: string }>>(
+        ctx,
+        "SELECT host(end_user_ip) AS ip FROM card_transactions WHERE serial = $1 AND kind = 'debit' ORDER BY id",
+        [serial],
+      );
+      expect(stored.map((row) => row.ip)).toEqual([
+        '198.51.100.200',
+        '198.51.100.200',
+        '203.0.113.5',
+        '203.0.113.6',
+        '2001:db8:1::1',
+        '2001:db8:1:ffff::2',
+        '203.0.113.6',
+      ]);
     }));
 
   it('counts failures in a window and blocks a key at its limit, once', () =>

@@ -7,7 +7,9 @@ import {
   cardBindSql,
   cardDebitSql,
   cardRecentDebitsSql,
+  cardEndUserIpFiguresSql,
   type CardBind,
+  type EndUserIpCount,
   cardLegsSql,
   type CardDebit,
   type CardLeg,
@@ -59,6 +61,12 @@ export interface SerialDebitStatement {
    * `refuseFrom`, the card refuses the debit when that count has reached it (a rule whose action is block).
    */
   recentDebits?: { windowSeconds: number; refuseFrom: number | null };
+  /**
+   * The IP rules (src/risk/), when the channel sent the end user's IP: count the card's distinct end-user IPs and
+   * the subnets it was spent from away from its bind's, this debit's included; with `refuseIpsFrom` /
+   * `refuseSubnetsFrom`, the card refuses the debit when the count reaches it (a rule whose action is block).
+   */
+  endUserIps?: EndUserIpCount & { refuseIpsFrom: number | null; refuseSubnetsFrom: number | null };
 }
 
 /** A payment code spent by a debit: its key, and the count of uses it was made for (the compare-and-set). */
@@ -219,10 +227,21 @@ export function serialDebitSql(
     ? `${params.take(cardRecentDebitsSql(statement.debit.serial, recent.windowSeconds, params.next))},
      `
     : '';
+  const ips = statement.endUserIps;
+  const endUserIps = ips
+    ? `${params.take(cardEndUserIpFiguresSql(statement.debit.serial, ips, params.next))},
+     `
+    : '';
   const conditions = [
     ...(statement.paymentCode ? [paymentCodeLockedSql] : []),
     ...(recent && recent.refuseFrom !== null
       ? [`(SELECT n FROM card_recent_debits) < ${params.add(recent.refuseFrom)}::int`]
+      : []),
+    ...(ips && ips.refuseIpsFrom !== null
+      ? [`(SELECT ips FROM card_end_user_ips) < ${params.add(ips.refuseIpsFrom)}::int`]
+      : []),
+    ...(ips && ips.refuseSubnetsFrom !== null
+      ? [`(SELECT away_subnets FROM card_end_user_ips) < ${params.add(ips.refuseSubnetsFrom)}::int`]
       : []),
   ];
   const card = params.take(
@@ -252,13 +271,18 @@ export function serialDebitSql(
        FROM card_debit
        RETURNING response)`;
   const codeSpend = statement.paymentCode ? `,\n     ${paymentCodeSpendSql('card_debit')}` : '';
-  const sql = `WITH ${codeLock}${recentDebits}${card}${codeSpend},
+  const sql = `WITH ${codeLock}${recentDebits}${endUserIps}${card}${codeSpend},
      ${ledger},
      ${event},
      ${auditSql},
      ${redemption}
      SELECT card_debit.balance::text AS balance, card_debit.status, redemption.response${
        recent ? ',\n            (SELECT n FROM card_recent_debits) AS recent_debits' : ''
+     }${
+       ips
+         ? ',\n            (SELECT ips FROM card_end_user_ips) AS end_user_ips,' +
+           '\n            (SELECT away_subnets FROM card_end_user_ips) AS away_subnets'
+         : ''
      }
      FROM card_debit, redemption`;
   return { sql, params: params.values, auditId: audit.id };
@@ -406,6 +430,9 @@ export class RedemptionRepository {
         auditId: string;
         /** The card's debits in the fraud rule's window before this one (when asked). */
         recentDebits: number | null;
+        /** The card's IP figures, this debit's included (when asked). */
+        endUserIps: number | null;
+        awaySubnets: number | null;
       }
     | { outcome: 'refused' }
     | { outcome: 'duplicate' }
@@ -415,7 +442,14 @@ export class RedemptionRepository {
     );
     try {
       const [row] = await this.connection.query<
-        Array<{ balance: string; status: CardStatus; response: RedemptionDto; recent_debits?: number }>
+        Array<{
+          balance: string;
+          status: CardStatus;
+          response: RedemptionDto;
+          recent_debits?: number;
+          end_user_ips?: number;
+          away_subnets?: number;
+        }>
       >(ctx, composed.sql, composed.params);
       if (!row) return { outcome: 'refused' };
       return {
@@ -425,6 +459,8 @@ export class RedemptionRepository {
         response: row.response,
         auditId: composed.auditId,
         recentDebits: row.recent_debits ?? null,
+        endUserIps: row.end_user_ips ?? null,
+        awaySubnets: row.away_subnets ?? null,
       };
     } catch (error) {
       if (isReferenceTaken(error) && !ctx.transaction) return { outcome: 'duplicate' };

@@ -21,13 +21,13 @@ import {
   isPastExpiry,
   type CardMovement,
 } from '../cards/card-movements';
-import { CardsRepository, type CardRow } from '../cards/cards.repository';
+import { CardsRepository, type CardRow, type HolderCardRow } from '../cards/cards.repository';
 import { OrdersRepository } from '../orders/orders.repository';
 import type { LedgerPosting } from '../ledger/ledger-posting';
 import { FREEZABLE_STATUSES } from '../cards/card-rules';
 import { AppConfig } from '../config/app-config';
 import { RiskService, type RiskHit, type RiskSubject } from '../risk/risk.service';
-import type { EffectiveRule } from '../risk/risk-rules';
+import { RISK_RULES, type EffectiveRule } from '../risk/risk-rules';
 import { AttemptLimiter, type AttemptSource, type EndUser } from './attempt-limiter';
 import type {
   BindCardDto,
@@ -75,6 +75,8 @@ export interface DebitRequest {
   fingerprint: string;
   holderRef: string;
   amount: number;
+  /** The end user's IP the channel sent (end_user.ip or X-End-User-IP): recorded on the movements, counted by the IP rules. */
+  endUserIp: string | null;
 }
 
 /** A debit's journal entry: spent value leaves the float for redeemed revenue. */
@@ -105,7 +107,7 @@ export function serialDebitStatement(
     createdAt: Date;
   },
 ): SerialDebitStatement {
-  const { id, serial, enterpriseId, clientId, reference, amount, holderRef, entryId } = debit;
+  const { id, serial, enterpriseId, clientId, reference, amount, holderRef, entryId, endUserIp } = debit;
   const posting = debitPosting(id, enterpriseId, amount, reference);
   const movement: CardMovement = {
     card: { serial, enterpriseId, holderRef },
@@ -116,7 +118,7 @@ export function serialDebitStatement(
     event: { type: 'card.debited', data: { reference } },
   };
   return {
-    debit: { serial, amount, holderRef, clientId, redemptionId: id, enterpriseId },
+    debit: { serial, amount, holderRef, clientId, redemptionId: id, enterpriseId, endUserIp },
     redemption: {
       id,
       clientId,
@@ -146,11 +148,28 @@ export function serialDebitStatement(
   };
 }
 
+/** The rules a debit counts on each card it spends (src/risk/), as they apply to the card's enterprise and channel. */
+interface DebitRules {
+  debits: EffectiveRule;
+  ips: EffectiveRule;
+  subnets: EffectiveRule;
+}
+
+const blocks = (rule: EffectiveRule) => rule.enabled && rule.action === 'block';
+
 interface Leg {
   card: Pick<CardRow, 'serial' | 'enterpriseId' | 'holderRef'>;
   amount: number;
   balanceAfter: number;
   status: CardStatus;
+}
+
+/** A holder-wide debit refused by a fraud rule whose action is block (its transaction rolls back). */
+class RiskRefusal extends Error {
+  override readonly name = 'RiskRefusal';
+  constructor(readonly hit: RiskHit) {
+    super(`refused by the fraud rule ${hit.rule.rule}`);
+  }
 }
 
 /** Cards whose enterprise this process remembers (a card's batch, so its enterprise, never changes). */
@@ -265,6 +284,7 @@ export class RedemptionService {
       orderId: card.orderId,
       holderRef: dto.holder_ref,
       clientId,
+      endUserIp: source.endUser?.ip ?? null,
     };
     const riskHits = await this.bindRiskHits(ctx, riskSubject);
     const blocking = riskHits.find((hit) => hit.rule.action === 'block');
@@ -282,6 +302,7 @@ export class RedemptionService {
       amount: 0,
       balanceAfter: card.balance,
       redemptionId: id,
+      endUserIp: riskSubject.endUserIp,
       event: { type: 'card.bound', data: { reference: dto.reference } },
     };
     const response = this.answer({
@@ -300,6 +321,7 @@ export class RedemptionService {
         clientId,
         redemptionId: id,
         enterpriseId: card.enterpriseId,
+        endUserIp: riskSubject.endUserIp ?? null,
       },
       redemption: {
         id,
@@ -366,6 +388,7 @@ export class RedemptionService {
           amount: 0,
           balanceAfter: balance,
           redemptionId: id,
+          endUserIp: riskSubject.endUserIp,
           event: { type: 'card.bound', data: { reference: dto.reference } },
         },
       ]);
@@ -388,42 +411,53 @@ export class RedemptionService {
   /** The bind rules' hits for this bind (its own count included). */
   private async bindRiskHits(ctx: RequestContext, subject: RiskSubject): Promise<RiskHit[]> {
     const scope = { enterpriseId: subject.enterpriseId, clientId: subject.clientId };
-    const [holder, channel, order] = await Promise.all([
+    const [holder, channel, order, ips] = await Promise.all([
       this.risk.rule(ctx, 'binds_per_holder_hour', scope),
       this.risk.rule(ctx, 'binds_per_channel_day', scope),
       this.risk.rule(ctx, 'order_cards_to_one_holder', scope),
+      this.risk.rule(ctx, 'end_user_ips_per_card_hour', scope),
     ]);
-    if (!holder.enabled && !channel.enabled && !order.enabled) return [];
+    const endUserIp = subject.endUserIp ?? null;
+    if (!holder.enabled && !channel.enabled && !order.enabled && !(ips.enabled && endUserIp)) return [];
     const figures = await this.cardRows.bindFigures(
       ctx,
-      { clientId: subject.clientId!, holderRef: subject.holderRef!, orderId: subject.orderId! },
+      {
+        clientId: subject.clientId!,
+        holderRef: subject.holderRef!,
+        orderId: subject.orderId!,
+        serial: subject.serial,
+        endUserIp: ips.enabled ? endUserIp : null,
+      },
       {
         holderWindowS: holder.windowSeconds!,
         channelWindowS: channel.windowSeconds!,
         orderWindowS: order.windowSeconds!,
+        ipsWindowS: ips.windowSeconds!,
       },
     );
     return this.risk.hits([
       { rule: holder, count: figures.holderBinds + 1 },
       { rule: channel, count: figures.channelBinds + 1 },
       { rule: order, count: figures.orderBindsToHolder + 1 },
+      ...(figures.endUserIps === null ? [] : [{ rule: ips, count: figures.endUserIps }]),
     ]);
   }
 
-  async debit(ctx: RequestContext, dto: DebitDto): Promise<RedemptionDto> {
+  async debit(ctx: RequestContext, dto: DebitDto, endUserIpHeader?: string): Promise<RedemptionDto> {
+    const endUserIp = endUserOf(dto.end_user, endUserIpHeader).ip ?? null;
     if (dto.payment_code !== undefined) {
       if (dto.serial !== undefined || dto.holder_ref !== undefined) {
         throw ApiError.validation([
           { field: 'payment_code', message: 'payment_code replaces serial and holder_ref: give one or the other' },
         ]);
       }
-      return this.debitByPaymentCode(ctx, dto.payment_code, dto.amount, dto.reference);
+      return this.debitByPaymentCode(ctx, dto.payment_code, dto.amount, dto.reference, endUserIp);
     }
     if (dto.serial !== undefined && !isValidSerial(dto.serial)) throw CardErrors.notFound(dto.serial);
     const clientId = this.clientOf(ctx);
     const holderRef = dto.holder_ref!;
     const fingerprint = sha256Hex(`debit\n${dto.serial ?? ''}\n${holderRef}\n${dto.amount}`);
-    const debit = { clientId, reference: dto.reference, fingerprint, holderRef, amount: dto.amount };
+    const debit = { clientId, reference: dto.reference, fingerprint, holderRef, amount: dto.amount, endUserIp };
     return dto.serial !== undefined
       ? this.debitBySerial(ctx, { ...debit, serial: dto.serial })
       : this.debitHolder(ctx, debit);
@@ -462,6 +496,7 @@ export class RedemptionService {
     paymentCode: string,
     amount: number,
     reference: string,
+    endUserIp: string | null,
   ): Promise<RedemptionDto> {
     const clientId = this.clientOf(ctx);
     // The code itself is never stored: its digest stands for it in the fingerprint.
@@ -497,7 +532,7 @@ export class RedemptionService {
       );
     }
     const use: PaymentCodeUse = { keyNumber: key.number, uses: key.uses, clientId };
-    const debit = { clientId, reference, fingerprint, holderRef: key.holderRef, amount };
+    const debit = { clientId, reference, fingerprint, holderRef: key.holderRef, amount, endUserIp };
     const answer =
       key.serial !== null
         ? await this.debitBySerial(ctx, { ...debit, serial: key.serial }, use)
@@ -657,22 +692,35 @@ export class RedemptionService {
       createdAt: new Date(),
     });
     if (paymentCode) statement.paymentCode = paymentCode;
-    // The fraud rule on the card's debits is counted in the statement; a block refuses the debit there.
-    const debitRule = await this.risk.rule(ctx, 'debits_per_card_minute', { enterpriseId, clientId });
-    if (debitRule.enabled) {
+    // The fraud rules on the card's debits and end-user IPs are counted in the statement; a block refuses there.
+    const rules = await this.debitRules(ctx, { enterpriseId, clientId });
+    if (rules.debits.enabled) {
       statement.recentDebits = {
-        windowSeconds: debitRule.windowSeconds!,
-        refuseFrom: debitRule.action === 'block' ? debitRule.threshold - 1 : null,
+        windowSeconds: rules.debits.windowSeconds!,
+        refuseFrom: blocks(rules.debits) ? rules.debits.threshold - 1 : null,
+      };
+    }
+    const endUserIp = debit.endUserIp;
+    if (endUserIp && (rules.ips.enabled || rules.subnets.enabled)) {
+      statement.endUserIps = {
+        ip: endUserIp,
+        ipsWindowSeconds: rules.ips.windowSeconds!,
+        subnetsWindowSeconds: rules.subnets.windowSeconds!,
+        refuseIpsFrom: blocks(rules.ips) ? rules.ips.threshold : null,
+        refuseSubnetsFrom: blocks(rules.subnets) ? rules.subnets.threshold : null,
       };
     }
     const answer = statement.redemption.response;
     const result = await this.redemptions.debitBySerial(ctx, statement);
     if (result.outcome === 'debited') {
       await this.sealAudit(result.auditId);
-      if (result.recentDebits !== null) {
-        const hits = this.risk.hits([{ rule: debitRule, count: result.recentDebits + 1 }]);
-        await this.risk.raise(ctx, { serial, enterpriseId, orderId: null, holderRef: debit.holderRef, clientId }, hits);
-      }
+      const hits = this.debitHits(rules, {
+        recentDebits: result.recentDebits,
+        endUserIps: result.endUserIps,
+        awaySubnets: result.awaySubnets,
+      });
+      const subject = { serial, enterpriseId, orderId: null, holderRef: debit.holderRef, clientId, endUserIp };
+      await this.risk.raise(ctx, subject, hits);
       return {
         ...answer,
         cards: [{ serial, amount: -amount, balance_after: result.balance, status: result.status }],
@@ -687,7 +735,35 @@ export class RedemptionService {
       const key = await this.paymentKeys.byNumber(ctx, paymentCode.keyNumber, true);
       if (!key || key.uses !== paymentCode.uses) throw CardErrors.paymentCodeUsed();
     }
-    throw await this.debitRefusal(ctx, debit, debitRule);
+    throw await this.debitRefusal(ctx, debit, rules);
+  }
+
+  /** The debit rules as they apply to a card of this enterprise debited through this channel. */
+  private async debitRules(
+    ctx: RequestContext,
+    scope: { enterpriseId: string; clientId: string },
+  ): Promise<DebitRules> {
+    const [debits, ips, subnets] = await Promise.all([
+      this.risk.rule(ctx, 'debits_per_card_minute', scope),
+      this.risk.rule(ctx, 'end_user_ips_per_card_hour', scope),
+      this.risk.rule(ctx, 'debit_subnets_away_from_bind', scope),
+    ]);
+    return { debits, ips, subnets };
+  }
+
+  /**
+   * The debit rules' hits on one card: its debits before this one (null: not counted), its distinct end-user IPs and
+   * subnets away from its bind's, this debit's included (null: no IP sent, or not counted).
+   */
+  private debitHits(
+    rules: DebitRules,
+    figures: { recentDebits: number | null; endUserIps: number | null; awaySubnets: number | null },
+  ): RiskHit[] {
+    return this.risk.hits([
+      ...(figures.recentDebits === null ? [] : [{ rule: rules.debits, count: figures.recentDebits + 1 }]),
+      ...(figures.endUserIps === null ? [] : [{ rule: rules.ips, count: figures.endUserIps }]),
+      ...(figures.awaySubnets === null ? [] : [{ rule: rules.subnets, count: figures.awaySubnets }]),
+    ]);
   }
 
   /**
@@ -699,8 +775,10 @@ export class RedemptionService {
     debit: DebitRequest,
     paymentCode?: PaymentCodeUse,
   ): Promise<RedemptionDto> {
-    const { clientId, reference, amount, holderRef } = debit;
+    const { clientId, reference, amount, holderRef, endUserIp } = debit;
     let written: { response: RedemptionDto; auditId: string | null };
+    // The fraud rules' hits on each card spent: raised once the debit committed, or before it is refused (block).
+    let legHits: Array<{ subject: RiskSubject; hits: RiskHit[] }> = [];
     try {
       written = await this.transactions.run(ctx, async () => {
         // A wallet's payment code is spent first, in the debit's transaction: a refused debit gives it back.
@@ -709,7 +787,18 @@ export class RedemptionService {
           if (replayed) return { response: replayed, auditId: null as string | null };
           throw CardErrors.paymentCodeUsed();
         }
-        const cards = await this.cardRows.lockHolderCards(ctx, clientId, holderRef);
+        // Each card's figures of the debit rules are read with its lock (their windows are the rules' own: settings
+        // change thresholds and actions, not windows).
+        const cards = await this.cardRows.lockHolderCards(ctx, clientId, holderRef, {
+          debitsWindowSeconds: RISK_RULES.debits_per_card_minute.windowSeconds,
+          endUserIps: endUserIp
+            ? {
+                ip: endUserIp,
+                ipsWindowSeconds: RISK_RULES.end_user_ips_per_card_hour.windowSeconds,
+                subnetsWindowSeconds: RISK_RULES.debit_subnets_away_from_bind.windowSeconds,
+              }
+            : null,
+        });
         cards.forEach((card) => this.remember(card));
         const total = cards.reduce((sum, card) => sum + card.balance, 0);
         if (cards.length === 0 || total < amount) {
@@ -740,6 +829,29 @@ export class RedemptionService {
           });
           left -= take;
         }
+        // The debit rules on each card it spends, as a debit by serial counts them; a block refuses the whole debit.
+        legHits = [];
+        for (const leg of legs) {
+          const figures = (leg.card as HolderCardRow).riskFigures;
+          if (!figures) continue;
+          const rules = await this.debitRules(ctx, { enterpriseId: leg.card.enterpriseId, clientId });
+          const hits = this.debitHits(rules, figures);
+          if (hits.length === 0) continue;
+          const card = leg.card as HolderCardRow;
+          legHits.push({
+            subject: {
+              serial: card.serial,
+              enterpriseId: card.enterpriseId,
+              orderId: card.orderId,
+              holderRef,
+              clientId,
+              endUserIp,
+            },
+            hits,
+          });
+        }
+        const blocking = legHits.flatMap((leg) => leg.hits).find((hit) => hit.rule.action === 'block');
+        if (blocking) throw new RiskRefusal(blocking);
         const enterpriseId = legs[0].card.enterpriseId;
         const posting = debitPosting(id, enterpriseId, amount, reference);
         const entryId = newId('journalEntry');
@@ -749,6 +861,7 @@ export class RedemptionService {
           amount: -leg.amount,
           balanceAfter: leg.balanceAfter,
           redemptionId: id,
+          endUserIp,
           event: { type: 'card.debited', data: { reference } },
         }));
         const response = this.answer({
@@ -791,6 +904,11 @@ export class RedemptionService {
         return { response, auditId };
       });
     } catch (error) {
+      if (error instanceof RiskRefusal) {
+        // Rolled back (a wallet's payment code too): the alerts are raised on their own, then the debit is refused.
+        for (const leg of legHits) await this.risk.raise(ctx, leg.subject, leg.hits);
+        throw RiskService.blocked(error.hit);
+      }
       if (!(error instanceof ReferenceTaken)) throw error;
       const replayed = await this.replay(ctx, clientId, reference, debit.fingerprint);
       if (!replayed) {
@@ -798,7 +916,10 @@ export class RedemptionService {
       }
       return replayed;
     }
-    if (written.auditId) await this.sealAudit(written.auditId);
+    if (written.auditId) {
+      await this.sealAudit(written.auditId);
+      for (const leg of legHits) await this.risk.raise(ctx, leg.subject, leg.hits);
+    }
     return written.response;
   }
 
@@ -806,7 +927,7 @@ export class RedemptionService {
   private async debitRefusal(
     ctx: RequestContext,
     debit: DebitRequest & { serial: string },
-    debitRule: EffectiveRule,
+    rules: DebitRules,
   ): Promise<ApiError> {
     const card = await this.cardRows.bySerial(ctx, debit.serial);
     if (!card || card.boundClientId !== debit.clientId) return CardErrors.notFound(debit.serial);
@@ -816,22 +937,38 @@ export class RedemptionService {
     } catch (refusal) {
       return refusal as ApiError;
     }
-    if (card.balance < debit.amount || !debitRule.enabled || debitRule.action !== 'block') {
+    const ip = debit.endUserIp;
+    const ipRulesBlock = ip !== null && (blocks(rules.ips) || blocks(rules.subnets));
+    if (card.balance < debit.amount || (!blocks(rules.debits) && !ipRulesBlock)) {
       return CardErrors.insufficientBalance(card.balance, debit.serial);
     }
-    // The card could take it: the fraud rule refused it.
-    const recent = await this.cardRows.recentDebits(ctx, card.serial, debitRule.windowSeconds!);
-    const [hit] = this.risk.hits([{ rule: debitRule, count: recent + 1 }]);
-    if (!hit) return CardErrors.insufficientBalance(card.balance, debit.serial);
+    // The card could take it: a fraud rule refused it. Its figures again, as the statement counted them.
+    const ipFigures = ipRulesBlock
+      ? await this.cardRows.endUserIpFigures(ctx, card.serial, {
+          ip,
+          ipsWindowSeconds: rules.ips.windowSeconds!,
+          subnetsWindowSeconds: rules.subnets.windowSeconds!,
+        })
+      : null;
+    const hits = this.debitHits(rules, {
+      recentDebits: blocks(rules.debits)
+        ? await this.cardRows.recentDebits(ctx, card.serial, rules.debits.windowSeconds!)
+        : null,
+      endUserIps: blocks(rules.ips) ? (ipFigures?.endUserIps ?? null) : null,
+      awaySubnets: blocks(rules.subnets) ? (ipFigures?.awaySubnets ?? null) : null,
+    });
+    const blocking = hits.find((hit) => hit.rule.action === 'block');
+    if (!blocking) return CardErrors.insufficientBalance(card.balance, debit.serial);
     const subject = {
       serial: card.serial,
       enterpriseId: card.enterpriseId,
       orderId: card.orderId,
       holderRef: debit.holderRef,
       clientId: debit.clientId,
+      endUserIp: ip,
     };
-    await this.risk.raise(ctx, subject, [hit]);
-    return RiskService.blocked(hit);
+    await this.risk.raise(ctx, subject, hits);
+    return RiskService.blocked(blocking);
   }
 
   private remember(card: Pick<CardRow, 'serial' | 'enterpriseId'>): void {

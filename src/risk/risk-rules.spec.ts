@@ -1,4 +1,13 @@
-import { crosses, effectiveRule, emptyLayers, parseRiskRulesConfig, RISK_RULES } from './risk-rules';
+import {
+  crosses,
+  effectiveRule,
+  emptyLayers,
+  parseRiskRulesConfig,
+  RISK_ACTIONS,
+  RISK_RULE_NAMES,
+  RISK_RULES,
+  RISK_TRIGGERS,
+} from './risk-rules';
 
 describe('risk rules', () => {
   const scope = { enterpriseId: 'ent_A', clientId: 'cli_A' };
@@ -42,5 +51,51 @@ describe('risk rules', () => {
     expect(() => parseRiskRulesConfig('{"binds_per_holder_hour":{"limit":3}}')).toThrow(/unknown field 'limit'/);
     expect(() => parseRiskRulesConfig('{"channels":{"cli_A":{"x":{}}}}')).toThrow(/channels.cli_A: unknown rule/);
     expect(parseRiskRulesConfig(undefined)).toEqual(emptyLayers());
+  });
+
+  it('every rule has a trigger, a window, a threshold and an action; the IP and claim rules only flag by default', () => {
+    for (const name of RISK_RULE_NAMES) {
+      const definition: { on: string; windowSeconds: number | null; threshold: number; action: string } =
+        RISK_RULES[name];
+      expect(RISK_TRIGGERS).toContain(definition.on);
+      expect(RISK_ACTIONS).toContain(definition.action);
+      expect(definition.threshold).toBeGreaterThanOrEqual(1);
+    }
+    // Mobile users change addresses and an office shares one: a default that freezes or refuses would hit them.
+    for (const name of [
+      'end_user_ips_per_card_hour',
+      'debit_subnets_away_from_bind',
+      'claim_reveals_per_link_hour',
+      'claim_links_per_ip_hour',
+      'claim_otp_failures_per_link_day',
+    ] as const) {
+      expect(RISK_RULES[name].action).toBe('flag');
+      expect(RISK_RULES[name].windowSeconds).toBeGreaterThan(0);
+      expect(RISK_RULES[name].threshold).toBeGreaterThan(1);
+    }
+  });
+
+  it('the IP and claim rules are set like the others, per enterprise for the claim page (no channel there)', () => {
+    const configured = parseRiskRulesConfig(
+      JSON.stringify({
+        claim_links_per_ip_hour: { threshold: 4, action: 'hold' },
+        enterprises: { ent_A: { claim_links_per_ip_hour: { action: 'block' } } },
+        channels: { cli_A: { end_user_ips_per_card_hour: { threshold: 2, action: 'block' } } },
+      }),
+    );
+    expect(effectiveRule('claim_links_per_ip_hour', [configured], { enterpriseId: 'ent_A', clientId: null })).toEqual({
+      rule: 'claim_links_per_ip_hour',
+      threshold: 4,
+      action: 'block',
+      enabled: true,
+      windowSeconds: 3_600,
+    });
+    expect(
+      effectiveRule('claim_links_per_ip_hour', [configured], { enterpriseId: 'ent_B', clientId: null }),
+    ).toMatchObject({ threshold: 4, action: 'hold' });
+    const ips = effectiveRule('end_user_ips_per_card_hour', [configured], scope);
+    expect(ips).toMatchObject({ threshold: 2, action: 'block' });
+    expect(crosses(ips, 1)).toBe(false);
+    expect(crosses(ips, 2)).toBe(true);
   });
 });

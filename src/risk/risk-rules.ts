@@ -8,7 +8,12 @@ export const RISK_ACTIONS = ['flag', 'hold', 'block'] as const;
 /** `flag`: an alert and its event only; `hold`: also freeze the card (card.frozen, reason risk); `block`: refuse (403). */
 export type RiskAction = (typeof RISK_ACTIONS)[number];
 
-export type RiskTrigger = 'bind' | 'debit' | 'verify_failure';
+/**
+ * What a rule is evaluated on: the redemption channel's binds, debits (by serial, by payment code, holder-wide) and
+ * wrong PINs, and the claim page's reveals and wrong SMS one-time codes.
+ */
+export const RISK_TRIGGERS = ['bind', 'debit', 'bind_or_debit', 'verify_failure', 'reveal', 'otp_failure'] as const;
+export type RiskTrigger = (typeof RISK_TRIGGERS)[number];
 
 export interface RiskRuleDefinition {
   on: RiskTrigger;
@@ -55,6 +60,46 @@ export const RISK_RULES = {
     counts: 'wrong PINs of one card since it was bound or unfrozen',
     windowSeconds: null,
     threshold: 3,
+    action: 'flag',
+  },
+  // IP jumps (异地IP跳转), from the end user's IP the channel sends (end_user.ip or X-End-User-IP); a bind or debit
+  // without one is not counted. Mobile users change addresses often (Wi-Fi, 4G, carrier NAT): flags by default.
+  end_user_ips_per_card_hour: {
+    on: 'bind_or_debit',
+    counts: "distinct end-user IPs of one card's binds and debits in the last hour",
+    windowSeconds: 3_600,
+    threshold: 5,
+    action: 'flag',
+  },
+  debit_subnets_away_from_bind: {
+    on: 'debit',
+    counts: "distinct /24 (IPv6 /48) networks one card was spent from in the last day, other than its bind's network",
+    windowSeconds: 86_400,
+    threshold: 3,
+    action: 'flag',
+  },
+  // The claim page (src/distribution/): the employee's browser IP as the server sees it.
+  claim_reveals_per_link_hour: {
+    on: 'reveal',
+    counts: 'reveals of the code of one claim link in the last hour',
+    windowSeconds: 3_600,
+    threshold: 5,
+    action: 'flag',
+  },
+  // Misappropriation (挪用): one address revealing many employees' cards. An office behind one NAT address opens many
+  // links too, hence a flag at a threshold above a team's morning.
+  claim_links_per_ip_hour: {
+    on: 'reveal',
+    counts: "claim links of one enterprise revealed from one IP in the last hour (this one's included)",
+    windowSeconds: 3_600,
+    threshold: 10,
+    action: 'flag',
+  },
+  claim_otp_failures_per_link_day: {
+    on: 'otp_failure',
+    counts: 'wrong SMS one-time codes on one claim link in the last day (across codes sent)',
+    windowSeconds: 86_400,
+    threshold: 5,
     action: 'flag',
   },
 } as const satisfies Record<string, RiskRuleDefinition>;

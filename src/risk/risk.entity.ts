@@ -33,6 +33,14 @@ export class RiskAlert {
   @Column('text', { nullable: true })
   orderId: string | null;
 
+  /** The claim page's recipient (distribution recipient id), for the reveal and one-time-code rules. */
+  @Column('text', { nullable: true })
+  recipientId: string | null;
+
+  /** The end user's IP of the request that fired the rule, when known (never a code or claim token). */
+  @Column('inet', { nullable: true })
+  endUserIp: string | null;
+
   /** `{count, threshold, window_seconds}`: what crossed the rule. */
   @Column('jsonb')
   figures: Record<string, unknown>;

@@ -18,6 +18,8 @@ export interface NewRiskAlert {
   serial: string | null;
   holderRef: string | null;
   orderId: string | null;
+  recipientId: string | null;
+  endUserIp: string | null;
   figures: Record<string, unknown>;
   event: NewEvent;
 }
@@ -40,12 +42,15 @@ export class RiskRepository {
       alert.holderRef,
       alert.orderId,
       JSON.stringify(alert.figures),
+      alert.recipientId,
+      alert.endUserIp,
     ];
     const events = eventRowsSql([alert.event], { source: 'risk_alert', firstParam: values.length + 1 });
     await manager.query(
       `WITH risk_alert AS (
-         INSERT INTO risk_alerts (id, rule, action, enterprise_id, client_id, serial, holder_ref, order_id, figures)
-         VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8, $9::jsonb) RETURNING id),
+         INSERT INTO risk_alerts
+           (id, rule, action, enterprise_id, client_id, serial, holder_ref, order_id, figures, recipient_id, end_user_ip)
+         VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8, $9::jsonb, $10, $11::inet) RETURNING id),
        ${events.sql}
        SELECT id FROM risk_alert`,
       [...values, ...events.params],

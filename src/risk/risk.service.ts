@@ -35,13 +35,18 @@ import {
   type RiskSettingLayers,
 } from './risk-rules';
 
-/** The objects an alert is about: a card (always, for the rules so far), its holder account and channel. */
+/**
+ * The objects an alert is about: a card (always), its holder account and channel, the claim page's recipient, and the
+ * end user's IP of the request (when known).
+ */
 export interface RiskSubject {
   serial: string;
   enterpriseId: string;
   orderId: string | null;
   holderRef: string | null;
   clientId: string | null;
+  recipientId?: string | null;
+  endUserIp?: string | null;
 }
 
 /** A rule that fired, with the count that crossed it. */
@@ -125,6 +130,8 @@ export class RiskService {
           serial: subject.serial,
           holderRef: subject.holderRef,
           orderId: subject.orderId,
+          recipientId: subject.recipientId ?? null,
+          endUserIp: subject.endUserIp ?? null,
           figures,
           event: {
             enterpriseId: subject.enterpriseId,
@@ -138,6 +145,8 @@ export class RiskService {
               holder_ref: subject.holderRef,
               client_id: subject.clientId,
               order_id: subject.orderId,
+              recipient_id: subject.recipientId ?? null,
+              end_user_ip: subject.endUserIp ?? null,
             },
           },
         });
@@ -155,6 +164,8 @@ export class RiskService {
             holder_ref: subject.holderRef,
             client_id: subject.clientId,
             order_id: subject.orderId,
+            recipient_id: subject.recipientId ?? null,
+            end_user_ip: subject.endUserIp ?? null,
           },
         });
         if (hit.rule.action === 'hold') await this.hold(ctx, subject.serial);
@@ -267,6 +278,8 @@ function alertDto(alert: RiskAlert): RiskAlertDto {
     serial: alert.serial,
     holder_ref: alert.holderRef,
     order_id: alert.orderId,
+    recipient_id: alert.recipientId,
+    end_user_ip: alert.endUserIp,
     created_at: alert.createdAt.toISOString(),
   };
 }

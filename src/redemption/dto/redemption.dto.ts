@@ -147,6 +147,16 @@ export class DebitDto {
   @ApiProperty({ description: "The channel's unique reference (e.g. its order number)" })
   @Matches(TOKEN, { message: TOKEN_MESSAGE('reference') })
   reference: string;
+
+  @ApiPropertyOptional({
+    type: EndUserDto,
+    description:
+      "The end user paying (the POS's customer, the app's user), as the channel saw them: the IP is recorded on the card's movement and counted by the IP fraud rules",
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EndUserDto)
+  end_user?: EndUserDto;
 }
 
 export class PaymentCodeRequestDto {

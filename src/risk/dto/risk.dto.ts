@@ -15,7 +15,7 @@ import {
 } from 'class-validator';
 import { ListQueryDto, PageOf } from '../../common/pagination/pagination';
 import { idPattern } from '../../common/ids';
-import { RISK_ACTIONS, RISK_RULE_NAMES, type RiskAction, type RiskRuleName } from '../risk-rules';
+import { RISK_ACTIONS, RISK_RULE_NAMES, RISK_TRIGGERS, type RiskAction, type RiskRuleName } from '../risk-rules';
 
 const TOKEN = /^[\x21-\x7e]{1,128}$/;
 
@@ -69,6 +69,19 @@ export class RiskAlertDto {
   @ApiProperty({ type: String, nullable: true }) serial: string | null;
   @ApiProperty({ type: String, nullable: true }) holder_ref: string | null;
   @ApiProperty({ type: String, nullable: true }) order_id: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "The claim page's recipient (distribution recipient id) of a reveal or one-time-code rule",
+  })
+  recipient_id: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      "The end user's IP address of the request that fired the rule (the channel's end_user.ip, or the claim page's visitor); null when unknown",
+  })
+  end_user_ip: string | null;
   @ApiProperty({ format: 'date-time' }) created_at: string;
 }
 
@@ -132,7 +145,7 @@ export class RiskRulesQueryDto {
 export class EffectiveRiskRuleDto {
   @ApiProperty({ enum: RISK_RULE_NAMES }) rule: string;
   @ApiProperty({ description: 'What the rule counts' }) counts: string;
-  @ApiProperty({ enum: ['bind', 'debit', 'verify_failure'] }) on: string;
+  @ApiProperty({ enum: RISK_TRIGGERS }) on: string;
   @ApiProperty({ type: Number, nullable: true }) window_seconds: number | null;
   @ApiProperty() threshold: number;
   @ApiProperty({ enum: RISK_ACTIONS }) action: RiskAction;
