@@ -25,6 +25,7 @@ import { PaymentCodes1796680000000 } from './1796680000000-PaymentCodes';
 import { RiskMonitoring1796680000001 } from './1796680000001-RiskMonitoring';
 import { ChannelSettlementIndex1796700000000 } from './1796700000000-ChannelSettlementIndex';
 import { StatementRuns1796700000001 } from './1796700000001-StatementRuns';
+import { StoredFileObjects1796730000000 } from './1796730000000-StoredFileObjects';
 
 export const migrations = [
   Foundation1795822357562,
@@ -53,4 +54,5 @@ export const migrations = [
   RiskMonitoring1796680000001,
   ChannelSettlementIndex1796700000000,
   StatementRuns1796700000001,
+  StoredFileObjects1796730000000,
 ];
