@@ -161,6 +161,29 @@ describe('FileStorage with content in an S3-compatible bucket', () => {
     expect(await s3.objectKeys(`${prefix}${fresh}/`)).toEqual([]);
   });
 
+  it('keeps the previous version, and deletes the new object, when the purge took the version being written', async () => {
+    const key = testKey('stalled.pgp');
+    const kept = Buffer.from('the previous version');
+    await storage.write(key, kept);
+    const [keptRow] = await rowsOf(key);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    async function* stalled() {
+      yield Buffer.from('a new version, ');
+      await held;
+      yield Buffer.from('finished after the purge took it');
+    }
+    const writing = storage.write(key, stalled());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // What the purge does to a version `writing` for a day, once it has deleted its object.
+    await db.dataSource.query(`DELETE FROM stored_files WHERE key = $1 AND status = 'writing'`, [key]);
+    release();
+    await expect(writing).rejects.toThrow('the version being written was purged');
+    expect(await storage.readAll(key)).toEqual(kept);
+    expect(await rowsOf(key)).toEqual([keptRow]);
+    expect(await s3.objectKeys(`${prefix}${key}/`)).toEqual([keptRow.object_key]);
+  });
+
   it('removes a file with its object', async () => {
     const key = testKey('remove.xml');
     await storage.write(key, Buffer.from('<invoice/>'));

@@ -110,10 +110,12 @@ export class FileStorage implements OnApplicationBootstrap {
       if (objectKey) await this.objects.put(objectKey, measured());
       else await this.writeChunks(ctx, id, measured());
       const sha256 = hash.digest('hex');
-      const { completed, replaced } = await this.transactions.run(ctx, () =>
-        this.files.complete(ctx, id, key, size, sha256),
-      );
-      if (!completed) throw new Error(`stored file ${key}: the version being written was purged`);
+      const replaced = await this.transactions.run(ctx, async () => {
+        const { completed, replaced: previous } = await this.files.complete(ctx, id, key, size, sha256);
+        // Thrown inside: the previous version stays the file rather than leave the key with none.
+        if (!completed) throw new Error(`stored file ${key}: the version being written was purged`);
+        return previous;
+      });
       await this.deleteObjects(replaced).catch((err: unknown) =>
         this.logger.warn({ msg: 'could not delete a replaced version (the purge will)', key, err }),
       );
@@ -122,7 +124,11 @@ export class FileStorage implements OnApplicationBootstrap {
     } catch (error) {
       await this.files
         .removeVersion(ctx, id)
-        .then((objects) => this.deleteObjects(objects))
+        .then(async (objects) => {
+          await this.deleteObjects(objects);
+          // The purge may have taken the row already (a write stalled for a day) while the upload still went on.
+          if (objectKey && objects.length === 0) await this.objects.delete([objectKey]);
+        })
         .catch((err: unknown) => this.logger.warn({ msg: 'could not delete a failed write', key, err }));
       throw error;
     }
