@@ -155,6 +155,14 @@ describe('boot errors: one line naming the variable, within five seconds', () =>
       );
       expect(outcome.stderr).not.toContain('hunter2');
     });
+
+    it('name keys the store refuses', async () => {
+      const outcome = await boot('main.ts', withS3({ ...s3.env(), S3_ACCESS_KEY_ID: 'NOT-A-KNOWN-KEY' }));
+      expectOneLineFailure(
+        outcome,
+        /^S3_ACCESS_KEY_ID may not use S3_BUCKET fuli-test \(S3_ENDPOINT http:\/\/127\.0\.0\.1:\d+ answered 403\): check /,
+      );
+    });
   });
 
   describe('a port in use', () => {
