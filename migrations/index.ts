@@ -26,6 +26,7 @@ import { RiskMonitoring1796680000001 } from './1796680000001-RiskMonitoring';
 import { ChannelSettlementIndex1796700000000 } from './1796700000000-ChannelSettlementIndex';
 import { StatementRuns1796700000001 } from './1796700000001-StatementRuns';
 import { EndUserIpRiskRules1796710000000 } from './1796710000000-EndUserIpRiskRules';
+import { StoredFileObjects1796730000000 } from './1796730000000-StoredFileObjects';
 
 export const migrations = [
   Foundation1795822357562,
@@ -55,4 +56,5 @@ export const migrations = [
   ChannelSettlementIndex1796700000000,
   StatementRuns1796700000001,
   EndUserIpRiskRules1796710000000,
+  StoredFileObjects1796730000000,
 ];

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_AUDIT_HMAC_KEYS } from './support/app';
+import { startTestS3, type TestS3 } from './support/s3-server';
 import { startSourceProcess, type WorkerProcess } from './support/worker-process';
 
 /** A port nothing listens on: taken from the kernel, then let go. */
@@ -109,6 +110,59 @@ describe('boot errors: one line naming the variable, within five seconds', () =>
         ),
       );
     }
+  });
+
+  describe('S3 settings', () => {
+    let s3: TestS3;
+    beforeAll(async () => (s3 = await startTestS3()));
+    afterAll(() => s3?.close());
+    /**
+     * This machine runs Node 20, for which the AWS SDK warns (once, on stderr) that its releases after January 2027
+     * need Node 22; the image runs Node 24. The warning is not the boot's line, so these runs turn it off.
+     */
+    const withS3 = (env: Record<string, string>) =>
+      development({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env });
+
+    it('are all or nothing', async () => {
+      const outcome = await boot('main.ts', withS3({ S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint }));
+      expectOneLineFailure(
+        outcome,
+        /^Invalid configuration: S3_BUCKET, S3_ENDPOINT are set but S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY are not: /,
+      );
+    });
+
+    it('name an S3_ENDPOINT nothing answers on', async () => {
+      const endpoint = `http://127.0.0.1:${await closedPort()}`;
+      for (const entry of ['main.ts', 'worker.ts'] as const) {
+        const outcome = await boot(entry, withS3({ ...s3.env(), S3_ENDPOINT: endpoint }));
+        expectOneLineFailure(
+          outcome,
+          new RegExp(
+            `^S3_ENDPOINT ${endpoint} is unreachable: .*ECONNREFUSED.* — is the S3-compatible store running\\?$`,
+          ),
+        );
+      }
+    });
+
+    it('name a bucket that does not exist, without printing the secret key', async () => {
+      const outcome = await boot(
+        'worker.ts',
+        withS3({ ...s3.env(), S3_BUCKET: 'no-such-bucket', S3_SECRET_ACCESS_KEY: 'hunter2-s3-secret' }),
+      );
+      expectOneLineFailure(
+        outcome,
+        new RegExp(`^S3_BUCKET no-such-bucket does not exist \\(S3_ENDPOINT ${s3.endpoint}\\): create it `),
+      );
+      expect(outcome.stderr).not.toContain('hunter2');
+    });
+
+    it('name keys the store refuses', async () => {
+      const outcome = await boot('main.ts', withS3({ ...s3.env(), S3_ACCESS_KEY_ID: 'NOT-A-KNOWN-KEY' }));
+      expectOneLineFailure(
+        outcome,
+        /^S3_ACCESS_KEY_ID may not use S3_BUCKET fuli-test \(S3_ENDPOINT http:\/\/127\.0\.0\.1:\d+ answered 403\): check /,
+      );
+    });
   });
 
   describe('a port in use', () => {

@@ -173,3 +173,65 @@ describe('distribution sending settings', () => {
     expect(() => dev({ SMS_RECEIPT_TOKEN: 'short' })).toThrow(/SMS_RECEIPT_TOKEN/);
   });
 });
+
+describe('S3 settings of the file store', () => {
+  const s3 = {
+    S3_BUCKET: 'fuli-files',
+    S3_REGION: 'cn-north-1',
+    S3_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+    S3_SECRET_ACCESS_KEY: 's3-secret-not-for-logs',
+  };
+
+  it('keeps file content in PostgreSQL when no S3 variable is set', () => {
+    expect(dev().s3).toBeNull();
+  });
+
+  it('takes the four required variables, with AWS endpoint, host-style addressing and no prefix by default', () => {
+    expect(dev(s3).s3).toEqual({
+      bucket: 'fuli-files',
+      region: 'cn-north-1',
+      endpoint: null,
+      forcePathStyle: false,
+      accessKeyId: 'AKIAEXAMPLE',
+      secretAccessKey: 's3-secret-not-for-logs',
+      prefix: '',
+    });
+    const compatible = dev({
+      ...s3,
+      S3_ENDPOINT: 'https://minio.internal:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_PREFIX: 'prod/fuli/',
+    }).s3;
+    expect(compatible).toMatchObject({
+      endpoint: 'https://minio.internal:9000',
+      forcePathStyle: true,
+      prefix: 'prod/fuli/',
+    });
+  });
+
+  it('is all or nothing: any S3 variable without the required ones names the missing ones', () => {
+    expect(() => dev({ S3_BUCKET: 'fuli-files' })).toThrow(
+      /^Invalid configuration: S3_BUCKET is set but S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY are not: /,
+    );
+    expect(() => dev({ S3_ENDPOINT: 'http://127.0.0.1:9000' })).toThrow(
+      /S3_ENDPOINT is set but S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY are not/,
+    );
+    const { S3_SECRET_ACCESS_KEY: _secret, ...withoutSecret } = s3;
+    expect(() => dev(withoutSecret)).toThrow(/S3_SECRET_ACCESS_KEY is not: files go to S3 only with all of/);
+  });
+
+  it('validates the bucket, endpoint and prefix', () => {
+    expect(() => dev({ ...s3, S3_BUCKET: 'Not_A_Bucket' })).toThrow(
+      /S3_BUCKET is invalid: S3_BUCKET must be a bucket name/,
+    );
+    expect(() => dev({ ...s3, S3_ENDPOINT: 'minio:9000' })).toThrow(/S3_ENDPOINT must be an http\(s\) origin/);
+    expect(() => dev({ ...s3, S3_PREFIX: 'fuli' })).toThrow(/S3_PREFIX must be path segments ending with a slash/);
+    expect(() => dev({ ...s3, S3_PREFIX: '/fuli/' })).toThrow(/S3_PREFIX must be path segments ending with a slash/);
+  });
+
+  it('never shows the secret access key', () => {
+    const shown = JSON.stringify(describeConfig(dev(s3)));
+    expect(shown).toContain('fuli-files');
+    expect(shown).not.toContain('s3-secret-not-for-logs');
+  });
+});

@@ -56,6 +56,19 @@ export function isValidUnifiedCreditCode(code: string): boolean {
   return CREDIT_ALPHABET[(31 - (sum % 31)) % 31] === code[17];
 }
 
+/** The S3-compatible bucket that holds stored files' content (AppConfig.s3). */
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  /** null: AWS's own endpoint for the region. */
+  endpoint: string | null;
+  forcePathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** '' or path segments ending with `/`. */
+  prefix: string;
+}
+
 export type QueueBackend = 'postgres' | 'redis';
 export type NodeEnv = 'development' | 'test' | 'production';
 export type SmsProvider = 'tencent' | 'log';
@@ -720,6 +733,50 @@ export class AppConfig {
   @Min(1)
   DISTRIBUTION_FILE_TTL_HOURS = 72;
 
+  // ── The file store's content in an S3-compatible bucket (src/storage/s3-content-store.ts) ──
+
+  /**
+   * The bucket that holds the content of stored files (exports, invoice documents, statements); their metadata stays
+   * in PostgreSQL. Unset (with every other S3_* variable): content in PostgreSQL too. Set: S3_REGION,
+   * S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required, and boot checks the bucket answers.
+   */
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    message: 'S3_BUCKET must be a bucket name: 3-63 lower-case letters, digits, dots or dashes',
+  })
+  S3_BUCKET?: string;
+
+  /** The bucket's region, e.g. `cn-north-1` or `eu-west-1` (S3-compatible stores often take `us-east-1`). */
+  @IsOptional()
+  @Matches(/^[a-z0-9-]{2,32}$/, { message: 'S3_REGION must be a region such as eu-west-1' })
+  S3_REGION?: string;
+
+  /** An S3-compatible store's URL (MinIO, Ceph, a cloud's S3 API), e.g. `https://minio.internal:9000`. Unset: AWS. */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^/\s]+\/?$/, { message: 'S3_ENDPOINT must be an http(s) origin' })
+  S3_ENDPOINT?: string;
+
+  /** Addresses the bucket in the path (`endpoint/bucket/key`) instead of the host name: most S3-compatible stores need it. */
+  @IsOptional()
+  @Transform(optionalBoolean)
+  S3_FORCE_PATH_STYLE?: boolean;
+
+  /** The access key the process signs its S3 requests with (it needs ListBucket, GetObject, PutObject, DeleteObject). */
+  @IsOptional()
+  @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @IsOptional()
+  @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  /** Prepended to every object key, so that one bucket can serve several deployments: `fuli/` or `prod/fuli/`. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/, {
+    message: 'S3_PREFIX must be path segments ending with a slash, e.g. fuli/',
+  })
+  S3_PREFIX?: string;
+
   // ── Reconciliation, upload and match (src/reconciliation) ──
 
   /** The largest ERP file (CSV or XLSX) POST /v1/reconciliations accepts; larger: 413 file_too_large. */
@@ -738,6 +795,20 @@ export class AppConfig {
   /** TRUST_PROXY as Fastify's trustProxy takes it: false (no one) or a list of addresses and blocks. */
   get trustProxy(): false | string[] {
     return (this.TRUST_PROXY === undefined ? null : parseTrustProxy(this.TRUST_PROXY)) ?? false;
+  }
+
+  /** Where file content goes when S3_BUCKET is set (loadConfig has checked the rest is given too); else null. */
+  get s3(): S3Settings | null {
+    if (this.S3_BUCKET === undefined) return null;
+    return {
+      bucket: this.S3_BUCKET,
+      region: this.S3_REGION!,
+      endpoint: this.S3_ENDPOINT ?? null,
+      forcePathStyle: this.S3_FORCE_PATH_STYLE ?? false,
+      accessKeyId: this.S3_ACCESS_KEY_ID!,
+      secretAccessKey: this.S3_SECRET_ACCESS_KEY!,
+      prefix: this.S3_PREFIX ?? '',
+    };
   }
 
   get isProduction(): boolean {
@@ -796,6 +867,7 @@ export const SECRET_FIELDS = [
   ...GENERATED_SECRET_FIELDS,
   'TENCENT_SMS_SECRET_KEY',
   'SMS_RECEIPT_TOKEN',
+  'S3_SECRET_ACCESS_KEY',
 ] as const satisfies readonly (keyof AppConfig)[];
 
 /** What SMS_PROVIDER=tencent cannot send without. */
@@ -807,6 +879,15 @@ const TENCENT_SMS_REQUIRED = [
   'TENCENT_SMS_TEMPLATE_CLAIM',
   'TENCENT_SMS_TEMPLATE_OTP',
 ] as const satisfies readonly (keyof AppConfig)[];
+
+/** S3 is all or nothing: any S3_* variable set needs these four (else content would silently stay in PostgreSQL). */
+const S3_REQUIRED = [
+  'S3_BUCKET',
+  'S3_REGION',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+] as const satisfies readonly (keyof AppConfig)[];
+const S3_OPTIONAL = ['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'S3_PREFIX'] as const satisfies readonly (keyof AppConfig)[];
 
 type GeneratedSecrets = Pick<AppConfig, (typeof GENERATED_SECRET_FIELDS)[number] | 'ADMIN_CLIENT_ID'>;
 
@@ -897,6 +978,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       );
     }
     throw new ConfigError(`Invalid configuration: ${parts.join('; ')}`);
+  }
+  const s3Given = [...S3_REQUIRED, ...S3_OPTIONAL].filter((key) => config[key] !== undefined);
+  const s3Missing = S3_REQUIRED.filter((key) => config[key] === undefined);
+  if (s3Given.length > 0 && s3Missing.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration: ${s3Given.join(', ')} ${s3Given.length === 1 ? 'is' : 'are'} set but ` +
+        `${s3Missing.join(', ')} ${s3Missing.length === 1 ? 'is' : 'are'} not: files go to S3 only with all of ` +
+        `${S3_REQUIRED.join(', ')} set (unset every S3_* variable to keep them in PostgreSQL)`,
+    );
   }
   if (config.SMS_PROVIDER === 'tencent') {
     const missingSms = TENCENT_SMS_REQUIRED.filter((key) => config[key] === undefined);

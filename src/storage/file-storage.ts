@@ -11,7 +11,8 @@ import { TransactionService } from '../database/transaction.service';
 import { OnJob } from '../queue/on-job.decorator';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
-import { StorageRepository, type StoredFileRow } from './storage.repository';
+import { S3ContentStore } from './s3-content-store';
+import { StorageRepository, type RetiredObject, type StoredFileRow } from './storage.repository';
 
 /**
  * Bytes per chunk row. Large enough that a 70 MB export is ~70 statements, small enough that a write keeps two
@@ -53,9 +54,11 @@ const infoOf = (row: StoredFileRow): StoredFileInfo => ({
 /**
  * Files every process sees, whatever its disk: exports, invoice documents, and any other file the API hands out.
  * Kept in PostgreSQL (stored_files, stored_file_chunks: 1 MiB `bytea` chunks, docs/decisions/0006-files-in-postgres.md),
- * so nothing but the database is shared between API and worker processes.
+ * so nothing but the database is shared between API and worker processes. With S3_BUCKET set, the content of new
+ * versions goes to that bucket instead (S3ContentStore, docs/decisions/0013-file-content-in-s3.md) while their metadata
+ * rows stay here; versions written before keep their chunks, read as before.
  *
- * - `write(key, content, { expiresAt })` streams `content` in (memory: two chunks), computing size and SHA-256; the
+ * - `write(key, content, { expiresAt })` streams `content` in (memory: two chunks, or three S3 parts), computing size and SHA-256; the
  *   file appears under `key` only once complete, replacing the previous one atomically. Same key twice: the last
  *   completed write wins.
  * - `read(key)` answers the file's info and a stream of its bytes (memory: four chunks), or null; `stat(key)` the
@@ -74,6 +77,7 @@ export class FileStorage implements OnApplicationBootstrap {
     private readonly transactions: TransactionService,
     private readonly queues: QueueService,
     private readonly config: AppConfig,
+    private readonly objects: S3ContentStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -90,9 +94,48 @@ export class FileStorage implements OnApplicationBootstrap {
     assertKey(key);
     const ctx = RequestContext.system();
     const id = newId('storedFile');
-    await this.files.begin(ctx, id, key, options.expiresAt ?? null);
+    const objectKey = this.objects.enabled ? this.objects.objectKeyOf(key, id) : null;
+    await this.files.begin(ctx, id, key, options.expiresAt ?? null, objectKey);
     const hash = createHash('sha256');
     let size = 0;
+    async function* measured(): AsyncGenerator<Buffer> {
+      for await (const piece of content instanceof Uint8Array ? [content] : content) {
+        const bytes = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+        hash.update(bytes);
+        size += bytes.length;
+        yield bytes;
+      }
+    }
+    try {
+      if (objectKey) await this.objects.put(objectKey, measured());
+      else await this.writeChunks(ctx, id, measured());
+      const sha256 = hash.digest('hex');
+      const replaced = await this.transactions.run(ctx, async () => {
+        const { completed, replaced: previous } = await this.files.complete(ctx, id, key, size, sha256);
+        // Thrown inside: the previous version stays the file rather than leave the key with none.
+        if (!completed) throw new Error(`stored file ${key}: the version being written was purged`);
+        return previous;
+      });
+      await this.deleteObjects(replaced).catch((err: unknown) =>
+        this.logger.warn({ msg: 'could not delete a replaced version (the purge will)', key, err }),
+      );
+      this.purgeSoon();
+      return { key, sizeBytes: size, sha256, createdAt: new Date(), expiresAt: options.expiresAt ?? null };
+    } catch (error) {
+      await this.files
+        .removeVersion(ctx, id)
+        .then(async (objects) => {
+          await this.deleteObjects(objects);
+          // The purge may have taken the row already (a write stalled for a day) while the upload still went on.
+          if (objectKey && objects.length === 0) await this.objects.delete([objectKey]);
+        })
+        .catch((err: unknown) => this.logger.warn({ msg: 'could not delete a failed write', key, err }));
+      throw error;
+    }
+  }
+
+  /** The content as 1 MiB chunk rows: one insert in flight while the next chunk fills. */
+  private async writeChunks(ctx: RequestContext, id: string, content: AsyncIterable<Buffer>): Promise<void> {
     let seq = 0;
     // One insert in flight while the next chunk fills: the producer (e.g. OpenPGP encryption) never waits on both.
     let inFlight: Promise<void> = Promise.resolve();
@@ -105,10 +148,7 @@ export class FileStorage implements OnApplicationBootstrap {
     try {
       let pending: Buffer[] = [];
       let pendingBytes = 0;
-      for await (const piece of content instanceof Uint8Array ? [content] : content) {
-        const bytes = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-        hash.update(bytes);
-        size += bytes.length;
+      for await (const bytes of content) {
         let offset = 0;
         while (offset < bytes.length) {
           const take = Math.min(CHUNK_BYTES - pendingBytes, bytes.length - offset);
@@ -124,18 +164,19 @@ export class FileStorage implements OnApplicationBootstrap {
       }
       if (pendingBytes > 0 || seq === 0) await flush(Buffer.concat(pending, pendingBytes));
       await inFlight;
-      const sha256 = hash.digest('hex');
-      const completed = await this.transactions.run(ctx, () => this.files.complete(ctx, id, key, size, sha256));
-      if (!completed) throw new Error(`stored file ${key}: the version being written was purged`);
-      this.purgeSoon();
-      return { key, sizeBytes: size, sha256, createdAt: new Date(), expiresAt: options.expiresAt ?? null };
-    } catch (error) {
+    } finally {
       await inFlight.catch(() => undefined);
-      await this.files
-        .removeVersion(ctx, id)
-        .catch((err: unknown) => this.logger.warn({ msg: 'could not delete a failed write', key, err }));
-      throw error;
     }
+  }
+
+  /** Deletes the S3 objects of retired versions, then their rows. */
+  private async deleteObjects(retired: RetiredObject[]): Promise<void> {
+    if (retired.length === 0) return;
+    await this.objects.delete(retired.map((object) => object.objectKey));
+    await this.files.forget(
+      RequestContext.system(),
+      retired.map((object) => object.id),
+    );
   }
 
   /** The file's info, or null when there is none (or it expired). */
@@ -151,7 +192,8 @@ export class FileStorage implements OnApplicationBootstrap {
   async read(key: string): Promise<{ info: StoredFileInfo; stream: Readable } | null> {
     const row = await this.find(key);
     if (!row) return null;
-    return { info: infoOf(row), stream: Readable.from(this.chunksOf(row), { objectMode: false }) };
+    const content = row.objectKey ? this.objects.get(row.objectKey, row.sizeBytes) : this.chunksOf(row);
+    return { info: infoOf(row), stream: Readable.from(content, { objectMode: false }) };
   }
 
   /** The whole file in memory: for small files only (an invoice document); null when there is none. */
@@ -166,23 +208,25 @@ export class FileStorage implements OnApplicationBootstrap {
   /** Deletes the file (and a file of an earlier version under DATA_DIR); whether one was stored. */
   async remove(key: string): Promise<boolean> {
     assertKey(key);
-    const removed = await this.files.removeKey(RequestContext.system(), key);
+    const { existed, objects } = await this.files.removeKey(RequestContext.system(), key);
+    await this.deleteObjects(objects);
     await rm(this.legacyPath(key), { force: true });
-    return removed;
+    return existed;
   }
 
-  /** Deletes expired files and abandoned writes, a batch per statement; how many. */
+  /** Deletes expired files and abandoned writes (with their S3 objects), a batch per statement; how many. */
   @OnJob(JobName.PurgeStoredFiles)
   async purgeExpired(): Promise<{ purged: number }> {
     let purged = 0;
     for (;;) {
-      const removed = await this.files.purge(
+      const { count, objects } = await this.files.purge(
         RequestContext.system(),
         new Date(Date.now() - ABANDONED_AFTER_MS),
         PURGE_BATCH,
       );
-      purged += removed;
-      if (removed < PURGE_BATCH) break;
+      await this.deleteObjects(objects);
+      purged += count;
+      if (count < PURGE_BATCH) break;
     }
     if (purged > 0) this.logger.log({ msg: 'purged stored files', purged });
     return { purged };

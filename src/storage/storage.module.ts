@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { FileStorage } from './file-storage';
+import { S3ContentStore } from './s3-content-store';
 import { StorageRepository } from './storage.repository';
 
 /**
@@ -7,7 +8,7 @@ import { StorageRepository } from './storage.repository';
  * the purge job's handler runs where QueueModule has `worker: true`.
  */
 @Module({
-  providers: [FileStorage, StorageRepository],
+  providers: [FileStorage, StorageRepository, S3ContentStore],
   exports: [FileStorage],
 })
 export class StorageModule {}

@@ -10,6 +10,14 @@ export interface StoredFileRow {
   sha256: string;
   createdAt: Date;
   expiresAt: Date | null;
+  /** The S3 object holding the content; null: the content is the version's stored_file_chunks. */
+  objectKey: string | null;
+}
+
+/** A version taken out of readers' sight whose S3 object must still be deleted (then the row: `forget`). */
+export interface RetiredObject {
+  id: string;
+  objectKey: string;
 }
 
 interface StoredFileSqlRow {
@@ -19,6 +27,7 @@ interface StoredFileSqlRow {
   sha256: string;
   created_at: Date;
   expires_at: Date | null;
+  object_key: string | null;
 }
 
 const toRow = (row: StoredFileSqlRow): StoredFileRow => ({
@@ -28,6 +37,32 @@ const toRow = (row: StoredFileSqlRow): StoredFileRow => ({
   sha256: row.sha256,
   createdAt: row.created_at,
   expiresAt: row.expires_at,
+  objectKey: row.object_key,
+});
+
+/**
+ * Deletes the versions `doomed` selects (an `id` column; `$1…` its parameters): those in the database at once, their
+ * chunks cascading; those in S3 are marked `deleting` (invisible, their key free) and answered, so that their objects
+ * are deleted before their rows and a crash in between leaves a row the purge finishes, never an orphan object.
+ */
+const retiring = (doomed: string) => `
+  WITH doomed AS (${doomed}),
+  deleted AS (
+    DELETE FROM stored_files f USING doomed d WHERE f.id = d.id AND f.object_key IS NULL RETURNING f.id),
+  marked AS (
+    UPDATE stored_files f SET status = 'deleting' FROM doomed d
+     WHERE f.id = d.id AND f.object_key IS NOT NULL RETURNING f.id, f.object_key)
+  SELECT id, NULL AS object_key FROM deleted UNION ALL SELECT id, object_key FROM marked`;
+
+interface RetiredSqlRow {
+  id: string;
+  object_key: string | null;
+}
+
+/** How many versions went, and the objects still to delete. */
+const retiredOf = (rows: RetiredSqlRow[]): { count: number; objects: RetiredObject[] } => ({
+  count: rows.length,
+  objects: rows.flatMap((row) => (row.object_key === null ? [] : [{ id: row.id, objectKey: row.object_key }])),
 });
 
 /** stored_files and stored_file_chunks (src/storage). */
@@ -35,12 +70,19 @@ const toRow = (row: StoredFileSqlRow): StoredFileRow => ({
 export class StorageRepository {
   constructor(private readonly connection: TransactionalConnection) {}
 
-  /** Starts a version of `key`, invisible to readers until `complete`. */
-  async begin(ctx: RequestContext, id: string, key: string, expiresAt: Date | null): Promise<void> {
+  /** Starts a version of `key`, invisible to readers until `complete`; `objectKey` when its content goes to S3. */
+  async begin(
+    ctx: RequestContext,
+    id: string,
+    key: string,
+    expiresAt: Date | null,
+    objectKey: string | null,
+  ): Promise<void> {
     await this.connection.query(
       ctx,
-      `INSERT INTO stored_files (id, key, status, created_at, expires_at) VALUES ($1, $2, 'writing', now(), $3)`,
-      [id, key, expiresAt],
+      `INSERT INTO stored_files (id, key, status, created_at, expires_at, object_key)
+       VALUES ($1, $2, 'writing', now(), $3, $4)`,
+      [id, key, expiresAt, objectKey],
     );
   }
 
@@ -54,27 +96,36 @@ export class StorageRepository {
   }
 
   /**
-   * Makes version `id` the file of its key, deleting the version it replaces (with its chunks). Run in a
-   * transaction: readers see the old version or the new one, never neither. False when `id` is gone (purged as
-   * stale while it was written).
+   * Makes version `id` the file of its key, retiring the version it replaces (its S3 object answered, to delete after
+   * commit). Run in a transaction: readers see the old version or the new one, never neither. `completed` false when
+   * `id` is gone (purged as stale while it was written).
    */
-  async complete(ctx: RequestContext, id: string, key: string, sizeBytes: number, sha256: string): Promise<boolean> {
+  async complete(
+    ctx: RequestContext,
+    id: string,
+    key: string,
+    sizeBytes: number,
+    sha256: string,
+  ): Promise<{ completed: boolean; replaced: RetiredObject[] }> {
     const manager = this.connection.transactionManager(ctx, 'StorageRepository.complete');
-    await manager.query(`DELETE FROM stored_files WHERE key = $1 AND status = 'complete' AND id <> $2`, [key, id]);
+    const replaced = await manager.query<RetiredSqlRow[]>(
+      retiring(`SELECT id FROM stored_files WHERE key = $1 AND status = 'complete' AND id <> $2`),
+      [key, id],
+    );
     // For UPDATE, TypeORM answers [rows, affected].
     const [, affected] = await manager.query<[unknown[], number]>(
       `UPDATE stored_files SET status = 'complete', size_bytes = $2, sha256 = $3, completed_at = now()
         WHERE id = $1 AND status = 'writing'`,
       [id, sizeBytes, sha256],
     );
-    return affected > 0;
+    return { completed: affected > 0, replaced: retiredOf(replaced).objects };
   }
 
   /** The complete, unexpired file of `key`. */
   async find(ctx: RequestContext, key: string): Promise<StoredFileRow | null> {
     const [row] = await this.connection.query<StoredFileSqlRow[]>(
       ctx,
-      `SELECT id, key, size_bytes, sha256, created_at, expires_at FROM stored_files
+      `SELECT id, key, size_bytes, sha256, created_at, expires_at, object_key FROM stored_files
         WHERE key = $1 AND status = 'complete' AND (expires_at IS NULL OR expires_at > now())`,
       [key],
     );
@@ -93,40 +144,57 @@ export class StorageRepository {
     );
   }
 
-  /** Deletes every version of `key` (chunks cascade); whether a complete one existed. */
-  async removeKey(ctx: RequestContext, key: string): Promise<boolean> {
-    const rows = await this.connection.query<Array<{ status: string }>>(
+  /** Retires every version of `key`; whether a complete one existed, and the objects still to delete. */
+  async removeKey(ctx: RequestContext, key: string): Promise<{ existed: boolean; objects: RetiredObject[] }> {
+    const [existed] = await this.connection.query<Array<{ exists: boolean }>>(
       ctx,
-      'DELETE FROM stored_files WHERE key = $1 RETURNING status',
+      `SELECT EXISTS (SELECT 1 FROM stored_files WHERE key = $1 AND status = 'complete') AS exists`,
       [key],
     );
-    return rowsOf(rows).some((row) => row.status === 'complete');
+    const rows = await this.connection.query<RetiredSqlRow[]>(
+      ctx,
+      retiring(`SELECT id FROM stored_files WHERE key = $1 AND status <> 'deleting'`),
+      [key],
+    );
+    return { existed: existed.exists, objects: retiredOf(rows).objects };
   }
 
-  /** Deletes one version (a write that failed). */
-  async removeVersion(ctx: RequestContext, id: string): Promise<void> {
-    await this.connection.query(ctx, 'DELETE FROM stored_files WHERE id = $1', [id]);
+  /** Retires one version (a write that failed); its object, if it has one, still to delete. */
+  async removeVersion(ctx: RequestContext, id: string): Promise<RetiredObject[]> {
+    const rows = await this.connection.query<RetiredSqlRow[]>(
+      ctx,
+      retiring(`SELECT id FROM stored_files WHERE id = $1`),
+      [id],
+    );
+    return retiredOf(rows).objects;
+  }
+
+  /** Deletes the rows of retired versions whose objects are gone. */
+  async forget(ctx: RequestContext, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.connection.query(ctx, `DELETE FROM stored_files WHERE id = ANY($1) AND status = 'deleting'`, [ids]);
   }
 
   /**
-   * Deletes up to `limit` files past their expiry and versions still `writing` since before `abandonedBefore` (their
-   * writer died); how many.
+   * Retires up to `limit` files past their expiry and versions still `writing` since before `abandonedBefore` (their
+   * writer died), and answers again versions left `deleting` (a process stopped before deleting their objects): how
+   * many, and the objects still to delete.
    */
-  async purge(ctx: RequestContext, abandonedBefore: Date, limit: number): Promise<number> {
-    const rows = await this.connection.query<Array<{ id: string }>>(
+  async purge(
+    ctx: RequestContext,
+    abandonedBefore: Date,
+    limit: number,
+  ): Promise<{ count: number; objects: RetiredObject[] }> {
+    const rows = await this.connection.query<RetiredSqlRow[]>(
       ctx,
-      `DELETE FROM stored_files WHERE id IN (
-         SELECT id FROM stored_files
+      retiring(
+        `SELECT id FROM stored_files
           WHERE (status = 'complete' AND expires_at <= now()) OR (status = 'writing' AND created_at < $1)
-          LIMIT $2)
-       RETURNING id`,
+             OR status = 'deleting'
+          LIMIT $2`,
+      ),
       [abandonedBefore, limit],
     );
-    return rowsOf(rows).length;
+    return retiredOf(rows);
   }
-}
-
-/** TypeORM answers a DELETE … RETURNING with [rows, affected]. */
-function rowsOf<T>(result: T[] | [T[], number]): T[] {
-  return Array.isArray(result[0]) ? (result as [T[], number])[0] : (result as T[]);
 }
