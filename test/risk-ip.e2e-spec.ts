@@ -3,23 +3,10 @@ import { SmsSender, type OutgoingSms } from '../src/distribution/channels/sms.se
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
 import { insertClaimRecipient, issuedOrderWithCards, recipientRow, type ClaimFixture } from './support/claims';
-import { createClient, createProduct, placePaidOrder } from './support/fixtures';
+import { createProduct, placePaidOrder } from './support/fixtures';
+import { riskCalls } from './support/risk';
 
 const PUBLIC_URL = 'https://claim.fuli.test';
-
-interface Alert {
-  id: string;
-  rule: string;
-  action: string;
-  figures: { count: number; threshold: number; window_seconds: number | null };
-  serial: string | null;
-  holder_ref: string | null;
-  client_id: string | null;
-  order_id: string | null;
-  enterprise_id: string | null;
-  recipient_id: string | null;
-  end_user_ip: string | null;
-}
 
 /**
  * The fraud rules on end-user IPs, on holder-wide debits and on the claim page (README, "Fraud monitoring"; decision
@@ -30,44 +17,14 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
   let app: TestApp;
   let operator: string;
   let cards: CardWithSecret[];
-  let ref = 0;
-  const nextRef = () => `rip-${Date.now()}-${ref++}`;
   let nextCard = 0;
   const takeCard = () => cards[nextCard++];
   const sms: OutgoingSms[] = [];
-
-  const channel = async (name: string) => {
-    const client = await createClient(app, { scopes: ['redemptions:write'], name });
-    return { id: client.id, token: await app.tokenFor(client.id, client.client_secret) };
-  };
-  const post = (token: string, path: string, body: object) =>
-    app.http.post(path).auth(token, { type: 'bearer' }).send(body);
-  const endUser = (ip?: string) => (ip ? { end_user: { ip } } : {});
-  const bind = (token: string, card: CardWithSecret, holder: string, ip?: string) =>
-    post(token, '/v1/redemptions/bind', {
-      code: card.code,
-      pin: card.pin,
-      holder_ref: holder,
-      reference: nextRef(),
-      ...endUser(ip),
-    });
-  const debit = (token: string, card: CardWithSecret, holder: string, ip?: string, amount = 100) =>
-    post(token, '/v1/redemptions/debit', {
-      serial: card.serial,
-      holder_ref: holder,
-      amount,
-      reference: nextRef(),
-      ...endUser(ip),
-    });
-  const holderDebit = (token: string, holder: string, amount: number, ip?: string) =>
-    post(token, '/v1/redemptions/debit', { holder_ref: holder, amount, reference: nextRef(), ...endUser(ip) });
-  const setRules = (body: object) => app.http.put('/v1/admin/risk-rules').auth(operator, { type: 'bearer' }).send(body);
-  const alerts = async (query: Record<string, string>): Promise<Alert[]> =>
-    (await app.http.get('/v1/admin/risk/alerts').query(query).auth(operator, { type: 'bearer' }).expect(200)).body
-      .data as Alert[];
-  const status = async (serial: string) =>
-    (await app.dataSource.query<Array<{ status: string }>>('SELECT status FROM cards WHERE serial = $1', [serial]))[0]
-      .status;
+  const { nextRef, post, channel, bind, debit, holderDebit, setRules, alerts, status } = riskCalls(
+    () => app,
+    () => operator,
+    'rip',
+  );
   const movements = (serial: string) =>
     app.dataSource.query<Array<{ kind: string; end_user_ip: string | null }>>(
       "SELECT kind, host(end_user_ip) AS end_user_ip FROM card_transactions WHERE serial = $1 AND kind IN ('bind', 'debit') ORDER BY id",
@@ -111,7 +68,7 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
       })
         .set('X-End-User-IP', '198.51.100.7')
         .expect(200);
-      await debit(shop.token, card, 'recorded', '2001:DB8::7').expect(200);
+      await debit(shop.token, card, 'recorded', { ip: '2001:DB8::7' }).expect(200);
       await post(shop.token, '/v1/redemptions/debit', {
         serial: card.serial,
         holder_ref: 'recorded',
@@ -127,14 +84,14 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
       ]);
       // A holder-wide debit records it on each card it spends.
       await bind(shop.token, quiet, 'quiet').expect(200);
-      await holderDebit(shop.token, 'quiet', 100, '203.0.113.9').expect(200);
+      await holderDebit(shop.token, 'quiet', 100, { ip: '203.0.113.9' }).expect(200);
       await holderDebit(shop.token, 'quiet', 100).expect(200);
       expect(await movements(quiet.serial)).toEqual([
         { kind: 'bind', end_user_ip: null },
         { kind: 'debit', end_user_ip: '203.0.113.9' },
         { kind: 'debit', end_user_ip: null },
       ]);
-      const invalid = await debit(shop.token, quiet, 'quiet', 'not-an-ip').expect(400);
+      const invalid = await debit(shop.token, quiet, 'quiet', { ip: 'not-an-ip' }).expect(400);
       expect(invalid.body.code).toBe('validation_failed');
       // The defaults raise nothing on this.
       expect(await alerts({ client_id: shop.id })).toEqual([]);
@@ -149,12 +106,12 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         rules: [{ rule: 'end_user_ips_per_card_hour', threshold: 3, action: 'flag' }],
       }).expect(200);
       const card = takeCard();
-      await bind(shop.token, card, 'hopper', '198.51.100.1').expect(200);
-      await debit(shop.token, card, 'hopper', '198.51.100.2').expect(200);
-      await debit(shop.token, card, 'hopper', '198.51.100.1').expect(200);
+      await bind(shop.token, card, 'hopper', { ip: '198.51.100.1' }).expect(200);
+      await debit(shop.token, card, 'hopper', { ip: '198.51.100.2' }).expect(200);
+      await debit(shop.token, card, 'hopper', { ip: '198.51.100.1' }).expect(200);
       await debit(shop.token, card, 'hopper').expect(200);
       expect(await alerts({ client_id: shop.id })).toEqual([]);
-      await debit(shop.token, card, 'hopper', '198.51.100.3').expect(200);
+      await debit(shop.token, card, 'hopper', { ip: '198.51.100.3' }).expect(200);
       const [alert] = await alerts({ client_id: shop.id });
       expect(alert).toMatchObject({
         rule: 'end_user_ips_per_card_hour',
@@ -180,11 +137,11 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         rules: [{ rule: 'end_user_ips_per_card_hour', threshold: 2, action: 'block' }],
       }).expect(200);
       const card = takeCard();
-      await bind(shop.token, card, 'blocked', '198.51.100.1').expect(200);
-      const refused = await debit(shop.token, card, 'blocked', '203.0.113.1').expect(403);
+      await bind(shop.token, card, 'blocked', { ip: '198.51.100.1' }).expect(200);
+      const refused = await debit(shop.token, card, 'blocked', { ip: '203.0.113.1' }).expect(403);
       expect(refused.body).toMatchObject({ code: 'risk_blocked', rule: 'end_user_ips_per_card_hour' });
       expect(await movements(card.serial)).toEqual([{ kind: 'bind', end_user_ip: '198.51.100.1' }]);
-      await debit(shop.token, card, 'blocked', '198.51.100.1').expect(200);
+      await debit(shop.token, card, 'blocked', { ip: '198.51.100.1' }).expect(200);
       const [alert] = await alerts({ client_id: shop.id });
       expect(alert).toMatchObject({ action: 'block', figures: { count: 2, threshold: 2 }, end_user_ip: '203.0.113.1' });
     });
@@ -196,7 +153,7 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         rules: [{ rule: 'end_user_ips_per_card_hour', threshold: 1, action: 'hold' }],
       }).expect(200);
       const card = takeCard();
-      await bind(shop.token, card, 'held', '198.51.100.1').expect(200);
+      await bind(shop.token, card, 'held', { ip: '198.51.100.1' }).expect(200);
       expect(await status(card.serial)).toBe('frozen');
       const [alert] = await alerts({ client_id: shop.id });
       expect(alert).toMatchObject({ rule: 'end_user_ips_per_card_hour', action: 'hold', figures: { count: 1 } });
@@ -211,15 +168,15 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         rules: [{ rule: 'debit_subnets_away_from_bind', threshold: 2, action: 'hold' }],
       }).expect(200);
       const card = takeCard();
-      await bind(shop.token, card, 'jumper', '198.51.100.7').expect(200);
+      await bind(shop.token, card, 'jumper', { ip: '198.51.100.7' }).expect(200);
       // The bind's own /24: not away.
-      await debit(shop.token, card, 'jumper', '198.51.100.200').expect(200);
-      await debit(shop.token, card, 'jumper', '203.0.113.5').expect(200);
-      await debit(shop.token, card, 'jumper', '203.0.113.77').expect(200);
+      await debit(shop.token, card, 'jumper', { ip: '198.51.100.200' }).expect(200);
+      await debit(shop.token, card, 'jumper', { ip: '203.0.113.5' }).expect(200);
+      await debit(shop.token, card, 'jumper', { ip: '203.0.113.77' }).expect(200);
       const subnetAlerts = () => alerts({ client_id: shop.id, rule: 'debit_subnets_away_from_bind' });
       expect(await subnetAlerts()).toEqual([]);
       expect(await status(card.serial)).toBe('active');
-      await debit(shop.token, card, 'jumper', '192.0.2.9').expect(200);
+      await debit(shop.token, card, 'jumper', { ip: '192.0.2.9' }).expect(200);
       const [alert] = await subnetAlerts();
       expect(alert).toMatchObject({
         rule: 'debit_subnets_away_from_bind',
@@ -242,9 +199,9 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         rules: [{ rule: 'debit_subnets_away_from_bind', threshold: 1, action: 'block' }],
       }).expect(200);
       const card = takeCard();
-      await bind(shop.token, card, 'six', '2001:db8:1::1').expect(200);
-      await debit(shop.token, card, 'six', '2001:db8:1:ffff::2').expect(200);
-      const refused = await debit(shop.token, card, 'six', '2001:db8:2::1').expect(403);
+      await bind(shop.token, card, 'six', { ip: '2001:db8:1::1' }).expect(200);
+      await debit(shop.token, card, 'six', { ip: '2001:db8:1:ffff::2' }).expect(200);
+      const refused = await debit(shop.token, card, 'six', { ip: '2001:db8:2::1' }).expect(403);
       expect(refused.body).toMatchObject({ code: 'risk_blocked', rule: 'debit_subnets_away_from_bind' });
       expect((await movements(card.serial)).map((movement) => movement.kind)).toEqual(['bind', 'debit']);
     });
@@ -291,10 +248,10 @@ describe('fraud monitoring: end-user IPs, holder-wide debits, claim page', () =>
         ],
       }).expect(200);
       const [first, second] = [takeCard(), takeCard()];
-      await bind(shop.token, first, 'two-cards', '198.51.100.1').expect(200);
-      await bind(shop.token, second, 'two-cards', '198.51.100.1').expect(200);
+      await bind(shop.token, first, 'two-cards', { ip: '198.51.100.1' }).expect(200);
+      await bind(shop.token, second, 'two-cards', { ip: '198.51.100.1' }).expect(200);
       // 150 CNY: both cards are spent.
-      const spent = await holderDebit(shop.token, 'two-cards', 15_000, '203.0.113.1').expect(200);
+      const spent = await holderDebit(shop.token, 'two-cards', 15_000, { ip: '203.0.113.1' }).expect(200);
       expect(spent.body.cards).toHaveLength(2);
       const raised = await alerts({ client_id: shop.id });
       const bySerial = (serial: string) =>

@@ -1,19 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, placePaidOrder } from './support/fixtures';
-
-interface Alert {
-  id: string;
-  rule: string;
-  action: string;
-  figures: { count: number; threshold: number; window_seconds: number | null };
-  serial: string | null;
-  holder_ref: string | null;
-  client_id: string | null;
-  order_id: string | null;
-  enterprise_id: string | null;
-}
+import { createProduct, placePaidOrder } from './support/fixtures';
+import { riskCalls } from './support/risk';
 
 /**
  * Fraud monitoring (README, "Fraud monitoring"): each rule fires at its threshold and not below, with its action
@@ -27,28 +16,13 @@ describe('fraud monitoring', () => {
   let cards: CardWithSecret[];
   let orderId: string;
   let enterpriseId: string;
-  let ref = 0;
-  const nextRef = () => `risk-${Date.now()}-${ref++}`;
   let nextCard = 0;
   const takeCard = () => cards[nextCard++];
-
-  const channel = async (name: string) => {
-    const client = await createClient(app, { scopes: ['redemptions:write'], name });
-    return { id: client.id, token: await app.tokenFor(client.id, client.client_secret) };
-  };
-  const post = (token: string, path: string, body: object) =>
-    app.http.post(path).auth(token, { type: 'bearer' }).send(body);
-  const bind = (token: string, card: CardWithSecret, holder: string, pin = card.pin) =>
-    post(token, '/v1/redemptions/bind', { code: card.code, pin, holder_ref: holder, reference: nextRef() });
-  const debit = (token: string, card: CardWithSecret, holder: string, amount = 100) =>
-    post(token, '/v1/redemptions/debit', { serial: card.serial, holder_ref: holder, amount, reference: nextRef() });
-  const setRules = (body: object) => app.http.put('/v1/admin/risk-rules').auth(operator, { type: 'bearer' }).send(body);
-  const alerts = async (query: Record<string, string>): Promise<Alert[]> =>
-    (await app.http.get('/v1/admin/risk/alerts').query(query).auth(operator, { type: 'bearer' }).expect(200)).body
-      .data as Alert[];
-  const status = async (serial: string) =>
-    (await app.dataSource.query<Array<{ status: string }>>('SELECT status FROM cards WHERE serial = $1', [serial]))[0]
-      .status;
+  const { channel, bind, debit, setRules, alerts, status } = riskCalls(
+    () => app,
+    () => operator,
+    'risk',
+  );
 
   beforeAll(async () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
@@ -202,9 +176,9 @@ describe('fraud monitoring', () => {
     await setRules({ client_id: shop.id, rules: [{ rule: 'verify_failures_per_card', threshold: 2 }] }).expect(200);
     const card = takeCard();
     const wrong = card.pin === '000000' ? '111111' : '000000';
-    await bind(shop.token, card, 'guesser', wrong).expect(422);
+    await bind(shop.token, card, 'guesser', { pin: wrong }).expect(422);
     expect(await alerts({ client_id: shop.id })).toEqual([]);
-    await bind(shop.token, card, 'guesser', wrong).expect(422);
+    await bind(shop.token, card, 'guesser', { pin: wrong }).expect(422);
     const [alert] = await alerts({ client_id: shop.id });
     expect(alert).toMatchObject({ rule: 'verify_failures_per_card', action: 'flag', figures: { count: 2 } });
   });
