@@ -30,6 +30,8 @@ function copyText(value: string | number | null): string {
  * in one pass, the differences written with both sides' values, orders paid in [$3, $4] that no row names added as
  * missing_in_erp (positioned after the upload's $5 rows); returns the count of each kind. Set-based, hash joins only:
  * - each row goes through one join, by id or by PO number (UNION ALL of the two kinds of row), not through both;
+ *   the join by PO number is a FULL JOIN, so the orders no row names come out of it too (missing_in_erp, less those
+ *   an id row names) without another anti-join over every joined row;
  * - a duplicate is a row after the first of its order (or, unmatched, of its reference): the first row of each
  *   repeated key comes from a hash aggregate over narrow keys, and only repeated keys are joined back, instead of a
  *   window over every (wide) row sorted by key (bench:reconciliation-match, BENCH_EXPLAIN=1);
@@ -47,14 +49,18 @@ export function matchSql(): string {
   return `
     WITH fuli AS (${reconciliationOrdersSql(2)}),
     invoiced AS (${orderInvoiceNumbersSql(2)}),
-    joined AS (
+    by_id AS (
       SELECT ${erpColumns}, ${fuliColumns}
         FROM reconciliation_rows r LEFT JOIN fuli f ON f.id = r.order_id
-       WHERE r.reconciliation_id = $1 AND r.order_id IS NOT NULL
-      UNION ALL
+       WHERE r.reconciliation_id = $1 AND r.order_id IS NOT NULL),
+    by_po AS (
       SELECT ${erpColumns}, ${fuliColumns}
-        FROM reconciliation_rows r LEFT JOIN fuli f ON f.po_number = r.po_number
-       WHERE r.reconciliation_id = $1 AND r.order_id IS NULL),
+        FROM (SELECT * FROM reconciliation_rows WHERE reconciliation_id = $1 AND order_id IS NULL) r
+        FULL JOIN fuli f ON f.po_number = r.po_number),
+    joined AS NOT MATERIALIZED (
+      SELECT * FROM by_id
+      UNION ALL
+      SELECT * FROM by_po WHERE row_number IS NOT NULL),
     repeated AS (
       SELECT ${key} AS key, min(j.row_number) AS first_row
         FROM joined j GROUP BY 1 HAVING count(*) > 1),
@@ -70,11 +76,12 @@ export function matchSql(): string {
         LEFT JOIN invoiced inv ON inv.order_id = j.fuli_order_id
         LEFT JOIN repeated rep ON rep.key = ${key}),
     missing AS (
-      SELECT f.id, f.po_number, f.status, f.paid_amount, ${paidOnSql('f.paid_at')} AS paid_on, inv.invoice_number,
-             $5::int + row_number() OVER (ORDER BY ${paidOnSql('f.paid_at')}, f.id) AS position
-        FROM fuli f LEFT JOIN invoiced inv ON inv.order_id = f.id
-       WHERE ${paidBetweenDaysSql('f.paid_at', 3, 4)}
-         AND NOT EXISTS (SELECT 1 FROM joined j WHERE j.fuli_order_id = f.id)),
+      SELECT p.fuli_order_id AS id, p.fuli_po_number AS po_number, p.fuli_status AS status,
+             p.fuli_amount AS paid_amount, ${paidOnSql('p.fuli_paid_at')} AS paid_on, inv.invoice_number,
+             $5::int + row_number() OVER (ORDER BY ${paidOnSql('p.fuli_paid_at')}, p.fuli_order_id) AS position
+        FROM by_po p LEFT JOIN invoiced inv ON inv.order_id = p.fuli_order_id
+       WHERE p.row_number IS NULL AND ${paidBetweenDaysSql('p.fuli_paid_at', 3, 4)}
+         AND NOT EXISTS (SELECT 1 FROM by_id i WHERE i.fuli_order_id = p.fuli_order_id)),
     written AS (
       INSERT INTO reconciliation_differences
              (reconciliation_id, position, kind, row_number, duplicate_of_row, erp_order_id, erp_po_number, erp_amount,
