@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Ajv, { type ValidateFunction } from 'ajv';
+import { repoRoot } from '../../scripts/paths';
 
 export interface ObservedResponse {
   method: string;
@@ -121,9 +122,8 @@ class Contract {
 let contract: Contract | undefined;
 
 function loadContract(): Contract {
-  contract ??= new Contract(
-    JSON.parse(readFileSync(join(__dirname, '..', '..', 'openapi', 'openapi.json'), 'utf8')) as Document,
-  );
+  // From the repository's root: the benchmarks run this file compiled, from dist/test/support/.
+  contract ??= new Contract(JSON.parse(readFileSync(join(repoRoot(), 'openapi', 'openapi.json'), 'utf8')) as Document);
   return contract;
 }
 
