@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
 import { startTestApp, type TestApp } from './support/app';
-import { cardsWithSecrets, waitForIssued } from './support/cards';
+import { cardsWithSecrets } from './support/cards';
 import { confirmedExportKey } from './support/export-keys';
-import { createClient, createEnterprise, createProduct, newCreditCode, recordTransfer } from './support/fixtures';
+import { createClient } from './support/fixtures';
+import { issuedOrderWithInvoiceProfile } from './support/stored-files';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
@@ -76,39 +77,12 @@ describe('files every process sees, with their content in an S3-compatible bucke
 
     const pair = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }], format: 'object' });
     privateKey = pair.privateKey;
-    const operator = await api.operatorToken();
-    const creditCode = newCreditCode();
-    const title = `对象存储测试企业${randomInt(1e6)}有限公司`;
-    const enterprise = await createEnterprise(api, { name: title, credit_code: creditCode });
-    enterpriseId = enterprise.id;
-    await recordTransfer(api, operator, {
-      enterprise_id: enterprise.id,
-      payer_account_name: enterprise.name,
-      amount: 1_000_000,
-    }).expect(201);
-    const client = await createClient(api, {
-      enterprise_id: enterprise.id,
-      scopes: ['orders:write', 'orders:read', 'orders:approve', 'cards:secrets', 'invoices:read', 'invoices:write'],
-    });
-    token = await api.tokenFor(client.id, client.client_secret);
-    await api.http
-      .put('/v1/invoice-profile')
-      .auth(token, { type: 'bearer' })
-      .send({ title, taxpayer_id: creditCode, address: '上海市黄浦区测试路9号', emails: [], mode: 'per_order' })
-      .expect(200);
-    const product = await createProduct(api);
-    const placed = await api.http
-      .post('/v1/orders')
-      .auth(token, { type: 'bearer' })
-      .send({
-        po_number: `S3-${randomInt(1e9)}`,
-        payment_method: 'prepaid_balance',
-        lines: [{ product_id: product.id, face_value: 10_000, quantity: 3 }],
-      })
-      .expect(201);
-    orderId = placed.body.id;
-    await api.http.post(`/v1/orders/${orderId}/pay`).auth(token, { type: 'bearer' }).expect(200);
-    await waitForIssued(api, orderId, 90_000);
+    ({ enterpriseId, token, orderId } = await issuedOrderWithInvoiceProfile(api, {
+      title: `对象存储测试企业${randomInt(1e6)}有限公司`,
+      address: '上海市黄浦区测试路9号',
+      poPrefix: 'S3',
+      issuedWithinMs: 90_000,
+    }));
   }, 180_000);
 
   afterAll(async () => {
