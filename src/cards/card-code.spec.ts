@@ -11,6 +11,7 @@ import {
   generateCodes,
   generatePins,
   isValidCode,
+  isValidCodeAt,
   isValidPin,
   isValidSerial,
   normaliseCode,
@@ -263,6 +264,28 @@ describe('card codes', () => {
       { numRuns: 5000 },
     );
     for (const bad of [-1, 1.5, Number.NaN, Infinity]) expect(() => generateCodes(bad)).toThrow(RangeError);
+  });
+
+  it('validates a code in place in a byte buffer exactly as isValidCode validates the string', () => {
+    const check = (text: string) => {
+      const bytes = Buffer.from(`|${text}|`, 'latin1');
+      expect(isValidCodeAt(bytes, 1)).toBe(isValidCode(text.slice(0, 16)) && text.length >= 16);
+    };
+    fc.assert(
+      fc.property(code, (c) => isValidCodeAt(Buffer.from(`ab${c}`, 'latin1'), 2)),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(code, fc.nat(15), fc.constantFrom(...'0Z9AUIOLa-\u00e9'), (c, at, char) => {
+        check(`${c.slice(0, at)}${char}${c.slice(at + 1)}`);
+      }),
+      { numRuns: 2000 },
+    );
+    const [valid] = generateCodes(1);
+    // Fewer than 16 bytes left from the offset: not a code (and no read past the end).
+    expect(isValidCodeAt(Buffer.from(valid, 'latin1'), 1)).toBe(false);
+    expect(isValidCodeAt(Buffer.from(valid.slice(0, 15), 'latin1'), 0)).toBe(false);
+    expect(isValidCodeAt(Buffer.from(valid, 'latin1'), -1)).toBe(false);
   });
 
   it('computes the check character of a body; refuses anything but 15 canonical characters', () => {

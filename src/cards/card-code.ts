@@ -226,6 +226,22 @@ export function isValidCode(normalised: string): boolean {
 }
 
 /**
+ * `isValidCode` on the 16 ASCII bytes at `offset` of `bytes` (an opened envelope in a scratch buffer): the export
+ * checks every card's code without making a string of it first.
+ */
+export function isValidCodeAt(bytes: Uint8Array, offset: number): boolean {
+  if (offset < 0 || offset + CODE_LENGTH > bytes.length) return false;
+  let s = 0;
+  for (let i = offset; i < offset + CODE_LENGTH; i++) {
+    const cc = bytes[i];
+    const v = cc < 128 ? VALUE_OF[cc] : NOT_A_CODE_CHAR;
+    if (v === NOT_A_CODE_CHAR) return false;
+    s = MULX[s] ^ v;
+  }
+  return s === 0;
+}
+
+/**
  * User input → the 16 canonical characters, or null when it cannot be a code (wrong length, a character that is
  * in no reading of the alphabet, such as U). Full-width input from a Chinese IME is folded by NFKC; letters are
  * upper-cased; O reads as 0, I and L as 1; spaces, hyphens, underscores, dots, middle dots and zero-width

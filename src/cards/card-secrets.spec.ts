@@ -6,7 +6,16 @@ import fc from 'fast-check';
 import { AppConfig } from '../config/app-config';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { codeFromRandom, formatCode, generateCodes, generatePins, serialFromSequence } from './card-code';
-import { BLIND_INDEX_BYTES, CardSecretError, CardSecrets, parsePeppers, pepperIdOf } from './card-secrets';
+import { sealV1 } from '../../test/support/v1-envelope';
+import {
+  BLIND_INDEX_BYTES,
+  CardSecretError,
+  CardSecrets,
+  OPENED_CODE_AT,
+  OPENED_PIN_AT,
+  parsePeppers,
+  pepperIdOf,
+} from './card-secrets';
 
 const key = () => randomBytes(32);
 const configWith = (pepper: Buffer | string, keys: string) =>
@@ -378,5 +387,74 @@ describe('CardSecrets PIN digest', () => {
     expect(secrets.pinDigestMatches(serial, '123456', digest.subarray(1))).toBe(false);
     expect(() => secrets.pinDigest(serial, '12a456')).toThrow(CardSecretError);
     expect(() => secrets.pinDigest('123', '123456')).toThrow(CardSecretError);
+  });
+});
+
+describe('CardSecrets.reader (an export: envelopes and serials read out of COPY text)', () => {
+  const pepper = key();
+  const [k1, k2] = [key().toString('base64'), key().toString('base64')];
+  const secrets = secretsWith(pepper, `k2:${k2},k1:${k1}`);
+  const codes = generateCodes(4);
+  const pins = generatePins(4);
+  const serials = [1, 2, 3, 4].map((n) => serialFromSequence(10_000_000_000n + BigInt(n)));
+
+  /** `<serial>\t<envelope>\n` lines, and a reader call for line `index` against serial `serialOf`'s bytes. */
+  function linesOf(envelopes: string[]) {
+    const source = Buffer.from(envelopes.map((envelope, i) => `${serials[i]}\t${envelope}\n`).join(''), 'latin1');
+    const starts: number[] = [];
+    for (let at = 0; at < source.length; at = source.indexOf(10, at) + 1) starts.push(at);
+    const reader = secrets.reader();
+    return (index: number, serialOf = index) => {
+      const tab = source.indexOf(9, starts[index]);
+      const serialStart = starts[serialOf];
+      const opened = reader.open(source, tab + 1, source.indexOf(10, tab), serialStart, source.indexOf(9, serialStart));
+      return {
+        code: opened.toString('latin1', OPENED_CODE_AT, OPENED_CODE_AT + 16),
+        pin: opened.toString('latin1', OPENED_PIN_AT),
+      };
+    };
+  }
+
+  it('opens v2 envelopes of either key and v1 envelopes in one chunk, as open does', () => {
+    const envelopes = [
+      secrets.seal(serials[0], codes[0], pins[0]),
+      sealV1('k1', k1, `${codes[1]}|${pins[1]}`, `cards.code:${serials[1]}`),
+      secretsWith(pepper, `k1:${k1}`).seal(serials[2], codes[2], pins[2]),
+      secrets.seal(serials[3], codes[3], pins[3]),
+    ];
+    const open = linesOf(envelopes);
+    for (let i = 0; i < 4; i++) {
+      expect(open(i)).toEqual({ code: codes[i], pin: pins[i] });
+      expect(open(i)).toEqual(secrets.open(serials[i], envelopes[i]));
+    }
+  });
+
+  it('refuses an envelope read against another serial, or holding no code and PIN, showing neither', () => {
+    const cipher = new DataCipher(configWith(pepper, `k2:${k2}`));
+    const open = linesOf([
+      secrets.seal(serials[0], codes[0], pins[0]),
+      sealV1('k1', k1, `${codes[1]}|${pins[1]}`, `cards.code:${serials[1]}`),
+      cipher.encrypt(`${codes[2]}|${pins[2].slice(1)}x`, `cards.code:${serials[2]}`),
+      // One character changed: the check character catches every single substitution.
+      cipher.encrypt(
+        `${codes[3].slice(0, 15)}${codes[3][15] === '0' ? '1' : '0'}|${pins[3]}`,
+        `cards.code:${serials[3]}`,
+      ),
+    ]);
+    expect(open(0)).toEqual({ code: codes[0], pin: pins[0] });
+    const errors = [thrown(() => open(0, 1)), thrown(() => open(1, 0)), thrown(() => open(2)), thrown(() => open(3))];
+    expect(errors.map((error) => (error as Error).message)).toEqual([
+      'card secret envelope does not open for this card',
+      'card secret envelope does not open for this card',
+      'card secret envelope holds no code and PIN',
+      'card secret envelope holds no code and PIN',
+    ]);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(CardSecretError);
+      const text = errorText(error);
+      for (const secret of [...codes, ...pins, ...spellings(pepper)]) expect(text).not.toContain(secret);
+    }
+    // After the failures, the next card opens to its own code and PIN.
+    expect(open(1)).toEqual({ code: codes[1], pin: pins[1] });
   });
 });

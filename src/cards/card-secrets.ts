@@ -17,8 +17,8 @@ import { createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject 
 import { Injectable } from '@nestjs/common';
 import sodium from 'sodium-native';
 import { AppConfig } from '../config/app-config';
-import { DataCipher } from '../common/crypto/data-cipher.service';
-import { isValidCode, isValidPin, isValidSerial } from './card-code';
+import { DataCipher, type EnvelopeReader } from '../common/crypto/data-cipher.service';
+import { CODE_LENGTH, isValidCode, isValidCodeAt, isValidPin, isValidSerial, PIN_LENGTH } from './card-code';
 
 /** Bytes of a blind index and of a PIN digest (BLAKE2b-256, or HMAC-SHA256 for earlier rows). */
 export const BLIND_INDEX_BYTES = 32;
@@ -70,7 +70,17 @@ export class CardSecretError extends Error {
 }
 
 /** Associated data of a card's envelope: an envelope copied onto another card (another serial) does not open. */
-const contextOf = (serial: string) => `cards.code:${serial}`;
+const CONTEXT_PREFIX = 'cards.code:';
+const contextOf = (serial: string) => `${CONTEXT_PREFIX}${serial}`;
+
+/** An opened card envelope is `code|pin`: the code's 16 ASCII bytes from here, */
+export const OPENED_CODE_AT = 0;
+/** then `|`, then the PIN's 6 digits from here. */
+export const OPENED_PIN_AT = CODE_LENGTH + 1;
+const OPENED_BYTES = OPENED_PIN_AT + PIN_LENGTH;
+const PIPE = 0x7c;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 
 interface PepperKeys {
   /** Keyed BLAKE2b (libsodium takes raw key bytes). */
@@ -261,6 +271,11 @@ export class CardSecrets {
     return { code, pin };
   }
 
+  /** A CardSecretReader, for opening many cards' envelopes out of a byte buffer (an export). */
+  reader(): CardSecretReader {
+    return new CardSecretReader(this.#cipher.reader(CONTEXT_PREFIX));
+  }
+
   /** Whether the envelope was sealed under an older key or format: a re-encryption job opens and seals it again. */
   needsReseal(envelope: string): boolean {
     return this.#cipher.isStale(envelope);
@@ -274,5 +289,40 @@ export class CardSecrets {
   reseal(serial: string, envelope: string): string {
     const { code, pin } = this.open(serial, envelope);
     return this.seal(serial, code, pin);
+  }
+}
+
+/**
+ * `CardSecrets.open` for envelopes and serials read straight out of a byte buffer (an export's COPY text): no
+ * string per card, and the code and PIN come back as bytes in a scratch buffer (EnvelopeReader), checked as `open`
+ * checks them. Not for concurrent use.
+ */
+export class CardSecretReader {
+  readonly #envelopes: EnvelopeReader;
+
+  constructor(envelopes: EnvelopeReader) {
+    this.#envelopes = envelopes;
+  }
+
+  /**
+   * The card's `code|pin` (OPENED_CODE_AT, OPENED_PIN_AT) from the envelope `source[envelopeStart, envelopeEnd)`
+   * sealed for the serial `source[serialStart, serialEnd)`. The Buffer returned is overwritten by the next call.
+   * Throws CardSecretError as `open` does.
+   */
+  open(source: Buffer, envelopeStart: number, envelopeEnd: number, serialStart: number, serialEnd: number): Buffer {
+    let opened: Buffer;
+    try {
+      opened = this.#envelopes.open(source, envelopeStart, envelopeEnd, serialStart, serialEnd);
+    } catch (cause) {
+      throw new CardSecretError('card secret envelope does not open for this card', { cause });
+    }
+    let pinValid = opened.length === OPENED_BYTES;
+    for (let at = OPENED_PIN_AT; at < OPENED_BYTES && pinValid; at++) {
+      pinValid = opened[at] >= DIGIT_0 && opened[at] <= DIGIT_9;
+    }
+    if (!pinValid || opened[CODE_LENGTH] !== PIPE || !isValidCodeAt(opened, OPENED_CODE_AT)) {
+      throw new CardSecretError('card secret envelope holds no code and PIN');
+    }
+    return opened;
   }
 }

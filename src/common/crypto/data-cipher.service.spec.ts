@@ -167,3 +167,103 @@ describe('DataCipher hygiene', () => {
     expect(nonces.size).toBe(10_000);
   });
 });
+
+describe('DataCipher.reader (envelopes read out of a byte buffer)', () => {
+  const [k1, k2] = [key(), key()];
+  const cipher = cipherWith(`k2:${k2},k1:${k1}`);
+  const PREFIX = 'cards.code:';
+
+  /** One record per envelope, `<subject>\t<envelope>\n`, and where each field sits: as an export's COPY text. */
+  function recordsOf(pairs: Array<[subject: string, envelope: string]>) {
+    const text = pairs.map(([subject, envelope]) => `${subject}\t${envelope}\n`).join('');
+    const source = Buffer.from(text, 'latin1');
+    let at = 0;
+    const fields = pairs.map(([subject, envelope]) => {
+      const subjectEnd = at + subject.length;
+      const field = {
+        subject: [at, subjectEnd] as const,
+        envelope: [subjectEnd + 1, subjectEnd + 1 + envelope.length] as const,
+      };
+      at = field.envelope[1] + 1;
+      return field;
+    });
+    return { source, fields };
+  }
+
+  /** What a call gives: the plaintext, or the error's class and message. */
+  function outcome(open: () => Buffer | string): string {
+    try {
+      const opened = open();
+      return `opened ${typeof opened === 'string' ? opened : opened.toString('utf8')}`;
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  }
+
+  it('opens what decrypt opens and refuses what it refuses, with the same errors, envelope after envelope', () => {
+    const v2 = cipher.encrypt('K7QD9XMA2HJR5WPT|012345', `${PREFIX}100000000018`);
+    const [, , payload] = v2.split('.');
+    const tampered = Buffer.from(payload, 'base64url');
+    tampered[30] ^= 0x01;
+    const cases: Array<[string, string]> = [
+      ['100000000018', v2],
+      ['100000000018', cipherWith(`k1:${k1}`).encrypt('under the older key k1', `${PREFIX}100000000018`)],
+      ['100000000026', sealV1('k1', k1, 'a v1 envelope (AES-GCM)', `${PREFIX}100000000026`)],
+      ['100000000026', sealV1('k1', k1, 'a v1 envelope (AES-GCM)', `${PREFIX}100000000018`)],
+      ['100000000034', v2],
+      ['100000000018', `v2.k2.${tampered.toString('base64url')}`],
+      ['100000000018', v2.replace('v2.k2.', 'v2.k1.')],
+      ['100000000018', v2.replace('v2.k2.', 'v2.k9.')],
+      ['100000000018', v2.replace('v2.', 'v3.')],
+      ['100000000018', v2.slice(0, 'v2.k2.'.length + 40)],
+      ['100000000018', 'v2.k2.'],
+      ['100000000018', 'v2.k2'],
+      ['100000000018', ''],
+      ['100000000018', cipher.encrypt('', `${PREFIX}100000000018`)],
+      ['100000000018', cipher.encrypt('张三 and a longer plaintext than the others', `${PREFIX}100000000018`)],
+      ['100000000018', v2],
+      // Plain base64, padding, whitespace: Buffer's decoder reads these; the reader must read them the same way.
+      ['100000000018', `v2.k2.${Buffer.from(payload, 'base64url').toString('base64')}`],
+      ['100000000018', `v2.k2.${payload.slice(0, 40)} ${payload.slice(40)}`],
+      ['100000000018', `v2.k2.${payload}A`],
+      // A subject that is not ASCII, and a key id that is not.
+      ['10000000001é', cipher.encrypt('not ASCII', `${PREFIX}10000000001é`)],
+      ['100000000018', v2.replace('v2.k2.', 'v2.k\u00e9.')],
+    ];
+    const { source, fields } = recordsOf(cases);
+    const reader = cipher.reader(PREFIX);
+    const outcomes = fields.map(({ subject, envelope }) =>
+      outcome(() => reader.open(source, envelope[0], envelope[1], subject[0], subject[1])),
+    );
+    const expected = cases.map(([subject, envelope]) => outcome(() => cipher.decrypt(envelope, `${PREFIX}${subject}`)));
+    expect(outcomes).toEqual(expected);
+    // Not a vacuous comparison: both kinds of outcome are there.
+    expect(outcomes.filter((text) => text.startsWith('opened'))).toHaveLength(10);
+    expect(outcomes.filter((text) => text.startsWith('EnvelopeError'))).toHaveLength(11);
+  });
+
+  it('returns exactly this envelope’s plaintext from its scratch space, never bytes of an earlier one', () => {
+    const subject = '100000000018';
+    const long = cipher.encrypt('x'.repeat(500), `${PREFIX}${subject}`);
+    const short = cipher.encrypt('short', `${PREFIX}${subject}`);
+    const wrong = cipher.encrypt('sealed for another subject', `${PREFIX}100000000026`);
+    const { source, fields } = recordsOf([
+      [subject, long],
+      [subject, short],
+      [subject, wrong],
+      [subject, sealV1('k1', k1, 'v1', `${PREFIX}${subject}`)],
+      [subject, short],
+    ]);
+    const reader = cipher.reader(PREFIX);
+    const open = (index: number) => {
+      const { envelope, subject: at } = fields[index];
+      return reader.open(source, envelope[0], envelope[1], at[0], at[1]);
+    };
+    expect(open(0).toString('latin1')).toBe('x'.repeat(500));
+    expect(open(1).toString('latin1')).toBe('short');
+    // A failure throws: it does not hand back what the scratch space held.
+    expect(() => open(2)).toThrow(EnvelopeError);
+    expect(open(3).toString('latin1')).toBe('v1');
+    expect(open(4).toString('latin1')).toBe('short');
+  });
+});
