@@ -394,7 +394,7 @@ async function cpuOf(fn: () => unknown): Promise<number> {
 
 /**
  * The export's per-card stages, each timed alone on one thread over the first STAGE_SAMPLE cards of the order (best
- * of three): opening the envelope (CardSecrets.open, what the decryption workers spend most on), the rest of the
+ * of three): opening the envelope (CardSecretReader.open, the largest part), the rest of the
  * CSV conversion, and what the main thread adds per card besides receiving the COPY (SHA-256 of the CSV, OpenPGP
  * encryption, the file write). With the COPY's own costs from (a) they add up to the CPU an export needs per card.
  */
@@ -419,29 +419,37 @@ async function stageCosts(db: Client, orderId: string, env: NodeJS.ProcessEnv, p
   );
   await db.query('COMMIT');
   const copyText = Buffer.concat(pieces);
-  const text = copyText.toString('latin1');
-  const rows = text
-    .slice(0, -1)
-    .split('\n')
-    .map((row) => row.split('\t'));
-  const csv = Buffer.from(
-    new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope)).convert(text),
-    'latin1',
-  );
+  // Where each row's serial and envelope sit in the COPY text (byte offsets), as the converter finds them.
+  const fields: number[] = [];
+  for (let start = 0; start < copyText.length;) {
+    const tab1 = copyText.indexOf(9, start);
+    const tab2 = copyText.indexOf(9, tab1 + 1);
+    fields.push(start, tab1, tab1 + 1, tab2);
+    start = copyText.indexOf(10, tab2) + 1;
+  }
+  const rowCount = fields.length / 4;
+  const reader = secrets.reader();
+  const csv = new CardCsvConverter(secrets.reader()).convert(copyText);
   const recipient = await readKey({ armoredKey: publicKey });
-  const best = async (fn: () => unknown) => Math.min(await cpuOf(fn), await cpuOf(fn), await cpuOf(fn)) / rows.length;
+  const best = async (fn: () => unknown) => Math.min(await cpuOf(fn), await cpuOf(fn), await cpuOf(fn)) / rowCount;
+  // CardSecretReader.open, as the converter calls it: envelope and serial read out of the COPY text.
   const open = await best(() => {
-    for (const [serial, envelope] of rows) secrets.open(serial, envelope);
+    for (let at = 0; at < fields.length; at += 4) {
+      reader.open(copyText, fields[at + 2], fields[at + 3], fields[at], fields[at + 1]);
+    }
   });
   // The CSV conversion around the envelopes, with each card's secret handed over ready (opened above): in 256 KiB
-  // slices of whole lines, as the workers get them (export-file's CHUNK_BYTES).
-  const opened = rows.map(([serial, envelope]) => secrets.open(serial, envelope));
+  // slices of whole lines, as the export's chunks come (export-file's CHUNK_BYTES).
+  const opened: Buffer[] = [];
+  for (let at = 0; at < fields.length; at += 4) {
+    opened.push(Buffer.from(reader.open(copyText, fields[at + 2], fields[at + 3], fields[at], fields[at + 1])));
+  }
   const csvOnly = await best(() => {
     let next = 0;
-    const converter = new CardCsvConverter(() => opened[next++]);
-    for (let at = 0; at < text.length;) {
-      const cut = text.lastIndexOf('\n', Math.min(text.length, at + 256 * 1024) - 1) + 1;
-      Buffer.from(converter.convert(text.slice(at, cut)), 'latin1');
+    const converter = new CardCsvConverter({ open: () => opened[next++] });
+    for (let at = 0; at < copyText.length;) {
+      const cut = copyText.lastIndexOf(10, Math.min(copyText.length, at + 256 * 1024) - 1) + 1;
+      converter.convert(copyText.subarray(at, cut));
       at = cut;
     }
   });

@@ -14,14 +14,13 @@ const { keys } = workerData as DecryptWorkerData;
 // CardSecrets and DataCipher read these two settings only.
 const config = keys as AppConfig;
 const secrets = new CardSecrets(config, new DataCipher(config));
-const converter = new CardCsvConverter((serial, envelope) => secrets.open(serial, envelope));
+const converter = new CardCsvConverter(secrets.reader());
 
 parentPort!.on('message', ({ id, lines }: DecryptRequest) => {
   let reply: DecryptReply;
   try {
     const before = converter.rowCount;
-    const text = Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('latin1');
-    const csv = Buffer.from(converter.convert(text), 'latin1');
+    const csv = converter.convert(Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength));
     reply = { id, csv, rows: converter.rowCount - before };
   } catch (error) {
     reply = {

@@ -72,9 +72,7 @@ describe('WorkerDecryptPool', () => {
     const converted = await Promise.all(chunks.map((chunk) => pool.convert(chunk.lines)));
     expect(converted.map((chunk) => chunk.csv.toString('latin1'))).toEqual(chunks.map((chunk) => chunk.csv));
     expect(converted.map((chunk) => chunk.rows)).toEqual([150, 150, 150, 150, 150, 150]);
-    const inline = await new InlineConverter((serial, envelope) => secrets.open(serial, envelope)).convert(
-      chunks[0].lines,
-    );
+    const inline = await new InlineConverter(secrets.reader()).convert(chunks[0].lines);
     expect(inline.csv.equals(converted[0].csv)).toBe(true);
   }, 30_000);
 
@@ -96,18 +94,18 @@ describe('WorkerDecryptPool', () => {
 });
 
 describe('chunkConverterFor', () => {
-  const open = (serial: string, envelope: string) => secrets.open(serial, envelope);
+  const reader = secrets.reader();
 
   it('keeps small exports, single cores and missing worker files on the calling thread', async () => {
-    const small = chunkConverterFor({ expectedRows: PARALLEL_MIN_ROWS - 1, open, keys, threads: 4 });
+    const small = chunkConverterFor({ expectedRows: PARALLEL_MIN_ROWS - 1, secrets: reader, keys, threads: 4 });
     expect(small).toBeInstanceOf(InlineConverter);
-    const single = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 1 });
+    const single = chunkConverterFor({ expectedRows: 1e6, secrets: reader, keys, threads: 1 });
     expect(single).toBeInstanceOf(InlineConverter);
     // EXPORT_DECRYPT_THREADS = 0, the default: no pool even when workers could start.
-    const off = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 0, spawn: spawnFromSources });
+    const off = chunkConverterFor({ expectedRows: 1e6, secrets: reader, keys, threads: 0, spawn: spawnFromSources });
     expect(off).toBeInstanceOf(InlineConverter);
     // Under Jest there is no compiled card-decrypt.worker.js beside the sources.
-    const fromSources = chunkConverterFor({ expectedRows: 1e6, open, keys, threads: 4 });
+    const fromSources = chunkConverterFor({ expectedRows: 1e6, secrets: reader, keys, threads: 4 });
     expect(fromSources).toBeInstanceOf(InlineConverter);
   });
 
@@ -115,7 +113,7 @@ describe('chunkConverterFor', () => {
     const spawned: DecryptWorkerData[] = [];
     const pool = chunkConverterFor({
       expectedRows: 1e6,
-      open,
+      secrets: reader,
       keys: { ...keys, JWT_SIGNING_KEY: 'not for workers' } as typeof keys,
       threads: 3,
       spawn: (data) => {

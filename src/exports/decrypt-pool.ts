@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AppConfig } from '../config/app-config';
-import { CardCsvConverter, ExportBuildError, type OpenCardSecret } from './export-csv';
+import { CardCsvConverter, ExportBuildError, type CardSecretOpener } from './export-csv';
 
 /** CSV of one chunk of COPY lines, and how many rows it holds. */
 export interface ConvertedChunk {
@@ -47,13 +47,13 @@ export class InlineConverter implements ChunkConverter {
   readonly parallelism = 1;
   private readonly converter: CardCsvConverter;
 
-  constructor(open: OpenCardSecret) {
-    this.converter = new CardCsvConverter(open);
+  constructor(secrets: CardSecretOpener) {
+    this.converter = new CardCsvConverter(secrets);
   }
 
   async convert(lines: Buffer): Promise<ConvertedChunk> {
     const before = this.converter.rowCount;
-    const csv = Buffer.from(this.converter.convert(lines.toString('latin1')), 'latin1');
+    const csv = this.converter.convert(lines);
     return { csv, rows: this.converter.rowCount - before };
   }
 
@@ -144,7 +144,8 @@ const WORKER_FILE = join(__dirname, 'card-decrypt.worker.js');
  */
 export function chunkConverterFor(options: {
   expectedRows: number;
-  open: OpenCardSecret;
+  /** Opens the envelopes on the calling thread (CardSecrets.reader()); the workers make their own. */
+  secrets: CardSecretOpener;
   keys: DecryptWorkerData['keys'];
   spawn?: (workerData: DecryptWorkerData) => Worker;
   threads?: number;
@@ -153,7 +154,7 @@ export function chunkConverterFor(options: {
   const spawn =
     options.spawn ??
     (existsSync(WORKER_FILE) ? (data: DecryptWorkerData) => new Worker(WORKER_FILE, { workerData: data }) : null);
-  if (options.expectedRows < PARALLEL_MIN_ROWS || threads < 2 || !spawn) return new InlineConverter(options.open);
+  if (options.expectedRows < PARALLEL_MIN_ROWS || threads < 2 || !spawn) return new InlineConverter(options.secrets);
   const workerData: DecryptWorkerData = {
     keys: { CODE_PEPPER: options.keys.CODE_PEPPER, DATA_ENCRYPTION_KEYS: options.keys.DATA_ENCRYPTION_KEYS },
   };

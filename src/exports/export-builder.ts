@@ -158,7 +158,7 @@ export class ExportBuilder {
     const cards = await this.batches.issuedCards(RequestContext.system(), record.orderId);
     const converter = chunkConverterFor({
       expectedRows: cards,
-      open: (serial, envelope) => this.secrets.open(serial, envelope),
+      secrets: this.secrets.reader(),
       keys: this.config,
       threads: this.config.EXPORT_DECRYPT_THREADS,
     });

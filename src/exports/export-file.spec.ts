@@ -5,11 +5,14 @@ import { InlineConverter, type ChunkConverter, type ConvertedChunk } from './dec
 import { EXPORT_CSV_HEADER, ExportBuildError } from './export-csv';
 import { writeExportFile } from './export-file';
 
-/** A stand-in for CardSecrets.open: the "envelope" is `code|pin` bound to the serial. */
-const open = (serial: string, envelope: string) => {
-  const [boundTo, code, pin] = envelope.split('|');
-  if (boundTo !== serial) throw new Error('envelope does not open for this card');
-  return { code, pin };
+/** A stand-in for CardSecretReader: the "envelope" is `<serial>|code|pin`, bound to the serial. */
+const secrets = {
+  open(source: Buffer, envelopeStart: number, envelopeEnd: number, serialStart: number, serialEnd: number) {
+    const envelope = source.toString('latin1', envelopeStart, envelopeEnd);
+    const serial = source.toString('latin1', serialStart, serialEnd);
+    if (!envelope.startsWith(`${serial}|`)) throw new Error('envelope does not open for this card');
+    return Buffer.from(envelope.slice(serial.length + 1), 'latin1');
+  },
 };
 
 /** COPY text of `count` cards, cut into pieces of `pieceBytes` regardless of line boundaries. */
@@ -74,7 +77,7 @@ describe('writeExportFile', () => {
     const path = `export-${count}.pgp`;
     const result = await writeExportFile({
       copy: iterate(pieces),
-      converter: new InlineConverter(open),
+      converter: new InlineConverter(secrets),
       recipient: publicKey,
       store: store.for(path),
       literalName: 'cards.csv',
@@ -90,7 +93,7 @@ describe('writeExportFile', () => {
 
   it('keeps the rows in order when chunks are converted concurrently and finish out of order', async () => {
     const { pieces, csv } = copyOutput(20_000, 4_096);
-    const inline = new InlineConverter(open);
+    const inline = new InlineConverter(secrets);
     let active = 0;
     let most = 0;
     /** Like a worker pool: several chunks at once, each answered after a random delay. */
@@ -126,7 +129,7 @@ describe('writeExportFile', () => {
     const path = 'no-expiry.pgp';
     await writeExportFile({
       copy: iterate(pieces),
-      converter: new InlineConverter(open),
+      converter: new InlineConverter(secrets),
       recipient: publicKey,
       store: store.for(path),
       literalName: 'c.csv',
@@ -142,7 +145,7 @@ describe('writeExportFile', () => {
     const path = 'purged.pgp';
     const attempt = writeExportFile({
       copy: iterate([...pieces, purged]),
-      converter: new InlineConverter(open),
+      converter: new InlineConverter(secrets),
       recipient: publicKey,
       store: store.for(path),
       literalName: 'c.csv',
@@ -158,7 +161,7 @@ describe('writeExportFile', () => {
     const row = Buffer.from(`${serial}\t${serialFromSequence(30_000_000_001)}|K7QD9XMA2HJR5WPT|123456\t100\t\\N\n`);
     const attempt = writeExportFile({
       copy: iterate([row]),
-      converter: new InlineConverter(open),
+      converter: new InlineConverter(secrets),
       recipient: publicKey,
       store: store.for('unreadable.pgp'),
       literalName: 'c.csv',
