@@ -28,7 +28,8 @@
  * Environment: BENCH_N, BENCH_ROUNDS, BENCH_TIMEOUT_S (per wait, default 1,800), DATABASE_URL (default: an embedded
  * Postgres in a temporary directory, removed afterwards), BENCH_PROFILE=1 (the export worker runs with --cpu-prof:
  * one profile per thread, the decryption workers' included, in $TMPDIR/fuli-bench-profiles/export-<time>/; read
- * them with `node dist/scripts/cpuprofile.js <file>`; use BENCH_ROUNDS=1 for a profile of one export).
+ * them with `node dist/scripts/cpuprofile.js <file>`; use BENCH_ROUNDS=1 for a profile of one export),
+ * BENCH_DECRYPT_THREADS (the worker's EXPORT_DECRYPT_THREADS; default: the app's default).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -68,6 +69,8 @@ const N = positiveInt('BENCH_N', 1_000_000);
 const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
 const TIMEOUT_MS = positiveInt('BENCH_TIMEOUT_S', 1_800) * 1000;
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** fullEnv keeps the caller's app settings out, so a pool is asked for through this. */
+const DECRYPT_THREADS = process.env.BENCH_DECRYPT_THREADS;
 const FACE_VALUE = 10_000;
 const TARGET_VS_COPY = 2;
 const TARGET_RSS_MB = 300;
@@ -483,7 +486,8 @@ function line(cells: string[]): string {
 
 async function main(): Promise<number> {
   console.log(
-    `bench:export: ${N.toLocaleString('en')} cards, ${ROUNDS} round(s), ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}`,
+    `bench:export: ${N.toLocaleString('en')} cards, ${ROUNDS} round(s), ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}` +
+      (DECRYPT_THREADS === undefined ? '' : `, EXPORT_DECRYPT_THREADS=${DECRYPT_THREADS}`),
   );
   const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
   chmodSync(dataDir, 0o755);
@@ -499,7 +503,11 @@ async function main(): Promise<number> {
     const databaseUrl = server.databaseUrl ?? process.env.DATABASE_URL;
     if (!databaseUrl) throw new Error('the full server did not say which database it uses');
     await db.connect();
-    const workerEnv = { ...env, DATABASE_URL: databaseUrl };
+    const workerEnv = {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      ...(DECRYPT_THREADS === undefined ? {} : { EXPORT_DECRYPT_THREADS: DECRYPT_THREADS }),
+    };
     const pgDir = process.env.DATABASE_URL ? undefined : join(dataDir, 'postgres');
 
     const pair = await generateKey({

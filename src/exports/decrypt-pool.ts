@@ -91,9 +91,10 @@ export class WorkerDecryptPool implements ChunkConverter {
     const id = this.nextId++;
     return new Promise<ConvertedChunk>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // Copied, not transferred: a small Buffer may share Node's pool with unrelated data.
-      const request: DecryptRequest = { id, lines };
-      this.workers[id % this.workers.length].postMessage(request);
+      // A copy of exactly these bytes, transferred: `lines` may be a view into a larger buffer (a socket read, Node's
+      // shared pool), whose every byte a plain postMessage would copy twice (serialise, deserialise).
+      const request: DecryptRequest = { id, lines: new Uint8Array(lines) };
+      this.workers[id % this.workers.length].postMessage(request, [request.lines.buffer as ArrayBuffer]);
     });
   }
 

@@ -84,13 +84,14 @@ export class CardCsvConverter {
   }
 
   /**
-   * `lines` holds whole lines only (each ends with `\n`); returns their CSV lines. Fields are copied byte for byte:
-   * COPY text of these columns is ASCII, and so is the CSV.
+   * `lines` holds whole lines only (each ends with `\n`); returns their CSV lines, at the start of a Buffer with an
+   * ArrayBuffer of its own. Fields are copied byte for byte: COPY text of these columns is ASCII, and so is the CSV.
    */
   convert(lines: Buffer): Buffer {
     // A CSV row is shorter than its COPY line (the envelope alone is longer than code and PIN), except for an
-    // expiry that ISO spells longer; grown below in the rare case it does not fit.
-    let out = Buffer.allocUnsafe(lines.length + 64);
+    // expiry that ISO spells longer; grown below in the rare case it does not fit. Memory of its own, never a
+    // slice of Node's shared pool, so that a decryption worker can transfer it instead of copying it.
+    let out = Buffer.allocUnsafeSlow(lines.length + 64);
     let at = 0;
     let start = 0;
     const end = lines.length;
@@ -123,7 +124,7 @@ export class CardCsvConverter {
       const expiry = this.expiry(lines, tab3 + 1, newline);
       const rowBytes = tab1 - start + (tab3 - tab2 - 1) + expiry.length + ROW_FIXED_BYTES;
       if (at + rowBytes > out.length) {
-        const larger = Buffer.allocUnsafe(Math.max(2 * out.length, at + rowBytes));
+        const larger = Buffer.allocUnsafeSlow(Math.max(2 * out.length, at + rowBytes));
         out.copy(larger, 0, 0, at);
         out = larger;
       }
