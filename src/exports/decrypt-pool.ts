@@ -1,12 +1,15 @@
 /**
- * Where an export's envelopes are opened. With envelope format v2 (XChaCha20-Poly1305 through libsodium, ≈ 1.5–5 µs
- * per card) opening is no longer most of an export's CPU, and by default it runs on the export job's own thread.
- * Measured in one process on the 2-core development machine (200,000 cards, COPY text to OpenPGP file, load average
- * ≈ 25): on the job's thread 1.36 s of CPU and a peak RSS of 169 MB; with a pool of two worker threads 2.71 s of CPU
- * (messages, copies, a second CardSecrets per thread), a slower wall time and 253 MB. So the pool is opt-in
- * (EXPORT_DECRYPT_THREADS ≥ 2), for machines with cores to spare: it spreads chunks of rows over worker threads and
- * collects the CSV back in order. Small exports (and runs from TypeScript sources, e.g. Jest, where no compiled
- * worker file exists) always open them on the calling thread.
+ * Where an export's envelopes are opened. With envelope format v2 (XChaCha20-Poly1305 through libsodium), opened
+ * straight out of the COPY bytes (CardSecretReader: ≈ 0.9 µs per card, 0.65–0.8 µs of it the libsodium call),
+ * opening is not most of an export's CPU, and by default it runs on the export job's own thread. Measured with `npm
+ * run bench:export` at 1,000,000 cards on the 2-core development machine (two runs each): on the job's thread
+ * 2.46–2.60 s, 2.7–3.1 s of the worker's CPU, a peak RSS of 245–250 MB; with a pool of two worker threads
+ * 2.72–4.08 s, 3.7–3.9 s of CPU (messages, copies, starting a CardSecrets per thread) and 354–363 MB, over the
+ * 300 MB target. On two cores the workers take their CPU from the job's thread and from Postgres (≈ 1.1 µs per card
+ * during an export) rather than adding any. So the pool is opt-in (EXPORT_DECRYPT_THREADS ≥ 2), for machines with
+ * cores to spare: it spreads chunks of rows over worker threads and collects the CSV back in order. Small exports
+ * (and runs from TypeScript sources, e.g. Jest, where no compiled worker file exists) always open them on the
+ * calling thread.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
