@@ -306,8 +306,9 @@ export class EnvelopeReader {
     }
     if (this.#adView.length !== adLength) this.#adView = this.#ad.subarray(0, adLength);
     const plaintextLength = payloadLength - NONCE_BYTES - TAG_BYTES;
-    if (this.#plaintextView.length !== plaintextLength)
+    if (this.#plaintextView.length !== plaintextLength) {
       this.#plaintextView = this.#plaintext.subarray(0, plaintextLength);
+    }
     try {
       sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
         this.#plaintextView,
@@ -365,8 +366,9 @@ export class EnvelopeReader {
     );
     this.#reserve(plaintext.length, 0);
     plaintext.copy(this.#plaintext);
-    if (this.#plaintextView.length !== plaintext.length)
+    if (this.#plaintextView.length !== plaintext.length) {
       this.#plaintextView = this.#plaintext.subarray(0, plaintext.length);
+    }
     return this.#plaintextView;
   }
 
