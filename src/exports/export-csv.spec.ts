@@ -73,6 +73,7 @@ describe('CardCsvConverter', () => {
     ['too many fields', '100000000018\tK7QD9XMA2HJR5WPT|012345\t10000\t\\N\textra\n'],
     ['no line end', '100000000018\tK7QD9XMA2HJR5WPT|012345\t10000\t\\N'],
     ['a fourth field only on the next line', '100000000018\tK7QD9XMA2HJR5WPT|012345\t10000\n1\t2\t3\t\\N\n'],
+    ['an empty expiry', '100000000018\tK7QD9XMA2HJR5WPT|012345\t10000\t\n'],
   ])('refuses a row with %s', (_, text) => {
     expect(() => convert(new CardCsvConverter(secrets), text)).toThrow(
       expect.objectContaining({ name: 'ExportBuildError', code: 'malformed_copy_row' }),

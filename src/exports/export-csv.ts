@@ -74,7 +74,8 @@ const isPgNull = (bytes: Buffer, start: number, end: number) =>
  */
 export class CardCsvConverter {
   private converted = 0;
-  private lastExpiryText = Buffer.alloc(0);
+  /** The COPY text of the last expiry formatted, and its CSV bytes; none yet (an empty field is malformed too). */
+  private lastExpiryText: Buffer | null = null;
   private lastExpiry = Buffer.alloc(0);
 
   constructor(private readonly secrets: CardSecretOpener) {}
@@ -151,9 +152,7 @@ export class CardCsvConverter {
   /** The expiry's CSV bytes: ISO-8601, or nothing for NULL. */
   private expiry(lines: Buffer, start: number, end: number): Buffer {
     const last = this.lastExpiryText;
-    let same = last.length === end - start;
-    for (let i = 0; i < last.length && same; i++) same = lines[start + i] === last[i];
-    if (!same) {
+    if (last === null || !sameBytes(last, lines, start, end)) {
       const text = lines.toString('latin1', start, end);
       this.lastExpiry = Buffer.from(text === PG_NULL ? '' : isoFromPgTimestamptz(text), 'latin1');
       this.lastExpiryText = Buffer.from(lines.subarray(start, end));
@@ -166,4 +165,11 @@ export class CardCsvConverter {
 function copyInto(to: Buffer, at: number, from: Buffer, start: number, end: number): number {
   for (let i = start; i < end; i++) to[at++] = from[i];
   return at;
+}
+
+/** Whether `bytes` equals `from[start, end)`. */
+function sameBytes(bytes: Buffer, from: Buffer, start: number, end: number): boolean {
+  if (bytes.length !== end - start) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== from[start + i]) return false;
+  return true;
 }
