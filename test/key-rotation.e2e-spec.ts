@@ -14,6 +14,7 @@ import { parseRealName, realNameEnvelopeContext, serialiseRealName } from '../sr
 import { insertClaimRecipient, type ClaimFixture } from './support/claims';
 import { startTestApp, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
+import { binaryBody } from './support/http-body';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { sealV1 } from './support/v1-envelope';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
@@ -46,16 +47,6 @@ async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
     await sleep(intervalMs);
   }
-}
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
 }
 
 interface ColumnBody {
@@ -194,7 +185,7 @@ describe('data-key rotation', () => {
     );
     expect(ready.status).toBe('ready');
     const url = new URL(ready.download.url as string);
-    const file = await current().http.get(`${url.pathname}${url.search}`).buffer(true).parse(binary).expect(200);
+    const file = await current().http.get(`${url.pathname}${url.search}`).buffer(true).parse(binaryBody).expect(200);
     const message = await readMessage({ binaryMessage: file.body as Buffer });
     const { data } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
     return Buffer.from(data).toString('utf8');

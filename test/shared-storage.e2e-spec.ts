@@ -5,17 +5,8 @@ import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets } from './support/cards';
 import { confirmedExportKey } from './support/export-keys';
 import { createClient } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 import { issuedOrderWithInvoiceProfile } from './support/stored-files';
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -92,7 +83,7 @@ describe('files every process sees', () => {
       .get(`/v1/exports/${created.body.id}/download`)
       .set('X-Download-Token', ready.download.token)
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     const bytes = file.body as Buffer;
     expect(Number(file.headers['content-length'])).toBe(ready.manifest.size_bytes);
@@ -144,7 +135,7 @@ describe('files every process sees', () => {
       .get(`/v1/invoices/${invoice.id}/pdf`)
       .auth(token, { type: 'bearer' })
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     const digest = createHash('sha256')
       .update(pdf.body as Buffer)

@@ -7,20 +7,11 @@ import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets } from './support/cards';
 import { confirmedExportKey } from './support/export-keys';
 import { createClient } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 import { issuedOrderWithInvoiceProfile } from './support/stored-files';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -122,7 +113,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
       .get(`/v1/exports/${created.body.id}/download`)
       .set('X-Download-Token', ready.download.token)
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     const bytes = file.body as Buffer;
     expect(bytes.length).toBe(ready.manifest.size_bytes);
@@ -161,7 +152,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
       .get(`/v1/invoices/${invoice.id}/pdf`)
       .auth(token, { type: 'bearer' })
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     const digest = createHash('sha256')
       .update(pdf.body as Buffer)
