@@ -16,6 +16,7 @@ import { startTestApp, TEST_ADMIN_CLIENT_ID, type TestApp } from './support/app'
 import { confirmedExportKey } from './support/export-keys';
 import { createClient, createEnterprise } from './support/fixtures';
 import { binaryBody } from './support/http-body';
+import { waitFor } from './support/wait';
 
 interface TestCard {
   serial: string;
@@ -88,16 +89,6 @@ describe('card-secrets exports', () => {
   afterAll(async () => {
     await app.close();
   });
-
-  async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 
   /** Reserves `count` card sequence numbers from the allocator the issuance worker uses too. */
   async function reserveSerials(count: number): Promise<number> {

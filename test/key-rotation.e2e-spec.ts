@@ -18,6 +18,7 @@ import { binaryBody } from './support/http-body';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { sealV1 } from './support/v1-envelope';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { waitFor } from './support/wait';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
 /** Key ids of this file: unique, so that nothing else ever sealed under them. */
@@ -31,23 +32,6 @@ const K2_THEN_K1 = `${K2}:${key2},${K1}:${key1}`;
 const ONLY_K2 = `${K2}:${key2}`;
 /** The pepper outlives key rotations (blind indexes do not depend on data keys). */
 const PEPPER = randomBytes(32).toString('base64');
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(intervalMs);
-  }
-}
 
 interface ColumnBody {
   column: string;
@@ -294,7 +278,7 @@ describe('data-key rotation', () => {
             .expect(200)
         ).body as RunBody,
       (run) => run.status === 'completed' || run.status === 'failed',
-      60_000,
+      { timeoutMs: 60_000 },
     );
   }
 
@@ -835,8 +819,7 @@ describe('data-key rotation under a worker crash', () => {
     const movedAtKill = await waitFor(
       () => countUnder(NEW),
       (moved) => moved >= sealed / 10,
-      60_000,
-      10,
+      { timeoutMs: 60_000, intervalMs: 10 },
     );
     await workers[0].kill();
     const afterKill = await countUnder(NEW);
@@ -862,7 +845,7 @@ describe('data-key rotation under a worker crash', () => {
             .expect(200)
         ).body as RunBody,
       (body) => body.status === 'completed' || body.status === 'failed',
-      90_000,
+      { timeoutMs: 90_000 },
     );
     expect(run).toMatchObject({
       status: 'completed',

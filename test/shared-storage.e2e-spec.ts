@@ -7,16 +7,9 @@ import { confirmedExportKey } from './support/export-keys';
 import { createClient } from './support/fixtures';
 import { binaryBody } from './support/http-body';
 import { issuedOrderWithInvoiceProfile } from './support/stored-files';
+import { waitFor, type PollOptions } from './support/wait';
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const POLL: PollOptions = { timeoutMs: 60_000 };
 
 /** What a process left in its DATA_DIR besides nothing: export and invoice files must not be there. */
 const filesUnder = (dataDir: string, folder: string) =>
@@ -76,6 +69,7 @@ describe('files every process sees', () => {
     const ready = await waitFor(
       async () => (await api.http.get(`/v1/exports/${created.body.id}`).auth(token, { type: 'bearer' })).body,
       (body) => body.status !== 'pending' && body.status !== 'running',
+      POLL,
     );
     expect(ready.status).toBe('ready');
 
@@ -112,6 +106,7 @@ describe('files every process sees', () => {
           `exports/${created.body.id}.pgp`,
         ]),
       (rows) => rows.length === 0,
+      POLL,
     );
     expect(
       (
@@ -130,6 +125,7 @@ describe('files every process sees', () => {
     const rendered = await waitFor(
       async () => (await api.http.get(`/v1/invoices/${invoice.id}`).auth(token, { type: 'bearer' })).body,
       (body) => body.documents?.status === 'rendered',
+      POLL,
     );
     const pdf = await api.http
       .get(`/v1/invoices/${invoice.id}/pdf`)

@@ -11,17 +11,10 @@ import { binaryBody } from './support/http-body';
 import { issuedOrderWithInvoiceProfile } from './support/stored-files';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { waitFor, type PollOptions } from './support/wait';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const POLL: PollOptions = { timeoutMs: 90_000, intervalMs: 200 };
 
 /**
  * The production topology with S3 configured: the real worker (src/worker.ts) in a child process builds the export
@@ -99,6 +92,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
     const ready = await waitFor(
       async () => (await api.http.get(`/v1/exports/${created.body.id}`).auth(token, { type: 'bearer' })).body,
       (body) => body.status !== 'pending' && body.status !== 'running',
+      POLL,
     );
     expect(ready.status).toBe('ready');
 
@@ -137,6 +131,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
     await waitFor(
       async () => ({ row: await rowOf(key), objects: await s3.objectKeys(`${prefix}exports/`) }),
       (state) => state.row === undefined && state.objects.length === 0,
+      POLL,
     );
   });
 
@@ -147,6 +142,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
     const rendered = await waitFor(
       async () => (await api.http.get(`/v1/invoices/${invoice.id}`).auth(token, { type: 'bearer' })).body,
       (body) => body.documents?.status === 'rendered',
+      POLL,
     );
     const pdf = await api.http
       .get(`/v1/invoices/${invoice.id}/pdf`)
