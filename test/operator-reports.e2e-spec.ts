@@ -2,7 +2,13 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued } from './support/cards';
-import { createClient, createProduct, enterpriseWithClient, recordTransfer, TEST_PURCHASER } from './support/fixtures';
+import {
+  createProduct,
+  enterpriseWithClient,
+  recordTransfer,
+  redemptionChannel,
+  TEST_PURCHASER,
+} from './support/fixtures';
 import { binaryBody } from './support/http-body';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 
@@ -65,10 +71,7 @@ describe('operator daily reports', () => {
     const anonymous = (await createProduct(app)).id;
     channels = [];
     // The second channel's name would be a formula in a spreadsheet: the files must guard it.
-    for (const name of ['Channel One', '=HYPERLINK("x")']) {
-      const client = await createClient(app, { scopes: ['redemptions:write'], name });
-      channels.push({ id: client.id, token: await app.tokenFor(client.id, client.client_secret) });
-    }
+    for (const name of ['Channel One', '=HYPERLINK("x")']) channels.push(await redemptionChannel(app, name));
     const f = await enterpriseWithClient(app, ['orders:read', 'orders:write', 'orders:approve', 'cards:write']);
     await recordTransfer(app, operator, {
       enterprise_id: f.enterprise.id,
