@@ -38,7 +38,6 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessage, decrypt, encrypt, enums, generateKey, readKey, readMessage, readPrivateKey } from 'openpgp';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -49,16 +48,15 @@ import { CardCsvConverter, EXPORT_CSV_HEADER } from '../src/exports/export-csv';
 import { serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
 import {
-  api,
-  creditCode,
   fullEnv,
   median,
-  payOrderByTransfer,
+  issueWithWorker,
+  placeAnonymousOrder,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
   startServer,
-  token,
+  waitUntil,
   type Api,
   type Operator,
 } from './support/harness';
@@ -73,7 +71,6 @@ const TARGET_VS_COPY = 2;
 const TARGET_RSS_MB = 300;
 /** Cards of the single-threaded stage breakdown (the first ones of the order). */
 const STAGE_SAMPLE = Math.min(N, 100_000);
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 /** `gpg` on this machine: the export is then decrypted with the README's command. */
 const GPG = spawnSync('gpg', ['--version']).status === 0;
 
@@ -81,15 +78,8 @@ const GPG = spawnSync('gpg', ['--version']).status === 0;
 
 // ---------------------------------------------------------------- parent: processes
 
-async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not done after ${TIMEOUT_MS / 1000} s`);
-    await sleep(20);
-  }
-}
+/** How the parent polls the database for the worker's progress. */
+const POLL = { timeoutMs: TIMEOUT_MS, everyMs: 20 };
 
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
 
@@ -113,49 +103,16 @@ async function issuedOrder(
   db: Client,
   publicKey: string,
 ): Promise<Setup> {
-  const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
-  const enterpriseName = `Bench Export Co ${randomBytes(3).toString('hex')}`;
-  const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
-    name: enterpriseName,
-    credit_code: creditCode(),
-  });
-  const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
-    name: 'bench:export client',
-    enterprise_id: enterprise.id,
+  const placed = await placeAnonymousOrder(baseUrl, operator, {
+    bench: 'Export',
     scopes: ['orders:write', 'orders:read', 'cards:secrets'],
+    quantity: N,
+    faceValue: FACE_VALUE,
   });
-  const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
-    name: 'Bench anonymous card',
-    card_type: 'anonymous',
-    face_values: [FACE_VALUE],
-    validity_months: 36,
-    designs: ['classic'],
-    greeting_allowed: false,
-  });
-  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
-  const key = await hr.post<{ id: string; fingerprint: string }>('/v1/export-keys', { public_key: publicKey });
-  await operatorApi.post(`/v1/export-keys/${key.id}/confirm`, { fingerprint: key.fingerprint });
-  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
-    po_number: `BENCH-EXPORT-${N}`,
-    payment_method: 'bank_transfer',
-    purchaser: PURCHASER,
-    lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
-  });
-  const issuer = await startWorkerProcess(__filename, env);
-  try {
-    const started = process.hrtime.bigint();
-    await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
-    await waitUntil(
-      'issuance',
-      async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],
-      (row) => row.status === 'issued',
-    );
-    console.log(`  issued ${N.toLocaleString('en')} cards in ${seconds(started).toFixed(1)} s (setup, not timed)`);
-  } finally {
-    await issuer.stop();
-  }
-  await db.query('VACUUM ANALYZE cards');
-  return { orderId: order.id, hr, exportKeyId: key.id };
+  const key = await placed.hr.post<{ id: string; fingerprint: string }>('/v1/export-keys', { public_key: publicKey });
+  await placed.operator.post(`/v1/export-keys/${key.id}/confirm`, { fingerprint: key.fingerprint });
+  await issueWithWorker(placed, db, { file: __filename, env }, POLL);
+  return { orderId: placed.order.id, hr: placed.hr, exportKeyId: key.id };
 }
 
 // ---------------------------------------------------------------- (a) and (b)
@@ -235,6 +192,7 @@ async function exportOnce(
         )
       ).rows[0],
     (value) => value.status === 'ready' || value.status === 'failed',
+    POLL,
   );
   const s = seconds(started);
   const cpuAfter = await worker.cpuMicros();
