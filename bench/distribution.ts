@@ -36,7 +36,7 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,6 +53,7 @@ import { startSmtpSink } from '../test/support/smtp-sink';
 import {
   call,
   fullEnv,
+  freshDataDirAndOperator,
   issueWithWorker,
   placeAnonymousOrder,
   positiveInt,
@@ -417,12 +418,7 @@ async function main(): Promise<number> {
   console.log(`machine: ${cpus().length} cores, load average ${load()} at start`);
   const sink = await startSink();
   const scratch = await scratchDatabase('distribution');
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const tuningEnv = Object.fromEntries(Object.entries(TUNING).map(([key, value]) => [key, String(value)]));
   const env = {
     ...fullEnv(dataDir, operator),

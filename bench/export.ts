@@ -31,8 +31,8 @@
  * them with `node dist/scripts/cpuprofile.js <file>`; use BENCH_ROUNDS=1 for a profile of one export).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -49,6 +49,7 @@ import { serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
 import {
   fullEnv,
+  freshDataDirAndOperator,
   median,
   issueWithWorker,
   placeAnonymousOrder,
@@ -435,12 +436,7 @@ async function main(): Promise<number> {
   console.log(
     `bench:export: ${N.toLocaleString('en')} cards, ${ROUNDS} round(s), ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}`,
   );
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const env = fullEnv(dataDir, operator);
   const server = await startServer('full', env);
   let exporter: WorkerProcess | undefined;

@@ -22,7 +22,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,13 +37,13 @@ import { CardSecrets } from '../src/cards/card-secrets';
 import { Card } from '../src/cards/card.entity';
 import {
   fullEnv,
+  freshDataDirAndOperator,
   payOrderByTransfer,
   placeAnonymousOrder,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
   startServer,
-  type Operator,
 } from './support/harness';
 import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
@@ -85,12 +85,7 @@ interface WorkerRun {
 }
 
 async function runWorkerPath(): Promise<WorkerRun> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const env = fullEnv(dataDir, operator);
   const server = await startServer('full', env);
   let worker: ChildProcess | undefined;

