@@ -36,12 +36,11 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import nodemailer from 'nodemailer';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -52,16 +51,16 @@ import { renderClaimMail } from '../src/distribution/channels/message-templates'
 import { fileReservationSql, RESERVATION_PLANNER } from '../src/distribution/distribution.repository';
 import { startSmtpSink } from '../test/support/smtp-sink';
 import {
-  api,
   call,
-  creditCode,
   fullEnv,
-  payOrderByTransfer,
+  freshDataDirAndOperator,
+  issueWithWorker,
+  placeAnonymousOrder,
   positiveInt,
   runBenchmark,
   scratchDatabase,
   startServer,
-  token,
+  waitUntil,
   type Api,
   type Operator,
   type Server,
@@ -83,7 +82,6 @@ const TARGET_RSS_MB = 300;
 const BASELINE_IN_FLIGHT = 200;
 /** Distinct prebuilt bodies the baseline cycles through (rendering is not what it measures). */
 const BASELINE_BODIES = 1_000;
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 const DEFAULTS = new AppConfig();
 /** The documented tuning, from the caller's environment or the app's defaults; app, worker and baseline share it. */
 const TUNING = {
@@ -143,17 +141,7 @@ async function startSink(): Promise<Sink> {
   };
 }
 
-// ---------------------------------------------------------------- parent: the worker
-
-async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, everyMs = 100) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not done after ${TIMEOUT_MS / 1000} s`);
-    await sleep(everyMs);
-  }
-}
+// ---------------------------------------------------------------- parent: timing
 
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
 
@@ -167,48 +155,19 @@ interface Setup {
 }
 
 async function issuedOrder(baseUrl: string, operator: Operator, workerEnv: NodeJS.ProcessEnv, db: Client) {
-  const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
-  const enterpriseName = `Bench Distribution Co ${randomBytes(3).toString('hex')}`;
-  const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
-    name: enterpriseName,
-    credit_code: creditCode(),
-  });
-  const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
-    name: 'bench:distribution HR',
-    enterprise_id: enterprise.id,
+  const placed = await placeAnonymousOrder(baseUrl, operator, {
+    bench: 'Distribution',
     scopes: ['orders:write', 'orders:read', 'distributions:write', 'distributions:read'],
+    quantity: N,
+    faceValue: FACE_VALUE,
   });
-  const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
-    name: 'Bench anonymous card',
-    card_type: 'anonymous',
-    face_values: [FACE_VALUE],
-    validity_months: 36,
-    designs: ['classic'],
-    greeting_allowed: false,
-  });
-  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
-  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
-    po_number: `BENCH-DISTRIBUTION-${N}`,
-    payment_method: 'bank_transfer',
-    purchaser: PURCHASER,
-    lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
-  });
-  const issuer = await startWorkerProcess(__filename, workerEnv);
-  try {
-    const started = process.hrtime.bigint();
-    await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
-    await waitUntil(
-      'issuance',
-      async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],
-      (row) => row.status === 'issued',
-      250,
-    );
-    console.log(`  issued ${N.toLocaleString('en')} cards in ${seconds(started).toFixed(1)} s (setup, not timed)`);
-  } finally {
-    await issuer.stop();
-  }
-  await db.query('VACUUM ANALYZE cards');
-  return { hr, enterpriseId: enterprise.id, enterpriseName, orderId: order.id } satisfies Setup;
+  await issueWithWorker(placed, db, { file: __filename, env: workerEnv }, { timeoutMs: TIMEOUT_MS, everyMs: 250 });
+  return {
+    hr: placed.hr,
+    enterpriseId: placed.enterprise.id,
+    enterpriseName: placed.enterprise.name,
+    orderId: placed.order.id,
+  } satisfies Setup;
 }
 
 /** The recipient list as a CSV file: one e-mail recipient per card, uploaded through the API. */
@@ -424,7 +383,7 @@ async function distribute(
       ).rows[0],
     // Done when every recipient is delivered; a failure (retried much later) ends the wait as soon as nothing moves.
     (value) => value.delivered === N || (value.failed > 0 && value.open === 0),
-    250,
+    { timeoutMs: TIMEOUT_MS, everyMs: 250 },
   );
   const deliveredS = seconds(started);
   const cpuAfter = await worker.cpuMicros();
@@ -459,12 +418,7 @@ async function main(): Promise<number> {
   console.log(`machine: ${cpus().length} cores, load average ${load()} at start`);
   const sink = await startSink();
   const scratch = await scratchDatabase('distribution');
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const tuningEnv = Object.fromEntries(Object.entries(TUNING).map(([key, value]) => [key, String(value)]));
   const env = {
     ...fullEnv(dataDir, operator),

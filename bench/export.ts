@@ -32,14 +32,13 @@
  * BENCH_DECRYPT_THREADS (the worker's EXPORT_DECRYPT_THREADS; default: the app's default).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createMessage, decrypt, encrypt, enums, generateKey, readKey, readMessage, readPrivateKey } from 'openpgp';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -50,16 +49,16 @@ import { CardCsvConverter, EXPORT_CSV_HEADER } from '../src/exports/export-csv';
 import { serialFromSequence } from '../src/cards/card-code';
 import { CardSecrets } from '../src/cards/card-secrets';
 import {
-  api,
-  creditCode,
   fullEnv,
+  freshDataDirAndOperator,
   median,
-  payOrderByTransfer,
+  issueWithWorker,
+  placeAnonymousOrder,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
   startServer,
-  token,
+  waitUntil,
   type Api,
   type Operator,
 } from './support/harness';
@@ -76,7 +75,6 @@ const TARGET_VS_COPY = 2;
 const TARGET_RSS_MB = 300;
 /** Cards of the single-threaded stage breakdown (the first ones of the order). */
 const STAGE_SAMPLE = Math.min(N, 100_000);
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 /** `gpg` on this machine: the export is then decrypted with the README's command. */
 const GPG = spawnSync('gpg', ['--version']).status === 0;
 
@@ -84,15 +82,8 @@ const GPG = spawnSync('gpg', ['--version']).status === 0;
 
 // ---------------------------------------------------------------- parent: processes
 
-async function waitUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not done after ${TIMEOUT_MS / 1000} s`);
-    await sleep(20);
-  }
-}
+/** How the parent polls the database for the worker's progress. */
+const POLL = { timeoutMs: TIMEOUT_MS, everyMs: 20 };
 
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
 
@@ -116,49 +107,16 @@ async function issuedOrder(
   db: Client,
   publicKey: string,
 ): Promise<Setup> {
-  const operatorApi = api(baseUrl, await token(baseUrl, operator.clientId, operator.clientSecret));
-  const enterpriseName = `Bench Export Co ${randomBytes(3).toString('hex')}`;
-  const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
-    name: enterpriseName,
-    credit_code: creditCode(),
-  });
-  const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
-    name: 'bench:export client',
-    enterprise_id: enterprise.id,
+  const placed = await placeAnonymousOrder(baseUrl, operator, {
+    bench: 'Export',
     scopes: ['orders:write', 'orders:read', 'cards:secrets'],
+    quantity: N,
+    faceValue: FACE_VALUE,
   });
-  const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
-    name: 'Bench anonymous card',
-    card_type: 'anonymous',
-    face_values: [FACE_VALUE],
-    validity_months: 36,
-    designs: ['classic'],
-    greeting_allowed: false,
-  });
-  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
-  const key = await hr.post<{ id: string; fingerprint: string }>('/v1/export-keys', { public_key: publicKey });
-  await operatorApi.post(`/v1/export-keys/${key.id}/confirm`, { fingerprint: key.fingerprint });
-  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
-    po_number: `BENCH-EXPORT-${N}`,
-    payment_method: 'bank_transfer',
-    purchaser: PURCHASER,
-    lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
-  });
-  const issuer = await startWorkerProcess(__filename, env);
-  try {
-    const started = process.hrtime.bigint();
-    await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
-    await waitUntil(
-      'issuance',
-      async () => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [order.id])).rows[0],
-      (row) => row.status === 'issued',
-    );
-    console.log(`  issued ${N.toLocaleString('en')} cards in ${seconds(started).toFixed(1)} s (setup, not timed)`);
-  } finally {
-    await issuer.stop();
-  }
-  await db.query('VACUUM ANALYZE cards');
-  return { orderId: order.id, hr, exportKeyId: key.id };
+  const key = await placed.hr.post<{ id: string; fingerprint: string }>('/v1/export-keys', { public_key: publicKey });
+  await placed.operator.post(`/v1/export-keys/${key.id}/confirm`, { fingerprint: key.fingerprint });
+  await issueWithWorker(placed, db, { file: __filename, env }, POLL);
+  return { orderId: placed.order.id, hr: placed.hr, exportKeyId: key.id };
 }
 
 // ---------------------------------------------------------------- (a) and (b)
@@ -238,6 +196,7 @@ async function exportOnce(
         )
       ).rows[0],
     (value) => value.status === 'ready' || value.status === 'failed',
+    POLL,
   );
   const s = seconds(started);
   const cpuAfter = await worker.cpuMicros();
@@ -489,12 +448,7 @@ async function main(): Promise<number> {
     `bench:export: ${N.toLocaleString('en')} cards, ${ROUNDS} round(s), ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded Postgres'}` +
       (DECRYPT_THREADS === undefined ? '' : `, EXPORT_DECRYPT_THREADS=${DECRYPT_THREADS}`),
   );
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const env = fullEnv(dataDir, operator);
   const server = await startServer('full', env);
   let exporter: WorkerProcess | undefined;

@@ -22,7 +22,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,16 +36,14 @@ import { generateCodes, generatePins, serialFromSequence } from '../src/cards/ca
 import { CardSecrets } from '../src/cards/card-secrets';
 import { Card } from '../src/cards/card.entity';
 import {
-  api,
-  creditCode,
   fullEnv,
+  freshDataDirAndOperator,
   payOrderByTransfer,
+  placeAnonymousOrder,
   positiveInt,
   postgresCpuMicros,
   runBenchmark,
   startServer,
-  token,
-  type Operator,
 } from './support/harness';
 import { nextMessage, serveWorker, workerCpuMicros, type WorkerToChild } from './support/worker-child';
 
@@ -60,7 +58,6 @@ const BLOCK = 10_000;
 const TARGET_VS_COPY = 1.5;
 const TARGET_VS_NAIVE = 3;
 const TARGET_RSS_MB = 300;
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 const COPY_COLUMNS =
   'serial, order_id, batch_id, enterprise_id, card_type, product_id, face_value, balance, status, expires_at, ' +
   'code_key_id, code_hash, secret_ciphertext, pin_hash';
@@ -88,12 +85,7 @@ interface WorkerRun {
 }
 
 async function runWorkerPath(): Promise<WorkerRun> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator: Operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const env = fullEnv(dataDir, operator);
   const server = await startServer('full', env);
   let worker: ChildProcess | undefined;
@@ -113,32 +105,13 @@ async function runWorkerPath(): Promise<WorkerRun> {
     await nextMessage(worker, 'ready');
     const workerCpu = () => workerCpuMicros(worker!);
 
-    const operatorApi = api(server.url, await token(server.url, operator.clientId, operator.clientSecret));
-    const enterpriseName = `Bench Issuance Co ${randomBytes(3).toString('hex')}`;
-    const enterprise = await operatorApi.post<{ id: string }>('/v1/admin/enterprises', {
-      name: enterpriseName,
-      credit_code: creditCode(),
-    });
-    const client = await operatorApi.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
-      name: 'bench:issuance client',
-      enterprise_id: enterprise.id,
+    const placed = await placeAnonymousOrder(server.url, operator, {
+      bench: 'Issuance',
       scopes: ['orders:write', 'orders:read'],
+      quantity: N,
+      faceValue: FACE_VALUE,
     });
-    const product = await operatorApi.post<{ id: string }>('/v1/admin/products', {
-      name: 'Bench anonymous card',
-      card_type: 'anonymous',
-      face_values: [FACE_VALUE],
-      validity_months: 36,
-      designs: ['classic'],
-      greeting_allowed: false,
-    });
-    const hr = api(server.url, await token(server.url, client.id, client.client_secret));
-    const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
-      po_number: `BENCH-ISSUE-${N}`,
-      payment_method: 'bank_transfer',
-      purchaser: PURCHASER,
-      lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: N }],
-    });
+    const order = placed.order;
 
     const db = new Client({ connectionString: databaseUrl });
     await db.connect();
@@ -147,7 +120,7 @@ async function runWorkerPath(): Promise<WorkerRun> {
       const pgCpuBefore = pgDir ? postgresCpuMicros(pgDir) : undefined;
       const cpuBefore = await workerCpu();
       const started = process.hrtime.bigint();
-      await payOrderByTransfer(operatorApi, { id: enterprise.id, name: enterpriseName }, order);
+      await payOrderByTransfer(placed.operator, placed.enterprise, order);
       const deadline = Date.now() + TIMEOUT_MS;
       let lastReport = Date.now();
       for (;;) {

@@ -18,10 +18,7 @@
  * Target: (a) ≤ 2 × (b). Exit 1 on a miss. BENCH_EXPLAIN=1 also prints the matching statement's plan with actual
  * times (EXPLAIN ANALYZE, rolled back).
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
@@ -31,7 +28,15 @@ import { newId } from '../src/common/ids';
 import { loadConfig } from '../src/config/app-config';
 import { ReconciliationMatchJob } from '../src/reconciliation/reconciliation-match.job';
 import { MATCH_PLANNER, matchSql } from '../src/reconciliation/reconciliation-match.repository';
-import { fullEnv, median, positiveInt, runBenchmark, scratchDatabase, tenantToken } from './support/harness';
+import {
+  freshDataDirAndOperator,
+  fullEnv,
+  median,
+  positiveInt,
+  runBenchmark,
+  scratchDatabase,
+  tenantToken,
+} from './support/harness';
 
 const N = positiveInt('BENCH_N', 100_000);
 const RUNS = positiveInt('BENCH_RUNS', 3);
@@ -72,12 +77,7 @@ async function copyLines(client: PgClient, sql: string, lines: Iterable<string>)
 
 runBenchmark('bench:reconciliation-match', async () => {
   const scratch = await scratchDatabase('reconciliation_match');
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
-  chmodSync(dataDir, 0o755);
-  const operator = {
-    clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-    clientSecret: randomBytes(24).toString('base64url'),
-  };
+  const { dataDir, operator } = freshDataDirAndOperator();
   const env = { ...fullEnv(dataDir, operator), DATABASE_URL: scratch?.url ?? '' };
   const runtime = await prepareRuntime(loadConfig(env));
   const app = await createHttpApp(runtime, { worker: false });

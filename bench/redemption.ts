@@ -59,6 +59,7 @@ import { serialDebitSql } from '../src/redemption/redemption.repository';
 import { serialDebitStatement } from '../src/redemption/redemption.service';
 import {
   api,
+  BENCH_PURCHASER,
   HEADER_ROW,
   loadSettings,
   measureRun,
@@ -76,7 +77,6 @@ const SETTINGS = loadSettings(64);
 const CARDS_PER_SIDE = SETTINGS.connections;
 /** 1,000 CNY: the anonymous single-card limit, enough for any run (1 fen per debit). */
 const FACE_VALUE = 100_000;
-const PURCHASER = { name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13812345678' };
 /** app ≥ this × pgbench of the app's own statements. */
 const TARGET_OWN_RATIO = 0.5;
 /** app ≥ this × pgbench of the old 8-statement transaction. */
@@ -354,7 +354,7 @@ async function main(): Promise<number> {
       const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
         po_number: `BENCH-REDEEM-${randomBytes(4).toString('hex')}`,
         payment_method: 'bank_transfer',
-        purchaser: PURCHASER,
+        purchaser: BENCH_PURCHASER,
         lines: [{ product_id: product.id, face_value: FACE_VALUE, quantity: 3 * CARDS_PER_SIDE }],
       });
       const enterprise = await tenant.operator.get<{ id: string; name: string }>(

@@ -1,12 +1,12 @@
 import { startTestApp, TEST_ADMIN_CLIENT_ID, type TestApp } from './support/app';
-import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
+import { cardsWithSecrets, issuedCardsOfBothKinds, waitForIssued, type CardWithSecret } from './support/cards';
 import {
   createClient,
   createEnterprise,
   createProduct,
   enterpriseWithClient,
-  placePaidOrder,
   recordTransfer,
+  redemptionChannel,
   TEST_PURCHASER,
 } from './support/fixtures';
 
@@ -68,25 +68,12 @@ describe('card lifecycle', () => {
 
   beforeAll(async () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
-    const anonymousProduct = await createProduct(app);
-    const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
-    const placed = await placePaidOrder(
-      app,
-      `LC-${Date.now()}`,
-      [
-        { product_id: anonymousProduct.id, face_value: 10_000, quantity: 8 },
-        { product_id: registeredProduct.id, face_value: 10_000, quantity: 4 },
-      ],
-      ['orders:write', 'orders:read', 'cards:read', 'cards:write'],
-    );
-    enterprise = placed.enterprise.id;
-    hr = placed.token;
-    await waitForIssued(app, placed.order.id);
-    const cards = await cardsWithSecrets(app, placed.order.id);
-    anonymous = cards.filter((card) => card.cardType === 'anonymous');
-    registered = cards.filter((card) => card.cardType === 'registered');
-    const client = await createClient(app, { scopes: ['redemptions:write'], name: 'storefront' });
-    channel = await app.tokenFor(client.id, client.client_secret);
+    const issued = await issuedCardsOfBothKinds(app, 'LC', { anonymous: 8, registered: 4 });
+    enterprise = issued.enterpriseId;
+    hr = issued.token;
+    anonymous = issued.anonymous;
+    registered = issued.registered;
+    channel = (await redemptionChannel(app, 'storefront')).token;
   });
   afterAll(async () => {
     await app?.close();

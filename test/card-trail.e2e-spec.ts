@@ -4,7 +4,14 @@ import { linkHash } from '../src/audit/audit-chain';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
 import { confirmedExportKey } from './support/export-keys';
-import { createClient, createProduct, enterpriseWithClient, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import {
+  createClient,
+  createProduct,
+  enterpriseWithClient,
+  placePaidOrder,
+  redemptionChannel,
+  TEST_PURCHASER,
+} from './support/fixtures';
 
 interface Step {
   object_type: string;
@@ -78,8 +85,7 @@ describe('card trail', () => {
       name: 'trail HR',
     });
     enterpriseToken = await app.tokenFor(hr.id, hr.client_secret);
-    const shop = await createClient(app, { scopes: ['redemptions:write'], name: 'trail shop' });
-    channel = { id: shop.id, token: await app.tokenFor(shop.id, shop.client_secret) };
+    channel = await redemptionChannel(app, 'trail shop');
   });
   afterAll(async () => {
     await app?.close();

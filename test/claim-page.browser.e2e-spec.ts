@@ -8,6 +8,7 @@ import { waitForIssued } from './support/cards';
 import { insertClaimRecipient, issuedOrderWithCards, plainCode, recipientRow } from './support/claims';
 import { confirmedExportKey } from './support/export-keys';
 import { createClient, createProduct, placePaidOrder } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 import { decodeQrPng } from './support/qr';
 import { IN_CI } from './support/services';
 
@@ -78,15 +79,7 @@ if (!available && !IN_CI) {
     }
     expect(ready?.status).toBe('ready');
     const url = new URL(ready!.download!.url);
-    const file = await app.http
-      .get(`${url.pathname}${url.search}`)
-      .buffer(true)
-      .parse((response, done) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => done(null, Buffer.concat(chunks)));
-      })
-      .expect(200);
+    const file = await app.http.get(`${url.pathname}${url.search}`).buffer(true).parse(binaryBody).expect(200);
     const message = await readMessage({ binaryMessage: file.body as Buffer });
     const { data } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
     const codes = new Map<string, { code: string; pin: string }>();

@@ -48,14 +48,7 @@ describe('distribution sending', () => {
     tencent = await startFakeTencentSms(TENCENT);
     app = await startTestApp({
       SMTP_URL: sink.url,
-      SMS_PROVIDER: 'tencent',
-      TENCENT_SMS_SECRET_ID: TENCENT.secretId,
-      TENCENT_SMS_SECRET_KEY: TENCENT.secretKey,
-      TENCENT_SMS_SDK_APP_ID: '1400000001',
-      TENCENT_SMS_SIGN_NAME: 'Fuli',
-      TENCENT_SMS_TEMPLATE_CLAIM: '100001',
-      TENCENT_SMS_TEMPLATE_OTP: '100002',
-      TENCENT_SMS_ENDPOINT: tencent.endpoint,
+      ...tencent.env(),
       RATE_LIMIT_REQUESTS: '100000',
       ISSUANCE_CHUNK_SIZE: '100',
       SMS_RECEIPT_TOKEN: RECEIPT_TOKEN,

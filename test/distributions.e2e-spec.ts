@@ -8,6 +8,7 @@ import { newId } from '../src/common/ids';
 import { startTestApp, type TestApp } from './support/app';
 import { waitForIssued } from './support/cards';
 import { createProduct, placePaidOrder } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const SCOPES = ['orders:write', 'orders:read', 'distributions:read', 'distributions:write', 'cards:read'] as const;
@@ -419,11 +420,7 @@ describe('distributions (creation)', () => {
       .get(`/v1/distributions/${created.body.id}/report.csv`)
       .auth(order.token, { type: 'bearer' })
       .buffer(true)
-      .parse((res, done) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => done(null, Buffer.concat(chunks)));
-      })
+      .parse(binaryBody)
       .expect(200);
     expect(report.headers['content-type']).toMatch(/^text\/csv/);
     const text = (report.body as Buffer).toString('utf8');
@@ -493,11 +490,7 @@ describe('distributions (creation)', () => {
       .get(`/v1/distributions/${created.body.id}/report.csv`)
       .auth(order.token, { type: 'bearer' })
       .buffer(true)
-      .parse((res, done) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => done(null, Buffer.concat(chunks)));
-      })
+      .parse(binaryBody)
       .expect(200);
     const lines = (report.body as Buffer)
       .toString('utf8')

@@ -15,6 +15,8 @@ import type { JobContext } from '../src/queue/on-job.decorator';
 import { startTestApp, TEST_ADMIN_CLIENT_ID, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
 import { createClient, createEnterprise } from './support/fixtures';
+import { binaryBody } from './support/http-body';
+import { waitFor } from './support/wait';
 
 interface TestCard {
   serial: string;
@@ -27,16 +29,6 @@ interface TestCard {
 
 /** `gpg` on this machine (the README's decryption command is checked with it when present). */
 const GPG = spawnSync('gpg', ['--version']).status === 0;
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 /** The CSV an export of these cards must decrypt to. */
 function expectedCsv(cards: TestCard[]): string {
@@ -97,16 +89,6 @@ describe('card-secrets exports', () => {
   afterAll(async () => {
     await app.close();
   });
-
-  async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 
   /** Reserves `count` card sequence numbers from the allocator the issuance worker uses too. */
   async function reserveSerials(count: number): Promise<number> {
@@ -215,7 +197,7 @@ describe('card-secrets exports', () => {
     return `${parsed.pathname}${parsed.search}`;
   };
 
-  const download = (url: string) => app.http.get(pathOf(url)).buffer(true).parse(binary);
+  const download = (url: string) => app.http.get(pathOf(url)).buffer(true).parse(binaryBody);
 
   async function decryptWithLibrary(file: Buffer): Promise<string> {
     const message = await readMessage({ binaryMessage: file });
@@ -395,7 +377,7 @@ describe('card-secrets exports', () => {
       .get(path)
       .set('X-Download-Token', ready.download.token)
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     expect(await decryptWithLibrary(file.body as Buffer)).toBe(expectedCsv(cards));
     // Single use either way: the link form of the same token is used up as well.

@@ -10,21 +10,12 @@ import {
 } from './support/app';
 import { createClient, createEnterprise, newCreditCode } from './support/fixtures';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { waitFor, type PollOptions } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { startSourceProcess, type WorkerProcess } from './support/worker-process';
 
 const PROBLEM = /^application\/problem\+json/;
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
-}
+const POLL: PollOptions = { timeoutMs: 20_000, intervalMs: 50 };
 
 /** Security and correctness of the HTTP edge: body parsing, client addresses, metrics and docs, NODE_ENV, SSRF. */
 describe('HTTP hardening', () => {
@@ -212,7 +203,7 @@ describe('HTTP hardening', () => {
       await waitFor(
         () => Promise.resolve(output()),
         (text) => text.includes('Fuli API listening') || child.child.exitCode !== null,
-        40_000,
+        { ...POLL, timeoutMs: 40_000 },
       );
       expect(output()).toContain('Fuli API listening');
       expect(output()).toContain('"NODE_ENV":"development"');
@@ -276,6 +267,7 @@ describe('HTTP hardening', () => {
               .expect(200)
           ).body.data as Array<Record<string, unknown>>,
         (list) => list.length > 0,
+        POLL,
       );
       return attempt;
     }

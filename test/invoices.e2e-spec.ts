@@ -15,17 +15,8 @@ import {
   TEST_PURCHASER,
   type ProductFixture,
 } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 import { pdfText, PDFTOPPM, rasterInk } from './support/pdf';
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 interface Invoice {
   id: string;
@@ -146,7 +137,7 @@ describe('invoices', () => {
   }
 
   const download = (token: string, path: string) =>
-    app.http.get(path).auth(token, { type: 'bearer' }).buffer(true).parse(binary);
+    app.http.get(path).auth(token, { type: 'bearer' }).buffer(true).parse(binaryBody);
 
   beforeAll(async () => {
     // Paid orders wait before minting: cancelling stays possible, and the tests mint when they need cards.

@@ -2,6 +2,7 @@ import { isValidSerial, serialFromSequence } from '../src/cards/card-code';
 import { IssuanceService } from '../src/issuance/issuance.service';
 import { startTestApp, type TestApp } from './support/app';
 import { createProduct, placePaidOrder } from './support/fixtures';
+import { waitFor } from './support/wait';
 
 /** Orders minted by the worker running in-process, in small chunks so that every batch has several. */
 describe('card issuance', () => {
@@ -13,16 +14,6 @@ describe('card issuance', () => {
   afterAll(async () => {
     await app.close();
   });
-
-  async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 
   it('mints every card of a paid order once, with contiguous serials, and books the float', async () => {
     const product = await createProduct(app);

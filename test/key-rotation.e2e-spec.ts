@@ -14,9 +14,11 @@ import { parseRealName, realNameEnvelopeContext, serialiseRealName } from '../sr
 import { insertClaimRecipient, type ClaimFixture } from './support/claims';
 import { startTestApp, type TestApp } from './support/app';
 import { confirmedExportKey } from './support/export-keys';
+import { binaryBody } from './support/http-body';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { sealV1 } from './support/v1-envelope';
 import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { waitFor } from './support/wait';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
 /** Key ids of this file: unique, so that nothing else ever sealed under them. */
@@ -30,33 +32,6 @@ const K2_THEN_K1 = `${K2}:${key2},${K1}:${key1}`;
 const ONLY_K2 = `${K2}:${key2}`;
 /** The pepper outlives key rotations (blind indexes do not depend on data keys). */
 const PEPPER = randomBytes(32).toString('base64');
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(intervalMs);
-  }
-}
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 interface ColumnBody {
   column: string;
@@ -194,7 +169,7 @@ describe('data-key rotation', () => {
     );
     expect(ready.status).toBe('ready');
     const url = new URL(ready.download.url as string);
-    const file = await current().http.get(`${url.pathname}${url.search}`).buffer(true).parse(binary).expect(200);
+    const file = await current().http.get(`${url.pathname}${url.search}`).buffer(true).parse(binaryBody).expect(200);
     const message = await readMessage({ binaryMessage: file.body as Buffer });
     const { data } = await decrypt({ message, decryptionKeys: privateKey, format: 'binary' });
     return Buffer.from(data).toString('utf8');
@@ -303,7 +278,7 @@ describe('data-key rotation', () => {
             .expect(200)
         ).body as RunBody,
       (run) => run.status === 'completed' || run.status === 'failed',
-      60_000,
+      { timeoutMs: 60_000 },
     );
   }
 
@@ -844,8 +819,7 @@ describe('data-key rotation under a worker crash', () => {
     const movedAtKill = await waitFor(
       () => countUnder(NEW),
       (moved) => moved >= sealed / 10,
-      60_000,
-      10,
+      { timeoutMs: 60_000, intervalMs: 10 },
     );
     await workers[0].kill();
     const afterKill = await countUnder(NEW);
@@ -871,7 +845,7 @@ describe('data-key rotation under a worker crash', () => {
             .expect(200)
         ).body as RunBody,
       (body) => body.status === 'completed' || body.status === 'failed',
-      90_000,
+      { timeoutMs: 90_000 },
     );
     expect(run).toMatchObject({
       status: 'completed',

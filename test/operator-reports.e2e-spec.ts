@@ -2,20 +2,17 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued } from './support/cards';
-import { createClient, createProduct, enterpriseWithClient, recordTransfer, TEST_PURCHASER } from './support/fixtures';
+import {
+  createProduct,
+  enterpriseWithClient,
+  recordTransfer,
+  redemptionChannel,
+  TEST_PURCHASER,
+} from './support/fixtures';
+import { binaryBody } from './support/http-body';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-
-/** Collects a binary response body (supertest buffers only text by default). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 async function sheetRows(body: Buffer): Promise<unknown[][]> {
   const workbook = new ExcelJS.Workbook();
@@ -74,10 +71,7 @@ describe('operator daily reports', () => {
     const anonymous = (await createProduct(app)).id;
     channels = [];
     // The second channel's name would be a formula in a spreadsheet: the files must guard it.
-    for (const name of ['Channel One', '=HYPERLINK("x")']) {
-      const client = await createClient(app, { scopes: ['redemptions:write'], name });
-      channels.push({ id: client.id, token: await app.tokenFor(client.id, client.client_secret) });
-    }
+    for (const name of ['Channel One', '=HYPERLINK("x")']) channels.push(await redemptionChannel(app, name));
     const f = await enterpriseWithClient(app, ['orders:read', 'orders:write', 'orders:approve', 'cards:write']);
     await recordTransfer(app, operator, {
       enterprise_id: f.enterprise.id,
@@ -235,7 +229,10 @@ describe('operator daily reports', () => {
       ).toMatchObject({ count: String(movement.entries), amount: (movement.amount / 100).toFixed(2) });
     }
 
-    const xlsx = await admin(`/v1/admin/reports/daily?date=${today}`).set('accept', XLSX).buffer(true).parse(binary);
+    const xlsx = await admin(`/v1/admin/reports/daily?date=${today}`)
+      .set('accept', XLSX)
+      .buffer(true)
+      .parse(binaryBody);
     expect(xlsx.status).toBe(200);
     const sheet = await sheetRows(xlsx.body as Buffer);
     expect(sheet[0]).toEqual(['section', 'name', 'detail', 'count', 'amount']);
@@ -261,7 +258,7 @@ describe('operator daily reports', () => {
 
     const xlsx = await admin(`/v1/admin/reports/daily/channels/${channels[0].id}?date=${today}&format=xlsx`)
       .buffer(true)
-      .parse(binary);
+      .parse(binaryBody);
     expect(xlsx.status).toBe(200);
     const sheet = await sheetRows(xlsx.body as Buffer);
     expect(sheet.slice(1).map((row) => row[6])).toEqual([30, 10, -4, 36]);

@@ -15,6 +15,7 @@ import type { JobCatalog, JobName } from '../src/queue/queue.constants';
 import { QueueModule } from '../src/queue/queue.module';
 import { QueueService, type AddJobOptions } from '../src/queue/queue.service';
 import { TEST_REDIS_URL } from './support/services';
+import { waitUntil, type PollOptions } from './support/wait';
 
 export type QueueBackendName = 'postgres' | 'redis';
 
@@ -87,13 +88,7 @@ class TestJobs {
   }
 }
 
-async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const POLL: PollOptions = { timeoutMs: 10_000, intervalMs: 25 };
 
 /** Fastify's inject() pulls in an ESM-only dependency Jest cannot load; a real socket avoids it. */
 async function listen(app: NestFastifyApplication): Promise<string> {
@@ -187,7 +182,11 @@ export function queueSuite(backend: QueueBackendName): void {
 
       it('runs an added job exactly once, with its payload', async () => {
         const id = await add(TestJob.Echo, { tag: 'once', n: 7 });
-        await waitFor('the echo job to complete', async () => (await jobState(queues, MAIN_QUEUE, id)) === 'completed');
+        await waitUntil(
+          'the echo job to complete',
+          async () => (await jobState(queues, MAIN_QUEUE, id)) === 'completed',
+          POLL,
+        );
         await new Promise((resolve) => setTimeout(resolve, 300));
         const runs = jobs.echoed.filter((entry) => entry.payload.tag === 'once');
         expect(runs).toEqual([{ payload: { tag: 'once', n: 7 }, jobId: id }]);
@@ -197,9 +196,10 @@ export function queueSuite(backend: QueueBackendName): void {
 
       it('retries a failing job after a backoff, then succeeds', async () => {
         const id = await add(TestJob.Flaky, { key: 'retry' });
-        await waitFor(
+        await waitUntil(
           'the flaky job to complete',
           async () => (await jobState(queues, MAIN_QUEUE, id)) === 'completed',
+          POLL,
         );
         const attempts = jobs.flakyAttempts.get('retry') ?? [];
         expect(attempts).toHaveLength(2);
@@ -214,7 +214,11 @@ export function queueSuite(backend: QueueBackendName): void {
         const first = await add(TestJob.Echo, { tag: 'dedupe', n: 1 }, { jobId });
         const second = await add(TestJob.Echo, { tag: 'dedupe', n: 2 }, { jobId });
         expect([first, second]).toEqual([jobId, jobId]);
-        await waitFor('the job to complete', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed');
+        await waitUntil(
+          'the job to complete',
+          async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed',
+          POLL,
+        );
         // Still a no-op once completed, while the finished job is retained.
         expect(await add(TestJob.Echo, { tag: 'dedupe', n: 3 }, { jobId })).toBe(jobId);
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -227,15 +231,19 @@ export function queueSuite(backend: QueueBackendName): void {
         jobs.gate = deferred();
         const ids = [await add(TestJob.Gated, { tag: 'c1' }), await add(TestJob.Gated, { tag: 'c2' })];
         ids.push(await add(TestJob.Gated, { tag: 'c3' }));
-        await waitFor('the first gated job to start', () => jobs.events.includes('started c1'));
+        await waitUntil('the first gated job to start', () => jobs.events.includes('started c1'), POLL);
         const counts = await queues.counts();
         expect(counts[GATED_QUEUE as never]).toMatchObject({ active: 1, waiting: 2, delayed: 0, failed: 0 });
         expect(Object.keys(counts).sort()).toEqual([GATED_QUEUE, MAIN_QUEUE].sort());
         jobs.gate.resolve();
-        await waitFor('the gated jobs to complete', async () => {
-          const states = await Promise.all(ids.map((id) => jobState(queues, GATED_QUEUE, id)));
-          return states.every((state) => state === 'completed');
-        });
+        await waitUntil(
+          'the gated jobs to complete',
+          async () => {
+            const states = await Promise.all(ids.map((id) => jobState(queues, GATED_QUEUE, id)));
+            return states.every((state) => state === 'completed');
+          },
+          POLL,
+        );
         expect((await queues.counts())[GATED_QUEUE as never]).toMatchObject({ active: 0, waiting: 0, completed: 3 });
       });
 
@@ -296,16 +304,17 @@ export function queueSuite(backend: QueueBackendName): void {
         const jobId = `failed-for-good-${RUN}`;
         const key = `for-good-${RUN}`;
         await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
-        await waitFor('the job to fail', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'failed');
+        await waitUntil('the job to fail', async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'failed', POLL);
         // add is a no-op while the failed job is retained; addOrRetryFailed runs it again.
         await add(TestJob.Flaky, { key }, { jobId, attempts: 1 });
         expect(await jobState(queues, MAIN_QUEUE, jobId)).toBe('failed');
         expect(await queues.addOrRetryFailed(asJob(TestJob.Flaky), { key } as never, { jobId, attempts: 1 })).toBe(
           jobId,
         );
-        await waitFor(
+        await waitUntil(
           'the retried job to complete',
           async () => (await jobState(queues, MAIN_QUEUE, jobId)) === 'completed',
+          POLL,
         );
         expect(jobs.flakyAttempts.get(key)).toHaveLength(2);
         // A completed job is left alone.
@@ -322,7 +331,7 @@ export function queueSuite(backend: QueueBackendName): void {
       const jobs = app.get(TestJobs);
       jobs.gate = deferred();
       const id = await app.get(QueueService).add(asJob(TestJob.Gated), { tag: 'drain' } as never);
-      await waitFor('the gated job to start', () => jobs.events.includes('started drain'));
+      await waitUntil('the gated job to start', () => jobs.events.includes('started drain'), POLL);
 
       let closed = false;
       const closing = app.close().then(() => {

@@ -11,6 +11,7 @@ import {
   recordTransfer,
   type ProductFixture,
 } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 /** The upload limits of this app: small, so that "over the limit" is cheap, and above the 2,000-row run. */
@@ -37,16 +38,6 @@ interface Difference {
     date: string | null;
     invoice_number: string | null;
   } | null;
-}
-
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
 }
 
 /** Today in Asia/Shanghai, as YYYY-MM-DD: the day the test's orders are paid. */
@@ -336,7 +327,7 @@ describe('reconciliation: upload and match', () => {
       .get(`/v1/reconciliations/${created.body.id}/differences?format=csv`)
       .auth(fixture.token, { type: 'bearer' })
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     expect(csvDownload.headers['content-type']).toMatch(/^text\/csv/);
     const csvBody = csvDownload.body as Buffer;
@@ -354,7 +345,7 @@ describe('reconciliation: upload and match', () => {
       .set('accept', XLSX)
       .auth(fixture.token, { type: 'bearer' })
       .buffer(true)
-      .parse(binary)
+      .parse(binaryBody)
       .expect(200);
     expect(xlsxDownload.headers['content-type']).toBe(XLSX);
     const workbook = new ExcelJS.Workbook();

@@ -3,8 +3,8 @@ import { DataSource } from 'typeorm';
 import { appDataSourceOptions } from '../src/entities';
 import { runMigrations } from '../src/database/migrations';
 import { startTestApp, type TestApp } from './support/app';
-import { cardsWithSecrets, waitForIssued, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { cardsWithSecrets, issuedCardsOfBothKinds, waitForIssued, type CardWithSecret } from './support/cards';
+import { createProduct, placePaidOrder, redemptionChannel, TEST_PURCHASER } from './support/fixtures';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 
 /**
@@ -35,10 +35,7 @@ describe('redemption channels', () => {
         )
       )[0].balance,
     );
-  const channelToken = async (name: string) => {
-    const client = await createClient(app, { scopes: ['redemptions:write'], name });
-    return app.tokenFor(client.id, client.client_secret);
-  };
+  const channelToken = async (name: string) => (await redemptionChannel(app, name)).token;
 
   beforeAll(async () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
@@ -174,24 +171,12 @@ describe('migration of cards bound before channels owned them', () => {
     let channelId: string;
     let serials: { anonymous: string; registered: string; replacement: string; unbound: string };
     try {
-      const anonymousProduct = await createProduct(app);
-      const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
-      const placed = await placePaidOrder(
-        app,
-        `MIG-${randomBytes(4).toString('hex')}`,
-        [
-          { product_id: anonymousProduct.id, face_value: 10_000, quantity: 2 },
-          { product_id: registeredProduct.id, face_value: 10_000, quantity: 1 },
-        ],
-        ['orders:write', 'orders:read', 'cards:read', 'cards:write'],
-      );
-      await waitForIssued(app, placed.order.id);
-      const cards = await cardsWithSecrets(app, placed.order.id);
-      const [anonymous, unbound] = cards.filter((card) => card.cardType === 'anonymous');
-      const registered = cards.find((card) => card.cardType === 'registered')!;
-      const client = await createClient(app, { scopes: ['redemptions:write'], name: 'legacy channel' });
-      channelId = client.id;
-      const token = await app.tokenFor(client.id, client.client_secret);
+      const issued = await issuedCardsOfBothKinds(app, 'MIG', { anonymous: 2, registered: 1 });
+      const [anonymous, unbound] = issued.anonymous;
+      const [registered] = issued.registered;
+      const channel = await redemptionChannel(app, 'legacy channel');
+      channelId = channel.id;
+      const token = channel.token;
       for (const card of [anonymous, registered]) {
         await app.http
           .post('/v1/redemptions/bind')
@@ -207,7 +192,7 @@ describe('migration of cards bound before channels owned them', () => {
       }
       const lost = await app.http
         .post(`/v1/cards/${registered.serial}/report-loss`)
-        .auth(placed.token, { type: 'bearer' })
+        .auth(issued.token, { type: 'bearer' })
         .send({})
         .expect(200);
       serials = {

@@ -1,7 +1,7 @@
 import { generateCodes } from '../src/cards/card-code';
 import { startTestApp, type TestApp } from './support/app';
-import { cardsWithSecrets, waitForIssued, wrongPin, type CardWithSecret } from './support/cards';
-import { createClient, createProduct, placePaidOrder, TEST_PURCHASER } from './support/fixtures';
+import { issuedCardsOfBothKinds, wrongPin, type CardWithSecret } from './support/cards';
+import { redemptionChannel, TEST_PURCHASER } from './support/fixtures';
 
 /** The redemption channel end to end: verify, bind, debit, reverse, idempotency, concurrency and refusals. */
 describe('redemption channel', () => {
@@ -32,24 +32,11 @@ describe('redemption channel', () => {
 
   beforeAll(async () => {
     app = await startTestApp({ ISSUANCE_CHUNK_SIZE: '100', RATE_LIMIT_REQUESTS: '100000' });
-    const anonymousProduct = await createProduct(app);
-    const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
-    const placed = await placePaidOrder(
-      app,
-      `RDM-${Date.now()}`,
-      [
-        { product_id: anonymousProduct.id, face_value: 10_000, quantity: 12 },
-        { product_id: registeredProduct.id, face_value: 10_000, quantity: 3 },
-      ],
-      ['orders:write', 'orders:read', 'cards:read', 'cards:write'],
-    );
-    enterprise = placed.enterprise.id;
-    await waitForIssued(app, placed.order.id);
-    const cards = await cardsWithSecrets(app, placed.order.id);
-    anonymous = cards.filter((card) => card.cardType === 'anonymous');
-    registered = cards.filter((card) => card.cardType === 'registered');
-    const client = await createClient(app, { scopes: ['redemptions:write'], name: 'storefront' });
-    channel = await app.tokenFor(client.id, client.client_secret);
+    const issued = await issuedCardsOfBothKinds(app, 'RDM', { anonymous: 12, registered: 3 });
+    enterprise = issued.enterpriseId;
+    anonymous = issued.anonymous;
+    registered = issued.registered;
+    channel = (await redemptionChannel(app, 'storefront')).token;
   });
   afterAll(async () => {
     await app?.close();

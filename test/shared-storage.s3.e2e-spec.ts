@@ -1,36 +1,22 @@
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decrypt, generateKey, readMessage, type PrivateKey } from 'openpgp';
+import { generateKey, type PrivateKey } from 'openpgp';
 import { startTestApp, type TestApp } from './support/app';
-import { cardsWithSecrets } from './support/cards';
-import { confirmedExportKey } from './support/export-keys';
-import { createClient } from './support/fixtures';
-import { issuedOrderWithInvoiceProfile } from './support/stored-files';
+import {
+  builtExport,
+  downloadedExport,
+  issuedOrderWithInvoiceProfile,
+  renderedInvoicePdf,
+  type StoredFilesWorld,
+} from './support/stored-files';
 import { startTestS3, type TestS3 } from './support/s3-server';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { waitFor, type PollOptions } from './support/wait';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
-/** Collects a binary response body (supertest buffers JSON and text only). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const POLL: PollOptions = { timeoutMs: 90_000, intervalMs: 200 };
 
 /**
  * The production topology with S3 configured: the real worker (src/worker.ts) in a child process builds the export
@@ -44,9 +30,7 @@ describe('files every process sees, with their content in an S3-compatible bucke
   let api: TestApp;
   let worker: WorkerProcess;
   let privateKey: PrivateKey;
-  let token: string;
-  let orderId: string;
-  let enterpriseId: string;
+  let world: StoredFilesWorld;
   const prefix = `e2e-${randomBytes(4).toString('hex')}/`;
 
   const rowOf = async (key: string) =>
@@ -77,12 +61,12 @@ describe('files every process sees, with their content in an S3-compatible bucke
 
     const pair = await generateKey({ userIDs: [{ name: 'ERP', email: 'erp@example.com' }], format: 'object' });
     privateKey = pair.privateKey;
-    ({ enterpriseId, token, orderId } = await issuedOrderWithInvoiceProfile(api, {
+    world = await issuedOrderWithInvoiceProfile(api, {
       title: `对象存储测试企业${randomInt(1e6)}有限公司`,
       address: '上海市黄浦区测试路9号',
       poPrefix: 'S3',
       issuedWithinMs: 90_000,
-    }));
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -93,83 +77,31 @@ describe('files every process sees, with their content in an S3-compatible bucke
   });
 
   it('an export built by the worker process downloads from the API, its content read from the bucket', async () => {
-    const approver = await createClient(api, { enterprise_id: enterpriseId, scopes: ['orders:approve'] });
-    const approverToken = await api.tokenFor(approver.id, approver.client_secret);
-    const keyId = await confirmedExportKey(
-      api,
-      { registrar: token, approver: approverToken },
-      privateKey.toPublic().armor(),
-    );
-    const created = await api.http
-      .post(`/v1/orders/${orderId}/exports`)
-      .auth(token, { type: 'bearer' })
-      .send({ export_key_id: keyId })
-      .expect(202);
-    const ready = await waitFor(
-      async () => (await api.http.get(`/v1/exports/${created.body.id}`).auth(token, { type: 'bearer' })).body,
-      (body) => body.status !== 'pending' && body.status !== 'running',
-    );
+    const ready = await builtExport(api, world, privateKey, POLL);
     expect(ready.status).toBe('ready');
 
     // The worker put the content in the bucket; PostgreSQL holds the metadata row and no chunk.
-    const key = `exports/${created.body.id}.pgp`;
+    const key = `exports/${ready.id}.pgp`;
     const row = await rowOf(key);
     expect(row.chunks).toBe(0);
     expect(row.object_key).toMatch(new RegExp(`^${prefix}${key}/fil_`));
     expect(await s3.objectKeys(`${prefix}exports/`)).toEqual([row.object_key]);
 
-    const file = await api.http
-      .get(`/v1/exports/${created.body.id}/download`)
-      .set('X-Download-Token', ready.download.token)
-      .buffer(true)
-      .parse(binary)
-      .expect(200);
-    const bytes = file.body as Buffer;
-    expect(bytes.length).toBe(ready.manifest.size_bytes);
-    const { data } = await decrypt({
-      message: await readMessage({ binaryMessage: bytes }),
-      decryptionKeys: privateKey,
-      format: 'binary',
-    });
-    const csv = Buffer.from(data).toString('latin1');
-    expect(createHash('sha256').update(csv, 'latin1').digest('hex')).toBe(ready.manifest.plaintext_sha256);
-    const serials = (await cardsWithSecrets(api, orderId)).map((card) => card.serial);
-    expect(
-      csv
-        .trim()
-        .split('\n')
-        .slice(1)
-        .map((line) => line.split(',')[0]),
-    ).toEqual(serials);
+    const file = await downloadedExport(api, world, ready, privateKey);
+    expect((file.body as Buffer).length).toBe(ready.manifest.size_bytes);
 
     // Downloaded once, the export is removed: its row and its object.
     await waitFor(
       async () => ({ row: await rowOf(key), objects: await s3.objectKeys(`${prefix}exports/`) }),
       (state) => state.row === undefined && state.objects.length === 0,
+      POLL,
     );
   });
 
   it('an invoice PDF rendered by the worker process downloads from the API with its digest', async () => {
-    const [invoice] = (
-      await api.http.get(`/v1/invoices?order_id=${orderId}`).auth(token, { type: 'bearer' }).expect(200)
-    ).body.data as Array<{ id: string }>;
-    const rendered = await waitFor(
-      async () => (await api.http.get(`/v1/invoices/${invoice.id}`).auth(token, { type: 'bearer' })).body,
-      (body) => body.documents?.status === 'rendered',
-    );
-    const pdf = await api.http
-      .get(`/v1/invoices/${invoice.id}/pdf`)
-      .auth(token, { type: 'bearer' })
-      .buffer(true)
-      .parse(binary)
-      .expect(200);
-    const digest = createHash('sha256')
-      .update(pdf.body as Buffer)
-      .digest('hex');
-    expect(digest).toBe(rendered.documents.pdf_sha256);
-    expect((pdf.body as Buffer).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    const { invoiceId } = await renderedInvoicePdf(api, world, POLL);
     const objects = await s3.objectKeys(`${prefix}invoices/`);
-    expect(objects.some((key) => key.includes(`/${invoice.id}.pdf/`))).toBe(true);
+    expect(objects.some((key) => key.includes(`/${invoiceId}.pdf/`))).toBe(true);
     const [{ chunks }] = await api.dataSource.query<Array<{ chunks: number }>>(
       'SELECT count(*)::int AS chunks FROM stored_file_chunks',
     );

@@ -3,18 +3,9 @@ import ExcelJS from 'exceljs';
 import { startTestApp, type TestApp } from './support/app';
 import { waitForIssued } from './support/cards';
 import { createProduct, enterpriseWithClient, recordTransfer } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-
-/** Collects a binary response body (supertest buffers only text by default). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 type Run = {
   id: string;
@@ -108,7 +99,7 @@ describe('statement runs: statement files built by a worker', () => {
       .post('/v1/statement-runs', { from: '2020-01-01', to: today, format: 'xlsx' })
       .expect(202);
     const run = await ready(created.body.id as string);
-    const file = await as(f.token).get(`/v1/statement-runs/${run.id}/file`).buffer(true).parse(binary).expect(200);
+    const file = await as(f.token).get(`/v1/statement-runs/${run.id}/file`).buffer(true).parse(binaryBody).expect(200);
     expect(file.headers['content-type']).toBe(XLSX);
     const workbook = new ExcelJS.Workbook();
     await workbook.xlsx.load(file.body);

@@ -6,20 +6,11 @@ import { ReconciliationDailyService } from '../src/reconciliation/reconciliation
 import { startTestApp, type TestApp } from './support/app';
 import { cardsWithSecrets, waitForIssued } from './support/cards';
 import { createClient, createProduct, enterpriseWithClient, recordTransfer } from './support/fixtures';
+import { binaryBody } from './support/http-body';
 
 type Balances = { prepaid_balance: number; credit_used: number; held_for_orders: number; card_float: number };
 const KEYS = ['prepaid_balance', 'credit_used', 'held_for_orders', 'card_float'] as const;
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
-
-/** Collects a binary response body (supertest buffers only text by default). */
-function binary(
-  res: { on(event: 'data' | 'end', listener: (chunk: Buffer) => void): unknown },
-  callback: (err: Error | null, body: Buffer) => void,
-) {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 describe('statements and redemption summaries', () => {
   let app: TestApp;
@@ -271,7 +262,7 @@ describe('statements and redemption summaries', () => {
       const response = await f
         .get(`/v1/statements?from=${today}&to=${today}&format=csv`)
         .buffer(true)
-        .parse(binary)
+        .parse(binaryBody)
         .expect(200);
       expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
       const body = response.body as Buffer;
@@ -296,7 +287,7 @@ describe('statements and redemption summaries', () => {
         .get(`/v1/statements?from=${today}&to=${today}`)
         .set('accept', XLSX)
         .buffer(true)
-        .parse(binary)
+        .parse(binaryBody)
         .expect(200);
       expect(response.headers['content-type']).toBe(XLSX);
       const workbook = new ExcelJS.Workbook();

