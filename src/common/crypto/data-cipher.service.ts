@@ -253,7 +253,8 @@ export class DataCipher {
  * this path; anything else (v1 envelopes, other characters) is opened by `decrypt` itself, with its exact rules,
  * and its plaintext copied into the same scratch buffer.
  *
- * Not for concurrent use: what `open` returns is overwritten by the next call.
+ * Not for concurrent use: what `open` returns is overwritten by the next call. Why it exists, and what it measured:
+ * docs/decisions/0014-export-reads-envelopes-from-copy-bytes.md.
  */
 export class EnvelopeReader {
   readonly #cipher: DataCipher;
