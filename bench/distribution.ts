@@ -15,7 +15,9 @@
  *   committed, then deleted (and the table vacuumed). Then `POST /v1/distributions` with the file's id is timed to
  *   its response: locking the order, reading the file rows, the one-statement reservation, the event, the audit
  *   records, the commit. The reservation statement's own time is printed too: reservationSql (the repository's very
- *   statement) run with the same N recipients from this process, in a transaction rolled back before the COPY.
+ *   statement) run with the same N recipients from this process, in a transaction rolled back before the COPY; and
+ *   the floor of any statement writing the rows: the same rows by COPY and by a plain `INSERT … SELECT`, each into a
+ *   fresh copy of the table (insertFloor).
  * - (2) Sending: the limit is nodemailer alone sending N prebuilt messages (rendered before timing by the real
  *   template, same size as the worker's) to the same sink over the same pooled transport (smtpTransportOptions of
  *   the same config: SMTP_POOL_SIZE connections), 200 in flight. Then the real worker (prepareRuntime +
@@ -250,8 +252,41 @@ const COPY_COLUMNS =
   'id, distribution_id, enterprise_id, row_number, employee_ref, name, email, channel, locale, design, face_value, ' +
   'card_serial, status, next_attempt_at';
 
+/**
+ * The floor of any statement that writes these rows: the same COPY text loaded into one fresh copy of
+ * distribution_recipients (its indexes and checks, LIKE … INCLUDING ALL) by COPY, and into another by a plain
+ * `INSERT … SELECT` from a table holding the rows already (filled before timing). Both tables are dropped after.
+ * What the reservation statement costs beyond the insert floor is its pairing and its audit summaries.
+ */
+async function insertFloor(db: Client, buffers: Buffer[]): Promise<{ copyS: number; insertS: number }> {
+  const tables = ['bench_floor_rows', 'bench_floor_copy', 'bench_floor_insert'];
+  try {
+    for (const table of tables) {
+      await db.query(`CREATE TABLE ${table} (LIKE distribution_recipients INCLUDING ALL)`);
+    }
+    await pipeline(Readable.from(buffers), db.query(copyFrom(`COPY bench_floor_rows (${COPY_COLUMNS}) FROM STDIN`)));
+    await db.query('VACUUM ANALYZE bench_floor_rows');
+    let started = process.hrtime.bigint();
+    await pipeline(Readable.from(buffers), db.query(copyFrom(`COPY bench_floor_copy (${COPY_COLUMNS}) FROM STDIN`)));
+    const copyS = seconds(started);
+    started = process.hrtime.bigint();
+    const { rowCount } = await db.query(
+      `INSERT INTO bench_floor_insert (${COPY_COLUMNS}) SELECT ${COPY_COLUMNS} FROM bench_floor_rows`,
+    );
+    const insertS = seconds(started);
+    if (rowCount !== N) throw new Error(`insert floor: inserted ${rowCount} rows, not ${N}`);
+    return { copyS, insertS };
+  } finally {
+    await db.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
+  }
+}
+
 /** (1) the limit: a raw COPY of the same assignment rows (text prepared before timing), committed, then deleted. */
-async function rawCopy(db: Client, setup: Setup, serials: string[]): Promise<{ s: number; bytes: number }> {
+async function rawCopy(
+  db: Client,
+  setup: Setup,
+  serials: string[],
+): Promise<{ s: number; bytes: number; buffers: Buffer[] }> {
   const distributionId = newId('distribution');
   const now = new Date().toISOString();
   const chunks: string[] = [];
@@ -280,7 +315,7 @@ async function rawCopy(db: Client, setup: Setup, serials: string[]): Promise<{ s
     distributionId,
   ]);
   if (rowCount !== N) throw new Error(`raw COPY: deleted ${rowCount} rows, not ${N}`);
-  return { s, bytes };
+  return { s, bytes, buffers };
 }
 
 // ---------------------------------------------------------------- (2) the sending's limit
@@ -447,6 +482,11 @@ async function main(): Promise<number> {
     const copy = await rawCopy(db, setup, serials);
     await db.query('VACUUM ANALYZE distribution_recipients');
     console.log(`  raw COPY ${copy.s.toFixed(2)} s; the reservation statement alone ${statementS.toFixed(2)} s`);
+    const floor = await insertFloor(db, copy.buffers);
+    console.log(
+      `  insert floor, on fresh copies of the table: COPY ${floor.copyS.toFixed(2)} s, INSERT … SELECT ` +
+        `${floor.insertS.toFixed(2)} s (${(floor.insertS / floor.copyS).toFixed(2)}×)`,
+    );
     if (RESERVATION_ONLY) {
       const { postS } = await postDistribution(server, setup, fileId);
       const ratio = postS / copy.s;
@@ -488,6 +528,14 @@ async function main(): Promise<number> {
         statementS.toFixed(2),
         rate(statementS),
         `${(statementS / copy.s).toFixed(2)}×`,
+      ]),
+    );
+    console.log(
+      line([
+        '    INSERT … SELECT of the rows (fresh table)',
+        floor.insertS.toFixed(2),
+        rate(floor.insertS),
+        `${(floor.insertS / floor.copyS).toFixed(2)}× its COPY`,
       ]),
     );
     console.log(
