@@ -549,6 +549,13 @@ async function main(): Promise<number> {
         `${best.toFixed(2)} µs/card: ${(best / copyMicros).toFixed(2)}× the raw COPY as measured (${copyMicros.toFixed(2)} µs/card), ` +
         `${(best / copyBound).toFixed(2)}× its own CPU bound (${copyBound.toFixed(2)} µs/card)`,
     );
+    // The default path runs every Node stage on the export job's thread; a perfect split over both cores is an ideal
+    // that threads sharing two cores with Postgres do not reach (docs/decisions/0014-…).
+    const jobThread = total - breakdown[0][1];
+    console.log(
+      `  ${"the job's thread (Node stages)".padEnd(32)} ${jobThread.toFixed(2).padStart(6)} µs/card before garbage ` +
+        `collection: ${(jobThread / copyMicros).toFixed(2)}× the raw COPY as measured`,
+    );
     if (PROFILE) {
       for (const name of readdirSync(profileDir)) console.log(`export worker CPU profile: ${join(profileDir, name)}`);
     }
