@@ -13,31 +13,21 @@ import { CardLifecycleService } from './card-lifecycle.service';
 import type { CardMovement, CardMovements } from './card-movements';
 import type { Card } from './card.entity';
 import type { CardRow, CardsRepository, CardStatusChange } from './cards.repository';
+import { cardRow } from '../../test/support/unit';
 
 const ENTERPRISE = 'ent_1';
 const [SERIAL, NEXT] = [1, 2].map((n) => serialFromSequence(BigInt(n)));
 
 function card(overrides: Partial<CardRow> = {}): CardRow {
-  return {
+  return cardRow({
     serial: SERIAL,
-    orderId: 'ord_1',
-    batchId: 'bat_1',
     enterpriseId: ENTERPRISE,
     cardType: 'registered',
-    productId: 'prd_1',
-    faceValue: 10_000,
     balance: 4_000,
-    status: 'active',
-    expiresAt: null,
     holderRef: 'holder',
     boundClientId: 'cli_channel',
-    frozenFrom: null,
-    pinHash: null,
-    codeKeyId: null,
-    secretCiphertext: null,
-    replacedBy: null,
     ...overrides,
-  };
+  });
 }
 
 /** A fake of the cards repository: rows in a map, every change applied as the SQL would and remembered. */

@@ -16,6 +16,7 @@ import {
   parsePeppers,
   pepperIdOf,
 } from './card-secrets';
+import { thrown } from '../../test/support/unit';
 
 const key = () => randomBytes(32);
 const configWith = (pepper: Buffer | string, keys: string) =>
@@ -55,15 +56,6 @@ const spellings = (secret: Buffer) => [
 function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   return `${error.name} ${error.message} ${error.stack ?? ''} ${error.cause === undefined ? '' : errorText(error.cause)}`;
-}
-
-function thrown(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
 }
 
 const code = fc.uint8Array({ minLength: 10, maxLength: 10 }).map((b) => codeFromRandom(b, 0));

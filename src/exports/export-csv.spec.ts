@@ -5,6 +5,7 @@ import { formatCode, generateCodes, generatePins, serialFromSequence } from '../
 import { CardSecrets } from '../cards/card-secrets';
 import { sealV1 } from '../../test/support/v1-envelope';
 import { CardCsvConverter, ExportBuildError, isoFromPgTimestamptz } from './export-csv';
+import { thrown } from '../../test/support/unit';
 
 describe('isoFromPgTimestamptz', () => {
   it.each([
@@ -116,12 +117,3 @@ describe('CardCsvConverter', () => {
 });
 
 const key = randomBytes(32).toString('base64');
-
-function thrown(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}

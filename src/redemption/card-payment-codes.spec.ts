@@ -7,31 +7,13 @@ import type { AppConfig } from '../config/app-config';
 import { CardPaymentCodes } from './card-payment-codes';
 import { matchPaymentCode, parsePaymentCode, paymentCodeStep } from './payment-code';
 import type { OpenPaymentCodeKey, PaymentCodeKeys } from './payment-code-keys';
+import { cardRow } from '../../test/support/unit';
 
 const SERIAL = serialFromSequence(7n);
 const WINDOW_SECONDS = 60;
 
 function card(overrides: Partial<CardRow> = {}): CardRow {
-  return {
-    serial: SERIAL,
-    orderId: 'ord_1',
-    batchId: 'bat_1',
-    enterpriseId: 'ent_1',
-    cardType: 'anonymous',
-    productId: 'prd_1',
-    faceValue: 10_000,
-    balance: 6_000,
-    status: 'active',
-    expiresAt: null,
-    holderRef: 'alice',
-    boundClientId: 'cli_wallet',
-    frozenFrom: null,
-    pinHash: null,
-    codeKeyId: null,
-    secretCiphertext: null,
-    replacedBy: null,
-    ...overrides,
-  };
+  return cardRow({ serial: SERIAL, balance: 6_000, holderRef: 'alice', boundClientId: 'cli_wallet', ...overrides });
 }
 
 /** Hand-written fakes: the card as the cards module reads it, and the keys as PaymentCodeKeys opens them. */

@@ -21,32 +21,20 @@ import {
 import type { RiskService } from '../risk/risk.service';
 import type { PaymentCodeKeys } from './payment-code-keys';
 import { RedemptionService } from './redemption.service';
+import { cardRow } from '../../test/support/unit';
 
 const CLIENT = 'cli_channel';
 const ENTERPRISE = 'ent_1';
 const [SERIAL, OTHER, THIRD] = [1, 2, 3].map((n) => serialFromSequence(BigInt(n)));
 
 function card(overrides: Partial<CardRow> = {}): CardRow {
-  return {
+  return cardRow({
     serial: SERIAL,
-    orderId: 'ord_1',
-    batchId: 'bat_1',
     enterpriseId: ENTERPRISE,
-    cardType: 'anonymous',
-    productId: 'prd_1',
-    faceValue: 10_000,
-    balance: 10_000,
-    status: 'active',
-    expiresAt: null,
     holderRef: 'holder',
     boundClientId: CLIENT,
-    frozenFrom: null,
-    pinHash: null,
-    codeKeyId: null,
-    secretCiphertext: null,
-    replacedBy: null,
     ...overrides,
-  };
+  });
 }
 
 /** Hand-written fakes of the repositories and collaborators: what the service asks of them, nothing more. */

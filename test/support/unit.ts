@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { AuditEntry, AuditService } from '../../src/audit/audit.service';
+import type { CardRow } from '../../src/cards/cards.repository';
 import type { Scope } from '../../src/common/access/scopes';
 import { RequestContext } from '../../src/common/context/request-context';
 import { ApiError } from '../../src/common/errors/api-error';
@@ -95,4 +96,40 @@ export async function expectApiError(promise: Promise<unknown>, status: number, 
   );
   expect(error).toBeInstanceOf(ApiError);
   expect({ status: (error as ApiError).getStatus(), code: (error as ApiError).code }).toEqual({ status, code });
+}
+
+/**
+ * A card as CardsRepository reads it, for services tested against a fake of it: an active anonymous card of 100 CNY
+ * still holding its face value, of order ord_1, unbound, with `overrides` on top.
+ */
+export function cardRow(overrides: Partial<CardRow> & Pick<CardRow, 'serial'>): CardRow {
+  return {
+    orderId: 'ord_1',
+    batchId: 'bat_1',
+    enterpriseId: 'ent_1',
+    cardType: 'anonymous',
+    productId: 'prd_1',
+    faceValue: 10_000,
+    balance: 10_000,
+    status: 'active',
+    expiresAt: null,
+    holderRef: null,
+    boundClientId: null,
+    frozenFrom: null,
+    pinHash: null,
+    codeKeyId: null,
+    secretCiphertext: null,
+    replacedBy: null,
+    ...overrides,
+  };
+}
+
+/** The error `action` throws; the test fails when it throws none. */
+export function thrown(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
 }
