@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { startTestS3, type TestS3 } from '../../test/support/s3-server';
+import { RequestContext } from '../common/context/request-context';
 import { newId } from '../common/ids';
 import { loadConfig } from '../config/app-config';
 import { TransactionService } from '../database/transaction.service';
@@ -175,8 +176,11 @@ describe('FileStorage with content in an S3-compatible bucket', () => {
     }
     const writing = storage.write(key, stalled());
     await new Promise((resolve) => setTimeout(resolve, 200));
-    // What the purge does to a version `writing` for a day, once it has deleted its object.
-    await db.dataSource.query(`DELETE FROM stored_files WHERE key = $1 AND status = 'writing'`, [key]);
+    // What the purge does to a version `writing` for a day: retire it, delete its object, forget its row.
+    const writingVersion = (await rowsOf(key)).find((row) => row.status === 'writing')!;
+    const repository = new StorageRepository(db.connection);
+    await repository.removeVersion(RequestContext.system(), writingVersion.id);
+    await repository.forget(RequestContext.system(), [writingVersion.id]);
     release();
     await expect(writing).rejects.toThrow('the version being written was purged');
     expect(await storage.readAll(key)).toEqual(kept);
@@ -204,7 +208,7 @@ describe('FileStorage with content in an S3-compatible bucket', () => {
     // A process stopped between retiring a version and deleting its object leaves the row `deleting`.
     const stranded = testKey('stranded.pdf');
     await storage.write(stranded, Buffer.from('stranded'));
-    await db.dataSource.query(`UPDATE stored_files SET status = 'deleting' WHERE key = $1`, [stranded]);
+    await new StorageRepository(db.connection).removeKey(RequestContext.system(), stranded);
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(await storage.stat(expired)).toBeNull(); // expired reads as absent before the purge
 
