@@ -27,6 +27,7 @@ import { ChannelSettlementIndex1796700000000 } from './1796700000000-ChannelSett
 import { StatementRuns1796700000001 } from './1796700000001-StatementRuns';
 import { EndUserIpRiskRules1796710000000 } from './1796710000000-EndUserIpRiskRules';
 import { StoredFileObjects1796730000000 } from './1796730000000-StoredFileObjects';
+import { DistributionAssignmentsAudit1796740000000 } from './1796740000000-DistributionAssignmentsAudit';
 
 export const migrations = [
   Foundation1795822357562,
@@ -57,4 +58,5 @@ export const migrations = [
   StatementRuns1796700000001,
   EndUserIpRiskRules1796710000000,
   StoredFileObjects1796730000000,
+  DistributionAssignmentsAudit1796740000000,
 ];

@@ -9,6 +9,8 @@ import { startTestApp, type TestApp } from './support/app';
 import { waitForIssued } from './support/cards';
 import { createProduct, placePaidOrder } from './support/fixtures';
 import { binaryBody } from './support/http-body';
+import { waitFor, waitUntil } from './support/wait';
+import { canonicalJson } from '../src/common/canonical-json';
 
 const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 const SCOPES = ['orders:write', 'orders:read', 'distributions:read', 'distributions:write', 'cards:read'] as const;
@@ -149,15 +151,38 @@ describe('distributions (creation)', () => {
     );
     expect(event.data).toMatchObject({ order_id: order.orderId, recipient_count: 4 });
     expect(JSON.stringify(event.data)).not.toContain(token);
-    const audit = await app.dataSource.query(
-      `SELECT action, data FROM audit_records WHERE object_id = $1 AND action = 'distribution.cards_assigned'
-       UNION ALL
-       SELECT action, data FROM audit_pending WHERE object_id = $1 AND action = 'distribution.cards_assigned'`,
-      [created.id],
+    // The distribution's own record, committed with it, holds the digest of the assignments' summary; the audit
+    // job (the in-process worker) then appends the summary itself, which has that digest.
+    const auditOf = (action: string) =>
+      app.dataSource.query<Array<{ data: { summary: Record<string, unknown> } }>>(
+        `SELECT data FROM audit_records WHERE object_id = $1 AND action = $2
+         UNION ALL
+         SELECT data FROM audit_pending WHERE object_id = $1 AND action = $2`,
+        [created.id, action],
+      );
+    const [distributed] = await auditOf('distribution.created');
+    expect(distributed.data.summary).toMatchObject({
+      order_id: order.orderId,
+      recipient_count: 4,
+      assignment_records: 1,
+    });
+    const assigned = await waitFor(
+      () => auditOf('distribution.cards_assigned'),
+      (records) => records.length > 0,
+      { what: "the assignments' audit summary" },
     );
-    expect(JSON.stringify(audit)).toContain(`"employee_ref":"E004"`);
-    expect(JSON.stringify(audit)).toContain(order.serials[5]);
-    // The statement built those summaries as canonical JSON text: the chain's walk recomputes every record's MAC.
+    expect(assigned).toHaveLength(1);
+    const summary = assigned[0].data.summary as { assignments: Array<Record<string, unknown>> };
+    expect(summary.assignments[3]).toEqual({ row: 4, employee_ref: 'E004', serial: order.serials[5] });
+    expect(createHash('sha256').update(canonicalJson(summary)).digest('hex')).toBe(
+      (distributed.data.summary.assignment_sha256 as string[])[0],
+    );
+    expect(JSON.stringify(assigned)).not.toContain('example.com');
+    const [marked] = await app.dataSource.query('SELECT assignments_audited_at FROM distributions WHERE id = $1', [
+      created.id,
+    ]);
+    expect(marked.assignments_audited_at).not.toBeNull();
+    // The statement built the summary as canonical JSON text: the chain's walk recomputes every record's MAC.
     expect(await app.app.get(AuditService).verify(RequestContext.system())).toMatchObject({ ok: true });
   });
 
@@ -387,6 +412,13 @@ describe('distributions (creation)', () => {
     const again = await post(order.token, { order_id: order.orderId, file_id: uploaded.body.id });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('file_already_used');
+    // The file's rows (contacts, sealed real names) go with the assignments' audit job, once it has run.
+    await waitUntil(
+      "the file's rows deleted",
+      async () =>
+        (await app.dataSource.query('SELECT 1 FROM distribution_file_rows WHERE file_id = $1', [uploaded.body.id]))
+          .length === 0,
+    );
   });
 
   it('reads an XLSX file as text: formulas as their formula, numbers as their digits', async () => {

@@ -175,6 +175,17 @@ export class AuditRepository {
     );
   }
 
+  async summaryOf(ctx: RequestContext, id: string): Promise<unknown> {
+    const rows = await this.connection.query<Array<{ summary: unknown }>>(
+      ctx,
+      `SELECT data -> 'summary' AS summary FROM audit_records WHERE id = $1
+       UNION ALL
+       SELECT data -> 'summary' FROM audit_pending WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.summary ?? null;
+  }
+
   async isPending(ctx: RequestContext, id: string): Promise<boolean> {
     const rows = await this.connection.query<unknown[]>(ctx, 'SELECT 1 FROM audit_pending WHERE id = $1', [id]);
     return rows.length > 0;

@@ -66,7 +66,7 @@ export class AuditService implements OnApplicationBootstrap {
    * Appends a record inside the context's transaction, so it commits or rolls back with the change it describes;
    * it is sealed into the chain once that transaction has committed.
    */
-  async record(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+  async record(ctx: RequestContext, entry: AuditEntry): Promise<string> {
     return this.transactions.run(ctx, () => this.append(ctx, entry));
   }
 
@@ -74,11 +74,18 @@ export class AuditService implements OnApplicationBootstrap {
    * The same, in the transaction the context carries (it must have one): one INSERT, no lock (the redemption hot path calls it). The
    * actor is the context's API client (null: the system, a scheduled job). The context's transaction seals it
    * after its commit, before the caller answers; a record written some other way is sealed by the next seal.
+   * Returns the record's id.
    */
-  async append(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+  async append(ctx: RequestContext, entry: AuditEntry): Promise<string> {
     const record = this.signed(ctx, entry);
     await this.records.append(ctx, record);
     await this.transactions.afterCommit(ctx, () => this.sealThrough(record.id));
+    return record.id;
+  }
+
+  /** The summary of the record with this id, sealed or still pending (null: there is none). */
+  async summaryOf(ctx: RequestContext, id: string): Promise<unknown> {
+    return this.records.summaryOf(ctx, id);
   }
 
   /** Several records at once (a bulk change described in chunks): one INSERT, one seal after the commit. */

@@ -12,6 +12,7 @@ import { EnterprisesRepository } from '../enterprises/enterprises.repository';
 import type { NewEvent } from '../events/events.repository';
 import { EventsService } from '../events/events.service';
 import { OnJob } from '../queue/on-job.decorator';
+import { AssignmentsAuditJob } from './assignments-audit.job';
 import { JobName } from '../queue/queue.constants';
 import { QueueService } from '../queue/queue.service';
 import { MailSender } from './channels/mail.sender';
@@ -56,7 +57,8 @@ type MessageChannelRecipient = ClaimedRecipient & { channel: 'email' | 'sms' | '
  *    on while batches come back full, and wakes itself again for retries.
  * 2. `distribution-sweep` (every DISTRIBUTION_SWEEP_INTERVAL_SECONDS): starts scheduled distributions, wakes
  *    distributions with due recipients (retries, lost leases, lost wake-ups), expires claim links, sends reminders,
- *    completes distributions whose recipients are all final and deletes uploaded files past their expiry.
+ *    completes distributions whose recipients are all final, deletes uploaded files past their expiry and enqueues
+ *    again the assignments' audit of a distribution whose job was lost (AssignmentsAuditJob).
  *
  * A claim token exists in clear only in the message (and for `link`, the one response that hands it out): the
  * database keeps its hash, logs never see it.
@@ -81,6 +83,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
     private readonly mail: MailSender,
     private readonly sms: SmsSender,
     private readonly completion: OrderCompletionService,
+    private readonly assignmentsAudit: AssignmentsAuditJob,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -411,7 +414,8 @@ export class DistributionSenderService implements OnApplicationBootstrap {
     const reminded = await this.sendReminders();
     const completed = await this.completeDistributions();
     const filesPurged = await this.repository.purgeExpiredFiles(ctx, FILE_PURGE_LIMIT);
-    if (started.length + overdue.length + expired + reminded + completed + filesPurged > 0) {
+    const auditsRequeued = await this.assignmentsAudit.sweep();
+    if (started.length + overdue.length + expired + reminded + completed + filesPurged + auditsRequeued > 0) {
       this.logger.log({
         msg: 'distribution sweep',
         started: started.length,
@@ -420,6 +424,7 @@ export class DistributionSenderService implements OnApplicationBootstrap {
         reminded,
         completed,
         files_purged: filesPurged,
+        assignment_audits_requeued: auditsRequeued,
       });
     }
   }

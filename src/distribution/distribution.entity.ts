@@ -161,6 +161,7 @@ export class DistributionFileRow {
 @Entity('distributions')
 @Index('distributions_enterprise', ['enterpriseId', 'id'])
 @Index('distributions_order', ['orderId'])
+@Index('distributions_assignments_unaudited', ['createdAt'], { where: 'assignments_audited_at IS NULL' })
 @Check('distributions_status', `status IN (${sqlList(DISTRIBUTION_STATUSES)})`)
 export class Distribution {
   @PrimaryColumn('text')
@@ -201,6 +202,16 @@ export class Distribution {
 
   @Column('timestamptz', { nullable: true })
   cancelledAt: Date | null;
+
+  /**
+   * The `distribution.created` audit record, which commits the digests of the assignments' audit summaries; the
+   * audit job writes the summaries after the commit and sets assignmentsAuditedAt (decision 0015).
+   */
+  @Column('text', { nullable: true })
+  assignmentsAuditId: string | null;
+
+  @Column('timestamptz', { nullable: true })
+  assignmentsAuditedAt: Date | null;
 }
 
 /**

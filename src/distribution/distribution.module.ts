@@ -19,6 +19,7 @@ import { DistributionFilesController } from './distribution-files.controller';
 import { DistributionFilesService } from './distribution-files.service';
 import { DistributionRecipientsController } from './distribution-recipients.controller';
 import { DistributionSenderService } from './distribution-sender.service';
+import { AssignmentsAuditJob } from './assignments-audit.job';
 import { DistributionSettingsController } from './distribution-settings.controller';
 import { DistributionSettingsService } from './distribution-settings.service';
 import { DistributionRepository } from './distribution.repository';
@@ -58,6 +59,7 @@ import { SmsReceiptsController } from './sms-receipts.controller';
     DistributionFilesService,
     DistributionsService,
     DistributionSenderService,
+    AssignmentsAuditJob,
     DistributionControlService,
     OrderCompletionService,
     ClaimsService,

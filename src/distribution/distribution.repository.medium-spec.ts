@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { serialFromSequence } from '../cards/card-code';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
-import { canonicalJson, CanonicalJsonText } from '../common/canonical-json';
+import { canonicalJson, sha256Hex } from '../common/canonical-json';
 import { newId } from '../common/ids';
 import { openMediumDatabase, type MediumDatabase } from '../../test/support/medium';
 import { stagedFileRow } from '../../test/support/medium-distribution';
@@ -80,6 +80,8 @@ describe('DistributionRepository (reservation)', () => {
       startedAt: new Date(),
       completedAt: null,
       cancelledAt: null,
+      assignmentsAuditId: null,
+      assignmentsAuditedAt: null,
     });
     return {
       distributionId: id,
@@ -148,13 +150,13 @@ describe('DistributionRepository (reservation)', () => {
         recipient(3),
         recipient(4, { faceValue: null, cardType: null, serial: small[2] }),
       ]);
-      const assignment = (row: number, serial: string) => ({ channel: 'link', employee_ref: `E${row}`, row, serial });
+      const assignment = (row: number, serial: string) => ({ employee_ref: `E${row}`, row, serial });
       expect(outcome).toEqual({
         outcome: 'reserved',
         count: 4,
         channels: { link: 4 },
-        assignmentSummaries: [
-          new CanonicalJsonText(
+        assignmentDigests: [
+          sha256Hex(
             canonicalJson({
               order_id: orderId,
               assignments: [
@@ -182,7 +184,7 @@ describe('DistributionRepository (reservation)', () => {
       expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(true);
     }));
 
-  it('summarises the assignments for the audit in canonical JSON, 500 a record, whatever the employee_ref holds', () =>
+  it('summarises the assignments for the audit in canonical JSON, 500 a record, whatever the employee_ref holds: the reservation commits their digests, the committed rows give the same text again', () =>
     db.rolledBack(async (ctx) => {
       const orderId = newId('order');
       const serials = await cards(ctx, orderId, 1, ASSIGNMENTS_PER_AUDIT_RECORD * 2 + 1);
@@ -210,14 +212,54 @@ describe('DistributionRepository (reservation)', () => {
             row: r.rowNumber,
             serial: serials[from + i],
             employee_ref: r.employeeRef,
-            channel: r.channel,
           })),
         });
-      expect(outcome.assignmentSummaries.map((summary) => summary.text)).toEqual([
-        expected(0, 500),
-        expected(500, 1_000),
-        expected(1_000, 1_001),
+      const texts = [expected(0, 500), expected(500, 1_000), expected(1_000, 1_001)];
+      expect(outcome.assignmentDigests).toEqual(texts.map(sha256Hex));
+
+      const summaries = await repository.assignmentSummaries(ctx, { id: terms.distributionId, orderId });
+      expect(summaries.map((chunk) => chunk.summary.text)).toEqual(texts);
+      expect(summaries.map((chunk) => chunk.sha256)).toEqual(outcome.assignmentDigests);
+
+      // A contact change may switch a recipient's channel, and a revoked assignment stays a past fact: neither
+      // changes what was assigned. An employee_ref changed behind the service's back does.
+      const second = (await stored(ctx, terms.distributionId))[1];
+      await repository.updateUnsentContact(ctx, second.id, { mobile: '13812345678', channel: 'sms' });
+      await db.connection.query(ctx, `UPDATE distribution_recipients SET status = 'revoked' WHERE id = $1`, [
+        second.id,
       ]);
+      expect(
+        (await repository.assignmentSummaries(ctx, { id: terms.distributionId, orderId })).map((c) => c.sha256),
+      ).toEqual(outcome.assignmentDigests);
+      await db.connection.query(
+        ctx,
+        `UPDATE distribution_recipients SET employee_ref = 'someone else' WHERE distribution_id = $1 AND row_number = 700`,
+        [terms.distributionId],
+      );
+      const altered = await repository.assignmentSummaries(ctx, { id: terms.distributionId, orderId });
+      expect(altered.map((chunk, index) => chunk.sha256 === outcome.assignmentDigests[index])).toEqual([
+        true,
+        false,
+        true,
+      ]);
+    }));
+
+  it('finds, locks and marks the distributions whose assignments are still to be written into the audit chain', () =>
+    db.rolledBack(async (ctx) => {
+      const orderId = newId('order');
+      const terms = await distribution(ctx, orderId);
+      expect(await repository.lockUnaudited(ctx, terms.distributionId)).toMatchObject({ id: terms.distributionId });
+      // Only those created over the given age ago (the sweep's: a job that had its chance).
+      expect(await repository.unauditedDistributions(ctx, 60_000, 100)).not.toContain(terms.distributionId);
+      await db.connection.query(
+        ctx,
+        `UPDATE distributions SET created_at = now() - interval '2 minutes' WHERE id = $1`,
+        [terms.distributionId],
+      );
+      expect(await repository.unauditedDistributions(ctx, 60_000, 100)).toContain(terms.distributionId);
+      await repository.markAssignmentsAudited(ctx, terms.distributionId);
+      expect(await repository.lockUnaudited(ctx, terms.distributionId)).toBeNull();
+      expect(await repository.unauditedDistributions(ctx, 60_000, 100)).not.toContain(terms.distributionId);
     }));
 
   it('reserves from an uploaded file in the statement: card types by choice, real names kept for registered cards only, link tokens by row', () =>

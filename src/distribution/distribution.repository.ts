@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { IsNull } from 'typeorm';
 import { cardsDeliveredSql, orderCardsForDistributionSql, orderCardsStillIssuedSql } from '../cards/cards.repository';
 import type { CardType } from '../catalog/product.entity';
 import { CanonicalJsonText } from '../common/canonical-json';
@@ -228,17 +229,16 @@ export interface FileSerialRow {
 /** Assignments per audit record: "who distributed which serial to which employee_ref", in readable chunks. */
 export const ASSIGNMENTS_PER_AUDIT_RECORD = 500;
 
-/** What the reservation wrote: how many recipients per channel, and the assignments as audit summaries. */
+/** What the reservation wrote: how many recipients per channel, and the digests of the assignments' audit summaries. */
 export interface Reservation {
   count: number;
   channels: Partial<Record<DistributionChannel, number>>;
   /**
-   * The `distribution.cards_assigned` audit summaries, ASSIGNMENTS_PER_AUDIT_RECORD assignments each in row order,
-   * as canonical JSON text built by the statement: `{"assignments":[{"channel","employee_ref","row","serial"}…],
-   * "order_id"}`. The assignments never come back to Node one object each (at 100,000 recipients that was most of
-   * the request's time: parsing the rows, then serialising them again for the audit).
+   * The SHA-256 (hex) of each `distribution.cards_assigned` audit summary (assignmentChunksSql), in row order:
+   * the distribution's own audit record commits them, and the audit job writes the summaries themselves after the
+   * commit (decision 0015). Neither the assignments nor their 80 bytes each of JSON come back to Node here.
    */
-  assignmentSummaries: CanonicalJsonText[];
+  assignmentDigests: string[];
 }
 
 export type ReservationOutcome =
@@ -374,22 +374,35 @@ function pairAndInsertSql(
          FROM paired p ${wide.join}
          LEFT JOIN batches l ON l.batch_id = p.batch_id
         WHERE (SELECT all_paired FROM ok)
-       RETURNING row_number, employee_ref, channel, card_serial),
-     -- The audit summaries, built here as canonical JSON (members in sorted order, to_json's escapes being
-     -- JSON.stringify's): the assignments in chunks of ${ASSIGNMENTS_PER_AUDIT_RECORD}, in row order.
-     assigned AS (
-       SELECT (row_number() OVER (ORDER BY row_number) - 1) / ${ASSIGNMENTS_PER_AUDIT_RECORD} AS chunk_no, *
-         FROM inserted)
-     SELECT '{"assignments":['
-              || string_agg(format('{"channel":%s,"employee_ref":%s,"row":%s,"serial":"%s"}',
-                                   to_json(channel), to_json(employee_ref), row_number, card_serial),
-                            ',' ORDER BY row_number)
-              || '],"order_id":' || to_json(${at.orderId}::text)::text || '}' AS summary,
-            count(*) FILTER (WHERE channel = 'email')::int AS email,
-            count(*) FILTER (WHERE channel = 'sms')::int AS sms,
-            count(*) FILTER (WHERE channel = 'link')::int AS link,
-            count(*) FILTER (WHERE channel = 'account')::int AS account
-       FROM assigned GROUP BY chunk_no ORDER BY chunk_no`;
+       RETURNING row_number, employee_ref, channel, card_serial)
+     ${assignmentChunksSql('inserted', `${at.orderId}::text`)}`;
+}
+
+/**
+ * The `distribution.cards_assigned` audit summaries of the rows of `source` (row_number, employee_ref, channel,
+ * card_serial): ASSIGNMENTS_PER_AUDIT_RECORD assignments each, in row order, as canonical JSON text (members in
+ * sorted order, to_json's escapes being JSON.stringify's): `{"assignments":[{"employee_ref","row","serial"}…],
+ * "order_id"}`; with each summary's SHA-256 and its rows per channel. Only what never changes about an assignment
+ * (a contact change may switch its channel): the reservation commits the digests, and the audit job, building the
+ * same text again from the committed rows, writes a summary only when its digest matches (decision 0015).
+ */
+function assignmentChunksSql(source: string, orderIdSql: string): string {
+  return `SELECT summary, encode(sha256(convert_to(summary, 'UTF8')), 'hex') AS sha256, email, sms, link, account
+       FROM (
+         SELECT chunk_no,
+                '{"assignments":['
+                  || string_agg('{"employee_ref":' || to_json(employee_ref)::text || ',"row":' || row_number
+                                  || ',"serial":"' || card_serial || '"}', ',' ORDER BY row_number)
+                  || '],"order_id":' || to_json(${orderIdSql})::text || '}' AS summary,
+                count(*) FILTER (WHERE channel = 'email')::int AS email,
+                count(*) FILTER (WHERE channel = 'sms')::int AS sms,
+                count(*) FILTER (WHERE channel = 'link')::int AS link,
+                count(*) FILTER (WHERE channel = 'account')::int AS account
+           FROM (SELECT (row_number() OVER (ORDER BY row_number) - 1) / ${ASSIGNMENTS_PER_AUDIT_RECORD} AS chunk_no,
+                        row_number, employee_ref, channel, card_serial
+                   FROM ${source} source) assigned
+          GROUP BY chunk_no) chunks
+      ORDER BY chunk_no`;
 }
 
 /** Inline recipients: `wide` is the unnest of one array per column, in row order. */
@@ -742,8 +755,9 @@ export class DistributionRepository {
     const [row] = await this.connection.query<Array<{ created_at: Date }>>(
       ctx,
       `INSERT INTO distributions (id, enterprise_id, order_id, status, send_at, file_id, recipient_count,
-                                  created_by_client_id, started_at, completed_at, cancelled_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING created_at`,
+                                  created_by_client_id, started_at, completed_at, cancelled_at, assignments_audit_id,
+                                  assignments_audited_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING created_at`,
       [
         distribution.id,
         distribution.enterpriseId,
@@ -756,6 +770,8 @@ export class DistributionRepository {
         distribution.startedAt,
         distribution.completedAt,
         distribution.cancelledAt,
+        distribution.assignmentsAuditId,
+        distribution.assignmentsAuditedAt,
       ],
     );
     return row.created_at;
@@ -771,7 +787,7 @@ export class DistributionRepository {
     terms: ReservationTerms,
     recipients: readonly RecipientReservation[],
   ): Promise<ReservationOutcome> {
-    if (recipients.length === 0) return { outcome: 'reserved', count: 0, channels: {}, assignmentSummaries: [] };
+    if (recipients.length === 0) return { outcome: 'reserved', count: 0, channels: {}, assignmentDigests: [] };
     return this.reserve(ctx, reservationSql(terms, recipients));
   }
 
@@ -794,7 +810,7 @@ export class DistributionRepository {
     ctx: RequestContext,
     statement: { sql: string; params: unknown[] },
   ): Promise<ReservationOutcome> {
-    let rows: Array<{ summary: string } & Record<DistributionChannel, number>>;
+    let rows: Array<{ sha256: string } & Record<DistributionChannel, number>>;
     try {
       await this.connection.query(ctx, RESERVATION_PLANNER.before);
       rows = await this.connection.query(ctx, statement.sql, statement.params);
@@ -816,8 +832,54 @@ export class DistributionRepository {
       outcome: 'reserved',
       count: Object.values(channels).reduce((total, n) => total + n, 0),
       channels,
-      assignmentSummaries: rows.map((row) => new CanonicalJsonText(row.summary)),
+      assignmentDigests: rows.map((row) => row.sha256),
     };
+  }
+
+  // ── the assignments' audit summaries, after the commit (decision 0015) ──
+
+  /** The distribution, locked, while its assignments' audit summaries are still to be written (null: written). */
+  async lockUnaudited(ctx: RequestContext, id: string): Promise<Distribution | null> {
+    return this.connection
+      .manager(ctx)
+      .getRepository(Distribution)
+      .findOne({ where: { id, assignmentsAuditedAt: IsNull() }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /**
+   * The assignments' audit summaries built again from the committed rows (assignmentChunksSql, the reservation's
+   * own text), with their digests. Every assignment ever made, revoked ones too: an assignment is a fact of the
+   * past, and what the reservation committed.
+   */
+  async assignmentSummaries(
+    ctx: RequestContext,
+    distribution: Pick<Distribution, 'id' | 'orderId'>,
+  ): Promise<Array<{ summary: CanonicalJsonText; sha256: string }>> {
+    const rows = await this.connection.query<Array<{ summary: string; sha256: string }>>(
+      ctx,
+      assignmentChunksSql(
+        '(SELECT row_number, employee_ref, channel, card_serial FROM distribution_recipients WHERE distribution_id = $1)',
+        '$2::text',
+      ),
+      [distribution.id, distribution.orderId],
+    );
+    return rows.map((row) => ({ summary: new CanonicalJsonText(row.summary), sha256: row.sha256 }));
+  }
+
+  async markAssignmentsAudited(ctx: RequestContext, id: string): Promise<void> {
+    await this.connection.query(ctx, 'UPDATE distributions SET assignments_audited_at = now() WHERE id = $1', [id]);
+  }
+
+  /** Distributions created over `olderThanMs` ago whose assignments' summaries are still to be written (a lost job). */
+  async unauditedDistributions(ctx: RequestContext, olderThanMs: number, limit: number): Promise<string[]> {
+    const rows = await this.connection.query<Array<{ id: string }>>(
+      ctx,
+      `SELECT id FROM distributions
+        WHERE assignments_audited_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((row) => row.id);
   }
 
   /** A distribution's link recipients in row order (the creation response hands over their claim links). */

@@ -1,5 +1,4 @@
 import type { CardType } from '../catalog/product.entity';
-import { CanonicalJsonText } from '../common/canonical-json';
 import { DataCipher } from '../common/crypto/data-cipher.service';
 import { ApiError } from '../common/errors/api-error';
 import type { AppConfig } from '../config/app-config';
@@ -12,7 +11,9 @@ import type { OrdersRepository } from '../orders/orders.repository';
 import { serialFromSequence } from '../cards/card-code';
 import { clientContext, expectApiError, FakeAudit, FakeTransactions } from '../../test/support/unit';
 import { claimTokenHash } from './claim-token';
+import type { AssignmentsAuditJob } from './assignments-audit.job';
 import type { DistributionSenderService } from './distribution-sender.service';
+import type { Distribution } from './distribution.entity';
 import {
   ASSIGNMENTS_PER_AUDIT_RECORD,
   type CardPool,
@@ -37,14 +38,14 @@ class FakeDistributions {
   live = false;
   reserved: Array<{ terms: ReservationTerms; recipients: readonly RecipientReservation[] }> = [];
   outcome: ReservationOutcome | null = null;
-  inserted = 0;
+  inserted: Array<Omit<Distribution, 'createdAt'>> = [];
 
   cardPools = async () => this.pools;
   serialsInOrder = async (_ctx: unknown, _order: string, serials: readonly string[]) =>
     this.serials.filter((card) => serials.includes(card.serial));
   settingsOf = async () => null;
-  insertDistribution = async () => {
-    this.inserted++;
+  insertDistribution = async (_ctx: unknown, distribution: Omit<Distribution, 'createdAt'>) => {
+    this.inserted.push(distribution);
     return new Date();
   };
   orderHasLiveAssignments = async () => this.live;
@@ -55,11 +56,11 @@ class FakeDistributions {
         outcome: 'reserved' as const,
         count: recipients.length,
         channels: countBy(recipients.map((recipient) => recipient.channel)),
-        // The statement's summaries: one per ASSIGNMENTS_PER_AUDIT_RECORD recipients (their content is the
-        // repository's, tested against the database).
-        assignmentSummaries: Array.from(
+        // The digests of the statement's summaries: one per ASSIGNMENTS_PER_AUDIT_RECORD recipients (their content
+        // is the repository's, tested against the database).
+        assignmentDigests: Array.from(
           { length: Math.ceil(recipients.length / ASSIGNMENTS_PER_AUDIT_RECORD) },
-          (_, chunk) => new CanonicalJsonText(`{"chunk":${chunk}}`),
+          (_, chunk) => `sha256-of-chunk-${chunk}`,
         ),
       }
     );
@@ -111,6 +112,14 @@ function setup(options: { status?: OrderStatus | null; exported?: boolean } = {}
       woken.push(id);
     },
   } as unknown as DistributionSenderService;
+  const ctx = clientContext('cli_hr', ENTERPRISE, ['distributions:write']);
+  /** The audit jobs enqueued, and whether the request's transaction was still open when each was. */
+  const auditJobs: Array<{ id: string; duringTransaction: boolean }> = [];
+  const assignmentsAudit = {
+    enqueue: async (id: string) => {
+      auditJobs.push({ id, duringTransaction: ctx.transaction !== undefined });
+    },
+  } as unknown as AssignmentsAuditJob;
   const cipher = new DataCipher(KEYS);
   const service = new DistributionsService(
     distributions as unknown as DistributionRepository,
@@ -125,10 +134,10 @@ function setup(options: { status?: OrderStatus | null; exported?: boolean } = {}
     cipher,
     { publicUrl: 'https://fuli.example/', DISTRIBUTION_SEND_BATCH: 100 } as AppConfig,
     sender,
+    assignmentsAudit,
   );
   service.onModuleInit();
-  const ctx = clientContext('cli_hr', ENTERPRISE, ['distributions:write']);
-  return { service, distributions, hooks, events, audit, woken, cipher, ctx, transactions };
+  return { service, distributions, hooks, events, audit, woken, auditJobs, cipher, ctx, transactions };
 }
 
 /** The ApiError `promise` rejects with. */
@@ -207,7 +216,7 @@ describe('DistributionsService.create', () => {
       [5, 'serial_not_available'],
     ]);
     expect(distributions.reserved).toHaveLength(0);
-    expect(distributions.inserted).toBe(0);
+    expect(distributions.inserted).toEqual([]);
   });
 
   it('answers real_name_required alone when that is all that is wrong', async () => {
@@ -303,24 +312,38 @@ describe('DistributionsService.create', () => {
     expect(distributions.reserved[0].terms).toMatchObject({ status: 'scheduled', nextAttemptAt: new Date(sendAt) });
   });
 
-  it('audits the distribution, then each chunk of assignments the reservation summarised, in its transaction', async () => {
-    const { service, distributions, audit, ctx } = setup();
+  it('audits the distribution with the digests of its assignments, and enqueues their summaries after commit', async () => {
+    const { service, distributions, audit, auditJobs, ctx } = setup();
     distributions.pools = [pool(10_000, 'anonymous', 2_000)];
     const recipients = Array.from({ length: ASSIGNMENTS_PER_AUDIT_RECORD * 2 + 1 }, (_, i) => link(`E${i}`));
-    await service.create(ctx, { order_id: ORDER, recipients });
-    expect(audit.actions()).toEqual([
-      'distribution.created',
-      'distribution.cards_assigned',
-      'distribution.cards_assigned',
-      'distribution.cards_assigned',
-    ]);
-    expect(audit.entries[0].summary).toMatchObject({ order_id: ORDER, recipient_count: 1_001 });
-    expect(audit.entries.slice(1).map((entry) => (entry.summary as CanonicalJsonText).text)).toEqual([
-      '{"chunk":0}',
-      '{"chunk":1}',
-      '{"chunk":2}',
-    ]);
-    expect(audit.inTransaction.every(Boolean)).toBe(true);
+    const created = await service.create(ctx, { order_id: ORDER, recipients });
+    expect(audit.actions()).toEqual(['distribution.created']);
+    expect(audit.inTransaction).toEqual([true]);
+    expect(audit.entries[0].summary).toEqual({
+      order_id: ORDER,
+      recipient_count: 1_001,
+      file_id: null,
+      send_at: created.send_at,
+      assignment_records: 3,
+      assignment_sha256: ['sha256-of-chunk-0', 'sha256-of-chunk-1', 'sha256-of-chunk-2'],
+    });
+    // The distribution names the record that commits the digests; the job that writes the summaries comes after.
+    expect(distributions.inserted).toEqual([expect.objectContaining({ id: created.id, assignmentsAuditId: 'aud_0' })]);
+    expect(auditJobs).toEqual([{ id: created.id, duringTransaction: false }]);
+  });
+
+  it('enqueues no audit job when the reservation fails', async () => {
+    const { service, distributions, audit, auditJobs, ctx } = setup();
+    distributions.pools = [pool(10_000, 'anonymous', 5)];
+    distributions.outcome = { outcome: 'card_taken' };
+    await expectApiError(
+      service.create(ctx, { order_id: ORDER, recipients: [link('E1')] }),
+      409,
+      'card_assignment_conflict',
+    );
+    expect(audit.entries).toEqual([]);
+    expect(distributions.inserted).toEqual([]);
+    expect(auditJobs).toEqual([]);
   });
 
   it('refuses exports of an order with live assignments (the guard it registers)', async () => {

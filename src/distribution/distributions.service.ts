@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { AssignmentsAuditJob, type CommittedAssignments } from './assignments-audit.job';
 import type { CardType } from '../catalog/product.entity';
 import type { RequestContext } from '../common/context/request-context';
 import { DataCipher } from '../common/crypto/data-cipher.service';
@@ -127,6 +128,7 @@ export class DistributionsService implements OnModuleInit {
     private readonly cipher: DataCipher,
     private readonly config: AppConfig,
     private readonly sender: DistributionSenderService,
+    private readonly assignmentsAudit: AssignmentsAuditJob,
   ) {}
 
   /** Exports of an order whose cards are handed to employees are refused: only the employee may see a code. */
@@ -206,6 +208,8 @@ export class DistributionsService implements OnModuleInit {
         startedAt: scheduled ? null : now,
         completedAt: null,
         cancelledAt: null,
+        assignmentsAuditId: null,
+        assignmentsAuditedAt: null,
       };
       const terms: ReservationTerms = {
         distributionId: distribution.id,
@@ -222,7 +226,6 @@ export class DistributionsService implements OnModuleInit {
       // The link rows' claim tokens, in row order: only their hashes are stored; the links go back in the response.
       const linkTokens = asks.linkRows.map(() => newClaimToken());
 
-      distribution.createdAt = await this.distributions.insertDistribution(ctx, distribution);
       const reserved = rows
         ? await this.distributions.reserveCards(ctx, terms, this.reservations(rows, plan, linkTokens))
         : await this.distributions.reserveCardsFromFile(ctx, terms, fileId!, plan.choices, {
@@ -240,7 +243,11 @@ export class DistributionsService implements OnModuleInit {
         // The checks ran on the same locked order: a safety net.
         throw insufficientCards(await this.distributions.cardPools(ctx, dto.order_id), plan.wanted);
       }
-      if (fileId) await this.distributions.deleteFileRows(ctx, fileId);
+      // Its audit record commits the digests of the assignments' summaries, which the audit job writes after the
+      // commit (decision 0015); the file's rows go with that job.
+      distribution.assignmentsAuditId = await this.auditDistribution(ctx, distribution, reserved);
+      distribution.createdAt = await this.distributions.insertDistribution(ctx, distribution);
+      await this.transactions.afterCommit(ctx, () => this.assignmentsAudit.enqueue(distribution.id));
 
       await this.events.record(ctx, {
         enterpriseId,
@@ -254,7 +261,6 @@ export class DistributionsService implements OnModuleInit {
           channels: reserved.channels,
         },
       });
-      await this.auditAssignments(ctx, distribution, reserved);
       if (!scheduled) {
         // Once the rows saying they are due have committed; a wake-up lost here only waits for the sweep.
         const jobs = Math.ceil(reserved.count / this.config.DISTRIBUTION_SEND_BATCH);
@@ -446,16 +452,21 @@ export class DistributionsService implements OnModuleInit {
   }
 
   /**
-   * The audit chain says who distributed which serial to which employee: one record for the distribution, and the
-   * assignments in records of ASSIGNMENTS_PER_AUDIT_RECORD (serial and employee_ref only; no contact data), whose
-   * summaries the reservation statement built.
+   * The distribution's audit record: who distributed, when, how many, and the SHA-256 of each of the assignments'
+   * audit summaries (ASSIGNMENTS_PER_AUDIT_RECORD assignments each: row, employee_ref and serial, no contact data).
+   * The summaries themselves are appended by AssignmentsAuditJob after the commit, each checked against its digest
+   * here (decision 0015): the chain holds them without 8 MB of JSON going back and forth inside the request.
    */
-  private async auditAssignments(
+  private async auditDistribution(
     ctx: RequestContext,
     distribution: Distribution,
     reservation: Reservation,
-  ): Promise<void> {
-    await this.audit.append(ctx, {
+  ): Promise<string> {
+    const committed: CommittedAssignments = {
+      assignment_records: reservation.assignmentDigests.length,
+      assignment_sha256: reservation.assignmentDigests,
+    };
+    return this.audit.append(ctx, {
       action: 'distribution.created',
       objectType: 'distribution',
       objectId: distribution.id,
@@ -465,18 +476,9 @@ export class DistributionsService implements OnModuleInit {
         recipient_count: reservation.count,
         file_id: distribution.fileId,
         send_at: distribution.sendAt.toISOString(),
+        ...committed,
       },
     });
-    await this.audit.appendAll(
-      ctx,
-      reservation.assignmentSummaries.map((summary) => ({
-        action: 'distribution.cards_assigned',
-        objectType: 'distribution',
-        objectId: distribution.id,
-        enterpriseId: distribution.enterpriseId,
-        summary,
-      })),
-    );
   }
 
   async get(ctx: RequestContext, id: string): Promise<DistributionDto> {

@@ -37,6 +37,8 @@ export enum JobName {
   DistributionSend = 'distribution-send',
   /** Scheduled sends, retries, lost leases, link expiry, reminders and completion of distributions (scheduled). */
   DistributionSweep = 'distribution-sweep',
+  /** Write a distribution's assignments into the audit chain against the digests it committed (src/distribution). */
+  AuditDistributionAssignments = 'audit-distribution-assignments',
   /** Render one invoice's PDF, XML and JSON, store them with their SHA-256, then e-mail the PDF (src/invoicing). */
   RenderInvoice = 'render-invoice',
   /** Issue the monthly invoices of the previous Asia/Shanghai month (scheduled 02:00 on the 1st), idempotent. */
@@ -66,6 +68,7 @@ export interface JobPayloads {
   [JobName.CheckpointAudit]: Record<string, never>;
   [JobName.DistributionSend]: { distributionId: string };
   [JobName.DistributionSweep]: Record<string, never>;
+  [JobName.AuditDistributionAssignments]: { distributionId: string };
   [JobName.RenderInvoice]: { invoiceId: string; rerender?: boolean };
   /** `period` YYYY-MM; absent: the month before the run's (Asia/Shanghai). */
   [JobName.IssueMonthlyInvoices]: { period?: string };
@@ -91,6 +94,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.DistributionSend]: QueueName.Distribution,
   // Not on maintenance: a sweep of many distributions must not wait behind a long expiry or audit checkpoint.
   [JobName.DistributionSweep]: QueueName.Distribution,
+  [JobName.AuditDistributionAssignments]: QueueName.Distribution,
   [JobName.RenderInvoice]: QueueName.Invoices,
   [JobName.IssueMonthlyInvoices]: QueueName.Maintenance,
   [JobName.SweepInvoiceRendering]: QueueName.Maintenance,

@@ -57,13 +57,20 @@ export class FakeAudit {
   /** Whether each entry was recorded inside a transaction. */
   readonly inTransaction: boolean[] = [];
 
-  async record(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+  /** Returns the record's id: `aud_<its index>`. */
+  async record(ctx: RequestContext, entry: AuditEntry): Promise<string> {
     this.entries.push(entry);
     this.inTransaction.push(ctx.transaction !== undefined);
+    return `aud_${this.entries.length - 1}`;
   }
 
-  async append(ctx: RequestContext, entry: AuditEntry): Promise<void> {
+  async append(ctx: RequestContext, entry: AuditEntry): Promise<string> {
     return this.record(ctx, entry);
+  }
+
+  async summaryOf(_ctx: RequestContext, id: string): Promise<unknown> {
+    const match = /^aud_(\d+)$/.exec(id);
+    return (match && this.entries[Number(match[1])]?.summary) ?? null;
   }
 
   async appendAll(ctx: RequestContext, entries: readonly AuditEntry[]): Promise<void> {
