@@ -421,6 +421,29 @@ describe('distributions (creation)', () => {
     );
   });
 
+  it("refuses a file's rows the order cannot serve, listing each refused group's rows, and reserves nothing", async () => {
+    const order = await issuedOrder();
+    const csv =
+      'employee_ref,channel,face_value\n' +
+      'G1,link,10000\nG2,link,20000\nG3,link,10000\nG4,link,20000\nG5,link,100000\nG6,link,20000\n';
+    const uploaded = await app.http
+      .post('/v1/distribution-files?filename=groups.csv')
+      .auth(order.token, { type: 'bearer' })
+      .set('content-type', 'text/csv')
+      .send(csv)
+      .expect(201);
+    const refused = await post(order.token, { order_id: order.orderId, file_id: uploaded.body.id });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error_count).toBe(4);
+    expect(refused.body.errors.map((e: { row: number; code: string }) => [e.row, e.code])).toEqual([
+      [2, 'face_value_not_in_order'],
+      [4, 'face_value_not_in_order'],
+      [5, 'real_name_required'],
+      [6, 'face_value_not_in_order'],
+    ]);
+    expect(await assignedCount(order.orderId)).toBe(0);
+  });
+
   it('reads an XLSX file as text: formulas as their formula, numbers as their digits', async () => {
     const order = await issuedOrder();
     const workbook = new ExcelJS.Workbook();

@@ -322,11 +322,16 @@ describe('DistributionRepository (reservation)', () => {
       );
       expect(outcome).toEqual({ outcome: 'insufficient' });
       expect(await repository.orderHasLiveAssignments(ctx, orderId)).toBe(false);
-      expect(await repository.fileRowsForPlan(ctx, fileId, 1)).toEqual({
-        groups: [{ faceValue: 10_000, hasRealName: false, count: 2, firstRows: [1] }],
+      expect(await repository.fileRowsForPlan(ctx, fileId)).toEqual({
+        groups: [{ faceValue: 10_000, hasRealName: false, count: 2 }],
         serialRows: [],
         linkRows: [],
       });
+      expect(await repository.firstRowsOfGroup(ctx, fileId, { faceValue: 10_000, hasRealName: false }, 1)).toEqual([1]);
+      expect(await repository.firstRowsOfGroup(ctx, fileId, { faceValue: 10_000, hasRealName: false }, 5)).toEqual([
+        1, 2,
+      ]);
+      expect(await repository.firstRowsOfGroup(ctx, fileId, { faceValue: 10_000, hasRealName: true }, 5)).toEqual([]);
     }));
 
   it('writes nothing when one recipient finds no card, and the pools say why', () =>

@@ -215,8 +215,6 @@ export interface FileRowGroup {
   faceValue: number;
   hasRealName: boolean;
   count: number;
-  /** The group's first row numbers (as many as the caller asked for). */
-  firstRows: number[];
 }
 
 /** A file's row naming its card by serial. */
@@ -622,17 +620,14 @@ export class DistributionRepository {
   async fileRowsForPlan(
     ctx: RequestContext,
     fileId: string,
-    rowsListed: number,
   ): Promise<{ groups: FileRowGroup[]; serialRows: FileSerialRow[]; linkRows: number[] }> {
-    const groups = await this.connection.query<
-      Array<{ face_value: number; has_real_name: boolean; count: number; rows: number[] }>
-    >(
+    // Counts only: a group's row numbers are read when it is refused (firstRowsOfGroup), not on every request.
+    const groups = await this.connection.query<Array<{ face_value: number; has_real_name: boolean; count: number }>>(
       ctx,
-      `SELECT face_value, real_name_sealed IS NOT NULL AS has_real_name, count(*)::int AS count,
-              (array_agg(row_number ORDER BY row_number))[1:$2] AS rows
+      `SELECT face_value, real_name_sealed IS NOT NULL AS has_real_name, count(*)::int AS count
          FROM distribution_file_rows WHERE file_id = $1 AND serial IS NULL
         GROUP BY 1, 2`,
-      [fileId, rowsListed],
+      [fileId],
     );
     const serialRows = await this.connection.query<
       Array<{ row_number: number; serial: string; has_real_name: boolean }>
@@ -654,7 +649,6 @@ export class DistributionRepository {
         faceValue: group.face_value,
         hasRealName: group.has_real_name,
         count: group.count,
-        firstRows: group.rows,
       })),
       serialRows: serialRows.map((row) => ({
         rowNumber: row.row_number,
@@ -662,6 +656,23 @@ export class DistributionRepository {
         hasRealName: row.has_real_name,
       })),
     };
+  }
+
+  /** The first `limit` row numbers of a file's group (the rows an error about the group lists), ascending. */
+  async firstRowsOfGroup(
+    ctx: RequestContext,
+    fileId: string,
+    group: Pick<FileRowGroup, 'faceValue' | 'hasRealName'>,
+    limit: number,
+  ): Promise<number[]> {
+    const rows = await this.connection.query<Array<{ row_number: number }>>(
+      ctx,
+      `SELECT row_number FROM distribution_file_rows
+        WHERE file_id = $1 AND serial IS NULL AND face_value = $2 AND (real_name_sealed IS NOT NULL) = $3
+        ORDER BY row_number LIMIT $4`,
+      [fileId, group.faceValue, group.hasRealName, limit],
+    );
+    return rows.map((row) => row.row_number);
   }
 
   /** A file's rows are dropped once a distribution took them (the file row stays, for the record). */

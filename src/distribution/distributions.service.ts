@@ -69,7 +69,13 @@ export function rowErrorsProblem(errors: readonly RowError[], total?: { rows: nu
  * here; a file's are grouped by its SQL (DistributionRepository.fileRowsForPlan), so its rows never pass through Node.
  */
 interface RecipientAsks {
-  groups: Array<{ faceValue: number; hasRealName: boolean; count: number; firstRows: number[] }>;
+  /** `firstRows`: the group's row numbers when they are at hand (inline), or read when the group is refused (a file). */
+  groups: Array<{
+    faceValue: number;
+    hasRealName: boolean;
+    count: number;
+    firstRows: number[] | (() => Promise<number[]>);
+  }>;
   serialRows: Array<{ rowNumber: number; serial: string; hasRealName: boolean }>;
   count: number;
   /** The link rows' numbers, ascending: each gets a claim token. */
@@ -77,7 +83,7 @@ interface RecipientAsks {
 }
 
 function asksOfRows(rows: readonly RecipientRow[]): RecipientAsks {
-  const groups = new Map<string, RecipientAsks['groups'][number]>();
+  const groups = new Map<string, RecipientAsks['groups'][number] & { firstRows: number[] }>();
   const serialRows: RecipientAsks['serialRows'] = [];
   for (const row of rows) {
     if (row.serial) {
@@ -354,13 +360,15 @@ export class DistributionsService implements OnModuleInit {
       errorCount += count;
     };
     const realNameMissing = 'a registered card needs the holder: real_name (name, id_type, id_number, mobile)';
+    const rowsOf = async (group: RecipientAsks['groups'][number]) =>
+      typeof group.firstRows === 'function' ? group.firstRows() : group.firstRows;
     const plan: Plan = { choices: [], cardTypeOfSerialRow: new Map(), wanted: new Map() };
     for (const group of asks.groups) {
       const kinds = pools.filter((pool) => pool.faceValue === group.faceValue).map((pool) => pool.cardType);
       if (kinds.length === 0) {
         const values = [...new Set(pools.map((pool) => pool.faceValue))].join(', ');
         fail(
-          group.firstRows,
+          await rowsOf(group),
           group.count,
           'face_value',
           'face_value_not_in_order',
@@ -374,7 +382,7 @@ export class DistributionsService implements OnModuleInit {
           ? 'registered'
           : 'anonymous';
       if (cardType === 'registered' && !group.hasRealName) {
-        fail(group.firstRows, group.count, 'real_name', 'real_name_required', realNameMissing);
+        fail(await rowsOf(group), group.count, 'real_name', 'real_name_required', realNameMissing);
         continue;
       }
       plan.choices.push({ faceValue: group.faceValue, hasRealName: group.hasRealName, cardType });
@@ -438,13 +446,12 @@ export class DistributionsService implements OnModuleInit {
         },
       );
     }
-    const { groups, serialRows, linkRows } = await this.distributions.fileRowsForPlan(
-      ctx,
-      fileId,
-      MAX_LISTED_ROW_ERRORS,
-    );
+    const { groups, serialRows, linkRows } = await this.distributions.fileRowsForPlan(ctx, fileId);
     return {
-      groups,
+      groups: groups.map((group) => ({
+        ...group,
+        firstRows: () => this.distributions.firstRowsOfGroup(ctx, fileId, group, MAX_LISTED_ROW_ERRORS),
+      })),
       serialRows,
       count: serialRows.length + groups.reduce((sum, group) => sum + group.count, 0),
       linkRows,
