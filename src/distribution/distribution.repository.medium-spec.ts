@@ -8,6 +8,7 @@ import { openMediumDatabase, type MediumDatabase } from '../../test/support/medi
 import { stagedFileRow } from '../../test/support/medium-distribution';
 import {
   ASSIGNMENTS_PER_AUDIT_RECORD,
+  type FileRowGroup,
   DistributionRepository,
   type RecipientReservation,
   type ReservationTerms,
@@ -332,6 +333,37 @@ describe('DistributionRepository (reservation)', () => {
         1, 2,
       ]);
       expect(await repository.firstRowsOfGroup(ctx, fileId, { faceValue: 10_000, hasRealName: true }, 5)).toEqual([]);
+    }));
+
+  it("reads a file's rows for the plan in one pass: counts per group, the rows naming a serial, the link rows", () =>
+    db.rolledBack(async (ctx) => {
+      const fileId = newId('distributionFile');
+      const link = { channel: 'link' as const, email: null };
+      await repository.insertFileRows(ctx, fileId, [
+        stagedFileRow(1),
+        stagedFileRow(2, { ...link, faceValue: 50_000 }),
+        stagedFileRow(3, { faceValue: 50_000, realNameSealed: 'v1.k1.sealed-3' }),
+        stagedFileRow(4, { ...link, faceValue: null, serial: '10000000000000017' }),
+        stagedFileRow(5, { ...link }),
+        stagedFileRow(6, { faceValue: null, serial: '10000000000000009', realNameSealed: 'v1.k1.sealed-6' }),
+        stagedFileRow(7, { faceValue: 50_000 }),
+      ]);
+      const plan = await repository.fileRowsForPlan(ctx, fileId);
+      const byKey = (a: FileRowGroup, b: FileRowGroup) =>
+        a.faceValue - b.faceValue || Number(a.hasRealName) - Number(b.hasRealName);
+      expect(plan.groups.sort(byKey)).toEqual([
+        { faceValue: 10_000, hasRealName: false, count: 2 },
+        { faceValue: 50_000, hasRealName: false, count: 2 },
+        { faceValue: 50_000, hasRealName: true, count: 1 },
+      ]);
+      expect(plan.serialRows).toEqual([
+        { rowNumber: 4, serial: '10000000000000017', hasRealName: false },
+        { rowNumber: 6, serial: '10000000000000009', hasRealName: true },
+      ]);
+      expect(plan.linkRows).toEqual([2, 4, 5]);
+      expect(await repository.firstRowsOfGroup(ctx, fileId, { faceValue: 50_000, hasRealName: false }, 5)).toEqual([
+        2, 7,
+      ]);
     }));
 
   it('writes nothing when one recipient finds no card, and the pools say why', () =>

@@ -621,40 +621,43 @@ export class DistributionRepository {
     ctx: RequestContext,
     fileId: string,
   ): Promise<{ groups: FileRowGroup[]; serialRows: FileSerialRow[]; linkRows: number[] }> {
-    // Counts only: a group's row numbers are read when it is refused (firstRowsOfGroup), not on every request.
-    const groups = await this.connection.query<Array<{ face_value: number; has_real_name: boolean; count: number }>>(
-      ctx,
-      `SELECT face_value, real_name_sealed IS NOT NULL AS has_real_name, count(*)::int AS count
-         FROM distribution_file_rows WHERE file_id = $1 AND serial IS NULL
-        GROUP BY 1, 2`,
-      [fileId],
-    );
-    const serialRows = await this.connection.query<
-      Array<{ row_number: number; serial: string; has_real_name: boolean }>
+    // One pass over the file's rows: counts per group (a group's row numbers are read only when it is refused:
+    // firstRowsOfGroup), the rows naming a serial, the link rows.
+    const rows = await this.connection.query<
+      Array<{
+        face_value: number | null;
+        has_real_name: boolean;
+        by_serial: boolean;
+        count: number;
+        link_rows: number[] | null;
+        serial_rows: number[] | null;
+        serials: string[] | null;
+      }>
     >(
       ctx,
-      `SELECT row_number, serial::text AS serial, real_name_sealed IS NOT NULL AS has_real_name
-         FROM distribution_file_rows WHERE file_id = $1 AND serial IS NOT NULL ORDER BY row_number`,
-      [fileId],
-    );
-    const [links] = await this.connection.query<Array<{ rows: number[] | null }>>(
-      ctx,
-      `SELECT array_agg(row_number ORDER BY row_number) AS rows
-         FROM distribution_file_rows WHERE file_id = $1 AND channel = 'link'`,
+      `SELECT face_value, real_name_sealed IS NOT NULL AS has_real_name, serial IS NOT NULL AS by_serial,
+              count(*)::int AS count,
+              array_agg(row_number ORDER BY row_number) FILTER (WHERE channel = 'link') AS link_rows,
+              array_agg(row_number ORDER BY row_number) FILTER (WHERE serial IS NOT NULL) AS serial_rows,
+              array_agg(serial::text ORDER BY row_number) FILTER (WHERE serial IS NOT NULL) AS serials
+         FROM distribution_file_rows WHERE file_id = $1
+        GROUP BY 1, 2, 3`,
       [fileId],
     );
     return {
-      linkRows: links.rows ?? [],
-      groups: groups.map((group) => ({
-        faceValue: group.face_value,
-        hasRealName: group.has_real_name,
-        count: group.count,
-      })),
-      serialRows: serialRows.map((row) => ({
-        rowNumber: row.row_number,
-        serial: row.serial,
-        hasRealName: row.has_real_name,
-      })),
+      groups: rows
+        .filter((row) => !row.by_serial)
+        .map((row) => ({ faceValue: row.face_value!, hasRealName: row.has_real_name, count: row.count })),
+      serialRows: rows
+        .flatMap((row) =>
+          (row.serial_rows ?? []).map((rowNumber, index) => ({
+            rowNumber,
+            serial: row.serials![index],
+            hasRealName: row.has_real_name,
+          })),
+        )
+        .sort((a, b) => a.rowNumber - b.rowNumber),
+      linkRows: rows.flatMap((row) => row.link_rows ?? []).sort((a, b) => a - b),
     };
   }
 
