@@ -10,7 +10,7 @@
  *   an HR client with the orders and distributions scopes, a product, an order of N anonymous cards paid and minted
  *   by the real issuance worker in a second child (then stopped); the recipient list uploaded as a CSV file through
  *   `POST /v1/distribution-files` (inline recipients stop at 10,000).
- * - (1) Reservation, in BENCH_ROUNDS rounds (default 3; each round its own order of N cards and its own uploaded
+ * - (1) Reservation, in BENCH_ROUNDS rounds (default 5; each round its own order of N cards and its own uploaded
  *   file; every round but the last distributes for a day later, so that only the last one is sent). The limit is a
  *   raw `COPY … FROM STDIN` of the round's assignment rows (the n-th recipient with the n-th card of the order in
  *   serial order, the same columns the reservation writes) into distribution_recipients, committed, then deleted
@@ -88,7 +88,7 @@ const EXPLAIN = process.env.BENCH_EXPLAIN === '1';
 /** BENCH_PARTS=reservation: part (1) only (no nodemailer baseline, no sending): a minute instead of several. */
 const RESERVATION_ONLY = process.env.BENCH_PARTS === 'reservation';
 /** Rounds of part (1), each with its own order and file; the target is on the median ratio (the machine is noisy). */
-const ROUNDS = positiveInt('BENCH_ROUNDS', 3);
+const ROUNDS = positiveInt('BENCH_ROUNDS', 5);
 const FACE_VALUE = 10_000;
 const TARGET_SEND_RATIO = 0.5;
 const TARGET_VS_COPY = 2;

@@ -378,16 +378,18 @@ function pairAndInsertSql(
 
 /**
  * The `distribution.cards_assigned` audit summaries of the rows of `source` (row_number, employee_ref, channel,
- * card_serial): ASSIGNMENTS_PER_AUDIT_RECORD assignments each, in row order, as canonical JSON text (members in
- * sorted order, to_json's escapes being JSON.stringify's): `{"assignments":[{"employee_ref","row","serial"}…],
- * "order_id"}`; with each summary's SHA-256 and its rows per channel. Only what never changes about an assignment
- * (a contact change may switch its channel): the reservation commits the digests, and the audit job, building the
- * same text again from the committed rows, writes a summary only when its digest matches (decision 0015).
+ * card_serial): one per ASSIGNMENTS_PER_AUDIT_RECORD row numbers (rows 1–500, 501–1000, …; a distribution's rows are
+ * numbered from 1 without gaps), each as canonical JSON text (members in sorted order, to_json's escapes being
+ * JSON.stringify's): `{"assignments":[{"employee_ref","row","serial"}…],"order_id"}`; with its SHA-256 and its rows
+ * per channel. Chunks by row number need no ranking of the rows (a window over 100,000 rows cost a sort of its
+ * own). Only what never changes about an assignment (a contact change may switch its channel): the reservation
+ * commits the digests, and the audit job, building the same text again from the committed rows, writes a summary
+ * only when its digest matches (decision 0015).
  */
 function assignmentChunksSql(source: string, orderIdSql: string): string {
   return `SELECT summary, encode(sha256(convert_to(summary, 'UTF8')), 'hex') AS sha256, email, sms, link, account
        FROM (
-         SELECT chunk_no,
+         SELECT (row_number - 1) / ${ASSIGNMENTS_PER_AUDIT_RECORD} AS chunk_no,
                 '{"assignments":['
                   || string_agg('{"employee_ref":' || to_json(employee_ref)::text || ',"row":' || row_number
                                   || ',"serial":"' || card_serial || '"}', ',' ORDER BY row_number)
@@ -396,10 +398,8 @@ function assignmentChunksSql(source: string, orderIdSql: string): string {
                 count(*) FILTER (WHERE channel = 'sms')::int AS sms,
                 count(*) FILTER (WHERE channel = 'link')::int AS link,
                 count(*) FILTER (WHERE channel = 'account')::int AS account
-           FROM (SELECT (row_number() OVER (ORDER BY row_number) - 1) / ${ASSIGNMENTS_PER_AUDIT_RECORD} AS chunk_no,
-                        row_number, employee_ref, channel, card_serial
-                   FROM ${source} source) assigned
-          GROUP BY chunk_no) chunks
+           FROM ${source} source
+          GROUP BY 1) chunks
       ORDER BY chunk_no`;
 }
 
