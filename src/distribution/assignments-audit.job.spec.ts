@@ -13,7 +13,9 @@ class FakeRepository {
   marked: string[] = [];
   deletedFiles: string[] = [];
 
+  overdue: string[] = [];
   lockUnaudited = async () => this.distribution;
+  unauditedDistributions = async (_ctx: unknown, olderThanMs: number) => (olderThanMs >= 60_000 ? this.overdue : []);
   assignmentSummaries = async () => this.chunks;
   markAssignmentsAudited = async (_ctx: unknown, id: string) => {
     this.marked.push(id);
@@ -27,11 +29,22 @@ function setup() {
   const repository = new FakeRepository();
   const audit = new FakeAudit();
   const transactions = new FakeTransactions();
+  const enqueued: Array<{ how: string; name: string; payload: unknown; jobId?: string }> = [];
+  const queues = {
+    add: async (name: string, payload: unknown, options: { jobId?: string }) => {
+      enqueued.push({ how: 'add', name, payload, jobId: options.jobId });
+      return options.jobId;
+    },
+    addOrRetryFailed: async (name: string, payload: unknown, options: { jobId?: string }) => {
+      enqueued.push({ how: 'addOrRetryFailed', name, payload, jobId: options.jobId });
+      return options.jobId;
+    },
+  } as unknown as QueueService;
   const job = new AssignmentsAuditJob(
     repository as unknown as DistributionRepository,
     audit.service,
     transactions.service,
-    {} as QueueService,
+    queues,
   );
   /** The distribution's own record, as the request appended it: it commits these digests. */
   const committed = async (digests: string[]) => {
@@ -50,7 +63,7 @@ function setup() {
     };
   };
   const chunk = (text: string, sha256: string) => ({ summary: new CanonicalJsonText(text), sha256 });
-  return { job, repository, audit, committed, chunk };
+  return { job, repository, audit, committed, chunk, enqueued };
 }
 
 /** What `promise` rejects with (it must reject). */
@@ -117,5 +130,32 @@ describe('AssignmentsAuditJob', () => {
     };
     expect(String(await thrown(job.write({ distributionId: 'dst_1' })))).toMatch(/commits no assignment digests/);
     expect(audit.entries).toEqual([]);
+  });
+
+  it('is enqueued once per distribution, and again by the sweep (retrying a failed one) when overdue', async () => {
+    const { job, repository, enqueued } = setup();
+    await job.enqueue('dst_1');
+    repository.overdue = ['dst_2', 'dst_3'];
+    await expect(job.sweep()).resolves.toBe(2);
+    expect(enqueued).toEqual([
+      {
+        how: 'add',
+        name: 'audit-distribution-assignments',
+        payload: { distributionId: 'dst_1' },
+        jobId: 'audit-assignments-dst_1',
+      },
+      {
+        how: 'addOrRetryFailed',
+        name: 'audit-distribution-assignments',
+        payload: { distributionId: 'dst_2' },
+        jobId: 'audit-assignments-dst_2',
+      },
+      {
+        how: 'addOrRetryFailed',
+        name: 'audit-distribution-assignments',
+        payload: { distributionId: 'dst_3' },
+        jobId: 'audit-assignments-dst_3',
+      },
+    ]);
   });
 });
