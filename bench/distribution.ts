@@ -461,7 +461,10 @@ async function distribute(
     async () =>
       (
         await db.query<{ records: number; after_s: number | null }>(
-          `SELECT (SELECT count(*) FROM audit_records WHERE object_id = d.id AND action = 'distribution.cards_assigned')::int
+          // Sealed or still pending: the job's records commit with assignments_audited_at, the seal comes after.
+          `SELECT (SELECT count(*) FROM (SELECT 1 FROM audit_records WHERE object_id = d.id AND action = 'distribution.cards_assigned'
+                                         UNION ALL
+                                         SELECT 1 FROM audit_pending WHERE object_id = d.id AND action = 'distribution.cards_assigned') r)::int
                     AS records,
                   extract(epoch FROM d.assignments_audited_at - d.created_at)::float8 AS after_s
              FROM distributions d WHERE d.id = $1`,
@@ -522,10 +525,10 @@ async function main(): Promise<number> {
     await db.connect();
     const workerEnv = { ...env, DATABASE_URL: databaseUrl };
 
-    // (1) limits of the reservation, in ROUNDS rounds (each its own order of N cards and uploaded file): the raw COPY
-    // of the round's assignment rows (committed, deleted), then its POST. The first round also times the statement
-    // alone (rolled back) and the insert floor. Every round but the last distributes for a day later (scheduled:
-    // nothing to send); the last is the one the worker sends, in (2).
+    // (1) limits of the reservation, in ROUNDS rounds (each its own order of N cards and uploaded file): a raw COPY
+    // of the round's assignment rows (committed, deleted) right before its POST and one right after, their mean the
+    // round's limit. The first round also times the statement alone (rolled back) and the insert floor. Every round
+    // distributes for a day later (scheduled: nothing to send); the distribution sent in (2) has an order of its own.
     const rounds: Array<{ copyS: number; postS: number }> = [];
     let statementS = 0;
     let floor = { copyS: 0, insertS: 0 };
@@ -591,9 +594,9 @@ async function main(): Promise<number> {
       PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
     // The worker's start-up work first, as in a running deployment: its boot-time jobs, and the assignments' audit
-    // jobs of the earlier rounds' distributions.
+    // jobs of the rounds' distributions.
     await waitUntil(
-      "the earlier rounds' audit jobs",
+      "the rounds' audit jobs",
       async () =>
         (
           await db!.query<{ n: number }>(

@@ -226,9 +226,7 @@ describe('DistributionRepository (reservation)', () => {
       // changes what was assigned. An employee_ref changed behind the service's back does.
       const second = (await stored(ctx, terms.distributionId))[1];
       await repository.updateUnsentContact(ctx, second.id, { mobile: '13812345678', channel: 'sms' });
-      await db.connection.query(ctx, `UPDATE distribution_recipients SET status = 'revoked' WHERE id = $1`, [
-        second.id,
-      ]);
+      expect(await repository.revokeRecipients(ctx, { recipientId: second.id })).toEqual([second.card_serial]);
       expect(
         (await repository.assignmentSummaries(ctx, { id: terms.distributionId, orderId })).map((c) => c.sha256),
       ).toEqual(outcome.assignmentDigests);

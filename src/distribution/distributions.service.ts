@@ -69,13 +69,8 @@ export function rowErrorsProblem(errors: readonly RowError[], total?: { rows: nu
  * here; a file's are grouped by its SQL (DistributionRepository.fileRowsForPlan), so its rows never pass through Node.
  */
 interface RecipientAsks {
-  /** `firstRows`: the group's row numbers when they are at hand (inline), or read when the group is refused (a file). */
-  groups: Array<{
-    faceValue: number;
-    hasRealName: boolean;
-    count: number;
-    firstRows: number[] | (() => Promise<number[]>);
-  }>;
+  /** `firstRows`: the group's row numbers, asked for only when the group is refused (a file's are read then). */
+  groups: Array<{ faceValue: number; hasRealName: boolean; count: number; firstRows: () => Promise<number[]> }>;
   serialRows: Array<{ rowNumber: number; serial: string; hasRealName: boolean }>;
   count: number;
   /** The link rows' numbers, ascending: each gets a claim token. */
@@ -83,7 +78,7 @@ interface RecipientAsks {
 }
 
 function asksOfRows(rows: readonly RecipientRow[]): RecipientAsks {
-  const groups = new Map<string, RecipientAsks['groups'][number] & { firstRows: number[] }>();
+  const groups = new Map<string, { faceValue: number; hasRealName: boolean; count: number; rowNumbers: number[] }>();
   const serialRows: RecipientAsks['serialRows'] = [];
   for (const row of rows) {
     if (row.serial) {
@@ -95,14 +90,14 @@ function asksOfRows(rows: readonly RecipientRow[]): RecipientAsks {
       faceValue: row.faceValue!,
       hasRealName: row.realName !== null,
       count: 0,
-      firstRows: [],
+      rowNumbers: [],
     };
     group.count++;
-    group.firstRows.push(row.rowNumber);
+    group.rowNumbers.push(row.rowNumber);
     groups.set(key, group);
   }
   return {
-    groups: [...groups.values()],
+    groups: [...groups.values()].map(({ rowNumbers, ...group }) => ({ ...group, firstRows: async () => rowNumbers })),
     serialRows,
     count: rows.length,
     linkRows: rows.filter((row) => row.channel === 'link').map((row) => row.rowNumber),
@@ -360,15 +355,13 @@ export class DistributionsService implements OnModuleInit {
       errorCount += count;
     };
     const realNameMissing = 'a registered card needs the holder: real_name (name, id_type, id_number, mobile)';
-    const rowsOf = async (group: RecipientAsks['groups'][number]) =>
-      typeof group.firstRows === 'function' ? group.firstRows() : group.firstRows;
     const plan: Plan = { choices: [], cardTypeOfSerialRow: new Map(), wanted: new Map() };
     for (const group of asks.groups) {
       const kinds = pools.filter((pool) => pool.faceValue === group.faceValue).map((pool) => pool.cardType);
       if (kinds.length === 0) {
         const values = [...new Set(pools.map((pool) => pool.faceValue))].join(', ');
         fail(
-          await rowsOf(group),
+          await group.firstRows(),
           group.count,
           'face_value',
           'face_value_not_in_order',
@@ -382,7 +375,7 @@ export class DistributionsService implements OnModuleInit {
           ? 'registered'
           : 'anonymous';
       if (cardType === 'registered' && !group.hasRealName) {
-        fail(await rowsOf(group), group.count, 'real_name', 'real_name_required', realNameMissing);
+        fail(await group.firstRows(), group.count, 'real_name', 'real_name_required', realNameMissing);
         continue;
       }
       plan.choices.push({ faceValue: group.faceValue, hasRealName: group.hasRealName, cardType });
