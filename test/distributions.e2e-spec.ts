@@ -68,6 +68,13 @@ describe('distributions (creation)', () => {
     if (key) void request.set('Idempotency-Key', key);
     return request.send(body);
   };
+  /** POST /v1/distribution-files of `body` as `filename`, in `contentType` (CSV by default). */
+  const upload = (token: string, filename: string, body: string | Buffer, contentType = 'text/csv') =>
+    app.http
+      .post(`/v1/distribution-files?filename=${filename}`)
+      .auth(token, { type: 'bearer' })
+      .set('content-type', contentType)
+      .send(body);
   const assignedCount = async (orderId: string) =>
     Number(
       (
@@ -382,12 +389,9 @@ describe('distributions (creation)', () => {
       'F1,王芳,email,wang@example.com,,10000,恭喜,,,,\n' +
       'F2,,sms,,13700001111,50000,,,,,\n' +
       `F3,赵六,link,,,100000,,赵六,resident_id,${RESIDENT_ID},13812345678\n`;
-    const uploaded = await app.http
-      .post('/v1/distribution-files?filename=staff.csv')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', 'text/csv; charset=utf-8')
-      .send(Buffer.from(csv, 'utf8'))
-      .expect(201);
+    const uploaded = await upload(order.token, 'staff.csv', Buffer.from(csv, 'utf8'), 'text/csv; charset=utf-8').expect(
+      201,
+    );
     expect(uploaded.body).toMatchObject({ object: 'distribution_file', format: 'csv', row_count: 3, error_count: 0 });
     const stored = await app.dataSource.query('SELECT * FROM distribution_file_rows WHERE file_id = $1', [
       uploaded.body.id,
@@ -426,12 +430,7 @@ describe('distributions (creation)', () => {
     const csv =
       'employee_ref,channel,face_value\n' +
       'G1,link,10000\nG2,link,20000\nG3,link,10000\nG4,link,20000\nG5,link,100000\nG6,link,20000\n';
-    const uploaded = await app.http
-      .post('/v1/distribution-files?filename=groups.csv')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', 'text/csv')
-      .send(csv)
-      .expect(201);
+    const uploaded = await upload(order.token, 'groups.csv', csv).expect(201);
     const refused = await post(order.token, { order_id: order.orderId, file_id: uploaded.body.id });
     expect(refused.status).toBe(422);
     expect(refused.body.error_count).toBe(4);
@@ -453,12 +452,7 @@ describe('distributions (creation)', () => {
     sheet.addRow(['X2', 'link', null, 10000, { formula: 'HYPERLINK("http://evil.example","x")', result: 'x' }]);
     workbook.addWorksheet('ignored').addRow(['employee_ref']);
     const buffer = Buffer.from(await workbook.xlsx.writeBuffer());
-    const uploaded = await app.http
-      .post('/v1/distribution-files?filename=staff.xlsx')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', XLSX)
-      .send(buffer)
-      .expect(201);
+    const uploaded = await upload(order.token, 'staff.xlsx', buffer, XLSX).expect(201);
     expect(uploaded.body).toMatchObject({ format: 'xlsx', row_count: 2, error_count: 0 });
     const created = await post(order.token, { order_id: order.orderId, file_id: uploaded.body.id }).expect(201);
     const recipients = await app.dataSource.query(
@@ -487,12 +481,7 @@ describe('distributions (creation)', () => {
   it('reports bad file rows, refuses to distribute that file, and refuses an oversized one with 413', async () => {
     const order = await issuedOrder();
     const csv = 'employee_ref,channel,email,face_value\nB1,email,bad-address,10000\n,link,,10000\nB3,link,,10000\n';
-    const uploaded = await app.http
-      .post('/v1/distribution-files?filename=bad.csv')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', 'text/csv')
-      .send(csv)
-      .expect(201);
+    const uploaded = await upload(order.token, 'bad.csv', csv).expect(201);
     expect(uploaded.body.error_count).toBe(2);
     expect(
       uploaded.body.errors.map((e: { row: number; field: string; code: string }) => [e.row, e.field, e.code]),
@@ -506,19 +495,11 @@ describe('distributions (creation)', () => {
 
     const tooManyRows =
       'employee_ref,channel,face_value\n' + Array.from({ length: 201 }, (_, i) => `T${i},link,10000`).join('\n');
-    const rows = await app.http
-      .post('/v1/distribution-files?filename=big.csv')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', 'text/csv')
-      .send(tooManyRows);
+    const rows = await upload(order.token, 'big.csv', tooManyRows);
     expect(rows.status).toBe(413);
     expect(rows.body.code).toBe('file_too_large');
     const tooManyBytes = 'employee_ref,channel,face_value,greeting\n' + `T1,link,10000,${'x'.repeat(30_000)}\n`;
-    const bytes = await app.http
-      .post('/v1/distribution-files?filename=big.csv')
-      .auth(order.token, { type: 'bearer' })
-      .set('content-type', 'text/csv')
-      .send(tooManyBytes);
+    const bytes = await upload(order.token, 'big.csv', tooManyBytes);
     expect(bytes.status).toBe(413);
     expect(bytes.headers['content-type']).toMatch(/problem\+json/);
     expect(bytes.body.code).toBe('file_too_large');
